@@ -1,0 +1,30 @@
+"""clmlang: a declarative language and simulator for customer lifecycle management.
+
+    import clmlang
+    policy = clmlang.load("specs/clinic.clm")     # parse, check, compile; raises ClmError
+    policy = clmlang.loads(text)                   # the same for text
+    analysis = clmlang.analyse("specs/clinic.clm") # the non-raising form, with diagnostics
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .api import Analysis, analyse, analyse_text, load, loads
+from .diagnostics import ClmError, Diagnostic, Severity
+from .policy import Policy
+from .source import Span
+
+__all__ = [
+    "Analysis",
+    "ClmError",
+    "Diagnostic",
+    "Policy",
+    "Severity",
+    "Span",
+    "__version__",
+    "analyse",
+    "analyse_text",
+    "load",
+    "loads",
+]

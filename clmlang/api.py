@@ -1,0 +1,115 @@
+"""The public Python API, modelled on the `json` module: `load(path)` and `loads(text)`.
+
+    >>> import clmlang
+    >>> policy = clmlang.load("specs/clinic.clm")
+    >>> [stage.name for stage in policy.stages]
+
+Problems in a spec raise `ClmError`, which carries every diagnostic, not only the first.
+`analyse` is the non-raising form the CLI uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import syntax as s
+from .checker import check
+from .compiler import compile_spec
+from .diagnostics import ClmError, Diagnostic, has_errors
+from .loader import Spec, load_path, load_text
+from .policy import Policy
+from .source import Source
+from .symbols import Symbols
+
+__all__ = ["Analysis", "analyse", "analyse_text", "find_specs", "is_module", "load", "loads"]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A spec after parsing and checking: its diagnostics and, when it has no errors, its policy."""
+
+    spec: Spec
+    diagnostics: tuple[Diagnostic, ...]
+    policy: Policy | None
+    module: bool = False  # a file with no `program`: shared definitions that specs `use`
+
+    @property
+    def sources(self) -> dict[str, Source]:
+        return self.spec.sources
+
+    def failed(self, strict: bool = False) -> bool:
+        """True when there are errors (or, with `strict`, warnings)."""
+        return has_errors(self.diagnostics, strict)
+
+
+def is_module(spec: Spec) -> bool:
+    """A file without a `program` declaration is a module of shared definitions, not a spec."""
+    root = spec.root_file
+    return root is not None and not any(isinstance(i, s.Program) for i in root.items)
+
+
+def _analyse(spec: Spec, compile_policy: bool, allow_module: bool = False) -> Analysis:
+    diagnostics = list(spec.diagnostics)
+    policy = None
+    if allow_module and spec.ok and is_module(spec):
+        # Modules are checked through the specs that use them: alone, their names may refer
+        # to nothing yet, and they have no stages. Syntax is still checked here.
+        return Analysis(spec, tuple(diagnostics), None, module=True)
+    if spec.ok:
+        symbols = Symbols.from_spec(spec)
+        diagnostics.extend(check(spec))
+        if compile_policy and not has_errors(diagnostics):
+            policy = compile_spec(spec, symbols)
+    diagnostics.sort(key=Diagnostic.sort_key)
+    return Analysis(spec, tuple(diagnostics), policy)
+
+
+def analyse(
+    path: str | Path, compile_policy: bool = True, allow_module: bool = False
+) -> Analysis:
+    """Parse, check and (when there are no errors) compile the spec at `path`. Never raises.
+
+    With `allow_module`, a file with no `program` is taken as a module and only parsed.
+    """
+    return _analyse(load_path(path), compile_policy, allow_module)
+
+
+def analyse_text(text: str, name: str = "<string>", compile_policy: bool = True) -> Analysis:
+    """`analyse` for a spec given as text."""
+    return _analyse(load_text(text, name), compile_policy)
+
+
+def _policy_or_raise(analysis: Analysis, strict: bool) -> Policy:
+    if analysis.failed(strict) or analysis.policy is None:
+        raise ClmError(analysis.diagnostics, analysis.sources)
+    return analysis.policy
+
+
+def load(path: str | Path, *, strict: bool = False) -> Policy:
+    """Load, check and compile a `.clm` spec; raise `ClmError` with every problem found.
+
+    With `strict`, warnings count as errors (as `clm check --strict` does).
+    """
+    return _policy_or_raise(analyse(path), strict)
+
+
+def loads(text: str, name: str = "<string>", *, strict: bool = False) -> Policy:
+    """`load` for a spec given as text; `use` paths resolve against the current directory."""
+    return _policy_or_raise(analyse_text(text, name), strict)
+
+
+def find_specs(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Expand paths: files as given, folders recursively to their `*.clm` files, sorted.
+
+    Files named `*.test.clm` are policy tests, not specs, and are skipped inside folders.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for found in sorted(path.rglob("*.clm")):
+                if not found.name.endswith(".test.clm"):
+                    yield found
+        else:
+            yield path
