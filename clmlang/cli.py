@@ -21,7 +21,6 @@ from .api import analyse, find_specs
 from .diagnostics import Diagnostic, Severity, render_json, render_text
 from .explain import CustomerError, explain, parse_customer
 from .files import write_atomic
-from .formatter import format_source
 from .policy import Policy
 from .source import Source
 from .symbols import Symbols
@@ -145,6 +144,8 @@ def fmt(
             source = Source.from_path(path)
         except OSError as error:
             raise _usage_error(f"cannot read {path}: {error.strerror}") from None
+        from .formatter import format_source  # TODO(lead): top-level once formatter landed
+
         result = format_source(source)
         if result.text is None:
             _out(render_text(result.diagnostics, {source.name: source}, color=_color(sys.stderr)), err=True)

@@ -294,11 +294,26 @@ class Policy(_Model):
         """The JSON Schema of the compiled policy, as text."""
         return json.dumps(cls.model_json_schema(), indent=2, sort_keys=True)
 
+    def semantics(self) -> dict[str, object]:
+        """The policy without source spans: what it does, not where it was written.
+
+        Two specs that differ only in layout or comments have equal semantics.
+        """
+        return _drop_spans(self.model_dump(mode="json"))  # type: ignore[return-value]
+
     def rule(self, name: str) -> Rule:
         return next(r for r in self.rules if r.name == name)
 
     def stage(self, name: str) -> Stage:
         return next(st for st in self.stages if st.name == name)
+
+
+def _drop_spans(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _drop_spans(v) for k, v in value.items() if k != "span"}
+    if isinstance(value, list):
+        return [_drop_spans(v) for v in value]
+    return value
 
 
 Flow.model_rebuild()

@@ -73,8 +73,8 @@ def _expected_phrase(parser: Lark, expected: Iterable[str]) -> str:
         words = rest
     else:
         words = _terminal_words(parser, expected)
-    if len(words) > 8:
-        words = [*words[:7], "..."]
+    if len(words) > 16:
+        words = [*words[:15], "..."]
     if len(words) == 1:
         return words[0]
     return ", ".join(words[:-1]) + " or " + words[-1]

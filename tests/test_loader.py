@@ -1,0 +1,84 @@
+"""`use`: shared definitions, resolved relative to the using file, each parsed once, no cycles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clmlang import syntax as s
+from clmlang.loader import load_path
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_used_definitions_come_first(tmp_path: Path):
+    """Declarations of a used file precede the user's own."""
+    write(tmp_path, "common/channels.clm", "channel sms cost 3\n")
+    main = write(tmp_path, "main.clm", 'use "common/channels.clm"\nprogram "x"\n')
+    spec = load_path(main)
+    assert spec.diagnostics == ()
+    kinds = [type(i) for i in spec.items()]
+    assert kinds == [s.Channel, s.Use, s.Program]
+
+
+def test_path_is_relative_to_the_using_file(tmp_path: Path):
+    """A nested `use` resolves against the folder of the file that says it."""
+    write(tmp_path, "lib/a.clm", 'use "b.clm"\nchannel email cost 1\n')
+    write(tmp_path, "lib/b.clm", "channel sms cost 3\n")
+    spec = load_path(write(tmp_path, "main.clm", 'use "lib/a.clm"\n'))
+    assert spec.diagnostics == ()
+    assert [f.path.split("/")[-1] for f in spec.files] == ["b.clm", "a.clm", "main.clm"]
+
+
+def test_diamond_is_loaded_once(tmp_path: Path):
+    """A file used by two others is parsed and listed once."""
+    write(tmp_path, "d.clm", "channel sms cost 3\n")
+    write(tmp_path, "b.clm", 'use "d.clm"\n')
+    write(tmp_path, "c.clm", 'use "d.clm"\n')
+    spec = load_path(write(tmp_path, "a.clm", 'use "b.clm"\nuse "c.clm"\n'))
+    names = [Path(f.path).name for f in spec.files]
+    assert names.count("d.clm") == 1 and spec.diagnostics == ()
+
+
+def test_cycle_is_reported_with_the_chain(tmp_path: Path):
+    """A cycle of `use` is CLM010 naming every file in it."""
+    write(tmp_path, "b.clm", 'use "c.clm"\n')
+    write(tmp_path, "c.clm", 'use "a.clm"\n')
+    spec = load_path(write(tmp_path, "a.clm", 'use "b.clm"\n'))
+    (d,) = spec.diagnostics
+    assert d.code == "CLM010"
+    assert "a.clm -> b.clm -> c.clm -> a.clm" in d.message
+    assert d.span.file.endswith("c.clm")
+    assert len(d.related) == 2
+
+
+def test_self_use_is_a_cycle(tmp_path: Path):
+    """A file that uses itself is a cycle too."""
+    spec = load_path(write(tmp_path, "a.clm", 'use "a.clm"\n'))
+    assert [d.code for d in spec.diagnostics] == ["CLM010"]
+
+
+def test_missing_file(tmp_path: Path):
+    """A used file that does not exist is CLM005 at the `use`."""
+    spec = load_path(write(tmp_path, "a.clm", 'program "x"\nuse "nope.clm"\n'))
+    (d,) = spec.diagnostics
+    assert d.code == "CLM005" and d.span.line == 2
+
+
+def test_missing_root_file(tmp_path: Path):
+    """A spec path that does not exist is CLM005 with no span."""
+    spec = load_path(tmp_path / "nope.clm")
+    assert [d.code for d in spec.diagnostics] == ["CLM005"]
+    assert spec.files == ()
+
+
+def test_errors_in_used_file_point_there(tmp_path: Path):
+    """A syntax error in a used file is reported at that file's line."""
+    write(tmp_path, "lib.clm", "channel sms cost\n")
+    spec = load_path(write(tmp_path, "a.clm", 'use "lib.clm"\n'))
+    (d,) = spec.diagnostics
+    assert d.span.file.endswith("lib.clm") and d.code == "CLM001"
