@@ -1,9 +1,9 @@
 """clmlang: a declarative language and simulator for customer lifecycle management.
 
-    import clmlang
-    policy = clmlang.load("specs/clinic.clm")     # parse, check, compile; raises ClmError
-    policy = clmlang.loads(text)                   # the same for text
-    analysis = clmlang.analyse("specs/clinic.clm") # the non-raising form, with diagnostics
+import clmlang
+policy = clmlang.load("specs/clinic.clm")     # parse, check, compile; raises ClmError
+policy = clmlang.loads(text)                   # the same for text
+analysis = clmlang.analyse("specs/clinic.clm") # the non-raising form, with diagnostics
 """
 
 from __future__ import annotations

@@ -67,9 +67,7 @@ def _analyse(spec: Spec, compile_policy: bool, allow_module: bool = False) -> An
     return Analysis(spec, tuple(diagnostics), policy)
 
 
-def analyse(
-    path: str | Path, compile_policy: bool = True, allow_module: bool = False
-) -> Analysis:
+def analyse(path: str | Path, compile_policy: bool = True, allow_module: bool = False) -> Analysis:
     """Parse, check and (when there are no errors) compile the spec at `path`. Never raises.
 
     With `allow_module`, a file with no `program` is taken as a module and only parsed.

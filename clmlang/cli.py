@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -36,7 +36,7 @@ app = typer.Typer(
 OK, PROBLEMS, USAGE = 0, 1, 2
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -68,7 +68,9 @@ def _summary(diagnostics: list[Diagnostic], files: int) -> str:
 def check(
     paths: Annotated[list[Path], typer.Argument(help="Spec files or folders (recursed).")],
     strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
-    format: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json.")
+    ] = OutputFormat.text,
 ) -> None:
     """Check specs and report every problem: file:line:col, the line, a caret, a hint."""
     files = list(find_specs(paths))
@@ -97,7 +99,9 @@ def _compile_or_exit(spec: Path) -> tuple[Policy, object]:
         raise _usage_error(f"no such file: {spec}")
     analysis = analyse(spec)
     if analysis.policy is None:
-        _out(render_text(analysis.diagnostics, analysis.sources, color=_color(sys.stderr)), err=True)
+        _out(
+            render_text(analysis.diagnostics, analysis.sources, color=_color(sys.stderr)), err=True
+        )
         raise typer.Exit(PROBLEMS)
     return analysis.policy, analysis
 
@@ -105,7 +109,9 @@ def _compile_or_exit(spec: Path) -> tuple[Policy, object]:
 @app.command(name="compile")
 def compile_(
     spec: Annotated[Path, typer.Argument(help="The spec to compile.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+    ] = None,
 ) -> None:
     """Compile a spec into its executable policy (JSON)."""
     policy, _ = _compile_or_exit(spec)
@@ -118,7 +124,9 @@ def compile_(
 
 @app.command()
 def schema(
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+    ] = None,
 ) -> None:
     """Print the JSON Schema of compiled policies."""
     text = Policy.json_schema() + "\n"
@@ -131,8 +139,12 @@ def schema(
 @app.command()
 def fmt(
     paths: Annotated[list[Path], typer.Argument(help="Spec files or folders (recursed).")],
-    check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")] = False,
-    diff: Annotated[bool, typer.Option("--diff", help="Show what would change; change nothing.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show what would change; change nothing.")
+    ] = False,
 ) -> None:
     """Rewrite specs in the one canonical layout, comments kept."""
     files = [p for raw in paths for p in (sorted(raw.rglob("*.clm")) if raw.is_dir() else [raw])]
@@ -148,7 +160,10 @@ def fmt(
 
         result = format_source(source)
         if result.text is None:
-            _out(render_text(result.diagnostics, {source.name: source}, color=_color(sys.stderr)), err=True)
+            _out(
+                render_text(result.diagnostics, {source.name: source}, color=_color(sys.stderr)),
+                err=True,
+            )
             broken = True
             continue
         if result.text == source.text:

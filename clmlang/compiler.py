@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import policy as p
 from . import syntax as s
-from .expression import Compare, Const, Column, Expr, Logic, lower, quantity_value, required_columns
+from .expression import Column, Compare, Const, Expr, Logic, lower, quantity_value, required_columns
 from .loader import Spec
 from .symbols import Symbols
 from .vocabulary import CHANNEL_KINDS, SOLD_ROLES
@@ -66,7 +66,9 @@ class _Compiler:
             for name, st in sy.stages.items()
         )
         segments = tuple(
-            p.Segment(name=name, title=seg.title, condition=self.expr(seg.condition), span=_span(seg))
+            p.Segment(
+                name=name, title=seg.title, condition=self.expr(seg.condition), span=_span(seg)
+            )
             for name, seg in sy.segments.items()
         )
         rules = tuple(self.rule(rule) for rule in sy.rules.values())
@@ -94,7 +96,9 @@ class _Compiler:
 
     # ---- declarations -------------------------------------------------------------------
     def channel(self, c: s.Channel) -> p.Channel:
-        kind = c.kind.text if c.kind else (c.name.text if c.name.text in CHANNEL_KINDS else "custom")
+        kind = (
+            c.kind.text if c.kind else (c.name.text if c.name.text in CHANNEL_KINDS else "custom")
+        )
         return p.Channel(
             name=c.name.text,
             title=c.title,
@@ -138,7 +142,9 @@ class _Compiler:
         condition = self.expr(r.condition)
         stage_filter = self.stage_filter(r.stages)
         parts = [e for e in (stage_filter, audience, condition) if e is not None]
-        eligible = parts[0] if len(parts) == 1 else Logic(op="and", args=tuple(parts)) if parts else None
+        eligible = (
+            parts[0] if len(parts) == 1 else Logic(op="and", args=tuple(parts)) if parts else None
+        )
         trigger = self.trigger(r.trigger)
         return p.Rule(
             name=r.name.text,
@@ -170,7 +176,11 @@ class _Compiler:
             return None
         self.columns.add("stage")
         tests = tuple(
-            Compare(op="==", left=Column(key="stage"), right=Const(value=float(self.symbols.stage_code(n.text))))
+            Compare(
+                op="==",
+                left=Column(key="stage"),
+                right=Const(value=float(self.symbols.stage_code(n.text))),
+            )
             for n in stages
         )
         return tests[0] if len(tests) == 1 else Logic(op="or", args=tests)

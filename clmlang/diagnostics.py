@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from .source import Source, Span
 
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     NOTE = "note"
@@ -100,9 +100,7 @@ class Diagnostic:
             "message": self.message,
             "span": self.span.to_dict() if self.span else None,
             "hint": self.hint,
-            "related": [
-                {"span": r.span.to_dict(), "message": r.message} for r in self.related
-            ],
+            "related": [{"span": r.span.to_dict(), "message": r.message} for r in self.related],
         }
 
     def sort_key(self) -> tuple[str, int, int, str]:

@@ -101,7 +101,9 @@ def _code(table: Mapping[str, object], value: object, what: str) -> float:
     return float(list(table).index(value))  # type: ignore[arg-type]
 
 
-def _columns(customer: Mapping[str, object], policy: Policy, symbols: Symbols) -> dict[str, np.ndarray]:
+def _columns(
+    customer: Mapping[str, object], policy: Policy, symbols: Symbols
+) -> dict[str, np.ndarray]:
     known = _known_keys(symbols)
     for key in customer:
         if key.startswith("rfm."):
@@ -199,7 +201,8 @@ def _describe_trigger(t: Trigger) -> str:
     if t.kind == "condition":
         return "when its conditions become true"
     if t.kind == "event" and t.event:
-        return f"on {t.event.kind.replace('_', ' ')} {t.event.product or t.event.line or t.event.stage or ''}".rstrip()
+        target = t.event.product or t.event.line or t.event.stage or ""
+        return f"on {t.event.kind.replace('_', ' ')} {target}".rstrip()
     if t.kind == "after":
         anchor = t.attribute or (t.event.kind.replace("_", " ") if t.event else "")
         return f"{days} after {anchor}"
@@ -243,11 +246,21 @@ def explain(
                     reasons.append(f"`{clause} {_text(part, sources)}` is false ({shown})")
         notes = []
         if rule.holdout:
-            notes.append(f"{rule.holdout:.0%} of eligible customers are held out as its control group")
+            notes.append(
+                f"{rule.holdout:.0%} of eligible customers are held out as its control group"
+            )
         if policy.control_share:
-            notes.append(f"{policy.control_share:.0%} of all customers are in the global control group")
+            notes.append(
+                f"{policy.control_share:.0%} of all customers are in the global control group"
+            )
         verdicts.append(
-            RuleVerdict(rule.name, not reasons, _describe_trigger(rule.trigger), tuple(reasons), tuple(notes))
+            RuleVerdict(
+                rule.name,
+                not reasons,
+                _describe_trigger(rule.trigger),
+                tuple(reasons),
+                tuple(notes),
+            )
         )
     state = {k: v.item() if hasattr(v, "item") else v for k, v in customer.items()}
     return Explanation(stage, tuple(stage_hits), segments, tuple(verdicts), state)

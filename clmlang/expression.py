@@ -191,7 +191,10 @@ _RFM_AXIS = {"rfm.r": "recency", "rfm.f": "frequency", "rfm.m": "monetary"}
 def _lower_ref(ref: s.Ref, symbols: Symbols, segments: tuple[str, ...]) -> Expr:
     name = ref.dotted
     if name in _RFM:
-        axis = next((a for a in (symbols.rfm.axes if symbols.rfm else ()) if a.axis == _RFM_AXIS[name]), None)
+        axis = next(
+            (a for a in (symbols.rfm.axes if symbols.rfm else ()) if a.axis == _RFM_AXIS[name]),
+            None,
+        )
         if axis is None:
             raise LoweringError(f"`{name}` needs an `rfm` block", ref.span)
         key, descending = _RFM[name]
@@ -303,7 +306,9 @@ def _eval(expr: Expr, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         case Unary(op="not", arg=arg):
             return ~_eval(arg, columns).astype(bool)
         case Binary(op=op, left=left, right=right):
-            return _ARITH[op](_eval(left, columns).astype(float), _eval(right, columns).astype(float))
+            return _ARITH[op](
+                _eval(left, columns).astype(float), _eval(right, columns).astype(float)
+            )
         case Compare(op=op, left=left, right=right):
             a, b = _eval(left, columns), _eval(right, columns)
             return _COMPARE[op](a, b) & ~(_missing(a) | _missing(b))

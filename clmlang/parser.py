@@ -7,6 +7,7 @@ declaration is reported and the good ones are still seen.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -27,7 +28,20 @@ __all__ = ["MAX_NESTING", "ParseResult", "grammar_text", "parse", "parse_text"]
 MAX_NESTING = 64
 
 _DECLARATIONS = frozenset(
-    "program use channel cap control product attribute audience rfm stage segment rule".split()
+    [
+        "program",
+        "use",
+        "channel",
+        "cap",
+        "control",
+        "product",
+        "attribute",
+        "audience",
+        "rfm",
+        "stage",
+        "segment",
+        "rule",
+    ]
 )
 
 
@@ -146,7 +160,7 @@ def _recover(source: Source, starts: list[int]) -> tuple[list[s.Item], list[Diag
     bounds = [0, *[p for p in starts if p > 0], len(text)]
     items: list[s.Item] = []
     diagnostics: list[Diagnostic] = []
-    for begin, end in zip(bounds, bounds[1:], strict=False):
+    for begin, end in itertools.pairwise(bounds):
         chunk = text[begin:end]
         try:
             got, found = _build(source, chunk, begin)
@@ -192,4 +206,3 @@ def _too_deep(source: Source) -> Diagnostic:
 def parse_text(text: str, name: str = "<string>") -> ParseResult:
     """Parse `.clm` text given as a string."""
     return parse(Source(name, text))
-

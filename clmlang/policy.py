@@ -98,7 +98,9 @@ class Cap(_Model):
 class Product(_Model):
     name: str
     title: str | None = None
-    role: Literal["lead", "value", "profit", "repeat", "lifetime", "upsell", "platform", "efficiency"]
+    role: Literal[
+        "lead", "value", "profit", "repeat", "lifetime", "upsell", "platform", "efficiency"
+    ]
     sold: bool
     price: float = 0.0
     cost: float = 0.0

@@ -29,9 +29,20 @@ _WORDS = {
     "RFM_AXIS": "`recency`, `frequency` or `monetary`",
     "$END": "the end of the file",
 }
-_DECLARATIONS = (
-    "program use channel cap control product attribute audience rfm stage segment rule"
-).split()
+_DECLARATIONS = [
+    "program",
+    "use",
+    "channel",
+    "cap",
+    "control",
+    "product",
+    "attribute",
+    "audience",
+    "rfm",
+    "stage",
+    "segment",
+    "rule",
+]
 
 
 def _terminal_words(parser: Lark, names: Iterable[str]) -> list[str]:
@@ -66,9 +77,7 @@ def _expected_phrase(parser: Lark, expected: Iterable[str]) -> str:
     keywords = set(_keywords(parser, expected))
     if set(_DECLARATIONS) <= keywords:
         # At the top level every declaration keyword is possible; say so in one phrase.
-        rest = [
-            w for w in _terminal_words(parser, expected) if w.strip("`") not in _DECLARATIONS
-        ]
+        rest = [w for w in _terminal_words(parser, expected) if w.strip("`") not in _DECLARATIONS]
         rest.insert(0, "a declaration (`channel`, `product`, `stage`, `rule`, ...)")
         words = rest
     else:

@@ -8,15 +8,15 @@ description may give).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "ATTRIBUTE_TYPES",
+    "CHANNEL_KINDS",
     "FIELDS",
     "FUNCTIONS",
     "ROLES",
     "SOLD_ROLES",
-    "CHANNEL_KINDS",
     "WEEKDAYS",
     "Field",
     "Function",
@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-class Type(str, Enum):
+class Type(StrEnum):
     """The type of a value in a condition. Durations are days; money is the program currency."""
 
     BOOL = "flag"
@@ -52,8 +52,15 @@ class Field:
 FIELDS: dict[str, Field] = {
     f.name: f
     for f in [
-        Field("purchases", Type.COUNT, "number of purchases (same-day purchases are one)", "purchases"),
-        Field("days_since_purchase", Type.DURATION, "days since the last purchase", "days_since_purchase"),
+        Field(
+            "purchases", Type.COUNT, "number of purchases (same-day purchases are one)", "purchases"
+        ),
+        Field(
+            "days_since_purchase",
+            Type.DURATION,
+            "days since the last purchase",
+            "days_since_purchase",
+        ),
         Field(
             "days_since_first_purchase",
             Type.DURATION,
@@ -62,15 +69,26 @@ FIELDS: dict[str, Field] = {
         ),
         Field("total_spent", Type.MONEY, "all money spent so far", "total_spent"),
         Field("avg_check", Type.MONEY, "average order value", "avg_check"),
-        Field("last_product", Type.PRODUCT, "the product bought last (`is facial`)", "last_product"),
+        Field(
+            "last_product", Type.PRODUCT, "the product bought last (`is facial`)", "last_product"
+        ),
         Field("stage", Type.STAGE, "the current stage (`stage is loyal`)", "stage"),
         Field("previous_stage", Type.STAGE, "the stage before the current one", "previous_stage"),
-        Field("days_in_stage", Type.DURATION, "days since entering the current stage", "days_in_stage"),
-        Field("audience", Type.AUDIENCE, "the customer's audience (`audience is premium`)", "audience"),
+        Field(
+            "days_in_stage", Type.DURATION, "days since entering the current stage", "days_in_stage"
+        ),
+        Field(
+            "audience", Type.AUDIENCE, "the customer's audience (`audience is premium`)", "audience"
+        ),
         Field("rfm.r", Type.COUNT, "recency score 1..5 (5 = most recent)", "rfm.r"),
         Field("rfm.f", Type.COUNT, "frequency score 1..5", "rfm.f"),
         Field("rfm.m", Type.COUNT, "monetary score 1..5", "rfm.m"),
-        Field("subscribed", Type.BOOL, "has an active subscription to any lifetime product", "subscribed"),
+        Field(
+            "subscribed",
+            Type.BOOL,
+            "has an active subscription to any lifetime product",
+            "subscribed",
+        ),
     ]
 }
 
@@ -93,7 +111,9 @@ class Function:
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in [
-        Function("owns", Type.BOOL, (("product|line",),), "has bought the product, or any of the line"),
+        Function(
+            "owns", Type.BOOL, (("product|line",),), "has bought the product, or any of the line"
+        ),
         Function(
             "subscribed",
             Type.BOOL,

@@ -69,7 +69,11 @@ def test_caps_in_days(policy):
     global_cap, sms_cap = policy.caps
     assert (global_cap.scope, global_cap.limit, global_cap.window_days) == ("global", 3, 7)
     assert (sms_cap.scope, sms_cap.channel, sms_cap.window_days, sms_cap.overflow) == (
-        "channel", "sms", 14, "delay")
+        "channel",
+        "sms",
+        14,
+        "delay",
+    )
 
 
 def test_products_and_roles(policy):

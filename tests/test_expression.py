@@ -52,9 +52,13 @@ def test_comparison_over_rows(symbols):
 def test_missing_value_makes_any_comparison_false(symbols):
     """A customer who never bought has no recency: `<`, `>=`, `!=`, `in`, `not in` are all false."""
     cols = columns(days_since_purchase=[np.nan])
-    for text in ("days_since_purchase < 30", "days_since_purchase >= 30",
-                 "days_since_purchase != 30", "days_since_purchase in 1..9",
-                 "days_since_purchase not in 1..9"):
+    for text in (
+        "days_since_purchase < 30",
+        "days_since_purchase >= 30",
+        "days_since_purchase != 30",
+        "days_since_purchase in 1..9",
+        "days_since_purchase not in 1..9",
+    ):
         assert evaluate(condition(symbols, text), cols).tolist() == [False], text
 
 
@@ -98,10 +102,13 @@ def test_segment_cycle_is_refused(symbols):
 
 def test_function_columns(symbols):
     """State functions read their own columns."""
-    ir = condition(symbols, "owns(facial) and not owns(line dentistry) and messages(sms, 30 days) < 2")
+    ir = condition(
+        symbols, "owns(facial) and not owns(line dentistry) and messages(sms, 30 days) < 2"
+    )
     assert required_columns(ir) == {"owns:facial", "owns_line:dentistry", "messages:sms:30"}
-    cols = columns(owns__facial=[True, True], owns_line__dentistry=[False, True],
-                   messages__sms__30=[1, 1])
+    cols = columns(
+        owns__facial=[True, True], owns_line__dentistry=[False, True], messages__sms__30=[1, 1]
+    )
     assert evaluate(ir, cols).tolist() == [True, False]
 
 

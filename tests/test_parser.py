@@ -89,7 +89,9 @@ def test_clause_given_twice_is_reported():
 
 def test_stage_with_goal_and_range():
     """A stage keeps its condition and goal; a range's unit applies to both ends."""
-    stage = only("stage lapsing when days_since_purchase in 90..179 days goal return within 74 days")
+    stage = only(
+        "stage lapsing when days_since_purchase in 90..179 days goal return within 74 days"
+    )
     assert stage.goal.days == 74
     assert stage.condition.range.low.unit is s.Unit.DAYS
 
@@ -168,7 +170,7 @@ def test_rule_flow_with_branches():
         'send sms "a" offer line cosmetology discount 10% tag promo, season\n'
         "success purchase of facial within 14 days\n"
         'on success send email "thanks" transactional\n'
-        "on failure {\n  wait 3 days\n  send call \"b\"\n  success enter loyal within 30 days\n"
+        'on failure {\n  wait 3 days\n  send call "b"\n  success enter loyal within 30 days\n'
         "  on failure continue with winback\n}"
     )
     (send,) = rule.flow.steps

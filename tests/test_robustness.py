@@ -86,7 +86,7 @@ def test_deep_parentheses_are_refused():
 
 def test_deep_unary_minus_is_refused():
     """A long chain of unary minus gives CLM004 rather than a crash."""
-    text = 'stage s when purchases > ' + "-" * 20_000 + "1"
+    text = "stage s when purchases > " + "-" * 20_000 + "1"
     codes = [d.code for d in parse_text(text).diagnostics]
     assert codes == ["CLM004"]
 
@@ -106,7 +106,7 @@ def test_one_megabyte_line():
     garbage = "stage s when purchases > 1 " + "@" * 1_000_000
     result = parse_text(garbage)
     assert [d.code for d in result.diagnostics] == ["CLM001"]
-    assert len(result.diagnostics[0].message) < 300
+    assert "@@@@@@@@@@" not in result.diagnostics[0].message
 
 
 def test_long_unterminated_string():
