@@ -44,20 +44,43 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
 
     def __init__(self, source: Source, offset: int = 0):
         super().__init__(visit_tokens=False)
+        self.reset(source, offset)
+
+    def reset(self, source: Source, offset: int = 0) -> None:
+        """Start on a new piece of `source` beginning at character `offset` (a line start)."""
         self.source = source
         self.offset = offset
+        self.line_offset = source.position(offset)[0] - 1
         self.diagnostics: list[Diagnostic] = []
 
     # ---- helpers ------------------------------------------------------------------
     def _span(self, meta: Any) -> Span:
+        # Lark's own line and column agree with Source.position; using them saves a bisect
+        # per node. Pieces start at a line start, so only lines need shifting.
         if getattr(meta, "empty", True):
             return self.source.span(self.offset, self.offset)
-        return self.source.span(meta.start_pos + self.offset, meta.end_pos + self.offset)
+        lines = self.line_offset
+        return Span(
+            self.source.name,
+            meta.start_pos + self.offset,
+            meta.end_pos + self.offset,
+            meta.line + lines,
+            meta.column,
+            meta.end_line + lines,
+            meta.end_column,
+        )
 
     def _tspan(self, token: Token) -> Span:
-        start = (token.start_pos or 0) + self.offset
-        end = (token.end_pos or start) + self.offset
-        return self.source.span(start, end)
+        lines = self.line_offset
+        return Span(
+            self.source.name,
+            (token.start_pos or 0) + self.offset,
+            (token.end_pos or 0) + self.offset,
+            (token.line or 1) + lines,
+            token.column or 1,
+            (token.end_line or 1) + lines,
+            token.end_column or 1,
+        )
 
     def _name(self, token: Token) -> s.Name:
         return s.Name(str(token), self._tspan(token))
