@@ -11,14 +11,14 @@ from typing import Any
 from lark import Token, v_args
 
 from . import syntax as s
-from .builder_terms import TermBuilder, unquote
+from .builder_terms import TermBuilder, _spanned, unquote
 from .diagnostics import Diagnostic, Related, Severity
 from .source import Span
 
 __all__ = ["TreeBuilder", "unquote"]
 
 
-@v_args(meta=True)
+@v_args(wrapper=_spanned)
 class TreeBuilder(TermBuilder):
     """Turns one Lark tree into `syntax` nodes. `offset` shifts positions of a parsed chunk."""
 
@@ -87,7 +87,7 @@ class TreeBuilder(TermBuilder):
             channel, tag = (name, None) if scope == "channel" else (None, name)
             ch = ch[1:]
         limit = s.Quantity(self._number(ch[0]), s.Unit.NONE, self._tspan(ch[0]), str(ch[0]))
-        overflow = ch[2] if len(ch) > 2 else "skip"
+        overflow = str(ch[2]) if len(ch) > 2 else "skip"
         return s.Cap(channel, tag, limit, ch[1], overflow, self._span(meta))
 
     def cap_channel(self, meta: Any, ch: list[Any]) -> tuple[str, s.Name]:
@@ -96,8 +96,8 @@ class TreeBuilder(TermBuilder):
     def cap_tag(self, meta: Any, ch: list[Any]) -> tuple[str, s.Name]:
         return ("tag", self._name(ch[0]))
 
-    def cap_overflow(self, meta: Any, ch: list[Any]) -> str:
-        return str(ch[0])
+    def cap_overflow(self, meta: Any, ch: list[Any]) -> Token:
+        return ch[0]  # type: ignore[no-any-return]
 
     def control(self, meta: Any, ch: list[Any]) -> s.Control:
         return s.Control(ch[0], self._span(meta))
@@ -300,7 +300,7 @@ class TreeBuilder(TermBuilder):
         for option in ch[2:]:
             if isinstance(option, tuple) and option[0] == "tag":
                 tags += option[1]
-            elif option == "transactional":
+            elif isinstance(option, tuple) and option[0] == "transactional":
                 transactional = True
         return s.Send(
             self._name(ch[0]), unquote(ch[1]), offer, tags, transactional, self._span(meta)
@@ -309,8 +309,8 @@ class TreeBuilder(TermBuilder):
     def send_tags(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[s.Name, ...]]:
         return ("tag", ch[0])
 
-    def send_transactional(self, meta: Any, ch: list[Any]) -> str:
-        return "transactional"
+    def send_transactional(self, meta: Any, ch: list[Any]) -> tuple[str, Span]:
+        return ("transactional", self._span(meta))
 
     def wait(self, meta: Any, ch: list[Any]) -> s.Wait:
         return s.Wait(ch[0], self._span(meta))

@@ -38,7 +38,82 @@ def unquote(token: str) -> str:
     return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), token[1:-1])
 
 
-@v_args(meta=True)
+# Terminals whose text matters; all other tokens are keywords and punctuation.
+_NAMED = frozenset(
+    "NAME NUMBER STRING UNIT COMPARE ADD_OP MUL_OP DATE MONTH_DAY OVERFLOW RFM_AXIS".split()
+)
+
+# Expressions nested deeper than this are refused (CLM004): later stages walk them
+# recursively, and no strategy needs a chain of a hundred operators.
+MAX_EXPRESSION_DEPTH = 100
+
+
+def _extent(child: Any, builder: TermBuilder) -> tuple[Span, Span] | None:
+    """The first and last span covered by a builder result, if it has any."""
+    if isinstance(child, Token):
+        span = builder._tspan(child)
+        return span, span
+    span = getattr(child, "span", None)
+    if isinstance(span, Span):
+        return span, span
+    if isinstance(child, tuple | list):
+        parts = [e for e in (_extent(c, builder) for c in child) if e is not None]
+        if parts:
+            return parts[0][0], parts[-1][1]
+    if isinstance(child, Span):
+        return child, child
+    return None
+
+
+def _spanned(func: Any, _rule: str, children: list[Any], _meta: Any) -> Any:
+    """Lark visit wrapper: give a rule its span (first to last child) and drop keyword tokens.
+
+    Lark's own position tracking is not available to a transformer that runs inside the
+    LALR parser, and running inside it saves building a parse tree: about half the time.
+    """
+    builder: TermBuilder = func.base_func.__self__
+    kept = []
+    depth = 0
+    depths = builder._depth
+    for child in children:
+        if child is None or not isinstance(child, Token) or child.type in _NAMED:
+            kept.append(child)
+            depth = max(depth, depths.get(id(child), 0))
+    span = None
+    head = next((e for e in map(lambda c: _extent(c, builder), children) if e), None)
+    if head is not None:
+        tail = next(e for e in map(lambda c: _extent(c, builder), reversed(children)) if e)
+        first, last = head[0], tail[1]
+        span = (
+            first
+            if first is last
+            else Span(
+                first.file,
+                first.start,
+                last.end,
+                first.line,
+                first.column,
+                last.end_line,
+                last.end_column,
+            )
+        )
+    result = func(span, kept)
+    depths[id(result)] = depth + 1
+    if depth + 1 > MAX_EXPRESSION_DEPTH and not builder._too_deep:
+        builder._too_deep = True
+        builder.diagnostics.append(
+            Diagnostic(
+                "CLM004",
+                Severity.ERROR,
+                f"expression nested deeper than {MAX_EXPRESSION_DEPTH} levels",
+                span,
+                "split the condition into named segments",
+            )
+        )
+    return result
+
+
+@v_args(wrapper=_spanned)
 class TermBuilder(Transformer):  # type: ignore[type-arg]
     """Shared helpers and the term rules; positions are shifted by `offset` for a chunk."""
 
@@ -52,23 +127,15 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
         self.offset = offset
         self.line_offset = source.position(offset)[0] - 1
         self.diagnostics: list[Diagnostic] = []
+        self._depth: dict[int, int] = {}
+        self._too_deep = False
 
     # ---- helpers ------------------------------------------------------------------
-    def _span(self, meta: Any) -> Span:
-        # Lark's own line and column agree with Source.position; using them saves a bisect
-        # per node. Pieces start at a line start, so only lines need shifting.
-        if getattr(meta, "empty", True):
+    def _span(self, span: Span | None) -> Span:
+        """The span `_spanned` computed for a rule; an empty rule gets an empty span."""
+        if span is None:
             return self.source.span(self.offset, self.offset)
-        lines = self.line_offset
-        return Span(
-            self.source.name,
-            meta.start_pos + self.offset,
-            meta.end_pos + self.offset,
-            meta.line + lines,
-            meta.column,
-            meta.end_line + lines,
-            meta.end_column,
-        )
+        return span
 
     def _tspan(self, token: Token) -> Span:
         lines = self.line_offset
@@ -186,6 +253,10 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
 
     def is_not(self, meta: Any, ch: list[Any]) -> s.Is:
         return s.Is(ch[0], self._name(ch[1]), True, self._span(meta))
+
+    def atom(self, meta: Any, ch: list[Any]) -> Any:
+        """`( expr )`: the parentheses only group."""
+        return ch[0]
 
     def _binary(self, meta: Any, ch: list[Any]) -> Any:
         result = ch[0]

@@ -8,12 +8,14 @@ declaration is reported and the good ones are still seen.
 from __future__ import annotations
 
 import itertools
+import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 from lark import Lark
-from lark.exceptions import UnexpectedInput, VisitError
+from lark.exceptions import UnexpectedInput
 
 from . import syntax as s
 from .builder import TreeBuilder
@@ -63,71 +65,65 @@ def grammar_text() -> str:
     return resources.files("clmlang").joinpath("grammar/clm.lark").read_text("utf-8")
 
 
+# The tree builder runs inside the LALR parser (no intermediate parse tree). It keeps
+# per-parse state, so parses take a lock.
+_BUILDER = TreeBuilder(Source("<none>", ""))
+_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
+        keep_all_tokens=True,  # the builder needs keyword positions for spans
         maybe_placeholders=True,
-        cache=True,
+        transformer=_BUILDER,
     )
 
 
+# One pass over the text finds, outside strings: comments, brackets, and lines whose first
+# word is a declaration keyword.
+_SCAN = re.compile(
+    r'"(?:[^"\\\n]|\\.)*"?'  # a string, possibly unterminated (ends at the line end)
+    r"|(?P<comment>#[^\n]*)"
+    r"|(?P<open>[({])|(?P<close>[)}])"
+    r"|^[ \t]*(?P<decl>" + "|".join(sorted(_DECLARATIONS)) + r")(?=\s|$)",
+    re.MULTILINE,
+)
+
+
 def _scan(text: str) -> tuple[list[tuple[int, int]], list[int], int | None]:
-    """One pass over the text, outside strings: comment ranges, offsets of lines whose first
-    word is a declaration keyword (declarations never nest, so each is a place to resume after
-    an error), and the offset where nesting first exceeds MAX_NESTING (or None)."""
+    """Comment ranges; offsets of lines whose first word is a declaration keyword
+    (declarations never nest, so each is a place to resume after an error); and the offset
+    where bracket nesting first exceeds MAX_NESTING (or None)."""
     comments: list[tuple[int, int]] = []
     starts: list[int] = []
     too_deep: int | None = None
     depth = 0
-    i, n = 0, len(text)
-    line_start = True
-    while i < n:
-        ch = text[i]
-        if line_start and ch.isalpha():
-            j = i
-            while j < n and (text[j].isalnum() or text[j] == "_"):
-                j += 1
-            if text[i:j] in _DECLARATIONS and (j == n or text[j].isspace()):
-                starts.append(i)
-        if ch == "\n":
-            line_start = True
-        elif ch not in " \t\r":
-            line_start = False
-        if ch == "#":
-            j = text.find("\n", i)
-            j = n if j == -1 else j
-            comments.append((i, j))
-            i = j
-            continue
-        if ch == '"':
-            j = i + 1
-            while j < n and text[j] not in '"\n':
-                j += 2 if text[j] == "\\" else 1
-            i = j + 1 if j < n and text[j] == '"' else j
-            continue
-        if ch in "({":
+    for match in _SCAN.finditer(text):
+        kind = match.lastgroup
+        if kind == "comment":
+            comments.append(match.span())
+        elif kind == "open":
             depth += 1
             if depth > MAX_NESTING and too_deep is None:
-                too_deep = i
-        elif ch in ")}":
+                too_deep = match.start()
+        elif kind == "close":
             depth = max(0, depth - 1)
-        i += 1
+        elif kind == "decl":
+            starts.append(match.start("decl"))
     return comments, starts, too_deep
 
 
 def _build(source: Source, text: str, offset: int) -> tuple[list[s.Item], list[Diagnostic]]:
     """Parse one piece of the source starting at `offset`; raise UnexpectedInput on error."""
-    tree = _lark().parse(text)
-    builder = TreeBuilder(source, offset)
-    try:
-        items = builder.transform(tree)
-    except VisitError as error:  # an error inside the builder is ours, not the user's
-        raise error.orig_exc from None
-    return items, builder.diagnostics
+    parser = _lark()
+    with _LOCK:
+        _BUILDER.reset(source, offset)
+        items = parser.parse(text)
+        return items, _BUILDER.diagnostics
 
 
 def parse(source: Source) -> ParseResult:
