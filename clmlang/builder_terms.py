@@ -40,7 +40,19 @@ def unquote(token: str) -> str:
 
 # Terminals whose text matters; all other tokens are keywords and punctuation.
 _NAMED = frozenset(
-    "NAME NUMBER STRING UNIT COMPARE ADD_OP MUL_OP DATE MONTH_DAY OVERFLOW RFM_AXIS".split()
+    [
+        "NAME",
+        "NUMBER",
+        "STRING",
+        "UNIT",
+        "COMPARE",
+        "ADD_OP",
+        "MUL_OP",
+        "DATE",
+        "MONTH_DAY",
+        "OVERFLOW",
+        "RFM_AXIS",
+    ]
 )
 
 # Expressions nested deeper than this are refused (CLM004): later stages walk them
