@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import Analysis, analyse, analyse_text, load, loads
+from .api import Analysis, analyse, analyse_text, explain, load, loads
 from .diagnostics import ClmError, Diagnostic, Severity
 from .policy import Policy
 from .source import Span
@@ -25,6 +25,7 @@ __all__ = [
     "__version__",
     "analyse",
     "analyse_text",
+    "explain",
     "load",
     "loads",
 ]

@@ -10,19 +10,30 @@ Problems in a spec raise `ClmError`, which carries every diagnostic, not only th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import syntax as s
 from .compiler import compile_spec
 from .diagnostics import ClmError, Diagnostic, has_errors
+from .explain import Explanation, parse_customer
+from .explain import explain as _explain
 from .loader import Spec, load_path, load_text
 from .policy import Policy
 from .source import Source
 from .symbols import Symbols
 
-__all__ = ["Analysis", "analyse", "analyse_text", "find_specs", "is_module", "load", "loads"]
+__all__ = [
+    "Analysis",
+    "analyse",
+    "analyse_text",
+    "explain",
+    "find_specs",
+    "is_module",
+    "load",
+    "loads",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +108,19 @@ def load(path: str | Path, *, strict: bool = False) -> Policy:
 def loads(text: str, name: str = "<string>", *, strict: bool = False) -> Policy:
     """`load` for a spec given as text; `use` paths resolve against the current directory."""
     return _policy_or_raise(analyse_text(text, name), strict)
+
+
+def explain(spec: str | Path | Analysis, customer: Mapping[str, object] | str) -> Explanation:
+    """What the spec does with one customer: stage, segments, and a verdict per rule.
+
+    `customer` is a mapping of state fields (`{"purchases": 4, "owns": ["facial"]}`) or the
+    same as text (`"purchases=4, owns=facial"`). Raises `ClmError` when the spec has errors
+    and `explain.CustomerError` (a ValueError) when the customer cannot be read.
+    """
+    analysis = spec if isinstance(spec, Analysis) else analyse(spec)
+    policy = _policy_or_raise(analysis, strict=False)
+    values = parse_customer(customer) if isinstance(customer, str) else customer
+    return _explain(policy, Symbols.from_spec(analysis.spec), analysis.sources, values)
 
 
 def find_specs(paths: Iterable[str | Path]) -> Iterator[Path]:

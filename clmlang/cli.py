@@ -17,13 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .api import analyse, find_specs
+from .api import Analysis, analyse, explain, find_specs
 from .diagnostics import Diagnostic, Severity, render_json, render_text
-from .explain import CustomerError, explain, parse_customer
+from .explain import CustomerError
 from .files import write_atomic
 from .policy import Policy
 from .source import Source
-from .symbols import Symbols
 
 app = typer.Typer(
     name="clm",
@@ -94,7 +93,7 @@ def check(
     raise typer.Exit(PROBLEMS if failed else OK)
 
 
-def _compile_or_exit(spec: Path) -> tuple[Policy, object]:
+def _compile_or_exit(spec: Path) -> tuple[Policy, Analysis]:
     if not spec.exists():
         raise _usage_error(f"no such file: {spec}")
     analysis = analyse(spec)
@@ -196,18 +195,17 @@ def explain_(
     ] = "",
 ) -> None:
     """Show a customer's stage and segments, and which rules would fire and why not."""
-    policy, analysis = _compile_or_exit(spec)
-    symbols = Symbols.from_spec(analysis.spec)  # type: ignore[attr-defined]
+    _, analysis = _compile_or_exit(spec)
     try:
-        result = explain(policy, symbols, analysis.sources, parse_customer(customer))  # type: ignore[attr-defined]
+        result = explain(analysis, customer)
     except CustomerError as error:
         raise _usage_error(f"--customer: {error}") from None
     console = Console(highlight=False, soft_wrap=True)
-    console.print(f"[bold]{policy.program}[/]: customer {customer or '(all defaults)'}")
+    console.print(f"[bold]{analysis.policy.program}[/]: customer {customer or '(all defaults)'}")
     console.print(f"stage: [bold]{result.stage or 'none'}[/]")
     member = [name for name, hit in result.segments if hit]
     console.print(f"segments: {', '.join(member) if member else 'none'}")
-    table = Table("rule", "eligible", "fires", "why not / notes", show_lines=False)
+    table = Table("rule", "eligible", "fires", "why not / notes")
     for verdict in result.rules:
         why = "; ".join(verdict.reasons) if verdict.reasons else "; ".join(verdict.notes)
         mark = "[green]yes[/]" if verdict.fires else "[red]no[/]"
