@@ -61,20 +61,24 @@ MAX_EXPRESSION_DEPTH = 100
 
 
 def _extent(child: Any, builder: TermBuilder) -> tuple[Span, Span] | None:
-    """The first and last span covered by a builder result, if it has any."""
-    if isinstance(child, Token):
-        span = builder._tspan(child)
-        return span, span
+    """The first and last span covered by a builder result that is not a token, if any."""
     span = getattr(child, "span", None)
-    if isinstance(span, Span):
+    if span is not None and type(span) is Span:
         return span, span
     if isinstance(child, tuple | list):
-        parts = [e for e in (_extent(c, builder) for c in child) if e is not None]
+        parts = [e for e in (_edge(c, builder) for c in child) if e is not None]
         if parts:
             return parts[0][0], parts[-1][1]
-    if isinstance(child, Span):
+    if type(child) is Span:
         return child, child
     return None
+
+
+def _edge(child: Any, builder: TermBuilder) -> tuple[Span, Span] | None:
+    if type(child) is Token:
+        span = builder._tspan(child)
+        return span, span
+    return _extent(child, builder)
 
 
 def _spanned(func: Any, _rule: str, children: list[Any], _meta: Any) -> Any:
@@ -84,34 +88,20 @@ def _spanned(func: Any, _rule: str, children: list[Any], _meta: Any) -> Any:
     LALR parser, and running inside it saves building a parse tree: about half the time.
     """
     builder: TermBuilder = func.base_func.__self__
+    depths = builder._depth
     kept = []
     depth = 0
-    depths = builder._depth
     for child in children:
-        if child is None or not isinstance(child, Token) or child.type in _NAMED:
-            kept.append(child)
-            depth = max(depth, depths.get(id(child), 0))
-    span = None
-    head = next((e for e in map(lambda c: _extent(c, builder), children) if e), None)
-    if head is not None:
-        tail = next(e for e in map(lambda c: _extent(c, builder), reversed(children)) if e)
-        first, last = head[0], tail[1]
-        span = (
-            first
-            if first is last
-            else Span(
-                first.file,
-                first.start,
-                last.end,
-                first.line,
-                first.column,
-                last.end_line,
-                last.end_column,
-            )
-        )
+        if type(child) is Token and child.type not in _NAMED:
+            continue
+        kept.append(child)
+        d = depths.get(id(child), 0)
+        if d > depth:
+            depth = d
+    span = builder._cover(children)
     result = func(span, kept)
     depths[id(result)] = depth + 1
-    if depth + 1 > MAX_EXPRESSION_DEPTH and not builder._too_deep:
+    if depth >= MAX_EXPRESSION_DEPTH and not builder._too_deep:
         builder._too_deep = True
         builder.diagnostics.append(
             Diagnostic(
@@ -148,6 +138,36 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
         if span is None:
             return self.source.span(self.offset, self.offset)
         return span
+
+    def _cover(self, children: list[Any]) -> Span | None:
+        """The span from the first to the last child that has a place, or None."""
+        start = end = None
+        for child in children:
+            if type(child) is Token:
+                start = (child.start_pos + self.offset, child.line + self.line_offset, child.column)
+                break
+            extent = _extent(child, self) if child is not None else None
+            if extent is not None:
+                first = extent[0]
+                start = (first.start, first.line, first.column)
+                break
+        if start is None:
+            return None
+        for child in reversed(children):
+            if type(child) is Token:
+                end = (
+                    child.end_pos + self.offset,
+                    child.end_line + self.line_offset,
+                    child.end_column,
+                )
+                break
+            extent = _extent(child, self) if child is not None else None
+            if extent is not None:
+                last = extent[1]
+                end = (last.end, last.end_line, last.end_column)
+                break
+        assert end is not None
+        return Span(self.source.name, start[0], end[0], start[1], start[2], end[1], end[2])
 
     def _tspan(self, token: Token) -> Span:
         lines = self.line_offset

@@ -247,18 +247,21 @@ def _enum_code(operand: s.Expr, name: s.Name, symbols: Symbols) -> int:
 
 def required_columns(expr: Expr) -> set[str]:
     """The state columns an expression reads."""
-    match expr:
-        case Column(key=key) | Score(key=key):
-            return {key}
-        case Const():
-            return set()
-        case Unary(arg=arg) | Between(arg=arg):
-            return required_columns(arg)
-        case Binary(left=left, right=right) | Compare(left=left, right=right):
-            return required_columns(left) | required_columns(right)
-        case Logic(args=args):
-            return set().union(*(required_columns(a) for a in args))
-    raise TypeError(f"not an expression: {expr!r}")
+    found: set[str] = set()
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        op = node.op
+        if op in ("column", "score"):
+            found.add(node.key)  # type: ignore[union-attr]
+        elif op in ("neg", "not", "between"):
+            stack.append(node.arg)  # type: ignore[union-attr]
+        elif op in ("and", "or"):
+            stack.extend(node.args)  # type: ignore[union-attr]
+        elif op != "const":
+            stack.append(node.left)  # type: ignore[union-attr]
+            stack.append(node.right)  # type: ignore[union-attr]
+    return found
 
 
 _COMPARE = {
