@@ -80,6 +80,7 @@ def _lark() -> Lark:
         keep_all_tokens=True,  # the builder needs keyword positions for spans
         maybe_placeholders=True,
         transformer=_BUILDER,
+        cache=True,  # the LALR tables, in the temp folder: 0.1 s less at every start
     )
 
 
