@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import syntax as s
 from .diagnostics import Diagnostic, Related, Severity
-from .parser import parse
+from .parser import ParseResult, parse
 from .source import Source
 
 __all__ = ["Spec", "load_path", "load_text"]
@@ -42,6 +42,23 @@ class Spec:
         return next((f for f in self.files if f.path == self.root), None)
 
 
+# Parse results by (name, text): `clm check specs/` parses a shared file once, not once per
+# spec that uses it. Syntax trees are immutable, so sharing them is safe.
+_PARSED: dict[tuple[str, str], ParseResult] = {}
+_PARSED_LIMIT = 256
+
+
+def _parse_cached(source: Source) -> ParseResult:
+    key = (source.name, source.text)
+    result = _PARSED.get(key)
+    if result is None:
+        result = parse(source)
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = result
+    return result
+
+
 class _Loader:
     def __init__(self) -> None:
         self.sources: dict[str, Source] = {}
@@ -53,7 +70,8 @@ class _Loader:
     def visit(self, source: Source, via: s.Use | None) -> None:
         self.stack.append((source.name, via))
         self.sources[source.name] = source
-        result = parse(source)
+        # Only used files are cached: they are the ones many specs share.
+        result = parse(source) if via is None else _parse_cached(source)
         self.diagnostics.extend(result.diagnostics)
         if result.file is not None:
             for item in result.file.items:

@@ -82,3 +82,29 @@ def test_errors_in_used_file_point_there(tmp_path: Path):
     spec = load_path(write(tmp_path, "a.clm", 'use "lib.clm"\n'))
     (d,) = spec.diagnostics
     assert d.span.file.endswith("lib.clm") and d.code == "CLM001"
+
+
+def test_shared_file_is_parsed_once_across_specs(tmp_path: Path, monkeypatch):
+    """Two specs using one file parse it once; each root spec is always parsed afresh."""
+    import clmlang.loader as loader
+
+    write(tmp_path, "common.clm", "channel sms cost 3\n")
+    a = write(tmp_path, "a.clm", 'use "common.clm"\n')
+    b = write(tmp_path, "b.clm", 'use "common.clm"\n')
+    parsed: list[str] = []
+    real = loader.parse
+    monkeypatch.setattr(loader, "parse", lambda source: parsed.append(source.name) or real(source))
+    loader._PARSED.clear()
+    load_path(a)
+    load_path(b)
+    load_path(a)
+    assert sorted(Path(p).name for p in parsed) == ["a.clm", "a.clm", "b.clm", "common.clm"]
+
+
+def test_changed_shared_file_is_parsed_again(tmp_path: Path):
+    """The cache is keyed by content: an edited shared file is not served stale."""
+    common = write(tmp_path, "common.clm", "channel sms cost 3\n")
+    main = write(tmp_path, "a.clm", 'use "common.clm"\n')
+    assert load_path(main).files[0].items[0].cost.value == 3
+    common.write_text("channel sms cost 4\n")
+    assert load_path(main).files[0].items[0].cost.value == 4
