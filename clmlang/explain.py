@@ -115,8 +115,8 @@ def _columns(
             hint = f"; did you mean `{close[0]}`?" if close else ""
             raise CustomerError(f"unknown field `{key}`{hint}")
     c = dict(customer)
-    purchases = float(c.get("purchases") or 0)  # type: ignore[arg-type]
-    spent = float(c.get("total_spent") or 0)  # type: ignore[arg-type]
+    purchases = _number(c.get("purchases", 0.0))
+    spent = _number(c.get("total_spent", 0.0))
     owned = [str(p) for p in _as_list(c.get("owns")) if p]
     for product in owned:
         _code(symbols.products, product, "product")
@@ -124,7 +124,7 @@ def _columns(
     out: dict[str, float | bool | str] = {
         "purchases": purchases,
         "total_spent": spent,
-        "avg_check": float(c.get("avg_check") or (spent / purchases if purchases else 0.0)),  # type: ignore[arg-type]
+        "avg_check": _number(c.get("avg_check", spent / purchases if purchases else 0.0)),
         "days_since_purchase": _number(c.get("days_since_purchase")),
         "days_since_first_purchase": _number(c.get("days_since_first_purchase")),
         "days_in_stage": _number(c.get("days_in_stage", 0)),

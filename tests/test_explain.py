@@ -1,0 +1,127 @@
+"""`explain`: a customer's stage, segments and rule verdicts, with the clause that stops a rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from clmlang.api import analyse_text, explain
+from clmlang.explain import CustomerError, parse_customer
+
+SPEC = """program "Clinic" currency RUB
+channel sms cost 3
+channel call cost 120 capacity 200 per day
+product facial role profit price 4500 cost 1800 line cosmetology every 60 days
+product implant role profit price 60000 cost 30000 line dentistry
+audience premium
+audience budget
+attribute birthday date
+stage potential when purchases == 0
+stage new when purchases in 1..2
+stage forming when purchases in 3..7 goal return within 74 days
+stage loyal when purchases >= 8 goal return within 60 days
+segment big_spender when total_spent >= 50000
+rule keep_rhythm {
+  in stage forming
+  when days_since_purchase >= 60 days and audience is premium
+  send sms "Time for your next visit" offer line cosmetology discount 10%
+  holdout 10%
+}
+rule cross_sell {
+  in stage loyal
+  for not owns(line dentistry)
+  on 30 days after purchase
+  send call "Have you met our dentists?" offer implant
+}
+rule birthday_gift {
+  on anniversary of birthday
+  when days_since(birthday) >= 0
+  send sms "Happy birthday"
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def analysis():
+    result = analyse_text(SPEC, "clinic.clm")
+    assert result.policy is not None, result.diagnostics
+    return result
+
+
+def verdict(result, name):
+    return next(v for v in result.rules if v.rule == name)
+
+
+def test_stage_is_the_first_match(analysis):
+    """The customer is in the first stage whose condition holds."""
+    assert explain(analysis, {"purchases": 0}).stage == "potential"
+    assert explain(analysis, {"purchases": 5}).stage == "forming"
+    assert explain(analysis, {"purchases": 30}).stage == "loyal"
+
+
+def test_rule_fires_when_everything_holds(analysis):
+    """All filters true: the rule would fire, with its holdout noted."""
+    result = explain(analysis, "purchases=4, days_since_purchase=70 days, audience=premium")
+    keep = verdict(result, "keep_rhythm")
+    assert keep.fires and keep.reasons == ()
+    assert any("10%" in note for note in keep.notes)
+
+
+def test_failing_clause_is_quoted_with_values(analysis):
+    """The reason names the clause as written and the values that made it false."""
+    result = explain(analysis, "purchases=4, days_since_purchase=50 days, audience=budget")
+    reasons = verdict(result, "keep_rhythm").reasons
+    assert "`when days_since_purchase >= 60 days` is false (days_since_purchase=50)" in reasons
+    assert "`when audience is premium` is false (audience=budget)" in reasons
+
+
+def test_stage_filter_reason(analysis):
+    """A rule for another stage says which stage the customer is in."""
+    result = explain(analysis, {"purchases": 4})
+    assert verdict(result, "cross_sell").reasons == ("not in stage loyal (is in forming)",)
+
+
+def test_owns_and_lines(analysis):
+    """`owns=implant` makes `owns(line dentistry)` true."""
+    fires = explain(analysis, {"purchases": 9, "owns": ["facial"]})
+    stops = explain(analysis, {"purchases": 9, "owns": ["implant"]})
+    assert verdict(fires, "cross_sell").fires
+    assert not verdict(stops, "cross_sell").fires
+
+
+def test_segments(analysis):
+    """Segment membership is reported."""
+    result = explain(analysis, "purchases=9, total_spent=60000")
+    assert dict(result.segments) == {"big_spender": True}
+
+
+def test_unknown_values_are_unknown(analysis):
+    """An attribute not given is unknown, and a comparison on it is false."""
+    assert not verdict(explain(analysis, {}), "birthday_gift").fires
+    assert verdict(explain(analysis, {"birthday": 100}), "birthday_gift").fires
+
+
+def test_customer_text_forms():
+    """Durations, lists with `+`, booleans and names are read from text."""
+    assert parse_customer("a=3, b=2 weeks, c=x+y, d=true, e=none") == {
+        "a": 3.0,
+        "b": 14.0,
+        "c": ["x", "y"],
+        "d": True,
+        "e": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("customer", "message"),
+    [
+        ("purchses=3", "did you mean `purchases`?"),
+        ("audience=premum", "did you mean `premium`?"),
+        ("rfm.r=4", "computed from"),
+        ("purchases", "not `key=value`"),
+        ("purchases=many", "not a number"),
+    ],
+)
+def test_bad_customer(analysis, customer, message):
+    """A customer description that cannot be read says why."""
+    with pytest.raises(CustomerError, match=message.replace("?", r"\?")):
+        explain(analysis, customer)
