@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import syntax as s
+from .checker import check
 from .compiler import compile_spec
 from .diagnostics import ClmError, Diagnostic, has_errors
 from .explain import Explanation, parse_customer
@@ -68,8 +69,6 @@ def _analyse(spec: Spec, compile_policy: bool, allow_module: bool = False) -> An
         # to nothing yet, and they have no stages. Syntax is still checked here.
         return Analysis(spec, tuple(diagnostics), None, module=True)
     if spec.ok:
-        from .checker import check  # TODO(lead): top-level import once checker/ has landed
-
         symbols = Symbols.from_spec(spec)
         diagnostics.extend(check(spec))
         if compile_policy and not has_errors(diagnostics):

@@ -56,6 +56,7 @@ CODES: dict[str, str] = {
     "CLM114": "clause given twice",
     "CLM115": "missing clause",
     "CLM116": "step after `success`",
+    "CLM117": "variants and rule steps both given",
     # stages (12x)
     "CLM120": "stages overlap",
     "CLM121": "gap between stages",
@@ -67,6 +68,7 @@ CODES: dict[str, str] = {
     "CLM133": "cycle in follow-ups",
     "CLM134": "rule fires every day",
     "CLM135": "unused definition",
+    "CLM136": "segment defined through itself",
 }
 
 

@@ -1,0 +1,33 @@
+"""The checker: every problem of a parsed spec as diagnostics, all at once.
+
+Passes run in order, each in its own module: declarations (names, units, roles), rules
+(references, flows, caps, cycles), analysis (stage overlaps and gaps, rules that can never
+fire) and usage (definitions nothing uses). The checker never raises on a parsed spec.
+"""
+
+from __future__ import annotations
+
+from ..diagnostics import Diagnostic
+from ..loader import Spec
+from ..symbols import Symbols
+from .analysis import check_analysis
+from .context import Context
+from .declarations import check_declarations
+from .rules import check_rules
+from .usage import check_usage
+
+__all__ = ["check"]
+
+PASSES = (check_declarations, check_rules, check_analysis, check_usage)
+
+
+def check(spec: Spec, symbols: Symbols | None = None) -> list[Diagnostic]:
+    """Check a spec that parsed; return its diagnostics sorted by place."""
+    ctx = Context(spec, symbols or Symbols.from_spec(spec))
+    for run in PASSES:
+        errors_before = sum(d.is_error for d in ctx.diagnostics)
+        if run is check_analysis and errors_before:
+            continue  # analysis needs names and units right; it would only add noise
+        run(ctx)
+    unique = list(dict.fromkeys(ctx.diagnostics))
+    return sorted(unique, key=Diagnostic.sort_key)

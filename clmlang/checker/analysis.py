@@ -1,0 +1,152 @@
+"""Stages and rules as sets of customers: overlaps, gaps, unreachable stages, dead rules.
+
+Each claim comes with an example customer state. A found example is always a real witness;
+"never" claims (an unreachable stage, a rule that can never fire) are only made when the
+conditions involved have no arithmetic, so the state grid decides them exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import syntax as s
+from ..diagnostics import Related
+from ..expression import Column, Compare, Const, Expr, Logic, LoweringError, lower, required_columns
+from .context import Context
+from .states import StateGrid, is_exact
+
+__all__ = ["check_analysis"]
+
+
+def check_analysis(ctx: Context) -> None:
+    """Check stages for overlaps, gaps and reachability, and rules for satisfiability."""
+    sy = ctx.symbols
+    try:
+        stages = [(stage, lower(stage.condition, sy)) for stage in sy.stages.values()]
+        rules = [(rule, _eligible(rule, ctx)) for rule in sy.rules.values()]
+    except LoweringError:
+        return  # the names pass reported why
+    exprs = [e for _, e in stages] + [e for _, e in rules if e is not None]
+    if not stages:
+        return
+    codes = {
+        "stage": len(sy.stages),
+        "previous_stage": len(sy.stages),
+        "last_product": len(sy.products),
+        "audience": len(sy.audiences),
+    }
+    grid = StateGrid.build(exprs, codes)
+    if grid.rows == 0:
+        return
+    names = {
+        "stage": list(sy.stages),
+        "previous_stage": list(sy.stages),
+        "last_product": list(sy.products),
+        "audience": list(sy.audiences),
+    }
+    stage_keys = set().union(*(required_columns(e) for _, e in stages)) - {"stage"}
+    hits = np.array([grid.holds(e) for _, e in stages])
+    _gaps(ctx, grid, hits, stage_keys, names)
+    _overlaps(ctx, grid, stages, hits, stage_keys, names)
+    first = np.where(hits.any(axis=0), hits.argmax(axis=0), -1)
+    _unreachable(ctx, stages, first)
+    grid = grid.with_column("stage", first.astype(float))
+    if all(is_exact(e) for _, e in stages):
+        for rule, eligible in rules:
+            if eligible is not None and is_exact(eligible) and not grid.holds(eligible).any():
+                _never_fires(ctx, grid, rule)
+
+
+def _never_fires(ctx: Context, grid: StateGrid, rule: s.Rule) -> None:
+    """Report a rule no customer is eligible for, naming the clause that rules everyone out."""
+    clauses = [(f"for {_text(ctx, e)}", e) for e in (rule.audience,) if e is not None]
+    clauses += [(f"when {_text(ctx, e)}", e) for e in (rule.condition,) if e is not None]
+    stage_filter = _stage_filter(rule, ctx)
+    where = f"in stage {', '.join(n.text for n in rule.stages)}" if rule.stages else None
+    reason = "no customer meets its conditions together"
+    for label, expr in clauses:
+        holds = grid.holds(lower(expr, ctx.symbols))
+        if stage_filter is not None and not (holds & grid.holds(stage_filter)).any():
+            reason = f"no customer {where} meets `{label}`"
+            break
+        if not holds.any():
+            reason = f"no customer meets `{label}`"
+            break
+    ctx.error(
+        "CLM130",
+        f"rule `{rule.name}` can never fire: {reason}",
+        (rule.condition or rule.audience or rule.name).span,
+        "check the condition against the conditions of the stages it is for",
+    )
+
+
+def _text(ctx: Context, expr: s.Expr) -> str:
+    source = ctx.spec.sources.get(expr.span.file)
+    return source.text[expr.span.start : expr.span.end] if source else "..."
+
+
+def _stage_filter(rule: s.Rule, ctx: Context) -> Expr | None:
+    codes = [ctx.symbols.stage_code(n.text) for n in rule.stages if n.text in ctx.symbols.stages]
+    tests = tuple(
+        Compare(op="==", left=Column(key="stage"), right=Const(value=float(c))) for c in codes
+    )
+    if not tests:
+        return None
+    return tests[0] if len(tests) == 1 else Logic(op="or", args=tests)
+
+
+def _eligible(rule: s.Rule, ctx: Context) -> Expr | None:
+    parts = [e for e in (_stage_filter(rule, ctx),) if e is not None]
+    for expr in (rule.audience, rule.condition):
+        if expr is not None:
+            parts.append(lower(expr, ctx.symbols))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else Logic(op="and", args=tuple(parts))
+
+
+def _gaps(ctx: Context, grid: StateGrid, hits: np.ndarray, keys: set[str], names) -> None:  # type: ignore[no-untyped-def]
+    empty = ~hits.any(axis=0)
+    if empty.any():
+        row = int(np.argmax(empty))
+        example = grid.describe(row, keys, names)
+        first_stage = next(iter(ctx.symbols.stages.values()))
+        ctx.error(
+            "CLM121",
+            f"a customer with {example} is in no stage",
+            first_stage.span,
+            "every customer must be in exactly one stage: widen a condition or add a stage",
+        )
+
+
+def _overlaps(
+    ctx: Context, grid: StateGrid, stages, hits: np.ndarray, keys: set[str], names
+) -> None:  # type: ignore[no-untyped-def]
+    for j in range(len(stages)):
+        for i in range(j):
+            both = hits[i] & hits[j]
+            if both.any():
+                example = grid.describe(int(np.argmax(both)), keys, names)
+                earlier, later = stages[i][0], stages[j][0]
+                ctx.warning(
+                    "CLM120",
+                    f"stages `{earlier.name}` and `{later.name}` overlap: a customer with "
+                    f"{example} meets both, and is put in `{earlier.name}` (declared first)",
+                    later.condition.span,
+                    "make the conditions exclusive, so the order does not decide",
+                    (Related(earlier.condition.span, f"`{earlier.name}` is declared here"),),
+                )
+                break
+
+
+def _unreachable(ctx: Context, stages, first: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    exact = all(is_exact(e) for _, e in stages)
+    for index, (stage, _) in enumerate(stages):
+        if exact and not (first == index).any():
+            ctx.error(
+                "CLM122",
+                f"stage `{stage.name}` is unreachable: every customer who meets its condition "
+                f"is already in an earlier stage, or nobody meets it",
+                stage.name.span,
+                "change its condition, or move it before the stages that take its customers",
+            )

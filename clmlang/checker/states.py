@@ -1,0 +1,193 @@
+"""Example customer states, to find stage overlaps and gaps and rules that can never fire.
+
+Conditions are compared with constants, so their truth only changes at those constants. A
+grid of candidate values per column (each constant, its neighbours, midpoints for money and
+durations, zero, a large value, "no purchase yet") therefore meets every combination of
+single-column comparisons. States that cannot exist (purchases 0 but a last purchase 30
+days ago) are dropped. Conditions with arithmetic are only searched, never proven empty.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..expression import Const, Expr, evaluate, required_columns
+
+__all__ = ["StateGrid", "is_exact"]
+
+# Above this many combinations the grid is sampled (seeded) instead of enumerated.
+_MAX_GRID = 200_000
+_SAMPLE = 50_000
+# Counts, codes and days are whole numbers: `days_since_purchase` counts whole days, so
+# `90..179 days` and `>= 180 days` leave no gap.
+_INTEGER_COLUMNS = (
+    "purchases",
+    "messages:",
+    "stage",
+    "previous_stage",
+    "last_product",
+    "audience",
+    "days",
+)
+# Examples list the columns a strategist thinks in first.
+_ORDER = ("purchases", "days_since_purchase", "days_since_first_purchase", "total_spent")
+_CODE_COLUMNS = ("stage", "previous_stage", "last_product", "audience")
+
+
+def is_exact(expr: Expr) -> bool:
+    """True when the grid decides the expression: no arithmetic between columns."""
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        if node.op in ("+", "-", "*", "/", "neg"):
+            return False
+        if node.op == "not" or node.op == "between":
+            stack.append(node.arg)  # type: ignore[union-attr]
+        elif node.op in ("and", "or"):
+            stack.extend(node.args)  # type: ignore[union-attr]
+        elif node.op in (">=", "<=", "==", "!=", ">", "<"):
+            stack.extend((node.left, node.right))  # type: ignore[union-attr]
+    return True
+
+
+def _constants(exprs: Iterable[Expr]) -> dict[str, set[object]]:
+    """Constants each column is compared with, by column key."""
+    found: dict[str, set[object]] = {}
+    stack: list[Expr] = list(exprs)
+    while stack:
+        node = stack.pop()
+        op = node.op
+        if op == "score":
+            found.setdefault(node.key, set()).update(node.bounds)  # type: ignore[union-attr]
+        elif op == "column":
+            found.setdefault(node.key, set())  # type: ignore[union-attr]
+        elif op == "between":
+            key = _column_key(node.arg)  # type: ignore[union-attr]
+            if key:
+                found.setdefault(key, set()).update((node.low, node.high))  # type: ignore[union-attr]
+            stack.append(node.arg)  # type: ignore[union-attr]
+        elif op in ("and", "or"):
+            stack.extend(node.args)  # type: ignore[union-attr]
+        elif op in ("not", "neg"):
+            stack.append(node.arg)  # type: ignore[union-attr]
+        elif op != "const":
+            left, right = node.left, node.right  # type: ignore[union-attr]
+            for a, b in ((left, right), (right, left)):
+                key = _column_key(a)
+                if key and isinstance(b, Const):
+                    found.setdefault(key, set()).add(b.value)
+            stack.extend((left, right))
+    return found
+
+
+def _column_key(expr: Expr) -> str | None:
+    return expr.key if expr.op in ("column", "score") else None  # type: ignore[union-attr]
+
+
+def _candidates(key: str, constants: set[object], codes: dict[str, int]) -> list[object]:
+    if any(key == c for c in _CODE_COLUMNS):
+        return [-1, *range(codes.get(key, 0))]
+    if key.startswith(("owns", "subscribed", "unsubscribed")) or key == "subscribed":
+        return [False, True]
+    if any(isinstance(c, str) for c in constants):
+        return sorted({"", *(c for c in constants if isinstance(c, str))})
+    numbers = sorted(
+        {float(c) for c in constants if isinstance(c, int | float) and not isinstance(c, bool)}
+    )
+    integer = key.startswith(_INTEGER_COLUMNS)
+    values = {0.0, 1e6}
+    for a in numbers:
+        values.update((a - 1, a, a + 1))
+    if not integer:
+        values.update((a + b) / 2 for a, b in itertools.pairwise(numbers))
+        values.update(a + 0.5 for a in numbers)
+    values = {math.floor(v) if integer else v for v in values if v >= 0}
+    result: list[object] = sorted(values)
+    if key.startswith(("days_since", "attr:")) or key == "avg_check":
+        result.insert(0, math.nan)  # no purchase yet, or not known
+    return result
+
+
+@dataclass
+class StateGrid:
+    """Candidate customer states as columns, one row per state."""
+
+    columns: dict[str, np.ndarray]
+    rows: int
+
+    @classmethod
+    def build(cls, exprs: Sequence[Expr], codes: dict[str, int]) -> StateGrid:
+        """States for deciding `exprs`; `codes` gives how many stages, products, audiences."""
+        constants = _constants(exprs)
+        for expr in exprs:
+            for key in required_columns(expr):
+                constants.setdefault(key, set())
+        keys = sorted(constants)
+        candidates = [_candidates(k, constants[k], codes) for k in keys]
+        size = math.prod(len(c) for c in candidates) if candidates else 1
+        if size <= _MAX_GRID:
+            combos = list(itertools.product(*candidates)) if keys else [()]
+            columns = {k: np.array([c[i] for c in combos]) for i, k in enumerate(keys)}
+        else:
+            rng = np.random.default_rng(0)
+            columns = {
+                k: np.array(c, dtype=object)[rng.integers(0, len(c), _SAMPLE)]
+                for k, c in zip(keys, candidates, strict=True)
+            }
+            columns = {k: v.astype(type(v[0])) if len(v) else v for k, v in columns.items()}
+        grid = cls(columns, len(next(iter(columns.values()))) if columns else 1)
+        return grid.feasible()
+
+    def feasible(self) -> StateGrid:
+        """Drop states no real customer can be in."""
+        c = self.columns
+        keep = np.ones(self.rows, dtype=bool)
+        purchases = c.get("purchases")
+        recency = c.get("days_since_purchase")
+        if purchases is not None and recency is not None:
+            keep &= (purchases == 0) == np.isnan(recency.astype(float))
+        first = c.get("days_since_first_purchase")
+        if recency is not None and first is not None:
+            keep &= ~(first.astype(float) < recency.astype(float))
+            keep &= np.isnan(first.astype(float)) == np.isnan(recency.astype(float))
+        spent = c.get("total_spent")
+        if purchases is not None and spent is not None:
+            keep &= ~((purchases == 0) & (spent > 0))
+        columns = {k: v[keep] for k, v in c.items()}
+        return StateGrid(columns, int(keep.sum()))
+
+    def holds(self, expr: Expr) -> np.ndarray:
+        """Where `expr` is true, one boolean per state."""
+        if self.rows == 0:
+            return np.zeros(0, dtype=bool)
+        return evaluate(expr, self.columns, self.rows).astype(bool)
+
+    def with_column(self, key: str, values: np.ndarray) -> StateGrid:
+        return StateGrid({**self.columns, key: values}, self.rows)
+
+    def describe(self, row: int, keys: Iterable[str], names: dict[str, list[str]]) -> str:
+        """One state as `purchases=3, days_since_purchase=74`, codes shown as names."""
+        parts = []
+        ordered = sorted(keys, key=lambda k: (_ORDER.index(k) if k in _ORDER else len(_ORDER), k))
+        for key in ordered:
+            if key not in self.columns:
+                continue
+            value = self.columns[key][row]
+            if key in names:
+                code = int(value)
+                shown = names[key][code] if code >= 0 else "none"
+            elif isinstance(value, float | np.floating) and math.isnan(value):
+                shown = "none"
+            elif isinstance(value, bool | np.bool_):
+                shown = "yes" if value else "no"
+            elif isinstance(value, float | np.floating | int | np.integer):
+                shown = f"{float(value):g}"
+            else:
+                shown = repr(str(value))
+            parts.append(f"{key}={shown}")
+        return ", ".join(parts) or "any customer"
