@@ -21,6 +21,7 @@ from .api import Analysis, analyse, explain, find_specs
 from .diagnostics import Diagnostic, Severity, render_json, render_text
 from .explain import CustomerError
 from .files import write_atomic
+from .formatter import format_source
 from .policy import Policy
 from .source import Source
 
@@ -155,8 +156,6 @@ def fmt(
             source = Source.from_path(path)
         except OSError as error:
             raise _usage_error(f"cannot read {path}: {error.strerror}") from None
-        from .formatter import format_source  # TODO(lead): top-level once formatter landed
-
         result = format_source(source)
         if result.text is None:
             _out(
