@@ -174,7 +174,8 @@ def _channel(ctx: Context, channel: s.Channel) -> None:
 def _cap(ctx: Context, cap: s.Cap) -> None:
     if cap.channel is not None and cap.channel.text not in ctx.symbols.channels:
         ctx.undefined("channel", cap.channel.text, cap.channel.span, ctx.symbols.channels)
-    if cap.tag is not None and cap.tag.text not in ctx.symbols.tags:
+    own = cap.span.file == ctx.spec.root
+    if own and cap.tag is not None and cap.tag.text not in ctx.symbols.tags:
         ctx.warning(
             "CLM135",
             f"no message carries the tag `{cap.tag}`, so this cap never applies",

@@ -8,8 +8,13 @@ __all__ = ["check_usage"]
 
 
 def check_usage(ctx: Context) -> None:
-    """Warn about segments, channels, audiences and attributes nothing refers to."""
+    """Warn about segments, channels, audiences and attributes nothing refers to.
+
+    Only the spec's own declarations: a shared file it `use`s may define more than one spec
+    needs.
+    """
     sy = ctx.symbols
+    root = ctx.spec.root
     for kind, table in (
         ("segment", sy.segments),
         ("channel", sy.channels),
@@ -17,7 +22,8 @@ def check_usage(ctx: Context) -> None:
         ("attribute", sy.attributes),
     ):
         for name, node in table.items():
-            if (kind, name) not in ctx.used and not _used_by_cap(ctx, kind, name):
+            own = node.span.file == root  # type: ignore[attr-defined]
+            if own and (kind, name) not in ctx.used and not _used_by_cap(ctx, kind, name):
                 ctx.warning(
                     "CLM135",
                     f"{kind} `{name}` is never used",
