@@ -26,7 +26,6 @@ def check_analysis(ctx: Context) -> None:
         rules = [(rule, _eligible(rule, ctx)) for rule in sy.rules.values()]
     except LoweringError:
         return  # the names pass reported why
-    exprs = [e for _, e in stages] + [e for _, e in rules if e is not None]
     if not stages:
         return
     codes = {
@@ -35,26 +34,52 @@ def check_analysis(ctx: Context) -> None:
         "last_product": len(sy.products),
         "audience": len(sy.audiences),
     }
-    grid = StateGrid.build(exprs, codes)
-    if grid.rows == 0:
-        return
     names = {
         "stage": list(sy.stages),
         "previous_stage": list(sy.stages),
         "last_product": list(sy.products),
         "audience": list(sy.audiences),
     }
-    stage_keys = set().union(*(required_columns(e) for _, e in stages)) - {"stage"}
-    hits = np.array([grid.holds(e) for _, e in stages])
+    stage_exprs = [e for _, e in stages]
+    grid = StateGrid.build(stage_exprs, codes)
+    if grid.rows == 0:
+        return
+    stage_keys = set().union(*(required_columns(e) for e in stage_exprs)) - {"stage"}
+    hits = np.array([grid.holds(e) for e in stage_exprs])
     _gaps(ctx, grid, hits, stage_keys, names)
     _overlaps(ctx, grid, stages, hits, stage_keys, names)
-    first = np.where(hits.any(axis=0), hits.argmax(axis=0), -1)
-    _unreachable(ctx, stages, first)
-    grid = grid.with_column("stage", first.astype(float))
-    if all(is_exact(e) for _, e in stages):
-        for rule, eligible in rules:
-            if eligible is not None and is_exact(eligible) and not grid.holds(eligible).any():
-                _never_fires(ctx, grid, rule)
+    if grid.exhaustive and all(is_exact(e) for e in stage_exprs):
+        _unreachable(ctx, stages, _first_stage(hits))
+        _rules(ctx, stage_exprs, [(r, e) for r, e in rules if e is not None], codes)
+
+
+def _first_stage(hits: np.ndarray) -> np.ndarray:
+    """The stage each state is in: the first whose condition holds, -1 for none."""
+    return np.where(hits.any(axis=0), hits.argmax(axis=0), -1).astype(float)
+
+
+def _with_stages(grid: StateGrid, stage_exprs: list[Expr]) -> StateGrid:
+    hits = np.array([grid.holds(e) for e in stage_exprs])
+    return grid.with_column("stage", _first_stage(hits))
+
+
+def _rules(ctx: Context, stage_exprs, rules, codes) -> None:  # type: ignore[no-untyped-def]
+    """Rules no customer is eligible for. One shared sample finds a witness for most rules
+    cheaply; only rules without one get an exact grid of their own."""
+    exact = [(r, e) for r, e in rules if is_exact(e)]
+    if not exact:
+        return
+    shared = _with_stages(
+        StateGrid.build(stage_exprs + [e for _, e in exact], codes, 20_000), stage_exprs
+    )
+    for rule, eligible in exact:
+        if shared.holds(eligible).any():
+            continue
+        own = shared
+        if not shared.exhaustive:
+            own = _with_stages(StateGrid.build([*stage_exprs, eligible], codes), stage_exprs)
+        if own.exhaustive and not own.holds(eligible).any():
+            _never_fires(ctx, own, rule)
 
 
 def _never_fires(ctx: Context, grid: StateGrid, rule: s.Rule) -> None:

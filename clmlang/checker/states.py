@@ -22,7 +22,6 @@ __all__ = ["StateGrid", "is_exact"]
 
 # Above this many combinations the grid is sampled (seeded) instead of enumerated.
 _MAX_GRID = 200_000
-_SAMPLE = 50_000
 # Counts, codes and days are whole numbers: `days_since_purchase` counts whole days, so
 # `90..179 days` and `>= 180 days` leave no gap.
 _INTEGER_COLUMNS = (
@@ -108,40 +107,49 @@ def _candidates(key: str, constants: set[object], codes: dict[str, int]) -> list
         values.update(a + 0.5 for a in numbers)
     values = {math.floor(v) if integer else v for v in values if v >= 0}
     result: list[object] = sorted(values)
-    if key.startswith(("days_since", "attr:")) or key == "avg_check":
+    if key.startswith(("days_since", "attr:")):
         result.insert(0, math.nan)  # no purchase yet, or not known
     return result
 
 
 @dataclass
 class StateGrid:
-    """Candidate customer states as columns, one row per state."""
+    """Candidate customer states as columns, one row per state.
+
+    `exhaustive` is True when every combination of candidate values is present; only then
+    may a caller conclude that no customer meets a condition.
+    """
 
     columns: dict[str, np.ndarray]
     rows: int
+    exhaustive: bool = True
 
     @classmethod
-    def build(cls, exprs: Sequence[Expr], codes: dict[str, int]) -> StateGrid:
-        """States for deciding `exprs`; `codes` gives how many stages, products, audiences."""
+    def build(
+        cls, exprs: Sequence[Expr], codes: dict[str, int], limit: int = _MAX_GRID
+    ) -> StateGrid:
+        """States for deciding `exprs`; `codes` gives how many stages, products, audiences.
+
+        Up to `limit` combinations the grid is complete; past it, `limit` seeded samples.
+        """
         constants = _constants(exprs)
         for expr in exprs:
             for key in required_columns(expr):
                 constants.setdefault(key, set())
         keys = sorted(constants)
-        candidates = [_candidates(k, constants[k], codes) for k in keys]
-        size = math.prod(len(c) for c in candidates) if candidates else 1
-        if size <= _MAX_GRID:
-            combos = list(itertools.product(*candidates)) if keys else [()]
-            columns = {k: np.array([c[i] for c in combos]) for i, k in enumerate(keys)}
+        values = [np.array(_candidates(k, constants[k], codes)) for k in keys]
+        sizes = [len(v) for v in values]
+        size = math.prod(sizes) if sizes else 1
+        if size <= limit:
+            index = np.unravel_index(np.arange(size), sizes) if keys else ()
+            exhaustive = True
         else:
             rng = np.random.default_rng(0)
-            columns = {
-                k: np.array(c, dtype=object)[rng.integers(0, len(c), _SAMPLE)]
-                for k, c in zip(keys, candidates, strict=True)
-            }
-            columns = {k: v.astype(type(v[0])) if len(v) else v for k, v in columns.items()}
-        grid = cls(columns, len(next(iter(columns.values()))) if columns else 1)
-        return grid.feasible()
+            index = tuple(rng.integers(0, n, limit) for n in sizes)
+            exhaustive = False
+        columns = {k: v[i] for k, v, i in zip(keys, values, index, strict=True)}
+        rows = len(index[0]) if keys else 1
+        return cls(columns, rows, exhaustive).feasible()
 
     def feasible(self) -> StateGrid:
         """Drop states no real customer can be in."""
@@ -149,17 +157,22 @@ class StateGrid:
         keep = np.ones(self.rows, dtype=bool)
         purchases = c.get("purchases")
         recency = c.get("days_since_purchase")
-        if purchases is not None and recency is not None:
-            keep &= (purchases == 0) == np.isnan(recency.astype(float))
         first = c.get("days_since_first_purchase")
+        # Purchase dates are unknown exactly when there is no purchase yet.
+        for dated in (recency, first):
+            if purchases is not None and dated is not None:
+                keep &= (purchases == 0) == np.isnan(dated.astype(float))
         if recency is not None and first is not None:
             keep &= ~(first.astype(float) < recency.astype(float))
             keep &= np.isnan(first.astype(float)) == np.isnan(recency.astype(float))
         spent = c.get("total_spent")
         if purchases is not None and spent is not None:
             keep &= ~((purchases == 0) & (spent > 0))
+        last = c.get("last_product")
+        if purchases is not None and last is not None:
+            keep &= (purchases == 0) == (last < 0)
         columns = {k: v[keep] for k, v in c.items()}
-        return StateGrid(columns, int(keep.sum()))
+        return StateGrid(columns, int(keep.sum()), self.exhaustive)
 
     def holds(self, expr: Expr) -> np.ndarray:
         """Where `expr` is true, one boolean per state."""
@@ -168,7 +181,7 @@ class StateGrid:
         return evaluate(expr, self.columns, self.rows).astype(bool)
 
     def with_column(self, key: str, values: np.ndarray) -> StateGrid:
-        return StateGrid({**self.columns, key: values}, self.rows)
+        return StateGrid({**self.columns, key: values}, self.rows, self.exhaustive)
 
     def describe(self, row: int, keys: Iterable[str], names: dict[str, list[str]]) -> str:
         """One state as `purchases=3, days_since_purchase=74`, codes shown as names."""

@@ -1,7 +1,7 @@
 """`clm fmt`: one canonical layout for `.clm` files, comments kept.
 
 Layout: two-space indentation; simple declarations on one line with their clauses in a fixed
-order; a rule's header clauses first (in stage, for, when, on, priority, holdout, reentry,
+order; a rule's header clauses first (in stage, for, on, when, priority, holdout, reentry,
 exit when, variants), then its steps, success and branches; a branch of one step on one line;
 the fewest parentheses that parse back to the same tree; numbers and units as written; at
 most one blank line in a row, kept where the source had one, and always around rules and
@@ -72,7 +72,12 @@ def format_file(file: s.File, source: Source) -> str:
         ):
             out.append("")
         depth = line.depth + 1 if line.closes else line.depth
-        out.extend(INDENT * depth + c.text.rstrip() for c in before)
+        for n, comment in enumerate(before):
+            if n and _blank_above(source, comment.span.line):
+                out.append("")
+            out.append(INDENT * depth + comment.text.rstrip())
+        if before and not line.closes and _blank_above(source, line.first):
+            out.append("")
         text = INDENT * line.depth + line.text
         comments = ends.get(index, [])
         if comments:
@@ -122,6 +127,10 @@ def _attach_trailing(lines: list[Line], comments) -> dict[int, list]:  # type: i
             best = max((i for i, line in enumerate(lines) if line.first <= line_no), default=0)
         attached.setdefault(best, []).append(comment)
     return attached
+
+
+def _blank_above(source: Source, line: int) -> bool:
+    return line > 1 and source.line_text(line - 1).strip() == ""
 
 
 def _blank_wanted(source, first_line, line, new_item, lines, index, items, item_of_line) -> bool:  # type: ignore[no-untyped-def]

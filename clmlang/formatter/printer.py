@@ -252,11 +252,12 @@ def _rule(rule: s.Rule) -> list[Line]:
         lines.append(
             Line(1, "in stage " + ", ".join(n.text for n in rule.stages), first.line, last.end_line)
         )
-    for word, expr in (("for", rule.audience), ("when", rule.condition)):
-        if expr is not None:
-            lines.append(_one(expr, 1, f"{word} {expression(expr)}"))
+    if rule.audience is not None:
+        lines.append(_one(rule.audience, 1, f"for {expression(rule.audience)}"))
     if rule.trigger is not None:
         lines.append(_one(rule.trigger, 1, f"on {_trigger(rule.trigger)}"))
+    if rule.condition is not None:
+        lines.append(_one(rule.condition, 1, f"when {expression(rule.condition)}"))
     if rule.priority is not None:
         lines.append(_one(rule.priority, 1, f"priority {quantity(rule.priority)}"))
     if rule.holdout is not None:
