@@ -47,9 +47,13 @@ def check_analysis(ctx: Context) -> None:
     stage_keys = set().union(*(required_columns(e) for e in stage_exprs)) - {"stage"}
     hits = np.array([grid.holds(e) for e in stage_exprs])
     _gaps(ctx, grid, hits, stage_keys, names)
-    _overlaps(ctx, grid, stages, hits, stage_keys, names)
-    if grid.exhaustive and all(is_exact(e) for e in stage_exprs):
-        _unreachable(ctx, stages, _first_stage(hits))
+    first = _first_stage(hits)
+    decided = grid.exhaustive and all(is_exact(e) for e in stage_exprs)
+    # A stage that is entirely shadowed is reported once, as unreachable, not as overlaps.
+    shadowed = {i for i in range(len(stages)) if decided and not (first == i).any()}
+    _overlaps(ctx, grid, stages, hits, stage_keys, names, shadowed)
+    if decided:
+        _unreachable(ctx, stages, first)
         _rules(ctx, stage_exprs, [(r, e) for r, e in rules if e is not None], codes)
 
 
@@ -144,10 +148,12 @@ def _gaps(ctx: Context, grid: StateGrid, hits: np.ndarray, keys: set[str], names
         )
 
 
-def _overlaps(
-    ctx: Context, grid: StateGrid, stages, hits: np.ndarray, keys: set[str], names
-) -> None:  # type: ignore[no-untyped-def]
+def _overlaps(  # type: ignore[no-untyped-def]
+    ctx: Context, grid: StateGrid, stages, hits: np.ndarray, keys: set[str], names, shadowed
+) -> None:
     for j in range(len(stages)):
+        if j in shadowed:
+            continue
         for i in range(j):
             both = hits[i] & hits[j]
             if both.any():
