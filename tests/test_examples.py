@@ -44,8 +44,11 @@ def test_clinic_stages_follow_the_domain():
     policy = clmlang.load(ROOT / "specs" / "clinic.clm")
     goals = {st.name: st.goal_return_days for st in policy.stages}
     assert (goals["forming"], goals["loyal"], goals["devoted"]) == (74, 60, 40)
-    result = [clmlang.explain(policy_path, {"purchases": n}).stage for n in (2, 3, 8, 22)
-              for policy_path in [ROOT / "specs" / "clinic.clm"]]
+    result = [
+        clmlang.explain(policy_path, {"purchases": n}).stage
+        for n in (2, 3, 8, 22)
+        for policy_path in [ROOT / "specs" / "clinic.clm"]
+    ]
     assert result == ["newcomer", "forming", "loyal", "devoted"]
 
 
@@ -95,9 +98,15 @@ def _rule_features(rule: s.Rule) -> set[str]:
     trigger = rule.trigger
     f.add("trigger:" + (type(trigger).__name__ if trigger else "condition"))
     if isinstance(trigger, s.Event):
-        f.add(f"event:{trigger.kind.value}" + (":product" if trigger.product else ":line" if trigger.line else ""))
+        f.add(
+            f"event:{trigger.kind.value}"
+            + (":product" if trigger.product else ":line" if trigger.line else "")
+        )
     if isinstance(trigger, s.After):
-        f.add("after:" + ("attribute" if isinstance(trigger.anchor, s.Name) else trigger.anchor.kind.value))
+        f.add(
+            "after:"
+            + ("attribute" if isinstance(trigger.anchor, s.Name) else trigger.anchor.kind.value)
+        )
     if isinstance(trigger, s.Before):
         f.add("before:" + ("anniversary" if trigger.anniversary else "date"))
     if isinstance(trigger, s.Schedule):
@@ -109,7 +118,10 @@ def _rule_features(rule: s.Rule) -> set[str]:
     for flow in iter_flows(rule.flow):
         if flow.success:
             event = flow.success.event
-            f.add(f"success:{event.kind.value}" + (":product" if event.product else ":line" if event.line else ""))
+            f.add(
+                f"success:{event.kind.value}"
+                + (":product" if event.product else ":line" if event.line else "")
+            )
         if flow.on_success:
             f.add("on success")
         if flow.on_failure:
@@ -125,29 +137,79 @@ def _rule_features(rule: s.Rule) -> set[str]:
                 f |= {"offer:line"} if o.line else set()
                 f |= {"offer:bonus"} if o.bonus else set()
                 if o.discount:
-                    f.add("discount:" + ("percent" if o.discount.unit is s.Unit.PERCENT else "money"))
+                    f.add(
+                        "discount:" + ("percent" if o.discount.unit is s.Unit.PERCENT else "money")
+                    )
     return f
 
 
 REQUIRED = {
-    "currency", "capacity", "goal", "attach", "in stage", "variants", "audience", "condition",
-    "priority", "holdout", "exit", "tags", "transactional",
-    *(f"item:{n}" for n in "Use Channel Cap Control Product Attribute Audience Rfm Stage Segment Rule".split()),
+    "currency",
+    "capacity",
+    "goal",
+    "attach",
+    "in stage",
+    "variants",
+    "audience",
+    "condition",
+    "priority",
+    "holdout",
+    "exit",
+    "tags",
+    "transactional",
+    *(
+        f"item:{n}"
+        for n in "Use Channel Cap Control Product Attribute Audience Rfm Stage Segment Rule".split()
+    ),
     *(f"channel:{k}" for k in ("email", "sms", "push", "call", "messenger", "custom")),
-    "cap:global", "cap:channel", "cap:tag", "overflow:skip", "overflow:delay",
+    "cap:global",
+    "cap:channel",
+    "cap:tag",
+    "overflow:skip",
+    "overflow:delay",
     *(f"role:{r}" for r in "lead value profit repeat lifetime upsell platform efficiency".split()),
-    "price", "cost", "line", "every", "reward",
+    "price",
+    "cost",
+    "line",
+    "every",
+    "reward",
     *(f"attribute:{t}" for t in ("date", "number", "money", "text", "flag")),
-    "trigger:condition", "event:purchase", "event:purchase:product", "event:purchase:line",
-    "event:first purchase", "event:enter", "event:leave",
-    "after:purchase", "after:first purchase", "after:enter", "after:attribute",
-    "before:date", "before:anniversary", "trigger:Anniversary", "trigger:Every", "trigger:Inactivity",
+    "trigger:condition",
+    "event:purchase",
+    "event:purchase:product",
+    "event:purchase:line",
+    "event:first purchase",
+    "event:enter",
+    "event:leave",
+    "after:purchase",
+    "after:first purchase",
+    "after:enter",
+    "after:attribute",
+    "before:date",
+    "before:anniversary",
+    "trigger:Anniversary",
+    "trigger:Every",
+    "trigger:Inactivity",
     *(f"schedule:{k}" for k in ("daily", "weekly", "monthly", "yearly", "date")),
-    "reentry:once", "reentry:once:per", "reentry:always",
-    "success:purchase", "success:purchase:product", "success:purchase:line", "success:enter",
-    "on success", "on failure", "on failure:nested",
-    "step:Send", "step:Wait", "step:ContinueWith", "step:Stop",
-    "offer:product", "offer:line", "offer:bonus", "discount:percent", "discount:money",
+    "reentry:once",
+    "reentry:once:per",
+    "reentry:always",
+    "success:purchase",
+    "success:purchase:product",
+    "success:purchase:line",
+    "success:enter",
+    "on success",
+    "on failure",
+    "on failure:nested",
+    "step:Send",
+    "step:Wait",
+    "step:ContinueWith",
+    "step:Stop",
+    "offer:product",
+    "offer:line",
+    "offer:bonus",
+    "discount:percent",
+    "discount:money",
 }
 
 
