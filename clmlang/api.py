@@ -70,7 +70,7 @@ def _analyse(spec: Spec, compile_policy: bool, allow_module: bool = False) -> An
         return Analysis(spec, tuple(diagnostics), None, module=True)
     if spec.ok:
         symbols = Symbols.from_spec(spec)
-        diagnostics.extend(check(spec))
+        diagnostics.extend(check(spec, symbols))
         if compile_policy and not has_errors(diagnostics):
             policy = compile_spec(spec, symbols)
     diagnostics.sort(key=Diagnostic.sort_key)

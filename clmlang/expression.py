@@ -139,48 +139,67 @@ def quantity_value(q: s.Quantity) -> float:
     return q.value
 
 
-def lower(expr: s.Expr, symbols: Symbols, _segments: tuple[str, ...] = ()) -> Expr:
-    """Lower a syntax expression to IR. Segments are inlined; names must already be checked."""
-    match expr:
-        case s.Quantity():
-            return Const(value=quantity_value(expr))
-        case s.StringLiteral(value=value):
-            return Const(value=value)
-        case s.BoolLiteral(value=value):
-            return Const(value=value)
-        case s.Ref():
-            return _lower_ref(expr, symbols, _segments)
-        case s.Call():
-            return Column(key=_call_key(expr))
-        case s.Neg(operand=operand):
-            return Unary(op="neg", arg=lower(operand, symbols, _segments))
-        case s.Not(operand=operand):
-            return Unary(op="not", arg=lower(operand, symbols, _segments))
-        case s.BinaryOp(op=op, left=left, right=right):
-            return Binary(
-                op=op, left=lower(left, symbols, _segments), right=lower(right, symbols, _segments)
-            )
-        case s.Compare(op=op, left=left, right=right):
-            return Compare(
-                op=op, left=lower(left, symbols, _segments), right=lower(right, symbols, _segments)
-            )
-        case s.InRange(operand=operand, range=rng, negated=negated):
-            return Between(
-                arg=lower(operand, symbols, _segments),
-                low=quantity_value(rng.low),
-                high=quantity_value(rng.high),
-                negated=negated,
-            )
-        case s.Is(operand=operand, name=name, negated=negated):
-            code = _enum_code(operand, name, symbols)
-            return Compare(
-                op="!=" if negated else "==",
-                left=lower(operand, symbols, _segments),
-                right=Const(value=float(code)),
-            )
-        case s.BoolOp(op=op, operands=operands):
-            return Logic(op=op, args=tuple(lower(o, symbols, _segments) for o in operands))
-    raise LoweringError(f"cannot lower {type(expr).__name__}", getattr(expr, "span", None))
+def lower(expr: s.Expr, symbols: Symbols) -> Expr:
+    """Lower a syntax expression to IR. Segments are inlined; names must already be checked.
+
+    Each condition of a spec is lowered once: the checker and the compiler share the result
+    through the symbol table (syntax nodes are immutable, so their identity is a fair key).
+    """
+    memo = symbols.lowered
+    key = id(expr)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is expr:
+        return hit[1]
+    result = _lower(expr, symbols, ())
+    memo[key] = (expr, result)
+    return result
+
+
+def _lower(expr: s.Expr, symbols: Symbols, segments: tuple[str, ...]) -> Expr:
+    kind = type(expr)
+    if kind is s.Quantity:
+        return _const(quantity_value(expr))  # type: ignore[arg-type]
+    if kind is s.StringLiteral or kind is s.BoolLiteral:
+        return _const(expr.value)  # type: ignore[union-attr]
+    if kind is s.Ref:
+        return _lower_ref(expr, symbols, segments)  # type: ignore[arg-type]
+    if kind is s.Call:
+        return Column.model_construct(op="column", key=_call_key(expr))  # type: ignore[arg-type]
+    if kind is s.Neg or kind is s.Not:
+        op = "neg" if kind is s.Neg else "not"
+        return Unary.model_construct(op=op, arg=_lower(expr.operand, symbols, segments))  # type: ignore[union-attr]
+    if kind is s.BinaryOp or kind is s.Compare:
+        model = Binary if kind is s.BinaryOp else Compare
+        return model.model_construct(
+            op=expr.op,  # type: ignore[union-attr]
+            left=_lower(expr.left, symbols, segments),  # type: ignore[union-attr]
+            right=_lower(expr.right, symbols, segments),  # type: ignore[union-attr]
+        )
+    if kind is s.InRange:
+        rng = expr.range  # type: ignore[union-attr]
+        return Between.model_construct(
+            op="between",
+            arg=_lower(expr.operand, symbols, segments),  # type: ignore[union-attr]
+            low=quantity_value(rng.low),
+            high=quantity_value(rng.high),
+            negated=expr.negated,  # type: ignore[union-attr]
+        )
+    if kind is s.Is:
+        code = _enum_code(expr.operand, expr.name, symbols)  # type: ignore[union-attr]
+        return Compare.model_construct(
+            op="!=" if expr.negated else "==",  # type: ignore[union-attr]
+            left=_lower(expr.operand, symbols, segments),  # type: ignore[union-attr]
+            right=_const(float(code)),
+        )
+    if kind is s.BoolOp:
+        args = tuple(_lower(o, symbols, segments) for o in expr.operands)  # type: ignore[union-attr]
+        return Logic.model_construct(op=expr.op, args=args)  # type: ignore[union-attr]
+    raise LoweringError(f"cannot lower {kind.__name__}", getattr(expr, "span", None))
+
+
+def _const(value: float | bool | str) -> Const:
+    # Values come from the parser, already of the right type: no need to validate again.
+    return Const.model_construct(op="const", value=value)
 
 
 _RFM = {"rfm.r": ("days_since_purchase", True), "rfm.f": ("purchases", False)}
@@ -199,15 +218,15 @@ def _lower_ref(ref: s.Ref, symbols: Symbols, segments: tuple[str, ...]) -> Expr:
             raise LoweringError(f"`{name}` needs an `rfm` block", ref.span)
         key, descending = _RFM[name]
         bounds = tuple(quantity_value(b) for b in axis.bounds)
-        return Score(key=key, bounds=bounds, descending=descending)
+        return Score.model_construct(op="score", key=key, bounds=bounds, descending=descending)
     if name in FIELDS:
-        return Column(key=FIELDS[name].column)
+        return Column.model_construct(op="column", key=FIELDS[name].column)
     if name in symbols.attributes:
-        return Column(key=f"attr:{name}")
+        return Column.model_construct(op="column", key=f"attr:{name}")
     if name in symbols.segments:
         if name in segments:
             raise LoweringError(f"segment `{name}` is defined in terms of itself", ref.span)
-        return lower(symbols.segments[name].condition, symbols, (*segments, name))
+        return _lower(symbols.segments[name].condition, symbols, (*segments, name))
     raise LoweringError(f"unknown name `{name}`", ref.span)
 
 
@@ -293,34 +312,32 @@ def evaluate(expr: Expr, columns: Mapping[str, np.ndarray], rows: int | None = N
 
 
 def _eval(expr: Expr, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-    match expr:
-        case Const(value=value):
-            return np.asarray(value)
-        case Column(key=key):
-            return np.asarray(columns[key])
-        case Score(key=key, bounds=bounds, descending=descending):
-            values = np.asarray(columns[key], dtype=float)
-            edges = np.asarray(bounds)
-            if descending:
-                return len(edges) + 1 - np.searchsorted(edges, values, side="left")
-            return 1 + np.searchsorted(edges, values, side="right")
-        case Unary(op="neg", arg=arg):
-            return -_eval(arg, columns)
-        case Unary(op="not", arg=arg):
-            return ~_eval(arg, columns).astype(bool)
-        case Binary(op=op, left=left, right=right):
-            return _ARITH[op](
-                _eval(left, columns).astype(float), _eval(right, columns).astype(float)
-            )
-        case Compare(op=op, left=left, right=right):
-            a, b = _eval(left, columns), _eval(right, columns)
-            return _COMPARE[op](a, b) & ~(_missing(a) | _missing(b))
-        case Between(arg=arg, low=low, high=high, negated=negated):
-            values = _eval(arg, columns).astype(float)
-            inside = (values >= low) & (values <= high)
-            return (~inside if negated else inside) & ~np.isnan(values)
-        case Logic(op="and", args=args):
-            return np.logical_and.reduce([_eval(a, columns).astype(bool) for a in args])
-        case Logic(op="or", args=args):
-            return np.logical_or.reduce([_eval(a, columns).astype(bool) for a in args])
+    op = expr.op
+    if op == "column":
+        return np.asarray(columns[expr.key])  # type: ignore[union-attr]
+    if op == "const":
+        return np.asarray(expr.value)  # type: ignore[union-attr]
+    if op in _COMPARE:
+        a, b = _eval(expr.left, columns), _eval(expr.right, columns)  # type: ignore[union-attr]
+        return _COMPARE[op](a, b) & ~(_missing(a) | _missing(b))
+    if op == "and" or op == "or":
+        parts = [_eval(a, columns).astype(bool) for a in expr.args]  # type: ignore[union-attr]
+        return (np.logical_and if op == "and" else np.logical_or).reduce(parts)
+    if op == "between":
+        values = _eval(expr.arg, columns).astype(float)  # type: ignore[union-attr]
+        inside = (values >= expr.low) & (values <= expr.high)  # type: ignore[union-attr]
+        return (~inside if expr.negated else inside) & ~np.isnan(values)  # type: ignore[union-attr]
+    if op == "not":
+        return ~_eval(expr.arg, columns).astype(bool)  # type: ignore[union-attr]
+    if op == "neg":
+        return -_eval(expr.arg, columns)  # type: ignore[union-attr]
+    if op in _ARITH:
+        left = _eval(expr.left, columns).astype(float)  # type: ignore[union-attr]
+        return _ARITH[op](left, _eval(expr.right, columns).astype(float))  # type: ignore[union-attr]
+    if op == "score":
+        values = np.asarray(columns[expr.key], dtype=float)  # type: ignore[union-attr]
+        edges = np.asarray(expr.bounds)  # type: ignore[union-attr]
+        if expr.descending:  # type: ignore[union-attr]
+            return len(edges) + 1 - np.searchsorted(edges, values, side="left")
+        return 1 + np.searchsorted(edges, values, side="right")
     raise TypeError(f"not an expression: {expr!r}")

@@ -33,6 +33,8 @@ class Symbols:
     rules: dict[str, s.Rule] = field(default_factory=dict)
     tags: set[str] = field(default_factory=set)
     duplicates: list[tuple[s.Item, s.Item]] = field(default_factory=list)  # (first, again)
+    # Conditions already lowered to the expression IR, by syntax node (see expression.lower).
+    lowered: dict[int, tuple[object, object]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_spec(cls, spec: Spec) -> Symbols:
