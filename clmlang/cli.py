@@ -1,6 +1,7 @@
 """The `clm` command line: parses arguments, calls the library, renders results.
 
-Exit codes: 0 ok, 1 problems found, 2 usage error (bad arguments, unreadable input).
+Exit codes: 0 ok, 1 problems found, 2 usage error (bad arguments, unreadable input),
+3 internal error (a bug in clmlang: the message says how to get the traceback).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-OK, PROBLEMS, USAGE = 0, 1, 2
+OK, PROBLEMS, USAGE, INTERNAL = 0, 1, 2, 3
 
 
 class OutputFormat(StrEnum):
@@ -225,3 +226,13 @@ def main() -> None:
     except KeyboardInterrupt:
         _out("interrupted", err=True)
         sys.exit(130)
+    except Exception as error:  # the last safety net: a bug must not look like bad input
+        if os.environ.get("CLM_DEBUG"):
+            raise
+        _out(
+            f"internal error: {type(error).__name__}: {error}\n"
+            "  hint: this is a bug in clmlang, not in your input; run again with CLM_DEBUG=1 "
+            "for the traceback and report it",
+            err=True,
+        )
+        sys.exit(INTERNAL)

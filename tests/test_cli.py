@@ -173,3 +173,23 @@ def test_explain_bad_customer_is_usage_error(good: Path):
 def test_missing_spec_is_usage_error(tmp_path: Path):
     """Compiling a file that does not exist is exit 2."""
     assert clm("compile", str(tmp_path / "nope.clm")).returncode == 2
+
+
+def test_internal_error_is_reported_without_traceback(monkeypatch, capsys, tmp_path):
+    """A bug inside clmlang exits 3 with a one-line message, not a traceback."""
+    from clmlang import cli
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    spec = tmp_path / "shop.clm"
+    spec.write_text(GOOD)
+    monkeypatch.setattr(cli, "analyse", broken)
+    monkeypatch.setattr(sys, "argv", ["clm", "check", str(spec)])
+    monkeypatch.delenv("CLM_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == cli.INTERNAL
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: boom" in err
+    assert "Traceback" not in err

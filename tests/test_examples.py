@@ -227,3 +227,14 @@ def test_language_reference_examples_parse():
     for block in blocks:
         result = parse_text(block, "docs/language.md")
         assert result.diagnostics == (), (block, [d.message for d in result.diagnostics])
+
+
+def test_readme_spec_is_clean():
+    """The spec in the README's tour checks clean and compiles."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```clm\n(.*?)```", text, re.DOTALL)
+    assert blocks
+    for block in blocks:
+        analysis = clmlang.analyse_text(block, "README.md")
+        assert analysis.diagnostics == (), [d.message for d in analysis.diagnostics]
+        assert analysis.policy is not None
