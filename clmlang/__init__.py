@@ -4,14 +4,17 @@ import clmlang
 policy = clmlang.load("specs/clinic.clm")     # parse, check, compile; raises ClmError
 policy = clmlang.loads(text)                   # the same for text
 analysis = clmlang.analyse("specs/clinic.clm") # the non-raising form, with diagnostics
+forecast = clmlang.simulate(policy, customers=10_000, days=365, rng=1)  # DataFrames
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import Analysis, analyse, analyse_text, explain, load, loads
+from .api import Analysis, analyse, analyse_text, explain, load, loads, simulate
 from .diagnostics import ClmError, Diagnostic, Severity
+from .market import Market, MarketError
+from .metrics import Forecast
 from .policy import Policy
 from .source import Span
 
@@ -19,6 +22,9 @@ __all__ = [
     "Analysis",
     "ClmError",
     "Diagnostic",
+    "Forecast",
+    "Market",
+    "MarketError",
     "Policy",
     "Severity",
     "Span",
@@ -28,4 +34,5 @@ __all__ = [
     "explain",
     "load",
     "loads",
+    "simulate",
 ]

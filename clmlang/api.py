@@ -10,9 +10,11 @@ Problems in a spec raise `ClmError`, which carries every diagnostic, not only th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from . import syntax as s
 from .checker import check
@@ -20,7 +22,10 @@ from .compiler import compile_spec
 from .diagnostics import ClmError, Diagnostic, has_errors
 from .explain import Explanation, parse_customer
 from .explain import explain as _explain
+from .engine import simulate_policy
 from .loader import Spec, load_path, load_text
+from .market import Market, MarketError, load_scenario
+from .metrics import Forecast, forecast
 from .policy import Policy
 from .source import Source
 from .symbols import Symbols
@@ -34,6 +39,7 @@ __all__ = [
     "is_module",
     "load",
     "loads",
+    "simulate",
 ]
 
 
@@ -135,3 +141,38 @@ def find_specs(paths: Iterable[str | Path]) -> Iterator[Path]:
                     yield found
         else:
             yield path
+
+
+def simulate(
+    policy: Policy | str | Path,
+    market: Market | str | Path | None = None,
+    *,
+    customers: int = 10_000,
+    days: int = 365,
+    rng: np.random.Generator | int | None = None,
+    trace: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Forecast:
+    """Forecast what `policy` does to `customers` customers of `market` over `days` days.
+
+    `policy`: a compiled policy or a spec's path. `market`: a `Market`, a scenario file, or
+    None for the documented defaults. `rng`: a `numpy.random.Generator` (or a seed); the same
+    seed gives the same forecast. Raises `ClmError` for a bad spec and `MarketError` for a
+    market that names stages, channels or products the spec does not declare.
+    """
+    if not isinstance(policy, Policy):
+        policy = load(policy)
+    source = "<market>"
+    if market is None:
+        market = Market()
+    elif not isinstance(market, Market):
+        source = str(market)
+        market = load_scenario(market)[1]
+    problems = market.problems(policy)
+    if problems:
+        raise MarketError(source, problems)
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    run = simulate_policy(policy, market, customers=customers, days=days, rng=rng, trace=trace,
+                          progress=progress)
+    return forecast(run)

@@ -13,22 +13,27 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
 from .api import Analysis, analyse, explain, find_specs
+from .api import simulate as api_simulate
 from .diagnostics import Diagnostic, Severity, render_json, render_text
 from .explain import CustomerError
 from .files import write_atomic
 from .formatter import format_source
+from .market import Market, MarketError, Settings, load_scenario
+from .metrics import Forecast
 from .policy import Policy
 from .source import Source
 
 app = typer.Typer(
     name="clm",
-    help="clmlang: write customer lifecycle strategies, check them, compile them.",
+    help="clmlang: write customer lifecycle strategies, check, compile and simulate them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -211,6 +216,91 @@ def explain_(
         mark = "[green]yes[/]" if verdict.fires else "[red]no[/]"
         table.add_row(verdict.rule, mark, verdict.trigger, why)
     console.print(table)
+
+
+@app.command()
+def simulate(
+    spec: Annotated[Path, typer.Argument(help="The spec whose policy to run.")],
+    scenario: Annotated[
+        Path | None, typer.Option(help="A scenario file: [simulation] settings and [market].")
+    ] = None,
+    customers: Annotated[int | None, typer.Option(min=1, help="Customers on day 0.")] = None,
+    days: Annotated[int | None, typer.Option(min=1, help="Days to simulate.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the output files.")] = None,
+    trace: Annotated[
+        int | None, typer.Option(help="Print this customer's whole journey (a customer id).")
+    ] = None,
+) -> None:
+    """Forecast what the spec's policy does to a population of customers."""
+    policy, _ = _compile_or_exit(spec)
+    settings, market = Settings(), Market()
+    try:
+        if scenario is not None:
+            if not scenario.exists():
+                raise _usage_error(f"no such file: {scenario}")
+            settings, market = load_scenario(scenario)
+        problems = market.problems(policy)
+        if problems:
+            raise MarketError(str(scenario or "<defaults>"), problems)
+    except MarketError as error:
+        found, sources = error.diagnostics()
+        _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
+        raise typer.Exit(PROBLEMS) from None
+    n = customers or settings.customers
+    horizon = days or settings.days
+    rng = np.random.default_rng(settings.seed if seed is None else seed)
+    if trace is not None and trace >= n:
+        raise _usage_error(f"--trace: customer ids run from 0 to {n - 1}")
+    out = out or Path("build") / spec.stem
+    console = Console(stderr=True, highlight=False)
+    with Progress(
+        TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+        TimeElapsedColumn(), console=console, transient=True, disable=not _color(sys.stderr),
+    ) as bar:
+        task = bar.add_task("days", total=horizon)
+        result = api_simulate(policy, market, customers=n, days=horizon, rng=rng, trace=trace,
+                              progress=lambda day: bar.update(task, completed=day + 1))
+    written = result.write(out)
+    _print_kpis(result, policy)
+    if result.trace is not None:
+        _print_trace(result.trace, trace)
+    _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
+
+
+_KPIS = (
+    ("customers", "customers", "{:,.0f}"),
+    ("purchases", "purchases", "{:,.0f}"),
+    ("revenue", "revenue", "{:,.0f}"),
+    ("gross_profit", "gross profit", "{:,.0f}"),
+    ("marketing_cost", "marketing cost", "{:,.0f}"),
+    ("marketing_roi", "marketing ROI", "{:.2f}"),
+    ("ltv", "LTV (gross profit per customer)", "{:,.0f}"),
+    ("arppu", "ARPPU", "{:,.0f}"),
+    ("survival_rate", "survival rate (bought again)", "{:.1%}"),
+    ("churn_rate", "churn rate (no purchase in 90 days)", "{:.1%}"),
+    ("retention_90d", "retention at 90 days", "{:.1%}"),
+    ("retention_180d", "retention at 180 days", "{:.1%}"),
+    ("messages", "messages sent", "{:,.0f}"),
+    ("unsubscribes", "unsubscribes", "{:,.0f}"),
+)
+
+
+def _print_kpis(result: Forecast, policy: Policy) -> None:
+    console = Console(highlight=False, soft_wrap=True)
+    table = Table("KPI", "forecast", title=f"{policy.program}: {result.summary['days']} days")
+    for key, label, fmt in _KPIS:
+        value = result.summary.get(key)
+        table.add_row(label, "-" if value is None else fmt.format(value))
+    console.print(table)
+
+
+def _print_trace(lines: list[tuple[float, str, str]], customer: int | None) -> None:
+    _out(f"journey of customer {customer}:")
+    for day, kind, detail in lines:
+        _out(f"  day {day:7.2f}  {kind:<8} {detail}")
+    if not lines:
+        _out("  (nothing happened)")
 
 
 @app.command()

@@ -1,0 +1,184 @@
+"""The customers: their latent traits and observable state, one numpy array per field.
+
+Struct of arrays, one row per customer, allocated once for the whole run (the initial
+population plus every customer acquisition will bring). Latent traits (purchase rate,
+dropout probability, spend level, audience, reachability, attribute values, arrival time)
+are drawn from a generator of their own before anything else, so they do not depend on the
+policy: the same seed gives the same customers to every policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..market import Market
+from ..policy import Policy
+
+__all__ = ["State", "draw_population"]
+
+NEVER = np.inf
+
+
+@dataclass
+class State:
+    n: int
+    arrival: np.ndarray  # float64: time of the first purchase (negative: before day 0)
+    acquired: np.ndarray  # bool: came through acquisition during the run
+    audience: np.ndarray  # int16: index into policy.audiences, -1 none
+    rate: np.ndarray  # float64: base purchase rate per day
+    dropout: np.ndarray  # float64: dropout probability after a repeat purchase
+    spend: np.ndarray  # float64: Gamma-Gamma spend level nu
+    reachable: np.ndarray  # uint64 bit mask of channels with consent and contact data
+    control: np.ndarray  # bool: in the global control group
+    attributes: dict[str, np.ndarray]  # float64; dates are day numbers relative to day 0
+
+    # observable and dynamic state
+    alive: np.ndarray = None  # type: ignore[assignment]
+    next_t: np.ndarray = None  # type: ignore[assignment]
+    purchases: np.ndarray = None  # type: ignore[assignment]
+    gaps_drawn: np.ndarray = None  # type: ignore[assignment]
+    first_t: np.ndarray = None  # type: ignore[assignment]
+    last_t: np.ndarray = None  # type: ignore[assignment]
+    spent: np.ndarray = None  # type: ignore[assignment]
+    last_product: np.ndarray = None  # type: ignore[assignment]
+    owned: np.ndarray = None  # type: ignore[assignment]
+    owned_lines: np.ndarray = None  # type: ignore[assignment]
+    members: np.ndarray = None  # type: ignore[assignment]
+    subscribed: np.ndarray = None  # type: ignore[assignment]
+    stage: np.ndarray = None  # type: ignore[assignment]
+    previous_stage: np.ndarray = None  # type: ignore[assignment]
+    stage_since: np.ndarray = None  # type: ignore[assignment]
+    fatigue: np.ndarray = None  # type: ignore[assignment]
+    fatigue_t: np.ndarray = None  # type: ignore[assignment]
+    unsubscribed: np.ndarray = None  # type: ignore[assignment]
+    messages_received: np.ndarray = None  # type: ignore[assignment]
+    response_t: np.ndarray = None  # type: ignore[assignment]
+    response_site: np.ndarray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        n = self.n
+        self.alive = np.ones(n, dtype=bool)
+        self.next_t = self.arrival.copy()
+        self.purchases = np.zeros(n, dtype=np.int32)
+        self.gaps_drawn = np.zeros(n, dtype=np.int32)
+        self.first_t = np.full(n, np.nan)
+        self.last_t = np.full(n, np.nan)
+        self.spent = np.zeros(n)
+        self.last_product = np.full(n, -1, dtype=np.int16)
+        self.owned = np.zeros(n, dtype=np.uint64)
+        self.owned_lines = np.zeros(n, dtype=np.uint64)
+        self.members = np.zeros(n, dtype=bool)
+        self.subscribed = np.zeros(n, dtype=np.uint64)
+        self.stage = np.full(n, -1, dtype=np.int16)
+        self.previous_stage = np.full(n, -1, dtype=np.int16)
+        self.stage_since = np.full(n, np.nan, dtype=np.float32)
+        self.fatigue = np.zeros(n, dtype=np.float32)
+        self.fatigue_t = np.zeros(n, dtype=np.float32)
+        self.unsubscribed = np.zeros(n, dtype=np.uint64)
+        self.messages_received = np.zeros(n, dtype=np.int32)
+        self.response_t = np.full(n, NEVER)
+        self.response_site = np.full(n, -1, dtype=np.int32)
+
+
+def _choice(rng: np.random.Generator, shares: list[float], size: int) -> np.ndarray:
+    shares_arr = np.asarray(shares, dtype=float)
+    rest = max(0.0, 1.0 - shares_arr.sum())
+    probs = np.append(shares_arr, rest)
+    probs = probs / probs.sum()
+    picked = rng.choice(len(probs), size=size, p=probs)
+    return np.where(picked == len(shares_arr), -1, picked).astype(np.int16)
+
+
+def draw_population(
+    policy: Policy, market: Market, customers: int, days: int, rng: np.random.Generator
+) -> State:
+    """Draw the initial customers and all arrivals over `days`, from `rng` alone."""
+    acquired_per_day = rng.poisson(market.acquisition.per_day, size=days) if days else np.zeros(0)
+    arrivals_new = np.repeat(np.arange(days, dtype=float), acquired_per_day)
+    arrivals_new += rng.random(arrivals_new.size)
+    pop = market.population
+    if pop.start == "new":
+        arrivals_base = rng.random(customers)
+    else:
+        arrivals_base = np.full(customers, 0.0)  # placeholder; set by `seed_existing_base`
+    arrival = np.concatenate([arrivals_base, arrivals_new])
+    n = arrival.size
+    acquired = np.zeros(n, dtype=bool)
+    acquired[customers:] = True
+
+    audience_names = [a.name for a in policy.audiences]
+    shares = [pop.audiences.get(name, 0.0) for name in audience_names]
+    if audience_names and not pop.audiences:
+        shares = [1.0 / len(audience_names)] * len(audience_names)
+    audience = _choice(rng, shares, n) if audience_names else np.full(n, -1, dtype=np.int16)
+
+    b = market.buying
+    rate = rng.gamma(b.r, 1.0 / b.alpha, size=n)
+    dropout = rng.beta(b.a, b.b, size=n)
+    sp = market.spend
+    spend = rng.gamma(sp.q, 1.0 / sp.gamma, size=n)
+
+    reachable = np.zeros(n, dtype=np.uint64)
+    for i, channel in enumerate(policy.channels):
+        reach = market.channel(channel.name).reach
+        reachable |= (rng.random(n) < reach).astype(np.uint64) << np.uint64(i)
+
+    control = rng.random(n) < policy.control_share
+
+    attributes: dict[str, np.ndarray] = {}
+    for attr in policy.attributes:
+        model = market.attributes.get(attr.name)
+        if attr.type == "date":
+            span = model.days if model else 365.25 * 3
+            attributes[attr.name] = -np.floor(rng.random(n) * span)
+        elif attr.type == "flag":
+            share = model.share if model and model.share is not None else 0.5
+            attributes[attr.name] = (rng.random(n) < share).astype(float)
+        elif model is not None and model.mean is not None:
+            attributes[attr.name] = rng.normal(model.mean, model.sd, size=n)
+        else:
+            attributes[attr.name] = np.full(n, np.nan)
+
+    state = State(
+        n=n,
+        arrival=arrival,
+        acquired=acquired,
+        audience=audience,
+        rate=rate,
+        dropout=dropout,
+        spend=spend,
+        reachable=reachable,
+        control=control,
+        attributes=attributes,
+    )
+    if pop.start == "existing":
+        _seed_existing_base(state, market, customers, rng)
+    return state
+
+
+def _seed_existing_base(state: State, market: Market, customers: int, rng: np.random.Generator) -> None:
+    """An existing base: purchase counts from the given distribution, last purchase uniformly
+    within the past `recency_days`, earlier purchases spaced by the customer's own rate."""
+    pop = market.population
+    counts = np.array(sorted(pop.purchases), dtype=np.int32)
+    probs = np.array([pop.purchases[c] for c in counts], dtype=float)
+    k = counts[rng.choice(len(counts), size=customers, p=probs / probs.sum())]
+    last = -rng.random(customers) * pop.recency_days
+    mean_gap = 1.0 / np.maximum(state.rate[:customers], 1e-6)
+    first = last - (k - 1) * np.minimum(mean_gap, 365.0)
+    idx = slice(0, customers)
+    state.purchases[idx] = k
+    state.gaps_drawn[idx] = k
+    state.first_t[idx] = first
+    state.last_t[idx] = last
+    state.arrival[idx] = first
+    ev = market.spend.p / state.spend[idx]
+    state.spent[idx] = k * ev
+    # Who is still alive after k-1 repeat purchases under BG/NBD dropout:
+    survived = rng.random(customers) < (1.0 - state.dropout[idx]) ** (k - 1)
+    state.alive[idx] = survived
+    gap = rng.exponential(1.0, customers) / np.maximum(state.rate[idx], 1e-12)
+    # Memoryless: the next purchase after day 0 is an exponential wait from day 0.
+    state.next_t[idx] = np.where(survived, gap, NEVER)
