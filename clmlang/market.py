@@ -133,16 +133,17 @@ class Offers(_Model):
 
 class Fatigue(_Model):
     """Burnout: each message adds `per_message` to fatigue (more if irrelevant); fatigue halves
-    every `half_life_days`; response x exp(-sensitivity * fatigue); unsubscribe chance
-    x (1 + unsubscribe_growth * fatigue); each message also makes an alive customer drop out
-    with probability churn_per_fatigue * fatigue."""
+    every `half_life_days`; response x exp(-sensitivity * fatigue). Past `tolerance`, the
+    excess fatigue raises the unsubscribe chance x (1 + unsubscribe_growth * excess) and makes
+    an alive customer drop out with probability churn_per_fatigue * excess per message."""
 
     per_message: float = Field(default=1.0, ge=0)
     irrelevant_extra: float = Field(default=1.0, ge=0)
     half_life_days: float = Field(default=10.0, gt=0)
     sensitivity: float = Field(default=0.35, ge=0)
     unsubscribe_growth: float = Field(default=0.5, ge=0)
-    churn_per_fatigue: float = Field(default=0.002, ge=0, le=1)
+    tolerance: float = Field(default=2.0, ge=0)
+    churn_per_fatigue: float = Field(default=0.004, ge=0, le=1)
 
 
 class Roles(_Model):

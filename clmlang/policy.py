@@ -303,6 +303,16 @@ class Policy(_Model):
         """
         return _drop_spans(self.model_dump(mode="json"))  # type: ignore[return-value]
 
+    def simulate(self, market=None, **options):  # noqa: ANN001, ANN201
+        """Forecast this policy: `clmlang.simulate(self, market, **options)`.
+
+        A convenience for the Python API; the import is deferred because the simulator is
+        downstream of the policy (policy.py itself never depends on it at import time).
+        """
+        from .api import simulate
+
+        return simulate(self, market, **options)
+
     def rule(self, name: str) -> Rule:
         return next(r for r in self.rules if r.name == name)
 

@@ -64,3 +64,5 @@ class Recorder:
         self.purchases = _Log(customer=np.int32, time=np.float64, revenue=np.float64,
                               profit=np.float64, product=np.int16, arm=np.int32)
         self.rule_events = _Log(arm=np.int32, customer=np.int32, day=np.int32)
+        self.messages = _Log(customer=np.int32, day=np.int32, channel=np.int16, arm=np.int32,
+                             transactional=bool)

@@ -865,6 +865,7 @@ class _Simulation:
         rec.daily["message_cost"][d] += cost
         rec.channel_messages[d, ch] += n
         rec.channel_cost[d, ch] += cost
+        rec.messages.add(customer=ids, day=d, channel=ch, arm=arm, transactional=send.transactional)
         if not send.transactional:
             for cap in self.caps:
                 c = cap.cap
@@ -890,13 +891,14 @@ class _Simulation:
         st.fatigue_t[ids] = d
 
         # unsubscribes and burnout
+        excess = np.maximum(new_fatigue - fat.tolerance, 0.0)
         unsub = S.uniform(ids, Purpose.UNSUBSCRIBE, counter) < response.unsubscribe * (
-            1 + fat.unsubscribe_growth * new_fatigue)
+            1 + fat.unsubscribe_growth * excess)
         if unsub.any():
             st.unsubscribed[ids[unsub]] |= np.uint64(1) << np.uint64(ch)
             rec.daily["unsubscribes"][d] += unsub.sum()
             self._trace_ids(ids[unsub], d, site, f"unsubscribed from {channel.name}")
-        burn = st.alive[ids] & (S.uniform(ids, Purpose.BURNOUT, counter) < fat.churn_per_fatigue * new_fatigue)
+        burn = st.alive[ids] & (S.uniform(ids, Purpose.BURNOUT, counter) < fat.churn_per_fatigue * excess)
         if burn.any():
             gone = ids[burn]
             st.alive[gone] = False

@@ -1,0 +1,323 @@
+"""The simulator: the market model against its closed forms, the policy's guarantees (caps,
+capacities, holdouts), determinism, common random numbers, and the shape of its effects."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+import clmlang
+import clmlang.metrics
+from clmlang.engine import simulate_policy
+from clmlang.market import Market, MarketError, market_from_mapping
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EMPTY = """program "Empty"
+stage everyone when purchases >= 0
+"""
+
+
+def run(spec: str, market: Market | None = None, customers=2000, days=120, seed=7, **kw):
+    policy = clmlang.loads(spec)
+    return simulate_policy(policy, market or Market(), customers=customers, days=days,
+                           rng=np.random.default_rng(seed), **kw)
+
+
+def bgnbd_expected(t: float, r: float, alpha: float, a: float, b: float) -> float:
+    """E[X(t)], the BG/NBD expected number of repeat purchases by t (Fader, Hardie, Lee 2005)."""
+    z = t / (alpha + t)
+    hyp = special.hyp2f1(r, b, a + b - 1, z)
+    return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp)
+
+
+def bgnbd_alive(t: float, r: float, alpha: float, a: float, b: float) -> float:
+    """P(alive at t): dropout comes at rate lambda * p, so E[(alpha / (alpha + p t))^r] over p."""
+    density = stats.beta(a, b).pdf
+    value, _ = integrate.quad(lambda p: (alpha / (alpha + p * t)) ** r * density(p), 0, 1)
+    return value
+
+
+def test_empty_policy_matches_bgnbd_closed_form():
+    """100,000 customers with no marketing buy as BG/NBD says, within 2%."""
+    market = market_from_mapping({"buying": {"r": 0.8, "alpha": 60.0, "a": 1.4, "b": 3.0}})
+    n, days = 100_000, 365
+    result = run(EMPTY, market, customers=n, days=days, seed=11)
+    purchases = result.state.purchases
+    repeat = purchases - 1  # the first purchase is the trial at arrival
+    # arrival is uniform in day 0, so each customer's window is days - arrival
+    b = market.buying
+    expected = np.mean([bgnbd_expected(days - u, b.r, b.alpha, b.a, b.b)
+                        for u in np.linspace(0, 1, 11)])
+    observed = repeat.mean()
+    standard_error = repeat.std() / math.sqrt(n)
+    assert abs(observed - expected) < 3 * standard_error + 0.005 * expected
+    assert abs(observed - expected) / expected < 0.02
+    alive = result.state.alive.mean()
+    p_alive = bgnbd_alive(days - 0.5, b.r, b.alpha, b.a, b.b)
+    assert abs(alive - p_alive) < 4 * math.sqrt(p_alive * (1 - p_alive) / n)
+
+
+CAPPED = """program "Capped"
+channel sms cost 1
+channel call cost 50 capacity 30 per day
+cap 2 per 7 days
+stage everyone when purchases >= 0
+rule daily_sms { on schedule daily send sms "Hi" }
+rule daily_call { on schedule daily priority 5 send call "Hello" }
+rule receipt { on purchase send sms "Receipt" transactional }
+rule held { on schedule weekly on monday holdout 50% send sms "Weekly" }
+"""
+
+
+def test_caps_and_capacities_are_never_exceeded():
+    result = run(CAPPED, customers=1500, days=60)
+    log = result.recorder.messages.arrays()
+    marketing = ~log["transactional"]
+    cust, day = log["customer"][marketing], log["day"][marketing]
+    assert cust.size > 0
+    # at most 2 non-transactional messages in any 7 consecutive days, per customer
+    order = np.lexsort((day, cust))
+    cust, day = cust[order], day[order]
+    same = cust[2:] == cust[:-2]
+    assert not np.any(same & (day[2:] - day[:-2] < 7))
+    # at most 30 calls a day
+    calls = log["day"][log["channel"] == 1]
+    assert np.bincount(calls).max() <= 30
+    # transactional receipts were sent though the cap was full
+    assert log["transactional"].sum() > 0
+    assert result.recorder.daily["capped"].sum() > 0
+
+
+def test_holdout_customers_never_get_their_rules_messages():
+    result = run(CAPPED, customers=1500, days=60)
+    rec = result.recorder
+    held_rule = next(i for i, r in enumerate(result.policy.rules) if r.name == "held")
+    holdout_arm = next(i for i, (r, label) in enumerate(result.arms)
+                       if r == held_rule and label == "holdout")
+    events = rec.rule_events.arrays()
+    held = np.unique(events["customer"][events["arm"] == holdout_arm])
+    treated_arms = [i for i, (r, label) in enumerate(result.arms) if r == held_rule and label != "holdout"]
+    log = rec.messages.arrays()
+    got = np.unique(log["customer"][np.isin(log["arm"], treated_arms)])
+    assert held.size > 300  # about half of those eligible
+    assert not np.intersect1d(held, got).size
+
+
+def test_same_seed_same_files(tmp_path):
+    spec = ROOT / "specs" / "clinic.clm"
+    a = clmlang.simulate(spec, customers=1500, days=90, rng=3)
+    b = clmlang.simulate(spec, customers=1500, days=90, rng=3)
+    c = clmlang.simulate(spec, customers=1500, days=90, rng=4)
+    assert a.files() == b.files()
+    assert a.files()["daily.csv"] != c.files()["daily.csv"]
+
+
+def test_common_random_numbers_across_policies():
+    """Customers a policy never reaches behave exactly as under the empty policy."""
+    base = """program "CRN"
+channel sms cost 1
+audience premium
+audience budget
+stage everyone when purchases >= 0
+"""
+    treat = base + 'rule premium_only { for audience is premium on 20 days after purchase send sms "Come back" }\n'
+    market = market_from_mapping({"population": {"audiences": {"premium": 0.5, "budget": 0.5}},
+                                  "channels": {"sms": {"response": 0.3}}})
+    plain = run(base, market, customers=3000, days=150, seed=5)
+    policy = run(treat, market, customers=3000, days=150, seed=5)
+    assert np.array_equal(plain.state.rate, policy.state.rate)
+    budget = plain.state.audience == 1
+    assert np.array_equal(plain.state.purchases[budget], policy.state.purchases[budget])
+    assert np.array_equal(plain.state.spent[budget], policy.state.spent[budget])
+    premium = plain.state.audience == 0
+    assert policy.state.purchases[premium].sum() > plain.state.purchases[premium].sum()
+
+
+WINBACK = """program "Shop"
+channel sms cost 1
+stage prospect when purchases == 0
+stage active when days_since_purchase < 60 days
+stage lapsed when days_since_purchase >= 60 days
+rule winback { on enter lapsed holdout 20% send sms "We miss you" offer discount 20% success purchase within 14 days }
+"""
+
+
+def test_a_responsive_policy_beats_the_empty_one_and_its_holdout():
+    market = market_from_mapping({"channels": {"sms": {"response": 0.25}}})
+    empty = run(EMPTY, market, customers=20_000, days=240, seed=9)
+    policy = run(WINBACK, market, customers=20_000, days=240, seed=9)
+    assert policy.recorder.daily["revenue"].sum() > empty.recorder.daily["revenue"].sum()
+    forecast = clmlang.metrics.forecast(policy)
+    row = forecast.rules.iloc[0]
+    assert row["sent"] > 0 and row["holdout"] > 0
+    assert row["incremental_low"] > 0  # significantly better than its holdout
+
+
+def _profit_with_cap(limit: int) -> float:
+    """Revenue less message cost with at most `limit` promotional SMS a week (0: none)."""
+    spec = f"""program "Burnout"
+channel sms cost 2
+cap sms {max(limit, 1)} per 7 days
+stage everyone when purchases >= 0
+"""
+    if limit:
+        spec += 'rule promo { on schedule daily send sms "Sale" offer discount 10% }\n'
+
+    market = market_from_mapping({
+        "channels": {"sms": {"response": 0.04, "unsubscribe": 0.0}},
+        "spend": {"p": 6.0, "q": 4.0, "gamma": 60.0},
+    })
+    result = run(spec, market, customers=8000, days=180, seed=21)
+    d = result.recorder.daily
+    return float((d["revenue"] - d["message_cost"]).sum())
+
+
+def test_message_frequency_sweep_shows_burnout():
+    """Some messages earn more than none; past a point, fatigue and burnout lose money."""
+    profits = [_profit_with_cap(k) for k in (0, 1, 3, 7)]
+    best = int(np.argmax(profits))
+    assert 0 < best < 3  # the peak is neither silence nor daily messaging
+    assert profits[3] < profits[0]  # messaging every day is worse than not at all
+
+
+def test_clinic_moves_customers_through_stages_and_loyal_return_sooner():
+    market = market_from_mapping({
+        "buying": {"r": 2.0, "alpha": 60.0, "a": 1.0, "b": 6.0},
+        "stages": {"loyal": {"rate": 1.5, "dropout": 0.3}, "devoted": {"rate": 1.8}},
+    })
+    result = run((ROOT / "specs" / "clinic.clm").read_text(), market, customers=4000, days=730)
+    transitions = result.recorder.transitions
+    names = ["(none)"] + [s.name for s in result.policy.stages]
+    assert transitions[names.index("newcomer"), names.index("forming")] > 0
+    assert transitions[names.index("forming"), names.index("loyal")] > 0
+    log = result.recorder.purchases.arrays()
+    order = np.lexsort((log["time"], log["customer"]))
+    cust, t = log["customer"][order], log["time"][order]
+    same = cust[1:] == cust[:-1]
+    number = np.ones(cust.size, dtype=int)
+    for i in range(1, cust.size):
+        number[i] = number[i - 1] + 1 if same[i - 1] else 1
+    gap = np.diff(t)[same]
+    after = number[1:][same]  # the purchase number that ends each gap
+    forming = gap[(after >= 4) & (after <= 8)].mean()
+    loyal = gap[(after >= 9) & (after <= 22)].mean()
+    assert loyal < forming
+
+
+TRIGGERS = """program "Triggers"
+channel email cost 0
+product a role profit price 10 cost 1 line main
+attribute birthday date
+stage new when purchases <= 1
+stage repeat when purchases >= 2
+rule t_purchase { on purchase of a send email "1" }
+rule t_first { on first purchase send email "2" }
+rule t_enter { on enter repeat send email "3" }
+rule t_leave { on leave new send email "4" }
+rule t_after { on 10 days after purchase send email "5" }
+rule t_after_stage { on 5 days after enter repeat send email "6" }
+rule t_attr { on 30 days after birthday send email "7" }
+rule t_before { on 3 days before anniversary of birthday send email "8" }
+rule t_anniversary { on anniversary of birthday send email "9" }
+rule t_every { in stage repeat on every 14 days send email "10" }
+rule t_inactive { on 40 days of inactivity send email "11" }
+rule t_daily { on schedule daily when days_since_purchase == 3 days send email "12" }
+rule t_weekly { on schedule weekly on friday send email "13" }
+rule t_monthly { on schedule monthly on day 1 send email "14" }
+rule t_yearly { on schedule yearly on 03-15 send email "15" }
+rule t_date { on schedule on 2026-02-02 send email "16" }
+rule t_condition { when total_spent >= 30 send email "17" }
+rule t_variants {
+  on first purchase
+  variant a 70% { send email "18a" }
+  variant b 30% { send email "18b" }
+}
+rule t_flow {
+  on first purchase
+  send email "19"
+  success purchase within 20 days
+  on success send email "19s"
+  on failure { wait 2 days send email "19f" }
+}
+"""
+
+
+def test_every_trigger_kind_fires():
+    market = market_from_mapping({"buying": {"r": 2.0, "alpha": 40.0}})
+    result = run(TRIGGERS, market, customers=3000, days=400)
+    fired = result.recorder.arm_counters["fired"]
+    by_rule: dict[str, float] = {}
+    for (r, _), count in zip(result.arms, fired, strict=True):
+        name = result.policy.rules[r].name
+        by_rule[name] = by_rule.get(name, 0) + count
+    silent = [name for name, count in by_rule.items() if count == 0]
+    assert not silent
+    # variants split about 70/30
+    arms = {label: fired[i] for i, (r, label) in enumerate(result.arms)
+            if result.policy.rules[r].name == "t_variants" and label in ("a", "b")}
+    share = arms["a"] / (arms["a"] + arms["b"])
+    assert abs(share - 0.7) < 4 * math.sqrt(0.21 / 3000)
+    # both branches of the flow ran
+    flow = next(i for i, (r, label) in enumerate(result.arms) if result.policy.rules[r].name == "t_flow" and label == "")
+    counters = result.recorder.arm_counters
+    assert counters["converted"][flow] > 0 and counters["failed"][flow] > 0
+    assert counters["sent"][flow] > counters["fired"][flow]
+
+
+def test_trace_tells_one_customers_journey():
+    result = clmlang.simulate(ROOT / "specs" / "clinic.clm", customers=500, days=120, rng=2, trace=3)
+    kinds = {kind for _, kind, _ in result.trace}
+    assert {"purchase", "stage", "rule", "message"} <= kinds
+    assert any("welcome" in detail for _, _, detail in result.trace)
+
+
+def test_market_errors_name_the_key_and_suggest():
+    with pytest.raises(MarketError) as info:
+        market_from_mapping({"buying": {"alhpa": 3}})
+    assert ("market.buying.alhpa", "unknown key (did you mean `alpha`?)") in info.value.problems
+    policy = clmlang.load(ROOT / "specs" / "clinic.clm")
+    market = market_from_mapping({"stages": {"loyl": {"rate": 2}}})
+    (problem,) = market.problems(policy)
+    assert problem[0] == "market.stages.loyl" and "did you mean `loyal`" in problem[1]
+    with pytest.raises(MarketError):
+        clmlang.simulate(policy, market, customers=10, days=5)
+
+
+def clm(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "clmlang", *args], capture_output=True,
+                          text=True, cwd=cwd, env={"NO_COLOR": "1", "COLUMNS": "120", "PATH": ""})
+
+
+def test_cli_simulate_writes_every_output(tmp_path):
+    done = clm("simulate", "specs/clinic.clm", "--customers", "800", "--days", "60",
+               "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    names = {p.name for p in tmp_path.iterdir()}
+    assert names == {"summary.json", "daily.csv", "stages.csv", "transitions.csv",
+                     "cohorts.csv", "rules.csv"}
+    assert "revenue" in done.stdout
+
+
+def test_cli_simulate_bad_scenario_points_at_the_line(tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[simulation]\ncustomers = 100\n\n[market.buying]\nr = 1\nalhpa = 3\n')
+    done = clm("simulate", "specs/clinic.clm", "--scenario", str(scenario), "--out", str(tmp_path / "o"))
+    assert done.returncode == 1
+    assert f"{scenario}:6:1: error[CLM200]: market.buying.alhpa: unknown key" in done.stderr
+    assert "did you mean `alpha`" in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_policy_simulate_is_the_api_function():
+    policy = clmlang.load(ROOT / "specs" / "clinic.clm")
+    a = policy.simulate(customers=300, days=30, rng=1)
+    b = clmlang.simulate(policy, customers=300, days=30, rng=1)
+    assert a.files() == b.files()
+    assert list(a.daily["day"]) == list(range(30))
