@@ -321,3 +321,11 @@ def test_policy_simulate_is_the_api_function():
     b = clmlang.simulate(policy, customers=300, days=30, rng=1)
     assert a.files() == b.files()
     assert list(a.daily["day"]) == list(range(30))
+
+
+def test_stage_counts_match_the_customers_stages():
+    """Daily counts kept from transitions agree with a direct count of the final state."""
+    result = run((ROOT / "specs" / "clinic.clm").read_text(), customers=3000, days=200)
+    final = np.bincount(result.state.stage + 1, minlength=len(result.policy.stages) + 1)
+    assert np.array_equal(result.recorder.stage_counts[-1], final)
+    assert result.recorder.stage_counts[-1].sum() == result.state.n

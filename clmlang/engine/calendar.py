@@ -15,12 +15,15 @@ from collections import defaultdict
 
 import numpy as np
 
+from .idset import IdSet
+
 __all__ = ["Calendar"]
 
 
 class Calendar:
-    def __init__(self, days: int):
+    def __init__(self, days: int, ids: IdSet):
         self.days = days
+        self.ids = ids
         self._buckets: dict[int, dict[tuple, list[np.ndarray]]] = defaultdict(
             lambda: defaultdict(list)
         )
@@ -40,16 +43,19 @@ class Calendar:
             return
         order = np.argsort(days, kind="stable")
         days, ids = days[order], ids[order]
-        cuts = np.flatnonzero(np.diff(days)) + 1
-        for chunk_days, chunk in zip(np.split(days, cuts), np.split(ids, cuts), strict=True):
-            self._buckets[int(chunk_days[0])][(kind, key)].append(chunk)
+        cuts = np.flatnonzero(days[1:] != days[:-1]) + 1
+        starts = [0, *cuts.tolist()]
+        ends = [*cuts.tolist(), ids.size]
+        buckets = self._buckets
+        for day, start, end in zip(days[starts].tolist(), starts, ends, strict=True):
+            buckets[day][(kind, key)].append(ids[start:end])
 
     def take(self, day: int) -> dict[tuple, np.ndarray]:
         """Remove and return the bucket of `day`: {(kind, key): ids}, ids unique per entry."""
         bucket = self._buckets.pop(day, None)
         if not bucket:
             return {}
-        return {k: np.unique(np.concatenate(v)) if len(v) > 1 else v[0] for k, v in bucket.items()}
+        return {k: self.ids.union(v) for k, v in bucket.items()}
 
     def next_day(self, after: int) -> int | None:
         """The first day later than `after` with something scheduled."""

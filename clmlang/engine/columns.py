@@ -73,9 +73,9 @@ class Columns(Mapping[str, np.ndarray]):
         if key == "purchases":
             return st.purchases[ids].astype(float)
         if key == "days_since_purchase":
-            return day - np.floor(st.last_t[ids])
+            return np.float32(day) - st.last_day[ids]
         if key == "days_since_first_purchase":
-            return day - np.floor(st.first_t[ids])
+            return np.float32(day) - st.first_day[ids]
         if key == "total_spent":
             return st.spent[ids]
         if key == "avg_check":

@@ -41,6 +41,8 @@ class State:
     gaps_drawn: np.ndarray = None  # type: ignore[assignment]
     first_t: np.ndarray = None  # type: ignore[assignment]
     last_t: np.ndarray = None  # type: ignore[assignment]
+    first_day: np.ndarray = None  # type: ignore[assignment]
+    last_day: np.ndarray = None  # type: ignore[assignment]
     spent: np.ndarray = None  # type: ignore[assignment]
     last_product: np.ndarray = None  # type: ignore[assignment]
     owned: np.ndarray = None  # type: ignore[assignment]
@@ -65,6 +67,8 @@ class State:
         self.gaps_drawn = np.zeros(n, dtype=np.int32)
         self.first_t = np.full(n, np.nan)
         self.last_t = np.full(n, np.nan)
+        self.first_day = np.full(n, np.nan, dtype=np.float32)  # floor of first_t, for conditions
+        self.last_day = np.full(n, np.nan, dtype=np.float32)
         self.spent = np.zeros(n)
         self.last_product = np.full(n, -1, dtype=np.int16)
         self.owned = np.zeros(n, dtype=np.uint64)
@@ -173,6 +177,8 @@ def _seed_existing_base(state: State, market: Market, customers: int, rng: np.ra
     state.gaps_drawn[idx] = k
     state.first_t[idx] = first
     state.last_t[idx] = last
+    state.first_day[idx] = np.floor(first)
+    state.last_day[idx] = np.floor(last)
     state.arrival[idx] = first
     ev = market.spend.p / state.spend[idx]
     state.spent[idx] = k * ev

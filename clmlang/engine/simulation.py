@@ -25,14 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import simpy
-from scipy.special import gammaincinv
+from scipy.special import gammaincinv, ndtri
 
-from ..expression import Expr, evaluate, required_columns
+from ..expression import Expr, Logic, evaluate, required_columns
 from ..market import Market
 from ..policy import ContinueStep, Policy, SendStep, StopStep, WaitStep
 from .calendar import Calendar
 from .catalogue import Catalogue
 from .columns import Columns, MessageLog
+from .idset import IdSet
 from .population import NEVER, State, draw_population
 from .program import Program
 from .recorder import Recorder, Trace
@@ -92,7 +93,8 @@ class _Simulation:
         self.customers = customers
         self.catalogue = Catalogue(policy, market)
         self.program = Program.of(policy)
-        self.calendar = Calendar(days)
+        self.idset = IdSet(self.n)
+        self.calendar = Calendar(days, self.idset)
         self.message_log = MessageLog(policy, self.n)
         self.product_index = {p.name: i for i, p in enumerate(policy.products)}
         self.line_index = {name: i for i, name in enumerate(policy.lines)}
@@ -154,6 +156,24 @@ class _Simulation:
                 self.eligible_since[r] = np.full(n, np.nan, dtype=np.float32)
             if kind == "after" and rule.trigger.event is not None:
                 self.anchor[r] = np.full(n, np.nan, dtype=np.float32)
+        # eligibility split into a stage look-up table and the rest of the filters
+        self.stage_lut: list[np.ndarray | None] = []
+        self.stage_codes: list[list[np.int16]] = []
+        self.rest: list[Expr | None] = []
+        for rule in self.rules:
+            if rule.stages:
+                lut = np.zeros(len(policy.stages) + 1, dtype=bool)
+                for name in rule.stages:
+                    lut[self.stage_index[name] + 1] = True
+                self.stage_lut.append(lut)
+                self.stage_codes.append([np.int16(self.stage_index[s]) for s in rule.stages])
+                parts = tuple(e for e in (rule.audience, rule.condition) if e is not None)
+                self.rest.append(None if not parts else parts[0] if len(parts) == 1
+                                 else Logic(op="and", args=parts))
+            else:
+                self.stage_lut.append(None)
+                self.stage_codes.append([])
+                self.rest.append(rule.eligible)
         self.variant_cumulative = [
             np.cumsum([v.share for v in r.variants]) / sum(v.share for v in r.variants)
             if r.variants else None
@@ -236,18 +256,19 @@ class _Simulation:
         # scheduled rules wake the calendar every day anyway (needs_daily)
 
     def _anniversary(self, dates: np.ndarray, year: int) -> np.ndarray:
-        """The day number of each date's anniversary in year `year` of the run (0: the first)."""
-        ok = np.isfinite(dates)
+        """The day number of each date's anniversary in year `year` of the run (0: the first);
+        29 February falls on 28 February in other years."""
         out = np.full(dates.shape, np.nan)
-        origin = self.start_date.toordinal()
-        ordinals = (origin + dates[ok]).astype(np.int64)
-        result = []
-        for o in ordinals:
-            d = dt.date.fromordinal(int(o))
-            y = self.start_date.year + year
-            day = min(d.day, 28) if (d.month, d.day) == (2, 29) else d.day
-            result.append(dt.date(y, d.month, day).toordinal() - origin)
-        out[ok] = result
+        ok = np.isfinite(dates)
+        start = np.datetime64(self.start_date.isoformat(), "D")
+        when = start + dates[ok].astype(np.int64)
+        months = when.astype("M8[M]")
+        day_of_month = (when - months.astype("M8[D]")).astype(np.int64)
+        month_of_year = (months - when.astype("M8[Y]").astype("M8[M]")).astype(np.int64)
+        target = np.datetime64(str(self.start_date.year + year), "Y").astype("M8[M]") + month_of_year
+        length = ((target + 1).astype("M8[D]") - target.astype("M8[D]")).astype(np.int64)
+        day = target.astype("M8[D]") + np.minimum(day_of_month, length - 1)
+        out[ok] = (day - start).astype(np.int64)
         return out
 
     def _fill_levels(self, last: int, upto: int) -> None:
@@ -274,7 +295,7 @@ class _Simulation:
         # 1. purchases
         due = [v for (kind, _), v in bucket.items() if kind in ("purchase", "response")]
         if due:
-            self._purchases(np.unique(np.concatenate(due)), d)
+            self._purchases(self.idset.union(due), d)
         # 2. renewals
         for (kind, key), ids in bucket.items():
             if kind == "billing":
@@ -290,7 +311,10 @@ class _Simulation:
         arrived = slice(0, self.arrived)
         rec.daily["customers"][d] = self.arrived
         rec.daily["alive"][d] = np.count_nonzero(st.alive[arrived] & (st.purchases[arrived] > 0))
-        rec.stage_counts[d] = np.bincount(st.stage[arrived] + 1, minlength=len(self.policy.stages) + 1)
+        # customers per stage from the transitions so far: entries less exits (no full scan)
+        counts = rec.transitions.sum(axis=0) - rec.transitions.sum(axis=1)
+        counts[0] = self.arrived - counts[1:].sum()
+        rec.stage_counts[d] = counts
 
     # ---- purchases ----------------------------------------------------------------------
     def _purchases(self, ids: np.ndarray, d: int) -> None:
@@ -340,7 +364,7 @@ class _Simulation:
             product = np.full(ids.size, -1, dtype=np.int16)
 
         # how much
-        z = gammaincinv(mk.spend.p, S.uniform(ids, Purpose.CHECK, k)) / st.spend[ids]
+        z = _gamma_quantile(mk.spend.p, S.uniform(ids, Purpose.CHECK, k)) / st.spend[ids]
         stage_check = self.stage_check[st.stage[ids] + 1]
         if cat.count:
             value = cat.price[product] * (z / self.mean_order) * stage_check
@@ -374,6 +398,8 @@ class _Simulation:
         st.purchases[ids] = k + 1
         st.first_t[ids] = np.where(first, t, st.first_t[ids])
         st.last_t[ids] = t
+        st.first_day[ids] = np.floor(st.first_t[ids])
+        st.last_day[ids] = np.floor(t)
         st.spent[ids] += revenue
         if cat.count:
             st.last_product[ids] = product
@@ -475,7 +501,7 @@ class _Simulation:
                 S.uniform(ids, Purpose.CYCLE, k) < roles.cycle_follow)
             if follow.any():
                 shape = roles.cycle_shape
-                g = gammaincinv(shape, S.uniform(ids[follow], Purpose.CYCLE_GAP, k[follow]))
+                g = _gamma_quantile(shape, S.uniform(ids[follow], Purpose.CYCLE_GAP, k[follow]))
                 gap[follow] = g * (cycle[follow] / shape) / np.maximum(self.stage_rate[stage[follow]], 1e-9)
         nxt = t + gap
         st.next_t[ids] = nxt
@@ -527,10 +553,10 @@ class _Simulation:
         if not events:
             return
         self.touched.append(who)
-        for code in np.unique(to):
+        for code in np.flatnonzero(np.bincount(to + 1)) - 1:
             if code >= 0:
                 self.events_stage.append(("enter", int(code), who[to == code]))
-        for code in np.unique(frm):
+        for code in np.flatnonzero(np.bincount(frm + 1)) - 1:
             if code >= 0:
                 self.events_stage.append(("leave", int(code), who[frm == code]))
         for node_id, until in self.waiting.items():
@@ -599,8 +625,8 @@ class _Simulation:
                 if ev.kind == kind and self.stage_index.get(ev.stage) == code:
                     self.anchor[r][who] = d
                     self.calendar.add(d + round(self.rules[r].trigger.days), "timer", r, who)
-        touched = np.unique(np.concatenate(self.touched)) if self.touched else np.zeros(0, np.int64)
-        everyone = np.arange(self.arrived)
+        touched = self.idset.union(self.touched)
+        everyone = slice(0, self.arrived)
         date = self.start_date + dt.timedelta(days=d)
         for r, rule in enumerate(self.rules):
             trig = rule.trigger
@@ -615,7 +641,7 @@ class _Simulation:
                 elif r in self.anchor:
                     ids = ids[self.anchor[r][ids] == d - round(trig.days)]
             elif kind == "schedule":
-                ids = everyone if _scheduled(trig, date) else np.zeros(0, np.int64)
+                ids = np.arange(self.arrived) if _scheduled(trig, date) else np.zeros(0, np.int64)
             else:  # condition, every: level of the filters, for whom it may have changed
                 rows = everyone if self.rule_time_driven[r] else touched
                 ids = self._edge(r, rows, d)
@@ -623,8 +649,8 @@ class _Simulation:
             if not ids.size:
                 continue
             ids = ids[ids < self.arrived]
-            if not pre_evaluated and rule.eligible is not None and ids.size:
-                ids = ids[evaluate(rule.eligible, Columns(self, ids, d), ids.size)]
+            if not pre_evaluated and ids.size:
+                ids = ids[self._eligible(r, ids, d)]
             ids = self._reentry(r, ids, d)
             if ids.size:
                 self._fire(r, ids, d)
@@ -661,38 +687,59 @@ class _Simulation:
         else:
             code = self.stage_index.get(ev.stage)
             parts = [who for kind, c, who in self.events_stage if kind == ev.kind and c == code]
-        if not parts:
-            return np.zeros(0, np.int64)
-        return np.unique(np.concatenate(parts))
+        return self.idset.union(parts)
 
-    def _edge(self, r: int, rows: np.ndarray, d: int) -> np.ndarray:
-        """Condition and `every` triggers: who fires today, from the level of the filters."""
+    def _edge(self, r: int, rows: np.ndarray | slice, d: int) -> np.ndarray:
+        """Condition and `every` triggers: who fires today, from the level of the filters.
+
+        `rows` is whom to re-evaluate: everyone who has arrived (a slice, so columns are views,
+        not copies) when the filters change with time, else only today's touched customers.
+        """
         rule = self.rules[r]
-        if not rows.size:
-            now_true = np.zeros(0, dtype=bool)
-        elif rule.eligible is None:
-            now_true = np.ones(rows.size, dtype=bool)
-        else:
-            now_true = evaluate(rule.eligible, Columns(self, rows, d), rows.size)
+        now_true = self._eligible(r, rows, d)
         was = self.was_true[r]
-        before = was[rows]
-        was[rows] = now_true
+        if isinstance(rows, slice):
+            changed = np.flatnonzero(now_true & ~was[rows])
+            was[rows] = now_true
+            became = changed
+        else:
+            became = rows[now_true & ~was[rows]]
+            was[rows] = now_true
         if rule.trigger.kind == "every":
             since = self.eligible_since[r]
-            became = rows[now_true & ~before]
             since[became] = d
-            since[rows[~now_true]] = np.nan
-            period = max(1, round(rule.trigger.days))
-            # those still true whose period came round today (the touched set may miss them)
             holders = np.flatnonzero(was[: self.arrived])
-            due = holders[((d - since[holders]) % period == 0) & (d > since[holders])]
-            return due
+            since_h = since[holders]
+            return holders[((d - since_h) % max(1, round(rule.trigger.days)) == 0) & (d > since_h)]
         if rule.reentry.kind == "edge":
-            return rows[now_true & ~before]
-        if rule.reentry.kind == "always":
-            return np.flatnonzero(was[: self.arrived])
-        # once / once per period: whoever holds the condition, subject to re-entry
+            return became
+        # always, once, once per period: whoever holds the condition (re-entry filters next)
         return np.flatnonzero(was[: self.arrived])
+
+    def _eligible(self, r: int, ids: np.ndarray | slice, d: int) -> np.ndarray:
+        """The rule's filters (`in stage`, `for`, `when`) for each of `ids`."""
+        lut, rest = self.stage_lut[r], self.rest[r]
+        size = ids.stop - ids.start if isinstance(ids, slice) else ids.size
+        if lut is None:
+            if rest is None:
+                return np.ones(size, dtype=bool)
+            return evaluate(rest, Columns(self, ids, d), size)
+        stage = self.state.stage[ids]
+        codes = self.stage_codes[r]
+        if len(codes) <= 4:  # a few comparisons beat a gather
+            inside = stage == codes[0]
+            for code in codes[1:]:
+                inside |= stage == code
+        else:
+            inside = lut[stage + 1]
+        if rest is None or not inside.any():
+            return inside
+        if isinstance(ids, slice):  # columns of a slice are views: cheaper than gathering rows
+            inside &= evaluate(rest, Columns(self, ids, d), size)
+            return inside
+        sub = ids[inside]
+        inside[inside] = evaluate(rest, Columns(self, sub, d), sub.size)
+        return inside
 
     def _reentry(self, r: int, ids: np.ndarray, d: int) -> np.ndarray:
         re = self.rules[r].reentry
@@ -939,6 +986,15 @@ class _Simulation:
         if self.trace and ids.size and (ids == self.trace.customer).any():
             rule = self.rules[site.rule]
             self.trace.add(d, "message", f"{rule.name} ({site.send.span}): {what}")
+
+
+def _gamma_quantile(shape: float, u: np.ndarray) -> np.ndarray:
+    """Quantiles of Gamma(shape, 1): Wilson-Hilferty for shape >= 1 (within about 1% there and
+    ten times faster), the exact inverse below it."""
+    if shape < 1.0:
+        return gammaincinv(shape, u)
+    c = 1.0 / (9.0 * shape)
+    return shape * np.maximum(1.0 - c + ndtri(u) * np.sqrt(c), 0.0) ** 3
 
 
 def _uses_stage_time(expr: Expr | None, stages_time_driven: bool) -> bool:
