@@ -19,12 +19,14 @@ demo: $(STAMP)
 	$(BIN)/clm explain specs/clinic.clm --customer "purchases=9, days_since_purchase=50, total_spent=62000"
 	$(BIN)/clm compile specs/clinic.clm -o build/clinic.policy.json
 	@echo "compiled policy written to build/clinic.policy.json"
+	$(BIN)/clm simulate specs/clinic.clm --scenario simulations/clinic.toml --out build/clinic
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_compile.py
+	$(BIN)/python benchmarks/bench_simulate.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

@@ -1,0 +1,277 @@
+"""Benchmark: the simulator against a per-customer SimPy model written by hand.
+
+Run with `make bench` (or `python benchmarks/bench_simulate.py [--customers N] [--days D]`).
+In one run it measures:
+- customer-days per second of the clinic spec (specs/clinic.clm, default market) at
+  1,000,000 customers x 365 days (target: at least 30 million);
+- the same market and the clinic's policy written the way a careful user would by hand: one
+  SimPy process per customer for their purchases and one per timer (follow-ups after a
+  purchase, the silence that triggers the rhythm rules, birthdays, failure calls), with the
+  caps, the call centre's capacity, holdouts, fatigue and responses, at 10,000 customers;
+- the ratio of the two (target: at least 40x);
+- peak memory per customer, from the resident set of a child process simulating N customers
+  against one simulating 1,000 (target: under 1 KiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+import clmlang
+from clmlang.engine import simulate_policy
+from clmlang.market import Market
+
+ROOT = Path(__file__).resolve().parents[1]
+CLINIC = ROOT / "specs" / "clinic.clm"
+
+
+def engine_rate(customers: int, days: int) -> tuple[float, float]:
+    policy = clmlang.load(CLINIC)
+    start = time.perf_counter()
+    simulate_policy(policy, Market(), customers=customers, days=days, rng=np.random.default_rng(1))
+    elapsed = time.perf_counter() - start
+    return customers * days / elapsed, elapsed
+
+
+def per_customer_rate(customers: int, days: int) -> tuple[float, float]:
+    """The hand-written baseline: the clinic's market and policy, one SimPy process per
+    customer (plus one per timer), the way a user writes it without a batch engine."""
+    market = Market()
+    policy = clmlang.load(CLINIC)
+    b, sp, fat, roles, offers = market.buying, market.spend, market.fatigue, market.roles, market.offers
+    ch = market.default_channel
+    products = {p.name: p for p in policy.products}
+    profit = [p for p in policy.products if p.role in ("profit", "value")]
+    weights = np.array([1.0 if p.role == "profit" else 0.15 for p in profit])
+    weights /= weights.sum()
+    mean_order = sp.p * sp.gamma / (sp.q - 1)
+    cost = {c.name: c.cost for c in policy.channels}
+    rng = np.random.default_rng(1)
+    env = simpy.Environment()
+    calls_today = {}
+
+    class Customer:
+        def __init__(self) -> None:
+            self.rate = rng.gamma(b.r, 1 / b.alpha)
+            self.p = rng.beta(b.a, b.b)
+            self.nu = rng.gamma(sp.q, 1 / sp.gamma)
+            self.premium = rng.random() < 0.5
+            self.birthday = rng.random() * 365
+            self.alive = True
+            self.purchases = 0
+            self.last = 0.0
+            self.lines: set[str] = set()
+            self.member = False
+            self.subscribed = False
+            self.sent: list[tuple[float, str, bool]] = []
+            self.fatigue, self.fatigue_t = 0.0, 0.0
+            self.revenue = 0.0
+            self.fired: dict[str, float] = {}
+            self.waiting: dict[str, float] = {}
+            self.holdout = {r: rng.random() < 0.1 for r in ("keep_rhythm", "loyal_rhythm")}
+            self.wake = env.event()
+            self.offer = None
+
+        def stage(self) -> str:
+            n = self.purchases
+            return ("potential" if n == 0 else "newcomer" if n <= 2 else "forming" if n <= 7
+                    else "loyal" if n <= 21 else "devoted")
+
+        def send(self, channel: str, promo: bool, offer=None, transactional=False) -> bool:
+            now = env.now
+            if not transactional:
+                if sum(1 for s, _, _ in self.sent if now - s < 7) >= 3:
+                    return False
+                if channel == "sms" and any(c == "sms" and now - s < 7 for s, c, _ in self.sent):
+                    env.process(self.delayed(channel, promo, offer))
+                    return False
+                if promo and sum(1 for s, _, pr in self.sent if pr and now - s < 30) >= 2:
+                    return False
+                if channel == "call":
+                    day = int(now)
+                    if calls_today.get(day, 0) >= 200:
+                        return False
+                    calls_today[day] = calls_today.get(day, 0) + 1
+            self.sent.append((now, channel, promo))
+            self.fatigue = self.fatigue * 0.5 ** ((now - self.fatigue_t) / fat.half_life_days)
+            self.fatigue_t = now
+            response = ch.response * math.exp(-fat.sensitivity * self.fatigue)
+            self.fatigue += fat.per_message
+            if not transactional and rng.random() < response * (1 + offers.discount_elasticity * 0.1):
+                self.offer = offer
+                if not self.wake.triggered:
+                    self.wake.succeed()
+            return True
+
+        def delayed(self, channel, promo, offer):
+            yield env.timeout(7)
+            self.send(channel, promo, offer)
+
+        def buy(self) -> None:
+            self.purchases += 1
+            self.last = env.now
+            if self.purchases == 1:
+                product = products["consultation"]
+            elif self.offer in products:
+                product = products[self.offer]
+            else:
+                product = profit[rng.choice(len(profit), p=weights)]
+            self.offer = None
+            value = product.price * rng.gamma(sp.p, 1 / self.nu) / mean_order
+            if product.name in ("facial", "injections") and rng.random() < roles.upsell_attach:
+                value += products["home_care"].price
+            self.revenue += value
+            self.lines.add(product.line or "")
+            if not self.member and rng.random() < roles.repeat_join:
+                self.member = True
+            if not self.subscribed and rng.random() < roles.lifetime_take_up:
+                self.subscribed = True
+                env.process(self.billing())
+            for rule, until in list(self.waiting.items()):
+                if env.now <= until:
+                    del self.waiting[rule]
+            if self.purchases == 1:
+                self.send("email", False, transactional=True)
+            if self.stage() == "devoted" and self.purchases == 22:
+                self.send("email", False, "bonus")
+            env.process(self.after_purchase(self.purchases, product.name))
+            env.process(self.silence(self.purchases))
+
+        def billing(self):
+            while self.subscribed:
+                yield env.timeout(30.4375)
+                if not self.alive or rng.random() < roles.lifetime_cancel:
+                    self.subscribed = False
+                else:
+                    self.revenue += products["care_plan"].price
+
+        def buying(self):
+            while True:
+                if self.alive:
+                    rate = self.rate * (roles.repeat_rate if self.member else 1.0)
+                    timeout = env.timeout(rng.exponential(1 / rate))
+                else:
+                    timeout = env.timeout(days)
+                result = yield timeout | self.wake
+                if self.wake in result:
+                    self.wake = env.event()
+                    self.alive = True
+                elif not self.alive:
+                    continue
+                self.buy()
+                prob = self.p * (roles.lifetime_dropout if self.subscribed else 1.0)
+                if self.purchases > 1 and rng.random() < prob:
+                    self.alive = False
+
+        def after_purchase(self, number: int, product: str):
+            yield env.timeout(14)
+            if self.purchases == number and self.stage() in ("loyal", "devoted") and self.premium \
+                    and self.lines == {"cosmetology"} \
+                    and env.now - self.fired.get("into_dentistry", -1e9) >= 180:
+                self.fired["into_dentistry"] = env.now
+                self.send("email", True, "hygiene")
+            yield env.timeout(7)
+            if self.purchases == number and self.stage() == "newcomer" and "second_visit" not in self.fired:
+                self.fired["second_visit"] = env.now
+                self.send("sms", True, "facial")
+                self.waiting["second_visit"] = env.now + 14
+
+        def silence(self, number: int):
+            """The condition rules (silent for 45 or 60 days), as timers armed at each purchase
+            rather than a daily check: the careful way to write them per customer."""
+            yield env.timeout(45)
+            while self.purchases == number:
+                now, stage = env.now, self.stage()
+                waits = []
+                if stage in ("loyal", "devoted"):
+                    ready = self.fired.get("loyal_rhythm", -1e9) + 60
+                    if now >= ready:
+                        self.fired["loyal_rhythm"] = now
+                        if not self.holdout["loyal_rhythm"]:
+                            self.send("email", True)
+                            env.process(self.failure("loyal_rhythm", 10, 2))
+                        ready = now + 60
+                    waits.append(ready - now)
+                if stage == "forming":
+                    ready = max(self.last + 60, self.fired.get("keep_rhythm", -1e9) + 74)
+                    if now >= ready:
+                        self.fired["keep_rhythm"] = now
+                        if not self.holdout["keep_rhythm"]:
+                            self.send("sms", True, "facial")
+                            env.process(self.failure("keep_rhythm", 14, 0))
+                        ready = now + 74
+                    waits.append(ready - now)
+                if not waits:
+                    return
+                yield env.timeout(max(1.0, min(waits)))
+
+        def birthdays(self):
+            yield env.timeout(self.birthday)
+            while True:
+                if self.stage() in ("forming", "loyal", "devoted"):
+                    self.send("sms", False, "bonus")
+                yield env.timeout(365.25)
+
+        def failure(self, rule: str, within: float, wait: float):
+            self.waiting[rule] = env.now + within
+            yield env.timeout(within + wait)
+            if rule in self.waiting:
+                del self.waiting[rule]
+                self.send("call", False)
+
+    for _ in range(customers):
+        c = Customer()
+        env.process(c.buying())
+        env.process(c.birthdays())
+    start = time.perf_counter()
+    env.run(until=days)
+    elapsed = time.perf_counter() - start
+    return customers * days / elapsed, elapsed
+
+
+def peak_rss_kib(customers: int, days: int) -> float:
+    code = (
+        "import numpy as np, clmlang\n"
+        "from clmlang.engine import simulate_policy\n"
+        "from clmlang.market import Market\n"
+        f"p = clmlang.load({str(CLINIC)!r})\n"
+        f"simulate_policy(p, Market(), customers={customers}, days={days}, "
+        "rng=np.random.default_rng(1))\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(hwm.split()[1])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--baseline-customers", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=365)
+    args = parser.parse_args()
+
+    fast, fast_s = engine_rate(args.customers, args.days)
+    slow, slow_s = per_customer_rate(args.baseline_customers, args.days)
+    print(f"engine, clinic spec, {args.customers:,} customers x {args.days} days: "
+          f"{fast_s:.2f} s, {fast / 1e6:.1f} M customer-days/s (target >= 30)")
+    print(f"per-customer SimPy by hand, {args.baseline_customers:,} customers: "
+          f"{slow_s:.2f} s, {slow / 1e6:.2f} M customer-days/s")
+    print(f"speed-up: {fast / slow:.0f}x (target >= 40x)")
+    big = peak_rss_kib(args.customers, args.days)
+    small = peak_rss_kib(1_000, args.days)
+    per_customer = (big - small) * 1024 / args.customers
+    print(f"peak memory: {big / 1024:.0f} MiB at {args.customers:,} customers, "
+          f"{small / 1024:.0f} MiB at 1,000: {per_customer:.0f} bytes per customer (target < 1024)")
+
+
+if __name__ == "__main__":
+    main()
