@@ -329,3 +329,25 @@ def test_stage_counts_match_the_customers_stages():
     final = np.bincount(result.state.stage + 1, minlength=len(result.policy.stages) + 1)
     assert np.array_equal(result.recorder.stage_counts[-1], final)
     assert result.recorder.stage_counts[-1].sum() == result.state.n
+
+
+def test_clinic_scenario_reproduces_the_domain_rhythm():
+    """simulations/clinic.toml: forming patients return about every 74 days, loyal ones every
+    47-60 (domain.md, section 1); the loyal check is bigger."""
+    from clmlang.market import load_scenario
+
+    _, market = load_scenario(ROOT / "simulations" / "clinic.toml")
+    result = run((ROOT / "specs" / "clinic.clm").read_text(), market, customers=10_000, days=730, seed=1)
+    log = result.recorder.purchases.arrays()
+    order = np.lexsort((log["time"], log["customer"]))
+    cust, t = log["customer"][order], log["time"][order]
+    same = cust[1:] == cust[:-1]
+    starts = np.r_[True, ~same]
+    index = np.arange(cust.size)
+    number = index - np.maximum.accumulate(np.where(starts, index, 0)) + 1
+    gap, after = np.diff(t)[same], number[1:][same]
+    forming = gap[(after >= 4) & (after <= 8)]
+    loyal = gap[(after >= 9) & (after <= 22)]
+    assert 60 <= forming.mean() <= 95
+    assert 40 <= loyal.mean() <= 60
+    assert loyal.size > 1000
