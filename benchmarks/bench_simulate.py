@@ -46,14 +46,19 @@ def per_customer_rate(customers: int, days: int) -> tuple[float, float]:
     customer (plus one per timer), the way a user writes it without a batch engine."""
     market = Market()
     policy = clmlang.load(CLINIC)
-    b, sp, fat, roles, offers = market.buying, market.spend, market.fatigue, market.roles, market.offers
+    b, sp, fat, roles, offers = (
+        market.buying,
+        market.spend,
+        market.fatigue,
+        market.roles,
+        market.offers,
+    )
     ch = market.default_channel
     products = {p.name: p for p in policy.products}
     profit = [p for p in policy.products if p.role in ("profit", "value")]
     weights = np.array([1.0 if p.role == "profit" else 0.15 for p in profit])
     weights /= weights.sum()
     mean_order = sp.p * sp.gamma / (sp.q - 1)
-    cost = {c.name: c.cost for c in policy.channels}
     rng = np.random.default_rng(1)
     env = simpy.Environment()
     calls_today = {}
@@ -82,8 +87,17 @@ def per_customer_rate(customers: int, days: int) -> tuple[float, float]:
 
         def stage(self) -> str:
             n = self.purchases
-            return ("potential" if n == 0 else "newcomer" if n <= 2 else "forming" if n <= 7
-                    else "loyal" if n <= 21 else "devoted")
+            return (
+                "potential"
+                if n == 0
+                else "newcomer"
+                if n <= 2
+                else "forming"
+                if n <= 7
+                else "loyal"
+                if n <= 21
+                else "devoted"
+            )
 
         def send(self, channel: str, promo: bool, offer=None, transactional=False) -> bool:
             now = env.now
@@ -105,7 +119,9 @@ def per_customer_rate(customers: int, days: int) -> tuple[float, float]:
             self.fatigue_t = now
             response = ch.response * math.exp(-fat.sensitivity * self.fatigue)
             self.fatigue += fat.per_message
-            if not transactional and rng.random() < response * (1 + offers.discount_elasticity * 0.1):
+            if not transactional and rng.random() < response * (
+                1 + offers.discount_elasticity * 0.1
+            ):
                 self.offer = offer
                 if not self.wake.triggered:
                     self.wake.succeed()
@@ -173,13 +189,21 @@ def per_customer_rate(customers: int, days: int) -> tuple[float, float]:
 
         def after_purchase(self, number: int, product: str):
             yield env.timeout(14)
-            if self.purchases == number and self.stage() in ("loyal", "devoted") and self.premium \
-                    and self.lines == {"cosmetology"} \
-                    and env.now - self.fired.get("into_dentistry", -1e9) >= 180:
+            if (
+                self.purchases == number
+                and self.stage() in ("loyal", "devoted")
+                and self.premium
+                and self.lines == {"cosmetology"}
+                and env.now - self.fired.get("into_dentistry", -1e9) >= 180
+            ):
                 self.fired["into_dentistry"] = env.now
                 self.send("email", True, "hygiene")
             yield env.timeout(7)
-            if self.purchases == number and self.stage() == "newcomer" and "second_visit" not in self.fired:
+            if (
+                self.purchases == number
+                and self.stage() == "newcomer"
+                and "second_visit" not in self.fired
+            ):
                 self.fired["second_visit"] = env.now
                 self.send("sms", True, "facial")
                 self.waiting["second_visit"] = env.now + 14
@@ -261,16 +285,22 @@ def main() -> None:
 
     fast, fast_s = engine_rate(args.customers, args.days)
     slow, slow_s = per_customer_rate(args.baseline_customers, args.days)
-    print(f"engine, clinic spec, {args.customers:,} customers x {args.days} days: "
-          f"{fast_s:.2f} s, {fast / 1e6:.1f} M customer-days/s (target >= 30)")
-    print(f"per-customer SimPy by hand, {args.baseline_customers:,} customers: "
-          f"{slow_s:.2f} s, {slow / 1e6:.2f} M customer-days/s")
+    print(
+        f"engine, clinic spec, {args.customers:,} customers x {args.days} days: "
+        f"{fast_s:.2f} s, {fast / 1e6:.1f} M customer-days/s (target >= 30)"
+    )
+    print(
+        f"per-customer SimPy by hand, {args.baseline_customers:,} customers: "
+        f"{slow_s:.2f} s, {slow / 1e6:.2f} M customer-days/s"
+    )
     print(f"speed-up: {fast / slow:.0f}x (target >= 40x)")
     big = peak_rss_kib(args.customers, args.days)
     small = peak_rss_kib(1_000, args.days)
     per_customer = (big - small) * 1024 / args.customers
-    print(f"peak memory: {big / 1024:.0f} MiB at {args.customers:,} customers, "
-          f"{small / 1024:.0f} MiB at 1,000: {per_customer:.0f} bytes per customer (target < 1024)")
+    print(
+        f"peak memory: {big / 1024:.0f} MiB at {args.customers:,} customers, "
+        f"{small / 1024:.0f} MiB at 1,000: {per_customer:.0f} bytes per customer (target < 1024)"
+    )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ from . import syntax as s
 from .checker import check
 from .compiler import compile_spec
 from .diagnostics import ClmError, Diagnostic, has_errors
+from .engine import simulate_policy
 from .explain import Explanation, parse_customer
 from .explain import explain as _explain
-from .engine import simulate_policy
 from .loader import Spec, load_path, load_text
 from .market import Market, MarketError, load_scenario
 from .metrics import Forecast, forecast
@@ -173,6 +173,7 @@ def simulate(
         raise MarketError(source, problems)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
-    run = simulate_policy(policy, market, customers=customers, days=days, rng=rng, trace=trace,
-                          progress=progress)
+    run = simulate_policy(
+        policy, market, customers=customers, days=days, rng=rng, trace=trace, progress=progress
+    )
     return forecast(run)

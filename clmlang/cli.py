@@ -255,12 +255,25 @@ def simulate(
     out = out or Path("build") / spec.stem
     console = Console(stderr=True, highlight=False)
     with Progress(
-        TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-        TimeElapsedColumn(), console=console, transient=True, disable=not _color(sys.stderr),
+        TextColumn("simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not _color(sys.stderr),
     ) as bar:
         task = bar.add_task("days", total=horizon)
-        result = api_simulate(policy, market, customers=n, days=horizon, rng=rng, trace=trace,
-                              progress=lambda day: bar.update(task, completed=day + 1))
+        result = api_simulate(
+            policy,
+            market,
+            customers=n,
+            days=horizon,
+            rng=rng,
+            trace=trace,
+            progress=lambda day: bar.update(task, completed=day + 1),
+        )
     written = result.write(out)
     _print_kpis(result, policy)
     if result.trace is not None:

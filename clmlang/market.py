@@ -32,9 +32,9 @@ __all__ = [
     "Population",
     "ProductDemand",
     "Roles",
+    "Settings",
     "Spend",
     "StageEffect",
-    "Settings",
     "load_market",
     "load_scenario",
     "market_from_mapping",
@@ -67,8 +67,9 @@ class Population(_Model):
             if any(v < 0 for v in shares.values()):
                 raise ValueError(f"{label}: shares must not be negative")
             if shares and abs(sum(shares.values()) - 1.0) > 1e-6 and label == "purchases":
-                raise ValueError(f"{label}: shares must add up to 1 (they add up to "
-                                 f"{sum(shares.values()):g})")
+                raise ValueError(
+                    f"{label}: shares must add up to 1 (they add up to {sum(shares.values()):g})"
+                )
             if shares and sum(shares.values()) > 1.0 + 1e-6:
                 raise ValueError(f"{label}: shares add up to more than 1")
         if any(k < 1 for k in self.purchases):
@@ -152,7 +153,9 @@ class Roles(_Model):
     value_dropout: float = Field(default=0.7, ge=0)  # dropout x this after buying a value product
     repeat_rate: float = Field(default=1.25, ge=0)  # purchase rate x this for programme members
     repeat_join: float = Field(default=0.3, ge=0, le=1)  # chance a purchase enrols in the programme
-    lifetime_take_up: float = Field(default=0.1, ge=0, le=1)  # chance a purchase adds a subscription
+    lifetime_take_up: float = Field(
+        default=0.1, ge=0, le=1
+    )  # chance a purchase adds a subscription
     lifetime_dropout: float = Field(default=0.5, ge=0)  # dropout x this while subscribed
     lifetime_cancel: float = Field(default=0.08, ge=0, le=1)  # cancellation chance per period
     upsell_attach: float = Field(default=0.15, ge=0, le=1)  # chance an add-on joins a purchase
@@ -214,14 +217,22 @@ class Market(_Model):
         for table, (given, known) in tables.items():
             for name in given:
                 if name not in known:
-                    found.append((f"market.{table}.{name}",
-                                  "the spec declares no such name" + _hint(name, known)))
+                    found.append(
+                        (
+                            f"market.{table}.{name}",
+                            "the spec declares no such name" + _hint(name, known),
+                        )
+                    )
         for product, demand in self.products.items():
             for name in demand.audiences:
                 audiences = [a.name for a in policy.audiences]
                 if name not in audiences:
-                    found.append((f"market.products.{product}.audiences.{name}",
-                                  "the spec declares no such audience" + _hint(name, audiences)))
+                    found.append(
+                        (
+                            f"market.products.{product}.audiences.{name}",
+                            "the spec declares no such audience" + _hint(name, audiences),
+                        )
+                    )
         return found
 
 
@@ -321,7 +332,11 @@ def _known_keys(path: tuple) -> list[str]:
         if field is None:
             return []  # inside a dict of models: the dict's value model is not looked up here
         annotation = field.annotation
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
     return list(model.model_fields) if model else []
 
 
@@ -338,17 +353,24 @@ def load_scenario(path: str | Path) -> tuple[Settings, Market]:
     data = _read_toml(Path(path))
     unknown = sorted(set(data) - {"simulation", "market"})
     if unknown:
-        raise MarketError(str(path), [(k, "unknown table" + _hint(k, ["simulation", "market"]))
-                                      for k in unknown])
+        raise MarketError(
+            str(path), [(k, "unknown table" + _hint(k, ["simulation", "market"])) for k in unknown]
+        )
     try:
         settings = Settings.model_validate(data.get("simulation", {}))
     except ValidationError as error:
-        raise MarketError(str(path), [
-            ("simulation." + ".".join(str(p) for p in e["loc"]),
-             "unknown key" + _hint(str(e["loc"][-1]), list(Settings.model_fields))
-             if e["type"] == "extra_forbidden" else e["msg"])
-            for e in error.errors()
-        ]) from None
+        raise MarketError(
+            str(path),
+            [
+                (
+                    "simulation." + ".".join(str(p) for p in e["loc"]),
+                    "unknown key" + _hint(str(e["loc"][-1]), list(Settings.model_fields))
+                    if e["type"] == "extra_forbidden"
+                    else e["msg"],
+                )
+                for e in error.errors()
+            ],
+        ) from None
     market = market_from_mapping(data.get("market", {}), str(path))
     return settings, market
 

@@ -74,7 +74,7 @@ def _r(x: float) -> float | None:
 
 
 def forecast(run: Run) -> Forecast:
-    rec, st, policy = run.recorder, run.state, run.policy
+    rec, policy = run.recorder, run.policy
     days = run.days
     purchases = rec.purchases.arrays()
     order = np.lexsort((purchases["time"], purchases["customer"]))
@@ -82,7 +82,9 @@ def forecast(run: Run) -> Forecast:
     cust, time, revenue = buy["customer"], buy["time"], buy["revenue"]
     # purchase number per customer (1 = first)
     starts = np.r_[True, cust[1:] != cust[:-1]] if cust.size else np.zeros(0, bool)
-    group_start = np.maximum.accumulate(np.where(starts, np.arange(cust.size), 0)) if cust.size else cust
+    group_start = (
+        np.maximum.accumulate(np.where(starts, np.arange(cust.size), 0)) if cust.size else cust
+    )
     number = np.arange(cust.size) - group_start + 1
 
     daily = _daily(run, cust, time)
@@ -92,8 +94,9 @@ def forecast(run: Run) -> Forecast:
     stages.insert(0, "day", np.arange(days))
     if not (stages["(none)"] > 0).any():
         stages = stages.drop(columns="(none)")
-    transitions = pd.DataFrame(rec.transitions, index=pd.Index(stage_names, name="from"),
-                               columns=stage_names)
+    transitions = pd.DataFrame(
+        rec.transitions, index=pd.Index(stage_names, name="from"), columns=stage_names
+    )
     cohorts = _cohorts(run, cust, time)
     rules = _rules(run, cust, time, revenue)
     trace = run.trace.lines if run.trace else None
@@ -119,8 +122,18 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
     for i, channel in enumerate(policy.channels):
         frame[f"messages_{channel.name}"] = rec.channel_messages[:, i]
         frame[f"cost_{channel.name}"] = rec.channel_cost[:, i]
-    for key in ("messages", "message_cost", "capped", "delayed", "over_capacity", "unsubscribes", "burned_out",
-                "discounts", "rewards", "acquisition_cost"):
+    for key in (
+        "messages",
+        "message_cost",
+        "capped",
+        "delayed",
+        "over_capacity",
+        "unsubscribes",
+        "burned_out",
+        "discounts",
+        "rewards",
+        "acquisition_cost",
+    ):
         frame[key] = d[key]
     return frame
 
@@ -168,7 +181,9 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame) -> dict
     last = np.full(st.n, -np.inf)
     np.maximum.at(last, cust, time) if cust.size else None
     old = buyers & (first_time <= days - ACTIVE_DAYS)
-    out["churn_rate"] = _r((old & (last < days - ACTIVE_DAYS)).sum() / old.sum()) if old.any() else None
+    out["churn_rate"] = (
+        _r((old & (last < days - ACTIVE_DAYS)).sum() / old.sum()) if old.any() else None
+    )
     out["alive_share_at_end"] = _r(daily["alive"].iloc[-1] / arrived) if arrived else None
     total_revenue = float(daily["revenue"].sum())
     gross = float(daily["gross_profit"].sum())
@@ -218,12 +233,13 @@ def _cohorts(run: Run, cust, time) -> pd.DataFrame:
     cohort_of = np.floor(first / MONTH)
     cohort = cohort_of[cust].astype(np.int64)
     month = np.floor(time / MONTH).astype(np.int64) - cohort
-    months = int(math.ceil(run.days / MONTH))
+    months = math.ceil(run.days / MONTH)
     pairs = np.unique(np.stack([cohort, month, cust.astype(np.int64)]), axis=1)
     table = np.zeros((months + 1, months + 1))
     np.add.at(table, (np.clip(pairs[0], 0, months), np.clip(pairs[1], 0, months)), 1)
-    sizes = np.bincount(np.clip(cohort_of[np.isfinite(cohort_of)].astype(np.int64), 0, months),
-                        minlength=months + 1)
+    sizes = np.bincount(
+        np.clip(cohort_of[np.isfinite(cohort_of)].astype(np.int64), 0, months), minlength=months + 1
+    )
     rows = []
     for c in range(months):
         if sizes[c] == 0:
@@ -250,14 +266,16 @@ def _rules(run: Run, cust, time, revenue) -> pd.DataFrame:
         d = events["day"][mine].astype(np.float64)
         lo = np.searchsorted(key, c * 1e6 + d)
         hi = np.searchsorted(key, c * 1e6 + d + window + 1)
-        rows.append({
-            "rule": rule.name,
-            "variant": label or "-",
-            "window_days": window,
-            **{k: counters[k][arm] for k in counters},
-            "_values": cum[hi] - cum[lo],
-            "_converted": (hi > lo).astype(float),
-        })
+        rows.append(
+            {
+                "rule": rule.name,
+                "variant": label or "-",
+                "window_days": window,
+                **{k: counters[k][arm] for k in counters},
+                "_values": cum[hi] - cum[lo],
+                "_converted": (hi > lo).astype(float),
+            }
+        )
     frame_rows = []
     for row in rows:
         if row["variant"] == "holdout":

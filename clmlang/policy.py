@@ -303,7 +303,7 @@ class Policy(_Model):
         """
         return _drop_spans(self.model_dump(mode="json"))  # type: ignore[return-value]
 
-    def simulate(self, market=None, **options):  # noqa: ANN001, ANN201
+    def simulate(self, market=None, **options):
         """Forecast this policy: `clmlang.simulate(self, market, **options)`.
 
         A convenience for the Python API; the import is deferred because the simulator is

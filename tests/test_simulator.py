@@ -26,8 +26,14 @@ stage everyone when purchases >= 0
 
 def run(spec: str, market: Market | None = None, customers=2000, days=120, seed=7, **kw):
     policy = clmlang.loads(spec)
-    return simulate_policy(policy, market or Market(), customers=customers, days=days,
-                           rng=np.random.default_rng(seed), **kw)
+    return simulate_policy(
+        policy,
+        market or Market(),
+        customers=customers,
+        days=days,
+        rng=np.random.default_rng(seed),
+        **kw,
+    )
 
 
 def bgnbd_expected(t: float, r: float, alpha: float, a: float, b: float) -> float:
@@ -53,8 +59,9 @@ def test_empty_policy_matches_bgnbd_closed_form():
     repeat = purchases - 1  # the first purchase is the trial at arrival
     # arrival is uniform in day 0, so each customer's window is days - arrival
     b = market.buying
-    expected = np.mean([bgnbd_expected(days - u, b.r, b.alpha, b.a, b.b)
-                        for u in np.linspace(0, 1, 11)])
+    expected = np.mean(
+        [bgnbd_expected(days - u, b.r, b.alpha, b.a, b.b) for u in np.linspace(0, 1, 11)]
+    )
     observed = repeat.mean()
     standard_error = repeat.std() / math.sqrt(n)
     assert abs(observed - expected) < 3 * standard_error + 0.005 * expected
@@ -99,11 +106,14 @@ def test_holdout_customers_never_get_their_rules_messages():
     result = run(CAPPED, customers=1500, days=60)
     rec = result.recorder
     held_rule = next(i for i, r in enumerate(result.policy.rules) if r.name == "held")
-    holdout_arm = next(i for i, (r, label) in enumerate(result.arms)
-                       if r == held_rule and label == "holdout")
+    holdout_arm = next(
+        i for i, (r, label) in enumerate(result.arms) if r == held_rule and label == "holdout"
+    )
     events = rec.rule_events.arrays()
     held = np.unique(events["customer"][events["arm"] == holdout_arm])
-    treated_arms = [i for i, (r, label) in enumerate(result.arms) if r == held_rule and label != "holdout"]
+    treated_arms = [
+        i for i, (r, label) in enumerate(result.arms) if r == held_rule and label != "holdout"
+    ]
     log = rec.messages.arrays()
     got = np.unique(log["customer"][np.isin(log["arm"], treated_arms)])
     assert held.size > 300  # about half of those eligible
@@ -127,9 +137,16 @@ audience premium
 audience budget
 stage everyone when purchases >= 0
 """
-    treat = base + 'rule premium_only { for audience is premium on 20 days after purchase send sms "Come back" }\n'
-    market = market_from_mapping({"population": {"audiences": {"premium": 0.5, "budget": 0.5}},
-                                  "channels": {"sms": {"response": 0.3}}})
+    treat = (
+        base
+        + 'rule premium_only { for audience is premium on 20 days after purchase send sms "Come back" }\n'
+    )
+    market = market_from_mapping(
+        {
+            "population": {"audiences": {"premium": 0.5, "budget": 0.5}},
+            "channels": {"sms": {"response": 0.3}},
+        }
+    )
     plain = run(base, market, customers=3000, days=150, seed=5)
     policy = run(treat, market, customers=3000, days=150, seed=5)
     assert np.array_equal(plain.state.rate, policy.state.rate)
@@ -170,10 +187,12 @@ stage everyone when purchases >= 0
     if limit:
         spec += 'rule promo { on schedule daily send sms "Sale" offer discount 10% }\n'
 
-    market = market_from_mapping({
-        "channels": {"sms": {"response": 0.04, "unsubscribe": 0.0}},
-        "spend": {"p": 6.0, "q": 4.0, "gamma": 60.0},
-    })
+    market = market_from_mapping(
+        {
+            "channels": {"sms": {"response": 0.04, "unsubscribe": 0.0}},
+            "spend": {"p": 6.0, "q": 4.0, "gamma": 60.0},
+        }
+    )
     result = run(spec, market, customers=8000, days=180, seed=21)
     d = result.recorder.daily
     return float((d["revenue"] - d["message_cost"]).sum())
@@ -188,10 +207,12 @@ def test_message_frequency_sweep_shows_burnout():
 
 
 def test_clinic_moves_customers_through_stages_and_loyal_return_sooner():
-    market = market_from_mapping({
-        "buying": {"r": 2.0, "alpha": 60.0, "a": 1.0, "b": 6.0},
-        "stages": {"loyal": {"rate": 1.5, "dropout": 0.3}, "devoted": {"rate": 1.8}},
-    })
+    market = market_from_mapping(
+        {
+            "buying": {"r": 2.0, "alpha": 60.0, "a": 1.0, "b": 6.0},
+            "stages": {"loyal": {"rate": 1.5, "dropout": 0.3}, "devoted": {"rate": 1.8}},
+        }
+    )
     result = run((ROOT / "specs" / "clinic.clm").read_text(), market, customers=4000, days=730)
     transitions = result.recorder.transitions
     names = ["(none)"] + [s.name for s in result.policy.stages]
@@ -260,19 +281,28 @@ def test_every_trigger_kind_fires():
     silent = [name for name, count in by_rule.items() if count == 0]
     assert not silent
     # variants split about 70/30
-    arms = {label: fired[i] for i, (r, label) in enumerate(result.arms)
-            if result.policy.rules[r].name == "t_variants" and label in ("a", "b")}
+    arms = {
+        label: fired[i]
+        for i, (r, label) in enumerate(result.arms)
+        if result.policy.rules[r].name == "t_variants" and label in ("a", "b")
+    }
     share = arms["a"] / (arms["a"] + arms["b"])
     assert abs(share - 0.7) < 4 * math.sqrt(0.21 / 3000)
     # both branches of the flow ran
-    flow = next(i for i, (r, label) in enumerate(result.arms) if result.policy.rules[r].name == "t_flow" and label == "")
+    flow = next(
+        i
+        for i, (r, label) in enumerate(result.arms)
+        if result.policy.rules[r].name == "t_flow" and label == ""
+    )
     counters = result.recorder.arm_counters
     assert counters["converted"][flow] > 0 and counters["failed"][flow] > 0
     assert counters["sent"][flow] > counters["fired"][flow]
 
 
 def test_trace_tells_one_customers_journey():
-    result = clmlang.simulate(ROOT / "specs" / "clinic.clm", customers=500, days=120, rng=2, trace=3)
+    result = clmlang.simulate(
+        ROOT / "specs" / "clinic.clm", customers=500, days=120, rng=2, trace=3
+    )
     kinds = {kind for _, kind, _ in result.trace}
     assert {"purchase", "stage", "rule", "message"} <= kinds
     assert any("welcome" in detail for _, _, detail in result.trace)
@@ -291,24 +321,38 @@ def test_market_errors_name_the_key_and_suggest():
 
 
 def clm(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "clmlang", *args], capture_output=True,
-                          text=True, cwd=cwd, env={"NO_COLOR": "1", "COLUMNS": "120", "PATH": ""})
+    return subprocess.run(
+        [sys.executable, "-m", "clmlang", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"NO_COLOR": "1", "COLUMNS": "120", "PATH": ""},
+    )
 
 
 def test_cli_simulate_writes_every_output(tmp_path):
-    done = clm("simulate", "specs/clinic.clm", "--customers", "800", "--days", "60",
-               "--out", str(tmp_path))
+    done = clm(
+        "simulate", "specs/clinic.clm", "--customers", "800", "--days", "60", "--out", str(tmp_path)
+    )
     assert done.returncode == 0, done.stderr
     names = {p.name for p in tmp_path.iterdir()}
-    assert names == {"summary.json", "daily.csv", "stages.csv", "transitions.csv",
-                     "cohorts.csv", "rules.csv"}
+    assert names == {
+        "summary.json",
+        "daily.csv",
+        "stages.csv",
+        "transitions.csv",
+        "cohorts.csv",
+        "rules.csv",
+    }
     assert "revenue" in done.stdout
 
 
 def test_cli_simulate_bad_scenario_points_at_the_line(tmp_path):
     scenario = tmp_path / "s.toml"
-    scenario.write_text('[simulation]\ncustomers = 100\n\n[market.buying]\nr = 1\nalhpa = 3\n')
-    done = clm("simulate", "specs/clinic.clm", "--scenario", str(scenario), "--out", str(tmp_path / "o"))
+    scenario.write_text("[simulation]\ncustomers = 100\n\n[market.buying]\nr = 1\nalhpa = 3\n")
+    done = clm(
+        "simulate", "specs/clinic.clm", "--scenario", str(scenario), "--out", str(tmp_path / "o")
+    )
     assert done.returncode == 1
     assert f"{scenario}:6:1: error[CLM200]: market.buying.alhpa: unknown key" in done.stderr
     assert "did you mean `alpha`" in done.stderr
@@ -337,7 +381,9 @@ def test_clinic_scenario_reproduces_the_domain_rhythm():
     from clmlang.market import load_scenario
 
     _, market = load_scenario(ROOT / "simulations" / "clinic.toml")
-    result = run((ROOT / "specs" / "clinic.clm").read_text(), market, customers=10_000, days=730, seed=1)
+    result = run(
+        (ROOT / "specs" / "clinic.clm").read_text(), market, customers=10_000, days=730, seed=1
+    )
     log = result.recorder.purchases.arrays()
     order = np.lexsort((log["time"], log["customer"]))
     cust, t = log["customer"][order], log["time"][order]

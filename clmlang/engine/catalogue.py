@@ -10,8 +10,16 @@ from ..policy import Policy
 __all__ = ["Catalogue"]
 
 # Default share of purchases by role, before the market's own weights (docs/model.md).
-ROLE_WEIGHTS = {"profit": 1.0, "value": 0.15, "upsell": 0.0, "lead": 0.0, "repeat": 0.0,
-                "lifetime": 0.0, "platform": 0.0, "efficiency": 0.0}
+ROLE_WEIGHTS = {
+    "profit": 1.0,
+    "value": 0.15,
+    "upsell": 0.0,
+    "lead": 0.0,
+    "repeat": 0.0,
+    "lifetime": 0.0,
+    "platform": 0.0,
+    "efficiency": 0.0,
+}
 
 
 class Catalogue:
@@ -22,15 +30,21 @@ class Catalogue:
         self.price = np.array([p.price for p in products], dtype=float)
         self.cost = np.array([p.cost for p in products], dtype=float)
         lines = {name: i for i, name in enumerate(policy.lines)}
-        self.line = np.array([lines.get(p.line, -1) if p.line else -1 for p in products], dtype=np.int16)
+        self.line = np.array(
+            [lines.get(p.line, -1) if p.line else -1 for p in products], dtype=np.int16
+        )
         self.cycle = np.array([p.cycle_days or np.nan for p in products], dtype=float)
         self.role = [p.role for p in products]
-        self.leads = np.array([i for i, p in enumerate(products) if p.role == "lead"], dtype=np.int16)
+        self.leads = np.array(
+            [i for i, p in enumerate(products) if p.role == "lead"], dtype=np.int16
+        )
         self.lifetimes = [i for i, p in enumerate(products) if p.role == "lifetime"]
         self.repeats = [i for i, p in enumerate(products) if p.role == "repeat"]
         self.values = [i for i, p in enumerate(products) if p.role == "value"]
         self.value_mask = np.uint64(sum(1 << i for i in self.values))
-        self.reward = max((p.reward_share or 0.0 for p in products if p.role == "repeat"), default=0.0)
+        self.reward = max(
+            (p.reward_share or 0.0 for p in products if p.role == "repeat"), default=0.0
+        )
         # upsell attachments: for each main product, the add-ons that may join it
         by_name = {p.name: i for i, p in enumerate(products)}
         self.attach: dict[int, list[int]] = {}

@@ -103,10 +103,9 @@ def draw_population(
     arrivals_new = np.repeat(np.arange(days, dtype=float), acquired_per_day)
     arrivals_new += rng.random(arrivals_new.size)
     pop = market.population
-    if pop.start == "new":
-        arrivals_base = rng.random(customers)
-    else:
-        arrivals_base = np.full(customers, 0.0)  # placeholder; set by `seed_existing_base`
+    # an existing base's arrival (its first purchase) is set by `_seed_existing_base`
+    new = pop.start == "new"
+    arrivals_base = rng.random(customers) if new else np.zeros(customers)
     arrival = np.concatenate([arrivals_base, arrivals_new])
     n = arrival.size
     acquired = np.zeros(n, dtype=bool)
@@ -162,7 +161,9 @@ def draw_population(
     return state
 
 
-def _seed_existing_base(state: State, market: Market, customers: int, rng: np.random.Generator) -> None:
+def _seed_existing_base(
+    state: State, market: Market, customers: int, rng: np.random.Generator
+) -> None:
     """An existing base: purchase counts from the given distribution, last purchase uniformly
     within the past `recency_days`, earlier purchases spaced by the customer's own rate."""
     pop = market.population

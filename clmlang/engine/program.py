@@ -58,9 +58,16 @@ class Program:
         for r, rule in enumerate(policy.rules):
             if rule.variants:
                 roots = [
-                    program._add(r, v, Flow(steps=variant.steps, success=rule.flow.success,
-                                            on_success=rule.flow.on_success,
-                                            on_failure=rule.flow.on_failure))
+                    program._add(
+                        r,
+                        v,
+                        Flow(
+                            steps=variant.steps,
+                            success=rule.flow.success,
+                            on_success=rule.flow.on_success,
+                            on_failure=rule.flow.on_failure,
+                        ),
+                    )
                     for v, variant in enumerate(rule.variants)
                 ]
             else:
@@ -77,7 +84,9 @@ class Program:
                         variant=node.variant,
                         send=step,
                         channel=channels[step.channel],
-                        offer_product=products.get(offer.product, -1) if offer and offer.product else -1,
+                        offer_product=products.get(offer.product, -1)
+                        if offer and offer.product
+                        else -1,
                         offer_line=lines.get(offer.line, -1) if offer and offer.line else -1,
                         discount_share=(offer.discount_share or 0.0) if offer else 0.0,
                         discount_amount=(offer.discount_amount or 0.0) if offer else 0.0,

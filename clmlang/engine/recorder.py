@@ -13,14 +13,40 @@ import numpy as np
 __all__ = ["DAILY", "RULE_COUNTERS", "Recorder", "Trace"]
 
 DAILY = (
-    "customers", "alive", "active", "new_customers", "purchases", "revenue",
-    "subscription_revenue", "cost_of_goods", "discounts", "rewards", "acquisition_cost",
-    "messages", "message_cost", "capped", "delayed", "over_capacity", "unsubscribes",
+    "customers",
+    "alive",
+    "active",
+    "new_customers",
+    "purchases",
+    "revenue",
+    "subscription_revenue",
+    "cost_of_goods",
+    "discounts",
+    "rewards",
+    "acquisition_cost",
+    "messages",
+    "message_cost",
+    "capped",
+    "delayed",
+    "over_capacity",
+    "unsubscribes",
     "burned_out",
 )
 RULE_COUNTERS = (
-    "fired", "held_out", "sent", "capped", "delayed", "over_capacity", "not_reachable",
-    "control", "responses", "converted", "failed", "cost", "revenue", "profit",
+    "fired",
+    "held_out",
+    "sent",
+    "capped",
+    "delayed",
+    "over_capacity",
+    "not_reachable",
+    "control",
+    "responses",
+    "converted",
+    "failed",
+    "cost",
+    "revenue",
+    "profit",
 )
 
 
@@ -32,7 +58,9 @@ class _Log:
     def add(self, **columns: np.ndarray | float | int) -> None:
         size = max(np.size(v) for v in columns.values())
         for key, value in columns.items():
-            self.parts[key].append(np.broadcast_to(np.asarray(value, dtype=self.dtypes[key]), (size,)))
+            self.parts[key].append(
+                np.broadcast_to(np.asarray(value, dtype=self.dtypes[key]), (size,))
+            )
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {
@@ -61,8 +89,15 @@ class Recorder:
         self.stage_counts = np.zeros((days, stages + 1), dtype=np.int64)  # column 0: no stage
         self.transitions = np.zeros((stages + 1, stages + 1), dtype=np.int64)
         self.arm_counters = {k: np.zeros(arms) for k in RULE_COUNTERS}
-        self.purchases = _Log(customer=np.int32, time=np.float64, revenue=np.float64,
-                              profit=np.float64, product=np.int16, arm=np.int32)
+        self.purchases = _Log(
+            customer=np.int32,
+            time=np.float64,
+            revenue=np.float64,
+            profit=np.float64,
+            product=np.int16,
+            arm=np.int32,
+        )
         self.rule_events = _Log(arm=np.int32, customer=np.int32, day=np.int32)
-        self.messages = _Log(customer=np.int32, day=np.int32, channel=np.int16, arm=np.int32,
-                             transactional=bool)
+        self.messages = _Log(
+            customer=np.int32, day=np.int32, channel=np.int16, arm=np.int32, transactional=bool
+        )

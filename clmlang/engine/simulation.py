@@ -82,8 +82,16 @@ class _Cap:
 
 
 class _Simulation:
-    def __init__(self, policy: Policy, market: Market, customers: int, days: int,
-                 rng: np.random.Generator, trace: int | None, progress=None):
+    def __init__(
+        self,
+        policy: Policy,
+        market: Market,
+        customers: int,
+        days: int,
+        rng: np.random.Generator,
+        trace: int | None,
+        progress=None,
+    ):
         self.policy, self.market, self.days = policy, market, days
         self.progress = progress
         population_rng, key_rng = rng.spawn(2)
@@ -144,7 +152,8 @@ class _Simulation:
         self.eligible_since: dict[int, np.ndarray] = {}
         self.anchor: dict[int, np.ndarray] = {}
         self.rule_time_driven = [
-            _time_driven(r.eligible) or (self.stages_time_driven and bool(r.stages))
+            _time_driven(r.eligible)
+            or (self.stages_time_driven and bool(r.stages))
             or _uses_stage_time(r.eligible, self.stages_time_driven)
             for r in self.rules
         ]
@@ -168,19 +177,26 @@ class _Simulation:
                 self.stage_lut.append(lut)
                 self.stage_codes.append([np.int16(self.stage_index[s]) for s in rule.stages])
                 parts = tuple(e for e in (rule.audience, rule.condition) if e is not None)
-                self.rest.append(None if not parts else parts[0] if len(parts) == 1
-                                 else Logic(op="and", args=parts))
+                self.rest.append(
+                    None
+                    if not parts
+                    else parts[0]
+                    if len(parts) == 1
+                    else Logic(op="and", args=parts)
+                )
             else:
                 self.stage_lut.append(None)
                 self.stage_codes.append([])
                 self.rest.append(rule.eligible)
         self.variant_cumulative = [
             np.cumsum([v.share for v in r.variants]) / sum(v.share for v in r.variants)
-            if r.variants else None
+            if r.variants
+            else None
             for r in self.rules
         ]
-        self.waiting = {node.id: np.full(n, np.nan, dtype=np.float32)
-                        for node in self.program.waiting_nodes}
+        self.waiting = {
+            node.id: np.full(n, np.nan, dtype=np.float32) for node in self.program.waiting_nodes
+        }
         self.subscription_next = {j: np.full(n, NEVER) for j in self.catalogue.lifetimes}
         self.needs_daily = self.stages_time_driven or any(
             r.trigger.kind in ("condition", "every", "schedule") for r in self.rules
@@ -204,8 +220,16 @@ class _Simulation:
         env = simpy.Environment()
         env.process(self._process(env))
         env.run()
-        return Run(self.policy, self.market, self.days, self.customers, st, self.recorder,
-                   self.arms, self.trace)
+        return Run(
+            self.policy,
+            self.market,
+            self.days,
+            self.customers,
+            st,
+            self.recorder,
+            self.arms,
+            self.trace,
+        )
 
     def _process(self, env: simpy.Environment):
         day = -1
@@ -235,7 +259,9 @@ class _Simulation:
             self._assign_stages(base, 0, events=False)
             for r, rule in enumerate(self.rules):
                 if rule.trigger.kind == "inactivity":
-                    cal.add_spread(np.floor(st.last_t[base]) + round(rule.trigger.days), "timer", r, base)
+                    cal.add_spread(
+                        np.floor(st.last_t[base]) + round(rule.trigger.days), "timer", r, base
+                    )
         # triggers on dated attributes
         for r, rule in enumerate(self.rules):
             trig = rule.trigger
@@ -265,7 +291,9 @@ class _Simulation:
         months = when.astype("M8[M]")
         day_of_month = (when - months.astype("M8[D]")).astype(np.int64)
         month_of_year = (months - when.astype("M8[Y]").astype("M8[M]")).astype(np.int64)
-        target = np.datetime64(str(self.start_date.year + year), "Y").astype("M8[M]") + month_of_year
+        target = (
+            np.datetime64(str(self.start_date.year + year), "Y").astype("M8[M]") + month_of_year
+        )
         length = ((target + 1).astype("M8[D]") - target.astype("M8[D]")).astype(np.int64)
         day = target.astype("M8[D]") + np.minimum(day_of_month, length - 1)
         out[ok] = (day - start).astype(np.int64)
@@ -287,8 +315,10 @@ class _Simulation:
         self.arrived = self.customers + int(np.searchsorted(self.acquired_arrival, d + 1.0))
         self.events_purchase, self.events_first, self.events_stage = [], [], []
         self.touched, self.pending_flows, self.queue = [], [], []
-        self.capacity_left[:] = [c.capacity_per_day if c.capacity_per_day is not None else np.inf
-                                 for c in self.policy.channels]
+        self.capacity_left[:] = [
+            c.capacity_per_day if c.capacity_per_day is not None else np.inf
+            for c in self.policy.channels
+        ]
         new_acquired = int(np.sum((self.acquired_arrival >= d) & (self.acquired_arrival < d + 1)))
         rec.daily["acquisition_cost"][d] += new_acquired * self.market.acquisition.cost
 
@@ -357,7 +387,8 @@ class _Simulation:
                 by_line = responding & (offer_p < 0) & (offer_l >= 0)
                 if by_line.any():
                     product[by_line] = cat.choose_in_line(
-                        offer_l[by_line], st.audience[ids[by_line]],
+                        offer_l[by_line],
+                        st.audience[ids[by_line]],
                         S.uniform(ids[by_line], Purpose.PRODUCT, k[by_line] + 104729),
                     )
         else:
@@ -413,7 +444,9 @@ class _Simulation:
 
         # records
         arm = np.where(responding, self.site_arm[site_safe], -1)
-        rec.purchases.add(customer=ids, time=t, revenue=revenue, profit=profit, product=product, arm=arm)
+        rec.purchases.add(
+            customer=ids, time=t, revenue=revenue, profit=profit, product=product, arm=arm
+        )
         daily = rec.daily
         daily["purchases"][d] += ids.size
         daily["new_customers"][d] += int(first.sum())
@@ -431,8 +464,12 @@ class _Simulation:
             i = int(np.flatnonzero(ids == self.trace.customer)[0])
             name = self.policy.products[product[i]].name if product[i] >= 0 else "a purchase"
             why = f" in response to {self._arm_label(arm[i])}" if arm[i] >= 0 else ""
-            self.trace.add(t[i], "purchase", f"bought {name} for {revenue[i]:.2f}{why}"
-                           + (" (reactivated)" if reactivated[i] else ""))
+            self.trace.add(
+                t[i],
+                "purchase",
+                f"bought {name} for {revenue[i]:.2f}{why}"
+                + (" (reactivated)" if reactivated[i] else ""),
+            )
 
         # events, stages, then dropout and the next purchase (the new stage's behaviour)
         self.events_purchase.append((ids, product))
@@ -450,7 +487,9 @@ class _Simulation:
             cache[name] = np.array([getattr(s, name) for s in self.sites])
         return cache[name]
 
-    def _memberships(self, ids: np.ndarray, product: np.ndarray, k: np.ndarray, t: np.ndarray) -> None:
+    def _memberships(
+        self, ids: np.ndarray, product: np.ndarray, k: np.ndarray, t: np.ndarray
+    ) -> None:
         st, cat, roles, S = self.state, self.catalogue, self.market.roles, self.streams
         if cat.repeats:
             bought_programme = np.isin(product, cat.repeats)
@@ -460,9 +499,12 @@ class _Simulation:
             u = S.uniform(ids, Purpose.TAKE_UP, k)
             bought = np.isin(product, cat.lifetimes)
             takes = bought | (u < roles.lifetime_take_up)
-            pick = np.array(cat.lifetimes)[np.minimum((u / max(roles.lifetime_take_up, 1e-12)
-                                                       * len(cat.lifetimes)).astype(int),
-                                                      len(cat.lifetimes) - 1)]
+            pick = np.array(cat.lifetimes)[
+                np.minimum(
+                    (u / max(roles.lifetime_take_up, 1e-12) * len(cat.lifetimes)).astype(int),
+                    len(cat.lifetimes) - 1,
+                )
+            ]
             which = np.where(bought, product, pick)
             for j in cat.lifetimes:
                 sel = takes & (which == j)
@@ -477,7 +519,9 @@ class _Simulation:
                 self.subscription_next[j][new] = nxt
                 self.calendar.add_spread(np.floor(nxt), "billing", j, new)
 
-    def _dropout_and_next(self, ids: np.ndarray, product: np.ndarray, t: np.ndarray, k: np.ndarray) -> None:
+    def _dropout_and_next(
+        self, ids: np.ndarray, product: np.ndarray, t: np.ndarray, k: np.ndarray
+    ) -> None:
         st, cat, roles, S = self.state, self.catalogue, self.market.roles, self.streams
         stage = st.stage[ids] + 1
         prob = st.dropout[ids] * self.stage_dropout[stage]
@@ -497,12 +541,17 @@ class _Simulation:
             gap = -np.log(S.uniform(ids, Purpose.GAP, k)) / rate
         if cat.count and np.isfinite(cat.cycle).any():
             cycle = cat.cycle[np.maximum(product, 0)]
-            follow = np.isfinite(cycle) & (product >= 0) & (
-                S.uniform(ids, Purpose.CYCLE, k) < roles.cycle_follow)
+            follow = (
+                np.isfinite(cycle)
+                & (product >= 0)
+                & (S.uniform(ids, Purpose.CYCLE, k) < roles.cycle_follow)
+            )
             if follow.any():
                 shape = roles.cycle_shape
                 g = _gamma_quantile(shape, S.uniform(ids[follow], Purpose.CYCLE_GAP, k[follow]))
-                gap[follow] = g * (cycle[follow] / shape) / np.maximum(self.stage_rate[stage[follow]], 1e-9)
+                gap[follow] = (
+                    g * (cycle[follow] / shape) / np.maximum(self.stage_rate[stage[follow]], 1e-9)
+                )
         nxt = t + gap
         st.next_t[ids] = nxt
         ok = np.isfinite(nxt)
@@ -515,7 +564,9 @@ class _Simulation:
         ids = ids[((st.subscribed[ids] & bit) != 0) & (np.floor(nxt[ids]) == d)]
         if not ids.size:
             return
-        cancel = ~st.alive[ids] | (self.streams.uniform(ids, Purpose.CANCEL, d) < self.market.roles.lifetime_cancel)
+        cancel = ~st.alive[ids] | (
+            self.streams.uniform(ids, Purpose.CANCEL, d) < self.market.roles.lifetime_cancel
+        )
         st.subscribed[ids[cancel]] &= ~bit
         keep = ids[~cancel]
         rec.daily["subscription_revenue"][d] += cat.price[j] * keep.size
@@ -568,8 +619,12 @@ class _Simulation:
         if self.trace and (who == self.trace.customer).any():
             i = int(np.flatnonzero(who == self.trace.customer)[0])
             names = [s.name for s in self.policy.stages]
-            self.trace.add(d, "stage", f"{names[frm[i]] if frm[i] >= 0 else '(none)'} -> "
-                           f"{names[to[i]] if to[i] >= 0 else '(none)'}")
+            self.trace.add(
+                d,
+                "stage",
+                f"{names[frm[i]] if frm[i] >= 0 else '(none)'} -> "
+                f"{names[to[i]] if to[i] >= 0 else '(none)'}",
+            )
 
     # ---- success tests ------------------------------------------------------------------
     def _check_success_purchase(self, ids: np.ndarray, product: np.ndarray, d: int) -> None:
@@ -665,7 +720,9 @@ class _Simulation:
                 if failed.size:
                     until[failed] = np.nan
                     node = self.program.nodes[key]
-                    self.recorder.arm_counters["failed"][self.arm_of[(node.rule, node.variant)]] += failed.size
+                    self.recorder.arm_counters["failed"][
+                        self.arm_of[(node.rule, node.variant)]
+                    ] += failed.size
                     self._trace_rule(failed, d, node.rule, "failure: the success window closed")
                     if node.on_failure is not None:
                         self.pending_flows.append((node.on_failure, 0, failed))
@@ -753,7 +810,11 @@ class _Simulation:
     def _fire(self, r: int, ids: np.ndarray, d: int) -> None:
         rule, rec, S = self.rules[r], self.recorder, self.streams
         self.last_fired[r][ids] = d
-        held = S.uniform(ids, Purpose.HOLDOUT, r) < rule.holdout if rule.holdout else np.zeros(ids.size, bool)
+        held = (
+            S.uniform(ids, Purpose.HOLDOUT, r) < rule.holdout
+            if rule.holdout
+            else np.zeros(ids.size, bool)
+        )
         counters = rec.arm_counters
         if held.any():
             hold_arm = self.holdout_arm[r]
@@ -767,8 +828,9 @@ class _Simulation:
         roots = self.program.roots[r]
         if rule.variants:
             u = S.uniform(treated, Purpose.VARIANT, r)
-            variant = np.minimum(np.searchsorted(self.variant_cumulative[r], u, side="right"),
-                                 len(roots) - 1)
+            variant = np.minimum(
+                np.searchsorted(self.variant_cumulative[r], u, side="right"), len(roots) - 1
+            )
         else:
             variant = np.zeros(treated.size, dtype=np.int64)
         for v, root in enumerate(roots):
@@ -778,7 +840,9 @@ class _Simulation:
             arm = self.arm_of[(r, v if rule.variants else -1)]
             counters["fired"][arm] += who.size
             rec.rule_events.add(arm=arm, customer=who, day=d)
-            self._trace_rule(who, d, r, "fired" + (f", variant {rule.variants[v].name}" if rule.variants else ""))
+            self._trace_rule(
+                who, d, r, "fired" + (f", variant {rule.variants[v].name}" if rule.variants else "")
+            )
             self._run_steps(root, 0, who, d)
 
     def _not_exited(self, r: int, ids: np.ndarray, d: int) -> np.ndarray:
@@ -833,7 +897,7 @@ class _Simulation:
             self._send(site_id, ids, d)
 
     def _send(self, site_id: int, ids: np.ndarray, d: int) -> None:
-        st, rec, S, mk = self.state, self.recorder, self.streams, self.market
+        st, rec, S = self.state, self.recorder, self.streams
         site = self.sites[site_id]
         send, ch = site.send, site.channel
         arm = int(self.site_arm[site_id])
@@ -841,7 +905,9 @@ class _Simulation:
         bit = np.uint64(1) << np.uint64(ch)
         reach = ((st.reachable[ids] & bit) != 0) & ((st.unsubscribed[ids] & bit) == 0)
         counters["not_reachable"][arm] += np.count_nonzero(~reach)
-        self._trace_ids(ids[~reach], d, site, "not sent: unsubscribed or no consent for this channel")
+        self._trace_ids(
+            ids[~reach], d, site, "not sent: unsubscribed or no consent for this channel"
+        )
         ids = ids[reach]
         if not send.transactional and ids.size:
             ctrl = st.control[ids]
@@ -858,7 +924,9 @@ class _Simulation:
                 ids = np.sort(ids[order[:left]])
                 counters["over_capacity"][arm] += dropped.size
                 rec.daily["over_capacity"][d] += dropped.size
-                self._trace_ids(dropped, d, site, "not sent: the channel's daily capacity is used up")
+                self._trace_ids(
+                    dropped, d, site, "not sent: the channel's daily capacity is used up"
+                )
             self.capacity_left[ch] -= ids.size
         if not ids.size:
             return
@@ -894,7 +962,9 @@ class _Simulation:
                 rec.arm_counters["delayed"][arm] += delay.sum()
                 rec.daily["delayed"][d] += delay.sum()
                 self._trace_ids(ids[delay], d, site, "capped: delayed to the next allowed day")
-                self.calendar.add_spread(np.maximum(retry[delay], d + 1), "send", site_id, ids[delay])
+                self.calendar.add_spread(
+                    np.maximum(retry[delay], d + 1), "send", site_id, ids[delay]
+                )
         return ids[~blocked]
 
     def _deliver(self, site, arm: int, ids: np.ndarray, d: int) -> None:
@@ -916,14 +986,17 @@ class _Simulation:
         if not send.transactional:
             for cap in self.caps:
                 c = cap.cap
-                if (c.scope == "global" or (c.scope == "channel" and c.channel == channel.name)
-                        or (c.scope == "tag" and c.tag in send.tags)):
+                if (
+                    c.scope == "global"
+                    or (c.scope == "channel" and c.channel == channel.name)
+                    or (c.scope == "tag" and c.tag in send.tags)
+                ):
                     cap.record(ids, d)
         self.message_log.record(channel.name, ids, d)
         counter = st.messages_received[ids]
         st.messages_received[ids] = counter + 1
         self.touched.append(ids)
-        self._trace_ids(ids, d, site, f"sent {channel.name} \"{send.content}\"")
+        self._trace_ids(ids, d, site, f'sent {channel.name} "{send.content}"')
 
         # fatigue before this message, then relevance
         fatigue = st.fatigue[ids] * np.exp2(-(d - st.fatigue_t[ids]) / fat.half_life_days)
@@ -940,12 +1013,15 @@ class _Simulation:
         # unsubscribes and burnout
         excess = np.maximum(new_fatigue - fat.tolerance, 0.0)
         unsub = S.uniform(ids, Purpose.UNSUBSCRIBE, counter) < response.unsubscribe * (
-            1 + fat.unsubscribe_growth * excess)
+            1 + fat.unsubscribe_growth * excess
+        )
         if unsub.any():
             st.unsubscribed[ids[unsub]] |= np.uint64(1) << np.uint64(ch)
             rec.daily["unsubscribes"][d] += unsub.sum()
             self._trace_ids(ids[unsub], d, site, f"unsubscribed from {channel.name}")
-        burn = st.alive[ids] & (S.uniform(ids, Purpose.BURNOUT, counter) < fat.churn_per_fatigue * excess)
+        burn = st.alive[ids] & (
+            S.uniform(ids, Purpose.BURNOUT, counter) < fat.churn_per_fatigue * excess
+        )
         if burn.any():
             gone = ids[burn]
             st.alive[gone] = False
@@ -961,7 +1037,9 @@ class _Simulation:
         price_ref = cat.price[site.offer_product] if site.offer_product >= 0 else self.mean_check
         price_ref = price_ref if price_ref > 0 else self.mean_check
         offers = mk.offers
-        lift = 1.0 + offers.discount_elasticity * (site.discount_share + site.discount_amount / max(price_ref, 1e-9))
+        lift = 1.0 + offers.discount_elasticity * (
+            site.discount_share + site.discount_amount / max(price_ref, 1e-9)
+        )
         lift += offers.bonus_elasticity * site.bonus / max(price_ref, 1e-9)
         if site.offer_product >= 0 or site.offer_line >= 0:
             lift *= offers.product_lift
@@ -980,7 +1058,9 @@ class _Simulation:
         st.response_site[who] = self.site_ids[(site.node, site.step)]
         counters["responses"][arm] += who.size
         self.calendar.add_spread(np.floor(when), "response", None, who)
-        self._trace_ids(who, d, site, f"will respond around day {int(when[0]) if who.size == 1 else 0}")
+        self._trace_ids(
+            who, d, site, f"will respond around day {int(when[0]) if who.size == 1 else 0}"
+        )
 
     def _trace_ids(self, ids: np.ndarray, d: float, site, what: str) -> None:
         if self.trace and ids.size and (ids == self.trace.customer).any():
@@ -998,8 +1078,11 @@ def _gamma_quantile(shape: float, u: np.ndarray) -> np.ndarray:
 
 
 def _uses_stage_time(expr: Expr | None, stages_time_driven: bool) -> bool:
-    return stages_time_driven and expr is not None and any(
-        key in ("stage", "previous_stage") for key in required_columns(expr))
+    return (
+        stages_time_driven
+        and expr is not None
+        and any(key in ("stage", "previous_stage") for key in required_columns(expr))
+    )
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
