@@ -277,7 +277,7 @@ def simulate(
     written = result.write(out)
     _print_kpis(result, policy)
     if result.trace is not None:
-        _print_trace(result.trace, trace)
+        _print_trace(result.trace, trace, policy)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 
 
@@ -308,12 +308,23 @@ def _print_kpis(result: Forecast, policy: Policy) -> None:
     console.print(table)
 
 
-def _print_trace(lines: list[tuple[float, str, str]], customer: int | None) -> None:
+def _print_trace(lines: list[tuple[float, str, str]], customer: int | None, policy: Policy) -> None:
     _out(f"journey of customer {customer}:")
     for day, kind, detail in lines:
         _out(f"  day {day:7.2f}  {kind:<8} {detail}")
     if not lines:
         _out("  (nothing happened)")
+    touched = {detail.split(" ", 1)[0] for _, kind, detail in lines if kind in ("rule", "message")}
+    never = [rule for rule in policy.rules if rule.name not in touched]
+    for rule in never:
+        _out(f"  never triggered: {rule.name} ({rule.span}), {_trigger_words(rule)}")
+
+
+def _trigger_words(rule) -> str:  # noqa: ANN001
+    trig = rule.trigger
+    if trig.kind == "condition":
+        return "its filters never became true for this customer"
+    return f"its trigger ({trig.kind}) never came while the customer was eligible"
 
 
 @app.command()

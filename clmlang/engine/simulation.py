@@ -62,6 +62,7 @@ class Run:
     state: State
     recorder: Recorder
     arms: list[tuple[int, str]]  # (rule index, variant name | "" | "holdout")
+    sites: list  # the send steps, indexed as in the message log
     trace: Trace | None
 
 
@@ -228,6 +229,7 @@ class _Simulation:
             st,
             self.recorder,
             self.arms,
+            self.sites,
             self.trace,
         )
 
@@ -705,10 +707,19 @@ class _Simulation:
                 continue
             ids = ids[ids < self.arrived]
             if not pre_evaluated and ids.size:
-                ids = ids[self._eligible(r, ids, d)]
-            ids = self._reentry(r, ids, d)
-            if ids.size:
-                self._fire(r, ids, d)
+                ok = self._eligible(r, ids, d)
+                self._trace_rule(ids[~ok], d, r, "triggered, but its filters are false")
+                ids = ids[ok]
+            allowed = self._reentry(r, ids, d)
+            if self.trace is not None and allowed.size < ids.size:
+                self._trace_rule(
+                    np.setdiff1d(ids, allowed),
+                    d,
+                    r,
+                    "triggered, but re-entry does not allow it yet",
+                )
+            if allowed.size:
+                self._fire(r, allowed, d)
         # follow-ups due today, success branches, failures at their deadline, delayed messages
         for (kind, key), ids in bucket.items():
             if kind == "continue":
@@ -982,7 +993,9 @@ class _Simulation:
         rec.daily["message_cost"][d] += cost
         rec.channel_messages[d, ch] += n
         rec.channel_cost[d, ch] += cost
-        rec.messages.add(customer=ids, day=d, channel=ch, arm=arm, transactional=send.transactional)
+        rec.messages.add(
+            customer=ids, day=d, channel=ch, site=self.site_ids[(site.node, site.step)], arm=arm
+        )
         if not send.transactional:
             for cap in self.caps:
                 c = cap.cap
