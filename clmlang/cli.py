@@ -320,7 +320,7 @@ def _print_trace(lines: list[tuple[float, str, str]], customer: int | None, poli
         _out(f"  never triggered: {rule.name} ({rule.span}), {_trigger_words(rule)}")
 
 
-def _trigger_words(rule) -> str:  # noqa: ANN001
+def _trigger_words(rule) -> str:
     trig = rule.trigger
     if trig.kind == "condition":
         return "its filters never became true for this customer"
