@@ -11,21 +11,25 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import Analysis, analyse, analyse_text, explain, load, loads, simulate
+from .api import Analysis, analyse, analyse_text, explain, load, loads, run_scenario, simulate
 from .diagnostics import ClmError, Diagnostic, Severity
+from .experiment import Comparison
 from .market import Market, MarketError
 from .metrics import Forecast
 from .policy import Policy
+from .scenario import Scenario, load_scenario_file
 from .source import Span
 
 __all__ = [
     "Analysis",
     "ClmError",
+    "Comparison",
     "Diagnostic",
     "Forecast",
     "Market",
     "MarketError",
     "Policy",
+    "Scenario",
     "Severity",
     "Span",
     "__version__",
@@ -33,6 +37,8 @@ __all__ = [
     "analyse_text",
     "explain",
     "load",
+    "load_scenario_file",
     "loads",
+    "run_scenario",
     "simulate",
 ]

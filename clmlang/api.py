@@ -21,12 +21,15 @@ from .checker import check
 from .compiler import compile_spec
 from .diagnostics import ClmError, Diagnostic, has_errors
 from .engine import simulate_policy
+from .experiment import Comparison
+from .experiment import run_scenario as _run_scenario
 from .explain import Explanation, parse_customer
 from .explain import explain as _explain
 from .loader import Spec, load_path, load_text
 from .market import Market, MarketError, load_scenario
 from .metrics import Forecast, forecast
 from .policy import Policy
+from .scenario import Scenario, load_scenario_file
 from .source import Source
 from .symbols import Symbols
 
@@ -39,6 +42,7 @@ __all__ = [
     "is_module",
     "load",
     "loads",
+    "run_scenario",
     "simulate",
 ]
 
@@ -177,3 +181,33 @@ def simulate(
         policy, market, customers=customers, days=days, rng=rng, trace=trace, progress=progress
     )
     return forecast(run)
+
+
+def run_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    replications: int | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    serial: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Comparison:
+    """Run a what-if scenario (a file or a `Scenario`): every variant `replications` times
+    with common random numbers, compared with the base.
+
+    Runs go to a local process pool (`workers`, default one per core), to the Dask cluster at
+    `scheduler` (or CLM_SCHEDULER), or with `serial` into this process; the results are the
+    same for the same seed. Returns a `Comparison` (DataFrames `runs`, `comparison`, `series`,
+    `retention`, `rules`; `write(folder)` for comparison.csv, summary.json and report.html).
+    Raises `MarketError` for a bad scenario file or override.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario_file(scenario)
+    return _run_scenario(
+        scenario,
+        replications=replications,
+        scheduler=scheduler,
+        workers=workers,
+        serial=serial,
+        progress=progress,
+    )

@@ -23,12 +23,14 @@ from . import __version__
 from .api import Analysis, analyse, explain, find_specs
 from .api import simulate as api_simulate
 from .diagnostics import Diagnostic, Severity, render_json, render_text
+from .experiment import SCHEDULER_ENV, Comparison, run_scenario
 from .explain import CustomerError
 from .files import write_atomic
 from .formatter import format_source
 from .market import Market, MarketError, Settings, load_scenario
 from .metrics import Forecast
 from .policy import Policy
+from .scenario import load_scenario_file
 from .source import Source
 
 app = typer.Typer(
@@ -325,6 +327,88 @@ def _trigger_words(rule) -> str:
     if trig.kind == "condition":
         return "its filters never became true for this customer"
     return f"its trigger ({trig.kind}) never came while the customer was eligible"
+
+
+@app.command(name="run")
+def run_(
+    scenario: Annotated[Path, typer.Argument(help="A scenario file (simulations/*.toml).")],
+    replications: Annotated[
+        int | None, typer.Option(min=1, help="Runs per variant (default: the file's).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help=f"A Dask scheduler's address (or set {SCHEDULER_ENV})."),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the outputs.")] = None,
+) -> None:
+    """Run a what-if scenario: every variant, with replications, compared with the base."""
+    if not scenario.exists():
+        raise _usage_error(f"no such file: {scenario}")
+    try:
+        loaded = load_scenario_file(scenario)
+        console = Console(stderr=True, highlight=False)
+        with Progress(
+            TextColumn("running"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("runs"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not _color(sys.stderr),
+        ) as bar:
+            task = bar.add_task("runs", total=None)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = run_scenario(
+                loaded,
+                replications=replications,
+                scheduler=scheduler,
+                workers=workers,
+                progress=tick,
+            )
+    except MarketError as error:
+        found, sources = error.diagnostics()
+        _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
+        raise typer.Exit(PROBLEMS) from None
+    except OSError as error:  # a scheduler that cannot be reached
+        raise _usage_error(f"--scheduler: {error}") from None
+    out = out or Path("build") / scenario.stem
+    written = result.write(out)
+    _print_comparison(result)
+    _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
+
+
+def _print_comparison(result: Comparison) -> None:
+    from .report import HEADLINE, verdicts
+
+    console = Console(highlight=False, soft_wrap=True)
+    table = Table(
+        "KPI",
+        *result.variant_names(),
+        title=f"{result.scenario.path}: {result.replications} replication(s)",
+    )
+    rows = result.comparison
+    for kpi, label in HEADLINE[:6]:
+        cells = []
+        for variant in result.variant_names():
+            row = rows[(rows["variant"] == variant) & (rows["kpi"] == kpi)]
+            if row.empty:
+                cells.append("-")
+                continue
+            row = row.iloc[0]
+            text = f"{row['mean']:,.4g}" if abs(row["mean"]) < 1 else f"{row['mean']:,.0f}"
+            if variant != "base" and np.isfinite(row["diff_pct"]):
+                text += f" ({row['diff_pct']:+.1f}%{'*' if row['significant'] else ''})"
+            cells.append(text)
+        table.add_row(label, *cells)
+    console.print(table)
+    console.print("* significant at 95% (paired against the base)")
+    for variant, text in verdicts(result).items():
+        console.print(f"[bold]{variant}[/]: {text}")
 
 
 @app.command()

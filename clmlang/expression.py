@@ -320,8 +320,10 @@ def _eval(expr: Expr, columns: Mapping[str, np.ndarray]) -> np.ndarray:
     if op in _COMPARE:
         a, b = _eval(expr.left, columns), _eval(expr.right, columns)  # type: ignore[union-attr]
         if op != "!=":  # IEEE comparisons with NaN are already false
-            return _COMPARE[op](a, b)
-        return np.not_equal(a, b) & ~(_missing(a) | _missing(b))
+            result = _COMPARE[op](a, b)
+        else:
+            result = np.not_equal(a, b) & ~(_missing(a) | _missing(b))
+        return result if result.dtype == bool else result.astype(bool)  # text columns: objects
     if op == "and" or op == "or":
         parts = [_eval(a, columns).astype(bool) for a in expr.args]  # type: ignore[union-attr]
         return (np.logical_and if op == "and" else np.logical_or).reduce(parts)

@@ -172,12 +172,14 @@ class ProductDemand(_Model):
 
 class AttributeModel(_Model):
     """How a custom attribute is drawn. Dates: uniformly within `days` before day 0 (so
-    anniversaries fall on every day of the year); numbers: normal(mean, sd); flags: share true."""
+    anniversaries fall on every day of the year); numbers: normal(mean, sd); flags: share true;
+    text: one of `values` ({value: share}; the rest have none)."""
 
     days: float = Field(default=365.25 * 3, gt=0)
     mean: float | None = None
     sd: float = Field(default=0.0, ge=0)
     share: float | None = Field(default=None, ge=0, le=1)
+    values: dict[str, float] = Field(default_factory=dict)
 
 
 class Market(_Model):
@@ -265,7 +267,10 @@ class MarketError(Exception):
             line, column = _locate(text, key, message)
             offset = _offset(source, line, column)
             span = source.span(offset, offset + max(1, len(key.rsplit(".", 1)[-1])))
-            hint = "see docs/model.md for every market key and its default"
+            hint = (
+                "see docs/scenarios.md for scenario files and overrides, docs/model.md for "
+                "every market key and its default"
+            )
             found.append(Diagnostic("CLM200", Severity.ERROR, f"{key}: {message}", span, hint))
         return found, {self.source: source}
 
@@ -303,6 +308,12 @@ def _locate(text: str, key: str, message: str) -> tuple[int, int]:
             depth = full.count(".") + 1
             if depth > best[0]:
                 best = (depth, number, column)
+    if best[0] == 0:  # an override inside an inline table: find the key as written
+        written = key.rsplit(" ", 1)[-1]
+        for number, raw in enumerate(text.splitlines(), start=1):
+            at = raw.find(f'"{written}"')
+            if at >= 0:
+                return number, at + 2
     return best[1], best[2]
 
 

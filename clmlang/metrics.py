@@ -44,6 +44,7 @@ class Forecast:
     transitions: pd.DataFrame
     cohorts: pd.DataFrame
     rules: pd.DataFrame
+    retention: pd.DataFrame  # age_days, retention: the rolling retention curve
     trace: list[tuple[float, str, str]] | None = None
 
     def files(self) -> dict[str, str]:
@@ -99,8 +100,29 @@ def forecast(run: Run) -> Forecast:
     )
     cohorts = _cohorts(run, cust, time)
     rules = _rules(run, cust, time, revenue)
+    retention = _retention_curve(run, cust, time, number)
     trace = run.trace.lines if run.trace else None
-    return Forecast(summary, daily, stages, transitions, cohorts, rules, trace)
+    return Forecast(summary, daily, stages, transitions, cohorts, rules, retention, trace)
+
+
+def _retention_curve(run: Run, cust, time, number) -> pd.DataFrame:
+    """Rolling retention by age: of customers whose first purchase is at least `age` days
+    before the end, the share who bought again `age` days or more after it."""
+    days = run.days
+    first = np.full(run.state.n, np.nan)
+    first[cust[number == 1]] = time[number == 1]
+    last = np.full(run.state.n, -np.inf)
+    if cust.size:
+        np.maximum.at(last, cust, time)
+    buyers = np.isfinite(first)
+    f, span = first[buyers], (last - first)[buyers]
+    ages = np.unique(np.linspace(0, max(days - 1, 0), num=min(days, 60)).round().astype(int))
+    shares = []
+    for age in ages:
+        eligible = f <= days - age
+        n = eligible.sum()
+        shares.append(float((eligible & (span >= max(age, 1e-9))).sum() / n) if n else np.nan)
+    return pd.DataFrame({"age_days": ages, "retention": shares})
 
 
 def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
@@ -212,7 +234,24 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame) -> dict
     out["capped_messages"] = int(daily["capped"].sum())
     out["unsubscribes"] = int(daily["unsubscribes"].sum())
     out["cac_payback_days"] = _cac_payback(run, daily)
+    out.update(_programme_effect(run, cust, revenue, arrived))
     return out
+
+
+def _programme_effect(run: Run, cust, revenue, arrived: int) -> dict:
+    """The whole programme against the global control group: revenue per customer."""
+    if run.policy.control_share <= 0 or not arrived:
+        return {}
+    per_customer = np.bincount(cust, weights=revenue, minlength=run.state.n)[:arrived]
+    control = run.state.control[:arrived]
+    diff, low, high = _welch(per_customer[~control], per_customer[control])
+    return {
+        "control_customers": int(control.sum()),
+        "programme_revenue_per_customer": _r(diff),
+        "programme_revenue_per_customer_low": _r(low),
+        "programme_revenue_per_customer_high": _r(high),
+        "programme_incremental_revenue": _r(diff * int((~control).sum())),
+    }
 
 
 def _cac_payback(run: Run, daily: pd.DataFrame) -> float | None:

@@ -139,6 +139,13 @@ def draw_population(
         elif attr.type == "flag":
             share = model.share if model and model.share is not None else 0.5
             attributes[attr.name] = (rng.random(n) < share).astype(float)
+        elif attr.type == "text":
+            names = list(model.values) if model else []
+            picked = _choice(rng, [model.values[v] for v in names], n) if names else None
+            table = np.array([*names, ""], dtype=object)
+            attributes[attr.name] = (
+                table[picked] if picked is not None else np.full(n, "", dtype=object)
+            )
         elif model is not None and model.mean is not None:
             attributes[attr.name] = rng.normal(model.mean, model.sd, size=n)
         else:

@@ -1,0 +1,313 @@
+"""What-if scenarios: files, overrides, replications with common random numbers, executors
+(serial, local pool, a real Dask cluster), sharding, the comparison and the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import clmlang
+from clmlang.experiment import plan, run_scenario
+from clmlang.market import MarketError
+from clmlang.overrides import OverrideError, apply_overrides
+from clmlang.scenario import load_scenario_file
+
+ROOT = Path(__file__).resolve().parents[1]
+CLINIC = ROOT / "specs" / "clinic.clm"
+
+SCENARIO = f"""[simulation]
+spec = "{CLINIC}"
+customers = 1500
+days = 90
+seed = 4
+replications = 3
+
+[market.channels.sms]
+response = 0.2
+
+[[variant]]
+name = "no holdout"
+set = {{ "rule.keep_rhythm.holdout" = 0 }}
+
+[[variant]]
+name = "same as base"
+set = {{ "rule.keep_rhythm.priority" = 0 }}
+
+[[sweep]]
+key = "cap.sms.limit"
+values = [1, 3]
+"""
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    path = tmp_path / "what_if.toml"
+    path.write_text(SCENARIO)
+    return path
+
+
+def test_scenario_file_lists_base_variants_and_sweep(scenario_file: Path):
+    scenario = load_scenario_file(scenario_file)
+    names = [v.name for v in scenario.all_variants()]
+    assert names == ["base", "no holdout", "same as base", "cap.sms.limit=1", "cap.sms.limit=3"]
+    tasks = plan(scenario)
+    assert len(tasks) == 5 * 3
+    # common random numbers: replication r has the same seed in every variant
+    seeds = {(t.variant, t.replication): t.seed for t in tasks}
+    assert seeds[("base", 1)] == seeds[("cap.sms.limit=3", 1)] != seeds[("base", 2)]
+
+
+def test_overrides_change_the_policy_and_market():
+    policy = clmlang.load(CLINIC)
+    market = clmlang.Market()
+    new, new_market = apply_overrides(
+        CLINIC,
+        {
+            "cap.sms.limit": 3,
+            "cap.global.window": "2 weeks",
+            "channel.sms.cost": 5,
+            "rule.keep_rhythm.holdout": "25%",
+            "rule.keep_rhythm.discount": 0.2,
+            "rule.second_visit.delay": 30,
+            "rule.keep_rhythm.when": "days_since_purchase >= 45 days",
+            "rule.birthday_gift.enabled": False,
+            "market.channels.sms.response": 0.1,
+        },
+        market,
+    )
+    sms_cap = next(c for c in new.caps if c.channel == "sms")
+    assert sms_cap.limit == 3
+    assert next(c for c in new.caps if c.scope == "global").window_days == 14
+    assert next(c for c in new.channels if c.name == "sms").cost == 5
+    rule = new.rule("keep_rhythm")
+    assert rule.holdout == 0.25
+    assert rule.flow.steps[0].offer.discount_share == 0.2
+    assert rule.condition.right.value == 45
+    assert rule.condition != policy.rule("keep_rhythm").condition
+    assert new.rule("second_visit").trigger.days == 30
+    assert "birthday_gift" not in [r.name for r in new.rules]
+    assert new_market.channels["sms"].response == 0.1
+    assert policy.rule("keep_rhythm").holdout == 0.1  # the original is untouched
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("rule.keep_rhytm.holdout", 0.1, "did you mean `keep_rhythm`"),
+        ("rule.keep_rhythm.holdot", 0.1, "did you mean `holdout`"),
+        ("cap.smss.limit", 1, "did you mean `sms`"),
+        ("rule.keep_rhythm.holdout", 3, "between 0 and 1"),
+        ("rule.keep_rhythm.when", "days_since_purchase >= ", "not a condition"),
+        ("rule.keep_rhythm.when", "days_since_purchse >= 4 days", "does not compile"),
+        ("market.buying.alhpa", 3, "did you mean `alpha`"),
+        ("rules.x", 1, "unknown override (did you mean `rule`?)"),
+    ],
+)
+def test_bad_overrides_say_what_is_wrong(key: str, value: object, message: str):
+    with pytest.raises(OverrideError) as info:
+        apply_overrides(CLINIC, {key: value}, clmlang.Market())
+    assert message in str(info.value)
+
+
+def test_bad_scenario_file_points_at_the_key(tmp_path: Path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[simulation]\nspec = "x.clm"\nreplicatons = 3\n')
+    with pytest.raises(MarketError) as info:
+        load_scenario_file(path)
+    found, _ = info.value.diagnostics()
+    (problem,) = found
+    assert problem.span.line == 3
+    assert "did you mean `replications`" in problem.message
+
+
+def test_paired_comparison(scenario_file: Path):
+    result = run_scenario(load_scenario_file(scenario_file), serial=True)
+    table = result.comparison.set_index(["variant", "kpi"])
+    same = table.loc[("same as base", "revenue")]
+    assert same["diff"] == 0 and not same["significant"]  # identical runs, paired exactly
+    assert table.loc[("base", "revenue"), "low"] < table.loc[("base", "revenue"), "mean"]
+    assert len(result.runs) == 5 * 3
+    assert set(result.retention["variant"]) == set(result.variant_names())
+
+
+def test_a_clearly_better_variant_is_significant(tmp_path: Path):
+    spec = tmp_path / "shop.clm"
+    spec.write_text(
+        'program "Shop"\nchannel sms cost 0.01\nstage all when purchases >= 0\n'
+        'rule nudge { on 20 days after purchase send sms "Back?" offer discount 10% }\n'
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(
+        f'[simulation]\nspec = "{spec}"\ncustomers = 3000\ndays = 120\nreplications = 5\n'
+        "[market.default_channel]\nresponse = 0.05\n"
+        '[[variant]]\nname = "strong offer"\nset = { "rule.nudge.discount" = "40%" }\n'
+    )
+    result = run_scenario(load_scenario_file(path), serial=True)
+    row = result.comparison.set_index(["variant", "kpi"]).loc[("strong offer", "purchases")]
+    assert row["significant"] and row["diff"] > 0
+
+
+def test_serial_and_local_pool_give_identical_results(scenario_file: Path):
+    scenario = load_scenario_file(scenario_file)
+    serial = run_scenario(scenario, replications=2, serial=True)
+    pooled = run_scenario(scenario, replications=2, workers=2)
+    pd.testing.assert_frame_equal(serial.runs, pooled.runs)
+    assert serial.files()["comparison.csv"] == pooled.files()["comparison.csv"]
+
+
+def test_shards_share_capacity_and_merge(tmp_path: Path):
+    spec = tmp_path / "calls.clm"
+    spec.write_text(
+        'program "Calls"\nchannel call cost 10 capacity 25 per day\n'
+        "stage all when purchases >= 0\n"
+        'rule call_them { on schedule daily when days_since_purchase >= 3 days send call "Hi" }\n'
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(f'[simulation]\nspec = "{spec}"\ncustomers = 2001\ndays = 30\nshards = 3\n')
+    scenario = load_scenario_file(path)
+    tasks = plan(scenario)
+    assert [t.customers for t in tasks] == [667, 667, 667]
+    capacities = [
+        clmlang.Policy.from_json(t.policy_json).channels[0].capacity_per_day for t in tasks
+    ]
+    assert sum(capacities) <= 25
+    result = run_scenario(scenario, serial=True)
+    assert result.runs["customers"].iloc[0] == 2001
+    messages = result.runs["messages"].iloc[0]
+    assert 0 < messages <= 25 * 30
+
+
+def test_dask_cluster_gives_the_same_results(scenario_file: Path):
+    """A real scheduler and two workers on the loopback interface."""
+    distributed = pytest.importorskip("distributed")
+    scenario = load_scenario_file(scenario_file)
+    serial = run_scenario(scenario, replications=2, serial=True)
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        on_dask = run_scenario(scenario, replications=2, scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(serial.runs, on_dask.runs)
+
+
+def test_report_is_self_contained(scenario_file: Path, tmp_path: Path):
+    result = run_scenario(load_scenario_file(scenario_file), replications=2, serial=True)
+    written = result.write(tmp_path / "out")
+    assert sorted(p.name for p in written) == ["comparison.csv", "report.html", "summary.json"]
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert not re.search(r"(src|href)=[\"']https?://", page)  # offline: nothing fetched
+    assert page.count('<figure class="chart">') >= 5  # retention, money, stages, rules, sweep
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["verdicts"]) == {
+        "no holdout",
+        "same as base",
+        "cap.sms.limit=1",
+        "cap.sms.limit=3",
+    }
+    assert "revenue" in summary["verdicts"]["no holdout"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"
+)
+def test_report_charts_render_in_headless_chromium(scenario_file: Path, tmp_path: Path):
+    result = run_scenario(load_scenario_file(scenario_file), replications=2, serial=True)
+    result.write(tmp_path)
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            (tmp_path / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    charts = re.search(r'data-charts="(\d+)"', done.stdout)
+    rendered = re.search(r'data-charts-rendered="(\d+)"', done.stdout)
+    assert charts and rendered, done.stderr[-2000:]  # the script ran to its end
+    assert int(charts.group(1)) >= 5
+    assert rendered.group(1) == charts.group(1)
+    assert "Uncaught" not in done.stderr
+
+
+def test_cli_run_writes_the_three_outputs(scenario_file: Path, tmp_path: Path):
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clmlang",
+            "run",
+            str(scenario_file),
+            "--replications",
+            "2",
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {
+        "comparison.csv",
+        "summary.json",
+        "report.html",
+    }
+    assert "no holdout" in done.stdout
+
+
+def test_cli_run_bad_override_is_a_diagnostic(tmp_path: Path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        f'[simulation]\nspec = "{CLINIC}"\ncustomers = 100\ndays = 10\n'
+        '[[variant]]\nname = "typo"\nset = { "rule.keep_rhytm.holdout" = 0.2 }\n'
+    )
+    env = {**os.environ, "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "clmlang", "run", str(path), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 1
+    assert f"{path}:7:" in done.stderr and "did you mean `keep_rhythm`" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "simulations").glob("*.toml")), ids=lambda p: p.stem
+)
+def test_example_scenarios_are_valid(path: Path):
+    from clmlang.market import load_scenario
+
+    data = path.read_text()
+    if "[[variant]]" in data or "[[sweep]]" in data or "spec =" in data:
+        scenario = load_scenario_file(path)
+        tasks = plan(scenario, replications=1)  # every variant compiles
+        assert tasks
+    else:
+        load_scenario(path)
