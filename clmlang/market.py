@@ -266,7 +266,13 @@ class MarketError(Exception):
         for key, message in self.problems:
             line, column = _locate(text, key, message)
             offset = _offset(source, line, column)
-            span = source.span(offset, offset + max(1, len(key.rsplit(".", 1)[-1])))
+            written = key.rsplit(" ", 1)[-1]
+            width = (
+                len(written)
+                if text.startswith(written, offset)
+                else len(key.rsplit(".", 1)[-1])
+            )
+            span = source.span(offset, offset + max(1, width))
             hint = (
                 "see docs/scenarios.md for scenario files and overrides, docs/model.md for "
                 "every market key and its default"
