@@ -28,9 +28,7 @@ def main() -> None:
 
     scenario = load_scenario_file(ROOT / "simulations" / "clinic_sms_sweep.toml")
     sweep = scenario.sweeps[0].model_copy(update={"values": scenario.sweeps[0].values[:3]})
-    settings = scenario.settings.model_copy(
-        update={"customers": args.customers, "days": args.days}
-    )
+    settings = scenario.settings.model_copy(update={"customers": args.customers, "days": args.days})
     scenario = scenario.model_copy(update={"settings": settings, "sweeps": (sweep,)})
     variants = len(scenario.all_variants())
     runs = variants * args.replications
@@ -39,9 +37,12 @@ def main() -> None:
         start = time.perf_counter()
         result = run_scenario(scenario, replications=args.replications, workers=workers)
         times[workers] = time.perf_counter() - start
-        print(f"{workers} worker(s): {variants} variants x {args.replications} replications x "
-              f"{args.customers:,} customers x {args.days} days = {runs} runs in "
-              f"{times[workers]:.1f} s ({times[workers] / runs:.2f} s a run)")
+        print(
+            f"{workers} worker(s): {variants} variants x {args.replications} replications x "
+            f"{args.customers:,} customers x {args.days} days = {runs} runs in "
+            f"{times[workers]:.1f} s ({times[workers] / runs:.2f} s a run)",
+            flush=True,
+        )
     print(f"speed-up from two workers: {times[1] / times[2]:.2f}x (target >= 1.7x)")
     revenue = result.comparison.query("kpi == 'revenue'")[["variant", "mean", "diff_pct"]]
     print(revenue.to_string(index=False))

@@ -67,8 +67,6 @@ def plan(scenario: Scenario, replications: int | None = None) -> list[Task]:
     settings = scenario.settings
     reps = replications or settings.replications
     tasks = []
-    root = np.random.SeedSequence(settings.seed)
-    rep_seeds = root.spawn(reps)
     for variant in scenario.all_variants():
         try:
             policy, market = apply_overrides(
@@ -81,9 +79,11 @@ def plan(scenario: Scenario, replications: int | None = None) -> list[Task]:
         if problems:
             raise MarketError(scenario.path, problems)
         shards = _shard_sizes(settings.customers, settings.shards)
-        for r, rep in enumerate(rep_seeds):
+        for r in range(reps):
             for k, size in enumerate(shards):
-                shard_seed = rep.spawn(len(shards))[k] if len(shards) > 1 else rep
+                # replication r (and shard k) has the same seed in every variant
+                key = (r, k) if len(shards) > 1 else (r,)
+                shard_seed = np.random.SeedSequence(settings.seed, spawn_key=key)
                 shard_policy = _share_capacity(policy, size, settings.customers)
                 tasks.append(
                     Task(

@@ -268,9 +268,7 @@ class MarketError(Exception):
             offset = _offset(source, line, column)
             written = key.rsplit(" ", 1)[-1]
             width = (
-                len(written)
-                if text.startswith(written, offset)
-                else len(key.rsplit(".", 1)[-1])
+                len(written) if text.startswith(written, offset) else len(key.rsplit(".", 1)[-1])
             )
             span = source.span(offset, offset + max(1, width))
             hint = (

@@ -171,17 +171,26 @@ def test_shards_share_capacity_and_merge(tmp_path: Path):
         'rule call_them { on schedule daily when days_since_purchase >= 3 days send call "Hi" }\n'
     )
     path = tmp_path / "s.toml"
-    path.write_text(f'[simulation]\nspec = "{spec}"\ncustomers = 2001\ndays = 30\nshards = 3\n')
+    path.write_text(
+        f'[simulation]\nspec = "{spec}"\ncustomers = 2001\ndays = 30\nshards = 3\n'
+        '[[variant]]\nname = "cheaper"\nset = { "channel.call.cost" = 5 }\n'
+    )
     scenario = load_scenario_file(path)
-    tasks = plan(scenario)
+    every = plan(scenario)
+    # common random numbers hold shard by shard: the same seeds in every variant
+    seeds = {(t.variant, t.shard): t.seed for t in every}
+    assert all(seeds[("base", k)] == seeds[("cheaper", k)] for k in range(3))
+    assert len({seeds[("base", k)] for k in range(3)}) == 3
+    tasks = [t for t in every if t.variant == "base"]
     assert [t.customers for t in tasks] == [667, 667, 667]
     capacities = [
         clmlang.Policy.from_json(t.policy_json).channels[0].capacity_per_day for t in tasks
     ]
     assert sum(capacities) <= 25
     result = run_scenario(scenario, serial=True)
-    assert result.runs["customers"].iloc[0] == 2001
-    messages = result.runs["messages"].iloc[0]
+    base = result.runs[result.runs["variant"] == "base"]
+    assert base["customers"].iloc[0] == 2001
+    messages = base["messages"].iloc[0]
     assert 0 < messages <= 25 * 30
 
 
