@@ -186,7 +186,6 @@ class Market(_Model):
     """Every assumption about customers, with documented defaults."""
 
     start_date: str = "2026-01-01"
-    history_days: float = Field(default=0.0, ge=0)
     population: Population = Population()
     acquisition: Acquisition = Acquisition()
     buying: Buying = Buying()
