@@ -6,8 +6,10 @@ Exit codes: 0 ok, 1 problems found, 2 usage error (bad arguments, unreadable inp
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+import subprocess
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -20,10 +22,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .api import Analysis, analyse, explain, find_specs
+from .api import Analysis, analyse, analyse_text, explain, find_specs
 from .api import simulate as api_simulate
 from .diagnostics import Diagnostic, Severity, render_json, render_text
+from .changes import diff_policies
+from .diffview import render_changes
 from .experiment import SCHEDULER_ENV, Comparison, run_scenario
+from .impact import simulate_impact
 from .explain import CustomerError
 from .files import write_atomic
 from .formatter import format_source
@@ -409,6 +414,115 @@ def _print_comparison(result: Comparison) -> None:
     console.print("* significant at 95% (paired against the base)")
     for variant, text in verdicts(result).items():
         console.print(f"[bold]{variant}[/]: {text}")
+
+
+class DiffFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+DIFF_SAME, DIFF_ERROR, DIFF_CHANGED = 0, 1, 2
+
+
+def _diff_fail(message: str) -> typer.Exit:
+    _out(f"error: {message}", err=True)
+    return typer.Exit(DIFF_ERROR)
+
+
+def _policy_from(path: Path, text: str | None, label: str) -> Policy:
+    """Compile a spec file, or its text at a git revision (its `use` files come from the
+    working tree)."""
+    if text is None:
+        if not path.exists():
+            raise _diff_fail(f"no such file: {path}")
+        analysis = analyse(path)
+    else:
+        with contextlib.chdir(path.parent if str(path.parent) else Path(".")):
+            analysis = analyse_text(text, label)
+    if analysis.policy is None:
+        _out(
+            render_text(analysis.diagnostics, analysis.sources, color=_color(sys.stderr)), err=True
+        )
+        raise typer.Exit(DIFF_ERROR)
+    return analysis.policy
+
+
+def _git_text(path: Path, rev: str) -> str:
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=path.parent or ".",
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        relative = path.resolve().relative_to(Path(top).resolve())
+        shown = subprocess.run(
+            ["git", "show", f"{rev}:{relative.as_posix()}"], cwd=top, capture_output=True, text=True
+        )
+    except (OSError, subprocess.CalledProcessError, ValueError) as error:
+        raise _diff_fail(f"--git: {path} is not in a git repository ({error})") from None
+    if shown.returncode != 0:
+        raise _diff_fail(f"--git {rev}: {shown.stderr.strip()}")
+    return shown.stdout
+
+
+@app.command(name="diff")
+def diff_(
+    old: Annotated[Path, typer.Argument(help="The old spec (or, with --git, the spec).")],
+    new: Annotated[Path | None, typer.Argument(help="The new spec.")] = None,
+    git: Annotated[
+        str | None, typer.Option("--git", help="Diff the spec against its version at REV.")
+    ] = None,
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="Forecast the KPI impact of the change.")
+    ] = False,
+    scenario: Annotated[
+        Path | None, typer.Option(help="Market and settings for --simulate.")
+    ] = None,
+    customers: Annotated[int | None, typer.Option(min=1)] = None,
+    days: Annotated[int | None, typer.Option(min=1)] = None,
+    replications: Annotated[int, typer.Option(min=1)] = 5,
+    output_format: Annotated[DiffFormat, typer.Option("--format")] = DiffFormat.text,
+) -> None:
+    """What changed between two specs: exit 0 no change, 1 error, 2 changes."""
+    if git is not None:
+        if new is not None:
+            raise _diff_fail("give one spec with --git, or two without it")
+        old_policy = _policy_from(old, _git_text(old, git), f"{git}:{old}")
+        new_policy = _policy_from(old, None, str(old))
+        labels = (f"{old} at {git}", str(old))
+    else:
+        if new is None:
+            raise _diff_fail("give two specs, or one with --git REV")
+        old_policy, new_policy = _policy_from(old, None, ""), _policy_from(new, None, "")
+        labels = (str(old), str(new))
+    changes = diff_policies(old_policy, new_policy)
+    impact = None
+    if simulate and changes:
+        settings, market = Settings(customers=5000), Market()
+        try:
+            if scenario is not None:
+                settings, market = load_scenario(scenario)
+            problems = market.problems(new_policy)
+            if problems:
+                raise MarketError(str(scenario or "<defaults>"), problems)
+        except MarketError as error:
+            found, sources = error.diagnostics()
+            _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
+            raise typer.Exit(DIFF_ERROR) from None
+        impact = simulate_impact(
+            old_policy,
+            new_policy,
+            market,
+            customers=customers or settings.customers,
+            days=days or settings.days,
+            replications=replications,
+            seed=settings.seed,
+        )
+    _out(render_changes(changes, impact, labels, output_format.value))
+    raise typer.Exit(DIFF_CHANGED if changes else DIFF_SAME)
 
 
 @app.command()

@@ -1,0 +1,87 @@
+"""`clm diff` output: text for terminals, JSON for machines, Markdown for pull requests."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from .changes import Change
+from .impact import Impact
+
+__all__ = ["render_changes"]
+
+_WORD = {"+": "added", "-": "removed", "~": "changed"}
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
+def _pct(row: dict) -> str:
+    low, high = row["diff_low"], row["diff_high"]
+    base = row["old"]
+    if not (isinstance(low, float) and math.isfinite(low)) or not base:
+        return f"{row['diff']:+,.4g}"
+    scale = 100 / abs(base)
+    mark = " *" if row["significant"] else ""
+    return f"{row['diff_pct']:+.1f}% [{low * scale:+.1f}, {high * scale:+.1f}]{mark}"
+
+
+def render_changes(
+    changes: list[Change], impact: Impact | None, labels: tuple[str, str], form: str
+) -> str:
+    if form == "json":
+        payload = {
+            "old": labels[0],
+            "new": labels[1],
+            "changes": [c.to_dict() for c in changes],
+            "impact": impact.to_dict() if impact else None,
+        }
+        return json.dumps(payload, indent=2)
+    md = form == "markdown"
+    lines = [
+        f"### clm diff: `{labels[0]}` → `{labels[1]}`"
+        if md
+        else f"--- {labels[0]}\n+++ {labels[1]}"
+    ]
+    if not changes:
+        lines.append("No changes." if md else "no changes")
+        return "\n".join(lines)
+    if md:
+        lines += ["", "| | kind | name | what changed |", "|---|---|---|---|"]
+    for c in changes:
+        detail = "; ".join(f"{f.path}: {_value(f.old)} → {_value(f.new)}" for f in c.fields)
+        if md:
+            lines.append(f"| `{c.op}` | {c.kind} | `{c.name}` | {detail or _WORD[c.op]} |")
+        else:
+            lines.append(f"{c.op} {c.kind} {c.name}" + (f": {detail}" if detail else ""))
+    if impact is not None:
+        head = (
+            f"KPI impact: {impact.replications} paired replications, "
+            f"{impact.customers:,} customers, {impact.days} days (* significant at 95%)"
+        )
+        lines += ["", f"#### {head}" if md else head]
+        if md:
+            lines += ["", "| KPI | old | new | change [95% interval] |", "|---|---|---|---|"]
+        for row in impact.kpis.to_dict(orient="records"):
+            old = "-" if not math.isfinite(row["old"]) else f"{row['old']:,.4g}"
+            new = "-" if not math.isfinite(row["new"]) else f"{row['new']:,.4g}"
+            if md:
+                lines.append(f"| {row['kpi']} | {old} | {new} | {_pct(row)} |")
+            else:
+                lines.append(f"  {row['kpi']:<16} {old:>14} -> {new:>14}  {_pct(row)}")
+        if impact.treatment:
+            title = (
+                "Customers whose treatment changed (first replication; replay one with "
+                "`clm simulate --trace ID`)"
+            )
+            lines += ["", f"#### {title}" if md else title]
+            for t in impact.treatment:
+                text = (
+                    f"{t.customers:,} customers {t.description}, e.g. customer "
+                    f"{t.example} from day {t.first_day}"
+                )
+                lines.append(f"- {text}" if md else f"  {text}")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""`clm diff`: a structural diff keyed by names, --git, formats, exit codes, KPI impact."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import clmlang
+from clmlang.changes import diff_policies
+from clmlang.formatter import format_text
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = """program "Shop" currency USD
+channel email cost 0.1
+channel sms cost 1
+cap sms 1 per 7 days
+product tee role profit price 20 cost 8
+stage new when purchases <= 1
+stage regular when purchases >= 2
+rule thanks { on purchase send email "Thanks" }
+rule nudge { in stage new when days_since_purchase >= 30 days send sms "Back?" offer tee discount 10% }
+"""
+
+
+def clm(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "clmlang", *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
+def test_changes_keyed_by_name():
+    old = clmlang.loads(BASE)
+    new = clmlang.loads(
+        BASE.replace("cap sms 1 per 7 days", "cap sms 2 per 7 days")
+        .replace(">= 30 days", ">= 45 days")
+        .replace('rule thanks { on purchase send email "Thanks" }\n', "")
+        + 'rule welcome { on first purchase send email "Hi" }\n'
+    )
+    found = {(c.op, c.kind, c.name): c for c in diff_policies(old, new)}
+    assert set(found) == {
+        ("~", "cap", "sms"),
+        ("~", "rule", "nudge"),
+        ("+", "rule", "welcome"),
+        ("-", "rule", "thanks"),
+    }
+    (limit,) = found[("~", "cap", "sms")].fields
+    assert (limit.path, limit.old, limit.new) == ("limit", 1, 2)
+    (condition,) = found[("~", "rule", "nudge")].fields
+    assert condition.new == "days_since_purchase >= 45"
+
+
+def test_layout_and_order_are_not_changes():
+    old = clmlang.loads(BASE)
+    moved = (
+        BASE.replace('rule thanks { on purchase send email "Thanks" }\n', "")
+        + '# a comment\nrule thanks { on purchase send email "Thanks" }\n'
+    )
+    new = clmlang.loads(format_text(moved))
+    assert diff_policies(old, new) == []
+
+
+def test_cli_exit_codes_and_formats(tmp_path: Path):
+    old, new = tmp_path / "old.clm", tmp_path / "new.clm"
+    old.write_text(BASE)
+    new.write_text(BASE.replace("cost 0.1", "cost 0.2"))
+    same = clm("diff", str(old), str(old))
+    assert same.returncode == 0 and "no changes" in same.stdout
+    changed = clm("diff", str(old), str(new))
+    assert changed.returncode == 2
+    assert "~ channel email: cost: 0.1 → 0.2" in changed.stdout
+    as_json = json.loads(clm("diff", str(old), str(new), "--format", "json").stdout)
+    assert as_json["changes"][0]["change"] == "changed" and as_json["impact"] is None
+    markdown = clm("diff", str(old), str(new), "--format", "markdown").stdout
+    assert "| `~` | channel | `email` | cost: 0.1 → 0.2 |" in markdown
+    broken = tmp_path / "broken.clm"
+    broken.write_text(BASE.replace("stage regular", "stage regular x"))
+    error = clm("diff", str(old), str(broken))
+    assert error.returncode == 1 and "error[" in error.stderr
+    assert clm("diff", str(old)).returncode == 1  # a usage error is an error, not a change
+
+
+def test_git_revision(tmp_path: Path):
+    spec = tmp_path / "shop.clm"
+    spec.write_text(BASE)
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "."], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=tmp_path, check=True)
+    spec.write_text(
+        BASE.replace("holdout", "").replace("cap sms 1 per 7 days", "cap sms 3 per 7 days")
+    )
+    done = clm("diff", str(spec), "--git", "HEAD")
+    assert done.returncode == 2, done.stderr
+    assert "~ cap sms: limit: 1 → 3" in done.stdout
+    assert clm("diff", str(spec), "--git", "no-such-rev").returncode == 1
+
+
+def test_simulated_impact_with_treatment_examples(tmp_path: Path):
+    old, new = tmp_path / "old.clm", tmp_path / "new.clm"
+    old.write_text(BASE)
+    new.write_text(BASE.replace(">= 30 days", ">= 14 days"))
+    done = clm(
+        "diff",
+        str(old),
+        str(new),
+        "--simulate",
+        "--customers",
+        "1500",
+        "--days",
+        "90",
+        "--replications",
+        "3",
+        "--format",
+        "json",
+    )
+    assert done.returncode == 2, done.stderr
+    impact = json.loads(done.stdout)["impact"]
+    kpis = {row["kpi"]: row for row in impact["kpis"]}
+    assert kpis["messages"]["diff"] > 0 and kpis["messages"]["significant"]
+    treatment = impact["treatment"]
+    assert treatment and treatment[0]["description"] == "now get nudge (sms)"
+    assert treatment[0]["example"] >= 0 and treatment[0]["first_day"] >= 14
