@@ -36,7 +36,7 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # "channel", "cap", "product", "audience", "attribute", "stage", "segment", "rule", "program"
+    kind: str  # a section: "program", "channel", "cap", "product", ..., "rule"
     name: str
     op: str  # "+", "-", "~"
     fields: tuple[FieldChange, ...] = field(default_factory=tuple)
@@ -142,7 +142,7 @@ def diff_policies(old: Policy, new: Policy) -> list[Change]:
                 fields = _fields(before[name], item)
                 if fields:
                     changes.append(Change(kind, name, "~", fields))
-        for name, item in before.items():
+        for name in before:
             if name not in after:
                 changes.append(Change(kind, name, "-"))
     return changes

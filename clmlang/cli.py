@@ -24,14 +24,14 @@ from rich.table import Table
 from . import __version__
 from .api import Analysis, analyse, analyse_text, explain, find_specs
 from .api import simulate as api_simulate
-from .diagnostics import Diagnostic, Severity, render_json, render_text
 from .changes import diff_policies
+from .diagnostics import Diagnostic, Severity, render_json, render_text
 from .diffview import render_changes
 from .experiment import SCHEDULER_ENV, Comparison, run_scenario
-from .impact import simulate_impact
 from .explain import CustomerError
 from .files import write_atomic
 from .formatter import format_source
+from .impact import simulate_impact
 from .market import Market, MarketError, Settings, load_scenario
 from .metrics import Forecast
 from .policy import Policy
