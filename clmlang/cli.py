@@ -32,6 +32,7 @@ from .explain import CustomerError
 from .files import write_atomic
 from .formatter import format_source
 from .impact import simulate_impact
+from .policytest import run_tests
 from .market import Market, MarketError, Settings, load_scenario
 from .metrics import Forecast
 from .policy import Policy
@@ -523,6 +524,66 @@ def diff_(
         )
     _out(render_changes(changes, impact, labels, output_format.value))
     raise typer.Exit(DIFF_CHANGED if changes else DIFF_SAME)
+
+
+def _test_files(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(path.rglob("*.test.toml")))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise _usage_error(f"no such file or folder: {path}")
+    return found
+
+
+@app.command(name="test")
+def test_(
+    paths: Annotated[list[Path], typer.Argument(help="Test files (*.test.toml) or folders.")],
+    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
+    coverage: Annotated[
+        bool, typer.Option("--coverage", help="List rules, variants, branches never exercised.")
+    ] = False,
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0, max=100, help="Fail when coverage is below this percent."),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the search: same seed, same run.")] = 0,
+    examples: Annotated[
+        int, typer.Option(min=1, help="Generated histories per invariant.")
+    ] = 200,
+) -> None:
+    """Run policy tests: examples, invariants and forecast expectations."""
+    files = _test_files(paths)
+    if not files:
+        raise _usage_error("no *.test.toml files found")
+    try:
+        report = run_tests(files, seed=seed, examples=examples)
+    except MarketError as error:
+        found, sources = error.diagnostics()
+        _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
+        raise typer.Exit(USAGE) from None
+    for o in report.outcomes:
+        mark = "PASS" if o.passed else "FAIL"
+        _out(f"{mark} {o.file} {o.kind}: {o.name} ({o.seconds:.2f}s)")
+        if not o.passed:
+            for line in o.message.splitlines():
+                _out(f"    {line}")
+            if o.where:
+                _out(f"    rule: {o.where}")
+    share = report.coverage.share
+    _out(f"{len(report.outcomes) - len(report.failed)} passed, {len(report.failed)} failed; "
+         f"coverage {share:.0%} of rules, variants and follow-up branches")
+    if coverage:
+        for item in report.coverage.missing():
+            _out(f"  never exercised: {item}")
+    if junit is not None:
+        write_atomic(junit, report.junit())
+    below = threshold is not None and share * 100 < threshold
+    if below:
+        _out(f"coverage {share:.0%} is below the threshold of {threshold:g}%", err=True)
+    raise typer.Exit(PROBLEMS if report.failed or below else OK)
 
 
 @app.command()

@@ -163,10 +163,14 @@ def merge_runs(runs: list[Run]) -> Run:
         merged.transitions += rec.transitions
         for key in merged.arm_counters:
             merged.arm_counters[key] += rec.arm_counters[key]
-        for name in ("purchases", "rule_events", "messages"):
+        for name in ("purchases", "rule_events", "messages", "unsubscribes"):
             arrays = getattr(rec, name).arrays()
             arrays["customer"] = arrays["customer"] + offset
             getattr(merged, name).add(**arrays)
+        for node, (won, lost) in rec.node_outcomes.items():
+            outcome = merged.node_outcomes.setdefault(node, [0, 0])
+            outcome[0] += won
+            outcome[1] += lost
     return dataclasses.replace(
         first, state=state, recorder=merged, customers=sum(r.customers for r in runs)
     )

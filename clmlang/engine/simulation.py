@@ -648,6 +648,7 @@ class _Simulation:
         node = self.program.nodes[node_id]
         self.waiting[node_id][ids] = np.nan
         self.recorder.arm_counters["converted"][self.arm_of[(node.rule, node.variant)]] += ids.size
+        self.recorder.node_outcomes.setdefault(node_id, [0, 0])[0] += ids.size
         self._trace_rule(ids, d, node.rule, "success")
         if node.on_success is not None:
             self.pending_flows.append((node.on_success, 0, ids))
@@ -734,6 +735,7 @@ class _Simulation:
                     self.recorder.arm_counters["failed"][
                         self.arm_of[(node.rule, node.variant)]
                     ] += failed.size
+                    self.recorder.node_outcomes.setdefault(key, [0, 0])[1] += failed.size
                     self._trace_rule(failed, d, node.rule, "failure: the success window closed")
                     if node.on_failure is not None:
                         self.pending_flows.append((node.on_failure, 0, failed))
@@ -994,7 +996,12 @@ class _Simulation:
         rec.channel_messages[d, ch] += n
         rec.channel_cost[d, ch] += cost
         rec.messages.add(
-            customer=ids, day=d, channel=ch, site=self.site_ids[(site.node, site.step)], arm=arm
+            customer=ids,
+            day=d,
+            channel=ch,
+            site=self.site_ids[(site.node, site.step)],
+            arm=arm,
+            stage=st.stage[ids],
         )
         if not send.transactional:
             for cap in self.caps:
@@ -1030,6 +1037,7 @@ class _Simulation:
         )
         if unsub.any():
             st.unsubscribed[ids[unsub]] |= np.uint64(1) << np.uint64(ch)
+            rec.unsubscribes.add(customer=ids[unsub], day=d, channel=ch)
             rec.daily["unsubscribes"][d] += unsub.sum()
             self._trace_ids(ids[unsub], d, site, f"unsubscribed from {channel.name}")
         burn = st.alive[ids] & (
