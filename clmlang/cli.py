@@ -32,10 +32,10 @@ from .explain import CustomerError
 from .files import write_atomic
 from .formatter import format_source
 from .impact import simulate_impact
-from .policytest import run_tests
 from .market import Market, MarketError, Settings, load_scenario
 from .metrics import Forecast
 from .policy import Policy
+from .policytest import run_tests
 from .scenario import load_scenario_file
 from .source import Source
 
@@ -550,9 +550,7 @@ def test_(
         typer.Option(min=0, max=100, help="Fail when coverage is below this percent."),
     ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the search: same seed, same run.")] = 0,
-    examples: Annotated[
-        int, typer.Option(min=1, help="Generated histories per invariant.")
-    ] = 200,
+    examples: Annotated[int, typer.Option(min=1, help="Generated histories per invariant.")] = 200,
 ) -> None:
     """Run policy tests: examples, invariants and forecast expectations."""
     files = _test_files(paths)
@@ -573,8 +571,10 @@ def test_(
             if o.where:
                 _out(f"    rule: {o.where}")
     share = report.coverage.share
-    _out(f"{len(report.outcomes) - len(report.failed)} passed, {len(report.failed)} failed; "
-         f"coverage {share:.0%} of rules, variants and follow-up branches")
+    _out(
+        f"{len(report.outcomes) - len(report.failed)} passed, {len(report.failed)} failed; "
+        f"coverage {share:.0%} of rules, variants and follow-up branches"
+    )
     if coverage:
         for item in report.coverage.missing():
             _out(f"  never exercised: {item}")

@@ -5,6 +5,7 @@ property-based search of `clm test`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -74,8 +75,11 @@ def interesting_numbers(policy: Policy) -> list[int]:
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
-            if node.get("op") == "const" and isinstance(node.get("value"), int | float) and not \
-                    isinstance(node.get("value"), bool):
+            if (
+                node.get("op") == "const"
+                and isinstance(node.get("value"), int | float)
+                and not isinstance(node.get("value"), bool)
+            ):
                 found.add(int(node["value"]))
             if node.get("op") == "between":
                 found.update({int(node["low"]), int(node["high"])})
@@ -123,7 +127,7 @@ def _around(numbers: list[int], top: int) -> st.SearchStrategy[int]:
     """A number from one of the spans between consecutive interesting numbers, each span as
     likely as another: every region where a condition changes its answer gets its share."""
     edges = sorted({0, top, *(n for n in numbers if 0 <= n <= top)})
-    spans = [(lo, hi) for lo, hi in zip(edges, edges[1:], strict=False)] or [(0, top)]
+    spans = list(itertools.pairwise(edges)) or [(0, top)]
     return st.one_of(
         st.sampled_from(edges),
         st.sampled_from(spans).flatmap(lambda span: st.integers(span[0], span[1])),

@@ -81,13 +81,25 @@ class Example(_Model):
     model_config = ConfigDict(frozen=True, extra="allow")  # date attributes: `birthday = 300`
 
 
-INVARIANTS = ["max_messages", "one_stage", "no_message_when_unsubscribed", "holdout_gets_nothing",
-              "max_discount", "fires_only_when"]
+INVARIANTS = [
+    "max_messages",
+    "one_stage",
+    "no_message_when_unsubscribed",
+    "holdout_gets_nothing",
+    "max_discount",
+    "fires_only_when",
+]
 
 
 class Invariant(_Model):
-    kind: Literal["max_messages", "one_stage", "no_message_when_unsubscribed",
-                  "holdout_gets_nothing", "max_discount", "fires_only_when"]
+    kind: Literal[
+        "max_messages",
+        "one_stage",
+        "no_message_when_unsubscribed",
+        "holdout_gets_nothing",
+        "max_discount",
+        "fires_only_when",
+    ]
     name: str | None = None
     limit: int | None = None
     days: float | None = None
@@ -138,10 +150,34 @@ def load_test_file(path: str | Path) -> TestFile:
             key = ".".join(str(p) for p in e["loc"])
             message = e["msg"]
             if e["type"] == "extra_forbidden":
-                message = "unknown key" + _hint(str(e["loc"][-1]), [
-                    "spec", "example", "invariant", "forecast", "name", "customer", "history",
-                    "day", "stage", "fires", "not_fires", "sends", "kind", "limit", "days",
-                    "channel", "rule", "share", "when", "scenario", "kpi", "at_least", "at_most"])
+                message = "unknown key" + _hint(
+                    str(e["loc"][-1]),
+                    [
+                        "spec",
+                        "example",
+                        "invariant",
+                        "forecast",
+                        "name",
+                        "customer",
+                        "history",
+                        "day",
+                        "stage",
+                        "fires",
+                        "not_fires",
+                        "sends",
+                        "kind",
+                        "limit",
+                        "days",
+                        "channel",
+                        "rule",
+                        "share",
+                        "when",
+                        "scenario",
+                        "kpi",
+                        "at_least",
+                        "at_most",
+                    ],
+                )
             problems.append((key, message))
         raise MarketError(str(path), problems) from None
 
@@ -176,8 +212,11 @@ class Coverage:
         return hit / total if total else 1.0
 
     def missing(self) -> list[str]:
-        return sorted(self.all_rules - self.rules) + sorted(self.all_variants - self.variants) \
+        return (
+            sorted(self.all_rules - self.rules)
+            + sorted(self.all_variants - self.variants)
             + sorted(self.all_branches - self.branches)
+        )
 
 
 @dataclass
@@ -190,11 +229,20 @@ class Report:
         return [o for o in self.outcomes if not o.passed]
 
     def junit(self) -> str:
-        suite = ET.Element("testsuite", name="clm test", tests=str(len(self.outcomes)),
-                           failures=str(len(self.failed)))
+        suite = ET.Element(
+            "testsuite",
+            name="clm test",
+            tests=str(len(self.outcomes)),
+            failures=str(len(self.failed)),
+        )
         for o in self.outcomes:
-            case = ET.SubElement(suite, "testcase", classname=f"{o.file}.{o.kind}", name=o.name,
-                                 time=f"{o.seconds:.3f}")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{o.file}.{o.kind}",
+                name=o.name,
+                time=f"{o.seconds:.3f}",
+            )
             if not o.passed:
                 failure = ET.SubElement(case, "failure", message=o.message.splitlines()[0])
                 failure.text = o.message + ("\n" + o.where if o.where else "")
@@ -212,8 +260,15 @@ def run_tests(paths: list[Path], *, seed: int = 0, examples: int = 200) -> Repor
         test_file = load_test_file(path)
         analysis = analyse(test_file.spec_path())
         if analysis.policy is None:
-            report.outcomes.append(Outcome(str(path), "spec", str(test_file.spec_path()), False,
-                                           "the spec has errors: run `clm check` on it"))
+            report.outcomes.append(
+                Outcome(
+                    str(path),
+                    "spec",
+                    str(test_file.spec_path()),
+                    False,
+                    "the spec has errors: run `clm check` on it",
+                )
+            )
             continue
         _cover_all(report.coverage, analysis.policy)
         runner = _FileRunner(test_file, analysis, seed, examples, report.coverage)
@@ -227,7 +282,7 @@ def _cover_all(coverage: Coverage, policy: Policy) -> None:
         for variant in rule.variants:
             coverage.all_variants.add(f"{rule.name}/{variant.name}")
 
-    def walk(name: str, flow, path: str) -> None:  # noqa: ANN001
+    def walk(name: str, flow, path: str) -> None:
         if flow is None or flow.success is None:
             return
         coverage.all_branches.add(f"{name}:{path}success")
@@ -240,8 +295,9 @@ def _cover_all(coverage: Coverage, policy: Policy) -> None:
 
 
 class _FileRunner:
-    def __init__(self, tf: TestFile, analysis: Analysis, seed: int, examples: int,
-                 coverage: Coverage):
+    def __init__(
+        self, tf: TestFile, analysis: Analysis, seed: int, examples: int, coverage: Coverage
+    ):
         self.tf, self.analysis, self.seed, self.examples = tf, analysis, seed, examples
         self.policy: Policy = analysis.policy  # type: ignore[assignment]
         self.coverage = coverage
@@ -256,19 +312,23 @@ class _FileRunner:
         for inv in self.tf.invariant:
             out.append(self._timed("invariant", inv.label, lambda inv=inv: self._invariant(inv)))
         for fc in self.tf.forecast:
-            label = fc.name or f"{fc.kpi} {'>=' if fc.at_least is not None else '<='} " \
+            label = (
+                fc.name
+                or f"{fc.kpi} {'>=' if fc.at_least is not None else '<='} "
                 f"{fc.at_least if fc.at_least is not None else fc.at_most}"
+            )
             out.append(self._timed("forecast", label, lambda fc=fc: self._forecast(fc)))
         return out
 
-    def _timed(self, kind: str, name: str, body) -> Outcome:  # noqa: ANN001
+    def _timed(self, kind: str, name: str, body) -> Outcome:
         start = time.perf_counter()
         try:
             message, where = body()
         except (CustomerError, MarketError, ValueError) as error:
             message, where = f"cannot run: {error}", ""
-        return Outcome(self.tf.path, kind, name, not message, message,
-                       time.perf_counter() - start, where)
+        return Outcome(
+            self.tf.path, kind, name, not message, message, time.perf_counter() - start, where
+        )
 
     def _where(self, rule_name: str) -> str:
         rule = next((r for r in self.policy.rules if r.name == rule_name), None)
@@ -294,7 +354,7 @@ class _FileRunner:
     def _example(self, ex: Example) -> tuple[str, str]:
         result = explain(self.policy, self.symbols, self.analysis.sources, self._customer(ex))
         fires = {v.rule: v for v in result.rules}
-        for name in [*ex.fires, *ex.not_fires, *(s.rule for s in ex.sends)]:
+        for name in [*ex.fires, *ex.not_fires, *(send.rule for send in ex.sends)]:
             if name not in fires:
                 return f"the spec has no rule `{name}`" + _hint(name, list(fires)), ""
         for v in result.rules:
@@ -316,8 +376,9 @@ class _FileRunner:
             if step is None:
                 return f"`{send.rule}` sends nothing", self._where(send.rule)
             if send.channel and step.channel != send.channel:
-                return (f"expected `{send.rule}` to send on {send.channel}, it sends on "
-                        f"{step.channel}"), self._where(send.rule)
+                return (
+                    f"expected `{send.rule}` to send on {send.channel}, it sends on {step.channel}"
+                ), self._where(send.rule)
             offered = _offer_text(step)
             if send.offer and send.offer != offered:
                 return f"expected offer `{send.offer}`, got `{offered}`", self._where(send.rule)
@@ -325,12 +386,19 @@ class _FileRunner:
 
     # ---- invariants -------------------------------------------------------------------
     def _invariant(self, inv: Invariant) -> tuple[str, str]:
-        state_failure = self._state_search(inv) if inv.kind in (
-            "one_stage", "max_discount", "fires_only_when") else ("", "")
+        state_failure = (
+            self._state_search(inv)
+            if inv.kind in ("one_stage", "max_discount", "fires_only_when")
+            else ("", "")
+        )
         if state_failure[0]:
             return state_failure
-        if inv.kind in ("max_messages", "holdout_gets_nothing", "no_message_when_unsubscribed",
-                        "max_discount"):
+        if inv.kind in (
+            "max_messages",
+            "holdout_gets_nothing",
+            "no_message_when_unsubscribed",
+            "max_discount",
+        ):
             return self._trace_search(inv)
         return "", ""
 
@@ -345,23 +413,32 @@ class _FileRunner:
             limit = parse_share("share", inv.share)
             for v in result.rules:
                 rule = self.policy.rule(v.rule)
-                worst = max((st_.offer.discount_share or 0.0 for st_ in _sends(rule)
-                             if st_.offer is not None), default=0.0)
+                worst = max(
+                    (
+                        st_.offer.discount_share or 0.0
+                        for st_ in _sends(rule)
+                        if st_.offer is not None
+                    ),
+                    default=0.0,
+                )
                 if v.fires and worst > limit + 1e-12:
                     return f"is offered {worst:.0%} off by `{v.rule}` in stage {inv.stage}"
             return None
         if inv.kind == "fires_only_when":
             verdict = next(v for v in result.rules if v.rule == inv.rule)
-            if not verdict.fires:
+            if not verdict.fires or not _trigger_possible(
+                self.policy.rule(inv.rule), customer, result.stage
+            ):
                 return None
             from .explain import _columns
 
-            holds = evaluate(self._condition(inv.when or ""),
-                             _columns(customer, self.policy, self.symbols), 1)[0]
+            holds = evaluate(
+                self._condition(inv.when or ""), _columns(customer, self.policy, self.symbols), 1
+            )[0]
             return None if holds else f"gets `{inv.rule}` though `{inv.when}` is false"
         return None
 
-    def _condition(self, text: str):  # noqa: ANN202
+    def _condition(self, text: str):
         parsed = parse_text(f"segment invariant_condition when {text}\n", "<invariant>")
         if parsed.diagnostics or parsed.file is None:
             raise ValueError(f"`{text}` is not a condition")
@@ -372,42 +449,67 @@ class _FileRunner:
     def _state_search(self, inv: Invariant) -> tuple[str, str]:
         if inv.kind == "fires_only_when" and inv.rule not in [r.name for r in self.policy.rules]:
             raise ValueError(f"the spec has no rule `{inv.rule}`")
-        cfg = settings(max_examples=self.examples, database=None, deadline=None,
-                       suppress_health_check=list(HealthCheck),
-                       phases=[Phase.generate, Phase.shrink])
+        cfg = settings(
+            max_examples=self.examples,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.generate, Phase.shrink],
+        )
         try:
-            found = find(histories(self.policy), lambda h: self._state_violation(inv, h) is not None,
-                         settings=cfg, random=random.Random(self.seed))
+            found = find(
+                histories(self.policy),
+                lambda h: self._state_violation(inv, h) is not None,
+                settings=cfg,
+                random=random.Random(self.seed),
+            )
         except NoSuchExample:
             return "", ""
         problem = self._state_violation(inv, found)
-        paste = (f'[[example]]\nname = "{inv.label}: counterexample"\n{found.to_toml()}\n'
-                 + (f'not_fires = ["{inv.rule}"]\n' if inv.rule else ""))
-        return (f"a customer {problem}.\nMinimal counterexample, ready to paste into "
-                f"{Path(self.tf.path).name}:\n{paste}"), self._where(inv.rule or "")
+        paste = f'[[example]]\nname = "{inv.label}: counterexample"\n{found.to_toml()}\n' + (
+            f'not_fires = ["{inv.rule}"]\n' if inv.rule else ""
+        )
+        return (
+            f"a customer {problem}.\nMinimal counterexample, ready to paste into "
+            f"{Path(self.tf.path).name}:\n{paste}"
+        ), self._where(inv.rule or "")
 
     def _trace_search(self, inv: Invariant) -> tuple[str, str]:
         if inv.rule and inv.rule not in [r.name for r in self.policy.rules]:
-            raise ValueError(f"the spec has no rule `{inv.rule}`" +
-                             _hint(inv.rule, [r.name for r in self.policy.rules]))
+            raise ValueError(
+                f"the spec has no rule `{inv.rule}`"
+                + _hint(inv.rule, [r.name for r in self.policy.rules])
+            )
         populations = st.tuples(st.integers(20, 400), st.integers(0, 2**16))
-        cfg = settings(max_examples=max(3, self.examples // 20), database=None, deadline=None,
-                       suppress_health_check=list(HealthCheck),
-                       phases=[Phase.generate, Phase.shrink])
+        cfg = settings(
+            max_examples=max(3, self.examples // 20),
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.generate, Phase.shrink],
+        )
         try:
-            found = find(populations, lambda p: self._trace_violation(inv, *p) is not None,
-                         settings=cfg, random=random.Random(self.seed))
+            found = find(
+                populations,
+                lambda p: self._trace_violation(inv, *p) is not None,
+                settings=cfg,
+                random=random.Random(self.seed),
+            )
         except NoSuchExample:
             return "", ""
         customers, seed = found
-        problem = self._trace_violation(inv, customers, seed)
+        self._last_rule = inv.rule or ""
+        problem = self._trace_violation(inv, customers, seed) or ""
         spec = self.tf.spec_path()
-        return (f"{problem}\nReplay: clm simulate {spec} --customers {customers} --days 120 "
-                f"--seed {seed} --trace {problem.split()[1]}"), self._where(inv.rule or "")
+        return (
+            f"{problem}\nReplay: clm simulate {spec} --customers {customers} --days 120 "
+            f"--seed {seed} --trace {problem.split()[1]}"
+        ), self._where(self._last_rule)
 
     def _trace_violation(self, inv: Invariant, customers: int, seed: int) -> str | None:
-        run = simulate_policy(self.policy, Market(), customers=customers, days=120,
-                              rng=np.random.default_rng(seed))
+        run = simulate_policy(
+            self.policy, Market(), customers=customers, days=120, rng=np.random.default_rng(seed)
+        )
         self._cover_run(run)
         log = run.recorder.messages.arrays()
         sites = run.sites
@@ -417,25 +519,41 @@ class _FileRunner:
             keep = ~transactional if inv.marketing_only else np.ones(log["site"].size, bool)
             if inv.channel:
                 keep &= log["channel"] == channels.index(inv.channel)
-            return _window_violation(log["customer"][keep], log["day"][keep], inv.limit or 1,
-                                     inv.days or 7)
+            found = _window_violation(
+                log["customer"][keep],
+                log["day"][keep],
+                log["arm"][keep],
+                inv.limit or 1,
+                inv.days or 7,
+            )
+            if found is None:
+                return None
+            text, arm = found
+            self._last_rule = self.policy.rules[run.arms[arm][0]].name
+            return text
         if inv.kind == "holdout_gets_nothing":
             events = run.recorder.rule_events.arrays()
-            arms = [i for i, (r, label) in enumerate(run.arms)
-                    if self.policy.rules[r].name == inv.rule]
+            arms = [
+                i for i, (r, label) in enumerate(run.arms) if self.policy.rules[r].name == inv.rule
+            ]
             hold = [i for i in arms if run.arms[i][1] == "holdout"]
             held = np.unique(events["customer"][np.isin(events["arm"], hold)])
             got = log["customer"][np.isin(log["arm"], [a for a in arms if a not in hold])]
             both = np.intersect1d(held, got)
-            return f"customer {both[0]} is in the holdout of {inv.rule} and got its message" \
-                if both.size else None
+            return (
+                f"customer {both[0]} is in the holdout of {inv.rule} and got its message"
+                if both.size
+                else None
+            )
         if inv.kind == "no_message_when_unsubscribed":
             unsub = run.recorder.unsubscribes.arrays()
             for c, d, ch in zip(unsub["customer"], unsub["day"], unsub["channel"], strict=True):
                 later = (log["customer"] == c) & (log["channel"] == ch) & (log["day"] > d)
                 if later.any():
-                    return (f"customer {c} unsubscribed from {channels[ch]} on day {d} and got a "
-                            f"message there on day {log['day'][later][0]}")
+                    return (
+                        f"customer {c} unsubscribed from {channels[ch]} on day {d} and got a "
+                        f"message there on day {log['day'][later][0]}"
+                    )
             return None
         if inv.kind == "max_discount":
             limit = parse_share("share", inv.share)
@@ -444,11 +562,13 @@ class _FileRunner:
             bad = (log["stage"] == code) & (discount > limit + 1e-12)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                return (f"customer {log['customer'][i]} in stage {inv.stage} was offered "
-                        f"{discount[i]:.0%} off on day {log['day'][i]}")
+                return (
+                    f"customer {log['customer'][i]} in stage {inv.stage} was offered "
+                    f"{discount[i]:.0%} off on day {log['day'][i]}"
+                )
         return None
 
-    def _cover_run(self, run) -> None:  # noqa: ANN001
+    def _cover_run(self, run) -> None:
         fired = run.recorder.arm_counters["fired"]
         for i, (r, label) in enumerate(run.arms):
             if fired[i] > 0 and label != "holdout":
@@ -491,9 +611,38 @@ class _FileRunner:
         return "", ""
 
 
-def _window_violation(cust: np.ndarray, day: np.ndarray, limit: int, window: float) -> str | None:
+def _trigger_possible(rule, customer: dict, stage: str | None) -> bool:
+    """Whether the rule's trigger can come for a customer in this state (`clm explain` says
+    whether the filters hold; the trigger says when they are looked at)."""
+    trig = rule.trigger
+    since = customer.get("days_since_purchase")
+    if trig.kind == "event" and trig.event is not None:
+        ev = trig.event
+        if ev.kind == "enter":
+            return stage == ev.stage
+        if ev.kind == "leave":
+            return stage != ev.stage
+        if ev.kind == "first_purchase":
+            return customer.get("purchases") == 1 and since == 0
+        return since == 0
+    if (
+        trig.kind == "after"
+        and trig.event is not None
+        and trig.event.kind in ("purchase", "first_purchase")
+    ):
+        return since == round(trig.days or 0)
+    if trig.kind == "inactivity":
+        return since == round(trig.days or 0)
+    return True
+
+
+def _window_violation(
+    cust: np.ndarray, day: np.ndarray, arm: np.ndarray, limit: int, window: float
+) -> tuple[str, int] | None:
+    """The first customer with more than `limit` messages within `window` days, and the arm
+    of the message that went over."""
     order = np.lexsort((day, cust))
-    cust, day = cust[order], day[order]
+    cust, day, arm = cust[order], day[order], arm[order]
     if cust.size <= limit:
         return None
     bad = (cust[limit:] == cust[:-limit]) & (day[limit:] - day[:-limit] < window)
@@ -501,14 +650,17 @@ def _window_violation(cust: np.ndarray, day: np.ndarray, limit: int, window: flo
         return None
     i = int(np.flatnonzero(bad)[0])
     days = day[i : i + limit + 1].tolist()
-    return (f"customer {cust[i]} got {limit + 1} messages within {window:g} days "
-            f"(days {', '.join(map(str, days))})")
+    text = (
+        f"customer {cust[i]} got {limit + 1} messages within {window:g} days "
+        f"(days {', '.join(map(str, days))})"
+    )
+    return text, int(arm[i + limit])
 
 
-def _sends(rule) -> list:  # noqa: ANN001
+def _sends(rule) -> list:
     found = []
 
-    def walk(flow) -> None:  # noqa: ANN001
+    def walk(flow) -> None:
         if flow is None:
             return
         found.extend(st_ for st_ in flow.steps if st_.kind == "send")
@@ -521,12 +673,12 @@ def _sends(rule) -> list:  # noqa: ANN001
     return found
 
 
-def _first_send(rule):  # noqa: ANN001, ANN202
+def _first_send(rule):
     steps = rule.variants[0].steps if rule.variants else rule.flow.steps
     return next((st_ for st_ in steps if st_.kind == "send"), None)
 
 
-def _offer_text(step) -> str | None:  # noqa: ANN001
+def _offer_text(step) -> str | None:
     offer = step.offer
     if offer is None:
         return None

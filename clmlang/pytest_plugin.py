@@ -13,14 +13,14 @@ import pytest
 from .policytest import run_tests
 
 
-def pytest_collect_file(parent: pytest.Collector, file_path: Path):  # noqa: ANN201
+def pytest_collect_file(parent: pytest.Collector, file_path: Path):
     if file_path.name.endswith(".test.toml"):
         return PolicyTestFile.from_parent(parent, path=file_path)
     return None
 
 
 class PolicyTestFile(pytest.File):
-    def collect(self):  # noqa: ANN201
+    def collect(self):
         report = run_tests([self.path])
         for outcome in report.outcomes:
             yield PolicyTestItem.from_parent(
@@ -29,7 +29,7 @@ class PolicyTestFile(pytest.File):
 
 
 class PolicyTestItem(pytest.Item):
-    def __init__(self, *, outcome, **kwargs):  # noqa: ANN001, ANN003
+    def __init__(self, *, outcome, **kwargs):
         super().__init__(**kwargs)
         self.outcome = outcome
 
@@ -37,17 +37,17 @@ class PolicyTestItem(pytest.Item):
         if not self.outcome.passed:
             raise PolicyTestFailure(self.outcome)
 
-    def repr_failure(self, excinfo):  # noqa: ANN001, ANN201
+    def repr_failure(self, excinfo):
         if isinstance(excinfo.value, PolicyTestFailure):
             o = excinfo.value.outcome
             return o.message + (f"\nrule: {o.where}" if o.where else "")
         return super().repr_failure(excinfo)
 
-    def reportinfo(self):  # noqa: ANN201
+    def reportinfo(self):
         return self.path, 0, self.name
 
 
 class PolicyTestFailure(Exception):
-    def __init__(self, outcome) -> None:  # noqa: ANN001
+    def __init__(self, outcome) -> None:
         super().__init__(outcome.message)
         self.outcome = outcome

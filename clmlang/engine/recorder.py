@@ -99,7 +99,11 @@ class Recorder:
         )
         self.rule_events = _Log(arm=np.int32, customer=np.int32, day=np.int32)
         self.messages = _Log(
-            customer=np.int32, day=np.int32, channel=np.int16, site=np.int32, arm=np.int32,
+            customer=np.int32,
+            day=np.int32,
+            channel=np.int16,
+            site=np.int32,
+            arm=np.int32,
             stage=np.int16,
         )
         self.unsubscribes = _Log(customer=np.int32, day=np.int32, channel=np.int16)

@@ -1,0 +1,148 @@
+"""`clm test`: examples, invariants with minimal counterexamples, forecasts, coverage, JUnit,
+the pytest plugin, and the example specs' own tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from clmlang.policytest import run_tests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SHOP = """program "Shop" currency USD
+channel sms cost 0.05
+cap 3 per 7 days
+product tee role profit price 20 cost 8
+stage new when purchases <= 1
+stage regular when purchases >= 2
+rule daily_deal { on schedule daily when days_since_purchase >= 2 days send sms "Deal of the day" offer tee discount 10% }
+"""
+SHOP_TESTS = """
+[[example]]
+name = "a deal for a customer who bought two days ago"
+customer = "purchases=1, days_since_purchase=2"
+stage = "new"
+fires = ["daily_deal"]
+sends = [{ rule = "daily_deal", channel = "sms", offer = "tee discount 10%" }]
+
+[[invariant]]
+name = "no more than 3 messages a week"
+kind = "max_messages"
+limit = 3
+days = 7
+"""
+
+
+def clm(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "clmlang", *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
+def write(tmp_path: Path, spec: str, tests: str) -> Path:
+    (tmp_path / "shop.clm").write_text(spec)
+    path = tmp_path / "shop.test.toml"
+    path.write_text(tests)
+    return path
+
+
+def test_example_specs_pass_their_tests():
+    done = clm("test", "specs/", "--examples", "100")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " 0 failed" in done.stdout
+    assert len(list((ROOT / "specs").glob("*.test.toml"))) >= 6
+
+
+def test_removing_the_cap_is_caught_with_a_minimal_counterexample(tmp_path: Path):
+    good = write(tmp_path, SHOP, SHOP_TESTS)
+    assert not run_tests([good], seed=3).failed
+    broken = write(tmp_path, SHOP.replace("cap 3 per 7 days\n", ""), SHOP_TESTS)
+    (failure,) = run_tests([broken], seed=3).failed
+    assert failure.name == "no more than 3 messages a week"
+    assert re.search(r"customer \d+ got 4 messages within 7 days", failure.message)
+    assert "--customers 20 " in failure.message  # shrunk to the smallest population searched
+    assert "daily_deal" in failure.where
+
+
+BROKEN_RULE = """program "Shop" currency USD
+channel sms cost 0.05
+product tee role profit price 20 cost 8
+stage new when purchases <= 2
+stage regular when purchases >= 3
+rule winback { in stage regular when days_since_purchase >= 60 days send sms "We miss you" }
+"""
+
+
+def test_state_invariant_counterexample_is_minimal_and_replays(tmp_path: Path):
+    tests = """
+[[invariant]]
+name = "winback only after 90 silent days"
+kind = "fires_only_when"
+rule = "winback"
+when = "days_since_purchase >= 90 days"
+"""
+    path = write(tmp_path, BROKEN_RULE, tests)
+    (failure,) = run_tests([path], seed=0).failed
+    pasted = failure.message.split("ready to paste into shop.test.toml:\n", 1)[1]
+    history = re.search(r"history = \[(.*)\]", pasted).group(1)
+    assert history.count("day =") == 3  # three purchases: the fewest that make a regular
+    day = int(re.search(r"^day = (\d+)", pasted, re.MULTILINE).group(1))
+    last = max(int(d) for d in re.findall(r"day = (\d+)", history))
+    assert 60 <= day - last < 90
+    # the counterexample, pasted as an example test, fails the same way
+    path.write_text(tests + "\n" + pasted)
+    failures = run_tests([path], seed=0).failed
+    assert any(f.kind == "example" and "not to fire" in f.message for f in failures)
+
+
+def test_same_seed_same_run_and_junit(tmp_path: Path):
+    path = write(tmp_path, SHOP.replace("cap 3 per 7 days\n", ""), SHOP_TESTS)
+    first = [(o.name, o.passed, o.message) for o in run_tests([path], seed=5).outcomes]
+    again = [(o.name, o.passed, o.message) for o in run_tests([path], seed=5).outcomes]
+    assert first == again
+    junit = tmp_path / "junit.xml"
+    done = clm("test", str(path), "--junit", str(junit), "--seed", "5")
+    assert done.returncode == 1
+    suite = ET.parse(junit).getroot()
+    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+
+
+def test_coverage_threshold_and_unknown_names(tmp_path: Path):
+    spec = SHOP + 'rule never { on first purchase when total_spent > 1000000 send sms "Wow" }\n'
+    path = write(tmp_path, spec, SHOP_TESTS.split("[[invariant]]")[0])
+    done = clm("test", str(path), "--coverage", "--threshold", "90")
+    assert done.returncode == 1
+    assert "never exercised: never" in done.stdout
+    assert "below the threshold" in done.stderr
+    bad = write(
+        tmp_path,
+        SHOP,
+        '[[example]]\nname = "typo"\ncustomer = "purchases=1"\nfires = ["daily_dael"]\n',
+    )
+    done = clm("test", str(bad))
+    assert done.returncode == 1 and "did you mean `daily_deal`" in done.stdout
+
+
+def test_forecast_expectation_uses_its_interval(tmp_path: Path):
+    tests = '[[forecast]]\nkpi = "survival_rate"\nat_least = 0.99\ncustomers = 800\ndays = 60\nreplications = 2\n'
+    path = write(tmp_path, SHOP, tests)
+    (failure,) = run_tests([path]).failed
+    assert "expected survival_rate >= 0.99; forecast survival_rate = " in failure.message
+
+
+def test_pytest_collects_policy_tests(tmp_path: Path):
+    path = write(tmp_path, SHOP, SHOP_TESTS)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout
+    assert "2 passed" in done.stdout
