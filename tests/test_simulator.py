@@ -471,3 +471,15 @@ def test_existing_base_starts_with_its_history():
     assert abs(share[names.index("forming")] - 0.3) < tolerance
     assert abs(share[names.index("loyal")] - 0.2) < tolerance
     assert result.recorder.daily["purchases"].sum() > 0
+
+
+def test_a_new_channel_or_attribute_does_not_change_the_customers():
+    """Common random numbers hold between specs: traits are drawn per trait and per name."""
+    base = 'program "A"\nchannel sms cost 1\nstage all when purchases >= 0\n'
+    more = base + "channel email cost 0\nattribute birthday date\n"
+    a = run(base, customers=500, days=30, seed=3)
+    b = run(more, customers=500, days=30, seed=3)
+    assert np.array_equal(a.state.rate, b.state.rate)
+    assert np.array_equal(a.state.spend, b.state.spend)
+    sms = np.uint64(1)
+    assert np.array_equal(a.state.reachable & sms, b.state.reachable & sms)

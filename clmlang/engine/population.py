@@ -9,6 +9,7 @@ policy: the same seed gives the same customers to every policy.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,14 +99,28 @@ def _choice(rng: np.random.Generator, shares: list[float], size: int) -> np.ndar
 def draw_population(
     policy: Policy, market: Market, customers: int, days: int, rng: np.random.Generator
 ) -> State:
-    """Draw the initial customers and all arrivals over `days`, from `rng` alone."""
-    acquired_per_day = rng.poisson(market.acquisition.per_day, size=days) if days else np.zeros(0)
+    """Draw the initial customers and all arrivals over `days`, from `rng` alone.
+
+    Each trait has a stream of its own, and each channel and attribute a stream keyed by its
+    name, so a spec that adds a channel or an attribute still gets the same customers (the
+    same rates, dropout, spend, audiences) as one without it: common random numbers hold
+    between different specs too.
+    """
+    arrivals_rng, audience_rng, buying_rng, spend_rng, control_rng, named_rng = rng.spawn(6)
+    named_key = int(named_rng.integers(0, 2**63))
+
+    def by_name(kind: str, name: str) -> np.random.Generator:
+        return np.random.default_rng([named_key, zlib.crc32(f"{kind}:{name}".encode())])
+
+    acquired_per_day = (
+        arrivals_rng.poisson(market.acquisition.per_day, size=days) if days else np.zeros(0)
+    )
     arrivals_new = np.repeat(np.arange(days, dtype=float), acquired_per_day)
-    arrivals_new += rng.random(arrivals_new.size)
+    arrivals_new += arrivals_rng.random(arrivals_new.size)
     pop = market.population
     # an existing base's arrival (its first purchase) is set by `_seed_existing_base`
     new = pop.start == "new"
-    arrivals_base = rng.random(customers) if new else np.zeros(customers)
+    arrivals_base = arrivals_rng.random(customers) if new else np.zeros(customers)
     arrival = np.concatenate([arrivals_base, arrivals_new])
     n = arrival.size
     acquired = np.zeros(n, dtype=bool)
@@ -115,39 +130,43 @@ def draw_population(
     shares = [pop.audiences.get(name, 0.0) for name in audience_names]
     if audience_names and not pop.audiences:
         shares = [1.0 / len(audience_names)] * len(audience_names)
-    audience = _choice(rng, shares, n) if audience_names else np.full(n, -1, dtype=np.int16)
+    audience = (
+        _choice(audience_rng, shares, n) if audience_names else np.full(n, -1, dtype=np.int16)
+    )
 
     b = market.buying
-    rate = rng.gamma(b.r, 1.0 / b.alpha, size=n)
-    dropout = rng.beta(b.a, b.b, size=n)
+    rate = buying_rng.gamma(b.r, 1.0 / b.alpha, size=n)
+    dropout = buying_rng.beta(b.a, b.b, size=n)
     sp = market.spend
-    spend = rng.gamma(sp.q, 1.0 / sp.gamma, size=n)
+    spend = spend_rng.gamma(sp.q, 1.0 / sp.gamma, size=n)
 
     reachable = np.zeros(n, dtype=np.uint64)
     for i, channel in enumerate(policy.channels):
         reach = market.channel(channel.name).reach
-        reachable |= (rng.random(n) < reach).astype(np.uint64) << np.uint64(i)
+        draws = by_name("channel", channel.name).random(n)
+        reachable |= (draws < reach).astype(np.uint64) << np.uint64(i)
 
-    control = rng.random(n) < policy.control_share
+    control = control_rng.random(n) < policy.control_share
 
     attributes: dict[str, np.ndarray] = {}
     for attr in policy.attributes:
         model = market.attributes.get(attr.name)
+        draw = by_name("attribute", attr.name)
         if attr.type == "date":
             span = model.days if model else 365.25 * 3
-            attributes[attr.name] = -np.floor(rng.random(n) * span)
+            attributes[attr.name] = -np.floor(draw.random(n) * span)
         elif attr.type == "flag":
             share = model.share if model and model.share is not None else 0.5
-            attributes[attr.name] = (rng.random(n) < share).astype(float)
+            attributes[attr.name] = (draw.random(n) < share).astype(float)
         elif attr.type == "text":
             names = list(model.values) if model else []
-            picked = _choice(rng, [model.values[v] for v in names], n) if names else None
+            picked = _choice(draw, [model.values[v] for v in names], n) if names else None
             table = np.array([*names, ""], dtype=object)
             attributes[attr.name] = (
                 table[picked] if picked is not None else np.full(n, "", dtype=object)
             )
         elif model is not None and model.mean is not None:
-            attributes[attr.name] = rng.normal(model.mean, model.sd, size=n)
+            attributes[attr.name] = draw.normal(model.mean, model.sd, size=n)
         else:
             attributes[attr.name] = np.full(n, np.nan)
 
@@ -164,7 +183,7 @@ def draw_population(
         attributes=attributes,
     )
     if pop.start == "existing":
-        _seed_existing_base(state, market, customers, rng)
+        _seed_existing_base(state, market, customers, by_name("population", "existing"))
     return state
 
 

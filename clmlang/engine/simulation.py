@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -145,8 +146,10 @@ class _Simulation:
         self.recorder = Recorder(days, len(policy.stages), len(policy.channels), len(self.arms))
         self.caps = [_Cap(c, self.n) for c in policy.caps]
 
-        # per-rule state
+        # per-rule state; a rule's holdout and variant draws are keyed by its name, so
+        # switching another rule off does not reshuffle them
         self.rules = policy.rules
+        self.rule_keys = [zlib.crc32(r.name.encode()) for r in policy.rules]
         n = self.n
         self.last_fired = [np.full(n, np.nan, dtype=np.float32) for _ in self.rules]
         self.was_true: dict[int, np.ndarray] = {}
@@ -824,7 +827,7 @@ class _Simulation:
         rule, rec, S = self.rules[r], self.recorder, self.streams
         self.last_fired[r][ids] = d
         held = (
-            S.uniform(ids, Purpose.HOLDOUT, r) < rule.holdout
+            S.uniform(ids, Purpose.HOLDOUT, self.rule_keys[r]) < rule.holdout
             if rule.holdout
             else np.zeros(ids.size, bool)
         )
@@ -840,7 +843,7 @@ class _Simulation:
             return
         roots = self.program.roots[r]
         if rule.variants:
-            u = S.uniform(treated, Purpose.VARIANT, r)
+            u = S.uniform(treated, Purpose.VARIANT, self.rule_keys[r])
             variant = np.minimum(
                 np.searchsorted(self.variant_cumulative[r], u, side="right"), len(roots) - 1
             )
