@@ -84,7 +84,7 @@ def plan(scenario: Scenario, replications: int | None = None) -> list[Task]:
                 # replication r (and shard k) has the same seed in every variant
                 key = (r, k) if len(shards) > 1 else (r,)
                 shard_seed = np.random.SeedSequence(settings.seed, spawn_key=key)
-                shard_policy = _share_capacity(policy, size, settings.customers)
+                shard_policy = _share_capacity(policy, k, shards)
                 tasks.append(
                     Task(
                         variant=variant.name,
@@ -107,18 +107,22 @@ def _shard_sizes(customers: int, shards: int) -> list[int]:
     return [base + (1 if k < extra else 0) for k in range(shards)]
 
 
-def _share_capacity(policy: Policy, size: int, total: int) -> Policy:
-    if size == total:
+def _share_capacity(policy: Policy, shard: int, sizes: list[int]) -> Policy:
+    """A channel's daily capacity split between shards in proportion to their customers:
+    each gets the floor of its share, the first ones one more until the whole is used."""
+    if len(sizes) == 1:
         return policy
-    channels = tuple(
-        c.model_copy(
-            update={"capacity_per_day": max(1, math.floor(c.capacity_per_day * size / total))}
-        )
-        if c.capacity_per_day is not None
-        else c
-        for c in policy.channels
-    )
-    return policy.model_copy(update={"channels": channels})
+    total = sum(sizes)
+    channels = []
+    for c in policy.channels:
+        if c.capacity_per_day is None:
+            channels.append(c)
+            continue
+        floors = [c.capacity_per_day * s // total for s in sizes]
+        left = c.capacity_per_day - sum(floors)
+        mine = floors[shard] + (1 if shard < left else 0)
+        channels.append(c.model_copy(update={"capacity_per_day": mine}))
+    return policy.model_copy(update={"channels": tuple(channels)})
 
 
 def run_task(task: Task) -> RunResult:

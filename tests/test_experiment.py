@@ -186,7 +186,7 @@ def test_shards_share_capacity_and_merge(tmp_path: Path):
     capacities = [
         clmlang.Policy.from_json(t.policy_json).channels[0].capacity_per_day for t in tasks
     ]
-    assert sum(capacities) <= 25
+    assert sum(capacities) == 25 and max(capacities) - min(capacities) <= 1
     result = run_scenario(scenario, serial=True)
     base = result.runs[result.runs["variant"] == "base"]
     assert base["customers"].iloc[0] == 2001
