@@ -30,5 +30,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_policytest.py
 	$(BIN)/python benchmarks/bench_whatif.py
 
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/ruff check clmlang tests benchmarks
+	$(BIN)/ruff format --check clmlang tests benchmarks
+
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
