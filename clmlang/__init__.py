@@ -12,8 +12,10 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .api import Analysis, analyse, analyse_text, explain, load, loads, run_scenario, simulate
+from .calibration import Calibration, calibrate
 from .diagnostics import ClmError, Diagnostic, Severity
 from .experiment import Comparison
+from .history import HistoryError, load_history
 from .market import Market, MarketError
 from .metrics import Forecast
 from .policy import Policy
@@ -22,10 +24,12 @@ from .source import Span
 
 __all__ = [
     "Analysis",
+    "Calibration",
     "ClmError",
     "Comparison",
     "Diagnostic",
     "Forecast",
+    "HistoryError",
     "Market",
     "MarketError",
     "Policy",
@@ -35,8 +39,10 @@ __all__ = [
     "__version__",
     "analyse",
     "analyse_text",
+    "calibrate",
     "explain",
     "load",
+    "load_history",
     "load_scenario_file",
     "loads",
     "run_scenario",

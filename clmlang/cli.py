@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,6 +25,7 @@ from rich.table import Table
 from . import __version__
 from .api import Analysis, analyse, analyse_text, explain, find_specs
 from .api import simulate as api_simulate
+from .calibration import calibrate
 from .changes import diff_policies
 from .diagnostics import Diagnostic, Severity, render_json, render_text
 from .diffview import render_changes
@@ -31,6 +33,7 @@ from .experiment import SCHEDULER_ENV, Comparison, run_scenario
 from .explain import CustomerError
 from .files import write_atomic
 from .formatter import format_source
+from .history import HistoryError, load_history
 from .impact import simulate_impact
 from .market import Market, MarketError, Settings, load_scenario
 from .metrics import Forecast
@@ -584,6 +587,43 @@ def test_(
     if below:
         _out(f"coverage {share:.0%} is below the threshold of {threshold:g}%", err=True)
     raise typer.Exit(PROBLEMS if report.failed or below else OK)
+
+
+@app.command(name="calibrate")
+def calibrate_(
+    history: Annotated[str, typer.Argument(help="A CSV or Parquet file, or a SQLAlchemy URL.")],
+    calibration_end: Annotated[
+        str, typer.Option("--calibration-end", help="Fit on purchases up to this date.")
+    ],
+    customer_col: Annotated[str, typer.Option("--customer-col")] = "customer_id",
+    date_col: Annotated[str, typer.Option("--date-col")] = "date",
+    amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
+    query: Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the market here (TOML).")
+    ] = None,
+) -> None:
+    """Fit the buying and spend models to a purchase history; write the market."""
+    try:
+        end = pd.Timestamp(calibration_end)
+    except ValueError:
+        raise _usage_error(f"--calibration-end: not a date: {calibration_end!r}") from None
+    try:
+        frame = load_history(
+            history,
+            customer_col=customer_col,
+            date_col=date_col,
+            amount_col=amount_col,
+            query=query,
+        )
+        result = calibrate(frame, end.date().isoformat())
+    except HistoryError as error:
+        _out(f"error: {error}", err=True)
+        raise typer.Exit(PROBLEMS) from None
+    _out(result.report())
+    if output is not None:
+        write_atomic(output, result.to_toml())
+        _out(f"wrote {output}")
 
 
 @app.command()

@@ -1,0 +1,170 @@
+"""Maximum-likelihood fits of the buying and spend models to a purchase history.
+
+BG/NBD (Fader, Hardie and Lee 2005) and Pareto/NBD (Schmittlein, Morrison and Colombo 1987)
+for purchases and dropout, Gamma-Gamma for spend. Times are in weeks, as in the literature
+(the market converts to days). Each fit reports its parameters, their standard errors (from
+the numerical Hessian of the log-likelihood, by the delta method on log-parameters), the
+log-likelihood and the AIC; models are compared on the calibration data only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special
+
+from .history import Summary
+
+__all__ = ["Fit", "fit_bgnbd", "fit_gamma_gamma", "fit_pareto_nbd"]
+
+
+@dataclass(frozen=True)
+class Fit:
+    model: str
+    params: dict[str, float]
+    std_errors: dict[str, float]
+    log_likelihood: float
+    n: int  # observations fitted (customers)
+
+    @property
+    def aic(self) -> float:
+        return 2 * len(self.params) - 2 * self.log_likelihood
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "params": self.params,
+            "std_errors": self.std_errors,
+            "log_likelihood": self.log_likelihood,
+            "aic": self.aic,
+            "customers": self.n,
+        }
+
+
+def _bgnbd_ll(log_params: np.ndarray, x, t_x, T) -> np.ndarray:
+    r, alpha, a, b = np.exp(log_params)
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+    a2 = special.betaln(a, b + x) - special.betaln(a, b)
+    a3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a4 = np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x)
+    a4 = np.where(x > 0, a4, -np.inf)
+    return a1 + a2 + np.logaddexp(a3, a4)
+
+
+def _pareto_ll(log_params: np.ndarray, x, t_x, T) -> np.ndarray:
+    r, alpha, s, beta = np.exp(log_params)
+    rsx = r + s + x
+    if alpha >= beta:
+        big, param = alpha, s + 1
+    else:
+        big, param = beta, r + x
+    diff = abs(alpha - beta)
+    with np.errstate(all="ignore"):
+        f1 = special.hyp2f1(rsx, param, rsx + 1, diff / (big + t_x))
+        f2 = special.hyp2f1(rsx, param, rsx + 1, diff / (big + T))
+        l1 = np.log(f1) - rsx * np.log(big + t_x)
+        l2 = np.log(f2) - rsx * np.log(big + T)
+        # log(exp(l1) - exp(l2)), l1 > l2
+        a0 = l1 + np.log1p(-np.exp(l2 - l1))
+        head = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        first = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+        second = np.log(s) - np.log(rsx) + a0
+        return head + np.logaddexp(first, second)
+
+
+def _gg_ll(log_params: np.ndarray, x, m) -> np.ndarray:
+    p, q, gamma = np.exp(log_params)
+    px = p * x
+    return (
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * np.log(gamma)
+        + (px - 1) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * np.log(gamma + m * x)
+    )
+
+
+def _fit(
+    name: str, names: list[str], ll: Callable[[np.ndarray], np.ndarray], start: list[float], n: int
+) -> Fit:
+    def objective(theta: np.ndarray) -> float:
+        value = -float(np.sum(ll(theta)))
+        return value if np.isfinite(value) else 1e12
+
+    x0 = np.log(start)
+    result = optimize.minimize(objective, x0, method="L-BFGS-B")
+    if not result.success:  # from a rough start the simplex is slower but does not give up
+        result = optimize.minimize(
+            objective,
+            result.x,
+            method="Nelder-Mead",
+            options={"maxiter": 5000, "xatol": 1e-7, "fatol": 1e-7},
+        )
+        result = optimize.minimize(objective, result.x, method="L-BFGS-B")
+    theta = result.x
+    hessian = _hessian(objective, theta)
+    try:
+        cov = np.linalg.inv(hessian)
+        se_log = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    except np.linalg.LinAlgError:
+        se_log = np.full(theta.size, np.nan)
+    params = np.exp(theta)
+    return Fit(
+        model=name,
+        params={k: float(v) for k, v in zip(names, params, strict=True)},
+        std_errors={k: float(v * s) for k, v, s in zip(names, params, se_log, strict=True)},
+        log_likelihood=-float(result.fun),
+        n=n,
+    )
+
+
+def _hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    k = x.size
+    out = np.empty((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            e_i = np.eye(k)[i] * h
+            e_j = np.eye(k)[j] * h
+            value = f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j) + f(x - e_i - e_j)
+            out[i, j] = out[j, i] = value / (4 * h * h)
+    return out
+
+
+def fit_bgnbd(summary: Summary) -> Fit:
+    x, t_x, T = summary.x, summary.t_x, summary.T
+    return _fit(
+        "bgnbd",
+        ["r", "alpha", "a", "b"],
+        lambda th: _bgnbd_ll(th, x, t_x, T),
+        [0.5, 5.0, 1.0, 2.0],
+        x.size,
+    )
+
+
+def fit_pareto_nbd(summary: Summary) -> Fit:
+    x, t_x, T = summary.x, summary.t_x, summary.T
+    return _fit(
+        "pareto_nbd",
+        ["r", "alpha", "s", "beta"],
+        lambda th: _pareto_ll(th, x, t_x, T),
+        [0.5, 10.0, 0.5, 10.0],
+        x.size,
+    )
+
+
+def fit_gamma_gamma(summary: Summary) -> Fit:
+    """Fitted on the customers with at least one repeat purchase of positive value."""
+    keep = (summary.x > 0) & (summary.monetary > 0)
+    x, m = summary.x[keep], summary.monetary[keep]
+    return _fit(
+        "gamma_gamma",
+        ["p", "q", "gamma"],
+        lambda th: _gg_ll(th, x, m),
+        [1.0, 2.0, float(np.mean(m)) if m.size else 10.0],
+        int(keep.sum()),
+    )

@@ -1,0 +1,153 @@
+"""Purchase histories from files and databases, checked, merged by day, cut at a date.
+
+A history is one row per purchase: a customer id, a date and an amount (column names are
+options). It comes from CSV, Parquet, or a SQL database through a SQLAlchemy URL and a query.
+Same-day purchases of one customer are merged into one transaction (amounts added), as the
+literature does. `summarise` turns it into what the buying models are fitted on, using
+nothing after the calibration end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["HistoryError", "Summary", "load_history", "merge_days", "summarise"]
+
+
+class HistoryError(Exception):
+    """A history that cannot be read: says the file, the row and the column."""
+
+
+def load_history(
+    source: str | Path,
+    *,
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+    amount_col: str = "amount",
+    query: str | None = None,
+) -> pd.DataFrame:
+    """Read a history into columns `customer_id`, `date` (datetime64), `amount` (float),
+    one row per customer and day. `source`: a .csv or .parquet file, or a SQLAlchemy URL
+    (`postgresql://...`, `sqlite:///...`) with `query`."""
+    text = str(source)
+    if "://" in text:
+        if not query:
+            raise HistoryError(f"{text}: a database needs --query, the SQL that selects the rows")
+        try:
+            import sqlalchemy
+
+            engine = sqlalchemy.create_engine(text)
+            with engine.connect() as connection:
+                raw = pd.read_sql(sqlalchemy.text(query), connection)
+        except Exception as error:  # the driver's own errors: connection, SQL, permissions
+            raise HistoryError(f"{_safe_url(text)}: {type(error).__name__}: {error}") from None
+        where = _safe_url(text)
+    else:
+        path = Path(text)
+        if not path.exists():
+            raise HistoryError(f"{path}: no such file")
+        try:
+            if path.suffix.lower() in (".parquet", ".pq"):
+                raw = pd.read_parquet(path)
+            else:
+                raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except Exception as error:
+            raise HistoryError(f"{path}: cannot read: {error}") from None
+        where = str(path)
+    return _check(raw, where, customer_col, date_col, amount_col)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password."""
+    try:
+        import sqlalchemy
+
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def _check(raw: pd.DataFrame, where: str, customer: str, date: str, amount: str) -> pd.DataFrame:
+    for column in (customer, date, amount):
+        if column not in raw.columns:
+            close = [c for c in raw.columns if c.lower() == column.lower()]
+            hint = (
+                f" (did you mean `{close[0]}`?)"
+                if close
+                else f"; the columns are: {', '.join(map(str, raw.columns))}"
+            )
+            raise HistoryError(f"{where}: no column `{column}`{hint}")
+    ids = raw[customer].astype(str).str.strip()
+    dates = pd.to_datetime(raw[date].astype(str).str.strip(), errors="coerce", format="mixed")
+    amounts = pd.to_numeric(raw[amount].astype(str).str.strip(), errors="coerce")
+    # row numbers as a spreadsheet shows them: the header is row 1
+    for mask, column, what in (
+        (ids == "", customer, "an empty customer id"),
+        (dates.isna(), date, "not a date"),
+        (amounts.isna(), amount, "not a number"),
+    ):
+        if mask.any():
+            row = int(np.flatnonzero(mask.to_numpy())[0])
+            value = raw[column].iloc[row]
+            raise HistoryError(f"{where}: row {row + 2}, column `{column}`: {what}: {value!r}")
+    frame = pd.DataFrame({"customer_id": ids, "date": dates.dt.normalize(), "amount": amounts})
+    return merge_days(frame)
+
+
+def merge_days(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer and day; amounts added."""
+    merged = frame.groupby(["customer_id", "date"], as_index=False, sort=True)["amount"].sum()
+    return merged.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Per customer, from the calibration period only (times in weeks since their first
+    purchase): repeat purchases x, the time of the last one t_x, the observation length T,
+    the mean value of the repeat purchases, and every repeat purchase time."""
+
+    customers: np.ndarray  # ids
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    monetary: np.ndarray  # mean amount of repeat purchases (0 when none)
+    first: np.ndarray  # datetime64 of the first purchase
+    times: list[np.ndarray]  # repeat purchase times, weeks since the first
+
+
+def summarise(history: pd.DataFrame, calibration_end: str | pd.Timestamp) -> Summary:
+    """Summarise a merged history up to `calibration_end` (inclusive). Nothing later is read:
+    the rows after it are dropped before anything is computed."""
+    end = pd.Timestamp(calibration_end)
+    cal = history[history["date"] <= end]
+    if cal.empty:
+        raise HistoryError(f"no purchase on or before {end.date()}")
+    cal = cal.sort_values(["customer_id", "date"], kind="stable")
+    ids = cal["customer_id"].to_numpy()
+    days = cal["date"].to_numpy()
+    amounts = cal["amount"].to_numpy(dtype=float)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    sizes = np.diff(np.r_[starts, ids.size])
+    first_day = np.repeat(days[starts], sizes)
+    t = (days - first_day) / np.timedelta64(1, "D") / 7.0
+    x = sizes - 1
+    last = starts + sizes - 1
+    t_x = np.where(x > 0, t[last], 0.0)
+    repeat_spend = np.add.reduceat(amounts, starts) - amounts[starts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(x > 0, repeat_spend / np.maximum(x, 1), 0.0)
+    times = [chunk[1:] for chunk in np.split(t, starts[1:])]
+    T = (end.to_datetime64() - days[starts]) / np.timedelta64(1, "D") / 7.0
+    return Summary(
+        customers=ids[starts],
+        x=x,
+        t_x=t_x,
+        T=T,
+        monetary=monetary,
+        first=days[starts],
+        times=times,
+    )

@@ -1,0 +1,151 @@
+"""Calibration on real purchase histories: reading (CSV, Parquet, SQL), same-day merging, the
+calibration cut-off, and maximum-likelihood fits that reproduce the published CDNOW values."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import clmlang
+from clmlang.calibration import calibrate
+from clmlang.history import HistoryError, load_history, summarise
+from clmlang.market import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
+END = "1997-09-30"
+
+
+@pytest.fixture(scope="module")
+def history() -> pd.DataFrame:
+    return load_history(CDNOW)
+
+
+def test_same_day_purchases_are_merged(history: pd.DataFrame):
+    summary = summarise(history, END)
+    assert summary.x.size == 2357
+    assert summary.x.sum() == 2457  # repeat transactions in calibration (data README)
+    holdout = history[(history["date"] > END) & (history["date"] <= "1998-06-30")]
+    assert len(holdout) == 1882
+
+
+def test_fits_reproduce_the_published_values(history: pd.DataFrame):
+    result = calibrate(history, END)
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    for key, value in published.items():
+        assert result.bgnbd.params[key] == pytest.approx(value, rel=0.01)
+    assert result.bgnbd.log_likelihood == pytest.approx(-9582.4, abs=0.5)
+    pareto = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
+    for key, value in pareto.items():
+        assert result.pareto_nbd.params[key] == pytest.approx(value, rel=0.01)
+    gg = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+    for key, value in gg.items():
+        assert result.gamma_gamma.params[key] == pytest.approx(value, rel=0.01)
+    assert all(0 < se < result.bgnbd.params[k] for k, se in result.bgnbd.std_errors.items())
+    assert result.best == "bgnbd"  # by AIC, on calibration data only
+    # the market speaks days: alpha in weeks x 7
+    assert result.market.buying.alpha == pytest.approx(result.bgnbd.params["alpha"] * 7)
+
+
+def test_nothing_after_the_calibration_end_is_used(history: pd.DataFrame):
+    base = calibrate(history, END)
+    later = pd.DataFrame(
+        {
+            "customer_id": ["1"] * 50 + ["new"],
+            "date": pd.date_range("1997-10-01", periods=51, freq="D"),
+            "amount": [1.0] * 51,
+        }
+    )
+    more = calibrate(pd.concat([history, later], ignore_index=True), END)
+    assert more.bgnbd.params == base.bgnbd.params
+    assert more.gamma_gamma.params == base.gamma_gamma.params
+
+
+def test_parquet_and_sql_read_the_same_history(history: pd.DataFrame, tmp_path: Path):
+    raw = pd.read_csv(CDNOW)
+    parquet = tmp_path / "h.parquet"
+    raw.to_parquet(parquet)
+    database = tmp_path / "h.db"
+    with sqlite3.connect(database) as connection:
+        raw.to_sql("purchases", connection, index=False)
+    from_parquet = load_history(parquet)
+    from_sql = load_history(f"sqlite:///{database}", query="select * from purchases")
+    pd.testing.assert_frame_equal(from_parquet, history)
+    pd.testing.assert_frame_equal(from_sql, history)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("customer,date,amount\n1,1997-01-01,3\n", "no column `customer_id`"),
+        (
+            "customer_id,date,amount\n1,1997-01-01,3\n2,yesterday,4\n",
+            "row 3, column `date`: not a date: 'yesterday'",
+        ),
+        (
+            "customer_id,date,amount\n1,1997-01-01,3\n2,1997-01-02,lots\n",
+            "row 3, column `amount`: not a number",
+        ),
+        (
+            "customer_id,date,amount\n,1997-01-01,3\n",
+            "row 2, column `customer_id`: an empty customer id",
+        ),
+    ],
+)
+def test_bad_files_name_the_row_and_column(tmp_path: Path, text: str, message: str):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(HistoryError) as info:
+        load_history(path)
+    assert message in str(info.value)
+
+
+def test_cli_writes_a_market_the_simulator_reads(tmp_path: Path):
+    out = tmp_path / "market.toml"
+    env = {**os.environ, "NO_COLOR": "1"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clmlang",
+            "calibrate",
+            str(CDNOW),
+            "--calibration-end",
+            END,
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "bgnbd" in done.stdout and "log-likelihood -9,582.4" in done.stdout
+    settings, market = load_scenario(out)
+    assert settings.customers == 2357 and market.population.start == "existing"
+    assert abs(sum(market.population.purchases.values()) - 1) < 1e-9
+    spec = tmp_path / "none.clm"
+    spec.write_text('program "No marketing"\nstage all when purchases >= 0\n')
+    forecast = clmlang.simulate(spec, market, customers=500, days=60, rng=1)
+    assert forecast.summary["purchases"] > 0
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clmlang",
+            "calibrate",
+            str(CDNOW),
+            "--calibration-end",
+            "not-a-date",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert bad.returncode == 2 and "not a date" in bad.stderr
