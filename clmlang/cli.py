@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .api import Analysis, analyse, analyse_text, explain, find_specs
+from .api import Analysis, analyse, analyse_text, explain, find_specs, loads
 from .api import simulate as api_simulate
 from .calibration import calibrate
 from .changes import diff_policies
@@ -32,6 +33,7 @@ from .diffview import render_changes
 from .experiment import SCHEDULER_ENV, Comparison, run_scenario
 from .explain import CustomerError
 from .files import write_atomic
+from .forecasting import forecast_base
 from .formatter import format_source
 from .history import HistoryError, load_history
 from .impact import simulate_impact
@@ -624,6 +626,89 @@ def calibrate_(
     if output is not None:
         write_atomic(output, result.to_toml())
         _out(f"wrote {output}")
+
+
+NO_POLICY = 'program "No policy"\nstage everyone when purchases >= 0\n'
+
+
+@app.command(name="forecast")
+def forecast_(
+    spec: Annotated[
+        Path | None, typer.Argument(help="The policy in force (none: no policy).")
+    ] = None,
+    history: Annotated[str, typer.Option(help="The purchase history (CSV, Parquet or URL).")] = "",
+    calibration_end: Annotated[str, typer.Option("--calibration-end")] = "",
+    until: Annotated[str, typer.Option(help="Forecast up to this date.")] = "",
+    market: Annotated[
+        Path | None, typer.Option(help="A calibrated market (else: calibrate first).")
+    ] = None,
+    replications: Annotated[int, typer.Option(min=1)] = 20,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+    customer_col: Annotated[str, typer.Option("--customer-col")] = "customer_id",
+    date_col: Annotated[str, typer.Option("--date-col")] = "date",
+    amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
+    query: Annotated[str | None, typer.Option()] = None,
+    out: Annotated[Path, typer.Option(help="Folder for forecast.json and customers.csv.")] = Path(
+        "build/forecast"
+    ),
+) -> None:
+    """Forecast the real customer base from the calibration end, under a policy or none."""
+    for name, value in (
+        ("--history", history),
+        ("--calibration-end", calibration_end),
+        ("--until", until),
+    ):
+        if not value:
+            raise _usage_error(f"{name} is required")
+    try:
+        end = pd.Timestamp(calibration_end).date().isoformat()
+        pd.Timestamp(until)
+    except ValueError as error:
+        raise _usage_error(f"not a date: {error}") from None
+    policy = _compile_or_exit(spec)[0] if spec is not None else loads(NO_POLICY)
+    try:
+        frame = load_history(
+            history,
+            customer_col=customer_col,
+            date_col=date_col,
+            amount_col=amount_col,
+            query=query,
+        )
+        cal = calibrate(frame, end)
+        chosen = load_scenario(market)[1] if market is not None else cal.market
+        result = forecast_base(
+            cal, policy, chosen, until=until, replications=replications, seed=seed, actual=frame
+        )
+    except HistoryError as error:
+        _out(f"error: {error}", err=True)
+        raise typer.Exit(PROBLEMS) from None
+    except MarketError as error:
+        found, sources = error.diagnostics()
+        _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
+        raise typer.Exit(PROBLEMS) from None
+    except ValueError as error:
+        raise _usage_error(str(error)) from None
+    payload = dict(result.summary)
+    payload["weekly"] = result.weekly.to_dict(orient="list")
+    write_atomic(out / "forecast.json", json.dumps(payload, indent=2) + "\n")
+    columns = ["customer_id", "predicted_transactions", "predicted_revenue", "p_alive"]
+    write_atomic(
+        out / "customers.csv", result.customers[columns].to_csv(index=False, float_format="%.6g")
+    )
+    for key in (
+        "holdout_repeat_transactions",
+        "holdout_revenue",
+        "actual_repeat_transactions",
+        "transactions_error",
+        "revenue_error",
+        "correlation",
+        "rmse",
+        "mae",
+    ):
+        if key in result.summary and result.summary[key] is not None:
+            value = result.summary[key]
+            _out(f"{key:<28} {value:,.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+    _out(f"wrote forecast.json, customers.csv to {out}/")
 
 
 @app.command()

@@ -149,3 +149,67 @@ def test_cli_writes_a_market_the_simulator_reads(tmp_path: Path):
         env=env,
     )
     assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+def test_simulated_forecast_equals_the_bgnbd_closed_form(history: pd.DataFrame):
+    """Configured as plain BG/NBD with no policy, the simulation from the real base agrees
+    with the closed form E[Y(t) | x, t_x, T], within sampling error."""
+    from clmlang.forecasting import forecast_base
+
+    result = calibrate(history, END)
+    policy = clmlang.loads('program "None"\nstage all when purchases >= 0\n')
+    replications = 30
+    out = forecast_base(
+        result,
+        policy,
+        result.market,
+        until="1998-06-30",
+        replications=replications,
+        seed=2,
+        actual=history,
+    ).summary
+    simulated, closed = out["holdout_repeat_transactions"], out["bgnbd_closed_form_transactions"]
+    error = out["holdout_repeat_transactions_sd"] / replications**0.5
+    assert abs(simulated - closed) < 4 * error + 0.005 * closed
+    assert closed == pytest.approx(1653, abs=5)  # the published BG/NBD forecast
+    assert out["actual_repeat_transactions"] == 1882
+    assert 0.55 < out["correlation"] < 0.7 and out["rmse"] > 0
+
+
+def test_cli_forecast_writes_its_files(tmp_path: Path):
+    env = {**os.environ, "NO_COLOR": "1"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clmlang",
+            "forecast",
+            "--history",
+            str(CDNOW),
+            "--calibration-end",
+            END,
+            "--until",
+            "1998-06-30",
+            "--replications",
+            "3",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "customers.csv")
+    assert list(table.columns) == [
+        "customer_id",
+        "predicted_transactions",
+        "predicted_revenue",
+        "p_alive",
+    ]
+    assert len(table) == 2357 and table["p_alive"].between(0, 1).all()
+    import json
+
+    payload = json.loads((tmp_path / "forecast.json").read_text())
+    assert {"holdout_repeat_transactions", "holdout_revenue", "weekly"} <= set(payload)
+    assert len(payload["weekly"]["predicted_transactions"]) == 39

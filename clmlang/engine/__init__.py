@@ -1,5 +1,6 @@
 """The simulation engine: SimPy calendar of day buckets, numpy arrays of customer state."""
 
+from .population import Base
 from .simulation import Run, simulate_policy
 
-__all__ = ["Run", "simulate_policy"]
+__all__ = ["Base", "Run", "simulate_policy"]

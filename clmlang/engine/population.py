@@ -17,7 +17,7 @@ import numpy as np
 from ..market import Market
 from ..policy import Policy
 
-__all__ = ["State", "draw_population"]
+__all__ = ["Base", "State", "draw_population"]
 
 NEVER = np.inf
 
@@ -85,6 +85,45 @@ class State:
         self.messages_received = np.zeros(n, dtype=np.int32)
         self.response_t = np.full(n, NEVER)
         self.response_site = np.full(n, -1, dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class Base:
+    """Real customers to start from (one row each): their history up to day 0 and their
+    latent traits, e.g. drawn from the posterior given that history (`clm forecast`)."""
+
+    purchases: np.ndarray  # int: purchases so far (same-day ones merged)
+    first_day: np.ndarray  # float: day of the first purchase (negative: before day 0)
+    last_day: np.ndarray  # float: day of the last purchase
+    spent: np.ndarray  # money spent so far
+    alive: np.ndarray  # bool
+    rate: np.ndarray  # purchase rate per day
+    dropout: np.ndarray  # dropout probability after a purchase
+    spend: np.ndarray  # Gamma-Gamma spend level nu
+
+    @property
+    def size(self) -> int:
+        return int(self.purchases.size)
+
+
+def apply_base(state: State, base: Base, rng: np.random.Generator) -> None:
+    """Start the first `base.size` customers from `base`; the next purchase of those alive is
+    an exponential wait from day 0 (memoryless)."""
+    idx = slice(0, base.size)
+    state.purchases[idx] = base.purchases
+    state.gaps_drawn[idx] = base.purchases
+    state.first_t[idx] = base.first_day
+    state.last_t[idx] = base.last_day
+    state.first_day[idx] = np.floor(base.first_day)
+    state.last_day[idx] = np.floor(base.last_day)
+    state.arrival[idx] = base.first_day
+    state.spent[idx] = base.spent
+    state.alive[idx] = base.alive
+    state.rate[idx] = base.rate
+    state.dropout[idx] = base.dropout
+    state.spend[idx] = base.spend
+    gap = rng.exponential(1.0, base.size) / np.maximum(base.rate, 1e-12)
+    state.next_t[idx] = np.where(base.alive, gap, NEVER)
 
 
 def _choice(rng: np.random.Generator, shares: list[float], size: int) -> np.ndarray:

@@ -35,7 +35,7 @@ from .calendar import Calendar
 from .catalogue import Catalogue
 from .columns import Columns, MessageLog
 from .idset import IdSet
-from .population import NEVER, State, draw_population
+from .population import NEVER, Base, State, apply_base, draw_population
 from .program import Program
 from .recorder import Recorder, Trace
 from .streams import Purpose, Streams
@@ -93,11 +93,15 @@ class _Simulation:
         rng: np.random.Generator,
         trace: int | None,
         progress=None,
+        base: Base | None = None,
     ):
         self.policy, self.market, self.days = policy, market, days
         self.progress = progress
         population_rng, key_rng = rng.spawn(2)
         self.state = st = draw_population(policy, market, customers, days, population_rng)
+        self.from_base = base is not None
+        if base is not None:
+            apply_base(st, base, population_rng.spawn(1)[0])
         self.streams = Streams(key_rng)
         self.n = st.n
         self.customers = customers
@@ -259,7 +263,7 @@ class _Simulation:
         finite = np.isfinite(due)
         cal.add_spread(due[finite], "purchase", None, ids[finite])
         # existing base: stages and inactivity timers from their history
-        if self.customers and self.market.population.start == "existing":
+        if self.customers and (self.market.population.start == "existing" or self.from_base):
             base = np.arange(self.customers)
             self._assign_stages(base, 0, events=False)
             for r, rule in enumerate(self.rules):
@@ -1137,10 +1141,12 @@ def simulate_policy(
     rng: np.random.Generator,
     trace: int | None = None,
     progress: Callable[[int], None] | None = None,
+    base: Base | None = None,
 ) -> Run:
     """Run `policy` on `customers` customers of `market` for `days` days.
 
     `trace`: a customer id whose journey to record; `progress(day)` is called after each day
-    the calendar processes.
+    the calendar processes; `base`: real customers to start from (they are the first
+    `base.size` of the `customers`).
     """
-    return _Simulation(policy, market, customers, days, rng, trace, progress).run()
+    return _Simulation(policy, market, customers, days, rng, trace, progress, base).run()
