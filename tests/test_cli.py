@@ -184,7 +184,7 @@ def test_internal_error_is_reported_without_traceback(monkeypatch, capsys, tmp_p
 
     spec = tmp_path / "shop.clm"
     spec.write_text(GOOD)
-    monkeypatch.setattr(cli, "analyse", broken)
+    monkeypatch.setattr(cli.language, "analyse", broken)
     monkeypatch.setattr(sys, "argv", ["clm", "check", str(spec)])
     monkeypatch.delenv("CLM_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exit_info:

@@ -1,0 +1,200 @@
+"""Commands for CI: diff (what changed and its KPI impact) and test (policy tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..api import analyse, analyse_text
+from ..changes import diff_policies
+from ..diagnostics import render_text
+from ..diffview import render_changes
+from ..files import write_atomic
+from ..impact import simulate_impact
+from ..market import Market, MarketError, Settings, load_scenario
+from ..policy import Policy
+from ..policytest import run_tests
+from .common import (
+    OK,
+    PROBLEMS,
+    USAGE,
+    _color,
+    _out,
+    _usage_error,
+    app,
+)
+
+
+class DiffFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+DIFF_SAME, DIFF_ERROR, DIFF_CHANGED = 0, 1, 2
+
+
+def _diff_fail(message: str) -> typer.Exit:
+    _out(f"error: {message}", err=True)
+    return typer.Exit(DIFF_ERROR)
+
+
+def _policy_from(path: Path, text: str | None, label: str) -> Policy:
+    """Compile a spec file, or its text at a git revision (its `use` files come from the
+    working tree)."""
+    if text is None:
+        if not path.exists():
+            raise _diff_fail(f"no such file: {path}")
+        analysis = analyse(path)
+    else:
+        with contextlib.chdir(path.parent if str(path.parent) else Path(".")):
+            analysis = analyse_text(text, label)
+    if analysis.policy is None:
+        _out(
+            render_text(analysis.diagnostics, analysis.sources, color=_color(sys.stderr)), err=True
+        )
+        raise typer.Exit(DIFF_ERROR)
+    return analysis.policy
+
+
+def _git_text(path: Path, rev: str) -> str:
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=path.parent or ".",
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        relative = path.resolve().relative_to(Path(top).resolve())
+        shown = subprocess.run(
+            ["git", "show", f"{rev}:{relative.as_posix()}"], cwd=top, capture_output=True, text=True
+        )
+    except (OSError, subprocess.CalledProcessError, ValueError) as error:
+        raise _diff_fail(f"--git: {path} is not in a git repository ({error})") from None
+    if shown.returncode != 0:
+        raise _diff_fail(f"--git {rev}: {shown.stderr.strip()}")
+    return shown.stdout
+
+
+@app.command(name="diff")
+def diff_(
+    old: Annotated[Path, typer.Argument(help="The old spec (or, with --git, the spec).")],
+    new: Annotated[Path | None, typer.Argument(help="The new spec.")] = None,
+    git: Annotated[
+        str | None, typer.Option("--git", help="Diff the spec against its version at REV.")
+    ] = None,
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="Forecast the KPI impact of the change.")
+    ] = False,
+    scenario: Annotated[
+        Path | None, typer.Option(help="Market and settings for --simulate.")
+    ] = None,
+    customers: Annotated[int | None, typer.Option(min=1)] = None,
+    days: Annotated[int | None, typer.Option(min=1)] = None,
+    replications: Annotated[int, typer.Option(min=1)] = 5,
+    output_format: Annotated[DiffFormat, typer.Option("--format")] = DiffFormat.text,
+) -> None:
+    """What changed between two specs: exit 0 no change, 1 error, 2 changes."""
+    if git is not None:
+        if new is not None:
+            raise _diff_fail("give one spec with --git, or two without it")
+        old_policy = _policy_from(old, _git_text(old, git), f"{git}:{old}")
+        new_policy = _policy_from(old, None, str(old))
+        labels = (f"{old} at {git}", str(old))
+    else:
+        if new is None:
+            raise _diff_fail("give two specs, or one with --git REV")
+        old_policy, new_policy = _policy_from(old, None, ""), _policy_from(new, None, "")
+        labels = (str(old), str(new))
+    changes = diff_policies(old_policy, new_policy)
+    impact = None
+    if simulate and changes:
+        settings, market = Settings(customers=5000), Market()
+        try:
+            if scenario is not None:
+                settings, market = load_scenario(scenario)
+            problems = market.problems(new_policy)
+            if problems:
+                raise MarketError(str(scenario or "<defaults>"), problems)
+        except MarketError as error:
+            found, sources = error.diagnostics()
+            _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
+            raise typer.Exit(DIFF_ERROR) from None
+        impact = simulate_impact(
+            old_policy,
+            new_policy,
+            market,
+            customers=customers or settings.customers,
+            days=days or settings.days,
+            replications=replications,
+            seed=settings.seed,
+        )
+    _out(render_changes(changes, impact, labels, output_format.value))
+    raise typer.Exit(DIFF_CHANGED if changes else DIFF_SAME)
+
+
+def _test_files(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(path.rglob("*.test.toml")))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise _usage_error(f"no such file or folder: {path}")
+    return found
+
+
+@app.command(name="test")
+def test_(
+    paths: Annotated[list[Path], typer.Argument(help="Test files (*.test.toml) or folders.")],
+    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
+    coverage: Annotated[
+        bool, typer.Option("--coverage", help="List rules, variants, branches never exercised.")
+    ] = False,
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0, max=100, help="Fail when coverage is below this percent."),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the search: same seed, same run.")] = 0,
+    examples: Annotated[int, typer.Option(min=1, help="Generated histories per invariant.")] = 200,
+) -> None:
+    """Run policy tests: examples, invariants and forecast expectations."""
+    files = _test_files(paths)
+    if not files:
+        raise _usage_error("no *.test.toml files found")
+    try:
+        report = run_tests(files, seed=seed, examples=examples)
+    except MarketError as error:
+        found, sources = error.diagnostics()
+        _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
+        raise typer.Exit(USAGE) from None
+    for o in report.outcomes:
+        mark = "PASS" if o.passed else "FAIL"
+        _out(f"{mark} {o.file} {o.kind}: {o.name} ({o.seconds:.2f}s)")
+        if not o.passed:
+            for line in o.message.splitlines():
+                _out(f"    {line}")
+            if o.where:
+                _out(f"    rule: {o.where}")
+    share = report.coverage.share
+    _out(
+        f"{len(report.outcomes) - len(report.failed)} passed, {len(report.failed)} failed; "
+        f"coverage {share:.0%} of rules, variants and follow-up branches"
+    )
+    if coverage:
+        for item in report.coverage.missing():
+            _out(f"  never exercised: {item}")
+    if junit is not None:
+        write_atomic(junit, report.junit())
+    below = threshold is not None and share * 100 < threshold
+    if below:
+        _out(f"coverage {share:.0%} is below the threshold of {threshold:g}%", err=True)
+    raise typer.Exit(PROBLEMS if report.failed or below else OK)

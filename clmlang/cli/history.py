@@ -1,0 +1,147 @@
+"""Commands on real purchase histories: calibrate and forecast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from ..api import loads
+from ..calibration import calibrate
+from ..diagnostics import render_text
+from ..files import write_atomic
+from ..forecasting import forecast_base
+from ..history import HistoryError, load_history
+from ..market import MarketError, load_scenario
+from .common import (
+    PROBLEMS,
+    _color,
+    _compile_or_exit,
+    _out,
+    _usage_error,
+    app,
+)
+
+
+@app.command(name="calibrate")
+def calibrate_(
+    history: Annotated[str, typer.Argument(help="A CSV or Parquet file, or a SQLAlchemy URL.")],
+    calibration_end: Annotated[
+        str, typer.Option("--calibration-end", help="Fit on purchases up to this date.")
+    ],
+    customer_col: Annotated[str, typer.Option("--customer-col")] = "customer_id",
+    date_col: Annotated[str, typer.Option("--date-col")] = "date",
+    amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
+    query: Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the market here (TOML).")
+    ] = None,
+) -> None:
+    """Fit the buying and spend models to a purchase history; write the market."""
+    try:
+        end = pd.Timestamp(calibration_end)
+    except ValueError:
+        raise _usage_error(f"--calibration-end: not a date: {calibration_end!r}") from None
+    try:
+        frame = load_history(
+            history,
+            customer_col=customer_col,
+            date_col=date_col,
+            amount_col=amount_col,
+            query=query,
+        )
+        result = calibrate(frame, end.date().isoformat())
+    except HistoryError as error:
+        _out(f"error: {error}", err=True)
+        raise typer.Exit(PROBLEMS) from None
+    _out(result.report())
+    if output is not None:
+        write_atomic(output, result.to_toml())
+        _out(f"wrote {output}")
+
+
+NO_POLICY = 'program "No policy"\nstage everyone when purchases >= 0\n'
+
+
+@app.command(name="forecast")
+def forecast_(
+    spec: Annotated[
+        Path | None, typer.Argument(help="The policy in force (none: no policy).")
+    ] = None,
+    history: Annotated[str, typer.Option(help="The purchase history (CSV, Parquet or URL).")] = "",
+    calibration_end: Annotated[str, typer.Option("--calibration-end")] = "",
+    until: Annotated[str, typer.Option(help="Forecast up to this date.")] = "",
+    market: Annotated[
+        Path | None, typer.Option(help="A calibrated market (else: calibrate first).")
+    ] = None,
+    replications: Annotated[int, typer.Option(min=1)] = 20,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+    customer_col: Annotated[str, typer.Option("--customer-col")] = "customer_id",
+    date_col: Annotated[str, typer.Option("--date-col")] = "date",
+    amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
+    query: Annotated[str | None, typer.Option()] = None,
+    out: Annotated[Path, typer.Option(help="Folder for forecast.json and customers.csv.")] = Path(
+        "build/forecast"
+    ),
+) -> None:
+    """Forecast the real customer base from the calibration end, under a policy or none."""
+    for name, value in (
+        ("--history", history),
+        ("--calibration-end", calibration_end),
+        ("--until", until),
+    ):
+        if not value:
+            raise _usage_error(f"{name} is required")
+    try:
+        end = pd.Timestamp(calibration_end).date().isoformat()
+        pd.Timestamp(until)
+    except ValueError as error:
+        raise _usage_error(f"not a date: {error}") from None
+    policy = _compile_or_exit(spec)[0] if spec is not None else loads(NO_POLICY)
+    try:
+        frame = load_history(
+            history,
+            customer_col=customer_col,
+            date_col=date_col,
+            amount_col=amount_col,
+            query=query,
+        )
+        cal = calibrate(frame, end)
+        chosen = load_scenario(market)[1] if market is not None else cal.market
+        result = forecast_base(
+            cal, policy, chosen, until=until, replications=replications, seed=seed, actual=frame
+        )
+    except HistoryError as error:
+        _out(f"error: {error}", err=True)
+        raise typer.Exit(PROBLEMS) from None
+    except MarketError as error:
+        found, sources = error.diagnostics()
+        _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
+        raise typer.Exit(PROBLEMS) from None
+    except ValueError as error:
+        raise _usage_error(str(error)) from None
+    payload = dict(result.summary)
+    payload["weekly"] = result.weekly.to_dict(orient="list")
+    write_atomic(out / "forecast.json", json.dumps(payload, indent=2) + "\n")
+    columns = ["customer_id", "predicted_transactions", "predicted_revenue", "p_alive"]
+    write_atomic(
+        out / "customers.csv", result.customers[columns].to_csv(index=False, float_format="%.6g")
+    )
+    for key in (
+        "holdout_repeat_transactions",
+        "holdout_revenue",
+        "actual_repeat_transactions",
+        "transactions_error",
+        "revenue_error",
+        "correlation",
+        "rmse",
+        "mae",
+    ):
+        if key in result.summary and result.summary[key] is not None:
+            value = result.summary[key]
+            _out(f"{key:<28} {value:,.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+    _out(f"wrote forecast.json, customers.csv to {out}/")

@@ -1,0 +1,174 @@
+"""Commands on specs: check, compile, schema, fmt, explain, version."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import __version__
+from ..api import analyse, explain, find_specs
+from ..diagnostics import Diagnostic, render_json, render_text
+from ..explain import CustomerError
+from ..files import write_atomic
+from ..formatter import format_source
+from ..policy import Policy
+from ..source import Source
+from .common import (
+    OK,
+    PROBLEMS,
+    OutputFormat,
+    _color,
+    _compile_or_exit,
+    _out,
+    _summary,
+    _usage_error,
+    app,
+)
+
+
+@app.command()
+def check(
+    paths: Annotated[list[Path], typer.Argument(help="Spec files or folders (recursed).")],
+    strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json.")
+    ] = OutputFormat.text,
+) -> None:
+    """Check specs and report every problem: file:line:col, the line, a caret, a hint."""
+    files = list(find_specs(paths))
+    if not files:
+        raise _usage_error("no .clm files found in " + ", ".join(map(str, paths)))
+    diagnostics: list[Diagnostic] = []
+    sources: dict[str, Source] = {}
+    failed = False
+    for path in files:
+        analysis = analyse(path, compile_policy=False, allow_module=True)
+        new = [d for d in analysis.diagnostics if d not in diagnostics]
+        diagnostics.extend(new)
+        sources.update(analysis.sources)
+        failed = failed or analysis.failed(strict)
+    if format is OutputFormat.json:
+        _out(render_json(diagnostics))
+    else:
+        if diagnostics:
+            _out(render_text(diagnostics, sources, color=_color(sys.stdout)) + "\n")
+        _out(_summary(diagnostics, len(files)))
+    raise typer.Exit(PROBLEMS if failed else OK)
+
+
+@app.command(name="compile")
+def compile_(
+    spec: Annotated[Path, typer.Argument(help="The spec to compile.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+    ] = None,
+) -> None:
+    """Compile a spec into its executable policy (JSON)."""
+    policy, _ = _compile_or_exit(spec)
+    if output is None:
+        _out(policy.to_json())
+    else:
+        write_atomic(output, policy.to_json() + "\n")
+    raise typer.Exit(OK)
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of compiled policies."""
+    text = Policy.json_schema() + "\n"
+    if output is None:
+        _out(text)
+    else:
+        write_atomic(output, text)
+
+
+@app.command()
+def fmt(
+    paths: Annotated[list[Path], typer.Argument(help="Spec files or folders (recursed).")],
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show what would change; change nothing.")
+    ] = False,
+) -> None:
+    """Rewrite specs in the one canonical layout, comments kept."""
+    files = [p for raw in paths for p in (sorted(raw.rglob("*.clm")) if raw.is_dir() else [raw])]
+    if not files:
+        raise _usage_error("no .clm files found")
+    changed, broken = [], False
+    for path in files:
+        try:
+            source = Source.from_path(path)
+        except OSError as error:
+            raise _usage_error(f"cannot read {path}: {error.strerror}") from None
+        result = format_source(source)
+        if result.text is None:
+            _out(
+                render_text(result.diagnostics, {source.name: source}, color=_color(sys.stderr)),
+                err=True,
+            )
+            broken = True
+            continue
+        if result.text == source.text:
+            continue
+        changed.append(path)
+        if diff:
+            lines = difflib.unified_diff(
+                source.text.splitlines(keepends=True),
+                result.text.splitlines(keepends=True),
+                f"{path} (original)",
+                f"{path} (formatted)",
+            )
+            _out("".join(lines))
+        elif check:
+            _out(f"would reformat {path}")
+        else:
+            write_atomic(path, result.text)
+            _out(f"reformatted {path}")
+    if broken:
+        raise typer.Exit(PROBLEMS)
+    raise typer.Exit(PROBLEMS if changed and (check or diff) else OK)
+
+
+@app.command(name="explain")
+def explain_(
+    spec: Annotated[Path, typer.Argument(help="The spec.")],
+    customer: Annotated[
+        str,
+        typer.Option(help='The customer, e.g. "purchases=4, days_since_purchase=80, owns=facial".'),
+    ] = "",
+) -> None:
+    """Show a customer's stage and segments, and which rules would fire and why not."""
+    _, analysis = _compile_or_exit(spec)
+    try:
+        result = explain(analysis, customer)
+    except CustomerError as error:
+        raise _usage_error(f"--customer: {error}") from None
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"[bold]{analysis.policy.program}[/]: customer {customer or '(all defaults)'}")
+    console.print(f"stage: [bold]{result.stage or 'none'}[/]")
+    member = [name for name, hit in result.segments if hit]
+    console.print(f"segments: {', '.join(member) if member else 'none'}")
+    table = Table("rule", "eligible", "fires", "why not / notes")
+    for verdict in result.rules:
+        why = "; ".join(verdict.reasons) if verdict.reasons else "; ".join(verdict.notes)
+        mark = "[green]yes[/]" if verdict.fires else "[red]no[/]"
+        table.add_row(verdict.rule, mark, verdict.trigger, why)
+    console.print(table)
+
+
+@app.command()
+def version() -> None:
+    """Print the clmlang version."""
+    _out(__version__)
