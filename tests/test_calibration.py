@@ -213,3 +213,28 @@ def test_cli_forecast_writes_its_files(tmp_path: Path):
     payload = json.loads((tmp_path / "forecast.json").read_text())
     assert {"holdout_repeat_transactions", "holdout_revenue", "weekly"} <= set(payload)
     assert len(payload["weekly"]["predicted_transactions"]) == 39
+
+
+def test_history_from_a_real_postgresql_server(history: pd.DataFrame):
+    """The database path against a PostgreSQL server the test starts."""
+    from tests import postgres
+
+    if not postgres.available():
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    import sqlalchemy
+
+    with postgres.server() as url:
+        engine = sqlalchemy.create_engine(url)
+        raw = pd.read_csv(CDNOW).rename(columns={"customer_id": "client", "date": "day"})
+        raw.to_sql("orders", engine, index=False)
+        engine.dispose()
+        loaded = load_history(
+            url,
+            query="select client, day, amount from orders",
+            customer_col="client",
+            date_col="day",
+        )
+        with pytest.raises(HistoryError) as info:
+            load_history(url, query="select * from no_such_table")
+        assert "postgresql" in str(info.value) and "no_such_table" in str(info.value)
+    pd.testing.assert_frame_equal(loaded, history)
