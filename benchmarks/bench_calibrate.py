@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clmlang.calibration import calibrate
+from clmlang.calibration import fit_history
 from clmlang.history import load_history
 
 
@@ -55,7 +55,7 @@ def main() -> None:
         start = time.perf_counter()
         history = load_history(path)
         read = time.perf_counter() - start
-        result = calibrate(history, "2024-09-30")
+        result = fit_history(history, "2024-09-30")
         total = time.perf_counter() - start
     print(
         f"{frame['customer_id'].nunique():,} customers, {len(frame):,} rows: read {read:.2f} s, "

@@ -12,7 +12,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .api import Analysis, analyse, analyse_text, explain, load, loads, run_scenario, simulate
-from .calibration import Calibration, calibrate
+from .calibration import Calibration, calibrate, fit_history
 from .diagnostics import ClmError, Diagnostic, Severity
 from .experiment import Comparison
 from .history import HistoryError, load_history
@@ -41,6 +41,7 @@ __all__ = [
     "analyse_text",
     "calibrate",
     "explain",
+    "fit_history",
     "load",
     "load_history",
     "load_scenario_file",

@@ -20,7 +20,7 @@ from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
 from .history import Summary, merge_days, summarise
 from .market import Market, market_from_mapping
 
-__all__ = ["Calibration", "calibrate"]
+__all__ = ["Calibration", "calibrate", "fit_history"]
 
 WEEK = 7.0
 
@@ -69,9 +69,15 @@ class Calibration:
         return head + "\n" + tomli_w.dumps(body)
 
 
-def calibrate(history: pd.DataFrame, calibration_end: str) -> Calibration:
-    """Calibrate a market to `history` (columns customer_id, date, amount) up to
-    `calibration_end`; nothing after it is used."""
+def calibrate(history: pd.DataFrame, calibration_end: str) -> Market:
+    """The market calibrated to `history` (columns customer_id, date, amount) up to
+    `calibration_end`; nothing after it is used. `fit_history` also returns the fits."""
+    return fit_history(history, calibration_end).market
+
+
+def fit_history(history: pd.DataFrame, calibration_end: str) -> Calibration:
+    """Fit the buying and spend models to `history` up to `calibration_end` (nothing after it
+    is used): the fits, the chosen model and the calibrated market."""
     frame = history.copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
     frame["customer_id"] = frame["customer_id"].astype(str)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import clmlang
-from clmlang.calibration import calibrate
+from clmlang.calibration import fit_history
 from clmlang.history import HistoryError, load_history, summarise
 from clmlang.market import load_scenario
 
@@ -36,7 +36,7 @@ def test_same_day_purchases_are_merged(history: pd.DataFrame):
 
 
 def test_fits_reproduce_the_published_values(history: pd.DataFrame):
-    result = calibrate(history, END)
+    result = fit_history(history, END)
     published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
     for key, value in published.items():
         assert result.bgnbd.params[key] == pytest.approx(value, rel=0.01)
@@ -54,7 +54,7 @@ def test_fits_reproduce_the_published_values(history: pd.DataFrame):
 
 
 def test_nothing_after_the_calibration_end_is_used(history: pd.DataFrame):
-    base = calibrate(history, END)
+    base = fit_history(history, END)
     later = pd.DataFrame(
         {
             "customer_id": ["1"] * 50 + ["new"],
@@ -62,7 +62,7 @@ def test_nothing_after_the_calibration_end_is_used(history: pd.DataFrame):
             "amount": [1.0] * 51,
         }
     )
-    more = calibrate(pd.concat([history, later], ignore_index=True), END)
+    more = fit_history(pd.concat([history, later], ignore_index=True), END)
     assert more.bgnbd.params == base.bgnbd.params
     assert more.gamma_gamma.params == base.gamma_gamma.params
 
@@ -156,7 +156,7 @@ def test_simulated_forecast_equals_the_bgnbd_closed_form(history: pd.DataFrame):
     with the closed form E[Y(t) | x, t_x, T], within sampling error."""
     from clmlang.forecasting import forecast_base
 
-    result = calibrate(history, END)
+    result = fit_history(history, END)
     policy = clmlang.loads('program "None"\nstage all when purchases >= 0\n')
     replications = 30
     out = forecast_base(
@@ -238,3 +238,9 @@ def test_history_from_a_real_postgresql_server(history: pd.DataFrame):
             load_history(url, query="select * from no_such_table")
         assert "postgresql" in str(info.value) and "no_such_table" in str(info.value)
     pd.testing.assert_frame_equal(loaded, history)
+
+
+def test_calibrate_returns_the_market(history: pd.DataFrame):
+    market = clmlang.calibrate(history, END)
+    assert isinstance(market, clmlang.Market)
+    assert market.buying.r == pytest.approx(0.243, rel=0.01)

@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 
 from ..api import loads
-from ..calibration import calibrate
+from ..calibration import fit_history
 from ..diagnostics import render_text
 from ..files import write_atomic
 from ..forecasting import forecast_base
@@ -54,7 +54,7 @@ def calibrate_(
             amount_col=amount_col,
             query=query,
         )
-        result = calibrate(frame, end.date().isoformat())
+        result = fit_history(frame, end.date().isoformat())
     except HistoryError as error:
         _out(f"error: {error}", err=True)
         raise typer.Exit(PROBLEMS) from None
@@ -110,7 +110,7 @@ def forecast_(
             amount_col=amount_col,
             query=query,
         )
-        cal = calibrate(frame, end)
+        cal = fit_history(frame, end)
         chosen = load_scenario(market)[1] if market is not None else cal.market
         result = forecast_base(
             cal, policy, chosen, until=until, replications=replications, seed=seed, actual=frame
