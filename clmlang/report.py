@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from .experiment import Comparison, interval
+from .forecasting import HoldoutForecast
 
-__all__ = ["render_report", "verdicts"]
+__all__ = ["output_files", "render_forecast_report", "render_report", "verdicts"]
 
 HEADLINE = [
     ("revenue", "revenue"),
@@ -359,3 +360,35 @@ def _clean(value: object) -> object:
     if isinstance(value, float | np.floating):
         return None if not math.isfinite(value) else round(float(value), 6)
     return value
+
+
+def render_forecast_report(result: HoldoutForecast) -> str:
+    """The forecast of a real base as one offline HTML page: weekly and cumulative
+    transactions, predicted against actual when the history covers the period."""
+    weekly = result.weekly
+    s = result.summary
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].plot(weekly["week"], weekly["predicted_transactions"], label="forecast")
+    axes[1].plot(weekly["week"], weekly["predicted_transactions"].cumsum(), label="forecast")
+    if "actual_transactions" in weekly:
+        axes[0].plot(weekly["week"], weekly["actual_transactions"], label="actual")
+        axes[1].plot(weekly["week"], weekly["actual_transactions"].cumsum(), label="actual")
+    axes[0].set_title("repeat transactions per week")
+    axes[1].set_title("cumulative repeat transactions")
+    for ax in axes:
+        ax.set_xlabel("weeks after the calibration end")
+        ax.legend(fontsize=8)
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{_clean(v) if not isinstance(v, str) else v}</td></tr>"
+        for k, v in s.items()
+    )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>clmlang forecast to {html.escape(str(s.get('until')))}</title>"
+        f"<style>{_STYLE}</style></head><body>"
+        f"<h1>Forecast from {html.escape(str(s.get('calibration_end')))} to "
+        f"{html.escape(str(s.get('until')))}</h1>"
+        + _figure(_svg(fig), "Forecast against actual, week by week and cumulated")
+        + f"<h2>Figures</h2><table>{rows}</table>"
+        + f"<script>{_SCRIPT}</script></body></html>\n"
+    )

@@ -4,6 +4,7 @@ calibration cut-off, and maximum-likelihood fits that reproduce the published CD
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -213,6 +214,9 @@ def test_cli_forecast_writes_its_files(tmp_path: Path):
     payload = json.loads((tmp_path / "forecast.json").read_text())
     assert {"holdout_repeat_transactions", "holdout_revenue", "weekly"} <= set(payload)
     assert len(payload["weekly"]["predicted_transactions"]) == 39
+    page = (tmp_path / "report.html").read_text()
+    assert page.count('<figure class="chart">') == 1 and "actual_repeat_transactions" in page
+    assert not re.search(r"(src|href)=[\"']https?://", page)  # offline
 
 
 def test_history_from_a_real_postgresql_server(history: pd.DataFrame):

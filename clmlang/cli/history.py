@@ -17,6 +17,7 @@ from ..files import write_atomic
 from ..forecasting import forecast_base
 from ..history import HistoryError, load_history
 from ..market import MarketError, load_scenario
+from ..report import render_forecast_report
 from .common import (
     PROBLEMS,
     _color,
@@ -131,6 +132,7 @@ def forecast_(
     write_atomic(
         out / "customers.csv", result.customers[columns].to_csv(index=False, float_format="%.6g")
     )
+    write_atomic(out / "report.html", render_forecast_report(result))
     for key in (
         "holdout_repeat_transactions",
         "holdout_revenue",
@@ -144,4 +146,4 @@ def forecast_(
         if key in result.summary and result.summary[key] is not None:
             value = result.summary[key]
             _out(f"{key:<28} {value:,.4f}" if isinstance(value, float) else f"{key:<28} {value}")
-    _out(f"wrote forecast.json, customers.csv to {out}/")
+    _out(f"wrote forecast.json, customers.csv, report.html to {out}/")
