@@ -295,8 +295,11 @@ _ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
 
 
 def _missing(values: np.ndarray) -> np.ndarray | bool:
+    """Missing values: NaN in numbers, the empty text in text attributes."""
     if values.dtype.kind == "f":
         return np.isnan(values)
+    if values.dtype.kind in ("O", "U"):
+        return values == ""
     return False
 
 

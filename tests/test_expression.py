@@ -129,3 +129,15 @@ def test_ir_round_trips_through_json(symbols):
     ir = condition(symbols, "not (purchases > 1 or stage is loyal) and -total_spent < 3 * 2")
     adapter = TypeAdapter(Expr)
     assert adapter.validate_json(adapter.dump_json(ir)) == ir
+
+
+def test_missing_text_makes_every_comparison_false():
+    """A text attribute with no value (the empty text) is missing, like NaN for numbers."""
+    import numpy as np
+
+    from clmlang.expression import Column, Compare, Const, evaluate
+
+    values = np.array(["compact", "", "suv"], dtype=object)
+    for op, expected in (("==", [True, False, False]), ("!=", [False, False, True])):
+        node = Compare(op=op, left=Column(key="attr:model"), right=Const(value="compact"))
+        assert evaluate(node, {"attr:model": values}, 3).tolist() == expected
