@@ -30,6 +30,7 @@ shrinks; a failure names the customer and the command that replays their journey
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import xml.etree.ElementTree as ET
@@ -126,11 +127,22 @@ class ForecastExpectation(_Model):
     days: int | None = None
 
 
+class Replay(_Model):
+    """A simulated population that once broke an invariant, kept as a regression test."""
+
+    name: str
+    customers: int = Field(ge=1)
+    days: int = Field(default=120, ge=1)
+    seed: int = Field(default=0, ge=0)
+    invariant: Invariant
+
+
 class TestFile(_Model):
     path: str
     spec: str | None = None
     example: list[Example] = Field(default_factory=list)
     invariant: list[Invariant] = Field(default_factory=list)
+    replay: list[Replay] = Field(default_factory=list)
     forecast: list[ForecastExpectation] = Field(default_factory=list)
 
     def spec_path(self) -> Path:
@@ -311,6 +323,8 @@ class _FileRunner:
             out.append(self._timed("example", ex.name, lambda ex=ex: self._example(ex)))
         for inv in self.tf.invariant:
             out.append(self._timed("invariant", inv.label, lambda inv=inv: self._invariant(inv)))
+        for rp in self.tf.replay:
+            out.append(self._timed("replay", rp.name, lambda rp=rp: self._replay(rp)))
         for fc in self.tf.forecast:
             label = (
                 fc.name
@@ -501,14 +515,28 @@ class _FileRunner:
         self._last_rule = inv.rule or ""
         problem = self._trace_violation(inv, customers, seed) or ""
         spec = self.tf.spec_path()
+        fields = inv.model_dump(exclude_defaults=True)
+        inline = ", ".join(f"{k} = {_toml_value(v)}" for k, v in fields.items())
+        paste = (
+            f'[[replay]]\nname = "{inv.label}: counterexample"\ncustomers = {customers}\n'
+            f"days = 120\nseed = {seed}\ninvariant = {{ {inline} }}\n"
+        )
         return (
-            f"{problem}\nReplay: clm simulate {spec} --customers {customers} --days 120 "
-            f"--seed {seed} --trace {problem.split()[1]}"
+            f"{problem}\nMinimal population, ready to paste into {Path(self.tf.path).name}:\n"
+            f"{paste}Watch the customer: clm simulate {spec} --customers {customers} "
+            f"--days 120 --seed {seed} --trace {problem.split()[1]}"
         ), self._where(self._last_rule)
 
-    def _trace_violation(self, inv: Invariant, customers: int, seed: int) -> str | None:
+    def _replay(self, rp: Replay) -> tuple[str, str]:
+        self._last_rule = rp.invariant.rule or ""
+        problem = self._trace_violation(rp.invariant, rp.customers, rp.seed, rp.days)
+        return (problem or ""), self._where(self._last_rule) if problem else ""
+
+    def _trace_violation(
+        self, inv: Invariant, customers: int, seed: int, days: int = 120
+    ) -> str | None:
         run = simulate_policy(
-            self.policy, Market(), customers=customers, days=120, rng=np.random.default_rng(seed)
+            self.policy, Market(), customers=customers, days=days, rng=np.random.default_rng(seed)
         )
         self._cover_run(run)
         log = run.recorder.messages.arrays()
@@ -609,6 +637,14 @@ class _FileRunner:
         if fc.at_most is not None and not (low <= fc.at_most):
             return f"expected {fc.kpi} <= {fc.at_most}; forecast {shown}", ""
         return "", ""
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _trigger_possible(rule, customer: dict, stage: str | None) -> bool:

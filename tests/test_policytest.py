@@ -68,6 +68,15 @@ def test_removing_the_cap_is_caught_with_a_minimal_counterexample(tmp_path: Path
     assert re.search(r"customer \d+ got 4 messages within 7 days", failure.message)
     assert "--customers 20 " in failure.message  # shrunk to the smallest population searched
     assert "daily_deal" in failure.where
+    # the printed replay, pasted into the test file, fails until the cap is back
+    pasted = failure.message.split("ready to paste into shop.test.toml:\n", 1)[1]
+    pasted = pasted.split("Watch the customer")[0]
+    assert pasted.startswith("[[replay]]") and "customers = 20" in pasted
+    broken.write_text(SHOP_TESTS.split("[[invariant]]")[0] + pasted)
+    (replayed,) = run_tests([broken], seed=3).failed
+    assert replayed.kind == "replay" and "got 4 messages within 7 days" in replayed.message
+    fixed = write(tmp_path, SHOP, SHOP_TESTS.split("[[invariant]]")[0] + pasted)
+    assert not run_tests([fixed], seed=3).failed
 
 
 BROKEN_RULE = """program "Shop" currency USD
