@@ -36,13 +36,11 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import syntax as s
 from .api import Analysis, analyse, simulate
@@ -51,7 +49,7 @@ from .experiment import interval
 from .explain import CustomerError, explain, parse_customer
 from .expression import evaluate, lower
 from .histories import History, Purchase, histories
-from .market import Market, MarketError, _hint, _read_toml, load_scenario
+from .market import Market, MarketError, _hint, load_scenario
 from .overrides import parse_share
 from .parser import parse_text
 from .policy import Policy
@@ -59,140 +57,14 @@ from .policy import Policy
 __all__ = ["Outcome", "TestFile", "load_test_file", "run_tests"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Send(_Model):
-    rule: str
-    channel: str | None = None
-    offer: str | None = None
-
-
-class Example(_Model):
-    name: str
-    customer: str | None = None
-    history: list[dict[str, Any]] | None = None
-    day: int | None = None
-    audience: str | None = None
-    stage: str | None = None
-    fires: list[str] = Field(default_factory=list)
-    not_fires: list[str] = Field(default_factory=list)
-    sends: list[Send] = Field(default_factory=list)
-    model_config = ConfigDict(frozen=True, extra="allow")  # date attributes: `birthday = 300`
-
-
-INVARIANTS = [
-    "max_messages",
-    "one_stage",
-    "no_message_when_unsubscribed",
-    "holdout_gets_nothing",
-    "max_discount",
-    "fires_only_when",
-]
-
-
-class Invariant(_Model):
-    kind: Literal[
-        "max_messages",
-        "one_stage",
-        "no_message_when_unsubscribed",
-        "holdout_gets_nothing",
-        "max_discount",
-        "fires_only_when",
-    ]
-    name: str | None = None
-    limit: int | None = None
-    days: float | None = None
-    channel: str | None = None
-    marketing_only: bool = True
-    rule: str | None = None
-    stage: str | None = None
-    share: float | str | None = None
-    when: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.name or self.kind
-
-
-class ForecastExpectation(_Model):
-    name: str | None = None
-    scenario: str | None = None
-    kpi: str
-    at_least: float | None = None
-    at_most: float | None = None
-    replications: int = Field(default=3, ge=1)
-    customers: int | None = None
-    days: int | None = None
-
-
-class Replay(_Model):
-    """A simulated population that once broke an invariant, kept as a regression test."""
-
-    name: str
-    customers: int = Field(ge=1)
-    days: int = Field(default=120, ge=1)
-    seed: int = Field(default=0, ge=0)
-    invariant: Invariant
-
-
-class TestFile(_Model):
-    path: str
-    spec: str | None = None
-    example: list[Example] = Field(default_factory=list)
-    invariant: list[Invariant] = Field(default_factory=list)
-    replay: list[Replay] = Field(default_factory=list)
-    forecast: list[ForecastExpectation] = Field(default_factory=list)
-
-    def spec_path(self) -> Path:
-        here = Path(self.path)
-        if self.spec:
-            return here.parent / self.spec
-        return here.with_name(here.name.removesuffix(".test.toml") + ".clm")
-
-
-def load_test_file(path: str | Path) -> TestFile:
-    data = _read_toml(Path(path))
-    try:
-        return TestFile.model_validate({"path": str(path), **data})
-    except ValidationError as error:
-        problems = []
-        for e in error.errors():
-            key = ".".join(str(p) for p in e["loc"])
-            message = e["msg"]
-            if e["type"] == "extra_forbidden":
-                message = "unknown key" + _hint(
-                    str(e["loc"][-1]),
-                    [
-                        "spec",
-                        "example",
-                        "invariant",
-                        "forecast",
-                        "name",
-                        "customer",
-                        "history",
-                        "day",
-                        "stage",
-                        "fires",
-                        "not_fires",
-                        "sends",
-                        "kind",
-                        "limit",
-                        "days",
-                        "channel",
-                        "rule",
-                        "share",
-                        "when",
-                        "scenario",
-                        "kpi",
-                        "at_least",
-                        "at_most",
-                    ],
-                )
-            problems.append((key, message))
-        raise MarketError(str(path), problems) from None
-
+from .testfile import (
+    Example,
+    ForecastExpectation,
+    Invariant,
+    Replay,
+    TestFile,
+    load_test_file,
+)
 
 # ---- outcomes -------------------------------------------------------------------------
 
@@ -316,6 +188,7 @@ class _FileRunner:
         from .symbols import Symbols
 
         self.symbols = Symbols.from_spec(analysis.spec)
+        self.node_paths = _node_paths(self.policy)
 
     def run(self) -> list[Outcome]:
         out = []
@@ -460,24 +333,33 @@ class _FileRunner:
         assert isinstance(item, s.Segment)
         return lower(item.condition, self.symbols)
 
-    def _state_search(self, inv: Invariant) -> tuple[str, str]:
-        if inv.kind == "fires_only_when" and inv.rule not in [r.name for r in self.policy.rules]:
-            raise ValueError(f"the spec has no rule `{inv.rule}`")
+    def _search(self, strategy, violation, examples: int):
+        """The minimal example for which `violation` says something (hypothesis generates
+        `examples` of them, then shrinks a failing one), or None; seeded, so reproducible."""
         cfg = settings(
-            max_examples=self.examples,
+            max_examples=examples,
             database=None,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             phases=[Phase.generate, Phase.shrink],
         )
         try:
-            found = find(
-                histories(self.policy),
-                lambda h: self._state_violation(inv, h) is not None,
+            return find(
+                strategy,
+                lambda e: violation(e) is not None,
                 settings=cfg,
                 random=random.Random(self.seed),
             )
         except NoSuchExample:
+            return None
+
+    def _state_search(self, inv: Invariant) -> tuple[str, str]:
+        if inv.kind == "fires_only_when" and inv.rule not in [r.name for r in self.policy.rules]:
+            raise ValueError(f"the spec has no rule `{inv.rule}`")
+        found = self._search(
+            histories(self.policy), lambda h: self._state_violation(inv, h), self.examples
+        )
+        if found is None:
             return "", ""
         problem = self._state_violation(inv, found)
         paste = f'[[example]]\nname = "{inv.label}: counterexample"\n{found.to_toml()}\n' + (
@@ -495,21 +377,10 @@ class _FileRunner:
                 + _hint(inv.rule, [r.name for r in self.policy.rules])
             )
         populations = st.tuples(st.integers(20, 400), st.integers(0, 2**16))
-        cfg = settings(
-            max_examples=max(3, self.examples // 20),
-            database=None,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            phases=[Phase.generate, Phase.shrink],
+        found = self._search(
+            populations, lambda p: self._trace_violation(inv, *p), max(3, self.examples // 20)
         )
-        try:
-            found = find(
-                populations,
-                lambda p: self._trace_violation(inv, *p) is not None,
-                settings=cfg,
-                random=random.Random(self.seed),
-            )
-        except NoSuchExample:
+        if found is None:
             return "", ""
         customers, seed = found
         self._last_rule = inv.rule or ""
@@ -605,10 +476,7 @@ class _FileRunner:
                 if label:
                     self.coverage.variants.add(f"{name}/{label}")
         for node_id, (won, lost) in run.recorder.node_outcomes.items():
-            path = _node_path(self.policy, node_id)
-            if path is None:
-                continue
-            name, prefix = path
+            name, prefix = self.node_paths[node_id]
             if won:
                 self.coverage.branches.add(f"{name}:{prefix}success")
             if lost:
@@ -728,24 +596,23 @@ def _offer_text(step) -> str | None:
     return what.strip()
 
 
-def _node_path(policy: Policy, node_id: int) -> tuple[str, str] | None:
-    """The rule and branch path ("", "failure/", ...) of a flow node, numbered as the engine
-    numbers them (engine/program.py)."""
+def _node_paths(policy: Policy) -> dict[int, tuple[str, str]]:
+    """Each flow node's rule and branch path ("", "failure/", "failure/success/", ...),
+    numbered as the engine numbers them (engine/program.py)."""
     from .engine.program import Program
 
     program = Program.of(policy)
-    node = program.nodes[node_id]
-    rule = policy.rules[node.rule]
-    path = ""
-    # walk up: find the chain of parents
-    parents = {}
+    parents: dict[int, tuple[int, str]] = {}
     for n in program.nodes:
         if n.on_success is not None:
             parents[n.on_success] = (n.id, "success/")
         if n.on_failure is not None:
             parents[n.on_failure] = (n.id, "failure/")
-    current = node_id
-    while current in parents:
-        current, step = parents[current]
-        path = step + path
-    return rule.name, path
+    paths = {}
+    for node in program.nodes:
+        path, current = "", node.id
+        while current in parents:
+            current, step = parents[current]
+            path = step + path
+        paths[node.id] = (policy.rules[node.rule].name, path)
+    return paths
