@@ -17,7 +17,7 @@ from ..diagnostics import render_text
 from ..diffview import render_changes
 from ..files import write_atomic
 from ..impact import simulate_impact
-from ..market import Market, MarketError, Settings, load_scenario
+from ..market import MarketError, Settings
 from ..policy import Policy
 from ..policytest import run_tests
 from .common import (
@@ -25,7 +25,9 @@ from .common import (
     PROBLEMS,
     USAGE,
     _color,
+    _market_failure,
     _out,
+    _scenario_for,
     _usage_error,
     app,
 )
@@ -116,17 +118,10 @@ def diff_(
     changes = diff_policies(old_policy, new_policy)
     impact = None
     if simulate and changes:
-        settings, market = Settings(customers=5000), Market()
         try:
-            if scenario is not None:
-                settings, market = load_scenario(scenario)
-            problems = market.problems(new_policy)
-            if problems:
-                raise MarketError(str(scenario or "<defaults>"), problems)
+            settings, market = _scenario_for(new_policy, scenario, Settings(customers=5000))
         except MarketError as error:
-            found, sources = error.diagnostics()
-            _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
-            raise typer.Exit(DIFF_ERROR) from None
+            raise _market_failure(error, DIFF_ERROR) from None
         impact = simulate_impact(
             old_policy,
             new_policy,
@@ -173,9 +168,7 @@ def test_(
     try:
         report = run_tests(files, seed=seed, examples=examples)
     except MarketError as error:
-        found, sources = error.diagnostics()
-        _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
-        raise typer.Exit(USAGE) from None
+        raise _market_failure(error, USAGE) from None
     for o in report.outcomes:
         mark = "PASS" if o.passed else "FAIL"
         _out(f"{mark} {o.file} {o.kind}: {o.name} ({o.seconds:.2f}s)")

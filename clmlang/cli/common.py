@@ -15,6 +15,7 @@ import typer
 
 from ..api import Analysis, analyse
 from ..diagnostics import Diagnostic, Severity, render_text
+from ..market import Market, MarketError, Settings, load_scenario
 from ..policy import Policy
 
 app = typer.Typer(
@@ -66,3 +67,26 @@ def _compile_or_exit(spec: Path) -> tuple[Policy, Analysis]:
         )
         raise typer.Exit(PROBLEMS)
     return analysis.policy, analysis
+
+
+def _market_failure(error: MarketError, code: int = PROBLEMS) -> typer.Exit:
+    """Print a scenario or market problem as diagnostics; the exit to raise."""
+    found, sources = error.diagnostics()
+    _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
+    return typer.Exit(code)
+
+
+def _scenario_for(
+    policy: Policy, scenario: Path | None, default: Settings | None = None
+) -> tuple[Settings, Market]:
+    """The settings and market of a scenario file (or the defaults), checked against the
+    policy's names; raises MarketError."""
+    settings, market = default or Settings(), Market()
+    if scenario is not None:
+        if not scenario.exists():
+            raise _usage_error(f"no such file: {scenario}")
+        settings, market = load_scenario(scenario)
+    problems = market.problems(policy)
+    if problems:
+        raise MarketError(str(scenario or "<defaults>"), problems)
+    return settings, market

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,6 @@ import typer
 
 from ..api import loads
 from ..calibration import fit_history
-from ..diagnostics import render_text
 from ..files import write_atomic
 from ..forecasting import forecast_base
 from ..history import HistoryError, load_history
@@ -20,8 +18,8 @@ from ..market import MarketError, load_scenario
 from ..report import render_forecast_report
 from .common import (
     PROBLEMS,
-    _color,
     _compile_or_exit,
+    _market_failure,
     _out,
     _usage_error,
     app,
@@ -43,18 +41,13 @@ def calibrate_(
     ] = None,
 ) -> None:
     """Fit the buying and spend models to a purchase history; write the market."""
+    columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     try:
         end = pd.Timestamp(calibration_end)
     except ValueError:
         raise _usage_error(f"--calibration-end: not a date: {calibration_end!r}") from None
     try:
-        frame = load_history(
-            history,
-            customer_col=customer_col,
-            date_col=date_col,
-            amount_col=amount_col,
-            query=query,
-        )
+        frame = load_history(history, query=query, **columns)
         result = fit_history(frame, end.date().isoformat())
     except HistoryError as error:
         _out(f"error: {error}", err=True)
@@ -90,6 +83,7 @@ def forecast_(
     ),
 ) -> None:
     """Forecast the real customer base from the calibration end, under a policy or none."""
+    columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     for name, value in (
         ("--history", history),
         ("--calibration-end", calibration_end),
@@ -104,13 +98,7 @@ def forecast_(
         raise _usage_error(f"not a date: {error}") from None
     policy = _compile_or_exit(spec)[0] if spec is not None else loads(NO_POLICY)
     try:
-        frame = load_history(
-            history,
-            customer_col=customer_col,
-            date_col=date_col,
-            amount_col=amount_col,
-            query=query,
-        )
+        frame = load_history(history, query=query, **columns)
         cal = fit_history(frame, end)
         chosen = load_scenario(market)[1] if market is not None else cal.market
         result = forecast_base(
@@ -120,9 +108,7 @@ def forecast_(
         _out(f"error: {error}", err=True)
         raise typer.Exit(PROBLEMS) from None
     except MarketError as error:
-        found, sources = error.diagnostics()
-        _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
-        raise typer.Exit(PROBLEMS) from None
+        raise _market_failure(error, PROBLEMS) from None
     except ValueError as error:
         raise _usage_error(str(error)) from None
     payload = dict(result.summary)

@@ -13,9 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..api import simulate as api_simulate
-from ..diagnostics import render_text
 from ..experiment import SCHEDULER_ENV, Comparison, run_scenario
-from ..market import Market, MarketError, Settings, load_scenario
+from ..market import MarketError
 from ..metrics import Forecast
 from ..policy import Policy
 from ..report import HEADLINE, verdicts
@@ -24,7 +23,9 @@ from .common import (
     PROBLEMS,
     _color,
     _compile_or_exit,
+    _market_failure,
     _out,
+    _scenario_for,
     _usage_error,
     app,
 )
@@ -46,19 +47,10 @@ def simulate(
 ) -> None:
     """Forecast what the spec's policy does to a population of customers."""
     policy, _ = _compile_or_exit(spec)
-    settings, market = Settings(), Market()
     try:
-        if scenario is not None:
-            if not scenario.exists():
-                raise _usage_error(f"no such file: {scenario}")
-            settings, market = load_scenario(scenario)
-        problems = market.problems(policy)
-        if problems:
-            raise MarketError(str(scenario or "<defaults>"), problems)
+        settings, market = _scenario_for(policy, scenario)
     except MarketError as error:
-        found, sources = error.diagnostics()
-        _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
-        raise typer.Exit(PROBLEMS) from None
+        raise _market_failure(error, PROBLEMS) from None
     n = customers or settings.customers
     horizon = days or settings.days
     rng = np.random.default_rng(settings.seed if seed is None else seed)
@@ -181,9 +173,7 @@ def run_(
                 progress=tick,
             )
     except MarketError as error:
-        found, sources = error.diagnostics()
-        _out(render_text(found, sources, color=_color(sys.stderr)), err=True)
-        raise typer.Exit(PROBLEMS) from None
+        raise _market_failure(error, PROBLEMS) from None
     except OSError as error:  # a scheduler that cannot be reached
         raise _usage_error(f"--scheduler: {error}") from None
     out = out or Path("build") / scenario.stem
