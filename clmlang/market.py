@@ -264,7 +264,7 @@ class MarketError(Exception):
         found = []
         for key, message in self.problems:
             line, column = _locate(text, key, message)
-            offset = _offset(source, line, column)
+            offset = source.offset(line, column)
             written = key.rsplit(" ", 1)[-1]
             width = (
                 len(written) if text.startswith(written, offset) else len(key.rsplit(".", 1)[-1])
@@ -276,13 +276,6 @@ class MarketError(Exception):
             )
             found.append(Diagnostic("CLM200", Severity.ERROR, f"{key}: {message}", span, hint))
         return found, {self.source: source}
-
-
-def _offset(source: Source, line: int, column: int) -> int:
-    starts = [0] + [i + 1 for i, ch in enumerate(source.text) if ch == "\n"]
-    if line - 1 >= len(starts):
-        return len(source.text)
-    return starts[line - 1] + column - 1
 
 
 _SYNTAX_PLACE = re.compile(r"at line (\d+), column (\d+)")

@@ -64,6 +64,12 @@ class Source:
         index = bisect_right(self._line_starts, offset) - 1
         return index + 1, offset - self._line_starts[index] + 1
 
+    def offset(self, line: int, column: int) -> int:
+        """The character offset of a 1-based (line, column); past the end, the end."""
+        if line < 1 or line > len(self._line_starts):
+            return len(self.text)
+        return min(self._line_starts[line - 1] + column - 1, len(self.text))
+
     def span(self, start: int, end: int) -> Span:
         """The span of characters `start..end` in this file."""
         line, column = self.position(start)
