@@ -95,9 +95,14 @@ def analyse(path: str | Path, compile_policy: bool = True, allow_module: bool = 
     return _analyse(load_path(path), compile_policy, allow_module)
 
 
-def analyse_text(text: str, name: str = "<string>", compile_policy: bool = True) -> Analysis:
-    """`analyse` for a spec given as text."""
-    return _analyse(load_text(text, name), compile_policy)
+def analyse_text(
+    text: str, name: str = "<string>", compile_policy: bool = True, allow_module: bool = False
+) -> Analysis:
+    """`analyse` for a spec given as text (an editor's unsaved buffer, say).
+
+    `use` paths resolve against the folder of `name` when it is a path, else the current one.
+    """
+    return _analyse(load_text(text, name), compile_policy, allow_module)
 
 
 def _policy_or_raise(analysis: Analysis, strict: bool) -> Policy:

@@ -1,6 +1,6 @@
 """The `clm` command line: parses arguments, calls the library, renders results.
 
-One module per group of commands (`language`, `simulation`, `changes`, `history`), all
+One module per group of commands (`language`, `simulation`, `changes`, `history`, `editor`), all
 registered on one Typer app. Exit codes: 0 ok, 1 problems found, 2 usage error, 3 internal
 error (a bug in clmlang: the message says how to get the traceback); `clm diff` follows
 `terraform plan -detailed-exitcode` instead (0 no change, 1 error, 2 changes).
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import changes, history, language, simulation  # noqa: F401  (they register commands)
+from . import changes, editor, history, language, simulation  # noqa: F401  (they register commands)
 from .common import INTERNAL, OK, PROBLEMS, USAGE, _out, app
 
 __all__ = ["INTERNAL", "OK", "PROBLEMS", "USAGE", "app", "main"]

@@ -1,0 +1,34 @@
+"""Commands for editors: `clm lsp`, the language server."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import OK, app
+
+
+@app.command()
+def lsp(
+    stdio: Annotated[
+        bool, typer.Option("--stdio", help="Talk over stdin and stdout (the only transport).")
+    ] = True,
+    log: Annotated[
+        Path | None, typer.Option("--log", help="Append the server's log to this file.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option(help="Log every message, not only problems.")] = False,
+) -> None:
+    """Run the .clm language server over stdio: diagnostics, hover, go to definition,
+    completion, outline and formatting, for any editor that speaks LSP."""
+    level = logging.DEBUG if verbose else logging.WARNING
+    if log is not None:
+        logging.basicConfig(filename=log, level=level, format="%(asctime)s %(name)s %(message)s")
+    else:  # stdout carries the protocol: the log goes to stderr
+        logging.basicConfig(level=level, format="clm lsp: %(name)s: %(message)s")
+    from ..lsp.server import serve  # pygls is loaded only by this command
+
+    serve()
+    raise typer.Exit(OK)

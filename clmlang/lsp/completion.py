@@ -1,0 +1,146 @@
+"""What may be typed at the cursor: keywords from the grammar and the names a spec declares.
+
+The words before the cursor pick the candidates: after `send` a channel, after `offer` a
+product, after `in stage` a stage, after `continue with` a rule; in a condition the
+segments, attributes, built-in fields and functions; at the start of a line a declaration
+keyword. Anywhere else every keyword and name, so the list is never empty by mistake.
+Right after a keyword that declares a new name (`stage`, `rule`, ...) there is nothing to
+offer: the name is new.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..keywords import DECLARATIONS, grammar_keywords
+from ..vocabulary import ATTRIBUTE_TYPES, CHANNEL_KINDS, FIELDS, FUNCTIONS, ROLES, WEEKDAYS
+from .index import Index
+
+__all__ = ["Candidate", "complete", "word_before"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One completion: the text, what it is (`keyword`, `stage`, `field`, ...) and a detail."""
+
+    label: str
+    kind: str
+    detail: str = ""
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
+_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|\S')
+_CONDITION_WORDS = {"when", "for", "and", "or", "not", "(", ">=", "<=", "==", "!=", ">", "<"}
+# After these words comes the name of something declared, of these kinds.
+_NAME_AFTER = {
+    "send": ("channel",),
+    "with": ("rule",),
+    "enter": ("stage",),
+    "leave": ("stage",),
+    "line": ("line",),
+    "tag": ("tag",),
+    "to": ("product",),
+    "is": ("stage", "audience", "product"),
+}
+# A new name follows these: nothing to complete.
+_NEW_NAME = {"channel", "product", "attribute", "audience", "stage", "segment", "rule", "variant"}
+
+
+def word_before(text: str, offset: int) -> str:
+    """The part of a name typed just before `offset` (empty at a word boundary)."""
+    match = _WORD.search(text[max(0, offset - 200) : offset])
+    return match.group(0) if match else ""
+
+
+def _previous_tokens(text: str, offset: int, count: int = 4) -> list[str]:
+    """The last few tokens before the cursor, comments and texts skipped."""
+    begin = text.rfind("\n", 0, max(0, offset - 400)) + 1  # a line start: no string cut
+    tokens = [t for t in _TOKENS.findall(text[begin:offset]) if not t.startswith(("#", '"'))]
+    return tokens[-count:]
+
+
+def complete(index: Index, text: str, offset: int) -> list[Candidate]:
+    """Candidates for the cursor at `offset` of `text` (the document the index was built on)."""
+    offset = max(0, min(offset, len(text)))
+    typed = word_before(text, offset)
+    before = _previous_tokens(text, offset - len(typed))
+    last = before[-1] if before else ""
+    line_start = text.rfind("\n", 0, offset - len(typed)) + 1
+    at_line_start = text[line_start : offset - len(typed)].strip() == ""
+    candidates = _for_context(index, before, last, at_line_start)
+    return [c for c in candidates if c.label.startswith(typed) or not typed]
+
+
+def _for_context(
+    index: Index, before: list[str], last: str, at_line_start: bool
+) -> list[Candidate]:
+    previous = before[-2] if len(before) >= 2 else ""
+    if (last == "stage" and previous == "in") or (last == "," and _in_stage_list(before)):
+        return _names(index, ("stage",))
+    if last in _NEW_NAME and not (last == "stage" and previous in ("in", "enter", "leave")):
+        return []
+    if last == "," and "to" in before:
+        return _names(index, ("product",))
+    if last == "not" and previous == "is":
+        return _names(index, _NAME_AFTER["is"])
+    if last in _NAME_AFTER:
+        return _names(index, _NAME_AFTER[last])
+    if last == "offer":
+        return _names(index, ("product",)) + _keywords(("line", "discount", "bonus"))
+    if last == "of":
+        extra = _keywords(("line",)) if previous == "purchase" else _keywords(("inactivity",))
+        return _names(index, ("product", "attribute")) + extra
+    if last == "role":
+        return [Candidate(role, "value", meaning) for role, meaning in ROLES.items()]
+    if last == "kind":
+        return [Candidate(kind, "value", meaning) for kind, meaning in CHANNEL_KINDS.items()]
+    if last == "cap":
+        return _names(index, ("channel",)) + _keywords(("tag",))
+    if previous == "attribute":
+        return [Candidate(t, "value", f"{t} attribute") for t in ATTRIBUTE_TYPES]
+    if last == "on" and previous == "weekly":
+        return [Candidate(day, "value") for day in WEEKDAYS]
+    if last in _CONDITION_WORDS:
+        return _condition(index)
+    if (at_line_start and last in ("", "}")) or not before:
+        return _keywords(DECLARATIONS)
+    return (
+        _keywords(sorted(grammar_keywords()))
+        + _condition(index)
+        + _names(index, ("stage", "product", "channel", "rule", "audience", "line", "tag"))
+    )
+
+
+def _in_stage_list(before: list[str]) -> bool:
+    """Inside `in stage a, b, |`: the last `stage` keyword was preceded by `in`."""
+    for i in range(len(before) - 1, 0, -1):
+        if before[i] == "stage":
+            return before[i - 1] == "in"
+        if before[i] != "," and not before[i].isidentifier():
+            return False
+    return False
+
+
+def _keywords(words) -> list[Candidate]:  # type: ignore[no-untyped-def]
+    return [Candidate(word, "keyword") for word in words]
+
+
+def _names(index: Index, kinds: tuple[str, ...]) -> list[Candidate]:
+    out: list[Candidate] = []
+    for kind in kinds:
+        for name, symbol in index.declared(kind).items():
+            title = getattr(symbol.node, "title", None) if kind not in ("line", "tag") else None
+            out.append(Candidate(name, kind, title or kind))
+    return out
+
+
+def _condition(index: Index) -> list[Candidate]:
+    fields = [Candidate(f.name, "field", f.doc) for f in FIELDS.values()]
+    functions = [Candidate(f.name, "function", f.doc) for f in FUNCTIONS.values()]
+    return (
+        _names(index, ("segment", "attribute"))
+        + fields
+        + functions
+        + _keywords(("not", "true", "false"))
+    )

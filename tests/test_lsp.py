@@ -1,0 +1,189 @@
+"""`clm lsp` driven over stdio as an editor drives it: initialize, didOpen, diagnostics,
+hover, definition, completion, documentSymbol, formatting, shutdown and exit.
+
+One server serves the whole module (starting Python with clmlang takes seconds); every
+wait has a timeout (tests/lsp_client.py), so a broken server fails the tests, never hangs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clmlang.api import analyse_text
+from clmlang.formatter import format_text
+
+from .lsp_client import LspClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+CLINIC = SPECS / "clinic.clm"
+TYRES = SPECS / "tyre_shop.clm"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[LspClient]:
+    lsp = LspClient(ROOT, "--stdio")  # as VS Code's client starts it
+    lsp.capabilities = lsp.initialize(ROOT)["capabilities"]  # type: ignore[attr-defined]
+    yield lsp
+    lsp.close()
+
+
+def position(text: str, needle: str, into: int = 0) -> tuple[int, int]:
+    """The (line, character) of `needle` in `text`, `into` characters in (ASCII text)."""
+    offset = text.index(needle) + into
+    line = text.count("\n", 0, offset)
+    return line, offset - (text.rfind("\n", 0, offset) + 1)
+
+
+def test_initialize_announces_the_features(client: LspClient):
+    capabilities = client.capabilities  # type: ignore[attr-defined]
+    for feature in (
+        "hoverProvider",
+        "definitionProvider",
+        "completionProvider",
+        "documentSymbolProvider",
+        "documentFormattingProvider",
+        "textDocumentSync",
+    ):
+        assert capabilities.get(feature) not in (None, False), feature
+    assert capabilities["textDocumentSync"]["openClose"] is True
+
+
+def test_diagnostics_as_you_type(client: LspClient, tmp_path: Path):
+    """Open a spec with a typo: the same code, message, hint and place as `clm check`; fix the
+    typo: no diagnostics."""
+    path = tmp_path / "typo.clm"
+    good = CLINIC.read_text()
+    bad = good.replace("in stage forming\n", "in stage formng\n", 1)
+    uri = client.open(path, bad, version=1)
+    diagnostics = client.diagnostics(uri, version=1)
+    expected = analyse_text(bad, str(path), compile_policy=False).diagnostics
+    assert [d["code"] for d in diagnostics] == [d.code for d in expected]
+    (typo,) = [d for d in diagnostics if d["code"] == "CLM100"]
+    assert typo["severity"] == 1 and typo["source"] == "clm"
+    assert typo["message"] == "undefined stage `formng`\nhint: did you mean `forming`?"
+    line, character = position(bad, "formng")
+    assert typo["range"] == {
+        "start": {"line": line, "character": character},
+        "end": {"line": line, "character": character + len("formng")},
+    }
+    client.change(uri, bad.replace("formng", "forming"), version=2)
+    assert client.diagnostics(uri, version=2) == []
+
+
+def test_half_typed_rule_keeps_the_server_answering(client: LspClient, tmp_path: Path):
+    """A rule being typed is a syntax error; names elsewhere still hover and complete."""
+    text = CLINIC.read_text() + "\nrule half {\n  in stage for"
+    uri = client.open(tmp_path / "half.clm", text)
+    diagnostics = client.diagnostics(uri)
+    assert [d["code"] for d in diagnostics] == ["CLM001"]
+    hover = client.at("textDocument/hover", uri, *position(text, "offer facial", 7))
+    assert "**product** `facial`" in hover["contents"]["value"]
+    for garbage in ['rule { { "', "\x00\x01 stage", "(((((", "", 'send "' * 50]:
+        client.change(uri, garbage, version=3)
+        client.diagnostics(uri, version=3)
+        assert client.at("textDocument/hover", uri, 0, 3) is None
+        client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+        client.at("textDocument/completion", uri, 0, len(garbage))
+
+
+def test_hover_on_a_stage(client: LspClient):
+    text = CLINIC.read_text()
+    uri = client.open(CLINIC, text)
+    client.diagnostics(uri)
+    hover = client.at("textDocument/hover", uri, *position(text, "in stage forming", 11))
+    value = hover["contents"]["value"]
+    assert hover["contents"]["kind"] == "markdown"
+    assert value.startswith("**stage** `forming` — From the 3rd visit")
+    assert "Stage 3 of 5 in the lifecycle" in value and "```clm\nstage forming" in value
+    line, character = position(text, "in stage forming", 9)
+    assert hover["range"]["start"] == {"line": line, "character": character}
+
+
+def test_definition_across_use_files(client: LspClient):
+    text = TYRES.read_text()
+    uri = client.open(TYRES, text)
+    client.diagnostics(uri)
+    location = client.at("textDocument/definition", uri, *position(text, "send email", 6))
+    channels = SPECS / "common" / "channels.clm"
+    assert location["uri"] == channels.as_uri()
+    line, character = position(channels.read_text(), "channel email", 8)
+    assert location["range"]["start"] == {"line": line, "character": character}
+    # on the `use` line itself: the used file
+    used = client.at("textDocument/definition", uri, *position(text, 'use "', 6))
+    assert used["uri"] == channels.as_uri()
+    # and within the file: a rule's product to its declaration
+    local = client.at("textDocument/definition", uri, *position(text, "offer tyre_change", 7))
+    assert local["uri"] == uri
+    assert local["range"]["start"]["line"] == position(text, "product tyre_change")[0]
+
+
+def test_completion_of_names_and_keywords(client: LspClient, tmp_path: Path):
+    text = CLINIC.read_text() + '\nrule more {\n  send sms "Hello" offer '
+    uri = client.open(tmp_path / "more.clm", text)
+    client.diagnostics(uri)
+    lines = text.splitlines()
+    result = client.at("textDocument/completion", uri, len(lines) - 1, len(lines[-1]) + 1)
+    items = {item["label"]: item for item in result["items"]}
+    assert {"facial", "hygiene", "line", "discount"} <= set(items)
+    assert items["facial"]["kind"] == 7  # Class: a product
+    assert items["line"]["kind"] == 14  # Keyword
+    client.change(uri, text.rsplit("\n", 1)[0] + "\n  ", version=2)
+    client.diagnostics(uri, version=2)
+    result = client.at("textDocument/completion", uri, len(lines) - 1, 2)
+    labels = {item["label"] for item in result["items"]}
+    assert {"send", "holdout", "reentry", "keep_rhythm"} <= labels
+
+
+def test_document_symbols_outline(client: LspClient):
+    path = SPECS / "ecommerce_rfm.clm"
+    uri = client.open(path)
+    client.diagnostics(uri)
+    symbols = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    names = [s["name"] for s in symbols]
+    assert "second_order" in names and "champions" in names
+    rule = next(s for s in symbols if s["name"] == "second_order")
+    assert rule["kind"] == 12 and rule["detail"] == "rule"  # Function
+    assert [c["name"] for c in rule["children"]] == ["plain", "discount"]
+    start, end = rule["range"]["start"]["line"], rule["range"]["end"]["line"]
+    assert start < rule["selectionRange"]["start"]["line"] + 1 <= end + 1
+
+
+def test_formatting_through_clm_fmt(client: LspClient, tmp_path: Path):
+    messy = 'program   "x"\nstage all when purchases>=0\nrule r { on first purchase\n send email "hi" }\n'
+    uri = client.open(tmp_path / "messy.clm", messy)
+    client.diagnostics(uri)
+    options = {"tabSize": 2, "insertSpaces": True}
+    params = {"textDocument": {"uri": uri}, "options": options}
+    (edit,) = client.request("textDocument/formatting", params)
+    assert edit["newText"] == format_text(messy)
+    assert edit["range"]["start"] == {"line": 0, "character": 0}
+    assert edit["range"]["end"] == {"line": 4, "character": 0}
+    client.change(uri, format_text(messy), version=2)
+    client.diagnostics(uri, version=2)
+    assert client.request("textDocument/formatting", params) == []  # already formatted
+    client.change(uri, "rule {", version=3)
+    client.diagnostics(uri, version=3)
+    assert client.request("textDocument/formatting", params) == []  # does not parse
+
+
+def test_positions_in_utf16(client: LspClient, tmp_path: Path):
+    """A non-BMP character before a name: the editor's UTF-16 column still finds it."""
+    text = CLINIC.read_text().replace(
+        '"Time for your next visit" offer', '"\U0001f600 Time for your next visit" offer', 1
+    )
+    uri = client.open(tmp_path / "emoji.clm", text)
+    client.diagnostics(uri)
+    line, character = position(text, "offer line cosmetology", len("offer line c"))
+    hover = client.at("textDocument/hover", uri, line, character + 1)  # +1: the emoji's 2nd unit
+    assert hover is not None and "**line** `cosmetology`" in hover["contents"]["value"]
+    assert hover["range"]["start"]["character"] == character - len("c") + 1
+
+
+def test_shutdown_and_exit(client: LspClient):
+    """Last: `shutdown` then `exit` ends the server with code 0 (the module's server)."""
+    assert client.close() == 0, client.stderr()
+    assert "Traceback" not in client.stderr()
