@@ -183,6 +183,28 @@ def test_positions_in_utf16(client: LspClient, tmp_path: Path):
     assert hover["range"]["start"]["character"] == character - len("c") + 1
 
 
+def test_saving_a_used_file_checks_its_users_again(client: LspClient, tmp_path: Path):
+    module = tmp_path / "common.clm"
+    module.write_text("channel email cost 0.1\n")
+    text = 'use "common.clm"\nprogram "x"\nstage all when purchases >= 0\n'
+    text += 'rule r {\n  on purchase\n  send email "hi"\n}\n'
+    uri = client.open(tmp_path / "spec.clm", text)
+    assert client.diagnostics(uri) == []
+    module.write_text("channel mail cost 0.1\n")  # the editor saves the used file
+    used = client.open(module)
+    assert client.diagnostics(used) == []  # a module: syntax only, as `clm check` does
+    client.notify("textDocument/didSave", {"textDocument": {"uri": used}})
+    problems = {d["code"]: d for d in client.diagnostics(uri)}
+    assert set(problems) == {"CLM100", "CLM115"}
+    assert "`email`" in problems["CLM100"]["message"]
+    assert problems["CLM100"]["range"]["start"]["line"] == 5
+    # `mail` has no kind: a problem in the used file, shown on the `use` line
+    in_module = problems["CLM115"]
+    assert in_module["range"]["start"]["line"] == 0
+    assert in_module["message"].startswith(f"in {module}:1:9: channel `mail` needs a `kind`")
+    assert in_module["relatedInformation"][0]["location"]["uri"] == used
+
+
 def test_shutdown_and_exit(client: LspClient):
     """Last: `shutdown` then `exit` ends the server with code 0 (the module's server)."""
     assert client.close() == 0, client.stderr()
