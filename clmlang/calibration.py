@@ -1,11 +1,13 @@
 """Calibrating the market to a real purchase history (`clm calibrate`, `clmlang.calibrate`).
 
-Fits BG/NBD and Pareto/NBD to the calibration period, and Gamma-Gamma to its repeat
-purchases; compares the buying models by AIC on the calibration data only; and returns a
-`Market` whose buying and spend parameters come from the fits (weeks converted to days) and
-whose existing base has the history's distribution of purchase counts and recency. The
-simulator's dropout is BG/NBD's (after a purchase), so the market carries the BG/NBD fit even
-when Pareto/NBD fits slightly better; both are reported.
+Fits four buying models to the calibration period, BG/NBD, Pareto/NBD, BG/NBD with rate
+multipliers by purchase number (the clinic case's stages) and BG/NBD with reactivation, and
+Gamma-Gamma to its repeat purchases; chooses the buying model by AIC on the calibration data
+only; and returns a `Market` whose buying and spend parameters come from the fits (weeks
+converted to days) and whose existing base has the history's distribution of purchase counts
+and recency. The simulator's dropout happens after a purchase, as in the BG/NBD family, so
+when Pareto/NBD has the lowest AIC the market carries the best of the others; every fit is
+reported.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import tomli_w
 from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
 from .history import Summary, merge_days, summarise
 from .market import Market, market_from_mapping
+from .reactivation import fit_bgnbd_reactivation
+from .stage_multipliers import fit_bgnbd_stages
 
-__all__ = ["Calibration", "calibrate", "fit_history"]
+__all__ = ["MODELS", "Calibration", "calibrate", "fit_history"]
 
 WEEK = 7.0
 
@@ -30,21 +34,35 @@ class Calibration:
     market: Market
     bgnbd: Fit
     pareto_nbd: Fit
+    stages: Fit
+    reactivation: Fit
     gamma_gamma: Fit
     summary: Summary
     calibration_end: str
+    model: str = "auto"  # the buying model asked for; "auto": by AIC
+
+    @property
+    def buying_fits(self) -> tuple[Fit, ...]:
+        return (self.bgnbd, self.pareto_nbd, self.stages, self.reactivation)
 
     @property
     def best(self) -> str:
-        """The buying model with the lower AIC on the calibration data."""
-        return min((self.bgnbd, self.pareto_nbd), key=lambda f: f.aic).model
+        """The buying model with the lowest AIC on the calibration data."""
+        return min(self.buying_fits, key=lambda f: f.aic).model
+
+    @property
+    def chosen(self) -> Fit:
+        """The buying model the market carries: the one asked for, or else the lowest AIC
+        among those the simulator runs (all but Pareto/NBD, whose dropout is in continuous
+        time)."""
+        return _choose((self.bgnbd, self.stages, self.reactivation), self.model)
 
     def report(self) -> str:
         lines = [
             f"calibrated on {self.summary.x.size:,} customers up to {self.calibration_end}, "
             f"{int(self.summary.x.sum()):,} repeat transactions (times in weeks)"
         ]
-        for fit in (self.bgnbd, self.pareto_nbd, self.gamma_gamma):
+        for fit in (*self.buying_fits, self.gamma_gamma):
             params = ", ".join(
                 f"{k} {v:.4g} ({fit.std_errors[k]:.2g})" for k, v in fit.params.items()
             )
@@ -52,7 +70,9 @@ class Calibration:
                 f"{fit.model:<12} {params}; log-likelihood {fit.log_likelihood:,.2f}, "
                 f"AIC {fit.aic:,.2f}"
             )
-        lines.append(f"buying model with the lower AIC: {self.best}")
+        lines.append(f"buying model with the lowest AIC: {self.best}")
+        if self.chosen.model != self.best:
+            lines.append(f"the market carries {self.chosen.model}, the best the simulator runs")
         return "\n".join(lines)
 
     def to_toml(self) -> str:
@@ -65,24 +85,41 @@ class Calibration:
         data["population"]["purchases"] = {
             str(k): v for k, v in data["population"]["purchases"].items()
         }
+        data["buying"]["rate_after"] = {
+            str(k): v for k, v in data["buying"]["rate_after"].items()
+        }
         body = {"simulation": {"customers": int(self.summary.x.size)}, "market": data}
         return head + "\n" + tomli_w.dumps(body)
 
 
-def calibrate(history: pd.DataFrame, calibration_end: str) -> Market:
+MODELS = ("auto", "bgnbd", "bgnbd_stages", "bgnbd_reactivation")
+
+
+def calibrate(history: pd.DataFrame, calibration_end: str, *, model: str = "auto") -> Market:
     """The market calibrated to `history` (columns customer_id, date, amount) up to
     `calibration_end`; nothing after it is used. `fit_history` also returns the fits."""
-    return fit_history(history, calibration_end).market
+    return fit_history(history, calibration_end, model=model).market
 
 
-def fit_history(history: pd.DataFrame, calibration_end: str) -> Calibration:
+def _choose(fits: tuple[Fit, ...], model: str) -> Fit:
+    if model == "auto":
+        return min(fits, key=lambda f: f.aic)
+    return next(f for f in fits if f.model == model)
+
+
+def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "auto") -> Calibration:
     """Fit the buying and spend models to `history` up to `calibration_end` (nothing after it
-    is used): the fits, the chosen model and the calibrated market."""
+    is used): the fits, the chosen model and the calibrated market. `model` is one of
+    MODELS: "auto" chooses the buying model by AIC on the calibration data."""
+    if model not in MODELS:
+        raise ValueError(f"unknown buying model {model!r}; choose one of {', '.join(MODELS)}")
     frame = history.copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
     frame["customer_id"] = frame["customer_id"].astype(str)
     summary = summarise(merge_days(frame), calibration_end)
     bg, pareto, gg = fit_bgnbd(summary), fit_pareto_nbd(summary), fit_gamma_gamma(summary)
+    stages, wake = fit_bgnbd_stages(summary, bg), fit_bgnbd_reactivation(summary, bg)
+    chosen = _choose((bg, stages, wake), model)
     counts = summary.x + 1
     values, freq = np.unique(counts, return_counts=True)
     end = pd.Timestamp(calibration_end)
@@ -97,12 +134,7 @@ def fit_history(history: pd.DataFrame, calibration_end: str) -> Calibration:
                 },
                 "recency_days": float(max(recency.max(), 1.0)),
             },
-            "buying": {
-                "r": bg.params["r"],
-                "alpha": bg.params["alpha"] * WEEK,
-                "a": bg.params["a"],
-                "b": bg.params["b"],
-            },
+            "buying": _buying(chosen),
             "spend": {
                 "p": gg.params["p"],
                 "q": max(gg.params["q"], 1.0001),
@@ -111,4 +143,18 @@ def fit_history(history: pd.DataFrame, calibration_end: str) -> Calibration:
         },
         "<calibration>",
     )
-    return Calibration(market, bg, pareto, gg, summary, end.date().isoformat())
+    return Calibration(
+        market, bg, pareto, stages, wake, gg, summary, end.date().isoformat(), model
+    )
+
+
+def _buying(fit: Fit) -> dict[str, object]:
+    """The market's buying parameters (days) from a fit of the BG/NBD family (weeks)."""
+    p = fit.params
+    out: dict[str, object] = {"r": p["r"], "alpha": p["alpha"] * WEEK, "a": p["a"], "b": p["b"]}
+    if "omega" in p:
+        out["reactivation"] = p["omega"] / WEEK
+    multipliers = {int(k[1:]): v for k, v in p.items() if k[0] == "m" and k[1:].isdigit()}
+    if multipliers:
+        out["rate_after"] = multipliers
+    return out

@@ -17,7 +17,7 @@ from scipy import optimize, special
 
 from .history import Summary
 
-__all__ = ["Fit", "fit_bgnbd", "fit_gamma_gamma", "fit_pareto_nbd"]
+__all__ = ["Fit", "fit_bgnbd", "fit_gamma_gamma", "fit_model", "fit_pareto_nbd"]
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,11 @@ def _gg_ll(log_params: np.ndarray, x, m) -> np.ndarray:
     )
 
 
-def _fit(
+def fit_model(
     name: str, names: list[str], ll: Callable[[np.ndarray], np.ndarray], start: list[float], n: int
 ) -> Fit:
+    """Maximise the summed log-likelihood `ll` over log-parameters from `start`."""
+
     def objective(theta: np.ndarray) -> float:
         value = -float(np.sum(ll(theta)))
         return value if np.isfinite(value) else 1e12
@@ -137,7 +139,7 @@ def _hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4) -
 
 def fit_bgnbd(summary: Summary) -> Fit:
     x, t_x, T = summary.x, summary.t_x, summary.T
-    return _fit(
+    return fit_model(
         "bgnbd",
         ["r", "alpha", "a", "b"],
         lambda th: _bgnbd_ll(th, x, t_x, T),
@@ -148,7 +150,7 @@ def fit_bgnbd(summary: Summary) -> Fit:
 
 def fit_pareto_nbd(summary: Summary) -> Fit:
     x, t_x, T = summary.x, summary.t_x, summary.T
-    return _fit(
+    return fit_model(
         "pareto_nbd",
         ["r", "alpha", "s", "beta"],
         lambda th: _pareto_ll(th, x, t_x, T),
@@ -161,7 +163,7 @@ def fit_gamma_gamma(summary: Summary) -> Fit:
     """Fitted on the customers with at least one repeat purchase of positive value."""
     keep = (summary.x > 0) & (summary.monetary > 0)
     x, m = summary.x[keep], summary.monetary[keep]
-    return _fit(
+    return fit_model(
         "gamma_gamma",
         ["p", "q", "gamma"],
         lambda th: _gg_ll(th, x, m),

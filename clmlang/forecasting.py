@@ -22,6 +22,8 @@ from .engine import Base, simulate_policy
 from .history import Summary
 from .market import Market
 from .policy import Policy
+from .reactivation import posterior
+from .stage_multipliers import BREAKS, exposures
 
 __all__ = ["HoldoutForecast", "bgnbd_expected_holdout", "forecast_base", "p_alive"]
 
@@ -50,12 +52,61 @@ def bgnbd_expected_holdout(summary: Summary, weeks: float, r, alpha, a, b) -> np
     return head * body / denominator
 
 
-def _draw_base(cal: Calibration, rng: np.random.Generator) -> Base:
-    s, bg, gg = cal.summary, cal.bgnbd.params, cal.gamma_gamma.params
-    r, alpha, a, b = bg["r"], bg["alpha"], bg["a"], bg["b"]
-    alive = rng.random(s.x.size) < p_alive(s, r, alpha, a, b)
-    rate = rng.gamma(r + s.x, 1.0 / (alpha + s.T)) / WEEK  # per day
-    dropout = rng.beta(a, b + s.x)
+class _Latent:
+    """Each customer's latent state given their history, under the calibration's chosen
+    buying model: draws to start the simulator from, P(active), and, where it has a closed
+    form, E[purchases in the next weeks] with no marketing."""
+
+    def __init__(self, cal: Calibration):
+        s, fit = cal.summary, cal.chosen
+        self.model = fit.model
+        self.p = fit.params
+        if fit.model == "bgnbd_reactivation":
+            self.posterior = posterior(s, fit.params)
+            self.p_alive = self.posterior.p_active
+            return
+        self.e_tx, self.e_T = s.t_x, s.T
+        if fit.model == "bgnbd_stages":  # exposures weighted by the stage multipliers
+            before, _, after = exposures(s)
+            m = cal.market.buying.rate_multiplier(np.array([1, *BREAKS]))
+            self.e_tx = before @ m
+            self.e_T = self.e_tx + after @ m
+        r, alpha, a, b = (fit.params[k] for k in ("r", "alpha", "a", "b"))
+        x = s.x
+        with np.errstate(divide="ignore", over="ignore"):
+            ratio = (a / np.maximum(b + x - 1, 1e-300)) * (
+                (alpha + self.e_T) / (alpha + self.e_tx)
+            ) ** (r + x)
+        self.p_alive = np.where(x > 0, 1.0 / (1.0 + ratio), 1.0)
+        self.x = x
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(active, rate per week, dropout) for every customer."""
+        if self.model == "bgnbd_reactivation":
+            return self.posterior.draw(rng)
+        r, alpha, a, b = (self.p[k] for k in ("r", "alpha", "a", "b"))
+        alive = rng.random(self.x.size) < self.p_alive
+        rate = rng.gamma(r + self.x, 1.0 / (alpha + self.e_T))
+        return alive, rate, rng.beta(a, b + self.x)
+
+    def expected(self, summary: Summary, weeks: float) -> np.ndarray | None:
+        if self.model == "bgnbd_reactivation":
+            return self.posterior.expected_purchases(weeks)
+        if self.model == "bgnbd":
+            return bgnbd_expected_holdout(summary, weeks, *(self.p[k] for k in "r alpha a b".split()))
+        return None  # the multipliers change with each purchase: simulated only
+
+
+def expected_spend(cal: Calibration) -> np.ndarray:
+    """Gamma-Gamma E[order value | history]: p (gamma + x m) / (p x + q - 1)."""
+    s, gg = cal.summary, cal.gamma_gamma.params
+    p, q, gamma = gg["p"], gg["q"], gg["gamma"]
+    return p * (gamma + s.x * s.monetary) / (p * s.x + q - 1)
+
+
+def _draw_base(cal: Calibration, latent: _Latent, rng: np.random.Generator) -> Base:
+    s, gg = cal.summary, cal.gamma_gamma.params
+    alive, rate, dropout = latent.draw(rng)
     px = gg["p"] * s.x
     spend = rng.gamma(gg["q"] + px, 1.0 / (gg["gamma"] + s.monetary * s.x))
     end_offset = 1.0  # day 0 is the day after the calibration end
@@ -65,7 +116,7 @@ def _draw_base(cal: Calibration, rng: np.random.Generator) -> Base:
         last_day=-((s.T - s.t_x) * WEEK) - end_offset,
         spent=s.monetary * s.x,
         alive=alive,
-        rate=rate,
+        rate=rate / WEEK,  # per day
         dropout=dropout,
         spend=spend,
     )
@@ -88,7 +139,13 @@ def forecast_base(
     seed: int = 0,
     actual: pd.DataFrame | None = None,
 ) -> HoldoutForecast:
-    """Simulate the real base from the calibration end to `until`, `replications` times."""
+    """Simulate the real base from the calibration end to `until`, `replications` times.
+
+    Where the chosen buying model has a closed form (BG/NBD, BG/NBD with reactivation), the
+    per-customer forecast is that closed form plus the policy's simulated effect, measured
+    against a run of the same customers with no marketing and the same random numbers (a
+    control variate): without a policy it is the closed form itself, free of sampling noise.
+    """
     s = cal.summary
     start = pd.Timestamp(cal.calibration_end) + pd.Timedelta(days=1)
     days = (pd.Timestamp(until) - start).days + 1
@@ -96,46 +153,60 @@ def forecast_base(
         raise ValueError(f"--until {until} is not after the calibration end {cal.calibration_end}")
     n = s.x.size
     weeks = math.ceil(days / WEEK)
-    transactions = np.zeros(n)
-    revenue = np.zeros(n)
-    weekly = np.zeros(weeks)
-    totals = []
+    latent = _Latent(cal)
+    closed = latent.expected(s, days / WEEK)
     market = market.model_copy(update={"start_date": start.date().isoformat()})
+    pure = not policy.rules and not policy.products and not market.stages
+    runs = [(policy, market)]
+    if closed is not None and not pure:  # the same customers with no marketing, for the control
+        runs.append(_without_marketing(policy, market))
+    sums = np.zeros((len(runs), 3, n))  # transactions, revenue, per run
+    weekly = np.zeros((len(runs), weeks))
+    totals = []
     for rep in range(replications):
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(rep,)))
-        base = _draw_base(cal, rng)
-        run = simulate_policy(policy, market, customers=n, days=days, rng=rng, base=base)
-        log = run.recorder.purchases.arrays()
-        mine = log["customer"] < n
-        cust, day = log["customer"][mine], np.floor(log["time"][mine]).astype(np.int64)
-        pairs = np.unique(np.stack([cust, day]), axis=1)  # same-day purchases are one
-        transactions += np.bincount(pairs[0], minlength=n)
-        totals.append(pairs.shape[1])
-        revenue += np.bincount(cust, weights=log["revenue"][mine], minlength=n)
-        weekly += np.bincount(pairs[1] // 7, minlength=weeks)[:weeks]
-    transactions /= replications
-    revenue /= replications
+        base = _draw_base(cal, latent, np.random.default_rng([seed, rep, 0]))
+        for i, (run_policy, run_market) in enumerate(runs):
+            rng = np.random.default_rng([seed, rep, 1])  # the same for both runs
+            count, money, week = _run(run_policy, run_market, base, n, days, weeks, rng)
+            sums[i, 0] += count
+            sums[i, 1] += money
+            weekly[i] += week
+            if i == 0:
+                totals.append(count.sum())
+    sums /= replications
     weekly /= replications
-    bg = cal.bgnbd.params
+    simulated = sums[0, 0]
+    transactions, revenue, week_series = simulated, sums[0, 1], weekly[0]
+    if closed is not None:
+        effect = sums[0] - sums[-1]  # zero without marketing: the runs are one
+        transactions = closed + effect[0]
+        revenue = closed * expected_spend(cal) + effect[1]
+        horizon = np.minimum(np.arange(1, weeks + 1) * WEEK, days) / WEEK
+        cumulative = np.array([latent.expected(s, w).sum() for w in horizon])
+        week_series = np.diff(np.r_[0.0, cumulative]) + weekly[0] - weekly[-1]
     customers = pd.DataFrame(
         {
             "customer_id": s.customers,
             "predicted_transactions": transactions,
             "predicted_revenue": revenue,
-            "p_alive": p_alive(s, bg["r"], bg["alpha"], bg["a"], bg["b"]),
+            "p_alive": latent.p_alive,
         }
     )
-    week_frame = pd.DataFrame({"week": np.arange(weeks), "predicted_transactions": weekly})
+    week_frame = pd.DataFrame({"week": np.arange(weeks), "predicted_transactions": week_series})
+    bg = cal.bgnbd.params
     summary: dict[str, object] = {
         "calibration_end": cal.calibration_end,
         "until": pd.Timestamp(until).date().isoformat(),
         "customers": int(n),
         "replications": replications,
+        "buying_model": cal.chosen.model,
         "holdout_repeat_transactions": float(transactions.sum()),
+        "simulated_repeat_transactions": float(simulated.sum()),
         "holdout_repeat_transactions_sd": float(np.std(totals, ddof=1))
         if replications > 1
         else None,
         "holdout_revenue": float(revenue.sum()),
+        "closed_form_transactions": float(closed.sum()) if closed is not None else None,
         "bgnbd_closed_form_transactions": float(
             bgnbd_expected_holdout(s, days / WEEK, bg["r"], bg["alpha"], bg["a"], bg["b"]).sum()
         ),
@@ -143,6 +214,30 @@ def forecast_base(
     if actual is not None:
         _compare(actual, start, pd.Timestamp(until), customers, week_frame, summary)
     return HoldoutForecast(customers, week_frame, summary)
+
+
+def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:
+    """The policy's stages alone, in a market without stage or product effects: the world
+    the buying model's closed form describes."""
+    bare = policy.model_copy(
+        update={"rules": (), "products": (), "lines": (), "caps": (), "control_share": 0.0}
+    )
+    return bare, market.model_copy(update={"stages": {}, "products": {}})
+
+
+def _run(policy, market, base, n, days, weeks, rng) -> tuple[np.ndarray, ...]:
+    """One simulation of the base: purchase days per customer (same-day purchases are one),
+    revenue per customer, purchase days per week."""
+    run = simulate_policy(policy, market, customers=n, days=days, rng=rng, base=base)
+    log = run.recorder.purchases.arrays()
+    mine = log["customer"] < n
+    cust, day = log["customer"][mine], np.floor(log["time"][mine]).astype(np.int64)
+    pairs = np.unique(np.stack([cust, day]), axis=1)
+    return (
+        np.bincount(pairs[0], minlength=n).astype(float),
+        np.bincount(cust, weights=log["revenue"][mine], minlength=n),
+        np.bincount(pairs[1] // 7, minlength=weeks)[:weeks].astype(float),
+    )
 
 
 def _compare(actual: pd.DataFrame, start, until, customers, weekly, summary) -> None:

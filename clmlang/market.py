@@ -14,6 +14,8 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .diagnostics import Diagnostic, Severity
@@ -86,12 +88,32 @@ class Acquisition(_Model):
 
 class Buying(_Model):
     """BG/NBD: purchase rate ~ Gamma(r, alpha) per day; dropout after each repeat purchase with
-    probability ~ Beta(a, b)."""
+    probability ~ Beta(a, b). Two extensions, both off by default: `reactivation`, the rate per
+    day at which a customer who dropped out starts buying again (BG/NBD with reactivation),
+    and `rate_after`, multipliers on the purchase rate from the k-th purchase on
+    ({3: 0.8, 8: 0.7}: x0.8 from the 3rd purchase, x0.7 from the 8th)."""
 
     r: float = Field(default=0.9, gt=0)
     alpha: float = Field(default=75.0, gt=0)
     a: float = Field(default=0.8, gt=0)
     b: float = Field(default=3.2, gt=0)
+    reactivation: float = Field(default=0.0, ge=0)
+    rate_after: dict[int, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _multipliers(self) -> Buying:
+        if any(k < 2 for k in self.rate_after):
+            raise ValueError("rate_after: purchase numbers start at 2")
+        if any(v <= 0 for v in self.rate_after.values()):
+            raise ValueError("rate_after: multipliers must be positive")
+        return self
+
+    def rate_multiplier(self, purchases: np.ndarray) -> np.ndarray:
+        """The rate multiplier once `purchases` purchases have been made."""
+        out = np.ones(np.shape(purchases))
+        for k in sorted(self.rate_after):
+            out = np.where(np.asarray(purchases) >= k, self.rate_after[k], out)
+        return out
 
 
 class Spend(_Model):

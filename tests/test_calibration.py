@@ -49,9 +49,16 @@ def test_fits_reproduce_the_published_values(history: pd.DataFrame):
     for key, value in gg.items():
         assert result.gamma_gamma.params[key] == pytest.approx(value, rel=0.01)
     assert all(0 < se < result.bgnbd.params[k] for k, se in result.bgnbd.std_errors.items())
-    assert result.best == "bgnbd"  # by AIC, on calibration data only
-    # the market speaks days: alpha in weeks x 7
-    assert result.market.buying.alpha == pytest.approx(result.bgnbd.params["alpha"] * 7)
+    # by AIC, on calibration data only: customers who stop buying come back
+    assert result.best == "bgnbd_reactivation"
+    assert result.reactivation.aic < min(result.bgnbd.aic, result.pareto_nbd.aic) - 10
+    wake = result.reactivation.params["omega"]
+    assert 0 < wake - 3 * result.reactivation.std_errors["omega"]
+    # the market speaks days: alpha and omega in weeks, converted
+    assert result.market.buying.alpha == pytest.approx(result.reactivation.params["alpha"] * 7)
+    assert result.market.buying.reactivation == pytest.approx(wake / 7)
+    plain = fit_history(history, END, model="bgnbd").market.buying
+    assert plain.reactivation == 0 and plain.alpha == pytest.approx(4.414 * 7, rel=0.01)
 
 
 def test_nothing_after_the_calibration_end_is_used(history: pd.DataFrame):
@@ -157,7 +164,7 @@ def test_simulated_forecast_equals_the_bgnbd_closed_form(history: pd.DataFrame):
     with the closed form E[Y(t) | x, t_x, T], within sampling error."""
     from clmlang.forecasting import forecast_base
 
-    result = fit_history(history, END)
+    result = fit_history(history, END, model="bgnbd")
     policy = clmlang.loads('program "None"\nstage all when purchases >= 0\n')
     replications = 30
     out = forecast_base(
@@ -169,7 +176,8 @@ def test_simulated_forecast_equals_the_bgnbd_closed_form(history: pd.DataFrame):
         seed=2,
         actual=history,
     ).summary
-    simulated, closed = out["holdout_repeat_transactions"], out["bgnbd_closed_form_transactions"]
+    simulated, closed = out["simulated_repeat_transactions"], out["bgnbd_closed_form_transactions"]
+    assert out["holdout_repeat_transactions"] == pytest.approx(closed)  # no policy: the closed form
     error = out["holdout_repeat_transactions_sd"] / replications**0.5
     assert abs(simulated - closed) < 4 * error + 0.005 * closed
     assert closed == pytest.approx(1653, abs=5)  # the published BG/NBD forecast
@@ -245,6 +253,7 @@ def test_history_from_a_real_postgresql_server(history: pd.DataFrame):
 
 
 def test_calibrate_returns_the_market(history: pd.DataFrame):
-    market = clmlang.calibrate(history, END)
+    market = clmlang.calibrate(history, END, model="bgnbd")
     assert isinstance(market, clmlang.Market)
     assert market.buying.r == pytest.approx(0.243, rel=0.01)
+    assert clmlang.calibrate(history, END).buying.reactivation > 0  # chosen by AIC

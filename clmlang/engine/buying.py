@@ -16,7 +16,9 @@ class Buying:
     def _purchases(self, ids: np.ndarray, d: int) -> None:
         st = self.state
         for _ in range(64):  # same-day repeat purchases are processed in the same day
-            t_nat = np.where(st.alive[ids] & (np.floor(st.next_t[ids]) == d), st.next_t[ids], NEVER)
+            # the customers who dropped for good have no next purchase (NEVER); a dormant
+            # one (reactivation) has the purchase that follows their waking up
+            t_nat = np.where(np.floor(st.next_t[ids]) == d, st.next_t[ids], NEVER)
             t_resp = np.where(np.floor(st.response_t[ids]) == d, st.response_t[ids], NEVER)
             t = np.minimum(t_nat, t_resp)
             keep = t < NEVER
@@ -24,7 +26,7 @@ class Buying:
             if not ids.size:
                 return
             self._buy(ids, t, d)
-            again = st.alive[ids] & (st.next_t[ids] < d + 1)
+            again = st.next_t[ids] < d + 1
             ids = ids[again]
             if not ids.size:
                 return
@@ -37,7 +39,7 @@ class Buying:
         responding = (site >= 0) & np.isfinite(st.response_t[ids])
         site_safe = np.where(responding, site, 0)
         reactivated = responding & ~st.alive[ids]
-        st.alive[ids[reactivated]] = True
+        st.alive[ids] = True  # a dormant customer who buys, woken or answering, is active
 
         # what is bought
         if cat.count:
@@ -192,9 +194,20 @@ class Buying:
         drops = (k >= 2) & (S.uniform(ids, Purpose.DROPOUT, k) < prob)
         st.alive[ids[drops]] = False
         st.next_t[ids[drops]] = NEVER
+        wake = self.market.buying.reactivation
+        if wake > 0 and drops.any():  # dormant: wakes after Exp(wake), then buys after a gap
+            gone = ids[drops]
+            rate = st.rate[gone] * self.stage_rate[stage[drops]] * self.rate_after(k[drops])
+            with np.errstate(divide="ignore"):
+                asleep = -np.log(S.uniform(gone, Purpose.WAKE, k[drops])) / wake
+                gap = -np.log(S.uniform(gone, Purpose.GAP, k[drops])) / rate
+            nxt = t[drops] + asleep + gap
+            st.next_t[gone] = nxt
+            ok = np.isfinite(nxt)
+            self.calendar.add_spread(np.floor(nxt[ok]), "purchase", None, gone[ok])
         go = ~drops
         ids, t, k, product, stage = ids[go], t[go], k[go], product[go], stage[go]
-        rate = st.rate[ids] * self.stage_rate[stage]
+        rate = st.rate[ids] * self.stage_rate[stage] * self.rate_after(k)
         if cat.repeats:
             rate = np.where(st.members[ids], rate * roles.repeat_rate, rate)
         with np.errstate(divide="ignore"):

@@ -106,9 +106,10 @@ class Base:
         return int(self.purchases.size)
 
 
-def apply_base(state: State, base: Base, rng: np.random.Generator) -> None:
+def apply_base(state: State, base: Base, market: Market, rng: np.random.Generator) -> None:
     """Start the first `base.size` customers from `base`; the next purchase of those alive is
-    an exponential wait from day 0 (memoryless)."""
+    an exponential wait from day 0 (memoryless), and of those dormant, when the market has
+    reactivation, a wait to wake up first."""
     idx = slice(0, base.size)
     state.purchases[idx] = base.purchases
     state.gaps_drawn[idx] = base.purchases
@@ -122,8 +123,18 @@ def apply_base(state: State, base: Base, rng: np.random.Generator) -> None:
     state.rate[idx] = base.rate
     state.dropout[idx] = base.dropout
     state.spend[idx] = base.spend
-    gap = rng.exponential(1.0, base.size) / np.maximum(base.rate, 1e-12)
-    state.next_t[idx] = np.where(base.alive, gap, NEVER)
+    rate = base.rate * market.buying.rate_multiplier(base.purchases)
+    state.next_t[idx] = _next_purchase(base.alive, rate, market.buying.reactivation, rng)
+
+
+def _next_purchase(
+    active: np.ndarray, rate: np.ndarray, wake: float, rng: np.random.Generator
+) -> np.ndarray:
+    """The first purchase after day 0: an exponential wait for the active; for the dormant, a
+    wait to wake (rate `wake` per day) before it, or never without reactivation."""
+    gap = rng.exponential(1.0, active.size) / np.maximum(rate, 1e-12)
+    asleep = rng.exponential(1.0, active.size) / wake if wake > 0 else np.full(active.size, NEVER)
+    return np.where(active, gap, np.minimum(asleep + gap, NEVER))
 
 
 def _choice(rng: np.random.Generator, shares: list[float], size: int) -> np.ndarray:
@@ -251,6 +262,6 @@ def _seed_existing_base(
     # Who is still alive after k-1 repeat purchases under BG/NBD dropout:
     survived = rng.random(customers) < (1.0 - state.dropout[idx]) ** (k - 1)
     state.alive[idx] = survived
-    gap = rng.exponential(1.0, customers) / np.maximum(state.rate[idx], 1e-12)
     # Memoryless: the next purchase after day 0 is an exponential wait from day 0.
-    state.next_t[idx] = np.where(survived, gap, NEVER)
+    rate = state.rate[idx] * market.buying.rate_multiplier(k)
+    state.next_t[idx] = _next_purchase(survived, rate, market.buying.reactivation, rng)

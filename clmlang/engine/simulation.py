@@ -88,7 +88,7 @@ class _Simulation(Buying, Rules, Messaging):
         self.state = st = draw_population(policy, market, customers, days, population_rng)
         self.from_base = base is not None
         if base is not None:
-            apply_base(st, base, population_rng.spawn(1)[0])
+            apply_base(st, base, market, population_rng.spawn(1)[0])
         self.streams = Streams(key_rng)
         self.n = st.n
         self.customers = customers
@@ -109,6 +109,7 @@ class _Simulation(Buying, Rules, Messaging):
         self.stage_rate = np.array([1.0] + [e.rate for e in effects])
         self.stage_dropout = np.array([1.0] + [e.dropout for e in effects])
         self.stage_check = np.array([1.0] + [e.check for e in effects])
+        self.rate_after = market.buying.rate_multiplier  # by purchases made
         self.stages_time_driven = any(_time_driven(s.condition) for s in policy.stages)
 
         sp = market.spend

@@ -43,6 +43,7 @@ class Purpose:
     CONTROL = 18
     CAPACITY = 19
     ATTRIBUTE = 20
+    WAKE = 21
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

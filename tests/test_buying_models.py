@@ -1,0 +1,139 @@
+"""The buying models beyond BG/NBD: reactivation and stage multipliers by purchase number.
+Their reductions to BG/NBD, their recovery of known parameters, the simulator's agreement with
+their closed forms, and the CDNOW holdout accuracy they reach, fitted on calibration only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import clmlang
+from clmlang.calibration import fit_history
+from clmlang.engine import simulate_policy
+from clmlang.fitting import fit_bgnbd
+from clmlang.forecasting import bgnbd_expected_holdout, forecast_base
+from clmlang.history import load_history, summarise
+from clmlang.reactivation import posterior
+from clmlang.stage_multipliers import _loglik, exposures, fit_bgnbd_stages
+
+ROOT = Path(__file__).resolve().parents[1]
+CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
+END, UNTIL = "1997-09-30", "1998-06-30"
+NO_POLICY = 'program "None"\nstage all when purchases >= 0\n'
+
+
+@pytest.fixture(scope="module")
+def history() -> pd.DataFrame:
+    return load_history(CDNOW)
+
+
+@pytest.fixture(scope="module")
+def calibration(history: pd.DataFrame):
+    return fit_history(history, END)
+
+
+def test_reactivation_without_waking_is_bgnbd(history: pd.DataFrame):
+    """omega -> 0: the posterior's expected purchases are BG/NBD's closed form (up to the
+    quadrature's accuracy)."""
+    summary = summarise(history, END)
+    bg = fit_bgnbd(summary).params
+    post = posterior(summary, {**bg, "omega": 1e-9})
+    mine = post.expected_purchases(39.0)
+    closed = bgnbd_expected_holdout(summary, 39.0, bg["r"], bg["alpha"], bg["a"], bg["b"])
+    assert mine.sum() == pytest.approx(closed.sum(), rel=0.005)
+    assert np.corrcoef(mine, closed)[0, 1] > 0.999
+    assert np.allclose(post.active.sum(axis=(1, 2)) + post.dormant.sum(axis=(1, 2)), 1.0)
+
+
+def test_stage_multipliers_of_one_are_bgnbd(history: pd.DataFrame):
+    summary = summarise(history, END)
+    bg = fit_bgnbd(summary)
+    theta = np.array([bg.params[k] for k in ("r", "alpha", "a", "b")] + [1.0, 1.0])
+    ll = _loglik(theta, summary.x, exposures(summary), 2).sum()
+    assert ll == pytest.approx(bg.log_likelihood, abs=1e-6)
+
+
+def _simulated_history(market: clmlang.Market, customers: int, days: int, seed: int):
+    """A purchase history drawn from the simulator itself: (history, end date)."""
+    policy = clmlang.loads(NO_POLICY)
+    rng = np.random.default_rng(seed)
+    run = simulate_policy(policy, market, customers=customers, days=days, rng=rng)
+    log = run.recorder.purchases.arrays()
+    start = pd.Timestamp(market.start_date)
+    frame = pd.DataFrame(
+        {
+            "customer_id": log["customer"].astype(str),
+            "date": start + pd.to_timedelta(np.floor(log["time"]), unit="D"),
+            "amount": log["revenue"],
+        }
+    )
+    end = start + pd.Timedelta(days=days - 1)
+    return frame, end.date().isoformat()
+
+
+def test_stage_multipliers_are_recovered_from_simulated_histories():
+    """Histories simulated with the rate x0.5 from the 3rd purchase give back m3 within the
+    fit's own standard errors."""
+    market = clmlang.Market.model_validate(
+        {"buying": {"r": 2.0, "alpha": 40.0, "a": 1.0, "b": 6.0, "rate_after": {3: 0.5}}}
+    )
+    frame, end = _simulated_history(market, 4000, 400, seed=5)
+    merged = frame.groupby(["customer_id", "date"], as_index=False)["amount"].sum()
+    fit = fit_bgnbd_stages(summarise(merged, end))
+    assert abs(fit.params["m3"] - 0.5) < 4 * fit.std_errors["m3"]
+    assert fit.params["m3"] + 4 * fit.std_errors["m3"] < 1.0  # the slow-down is detected
+    assert fit.params["r"] == pytest.approx(2.0, rel=0.5)
+
+
+def test_reactivation_is_recovered_from_simulated_histories():
+    market = clmlang.Market.model_validate(
+        {"buying": {"r": 1.0, "alpha": 20.0, "a": 1.0, "b": 2.0, "reactivation": 0.01}}
+    )
+    frame, end = _simulated_history(market, 3000, 365, seed=3)
+    frame = frame.groupby(["customer_id", "date"], as_index=False)["amount"].sum()
+    cal = fit_history(frame, end)
+    omega = cal.reactivation.params["omega"] / 7  # per day
+    assert abs(omega - 0.01) < 4 * cal.reactivation.std_errors["omega"] / 7
+    assert cal.best == "bgnbd_reactivation"
+
+
+def test_simulated_reactivation_forecast_equals_its_closed_form(calibration):
+    """The simulator's dormant customers wake and buy as the model says: with no policy the
+    simulated holdout agrees with the posterior's closed form, within sampling error."""
+    policy = clmlang.loads(NO_POLICY)
+    replications = 30
+    out = forecast_base(
+        calibration, policy, calibration.market, until=UNTIL, replications=replications, seed=4
+    ).summary
+    assert out["buying_model"] == "bgnbd_reactivation"
+    error = out["holdout_repeat_transactions_sd"] / replications**0.5
+    closed = out["closed_form_transactions"]
+    assert abs(out["simulated_repeat_transactions"] - closed) < 4 * error + 0.01 * closed
+
+
+def test_cdnow_holdout_accuracy(calibration, history: pd.DataFrame):
+    """Fitted on the calibration period only, the chosen model forecasts the held-out total
+    and revenue within the targets where every CLV library misses by 10-16%."""
+    policy = clmlang.loads(NO_POLICY)
+    out = forecast_base(
+        calibration, policy, calibration.market, until=UNTIL, replications=2, actual=history
+    ).summary
+    assert out["actual_repeat_transactions"] == 1882
+    assert abs(out["transactions_error"]) < 0.05  # BG/NBD: -12.1%
+    assert abs(out["revenue_error"]) < 0.08  # BG/NBD + Gamma-Gamma: -15.6%
+    # per customer it is no worse than the libraries' by more than a little (see the docs)
+    assert out["correlation"] > 0.6 and out["rmse"] < 1.65
+
+
+def test_a_policy_changes_the_forecast_through_the_control_variate(calibration):
+    """With a spec, the forecast is the closed form plus the simulated effect of the policy
+    against the same customers without marketing."""
+    spec = (ROOT / "specs" / "clinic.clm").resolve()
+    policy = clmlang.load(spec)
+    out = forecast_base(
+        calibration, policy, calibration.market, until=UNTIL, replications=3, seed=1
+    ).summary
+    assert out["holdout_repeat_transactions"] != pytest.approx(out["closed_form_transactions"])
