@@ -137,3 +137,26 @@ def test_a_policy_changes_the_forecast_through_the_control_variate(calibration):
         calibration, policy, calibration.market, until=UNTIL, replications=3, seed=1
     ).summary
     assert out["holdout_repeat_transactions"] != pytest.approx(out["closed_form_transactions"])
+
+
+def test_cli_model_option(tmp_path: Path):
+    """`--model` picks the buying model; an unknown one is a usage error (exit 2)."""
+    import json
+    import subprocess
+    import sys
+
+    def clm(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "clmlang", *args], capture_output=True, text=True, timeout=300
+        )
+
+    bad = clm("calibrate", str(CDNOW), "--calibration-end", END, "--model", "magic")
+    assert bad.returncode == 2 and "unknown buying model" in bad.stderr + bad.stdout
+    done = clm(
+        "forecast", "--history", str(CDNOW), "--calibration-end", END, "--until", UNTIL,
+        "--model", "bgnbd", "--replications", "2", "--out", str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads((tmp_path / "forecast.json").read_text())
+    assert payload["buying_model"] == "bgnbd"
+    assert payload["holdout_repeat_transactions"] == pytest.approx(1654.6, abs=1)

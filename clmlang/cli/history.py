@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 
 from ..api import loads
-from ..calibration import fit_history
+from ..calibration import MODELS, fit_history
 from ..files import write_atomic
 from ..forecasting import forecast_base
 from ..history import HistoryError, load_history
@@ -36,19 +36,25 @@ def calibrate_(
     date_col: Annotated[str, typer.Option("--date-col")] = "date",
     amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
     query: Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")] = None,
+    model: Annotated[
+        str,
+        typer.Option(help="Buying model: auto (by AIC), bgnbd, bgnbd_stages, bgnbd_reactivation."),
+    ] = "auto",
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the market here (TOML).")
     ] = None,
 ) -> None:
     """Fit the buying and spend models to a purchase history; write the market."""
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
+    if model not in MODELS:
+        raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")
     try:
         end = pd.Timestamp(calibration_end)
     except ValueError:
         raise _usage_error(f"--calibration-end: not a date: {calibration_end!r}") from None
     try:
         frame = load_history(history, query=query, **columns)
-        result = fit_history(frame, end.date().isoformat())
+        result = fit_history(frame, end.date().isoformat(), model=model)
     except HistoryError as error:
         _out(f"error: {error}", err=True)
         raise typer.Exit(PROBLEMS) from None
@@ -78,12 +84,18 @@ def forecast_(
     date_col: Annotated[str, typer.Option("--date-col")] = "date",
     amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
     query: Annotated[str | None, typer.Option()] = None,
+    model: Annotated[
+        str,
+        typer.Option(help="Buying model: auto (by AIC), bgnbd, bgnbd_stages, bgnbd_reactivation."),
+    ] = "auto",
     out: Annotated[Path, typer.Option(help="Folder for forecast.json and customers.csv.")] = Path(
         "build/forecast"
     ),
 ) -> None:
     """Forecast the real customer base from the calibration end, under a policy or none."""
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
+    if model not in MODELS:
+        raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")
     for name, value in (
         ("--history", history),
         ("--calibration-end", calibration_end),
@@ -99,7 +111,7 @@ def forecast_(
     policy = _compile_or_exit(spec)[0] if spec is not None else loads(NO_POLICY)
     try:
         frame = load_history(history, query=query, **columns)
-        cal = fit_history(frame, end)
+        cal = fit_history(frame, end, model=model)
         chosen = load_scenario(market)[1] if market is not None else cal.market
         result = forecast_base(
             cal, policy, chosen, until=until, replications=replications, seed=seed, actual=frame
