@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,6 +94,19 @@ def test_pygments_finds_the_plugin():
         "stage new when purchases == 0  # first\n", get_lexer_by_name("clm"), HtmlFormatter()
     )
     assert '<span class="kd">stage</span>' in html and '<span class="c1"># first</span>' in html
+
+
+def test_the_plugin_loads_without_the_simulator():
+    """Pygments imports every plugin when it looks a lexer up by file name: the lexer must not
+    pull in numpy, pandas or the simulator (seconds, for every `pygmentize x.py`)."""
+    code = (
+        "import sys; from pygments.lexers import find_lexer_class_for_filename as find; "
+        "assert find('x.clm').__name__ == 'ClmLexer'; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'lark', 'clmlang.api') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
 
 
 def test_markdown_renders_clm_blocks_highlighted():
