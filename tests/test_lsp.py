@@ -115,6 +115,8 @@ def test_definition_across_use_files(client: LspClient):
     # on the `use` line itself: the used file
     used = client.at("textDocument/definition", uri, *position(text, 'use "', 6))
     assert used["uri"] == channels.as_uri()
+    hover = client.at("textDocument/hover", uri, *position(text, 'use "', 6))
+    assert "channels: `email`, `sms`, `push`, `call`" in hover["contents"]["value"]
     # and within the file: a rule's product to its declaration
     local = client.at("textDocument/definition", uri, *position(text, "offer tyre_change", 7))
     assert local["uri"] == uri
@@ -146,7 +148,9 @@ def test_document_symbols_outline(client: LspClient):
     names = [s["name"] for s in symbols]
     assert "second_order" in names and "champions" in names
     rule = next(s for s in symbols if s["name"] == "second_order")
-    assert rule["kind"] == 12 and rule["detail"] == "rule"  # Function
+    assert rule["kind"] == 12 and rule["detail"] == "The second order is the hardest"
+    untitled = next(s for s in symbols if s["name"] == "big_spender_thanks")
+    assert untitled["detail"] == "rule"  # no title: the kind
     assert [c["name"] for c in rule["children"]] == ["plain", "discount"]
     start, end = rule["range"]["start"]["line"], rule["range"]["end"]["line"]
     assert start < rule["selectionRange"]["start"]["line"] + 1 <= end + 1

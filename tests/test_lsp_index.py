@@ -11,7 +11,7 @@ import pytest
 from clmlang.api import analyse
 from clmlang.lsp.completion import complete
 from clmlang.lsp.document import Document
-from clmlang.lsp.hover import describe
+from clmlang.lsp.hover import describe, describe_use
 from clmlang.lsp.index import Index, Reference
 from clmlang.lsp.positions import Positions
 
@@ -88,7 +88,8 @@ def test_reference_across_use_files():
     symbol = doc.index.symbol_at(doc.name, offset)
     assert symbol is not None and symbol.kind == "channel"
     assert symbol.span.file == str(SPECS / "common" / "channels.clm")
-    assert doc.index.use_at(doc.name, doc.text.index('use "')) == symbol.span.file
+    use, path = doc.index.use_at(doc.name, doc.text.index('use "'))
+    assert path == symbol.span.file and use.path == "common/channels.clm"
 
 
 def test_condition_names_resolve_by_kind():
@@ -145,6 +146,14 @@ def test_hover_rule_fields_and_functions():
     )
 
 
+def test_hover_on_a_use_line_lists_the_file():
+    doc = open_doc(TYRES)
+    _, path = doc.index.use_at(doc.name, doc.text.index('use "'))
+    text = describe_use(doc.index, path)
+    assert text.startswith(f"**use** `{path}`")
+    assert "channels: `email`, `sms`, `push`, `call`" in text and "3 frequency caps" in text
+
+
 # ---- completion ------------------------------------------------------------------------
 
 
@@ -161,6 +170,10 @@ def test_completion_by_context():
     condition = labels(doc, body + "  when ")
     assert {"days_since_purchase", "owns", "cosmetology_only", "birthday"} <= set(condition)
     assert labels(doc, body + "  on enter d") == ["devoted"]
+    assert labels(doc, body + "  for audience is ") == ["premium", "budget"]
+    assert labels(doc, body + "  for audience is not b") == ["budget"]
+    assert labels(doc, body + "  when last_product is fa") == ["facial"]
+    assert "loyal" in labels(doc, body + "  when stage is ")
     assert labels(doc, "stage ") == [] and labels(doc, body[:-12] + "\nrule ") == []
     assert "role" in labels(doc, "product x ")
     assert "profit" in labels(doc, "product x role ")

@@ -43,6 +43,13 @@ _NAME_AFTER = {
     "to": ("product",),
     "is": ("stage", "audience", "product"),
 }
+# `stage is loyal`, `audience is premium`, `last_product is facial`
+_IS_KINDS = {
+    "stage": ("stage",),
+    "previous_stage": ("stage",),
+    "audience": ("audience",),
+    "last_product": ("product",),
+}
 # A new name follows these: nothing to complete.
 _NEW_NAME = {"channel", "product", "attribute", "audience", "stage", "segment", "rule", "variant"}
 
@@ -82,8 +89,9 @@ def _for_context(
         return []
     if last == "," and "to" in before:
         return _names(index, ("product",))
-    if last == "not" and previous == "is":
-        return _names(index, _NAME_AFTER["is"])
+    if last == "is" or (last == "not" and previous == "is"):
+        subject = before[-2] if last == "is" else before[-3] if len(before) >= 3 else ""
+        return _names(index, _IS_KINDS.get(subject, _NAME_AFTER["is"]))
     if last in _NAME_AFTER:
         return _names(index, _NAME_AFTER[last])
     if last == "offer":

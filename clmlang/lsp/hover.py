@@ -13,7 +13,7 @@ from ..source import Source
 from ..vocabulary import CHANNEL_KINDS, FIELDS, FUNCTIONS, ROLES
 from .index import Index, Reference, Symbol
 
-__all__ = ["describe", "describe_symbol"]
+__all__ = ["describe", "describe_symbol", "describe_use"]
 
 _MAX_LINES = 16  # a long rule is cut in the hover: the editor can go to it
 
@@ -31,6 +31,22 @@ def describe(index: Index, ref: Reference, sources: dict[str, Source]) -> str | 
         field = FIELDS[ref.name]
         return f"**field** `{field.name}` ({field.type.value}, built in)\n\n{field.doc}"
     return None
+
+
+def describe_use(index: Index, path: str) -> str:
+    """Markdown for a `use` line: the file and what it declares, by kind."""
+    kinds: dict[str, list[str]] = {}
+    for symbol in index.outline(path):
+        if symbol.kind not in ("use", "program", "cap", "control", "rfm"):
+            kinds.setdefault(symbol.kind, []).append(f"`{symbol.name}`")
+    caps = sum(symbol.kind == "cap" for symbol in index.outline(path))
+    lines = [f"**use** `{path}`"]
+    lines.extend(f"{kind}s: {', '.join(names)}" for kind, names in kinds.items())
+    if caps:
+        lines.append(f"{caps} frequency cap{'s' if caps > 1 else ''}")
+    if len(lines) == 1:
+        lines.append("declares nothing (or could not be read: see the diagnostics)")
+    return "\n\n".join(lines)
 
 
 def describe_symbol(index: Index, symbol: Symbol, sources: dict[str, Source]) -> str:

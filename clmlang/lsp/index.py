@@ -97,7 +97,7 @@ class Index:
             if _contains(ref.span, file, offset):
                 return ref
         for symbol in self.walk():
-            if _contains(symbol.name_span, file, offset):
+            if symbol.kind != "use" and _contains(symbol.name_span, file, offset):
                 return Reference(symbol.name, (symbol.kind,), symbol.name_span)
         return None
 
@@ -106,11 +106,11 @@ class Index:
         ref = self.reference_at(file, offset)
         return None if ref is None else self.find(ref.name, ref.kinds)
 
-    def use_at(self, file: str, offset: int) -> str | None:
-        """The file of the `use` declaration under the cursor."""
+    def use_at(self, file: str, offset: int) -> tuple[s.Use, str] | None:
+        """The `use` declaration under the cursor and the file it loads."""
         for use, path in self.uses:
             if _contains(use.span, file, offset):
-                return path
+                return use, path
         return None
 
     def outline(self, file: str) -> list[Symbol]:

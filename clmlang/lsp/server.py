@@ -24,7 +24,7 @@ from ..formatter import format_source
 from ..source import Source, Span
 from .completion import complete
 from .document import Document
-from .hover import describe
+from .hover import describe, describe_use
 from .index import Symbol
 from .positions import Positions
 
@@ -172,7 +172,7 @@ class ClmLanguageServer(LanguageServer):
             kind=_SYMBOL_KIND.get(symbol.kind, t.SymbolKind.Object),
             range=whole,
             selection_range=self.range(doc, symbol.name_span),
-            detail=symbol.kind,
+            detail=getattr(symbol.node, "title", None) or symbol.kind,
             children=[self.symbol(doc, child) for child in symbol.children] or None,
         )
 
@@ -221,13 +221,19 @@ def hover(ls: ClmLanguageServer, params: t.HoverParams) -> t.Hover | None:
     doc = ls.documents.get(params.text_document.uri)
     if doc is None:
         return None
-    ref = doc.index.reference_at(doc.name, ls.offset(doc, params.position))
-    text = describe(doc.index, ref, doc.analysis.sources) if ref is not None else None
-    if text is None or ref is None:
+    offset = ls.offset(doc, params.position)
+    ref = doc.index.reference_at(doc.name, offset)
+    if ref is not None:
+        text, span = describe(doc.index, ref, doc.analysis.sources), ref.span
+    elif (used := doc.index.use_at(doc.name, offset)) is not None:
+        text, span = describe_use(doc.index, used[1]), used[0].span
+    else:
+        return None
+    if text is None:
         return None
     return t.Hover(
         contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text),
-        range=ls.range(doc, ref.span),
+        range=ls.range(doc, span),
     )
 
 
@@ -241,7 +247,7 @@ def definition(ls: ClmLanguageServer, params: t.DefinitionParams) -> t.Location 
     used = doc.index.use_at(doc.name, offset)
     if used is not None:
         start = t.Position(0, 0)
-        return t.Location(uri=ls.uri_of(doc, used), range=t.Range(start, start))
+        return t.Location(uri=ls.uri_of(doc, used[1]), range=t.Range(start, start))
     symbol = doc.index.symbol_at(doc.name, offset)
     return None if symbol is None else ls.location(doc, symbol.name_span)
 
