@@ -70,7 +70,18 @@ def test_diagnostics_as_you_type(client: LspClient, tmp_path: Path):
         "start": {"line": line, "character": character},
         "end": {"line": line, "character": character + len("formng")},
     }
-    client.change(uri, bad.replace("formng", "forming"), version=2)
+    # the editor sends the keystroke as an incremental change: `formng` -> `forming`
+    edit = {
+        "start": {"line": line, "character": character + 4},
+        "end": {"line": line, "character": character + 4},
+    }
+    client.notify(
+        "textDocument/didChange",
+        {
+            "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [{"range": edit, "text": "i"}],
+        },
+    )
     assert client.diagnostics(uri, version=2) == []
 
 
