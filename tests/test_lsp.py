@@ -220,6 +220,14 @@ def test_saving_a_used_file_checks_its_users_again(client: LspClient, tmp_path: 
     assert in_module["relatedInformation"][0]["location"]["uri"] == used
 
 
+def test_closing_clears_the_diagnostics(client: LspClient, tmp_path: Path):
+    uri = client.open(tmp_path / "closing.clm", "rule {")
+    assert client.diagnostics(uri)
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    assert client.diagnostics(uri) == []
+    assert client.at("textDocument/hover", uri, 0, 1) is None  # closed: nothing to say
+
+
 def test_shutdown_and_exit(client: LspClient):
     """Last: `shutdown` then `exit` ends the server with code 0 (the module's server)."""
     assert client.close() == 0, client.stderr()

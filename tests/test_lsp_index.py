@@ -247,3 +247,26 @@ def test_garbage_is_survived():
         assert isinstance(doc.placed(), list)
         complete(doc.index, text, rng.randrange(len(text) + 1))
     assert isinstance(Index.build(open_doc(ROOT / "empty.clm", "").analysis.spec), Index)
+
+
+def test_a_checker_bug_leaves_a_note_not_a_crash(monkeypatch: pytest.MonkeyPatch):
+    """Should checking raise (a bug), the document still opens: parsed, with a note saying so."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("clmlang.lsp.document.analyse_text", broken)
+    doc = open_doc(CLINIC)
+    (note,) = doc.placed()
+    assert note.diagnostic.code == "internal" and "could not check" in note.message
+    assert doc.index.declared("stage")  # the parse is still there: hover and outline work
+
+
+def test_failing_handler_answers_nothing():
+    from clmlang.lsp.server import _quiet
+
+    @_quiet(default=[])
+    def handler(ls, params):
+        raise ValueError("boom")
+
+    assert handler(None, None) == []
