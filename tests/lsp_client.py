@@ -125,11 +125,13 @@ class LspClient:
             self._keep(self._next(deadline))
 
     # ---- life cycle -------------------------------------------------------------------
-    def initialize(self, root: Path) -> dict[str, Any]:
-        result = self.request(
-            "initialize",
-            {"processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": {}},
-        )
+    def initialize(self, root: Path, capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
+        params = {
+            "processId": os.getpid(),
+            "rootUri": root.as_uri(),
+            "capabilities": capabilities or {},
+        }
+        result = self.request("initialize", params)
         self.notify("initialized", {})
         return result
 

@@ -198,6 +198,23 @@ def test_positions_in_utf16(client: LspClient, tmp_path: Path):
     assert hover["range"]["start"]["character"] == character - len("c") + 1
 
 
+def test_positions_in_utf8_when_the_editor_prefers_it(tmp_path: Path):
+    """Neovim offers UTF-8 positions first: the server agrees, and columns count bytes."""
+    lsp = LspClient(ROOT)
+    try:
+        general = {"general": {"positionEncodings": ["utf-8", "utf-16"]}}
+        assert lsp.initialize(ROOT, general)["capabilities"]["positionEncoding"] == "utf-8"
+        text = CLINIC.read_text().replace('"Time for your', '"\u00e9\U0001f600 Time for your', 1)
+        uri = lsp.open(tmp_path / "utf8.clm", text)
+        lsp.diagnostics(uri)
+        line, character = position(text, "offer line cosmetology", len("offer line c"))
+        hover = lsp.at("textDocument/hover", uri, line, character + 4)  # é: 2 bytes, emoji: 4
+        assert hover is not None and "**line** `cosmetology`" in hover["contents"]["value"]
+        assert hover["range"]["start"]["character"] == character - 1 + 4
+    finally:
+        assert lsp.close() == 0, lsp.stderr()
+
+
 def test_saving_a_used_file_checks_its_users_again(client: LspClient, tmp_path: Path):
     module = tmp_path / "common.clm"
     module.write_text("channel email cost 0.1\n")
