@@ -164,6 +164,9 @@ def test_completion_by_context():
     assert labels(doc, body + "  send s") == ["sms"]
     assert "forming" in labels(doc, body + "  in stage ")
     assert labels(doc, body + "  in stage forming, lo") == ["loyal"]
+    assert labels(doc, body + "  in stage forming, loyal, d") == ["devoted"]
+    assert labels(doc, "product x attach to facial, hy") == ["hygiene"]
+    assert labels(doc, body + '  send sms "x" tag promo, pr') == ["promo"]
     assert labels(doc, body + "  continue with keep") == ["keep_rhythm"]
     offer = labels(doc, body + '  send sms "x" offer ')
     assert "facial" in offer and "line" in offer and "discount" in offer

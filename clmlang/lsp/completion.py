@@ -60,7 +60,7 @@ def word_before(text: str, offset: int) -> str:
     return match.group(0) if match else ""
 
 
-def _previous_tokens(text: str, offset: int, count: int = 4) -> list[str]:
+def _previous_tokens(text: str, offset: int, count: int = 40) -> list[str]:
     """The last few tokens before the cursor, comments and texts skipped."""
     begin = text.rfind("\n", 0, max(0, offset - 400)) + 1  # a line start: no string cut
     tokens = [t for t in _TOKENS.findall(text[begin:offset]) if not t.startswith(("#", '"'))]
@@ -83,12 +83,13 @@ def _for_context(
     index: Index, before: list[str], last: str, at_line_start: bool
 ) -> list[Candidate]:
     previous = before[-2] if len(before) >= 2 else ""
-    if (last == "stage" and previous == "in") or (last == "," and _in_stage_list(before)):
+    head = _list_head(before)
+    if (previous, last) == ("in", "stage") or head == ("in", "stage"):
         return _names(index, ("stage",))
     if last in _NEW_NAME and not (last == "stage" and previous in ("in", "enter", "leave")):
         return []
-    if last == "," and "to" in before:
-        return _names(index, ("product",))
+    if head[1] in ("to", "tag"):  # `attach to a, b, |`, `tag promo, |`
+        return _names(index, ("product",) if head[1] == "to" else ("tag",))
     if last == "is" or (last == "not" and previous == "is"):
         subject = before[-2] if last == "is" else before[-3] if len(before) >= 3 else ""
         return _names(index, _IS_KINDS.get(subject, _NAME_AFTER["is"]))
@@ -120,14 +121,14 @@ def _for_context(
     )
 
 
-def _in_stage_list(before: list[str]) -> bool:
-    """Inside `in stage a, b, |`: the last `stage` keyword was preceded by `in`."""
-    for i in range(len(before) - 1, 0, -1):
-        if before[i] == "stage":
-            return before[i - 1] == "in"
-        if before[i] != "," and not before[i].isidentifier():
-            return False
-    return False
+def _list_head(before: list[str]) -> tuple[str, str]:
+    """After `a, b, |` in a list of names: the two tokens before the list (`in`, `stage`)."""
+    i = len(before) - 1
+    if i < 0 or before[i] != ",":
+        return "", ""
+    while i >= 1 and before[i] == "," and before[i - 1].isidentifier():
+        i -= 2
+    return (before[i - 1] if i >= 1 else ""), (before[i] if i >= 0 else "")
 
 
 def _keywords(words) -> list[Candidate]:  # type: ignore[no-untyped-def]
