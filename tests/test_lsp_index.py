@@ -144,6 +144,13 @@ def test_hover_rule_fields_and_functions():
     assert (
         describe(doc.index, Reference("nothing", ("stage",), doc.index.symbols[0].span), {}) is None
     )
+    segment = hover_at(doc, "for cosmetology_only", 5)
+    assert segment is not None and "Segment: a named condition" in segment
+    assert "`into_dentistry`" in segment
+    attribute = hover_at(doc, "anniversary of birthday", 16)
+    assert attribute is not None and "Customer attribute, a date." in attribute
+    tag = hover_at(doc, "tag promo\n", 5)
+    assert tag is not None and "Message tag, capped by `cap tag promo 2 per 30 days`." in tag
 
 
 def test_hover_on_a_use_line_lists_the_file():

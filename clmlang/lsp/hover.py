@@ -108,6 +108,19 @@ def _role(index: Index, symbol: Symbol) -> list[str]:
         case "rule" if isinstance(node, s.Rule):
             where = ", ".join(n.text for n in node.stages) or "every stage"
             return [f"Communication rule, in {where}."]
+        case "attribute" if isinstance(node, s.Attribute):
+            return [f"Customer attribute, a {node.type.text}."]
+        case "audience":
+            return ["Audience: a customer belongs to one for life."]
+        case "segment":
+            return ["Segment: a named condition on the customer's state."]
+        case "tag":
+            caps = [
+                c.name
+                for c in index.symbols
+                if c.kind == "cap" and f" tag {symbol.name} " in c.name
+            ]
+            return ["Message tag" + (f", capped by `{caps[0]}`." if caps else ".")]
     return []
 
 
