@@ -4,6 +4,7 @@ and a document's diagnostics. Fast: no subprocess."""
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -280,3 +281,16 @@ def test_failing_handler_answers_nothing():
         raise ValueError("boom")
 
     assert handler(None, None) == []
+
+
+def test_the_language_server_sits_on_top():
+    """House rule: a module imports only what is upstream of it. The language server sits
+    beside the command line: only `cli` imports it, and it imports no command."""
+    package = ROOT / "clmlang"
+    for path in package.rglob("*.py"):
+        text = path.read_text()
+        inside = path.parent.name in ("lsp", "cli")
+        if not inside:
+            assert "lsp" not in re.findall(r"^from \.+(\w+)", text, re.MULTILINE), path
+        if path.parent.name == "lsp":
+            assert not re.search(r"^from \.\.cli\b|^import clmlang\.cli", text, re.MULTILINE), path
