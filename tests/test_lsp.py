@@ -7,6 +7,7 @@ wait has a timeout (tests/lsp_client.py), so a broken server fails the tests, ne
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,10 +33,12 @@ def client() -> Iterator[LspClient]:
 
 
 def position(text: str, needle: str, into: int = 0) -> tuple[int, int]:
-    """The (line, character) of `needle` in `text`, `into` characters in (ASCII text)."""
+    """The (line, character) of `needle` in `text`, `into` characters in (`needle` "": at
+    offset `into`). Columns count UTF-16 units, as the editor does."""
     offset = text.index(needle) + into
+    begin = text.rfind("\n", 0, offset) + 1
     line = text.count("\n", 0, offset)
-    return line, offset - (text.rfind("\n", 0, offset) + 1)
+    return line, len(text[begin:offset].encode("utf-16-le")) // 2
 
 
 def test_initialize_announces_the_features(client: LspClient):
@@ -99,6 +102,45 @@ def test_half_typed_rule_keeps_the_server_answering(client: LspClient, tmp_path:
         assert client.at("textDocument/hover", uri, 0, 3) is None
         client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
         client.at("textDocument/completion", uri, 0, len(garbage))
+
+
+def test_random_edits_never_break_the_server(client: LspClient, tmp_path: Path):
+    """Sixty random keystrokes and deletions, as incremental changes, each followed by a
+    request at a random place; at the end the server's diagnostics are `clm check`'s for the
+    text the editor has."""
+    rng = random.Random(11)
+    text = CLINIC.read_text()
+    path = tmp_path / "typing.clm"
+    uri = client.open(path, text)
+    client.diagnostics(uri)
+    pieces = ["", "x", " ", "\n", "{", "}", '"', "stage ", "rule r {", "when ", "(", "10%", "é"]
+    methods = ["textDocument/hover", "textDocument/completion", "textDocument/definition"]
+    for version in range(2, 62):
+        start = rng.randrange(len(text) + 1)
+        end = min(len(text), start + rng.choice([0, 0, 1, 3, 12]))
+        new = rng.choice(pieces)
+        (a_line, a_char), (b_line, b_char) = position(text, "", start), position(text, "", end)
+        edit = {
+            "range": {
+                "start": {"line": a_line, "character": a_char},
+                "end": {"line": b_line, "character": b_char},
+            },
+            "text": new,
+        }
+        client.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": uri, "version": version}, "contentChanges": [edit]},
+        )
+        text = text[:start] + new + text[end:]
+        client.diagnostics(uri, version=version)
+        line, character = position(text, "", rng.randrange(len(text) + 1))
+        client.at(rng.choice(methods), uri, line, character)
+    symbols = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    assert isinstance(symbols, list)
+    client.change(uri, text, version=100)  # the same text once more, whole
+    codes = [d["code"] for d in client.diagnostics(uri, version=100)]
+    expected = analyse_text(text, str(path), compile_policy=False, allow_module=True)
+    assert codes == [d.code for d in expected.diagnostics]
 
 
 def test_hover_on_a_stage(client: LspClient):
@@ -193,9 +235,11 @@ def test_positions_in_utf16(client: LspClient, tmp_path: Path):
     uri = client.open(tmp_path / "emoji.clm", text)
     client.diagnostics(uri)
     line, character = position(text, "offer line cosmetology", len("offer line c"))
-    hover = client.at("textDocument/hover", uri, line, character + 1)  # +1: the emoji's 2nd unit
+    begin = text.index("offer line cosmetology") - text.rfind("\n", 0, text.index("offer line"))
+    assert character == begin - 1 + len("offer line c") + 1  # the emoji is two UTF-16 units
+    hover = client.at("textDocument/hover", uri, line, character)
     assert hover is not None and "**line** `cosmetology`" in hover["contents"]["value"]
-    assert hover["range"]["start"]["character"] == character - len("c") + 1
+    assert hover["range"]["start"]["character"] == character - len("c")
 
 
 def test_positions_in_utf8_when_the_editor_prefers_it(tmp_path: Path):
@@ -207,10 +251,12 @@ def test_positions_in_utf8_when_the_editor_prefers_it(tmp_path: Path):
         text = CLINIC.read_text().replace('"Time for your', '"\u00e9\U0001f600 Time for your', 1)
         uri = lsp.open(tmp_path / "utf8.clm", text)
         lsp.diagnostics(uri)
-        line, character = position(text, "offer line cosmetology", len("offer line c"))
-        hover = lsp.at("textDocument/hover", uri, line, character + 4)  # é: 2 bytes, emoji: 4
+        offset = text.index("offer line cosmetology") + len("offer line c")
+        line = text.count("\n", 0, offset)
+        byte = len(text[text.rfind("\n", 0, offset) + 1 : offset].encode("utf-8"))
+        hover = lsp.at("textDocument/hover", uri, line, byte)  # é: 2 bytes, emoji: 4
         assert hover is not None and "**line** `cosmetology`" in hover["contents"]["value"]
-        assert hover["range"]["start"]["character"] == character - 1 + 4
+        assert hover["range"]["start"]["character"] == byte - 1
     finally:
         assert lsp.close() == 0, lsp.stderr()
 
