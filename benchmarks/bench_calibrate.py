@@ -75,7 +75,10 @@ def main() -> None:
     }
     for name, fit in fits.items():  # each fit on its own, standard errors included
         begin = time.perf_counter()
-        fit(result.summary)
+        if name in ("bgnbd_stages", "bgnbd_reactivation"):  # as fit_history: from BG/NBD's
+            fit(result.summary, result.bgnbd)
+        else:
+            fit(result.summary)
         print(f"  {name:<20} {time.perf_counter() - begin:.2f} s")
 
 

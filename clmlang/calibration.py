@@ -12,6 +12,7 @@ reported.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,8 +118,13 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
     frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
     frame["customer_id"] = frame["customer_id"].astype(str)
     summary = summarise(merge_days(frame), calibration_end)
-    bg, pareto, gg = fit_bgnbd(summary), fit_pareto_nbd(summary), fit_gamma_gamma(summary)
-    stages, wake = fit_bgnbd_stages(summary, bg), fit_bgnbd_reactivation(summary, bg)
+    bg = fit_bgnbd(summary)
+    # the reactivation fit is the longest; numpy lets go of the GIL, so it runs beside the rest
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waking = pool.submit(fit_bgnbd_reactivation, summary, bg)
+        pareto, gg = fit_pareto_nbd(summary), fit_gamma_gamma(summary)
+        stages = fit_bgnbd_stages(summary, bg)
+        wake = waking.result()
     chosen = _choose((bg, stages, wake), model)
     counts = summary.x + 1
     values, freq = np.unique(counts, return_counts=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["HistoryError", "Summary", "load_history", "merge_days", "summarise"]
+__all__ = ["HistoryError", "Summary", "load_history", "distinct_rfm", "merge_days", "repeat_gaps", "summarise"]
 
 
 class HistoryError(Exception):
@@ -151,3 +151,25 @@ def summarise(history: pd.DataFrame, calibration_end: str | pd.Timestamp) -> Sum
         first=days[starts],
         times=times,
     )
+
+
+def repeat_gaps(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every repeat purchase of every customer, flat: (customer, its place among their
+    repeat purchases from 0, the gap before it in weeks)."""
+    x = summary.x.astype(np.int64)
+    times = np.concatenate([*summary.times, np.zeros(0)])
+    owner = np.repeat(np.arange(x.size), x)
+    position = np.arange(times.size) - (np.cumsum(x) - x)[owner]
+    gap = times - np.where(position > 0, np.roll(times, 1), 0.0)
+    return owner, position, gap
+
+
+def distinct_rfm(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (x, t_x, T) of a summary, with how many customers share each: all that
+    BG/NBD and Pareto/NBD read, so each is evaluated once."""
+    keys = np.column_stack(
+        [summary.x, np.rint(summary.t_x * 7), np.rint(summary.T * 7)]
+    ).astype(np.int64)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    weight = np.bincount(inverse.reshape(-1), minlength=first.size).astype(float)
+    return summary.x[first], summary.t_x[first], summary.T[first], weight

@@ -17,10 +17,13 @@ so a history's likelihood for given (lambda, p) is a product over its gaps:
 - the stretch s after the last purchase: e^(-lambda s) [(1 - p) + p omega phi] + p e^(-omega s)
   for a repeat buyer, e^(-lambda s) for a customer who never bought again.
 
-lambda and p are integrated numerically on a quadrature grid (generalised Gauss-Laguerre for
-the Gamma, Gauss-Jacobi for the Beta). Gaps are whole days, so each factor is tabulated once
-per distinct gap length and a history's log-likelihood on the grid is a sparse count matrix
-times that table: a 23,000-customer history evaluates in milliseconds.
+For given lambda the likelihood is a polynomial in p, so the fit integrates p exactly: the
+polynomial's coefficients in the basis p^k (1 - p)^(m - k) come from a recursion over the
+gaps, and E[p^k (1 - p)^(m - k)] under Beta(a, b) is B(a + k, b + m - k) / B(a, b). lambda is
+integrated by generalised Gauss-Laguerre quadrature. Gaps are whole days, so each factor is
+tabulated once per distinct gap length, and customers with the same history are counted
+once; histories are grouped by their number of purchases (padded with neutral gaps to a few
+sizes) so the recursion runs on whole arrays.
 
 The posterior over (lambda, p, active or dormant) at the calibration end gives each
 customer's expected purchases over any horizon in closed form (a two-state Markov chain:
@@ -36,90 +39,104 @@ import numpy as np
 from scipy import sparse, special
 
 from .fitting import Fit, fit_model
-from .history import Summary
+from .history import Summary, repeat_gaps
 
 __all__ = ["Posterior", "fit_bgnbd_reactivation", "posterior"]
 
-NODES_RATE = 20  # Gauss-Laguerre nodes for lambda
+NODES_RATE = 16  # Gauss-Laguerre nodes for lambda
 NODES_DROPOUT = 12  # Gauss-Jacobi nodes for p
 NAMES = ["r", "alpha", "a", "b", "omega"]
+WAKE_STARTS = (1e-4, 1e-3, 1e-2, 1e-1)  # per week: where the search for omega may start
 
 
 @dataclass(frozen=True)
 class _Data:
-    """The distinct histories of a summary (the likelihood depends only on the first gap, the
-    multiset of later gaps and the silence after the last purchase, all in whole days) as
-    count matrices over distinct gap lengths (weeks)."""
+    """The distinct histories of a summary: the likelihood depends only on the number of
+    repeat purchases, the time of the last one, the multiset of gaps after the first repeat
+    purchase and the silence after the last one, all in whole days. Gaps and silences are
+    indices into tables of their distinct lengths (weeks)."""
 
     x: np.ndarray
+    t_x: np.ndarray
     T: np.ndarray
     weight: np.ndarray  # customers sharing each distinct history
     index: np.ndarray  # each customer's distinct history
-    gaps: np.ndarray  # distinct gap lengths, weeks
-    first: sparse.csr_matrix  # histories x gaps: the first repeat purchase's gap
-    later: sparse.csr_matrix  # histories x gaps: every later gap
-    stretches: np.ndarray  # distinct lengths of the silence after the last purchase
-    silence: sparse.csr_matrix  # histories x stretches, repeat buyers only
-    never: np.ndarray  # bool: no repeat purchase
+    repeat: np.ndarray  # bool: the history has a repeat purchase
+    gaps: np.ndarray  # distinct lengths of the gaps after the first repeat purchase, weeks
+    later: sparse.csr_matrix  # repeat histories x gaps: how often each gap occurs
+    stretches: np.ndarray  # distinct lengths of the silence after the last purchase, weeks
+    stretch: np.ndarray  # each repeat history's silence, an index into `stretches`
+    shift: float  # where the lambda nodes are placed: half the median T (_rate_nodes)
+    # repeat histories grouped by size: (their rows, their later gaps as indices into `gaps`,
+    # padded with -1, a neutral gap), the polynomial's degree is the padded count plus one
+    groups: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def _groups(later: np.ndarray, gaps: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Repeat histories by their number of later gaps (`later`: one row each, the gaps in
+    days, -1 after the last), rounded up to 0, 1, 2, 3, 4, 6, 8, 12, 16, 24, ...: few
+    groups, little padding. Each group's table holds indices into `gaps`, -1 for padding."""
+    sizes = (later >= 0).sum(axis=1)
+    edges = [0, 1, 2, 3, 4]
+    while edges[-1] < max(int(sizes.max(initial=0)), 1):
+        edges.append(edges[-1] * 3 // 2 if len(edges) % 2 else edges[-1] * 4 // 3)
+    index = np.where(later >= 0, np.searchsorted(gaps, later), -1)
+    out = []
+    lower = -1
+    for edge in edges:
+        rows = np.flatnonzero((sizes > lower) & (sizes <= edge))
+        lower = edge
+        if rows.size:
+            table = np.full((rows.size, edge), -1, dtype=np.int64)
+            width = min(edge, index.shape[1])
+            table[:, :width] = index[rows, :width]
+            out.append((rows, table))
+    return tuple(out)
 
 
 def _prepare(summary: Summary) -> _Data:
-    keys: dict[tuple, int] = {}
-    index = np.empty(summary.x.size, dtype=np.int64)
-    histories: list[tuple] = []
+    n, x = summary.x.size, summary.x.astype(np.int64)
+    owner, position, weeks = repeat_gaps(summary)
+    gap = np.rint(weeks * 7).astype(np.int64)
+    first = np.full(n, -1, dtype=np.int64)
+    first[owner[position == 0]] = gap[position == 0]
+    # the later gaps, sorted within each customer (their order does not matter)
+    later_of, later_gap = owner[position > 0], gap[position > 0]
+    order = np.lexsort((later_gap, later_of))
+    later_of, later_gap = later_of[order], later_gap[order]
+    width = max(int(x.max(initial=1)) - 1, 1)
+    later = np.full((n, width), -1, dtype=np.int64)
+    rank = np.arange(later_of.size) - (np.cumsum(np.maximum(x - 1, 0)) - np.maximum(x - 1, 0))[
+        later_of
+    ]
+    later[later_of, rank] = later_gap
     silent_days = np.rint((summary.T - summary.t_x) * 7).astype(np.int64)
-    for i, times in enumerate(summary.times):
-        days = np.rint(np.diff(np.r_[0.0, times]) * 7).astype(np.int64)
-        key = (int(silent_days[i]), *days[:1], *np.sort(days[1:]))
-        if key not in keys:
-            keys[key] = len(histories)
-            histories.append((i, days))
-        index[i] = keys[key]
-    n = len(histories)
-    weight = np.bincount(index, minlength=n).astype(float)
-    rows_first, days_first, rows_later, days_later = [], [], [], []
-    for row, (_, days) in enumerate(histories):
-        if days.size:
-            rows_first.append(row)
-            days_first.append(days[0])
-            rows_later.extend([row] * (days.size - 1))
-            days_later.extend(days[1:])
-    gaps, inverse = np.unique(np.r_[days_first, days_later].astype(np.int64), return_inverse=True)
-    m, k = gaps.size, len(days_first)
-    first = sparse.csr_matrix((np.ones(k), (rows_first, inverse[:k])), shape=(n, m))
-    later = sparse.csr_matrix(
-        (np.ones(len(days_later)), (rows_later, inverse[k:])), shape=(n, m)
+    keys = np.column_stack([silent_days, first, later])
+    _, who, index = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    index = index.reshape(-1)
+    repeat = x[who] > 0
+    rows_later = later[who][repeat]
+    gaps = np.unique(rows_later[rows_later >= 0])
+    row, col = np.nonzero(rows_later >= 0)
+    counts = sparse.csr_matrix(
+        (np.ones(row.size), (row, np.searchsorted(gaps, rows_later[row, col]))),
+        shape=(rows_later.shape[0], gaps.size),
     )
-    who = np.array([i for i, _ in histories], dtype=np.int64)
-    x = summary.x[who]
-    repeat = x > 0
-    stretches, where = np.unique(silent_days[who][repeat], return_inverse=True)
-    silence = sparse.csr_matrix(
-        (np.ones(where.size), (np.flatnonzero(repeat), where)), shape=(n, stretches.size)
-    )
+    stretches, stretch = np.unique(silent_days[who][repeat], return_inverse=True)
     return _Data(
-        x=x.astype(float),
+        x=x[who].astype(float),
+        t_x=summary.t_x[who],
         T=summary.T[who],
-        weight=weight,
+        weight=np.bincount(index, minlength=who.size).astype(float),
         index=index,
+        repeat=repeat,
         gaps=gaps / 7.0,
-        first=first,
-        later=later,
+        later=counts,
         stretches=stretches / 7.0,
-        silence=silence,
-        never=~repeat,
+        stretch=stretch,
+        shift=float(np.median(summary.T)) / 2,
+        groups=_groups(rows_later, gaps),
     )
-
-
-def _grid(r: float, alpha: float, a: float, b: float):
-    """Quadrature nodes and log-weights for lambda ~ Gamma(r, alpha) and p ~ Beta(a, b)."""
-    u, wu = special.roots_genlaguerre(NODES_RATE, r - 1.0)
-    z, wz = special.roots_jacobi(NODES_DROPOUT, b - 1.0, a - 1.0)
-    lam = u / alpha
-    p = (1.0 + z) / 2.0
-    with np.errstate(divide="ignore"):
-        log_w = np.log(wu / wu.sum())[:, None] + np.log(wz / wz.sum())[None, :]
-    return lam, np.clip(p, 1e-12, 1 - 1e-12), log_w
 
 
 def _log_phi(delta: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -137,60 +154,124 @@ def _log_phi(delta: np.ndarray, d: np.ndarray) -> np.ndarray:
         return -t / 2 + log_sinhc + np.log(d)
 
 
-def _tables(theta: np.ndarray, data: _Data, *, split: bool):
-    """Per-customer log-likelihood on the grid (log-weights included). With `split`, the
-    silence after the last purchase is kept apart by the state it ends in, for the
-    posterior; without, the states are added up before the (costly) per-customer step."""
-    r, alpha, a, b, omega = theta
-    lam, p, log_w = _grid(r, alpha, a, b)
-    L = lam[None, :, None]  # gaps x NL x NP
-    log_keep, log_drop = np.log1p(-p)[None, None, :], np.log(p)[None, None, :]
-    d = data.gaps[:, None, None]
-    # each gap: lambda e^(-lambda d) times [(1-p) + p omega phi]; the lambda^x comes apart
-    first = np.broadcast_to(-L * d, (d.size, lam.size, p.size)).reshape(d.size, -1)
-    later = (-L * d + np.logaddexp(log_keep, log_drop + np.log(omega) + _log_phi(omega - L, d)))
-    body = (
-        data.x[:, None] * np.repeat(np.log(lam), p.size)[None, :]
-        + data.first @ np.ascontiguousarray(first)
-        + data.later @ later.reshape(d.size, -1)
-        + log_w.reshape(1, -1)
-    )
-    s = data.stretches[:, None, None]
-    wake = log_drop + np.log(omega) + _log_phi(omega - L, s)
-    active = (-L * s + np.logaddexp(log_keep, wake)).reshape(s.size, -1)
-    dormant = np.broadcast_to(log_drop - omega * s, (s.size, lam.size, p.size)).reshape(s.size, -1)
-    silent_never = -np.outer(data.T, np.repeat(lam, p.size))
-    never = data.never[:, None]
-    if not split:
-        silent = data.silence @ np.logaddexp(active, dormant)
-        return body + np.where(never, silent_never, silent), lam, p
-    shape = (data.x.size, lam.size, p.size)
-    in_active = body + np.where(never, silent_never, data.silence @ active)
-    in_dormant = body + np.where(never, -np.inf, data.silence @ dormant)
-    return in_active.reshape(shape), in_dormant.reshape(shape), lam, p
+def _logsumexp_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log sum exp of each row, the rows' softmax); overwrites `values`."""
+    top = values.max(axis=1, keepdims=True)
+    values -= top
+    np.exp(values, out=values)
+    total = values.sum(axis=1, keepdims=True)
+    values /= total
+    return (top + np.log(total))[:, 0], values
 
 
-def _logsumexp_rows(values: np.ndarray) -> np.ndarray:
-    top = values.max(axis=1)
-    return top + np.log(np.exp(values - top[:, None]).sum(axis=1))
+def _rate_nodes(r: float, alpha: float, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Laguerre nodes and log-weights for lambda ~ Gamma(r, alpha), placed for
+    Gamma(r, alpha + shift) and reweighted by e^(shift lambda) (alpha / (alpha + shift))^r:
+    every likelihood carries e^(-lambda T), so nodes placed for a typical T integrate it
+    more accurately (on CDNOW, 16 such nodes are closer to the limit than 32 plain ones)."""
+    u, w = special.roots_genlaguerre(NODES_RATE, r - 1.0)
+    lam = u / (alpha + shift)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(w / w.sum()) + shift * lam + r * np.log(alpha / (alpha + shift))
+    return lam, log_w
 
 
 def _loglik(theta: np.ndarray, data: _Data) -> np.ndarray:
-    grid, _, _ = _tables(theta, data, split=False)
-    return _logsumexp_rows(grid)
+    """The log-likelihood of every distinct history, p integrated exactly."""
+    r, alpha, a, b, omega = theta
+    lam, log_wl = _rate_nodes(r, alpha, data.shift)
+    L = lam[None, :]
+    out = np.empty(data.x.size)
+    out[~data.repeat] = _logsumexp_rows(log_wl[None, :] - np.outer(data.T[~data.repeat], lam))[0]
+    # each later gap's factor (1 - p) + p c, written as e^scale [(1 - p) u + p v] with
+    # max(u, v) = 1 so the recursion neither overflows nor loses the larger part; a padding
+    # gap (index -1, the last row) has c = 1
+    log_c = np.vstack([np.log(omega) + _log_phi(omega - L, data.gaps[:, None]), np.zeros(L.shape)])
+    scale = np.maximum(log_c, 0.0)
+    u, v = np.exp(-scale), np.exp(log_c - scale)
+    s = data.stretches[:, None]
+    silent_keep = -L * s  # the silence's factor: (1 - p) e^(-lambda s) + p e^(silent_drop)
+    silent_drop = np.logaddexp(-L * s + np.log(omega) + _log_phi(omega - L, s), -omega * s)
+    rep = np.flatnonzero(data.repeat)
+    head = data.x[rep, None] * np.log(L) - data.t_x[rep, None] * L + log_wl[None, :]
+    ll = np.empty(rep.size)
+    for rows, table in data.groups:
+        m = table.shape[1] + 1  # the polynomial's degree: the later gaps and the silence
+        coef = np.zeros((rows.size, lam.size, m))  # of p^k (1 - p)^(j - k) after j gaps
+        coef[:, :, 0] = 1.0
+        log_scale = np.zeros((rows.size, lam.size))
+        for j in range(m - 1):
+            gap = table[:, j]
+            step_u, step_v = u[gap][:, :, None], v[gap][:, :, None]
+            moved = coef[:, :, : j + 1] * step_v
+            coef[:, :, : j + 1] *= step_u
+            coef[:, :, 1 : j + 2] += moved
+            log_scale += scale[gap]
+        k = np.arange(m + 1)
+        beta = np.exp(special.betaln(a + k, b + m - k) - special.betaln(a, b))
+        with np.errstate(divide="ignore"):
+            stays = np.log(coef @ beta[:m])  # times (1 - p): p^k (1-p)^(m-k), k < m
+            drops = np.log(coef @ beta[1:])  # times p: p^(k+1) (1-p)^(m-1-k)
+        where = data.stretch[rows]
+        by_rate = np.logaddexp(stays + silent_keep[where], drops + silent_drop[where])
+        ll[rows] = _logsumexp_rows(head[rows] + log_scale + by_rate)[0]
+    out[rep] = ll
+    return out
 
 
 def fit_bgnbd_reactivation(summary: Summary, start: Fit | None = None) -> Fit:
     """Maximum-likelihood fit; `start` (a BG/NBD fit) gives the starting point."""
     data = _prepare(summary)
     begin = [0.5, 5.0, 1.0, 2.0] if start is None else [start.params[k] for k in NAMES[:4]]
+
+    def total(theta: np.ndarray) -> float:
+        return float(data.weight @ _loglik(theta, data))
+
+    # omega's scale is unknown: start from the best of a few, the others held at the start
+    omega = max(WAKE_STARTS, key=lambda w: total(np.array([*begin, w])))
     return fit_model(
         "bgnbd_reactivation",
         NAMES,
         lambda th: data.weight * _loglik(np.exp(th), data),
-        [*begin, 0.01],
+        [*begin, omega],
         summary.x.size,
     )
+
+
+class _Nodes:
+    """A grid of (lambda, p) nodes for the posterior: Gauss-Laguerre and Gauss-Jacobi."""
+
+    def __init__(self, data: _Data, theta: np.ndarray):
+        r, alpha, a, b, self.omega = theta
+        self.data = data
+        self.lam, self.log_wl = _rate_nodes(r, alpha, data.shift)
+        z, wz = special.roots_jacobi(NODES_DROPOUT, b - 1.0, a - 1.0)
+        self.p = np.clip((1.0 + z) / 2.0, 1e-12, 1 - 1e-12)
+        with np.errstate(divide="ignore"):
+            self.log_wp = np.log(wz / wz.sum())
+        rep = data.repeat
+        self.head = data.x[rep, None] * np.log(self.lam)[None, :] - np.outer(
+            data.t_x[rep], self.lam
+        )
+        self.never = -np.outer(data.T[~rep], self.lam)
+
+    def grids(self) -> tuple[np.ndarray, np.ndarray]:
+        """The repeat histories' log-likelihood on the grid, weights included, by the state
+        they end in: (active, dormant), each histories x (NL * NP)."""
+        omega = self.omega
+        L = self.lam[None, :, None]
+        keep, drop = np.log1p(-self.p)[None, None, :], np.log(self.p)[None, None, :]
+        d = self.data.gaps[:, None, None]
+        later = np.logaddexp(keep, drop + np.log(omega) + _log_phi(omega - L, d))
+        s = self.data.stretches[:, None, None]
+        active = -L * s + np.logaddexp(keep, drop + np.log(omega) + _log_phi(omega - L, s))
+        dormant = np.broadcast_to(drop - omega * s, active.shape)
+        cells = (-1, self.lam.size * self.p.size)
+        body = self.data.later @ later.reshape(cells)
+        log_w = self.log_wl[:, None] + self.log_wp[None, :]
+        body += (self.head[:, :, None] + log_w[None]).reshape(body.shape)
+        where = self.data.stretch
+        return body + active.reshape(cells)[where], body + dormant.reshape(cells)[where]
 
 
 @dataclass(frozen=True)
@@ -238,14 +319,22 @@ class Posterior:
 def posterior(summary: Summary, params: dict[str, float]) -> Posterior:
     """The posterior given each customer's history under fitted `params`."""
     data = _prepare(summary)
-    theta = np.array([params[k] for k in NAMES])
-    active, dormant, lam, p = _tables(theta, data, split=True)
-    total = _logsumexp_rows(np.logaddexp(active, dormant).reshape(data.x.size, -1))
-    total = total[:, None, None]
+    nodes = _Nodes(data, np.array([params[k] for k in NAMES]))
+    in_active, in_dormant = nodes.grids()
+    top = np.maximum(in_active.max(axis=1), in_dormant.max(axis=1))[:, None]
+    in_active, in_dormant = np.exp(in_active - top), np.exp(in_dormant - top)
+    norm = (in_active.sum(axis=1) + in_dormant.sum(axis=1))[:, None]
+    shape = (data.x.size, nodes.lam.size, nodes.p.size)
+    on_active, on_dormant = np.zeros(shape), np.zeros(shape)
+    on_active[data.repeat] = (in_active / norm).reshape(-1, *shape[1:])
+    on_dormant[data.repeat] = (in_dormant / norm).reshape(-1, *shape[1:])
+    # no repeat purchase yet: active, and p is still its prior
+    _, by_rate = _logsumexp_rows(nodes.never + nodes.log_wl[None, :])
+    on_active[~data.repeat] = by_rate[:, :, None] * np.exp(nodes.log_wp)[None, None, :]
     return Posterior(
-        active=np.exp(active - total)[data.index],
-        dormant=np.exp(dormant - total)[data.index],
-        rate=lam,
-        dropout=p,
+        active=on_active[data.index],
+        dormant=on_dormant[data.index],
+        rate=nodes.lam,
+        dropout=nodes.p,
         omega=float(params["omega"]),
     )

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import special
 
 from .fitting import Fit, fit_model
-from .history import Summary
+from .history import Summary, repeat_gaps
 
 __all__ = ["BREAKS", "MIN_CUSTOMERS", "exposures", "fit_bgnbd_stages"]
 
@@ -27,13 +27,14 @@ def exposures(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per customer and stage: the time spent before the last purchase, the gaps that ended
     in a purchase, and the silence after the last purchase (customers x 4, weeks)."""
     n = summary.x.size
+    owner, position, gap = repeat_gaps(summary)
+    # the gap before repeat purchase number `position` + 1 is spent with position + 1 made
+    stage = np.searchsorted(BREAKS, position + 1, side="right")
     before, bought, after = np.zeros((n, 4)), np.zeros((n, 4)), np.zeros((n, 4))
-    for i, times in enumerate(summary.times):
-        gaps = np.diff(np.r_[0.0, times])
-        stage = np.searchsorted(BREAKS, np.arange(1, gaps.size + 1), side="right")
-        np.add.at(before[i], stage, gaps)
-        np.add.at(bought[i], stage, 1.0)
-        after[i, np.searchsorted(BREAKS, gaps.size + 1, side="right")] = summary.T[i] - summary.t_x[i]
+    np.add.at(before, (owner, stage), gap)
+    np.add.at(bought, (owner, stage), 1.0)
+    last = np.searchsorted(BREAKS, summary.x + 1, side="right")
+    after[np.arange(n), last] = summary.T - summary.t_x
     return before, bought, after
 
 
@@ -61,11 +62,16 @@ def fit_bgnbd_stages(summary: Summary, start: Fit | None = None) -> Fit:
     free = sum(1 for n in reached if n >= MIN_CUSTOMERS)
     begin = [0.5, 5.0, 1.0, 2.0] if start is None else [start.params[k] for k in "r alpha a b".split()]
     names = ["r", "alpha", "a", "b", *[f"m{k}" for k in BREAKS[:free]]]
-    parts = exposures(summary)
+    before, bought, after = exposures(summary)
+    # customers with the same exposures are one term, counted as often as they occur
+    rows = np.column_stack([summary.x, before, bought, after])
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    weight = np.bincount(inverse.reshape(-1), minlength=first.size).astype(float)
+    parts, x = (before[first], bought[first], after[first]), summary.x[first]
     return fit_model(
         "bgnbd_stages",
         names,
-        lambda th: _loglik(np.exp(th), summary.x, parts, free),
+        lambda th: weight * _loglik(np.exp(th), x, parts, free),
         [*begin, *[1.0] * free],
         summary.x.size,
     )
