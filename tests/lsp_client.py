@@ -161,7 +161,7 @@ class LspClient:
                 self.request("shutdown", timeout=5)
                 self.notify("exit", None)
             return self.process.wait(timeout=5)
-        except (ServerGone, OSError, subprocess.TimeoutExpired):
+        except (ServerGone, OSError, ValueError, subprocess.TimeoutExpired):
             self.process.kill()
             return self.process.wait(timeout=5)
         finally:

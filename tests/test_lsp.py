@@ -257,8 +257,12 @@ def test_positions_in_utf8_when_the_editor_prefers_it(tmp_path: Path):
         hover = lsp.at("textDocument/hover", uri, line, byte)  # é: 2 bytes, emoji: 4
         assert hover is not None and "**line** `cosmetology`" in hover["contents"]["value"]
         assert hover["range"]["start"]["character"] == byte - 1
+        # an editor that dies closes the pipe without `exit`: the server ends too
+        assert lsp.process.stdin is not None
+        lsp.process.stdin.close()
+        assert lsp.process.wait(timeout=15) == 0, lsp.stderr()
     finally:
-        assert lsp.close() == 0, lsp.stderr()
+        lsp.close()
 
 
 def test_saving_a_used_file_checks_its_users_again(client: LspClient, tmp_path: Path):
