@@ -46,7 +46,7 @@ _BLOCK = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 # What a fragment cannot help: missing program or stages, unused definitions, other names.
-_CONTEXT_CODES = {"CLM104", "CLM135", "CLM100", "CLM122"}
+_CONTEXT_CODES = {"CLM104", "CLM135", "CLM100"}
 
 
 def blocks(path: Path):
