@@ -103,8 +103,10 @@ def calibrate(history: pd.DataFrame, calibration_end: str, *, model: str = "auto
 
 
 def _choose(fits: tuple[Fit, ...], model: str) -> Fit:
-    if model == "auto":
-        return min(fits, key=lambda f: f.aic)
+    if model == "auto":  # a fit with no parameter beyond BG/NBD's is BG/NBD (too few data)
+        plain = {"r", "alpha", "a", "b"}
+        candidates = [f for f in fits if f.model == "bgnbd" or set(f.params) - plain]
+        return min(candidates, key=lambda f: f.aic)
     return next(f for f in fits if f.model == model)
 
 

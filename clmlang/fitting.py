@@ -95,7 +95,8 @@ def fit_model(
     """Maximise the summed log-likelihood `ll` over log-parameters from `start`."""
 
     def objective(theta: np.ndarray) -> float:
-        value = -float(np.sum(ll(theta)))
+        with np.errstate(all="ignore"):  # trial points far off overflow; they score badly
+            value = -float(np.sum(ll(theta)))
         return value if np.isfinite(value) else 1e12
 
     x0 = np.log(start)

@@ -171,7 +171,7 @@ def _rate_nodes(r: float, alpha: float, shift: float) -> tuple[np.ndarray, np.nd
     more accurately (on CDNOW, 16 such nodes are closer to the limit than 32 plain ones)."""
     u, w = special.roots_genlaguerre(NODES_RATE, r - 1.0)
     lam = u / (alpha + shift)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # far-off trial points
         log_w = np.log(w / w.sum()) + shift * lam + r * np.log(alpha / (alpha + shift))
     return lam, log_w
 

@@ -92,7 +92,7 @@ def test_reactivation_is_recovered_from_simulated_histories():
     market = clmlang.Market.model_validate(
         {"buying": {"r": 1.0, "alpha": 20.0, "a": 1.0, "b": 2.0, "reactivation": 0.01}}
     )
-    frame, end = _simulated_history(market, 3000, 365, seed=3)
+    frame, end = _simulated_history(market, 2000, 365, seed=3)
     frame = frame.groupby(["customer_id", "date"], as_index=False)["amount"].sum()
     cal = fit_history(frame, end)
     omega = cal.reactivation.params["omega"] / 7  # per day
@@ -160,3 +160,19 @@ def test_cli_model_option(tmp_path: Path):
     payload = json.loads((tmp_path / "forecast.json").read_text())
     assert payload["buying_model"] == "bgnbd"
     assert payload["holdout_repeat_transactions"] == pytest.approx(1654.6, abs=1)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [("a", "2024-01-01"), ("b", "2024-02-01"), ("c", "2024-03-01")],  # nobody came back
+        [("a", "2024-01-01"), ("a", "2024-02-01"), ("a", "2024-03-01")],  # one customer
+    ],
+)
+def test_tiny_histories_calibrate_to_bgnbd(rows):
+    """Too few customers to fit a stage multiplier: no stages model is chosen, and nothing
+    fails."""
+    frame = pd.DataFrame(rows, columns=["customer_id", "date"]).assign(amount=10.0)
+    cal = fit_history(frame, "2024-12-31")
+    assert set(cal.stages.params) == {"r", "alpha", "a", "b"}
+    assert cal.chosen.model in ("bgnbd", "bgnbd_reactivation")
