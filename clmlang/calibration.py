@@ -86,9 +86,7 @@ class Calibration:
         data["population"]["purchases"] = {
             str(k): v for k, v in data["population"]["purchases"].items()
         }
-        data["buying"]["rate_after"] = {
-            str(k): v for k, v in data["buying"]["rate_after"].items()
-        }
+        data["buying"]["rate_after"] = {str(k): v for k, v in data["buying"]["rate_after"].items()}
         body = {"simulation": {"customers": int(self.summary.x.size)}, "market": data}
         return head + "\n" + tomli_w.dumps(body)
 
@@ -151,9 +149,7 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
         },
         "<calibration>",
     )
-    return Calibration(
-        market, bg, pareto, stages, wake, gg, summary, end.date().isoformat(), model
-    )
+    return Calibration(market, bg, pareto, stages, wake, gg, summary, end.date().isoformat(), model)
 
 
 def _buying(fit: Fit) -> dict[str, object]:

@@ -93,7 +93,8 @@ class _Latent:
         if self.model == "bgnbd_reactivation":
             return self.posterior.expected_purchases(weeks)
         if self.model == "bgnbd":
-            return bgnbd_expected_holdout(summary, weeks, *(self.p[k] for k in "r alpha a b".split()))
+            r, alpha, a, b = (self.p[k] for k in ("r", "alpha", "a", "b"))
+            return bgnbd_expected_holdout(summary, weeks, r, alpha, a, b)
         return None  # the multipliers change with each purchase: simulated only
 
 
@@ -160,7 +161,7 @@ def forecast_base(
     runs = [(policy, market)]
     if closed is not None and not pure:  # the same customers with no marketing, for the control
         runs.append(_without_marketing(policy, market))
-    sums = np.zeros((len(runs), 3, n))  # transactions, revenue, per run
+    sums = np.zeros((len(runs), 2, n))  # per run: transactions, revenue per customer
     weekly = np.zeros((len(runs), weeks))
     totals = []
     for rep in range(replications):

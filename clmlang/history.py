@@ -15,7 +15,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["HistoryError", "Summary", "load_history", "distinct_rfm", "merge_days", "repeat_gaps", "summarise"]
+__all__ = [
+    "HistoryError",
+    "Summary",
+    "distinct_rfm",
+    "load_history",
+    "merge_days",
+    "repeat_gaps",
+    "summarise",
+]
 
 
 class HistoryError(Exception):
@@ -167,9 +175,9 @@ def repeat_gaps(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def distinct_rfm(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The distinct (x, t_x, T) of a summary, with how many customers share each: all that
     BG/NBD and Pareto/NBD read, so each is evaluated once."""
-    keys = np.column_stack(
-        [summary.x, np.rint(summary.t_x * 7), np.rint(summary.T * 7)]
-    ).astype(np.int64)
+    keys = np.column_stack([summary.x, np.rint(summary.t_x * 7), np.rint(summary.T * 7)]).astype(
+        np.int64
+    )
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     weight = np.bincount(inverse.reshape(-1), minlength=first.size).astype(float)
     return summary.x[first], summary.t_x[first], summary.T[first], weight

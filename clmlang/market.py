@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .diagnostics import Diagnostic, Severity

@@ -106,9 +106,10 @@ def _prepare(summary: Summary) -> _Data:
     later_of, later_gap = later_of[order], later_gap[order]
     width = max(int(x.max(initial=1)) - 1, 1)
     later = np.full((n, width), -1, dtype=np.int64)
-    rank = np.arange(later_of.size) - (np.cumsum(np.maximum(x - 1, 0)) - np.maximum(x - 1, 0))[
-        later_of
-    ]
+    rank = (
+        np.arange(later_of.size)
+        - (np.cumsum(np.maximum(x - 1, 0)) - np.maximum(x - 1, 0))[later_of]
+    )
     later[later_of, rank] = later_gap
     silent_days = np.rint((summary.T - summary.t_x) * 7).astype(np.int64)
     keys = np.column_stack([silent_days, first, later])

@@ -46,7 +46,9 @@ def _loglik(params: np.ndarray, x: np.ndarray, parts, free: int) -> np.ndarray:
     e_tx = before @ multipliers
     e_T = e_tx + after @ multipliers
     head = (
-        special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+        special.gammaln(r + x)
+        - special.gammaln(r)
+        + r * np.log(alpha)
         + bought @ np.log(multipliers)
     )
     beta = special.betaln(a, b + x) - special.betaln(a, b)
@@ -60,7 +62,9 @@ def fit_bgnbd_stages(summary: Summary, start: Fit | None = None) -> Fit:
     """Fit the multipliers whose stage at least MIN_CUSTOMERS customers reached."""
     reached = [int(np.sum(summary.x + 1 >= k)) for k in BREAKS]
     free = sum(1 for n in reached if n >= MIN_CUSTOMERS)
-    begin = [0.5, 5.0, 1.0, 2.0] if start is None else [start.params[k] for k in "r alpha a b".split()]
+    begin = [0.5, 5.0, 1.0, 2.0]
+    if start is not None:
+        begin = [start.params[k] for k in ("r", "alpha", "a", "b")]
     names = ["r", "alpha", "a", "b", *[f"m{k}" for k in BREAKS[:free]]]
     before, bought, after = exposures(summary)
     # customers with the same exposures are one term, counted as often as they occur

@@ -153,8 +153,19 @@ def test_cli_model_option(tmp_path: Path):
     bad = clm("calibrate", str(CDNOW), "--calibration-end", END, "--model", "magic")
     assert bad.returncode == 2 and "unknown buying model" in bad.stderr + bad.stdout
     done = clm(
-        "forecast", "--history", str(CDNOW), "--calibration-end", END, "--until", UNTIL,
-        "--model", "bgnbd", "--replications", "2", "--out", str(tmp_path),
+        "forecast",
+        "--history",
+        str(CDNOW),
+        "--calibration-end",
+        END,
+        "--until",
+        UNTIL,
+        "--model",
+        "bgnbd",
+        "--replications",
+        "2",
+        "--out",
+        str(tmp_path),
     )
     assert done.returncode == 0, done.stderr
     payload = json.loads((tmp_path / "forecast.json").read_text())

@@ -483,3 +483,32 @@ def test_a_new_channel_or_attribute_does_not_change_the_customers():
     assert np.array_equal(a.state.spend, b.state.spend)
     sms = np.uint64(1)
     assert np.array_equal(a.state.reachable & sms, b.state.reachable & sms)
+
+
+def test_reactivation_and_rate_multipliers_change_purchases_as_they_say():
+    """With the same customers (common random numbers): dormant customers who wake up add
+    purchases, and they come back as active customers; a rate x0.5 from the 3rd purchase
+    lowers the count of those who reached it; both off is plain BG/NBD."""
+    buying = {"r": 0.8, "alpha": 30.0, "a": 1.0, "b": 2.0}
+    plain = run(EMPTY, market_from_mapping({"buying": buying}), customers=5000, days=365)
+    waking = run(
+        EMPTY,
+        market_from_mapping({"buying": {**buying, "reactivation": 0.02}}),
+        customers=5000,
+        days=365,
+    )
+    slower = run(
+        EMPTY,
+        market_from_mapping({"buying": {**buying, "rate_after": {3: 0.5}}}),
+        customers=5000,
+        days=365,
+    )
+    base = plain.state.purchases
+    more = waking.state.purchases
+    assert np.all(more >= base)  # waking only adds purchases after a dropout
+    assert more.sum() > base.sum() * 1.1
+    assert waking.state.alive.sum() > plain.state.alive.sum()
+    # before the 3rd purchase nothing changes; after it, fewer purchases
+    assert np.array_equal(np.minimum(slower.state.purchases, 3), np.minimum(base, 3))
+    reached = base >= 3
+    assert slower.state.purchases[reached].sum() < 0.9 * base[reached].sum()

@@ -39,6 +39,7 @@ class Buying:
         responding = (site >= 0) & np.isfinite(st.response_t[ids])
         site_safe = np.where(responding, site, 0)
         reactivated = responding & ~st.alive[ids]
+        woke = ~responding & ~st.alive[ids]  # dormant, came back by themselves (reactivation)
         st.alive[ids] = True  # a dormant customer who buys, woken or answering, is active
 
         # what is bought
@@ -136,7 +137,8 @@ class Buying:
                 t[i],
                 "purchase",
                 f"bought {name} for {revenue[i]:.2f}{why}"
-                + (" (reactivated)" if reactivated[i] else ""),
+                + (" (reactivated)" if reactivated[i] else "")
+                + (" (came back by themselves)" if woke[i] else ""),
             )
 
         # events, stages, then dropout and the next purchase (the new stage's behaviour)
