@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,18 +21,18 @@ from . import syntax as s
 from .checker import check
 from .compiler import compile_spec
 from .diagnostics import ClmError, Diagnostic, has_errors
-from .engine import simulate_policy
-from .experiment import Comparison
-from .experiment import run_scenario as _run_scenario
 from .explain import Explanation, parse_customer
 from .explain import explain as _explain
 from .loader import Spec, load_path, load_text
 from .market import Market, MarketError, load_scenario
-from .metrics import Forecast, forecast
 from .policy import Policy
-from .scenario import Scenario, load_scenario_file
 from .source import Source
 from .symbols import Symbols
+
+if TYPE_CHECKING:  # the simulator and what-if runs load numpy, scipy and pandas: on first use
+    from .experiment import Comparison
+    from .metrics import Forecast
+    from .scenario import Scenario
 
 __all__ = [
     "Analysis",
@@ -180,6 +181,9 @@ def simulate(
     problems = market.problems(policy)
     if problems:
         raise MarketError(source, problems)
+    from .engine import simulate_policy
+    from .metrics import forecast
+
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     run = simulate_policy(
@@ -206,6 +210,9 @@ def run_scenario(
     `retention`, `rules`; `write(folder)` for comparison.csv, summary.json and report.html).
     Raises `MarketError` for a bad scenario file or override.
     """
+    from .experiment import run_scenario as _run_scenario
+    from .scenario import Scenario, load_scenario_file
+
     if not isinstance(scenario, Scenario):
         scenario = load_scenario_file(scenario)
     return _run_scenario(

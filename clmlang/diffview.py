@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
 
 from .changes import Change
-from .impact import Impact
+
+if TYPE_CHECKING:  # the simulator's impact type; diffs without --simulate never load it
+    from .impact import Impact
 
 __all__ = ["render_changes"]
 

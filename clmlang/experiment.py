@@ -31,11 +31,9 @@ from .market import Market, MarketError
 from .metrics import Forecast, forecast
 from .overrides import OverrideError, apply_overrides
 from .policy import Policy
-from .scenario import Scenario
+from .scenario import SCHEDULER_ENV, Scenario
 
 __all__ = ["Comparison", "Task", "plan", "run_scenario", "run_task"]
-
-SCHEDULER_ENV = "CLM_SCHEDULER"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .market import Market, MarketError, _hint, _read_toml, market_from_mapping
 
+SCHEDULER_ENV = "CLM_SCHEDULER"  # the Dask scheduler to run replications on, when not given
+
 __all__ = ["Scenario", "ScenarioSettings", "Sweep", "Variant", "load_scenario_file"]
 
 

@@ -16,10 +16,8 @@ from ..changes import diff_policies
 from ..diagnostics import render_text
 from ..diffview import render_changes
 from ..files import write_atomic
-from ..impact import simulate_impact
 from ..market import MarketError, Settings
 from ..policy import Policy
-from ..policytest import run_tests
 from .common import (
     OK,
     PROBLEMS,
@@ -122,6 +120,8 @@ def diff_(
             settings, market = _scenario_for(new_policy, scenario, Settings(customers=5000))
         except MarketError as error:
             raise _market_failure(error, DIFF_ERROR) from None
+        from ..impact import simulate_impact  # the simulator: only with --simulate
+
         impact = simulate_impact(
             old_policy,
             new_policy,
@@ -165,6 +165,8 @@ def test_(
     files = _test_files(paths)
     if not files:
         raise _usage_error("no *.test.toml files found")
+    from ..policytest import run_tests  # hypothesis and the simulator: only for clm test
+
     try:
         report = run_tests(files, seed=seed, examples=examples)
     except MarketError as error:

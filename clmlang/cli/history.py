@@ -6,16 +6,11 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from ..api import loads
-from ..calibration import MODELS, fit_history
 from ..files import write_atomic
-from ..forecasting import forecast_base
-from ..history import HistoryError, load_history
 from ..market import MarketError, load_scenario
-from ..report import render_forecast_report
 from .common import (
     PROBLEMS,
     _compile_or_exit,
@@ -45,6 +40,11 @@ def calibrate_(
     ] = None,
 ) -> None:
     """Fit the buying and spend models to a purchase history; write the market."""
+    import pandas as pd  # the fitting stack loads only for the commands that use it
+
+    from ..calibration import MODELS, fit_history
+    from ..history import HistoryError, load_history
+
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     if model not in MODELS:
         raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")
@@ -93,6 +93,13 @@ def forecast_(
     ),
 ) -> None:
     """Forecast the real customer base from the calibration end, under a policy or none."""
+    import pandas as pd
+
+    from ..calibration import MODELS, fit_history
+    from ..forecasting import forecast_base
+    from ..history import HistoryError, load_history
+    from ..report import render_forecast_report
+
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     if model not in MODELS:
         raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")

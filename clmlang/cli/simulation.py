@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -12,13 +12,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..api import run_scenario
 from ..api import simulate as api_simulate
-from ..experiment import SCHEDULER_ENV, Comparison, run_scenario
 from ..market import MarketError
-from ..metrics import Forecast
 from ..policy import Policy
-from ..report import HEADLINE, verdicts
-from ..scenario import load_scenario_file
+from ..scenario import SCHEDULER_ENV, load_scenario_file
+
+if TYPE_CHECKING:
+    from ..experiment import Comparison
+    from ..metrics import Forecast
+
 from .common import (
     PROBLEMS,
     _color,
@@ -183,6 +186,8 @@ def run_(
 
 
 def _print_comparison(result: Comparison) -> None:
+    from ..report import HEADLINE, verdicts  # matplotlib: only when there is a report
+
     console = Console(highlight=False, soft_wrap=True)
     table = Table(
         "KPI",
