@@ -193,3 +193,17 @@ def test_internal_error_is_reported_without_traceback(monkeypatch, capsys, tmp_p
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: boom" in err
     assert "Traceback" not in err
+
+
+def test_the_command_line_loads_the_simulator_only_when_a_command_needs_it():
+    """`clm check` and `clm fmt` start without the simulator, what-if runs, fitting or
+    matplotlib: a strategist's save hook and the language server start in under a second."""
+    code = (
+        "import sys, clmlang.cli; "
+        "heavy = ['clmlang.engine', 'clmlang.experiment', 'clmlang.calibration', "
+        "'clmlang.report', 'clmlang.policytest', 'matplotlib', 'scipy.stats', 'pandas']; "
+        "print(' '.join(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []
