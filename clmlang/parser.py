@@ -20,6 +20,7 @@ from lark.exceptions import UnexpectedInput
 from . import syntax as s
 from .builder import TreeBuilder
 from .diagnostics import Diagnostic, Severity
+from .keywords import DECLARATIONS
 from .source import Source
 from .syntax_errors import describe_error
 
@@ -29,22 +30,7 @@ __all__ = ["MAX_NESTING", "ParseResult", "grammar_text", "parse", "parse_text"]
 # builder recurses once per level.
 MAX_NESTING = 64
 
-_DECLARATIONS = frozenset(
-    [
-        "program",
-        "use",
-        "channel",
-        "cap",
-        "control",
-        "product",
-        "attribute",
-        "audience",
-        "rfm",
-        "stage",
-        "segment",
-        "rule",
-    ]
-)
+_DECLARATIONS = DECLARATIONS  # where the parser resumes after an error
 
 
 @dataclass(frozen=True)

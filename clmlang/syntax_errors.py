@@ -10,6 +10,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lexer import PatternStr
 
 from .diagnostics import Diagnostic, Severity
+from .keywords import DECLARATIONS
 from .source import Source
 
 __all__ = ["describe_error"]
@@ -29,20 +30,7 @@ _WORDS = {
     "RFM_AXIS": "`recency`, `frequency` or `monetary`",
     "$END": "the end of the file",
 }
-_DECLARATIONS = [
-    "program",
-    "use",
-    "channel",
-    "cap",
-    "control",
-    "product",
-    "attribute",
-    "audience",
-    "rfm",
-    "stage",
-    "segment",
-    "rule",
-]
+_DECLARATIONS = DECLARATIONS  # where the parser resumes after an error
 
 
 def _terminal_words(parser: Lark, names: Iterable[str]) -> list[str]:
