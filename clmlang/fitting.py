@@ -33,10 +33,11 @@ class Fit:
         return 2 * len(self.params) - 2 * self.log_likelihood
 
     def to_dict(self) -> dict[str, object]:
+        """As JSON can hold it: a standard error that could not be had is None."""
         return {
             "model": self.model,
             "params": self.params,
-            "std_errors": self.std_errors,
+            "std_errors": {k: v if np.isfinite(v) else None for k, v in self.std_errors.items()},
             "log_likelihood": self.log_likelihood,
             "aic": self.aic,
             "customers": self.n,

@@ -128,6 +128,7 @@ class HoldoutForecast:
     customers: pd.DataFrame  # customer_id, predicted_transactions, predicted_revenue, p_alive
     weekly: pd.DataFrame  # week, predicted (and actual when known) transactions
     summary: dict[str, object]
+    fits: list[dict[str, object]]  # every buying model and the spend model, as fitted
 
 
 def forecast_base(
@@ -214,7 +215,8 @@ def forecast_base(
     }
     if actual is not None:
         _compare(actual, start, pd.Timestamp(until), customers, week_frame, summary)
-    return HoldoutForecast(customers, week_frame, summary)
+    fits = [fit.to_dict() for fit in (*cal.buying_fits, cal.gamma_gamma)]
+    return HoldoutForecast(customers, week_frame, summary, fits)
 
 
 def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:

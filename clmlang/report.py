@@ -382,6 +382,18 @@ def render_forecast_report(result: HoldoutForecast) -> str:
         f"<tr><td>{html.escape(k)}</td><td>{_clean(v) if not isinstance(v, str) else v}</td></tr>"
         for k, v in s.items()
     )
+    fits = "".join(
+        f"<tr><td>{html.escape(str(f['model']))}"
+        + (" (chosen)" if f["model"] == s.get("buying_model") else "")
+        + "</td><td>"
+        + ", ".join(
+            f"{html.escape(k)} {v:.4g} &plusmn; "
+            + ("n/a" if f["std_errors"][k] is None else f"{f['std_errors'][k]:.2g}")
+            for k, v in f["params"].items()
+        )
+        + f"</td><td>{f['log_likelihood']:,.2f}</td><td>{f['aic']:,.2f}</td></tr>"
+        for f in result.fits
+    )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>clmlang forecast to {html.escape(str(s.get('until')))}</title>"
@@ -390,5 +402,8 @@ def render_forecast_report(result: HoldoutForecast) -> str:
         f"{html.escape(str(s.get('until')))}</h1>"
         + _figure(_svg(fig), "Forecast against actual, week by week and cumulated")
         + f"<h2>Figures</h2><table>{rows}</table>"
-        + f"<script>{_SCRIPT}</script></body></html>\n"
+        + "<h2>Models fitted on the calibration period</h2><p>The buying model with the lowest"
+        " AIC is chosen; Pareto/NBD is reported, not simulated.</p><table><tr><th>model</th>"
+        "<th>parameters &plusmn; standard error (times in weeks)</th>"
+        f"<th>log-likelihood</th><th>AIC</th></tr>{fits}</table>" + f"<script>{_SCRIPT}</script></body></html>\n"
     )

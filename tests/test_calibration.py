@@ -219,12 +219,20 @@ def test_cli_forecast_writes_its_files(tmp_path: Path):
     assert len(table) == 2357 and table["p_alive"].between(0, 1).all()
     import json
 
-    payload = json.loads((tmp_path / "forecast.json").read_text())
+    payload = json.loads((tmp_path / "forecast.json").read_text(), parse_constant=_no_nan)
     assert {"holdout_repeat_transactions", "holdout_revenue", "weekly"} <= set(payload)
+    models = [f["model"] for f in payload["fits"]]  # every model, as fitted
+    assert models == ["bgnbd", "pareto_nbd", "bgnbd_stages", "bgnbd_reactivation", "gamma_gamma"]
+    assert payload["buying_model"] == "bgnbd_reactivation"
     assert len(payload["weekly"]["predicted_transactions"]) == 39
     page = (tmp_path / "report.html").read_text()
     assert page.count('<figure class="chart">') == 1 and "actual_repeat_transactions" in page
+    assert "bgnbd_reactivation (chosen)" in page and "omega" in page
     assert not re.search(r"(src|href)=[\"']https?://", page)  # offline
+
+
+def _no_nan(name: str) -> None:
+    raise AssertionError(f"forecast.json holds {name}: not JSON")
 
 
 def test_history_from_a_real_postgresql_server(history: pd.DataFrame):

@@ -132,6 +132,7 @@ def forecast_(
         raise _usage_error(str(error)) from None
     payload = dict(result.summary)
     payload["weekly"] = result.weekly.to_dict(orient="list")
+    payload["fits"] = result.fits
     write_atomic(out / "forecast.json", json.dumps(payload, indent=2) + "\n")
     columns = ["customer_id", "predicted_transactions", "predicted_revenue", "p_alive"]
     write_atomic(
