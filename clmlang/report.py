@@ -405,5 +405,6 @@ def render_forecast_report(result: HoldoutForecast) -> str:
         + "<h2>Models fitted on the calibration period</h2><p>The buying model with the lowest"
         " AIC is chosen; Pareto/NBD is reported, not simulated.</p><table><tr><th>model</th>"
         "<th>parameters &plusmn; standard error (times in weeks)</th>"
-        f"<th>log-likelihood</th><th>AIC</th></tr>{fits}</table>" + f"<script>{_SCRIPT}</script></body></html>\n"
+        f"<th>log-likelihood</th><th>AIC</th></tr>{fits}</table>"
+        + f"<script>{_SCRIPT}</script></body></html>\n"
     )
