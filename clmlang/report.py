@@ -11,20 +11,16 @@ ROI, and the sweep curves.
 from __future__ import annotations
 
 import html
-import io
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from .experiment import Comparison, interval
-from .forecasting import HoldoutForecast
+from .page import SCRIPT, STYLE, clean, figure, svg
 
-__all__ = ["output_files", "render_forecast_report", "render_report", "verdicts"]
+__all__ = ["output_files", "render_report", "verdicts"]
 
 HEADLINE = [
     ("revenue", "revenue"),
@@ -39,41 +35,6 @@ HEADLINE = [
     ("unsubscribes", "unsubscribes"),
 ]
 _LOWER_IS_BETTER = {"marketing_cost", "churn_rate", "unsubscribes"}
-_STYLE = """
-body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
-h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 1rem 0; font-size: 13px; }
-td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-.up { color: #1a7f37; } .down { color: #b42318; } .flat { color: #666; }
-figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
-.verdict { font-size: 1.05rem; margin: .3rem 0; }
-"""
-_SCRIPT = """
-(function () {
-  var figures = document.querySelectorAll("figure.chart");
-  var drawn = 0;
-  figures.forEach(function (f) {
-    var svg = f.querySelector("svg");
-    if (svg && svg.querySelectorAll("path, line, rect, use").length > 0
-        && svg.getBoundingClientRect().width > 0) { drawn += 1; }
-  });
-  document.documentElement.setAttribute("data-charts", String(figures.length));
-  document.documentElement.setAttribute("data-charts-rendered", String(drawn));
-})();
-"""
-
-
-def _svg(fig: plt.Figure) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
-
-
-def _figure(svg: str, caption: str) -> str:
-    return f'<figure class="chart">{svg}<figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
 def _band(ax, frame: pd.DataFrame, x: str, y: str, label: str) -> None:
@@ -161,7 +122,7 @@ def render_report(comparison: Comparison) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>clmlang what-if: {html.escape(sc.path)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        f"<style>{STYLE}</style></head><body>",
         f"<h1>What-if report: {html.escape(sc.path)}</h1>",
         f"<p>{len(variants)} variant(s), {comparison.replications} replication(s) each, "
         f"{sc.settings.customers:,} customers, {sc.settings.days} days, seed {sc.settings.seed}. "
@@ -187,7 +148,7 @@ def render_report(comparison: Comparison) -> str:
     parts.append("<h2>Rules: contribution and ROI</h2>" + _rules_section(comparison))
     if sc.sweeps:
         parts.append("<h2>Sweeps</h2>" + _sweep_charts(comparison))
-    parts.append(f"<script>{_SCRIPT}</script></body></html>")
+    parts.append(f"<script>{SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"
 
 
@@ -222,7 +183,7 @@ def _retention_chart(comparison: Comparison) -> str:
     ax.set_xlabel("days since the first purchase")
     ax.set_ylabel("bought again since (rolling retention)")
     ax.legend(fontsize=8)
-    return _figure(_svg(fig), "Retention by customer age, mean and 95% band over replications")
+    return figure(svg(fig), "Retention by customer age, mean and 95% band over replications")
 
 
 def _cumulative_chart(comparison: Comparison) -> str:
@@ -239,7 +200,7 @@ def _cumulative_chart(comparison: Comparison) -> str:
         ax.set_title(title)
         ax.set_xlabel("day")
     axes[0].legend(fontsize=8)
-    return _figure(_svg(fig), "Cumulative revenue and profit after marketing, 95% bands")
+    return figure(svg(fig), "Cumulative revenue and profit after marketing, 95% bands")
 
 
 def _stage_chart(comparison: Comparison) -> str:
@@ -253,7 +214,7 @@ def _stage_chart(comparison: Comparison) -> str:
         ax.set_title(variant, fontsize=10)
         ax.set_xlabel("day")
     axes[0][0].legend(fontsize=7, loc="upper left")
-    return _figure(_svg(fig), "Customers per stage over time (mean over replications)")
+    return figure(svg(fig), "Customers per stage over time (mean over replications)")
 
 
 def _rules_section(comparison: Comparison) -> str:
@@ -289,7 +250,7 @@ def _rules_section(comparison: Comparison) -> str:
             f"<td>{_fmt(row.incremental, '')}</td><td>{_fmt(row.roi, '')}</td></tr>"
         )
     return (
-        _figure(_svg(fig), "Each rule's incremental revenue (rules without a holdout: none)")
+        figure(svg(fig), "Each rule's incremental revenue (rules without a holdout: none)")
         + "\n".join(table)
         + "</table>"
     )
@@ -320,9 +281,7 @@ def _sweep_charts(comparison: Comparison) -> str:
             ax.set_xticks(positions, [str(x) for x in xs])
             ax.set_xlabel(sweep.key)
             ax.set_title(kpi)
-        out.append(
-            _figure(_svg(fig), f"Sweep of {sweep.key}: where the curve turns, burnout starts")
-        )
+        out.append(figure(svg(fig), f"Sweep of {sweep.key}: where the curve turns, burnout starts"))
     return "\n".join(out)
 
 
@@ -342,7 +301,7 @@ def output_files(comparison: Comparison) -> dict[str, str]:
         rows = table[table["variant"] == variant]
         summary["variants"][variant] = {  # type: ignore[index]
             row.kpi: {
-                k: _clean(getattr(row, k))
+                k: clean(getattr(row, k))
                 for k in ("mean", "low", "high", "diff", "diff_low", "diff_high", "significant")
             }
             for row in rows.itertuples()
@@ -352,59 +311,3 @@ def output_files(comparison: Comparison) -> dict[str, str]:
         "summary.json": json.dumps(summary, indent=2) + "\n",
         "report.html": render_report(comparison),
     }
-
-
-def _clean(value: object) -> object:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, float | np.floating):
-        return None if not math.isfinite(value) else round(float(value), 6)
-    return value
-
-
-def render_forecast_report(result: HoldoutForecast) -> str:
-    """The forecast of a real base as one offline HTML page: weekly and cumulative
-    transactions, predicted against actual when the history covers the period."""
-    weekly = result.weekly
-    s = result.summary
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    axes[0].plot(weekly["week"], weekly["predicted_transactions"], label="forecast")
-    axes[1].plot(weekly["week"], weekly["predicted_transactions"].cumsum(), label="forecast")
-    if "actual_transactions" in weekly:
-        axes[0].plot(weekly["week"], weekly["actual_transactions"], label="actual")
-        axes[1].plot(weekly["week"], weekly["actual_transactions"].cumsum(), label="actual")
-    axes[0].set_title("repeat transactions per week")
-    axes[1].set_title("cumulative repeat transactions")
-    for ax in axes:
-        ax.set_xlabel("weeks after the calibration end")
-        ax.legend(fontsize=8)
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_clean(v) if not isinstance(v, str) else v}</td></tr>"
-        for k, v in s.items()
-    )
-    fits = "".join(
-        f"<tr><td>{html.escape(str(f['model']))}"
-        + (" (chosen)" if f["model"] == s.get("buying_model") else "")
-        + "</td><td>"
-        + ", ".join(
-            f"{html.escape(k)} {v:.4g} &plusmn; "
-            + ("n/a" if f["std_errors"][k] is None else f"{f['std_errors'][k]:.2g}")
-            for k, v in f["params"].items()
-        )
-        + f"</td><td>{f['log_likelihood']:,.2f}</td><td>{f['aic']:,.2f}</td></tr>"
-        for f in result.fits
-    )
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>clmlang forecast to {html.escape(str(s.get('until')))}</title>"
-        f"<style>{_STYLE}</style></head><body>"
-        f"<h1>Forecast from {html.escape(str(s.get('calibration_end')))} to "
-        f"{html.escape(str(s.get('until')))}</h1>"
-        + _figure(_svg(fig), "Forecast against actual, week by week and cumulated")
-        + f"<h2>Figures</h2><table>{rows}</table>"
-        + "<h2>Models fitted on the calibration period</h2><p>The buying model with the lowest"
-        " AIC is chosen; Pareto/NBD is reported, not simulated.</p><table><tr><th>model</th>"
-        "<th>parameters &plusmn; standard error (times in weeks)</th>"
-        f"<th>log-likelihood</th><th>AIC</th></tr>{fits}</table>"
-        + f"<script>{_SCRIPT}</script></body></html>\n"
-    )

@@ -96,9 +96,9 @@ def forecast_(
     import pandas as pd
 
     from ..calibration import MODELS, fit_history
+    from ..forecast_report import render_forecast_report
     from ..forecasting import forecast_base
     from ..history import HistoryError, load_history
-    from ..report import render_forecast_report
 
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     if model not in MODELS:
