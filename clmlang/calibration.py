@@ -68,7 +68,7 @@ class Calibration:
                 f"{k} {v:.4g} ({fit.std_errors[k]:.2g})" for k, v in fit.params.items()
             )
             lines.append(
-                f"{fit.model:<12} {params}; log-likelihood {fit.log_likelihood:,.2f}, "
+                f"{fit.model:<18} {params}; log-likelihood {fit.log_likelihood:,.2f}, "
                 f"AIC {fit.aic:,.2f}"
             )
         lines.append(f"buying model with the lowest AIC: {self.best}")
