@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from dataclasses import fields as fields_of
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from .stage_multipliers import BREAKS, exposures
 __all__ = ["HoldoutForecast", "bgnbd_expected_holdout", "forecast_base", "p_alive"]
 
 WEEK = 7.0
+STACKED_CUSTOMERS = 200_000  # replications run side by side up to this many customers
 
 
 def p_alive(summary: Summary, r: float, alpha: float, a: float, b: float) -> np.ndarray:
@@ -164,17 +166,21 @@ def forecast_base(
         runs.append(_without_marketing(policy, market))
     sums = np.zeros((len(runs), 2, n))  # per run: transactions, revenue per customer
     weekly = np.zeros((len(runs), weeks))
-    totals = []
-    for rep in range(replications):
-        base = _draw_base(cal, latent, np.random.default_rng([seed, rep, 0]))
+    totals: list[float] = []
+    # Without marketing nothing couples the customers (no capacity, no caps across them), so
+    # replications run side by side as blocks of one population: one calendar for many
+    stack = max(1, min(replications, STACKED_CUSTOMERS // max(n, 1))) if pure else 1
+    for first in range(0, replications, stack):
+        reps = range(first, min(first + stack, replications))
+        bases = [_draw_base(cal, latent, np.random.default_rng([seed, rep, 0])) for rep in reps]
         for i, (run_policy, run_market) in enumerate(runs):
-            rng = np.random.default_rng([seed, rep, 1])  # the same for both runs
-            count, money, week = _run(run_policy, run_market, base, n, days, weeks, rng)
-            sums[i, 0] += count
-            sums[i, 1] += money
-            weekly[i] += week
+            rng = np.random.default_rng([seed, first, 1])  # the same for both runs
+            count, money, week = _run(run_policy, run_market, bases, n, days, weeks, rng)
+            sums[i, 0] += count.sum(axis=0)
+            sums[i, 1] += money.sum(axis=0)
+            weekly[i] += week.sum(axis=0)
             if i == 0:
-                totals.append(count.sum())
+                totals.extend(count.sum(axis=1))
     sums /= replications
     weekly /= replications
     simulated = sums[0, 0]
@@ -228,18 +234,30 @@ def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:
     return bare, market.model_copy(update={"stages": {}, "products": {}})
 
 
-def _run(policy, market, base, n, days, weeks, rng) -> tuple[np.ndarray, ...]:
-    """One simulation of the base: purchase days per customer (same-day purchases are one),
-    revenue per customer, purchase days per week."""
-    run = simulate_policy(policy, market, customers=n, days=days, rng=rng, base=base)
+def _stack(bases: list[Base]) -> Base:
+    """Bases one after the other, as one population."""
+    if len(bases) == 1:
+        return bases[0]
+    fields = {f.name: np.concatenate([getattr(b, f.name) for b in bases]) for f in fields_of(Base)}
+    return Base(**fields)
+
+
+def _run(policy, market, bases, n, days, weeks, rng) -> tuple[np.ndarray, ...]:
+    """One simulation of the bases side by side: per base, purchase days per customer
+    (same-day purchases are one), revenue per customer and purchase days per week."""
+    k = len(bases)
+    run = simulate_policy(policy, market, customers=n * k, days=days, rng=rng, base=_stack(bases))
     log = run.recorder.purchases.arrays()
-    mine = log["customer"] < n
-    cust, day = log["customer"][mine], np.floor(log["time"][mine]).astype(np.int64)
-    pairs = np.unique(np.stack([cust, day]), axis=1)
+    mine = log["customer"] < n * k  # customers acquired during the run are not the base's
+    who, day = log["customer"][mine], np.floor(log["time"][mine]).astype(np.int64)
+    pairs = np.unique(np.stack([who, day]), axis=1)
+    block, week = pairs[0] // n, pairs[1] // 7
     return (
-        np.bincount(pairs[0], minlength=n).astype(float),
-        np.bincount(cust, weights=log["revenue"][mine], minlength=n),
-        np.bincount(pairs[1] // 7, minlength=weeks)[:weeks].astype(float),
+        np.bincount(pairs[0], minlength=n * k).reshape(k, n).astype(float),
+        np.bincount(who, weights=log["revenue"][mine], minlength=n * k).reshape(k, n),
+        np.bincount(block * weeks + np.minimum(week, weeks - 1), minlength=k * weeks)
+        .reshape(k, weeks)
+        .astype(float),
     )
 
 
