@@ -9,7 +9,6 @@ override them. Durations are days, shares are fractions, money is the program cu
 from __future__ import annotations
 
 import difflib
-import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -17,9 +16,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .diagnostics import Diagnostic, Severity
+from .market_errors import MarketError
 from .policy import Policy
-from .source import Source
 
 __all__ = [
     "Acquisition",
@@ -261,77 +259,6 @@ class Market(_Model):
 def _hint(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     return f" (did you mean `{close[0]}`?)" if close else ""
-
-
-class MarketError(Exception):
-    """A scenario file or mapping that does not describe a valid market.
-
-    `problems` lists `(key, message)` pairs; `str()` names the file, the key and what was
-    expected, one line each.
-    """
-
-    def __init__(self, source: str, problems: list[tuple[str, str]]):
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(f"{source}: {key}: {message}" for key, message in problems))
-
-    def diagnostics(self) -> tuple[list[Diagnostic], dict[str, Source]]:
-        """The problems as diagnostics (code CLM200) placed on the scenario file's lines."""
-        try:
-            text = Path(self.source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = ""
-        source = Source(self.source, text)
-        found = []
-        for key, message in self.problems:
-            line, column = _locate(text, key, message)
-            offset = source.offset(line, column)
-            written = key.rsplit(" ", 1)[-1]
-            width = (
-                len(written) if text.startswith(written, offset) else len(key.rsplit(".", 1)[-1])
-            )
-            span = source.span(offset, offset + max(1, width))
-            hint = (
-                "see docs/scenarios.md for scenario files and overrides, docs/model.md for "
-                "every market key and its default"
-            )
-            found.append(Diagnostic("CLM200", Severity.ERROR, f"{key}: {message}", span, hint))
-        return found, {self.source: source}
-
-
-_SYNTAX_PLACE = re.compile(r"at line (\d+), column (\d+)")
-
-
-def _locate(text: str, key: str, message: str) -> tuple[int, int]:
-    """The (line, column) where a dotted key is written in TOML text; (1, 1) if nowhere."""
-    place = _SYNTAX_PLACE.search(message)
-    if key == "(syntax)" and place:
-        return int(place.group(1)), int(place.group(2))
-    table = ""
-    best = (0, 1, 1)
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if line.startswith("["):
-            table = line.strip("[] ").replace('"', "")
-            full = table
-            column = raw.index("[") + 1
-        elif "=" in line and not line.startswith("#"):
-            name = line.split("=", 1)[0].strip().replace('"', "")
-            full = f"{table}.{name}" if table else name
-            column = raw.index(line[0]) + 1
-        else:
-            continue
-        if key == full or key.startswith(full + "."):
-            depth = full.count(".") + 1
-            if depth > best[0]:
-                best = (depth, number, column)
-    if best[0] == 0:  # an override inside an inline table: find the key as written
-        written = key.rsplit(" ", 1)[-1]
-        for number, raw in enumerate(text.splitlines(), start=1):
-            at = raw.find(f'"{written}"')
-            if at >= 0:
-                return number, at + 2
-    return best[1], best[2]
 
 
 def market_from_mapping(data: dict, source: str = "<market>") -> Market:
