@@ -17,7 +17,7 @@ from scipy import optimize, special
 
 from .history import Summary, distinct_rfm
 
-__all__ = ["Fit", "fit_bgnbd", "fit_gamma_gamma", "fit_model", "fit_pareto_nbd", "fit_result"]
+__all__ = ["Fit", "fit_bgnbd", "fit_gamma_gamma", "fit_model", "fit_pareto_nbd"]
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,10 @@ def fit_model(
             options={"maxiter": 5000, "xatol": 1e-7, "fatol": 1e-7},
         )
         result = optimize.minimize(objective, result.x, method="L-BFGS-B")
-    return fit_result(name, names, result.x, _hessian(objective, result.x), -result.fun, n)
+    return _fit_result(name, names, result.x, _hessian(objective, result.x), -result.fun, n)
 
 
-def fit_result(
+def _fit_result(
     name: str, names: list[str], theta: np.ndarray, hessian: np.ndarray, ll: float, n: int
 ) -> Fit:
     """A fit at log-parameters `theta`, standard errors from the Hessian of the negative

@@ -26,18 +26,10 @@ from .policy import Policy
 from .reactivation import posterior
 from .stage_multipliers import BREAKS, exposures
 
-__all__ = ["HoldoutForecast", "bgnbd_expected_holdout", "forecast_base", "p_alive"]
+__all__ = ["HoldoutForecast", "bgnbd_expected_holdout", "forecast_base"]
 
 WEEK = 7.0
 STACKED_CUSTOMERS = 200_000  # replications run side by side up to this many customers
-
-
-def p_alive(summary: Summary, r: float, alpha: float, a: float, b: float) -> np.ndarray:
-    """BG/NBD P(alive | x, t_x, T) (Fader, Hardie and Lee 2005, eq. 13; times in weeks)."""
-    x, t_x, T = summary.x, summary.t_x, summary.T
-    with np.errstate(divide="ignore", over="ignore"):
-        ratio = (a / np.maximum(b + x - 1, 1e-300)) * ((alpha + T) / (alpha + t_x)) ** (r + x)
-    return np.where(x > 0, 1.0 / (1.0 + ratio), 1.0)
 
 
 def bgnbd_expected_holdout(summary: Summary, weeks: float, r, alpha, a, b) -> np.ndarray:
