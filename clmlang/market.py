@@ -34,9 +34,11 @@ __all__ = [
     "Settings",
     "Spend",
     "StageEffect",
+    "did_you_mean",
     "load_market",
     "load_scenario",
     "market_from_mapping",
+    "read_toml",
 ]
 
 
@@ -240,7 +242,7 @@ class Market(_Model):
                     found.append(
                         (
                             f"market.{table}.{name}",
-                            "the spec declares no such name" + _hint(name, known),
+                            "the spec declares no such name" + did_you_mean(name, known),
                         )
                     )
         for product, demand in self.products.items():
@@ -250,13 +252,14 @@ class Market(_Model):
                     found.append(
                         (
                             f"market.products.{product}.audiences.{name}",
-                            "the spec declares no such audience" + _hint(name, audiences),
+                            "the spec declares no such audience" + did_you_mean(name, audiences),
                         )
                     )
         return found
 
 
-def _hint(name: str, known: list[str]) -> str:
+def did_you_mean(name: str, known: list[str]) -> str:
+    """' (did you mean `x`?)' with the closest of the `known` names, or "" if none is close."""
     close = difflib.get_close_matches(name, known, n=1)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
@@ -273,7 +276,7 @@ def market_from_mapping(data: dict, source: str = "<market>") -> Market:
             if item["type"] == "extra_forbidden":
                 parent = item["loc"][:-1]
                 known = _known_keys(parent)
-                message = "unknown key" + _hint(str(item["loc"][-1]), known)
+                message = "unknown key" + did_you_mean(str(item["loc"][-1]), known)
             problems.append(("market." + key, message))
         raise MarketError(source, problems) from None
 
@@ -305,11 +308,12 @@ class Settings(_Model):
 
 def load_scenario(path: str | Path) -> tuple[Settings, Market]:
     """A scenario file's run settings (`[simulation]`) and market (`[market]`)."""
-    data = _read_toml(Path(path))
+    data = read_toml(Path(path))
     unknown = sorted(set(data) - {"simulation", "market"})
     if unknown:
         raise MarketError(
-            str(path), [(k, "unknown table" + _hint(k, ["simulation", "market"])) for k in unknown]
+            str(path),
+            [(k, "unknown table" + did_you_mean(k, ["simulation", "market"])) for k in unknown],
         )
     try:
         settings = Settings.model_validate(data.get("simulation", {}))
@@ -319,7 +323,7 @@ def load_scenario(path: str | Path) -> tuple[Settings, Market]:
             [
                 (
                     "simulation." + ".".join(str(p) for p in e["loc"]),
-                    "unknown key" + _hint(str(e["loc"][-1]), list(Settings.model_fields))
+                    "unknown key" + did_you_mean(str(e["loc"][-1]), list(Settings.model_fields))
                     if e["type"] == "extra_forbidden"
                     else e["msg"],
                 )
@@ -330,7 +334,8 @@ def load_scenario(path: str | Path) -> tuple[Settings, Market]:
     return settings, market
 
 
-def _read_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict:
+    """A TOML file's tables; a file that cannot be read or parsed is a `MarketError`."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:

@@ -49,7 +49,7 @@ from .experiment import interval
 from .explain import CustomerError, explain, parse_customer
 from .expression import evaluate, lower
 from .histories import History, Purchase, histories
-from .market import Market, MarketError, _hint, load_scenario
+from .market import Market, MarketError, did_you_mean, load_scenario
 from .overrides import parse_share
 from .parser import parse_text
 from .policy import Policy
@@ -243,7 +243,7 @@ class _FileRunner:
         fires = {v.rule: v for v in result.rules}
         for name in [*ex.fires, *ex.not_fires, *(send.rule for send in ex.sends)]:
             if name not in fires:
-                return f"the spec has no rule `{name}`" + _hint(name, list(fires)), ""
+                return f"the spec has no rule `{name}`" + did_you_mean(name, list(fires)), ""
         for v in result.rules:
             if v.fires:
                 self.coverage.rules.add(v.rule)
@@ -374,7 +374,7 @@ class _FileRunner:
         if inv.rule and inv.rule not in [r.name for r in self.policy.rules]:
             raise ValueError(
                 f"the spec has no rule `{inv.rule}`"
-                + _hint(inv.rule, [r.name for r in self.policy.rules])
+                + did_you_mean(inv.rule, [r.name for r in self.policy.rules])
             )
         populations = st.tuples(st.integers(20, 400), st.integers(0, 2**16))
         found = self._search(
@@ -496,7 +496,7 @@ class _FileRunner:
             result = simulate(self.policy, market, customers=customers, days=days, rng=rng)
             value = result.summary.get(fc.kpi)
             if value is None and fc.kpi not in result.summary:
-                raise ValueError(f"no KPI `{fc.kpi}`" + _hint(fc.kpi, list(result.summary)))
+                raise ValueError(f"no KPI `{fc.kpi}`" + did_you_mean(fc.kpi, list(result.summary)))
             values.append(np.nan if value is None else float(value))
         mean, low, high = interval(np.array(values))
         shown = f"{fc.kpi} = {mean:.4g} [{low:.4g}, {high:.4g}]"

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .market import Market, MarketError, _hint, _read_toml, market_from_mapping
+from .market import Market, MarketError, did_you_mean, market_from_mapping, read_toml
 
 SCHEDULER_ENV = "CLM_SCHEDULER"  # the Dask scheduler to run replications on, when not given
 
@@ -113,11 +113,11 @@ _TABLES = ["simulation", "market", "variant", "sweep"]
 def load_scenario_file(path: str | Path) -> Scenario:
     """Read and validate a scenario file; every problem is reported with its key."""
     path = Path(path)
-    data = _read_toml(path)
+    data = read_toml(path)
     problems: list[tuple[str, str]] = []
     for key in data:
         if key not in _TABLES:
-            problems.append((key, "unknown table" + _hint(key, _TABLES)))
+            problems.append((key, "unknown table" + did_you_mean(key, _TABLES)))
 
     def validate(model: type[BaseModel], value: object, prefix: str) -> Any:
         try:
@@ -127,7 +127,9 @@ def load_scenario_file(path: str | Path) -> Scenario:
                 loc = ".".join(str(p) for p in e["loc"])
                 message = e["msg"]
                 if e["type"] == "extra_forbidden":
-                    message = "unknown key" + _hint(str(e["loc"][-1]), list(model.model_fields))
+                    message = "unknown key" + did_you_mean(
+                        str(e["loc"][-1]), list(model.model_fields)
+                    )
                 problems.append((f"{prefix}.{loc}" if loc else prefix, message))
             return None
 

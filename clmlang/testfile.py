@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .market import MarketError, _hint, _read_toml
+from .market import MarketError, did_you_mean, read_toml
 
 __all__ = ["Example", "ForecastExpectation", "Invariant", "Replay", "TestFile", "load_test_file"]
 
@@ -111,7 +111,7 @@ class TestFile(_Model):
 
 
 def load_test_file(path: str | Path) -> TestFile:
-    data = _read_toml(Path(path))
+    data = read_toml(Path(path))
     try:
         return TestFile.model_validate({"path": str(path), **data})
     except ValidationError as error:
@@ -120,7 +120,7 @@ def load_test_file(path: str | Path) -> TestFile:
             key = ".".join(str(p) for p in e["loc"])
             message = e["msg"]
             if e["type"] == "extra_forbidden":
-                message = "unknown key" + _hint(
+                message = "unknown key" + did_you_mean(
                     str(e["loc"][-1]),
                     [
                         "spec",
