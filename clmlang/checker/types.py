@@ -1,7 +1,8 @@
 """Names and types in conditions: unknown fields, wrong kinds of names, unit mistakes.
 
 Every condition is typed bottom-up. A bare number adapts to whatever it is compared with;
-a duration, money or percent written with its unit must meet the same kind of value.
+a duration, money or percent written with its unit must meet the same kind of value, so a
+count (`purchases`, `messages(...)`, a number attribute) meets only bare numbers and counts.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from .context import Context, suggest
 
 __all__ = ["check_condition", "type_of"]
 
-# The type of a bare number: it adapts to counts, durations and money.
-NUMBER = "number"
+# The type of a bare number: it adapts to counts, durations and money. Its value must differ
+# from every `Type` value: `Type` is a StrEnum, so "number" would be equal to `Type.COUNT`, and
+# a count field would then adapt like a bare number (`purchases >= 3 days` would pass).
+NUMBER = "bare number"
 _NUMERIC = {Type.COUNT, Type.DURATION, Type.MONEY, NUMBER}
 _ENUMS = {
     "stage": "stage",
@@ -74,12 +77,13 @@ def type_of(ctx: Context, expr: s.Expr) -> Type | str | None:
         case s.BinaryOp(op=op, left=left, right=right):
             return _arith_type(ctx, expr, op, type_of(ctx, left), type_of(ctx, right))
         case s.Compare(op=op, left=left, right=right):
-            _compare(ctx, expr, op, type_of(ctx, left), type_of(ctx, right))
+            _compare(ctx, expr, op, (left, type_of(ctx, left)), (right, type_of(ctx, right)))
             return Type.BOOL
-        case s.InRange(operand=operand, range=rng):
+        case s.InRange(operand=operand, range=rng, negated=negated):
             t = type_of(ctx, operand)
+            op = "not in" if negated else "in"
             for end in (rng.low, rng.high):
-                _compare(ctx, expr, "in", t, _quantity_type(ctx, end))
+                _compare(ctx, expr, op, (operand, t), (rng, _quantity_type(ctx, end)))
             if rng.low.value > rng.high.value:
                 ctx.error(
                     "CLM111",
@@ -274,7 +278,11 @@ def _arith_type(ctx: Context, expr: s.BinaryOp, op: str, a, b):  # type: ignore[
     return units.pop() if units else (Type.COUNT if Type.COUNT in (a, b) else NUMBER)
 
 
-def _compare(ctx: Context, expr: s.Expr, op: str, a, b) -> None:  # type: ignore[no-untyped-def]
+_Side = tuple[s.Expr | s.Range, Type | str | None]  # a side of a comparison and its type
+
+
+def _compare(ctx: Context, expr: s.Expr, op: str, left: _Side, right: _Side) -> None:
+    a, b = left[1], right[1]
     if a is None or b is None:
         return
     if a in (Type.STAGE, Type.PRODUCT, Type.AUDIENCE) or b in (
@@ -298,10 +306,68 @@ def _compare(ctx: Context, expr: s.Expr, op: str, a, b) -> None:  # type: ignore
             "CLM110",
             f"this compares {_word(a)} with {_word(b)}",
             expr.span,
-            "durations are written `30 days`, money as a plain number or with the currency code",
+            _unit_hint(ctx, op, left, right)
+            or "durations are written `30 days`, money as a plain number or with the currency code",
         )
         return
     ctx.error("CLM110", f"this compares {_word(a)} with {_word(b)}", expr.span)
+
+
+def _unit_hint(ctx: Context, op: str, left: _Side, right: _Side) -> str | None:
+    """The comparison rewritten in the unit of its field, when one side is a written value.
+
+    `purchases >= 3 days` gives "`purchases` is a number, not a duration: write
+    `purchases >= 3`". None when both sides are values or both are fields: then there is no
+    telling which one is meant.
+    """
+    if _is_value(right[0]) == _is_value(left[0]):
+        return None
+    (field, t), (value, other) = (left, right) if _is_value(right[0]) else (right, left)
+    name = _text(ctx, field)
+    fixed = _in_unit(value, t)
+    if not name or not fixed:
+        return None
+    written = f"{name} {op} {fixed}" if field is left[0] else f"{fixed} {op} {name}"
+    return f"`{name}` is {_word(t)}, not {_word(other)}: write `{written}`"
+
+
+def _is_value(node: s.Expr | s.Range) -> bool:
+    """A number as written, with or without its unit: `3 days`, `-3`, `1..3 USD`."""
+    if isinstance(node, s.Neg):
+        return _is_value(node.operand)
+    return isinstance(node, s.Quantity | s.Range)
+
+
+def _text(ctx: Context, node: s.Expr | s.Range) -> str | None:
+    """How a side of a comparison is written, on one line."""
+    if isinstance(node, s.Ref):
+        return node.dotted
+    source = ctx.spec.sources.get(node.span.file)
+    if source is None:
+        return None
+    text = " ".join(source.text[node.span.start : node.span.end].split())
+    return text.replace("( ", "(").replace(" )", ")") or None
+
+
+def _in_unit(value: s.Expr | s.Range, t: Type | str) -> str | None:
+    """A written value with its number kept and the unit of `t`: `3 days` as a count is `3`."""
+    match value:
+        case s.Neg(operand=operand):
+            inner = _in_unit(operand, t)
+            return f"-{inner}" if inner else None
+        case s.Range(low=low, high=high) if low.text and high.text:
+            return _with_unit(f"{low.text}..{high.text}", high.text, t)
+        case s.Quantity(text=text) if text:
+            return _with_unit(text, text, t)
+    return None
+
+
+def _with_unit(written: str, last: str, t: Type | str) -> str | None:
+    if t is Type.DURATION:
+        return f"{written} {'day' if last == '1' else 'days'}"
+    if t in (Type.COUNT, Type.MONEY):
+        return written  # money without a code is in the program currency
+    return None
 
 
 def _is(ctx: Context, operand: s.Expr, name: s.Name) -> None:
