@@ -104,3 +104,121 @@ def test_caps_follow_branches():
         'rule r { send email "a" success purchase within 10 days on failure send email "b" }\n'
     )
     assert codes(text) == []
+
+
+def unit_errors(condition: str) -> list[tuple[str, str, str | None]]:
+    """(code, message, hint) of each diagnostic of a rule `when` with this condition."""
+    text = HEAD + f'stage all when purchases >= 0\nrule r {{ when {condition} send email "x" }}\n'
+    return [(d.code, d.message, d.hint) for d in clmlang.analyse_text(text).diagnostics]
+
+
+def test_count_compared_with_duration():
+    """A count is not a length of time: `purchases >= 3 days` is an error, with the fix."""
+    assert unit_errors("purchases >= 3 days") == [
+        (
+            "CLM110",
+            "this compares a number with a duration",
+            "`purchases` is a number, not a duration: write `purchases >= 3`",
+        )
+    ]
+
+
+def test_count_compared_with_money():
+    """A count is not an amount: `purchases >= 10 USD` is an error, with the fix."""
+    assert unit_errors("purchases >= 10 USD") == [
+        (
+            "CLM110",
+            "this compares a number with money",
+            "`purchases` is a number, not money: write `purchases >= 10`",
+        )
+    ]
+
+
+def test_duration_compared_with_money():
+    """Days are not money, and money is not days; the hint writes the field's unit."""
+    assert unit_errors("days_since_purchase > 20 USD") == [
+        (
+            "CLM110",
+            "this compares a duration with money",
+            "`days_since_purchase` is a duration, not money: write `days_since_purchase > 20 days`",
+        )
+    ]
+    assert unit_errors("total_spent > 3 days") == [
+        (
+            "CLM110",
+            "this compares money with a duration",
+            "`total_spent` is money, not a duration: write `total_spent > 3`",
+        )
+    ]
+
+
+def test_unit_mismatch_in_every_form_of_comparison():
+    """Counts from functions and attributes, ranges, values on the left, negated values."""
+    hints = {
+        "messages(7 days) >= 2 days": "write `messages(7 days) >= 2`",
+        "purchases in 1..3 days": "write `purchases in 1..3`",
+        "purchases not in 1..3 USD": "write `purchases not in 1..3`",
+        "3 days < purchases": "write `3 < purchases`",
+        "-1 USD < days_since_purchase": "write `-1 day < days_since_purchase`",
+        "rfm.f >= 4 weeks": "write `rfm.f >= 4`",
+        "visits > 2 USD": "write `visits > 2`",
+        "purchases > 10%": "write `purchases > 10`",
+    }
+    for condition, hint in hints.items():
+        head = "rfm { recency 30 days, 60 days, 90 days, 120 days frequency 2, 3, 5, 8 "
+        head += "monetary 1, 2, 3, 4 }\n"
+        text = (
+            HEAD + head + "attribute visits number\nstage all when purchases >= 0\n"
+            f'rule r {{ when {condition} and visits >= 0 send email "x" }}\n'
+        )
+        found = [(d.code, d.hint) for d in clmlang.analyse_text(text).diagnostics]
+        assert len(found) == 1 and found[0][0] == "CLM110", (condition, found)
+        assert found[0][1] is not None and found[0][1].endswith(hint), (condition, found)
+
+
+def test_two_fields_of_different_units():
+    """Two fields of different units are an error too; the hint cannot tell which is meant."""
+    found = unit_errors("purchases > days_since_purchase")
+    assert [(code, message) for code, message, _ in found] == [
+        ("CLM110", "this compares a number with a duration")
+    ]
+
+
+def test_unit_mismatch_is_found_wherever_a_condition_is():
+    """Stages, segments and a rule's `for`, `when` and `exit when` are all checked."""
+    sites = [
+        "stage all when purchases >= 3 days\nstage none when purchases < 3\n"
+        'rule r { send email "x" }\n',
+        "stage all when purchases >= 0\nsegment s when purchases >= 3 days\n"
+        'rule r { for s send email "x" }\n',
+        'stage all when purchases >= 0\nrule r { for purchases >= 3 days send email "x" }\n',
+        'stage all when purchases >= 0\nrule r { when purchases >= 3 days send email "x" }\n',
+        'stage all when purchases >= 0\nrule r { exit when purchases >= 3 days send email "x" }\n',
+    ]
+    for text in sites:
+        assert codes(text) == ["CLM110"], text
+
+
+def test_values_in_the_unit_of_the_field_are_not_flagged():
+    """Bare numbers adapt to any field; a unit that matches the field is right."""
+    conditions = [
+        "purchases >= 3",
+        "purchases in 3..7",
+        "messages(sms, 30 days) < 2",
+        "days_since_purchase >= 60",
+        "days_since_purchase >= 60 days",
+        "days_since_purchase in 90..179 days",
+        "days_in_stage > 2 weeks",
+        "days_since_purchase < days_since_first_purchase",
+        "total_spent >= 500",
+        "total_spent >= 500 USD",
+        "avg_check * purchases > total_spent",
+        "total_spent / purchases > 20 USD",
+        "total_spent / avg_check > purchases",
+    ]
+    for condition in conditions:
+        text = (
+            "channel sms cost 1\nstage all when purchases >= 0\n"
+            f'rule r {{ when {condition} send email "x" send sms "y" }}\n'
+        )
+        assert codes(text) == [], condition
