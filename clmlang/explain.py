@@ -22,7 +22,14 @@ from .source import Source
 from .symbols import Symbols
 from .vocabulary import ATTRIBUTE_TYPES, FIELDS, Type
 
-__all__ = ["CustomerError", "Explanation", "RuleVerdict", "explain", "parse_customer"]
+__all__ = [
+    "CustomerError",
+    "Explanation",
+    "RuleVerdict",
+    "customer_columns",
+    "explain",
+    "parse_customer",
+]
 
 
 class CustomerError(ValueError):
@@ -101,9 +108,11 @@ def _code(table: Mapping[str, object], value: object, what: str) -> float:
     return float(list(table).index(value))  # type: ignore[arg-type]
 
 
-def _columns(
+def customer_columns(
     customer: Mapping[str, object], policy: Policy, symbols: Symbols
 ) -> dict[str, np.ndarray]:
+    """One customer's state as the columns (one row each) that compiled conditions read;
+    an unknown or unreadable field is a `CustomerError`."""
     known = _known_keys(symbols)
     for key in customer:
         if key.startswith("rfm."):
@@ -218,7 +227,7 @@ def explain(
     customer: Mapping[str, object],
 ) -> Explanation:
     """Explain what `policy` does with one customer, described by field values."""
-    columns = _columns(customer, policy, symbols)
+    columns = customer_columns(customer, policy, symbols)
     stage_hits = [(st.name, bool(evaluate(st.condition, columns, 1)[0])) for st in policy.stages]
     if "stage" not in columns:
         current = next((i for i, (_, hit) in enumerate(stage_hits) if hit), -1)

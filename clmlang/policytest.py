@@ -317,10 +317,12 @@ class _FileRunner:
                 self.policy.rule(inv.rule), customer, result.stage
             ):
                 return None
-            from .explain import _columns
+            from .explain import customer_columns
 
             holds = evaluate(
-                self._condition(inv.when or ""), _columns(customer, self.policy, self.symbols), 1
+                self._condition(inv.when or ""),
+                customer_columns(customer, self.policy, self.symbols),
+                1,
             )[0]
             return None if holds else f"gets `{inv.rule}` though `{inv.when}` is false"
         return None
