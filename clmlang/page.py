@@ -45,9 +45,11 @@ SCRIPT = """
 
 
 def svg(fig: plt.Figure) -> str:
-    """The figure as inline SVG (closed afterwards), without a date: same data, same bytes."""
+    """The figure as inline SVG (closed afterwards), without a date and with ids hashed from a
+    fixed salt rather than random ones: same data, same bytes."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    with plt.rc_context({"svg.hashsalt": "clmlang"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
