@@ -5,6 +5,7 @@ policy = clmlang.load("specs/clinic.clm")     # parse, check, compile; raises Cl
 policy = clmlang.loads(text)                   # the same for text
 analysis = clmlang.analyse("specs/clinic.clm") # the non-raising form, with diagnostics
 forecast = clmlang.simulate(policy, customers=10_000, days=365, rng=1)  # DataFrames
+base = clmlang.forecast_history("history.csv", "1997-09-30", "1998-06-30")  # the real base
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _EXPORTS = {
     "Analysis": "api",
     "analyse": "api",
     "analyse_text": "api",
+    "forecast_history": "api",
     "load": "api",
     "loads": "api",
     "run_scenario": "api",
@@ -34,6 +36,7 @@ _EXPORTS = {
     "Diagnostic": "diagnostics",
     "Severity": "diagnostics",
     "Comparison": "experiment",
+    "HoldoutForecast": "forecasting",
     "HistoryError": "history",
     "load_history": "history",
     "Market": "market",
@@ -46,10 +49,21 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from .api import Analysis, analyse, analyse_text, explain, load, loads, run_scenario, simulate
+    from .api import (
+        Analysis,
+        analyse,
+        analyse_text,
+        explain,
+        forecast_history,
+        load,
+        loads,
+        run_scenario,
+        simulate,
+    )
     from .calibration import Calibration, calibrate, fit_history
     from .diagnostics import ClmError, Diagnostic, Severity
     from .experiment import Comparison
+    from .forecasting import HoldoutForecast
     from .history import HistoryError, load_history
     from .market import Market, MarketError
     from .metrics import Forecast
@@ -106,6 +120,7 @@ __all__ = [
     "Diagnostic",
     "Forecast",
     "HistoryError",
+    "HoldoutForecast",
     "Market",
     "MarketError",
     "Policy",
@@ -118,6 +133,7 @@ __all__ = [
     "calibrate",
     "explain",
     "fit_history",
+    "forecast_history",
     "load",
     "load_history",
     "load_scenario_file",

@@ -30,9 +30,15 @@ from .source import Source
 from .symbols import Symbols
 
 if TYPE_CHECKING:  # the simulator and what-if runs load numpy, scipy and pandas: on first use
+    import pandas as pd
+
+    from .calibration import Calibration
     from .experiment import Comparison
+    from .forecasting import HoldoutForecast
     from .metrics import Forecast
     from .scenario import Scenario
+
+NO_POLICY = 'program "No policy"\nstage everyone when purchases >= 0\n'
 
 __all__ = [
     "Analysis",
@@ -40,6 +46,7 @@ __all__ = [
     "analyse_text",
     "explain",
     "find_specs",
+    "forecast_history",
     "is_module",
     "load",
     "loads",
@@ -223,3 +230,85 @@ def run_scenario(
         serial=serial,
         progress=progress,
     )
+
+
+def forecast_history(
+    history: pd.DataFrame | str | Path,
+    calibration_end: str,
+    until: str,
+    policy: Policy | str | Path | None = None,
+    *,
+    market: Market | Calibration | str | Path | None = None,
+    model: str = "auto",
+    replications: int = 20,
+    seed: int = 0,
+) -> HoldoutForecast:
+    """Forecast the real customer base of `history` from `calibration_end` to `until`.
+
+    `history`: a DataFrame with customer_id, date, amount, or what `load_history` reads.
+    `policy`: the policy in force (a `Policy` or a spec's path), or None for none: the past's
+    marketing carries on, as the CLV models assume. `market`: a `Market` or a scenario file
+    whose buying and spend parameters are used as they are, a `Calibration`, or None to
+    calibrate on the history up to `calibration_end` first (with `model`: auto, bgnbd,
+    bgnbd_stages or bgnbd_reactivation). When the history goes past the calibration end, the
+    forecast is compared with what happened. Returns a `HoldoutForecast` (`customers`,
+    `weekly`, `summary`, `fits`; `write(folder)` for forecast.json, customers.csv and
+    report.html). Raises `HistoryError`, `MarketError`, `ClmError`, or `ValueError` for an
+    unknown model or dates out of order.
+    """
+    from .calibration import MODELS, Calibration, fit_history
+    from .forecasting import forecast_base
+    from .history import load_history, summarise
+
+    if model not in MODELS:
+        raise ValueError(f"unknown buying model {model!r}; one of {', '.join(MODELS)}")
+    if market is not None and model != "auto":
+        raise ValueError("a market is given: its buying model is used, so `model` cannot be named")
+    if policy is None:
+        policy = loads(NO_POLICY, "<no policy>")
+    elif not isinstance(policy, Policy):
+        policy = load(policy)
+    end = _date(calibration_end, "calibration_end")
+    _date(until, "until")
+    frame = load_history(history)
+    fits: tuple = ()
+    source = "<market>"
+    if market is None:
+        market = fit_history(frame, end, model=model)
+    if isinstance(market, Calibration):
+        if market.calibration_end != end:
+            raise ValueError(
+                f"the calibration ends on {market.calibration_end}, not {end}: fit it again"
+            )
+        fits, summary, market = market.fits, market.summary, market.market
+    else:
+        if not isinstance(market, Market):
+            source = str(market)
+            market = load_scenario(market)[1]
+        summary = summarise(frame, end)
+    problems = market.problems(policy)
+    if problems:
+        raise MarketError(source, problems)
+    try:
+        return forecast_base(
+            summary,
+            policy,
+            market,
+            calibration_end=end,
+            until=until,
+            replications=replications,
+            seed=seed,
+            actual=frame,
+            fits=fits,
+        )
+    except MarketError as error:  # the buying model has no posterior: say where it came from
+        raise MarketError(source, error.problems) from None
+
+
+def _date(text: str, name: str) -> str:
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(text).date().isoformat()
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name}: not a date: {text!r} ({error})") from None

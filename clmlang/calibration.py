@@ -47,6 +47,11 @@ class Calibration:
         return (self.bgnbd, self.pareto_nbd, self.stages, self.reactivation)
 
     @property
+    def fits(self) -> tuple[Fit, ...]:
+        """Every fit: the buying models, then Gamma-Gamma."""
+        return (*self.buying_fits, self.gamma_gamma)
+
+    @property
     def best(self) -> str:
         """The buying model with the lowest AIC on the calibration data."""
         return min(self.buying_fits, key=lambda f: f.aic).model

@@ -5,13 +5,30 @@ figures, and every model fitted on the calibration period."""
 from __future__ import annotations
 
 import html
+import json
 
 import matplotlib.pyplot as plt
 
 from .forecasting import HoldoutForecast
 from .page import SCRIPT, STYLE, clean, figure, svg
 
-__all__ = ["render_forecast_report"]
+__all__ = ["output_files", "render_forecast_report"]
+
+COLUMNS = ["customer_id", "predicted_transactions", "predicted_revenue", "p_alive"]
+
+
+def output_files(result: HoldoutForecast) -> dict[str, str]:
+    """`forecast.json` (the figures, the weekly series and the fits), `customers.csv` and
+    `report.html`, as text."""
+    payload = dict(result.summary)
+    payload["weekly"] = result.weekly.to_dict(orient="list")
+    payload["fits"] = result.fits
+    customers = result.customers[COLUMNS].to_csv(index=False, float_format="%.6g")
+    return {
+        "forecast.json": json.dumps(payload, indent=2) + "\n",
+        "customers.csv": customers,
+        "report.html": render_forecast_report(result),
+    }
 
 
 def render_forecast_report(result: HoldoutForecast) -> str:
@@ -54,9 +71,15 @@ def render_forecast_report(result: HoldoutForecast) -> str:
         f"{html.escape(str(s.get('until')))}</h1>"
         + figure(svg(fig), "Forecast against actual, week by week and cumulated")
         + f"<h2>Figures</h2><table>{rows}</table>"
-        + "<h2>Models fitted on the calibration period</h2><p>The buying model with the lowest"
-        " AIC is chosen; Pareto/NBD is reported, not simulated.</p><table><tr><th>model</th>"
-        "<th>parameters &plusmn; standard error (times in weeks)</th>"
-        f"<th>log-likelihood</th><th>AIC</th></tr>{fits}</table>"
+        + (
+            "<h2>Models fitted on the calibration period</h2><p>The forecast uses the chosen"
+            " one: the lowest AIC unless a model was named. Pareto/NBD is reported, not"
+            " simulated.</p><table><tr><th>model</th>"
+            "<th>parameters &plusmn; standard error (times in weeks)</th>"
+            f"<th>log-likelihood</th><th>AIC</th></tr>{fits}</table>"
+            if result.fits
+            else "<h2>Market</h2><p>The market was given, not fitted: its buying model is "
+            f"{html.escape(str(s.get('buying_model')))}.</p>"
+        )
         + f"<script>{SCRIPT}</script></body></html>\n"
     )

@@ -1,27 +1,31 @@
 """Forecasting from the real customer base (`clm forecast`).
 
 Each real customer starts the simulation as they are at the calibration end: their purchases,
-recency and spend from history, and their latent state drawn from the BG/NBD posterior given
-that history: alive with P(alive | x, t_x, T), a purchase rate from Gamma(r + x, alpha + T), a
-dropout probability from Beta(a, b + x), a spend level from the Gamma-Gamma posterior. Each
-replication draws again. Without a spec no policy is in force: the past's marketing carries
-on, as the CLV models assume.
+recency and spend from history, and their latent state drawn from the posterior given that
+history under the market's buying model (BG/NBD: alive with P(alive | x, t_x, T), a purchase
+rate from Gamma(r + x, alpha + T), a dropout probability from Beta(a, b + x); with
+reactivation or stage multipliers, their posteriors), and a spend level from the Gamma-Gamma
+posterior. Each replication draws again. Without a spec no policy is in force: the past's
+marketing carries on, as the CLV models assume.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import fields as fields_of
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from .calibration import Calibration
 from .engine import Base, simulate_policy
+from .files import write_atomic
+from .fitting import Fit
 from .history import Summary
-from .market import Market
+from .market import Buying, Market, MarketError, Spend
 from .policy import Policy
 from .reactivation import posterior
 from .stage_multipliers import BREAKS, exposures
@@ -46,26 +50,44 @@ def bgnbd_expected_holdout(summary: Summary, weeks: float, r, alpha, a, b) -> np
     return head * body / denominator
 
 
-class _Latent:
-    """Each customer's latent state given their history, under the calibration's chosen
-    buying model: draws to start the simulator from, P(active), and, where it has a closed
-    form, E[purchases in the next weeks] with no marketing."""
+def buying_model(buying: Buying) -> str:
+    """The name of the buying model a market's buying parameters describe."""
+    if buying.reactivation > 0 and buying.rate_after:
+        raise MarketError(
+            "<market>",
+            [
+                (
+                    "buying",
+                    "reactivation and rate_after together have no posterior to start a real"
+                    " base from; calibration fits one or the other",
+                )
+            ],
+        )
+    if buying.reactivation > 0:
+        return "bgnbd_reactivation"
+    return "bgnbd_stages" if buying.rate_after else "bgnbd"
 
-    def __init__(self, cal: Calibration):
-        s, fit = cal.summary, cal.chosen
-        self.model = fit.model
-        self.p = fit.params
-        if fit.model == "bgnbd_reactivation":
-            self.posterior = posterior(s, fit.params)
+
+class _Latent:
+    """Each customer's latent state given their history, under the market's buying model
+    (its parameters are per day; the posteriors work in weeks): draws to start the simulator
+    from, P(active), and, where it has a closed form, E[purchases in the next weeks] with no
+    marketing."""
+
+    def __init__(self, s: Summary, buying: Buying):
+        self.model = buying_model(buying)
+        self.p = {"r": buying.r, "alpha": buying.alpha / WEEK, "a": buying.a, "b": buying.b}
+        if self.model == "bgnbd_reactivation":
+            self.posterior = posterior(s, {**self.p, "omega": buying.reactivation * WEEK})
             self.p_alive = self.posterior.p_active
             return
         self.e_tx, self.e_T = s.t_x, s.T
-        if fit.model == "bgnbd_stages":  # exposures weighted by the stage multipliers
+        if self.model == "bgnbd_stages":  # exposures weighted by the stage multipliers
             before, _, after = exposures(s)
-            m = cal.market.buying.rate_multiplier(np.array([1, *BREAKS]))
+            m = buying.rate_multiplier(np.array([1, *BREAKS]))
             self.e_tx = before @ m
             self.e_T = self.e_tx + after @ m
-        r, alpha, a, b = (fit.params[k] for k in ("r", "alpha", "a", "b"))
+        r, alpha, a, b = (self.p[k] for k in ("r", "alpha", "a", "b"))
         x = s.x
         with np.errstate(divide="ignore", over="ignore"):
             ratio = (a / np.maximum(b + x - 1, 1e-300)) * (
@@ -92,18 +114,15 @@ class _Latent:
         return None  # the multipliers change with each purchase: simulated only
 
 
-def expected_spend(cal: Calibration) -> np.ndarray:
+def expected_spend(s: Summary, spend: Spend) -> np.ndarray:
     """Gamma-Gamma E[order value | history]: p (gamma + x m) / (p x + q - 1)."""
-    s, gg = cal.summary, cal.gamma_gamma.params
-    p, q, gamma = gg["p"], gg["q"], gg["gamma"]
-    return p * (gamma + s.x * s.monetary) / (p * s.x + q - 1)
+    return spend.p * (spend.gamma + s.x * s.monetary) / (spend.p * s.x + spend.q - 1)
 
 
-def _draw_base(cal: Calibration, latent: _Latent, rng: np.random.Generator) -> Base:
-    s, gg = cal.summary, cal.gamma_gamma.params
+def _draw_base(s: Summary, spend: Spend, latent: _Latent, rng: np.random.Generator) -> Base:
     alive, rate, dropout = latent.draw(rng)
-    px = gg["p"] * s.x
-    spend = rng.gamma(gg["q"] + px, 1.0 / (gg["gamma"] + s.monetary * s.x))
+    px = spend.p * s.x
+    level = rng.gamma(spend.q + px, 1.0 / (spend.gamma + s.monetary * s.x))
     end_offset = 1.0  # day 0 is the day after the calibration end
     return Base(
         purchases=(s.x + 1).astype(np.int32),
@@ -113,43 +132,66 @@ def _draw_base(cal: Calibration, latent: _Latent, rng: np.random.Generator) -> B
         alive=alive,
         rate=rate / WEEK,  # per day
         dropout=dropout,
-        spend=spend,
+        spend=level,
     )
 
 
 @dataclass
 class HoldoutForecast:
+    """A forecast of a real base: per customer, per week, the figures, and the fits."""
+
     customers: pd.DataFrame  # customer_id, predicted_transactions, predicted_revenue, p_alive
     weekly: pd.DataFrame  # week, predicted (and actual when known) transactions
     summary: dict[str, object]
     fits: list[dict[str, object]]  # every buying model and the spend model, as fitted
 
+    def files(self) -> dict[str, str]:
+        """`forecast.json`, `customers.csv`, `report.html` as text (the report is downstream:
+        its import is deferred)."""
+        from .forecast_report import output_files
+
+        return output_files(self)
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Build every file in memory, then write each atomically into `folder`."""
+        written = []
+        for name, text in self.files().items():
+            write_atomic(Path(folder) / name, text)
+            written.append(Path(folder) / name)
+        return written
+
 
 def forecast_base(
-    cal: Calibration,
+    summary: Summary,
     policy: Policy,
     market: Market,
     *,
+    calibration_end: str,
     until: str,
     replications: int = 20,
     seed: int = 0,
     actual: pd.DataFrame | None = None,
+    fits: Sequence[Fit] = (),
 ) -> HoldoutForecast:
-    """Simulate the real base from the calibration end to `until`, `replications` times.
+    """Simulate the real base (`summary`, the history up to `calibration_end`) from the
+    calibration end to `until`, `replications` times, in `market`.
 
-    Where the chosen buying model has a closed form (BG/NBD, BG/NBD with reactivation), the
-    per-customer forecast is that closed form plus the policy's simulated effect, measured
-    against a run of the same customers with no marketing and the same random numbers (a
-    control variate): without a policy it is the closed form itself, free of sampling noise.
+    Each customer's latent state is drawn from its posterior under the market's buying model.
+    Where that model has a closed form (BG/NBD, BG/NBD with reactivation), the per-customer
+    forecast is the closed form plus the policy's simulated effect, measured against a run of
+    the same customers with no marketing and the same random numbers (a control variate):
+    without a policy it is the closed form itself, free of sampling noise. `fits` (the
+    calibration's, when there is one) are reported alongside.
     """
-    s = cal.summary
-    start = pd.Timestamp(cal.calibration_end) + pd.Timedelta(days=1)
+    s = summary
+    calibration_end = pd.Timestamp(calibration_end).date().isoformat()
+    start = pd.Timestamp(calibration_end) + pd.Timedelta(days=1)
     days = (pd.Timestamp(until) - start).days + 1
     if days < 1:
-        raise ValueError(f"--until {until} is not after the calibration end {cal.calibration_end}")
+        raise ValueError(f"--until {until} is not after the calibration end {calibration_end}")
     n = s.x.size
     weeks = math.ceil(days / WEEK)
-    latent = _Latent(cal)
+    latent = _Latent(s, market.buying)
     closed = latent.expected(s, days / WEEK)
     market = market.model_copy(update={"start_date": start.date().isoformat()})
     pure = not policy.rules and not policy.products and not market.stages
@@ -164,7 +206,10 @@ def forecast_base(
     stack = max(1, min(replications, STACKED_CUSTOMERS // max(n, 1))) if pure else 1
     for first in range(0, replications, stack):
         reps = range(first, min(first + stack, replications))
-        bases = [_draw_base(cal, latent, np.random.default_rng([seed, rep, 0])) for rep in reps]
+        bases = [
+            _draw_base(s, market.spend, latent, np.random.default_rng([seed, rep, 0]))
+            for rep in reps
+        ]
         for i, (run_policy, run_market) in enumerate(runs):
             rng = np.random.default_rng([seed, first, 1])  # the same for both runs
             count, money, week = _run(run_policy, run_market, bases, n, days, weeks, rng)
@@ -180,7 +225,7 @@ def forecast_base(
     if closed is not None:
         effect = sums[0] - sums[-1]  # zero without marketing: the runs are one
         transactions = closed + effect[0]
-        revenue = closed * expected_spend(cal) + effect[1]
+        revenue = closed * expected_spend(s, market.spend) + effect[1]
         horizon = np.minimum(np.arange(1, weeks + 1) * WEEK, days) / WEEK
         cumulative = np.array([latent.expected(s, w).sum() for w in horizon])
         week_series = np.diff(np.r_[0.0, cumulative]) + weekly[0] - weekly[-1]
@@ -193,13 +238,13 @@ def forecast_base(
         }
     )
     week_frame = pd.DataFrame({"week": np.arange(weeks), "predicted_transactions": week_series})
-    bg = cal.bgnbd.params
-    summary: dict[str, object] = {
-        "calibration_end": cal.calibration_end,
+    bg = next((f.params for f in fits if f.model == "bgnbd"), None)
+    figures: dict[str, object] = {
+        "calibration_end": calibration_end,
         "until": pd.Timestamp(until).date().isoformat(),
         "customers": int(n),
         "replications": replications,
-        "buying_model": cal.chosen.model,
+        "buying_model": latent.model,
         "holdout_repeat_transactions": float(transactions.sum()),
         "simulated_repeat_transactions": float(simulated.sum()),
         "holdout_repeat_transactions_sd": float(np.std(totals, ddof=1))
@@ -209,12 +254,13 @@ def forecast_base(
         "closed_form_transactions": float(closed.sum()) if closed is not None else None,
         "bgnbd_closed_form_transactions": float(
             bgnbd_expected_holdout(s, days / WEEK, bg["r"], bg["alpha"], bg["a"], bg["b"]).sum()
-        ),
+        )
+        if bg is not None
+        else None,
     }
     if actual is not None:
-        _compare(actual, start, pd.Timestamp(until), customers, week_frame, summary)
-    fits = [fit.to_dict() for fit in (*cal.buying_fits, cal.gamma_gamma)]
-    return HoldoutForecast(customers, week_frame, summary, fits)
+        _compare(actual, start, pd.Timestamp(until), customers, week_frame, figures)
+    return HoldoutForecast(customers, week_frame, figures, [fit.to_dict() for fit in fits])
 
 
 def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:

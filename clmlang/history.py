@@ -31,7 +31,7 @@ class HistoryError(Exception):
 
 
 def load_history(
-    source: str | Path,
+    source: str | Path | pd.DataFrame,
     *,
     customer_col: str = "customer_id",
     date_col: str = "date",
@@ -39,8 +39,11 @@ def load_history(
     query: str | None = None,
 ) -> pd.DataFrame:
     """Read a history into columns `customer_id`, `date` (datetime64), `amount` (float),
-    one row per customer and day. `source`: a .csv or .parquet file, or a SQLAlchemy URL
-    (`postgresql://...`, `sqlite:///...`) with `query`."""
+    one row per customer and day. `source`: a .csv or .parquet file, a SQLAlchemy URL
+    (`postgresql://...`, `sqlite:///...`) with `query`, or a DataFrame (checked the same way;
+    a bad row is named by its index)."""
+    if isinstance(source, pd.DataFrame):
+        return _check(source, "<dataframe>", customer_col, date_col, amount_col, by_index=True)
     text = str(source)
     if "://" in text:
         if not query:
@@ -79,7 +82,9 @@ def _safe_url(url: str) -> str:
         return url.split("@")[-1]
 
 
-def _check(raw: pd.DataFrame, where: str, customer: str, date: str, amount: str) -> pd.DataFrame:
+def _check(
+    raw: pd.DataFrame, where: str, customer: str, date: str, amount: str, *, by_index=False
+) -> pd.DataFrame:
     for column in (customer, date, amount):
         if column not in raw.columns:
             close = [c for c in raw.columns if c.lower() == column.lower()]
@@ -101,7 +106,8 @@ def _check(raw: pd.DataFrame, where: str, customer: str, date: str, amount: str)
         if mask.any():
             row = int(np.flatnonzero(mask.to_numpy())[0])
             value = raw[column].iloc[row]
-            raise HistoryError(f"{where}: row {row + 2}, column `{column}`: {what}: {value!r}")
+            place = f"index {raw.index[row]!r}" if by_index else f"row {row + 2}"
+            raise HistoryError(f"{where}: {place}, column `{column}`: {what}: {value!r}")
     frame = pd.DataFrame({"customer_id": ids, "date": dates.dt.normalize(), "amount": amounts})
     return merge_days(frame)
 

@@ -14,7 +14,7 @@ import clmlang
 from clmlang.calibration import fit_history
 from clmlang.engine import simulate_policy
 from clmlang.fitting import fit_bgnbd
-from clmlang.forecasting import bgnbd_expected_holdout, forecast_base
+from clmlang.forecasting import bgnbd_expected_holdout
 from clmlang.history import load_history, summarise
 from clmlang.reactivation import posterior
 from clmlang.stage_multipliers import _loglik, exposures, fit_bgnbd_stages
@@ -100,13 +100,12 @@ def test_reactivation_is_recovered_from_simulated_histories():
     assert cal.best == "bgnbd_reactivation"
 
 
-def test_simulated_reactivation_forecast_equals_its_closed_form(calibration):
+def test_simulated_reactivation_forecast_equals_its_closed_form(calibration, history):
     """The simulator's dormant customers wake and buy as the model says: with no policy the
     simulated holdout agrees with the posterior's closed form, within sampling error."""
-    policy = clmlang.loads(NO_POLICY)
     replications = 30
-    out = forecast_base(
-        calibration, policy, calibration.market, until=UNTIL, replications=replications, seed=4
+    out = clmlang.forecast_history(
+        history, END, UNTIL, market=calibration, replications=replications, seed=4
     ).summary
     assert out["buying_model"] == "bgnbd_reactivation"
     error = out["holdout_repeat_transactions_sd"] / replications**0.5
@@ -117,10 +116,7 @@ def test_simulated_reactivation_forecast_equals_its_closed_form(calibration):
 def test_cdnow_holdout_accuracy(calibration, history: pd.DataFrame):
     """Fitted on the calibration period only, the chosen model forecasts the held-out total
     and revenue within the targets where every CLV library misses by 10-16%."""
-    policy = clmlang.loads(NO_POLICY)
-    out = forecast_base(
-        calibration, policy, calibration.market, until=UNTIL, replications=2, actual=history
-    ).summary
+    out = clmlang.forecast_history(history, END, UNTIL, market=calibration, replications=2).summary
     assert out["actual_repeat_transactions"] == 1882
     assert abs(out["transactions_error"]) < 0.05  # BG/NBD: -12.1%
     assert abs(out["revenue_error"]) < 0.08  # BG/NBD + Gamma-Gamma: -15.6%
@@ -128,13 +124,12 @@ def test_cdnow_holdout_accuracy(calibration, history: pd.DataFrame):
     assert out["correlation"] > 0.6 and out["rmse"] < 1.65
 
 
-def test_a_policy_changes_the_forecast_through_the_control_variate(calibration):
+def test_a_policy_changes_the_forecast_through_the_control_variate(calibration, history):
     """With a spec, the forecast is the closed form plus the simulated effect of the policy
     against the same customers without marketing."""
     spec = (ROOT / "specs" / "clinic.clm").resolve()
-    policy = clmlang.load(spec)
-    out = forecast_base(
-        calibration, policy, calibration.market, until=UNTIL, replications=3, seed=1
+    out = clmlang.forecast_history(
+        history, END, UNTIL, spec, market=calibration, replications=3, seed=1
     ).summary
     assert out["holdout_repeat_transactions"] != pytest.approx(out["closed_form_transactions"])
 
@@ -189,17 +184,15 @@ def test_tiny_histories_calibrate_to_bgnbd(rows):
     assert cal.chosen.model in ("bgnbd", "bgnbd_reactivation")
 
 
-def test_replications_side_by_side_agree_with_one_at_a_time(calibration, monkeypatch):
+def test_replications_side_by_side_agree_with_one_at_a_time(calibration, history, monkeypatch):
     """Without marketing the replications run as blocks of one population; run one at a
     time they give the same forecast within sampling error, and the same seed gives the same
     numbers either way."""
     import clmlang.forecasting as forecasting
 
-    policy = clmlang.loads(NO_POLICY)
-
     def run(seed: int) -> dict:
-        return forecast_base(
-            calibration, policy, calibration.market, until=UNTIL, replications=12, seed=seed
+        return clmlang.forecast_history(
+            history, END, UNTIL, market=calibration, replications=12, seed=seed
         ).summary
 
     together = run(5)

@@ -162,19 +162,9 @@ def test_cli_writes_a_market_the_simulator_reads(tmp_path: Path):
 def test_simulated_forecast_equals_the_bgnbd_closed_form(history: pd.DataFrame):
     """Configured as plain BG/NBD with no policy, the simulation from the real base agrees
     with the closed form E[Y(t) | x, t_x, T], within sampling error."""
-    from clmlang.forecasting import forecast_base
-
-    result = fit_history(history, END, model="bgnbd")
-    policy = clmlang.loads('program "None"\nstage all when purchases >= 0\n')
     replications = 30
-    out = forecast_base(
-        result,
-        policy,
-        result.market,
-        until="1998-06-30",
-        replications=replications,
-        seed=2,
-        actual=history,
+    out = clmlang.forecast_history(
+        history, END, "1998-06-30", model="bgnbd", replications=replications, seed=2
     ).summary
     simulated, closed = out["simulated_repeat_transactions"], out["bgnbd_closed_form_transactions"]
     assert out["holdout_repeat_transactions"] == pytest.approx(closed)  # no policy: the closed form

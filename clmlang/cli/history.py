@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..api import loads
 from ..files import write_atomic
-from ..market import MarketError, load_scenario
+from ..market import MarketError
 from .common import (
     PROBLEMS,
     _compile_or_exit,
@@ -64,9 +62,6 @@ def calibrate_(
         _out(f"wrote {output}")
 
 
-NO_POLICY = 'program "No policy"\nstage everyone when purchases >= 0\n'
-
-
 @app.command(name="forecast")
 def forecast_(
     spec: Annotated[
@@ -93,16 +88,15 @@ def forecast_(
     ),
 ) -> None:
     """Forecast the real customer base from the calibration end, under a policy or none."""
-    import pandas as pd
-
-    from ..calibration import MODELS, fit_history
-    from ..forecast_report import render_forecast_report
-    from ..forecasting import forecast_base
+    from ..api import forecast_history
+    from ..calibration import MODELS
     from ..history import HistoryError, load_history
 
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     if model not in MODELS:
         raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")
+    if market is not None and model != "auto":
+        raise _usage_error("--model and --market: a given market's buying model is used")
     for name, value in (
         ("--history", history),
         ("--calibration-end", calibration_end),
@@ -110,18 +104,18 @@ def forecast_(
     ):
         if not value:
             raise _usage_error(f"{name} is required")
-    try:
-        end = pd.Timestamp(calibration_end).date().isoformat()
-        pd.Timestamp(until)
-    except ValueError as error:
-        raise _usage_error(f"not a date: {error}") from None
-    policy = _compile_or_exit(spec)[0] if spec is not None else loads(NO_POLICY)
+    policy = _compile_or_exit(spec)[0] if spec is not None else None
     try:
         frame = load_history(history, query=query, **columns)
-        cal = fit_history(frame, end, model=model)
-        chosen = load_scenario(market)[1] if market is not None else cal.market
-        result = forecast_base(
-            cal, policy, chosen, until=until, replications=replications, seed=seed, actual=frame
+        result = forecast_history(
+            frame,
+            calibration_end,
+            until,
+            policy,
+            market=market,
+            model=model,
+            replications=replications,
+            seed=seed,
         )
     except HistoryError as error:
         _out(f"error: {error}", err=True)
@@ -130,15 +124,7 @@ def forecast_(
         raise _market_failure(error, PROBLEMS) from None
     except ValueError as error:
         raise _usage_error(str(error)) from None
-    payload = dict(result.summary)
-    payload["weekly"] = result.weekly.to_dict(orient="list")
-    payload["fits"] = result.fits
-    write_atomic(out / "forecast.json", json.dumps(payload, indent=2) + "\n")
-    columns = ["customer_id", "predicted_transactions", "predicted_revenue", "p_alive"]
-    write_atomic(
-        out / "customers.csv", result.customers[columns].to_csv(index=False, float_format="%.6g")
-    )
-    write_atomic(out / "report.html", render_forecast_report(result))
+    result.write(out)
     for key in (
         "holdout_repeat_transactions",
         "holdout_revenue",
