@@ -84,6 +84,15 @@ class ForecastExpectation(_Model):
     customers: int | None = None
     days: int | None = None
 
+    @property
+    def label(self) -> str:
+        """The name, or the expectation itself: `retention_90d >= 0.3`."""
+        return (
+            self.name
+            or f"{self.kpi} {'>=' if self.at_least is not None else '<='} "
+            f"{self.at_least if self.at_least is not None else self.at_most}"
+        )
+
 
 class Replay(_Model):
     """A simulated population that once broke an invariant, kept as a regression test."""
