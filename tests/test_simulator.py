@@ -103,6 +103,20 @@ def test_caps_and_capacities_are_never_exceeded():
     assert result.recorder.daily["capped"].sum() > 0
 
 
+def test_blocks_each_have_the_whole_capacity():
+    """Blocks are independent populations in one calendar: each gets 30 calls a day, so the
+    day's total goes past 30."""
+    result = run(CAPPED, customers=1500, days=60, blocks=3)
+    log = result.recorder.messages.arrays()
+    calls = log["channel"] == 1
+    block, day = log["customer"][calls] // 500, log["day"][calls]
+    per_block_day = np.bincount(block * 60 + day, minlength=180).reshape(3, 60)
+    assert per_block_day.max() == 30 and per_block_day.sum(axis=0).max() == 90
+    assert result.recorder.daily["over_capacity"].sum() > 0  # and it binds
+    with pytest.raises(ValueError, match="blocks"):
+        run(CAPPED, customers=1501, days=10, blocks=3)
+
+
 def test_holdout_customers_never_get_their_rules_messages():
     result = run(CAPPED, customers=1500, days=60)
     rec = result.recorder

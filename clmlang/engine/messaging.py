@@ -40,7 +40,7 @@ class Messaging:
             self._send(site_id, ids, d)
 
     def _send(self, site_id: int, ids: np.ndarray, d: int) -> None:
-        st, rec, S = self.state, self.recorder, self.streams
+        st, rec = self.state, self.recorder
         site = self.sites[site_id]
         send, ch = site.send, site.channel
         arm = int(self.site_arm[site_id])
@@ -59,21 +59,30 @@ class Messaging:
             ids = ids[~ctrl]
         if not send.transactional and ids.size:
             ids = self._apply_caps(site_id, site, ids, d)
-        if ids.size and np.isfinite(self.capacity_left[ch]):
-            left = int(self.capacity_left[ch])
-            if ids.size > left:
-                order = np.argsort(S.uniform(ids, Purpose.CAPACITY, d), kind="stable")
-                dropped = ids[order[left:]]
-                ids = np.sort(ids[order[:left]])
-                counters["over_capacity"][arm] += dropped.size
-                rec.daily["over_capacity"][d] += dropped.size
-                self._trace_ids(
-                    dropped, d, site, "not sent: the channel's daily capacity is used up"
-                )
-            self.capacity_left[ch] -= ids.size
+        if ids.size and np.isfinite(self.capacity_left[:, ch]).any():
+            ids = self._within_capacity(site, arm, ids, d)
         if not ids.size:
             return
         self._deliver(site, arm, ids, d)
+
+    def _within_capacity(self, site, arm: int, ids: np.ndarray, d: int) -> np.ndarray:
+        """The customers the channel's capacity left today still reaches, chosen at random
+        within each block; the rest are dropped and counted."""
+        ch, counters, rec = site.channel, self.recorder.arm_counters, self.recorder
+        block = ids // self.block_size if self.blocks > 1 else np.zeros(ids.size, dtype=np.int64)
+        left = self.capacity_left[:, ch]
+        order = np.lexsort((self.streams.uniform(ids, Purpose.CAPACITY, d), block))
+        ranked = block[order]
+        rank = np.arange(ids.size) - np.searchsorted(ranked, ranked)  # place within its block
+        keep = rank < left[ranked]
+        left -= np.bincount(ranked[keep], minlength=self.blocks)
+        if keep.all():
+            return ids
+        dropped = ids[order[~keep]]
+        counters["over_capacity"][arm] += dropped.size
+        rec.daily["over_capacity"][d] += dropped.size
+        self._trace_ids(dropped, d, site, "not sent: the channel's daily capacity is used up")
+        return np.sort(ids[order[keep]])
 
     def _apply_caps(self, site_id: int, site, ids: np.ndarray, d: int) -> np.ndarray:
         rec = self.recorder

@@ -81,8 +81,12 @@ class _Simulation(Buying, Rules, Messaging):
         trace: int | None,
         progress=None,
         base: Base | None = None,
+        blocks: int = 1,
     ):
         self.policy, self.market, self.days = policy, market, days
+        if blocks < 1 or customers % blocks or (blocks > 1 and market.acquisition.per_day):
+            raise ValueError("blocks: equal blocks of the starting customers, no acquisition")
+        self.blocks, self.block_size = blocks, max(customers // blocks, 1)
         self.progress = progress
         population_rng, key_rng = rng.spawn(2)
         self.state = st = draw_population(policy, market, customers, days, population_rng)
@@ -215,7 +219,7 @@ class _Simulation(Buying, Rules, Messaging):
         self.events_stage: list[tuple[str, int, np.ndarray]] = []
         self.touched: list[np.ndarray] = []
         self.pending_flows: list[tuple[int, int, np.ndarray]] = []
-        self.capacity_left = np.zeros(len(policy.channels))
+        self.capacity_left = np.zeros((blocks, len(policy.channels)))  # per block and channel
         self.seq = 0
 
     # ---- the calendar -------------------------------------------------------------------
@@ -326,7 +330,7 @@ class _Simulation(Buying, Rules, Messaging):
         self.capacity_left[:] = [
             c.capacity_per_day if c.capacity_per_day is not None else np.inf
             for c in self.policy.channels
-        ]
+        ]  # every block has the whole capacity
         new_acquired = int(np.sum((self.acquired_arrival >= d) & (self.acquired_arrival < d + 1)))
         rec.daily["acquisition_cost"][d] += new_acquired * self.market.acquisition.cost
 
@@ -466,11 +470,14 @@ def simulate_policy(
     trace: int | None = None,
     progress: Callable[[int], None] | None = None,
     base: Base | None = None,
+    blocks: int = 1,
 ) -> Run:
     """Run `policy` on `customers` customers of `market` for `days` days.
 
     `trace`: a customer id whose journey to record; `progress(day)` is called after each day
     the calendar processes; `base`: real customers to start from (they are the first
-    `base.size` of the `customers`).
+    `base.size` of the `customers`). `blocks`: the customers are that many equal blocks of
+    consecutive ids, independent populations in one calendar: each block has the channels'
+    whole daily capacity (nothing else couples customers, and there must be no acquisition).
     """
-    return _Simulation(policy, market, customers, days, rng, trace, progress, base).run()
+    return _Simulation(policy, market, customers, days, rng, trace, progress, base, blocks).run()
