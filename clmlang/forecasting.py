@@ -201,9 +201,11 @@ def forecast_base(
     sums = np.zeros((len(runs), 2, n))  # per run: transactions, revenue per customer
     weekly = np.zeros((len(runs), weeks))
     totals: list[float] = []
-    # Without marketing nothing couples the customers (no capacity, no caps across them), so
-    # replications run side by side as blocks of one population: one calendar for many
-    stack = max(1, min(replications, STACKED_CUSTOMERS // max(n, 1))) if pure else 1
+    # Replications run side by side as blocks of one population, one calendar for many: each
+    # block has the channels' whole capacity, the one thing that couples customers. Customers
+    # acquired during the run would belong to no block: then each replication runs alone
+    alone = market.acquisition.per_day > 0
+    stack = 1 if alone else max(1, min(replications, STACKED_CUSTOMERS // max(n, 1)))
     for first in range(0, replications, stack):
         reps = range(first, min(first + stack, replications))
         bases = [
@@ -284,7 +286,9 @@ def _run(policy, market, bases, n, days, weeks, rng) -> tuple[np.ndarray, ...]:
     """One simulation of the bases side by side: per base, purchase days per customer
     (same-day purchases are one), revenue per customer and purchase days per week."""
     k = len(bases)
-    run = simulate_policy(policy, market, customers=n * k, days=days, rng=rng, base=_stack(bases))
+    run = simulate_policy(
+        policy, market, customers=n * k, days=days, rng=rng, base=_stack(bases), blocks=k
+    )
     log = run.recorder.purchases.arrays()
     mine = log["customer"] < n * k  # customers acquired during the run are not the base's
     who, day = log["customer"][mine], np.floor(log["time"][mine]).astype(np.int64)
