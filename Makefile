@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_compile.py
 	$(BIN)/python benchmarks/bench_simulate.py
 	$(BIN)/python benchmarks/bench_calibrate.py
+	$(BIN)/python benchmarks/bench_forecast.py
 	$(BIN)/python benchmarks/bench_policytest.py
 	$(BIN)/python benchmarks/bench_whatif.py
 
