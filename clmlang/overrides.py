@@ -20,7 +20,6 @@ Keys (values: numbers; shares also as "15%"; durations also as "2 weeks"):
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from .checker import check
 from .compiler import compile_spec
 from .diagnostics import render_text
 from .loader import Spec, load_path
-from .market import Market, MarketError, market_from_mapping
+from .market import Market, MarketError, did_you_mean, market_from_mapping
 from .parser import parse_text
 from .policy import Policy
 from .symbols import Symbols
@@ -47,11 +46,6 @@ class OverrideError(Exception):
     def __init__(self, key: str, message: str):
         self.key = key
         super().__init__(message)
-
-
-def _hint(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 def parse_share(key: str, value: Any) -> float:
@@ -128,7 +122,8 @@ def _replace_conditions(spec: Spec, when: dict[str, Any]) -> Spec:
     for key, text in when.items():
         name = key.split(".")[1]
         if name not in rules:
-            raise OverrideError(key, f"the spec has no rule `{name}`" + _hint(name, list(rules)))
+            known = list(rules)
+            raise OverrideError(key, f"the spec has no rule `{name}`" + did_you_mean(name, known))
         if not isinstance(text, str):
             raise OverrideError(key, 'expected a condition as text, such as "purchases >= 2"')
         parsed = parse_text(f"segment override_condition when {text}\n", f"<{key}>")
@@ -152,7 +147,7 @@ def _replace_conditions(spec: Spec, when: dict[str, Any]) -> Spec:
 def _named(items: tuple, name: str, key: str, kind: str) -> int:
     names = [i.name for i in items]
     if name not in names:
-        raise OverrideError(key, f"the spec has no {kind} `{name}`" + _hint(name, names))
+        raise OverrideError(key, f"the spec has no {kind} `{name}`" + did_you_mean(name, names))
     return names.index(name)
 
 
@@ -160,7 +155,7 @@ def _field(key: str, parts: list[str], n: int, fields: list[str]) -> str:
     if len(parts) != n or parts[-1] not in fields:
         got = parts[-1] if len(parts) == n else ".".join(parts[n - 1 :]) or "(nothing)"
         raise OverrideError(
-            key, f"cannot set `{got}` here; one of: {', '.join(fields)}" + _hint(got, fields)
+            key, f"cannot set `{got}` here; one of: {', '.join(fields)}" + did_you_mean(got, fields)
         )
     return parts[-1]
 
@@ -190,7 +185,7 @@ def _apply(policy: Policy, key: str, value: Any) -> Policy:
         return _apply_rule(policy, key, parts, value)
     heads = ["control", "channel", "cap", "product", "rule", "market"]
     raise OverrideError(
-        key, "unknown override" + _hint(head, heads) + "; see docs/scenarios.md for the keys"
+        key, "unknown override" + did_you_mean(head, heads) + "; see docs/scenarios.md for the keys"
     )
 
 
@@ -205,7 +200,7 @@ def _apply_cap(policy: Policy, key: str, parts: list[str], value: Any) -> Policy
         for c in policy.caps
     ]
     if scope not in labels:
-        raise OverrideError(key, f"the spec has no cap on `{scope}`" + _hint(scope, labels))
+        raise OverrideError(key, f"the spec has no cap on `{scope}`" + did_you_mean(scope, labels))
     i = labels.index(scope)
     field = _field(key, parts, 3, ["limit", "window", "overflow"])
     cap = policy.caps[i]
