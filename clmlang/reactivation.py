@@ -47,6 +47,7 @@ NODES_RATE = 16  # Gauss-Laguerre nodes for lambda
 NODES_DROPOUT = 12  # Gauss-Jacobi nodes for p
 NAMES = ["r", "alpha", "a", "b", "omega"]
 WAKE_STARTS = (1e-4, 1e-3, 1e-2, 1e-1)  # per week: where the search for omega may start
+DRAW_CHUNK = 20_000  # customers whose posterior draw is made at once
 
 
 @dataclass(frozen=True)
@@ -277,18 +278,20 @@ class _Nodes:
 
 @dataclass(frozen=True)
 class Posterior:
-    """Each customer's posterior over the grid of (lambda, p) and their state at the
-    calibration end; rates in purchases per week."""
+    """Each distinct history's posterior over the grid of (lambda, p) and the state at the
+    calibration end (customers with the same history share one: `index` maps customers to
+    theirs); rates in purchases per week. Per customer, 16 x 12 x 2 floats would be 3 kB."""
 
-    active: np.ndarray  # (customers, NL, NP): probability of each node and being active
+    active: np.ndarray  # (histories, NL, NP): probability of each node and being active
     dormant: np.ndarray  # the same, dormant
+    index: np.ndarray  # (customers,): each customer's distinct history
     rate: np.ndarray  # (NL,) lambda nodes
     dropout: np.ndarray  # (NP,) p nodes
     omega: float
 
     @property
     def p_active(self) -> np.ndarray:
-        return self.active.sum(axis=(1, 2))
+        return self.active.sum(axis=(1, 2))[self.index]
 
     def expected_purchases(self, weeks: float) -> np.ndarray:
         """E[purchases in the next `weeks` | history], no marketing (the two-state chain)."""
@@ -297,17 +300,22 @@ class Posterior:
         decay = -np.expm1(-k * weeks) / k
         from_active = lam * (self.omega * weeks + q * decay) / k
         from_dormant = lam * self.omega * (weeks - decay) / k
-        return np.einsum("nij,ij->n", self.active, from_active) + np.einsum(
+        per_history = np.einsum("nij,ij->n", self.active, from_active) + np.einsum(
             "nij,ij->n", self.dormant, from_dormant
         )
+        return per_history[self.index]
 
     def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One draw per customer: (active, lambda per week, p)."""
-        n = self.active.shape[0]
-        flat = np.concatenate([self.active.reshape(n, -1), self.dormant.reshape(n, -1)], axis=1)
+        h, n = self.active.shape[0], self.index.size
+        flat = np.concatenate([self.active.reshape(h, -1), self.dormant.reshape(h, -1)], axis=1)
         cdf = np.cumsum(flat, axis=1)
-        u = rng.random(n) * cdf[:, -1]
-        pick = np.minimum((cdf < u[:, None]).sum(axis=1), flat.shape[1] - 1)
+        u = rng.random(n) * cdf[self.index, -1]
+        pick = np.empty(n, dtype=np.int64)
+        for start in range(0, n, DRAW_CHUNK):  # customers x cells at a time: bounded memory
+            part = slice(start, start + DRAW_CHUNK)
+            pick[part] = (cdf[self.index[part]] < u[part, None]).sum(axis=1)
+        pick = np.minimum(pick, flat.shape[1] - 1)
         cells = self.rate.size * self.dropout.size
         node = pick % cells
         return (
@@ -333,8 +341,9 @@ def posterior(summary: Summary, params: dict[str, float]) -> Posterior:
     _, by_rate = _logsumexp_rows(nodes.never + nodes.log_wl[None, :])
     on_active[~data.repeat] = by_rate[:, :, None] * np.exp(nodes.log_wp)[None, None, :]
     return Posterior(
-        active=on_active[data.index],
-        dormant=on_dormant[data.index],
+        active=on_active,
+        dormant=on_dormant,
+        index=data.index,
         rate=nodes.lam,
         dropout=nodes.p,
         omega=float(params["omega"]),

@@ -48,6 +48,21 @@ def test_reactivation_without_waking_is_bgnbd(history: pd.DataFrame):
     assert np.allclose(post.active.sum(axis=(1, 2)) + post.dormant.sum(axis=(1, 2)), 1.0)
 
 
+def test_reactivation_posterior_is_shared_by_equal_histories(calibration, monkeypatch):
+    """Customers with the same history share one posterior row; drawn a few customers at a
+    time (bounded memory) the draws are the same numbers."""
+    import clmlang.reactivation as reactivation
+
+    post = posterior(calibration.summary, calibration.reactivation.params)
+    n = calibration.summary.x.size
+    assert post.active.shape[0] < n / 2 and post.index.shape == (n,)  # CDNOW: 1,021 of 2,357
+    whole = post.draw(np.random.default_rng(8))
+    monkeypatch.setattr(reactivation, "DRAW_CHUNK", 7)
+    for mine, theirs in zip(post.draw(np.random.default_rng(8)), whole, strict=True):
+        assert np.array_equal(mine, theirs)
+    assert 0.3 < whole[0].mean() < 0.9  # some are dormant, most who bought lately are not
+
+
 def test_stage_multipliers_of_one_are_bgnbd(history: pd.DataFrame):
     summary = summarise(history, END)
     bg = fit_bgnbd(summary)
