@@ -3,6 +3,8 @@
 Every condition is typed bottom-up. A bare number adapts to whatever it is compared with;
 a duration, money or percent written with its unit must meet the same kind of value, so a
 count (`purchases`, `messages(...)`, a number attribute) meets only bare numbers and counts.
+The units themselves, how arithmetic combines them and the hints that fix a mismatch are in
+`units.py`.
 """
 
 from __future__ import annotations
@@ -10,37 +12,16 @@ from __future__ import annotations
 from .. import syntax as s
 from ..vocabulary import ATTRIBUTE_TYPES, FIELDS, FUNCTIONS, Type
 from .context import Context, suggest
+from .units import NUMBER, NUMERIC, Side, arithmetic_type, unit_hint, word
 
 __all__ = ["check_condition", "type_of"]
 
-# The type of a bare number: it adapts to counts, durations and money. Its value must differ
-# from every `Type` value: `Type` is a StrEnum, so "number" would be equal to `Type.COUNT`, and
-# a count field would then adapt like a bare number (`purchases >= 3 days` would pass).
-NUMBER = "bare number"
-_NUMERIC = {Type.COUNT, Type.DURATION, Type.MONEY, NUMBER}
 _ENUMS = {
     "stage": "stage",
     "previous_stage": "stage",
     "last_product": "product",
     "audience": "audience",
 }
-_WORDS = {
-    Type.BOOL: "a condition",
-    Type.COUNT: "a number",
-    Type.DURATION: "a duration",
-    Type.MONEY: "money",
-    Type.PERCENT: "a percentage",
-    Type.TEXT: "text",
-    Type.DATE: "a date",
-    Type.STAGE: "a stage",
-    Type.PRODUCT: "a product",
-    Type.AUDIENCE: "an audience",
-    NUMBER: "a number",
-}
-
-
-def _word(t: Type | str | None) -> str:
-    return _WORDS.get(t, "a value") if t is not None else "a value"  # type: ignore[call-overload]
 
 
 def check_condition(ctx: Context, expr: s.Expr, where: str) -> None:
@@ -49,7 +30,7 @@ def check_condition(ctx: Context, expr: s.Expr, where: str) -> None:
     if t is not None and t is not Type.BOOL:
         ctx.error(
             "CLM110",
-            f"{where} must be a condition, but this is {_word(t)}",
+            f"{where} must be a condition, but this is {word(t)}",
             expr.span,
             "compare it with something, e.g. `purchases >= 3`",
         )
@@ -70,12 +51,12 @@ def type_of(ctx: Context, expr: s.Expr) -> Type | str | None:
             return _call_type(ctx, expr)
         case s.Neg(operand=operand):
             t = type_of(ctx, operand)
-            if t is not None and t not in _NUMERIC:
-                ctx.error("CLM110", f"cannot negate {_word(t)}", expr.span)
+            if t is not None and t not in NUMERIC:
+                ctx.error("CLM110", f"cannot negate {word(t)}", expr.span)
                 return None
             return t
         case s.BinaryOp(op=op, left=left, right=right):
-            return _arith_type(ctx, expr, op, type_of(ctx, left), type_of(ctx, right))
+            return arithmetic_type(ctx, expr, op, type_of(ctx, left), type_of(ctx, right))
         case s.Compare(op=op, left=left, right=right):
             _compare(ctx, expr, op, (left, type_of(ctx, left)), (right, type_of(ctx, right)))
             return Type.BOOL
@@ -110,7 +91,7 @@ def _need_bool(ctx: Context, expr: s.Expr, what: str) -> None:
     if t is not None and t is not Type.BOOL:
         ctx.error(
             "CLM110",
-            f"{what} needs conditions on both sides, but this is {_word(t)}",
+            f"{what} needs conditions on both sides, but this is {word(t)}",
             expr.span,
             "compare it with something, e.g. `purchases >= 3`",
         )
@@ -262,26 +243,7 @@ def _argument(ctx: Context, fn: str, kind: str, arg: s.Expr | s.LineArgument) ->
             ctx.used.add(("attribute", name))
 
 
-def _arith_type(ctx: Context, expr: s.BinaryOp, op: str, a, b):  # type: ignore[no-untyped-def]
-    if a is None or b is None:
-        return None
-    for t in (a, b):
-        if t not in _NUMERIC:
-            ctx.error("CLM110", f"`{op}` needs numbers, but this has {_word(t)}", expr.span)
-            return None
-    units = {t for t in (a, b) if t in (Type.DURATION, Type.MONEY)}
-    if len(units) > 1:
-        ctx.error("CLM110", "this mixes a duration with money", expr.span)
-        return None
-    if units and op in ("*", "/") and a == b:
-        return NUMBER  # a ratio of two amounts
-    return units.pop() if units else (Type.COUNT if Type.COUNT in (a, b) else NUMBER)
-
-
-_Side = tuple[s.Expr | s.Range, Type | str | None]  # a side of a comparison and its type
-
-
-def _compare(ctx: Context, expr: s.Expr, op: str, left: _Side, right: _Side) -> None:
+def _compare(ctx: Context, expr: s.Expr, op: str, left: Side, right: Side) -> None:
     a, b = left[1], right[1]
     if a is None or b is None:
         return
@@ -292,82 +254,25 @@ def _compare(ctx: Context, expr: s.Expr, op: str, left: _Side, right: _Side) -> 
     ):
         ctx.error(
             "CLM110",
-            f"`{op}` cannot compare {_word(a)} with {_word(b)}",
+            f"`{op}` cannot compare {word(a)} with {word(b)}",
             expr.span,
             "use `is`, e.g. `stage is loyal`",
         )
         return
-    if a == b or (a in _NUMERIC and b == NUMBER) or (b in _NUMERIC and a == NUMBER):
+    if a == b or (a in NUMERIC and b == NUMBER) or (b in NUMERIC and a == NUMBER):
         if a in (Type.TEXT, Type.BOOL) and op not in ("==", "!="):
-            ctx.error("CLM110", f"`{op}` cannot order {_word(a)}", expr.span, "use `==` or `!=`")
+            ctx.error("CLM110", f"`{op}` cannot order {word(a)}", expr.span, "use `==` or `!=`")
         return
-    if {a, b} <= (_NUMERIC | {Type.PERCENT}) and NUMBER not in (a, b):
+    if {a, b} <= (NUMERIC | {Type.PERCENT}) and NUMBER not in (a, b):
         ctx.error(
             "CLM110",
-            f"this compares {_word(a)} with {_word(b)}",
+            f"this compares {word(a)} with {word(b)}",
             expr.span,
-            _unit_hint(ctx, op, left, right)
+            unit_hint(ctx, op, left, right)
             or "durations are written `30 days`, money as a plain number or with the currency code",
         )
         return
-    ctx.error("CLM110", f"this compares {_word(a)} with {_word(b)}", expr.span)
-
-
-def _unit_hint(ctx: Context, op: str, left: _Side, right: _Side) -> str | None:
-    """The comparison rewritten in the unit of its field, when one side is a written value.
-
-    `purchases >= 3 days` gives "`purchases` is a number, not a duration: write
-    `purchases >= 3`". None when both sides are values or both are fields: then there is no
-    telling which one is meant.
-    """
-    if _is_value(right[0]) == _is_value(left[0]):
-        return None
-    (field, t), (value, other) = (left, right) if _is_value(right[0]) else (right, left)
-    name = _text(ctx, field)
-    fixed = _in_unit(value, t)
-    if not name or not fixed:
-        return None
-    written = f"{name} {op} {fixed}" if field is left[0] else f"{fixed} {op} {name}"
-    return f"`{name}` is {_word(t)}, not {_word(other)}: write `{written}`"
-
-
-def _is_value(node: s.Expr | s.Range) -> bool:
-    """A number as written, with or without its unit: `3 days`, `-3`, `1..3 USD`."""
-    if isinstance(node, s.Neg):
-        return _is_value(node.operand)
-    return isinstance(node, s.Quantity | s.Range)
-
-
-def _text(ctx: Context, node: s.Expr | s.Range) -> str | None:
-    """How a side of a comparison is written, on one line."""
-    if isinstance(node, s.Ref):
-        return node.dotted
-    source = ctx.spec.sources.get(node.span.file)
-    if source is None:
-        return None
-    text = " ".join(source.text[node.span.start : node.span.end].split())
-    return text.replace("( ", "(").replace(" )", ")") or None
-
-
-def _in_unit(value: s.Expr | s.Range, t: Type | str) -> str | None:
-    """A written value with its number kept and the unit of `t`: `3 days` as a count is `3`."""
-    match value:
-        case s.Neg(operand=operand):
-            inner = _in_unit(operand, t)
-            return f"-{inner}" if inner else None
-        case s.Range(low=low, high=high) if low.text and high.text:
-            return _with_unit(f"{low.text}..{high.text}", high.text, t)
-        case s.Quantity(text=text) if text:
-            return _with_unit(text, text, t)
-    return None
-
-
-def _with_unit(written: str, last: str, t: Type | str) -> str | None:
-    if t is Type.DURATION:
-        return f"{written} {'day' if last == '1' else 'days'}"
-    if t in (Type.COUNT, Type.MONEY):
-        return written  # money without a code is in the program currency
-    return None
+    ctx.error("CLM110", f"this compares {word(a)} with {word(b)}", expr.span)
 
 
 def _is(ctx: Context, operand: s.Expr, name: s.Name) -> None:
