@@ -55,8 +55,10 @@ def type_of(ctx: Context, expr: s.Expr) -> Type | str | None:
                 ctx.error("CLM110", f"cannot negate {word(t)}", expr.span)
                 return None
             return t
-        case s.BinaryOp(op=op, left=left, right=right):
-            return arithmetic_type(ctx, expr, op, type_of(ctx, left), type_of(ctx, right))
+        case s.BinaryOp(left=left, right=right):
+            return arithmetic_type(
+                ctx, expr, (left, type_of(ctx, left)), (right, type_of(ctx, right))
+            )
         case s.Compare(op=op, left=left, right=right):
             _compare(ctx, expr, op, (left, type_of(ctx, left)), (right, type_of(ctx, right)))
             return Type.BOOL
