@@ -222,3 +222,216 @@ def test_values_in_the_unit_of_the_field_are_not_flagged():
             f'rule r {{ when {condition} send email "x" send sms "y" }}\n'
         )
         assert codes(text) == [], condition
+
+
+def arithmetic_errors(condition: str) -> list[tuple[str, str, str, str | None]]:
+    """(code, the text under the caret, message, hint) of each diagnostic of a rule `when`."""
+    text = (
+        HEAD + "attribute visits number\nstage all when purchases >= 0\n"
+        f'rule r {{ when {condition} and visits >= 0 send email "x" }}\n'
+    )
+    return [
+        (d.code, text[d.span.start : d.span.end] if d.span else "", d.message, d.hint)
+        for d in clmlang.analyse_text(text).diagnostics
+    ]
+
+
+def test_count_plus_duration():
+    """A count and a duration cannot be added; the operation is marked, the fix is given."""
+    assert arithmetic_errors("purchases + 3 days > 5") == [
+        (
+            "CLM110",
+            "purchases + 3 days",
+            "this adds a duration to a number",
+            "`purchases` is a number and `3 days` a duration: they cannot be added; "
+            "write `purchases + 3`",
+        )
+    ]
+
+
+def test_money_plus_duration():
+    """Money and days cannot be added: `total_spent + 3 days` is an error."""
+    assert arithmetic_errors("total_spent + 3 days > 100") == [
+        (
+            "CLM110",
+            "total_spent + 3 days",
+            "this adds a duration to money",
+            "`total_spent` is money and `3 days` a duration: they cannot be added; "
+            "write `total_spent + 3`",
+        )
+    ]
+
+
+def test_addition_and_subtraction_need_one_unit():
+    """Every pair of different units is an error under `+` and `-`, fields or values."""
+    cases = {
+        "purchases - 10 USD > 1": ("this subtracts money from a number", "write `purchases - 10`"),
+        "days_since_purchase + 3 USD > 5 days": (
+            "this adds money to a duration",
+            "write `days_since_purchase + 3 days`",
+        ),
+        "3 days + purchases > 1": ("this adds a number to a duration", "write `3 + purchases`"),
+        "total_spent - days_since_purchase > 0": (
+            "this subtracts a duration from money",
+            "one cannot be subtracted from the other",
+        ),
+        "visits + total_spent > 0": ("this adds money to a number", "they cannot be added"),
+    }
+    for condition, (message, hint) in cases.items():
+        found = arithmetic_errors(condition)
+        assert len(found) == 1 and found[0][0] == "CLM110", (condition, found)
+        assert found[0][2] == message and found[0][3] is not None, (condition, found)
+        assert found[0][3].endswith(hint), (condition, found)
+
+
+def test_two_amounts_cannot_be_multiplied():
+    """Days times days, money times days: no such unit; an amount is scaled by a number."""
+    assert arithmetic_errors("days_since_purchase * 3 days > 10 days") == [
+        (
+            "CLM110",
+            "days_since_purchase * 3 days",
+            "this multiplies a duration by a duration",
+            "`days_since_purchase` is a duration and `3 days` a duration: they cannot be "
+            "multiplied; write `days_since_purchase * 3`",
+        )
+    ]
+    cases = {
+        "total_spent * 3 days > 1": (
+            "this multiplies money by a duration",
+            "write `total_spent * 3`",
+        ),
+        "total_spent * days_since_purchase > 1": (
+            "this multiplies money by a duration",
+            "multiply money only by a number or a count",
+        ),
+        "avg_check * total_spent > 1": (
+            "this multiplies money by money",
+            "multiply money only by a number or a count",
+        ),
+    }
+    for condition, (message, hint) in cases.items():
+        found = arithmetic_errors(condition)
+        assert [(f[0], f[2]) for f in found] == [("CLM110", message)], (condition, found)
+        assert found[0][3] is not None and found[0][3].endswith(hint), (condition, found)
+
+
+def test_division_across_units():
+    """An amount divides only by a number, a count or its own unit; nothing divides by days."""
+    cases = {
+        "total_spent / 3 days > 1": (
+            "total_spent / 3 days",
+            "this divides money by a duration",
+            "money cannot be divided by a duration; write `total_spent / 3`",
+        ),
+        "total_spent / days_since_purchase > 1": (
+            "total_spent / days_since_purchase",
+            "this divides money by a duration",
+            "divide money by a number or a count, or by money for a ratio",
+        ),
+        "purchases / days_since_first_purchase > 1": (
+            "purchases / days_since_first_purchase",
+            "this divides a number by a duration",
+            "divide the other way round: `days_since_first_purchase / purchases` is a duration",
+        ),
+        "100 / avg_check > 1": ("100 / avg_check", "this divides a number by money", "is money"),
+    }
+    for condition, (under, message, hint) in cases.items():
+        found = arithmetic_errors(condition)
+        assert [(f[0], f[1], f[2]) for f in found] == [("CLM110", under, message)], found
+        assert found[0][3] is not None and found[0][3].endswith(hint), (condition, found)
+
+
+def test_legal_arithmetic_is_not_flagged():
+    """One unit under `+ -`, an amount scaled by a number or a count, and ratios are right.
+
+    A count is a plain number of things, so it scales an amount: `purchases * 30 days` is
+    30 days per purchase, `total_spent / purchases` the money per purchase.
+    """
+    conditions = [
+        "purchases + 3 > 5",
+        "purchases - visits > 0",
+        "3 + total_spent > 100",
+        "total_spent - avg_check > 0 USD",
+        "days_since_purchase - 7 days > 30 days",
+        "days_since_purchase + 7 > 30",
+        "2 weeks + days_in_stage < 2 months",
+        "avg_check * 2 > 100 USD",
+        "2 * days_in_stage < 30 days",
+        "3 * 2 < days_since_purchase",
+        "purchases * 30 days < days_since_first_purchase",
+        "avg_check * purchases > total_spent",
+        "purchases * visits > 10",
+        "total_spent / 2 > 100 USD",
+        "days_since_purchase / 2 < 30 days",
+        "total_spent / purchases > 20 USD",
+        "days_since_first_purchase / purchases < 30 days",
+        "purchases / visits > 2",
+        "10 / purchases < 2",
+        "days_since_purchase / days_since_first_purchase < 0.5",
+        "-total_spent < 3 * 2",
+        "-days_since_purchase > -30 days",
+        "(total_spent + 100) / 2 > avg_check",
+        "messages(30 days) * 2 < purchases",
+    ]
+    for condition in conditions:
+        assert arithmetic_errors(condition) == [], condition
+
+
+def test_ratio_is_a_plain_number():
+    """Money over money is a plain number: it meets numbers and counts, not money or days."""
+    for condition in [
+        "total_spent / avg_check > 3",
+        "total_spent / avg_check > purchases",
+        "total_spent / avg_check in 1..3",
+        "(total_spent / avg_check) * 30 days < days_since_first_purchase",
+    ]:
+        assert arithmetic_errors(condition) == [], condition
+    assert arithmetic_errors("total_spent / avg_check > 3 USD") == [
+        (
+            "CLM110",
+            "total_spent / avg_check > 3 USD",
+            "this compares a number with money",
+            "`total_spent / avg_check` is a number, not money: write `total_spent / avg_check > 3`",
+        )
+    ]
+    for condition in ["total_spent / avg_check > 3 days", "total_spent / avg_check + 1 USD > 0"]:
+        assert [f[0] for f in arithmetic_errors(condition)] == ["CLM110"], condition
+
+
+def test_a_unit_error_is_reported_once():
+    """The operation with no unit is reported, not again the comparison or operation around it."""
+    found = arithmetic_errors("(purchases + 3 days) * 2 > 1")
+    assert [(f[0], f[2]) for f in found] == [("CLM110", "this adds a duration to a number")]
+
+
+def test_hint_keeps_the_grouping():
+    """A rewritten operation keeps the parentheses that its meaning needs."""
+    (found,) = arithmetic_errors("3 days * (total_spent - 1) > 1")
+    assert found[3] is not None and found[3].endswith("write `3 * (total_spent - 1)`")
+    (found,) = arithmetic_errors("purchases / (days_since_purchase + 1) > 1")
+    assert found[3] is not None
+    assert found[3].endswith("`(days_since_purchase + 1) / purchases` is a duration")
+
+
+def test_percentage_in_arithmetic():
+    """A percentage is for clauses; in arithmetic the hint gives the fraction."""
+    found = arithmetic_errors("total_spent * 10% > 3")
+    assert [(f[0], f[2]) for f in found] == [
+        ("CLM110", "`*` needs numbers, but this has a percentage")
+    ]
+    assert found[0][3] is not None and found[0][3].endswith("write `0.1`")
+
+
+def test_bad_operands_in_arithmetic_are_diagnostics():
+    """Text, stages, unknown names and calls in arithmetic give diagnostics, never a crash."""
+    for condition in [
+        '"a" + 1 > 2',
+        "stage + 1 > 2",
+        "nosuch * 3 days > 1",
+        "owns(nosuch) / 2 > 1",
+        "-(total_spent + 1) * 3 days > 1",
+        "-(stage) > 1",
+        "purchases + 3 days",
+    ]:
+        found = arithmetic_errors(condition)
+        assert found and all(f[0].startswith("CLM1") for f in found), (condition, found)
