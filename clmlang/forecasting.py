@@ -57,7 +57,7 @@ def buying_model(buying: Buying) -> str:
             "<market>",
             [
                 (
-                    "buying",
+                    "market.buying.reactivation",
                     "reactivation and rate_after together have no posterior to start a real"
                     " base from; calibration fits one or the other",
                 )
