@@ -28,19 +28,20 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from ..expression import Expr, Logic, evaluate, required_columns
+from ..expression import Expr, Logic, required_columns
 from ..market import Market
 from ..policy import Policy
 from .buying import Buying
 from .calendar import Calendar
 from .catalogue import Catalogue
-from .columns import Columns, MessageLog
+from .columns import MessageLog
 from .idset import IdSet
 from .messaging import Messaging, _Cap
 from .population import NEVER, Base, State, apply_base, draw_population
 from .program import Program
 from .recorder import Recorder, Trace
 from .rules import Rules
+from .stages import Stages
 from .streams import Streams
 
 __all__ = ["Run", "simulate_policy"]
@@ -70,7 +71,7 @@ class Run:
     trace: Trace | None
 
 
-class _Simulation(Buying, Rules, Messaging):
+class _Simulation(Buying, Stages, Rules, Messaging):
     def __init__(
         self,
         policy: Policy,
@@ -357,54 +358,6 @@ class _Simulation(Buying, Rules, Messaging):
         counts = rec.transitions.sum(axis=0) - rec.transitions.sum(axis=1)
         counts[0] = self.arrived - counts[1:].sum()
         rec.stage_counts[d] = counts
-
-    # ---- stages -------------------------------------------------------------------------
-    def _assign_stages(self, ids: np.ndarray, d: int, events: bool = True) -> None:
-        st = self.state
-        if not self.policy.stages or not ids.size:
-            return
-        cols = Columns(self, ids, d)
-        new = np.full(ids.size, -1, dtype=np.int16)
-        undecided = np.ones(ids.size, dtype=bool)
-        for code, stage in enumerate(self.policy.stages):
-            hit = undecided & evaluate(stage.condition, cols, ids.size)
-            new[hit] = code
-            undecided &= ~hit
-            if not undecided.any():
-                break
-        old = st.stage[ids]
-        moved = new != old
-        if not moved.any():
-            return
-        who, frm, to = ids[moved], old[moved], new[moved]
-        st.previous_stage[who] = frm
-        st.stage[who] = to
-        st.stage_since[who] = d
-        np.add.at(self.recorder.transitions, (frm + 1, to + 1), 1)
-        if not events:
-            return
-        self.touched.append(who)
-        for code in np.flatnonzero(np.bincount(to + 1)) - 1:
-            if code >= 0:
-                self.events_stage.append(("enter", int(code), who[to == code]))
-        for code in np.flatnonzero(np.bincount(frm + 1)) - 1:
-            if code >= 0:
-                self.events_stage.append(("leave", int(code), who[frm == code]))
-        for node_id, until in self.waiting.items():
-            node = self.program.nodes[node_id]
-            ev = node.success.event
-            if ev.kind == "enter" and ev.stage in self.stage_index:
-                hit = who[(to == self.stage_index[ev.stage]) & (until[who] >= d)]
-                self._succeed(node_id, hit, d)
-        if self.trace and (who == self.trace.customer).any():
-            i = int(np.flatnonzero(who == self.trace.customer)[0])
-            names = [s.name for s in self.policy.stages]
-            self.trace.add(
-                d,
-                "stage",
-                f"{names[frm[i]] if frm[i] >= 0 else '(none)'} -> "
-                f"{names[to[i]] if to[i] >= 0 else '(none)'}",
-            )
 
     # ---- success tests ------------------------------------------------------------------
     def _check_success_purchase(self, ids: np.ndarray, product: np.ndarray, d: int) -> None:
