@@ -43,6 +43,7 @@ from .recorder import Recorder, Trace
 from .rules import Rules
 from .stages import Stages
 from .streams import Streams
+from .timers import Timers
 
 __all__ = ["Run", "simulate_policy"]
 
@@ -71,7 +72,7 @@ class Run:
     trace: Trace | None
 
 
-class _Simulation(Buying, Stages, Rules, Messaging):
+class _Simulation(Timers, Buying, Stages, Rules, Messaging):
     def __init__(
         self,
         policy: Policy,
@@ -260,58 +261,6 @@ class _Simulation(Buying, Stages, Rules, Messaging):
             last_recorded = day
         self._fill_levels(last_recorded, self.days)
 
-    def _schedule_start(self) -> None:
-        st, cal = self.state, self.calendar
-        ids = np.arange(self.n)
-        due = np.floor(st.next_t)
-        finite = np.isfinite(due)
-        cal.add_spread(due[finite], "purchase", None, ids[finite])
-        # existing base: stages and inactivity timers from their history
-        if self.customers and (self.market.population.start == "existing" or self.from_base):
-            base = np.arange(self.customers)
-            self._assign_stages(base, 0, events=False)
-            for r, rule in enumerate(self.rules):
-                if rule.trigger.kind == "inactivity":
-                    cal.add_spread(
-                        np.floor(st.last_t[base]) + round(rule.trigger.days), "timer", r, base
-                    )
-        # triggers on dated attributes
-        for r, rule in enumerate(self.rules):
-            trig = rule.trigger
-            if trig.attribute is None:
-                continue
-            dates = st.attributes[trig.attribute]
-            if trig.kind == "after":
-                cal.add_spread(np.floor(dates + trig.days), "timer", r, ids[np.isfinite(dates)])
-            elif trig.kind == "anniversary" or (trig.kind == "before" and trig.anniversary):
-                lead = trig.days or 0.0
-                for year in range(0, int(self.days / 365.25) + 2):
-                    occurrence = self._anniversary(dates, year) - lead
-                    ok = np.isfinite(occurrence)
-                    cal.add_spread(occurrence[ok], "timer", r, ids[ok])
-            elif trig.kind == "before":
-                ok = np.isfinite(dates)
-                cal.add_spread(np.floor(dates[ok] - trig.days), "timer", r, ids[ok])
-        # scheduled rules wake the calendar every day anyway (needs_daily)
-
-    def _anniversary(self, dates: np.ndarray, year: int) -> np.ndarray:
-        """The day number of each date's anniversary in year `year` of the run (0: the first);
-        29 February falls on 28 February in other years."""
-        out = np.full(dates.shape, np.nan)
-        ok = np.isfinite(dates)
-        start = np.datetime64(self.start_date.isoformat(), "D")
-        when = start + dates[ok].astype(np.int64)
-        months = when.astype("M8[M]")
-        day_of_month = (when - months.astype("M8[D]")).astype(np.int64)
-        month_of_year = (months - when.astype("M8[Y]").astype("M8[M]")).astype(np.int64)
-        target = (
-            np.datetime64(str(self.start_date.year + year), "Y").astype("M8[M]") + month_of_year
-        )
-        length = ((target + 1).astype("M8[D]") - target.astype("M8[D]")).astype(np.int64)
-        day = target.astype("M8[D]") + np.minimum(day_of_month, length - 1)
-        out[ok] = (day - start).astype(np.int64)
-        return out
-
     def _fill_levels(self, last: int, upto: int) -> None:
         """Days the calendar skipped keep the levels of the last day it processed."""
         rec = self.recorder
@@ -383,19 +332,6 @@ class _Simulation(Buying, Stages, Rules, Messaging):
         self._trace_rule(ids, d, node.rule, "success")
         if node.on_success is not None:
             self.pending_flows.append((node.on_success, 0, ids))
-
-    def _after_purchase_timers(self, ids: np.ndarray, product: np.ndarray, d: int) -> None:
-        for r, rule in enumerate(self.rules):
-            trig = rule.trigger
-            if trig.kind == "inactivity":
-                self.calendar.add(d + round(trig.days), "timer", r, ids)
-            elif r in self.anchor and trig.event.kind in ("purchase", "first_purchase"):
-                hit = self._event_match(trig.event, ids, product)
-                if trig.event.kind == "first_purchase":
-                    hit &= self.state.purchases[ids] == 1
-                chosen = ids[hit]
-                self.anchor[r][chosen] = d
-                self.calendar.add(d + round(trig.days), "timer", r, chosen)
 
     def _event_match(self, ev, ids: np.ndarray, product: np.ndarray) -> np.ndarray:
         if ev.product is not None:
