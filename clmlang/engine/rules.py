@@ -1,4 +1,5 @@
-"""Rules: triggers, eligibility, re-entry, holdouts and variants, flows and their follow-ups."""
+"""Rules: triggers, eligibility, re-entry, holdouts and variants, flows and their follow-ups,
+success tests and their outcomes."""
 
 from __future__ import annotations
 
@@ -100,6 +101,13 @@ class Rules:
             code = self.stage_index.get(ev.stage)
             parts = [who for kind, c, who in self.events_stage if kind == ev.kind and c == code]
         return self.idset.union(parts)
+
+    def _event_match(self, ev, ids: np.ndarray, product: np.ndarray) -> np.ndarray:
+        if ev.product is not None:
+            return product == self.product_index[ev.product]
+        if ev.line is not None and self.catalogue.count:
+            return self.catalogue.line[product] == self.line_index[ev.line]
+        return np.ones(ids.size, dtype=bool)
 
     def _edge(self, r: int, rows: np.ndarray | slice, d: int) -> np.ndarray:
         """Condition and `every` triggers: who fires today, from the level of the filters.
@@ -229,6 +237,30 @@ class Rules:
             deadline = d + max(1, math.ceil(node.success.within_days))
             self.waiting[node_id][ids] = deadline
             self.calendar.add(deadline, "deadline", node_id, ids)
+
+    def _check_success_purchase(self, ids: np.ndarray, product: np.ndarray, d: int) -> None:
+        cat = self.catalogue
+        for node_id, until in self.waiting.items():
+            ev = self.program.nodes[node_id].success.event
+            if ev.kind not in ("purchase", "first_purchase"):
+                continue
+            hit = until[ids] >= d
+            if ev.product is not None:
+                hit &= product == self.product_index[ev.product]
+            elif ev.line is not None and cat.count:
+                hit &= cat.line[product] == self.line_index[ev.line]
+            self._succeed(node_id, ids[hit], d)
+
+    def _succeed(self, node_id: int, ids: np.ndarray, d: int) -> None:
+        if not ids.size:
+            return
+        node = self.program.nodes[node_id]
+        self.waiting[node_id][ids] = np.nan
+        self.recorder.arm_counters["converted"][self.arm_of[(node.rule, node.variant)]] += ids.size
+        self.recorder.node_outcomes.setdefault(node_id, [0, 0])[0] += ids.size
+        self._trace_rule(ids, d, node.rule, "success")
+        if node.on_success is not None:
+            self.pending_flows.append((node.on_success, 0, ids))
 
     def _trace_rule(self, ids: np.ndarray, d: float, r: int, what: str) -> None:
         if self.trace and ids.size and (ids == self.trace.customer).any():

@@ -308,38 +308,6 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         counts[0] = self.arrived - counts[1:].sum()
         rec.stage_counts[d] = counts
 
-    # ---- success tests ------------------------------------------------------------------
-    def _check_success_purchase(self, ids: np.ndarray, product: np.ndarray, d: int) -> None:
-        cat = self.catalogue
-        for node_id, until in self.waiting.items():
-            ev = self.program.nodes[node_id].success.event
-            if ev.kind not in ("purchase", "first_purchase"):
-                continue
-            hit = until[ids] >= d
-            if ev.product is not None:
-                hit &= product == self.product_index[ev.product]
-            elif ev.line is not None and cat.count:
-                hit &= cat.line[product] == self.line_index[ev.line]
-            self._succeed(node_id, ids[hit], d)
-
-    def _succeed(self, node_id: int, ids: np.ndarray, d: int) -> None:
-        if not ids.size:
-            return
-        node = self.program.nodes[node_id]
-        self.waiting[node_id][ids] = np.nan
-        self.recorder.arm_counters["converted"][self.arm_of[(node.rule, node.variant)]] += ids.size
-        self.recorder.node_outcomes.setdefault(node_id, [0, 0])[0] += ids.size
-        self._trace_rule(ids, d, node.rule, "success")
-        if node.on_success is not None:
-            self.pending_flows.append((node.on_success, 0, ids))
-
-    def _event_match(self, ev, ids: np.ndarray, product: np.ndarray) -> np.ndarray:
-        if ev.product is not None:
-            return product == self.product_index[ev.product]
-        if ev.line is not None and self.catalogue.count:
-            return self.catalogue.line[product] == self.line_index[ev.line]
-        return np.ones(ids.size, dtype=bool)
-
 
 def _uses_stage_time(expr: Expr | None, stages_time_driven: bool) -> bool:
     return (
