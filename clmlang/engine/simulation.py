@@ -13,8 +13,10 @@ the day's phases in a fixed order, each over whole batches of customers:
 5. messages, in priority order, through caps and channel capacities, and their effects:
    cost, fatigue, unsubscribes, burnout and responses (future purchases).
 
-The phases live in mixins of their own: `buying.py` (1, 2), `rules.py` (4), `messaging.py`
-(5); this module holds the state, the calendar, the day and stages. See docs/engine.md for
+The phases live in mixins of their own: `buying.py` (1, 2), `stages.py` (3, and the stage
+changes purchases bring), `rules.py` (4, with the success tests), `messaging.py` (5), and
+`timers.py` puts on the calendar what is due from the start and the timers a purchase sets;
+this module holds the state, the walk of the calendar and the day. See docs/engine.md for
 the design and docs/model.md for the behaviour it implements.
 """
 
