@@ -63,6 +63,22 @@ def test_reactivation_posterior_is_shared_by_equal_histories(calibration, monkey
     assert 0.3 < whole[0].mean() < 0.9  # some are dormant, most who bought lately are not
 
 
+@pytest.mark.parametrize(
+    "theta",
+    [(0.21, 3.3, 1.1, 2.0, 0.017), (2.0, 1.5, 0.4, 6.0, 0.3), (1.0, 3.0, 5.0, 200.0, 0.01)],
+)
+def test_reactivation_quadrature_equals_the_recursion(history, monkeypatch, theta):
+    """Long histories integrate p by Gauss-Jacobi quadrature, exact for their degree: every
+    history's likelihood is the recursion's to rounding, light buyers and heavy alike."""
+    import clmlang.reactivation as reactivation
+
+    data = reactivation._prepare(summarise(history, END))
+    monkeypatch.setattr(reactivation, "QUADRATURE_FROM", 10**12)  # the recursion everywhere
+    exact = reactivation._loglik(np.array(theta), data)
+    monkeypatch.setattr(reactivation, "QUADRATURE_FROM", 0)  # quadrature everywhere
+    assert np.allclose(reactivation._loglik(np.array(theta), data), exact, rtol=1e-10, atol=0)
+
+
 def test_stage_multipliers_of_one_are_bgnbd(history: pd.DataFrame):
     summary = summarise(history, END)
     bg = fit_bgnbd(summary)
