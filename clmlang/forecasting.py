@@ -27,7 +27,7 @@ from .fitting import Fit
 from .history import Summary
 from .market import Buying, Market, MarketError, Spend
 from .policy import Policy
-from .reactivation import posterior
+from .reactivation_posterior import posterior
 from .stage_multipliers import BREAKS, exposures
 
 __all__ = ["HoldoutForecast", "bgnbd_expected_holdout", "forecast_base"]

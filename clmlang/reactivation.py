@@ -27,10 +27,7 @@ sizes) so the recursion runs on whole arrays. For long histories (heavy buyers) 
 integral is computed by Gauss-Jacobi quadrature with enough nodes to be exact for the
 polynomial's degree, which is faster there.
 
-The posterior over (lambda, p, active or dormant) at the calibration end gives each
-customer's expected purchases over any horizon in closed form (a two-state Markov chain:
-active to dormant at rate lambda p, back at rate omega), their probability of being active,
-and draws of their latent state to start the simulator from.
+The posterior given each history is in `reactivation_posterior.py`.
 """
 
 from __future__ import annotations
@@ -43,24 +40,40 @@ from scipy import sparse, special
 from .fitting import Fit, fit_model
 from .history import Summary, repeat_gaps
 
-__all__ = ["Posterior", "fit_bgnbd_reactivation", "posterior"]
+__all__ = ["Histories", "HistoryGroup", "fit_bgnbd_reactivation", "prepare"]
 
 NODES_RATE = 16  # Gauss-Laguerre nodes for lambda
+NODES_RATE_HEAVY = 32  # the same for a group of histories with more repeat purchases than
+HEAVY_FROM = 12  # this (median): their likelihood is narrow in lambda, far in the tail
 NODES_DROPOUT = 12  # Gauss-Jacobi nodes for p
 NAMES = ["r", "alpha", "a", "b", "omega"]
 WAKE_STARTS = (1e-4, 1e-3, 1e-2, 1e-1)  # per week: where the search for omega may start
-DRAW_CHUNK = 20_000  # customers whose posterior draw is made at once
 # a group of histories goes by quadrature when rows x degree^2 (the recursion's work) is at
 # least this: below it the quadrature's fixed costs (its nodes, a sparse slice) dominate
 QUADRATURE_FROM = 20_000
 
 
 @dataclass(frozen=True)
-class _Data:
+class HistoryGroup:
+    """Repeat histories with about the same number of purchases, integrated together: their
+    later gaps (padded with -1, a neutral gap, to one width), the same as counts of the gap
+    lengths they use, each one's silence after the last purchase, and how many nodes
+    lambda's integral takes for them. Gaps and silences index the tables in `Histories`."""
+
+    rows: np.ndarray  # into the repeat histories
+    table: np.ndarray  # rows x width: indices into `Histories.gaps`, -1 for padding
+    used: np.ndarray  # the indices into `Histories.gaps` these histories have
+    counts: sparse.csr_matrix  # rows x used: how often each gap occurs
+    silence: np.ndarray  # rows: indices into `Histories.stretches`
+    nodes: int  # lambda's nodes: more for heavy buyers, whose lambda is in the prior's tail
+
+
+@dataclass(frozen=True)
+class Histories:
     """The distinct histories of a summary: the likelihood depends only on the number of
     repeat purchases, the time of the last one, the multiset of gaps after the first repeat
-    purchase and the silence after the last one, all in whole days. Gaps and silences are
-    indices into tables of their distinct lengths (weeks)."""
+    purchase and the silence after the last one, all in whole days, as indices into tables
+    of their distinct lengths (weeks)."""
 
     x: np.ndarray
     t_x: np.ndarray
@@ -69,19 +82,16 @@ class _Data:
     index: np.ndarray  # each customer's distinct history
     repeat: np.ndarray  # bool: the history has a repeat purchase
     gaps: np.ndarray  # distinct lengths of the gaps after the first repeat purchase, weeks
-    later: sparse.csr_matrix  # repeat histories x gaps: how often each gap occurs
     stretches: np.ndarray  # distinct lengths of the silence after the last purchase, weeks
-    stretch: np.ndarray  # each repeat history's silence, an index into `stretches`
-    shift: float  # where the lambda nodes are placed: half the median T (_rate_nodes)
-    # repeat histories grouped by size: (their rows, their later gaps as indices into `gaps`,
-    # padded with -1, a neutral gap), the polynomial's degree is the padded count plus one
-    groups: tuple[tuple[np.ndarray, np.ndarray], ...]
+    shift: float  # where lambda's nodes are placed: half the median T (rate_nodes)
+    groups: tuple[HistoryGroup, ...]  # the repeat histories, by size
+    needs: dict[int, tuple[np.ndarray, np.ndarray]]  # per node count: its gaps and silences
 
 
-def _groups(later: np.ndarray, gaps: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+def _groups(later: np.ndarray, x: np.ndarray, stretch: np.ndarray, gaps: np.ndarray):
     """Repeat histories by their number of later gaps (`later`: one row each, the gaps in
     days, -1 after the last), rounded up to 0, 1, 2, 3, 4, 6, 8, 12, 16, 24, ...: few
-    groups, little padding. Each group's table holds indices into `gaps`, -1 for padding."""
+    groups, little padding."""
     sizes = (later >= 0).sum(axis=1)
     edges = [0, 1, 2, 3, 4]
     while edges[-1] < max(int(sizes.max(initial=0)), 1):
@@ -92,15 +102,23 @@ def _groups(later: np.ndarray, gaps: np.ndarray) -> tuple[tuple[np.ndarray, np.n
     for edge in edges:
         rows = np.flatnonzero((sizes > lower) & (sizes <= edge))
         lower = edge
-        if rows.size:
-            table = np.full((rows.size, edge), -1, dtype=np.int64)
-            width = min(edge, index.shape[1])
-            table[:, :width] = index[rows, :width]
-            out.append((rows, table))
+        if not rows.size:
+            continue
+        table = np.full((rows.size, edge), -1, dtype=np.int64)
+        width = min(edge, index.shape[1])
+        table[:, :width] = index[rows, :width]
+        used, local = np.unique(table[table >= 0], return_inverse=True)
+        row, _ = np.nonzero(table >= 0)
+        counts = sparse.csr_matrix(
+            (np.ones(row.size), (row, local.reshape(-1))), shape=(rows.size, used.size)
+        )
+        heavy = np.median(x[rows]) > HEAVY_FROM
+        nodes = NODES_RATE_HEAVY if heavy else NODES_RATE
+        out.append(HistoryGroup(rows, table, used, counts, stretch[rows], nodes))
     return tuple(out)
 
 
-def _prepare(summary: Summary) -> _Data:
+def prepare(summary: Summary) -> Histories:
     n, x = summary.x.size, summary.x.astype(np.int64)
     owner, position, weeks = repeat_gaps(summary)
     gap = np.rint(weeks * 7).astype(np.int64)
@@ -124,13 +142,9 @@ def _prepare(summary: Summary) -> _Data:
     repeat = x[who] > 0
     rows_later = later[who][repeat]
     gaps = np.unique(rows_later[rows_later >= 0])
-    row, col = np.nonzero(rows_later >= 0)
-    counts = sparse.csr_matrix(
-        (np.ones(row.size), (row, np.searchsorted(gaps, rows_later[row, col]))),
-        shape=(rows_later.shape[0], gaps.size),
-    )
     stretches, stretch = np.unique(silent_days[who][repeat], return_inverse=True)
-    return _Data(
+    groups = _groups(rows_later, x[who][repeat], stretch.reshape(-1), gaps)
+    return Histories(
         x=x[who].astype(float),
         t_x=summary.t_x[who],
         T=summary.T[who],
@@ -138,15 +152,24 @@ def _prepare(summary: Summary) -> _Data:
         index=index,
         repeat=repeat,
         gaps=gaps / 7.0,
-        later=counts,
         stretches=stretches / 7.0,
-        stretch=stretch,
         shift=float(np.median(summary.T)) / 2,
-        groups=_groups(rows_later, gaps),
+        groups=groups,
+        needs={
+            k: tuple(np.unique(np.concatenate(parts)) for parts in zip(*used, strict=True))
+            for k, used in _by_nodes(groups).items()
+        },
     )
 
 
-def _log_phi(delta: np.ndarray, d: np.ndarray) -> np.ndarray:
+def _by_nodes(groups: tuple[HistoryGroup, ...]) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+    out: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {NODES_RATE: []}
+    for g in groups:
+        out.setdefault(g.nodes, []).append((g.used, g.silence))
+    return {k: v or [(np.zeros(0, np.int64), np.zeros(0, np.int64))] for k, v in out.items()}
+
+
+def log_phi(delta: np.ndarray, d: np.ndarray) -> np.ndarray:
     """log((1 - e^(-delta d)) / delta), stable for delta of either sign and near 0."""
     # (1 - e^-t) / t = e^(-t/2) sinh(t/2) / (t/2), and log(sinh(y) / y) for y = |t/2| is
     # y - log 2 - log y + log1p(-e^(-2y)): no overflow whatever the sign or size of t
@@ -161,7 +184,7 @@ def _log_phi(delta: np.ndarray, d: np.ndarray) -> np.ndarray:
         return -t / 2 + log_sinhc + np.log(d)
 
 
-def _logsumexp_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def logsumexp_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(log sum exp of each row, the rows' softmax); overwrites `values`."""
     top = values.max(axis=1, keepdims=True)
     values -= top
@@ -171,50 +194,45 @@ def _logsumexp_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (top + np.log(total))[:, 0], values
 
 
-def _rate_nodes(r: float, alpha: float, shift: float) -> tuple[np.ndarray, np.ndarray]:
+def rate_nodes(
+    r: float, alpha: float, shift: float, nodes: int = NODES_RATE
+) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Laguerre nodes and log-weights for lambda ~ Gamma(r, alpha), placed for
     Gamma(r, alpha + shift) and reweighted by e^(shift lambda) (alpha / (alpha + shift))^r:
     every likelihood carries e^(-lambda T), so nodes placed for a typical T integrate it
     more accurately (on CDNOW, 16 such nodes are closer to the limit than 32 plain ones)."""
-    u, w = special.roots_genlaguerre(NODES_RATE, r - 1.0)
+    u, w = special.roots_genlaguerre(nodes, r - 1.0)
     lam = u / (alpha + shift)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # far-off trial points
         log_w = np.log(w / w.sum()) + shift * lam + r * np.log(alpha / (alpha + shift))
     return lam, log_w
 
 
-def _loglik(theta: np.ndarray, data: _Data) -> np.ndarray:
+def _loglik(theta: np.ndarray, data: Histories) -> np.ndarray:
     """The log-likelihood of every distinct history, p integrated exactly."""
     r, alpha, a, b, omega = theta
-    lam, log_wl = _rate_nodes(r, alpha, data.shift)
-    L = lam[None, :]
+    tables = {k: _tables(r, alpha, omega, k, data) for k in data.needs}
+    lam, log_wl = tables[NODES_RATE][:2]
     out = np.empty(data.x.size)
-    out[~data.repeat] = _logsumexp_rows(log_wl[None, :] - np.outer(data.T[~data.repeat], lam))[0]
-    # each later gap's factor (1 - p) + p c, written as e^scale [(1 - p) u + p v] with
-    # max(u, v) = 1 so the recursion neither overflows nor loses the larger part; a padding
-    # gap (index -1, the last row) has c = 1
-    log_c = np.vstack([np.log(omega) + _log_phi(omega - L, data.gaps[:, None]), np.zeros(L.shape)])
-    scale = np.maximum(log_c, 0.0)
-    u, v = np.exp(-scale), np.exp(log_c - scale)
-    s = data.stretches[:, None]
-    silent_keep = -L * s  # the silence's factor: (1 - p) e^(-lambda s) + p e^(silent_drop)
-    silent_drop = np.logaddexp(-L * s + np.log(omega) + _log_phi(omega - L, s), -omega * s)
+    out[~data.repeat] = logsumexp_rows(log_wl[None, :] - np.outer(data.T[~data.repeat], lam))[0]
     rep = np.flatnonzero(data.repeat)
-    head = data.x[rep, None] * np.log(L) - data.t_x[rep, None] * L + log_wl[None, :]
     ll = np.empty(rep.size)
-    for rows, table in data.groups:
-        m = table.shape[1] + 1  # the polynomial's degree: the later gaps and the silence
-        if rows.size * m * m >= QUADRATURE_FROM:
-            ends = (silent_keep, silent_drop)
-            by_nodes = _by_quadrature(rows, m, (a, b), log_c[:-1], ends, head[rows], data)
+    for g in data.groups:
+        lam, log_wl, log_c, silent_keep, silent_drop, (scale, u, v) = tables[g.nodes]
+        x, t_x = data.x[rep[g.rows], None], data.t_x[rep[g.rows], None]
+        head = x * np.log(lam)[None, :] - t_x * lam[None, :] + log_wl[None, :]
+        ends = (silent_keep[g.silence], silent_drop[g.silence])
+        m = g.table.shape[1] + 1  # the polynomial's degree: the later gaps and the silence
+        if g.rows.size * m * m >= QUADRATURE_FROM:
+            by_nodes = _by_quadrature(g, m, (a, b), log_c[g.used], ends, head)
             if by_nodes is not None:
-                ll[rows] = by_nodes
+                ll[g.rows] = by_nodes
                 continue
-        coef = np.zeros((rows.size, lam.size, m))  # of p^k (1 - p)^(j - k) after j gaps
+        coef = np.zeros((g.rows.size, lam.size, m))  # of p^k (1 - p)^(j - k) after j gaps
         coef[:, :, 0] = 1.0
-        log_scale = np.zeros((rows.size, lam.size))
+        log_scale = np.zeros((g.rows.size, lam.size))
         for j in range(m - 1):
-            gap = table[:, j]
+            gap = g.table[:, j]
             step_u, step_v = u[gap][:, :, None], v[gap][:, :, None]
             moved = coef[:, :, : j + 1] * step_v
             coef[:, :, : j + 1] *= step_u
@@ -225,14 +243,35 @@ def _loglik(theta: np.ndarray, data: _Data) -> np.ndarray:
         with np.errstate(divide="ignore"):
             stays = np.log(coef @ beta[:m])  # times (1 - p): p^k (1-p)^(m-k), k < m
             drops = np.log(coef @ beta[1:])  # times p: p^(k+1) (1-p)^(m-1-k)
-        where = data.stretch[rows]
-        by_rate = np.logaddexp(stays + silent_keep[where], drops + silent_drop[where])
-        ll[rows] = _logsumexp_rows(head[rows] + log_scale + by_rate)[0]
+        by_rate = np.logaddexp(stays + ends[0], drops + ends[1])
+        ll[g.rows] = logsumexp_rows(head + log_scale + by_rate)[0]
     out[rep] = ll
     return out
 
 
-def _by_quadrature(rows, m, beta, log_c, ends, head, data: _Data) -> np.ndarray | None:
+def _tables(r, alpha, omega, nodes: int, data: Histories):
+    """What every group with `nodes` lambda nodes shares: the nodes and their log-weights,
+    log c of each gap length (a later gap's factor is 1 - p + p c), and of each silence
+    the logs of its factor's two parts ((1 - p) e^keep + p e^drop); computed only for the
+    gaps and silences those groups have (the rest are left at 0)."""
+    lam, log_wl = rate_nodes(r, alpha, data.shift, nodes)
+    L = lam[None, :]
+    gaps, stretches = data.needs[nodes]
+    log_c = np.zeros((data.gaps.size, nodes))
+    log_c[gaps] = np.log(omega) + log_phi(omega - L, data.gaps[gaps, None])
+    s = data.stretches[stretches, None]
+    keep, drop = np.zeros((data.stretches.size, nodes)), np.zeros((data.stretches.size, nodes))
+    keep[stretches] = -L * s
+    drop[stretches] = np.logaddexp(-L * s + np.log(omega) + log_phi(omega - L, s), -omega * s)
+    # for the recursion: each later gap's factor (1 - p) + p c, written as
+    # e^scale [(1 - p) u + p v] with max(u, v) = 1 so that it neither overflows nor loses the
+    # larger part; a padding gap (index -1, the last row) has c = 1
+    padded = np.vstack([log_c, np.zeros((1, nodes))])
+    scale = np.maximum(padded, 0.0)
+    return lam, log_wl, log_c, keep, drop, (scale, np.exp(-scale), np.exp(padded - scale))
+
+
+def _by_quadrature(g: HistoryGroup, m: int, beta, log_c, ends, head) -> np.ndarray | None:
     """The same likelihood for histories of long polynomials (degree up to `m` in p): Gauss-
     Jacobi quadrature for Beta(a, b) with m // 2 + 1 nodes is exact for a polynomial of that
     degree, and the product over the gaps becomes a sum of logs, one sparse product for the
@@ -248,24 +287,20 @@ def _by_quadrature(rows, m, beta, log_c, ends, head, data: _Data) -> np.ndarray 
         return None  # such a trial point goes by the recursion
     p = np.clip((1.0 + z) / 2.0, 1e-300, 1 - 1e-16)
     keep, drop = np.log1p(-p), np.log(p)
-    counts = data.later[rows]
-    used = np.unique(counts.indices)  # the gap lengths these histories have
-    factor = np.logaddexp(keep[None, None, :], drop[None, None, :] + log_c[used][:, :, None])
+    factor = np.logaddexp(keep[None, None, :], drop[None, None, :] + log_c[:, :, None])
     nodes = log_c.shape[1]  # lambda's
-    body = counts[:, used] @ factor.reshape(used.size, nodes * n)
-    body = body.reshape(rows.size, nodes, n)
-    where = data.stretch[rows]
+    body = g.counts @ factor.reshape(g.used.size, nodes * n)
+    body = body.reshape(g.rows.size, nodes, n)
     silence = np.logaddexp(
-        keep[None, None, :] + silent_keep[where][:, :, None],
-        drop[None, None, :] + silent_drop[where][:, :, None],
+        keep[None, None, :] + silent_keep[:, :, None], drop[None, None, :] + silent_drop[:, :, None]
     )
     total = body + silence + head[:, :, None] + np.log(w)[None, None, :]
-    return _logsumexp_rows(total.reshape(rows.size, -1))[0]
+    return logsumexp_rows(total.reshape(g.rows.size, -1))[0]
 
 
 def fit_bgnbd_reactivation(summary: Summary, start: Fit | None = None) -> Fit:
     """Maximum-likelihood fit; `start` (a BG/NBD fit) gives the starting point."""
-    data = _prepare(summary)
+    data = prepare(summary)
     begin = [0.5, 5.0, 1.0, 2.0] if start is None else [start.params[k] for k in NAMES[:4]]
 
     def total(theta: np.ndarray) -> float:
@@ -279,114 +314,4 @@ def fit_bgnbd_reactivation(summary: Summary, start: Fit | None = None) -> Fit:
         lambda th: data.weight * _loglik(np.exp(th), data),
         [*begin, omega],
         summary.x.size,
-    )
-
-
-class _Nodes:
-    """A grid of (lambda, p) nodes for the posterior: Gauss-Laguerre and Gauss-Jacobi."""
-
-    def __init__(self, data: _Data, theta: np.ndarray):
-        r, alpha, a, b, self.omega = theta
-        self.data = data
-        self.lam, self.log_wl = _rate_nodes(r, alpha, data.shift)
-        z, wz = special.roots_jacobi(NODES_DROPOUT, b - 1.0, a - 1.0)
-        self.p = np.clip((1.0 + z) / 2.0, 1e-12, 1 - 1e-12)
-        with np.errstate(divide="ignore"):
-            self.log_wp = np.log(wz / wz.sum())
-        rep = data.repeat
-        self.head = data.x[rep, None] * np.log(self.lam)[None, :] - np.outer(
-            data.t_x[rep], self.lam
-        )
-        self.never = -np.outer(data.T[~rep], self.lam)
-
-    def grids(self) -> tuple[np.ndarray, np.ndarray]:
-        """The repeat histories' log-likelihood on the grid, weights included, by the state
-        they end in: (active, dormant), each histories x (NL * NP)."""
-        omega = self.omega
-        L = self.lam[None, :, None]
-        keep, drop = np.log1p(-self.p)[None, None, :], np.log(self.p)[None, None, :]
-        d = self.data.gaps[:, None, None]
-        later = np.logaddexp(keep, drop + np.log(omega) + _log_phi(omega - L, d))
-        s = self.data.stretches[:, None, None]
-        active = -L * s + np.logaddexp(keep, drop + np.log(omega) + _log_phi(omega - L, s))
-        dormant = np.broadcast_to(drop - omega * s, active.shape)
-        cells = (-1, self.lam.size * self.p.size)
-        body = self.data.later @ later.reshape(cells)
-        log_w = self.log_wl[:, None] + self.log_wp[None, :]
-        body += (self.head[:, :, None] + log_w[None]).reshape(body.shape)
-        where = self.data.stretch
-        return body + active.reshape(cells)[where], body + dormant.reshape(cells)[where]
-
-
-@dataclass(frozen=True)
-class Posterior:
-    """Each distinct history's posterior over the grid of (lambda, p) and the state at the
-    calibration end (customers with the same history share one: `index` maps customers to
-    theirs); rates in purchases per week. Per customer, 16 x 12 x 2 floats would be 3 kB."""
-
-    active: np.ndarray  # (histories, NL, NP): probability of each node and being active
-    dormant: np.ndarray  # the same, dormant
-    index: np.ndarray  # (customers,): each customer's distinct history
-    rate: np.ndarray  # (NL,) lambda nodes
-    dropout: np.ndarray  # (NP,) p nodes
-    omega: float
-
-    @property
-    def p_active(self) -> np.ndarray:
-        return self.active.sum(axis=(1, 2))[self.index]
-
-    def expected_purchases(self, weeks: float) -> np.ndarray:
-        """E[purchases in the next `weeks` | history], no marketing (the two-state chain)."""
-        lam, q = self.rate[:, None], self.rate[:, None] * self.dropout[None, :]
-        k = self.omega + q
-        decay = -np.expm1(-k * weeks) / k
-        from_active = lam * (self.omega * weeks + q * decay) / k
-        from_dormant = lam * self.omega * (weeks - decay) / k
-        per_history = np.einsum("nij,ij->n", self.active, from_active) + np.einsum(
-            "nij,ij->n", self.dormant, from_dormant
-        )
-        return per_history[self.index]
-
-    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One draw per customer: (active, lambda per week, p)."""
-        h, n = self.active.shape[0], self.index.size
-        flat = np.concatenate([self.active.reshape(h, -1), self.dormant.reshape(h, -1)], axis=1)
-        cdf = np.cumsum(flat, axis=1)
-        u = rng.random(n) * cdf[self.index, -1]
-        pick = np.empty(n, dtype=np.int64)
-        for start in range(0, n, DRAW_CHUNK):  # customers x cells at a time: bounded memory
-            part = slice(start, start + DRAW_CHUNK)
-            pick[part] = (cdf[self.index[part]] < u[part, None]).sum(axis=1)
-        pick = np.minimum(pick, flat.shape[1] - 1)
-        cells = self.rate.size * self.dropout.size
-        node = pick % cells
-        return (
-            pick < cells,
-            self.rate[node // self.dropout.size],
-            self.dropout[node % self.dropout.size],
-        )
-
-
-def posterior(summary: Summary, params: dict[str, float]) -> Posterior:
-    """The posterior given each customer's history under fitted `params`."""
-    data = _prepare(summary)
-    nodes = _Nodes(data, np.array([params[k] for k in NAMES]))
-    in_active, in_dormant = nodes.grids()
-    top = np.maximum(in_active.max(axis=1), in_dormant.max(axis=1))[:, None]
-    in_active, in_dormant = np.exp(in_active - top), np.exp(in_dormant - top)
-    norm = (in_active.sum(axis=1) + in_dormant.sum(axis=1))[:, None]
-    shape = (data.x.size, nodes.lam.size, nodes.p.size)
-    on_active, on_dormant = np.zeros(shape), np.zeros(shape)
-    on_active[data.repeat] = (in_active / norm).reshape(-1, *shape[1:])
-    on_dormant[data.repeat] = (in_dormant / norm).reshape(-1, *shape[1:])
-    # no repeat purchase yet: active, and p is still its prior
-    _, by_rate = _logsumexp_rows(nodes.never + nodes.log_wl[None, :])
-    on_active[~data.repeat] = by_rate[:, :, None] * np.exp(nodes.log_wp)[None, None, :]
-    return Posterior(
-        active=on_active,
-        dormant=on_dormant,
-        index=data.index,
-        rate=nodes.lam,
-        dropout=nodes.p,
-        omega=float(params["omega"]),
     )

@@ -1,0 +1,135 @@
+"""The posterior of BG/NBD with reactivation given each customer's history.
+
+Over a grid of (lambda, p) nodes and the state at the calibration end (active or dormant),
+from the same histories and quadrature nodes as the fit (`reactivation.py`): each
+customer's expected purchases over any horizon in closed form (a two-state Markov chain:
+active to dormant at rate lambda p, back at rate omega), their probability of being active,
+and draws of their latent state to start the simulator from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from .history import Summary
+from .reactivation import (
+    NAMES,
+    NODES_DROPOUT,
+    NODES_RATE,
+    Histories,
+    HistoryGroup,
+    log_phi,
+    logsumexp_rows,
+    prepare,
+    rate_nodes,
+)
+
+__all__ = ["Posterior", "posterior"]
+
+DRAW_CHUNK = 20_000  # customers whose posterior draw is made at once
+
+
+def _grids(g: HistoryGroup, lam, log_wl, p, log_wp, omega: float, x, t_x, data: Histories):
+    """A group's log-likelihood on the grid of (lambda, p) nodes, weights included, by the
+    state the history ends in: (active, dormant), each rows x (NL * NP)."""
+    L = lam[None, :, None]
+    keep, drop = np.log1p(-p)[None, None, :], np.log(p)[None, None, :]
+    d = data.gaps[g.used][:, None, None]
+    later = np.logaddexp(keep, drop + np.log(omega) + log_phi(omega - L, d))
+    s = data.stretches[:, None, None]
+    active = -L * s + np.logaddexp(keep, drop + np.log(omega) + log_phi(omega - L, s))
+    dormant = np.broadcast_to(drop - omega * s, active.shape)
+    cells = (-1, lam.size * p.size)
+    active, dormant = active.reshape(cells)[g.silence], dormant.reshape(cells)[g.silence]
+    body = g.counts @ later.reshape(g.used.size, lam.size * p.size)
+    head = x[:, None] * np.log(lam)[None, :] - t_x[:, None] * lam[None, :] + log_wl[None, :]
+    body = body + (head[:, :, None] + log_wp[None, None, :]).reshape(body.shape)
+    return body + active, body + dormant
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Each distinct history's posterior over its grid of (lambda, p) nodes and the state at
+    the calibration end (customers with the same history share one: `index` maps customers
+    to theirs); rates in purchases per week. Per customer, 16 x 12 x 2 floats would be 3 kB."""
+
+    active: np.ndarray  # (histories, NL, NP): probability of each node and being active
+    dormant: np.ndarray  # the same, dormant
+    index: np.ndarray  # (customers,): each customer's distinct history
+    rate: np.ndarray  # (histories, NL): lambda nodes, placed for each history's group
+    dropout: np.ndarray  # (NP,) p nodes
+    omega: float
+
+    @property
+    def p_active(self) -> np.ndarray:
+        return self.active.sum(axis=(1, 2))[self.index]
+
+    def expected_purchases(self, weeks: float) -> np.ndarray:
+        """E[purchases in the next `weeks` | history], no marketing (the two-state chain)."""
+        lam = self.rate[:, :, None]
+        q = lam * self.dropout[None, None, :]
+        k = self.omega + q
+        decay = -np.expm1(-k * weeks) / k
+        from_active = lam * (self.omega * weeks + q * decay) / k
+        from_dormant = lam * self.omega * (weeks - decay) / k
+        per_history = np.einsum("nij,nij->n", self.active, from_active) + np.einsum(
+            "nij,nij->n", self.dormant, from_dormant
+        )
+        return per_history[self.index]
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One draw per customer: (active, lambda per week, p)."""
+        h, n = self.active.shape[0], self.index.size
+        flat = np.concatenate([self.active.reshape(h, -1), self.dormant.reshape(h, -1)], axis=1)
+        cdf = np.cumsum(flat, axis=1)
+        u = rng.random(n) * cdf[self.index, -1]
+        pick = np.empty(n, dtype=np.int64)
+        for start in range(0, n, DRAW_CHUNK):  # customers x cells at a time: bounded memory
+            part = slice(start, start + DRAW_CHUNK)
+            pick[part] = (cdf[self.index[part]] < u[part, None]).sum(axis=1)
+        pick = np.minimum(pick, flat.shape[1] - 1)
+        cells = self.rate.shape[1] * self.dropout.size
+        node = pick % cells
+        return (
+            pick < cells,
+            self.rate[self.index, node // self.dropout.size],
+            self.dropout[node % self.dropout.size],
+        )
+
+
+def posterior(summary: Summary, params: dict[str, float]) -> Posterior:
+    """The posterior given each customer's history under fitted `params`."""
+    data = prepare(summary)
+    r, alpha, a, b, omega = (float(params[k]) for k in NAMES)
+    z, wz = special.roots_jacobi(NODES_DROPOUT, b - 1.0, a - 1.0)
+    p = np.clip((1.0 + z) / 2.0, 1e-12, 1 - 1e-12)
+    with np.errstate(divide="ignore"):
+        log_wp = np.log(wz / wz.sum())
+    # every history on a grid of the largest size; a group with fewer nodes leaves the rest
+    # at probability 0
+    nodes = max([NODES_RATE, *(g.nodes for g in data.groups)])
+    shape = (data.x.size, nodes, NODES_DROPOUT)
+    on_active, on_dormant, rate = np.zeros(shape), np.zeros(shape), np.zeros(shape[:2])
+    # no repeat purchase yet: active, and p is still its prior
+    never = ~data.repeat
+    lam, log_wl = rate_nodes(r, alpha, data.shift)
+    _, by_rate = logsumexp_rows(log_wl[None, :] - np.outer(data.T[never], lam))
+    on_active[never, : lam.size] = by_rate[:, :, None] * np.exp(log_wp)[None, None, :]
+    rate[never, : lam.size] = lam
+    rep = np.flatnonzero(data.repeat)
+    for g in data.groups:
+        lam, log_wl = rate_nodes(r, alpha, data.shift, g.nodes)
+        who = rep[g.rows]
+        x, t_x = data.x[who], data.t_x[who]
+        in_active, in_dormant = _grids(g, lam, log_wl, p, log_wp, omega, x, t_x, data)
+        top = np.maximum(in_active.max(axis=1), in_dormant.max(axis=1))[:, None]
+        in_active, in_dormant = np.exp(in_active - top), np.exp(in_dormant - top)
+        norm = (in_active.sum(axis=1) + in_dormant.sum(axis=1))[:, None]
+        grid = (-1, lam.size, NODES_DROPOUT)
+        on_active[who, : lam.size] = (in_active / norm).reshape(grid)
+        on_dormant[who, : lam.size] = (in_dormant / norm).reshape(grid)
+        rate[who, : lam.size] = lam
+    return Posterior(on_active, on_dormant, data.index, rate, p, omega)
