@@ -43,8 +43,9 @@ from .history import Summary, repeat_gaps
 __all__ = ["Histories", "HistoryGroup", "fit_bgnbd_reactivation", "prepare"]
 
 NODES_RATE = 16  # Gauss-Laguerre nodes for lambda
-NODES_RATE_HEAVY = 32  # the same for a group of histories with more repeat purchases than
-HEAVY_FROM = 12  # this (median): their likelihood is narrow in lambda, far in the tail
+# more for groups of histories with more repeat purchases (median) than these: their
+# likelihood is narrow in lambda, far in the prior's tail
+NODES_HEAVY = ((12, 32), (60, 48))
 NODES_DROPOUT = 12  # Gauss-Jacobi nodes for p
 NAMES = ["r", "alpha", "a", "b", "omega"]
 WAKE_STARTS = (1e-4, 1e-3, 1e-2, 1e-1)  # per week: where the search for omega may start
@@ -112,8 +113,8 @@ def _groups(later: np.ndarray, x: np.ndarray, stretch: np.ndarray, gaps: np.ndar
         counts = sparse.csr_matrix(
             (np.ones(row.size), (row, local.reshape(-1))), shape=(rows.size, used.size)
         )
-        heavy = np.median(x[rows]) > HEAVY_FROM
-        nodes = NODES_RATE_HEAVY if heavy else NODES_RATE
+        typical = np.median(x[rows])
+        nodes = max([NODES_RATE, *(k for above, k in NODES_HEAVY if typical > above)])
         out.append(HistoryGroup(rows, table, used, counts, stretch[rows], nodes))
     return tuple(out)
 
