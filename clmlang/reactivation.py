@@ -156,18 +156,18 @@ def prepare(summary: Summary) -> Histories:
         stretches=stretches / 7.0,
         shift=float(np.median(summary.T)) / 2,
         groups=groups,
-        needs={
-            k: tuple(np.unique(np.concatenate(parts)) for parts in zip(*used, strict=True))
-            for k, used in _by_nodes(groups).items()
-        },
+        needs={k: _needs(groups, k) for k in {NODES_RATE, *(g.nodes for g in groups)}},
     )
 
 
-def _by_nodes(groups: tuple[HistoryGroup, ...]) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
-    out: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {NODES_RATE: []}
-    for g in groups:
-        out.setdefault(g.nodes, []).append((g.used, g.silence))
-    return {k: v or [(np.zeros(0, np.int64), np.zeros(0, np.int64))] for k, v in out.items()}
+def _needs(groups: tuple[HistoryGroup, ...], nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The gap lengths and silences the groups with `nodes` lambda nodes have."""
+    mine = [g for g in groups if g.nodes == nodes]
+    none = np.zeros(0, dtype=np.int64)
+    return (
+        np.unique(np.concatenate([none, *(g.used for g in mine)])),
+        np.unique(np.concatenate([none, *(g.silence for g in mine)])),
+    )
 
 
 def log_phi(delta: np.ndarray, d: np.ndarray) -> np.ndarray:
