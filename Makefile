@@ -1,18 +1,27 @@
-# Set-up in two commands: `make demo` and `make test`. Both create .venv when missing.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Set-up in two commands: `make demo` and `make test`. Both create .venv when missing and
+# install into it exactly what uv.lock pins (with hashes), so a fresh clone gets what CI tested.
+# `make lock` refreshes uv.lock after a change to pyproject.toml's dependencies.
+PYTHON     ?= python3
+UV_VERSION := 0.13.9
+VENV       := .venv
+BIN        := $(VENV)/bin
+STAMP      := $(VENV)/.installed
+UV         := .uv/bin/uv
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint lock clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+# uv itself, pinned, in a folder of its own so that `uv sync` owns .venv.
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# --locked: fail, rather than re-resolve, when uv.lock no longer matches pyproject.toml.
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --all-extras --python $(PYTHON)
 	touch $(STAMP)
+
+lock: $(UV)
+	$(UV) lock
 
 demo: $(STAMP)
 	$(BIN)/clm check --strict specs/
@@ -33,9 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_whatif.py
 
 lint: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	$(BIN)/ruff check clmlang tests benchmarks
 	$(BIN)/ruff format --check clmlang tests benchmarks
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .hypothesis
+	rm -rf $(VENV) .uv build .pytest_cache .hypothesis
