@@ -19,7 +19,8 @@ from clmlang.history import load_history, summarise
 from clmlang.reactivation_posterior import posterior
 from clmlang.stage_multipliers import _loglik, exposures, fit_bgnbd_stages
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import ROOT, clm
+
 CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
 END, UNTIL = "1997-09-30", "1998-06-30"
 NO_POLICY = 'program "None"\nstage all when purchases >= 0\n'
@@ -184,13 +185,6 @@ def test_a_policy_changes_the_forecast_through_the_control_variate(calibration, 
 def test_cli_model_option(tmp_path: Path):
     """`--model` picks the buying model; an unknown one is a usage error (exit 2)."""
     import json
-    import subprocess
-    import sys
-
-    def clm(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "clmlang", *args], capture_output=True, text=True, timeout=300
-        )
 
     bad = clm("calibrate", str(CDNOW), "--calibration-end", END, "--model", "magic")
     assert bad.returncode == 2 and "unknown buying model" in bad.stderr + bad.stdout

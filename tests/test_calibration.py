@@ -3,11 +3,8 @@ calibration cut-off, and maximum-likelihood fits that reproduce the published CD
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +15,8 @@ from clmlang.calibration import fit_history
 from clmlang.history import HistoryError, load_history, summarise
 from clmlang.market import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import ROOT, clm
+
 CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
 END = "1997-09-30"
 
@@ -116,23 +114,7 @@ def test_bad_files_name_the_row_and_column(tmp_path: Path, text: str, message: s
 
 def test_cli_writes_a_market_the_simulator_reads(tmp_path: Path):
     out = tmp_path / "market.toml"
-    env = {**os.environ, "NO_COLOR": "1"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "clmlang",
-            "calibrate",
-            str(CDNOW),
-            "--calibration-end",
-            END,
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    done = clm("calibrate", str(CDNOW), "--calibration-end", END, "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert "bgnbd" in done.stdout and "log-likelihood -9,582.4" in done.stdout
     settings, market = load_scenario(out)
@@ -142,20 +124,7 @@ def test_cli_writes_a_market_the_simulator_reads(tmp_path: Path):
     spec.write_text('program "No marketing"\nstage all when purchases >= 0\n')
     forecast = clmlang.simulate(spec, market, customers=500, days=60, rng=1)
     assert forecast.summary["purchases"] > 0
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "clmlang",
-            "calibrate",
-            str(CDNOW),
-            "--calibration-end",
-            "not-a-date",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    bad = clm("calibrate", str(CDNOW), "--calibration-end", "not-a-date")
     assert bad.returncode == 2 and "not a date" in bad.stderr
 
 
@@ -176,27 +145,18 @@ def test_simulated_forecast_equals_the_bgnbd_closed_form(history: pd.DataFrame):
 
 
 def test_cli_forecast_writes_its_files(tmp_path: Path):
-    env = {**os.environ, "NO_COLOR": "1"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "clmlang",
-            "forecast",
-            "--history",
-            str(CDNOW),
-            "--calibration-end",
-            END,
-            "--until",
-            "1998-06-30",
-            "--replications",
-            "3",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
+    done = clm(
+        "forecast",
+        "--history",
+        str(CDNOW),
+        "--calibration-end",
+        END,
+        "--until",
+        "1998-06-30",
+        "--replications",
+        "3",
+        "--out",
+        str(tmp_path),
     )
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "customers.csv")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import clm
+
 GOOD = """program "Shop" currency USD
 channel email cost 0.1
 product tee role profit price 20 cost 8
@@ -21,18 +21,6 @@ rule thanks {
   send email "Thanks" offer tee discount 10%
 }
 """
-
-
-def clm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "clmlang", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        env=env,
-        timeout=120,
-    )
 
 
 @pytest.fixture

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import clmlang
 from clmlang.changes import diff_policies
 from clmlang.formatter import format_text
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import clm
+
 BASE = """program "Shop" currency USD
 channel email cost 0.1
 channel sms cost 1
@@ -23,13 +22,6 @@ stage regular when purchases >= 2
 rule thanks { on purchase send email "Thanks" }
 rule nudge { in stage new when days_since_purchase >= 30 days send sms "Back?" offer tee discount 10% }
 """
-
-
-def clm(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "clmlang", *args], capture_output=True, text=True, cwd=cwd, env=env
-    )
 
 
 def test_changes_keyed_by_name():

@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +18,8 @@ from clmlang.market import MarketError
 from clmlang.overrides import OverrideError, apply_overrides
 from clmlang.scenario import load_scenario_file
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import ROOT, clm
+
 CLINIC = ROOT / "specs" / "clinic.clm"
 
 SCENARIO = f"""[simulation]
@@ -261,24 +260,15 @@ def test_report_charts_render_in_headless_chromium(scenario_file: Path, tmp_path
 
 
 def test_cli_run_writes_the_three_outputs(scenario_file: Path, tmp_path: Path):
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "clmlang",
-            "run",
-            str(scenario_file),
-            "--replications",
-            "2",
-            "--workers",
-            "2",
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
+    done = clm(
+        "run",
+        str(scenario_file),
+        "--replications",
+        "2",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "o"),
     )
     assert done.returncode == 0, done.stderr
     assert {p.name for p in (tmp_path / "o").iterdir()} == {
@@ -295,13 +285,7 @@ def test_cli_run_bad_override_is_a_diagnostic(tmp_path: Path):
         f'[simulation]\nspec = "{CLINIC}"\ncustomers = 100\ndays = 10\n'
         '[[variant]]\nname = "typo"\nset = { "rule.keep_rhytm.holdout" = 0.2 }\n'
     )
-    env = {**os.environ, "NO_COLOR": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "clmlang", "run", str(path), "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    done = clm("run", str(path), "--out", str(tmp_path / "o"))
     assert done.returncode == 1
     assert f"{path}:7:" in done.stderr and "did you mean `keep_rhythm`" in done.stderr
     assert "Traceback" not in done.stderr

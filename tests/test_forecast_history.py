@@ -4,8 +4,6 @@ latent state comes from the market's own buying parameters, not from a fit of th
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,8 @@ import clmlang
 from clmlang.forecasting import bgnbd_expected_holdout
 from clmlang.history import summarise
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import ROOT, clm
+
 CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
 END, UNTIL = "1997-09-30", "1998-06-30"
 WEEKS = 273 / 7  # 1997-10-01 to 1998-06-30
@@ -100,11 +99,6 @@ def test_cli_forecast_with_a_market_file_fits_nothing(tmp_path: Path):
     """`clm forecast --market FILE` uses the file's buying model as it is."""
     scenario = tmp_path / "market.toml"
     scenario.write_text("[market.buying]\nr = 0.5\nalpha = 14.0\na = 0.3\nb = 3.0\n")
-
-    def clm(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "clmlang", *args], capture_output=True, text=True, timeout=300
-        )
 
     common = ["--history", str(CDNOW), "--calibration-end", END, "--until", UNTIL]
     done = clm("forecast", *common, "--market", str(scenario), "--out", str(tmp_path / "fc"))

@@ -3,7 +3,6 @@ the pytest plugin, and the example specs' own tests."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from clmlang.policytest import run_tests
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import ROOT, clm
 
 SHOP = """program "Shop" currency USD
 channel sms cost 0.05
@@ -36,13 +35,6 @@ kind = "max_messages"
 limit = 3
 days = 7
 """
-
-
-def clm(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "clmlang", *args], capture_output=True, text=True, cwd=cwd, env=env
-    )
 
 
 def write(tmp_path: Path, spec: str, tests: str) -> Path:

@@ -4,9 +4,6 @@ capacities, holdouts), determinism, common random numbers, and the shape of its 
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +14,7 @@ import clmlang.metrics
 from clmlang.engine import simulate_policy
 from clmlang.market import Market, MarketError, market_from_mapping
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import ROOT, clm
 
 EMPTY = """program "Empty"
 stage everyone when purchases >= 0
@@ -333,16 +330,6 @@ def test_market_errors_name_the_key_and_suggest():
     assert problem[0] == "market.stages.loyl" and "did you mean `loyal`" in problem[1]
     with pytest.raises(MarketError):
         clmlang.simulate(policy, market, customers=10, days=5)
-
-
-def clm(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "clmlang", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={"NO_COLOR": "1", "COLUMNS": "120", "PATH": ""},
-    )
 
 
 def test_cli_simulate_writes_every_output(tmp_path):

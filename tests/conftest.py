@@ -1,0 +1,31 @@
+"""Shared test helpers: the repository root and `clm` run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def clm(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m clmlang ARGS` as a user would, in the caller's environment (so
+    PYTHONDONTWRITEBYTECODE and the like are kept) with colour off and wide, fixed columns;
+    `env` adds to or overrides that environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "clmlang", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
+        input=input,
+        timeout=timeout,
+    )
