@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from .engine import Run, simulate_policy
+from .extras import require
 from .files import write_atomic
 from .market import Market, MarketError
 from .metrics import Forecast, forecast
@@ -217,9 +218,8 @@ class Comparison:
 def _executor(scheduler: str | None, workers: int | None) -> tuple[object, Callable[[], None]]:
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV)
     if scheduler:
-        from distributed import Client
-
-        client = Client(scheduler, set_as_default=False)
+        distributed = require("distributed", "running replications on a Dask scheduler")
+        client = distributed.Client(scheduler, set_as_default=False)
         return client, client.close
     pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
     return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .extras import MissingExtra, require
+
 __all__ = [
     "HistoryError",
     "Summary",
@@ -49,11 +51,17 @@ def load_history(
         if not query:
             raise HistoryError(f"{text}: a database needs --query, the SQL that selects the rows")
         try:
-            import sqlalchemy
-
-            engine = sqlalchemy.create_engine(text)
+            sqlalchemy = require("sqlalchemy", "reading a history from a database")
+            engine = sqlalchemy.create_engine(_with_driver(text))
             with engine.connect() as connection:
                 raw = pd.read_sql(sqlalchemy.text(query), connection)
+        except MissingExtra as error:
+            raise HistoryError(str(error)) from None
+        except ImportError as error:  # a database driver that is not installed
+            raise HistoryError(
+                f"{_safe_url(text)}: the database driver is not installed ({error})\n"
+                "  hint: pip install 'clmlang[sql]' installs PostgreSQL's (psycopg)"
+            ) from None
         except Exception as error:  # the driver's own errors: connection, SQL, permissions
             raise HistoryError(f"{_safe_url(text)}: {type(error).__name__}: {error}") from None
         where = _safe_url(text)
@@ -63,13 +71,25 @@ def load_history(
             raise HistoryError(f"{path}: no such file")
         try:
             if path.suffix.lower() in (".parquet", ".pq"):
+                require("pyarrow", "reading a Parquet history")
                 raw = pd.read_parquet(path)
             else:
                 raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except MissingExtra as error:
+            raise HistoryError(f"{path}: {error}") from None
         except Exception as error:
             raise HistoryError(f"{path}: cannot read: {error}") from None
         where = str(path)
     return _check(raw, where, customer_col, date_col, amount_col)
+
+
+def _with_driver(url: str) -> str:
+    """`postgresql://...` with no driver named uses psycopg (3), the one `[sql]` installs;
+    SQLAlchemy's own default would be psycopg2."""
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() in ("postgresql", "postgres"):
+        return f"postgresql+psycopg{sep}{rest}"
+    return url
 
 
 def _safe_url(url: str) -> str:

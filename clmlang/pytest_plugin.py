@@ -2,6 +2,10 @@
 
 Installed with clmlang (entry point `pytest11`). Each example, invariant and forecast of a
 test file becomes one pytest item; `pytest specs/` runs them next to the code's own tests.
+
+pytest loads this plugin in every environment where clmlang is installed, for every run, so it
+imports nothing of clmlang's at load time: the policy-test runner (with numpy, pandas and
+hypothesis behind it) is imported only when a `*.test.toml` file is collected.
 """
 
 from __future__ import annotations
@@ -9,8 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from .policytest import run_tests
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path):
@@ -21,6 +23,8 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path):
 
 class PolicyTestFile(pytest.File):
     def collect(self):
+        from .policytest import run_tests
+
         report = run_tests([self.path])
         for outcome in report.outcomes:
             yield PolicyTestItem.from_parent(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..extras import MissingExtra
 from . import changes, editor, history, language, simulation  # noqa: F401  (they register commands)
 from .common import INTERNAL, OK, PROBLEMS, USAGE, _out, app
 
@@ -21,6 +22,9 @@ def main() -> None:
     """Entry point of the `clm` console script."""
     try:
         app(standalone_mode=True)
+    except MissingExtra as error:  # an optional part that is not installed: say which extra
+        _out(f"error: {error}", err=True)
+        sys.exit(USAGE)
     except KeyboardInterrupt:
         _out("interrupted", err=True)
         sys.exit(130)

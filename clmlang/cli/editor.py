@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..extras import require
 from .common import OK, app
 
 
@@ -28,6 +29,7 @@ def lsp(
         logging.basicConfig(filename=log, level=level, format="%(asctime)s %(name)s %(message)s")
     else:  # stdout carries the protocol: the log goes to stderr
         logging.basicConfig(level=level, format="clm lsp: %(name)s: %(message)s")
+    require("pygls", "clm lsp")  # installed by the [lsp] extra
     from ..lsp.server import serve  # pygls is loaded only by this command
 
     serve()
