@@ -27,6 +27,8 @@ __all__ = [
     "log_rising",
 ]
 
+TOLERANCE = {"ftol": 1e-12, "gtol": 1e-7}  # L-BFGS-B's, on the summed log-likelihood
+
 
 @dataclass(frozen=True)
 class Fit:
@@ -131,7 +133,10 @@ def fit_model(
         return value if np.isfinite(value) else 1e12
 
     x0 = np.log(start)
-    result = optimize.minimize(objective, x0, method="L-BFGS-B")
+    # scipy's default ftol (2.2e-9, relative) stops a log-likelihood of -9,582 within 2e-5
+    # of its value, short of the maximum: CDNOW's BG/NBD at b 2.411 for 2.426, its holdout
+    # forecast 1,654.6 for 1,653.4; at 1e-12 the fit reaches it, in about twice the steps
+    result = optimize.minimize(objective, x0, method="L-BFGS-B", options=TOLERANCE)
     if not result.success:  # from a rough start the simplex is slower but does not give up
         result = optimize.minimize(
             objective,
@@ -139,7 +144,7 @@ def fit_model(
             method="Nelder-Mead",
             options={"maxiter": 5000, "xatol": 1e-7, "fatol": 1e-7},
         )
-        result = optimize.minimize(objective, result.x, method="L-BFGS-B")
+        result = optimize.minimize(objective, result.x, method="L-BFGS-B", options=TOLERANCE)
     return _fit_result(name, names, result.x, _hessian(objective, result.x), -result.fun, n)
 
 
