@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import special
+from scipy import special, stats
 
 import clmlang
 from clmlang.calibration import fit_history
@@ -168,15 +168,25 @@ def test_stage_multipliers_are_recovered_from_simulated_histories():
     assert fit.params["r"] == pytest.approx(2.0, rel=0.5)
 
 
-def test_reactivation_is_recovered_from_simulated_histories():
+# a 99.9% normal interval: a correct fit misses it on one seed in a thousand
+WITHIN = float(stats.norm.ppf(1 - 0.001 / 2))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_reactivation_is_recovered_from_simulated_histories(seed: int):
+    """Histories simulated with dormant customers waking at 0.01 a day give back omega within
+    its 99.9% interval, and AIC chooses the reactivation model. (Seed 3 once gave 0.0143,
+    10 standard errors off: a fit stuck where rounding noise was its likelihood.)"""
     market = clmlang.Market.model_validate(
         {"buying": {"r": 1.0, "alpha": 20.0, "a": 1.0, "b": 2.0, "reactivation": 0.01}}
     )
-    frame, end = _simulated_history(market, 2000, 365, seed=3)
+    frame, end = _simulated_history(market, 2000, 365, seed=seed)
     frame = frame.groupby(["customer_id", "date"], as_index=False)["amount"].sum()
     cal = fit_history(frame, end)
     omega = cal.reactivation.params["omega"] / 7  # per day
-    assert abs(omega - 0.01) < 4 * cal.reactivation.std_errors["omega"] / 7
+    se = cal.reactivation.std_errors["omega"] / 7
+    assert 0 < se < 0.1 * 0.01  # the data measure omega to a tenth or better
+    assert abs(omega - 0.01) < WITHIN * se
     assert cal.best == "bgnbd_reactivation"
 
 
