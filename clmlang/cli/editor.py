@@ -26,8 +26,12 @@ def lsp(
     level = logging.DEBUG if verbose else logging.WARNING
     if log is not None:
         logging.basicConfig(filename=log, level=level, format="%(asctime)s %(name)s %(message)s")
-    else:  # stdout carries the protocol: the log goes to stderr
-        logging.basicConfig(level=level, format="clm lsp: %(name)s: %(message)s")
+    else:  # stdout carries the protocol: the log goes to stderr, one line a record
+        from ..lsp.protocol import OneLineFormatter
+
+        stderr = logging.StreamHandler()
+        stderr.setFormatter(OneLineFormatter("clm lsp: %(name)s: %(message)s"))
+        logging.basicConfig(level=level, handlers=[stderr])
     from ..lsp.server import serve  # pygls is loaded only by this command
 
     serve()
