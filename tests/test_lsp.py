@@ -410,7 +410,8 @@ def test_saving_a_used_file_checks_its_users_again(client: LspClient, tmp_path: 
     assert client.diagnostics(uri) == []
     module.write_text("channel mail cost 0.1\n")  # the editor saves the used file
     used = client.open(module)
-    assert client.diagnostics(used) == []  # a module: syntax only, as `clm check` does
+    (alone,) = client.diagnostics(used)  # a module, checked alone as `clm check` does
+    assert alone["code"] == "CLM115" and alone["range"]["start"] == {"line": 0, "character": 8}
     client.notify("textDocument/didSave", {"textDocument": {"uri": used}})
     problems = {d["code"]: d for d in client.diagnostics(uri)}
     assert set(problems) == {"CLM100", "CLM115"}
