@@ -58,14 +58,15 @@ def test_a_module_alone_is_checked(tmp_path: Path, text, code, message, line, co
 
 
 def test_names_left_to_the_users_are_not_reported(tmp_path: Path):
-    """A module that names stages, channels, products, lines, attributes, segments and
-    rules only its users declare has no problem alone; the summary says where they are
+    """A module that names stages, channels, products, lines, attributes, segments, rules
+    and RFM scores only its users declare has no problem alone; the summary says where they are
     checked."""
     module = tmp_path / "lib.clm"
     module.write_text(
         "cap tag promo 2 per 30 days\n"
         "cap sms 1 per 7 days\n"
         "product addon role upsell price 5 attach to tyre_change\n"
+        "segment best when rfm.r >= 4\n"  # the users' `rfm` block
         "rule nudge {\n"
         "  in stage loyal\n"
         "  when vip and days_since(wedding) < 30 days and owns(facial)\n"
