@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -47,19 +48,32 @@ def check(
     diagnostics: list[Diagnostic] = []
     sources: dict[str, Source] = {}
     failed = False
+    seen: set[tuple[object, ...]] = set()
+    modules: list[Path] = []
     for path in files:
         analysis = analyse(path, compile_policy=False, allow_module=True)
-        new = [d for d in analysis.diagnostics if d not in diagnostics]
+        new = [d for d in analysis.diagnostics if _problem(d) not in seen]
+        seen.update(map(_problem, new))
         diagnostics.extend(new)
         sources.update(analysis.sources)
         failed = failed or analysis.failed(strict)
+        modules += [path] if analysis.module else []
     if format is OutputFormat.json:
         _out(render_json(diagnostics))
     else:
         if diagnostics:
             _out(render_text(diagnostics, sources, color=_color(sys.stdout)) + "\n")
+        for module in modules:
+            _out(f"{module}: module, names checked through the specs that use it")
         _out(_summary(diagnostics, len(files)))
     raise typer.Exit(PROBLEMS if failed else OK)
+
+
+def _problem(d: Diagnostic) -> tuple[object, ...]:
+    """A module's problem found alone and again through a spec that uses it (which may
+    name the file `../common/lib.clm`) is one problem: the same code and text, same place."""
+    where = (os.path.realpath(d.span.file), d.span.start, d.span.end) if d.span else None
+    return (d.code, d.message, where)
 
 
 @app.command(name="compile")
