@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .common import OK, app
+from .common import OK, _output_file, app
 
 
 @app.command()
@@ -23,6 +23,7 @@ def lsp(
 ) -> None:
     """Run the .clm language server over stdio: diagnostics, hover, go to definition,
     completion, outline and formatting, for any editor that speaks LSP."""
+    _output_file(log, "--log")
     level = logging.DEBUG if verbose else logging.WARNING
     if log is not None:
         logging.basicConfig(filename=log, level=level, format="%(asctime)s %(name)s %(message)s")
