@@ -383,3 +383,18 @@ def test_counts_refuse_values_below_their_minimum(args: tuple[str, ...]):
     run = clm(*args)
     assert run.returncode == (1 if args[0] == "diff" else 2), run.stderr
     assert "Invalid value" in run.stderr
+
+
+def test_explain_refuses_a_value_without_a_key():
+    """`--customer "=3"` names the part with no key (it was reported as a repeated key)."""
+    run = clm("explain", SPEC, "--customer", "=3, =4")
+    assert run.returncode == 2
+    assert "`=3` has no key before `=`" in run.stderr
+
+
+def test_diff_refuses_an_empty_git_revision():
+    """`--git ""` is an error (exit 1), not a diff against the git index that says "no
+    changes"."""
+    run = clm("diff", SPEC, "--git", "")
+    assert run.returncode == 1
+    assert "--git: give a revision" in run.stderr

@@ -126,6 +126,8 @@ def diff_(
 ) -> None:
     """What changed between two specs: exit 0 no change, 1 error, 2 changes."""
     if git is not None:
+        if not git.strip():
+            raise _diff_fail("--git: give a revision, e.g. HEAD~1 or origin/main")
         if new is not None:
             raise _diff_fail("give one spec with --git, or two without it")
         old_policy = _policy_from(old, _git_text(old, git), f"{git}:{old}")

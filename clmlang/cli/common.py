@@ -98,10 +98,8 @@ def _input_file(path: Path, option: str = "", code: int = USAGE) -> Path:
         raise _usage_error(f"{where}{path}: no such file", "check the path", code)
     if path.is_dir():
         raise _usage_error(f"{where}{path} is a folder, not a file", "name a file in it", code)
-    if not path.is_file():
-        raise _usage_error(
-            f"{where}{path} is not a regular file", "give a file saved on disk", code
-        )
+    if not (path.is_file() or path.is_fifo() or path.is_char_device()):  # <(...) is a FIFO
+        raise _usage_error(f"{where}{path} is not a file", "give a file saved on disk", code)
     if not os.access(path, os.R_OK):
         raise _usage_error(f"{where}{path} is not readable", "check its permissions", code)
     return path
