@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..extras import require
-from .common import OK, app
+from .common import OK, _output_file, app
 
 
 @app.command()
@@ -24,6 +24,7 @@ def lsp(
 ) -> None:
     """Run the .clm language server over stdio: diagnostics, hover, go to definition,
     completion, outline and formatting, for any editor that speaks LSP."""
+    _output_file(log, "--log")
     level = logging.DEBUG if verbose else logging.WARNING
     require("pygls", "clm lsp")  # installed by the [lsp] extra
     if log is not None:
