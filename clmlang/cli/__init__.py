@@ -45,7 +45,10 @@ def _interrupted() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the message
     sys.stderr.write("interrupted\n")
     sys.stderr.flush()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):  # a closed pipe: nothing more to say there
+        pass
     # CPython remembers a KeyboardInterrupt that passed through PyRun_String (Cython modules
     # run code that way while numpy and pandas import) and, at a normal exit, kills the
     # process with SIGINT instead of returning our 130: leave without that exit.
