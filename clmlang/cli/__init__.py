@@ -11,6 +11,7 @@ This module imports nothing heavy: the commands (Typer, rich, numpy, ...) are im
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -45,10 +46,8 @@ def _interrupted() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the message
     sys.stderr.write("interrupted\n")
     sys.stderr.flush()
-    try:
+    with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
         sys.stdout.flush()
-    except (OSError, ValueError):  # a closed pipe: nothing more to say there
-        pass
     # CPython remembers a KeyboardInterrupt that passed through PyRun_String (Cython modules
     # run code that way while numpy and pandas import) and, at a normal exit, kills the
     # process with SIGINT instead of returning our 130: leave without that exit.
