@@ -32,9 +32,9 @@ from .market import Market, MarketError
 from .metrics import Forecast, forecast
 from .overrides import OverrideError, apply_overrides
 from .policy import Policy
-from .scenario import SCHEDULER_ENV, Scenario
+from .scenario import SCHEDULER_ENV, Scenario, Variant
 
-__all__ = ["Comparison", "Task", "plan", "run_scenario", "run_task"]
+__all__ = ["Comparison", "Task", "plan", "run_scenario", "run_task", "variant_policy"]
 
 
 @dataclass(frozen=True)
@@ -67,16 +67,7 @@ def plan(scenario: Scenario, replications: int | None = None) -> list[Task]:
     reps = replications or settings.replications
     tasks = []
     for variant in scenario.all_variants():
-        try:
-            policy, market = apply_overrides(
-                scenario.spec_path(variant), variant.set, scenario.market
-            )
-        except OverrideError as error:
-            where = "simulation.spec" if variant.name == "base" else f"{variant.name}: {error.key}"
-            raise MarketError(scenario.path, [(where, str(error))]) from None
-        problems = market.problems(policy)
-        if problems:
-            raise MarketError(scenario.path, problems)
+        policy, market = variant_policy(scenario, variant)
         shards = _shard_sizes(settings.customers, settings.shards)
         for r in range(reps):
             for k, size in enumerate(shards):
@@ -98,6 +89,18 @@ def plan(scenario: Scenario, replications: int | None = None) -> list[Task]:
                     )
                 )
     return tasks
+
+
+def variant_policy(scenario: Scenario, variant: Variant) -> tuple[Policy, Market]:
+    """The policy and market of one variant (the base is `Variant(name="base")`), checked
+    against each other; raises MarketError for an override or a name that does not fit."""
+    try:
+        policy, market = apply_overrides(scenario.spec_path(variant), variant.set, scenario.market)
+    except OverrideError as error:
+        where = "simulation.spec" if variant.name == "base" else f"{variant.name}: {error.key}"
+        raise MarketError(scenario.path, [(where, str(error))]) from None
+    scenario.check_names(market, policy)
+    return policy, market
 
 
 def _shard_sizes(customers: int, shards: int) -> list[int]:

@@ -307,31 +307,15 @@ class Settings(_Model):
 
 
 def load_scenario(path: str | Path) -> tuple[Settings, Market]:
-    """A scenario file's run settings (`[simulation]`) and market (`[market]`)."""
-    data = read_toml(Path(path))
-    unknown = sorted(set(data) - {"simulation", "market"})
-    if unknown:
-        raise MarketError(
-            str(path),
-            [(k, "unknown table" + did_you_mean(k, ["simulation", "market"])) for k in unknown],
-        )
-    try:
-        settings = Settings.model_validate(data.get("simulation", {}))
-    except ValidationError as error:
-        raise MarketError(
-            str(path),
-            [
-                (
-                    "simulation." + ".".join(str(p) for p in e["loc"]),
-                    "unknown key" + did_you_mean(str(e["loc"][-1]), list(Settings.model_fields))
-                    if e["type"] == "extra_forbidden"
-                    else e["msg"],
-                )
-                for e in error.errors()
-            ],
-        ) from None
-    market = market_from_mapping(data.get("market", {}), str(path))
-    return settings, market
+    """A scenario file's run settings and market (its includes merged): the part of
+    `scenario.load_scenario_file` that one simulation needs. Any scenario file is accepted;
+    its spec, replications, variants and sweeps are left to `load_scenario_file`."""
+    from .scenario import load_scenario_file  # the scenario reader builds on this module
+
+    scenario = load_scenario_file(path)
+    given = scenario.settings
+    settings = Settings(customers=given.customers, days=given.days, seed=given.seed)
+    return settings, scenario.market
 
 
 def read_toml(path: Path) -> dict:
