@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ from .diagnostics import ClmError, Diagnostic, has_errors
 from .explain import Explanation, parse_customer
 from .explain import explain as _explain
 from .loader import Spec, load_path, load_text
-from .market import Market, MarketError, load_scenario
+from .market import MAX_CUSTOMERS, MAX_DAYS, Market, MarketError, load_scenario
 from .policy import Policy
 from .source import Source
 from .symbols import Symbols
@@ -174,8 +175,9 @@ def simulate(
 
     `policy`: a compiled policy or a spec's path. `market`: a `Market`, a scenario file, or
     None for the documented defaults. `rng`: a `numpy.random.Generator` (or a seed); the same
-    seed gives the same forecast. Raises `ClmError` for a bad spec and `MarketError` for a
-    market that names stages, channels or products the spec does not declare.
+    seed gives the same forecast. Raises `ClmError` for a bad spec, `MarketError` for a
+    market that names stages, channels or products the spec does not declare, and
+    `ValueError` for sizes out of bounds or a run that needs more memory than is available.
     """
     if not isinstance(policy, Policy):
         policy = load(policy)
@@ -189,8 +191,15 @@ def simulate(
     if problems:
         raise MarketError(source, problems)
     from .engine import simulate_policy
+    from .engine.memory import size_problem
     from .metrics import forecast
 
+    for name, value, top in (("customers", customers, MAX_CUSTOMERS), ("days", days, MAX_DAYS)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= top:
+            raise ValueError(f"{name}: a whole number from 1 to {top:,}, not {value!r}")
+    problem = size_problem(policy, market, customers, days)
+    if problem:
+        raise ValueError(problem)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     run = simulate_policy(

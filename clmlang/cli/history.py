@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..files import write_atomic
-from ..market import MarketError
+from ..market import MAX_REPLICATIONS, MarketError
 from .common import (
     PROBLEMS,
     _compile_or_exit,
@@ -73,8 +73,8 @@ def forecast_(
     market: Annotated[
         Path | None, typer.Option(help="A calibrated market (else: calibrate first).")
     ] = None,
-    replications: Annotated[int, typer.Option(min=1)] = 20,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
+    replications: Annotated[int, typer.Option(min=1, max=MAX_REPLICATIONS)] = 20,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1)] = 0,
     customer_col: Annotated[str, typer.Option("--customer-col")] = "customer_id",
     date_col: Annotated[str, typer.Option("--date-col")] = "date",
     amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",

@@ -14,7 +14,8 @@ from rich.table import Table
 
 from ..api import run_scenario
 from ..api import simulate as api_simulate
-from ..market import MarketError
+from ..engine.memory import size_problem
+from ..market import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market, MarketError
 from ..policy import Policy
 from ..scenario import SCHEDULER_ENV, load_scenario_file
 
@@ -40,9 +41,11 @@ def simulate(
     scenario: Annotated[
         Path | None, typer.Option(help="A scenario file: [simulation] settings and [market].")
     ] = None,
-    customers: Annotated[int | None, typer.Option(min=1, help="Customers on day 0.")] = None,
-    days: Annotated[int | None, typer.Option(min=1, help="Days to simulate.")] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
+    customers: Annotated[
+        int | None, typer.Option(min=1, max=MAX_CUSTOMERS, help="Customers on day 0.")
+    ] = None,
+    days: Annotated[int | None, typer.Option(min=1, max=MAX_DAYS, help="Days to simulate.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1, help="Random seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the output files.")] = None,
     trace: Annotated[
         int | None, typer.Option(help="Print this customer's whole journey (a customer id).")
@@ -59,6 +62,7 @@ def simulate(
     rng = np.random.default_rng(settings.seed if seed is None else seed)
     if trace is not None and trace >= n:
         raise _usage_error(f"--trace: customer ids run from 0 to {n - 1}")
+    _check_size(policy, market, scenario, n, horizon, customers is not None, days is not None)
     out = out or Path("build") / spec.stem
     console = Console(stderr=True, highlight=False)
     with Progress(
@@ -86,6 +90,33 @@ def simulate(
     if result.trace is not None:
         _print_trace(result.trace, trace, policy)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
+
+
+def _check_size(
+    policy: Policy,
+    market: Market,
+    scenario: Path | None,
+    customers: int,
+    days: int,
+    customers_flag: bool,
+    days_flag: bool,
+) -> None:
+    """Refuse a run that needs more memory than there is, before it starts: a usage error
+    when a flag set the size, else a diagnostic at the scenario file's key."""
+    in_file = scenario is not None
+    names = {
+        "customers": "simulation.customers" if in_file and not customers_flag else "--customers",
+        "days": "simulation.days" if in_file and not days_flag else "--days",
+    }
+    problem = size_problem(policy, market, customers, days, names=names)
+    if problem is None:
+        return
+    if customers_flag or days_flag or not in_file:
+        raise _usage_error(problem)
+    key = "simulation.customers"
+    if "`market.acquisition" in problem:
+        key = "market.acquisition.per_day"
+    raise _market_failure(MarketError(str(scenario), [(key, problem)]), PROBLEMS)
 
 
 _KPIS = (
@@ -138,13 +169,16 @@ def _trigger_words(rule) -> str:
 def run_(
     scenario: Annotated[Path, typer.Argument(help="A scenario file (simulations/*.toml).")],
     replications: Annotated[
-        int | None, typer.Option(min=1, help="Runs per variant (default: the file's).")
+        int | None,
+        typer.Option(min=1, max=MAX_REPLICATIONS, help="Runs per variant (default: the file's)."),
     ] = None,
     scheduler: Annotated[
         str | None,
         typer.Option(help=f"A Dask scheduler's address (or set {SCHEDULER_ENV})."),
     ] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=1024, help="Local worker processes.")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the outputs.")] = None,
 ) -> None:
     """Run a what-if scenario: every variant, with replications, compared with the base."""
