@@ -20,7 +20,7 @@ import pandas as pd
 import tomli_w
 
 from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
-from .history import Summary, merge_days, summarise
+from .history import HistoryError, Summary, bad_amount, merge_days, summarise
 from .market import Market, market_from_mapping
 from .reactivation import fit_bgnbd_reactivation
 from .stage_multipliers import fit_bgnbd_stages
@@ -122,7 +122,17 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
     frame = history.copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
     frame["customer_id"] = frame["customer_id"].astype(str)
+    bad = bad_amount(frame["amount"])
+    if bad is not None:  # a DataFrame not read by load_history
+        row, what = bad
+        raise HistoryError(f"index {frame.index[row]!r}, column `amount`: {what}")
     summary = summarise(merge_days(frame), calibration_end)
+    if not np.any((summary.x > 0) & (summary.monetary > 0)):
+        raise HistoryError(
+            f"no repeat purchase up to {pd.Timestamp(calibration_end).date()} has an amount above"
+            " 0, so no spend model (Gamma-Gamma) can be fitted: calibrating needs what each"
+            " purchase was worth (a market from elsewhere can be given to `clm forecast --market`)"
+        )
     bg = fit_bgnbd(summary)
     # the reactivation fit is the longest; numpy lets go of the GIL, so it runs beside the rest
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -260,3 +260,135 @@ def test_forecast_too_far_is_a_usage_error(tmp_path: Path):
     )
     assert result.returncode == 2
     assert "more than 36,525 days after the calibration end" in result.stderr
+
+
+# ---- histories ---------------------------------------------------------------------------
+
+HEADER = "customer_id,date,amount\n"
+REPEATS = "1,1997-01-01,10\n1,1997-02-01,12\n2,1997-01-05,20\n2,1997-03-01,25\n"
+
+
+def _history(tmp_path: Path, rows: str, header: str = HEADER) -> Path:
+    path = tmp_path / "h.csv"
+    path.write_bytes((header + REPEATS + rows).encode("utf-8", "surrogateescape"))
+    return path
+
+
+def _calibrate(path: Path):
+    return clm("calibrate", str(path), "--calibration-end", "1997-06-30")
+
+
+def test_time_zone_offsets_are_dropped_keeping_the_local_date(tmp_path: Path):
+    """Offsets, even different ones, are accepted: the date is the local date as written."""
+    from clmlang.history import load_history
+
+    path = _history(
+        tmp_path, "3,1997-01-01T23:30:00-05:00,10\n3,1997-01-02T01:00:00+05:00,10\n3,1997-01-03,5\n"
+    )
+    frame = load_history(path)
+    mine = frame[frame["customer_id"] == "3"]
+    assert [d.isoformat()[:10] for d in mine["date"]] == ["1997-01-01", "1997-01-02", "1997-01-03"]
+
+
+def test_time_zone_dates_calibrate(tmp_path: Path):
+    """`1997-01-01T12:00:00+05:00` used to exit 3 (mixed time zones) under clm calibrate."""
+    result = _calibrate(_history(tmp_path, "3,1997-01-01T12:00:00+05:00,10\n"))
+    assert result.returncode == 0, result.stderr
+    assert "calibrated on 3 customers" in result.stdout
+
+
+def test_time_zone_aware_dataframe_column_is_read():
+    """A timestamptz column (as pandas reads one from a database) is accepted."""
+    import pandas as pd
+
+    from clmlang.calibration import fit_history
+    from clmlang.history import load_history
+
+    frame = pd.read_csv(ROOT / "tests" / "data" / "cdnow_sample.csv").head(300)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.tz_localize("Asia/Karachi")
+    loaded = load_history(frame)
+    assert str(loaded["date"].iloc[0].date()) == "1997-01-01"
+    assert fit_history(loaded, "1997-06-30").summary.x.size == loaded["customer_id"].nunique()
+
+
+def test_timestamptz_from_postgresql(tmp_path: Path):
+    """A PostgreSQL timestamptz column read through SQLAlchemy comes as UTC dates."""
+    from tests import postgres
+
+    if not postgres.available():
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    import sqlalchemy
+
+    from clmlang.history import load_history, summarise
+
+    with postgres.server(port=54341) as url:
+        engine = sqlalchemy.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text("create table orders (client text, at timestamptz, amount float)")
+            )
+            connection.execute(
+                sqlalchemy.text(
+                    "insert into orders values ('a', '1997-01-01 23:30:00-05', 10),"
+                    " ('a', '1997-01-10 12:00:00+05', 20)"
+                )
+            )
+        engine.dispose()
+        loaded = load_history(
+            url, query="select client, at, amount from orders", customer_col="client", date_col="at"
+        )
+    assert [str(d.date()) for d in loaded["date"]] == ["1997-01-02", "1997-01-10"]
+    assert summarise(loaded, "1997-06-30").x.tolist() == [1]  # used to fail comparing dates
+
+
+@pytest.mark.parametrize(
+    ("amount", "what"),
+    [("-10", "a negative amount"), ("inf", "not a finite number"), ("-inf", "not a finite")],
+)
+def test_bad_amounts_are_refused_with_the_row(tmp_path: Path, amount: str, what: str):
+    """Negative and infinite amounts used to be fitted; now the row is named."""
+    result = _calibrate(_history(tmp_path, f"3,1997-01-01,{amount}\n"))
+    assert result.returncode == 1
+    assert f"h.csv: row 6, column `amount`: {what}" in result.stderr
+
+
+def test_bad_amount_in_a_dataframe_given_to_calibrate():
+    """clmlang.calibrate on a DataFrame (not read by load_history) checks amounts too."""
+    import pandas as pd
+
+    from clmlang.history import HistoryError
+
+    frame = pd.DataFrame(
+        {"customer_id": ["a", "a"], "date": ["1997-01-01", "1997-02-01"], "amount": [5, -1.0]}
+    )
+    with pytest.raises(HistoryError, match="index 1, column `amount`: a negative amount"):
+        clmlang.calibrate(frame, "1997-06-30")
+
+
+def test_non_utf8_byte_is_reported_by_line(tmp_path: Path):
+    """The decoder's buffer offset said nothing; the line and column do."""
+    result = _calibrate(_history(tmp_path, "3\udcff,1997-01-01,10\n"))
+    assert result.returncode == 1
+    assert "h.csv: line 6, column 2: not UTF-8 text (byte 0xff)" in result.stderr
+
+
+def test_nul_inside_a_date_is_refused(tmp_path: Path):
+    """A NUL used to be dropped silently, reading `1997-01\\x00-01` as 1 January."""
+    result = _calibrate(_history(tmp_path, "3,1997-01\x00-01,10\n"))
+    assert result.returncode == 1
+    assert "h.csv: row 6, column `date`: a NUL byte" in result.stderr
+
+
+def test_all_zero_amounts_cannot_fit_a_spend_model(tmp_path: Path):
+    """Amounts of 0 everywhere used to fit a made-up spend model silently."""
+    path = tmp_path / "zero.csv"
+    path.write_text(
+        HEADER
+        + REPEATS.replace(",10\n", ",0\n")
+        .replace(",12\n", ",0\n")
+        .replace(",20\n", ",0\n")
+        .replace(",25\n", ",0\n")
+    )
+    result = _calibrate(path)
+    assert result.returncode == 1
+    assert "no spend model (Gamma-Gamma) can be fitted" in result.stderr
