@@ -21,7 +21,7 @@ import tomli_w
 
 from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
 from .history import HistoryError, Summary, bad_amount, merge_days, summarise
-from .market import Market, market_from_mapping
+from .market import Market, MarketError, market_from_mapping
 from .reactivation import fit_bgnbd_reactivation
 from .stage_multipliers import fit_bgnbd_stages
 
@@ -127,7 +127,8 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
         row, what = bad
         raise HistoryError(f"index {frame.index[row]!r}, column `amount`: {what}")
     summary = summarise(merge_days(frame), calibration_end)
-    if not np.any((summary.x > 0) & (summary.monetary > 0)):
+    repeat = summary.x > 0  # (with none at all, the fits fall back to their defaults)
+    if repeat.any() and not np.any(summary.monetary[repeat] > 0):
         raise HistoryError(
             f"no repeat purchase up to {pd.Timestamp(calibration_end).date()} has an amount above"
             " 0, so no spend model (Gamma-Gamma) can be fitted: calibrating needs what each"
@@ -142,10 +143,26 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
         wake = waking.result()
     chosen = _choose((bg, stages, wake), model)
     counts = summary.x + 1
-    values, freq = np.unique(counts, return_counts=True)
     end = pd.Timestamp(calibration_end)
     recency = (summary.T - summary.t_x) * WEEK
-    market = market_from_mapping(
+    try:
+        market = _market(chosen, gg, end, counts, recency)
+    except MarketError as error:  # a fit that ran off to infinity: far too little data
+        found = "; ".join(f"{key}: {message}" for key, message in error.problems)
+        raise HistoryError(
+            f"the fits up to {end.date()} are out of range ({found}): too few customers or "
+            f"repeat purchases to calibrate on ({summary.x.size:,} customers, "
+            f"{int(summary.x.sum()):,} repeat purchases)"
+        ) from None
+    return Calibration(market, bg, pareto, stages, wake, gg, summary, end.date().isoformat(), model)
+
+
+def _market(
+    chosen: Fit, gg: Fit, end: pd.Timestamp, counts: np.ndarray, recency: np.ndarray
+) -> Market:
+    """The calibrated market: an existing base as the history has it, the fitted models."""
+    values, freq = np.unique(counts, return_counts=True)
+    return market_from_mapping(
         {
             "start_date": (end + pd.Timedelta(days=1)).date().isoformat(),
             "population": {
@@ -164,7 +181,6 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
         },
         "<calibration>",
     )
-    return Calibration(market, bg, pareto, stages, wake, gg, summary, end.date().isoformat(), model)
 
 
 def _buying(fit: Fit) -> dict[str, object]:

@@ -392,3 +392,11 @@ def test_all_zero_amounts_cannot_fit_a_spend_model(tmp_path: Path):
     result = _calibrate(path)
     assert result.returncode == 1
     assert "no spend model (Gamma-Gamma) can be fitted" in result.stderr
+
+
+def test_absurdly_large_finite_value_is_refused(tmp_path: Path):
+    """spend.p = 1e308 is finite but overflowed the spend draws (numpy warnings, exit 0)."""
+    result, out = _simulate(tmp_path, "[market.spend]\np = 1e308\n", "--days", "5")
+    assert result.returncode == 1
+    assert "s.toml:2:1: error[CLM200]: market.spend.p: at most 1e+100 in size" in result.stderr
+    assert not out.exists()

@@ -14,7 +14,6 @@ from rich.table import Table
 
 from ..api import run_scenario
 from ..api import simulate as api_simulate
-from ..engine.memory import size_problem
 from ..market import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market, MarketError
 from ..policy import Policy
 from ..scenario import SCHEDULER_ENV, load_scenario_file
@@ -103,6 +102,8 @@ def _check_size(
 ) -> None:
     """Refuse a run that needs more memory than there is, before it starts: a usage error
     when a flag set the size, else a diagnostic at the scenario file's key."""
+    from ..engine.memory import size_problem  # the engine loads only for commands that run
+
     in_file = scenario is not None
     names = {
         "customers": "simulation.customers" if in_file and not customers_flag else "--customers",
