@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ from .diagnostics import ClmError, Diagnostic, has_errors
 from .explain import Explanation, parse_customer
 from .explain import explain as _explain
 from .loader import Spec, load_path, load_text
-from .market import Market, MarketError, load_scenario
+from .market import MAX_CUSTOMERS, MAX_DAYS, Market, MarketError, load_scenario
 from .policy import Policy
 from .source import Source
 from .symbols import Symbols
@@ -185,7 +186,8 @@ def simulate(
     `numpy.random.Generator` (or a seed); the same seed gives the same forecast. Raises
     `ClmError` for a bad spec, `MarketError` for a bad scenario file or a market that names
     stages, channels or products the spec does not declare, and `ValueError` for a missing
-    spec or an unknown variant.
+    spec or an unknown variant, sizes out of bounds, or a run that needs more memory than is
+    available.
     """
     from .scenario import Scenario, load_scenario_file
 
@@ -210,8 +212,15 @@ def simulate(
     if rng is None and settings is not None:
         rng = settings.seed
     from .engine import simulate_policy
+    from .engine.memory import size_problem
     from .metrics import forecast
 
+    for name, value, top in (("customers", customers, MAX_CUSTOMERS), ("days", days, MAX_DAYS)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= top:
+            raise ValueError(f"{name}: a whole number from 1 to {top:,}, not {value!r}")
+    problem = size_problem(policy, market, customers, days)
+    if problem:
+        raise ValueError(problem)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     run = simulate_policy(

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from .engine import Run, simulate_policy
+from .engine.memory import size_problem
 from .extras import require
 from .files import write_atomic
 from .market import Market, MarketError
@@ -264,6 +265,11 @@ def run_scenario(
     runs them in this process. `progress(done, total)` is called as runs finish.
     """
     tasks = plan(scenario, replications)
+    if not serial and (scheduler or os.environ.get(SCHEDULER_ENV)):
+        pass  # a cluster's memory is its own
+    else:
+        at_once = 1 if serial else min(workers or os.cpu_count() or 1, len(tasks))
+        _check_memory(scenario, tasks, at_once)
     total = len(tasks)
     done = 0
     collected: list[RunResult] = []
@@ -277,6 +283,32 @@ def run_scenario(
     finally:
         close()
     return _compare(scenario, collected, replications or scenario.settings.replications)
+
+
+def _check_memory(scenario: Scenario, tasks: list[Task], at_once: int) -> None:
+    """Refuse, before any run starts, a scenario whose runs (`at_once` side by side, and the
+    shards of split populations, kept here until merged) need more memory than there is."""
+    copies = at_once + (len(tasks) if scenario.settings.shards > 1 else 0)
+    names = {
+        "customers": "simulation.customers",
+        "days": "simulation.days",
+        "copies": "--workers" if scenario.settings.shards == 1 else "simulation.shards",
+    }
+    seen = set()
+    for task in tasks:
+        if task.variant in seen:
+            continue
+        seen.add(task.variant)
+        policy = Policy.from_json(task.policy_json)
+        market = Market.model_validate_json(task.market_json)
+        problem = size_problem(
+            policy, market, task.customers, task.days, copies=copies, names=names
+        )
+        if problem:
+            key = "simulation.customers"
+            if "`market.acquisition" in problem:
+                key = "market.acquisition.per_day"
+            raise MarketError(scenario.path, [(key, problem)])
 
 
 def _forecasts(results: list[RunResult]) -> dict[tuple[str, int], Forecast]:

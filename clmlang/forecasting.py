@@ -22,10 +22,11 @@ import pandas as pd
 from scipy import special
 
 from .engine import Base, simulate_policy
+from .engine.memory import size_problem
 from .files import write_atomic
 from .fitting import Fit
 from .history import Summary
-from .market import Buying, Market, MarketError, Spend
+from .market import MAX_DAYS, MAX_REPLICATIONS, Buying, Market, MarketError, Spend
 from .policy import Policy
 from .reactivation_posterior import posterior
 from .stage_multipliers import BREAKS, exposures
@@ -189,6 +190,10 @@ def forecast_base(
     days = (pd.Timestamp(until) - start).days + 1
     if days < 1:
         raise ValueError(f"--until {until} is not after the calibration end {calibration_end}")
+    if days > MAX_DAYS:
+        raise ValueError(f"--until {until}: more than {MAX_DAYS:,} days after the calibration end")
+    if not 1 <= replications <= MAX_REPLICATIONS:
+        raise ValueError(f"replications: from 1 to {MAX_REPLICATIONS:,}, not {replications}")
     n = s.x.size
     weeks = math.ceil(days / WEEK)
     latent = _Latent(s, market.buying)
@@ -206,6 +211,10 @@ def forecast_base(
     # acquired during the run would belong to no block: then each replication runs alone
     alone = market.acquisition.per_day > 0
     stack = 1 if alone else max(1, min(replications, STACKED_CUSTOMERS // max(n, 1)))
+    names = {"customers": "the history's customers (--query)", "days": "--until"}
+    problem = size_problem(policy, market, n * stack, days, copies=len(runs), names=names)
+    if problem:
+        raise ValueError(problem)
     for first in range(0, replications, stack):
         reps = range(first, min(first + stack, replications))
         bases = [

@@ -30,7 +30,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .market import Market, MarketError, did_you_mean, market_from_mapping, read_toml
+from .market import (
+    MAX_CUSTOMERS,
+    MAX_DAYS,
+    MAX_REPLICATIONS,
+    Market,
+    MarketError,
+    did_you_mean,
+    market_from_mapping,
+    read_toml,
+)
 from .market_files import resolve_market
 
 SCHEDULER_ENV = "CLM_SCHEDULER"  # the Dask scheduler to run replications on, when not given
@@ -46,11 +55,12 @@ class ScenarioSettings(_Model):
     """The `[simulation]` table."""
 
     spec: str | None = None
-    customers: int = Field(default=10_000, ge=1)
-    days: int = Field(default=365, ge=1)
-    seed: int = Field(default=0, ge=0)
-    replications: int = Field(default=1, ge=1)
-    shards: int = Field(default=1, ge=1)  # split each run's customers across workers
+    customers: int = Field(default=10_000, ge=1, le=MAX_CUSTOMERS)
+    days: int = Field(default=365, ge=1, le=MAX_DAYS)
+    seed: int = Field(default=0, ge=0, lt=2**63)
+    replications: int = Field(default=1, ge=1, le=MAX_REPLICATIONS)
+    # split each run's customers across workers
+    shards: int = Field(default=1, ge=1, le=MAX_REPLICATIONS)
 
 
 class Variant(_Model):

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..api import run_scenario
 from ..api import simulate as api_simulate
-from ..market import Market, MarketError
+from ..market import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market, MarketError
 from ..policy import Policy
 from ..scenario import SCHEDULER_ENV, Scenario, ScenarioSettings, load_scenario_file
 
@@ -51,9 +51,11 @@ def simulate(
         str | None,
         typer.Option(help="Simulate this variant (or sweep value) of the scenario, not its base."),
     ] = None,
-    customers: Annotated[int | None, typer.Option(min=1, help="Customers on day 0.")] = None,
-    days: Annotated[int | None, typer.Option(min=1, help="Days to simulate.")] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
+    customers: Annotated[
+        int | None, typer.Option(min=1, max=MAX_CUSTOMERS, help="Customers on day 0.")
+    ] = None,
+    days: Annotated[int | None, typer.Option(min=1, max=MAX_DAYS, help="Days to simulate.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1, help="Random seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the output files.")] = None,
     trace: Annotated[
         int | None,
@@ -71,6 +73,7 @@ def simulate(
     rng = np.random.default_rng(settings.seed if seed is None else seed)
     if trace is not None and trace >= n:
         raise _usage_error(f"--trace: customer ids run from 0 to {n - 1}")
+    _check_size(policy, market, scenario, n, horizon, customers is not None, days is not None)
     console = Console(stderr=True, highlight=False)
     with Progress(
         TextColumn("simulating"),
@@ -171,6 +174,35 @@ def _note_ignored(scenario: Scenario, path: Path, chosen: str) -> None:
         )
 
 
+def _check_size(
+    policy: Policy,
+    market: Market,
+    scenario: Path | None,
+    customers: int,
+    days: int,
+    customers_flag: bool,
+    days_flag: bool,
+) -> None:
+    """Refuse a run that needs more memory than there is, before it starts: a usage error
+    when a flag set the size, else a diagnostic at the scenario file's key."""
+    from ..engine.memory import size_problem  # the engine loads only for commands that run
+
+    in_file = scenario is not None
+    names = {
+        "customers": "simulation.customers" if in_file and not customers_flag else "--customers",
+        "days": "simulation.days" if in_file and not days_flag else "--days",
+    }
+    problem = size_problem(policy, market, customers, days, names=names)
+    if problem is None:
+        return
+    if customers_flag or days_flag or not in_file:
+        raise _usage_error(problem)
+    key = "simulation.customers"
+    if "`market.acquisition" in problem:
+        key = "market.acquisition.per_day"
+    raise _market_failure(MarketError(str(scenario), [(key, problem)]), PROBLEMS)
+
+
 _KPIS = (
     ("customers", "customers", "{:,.0f}"),
     ("purchases", "purchases", "{:,.0f}"),
@@ -224,13 +256,16 @@ def run_(
         Path | None, typer.Option(help="The base spec (default: the one the file names).")
     ] = None,
     replications: Annotated[
-        int | None, typer.Option(min=1, help="Runs per variant (default: the file's).")
+        int | None,
+        typer.Option(min=1, max=MAX_REPLICATIONS, help="Runs per variant (default: the file's)."),
     ] = None,
     scheduler: Annotated[
         str | None,
         typer.Option(help=f"A Dask scheduler's address (or set {SCHEDULER_ENV})."),
     ] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=1024, help="Local worker processes.")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the outputs.")] = None,
 ) -> None:
     """Run a what-if scenario: every variant, with replications, compared with the base."""
