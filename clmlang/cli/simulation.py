@@ -45,7 +45,7 @@ def simulate(
     ] = None,
     scenario: Annotated[
         Path | None,
-        typer.Option(help="A scenario file (simulations/*.toml): its settings and market."),
+        typer.Option(help="A scenario file (simulations/*.toml): its [simulation] settings and [market]."),
     ] = None,
     variant: Annotated[
         str | None,
