@@ -45,7 +45,9 @@ def simulate(
     ] = None,
     scenario: Annotated[
         Path | None,
-        typer.Option(help="A scenario file (simulations/*.toml): its [simulation] settings and [market]."),
+        typer.Option(
+            help="A scenario file (simulations/*.toml): its [simulation] settings and [market]."
+        ),
     ] = None,
     variant: Annotated[
         str | None,
