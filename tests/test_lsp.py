@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from clmlang.api import analyse_text
-from clmlang.formatter import format_text
+from clmlang.language.formatter import format_text
 
 from .lsp_client import LspClient
 

@@ -6,10 +6,10 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..diagnostics import Diagnostic, Related, Severity
-from ..loader import Spec
-from ..source import Span
-from ..symbols import Symbols
+from ..core.diagnostics import Diagnostic, Related, Severity
+from ..core.source import Span
+from ..language.loader import Spec
+from ..language.symbols import Symbols
 
 __all__ = ["Context", "suggest"]
 

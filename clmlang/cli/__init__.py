@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..extras import MissingExtra
+from ..core.extras import MissingExtra
 from . import changes, editor, history, language, simulation  # noqa: F401  (they register commands)
 from .common import INTERNAL, OK, PROBLEMS, USAGE, _out, app
 

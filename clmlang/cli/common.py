@@ -14,9 +14,9 @@ from pathlib import Path
 import typer
 
 from ..api import Analysis, analyse
-from ..diagnostics import Diagnostic, Severity, render_text
-from ..market import Market, MarketError, Settings, load_scenario
-from ..policy import Policy
+from ..compile.policy import Policy
+from ..core.diagnostics import Diagnostic, Severity, render_text
+from ..market.model import Market, MarketError, Settings, load_scenario
 
 app = typer.Typer(
     name="clm",

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..files import write_atomic
-from ..market import MarketError
+from ..core.files import write_atomic
+from ..market.model import MarketError
 from .common import (
     PROBLEMS,
     _compile_or_exit,
@@ -40,8 +40,8 @@ def calibrate_(
     """Fit the buying and spend models to a purchase history; write the market."""
     import pandas as pd  # the fitting stack loads only for the commands that use it
 
-    from ..calibration import MODELS, fit_history
-    from ..history import HistoryError, load_history
+    from ..forecasting.calibration import MODELS, fit_history
+    from ..forecasting.history import HistoryError, load_history
 
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     if model not in MODELS:
@@ -89,8 +89,8 @@ def forecast_(
 ) -> None:
     """Forecast the real customer base from the calibration end, under a policy or none."""
     from ..api import forecast_history
-    from ..calibration import MODELS
-    from ..history import HistoryError, load_history
+    from ..forecasting.calibration import MODELS
+    from ..forecasting.history import HistoryError, load_history
 
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     if model not in MODELS:

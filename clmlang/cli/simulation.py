@@ -14,13 +14,13 @@ from rich.table import Table
 
 from ..api import run_scenario
 from ..api import simulate as api_simulate
-from ..market import MarketError
-from ..policy import Policy
-from ..scenario import SCHEDULER_ENV, load_scenario_file
+from ..compile.policy import Policy
+from ..market.model import MarketError
+from ..market.scenario import SCHEDULER_ENV, load_scenario_file
 
 if TYPE_CHECKING:
-    from ..experiment import Comparison
-    from ..metrics import Forecast
+    from ..simulation.metrics import Forecast
+    from ..whatif.experiment import Comparison
 
 from .common import (
     PROBLEMS,
@@ -186,7 +186,7 @@ def run_(
 
 
 def _print_comparison(result: Comparison) -> None:
-    from ..report import HEADLINE, verdicts  # matplotlib: only when there is a report
+    from ..whatif.report import HEADLINE, verdicts  # matplotlib: only when there is a report
 
     console = Console(highlight=False, soft_wrap=True)
     table = Table(
