@@ -7,7 +7,7 @@ inline script check that every chart is in the page and mark the document
 
 from __future__ import annotations
 
-import html
+import functools
 import io
 import math
 
@@ -16,8 +16,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
-__all__ = ["SCRIPT", "STYLE", "clean", "figure", "svg"]
+__all__ = ["SCRIPT", "STYLE", "clean", "figure", "render_page", "svg"]
 
 STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -55,11 +57,31 @@ def svg(fig: plt.Figure) -> str:
     return text[text.index("<svg") :]
 
 
-def figure(drawing: str, caption: str) -> str:
-    """An inline chart with its caption, as the pages' script counts them."""
-    return (
-        f'<figure class="chart">{drawing}<figcaption>{html.escape(caption)}</figcaption></figure>'
+def figure(drawing: str, caption: str) -> Markup:
+    """An inline chart (matplotlib's own SVG, kept as it is) with its caption (escaped), as
+    the pages' script counts them."""
+    return Markup('<figure class="chart">{}<figcaption>{}</figcaption></figure>').format(
+        Markup(drawing), caption
     )
+
+
+@functools.cache
+def _templates(package: str) -> Environment:
+    return Environment(
+        loader=PackageLoader(package, "templates"),
+        autoescape=True,  # every value is escaped unless it is Markup (charts, the style)
+        undefined=StrictUndefined,  # a name the code forgot to pass is an error, not ""
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_page(package: str, template: str, **values: object) -> str:
+    """Render `package`'s `templates/<template>` with `values`, escaped, and the shared style
+    and script."""
+    page = _templates(package).get_template(template)
+    return page.render(style=Markup(STYLE), script=Markup(SCRIPT), **values)
 
 
 def clean(value: object) -> object:

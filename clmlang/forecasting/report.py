@@ -4,12 +4,11 @@ figures, and every model fitted on the calibration period."""
 
 from __future__ import annotations
 
-import html
 import json
 
 import matplotlib.pyplot as plt
 
-from ..core.page import SCRIPT, STYLE, clean, figure, svg
+from ..core.page import clean, figure, render_page, svg
 from .holdout import HoldoutForecast
 
 __all__ = ["output_files", "render_forecast_report"]
@@ -47,39 +46,29 @@ def render_forecast_report(result: HoldoutForecast) -> str:
     for ax in axes:
         ax.set_xlabel("weeks after the calibration end")
         ax.legend(fontsize=8)
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{clean(v) if not isinstance(v, str) else v}</td></tr>"
-        for k, v in s.items()
-    )
-    fits = "".join(
-        f"<tr><td>{html.escape(str(f['model']))}"
-        + (" (chosen)" if f["model"] == s.get("buying_model") else "")
-        + "</td><td>"
-        + ", ".join(
-            f"{html.escape(k)} {v:.4g} &plusmn; "
-            + ("n/a" if f["std_errors"][k] is None else f"{f['std_errors'][k]:.2g}")
-            for k, v in f["params"].items()
-        )
-        + f"</td><td>{f['log_likelihood']:,.2f}</td><td>{f['aic']:,.2f}</td></tr>"
-        for f in result.fits
-    )
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>clmlang forecast to {html.escape(str(s.get('until')))}</title>"
-        f"<style>{STYLE}</style></head><body>"
-        f"<h1>Forecast from {html.escape(str(s.get('calibration_end')))} to "
-        f"{html.escape(str(s.get('until')))}</h1>"
-        + figure(svg(fig), "Forecast against actual, week by week and cumulated")
-        + f"<h2>Figures</h2><table>{rows}</table>"
-        + (
-            "<h2>Models fitted on the calibration period</h2><p>The forecast uses the chosen"
-            " one: the lowest AIC unless a model was named. Pareto/NBD is reported, not"
-            " simulated.</p><table><tr><th>model</th>"
-            "<th>parameters &plusmn; standard error (times in weeks)</th>"
-            f"<th>log-likelihood</th><th>AIC</th></tr>{fits}</table>"
-            if result.fits
-            else "<h2>Market</h2><p>The market was given, not fitted: its buying model is "
-            f"{html.escape(str(s.get('buying_model')))}.</p>"
-        )
-        + f"<script>{SCRIPT}</script></body></html>\n"
+    return render_page(
+        "clmlang.forecasting",
+        "forecast.html",
+        until=str(s.get("until")),
+        calibration_end=str(s.get("calibration_end")),
+        chart=figure(svg(fig), "Forecast against actual, week by week and cumulated"),
+        figures=[(k, v if isinstance(v, str) else clean(v)) for k, v in s.items()],
+        fits=[
+            {
+                "model": str(f["model"]),
+                "chosen": f["model"] == s.get("buying_model"),
+                "params": [
+                    (
+                        k,
+                        f"{v:.4g}",
+                        "n/a" if f["std_errors"][k] is None else f"{f['std_errors'][k]:.2g}",
+                    )
+                    for k, v in f["params"].items()
+                ],
+                "log_likelihood": f"{f['log_likelihood']:,.2f}",
+                "aic": f"{f['aic']:,.2f}",
+            }
+            for f in result.fits
+        ],
+        buying_model=str(s.get("buying_model")),
     )

@@ -10,14 +10,13 @@ ROI, and the sweep curves.
 
 from __future__ import annotations
 
-import html
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..core.page import SCRIPT, STYLE, clean, figure, svg
+from ..core.page import clean, figure, render_page, svg
 from .experiment import Comparison, interval
 
 __all__ = ["output_files", "render_report", "verdicts"]
@@ -116,63 +115,57 @@ def _loyal_note(comparison: Comparison, variant: str) -> str | None:
 
 
 def render_report(comparison: Comparison) -> str:
-    """The report as one HTML document."""
+    """The report as one HTML document (`templates/report.html`)."""
     sc = comparison.scenario
-    variants = comparison.variant_names()
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>clmlang what-if: {html.escape(sc.path)}</title>",
-        f"<style>{STYLE}</style></head><body>",
-        f"<h1>What-if report: {html.escape(sc.path)}</h1>",
-        f"<p>{len(variants)} variant(s), {comparison.replications} replication(s) each, "
-        f"{sc.settings.customers:,} customers, {sc.settings.days} days, seed {sc.settings.seed}. "
-        "Intervals are 95%; differences are paired against the base run by run (common random "
-        "numbers).</p>",
-        "<h2>Verdicts</h2>",
-    ]
-    found = verdicts(comparison)
-    if not found:
-        parts.append("<p>Only the base was run.</p>")
-    for variant, text in found.items():
-        css = (
-            "flat" if "not significant" in text else ("up" if "+" in text.split("%")[0] else "down")
-        )
-        parts.append(
-            f"<p class='verdict'><b>{html.escape(variant)}</b>: "
-            f"<span class='{css}'>{html.escape(text)}</span></p>"
-        )
-    parts.append("<h2>KPIs</h2>" + _kpi_table(comparison))
-    parts.append("<h2>Retention</h2>" + _retention_chart(comparison))
-    parts.append("<h2>Revenue and profit</h2>" + _cumulative_chart(comparison))
-    parts.append("<h2>Customers per stage</h2>" + _stage_chart(comparison))
-    parts.append("<h2>Rules: contribution and ROI</h2>" + _rules_section(comparison))
-    if sc.sweeps:
-        parts.append("<h2>Sweeps</h2>" + _sweep_charts(comparison))
-    parts.append(f"<script>{SCRIPT}</script></body></html>")
-    return "\n".join(parts) + "\n"
+    rules = _rule_rows(comparison)
+    return render_page(
+        "clmlang.whatif",
+        "report.html",
+        path=sc.path,
+        variants=comparison.variant_names(),
+        replications=comparison.replications,
+        customers=f"{sc.settings.customers:,}",
+        days=sc.settings.days,
+        seed=sc.settings.seed,
+        verdicts=[
+            {"variant": variant, "text": text, "css": _verdict_css(text)}
+            for variant, text in verdicts(comparison).items()
+        ],
+        kpis=_kpi_rows(comparison),
+        retention_chart=_retention_chart(comparison),
+        cumulative_chart=_cumulative_chart(comparison),
+        stage_chart=_stage_chart(comparison),
+        rules=rules,
+        rules_chart=_rules_chart(comparison) if rules else None,
+        sweep_charts=_sweep_charts(comparison) if sc.sweeps else [],
+    )
 
 
-def _kpi_table(comparison: Comparison) -> str:
+def _verdict_css(text: str) -> str:
+    if "not significant" in text:
+        return "flat"
+    return "up" if "+" in text.split("%")[0] else "down"
+
+
+def _kpi_rows(comparison: Comparison) -> list[dict[str, object]]:
+    """The headline KPIs: each variant's mean, and its change against the base coloured by
+    whether it is significant and good."""
     table = comparison.comparison
-    rows = [
-        "<table><tr><th>KPI</th>"
-        + "".join(f"<th>{html.escape(v)}</th>" for v in comparison.variant_names())
-        + "</tr>"
-    ]
+    rows = []
     for kpi, label in HEADLINE:
         if kpi not in set(table["kpi"]):
             continue
         cells = []
         for variant in comparison.variant_names():
             row = table[(table["variant"] == variant) & (table["kpi"] == kpi)].iloc[0]
-            text = _fmt(row["mean"], kpi)
+            cell = {"value": _fmt(row["mean"], kpi), "change": None, "css": None}
             if variant != "base" and math.isfinite(row["diff_pct"]):
                 good = (row["diff"] > 0) != (kpi in _LOWER_IS_BETTER)
-                css = "flat" if not row["significant"] else ("up" if good else "down")
-                text += f" <span class='{css}'>({row['diff_pct']:+.1f}%)</span>"
-            cells.append(f"<td>{text}</td>")
-        rows.append(f"<tr><td>{label}</td>{''.join(cells)}</tr>")
-    return "\n".join(rows) + "</table>"
+                cell["css"] = "flat" if not row["significant"] else ("up" if good else "down")
+                cell["change"] = f"{row['diff_pct']:+.1f}%"
+            cells.append(cell)
+        rows.append({"label": label, "cells": cells})
+    return rows
 
 
 def _retention_chart(comparison: Comparison) -> str:
@@ -217,19 +210,46 @@ def _stage_chart(comparison: Comparison) -> str:
     return figure(svg(fig), "Customers per stage over time (mean over replications)")
 
 
-def _rules_section(comparison: Comparison) -> str:
+def _rule_summary(comparison: Comparison) -> pd.DataFrame:
+    """Each rule (and variant) of the base scenario: mean sends, cost, revenue, incremental
+    revenue against its holdout, and ROI over replications."""
     rules = comparison.rules
     if rules.empty:
-        return "<p>The spec has no rules.</p>"
+        return rules
     base = rules[rules["scenario_variant"] == "base"]
-    grouped = base.groupby(["rule", "variant"], sort=False)
-    summary = grouped.agg(
-        sent=("sent", "mean"),
-        cost=("cost", "mean"),
-        revenue=("revenue", "mean"),
-        incremental=("incremental_revenue", "mean"),
-        roi=("roi", "mean"),
-    ).reset_index()
+    return (
+        base.groupby(["rule", "variant"], sort=False)
+        .agg(
+            sent=("sent", "mean"),
+            cost=("cost", "mean"),
+            revenue=("revenue", "mean"),
+            incremental=("incremental_revenue", "mean"),
+            roi=("roi", "mean"),
+        )
+        .reset_index()
+    )
+
+
+def _rule_rows(comparison: Comparison) -> list[dict[str, str]]:
+    summary = _rule_summary(comparison)
+    if summary.empty:
+        return []
+    return [
+        {
+            "rule": row.rule,
+            "variant": row.variant,
+            "sent": f"{row.sent:,.0f}",
+            "cost": f"{row.cost:,.0f}",
+            "revenue": f"{row.revenue:,.0f}",
+            "incremental": _fmt(row.incremental, ""),
+            "roi": _fmt(row.roi, ""),
+        }
+        for row in summary.itertuples()
+    ]
+
+
+def _rules_chart(comparison: Comparison) -> str:
+    summary = _rule_summary(comparison)
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(summary))))
     labels = [
         f"{r}" + (f" / {v}" if v != "-" else "")
@@ -239,24 +259,10 @@ def _rules_section(comparison: Comparison) -> str:
     ax.barh(labels, values, color=["#1a7f37" if v >= 0 else "#b42318" for v in values])
     ax.invert_yaxis()
     ax.set_xlabel("incremental revenue against the holdout (base scenario)")
-    table = [
-        "<table><tr><th>rule</th><th>variant</th><th>sent</th><th>cost</th>"
-        "<th>attributed revenue</th><th>incremental revenue</th><th>ROI</th></tr>"
-    ]
-    for row in summary.itertuples():
-        table.append(
-            f"<tr><td>{html.escape(row.rule)}</td><td>{html.escape(row.variant)}</td>"
-            f"<td>{row.sent:,.0f}</td><td>{row.cost:,.0f}</td><td>{row.revenue:,.0f}</td>"
-            f"<td>{_fmt(row.incremental, '')}</td><td>{_fmt(row.roi, '')}</td></tr>"
-        )
-    return (
-        figure(svg(fig), "Each rule's incremental revenue (rules without a holdout: none)")
-        + "\n".join(table)
-        + "</table>"
-    )
+    return figure(svg(fig), "Each rule's incremental revenue (rules without a holdout: none)")
 
 
-def _sweep_charts(comparison: Comparison) -> str:
+def _sweep_charts(comparison: Comparison) -> list[str]:
     out = []
     runs = comparison.runs
     for sweep in comparison.scenario.sweeps:
@@ -282,7 +288,7 @@ def _sweep_charts(comparison: Comparison) -> str:
             ax.set_xlabel(sweep.key)
             ax.set_title(kpi)
         out.append(figure(svg(fig), f"Sweep of {sweep.key}: where the curve turns, burnout starts"))
-    return "\n".join(out)
+    return out
 
 
 def output_files(comparison: Comparison) -> dict[str, str]:
