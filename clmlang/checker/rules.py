@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from ..core.diagnostics import Related
+from ..core.names import suggest
 from ..language import syntax as s
 from ..language.symbols import iter_flows
 from ..language.vocabulary import SOLD_ROLES, WEEKDAYS
-from .context import Context, suggest
+from .context import Context
 from .declarations import _share, count, duration, money
 from .types import check_condition
 

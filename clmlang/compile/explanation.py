@@ -7,7 +7,6 @@ would fire, quoting the clause of the spec that stops it when it would not.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.names import suggest
 from ..core.source import Source
 from ..language import syntax as s
 from ..language.conditions import evaluate, lower, required_columns
@@ -102,8 +102,8 @@ def _code(table: Mapping[str, object], value: object, what: str) -> float:
     if value is None:
         return -1.0
     if value not in table:
-        close = difflib.get_close_matches(str(value), list(table), n=1)
-        hint = f"; did you mean `{close[0]}`?" if close else f"; known: {', '.join(table)}"
+        hint = suggest(str(value), table)
+        hint = f"; {hint}" if hint else f"; known: {', '.join(table)}"
         raise CustomerError(f"unknown {what} `{value}`{hint}")
     return float(list(table).index(value))  # type: ignore[arg-type]
 
@@ -120,9 +120,8 @@ def customer_columns(
                 f"`{key}` is computed from purchases, days_since_purchase and total_spent"
             )
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean `{close[0]}`?" if close else ""
-            raise CustomerError(f"unknown field `{key}`{hint}")
+            hint = suggest(key, known)
+            raise CustomerError(f"unknown field `{key}`" + (f"; {hint}" if hint else ""))
     c = dict(customer)
     purchases = _number(c.get("purchases", 0.0))
     spent = _number(c.get("total_spent", 0.0))

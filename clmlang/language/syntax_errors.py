@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from lark import Lark
@@ -10,6 +9,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lexer import PatternStr
 
 from ..core.diagnostics import Diagnostic, Severity
+from ..core.names import suggest
 from ..core.source import Source
 from .keywords import DECLARATIONS
 
@@ -149,9 +149,9 @@ def describe_error(
 
 def _hint(parser: Lark, value: str, token_type: str, expected: set[str]) -> str | None:
     keywords = _keywords(parser, expected)
-    close = difflib.get_close_matches(value, keywords, n=1, cutoff=0.7)
-    if close:
-        return f"did you mean `{close[0]}`?"
+    hint = suggest(value, keywords, cutoff=0.7)
+    if hint:
+        return hint
     if token_type == "$END" and "RBRACE" in expected:
         return "a `{` is not closed"
     if token_type == "RBRACE":

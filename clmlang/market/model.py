@@ -8,7 +8,6 @@ override them. Durations are days, shares are fractions, money is the program cu
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -17,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..compile.policy import Policy
+from ..core.names import did_you_mean
 from .errors import MarketError
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "Settings",
     "Spend",
     "StageEffect",
-    "did_you_mean",
     "load_market",
     "load_scenario",
     "market_from_mapping",
@@ -256,12 +255,6 @@ class Market(_Model):
                         )
                     )
         return found
-
-
-def did_you_mean(name: str, known: list[str]) -> str:
-    """' (did you mean `x`?)' with the closest of the `known` names, or "" if none is close."""
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 def market_from_mapping(data: dict, source: str = "<market>") -> Market:

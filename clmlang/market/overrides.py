@@ -28,11 +28,12 @@ from ..checker import check
 from ..compile.compiler import compile_spec
 from ..compile.policy import Policy
 from ..core.diagnostics import render_text
+from ..core.names import did_you_mean
 from ..language import syntax as s
 from ..language.loader import Spec, load_path
 from ..language.parser import parse_text
 from ..language.symbols import Symbols
-from .model import Market, MarketError, did_you_mean, market_from_mapping
+from .model import Market, MarketError, market_from_mapping
 
 __all__ = ["OverrideError", "apply_overrides", "parse_duration", "parse_share"]
 

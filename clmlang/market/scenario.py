@@ -27,7 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .model import Market, MarketError, did_you_mean, market_from_mapping, read_toml
+from ..core.names import did_you_mean
+from .model import Market, MarketError, market_from_mapping, read_toml
 
 SCHEDULER_ENV = "CLM_SCHEDULER"  # the Dask scheduler to run replications on, when not given
 

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 
 from ..compile.explanation import explain, parse_customer
 from ..compile.policy import Policy
+from ..core.names import did_you_mean
 from ..core.source import Source
 from ..language.symbols import Symbols
-from ..market.model import did_you_mean
 from .coverage import Coverage
 from .generated_histories import History, Purchase
 from .testfile import Example

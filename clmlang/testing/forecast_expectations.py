@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..compile.policy import Policy
-from ..market.model import Market, MarketError, did_you_mean, load_scenario
+from ..core.names import did_you_mean
+from ..market.model import Market, MarketError, load_scenario
 from ..simulation.engine import simulate_policy
 from ..simulation.metrics import forecast
 from ..whatif.experiment import interval

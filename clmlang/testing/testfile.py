@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..market.model import MarketError, did_you_mean, read_toml
+from ..core.names import did_you_mean
+from ..market.model import MarketError, read_toml
 
 __all__ = ["Example", "ForecastExpectation", "Invariant", "Replay", "TestFile", "load_test_file"]
 

@@ -14,7 +14,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from ..compile.policy import Policy
-from ..market.model import Market, did_you_mean
+from ..core.names import did_you_mean
+from ..market.model import Market
 from ..market.overrides import parse_share
 from ..simulation.engine import simulate_policy
 from .counterexamples import minimal_counterexample
