@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..core.files import write_atomic
 from .engine import Run
+from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
 
 __all__ = ["ACTIVE_DAYS", "Forecast", "forecast"]
 
@@ -134,7 +135,7 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
     frame["customers"] = d["customers"].astype(np.int64)
     frame["alive"] = d["alive"].astype(np.int64)
     frame["active"] = _active(cust, time, days)
-    for key in ("new_customers", "purchases", "revenue", "subscription_revenue"):
+    for key in DAILY_FLOWS:
         frame[key] = d[key]
     gross = d["revenue"] - d["cost_of_goods"] - d["rewards"]
     frame["gross_profit"] = gross
@@ -144,18 +145,7 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
     for i, channel in enumerate(policy.channels):
         frame[f"messages_{channel.name}"] = rec.channel_messages[:, i]
         frame[f"cost_{channel.name}"] = rec.channel_cost[:, i]
-    for key in (
-        "messages",
-        "message_cost",
-        "capped",
-        "delayed",
-        "over_capacity",
-        "unsubscribes",
-        "burned_out",
-        "discounts",
-        "rewards",
-        "acquisition_cost",
-    ):
+    for key in DAILY_MARKETING:
         frame[key] = d[key]
     return frame
 

@@ -10,20 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["DAILY", "RULE_COUNTERS", "Recorder", "Trace"]
+__all__ = ["DAILY", "DAILY_FLOWS", "DAILY_MARKETING", "RULE_COUNTERS", "Recorder", "Trace"]
 
-DAILY = (
-    "customers",
-    "alive",
-    "active",
-    "new_customers",
-    "purchases",
-    "revenue",
-    "subscription_revenue",
-    "cost_of_goods",
-    "discounts",
-    "rewards",
-    "acquisition_cost",
+# What the recorder counts each day, one array of `days` each. daily.csv (`metrics`) shows the
+# flows and the marketing counts as they are, in these orders; the rest feed computed columns.
+DAILY_FLOWS = ("new_customers", "purchases", "revenue", "subscription_revenue")
+DAILY_MARKETING = (
     "messages",
     "message_cost",
     "capped",
@@ -31,7 +23,13 @@ DAILY = (
     "over_capacity",
     "unsubscribes",
     "burned_out",
+    "discounts",
+    "rewards",
+    "acquisition_cost",
 )
+DAILY = ("customers", "alive", "active", *DAILY_FLOWS, "cost_of_goods", *DAILY_MARKETING)
+# What the recorder counts for each rule arm (a rule's variant, or its holdout), in the order
+# rules.csv shows them.
 RULE_COUNTERS = (
     "fired",
     "held_out",
