@@ -49,7 +49,7 @@ def load_history(
     text = str(source)
     if "://" in text:
         if not query:
-            raise HistoryError(f"{text}: a database needs --query, the SQL that selects the rows")
+            raise HistoryError(f"{text}: a database needs a query, the SQL that selects the rows")
         try:
             sqlalchemy = require("sqlalchemy", "reading a history from a database")
             engine = sqlalchemy.create_engine(_with_driver(text))

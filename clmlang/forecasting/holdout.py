@@ -188,7 +188,9 @@ def forecast_base(
     start = pd.Timestamp(calibration_end) + pd.Timedelta(days=1)
     days = (pd.Timestamp(until) - start).days + 1
     if days < 1:
-        raise ValueError(f"--until {until} is not after the calibration end {calibration_end}")
+        raise ValueError(
+            f"the forecast end {until} is not after the calibration end {calibration_end}"
+        )
     n = s.x.size
     weeks = math.ceil(days / WEEK)
     latent = _Latent(s, market.buying)
