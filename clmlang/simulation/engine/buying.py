@@ -49,9 +49,9 @@ class Buying:
                 u = S.uniform(ids, Purpose.PRODUCT, k + 7919)
                 lead = cat.leads[np.minimum((u * cat.leads.size).astype(int), cat.leads.size - 1)]
                 product = np.where(first, lead, product)
-            if self.sites and responding.any():
-                offer_p = self.site_offers["offer_product"][site_safe]
-                offer_l = self.site_offers["offer_line"][site_safe]
+            if self.steps.sites and responding.any():
+                offer_p = self.steps.offers["offer_product"][site_safe]
+                offer_l = self.steps.offers["offer_line"][site_safe]
                 product = np.where(responding & (offer_p >= 0), offer_p, product)
                 by_line = responding & (offer_p < 0) & (offer_l >= 0)
                 if by_line.any():
@@ -65,7 +65,7 @@ class Buying:
 
         # how much
         z = _gamma_quantile(mk.spend.p, S.uniform(ids, Purpose.CHECK, k)) / st.spend[ids]
-        stage_check = self.stage_check[st.stage[ids] + 1]
+        stage_check = self.effects.check[st.stage[ids] + 1]
         if cat.count:
             value = cat.price[product] * (z / self.mean_order) * stage_check
             cogs = cat.cost[product].copy()
@@ -74,11 +74,11 @@ class Buying:
             cogs = np.zeros(ids.size)
         discount = np.zeros(ids.size)
         bonus = np.zeros(ids.size)
-        if self.sites and responding.any():
-            share = self.site_offers["discount_share"][site_safe]
-            amount = self.site_offers["discount_amount"][site_safe]
+        if self.steps.sites and responding.any():
+            share = self.steps.offers["discount_share"][site_safe]
+            amount = self.steps.offers["discount_amount"][site_safe]
             discount = np.where(responding, np.minimum(value, value * share + amount), 0.0)
-            bonus = np.where(responding, self.site_offers["bonus"][site_safe], 0.0)
+            bonus = np.where(responding, self.steps.offers["bonus"][site_safe], 0.0)
         revenue = value - discount
         # upsell: add-ons attached to what was bought
         for main, addons in cat.attach.items():
@@ -112,7 +112,7 @@ class Buying:
         st.response_site[ids] = -1
 
         # records
-        arm = np.where(responding, self.site_arm[site_safe], -1)
+        arm = np.where(responding, self.steps.arm[site_safe], -1)
         rec.purchases.add(
             customer=ids, time=t, revenue=revenue, profit=profit, product=product, arm=arm
         )
@@ -142,10 +142,10 @@ class Buying:
             )
 
         # events, stages, then dropout and the next purchase (the new stage's behaviour)
-        self.events_purchase.append((ids, product))
+        self.today.events_purchase.append((ids, product))
         if first.any():
-            self.events_first.append(ids[first])
-        self.touched.append(ids)
+            self.today.events_first.append(ids[first])
+        self.today.touched.append(ids)
         self._assign_stages(ids, d)
         self._check_success_purchase(ids, product, d)
         self._after_purchase_timers(ids, product, d)
@@ -188,7 +188,7 @@ class Buying:
     ) -> None:
         st, cat, roles, S = self.state, self.catalogue, self.market.roles, self.streams
         stage = st.stage[ids] + 1
-        prob = st.dropout[ids] * self.stage_dropout[stage]
+        prob = st.dropout[ids] * self.effects.dropout[stage]
         if cat.values:
             prob = np.where((st.owned[ids] & cat.value_mask) != 0, prob * roles.value_dropout, prob)
         if cat.lifetimes:
@@ -199,7 +199,9 @@ class Buying:
         wake = self.market.buying.reactivation
         if wake > 0 and drops.any():  # dormant: wakes after Exp(wake), then buys after a gap
             gone = ids[drops]
-            rate = st.rate[gone] * self.stage_rate[stage[drops]] * self.rate_after(k[drops])
+            rate = (
+                st.rate[gone] * self.effects.rate[stage[drops]] * self.effects.rate_after(k[drops])
+            )
             with np.errstate(divide="ignore"):
                 asleep = -np.log(S.uniform(gone, Purpose.WAKE, k[drops])) / wake
                 gap = -np.log(S.uniform(gone, Purpose.GAP, k[drops])) / rate
@@ -209,7 +211,7 @@ class Buying:
             self.calendar.add_spread(np.floor(nxt[ok]), "purchase", None, gone[ok])
         go = ~drops
         ids, t, k, product, stage = ids[go], t[go], k[go], product[go], stage[go]
-        rate = st.rate[ids] * self.stage_rate[stage] * self.rate_after(k)
+        rate = st.rate[ids] * self.effects.rate[stage] * self.effects.rate_after(k)
         if cat.repeats:
             rate = np.where(st.members[ids], rate * roles.repeat_rate, rate)
         with np.errstate(divide="ignore"):
@@ -225,7 +227,7 @@ class Buying:
                 shape = roles.cycle_shape
                 g = _gamma_quantile(shape, S.uniform(ids[follow], Purpose.CYCLE_GAP, k[follow]))
                 gap[follow] = (
-                    g * (cycle[follow] / shape) / np.maximum(self.stage_rate[stage[follow]], 1e-9)
+                    g * (cycle[follow] / shape) / np.maximum(self.effects.rate[stage[follow]], 1e-9)
                 )
         nxt = t + gap
         st.next_t[ids] = nxt
@@ -251,7 +253,7 @@ class Buying:
         nxt[keep] += period
         self.calendar.add_spread(np.floor(nxt[keep]), "billing", j, keep)
         if cancel.any():
-            self.touched.append(ids[cancel])
+            self.today.touched.append(ids[cancel])
 
 
 def _gamma_quantile(shape: float, u: np.ndarray) -> np.ndarray:

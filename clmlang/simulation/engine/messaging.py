@@ -29,21 +29,21 @@ class Messaging:
     """Methods of the simulation (mixed into it); see simulation.py for the state."""
 
     def _enqueue(self, site_id: int, ids: np.ndarray) -> None:
-        site = self.sites[site_id]
+        site = self.steps.sites[site_id]
         rule = self.rules[site.rule]
         self.seq += 1
-        self.queue.append((-rule.priority, site.rule, self.seq, site_id, ids))
+        self.today.queue.append((-rule.priority, site.rule, self.seq, site_id, ids))
 
     def _send_queue(self, d: int) -> None:
-        self.queue.sort(key=lambda item: item[:3])
-        for _, _, _, site_id, ids in self.queue:
+        self.today.queue.sort(key=lambda item: item[:3])
+        for _, _, _, site_id, ids in self.today.queue:
             self._send(site_id, ids, d)
 
     def _send(self, site_id: int, ids: np.ndarray, d: int) -> None:
         st, rec = self.state, self.recorder
-        site = self.sites[site_id]
+        site = self.steps.sites[site_id]
         send, ch = site.send, site.channel
-        arm = int(self.site_arm[site_id])
+        arm = int(self.steps.arm[site_id])
         counters = rec.arm_counters
         bit = np.uint64(1) << np.uint64(ch)
         reach = ((st.reachable[ids] & bit) != 0) & ((st.unsubscribed[ids] & bit) == 0)
@@ -59,7 +59,7 @@ class Messaging:
             ids = ids[~ctrl]
         if not send.transactional and ids.size:
             ids = self._apply_caps(site_id, site, ids, d)
-        if ids.size and np.isfinite(self.capacity_left[:, ch]).any():
+        if ids.size and np.isfinite(self.today.capacity_left[:, ch]).any():
             ids = self._within_capacity(site, arm, ids, d)
         if not ids.size:
             return
@@ -70,7 +70,7 @@ class Messaging:
         within each block; the rest are dropped and counted."""
         ch, counters, rec = site.channel, self.recorder.arm_counters, self.recorder
         block = ids // self.block_size if self.blocks > 1 else np.zeros(ids.size, dtype=np.int64)
-        left = self.capacity_left[:, ch]
+        left = self.today.capacity_left[:, ch]
         order = np.lexsort((self.streams.uniform(ids, Purpose.CAPACITY, d), block))
         ranked = block[order]
         rank = np.arange(ids.size) - np.searchsorted(ranked, ranked)  # place within its block
@@ -104,7 +104,7 @@ class Messaging:
                 skip |= hit
             retry = np.where(hit, np.maximum(retry, np.ceil(oldest + cap.window)), retry)
         if blocked.any():
-            arm = int(self.site_arm[site_id])
+            arm = int(self.steps.arm[site_id])
             delay = blocked & ~skip
             capped = ids[blocked & skip]
             rec.arm_counters["capped"][arm] += capped.size
@@ -138,7 +138,7 @@ class Messaging:
             customer=ids,
             day=d,
             channel=ch,
-            site=self.site_ids[(site.node, site.step)],
+            site=self.steps.ids[(site.node, site.step)],
             arm=arm,
             stage=st.stage[ids],
         )
@@ -154,7 +154,7 @@ class Messaging:
         self.message_log.record(channel.name, ids, d)
         counter = st.messages_received[ids]
         st.messages_received[ids] = counter + 1
-        self.touched.append(ids)
+        self.today.touched.append(ids)
         self._trace_ids(ids, d, site, f'sent {channel.name} "{send.content}"')
 
         # fatigue before this message, then relevance
@@ -215,7 +215,7 @@ class Messaging:
         sooner = when < st.response_t[who]
         who, when = who[sooner], when[sooner]
         st.response_t[who] = when
-        st.response_site[who] = self.site_ids[(site.node, site.step)]
+        st.response_site[who] = self.steps.ids[(site.node, site.step)]
         counters["responses"][arm] += who.size
         self.calendar.add_spread(np.floor(when), "response", None, who)
         self._trace_ids(

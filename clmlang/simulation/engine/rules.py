@@ -20,13 +20,13 @@ class Rules:
     def _rules(self, bucket: dict, d: int) -> None:
         st = self.state
         # stage-event anchors for "N days after enter/leave STAGE"
-        for kind, code, who in self.events_stage:
-            for r in self.anchor:
+        for kind, code, who in self.today.events_stage:
+            for r in self.memory.anchor:
                 ev = self.rules[r].trigger.event
                 if ev.kind == kind and self.stage_index.get(ev.stage) == code:
-                    self.anchor[r][who] = d
+                    self.memory.anchor[r][who] = d
                     self.calendar.add(d + round(self.rules[r].trigger.days), "timer", r, who)
-        touched = self.idset.union(self.touched)
+        touched = self.idset.union(self.today.touched)
         everyone = slice(0, self.arrived)
         date = self.start_date + dt.timedelta(days=d)
         for r, rule in enumerate(self.rules):
@@ -39,12 +39,12 @@ class Rules:
                 ids = bucket.get(("timer", r), np.zeros(0, np.int64))
                 if kind == "inactivity":
                     ids = ids[np.floor(st.last_t[ids]) == d - round(trig.days)]
-                elif r in self.anchor:
-                    ids = ids[self.anchor[r][ids] == d - round(trig.days)]
+                elif r in self.memory.anchor:
+                    ids = ids[self.memory.anchor[r][ids] == d - round(trig.days)]
             elif kind == "schedule":
                 ids = np.arange(self.arrived) if _scheduled(trig, date) else np.zeros(0, np.int64)
             else:  # condition, every: level of the filters, for whom it may have changed
-                rows = everyone if self.rule_time_driven[r] else touched
+                rows = everyone if self.eligibility.time_driven[r] else touched
                 ids = self._edge(r, rows, d)
                 pre_evaluated = True
             if not ids.size:
@@ -68,24 +68,24 @@ class Rules:
         for (kind, key), ids in bucket.items():
             if kind == "continue":
                 node_id, step = key
-                self.pending_flows.append((node_id, step, ids))
+                self.today.pending_flows.append((node_id, step, ids))
             elif kind == "deadline":
-                until = self.waiting[key]
+                until = self.memory.waiting[key]
                 failed = ids[until[ids] == d]
                 if failed.size:
                     until[failed] = np.nan
                     node = self.program.nodes[key]
                     self.recorder.arm_counters["failed"][
-                        self.arm_of[(node.rule, node.variant)]
+                        self.arms.of[(node.rule, node.variant)]
                     ] += failed.size
                     self.recorder.node_outcomes.setdefault(key, [0, 0])[1] += failed.size
                     self._trace_rule(failed, d, node.rule, "failure: the success window closed")
                     if node.on_failure is not None:
-                        self.pending_flows.append((node.on_failure, 0, failed))
+                        self.today.pending_flows.append((node.on_failure, 0, failed))
             elif kind == "send":
                 self._enqueue(key, ids)
-        while self.pending_flows:
-            node_id, step, ids = self.pending_flows.pop(0)
+        while self.today.pending_flows:
+            node_id, step, ids = self.today.pending_flows.pop(0)
             node = self.program.nodes[node_id]
             ids = self._not_exited(node.rule, ids, d)
             self._run_steps(node_id, step, ids, d)
@@ -93,13 +93,15 @@ class Rules:
     def _event_candidates(self, ev) -> np.ndarray:
         parts: list[np.ndarray] = []
         if ev.kind == "purchase":
-            for ids, product in self.events_purchase:
+            for ids, product in self.today.events_purchase:
                 parts.append(ids[self._event_match(ev, ids, product)])
         elif ev.kind == "first_purchase":
-            parts = list(self.events_first)
+            parts = list(self.today.events_first)
         else:
             code = self.stage_index.get(ev.stage)
-            parts = [who for kind, c, who in self.events_stage if kind == ev.kind and c == code]
+            parts = [
+                who for kind, c, who in self.today.events_stage if kind == ev.kind and c == code
+            ]
         return self.idset.union(parts)
 
     def _event_match(self, ev, ids: np.ndarray, product: np.ndarray) -> np.ndarray:
@@ -117,7 +119,7 @@ class Rules:
         """
         rule = self.rules[r]
         now_true = self._eligible(r, rows, d)
-        was = self.was_true[r]
+        was = self.memory.was_true[r]
         if isinstance(rows, slice):
             changed = np.flatnonzero(now_true & ~was[rows])
             was[rows] = now_true
@@ -126,7 +128,7 @@ class Rules:
             became = rows[now_true & ~was[rows]]
             was[rows] = now_true
         if rule.trigger.kind == "every":
-            since = self.eligible_since[r]
+            since = self.memory.eligible_since[r]
             since[became] = d
             holders = np.flatnonzero(was[: self.arrived])
             since_h = since[holders]
@@ -138,14 +140,14 @@ class Rules:
 
     def _eligible(self, r: int, ids: np.ndarray | slice, d: int) -> np.ndarray:
         """The rule's filters (`in stage`, `for`, `when`) for each of `ids`."""
-        lut, rest = self.stage_lut[r], self.rest[r]
+        lut, rest = self.eligibility.stage_lut[r], self.eligibility.rest[r]
         size = ids.stop - ids.start if isinstance(ids, slice) else ids.size
         if lut is None:
             if rest is None:
                 return np.ones(size, dtype=bool)
             return evaluate(rest, Columns(self, ids, d), size)
         stage = self.state.stage[ids]
-        codes = self.stage_codes[r]
+        codes = self.eligibility.stage_codes[r]
         if len(codes) <= 4:  # a few comparisons beat a gather
             inside = stage == codes[0]
             for code in codes[1:]:
@@ -165,22 +167,22 @@ class Rules:
         re = self.rules[r].reentry
         if re.kind not in ("once",) or not ids.size:
             return ids
-        last = self.last_fired[r][ids]
+        last = self.memory.last_fired[r][ids]
         if re.period_days is None:
             return ids[np.isnan(last)]
         return ids[np.isnan(last) | (d - last >= re.period_days)]
 
     def _fire(self, r: int, ids: np.ndarray, d: int) -> None:
         rule, rec, S = self.rules[r], self.recorder, self.streams
-        self.last_fired[r][ids] = d
+        self.memory.last_fired[r][ids] = d
         held = (
-            S.uniform(ids, Purpose.HOLDOUT, self.rule_keys[r]) < rule.holdout
+            S.uniform(ids, Purpose.HOLDOUT, self.arms.rule_keys[r]) < rule.holdout
             if rule.holdout
             else np.zeros(ids.size, bool)
         )
         counters = rec.arm_counters
         if held.any():
-            hold_arm = self.holdout_arm[r]
+            hold_arm = self.arms.holdout[r]
             counters["held_out"][hold_arm] += held.sum()
             counters["fired"][hold_arm] += held.sum()
             rec.rule_events.add(arm=hold_arm, customer=ids[held], day=d)
@@ -190,9 +192,9 @@ class Rules:
             return
         roots = self.program.roots[r]
         if rule.variants:
-            u = S.uniform(treated, Purpose.VARIANT, self.rule_keys[r])
+            u = S.uniform(treated, Purpose.VARIANT, self.arms.rule_keys[r])
             variant = np.minimum(
-                np.searchsorted(self.variant_cumulative[r], u, side="right"), len(roots) - 1
+                np.searchsorted(self.arms.variant_cumulative[r], u, side="right"), len(roots) - 1
             )
         else:
             variant = np.zeros(treated.size, dtype=np.int64)
@@ -200,7 +202,7 @@ class Rules:
             who = treated[variant == v]
             if not who.size:
                 continue
-            arm = self.arm_of[(r, v if rule.variants else -1)]
+            arm = self.arms.of[(r, v if rule.variants else -1)]
             counters["fired"][arm] += who.size
             rec.rule_events.add(arm=arm, customer=who, day=d)
             self._trace_rule(
@@ -223,7 +225,7 @@ class Rules:
                 return
             step = node.steps[i]
             if isinstance(step, SendStep):
-                self._enqueue(self.site_ids[(node_id, i)], ids)
+                self._enqueue(self.steps.ids[(node_id, i)], ids)
             elif isinstance(step, WaitStep):
                 self.calendar.add(d + max(1, round(step.days)), "continue", (node_id, i + 1), ids)
                 return
@@ -235,12 +237,12 @@ class Rules:
                 return
         if node.success is not None and ids.size:
             deadline = d + max(1, math.ceil(node.success.within_days))
-            self.waiting[node_id][ids] = deadline
+            self.memory.waiting[node_id][ids] = deadline
             self.calendar.add(deadline, "deadline", node_id, ids)
 
     def _check_success_purchase(self, ids: np.ndarray, product: np.ndarray, d: int) -> None:
         cat = self.catalogue
-        for node_id, until in self.waiting.items():
+        for node_id, until in self.memory.waiting.items():
             ev = self.program.nodes[node_id].success.event
             if ev.kind not in ("purchase", "first_purchase"):
                 continue
@@ -255,12 +257,12 @@ class Rules:
         if not ids.size:
             return
         node = self.program.nodes[node_id]
-        self.waiting[node_id][ids] = np.nan
-        self.recorder.arm_counters["converted"][self.arm_of[(node.rule, node.variant)]] += ids.size
+        self.memory.waiting[node_id][ids] = np.nan
+        self.recorder.arm_counters["converted"][self.arms.of[(node.rule, node.variant)]] += ids.size
         self.recorder.node_outcomes.setdefault(node_id, [0, 0])[0] += ids.size
         self._trace_rule(ids, d, node.rule, "success")
         if node.on_success is not None:
-            self.pending_flows.append((node.on_success, 0, ids))
+            self.today.pending_flows.append((node.on_success, 0, ids))
 
     def _trace_rule(self, ids: np.ndarray, d: float, r: int, what: str) -> None:
         if self.trace and ids.size and (ids == self.trace.customer).any():
@@ -268,7 +270,7 @@ class Rules:
             self.trace.add(d, "rule", f"{rule.name} ({rule.span}): {what}")
 
     def _arm_label(self, arm: int) -> str:
-        r, label = self.arms[arm]
+        r, label = self.arms.labels[arm]
         return self.rules[r].name + (f"/{label}" if label else "")
 
 

@@ -23,7 +23,6 @@ the design and docs/model.md for the behaviour it implements.
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,12 +30,12 @@ import numpy as np
 import simpy
 
 from ...compile.policy import Policy
-from ...language.conditions import Expr, Logic, required_columns
 from ...market.model import Market
 from .buying import Buying
 from .calendar import Calendar
 from .catalogue import Catalogue
 from .columns import MessageLog
+from .components import Arms, DayWork, Eligibility, RuleMemory, SendSteps, StageEffects
 from .idset import IdSet
 from .messaging import Messaging, _Cap
 from .population import NEVER, Base, State, apply_base, draw_population
@@ -48,15 +47,6 @@ from .streams import Streams
 from .timers import Timers
 
 __all__ = ["Run", "simulate_policy"]
-
-# Columns whose value changes with the passing of time alone, not only at events.
-_TIME_PREFIXES = ("days_since", "days_in_stage", "messages:", "days_since:")
-
-
-def _time_driven(expr: Expr | None) -> bool:
-    if expr is None:
-        return False
-    return any(key.startswith(_TIME_PREFIXES) for key in required_columns(expr))
 
 
 @dataclass
@@ -112,14 +102,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         self.trace = Trace(trace) if trace is not None else None
         self.start_date = dt.date.fromisoformat(market.start_date)
 
-        # stage effects, indexed by stage code + 1 (row 0: no stage)
-        effects = [market.stage(s.name) for s in policy.stages]
-        self.stage_rate = np.array([1.0] + [e.rate for e in effects])
-        self.stage_dropout = np.array([1.0] + [e.dropout for e in effects])
-        self.stage_check = np.array([1.0] + [e.check for e in effects])
-        self.rate_after = market.buying.rate_multiplier  # by purchases made
-        self.stages_time_driven = any(_time_driven(s.condition) for s in policy.stages)
-
+        self.effects = StageEffects.of(policy, market)
         sp = market.spend
         self.mean_order = sp.p * sp.gamma / (sp.q - 1.0)
         cat = self.catalogue
@@ -129,101 +112,20 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         else:
             self.mean_check = self.mean_order
 
-        # arms: (rule, variant) plus one holdout arm per rule
-        self.arms: list[tuple[int, str]] = []
-        self.arm_of: dict[tuple[int, int], int] = {}
-        self.holdout_arm: list[int] = []
-        for r, rule in enumerate(policy.rules):
-            for v, variant in enumerate(rule.variants or [None]):
-                self.arm_of[(r, v if variant else -1)] = len(self.arms)
-                self.arms.append((r, variant.name if variant else ""))
-            self.holdout_arm.append(len(self.arms))
-            self.arms.append((r, "holdout"))
-        self.site_ids = {key: i for i, key in enumerate(self.program.sites)}
-        self.sites = list(self.program.sites.values())
-        self.site_arm = np.array([self.arm_of[(s.rule, s.variant)] for s in self.sites] or [0])
-        # each send step's offer as arrays, so a batch of responses looks its offers up at once
-        self.site_offers = {
-            name: np.array([getattr(s, name) for s in self.sites])
-            for name in (
-                "offer_product",
-                "offer_line",
-                "discount_share",
-                "discount_amount",
-                "bonus",
-            )
-        }
-
-        self.recorder = Recorder(days, len(policy.stages), len(policy.channels), len(self.arms))
-        self.caps = [_Cap(c, self.n) for c in policy.caps]
-
-        # per-rule state; a rule's holdout and variant draws are keyed by its name, so
-        # switching another rule off does not reshuffle them
         self.rules = policy.rules
-        self.rule_keys = [zlib.crc32(r.name.encode()) for r in policy.rules]
-        n = self.n
-        self.last_fired = [np.full(n, np.nan, dtype=np.float32) for _ in self.rules]
-        self.was_true: dict[int, np.ndarray] = {}
-        self.eligible_since: dict[int, np.ndarray] = {}
-        self.anchor: dict[int, np.ndarray] = {}
-        self.rule_time_driven = [
-            _time_driven(r.eligible)
-            or (self.stages_time_driven and bool(r.stages))
-            or _uses_stage_time(r.eligible, self.stages_time_driven)
-            for r in self.rules
-        ]
-        for r, rule in enumerate(self.rules):
-            kind = rule.trigger.kind
-            if kind in ("condition", "every"):
-                self.was_true[r] = np.zeros(n, dtype=bool)
-            if kind == "every":
-                self.eligible_since[r] = np.full(n, np.nan, dtype=np.float32)
-            if kind == "after" and rule.trigger.event is not None:
-                self.anchor[r] = np.full(n, np.nan, dtype=np.float32)
-        # eligibility split into a stage look-up table and the rest of the filters
-        self.stage_lut: list[np.ndarray | None] = []
-        self.stage_codes: list[list[np.int16]] = []
-        self.rest: list[Expr | None] = []
-        for rule in self.rules:
-            if rule.stages:
-                lut = np.zeros(len(policy.stages) + 1, dtype=bool)
-                for name in rule.stages:
-                    lut[self.stage_index[name] + 1] = True
-                self.stage_lut.append(lut)
-                self.stage_codes.append([np.int16(self.stage_index[s]) for s in rule.stages])
-                parts = tuple(e for e in (rule.audience, rule.condition) if e is not None)
-                self.rest.append(
-                    None
-                    if not parts
-                    else parts[0]
-                    if len(parts) == 1
-                    else Logic(op="and", args=parts)
-                )
-            else:
-                self.stage_lut.append(None)
-                self.stage_codes.append([])
-                self.rest.append(rule.eligible)
-        self.variant_cumulative = [
-            np.cumsum([v.share for v in r.variants]) / sum(v.share for v in r.variants)
-            if r.variants
-            else None
-            for r in self.rules
-        ]
-        self.waiting = {
-            node.id: np.full(n, np.nan, dtype=np.float32) for node in self.program.waiting_nodes
-        }
-        self.subscription_next = {j: np.full(n, NEVER) for j in self.catalogue.lifetimes}
-        self.needs_daily = self.stages_time_driven or any(
+        self.arms = Arms.of_policy(policy)
+        self.steps = SendSteps.of(self.program, self.arms)
+        self.eligibility = Eligibility.of(policy, self.effects.time_driven)
+        self.memory = RuleMemory.of(policy, self.program, self.n)
+        self.recorder = Recorder(
+            days, len(policy.stages), len(policy.channels), len(self.arms.labels)
+        )
+        self.caps = [_Cap(c, self.n) for c in policy.caps]
+        self.subscription_next = {j: np.full(self.n, NEVER) for j in self.catalogue.lifetimes}
+        self.needs_daily = self.effects.time_driven or any(
             r.trigger.kind in ("condition", "every", "schedule") for r in self.rules
         )
-        # the day's working lists
-        self.queue: list[tuple[int, int, int, int, np.ndarray]] = []
-        self.events_purchase: list[tuple[np.ndarray, np.ndarray]] = []
-        self.events_first: list[np.ndarray] = []
-        self.events_stage: list[tuple[str, int, np.ndarray]] = []
-        self.touched: list[np.ndarray] = []
-        self.pending_flows: list[tuple[int, int, np.ndarray]] = []
-        self.capacity_left = np.zeros((blocks, len(policy.channels)))  # per block and channel
+        self.today = DayWork.start(policy, blocks)
         self.seq = 0
 
     # ---- the calendar -------------------------------------------------------------------
@@ -242,8 +144,8 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
             self.customers,
             st,
             self.recorder,
-            self.arms,
-            self.sites,
+            self.arms.labels,
+            self.steps.sites,
             self.trace,
         )
 
@@ -277,12 +179,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         st, rec = self.state, self.recorder
         bucket = self.calendar.take(d)
         self.arrived = self.customers + int(np.searchsorted(self.acquired_arrival, d + 1.0))
-        self.events_purchase, self.events_first, self.events_stage = [], [], []
-        self.touched, self.pending_flows, self.queue = [], [], []
-        self.capacity_left[:] = [
-            c.capacity_per_day if c.capacity_per_day is not None else np.inf
-            for c in self.policy.channels
-        ]  # every block has the whole capacity
+        self.today = DayWork.start(self.policy, self.blocks)
         new_acquired = int(np.sum((self.acquired_arrival >= d) & (self.acquired_arrival < d + 1)))
         rec.daily["acquisition_cost"][d] += new_acquired * self.market.acquisition.cost
 
@@ -295,7 +192,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
             if kind == "billing":
                 self._renew(key, ids, d)
         # 3. stages that change with time
-        if self.stages_time_driven:
+        if self.effects.time_driven:
             self._assign_stages(np.arange(self.arrived), d)
         # 4. rules
         self._rules(bucket, d)
@@ -309,14 +206,6 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         counts = rec.transitions.sum(axis=0) - rec.transitions.sum(axis=1)
         counts[0] = self.arrived - counts[1:].sum()
         rec.stage_counts[d] = counts
-
-
-def _uses_stage_time(expr: Expr | None, stages_time_driven: bool) -> bool:
-    return (
-        stages_time_driven
-        and expr is not None
-        and any(key in ("stage", "previous_stage") for key in required_columns(expr))
-    )
 
 
 def simulate_policy(

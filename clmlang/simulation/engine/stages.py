@@ -39,14 +39,14 @@ class Stages:
         np.add.at(self.recorder.transitions, (frm + 1, to + 1), 1)
         if not events:
             return
-        self.touched.append(who)
+        self.today.touched.append(who)
         for code in np.flatnonzero(np.bincount(to + 1)) - 1:
             if code >= 0:
-                self.events_stage.append(("enter", int(code), who[to == code]))
+                self.today.events_stage.append(("enter", int(code), who[to == code]))
         for code in np.flatnonzero(np.bincount(frm + 1)) - 1:
             if code >= 0:
-                self.events_stage.append(("leave", int(code), who[frm == code]))
-        for node_id, until in self.waiting.items():
+                self.today.events_stage.append(("leave", int(code), who[frm == code]))
+        for node_id, until in self.memory.waiting.items():
             node = self.program.nodes[node_id]
             ev = node.success.event
             if ev.kind == "enter" and ev.stage in self.stage_index:

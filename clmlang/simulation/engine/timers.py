@@ -74,10 +74,10 @@ class Timers:
             trig = rule.trigger
             if trig.kind == "inactivity":
                 self.calendar.add(d + round(trig.days), "timer", r, ids)
-            elif r in self.anchor and trig.event.kind in ("purchase", "first_purchase"):
+            elif r in self.memory.anchor and trig.event.kind in ("purchase", "first_purchase"):
                 hit = self._event_match(trig.event, ids, product)
                 if trig.event.kind == "first_purchase":
                     hit &= self.state.purchases[ids] == 1
                 chosen = ids[hit]
-                self.anchor[r][chosen] = d
+                self.memory.anchor[r][chosen] = d
                 self.calendar.add(d + round(trig.days), "timer", r, chosen)
