@@ -73,7 +73,10 @@ class LspClient:
             self._stderr.append(line)
 
     def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
+        self.send_body(json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8"))
+
+    def send_body(self, body: bytes) -> None:
+        """Send `body` as one frame, whatever it is (the fuzzer sends broken JSON too)."""
         stdin = self.process.stdin
         assert stdin is not None
         stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
@@ -91,16 +94,25 @@ class LspClient:
     # ---- requests and notifications ---------------------------------------------------
     def request(self, method: str, params: Any = None, timeout: float = TIMEOUT) -> Any:
         """Send a request and return its result; notifications that arrive meanwhile are kept."""
+        message = self.reply(method, params, timeout)
+        if "error" in message:
+            raise AssertionError(f"{method} failed: {message['error']}")
+        return message.get("result")
+
+    def reply(self, method: Any, params: Any = None, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """Send a request and return the whole response (`result` or `error`)."""
         self.next_id += 1
         ident = self.next_id
         self.send({"id": ident, "method": method, "params": params})
+        return self.response(ident, timeout)
+
+    def response(self, ident: Any, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """Wait for the response to the request `ident`; notifications meanwhile are kept."""
         deadline = time.monotonic() + timeout
         while True:
             message = self._next(deadline)
             if message.get("id") == ident and "method" not in message:
-                if "error" in message:
-                    raise AssertionError(f"{method} failed: {message['error']}")
-                return message.get("result")
+                return message
             self._keep(message)
 
     def notify(self, method: str, params: Any) -> None:
@@ -168,6 +180,6 @@ class LspClient:
             if self.process.stdin is not None:
                 self.process.stdin.close()
 
-    def stderr(self) -> str:
-        """What the server wrote to stderr so far (its log), the last 2000 characters."""
-        return b"".join(self._stderr).decode("utf-8", errors="replace")[-2000:]
+    def stderr(self, last: int = 2000) -> str:
+        """What the server wrote to stderr so far (its log), the `last` characters of it."""
+        return b"".join(self._stderr).decode("utf-8", errors="replace")[-last:]

@@ -7,6 +7,7 @@ wait has a timeout (tests/lsp_client.py), so a broken server fails the tests, ne
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from clmlang.api import analyse_text
 from clmlang.language.formatter import format_text
 
+from . import lsp_fuzz
 from .lsp_client import LspClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +30,7 @@ TYRES = SPECS / "tyre_shop.clm"
 def client() -> Iterator[LspClient]:
     lsp = LspClient(ROOT, "--stdio")  # as VS Code's client starts it
     lsp.capabilities = lsp.initialize(ROOT)["capabilities"]  # type: ignore[attr-defined]
+    lsp.opened = set()  # type: ignore[attr-defined]
     yield lsp
     lsp.close()
 
@@ -141,6 +144,139 @@ def test_random_edits_never_break_the_server(client: LspClient, tmp_path: Path):
     codes = [d["code"] for d in client.diagnostics(uri, version=100)]
     expected = analyse_text(text, str(path), compile_policy=False, allow_module=True)
     assert codes == [d.code for d in expected.diagnostics]
+
+
+def hover_still_works(client: LspClient) -> None:
+    """A good request after a bad one gets its full, right answer."""
+    text = CLINIC.read_text()
+    uri = CLINIC.resolve().as_uri()
+    if uri not in client.opened:  # type: ignore[attr-defined]
+        client.open(CLINIC, text)
+        client.diagnostics(uri)
+        client.opened.add(uri)  # type: ignore[attr-defined]
+    hover = client.at("textDocument/hover", uri, *position(text, "in stage forming", 11))
+    assert hover["contents"]["value"].startswith("**stage** `forming` — From the 3rd visit")
+    assert client.process.poll() is None
+
+
+def at(line, character, uri="CLINIC"):
+    return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
+
+
+BAD_REQUESTS = [
+    # (method, params, what the error message says)
+    ("textDocument/hover", 5, "params: expected HoverParams"),
+    ("textDocument/hover", {"position": {"line": 0, "character": 0}}, "textDocument: required"),
+    ("textDocument/definition", {"textDocument": {"uri": "CLINIC"}}, "position: required"),
+    ("textDocument/completion", at(-1, 0), "Position.line should be in range"),
+    ("textDocument/hover", at(2**40, 0), "Position.line should be in range"),
+    ("textDocument/hover", at("x", 0), "position.line: expected int"),
+    ("textDocument/formatting", {"textDocument": {"uri": "CLINIC"}, "options": {}}, "tabSize"),
+    ("textDocument/documentSymbol", {"textDocument": {"uri": 7}}, "no open document 7"),
+    ("textDocument/hover", at(0, 0, "file:///nowhere.clm"), "no open document file:///nowhere.clm"),
+    ("textDocument/formatting", {"textDocument": {"uri": "untitled:1"}, "options": {"tabSize": 2, "insertSpaces": True}}, "no open document untitled:1"),
+]  # fmt: skip
+
+
+def _params(params, uri):
+    if isinstance(params, dict) and params.get("textDocument", {}).get("uri") == "CLINIC":
+        return {**params, "textDocument": {"uri": uri}}
+    return params
+
+
+@pytest.mark.parametrize(("method", "params", "says"), BAD_REQUESTS)
+def test_bad_params_are_answered_with_invalid_params(client: LspClient, method, params, says):
+    """A request whose params do not fit its method, or name a document that is not open, is
+    answered with InvalidParams under its id; the next good request is answered as usual."""
+    hover_still_works(client)
+    response = client.reply(method, _params(params, CLINIC.resolve().as_uri()))
+    assert response["id"] == client.next_id and "result" not in response
+    assert response["error"]["code"] == -32602
+    assert says in response["error"]["message"]
+    hover_still_works(client)
+
+
+def test_bad_notifications_and_broken_frames(client: LspClient):
+    """A notification that does not fit is dropped (nothing to answer); a body that is not
+    JSON is answered with ParseError and no id; a notification sent with an id is answered
+    InvalidRequest. The server answers the next request every time."""
+    hover_still_works(client)
+    uri = CLINIC.resolve().as_uri()
+    for method, params in [
+        ("textDocument/didOpen", 5),
+        ("textDocument/didOpen", {"textDocument": {"uri": uri}}),
+        ("textDocument/didChange", {"textDocument": {"uri": uri, "version": 9}}),
+        ("textDocument/didChange", {"textDocument": {"uri": "file:///no.clm", "version": 1},
+                                    "contentChanges": [{"text": "rule {"}]}),
+        ("textDocument/didSave", []),
+        ("$/cancelRequest", {"id": {}}),
+    ]:  # fmt: skip
+        client.notify(method, params)
+        hover_still_works(client)
+    for body in [b"{", b"\xff\xfe", b"[" * 5000 + b"]" * 5000]:
+        client.send_body(body)
+        error = client.response(None)["error"]
+        assert error["code"] == -32700 and error["message"].startswith("the message is not JSON")
+        hover_still_works(client)
+    client.send({"id": "c1", "method": "$/cancelRequest", "params": {"id": 1}})
+    error = client.response("c1")["error"]
+    assert error["code"] == -32600 and "is a notification" in error["message"]
+    for message in [[1, 2], {"jsonrpc": "2.0", "id": 5, "method": 5}, {"id": 6, "method": "x"}]:
+        client.send_body(json.dumps(message).encode())
+        error = client.response(None if isinstance(message, list) else message["id"])
+        assert error["error"]["code"] == -32600
+        hover_still_works(client)
+
+
+def test_a_line_separator_in_a_message_text_is_not_a_line(client: LspClient, tmp_path: Path):
+    """U+2028 and a form feed inside a string are no line breaks for LSP: an edit on a later
+    line lands where the editor made it (pygls's own copy of the text split lines there)."""
+    text = CLINIC.read_text().replace('"Time for your', '"\u2028Time\x0c for your', 1)
+    path = tmp_path / "separator.clm"
+    uri = client.open(path, text)
+    assert client.diagnostics(uri) == []
+    line, character = position(text, "in stage forming, loyal", len("in stage "))
+    edit = {"start": {"line": line, "character": character},
+            "end": {"line": line, "character": character + len("forming")}}  # fmt: skip
+    client.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": uri, "version": 2},
+         "contentChanges": [{"range": edit, "text": "formng"}]},
+    )  # fmt: skip
+    (typo,) = client.diagnostics(uri, version=2)
+    assert typo["message"].startswith("undefined stage `formng`")
+    assert typo["range"]["start"] == {"line": line, "character": character}
+
+
+def test_a_reversed_range_counts_from_its_earlier_end(client: LspClient, tmp_path: Path):
+    """A change whose range ends before it starts replaces the same text as the range the
+    right way round (as vscode-languageserver's TextDocument does)."""
+    text = CLINIC.read_text()
+    uri = client.open(tmp_path / "reversed.clm", text)
+    client.diagnostics(uri)
+    line, character = position(text, "stage forming", len("stage "))
+    backwards = {"start": {"line": line, "character": character + len("forming")},
+                 "end": {"line": line, "character": character}}  # fmt: skip
+    client.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": uri, "version": 2},
+         "contentChanges": [{"range": backwards, "text": "shaping"}]},
+    )  # fmt: skip
+    client.diagnostics(uri, version=2)
+    hover = client.at("textDocument/hover", uri, line, character + 1)
+    assert hover["contents"]["value"].startswith("**stage** `shaping`")
+
+
+def test_fuzzed_messages_are_all_answered(client: LspClient):
+    """Four hundred seeded messages, a third of them mutated (tests/lsp_fuzz.py): every
+    request is answered, the server lives, and a good request still gets its answer."""
+    lsp = lsp_fuzz.run(seed=7, count=400)
+    lsp.opened = set()  # type: ignore[attr-defined]
+    try:
+        hover_still_works(lsp)
+    finally:
+        assert lsp.close() == 0
+    assert "Traceback" not in lsp.stderr(last=10**9)
 
 
 def test_hover_on_a_stage(client: LspClient):
@@ -274,7 +410,8 @@ def test_saving_a_used_file_checks_its_users_again(client: LspClient, tmp_path: 
     assert client.diagnostics(uri) == []
     module.write_text("channel mail cost 0.1\n")  # the editor saves the used file
     used = client.open(module)
-    assert client.diagnostics(used) == []  # a module: syntax only, as `clm check` does
+    (alone,) = client.diagnostics(used)  # a module, checked alone as `clm check` does
+    assert alone["code"] == "CLM115" and alone["range"]["start"] == {"line": 0, "character": 8}
     client.notify("textDocument/didSave", {"textDocument": {"uri": used}})
     problems = {d["code"]: d for d in client.diagnostics(uri)}
     assert set(problems) == {"CLM100", "CLM115"}
@@ -292,10 +429,14 @@ def test_closing_clears_the_diagnostics(client: LspClient, tmp_path: Path):
     assert client.diagnostics(uri)
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     assert client.diagnostics(uri) == []
-    assert client.at("textDocument/hover", uri, 0, 1) is None  # closed: nothing to say
+    params = {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 1}}
+    error = client.reply("textDocument/hover", params)["error"]  # closed: not known any more
+    assert error["code"] == -32602 and error["message"].startswith(f"no open document {uri}")
 
 
 def test_shutdown_and_exit(client: LspClient):
-    """Last: `shutdown` then `exit` ends the server with code 0 (the module's server)."""
+    """Last: `shutdown` then `exit` ends the server with code 0 (the module's server), which
+    never wrote a traceback, whatever the tests above sent it."""
     assert client.close() == 0, client.stderr()
+    assert "Traceback" not in client.stderr(last=10**9)
     assert "Traceback" not in client.stderr()

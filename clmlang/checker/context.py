@@ -22,6 +22,7 @@ class Context:
     symbols: Symbols
     diagnostics: list[Diagnostic] = field(default_factory=list)
     used: set[tuple[str, str]] = field(default_factory=set)  # (kind, name)
+    module: bool = False  # a module checked alone: the specs using it may declare more names
 
     @property
     def currency(self) -> str | None:
@@ -46,7 +47,12 @@ class Context:
         self.report(Severity.WARNING, code, message, span, *args, **kwargs)
 
     def undefined(self, kind: str, name: str, span: Span, known: Iterable[str]) -> None:
-        """CLM100 for a name of `kind` that is not declared, with a suggestion if one is close."""
+        """CLM100 for a name of `kind` that is not declared, with a suggestion if one is close.
+
+        Not in a module checked alone: the name may be declared by a spec that uses it,
+        and is checked through that spec."""
+        if self.module:
+            return
         known = list(known)
         hint = suggest(name, known)
         if hint is None:

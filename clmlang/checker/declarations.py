@@ -70,6 +70,8 @@ def _header(ctx: Context) -> None:
     root = ctx.spec.root_file
     sy = ctx.symbols
     start = root.span if root is not None else None
+    if ctx.module:
+        return  # a module has no program; the specs that use it have one, and the stages
     if sy.program is None:
         ctx.error(
             "CLM104",
@@ -175,7 +177,7 @@ def _channel(ctx: Context, channel: s.Channel) -> None:
 def _cap(ctx: Context, cap: s.Cap) -> None:
     if cap.channel is not None and cap.channel.text not in ctx.symbols.channels:
         ctx.undefined("channel", cap.channel.text, cap.channel.span, ctx.symbols.channels)
-    own = cap.span.file == ctx.spec.root
+    own = cap.span.file == ctx.spec.root and not ctx.module  # tags are in the users' rules
     if own and cap.tag is not None and cap.tag.text not in ctx.symbols.tags:
         ctx.warning(
             "CLM135",

@@ -131,7 +131,7 @@ def _ref_type(ctx: Context, ref: s.Ref) -> Type | str | None:
                 "CLM103", f"unknown field `{name}`", ref.span, "RFM scores are rfm.r, rfm.f, rfm.m"
             )
             return None
-        if sy.rfm is None:
+        if sy.rfm is None and not ctx.module:  # a spec using the module may have one
             ctx.error(
                 "CLM104",
                 f"`{name}` needs an `rfm` block with the score boundaries",
@@ -164,6 +164,8 @@ def _ref_type(ctx: Context, ref: s.Ref) -> Type | str | None:
         if name in table:
             ctx.error("CLM102", f"`{name}` is a {kind}, not a condition", ref.span, f"write {fix}")
             return None
+    if ctx.module:  # an attribute or segment of a spec that uses the module, maybe
+        return None
     known = [k for k in FIELDS if "." not in k] + list(sy.attributes) + list(sy.segments)
     hint = suggest(name, known) or "a field of customer state, an attribute or a segment"
     ctx.error("CLM100", f"undefined name `{name}`", ref.span, hint)

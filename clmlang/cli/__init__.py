@@ -2,39 +2,79 @@
 
 One module per group of commands (`language`, `simulation`, `changes`, `history`, `editor`), all
 registered on one Typer app. Exit codes: 0 ok, 1 problems found, 2 usage error, 3 internal
-error (a bug in clmlang: the message says how to get the traceback); `clm diff` follows
-`terraform plan -detailed-exitcode` instead (0 no change, 1 error, 2 changes).
+error (a bug in clmlang: the message says how to get the traceback); 130 interrupted (Ctrl-C);
+`clm diff` follows `terraform plan -detailed-exitcode` instead (0 no change, 1 error, 2 changes).
+
+This module imports nothing heavy: the commands (Typer, rich, numpy, ...) are imported inside
+`main()`, after its Ctrl-C guard is in place, so an interrupt during start-up is one line too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
+import signal
 import sys
+from typing import Any
 
 from ..core.extras import MissingExtra
-from . import changes, editor, history, language, simulation  # noqa: F401  (they register commands)
-from .common import INTERNAL, OK, PROBLEMS, USAGE, _out, app
+
+OK, PROBLEMS, USAGE, INTERNAL, INTERRUPTED = 0, 1, 2, 3, 130
 
 __all__ = ["INTERNAL", "OK", "PROBLEMS", "USAGE", "app", "main"]
 
+_COMMANDS = ("changes", "editor", "history", "language", "simulation")
+
+
+def _load() -> Any:
+    """Import the command modules (they register their commands); the Typer app."""
+    for name in _COMMANDS:
+        importlib.import_module(f".{name}", __name__)
+    return importlib.import_module(".common", __name__).app
+
+
+def __getattr__(name: str) -> Any:
+    # `clmlang.cli.app` and the command modules, loaded on first use (PEP 562).
+    if name == "app" or name in _COMMANDS or name == "common":
+        app = _load()
+        return app if name == "app" else sys.modules[f"{__name__}.{name}"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _interrupted() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the message
+    sys.stderr.write("interrupted\n")
+    sys.stderr.flush()
+    with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+        sys.stdout.flush()
+    # CPython remembers a KeyboardInterrupt that passed through PyRun_String (Cython modules
+    # run code that way while numpy and pandas import) and, at a normal exit, kills the
+    # process with SIGINT instead of returning our 130: leave without that exit.
+    os._exit(INTERRUPTED)
+
 
 def main() -> None:
-    """Entry point of the `clm` console script."""
+    """Entry point of the `clm` console script and of `python -m clmlang`."""
     try:
-        app(standalone_mode=True)
+        app = _load()
+        app(prog_name="clm", standalone_mode=True)
     except MissingExtra as error:  # an optional part that is not installed: say which extra
-        _out(f"error: {error}", err=True)
+        sys.stderr.write(f"error: {error}\n")
         sys.exit(USAGE)
     except KeyboardInterrupt:
-        _out("interrupted", err=True)
-        sys.exit(130)
+        _interrupted()
+    except SystemExit as done:
+        # Typer turns a KeyboardInterrupt inside a command into a silent exit 130.
+        if done.code == INTERRUPTED:
+            _interrupted()
+        raise
     except Exception as error:  # the last safety net: a bug must not look like bad input
         if os.environ.get("CLM_DEBUG"):
             raise
-        _out(
+        sys.stderr.write(
             f"internal error: {type(error).__name__}: {error}\n"
             "  hint: this is a bug in clmlang, not in your input; run again with CLM_DEBUG=1 "
-            "for the traceback and report it",
-            err=True,
+            "for the traceback and report it\n"
         )
         sys.exit(INTERNAL)

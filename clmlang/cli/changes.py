@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import UsageError  # Typer vendors click; uv.lock pins it
+from typer.core import TyperCommand
 
 from ..api import analyse, analyse_text
 from ..compile.policy import Policy
 from ..core.diagnostics import render_text
-from ..core.files import write_atomic
 from ..market.model import MarketError, Settings
 from ..testing.changes import diff_policies
 from ..testing.diffview import render_changes
@@ -23,10 +24,13 @@ from .common import (
     PROBLEMS,
     USAGE,
     _color,
+    _input_file,
     _market_failure,
     _out,
+    _output_file,
     _scenario_for,
     _usage_error,
+    _write,
     app,
 )
 
@@ -40,6 +44,18 @@ class DiffFormat(StrEnum):
 DIFF_SAME, DIFF_ERROR, DIFF_CHANGED = 0, 1, 2
 
 
+class _DiffCommand(TyperCommand):
+    """`clm diff`'s exit 2 means "the spec changed", so its usage errors (a mistyped option,
+    a missing argument) exit 1, the error code, lest CI read a typo as a change."""
+
+    def make_context(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as error:
+            error.exit_code = DIFF_ERROR
+            raise
+
+
 def _diff_fail(message: str) -> typer.Exit:
     _out(f"error: {message}", err=True)
     return typer.Exit(DIFF_ERROR)
@@ -49,8 +65,7 @@ def _policy_from(path: Path, text: str | None, label: str) -> Policy:
     """Compile a spec file, or its text at a git revision (its `use` files come from the
     working tree)."""
     if text is None:
-        if not path.exists():
-            raise _diff_fail(f"no such file: {path}")
+        _input_file(path, code=DIFF_ERROR)
         analysis = analyse(path)
     else:
         with contextlib.chdir(path.parent if str(path.parent) else Path(".")):
@@ -83,7 +98,7 @@ def _git_text(path: Path, rev: str) -> str:
     return shown.stdout
 
 
-@app.command(name="diff")
+@app.command(name="diff", cls=_DiffCommand)
 def diff_(
     old: Annotated[Path, typer.Argument(help="The old spec (or, with --git, the spec).")],
     new: Annotated[Path | None, typer.Argument(help="The new spec.")] = None,
@@ -96,13 +111,23 @@ def diff_(
     scenario: Annotated[
         Path | None, typer.Option(help="Market and settings for --simulate.")
     ] = None,
-    customers: Annotated[int | None, typer.Option(min=1)] = None,
-    days: Annotated[int | None, typer.Option(min=1)] = None,
-    replications: Annotated[int, typer.Option(min=1)] = 5,
-    output_format: Annotated[DiffFormat, typer.Option("--format")] = DiffFormat.text,
+    customers: Annotated[
+        int | None, typer.Option(min=1, help="Customers per run (default: the scenario's).")
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Days per run (default: the scenario's).")
+    ] = None,
+    replications: Annotated[
+        int, typer.Option(min=1, help="Paired runs of the old and the new spec.")
+    ] = 5,
+    output_format: Annotated[
+        DiffFormat, typer.Option("--format", help="text, json or markdown (for a PR comment).")
+    ] = DiffFormat.text,
 ) -> None:
     """What changed between two specs: exit 0 no change, 1 error, 2 changes."""
     if git is not None:
+        if not git.strip():
+            raise _diff_fail("--git: give a revision, e.g. HEAD~1 or origin/main")
         if new is not None:
             raise _diff_fail("give one spec with --git, or two without it")
         old_policy = _policy_from(old, _git_text(old, git), f"{git}:{old}")
@@ -116,6 +141,8 @@ def diff_(
     changes = diff_policies(old_policy, new_policy)
     impact = None
     if simulate and changes:
+        if scenario is not None:
+            _input_file(scenario, "--scenario", DIFF_ERROR)
         try:
             settings, market = _scenario_for(new_policy, scenario, Settings(customers=5000))
         except MarketError as error:
@@ -140,10 +167,8 @@ def _test_files(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found.extend(sorted(path.rglob("*.test.toml")))
-        elif path.exists():
-            found.append(path)
         else:
-            raise _usage_error(f"no such file or folder: {path}")
+            found.append(_input_file(path))
     return found
 
 
@@ -162,6 +187,7 @@ def test_(
     examples: Annotated[int, typer.Option(min=1, help="Generated histories per invariant.")] = 200,
 ) -> None:
     """Run policy tests: examples, invariants and forecast expectations."""
+    _output_file(junit, "--junit")
     files = _test_files(paths)
     if not files:
         raise _usage_error("no *.test.toml files found")
@@ -188,7 +214,7 @@ def test_(
         for item in report.coverage.missing():
             _out(f"  never exercised: {item}")
     if junit is not None:
-        write_atomic(junit, report.junit())
+        _write(junit, report.junit())
     below = threshold is not None and share * 100 < threshold
     if below:
         _out(f"coverage {share:.0%} is below the threshold of {threshold:g}%", err=True)

@@ -8,25 +8,55 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from ..api import Analysis, analyse
 from ..compile.policy import Policy
 from ..core.diagnostics import Diagnostic, Severity, render_text
+from ..core.files import file_problem, folder_problem, write_atomic
 from ..market.model import Market, MarketError, Settings, load_scenario
 
+# Help is plain text: rich markup would swallow literal `[simulation]` and `[market]`, and
+# plain help reads the same in a terminal, a pipe and a CI log.
 app = typer.Typer(
     name="clm",
     help="clmlang: write customer lifecycle strategies, check, compile and simulate them.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 OK, PROBLEMS, USAGE, INTERNAL = 0, 1, 2, 3
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        _out(__version__)
+        raise typer.Exit(OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the clmlang version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """clmlang: write customer lifecycle strategies, check, compile and simulate them."""
 
 
 class OutputFormat(StrEnum):
@@ -38,14 +68,75 @@ def _color(stream: object) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
 
 
+def _console() -> Console:
+    """A console for tables on stdout: the terminal's width in a terminal; in a pipe or a CI
+    log, wide enough that no cell is cut or folded (COLUMNS is ignored there)."""
+    if sys.stdout.isatty():
+        return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, width=_PIPE_WIDTH)
+
+
+_PIPE_WIDTH = 10_000
+
+
 def _out(text: str, err: bool = False) -> None:
     stream = sys.stderr if err else sys.stdout
     stream.write(text if text.endswith("\n") else text + "\n")
 
 
-def _usage_error(message: str) -> typer.Exit:
-    _out(f"error: {message}", err=True)
-    return typer.Exit(USAGE)
+def _usage_error(message: str, hint: str | None = None, code: int = USAGE) -> typer.Exit:
+    """Print a usage error (and its hint); the exit to raise."""
+    _out(f"error: {message}" + (f"\n  hint: {hint}" if hint else ""), err=True)
+    return typer.Exit(code)
+
+
+def _input_file(path: Path, option: str = "", code: int = USAGE) -> Path:
+    """`path` if it is a readable file; else a usage error naming it (`option` names the
+    argument, e.g. "--scenario")."""
+    where = f"{option} " if option else ""
+    if not path.exists():
+        raise _usage_error(f"{where}{path}: no such file", "check the path", code)
+    if path.is_dir():
+        raise _usage_error(f"{where}{path} is a folder, not a file", "name a file in it", code)
+    if not (path.is_file() or path.is_fifo() or path.is_char_device()):  # <(...) is a FIFO
+        raise _usage_error(f"{where}{path} is not a file", "give a file saved on disk", code)
+    if not os.access(path, os.R_OK):
+        raise _usage_error(f"{where}{path} is not readable", "check its permissions", code)
+    return path
+
+
+def _output_folder(path: Path, option: str) -> Path:
+    """`path` if output files can be written in it (checked before the work starts)."""
+    problem = folder_problem(path)
+    if problem:
+        raise _usage_error(f"{option} {path}: {problem}", "choose a folder you can write to")
+    return path
+
+
+def _output_file(path: Path | None, option: str) -> Path | None:
+    """`path` if it can be written as an output file (checked before the work starts)."""
+    if path is not None:
+        problem = file_problem(path)
+        if problem:
+            where = f"{option} " if option else ""
+            raise _usage_error(f"{where}{path}: {problem}", "choose a file you can write")
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    """Write an output file; a failure of the disk (full, gone) is an error, not a bug."""
+    try:
+        write_atomic(path, text)
+    except OSError as error:
+        raise _usage_error(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _write_all(write: Callable[[Path], list[Path]], folder: Path) -> list[Path]:
+    """Run a result's `write(folder)`; a failure of the disk is an error, not a bug."""
+    try:
+        return write(folder)
+    except OSError as error:
+        raise _usage_error(f"cannot write to {folder}: {error.strerror or error}") from None
 
 
 def _summary(diagnostics: list[Diagnostic], files: int) -> str:
@@ -58,8 +149,7 @@ def _summary(diagnostics: list[Diagnostic], files: int) -> str:
 
 
 def _compile_or_exit(spec: Path) -> tuple[Policy, Analysis]:
-    if not spec.exists():
-        raise _usage_error(f"no such file: {spec}")
+    _input_file(spec)
     analysis = analyse(spec)
     if analysis.policy is None:
         _out(
@@ -83,8 +173,7 @@ def _scenario_for(
     policy's names; raises MarketError."""
     settings, market = default or Settings(), Market()
     if scenario is not None:
-        if not scenario.exists():
-            raise _usage_error(f"no such file: {scenario}")
+        _input_file(scenario, "--scenario")
         settings, market = load_scenario(scenario)
     problems = market.problems(policy)
     if problems:

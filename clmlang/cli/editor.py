@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..core.extras import require
-from .common import OK, app
+from .common import OK, _output_file, app
 
 
 @app.command()
@@ -24,12 +24,17 @@ def lsp(
 ) -> None:
     """Run the .clm language server over stdio: diagnostics, hover, go to definition,
     completion, outline and formatting, for any editor that speaks LSP."""
+    _output_file(log, "--log")
     level = logging.DEBUG if verbose else logging.WARNING
+    require("pygls", "clm lsp")  # installed by the [lsp] extra
     if log is not None:
         logging.basicConfig(filename=log, level=level, format="%(asctime)s %(name)s %(message)s")
-    else:  # stdout carries the protocol: the log goes to stderr
-        logging.basicConfig(level=level, format="clm lsp: %(name)s: %(message)s")
-    require("pygls", "clm lsp")  # installed by the [lsp] extra
+    else:  # stdout carries the protocol: the log goes to stderr, one line a record
+        from ..lsp.protocol import OneLineFormatter
+
+        stderr = logging.StreamHandler()
+        stderr.setFormatter(OneLineFormatter("clm lsp: %(name)s: %(message)s"))
+        logging.basicConfig(level=level, handlers=[stderr])
     from ..lsp.server import serve  # pygls is loaded only by this command
 
     serve()

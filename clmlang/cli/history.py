@@ -7,16 +7,28 @@ from typing import Annotated
 
 import typer
 
-from ..core.files import write_atomic
 from ..market.model import MarketError
 from .common import (
     PROBLEMS,
     _compile_or_exit,
+    _input_file,
     _market_failure,
     _out,
+    _output_file,
+    _output_folder,
     _usage_error,
+    _write,
+    _write_all,
     app,
 )
+
+
+def _history_file(history: str, option: str = "") -> None:
+    """A history that names a file (not a database URL) must be a readable file (or a
+    folder of Parquet files)."""
+    path = Path(history)
+    if "://" not in history and not (path.is_dir() and path.suffix in (".parquet", ".pq")):
+        _input_file(path, option)
 
 
 @app.command(name="calibrate")
@@ -25,9 +37,15 @@ def calibrate_(
     calibration_end: Annotated[
         str, typer.Option("--calibration-end", help="Fit on purchases up to this date.")
     ],
-    customer_col: Annotated[str, typer.Option("--customer-col")] = "customer_id",
-    date_col: Annotated[str, typer.Option("--date-col")] = "date",
-    amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
+    customer_col: Annotated[
+        str, typer.Option("--customer-col", help="The history's customer id column.")
+    ] = "customer_id",
+    date_col: Annotated[
+        str, typer.Option("--date-col", help="The history's purchase date column.")
+    ] = "date",
+    amount_col: Annotated[
+        str, typer.Option("--amount-col", help="The history's purchase amount column.")
+    ] = "amount",
     query: Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")] = None,
     model: Annotated[
         str,
@@ -46,6 +64,8 @@ def calibrate_(
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     if model not in MODELS:
         raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")
+    _history_file(history)
+    _output_file(output, "--output")
     try:
         end = pd.Timestamp(calibration_end)
     except ValueError:
@@ -58,27 +78,35 @@ def calibrate_(
         raise typer.Exit(PROBLEMS) from None
     _out(result.report())
     if output is not None:
-        write_atomic(output, result.to_toml())
+        _write(output, result.to_toml())
         _out(f"wrote {output}")
 
 
 @app.command(name="forecast")
 def forecast_(
+    history: Annotated[str, typer.Option(help="The purchase history (CSV, Parquet or URL).")],
+    calibration_end: Annotated[
+        str, typer.Option("--calibration-end", help="The day the forecast starts from.")
+    ],
+    until: Annotated[str, typer.Option(help="Forecast up to this date.")],
     spec: Annotated[
         Path | None, typer.Argument(help="The policy in force (none: no policy).")
     ] = None,
-    history: Annotated[str, typer.Option(help="The purchase history (CSV, Parquet or URL).")] = "",
-    calibration_end: Annotated[str, typer.Option("--calibration-end")] = "",
-    until: Annotated[str, typer.Option(help="Forecast up to this date.")] = "",
     market: Annotated[
         Path | None, typer.Option(help="A calibrated market (else: calibrate first).")
     ] = None,
-    replications: Annotated[int, typer.Option(min=1)] = 20,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
-    customer_col: Annotated[str, typer.Option("--customer-col")] = "customer_id",
-    date_col: Annotated[str, typer.Option("--date-col")] = "date",
-    amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
-    query: Annotated[str | None, typer.Option()] = None,
+    replications: Annotated[int, typer.Option(min=1, help="Simulated runs to average.")] = 20,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed: same seed, same files.")] = 0,
+    customer_col: Annotated[
+        str, typer.Option("--customer-col", help="The history's customer id column.")
+    ] = "customer_id",
+    date_col: Annotated[
+        str, typer.Option("--date-col", help="The history's purchase date column.")
+    ] = "date",
+    amount_col: Annotated[
+        str, typer.Option("--amount-col", help="The history's purchase amount column.")
+    ] = "amount",
+    query: Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")] = None,
     model: Annotated[
         str,
         typer.Option(help="Buying model: auto (by AIC), bgnbd, bgnbd_stages, bgnbd_reactivation."),
@@ -104,6 +132,10 @@ def forecast_(
     ):
         if not value:
             raise _usage_error(f"{name} is required")
+    _history_file(history, "--history")
+    if market is not None:
+        _input_file(market, "--market")
+    _output_folder(out, "--out")
     policy = _compile_or_exit(spec)[0] if spec is not None else None
     try:
         frame = load_history(history, query=query, **columns)
@@ -124,7 +156,7 @@ def forecast_(
         raise _market_failure(error, PROBLEMS) from None
     except ValueError as error:
         raise _usage_error(str(error)) from None
-    result.write(out)
+    _write_all(result.write, out)
     for key in (
         "holdout_repeat_transactions",
         "holdout_revenue",

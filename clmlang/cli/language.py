@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from .. import __version__
@@ -16,7 +16,6 @@ from ..api import analyse, explain, find_specs
 from ..compile.explanation import CustomerError
 from ..compile.policy import Policy
 from ..core.diagnostics import Diagnostic, render_json, render_text
-from ..core.files import write_atomic
 from ..core.source import Source
 from ..language.formatter import format_source
 from .common import (
@@ -25,9 +24,13 @@ from .common import (
     OutputFormat,
     _color,
     _compile_or_exit,
+    _console,
+    _input_file,
     _out,
+    _output_file,
     _summary,
     _usage_error,
+    _write,
     app,
 )
 
@@ -41,25 +44,41 @@ def check(
     ] = OutputFormat.text,
 ) -> None:
     """Check specs and report every problem: file:line:col, the line, a caret, a hint."""
+    for path in paths:
+        if not path.is_dir():
+            _input_file(path)
     files = list(find_specs(paths))
     if not files:
         raise _usage_error("no .clm files found in " + ", ".join(map(str, paths)))
     diagnostics: list[Diagnostic] = []
     sources: dict[str, Source] = {}
     failed = False
+    seen: set[tuple[object, ...]] = set()
+    modules: list[Path] = []
     for path in files:
         analysis = analyse(path, compile_policy=False, allow_module=True)
-        new = [d for d in analysis.diagnostics if d not in diagnostics]
+        new = [d for d in analysis.diagnostics if _problem(d) not in seen]
+        seen.update(map(_problem, new))
         diagnostics.extend(new)
         sources.update(analysis.sources)
         failed = failed or analysis.failed(strict)
+        modules += [path] if analysis.module else []
     if format is OutputFormat.json:
         _out(render_json(diagnostics))
     else:
         if diagnostics:
             _out(render_text(diagnostics, sources, color=_color(sys.stdout)) + "\n")
+        for module in modules:
+            _out(f"{module}: module, names checked through the specs that use it")
         _out(_summary(diagnostics, len(files)))
     raise typer.Exit(PROBLEMS if failed else OK)
+
+
+def _problem(d: Diagnostic) -> tuple[object, ...]:
+    """A module's problem found alone and again through a spec that uses it (which may
+    name the file `../common/lib.clm`) is one problem: the same code and text, same place."""
+    where = (os.path.realpath(d.span.file), d.span.start, d.span.end) if d.span else None
+    return (d.code, d.message, where)
 
 
 @app.command(name="compile")
@@ -70,11 +89,12 @@ def compile_(
     ] = None,
 ) -> None:
     """Compile a spec into its executable policy (JSON)."""
+    _output_file(output, "--output")
     policy, _ = _compile_or_exit(spec)
     if output is None:
         _out(policy.to_json())
     else:
-        write_atomic(output, policy.to_json() + "\n")
+        _write(output, policy.to_json() + "\n")
     raise typer.Exit(OK)
 
 
@@ -85,11 +105,12 @@ def schema(
     ] = None,
 ) -> None:
     """Print the JSON Schema of compiled policies."""
+    _output_file(output, "--output")
     text = Policy.json_schema() + "\n"
     if output is None:
         _out(text)
     else:
-        write_atomic(output, text)
+        _write(output, text)
 
 
 @app.command()
@@ -105,7 +126,11 @@ def fmt(
     """Rewrite specs in the one canonical layout, comments kept."""
     files = [p for raw in paths for p in (sorted(raw.rglob("*.clm")) if raw.is_dir() else [raw])]
     if not files:
-        raise _usage_error("no .clm files found")
+        raise _usage_error("no .clm files found in " + ", ".join(map(str, paths)))
+    for path in files:
+        _input_file(path)
+        if not (check or diff):
+            _output_file(path, "")
     changed, broken = [], False
     for path in files:
         try:
@@ -134,7 +159,7 @@ def fmt(
         elif check:
             _out(f"would reformat {path}")
         else:
-            write_atomic(path, result.text)
+            _write(path, result.text)
             _out(f"reformatted {path}")
     if broken:
         raise typer.Exit(PROBLEMS)
@@ -155,7 +180,7 @@ def explain_(
         result = explain(analysis, customer)
     except CustomerError as error:
         raise _usage_error(f"--customer: {error}") from None
-    console = Console(highlight=False, soft_wrap=True)
+    console = _console()
     console.print(f"[bold]{analysis.policy.program}[/]: customer {customer or '(all defaults)'}")
     console.print(f"stage: [bold]{result.stage or 'none'}[/]")
     member = [name for name, hit in result.segments if hit]

@@ -26,10 +26,14 @@ from .common import (
     PROBLEMS,
     _color,
     _compile_or_exit,
+    _console,
+    _input_file,
     _market_failure,
     _out,
+    _output_folder,
     _scenario_for,
     _usage_error,
+    _write_all,
     app,
 )
 
@@ -45,10 +49,12 @@ def simulate(
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the output files.")] = None,
     trace: Annotated[
-        int | None, typer.Option(help="Print this customer's whole journey (a customer id).")
+        int | None,
+        typer.Option(min=0, help="Print this customer's whole journey (a customer id)."),
     ] = None,
 ) -> None:
     """Forecast what the spec's policy does to a population of customers."""
+    out = _output_folder(out or Path("build") / spec.stem, "--out")
     policy, _ = _compile_or_exit(spec)
     try:
         settings, market = _scenario_for(policy, scenario)
@@ -59,7 +65,6 @@ def simulate(
     rng = np.random.default_rng(settings.seed if seed is None else seed)
     if trace is not None and trace >= n:
         raise _usage_error(f"--trace: customer ids run from 0 to {n - 1}")
-    out = out or Path("build") / spec.stem
     console = Console(stderr=True, highlight=False)
     with Progress(
         TextColumn("simulating"),
@@ -81,7 +86,7 @@ def simulate(
             trace=trace,
             progress=lambda day: bar.update(task, completed=day + 1),
         )
-    written = result.write(out)
+    written = _write_all(result.write, out)
     _print_kpis(result, policy)
     if result.trace is not None:
         _print_trace(result.trace, trace, policy)
@@ -107,7 +112,7 @@ _KPIS = (
 
 
 def _print_kpis(result: Forecast, policy: Policy) -> None:
-    console = Console(highlight=False, soft_wrap=True)
+    console = _console()
     table = Table("KPI", "forecast", title=f"{policy.program}: {result.summary['days']} days")
     for key, label, fmt in _KPIS:
         value = result.summary.get(key)
@@ -148,8 +153,8 @@ def run_(
     out: Annotated[Path | None, typer.Option(help="Folder for the outputs.")] = None,
 ) -> None:
     """Run a what-if scenario: every variant, with replications, compared with the base."""
-    if not scenario.exists():
-        raise _usage_error(f"no such file: {scenario}")
+    _input_file(scenario)
+    out = _output_folder(out or Path("build") / scenario.stem, "--out")
     try:
         loaded = load_scenario_file(scenario)
         console = Console(stderr=True, highlight=False)
@@ -179,8 +184,7 @@ def run_(
         raise _market_failure(error, PROBLEMS) from None
     except OSError as error:  # a scheduler that cannot be reached
         raise _usage_error(f"--scheduler: {error}") from None
-    out = out or Path("build") / scenario.stem
-    written = result.write(out)
+    written = _write_all(result.write, out)
     _print_comparison(result)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 
@@ -188,7 +192,7 @@ def run_(
 def _print_comparison(result: Comparison) -> None:
     from ..whatif.report import HEADLINE, verdicts  # matplotlib: only when there is a report
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = _console()
     table = Table(
         "KPI",
         *result.variant_names(),

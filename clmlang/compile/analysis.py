@@ -50,8 +50,10 @@ def _analyse(spec: Spec, compile_policy: bool, allow_module: bool = False) -> An
     diagnostics = list(spec.diagnostics)
     policy = None
     if allow_module and spec.ok and is_module(spec):
-        # Modules are checked through the specs that use them: alone, their names may refer
-        # to nothing yet, and they have no stages. Syntax is still checked here.
+        # A module alone: its values, ranges, roles and duplicates are checked here; names
+        # it does not declare are checked through the specs that use it.
+        diagnostics.extend(check(spec, Symbols.from_spec(spec), module=True))
+        diagnostics.sort(key=Diagnostic.sort_key)
         return Analysis(spec, tuple(diagnostics), None, module=True)
     if spec.ok:
         symbols = Symbols.from_spec(spec)
@@ -65,7 +67,8 @@ def _analyse(spec: Spec, compile_policy: bool, allow_module: bool = False) -> An
 def analyse(path: str | Path, compile_policy: bool = True, allow_module: bool = False) -> Analysis:
     """Parse, check and (when there are no errors) compile the spec at `path`. Never raises.
 
-    With `allow_module`, a file with no `program` is taken as a module and only parsed.
+    With `allow_module`, a file with no `program` is taken as a module: checked, but not
+    for names it leaves to the specs that use it, and never compiled.
     """
     return _analyse(load_path(path), compile_policy, allow_module)
 

@@ -83,6 +83,11 @@ def parse_customer(text: str) -> dict[str, object]:
         if not eq:
             raise CustomerError(f"`{part}` is not `key=value`")
         key = key.strip()
+        if not key:
+            raise CustomerError(f"`{part}` has no key before `=`")
+        if key in values:
+            hint = "; several products go as `owns=a+b`" if key == "owns" else ""
+            raise CustomerError(f"`{key}` is given twice{hint}")
         values[key] = [_value(v) for v in raw.split("+")] if "+" in raw else _value(raw)
     return values
 

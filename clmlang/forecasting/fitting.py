@@ -17,7 +17,17 @@ from scipy import optimize, special
 
 from .history import Summary, distinct_rfm
 
-__all__ = ["Fit", "fit_bgnbd", "fit_gamma_gamma", "fit_model", "fit_pareto_nbd"]
+__all__ = [
+    "Fit",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "fit_model",
+    "fit_pareto_nbd",
+    "log_beta_ratio",
+    "log_rising",
+]
+
+TOLERANCE = {"ftol": 1e-12, "gtol": 1e-7}  # L-BFGS-B's, on the summed log-likelihood
 
 
 @dataclass(frozen=True)
@@ -44,15 +54,37 @@ class Fit:
         }
 
 
+def log_rising(a: float, n: int) -> np.ndarray:
+    """log a (a + 1) ... (a + k - 1) for k = 0 .. n, summed term by term: log Gamma(a + k) -
+    log Gamma(a) without the difference, which loses everything for a large a (at a = 1e15
+    each gammaln is 3e16, rounded to 4 or 8): a fit that wanders to huge Beta parameters then
+    meets a likelihood of rounding noise, with spurious maxima (docs/research/calibration.md)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.concatenate([[0.0], np.cumsum(np.log(a + np.arange(n)))])
+
+
+def log_beta_ratio(a: float, b: float, x: np.ndarray) -> np.ndarray:
+    """log B(a, b + x) / B(a, b) for whole numbers x >= 0, accurate however large a and b."""
+    k = np.asarray(x).astype(np.int64)
+    n = int(k.max(initial=0))
+    return log_rising(b, n)[k] - log_rising(a + b, n)[k]
+
+
 def _bgnbd_ll(log_params: np.ndarray, x, t_x, T) -> np.ndarray:
     r, alpha, a, b = np.exp(log_params)
-    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = special.betaln(a, b + x) - special.betaln(a, b)
-    a3 = -(r + x) * np.log(alpha + T)
+    k = np.asarray(x).astype(np.int64)
+    # r log(alpha / (alpha + t)) as -r log1p(t / alpha): no cancellation for a large alpha
+    head = log_rising(r, int(k.max(initial=0)))[k] + log_beta_ratio(a, b, k)
+    stays = -r * np.log1p(T / alpha) - x * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
-        a4 = np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x)
-    a4 = np.where(x > 0, a4, -np.inf)
-    return a1 + a2 + np.logaddexp(a3, a4)
+        drops = (
+            np.log(a)
+            - np.log(np.maximum(b + x - 1, 1e-300))
+            - r * np.log1p(t_x / alpha)
+            - x * np.log(alpha + t_x)
+        )
+    drops = np.where(x > 0, drops, -np.inf)
+    return head + np.logaddexp(stays, drops)
 
 
 def _pareto_ll(log_params: np.ndarray, x, t_x, T) -> np.ndarray:
@@ -101,7 +133,10 @@ def fit_model(
         return value if np.isfinite(value) else 1e12
 
     x0 = np.log(start)
-    result = optimize.minimize(objective, x0, method="L-BFGS-B")
+    # scipy's default ftol (2.2e-9, relative) stops a log-likelihood of -9,582 within 2e-5
+    # of its value, short of the maximum: CDNOW's BG/NBD at b 2.411 for 2.426, its holdout
+    # forecast 1,654.6 for 1,653.4; at 1e-12 the fit reaches it, in about twice the steps
+    result = optimize.minimize(objective, x0, method="L-BFGS-B", options=TOLERANCE)
     if not result.success:  # from a rough start the simplex is slower but does not give up
         result = optimize.minimize(
             objective,
@@ -109,7 +144,7 @@ def fit_model(
             method="Nelder-Mead",
             options={"maxiter": 5000, "xatol": 1e-7, "fatol": 1e-7},
         )
-        result = optimize.minimize(objective, result.x, method="L-BFGS-B")
+        result = optimize.minimize(objective, result.x, method="L-BFGS-B", options=TOLERANCE)
     return _fit_result(name, names, result.x, _hessian(objective, result.x), -result.fun, n)
 
 

@@ -12,9 +12,8 @@ customers reached its stage on the calibration data; otherwise it keeps the one 
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
-from .fitting import Fit, fit_model
+from .fitting import Fit, fit_model, log_beta_ratio, log_rising
 from .history import Summary, repeat_gaps
 
 __all__ = ["BREAKS", "MIN_CUSTOMERS", "exposures", "fit_bgnbd_stages"]
@@ -45,16 +44,18 @@ def _loglik(params: np.ndarray, x: np.ndarray, parts, free: int) -> np.ndarray:
     before, bought, after = parts
     e_tx = before @ multipliers
     e_T = e_tx + after @ multipliers
-    head = (
-        special.gammaln(r + x)
-        - special.gammaln(r)
-        + r * np.log(alpha)
-        + bought @ np.log(multipliers)
-    )
-    beta = special.betaln(a, b + x) - special.betaln(a, b)
-    stays = -(r + x) * np.log(alpha + e_T)
-    with np.errstate(divide="ignore"):
-        drops = np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + e_tx)
+    k = x.astype(np.int64)
+    head = log_rising(r, int(k.max(initial=0)))[k] + bought @ np.log(multipliers)
+    beta = log_beta_ratio(a, b, k)
+    # r log(alpha / (alpha + E)) as -r log1p(E / alpha): no cancellation for a large alpha
+    stays = -r * np.log1p(e_T / alpha) - x * np.log(alpha + e_T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drops = (
+            np.log(a)
+            - np.log(np.maximum(b + x - 1, 1e-300))
+            - r * np.log1p(e_tx / alpha)
+            - x * np.log(alpha + e_tx)
+        )
     return head + beta + np.logaddexp(stays, np.where(x > 0, drops, -np.inf))
 
 

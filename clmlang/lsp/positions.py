@@ -3,16 +3,19 @@
 `Span` columns count code points; LSP clients count UTF-16 code units unless they agree on
 UTF-8 or UTF-32 at initialisation. A non-BMP character (an emoji in a message text) is one
 code point but two UTF-16 units, so every position sent or read goes through here.
+
+The code units are counted by pygls's `PositionCodec`. The lines are counted here, on `\n`
+only, as LSP and clmlang's own spans do: pygls splits lines with `str.splitlines`, which
+also breaks at U+2028, form feeds and other separators that may sit in a message text.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 
-__all__ = ["Positions"]
+from pygls.workspace import PositionCodec
 
-_WIDTH = {"utf-8": "utf-8", "utf-16": "utf-16-le", "utf-32": "utf-32-le"}
-_UNIT = {"utf-8": 1, "utf-16": 2, "utf-32": 4}
+__all__ = ["Positions"]
 
 
 class Positions:
@@ -20,19 +23,13 @@ class Positions:
 
     def __init__(self, text: str, encoding: str = "utf-16") -> None:
         self.text = text
-        self.encoding = encoding if encoding in _WIDTH else "utf-16"
+        self.codec = PositionCodec(encoding)  # an unknown encoding counts UTF-16
         starts = [0]
         starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
         self._starts = starts
 
     def _units(self, piece: str) -> int:
-        if self.encoding == "utf-32":
-            return len(piece)
-        if piece.isascii():
-            return len(piece)
-        return (
-            len(piece.encode(_WIDTH[self.encoding], errors="surrogatepass")) // _UNIT[self.encoding]
-        )
+        return len(piece) if piece.isascii() else self.codec.client_num_units(piece)
 
     def position(self, offset: int) -> tuple[int, int]:
         """The (line, character) of a character offset; out-of-range offsets are clamped."""

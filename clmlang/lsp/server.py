@@ -9,12 +9,14 @@ which carries the protocol) and the request answered with nothing.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from lsprotocol import types as t
+from pygls.exceptions import FeatureRequestError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
@@ -27,6 +29,7 @@ from .document import Document
 from .hover import describe, describe_use
 from .index import Symbol
 from .positions import Positions
+from .protocol import ClmProtocol
 
 __all__ = ["ClmLanguageServer", "serve"]
 
@@ -96,8 +99,18 @@ class ClmLanguageServer(LanguageServer):
     """The open documents and how to turn their spans into editor ranges."""
 
     def __init__(self) -> None:
-        super().__init__("clm", __version__)
+        super().__init__("clm", __version__, protocol_cls=ClmProtocol)
         self.documents: dict[str, Document] = {}
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """A body that is not JSON is answered with ParseError (pygls's read loop reports
+        the failure of `json.loads` here); anything else as pygls does (a message)."""
+        if isinstance(error, json.JSONDecodeError | UnicodeDecodeError | RecursionError):
+            self.protocol.refuse_unparsable(error)  # type: ignore[attr-defined]
+            return
+        if source is not FeatureRequestError:  # pygls logs a failed request itself
+            log.error("%s", error)
+        super().report_server_error(error, source)
 
     @property
     def encoding(self) -> str:
@@ -196,8 +209,24 @@ def did_open(ls: ClmLanguageServer, params: t.DidOpenTextDocumentParams) -> None
 @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
 @_quiet()
 def did_change(ls: ClmLanguageServer, params: t.DidChangeTextDocumentParams) -> None:
+    """Apply the changes to the text we hold (ClmProtocol keeps pygls from applying them:
+    it splits lines at U+2028 and form feeds, LSP does not). A range that ends before it
+    starts counts from its earlier end, as vscode-languageserver's TextDocument does;
+    positions past the text are clamped to it."""
     uri = params.text_document.uri
-    text = ls.workspace.get_text_document(uri).source  # pygls has applied the changes
+    text = ls.documents[uri].text  # the protocol lets no change of an unopened document by
+    for change in params.content_changes:
+        if not isinstance(change, t.TextDocumentContentChangePartial):
+            text = change.text
+            continue
+        positions = _positions(text, ls.encoding)
+        start, end = change.range.start, change.range.end
+        begin = positions.offset(start.line, start.character)
+        stop = positions.offset(end.line, end.character)
+        begin, stop = min(begin, stop), max(begin, stop)
+        text = text[:begin] + change.text + text[stop:]
+    whole = t.TextDocumentContentChangeWholeDocument(text)
+    ls.workspace.update_text_document(params.text_document, whole)  # pygls's copy, the same
     ls.analyse(uri, text, params.text_document.version)
 
 
