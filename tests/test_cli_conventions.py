@@ -99,7 +99,7 @@ def test_a_failing_write_is_a_clean_error(tmp_path: Path, monkeypatch):
     def full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(clmlang.files.os, "fsync", full)
+    monkeypatch.setattr(clmlang.core.files.os, "fsync", full)
     out = tmp_path / "schema.json"
     result = CliRunner().invoke(app, ["schema", "-o", str(out)])
     assert result.exit_code == 2, result.output
