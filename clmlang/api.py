@@ -11,6 +11,7 @@ Problems in a spec raise `ClmError`, which carries every diagnostic, not only th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from .compile.explanation import explain as _explain
 from .compile.policy import Policy
 from .core.diagnostics import ClmError
 from .language.symbols import Symbols
-from .market.model import Market, MarketError, load_scenario
+from .market.model import MAX_CUSTOMERS, MAX_DAYS, Market, MarketError, load_scenario
 
 if TYPE_CHECKING:  # the simulator and what-if runs load numpy, scipy and pandas: on first use
     import pandas as pd
@@ -98,42 +99,95 @@ def find_specs(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 
 def simulate(
-    policy: Policy | str | Path,
-    market: Market | str | Path | None = None,
+    policy: Policy | str | Path | None = None,
+    market: Market | Scenario | str | Path | None = None,
     *,
-    customers: int = 10_000,
-    days: int = 365,
+    customers: int | None = None,
+    days: int | None = None,
     rng: np.random.Generator | int | None = None,
+    variant: str | None = None,
     trace: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Forecast:
     """Forecast what `policy` does to `customers` customers of `market` over `days` days.
 
-    `policy`: a compiled policy or a spec's path. `market`: a `Market`, a scenario file, or
-    None for the documented defaults. `rng`: a `numpy.random.Generator` (or a seed); the same
-    seed gives the same forecast. Raises `ClmError` for a bad spec and `MarketError` for a
-    market that names stages, channels or products the spec does not declare.
+    `policy`: a compiled policy, a spec's path, or None for the spec the scenario names.
+    `market`: a `Market`, a scenario (any scenario file, or a `Scenario`), or None for the
+    documented defaults. A scenario's `[simulation]` gives `customers`, `days` and the seed
+    when they are not passed; its base is simulated once (`variant` names one of its variants
+    or sweep values instead); replications are for `run_scenario`. Without a scenario the
+    defaults are 10,000 customers, 365 days and a fresh random seed. `rng`: a
+    `numpy.random.Generator` (or a seed); the same seed gives the same forecast. Raises
+    `ClmError` for a bad spec, `MarketError` for a bad scenario file or a market that names
+    stages, channels or products the spec does not declare, and `ValueError` for a missing
+    spec or an unknown variant, sizes out of bounds, or a run that needs more memory than is
+    available.
     """
-    if not isinstance(policy, Policy):
-        policy = load(policy)
-    source = "<market>"
-    if market is None:
-        market = Market()
-    elif not isinstance(market, Market):
-        source = str(market)
-        market = load_scenario(market)[1]
-    problems = market.problems(policy)
-    if problems:
-        raise MarketError(source, problems)
+    from .market.scenario import Scenario, load_scenario_file
+
+    scenario = None
+    if isinstance(market, Scenario) or (market is not None and not isinstance(market, Market)):
+        scenario = market if isinstance(market, Scenario) else load_scenario_file(market)
+        policy, market = _scenario_policy(scenario, policy, variant)
+    else:
+        if variant is not None:
+            raise ValueError("a variant is one of a scenario's: pass the scenario as `market`")
+        if policy is None:
+            raise ValueError("no policy: pass a `Policy` or a spec's path")
+        if not isinstance(policy, Policy):
+            policy = load(policy)
+        market = market or Market()
+        problems = market.problems(policy)
+        if problems:
+            raise MarketError("<market>", problems)
+    settings = scenario.settings if scenario is not None else None
+    customers = customers or (settings.customers if settings else 10_000)
+    days = days or (settings.days if settings else 365)
+    if rng is None and settings is not None:
+        rng = settings.seed
     from .simulation.engine import simulate_policy
+    from .simulation.engine.memory import size_problem
     from .simulation.metrics import forecast
 
+    for name, value, top in (("customers", customers, MAX_CUSTOMERS), ("days", days, MAX_DAYS)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= top:
+            raise ValueError(f"{name}: a whole number from 1 to {top:,}, not {value!r}")
+    problem = size_problem(policy, market, customers, days)
+    if problem:
+        raise ValueError(problem)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     run = simulate_policy(
         policy, market, customers=customers, days=days, rng=rng, trace=trace, progress=progress
     )
     return forecast(run)
+
+
+def _scenario_policy(
+    scenario: Scenario, policy: Policy | str | Path | None, variant: str | None
+) -> tuple[Policy, Market]:
+    """The policy and market a scenario's base (or `variant`) simulates; `policy`, when given,
+    replaces the spec the file names."""
+    if isinstance(policy, Policy):
+        if variant is not None:
+            raise ValueError("a variant's overrides apply to a spec: pass the spec's path")
+        scenario.check_names(scenario.market, policy)
+        return policy, scenario.market
+    if policy is not None:
+        scenario = scenario.with_spec(policy)
+    elif scenario.settings.spec is None:
+        raise ValueError(f"{scenario.path} names no spec: pass one as `policy`")
+    try:
+        chosen = scenario.variant(variant or "base")
+    except KeyError as error:
+        raise ValueError(error.args[0]) from None
+    if chosen.name == "base":
+        base = load(scenario.spec_path(chosen))
+        scenario.check_names(scenario.market, base)
+        return base, scenario.market
+    from .whatif.experiment import variant_policy
+
+    return variant_policy(scenario, chosen)
 
 
 def run_scenario(
@@ -144,9 +198,11 @@ def run_scenario(
     workers: int | None = None,
     serial: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    spec: str | Path | None = None,
 ) -> Comparison:
     """Run a what-if scenario (a file or a `Scenario`): every variant `replications` times
-    with common random numbers, compared with the base.
+    with common random numbers, compared with the base. `spec` replaces the base spec the
+    file names (a file with no variants is a what-if of the base alone).
 
     Runs go to a local process pool (`workers`, default one per core), to the Dask cluster at
     `scheduler` (or CLM_SCHEDULER), or with `serial` into this process; the results are the
@@ -159,6 +215,8 @@ def run_scenario(
 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario_file(scenario)
+    if spec is not None:
+        scenario = scenario.with_spec(spec)
     return _run_scenario(
         scenario,
         replications=replications,

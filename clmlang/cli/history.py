@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..market.model import MarketError
+from ..market.model import MAX_REPLICATIONS, MarketError
 from .common import (
     PROBLEMS,
     _compile_or_exit,
@@ -95,8 +95,12 @@ def forecast_(
     market: Annotated[
         Path | None, typer.Option(help="A calibrated market (else: calibrate first).")
     ] = None,
-    replications: Annotated[int, typer.Option(min=1, help="Simulated runs to average.")] = 20,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed: same seed, same files.")] = 0,
+    replications: Annotated[
+        int, typer.Option(min=1, max=MAX_REPLICATIONS, help="Simulated runs to average.")
+    ] = 20,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**63 - 1, help="Random seed: same seed, same files.")
+    ] = 0,
     customer_col: Annotated[
         str, typer.Option("--customer-col", help="The history's customer id column.")
     ] = "customer_id",

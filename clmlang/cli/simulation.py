@@ -15,8 +15,8 @@ from rich.table import Table
 from ..api import run_scenario
 from ..api import simulate as api_simulate
 from ..compile.policy import Policy
-from ..market.model import MarketError
-from ..market.scenario import SCHEDULER_ENV, load_scenario_file
+from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market, MarketError
+from ..market.scenario import SCHEDULER_ENV, Scenario, ScenarioSettings, load_scenario_file
 
 if TYPE_CHECKING:
     from ..simulation.metrics import Forecast
@@ -31,7 +31,6 @@ from .common import (
     _market_failure,
     _out,
     _output_folder,
-    _scenario_for,
     _usage_error,
     _write_all,
     app,
@@ -40,13 +39,25 @@ from .common import (
 
 @app.command()
 def simulate(
-    spec: Annotated[Path, typer.Argument(help="The spec whose policy to run.")],
-    scenario: Annotated[
-        Path | None, typer.Option(help="A scenario file: [simulation] settings and [market].")
+    spec: Annotated[
+        Path | None,
+        typer.Argument(help="The spec whose policy to run (default: the one the scenario names)."),
     ] = None,
-    customers: Annotated[int | None, typer.Option(min=1, help="Customers on day 0.")] = None,
-    days: Annotated[int | None, typer.Option(min=1, help="Days to simulate.")] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            help="A scenario file (simulations/*.toml): its [simulation] settings and [market]."
+        ),
+    ] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(help="Simulate this variant (or sweep value) of the scenario, not its base."),
+    ] = None,
+    customers: Annotated[
+        int | None, typer.Option(min=1, max=MAX_CUSTOMERS, help="Customers on day 0.")
+    ] = None,
+    days: Annotated[int | None, typer.Option(min=1, max=MAX_DAYS, help="Days to simulate.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1, help="Random seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the output files.")] = None,
     trace: Annotated[
         int | None,
@@ -54,17 +65,17 @@ def simulate(
     ] = None,
 ) -> None:
     """Forecast what the spec's policy does to a population of customers."""
-    out = _output_folder(out or Path("build") / spec.stem, "--out")
-    policy, _ = _compile_or_exit(spec)
-    try:
-        settings, market = _scenario_for(policy, scenario)
-    except MarketError as error:
-        raise _market_failure(error, PROBLEMS) from None
+    named = spec if spec is not None else scenario  # the outputs' default folder is named after it
+    out = _output_folder(
+        out or Path("build") / (named.stem if named is not None else "simulation"), "--out"
+    )
+    policy, market, settings, spec = _simulation_input(spec, scenario, variant)
     n = customers or settings.customers
     horizon = days or settings.days
     rng = np.random.default_rng(settings.seed if seed is None else seed)
     if trace is not None and trace >= n:
         raise _usage_error(f"--trace: customer ids run from 0 to {n - 1}")
+    _check_size(policy, market, scenario, n, horizon, customers is not None, days is not None)
     console = Console(stderr=True, highlight=False)
     with Progress(
         TextColumn("simulating"),
@@ -91,6 +102,109 @@ def simulate(
     if result.trace is not None:
         _print_trace(result.trace, trace, policy)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
+
+
+def _simulation_input(
+    spec: Path | None, scenario: Path | None, variant: str | None
+) -> tuple[Policy, Market, ScenarioSettings, Path]:
+    """What `clm simulate` runs: the policy, the market, the settings and the spec's path,
+    from the arguments and any scenario file (whose spec an explicit SPEC replaces)."""
+    if scenario is None:
+        if variant is not None:
+            raise _usage_error("--variant: variants belong to a scenario: add --scenario FILE")
+        if spec is None:
+            raise _usage_error(
+                "give a spec (clm simulate SPEC), or a scenario file that names one "
+                "(clm simulate --scenario FILE)"
+            )
+        policy, _ = _compile_or_exit(spec)
+        return policy, Market(), ScenarioSettings(), spec
+    _input_file(scenario, "--scenario")
+    try:
+        loaded = load_scenario_file(scenario)
+    except MarketError as error:
+        raise _market_failure(error, PROBLEMS) from None
+    if spec is not None:
+        loaded = loaded.with_spec(spec)
+    elif loaded.settings.spec is None:
+        raise _usage_error(
+            f"{scenario} names no spec: give one (clm simulate SPEC --scenario {scenario})"
+        )
+    try:
+        chosen = loaded.variant(variant or "base")
+    except KeyError as error:
+        raise _usage_error(f"--variant: {error.args[0]}") from None
+    _note_ignored(loaded, scenario, chosen.name)
+    try:
+        if chosen.name != "base":
+            from ..whatif.experiment import variant_policy  # scipy and pandas: only for a variant
+
+            policy, market = variant_policy(loaded, chosen)
+            return policy, market, loaded.settings, loaded.spec_path(chosen)
+        path = spec if spec is not None else loaded.spec_path(chosen)
+        if not path.exists():  # the file's spec: say where it was named
+            raise MarketError(loaded.path, [("simulation.spec", f"no such file: {path}")])
+        policy, _ = _compile_or_exit(path)
+        loaded.check_names(loaded.market, policy)
+    except MarketError as error:
+        raise _market_failure(error, PROBLEMS) from None
+    return policy, loaded.market, loaded.settings, path
+
+
+def _note_ignored(scenario: Scenario, path: Path, chosen: str) -> None:
+    """One line on what a single simulation leaves out of a what-if file."""
+    settings = scenario.settings
+    left = []
+    if settings.replications > 1:
+        left.append(f"{settings.replications} replications")
+    if settings.shards > 1:
+        left.append(f"{settings.shards} shards")
+    variants = sum(v.name != chosen for v in scenario.variants)
+    if variants:
+        left.append(f"{variants} variant(s)")
+    values = sum(len(s.values) for s in scenario.sweeps)
+    if chosen != "base" and chosen not in {v.name for v in scenario.variants}:
+        values -= 1  # the chosen one is a sweep value
+    if values:
+        left.append(f"{values} sweep value(s)")
+    if left:
+        what = "the base" if chosen == "base" else f"variant `{chosen}`"
+        _out(
+            f"note: simulating {what} once; the file's {', '.join(left)} are for "
+            f"`clm run {path}` (--variant NAME simulates one variant)",
+            err=True,
+        )
+
+
+def _check_size(
+    policy: Policy,
+    market: Market,
+    scenario: Path | None,
+    customers: int,
+    days: int,
+    customers_flag: bool,
+    days_flag: bool,
+) -> None:
+    """Refuse a run that needs more memory than there is, before it starts: a usage error
+    when a flag set the size, else a diagnostic at the scenario file's key."""
+    from ..simulation.engine.memory import (
+        size_problem,  # the engine loads only for commands that run
+    )
+
+    in_file = scenario is not None
+    names = {
+        "customers": "simulation.customers" if in_file and not customers_flag else "--customers",
+        "days": "simulation.days" if in_file and not days_flag else "--days",
+    }
+    problem = size_problem(policy, market, customers, days, names=names)
+    if problem is None:
+        return
+    if customers_flag or days_flag or not in_file:
+        raise _usage_error(problem)
+    key = "simulation.customers"
+    if "`market.acquisition" in problem:
+        key = "market.acquisition.per_day"
+    raise _market_failure(MarketError(str(scenario), [(key, problem)]), PROBLEMS)
 
 
 _KPIS = (
@@ -142,21 +256,31 @@ def _trigger_words(rule) -> str:
 @app.command(name="run")
 def run_(
     scenario: Annotated[Path, typer.Argument(help="A scenario file (simulations/*.toml).")],
+    spec: Annotated[
+        Path | None, typer.Option(help="The base spec (default: the one the file names).")
+    ] = None,
     replications: Annotated[
-        int | None, typer.Option(min=1, help="Runs per variant (default: the file's).")
+        int | None,
+        typer.Option(min=1, max=MAX_REPLICATIONS, help="Runs per variant (default: the file's)."),
     ] = None,
     scheduler: Annotated[
         str | None,
         typer.Option(help=f"A Dask scheduler's address (or set {SCHEDULER_ENV})."),
     ] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=1024, help="Local worker processes.")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the outputs.")] = None,
 ) -> None:
     """Run a what-if scenario: every variant, with replications, compared with the base."""
     _input_file(scenario)
+    if spec is not None:
+        _input_file(spec, "--spec")
     out = _output_folder(out or Path("build") / scenario.stem, "--out")
     try:
         loaded = load_scenario_file(scenario)
+        if spec is not None:
+            loaded = loaded.with_spec(spec)
         console = Console(stderr=True, highlight=False)
         with Progress(
             TextColumn("running"),

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from ..market.model import Market, market_from_mapping
+from ..market.model import Market, MarketError, market_from_mapping
 from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
-from .history import Summary, merge_days, summarise
+from .history import HistoryError, Summary, bad_amount, merge_days, summarise
 from .reactivation import fit_bgnbd_reactivation
 from .stage_multipliers import fit_bgnbd_stages
 
@@ -122,7 +122,18 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
     frame = history.copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
     frame["customer_id"] = frame["customer_id"].astype(str)
+    bad = bad_amount(frame["amount"])
+    if bad is not None:  # a DataFrame not read by load_history
+        row, what = bad
+        raise HistoryError(f"index {frame.index[row]!r}, column `amount`: {what}")
     summary = summarise(merge_days(frame), calibration_end)
+    repeat = summary.x > 0  # (with none at all, the fits fall back to their defaults)
+    if repeat.any() and not np.any(summary.monetary[repeat] > 0):
+        raise HistoryError(
+            f"no repeat purchase up to {pd.Timestamp(calibration_end).date()} has an amount above"
+            " 0, so no spend model (Gamma-Gamma) can be fitted: calibrating needs what each"
+            " purchase was worth (a market from elsewhere can be given to `clm forecast --market`)"
+        )
     bg = fit_bgnbd(summary)
     # the reactivation fit is the longest; numpy lets go of the GIL, so it runs beside the rest
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -132,10 +143,26 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
         wake = waking.result()
     chosen = _choose((bg, stages, wake), model)
     counts = summary.x + 1
-    values, freq = np.unique(counts, return_counts=True)
     end = pd.Timestamp(calibration_end)
     recency = (summary.T - summary.t_x) * WEEK
-    market = market_from_mapping(
+    try:
+        market = _market(chosen, gg, end, counts, recency)
+    except MarketError as error:  # a fit that ran off to infinity: far too little data
+        found = "; ".join(f"{key}: {message}" for key, message in error.problems)
+        raise HistoryError(
+            f"the fits up to {end.date()} are out of range ({found}): too few customers or "
+            f"repeat purchases to calibrate on ({summary.x.size:,} customers, "
+            f"{int(summary.x.sum()):,} repeat purchases)"
+        ) from None
+    return Calibration(market, bg, pareto, stages, wake, gg, summary, end.date().isoformat(), model)
+
+
+def _market(
+    chosen: Fit, gg: Fit, end: pd.Timestamp, counts: np.ndarray, recency: np.ndarray
+) -> Market:
+    """The calibrated market: an existing base as the history has it, the fitted models."""
+    values, freq = np.unique(counts, return_counts=True)
+    return market_from_mapping(
         {
             "start_date": (end + pd.Timedelta(days=1)).date().isoformat(),
             "population": {
@@ -154,7 +181,6 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
         },
         "<calibration>",
     )
-    return Calibration(market, bg, pareto, stages, wake, gg, summary, end.date().isoformat(), model)
 
 
 def _buying(fit: Fit) -> dict[str, object]:

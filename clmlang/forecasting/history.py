@@ -20,6 +20,7 @@ from ..core.extras import MissingExtra, require
 __all__ = [
     "HistoryError",
     "Summary",
+    "bad_amount",
     "distinct_rfm",
     "load_history",
     "merge_days",
@@ -77,6 +78,8 @@ def load_history(
                 raw = pd.read_csv(path, dtype=str, keep_default_na=False)
         except MissingExtra as error:
             raise HistoryError(f"{path}: {error}") from None
+        except UnicodeDecodeError:
+            raise HistoryError(_not_utf8(path)) from None
         except Exception as error:
             raise HistoryError(f"{path}: cannot read: {error}") from None
         where = str(path)
@@ -90,6 +93,60 @@ def _with_driver(url: str) -> str:
     if scheme.lower() in ("postgresql", "postgres"):
         return f"postgresql+psycopg{sep}{rest}"
     return url
+
+
+def _not_utf8(path: Path) -> str:
+    """Where a file stops being UTF-8, by line and column (the decoder's own offset counts
+    from the start of a buffer, which says nothing to a user)."""
+    with path.open("rb") as stream:
+        for number, line in enumerate(stream, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return (
+                    f"{path}: line {number}, column {error.start + 1}: not UTF-8 text "
+                    f"(byte 0x{line[error.start]:02x}); save the file as UTF-8"
+                )
+    return f"{path}: not UTF-8 text; save the file as UTF-8"
+
+
+def _parse_dates(values: pd.Series) -> pd.Series:
+    """Dates as naive datetime64. A time-zone offset is dropped: the date is the local date
+    as written (`1997-01-01T23:30:00-05:00` is 1 January), whatever the offsets of other rows;
+    what cannot be read is NaT."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):  # a database's timestamptz column
+        return values.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values
+    text = values.astype(str).str.strip()
+    try:
+        dates = pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError):  # offsets differ between rows, or some rows have none
+        dates = pd.to_datetime(pd.Series([_local(v) for v in text], index=text.index))
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        dates = dates.dt.tz_localize(None)
+    return dates
+
+
+def _local(text: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def bad_amount(amounts: pd.Series) -> tuple[int, str] | None:
+    """The position of the first amount that is not a finite, non-negative number, and why."""
+    values = amounts.to_numpy(dtype=float)
+    for mask, what in (
+        (np.isnan(values), "not a number"),
+        (np.isinf(values), "not a finite number"),
+        (values < 0, "a negative amount (leave refunds out, or net them against the purchase)"),
+    ):
+        if mask.any():
+            return int(np.flatnonzero(mask)[0]), what
+    return None
 
 
 def _safe_url(url: str) -> str:
@@ -115,19 +172,29 @@ def _check(
             )
             raise HistoryError(f"{where}: no column `{column}`{hint}")
     ids = raw[customer].astype(str).str.strip()
-    dates = pd.to_datetime(raw[date].astype(str).str.strip(), errors="coerce", format="mixed")
+
+    def refuse(row: int, column: str, what: str) -> HistoryError:
+        # row numbers as a spreadsheet shows them: the header is row 1
+        value = raw[column].iloc[row]
+        place = f"index {raw.index[row]!r}" if by_index else f"row {row + 2}"
+        return HistoryError(f"{where}: {place}, column `{column}`: {what}: {value!r}")
+
+    for column in (customer, date, amount):  # parsers drop a NUL silently: a corrupt file
+        if pd.api.types.is_object_dtype(raw[column]) or pd.api.types.is_string_dtype(raw[column]):
+            nul = raw[column].astype(str).str.contains("\x00", regex=False).to_numpy()
+            if nul.any():
+                raise refuse(int(np.flatnonzero(nul)[0]), column, "a NUL byte (a corrupt file?)")
+    dates = _parse_dates(raw[date])
     amounts = pd.to_numeric(raw[amount].astype(str).str.strip(), errors="coerce")
-    # row numbers as a spreadsheet shows them: the header is row 1
     for mask, column, what in (
         (ids == "", customer, "an empty customer id"),
         (dates.isna(), date, "not a date"),
-        (amounts.isna(), amount, "not a number"),
     ):
         if mask.any():
-            row = int(np.flatnonzero(mask.to_numpy())[0])
-            value = raw[column].iloc[row]
-            place = f"index {raw.index[row]!r}" if by_index else f"row {row + 2}"
-            raise HistoryError(f"{where}: {place}, column `{column}`: {what}: {value!r}")
+            raise refuse(int(np.flatnonzero(mask.to_numpy())[0]), column, what)
+    bad = bad_amount(amounts)
+    if bad is not None:
+        raise refuse(bad[0], amount, bad[1])
     frame = pd.DataFrame({"customer_id": ids, "date": dates.dt.normalize(), "amount": amounts})
     return merge_days(frame)
 

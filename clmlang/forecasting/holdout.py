@@ -23,8 +23,9 @@ from scipy import special
 
 from ..compile.policy import Policy
 from ..core.files import write_atomic
-from ..market.model import Buying, Market, MarketError, Spend
+from ..market.model import MAX_DAYS, MAX_REPLICATIONS, Buying, Market, MarketError, Spend
 from ..simulation.engine import Base, simulate_policy
+from ..simulation.engine.memory import size_problem
 from .fitting import Fit
 from .history import Summary
 from .reactivation_posterior import posterior
@@ -191,6 +192,12 @@ def forecast_base(
         raise ValueError(
             f"the forecast end {until} is not after the calibration end {calibration_end}"
         )
+    if days > MAX_DAYS:
+        raise ValueError(
+            f"the forecast end {until} is more than {MAX_DAYS:,} days after the calibration end"
+        )
+    if not 1 <= replications <= MAX_REPLICATIONS:
+        raise ValueError(f"replications: from 1 to {MAX_REPLICATIONS:,}, not {replications}")
     n = s.x.size
     weeks = math.ceil(days / WEEK)
     latent = _Latent(s, market.buying)
@@ -208,6 +215,10 @@ def forecast_base(
     # acquired during the run would belong to no block: then each replication runs alone
     alone = market.acquisition.per_day > 0
     stack = 1 if alone else max(1, min(replications, STACKED_CUSTOMERS // max(n, 1)))
+    names = {"customers": "the history's customers", "days": "until"}
+    problem = size_problem(policy, market, n * stack, days, copies=len(runs), names=names)
+    if problem:
+        raise ValueError(problem)
     for first in range(0, replications, stack):
         reps = range(first, min(first + stack, replications))
         bases = [

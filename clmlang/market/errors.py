@@ -20,23 +20,46 @@ class MarketError(Exception):
     """A scenario file or mapping that does not describe a valid market.
 
     `problems` lists `(key, message)` pairs; `str()` names the file, the key and what was
-    expected, one line each.
+    expected, one line each. `origins` maps dotted keys to the file that wrote them, when a
+    market was merged from included files (`includes.py`); other keys are in `source`.
     """
 
-    def __init__(self, source: str, problems: list[tuple[str, str]]):
+    def __init__(
+        self,
+        source: str,
+        problems: list[tuple[str, str]],
+        origins: dict[str, str] | None = None,
+    ):
         self.source = source
         self.problems = problems
-        super().__init__("\n".join(f"{source}: {key}: {message}" for key, message in problems))
+        self.origins = dict(origins or {})
+        super().__init__(
+            "\n".join(f"{self.file_of(key)}: {key}: {message}" for key, message in problems)
+        )
+
+    def file_of(self, key: str) -> str:
+        """The file where `key` (or the nearest table above it) was written."""
+        parts = key.split(".")
+        for n in range(len(parts), 0, -1):
+            found = self.origins.get(".".join(parts[:n]))
+            if found is not None:
+                return found
+        return self.source
 
     def diagnostics(self) -> tuple[list[Diagnostic], dict[str, Source]]:
         """The problems as diagnostics (code CLM200) placed on the scenario file's lines."""
-        try:
-            text = Path(self.source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = ""
-        source = Source(self.source, text)
+        sources: dict[str, Source] = {}
         found = []
         for key, message in self.problems:
+            file = self.file_of(key)
+            if file not in sources:
+                try:
+                    text = Path(file).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    text = ""
+                sources[file] = Source(file, text)
+            source = sources[file]
+            text = source.text
             line, column = _locate(text, key, message)
             offset = source.offset(line, column)
             written = key.rsplit(" ", 1)[-1]
@@ -49,7 +72,7 @@ class MarketError(Exception):
                 "every market key and its default"
             )
             found.append(Diagnostic("CLM200", Severity.ERROR, f"{key}: {message}", span, hint))
-        return found, {self.source: source}
+        return found, sources or {self.source: Source(self.source, "")}
 
 
 _SYNTAX_PLACE = re.compile(r"at line (\d+), column (\d+)")

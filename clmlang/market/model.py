@@ -8,12 +8,20 @@ override them. Durations are days, shares are fractions, money is the program cu
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..compile.policy import Policy
 from ..core.names import did_you_mean
@@ -41,11 +49,32 @@ __all__ = [
 ]
 
 
+# No market figure is near this large (calibration on very little data can reach 1e15);
+# beyond it, products of a few figures overflow a float.
+LARGEST = 1e100
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # every float is finite: `inf` passes `ge=0` and `gt=0` and would simulate nonsense
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _not_huge(cls, value: object) -> object:
+        numbers = value.values() if isinstance(value, dict) else (value,)
+        if any(isinstance(v, float) and abs(v) > LARGEST for v in numbers):
+            raise ValueError(f"at most {LARGEST:g} in size")
+        return value
 
 
 Share = Field(ge=0.0, le=1.0)
+# Hard bounds on run sizes, whatever the memory (engine/memory.py checks the memory): customer
+# ids are int32 in the logs, and a century is more than any lifecycle strategy plans for.
+MAX_CUSTOMERS = 100_000_000
+MAX_DAYS = 36_525
+MAX_REPLICATIONS = 10_000
+# day 0's date: a run of up to MAX_DAYS from it stays within the calendar dates can hold
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
 
 
 class Population(_Model):
@@ -189,6 +218,13 @@ class ProductDemand(_Model):
     weight: float | None = Field(default=None, ge=0)
     audiences: dict[str, float] = Field(default_factory=dict)
 
+    @field_validator("audiences")
+    @classmethod
+    def _weights(cls, audiences: dict[str, float]) -> dict[str, float]:
+        if any(v < 0 for v in audiences.values()):
+            raise ValueError("audiences: weights must not be negative")
+        return audiences
+
 
 class AttributeModel(_Model):
     """How a custom attribute is drawn. Dates: uniformly within `days` before day 0 (so
@@ -200,6 +236,15 @@ class AttributeModel(_Model):
     sd: float = Field(default=0.0, ge=0)
     share: float | None = Field(default=None, ge=0, le=1)
     values: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("values")
+    @classmethod
+    def _shares(cls, values: dict[str, float]) -> dict[str, float]:
+        if any(v < 0 for v in values.values()):
+            raise ValueError("values: shares must not be negative")
+        if sum(values.values()) > 1.0 + 1e-6:
+            raise ValueError("values: shares add up to more than 1")
+        return values
 
 
 class Market(_Model):
@@ -218,6 +263,24 @@ class Market(_Model):
     roles: Roles = Roles()
     products: dict[str, ProductDemand] = Field(default_factory=dict)
     attributes: dict[str, AttributeModel] = Field(default_factory=dict)
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _date(cls, value: object) -> object:
+        """A calendar date: `"2026-01-01"` or the TOML date literal `2026-01-01`."""
+        if isinstance(value, dt.datetime):
+            raise ValueError("a date without a time of day, e.g. 2026-01-01")
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        if isinstance(value, str):
+            try:
+                day = dt.date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"not a calendar date: {value!r} (write YYYY-MM-DD)") from None
+            if not MIN_DATE <= day <= MAX_DATE:
+                raise ValueError(f"a date from {MIN_DATE} to {MAX_DATE}")
+            return day.isoformat()
+        return value
 
     def channel(self, name: str) -> ChannelResponse:
         return self.channels.get(name, self.default_channel)
@@ -265,7 +328,9 @@ def market_from_mapping(data: dict, source: str = "<market>") -> Market:
         problems = []
         for item in error.errors():
             key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-            message = item["msg"]
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "finite_number":
+                message = "must be a finite number (not inf or nan)"
             if item["type"] == "extra_forbidden":
                 parent = item["loc"][:-1]
                 known = _known_keys(parent)
@@ -294,37 +359,21 @@ def _known_keys(path: tuple) -> list[str]:
 class Settings(_Model):
     """A scenario file's `[simulation]` table: run settings the command line may override."""
 
-    customers: int = Field(default=10_000, ge=1)
-    days: int = Field(default=365, ge=1)
-    seed: int = Field(default=0, ge=0)
+    customers: int = Field(default=10_000, ge=1, le=MAX_CUSTOMERS)
+    days: int = Field(default=365, ge=1, le=MAX_DAYS)
+    seed: int = Field(default=0, ge=0, lt=2**63)
 
 
 def load_scenario(path: str | Path) -> tuple[Settings, Market]:
-    """A scenario file's run settings (`[simulation]`) and market (`[market]`)."""
-    data = read_toml(Path(path))
-    unknown = sorted(set(data) - {"simulation", "market"})
-    if unknown:
-        raise MarketError(
-            str(path),
-            [(k, "unknown table" + did_you_mean(k, ["simulation", "market"])) for k in unknown],
-        )
-    try:
-        settings = Settings.model_validate(data.get("simulation", {}))
-    except ValidationError as error:
-        raise MarketError(
-            str(path),
-            [
-                (
-                    "simulation." + ".".join(str(p) for p in e["loc"]),
-                    "unknown key" + did_you_mean(str(e["loc"][-1]), list(Settings.model_fields))
-                    if e["type"] == "extra_forbidden"
-                    else e["msg"],
-                )
-                for e in error.errors()
-            ],
-        ) from None
-    market = market_from_mapping(data.get("market", {}), str(path))
-    return settings, market
+    """A scenario file's run settings and market (its includes merged): the part of
+    `scenario.load_scenario_file` that one simulation needs. Any scenario file is accepted;
+    its spec, replications, variants and sweeps are left to `load_scenario_file`."""
+    from .scenario import load_scenario_file  # the scenario reader builds on this module
+
+    scenario = load_scenario_file(path)
+    given = scenario.settings
+    settings = Settings(customers=given.customers, days=given.days, seed=given.seed)
+    return settings, scenario.market
 
 
 def read_toml(path: Path) -> dict:

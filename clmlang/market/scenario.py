@@ -8,6 +8,7 @@
     replications = 20
 
     [market]                       # the market model (docs/model.md)
+    include = "markets/clinic.toml"  # optional: a market file, these keys win over its own
 
     [[variant]]                    # another spec, or overrides of the base
     name = "45-day reminder"
@@ -17,7 +18,9 @@
     key = "cap.sms.limit"
     values = [1, 2, 3, 4]
 
-Errors name the file, the key and what was expected (`MarketError`, shown as CLM200).
+Every scenario file serves both `clm run` (every variant, replicated) and `clm simulate`
+(the base, or one variant, once). Errors name the file, the key and what was expected
+(`MarketError`, shown as CLM200), in the included market file when the key was written there.
 """
 
 from __future__ import annotations
@@ -27,8 +30,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..core.names import did_you_mean
-from .model import Market, MarketError, market_from_mapping, read_toml
+from .includes import resolve_market
+from .model import (
+    MAX_CUSTOMERS,
+    MAX_DAYS,
+    MAX_REPLICATIONS,
+    Market,
+    MarketError,
+    did_you_mean,
+    market_from_mapping,
+    read_toml,
+)
 
 SCHEDULER_ENV = "CLM_SCHEDULER"  # the Dask scheduler to run replications on, when not given
 
@@ -43,11 +55,12 @@ class ScenarioSettings(_Model):
     """The `[simulation]` table."""
 
     spec: str | None = None
-    customers: int = Field(default=10_000, ge=1)
-    days: int = Field(default=365, ge=1)
-    seed: int = Field(default=0, ge=0)
-    replications: int = Field(default=1, ge=1)
-    shards: int = Field(default=1, ge=1)  # split each run's customers across workers
+    customers: int = Field(default=10_000, ge=1, le=MAX_CUSTOMERS)
+    days: int = Field(default=365, ge=1, le=MAX_DAYS)
+    seed: int = Field(default=0, ge=0, lt=2**63)
+    replications: int = Field(default=1, ge=1, le=MAX_REPLICATIONS)
+    # split each run's customers across workers
+    shards: int = Field(default=1, ge=1, le=MAX_REPLICATIONS)
 
 
 class Variant(_Model):
@@ -76,6 +89,7 @@ class Scenario(_Model):
     market: Market
     variants: tuple[Variant, ...] = ()
     sweeps: tuple[Sweep, ...] = ()
+    origins: dict[str, str] = Field(default_factory=dict)  # market key -> the file it is in
 
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:
@@ -98,10 +112,36 @@ class Scenario(_Model):
             )
         return found
 
+    def variant(self, name: str) -> Variant:
+        """The variant (or sweep value, or `base`) called `name`; a `KeyError` names the
+        closest when there is none."""
+        found = {v.name: v for v in self.all_variants()}
+        if name not in found:
+            known = ", ".join(f"`{n}`" for n in found)
+            raise KeyError(
+                f"no variant `{name}`{did_you_mean(name, list(found))}; the file has {known}"
+            )
+        return found[name]
+
+    def with_spec(self, spec: str | Path) -> Scenario:
+        """The scenario with another base spec (a path from the current folder)."""
+        settings = self.settings.model_copy(update={"spec": str(Path(spec).absolute())})
+        return self.model_copy(update={"settings": settings})
+
+    def check_names(self, market: Market, policy: object) -> None:
+        """Raise `MarketError` for names in `market` the policy does not declare, each placed
+        in the file (this one or an included market file) that wrote it."""
+        problems = market.problems(policy)
+        if problems:
+            raise MarketError(self.path, problems, self.origins)
+
     def spec_path(self, variant: Variant) -> Path:
         raw = variant.spec or self.settings.spec
         if raw is None:
-            raise MarketError(self.path, [("simulation.spec", "no spec: say which .clm to run")])
+            raise MarketError(
+                self.path,
+                [("simulation.spec", 'no spec: say which .clm to run (`spec = "PATH"`)')],
+            )
         path = Path(raw)
         if not path.is_absolute() and self.path != "<scenario>":
             path = Path(self.path).parent / path
@@ -135,11 +175,15 @@ def load_scenario_file(path: str | Path) -> Scenario:
             return None
 
     settings = validate(ScenarioSettings, data.get("simulation", {}), "simulation")
+    origins: dict[str, str] = {}
+    market = None
     try:
-        market = market_from_mapping(data.get("market", {}), str(path))
+        table, origins = resolve_market(path, data)
+        market = market_from_mapping(table, str(path))
     except MarketError as error:
+        if error.source != str(path):  # in an included file: its own place, its own problems
+            raise
         problems.extend(error.problems)
-        market = None
     variants = [
         validate(Variant, v, f"variant.{i}") for i, v in enumerate(_list(data, "variant", problems))
     ]
@@ -147,7 +191,7 @@ def load_scenario_file(path: str | Path) -> Scenario:
         validate(Sweep, s, f"sweep.{i}") for i, s in enumerate(_list(data, "sweep", problems))
     ]
     if problems:
-        raise MarketError(str(path), problems)
+        raise MarketError(str(path), problems, origins)
     try:
         return Scenario(
             path=str(path),
@@ -155,6 +199,7 @@ def load_scenario_file(path: str | Path) -> Scenario:
             market=market,
             variants=tuple(variants),
             sweeps=tuple(sweeps),
+            origins=origins,
         )
     except ValidationError as error:
         raise MarketError(str(path), [("variant", e["msg"]) for e in error.errors()]) from None

@@ -30,11 +30,12 @@ from ..core.extras import require
 from ..core.files import write_atomic
 from ..market.model import Market, MarketError
 from ..market.overrides import OverrideError, apply_overrides
-from ..market.scenario import SCHEDULER_ENV, Scenario
+from ..market.scenario import SCHEDULER_ENV, Scenario, Variant
 from ..simulation.engine import Run, simulate_policy
+from ..simulation.engine.memory import size_problem
 from ..simulation.metrics import Forecast, forecast
 
-__all__ = ["Comparison", "Task", "plan", "run_scenario", "run_task"]
+__all__ = ["Comparison", "Task", "plan", "run_scenario", "run_task", "variant_policy"]
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,7 @@ def plan(scenario: Scenario, replications: int | None = None) -> list[Task]:
     reps = replications or settings.replications
     tasks = []
     for variant in scenario.all_variants():
-        try:
-            policy, market = apply_overrides(
-                scenario.spec_path(variant), variant.set, scenario.market
-            )
-        except OverrideError as error:
-            where = "simulation.spec" if variant.name == "base" else f"{variant.name}: {error.key}"
-            raise MarketError(scenario.path, [(where, str(error))]) from None
-        problems = market.problems(policy)
-        if problems:
-            raise MarketError(scenario.path, problems)
+        policy, market = variant_policy(scenario, variant)
         shards = _shard_sizes(settings.customers, settings.shards)
         for r in range(reps):
             for k, size in enumerate(shards):
@@ -98,6 +90,18 @@ def plan(scenario: Scenario, replications: int | None = None) -> list[Task]:
                     )
                 )
     return tasks
+
+
+def variant_policy(scenario: Scenario, variant: Variant) -> tuple[Policy, Market]:
+    """The policy and market of one variant (the base is `Variant(name="base")`), checked
+    against each other; raises MarketError for an override or a name that does not fit."""
+    try:
+        policy, market = apply_overrides(scenario.spec_path(variant), variant.set, scenario.market)
+    except OverrideError as error:
+        where = "simulation.spec" if variant.name == "base" else f"{variant.name}: {error.key}"
+        raise MarketError(scenario.path, [(where, str(error))]) from None
+    scenario.check_names(market, policy)
+    return policy, market
 
 
 def _shard_sizes(customers: int, shards: int) -> list[int]:
@@ -261,6 +265,11 @@ def run_scenario(
     runs them in this process. `progress(done, total)` is called as runs finish.
     """
     tasks = plan(scenario, replications)
+    if not serial and (scheduler or os.environ.get(SCHEDULER_ENV)):
+        pass  # a cluster's memory is its own
+    else:
+        at_once = 1 if serial else min(workers or os.cpu_count() or 1, len(tasks))
+        _check_memory(scenario, tasks, at_once)
     total = len(tasks)
     done = 0
     collected: list[RunResult] = []
@@ -274,6 +283,32 @@ def run_scenario(
     finally:
         close()
     return _compare(scenario, collected, replications or scenario.settings.replications)
+
+
+def _check_memory(scenario: Scenario, tasks: list[Task], at_once: int) -> None:
+    """Refuse, before any run starts, a scenario whose runs (`at_once` side by side, and the
+    shards of split populations, kept here until merged) need more memory than there is."""
+    copies = at_once + (len(tasks) if scenario.settings.shards > 1 else 0)
+    names = {
+        "customers": "simulation.customers",
+        "days": "simulation.days",
+        "copies": "--workers" if scenario.settings.shards == 1 else "simulation.shards",
+    }
+    seen = set()
+    for task in tasks:
+        if task.variant in seen:
+            continue
+        seen.add(task.variant)
+        policy = Policy.from_json(task.policy_json)
+        market = Market.model_validate_json(task.market_json)
+        problem = size_problem(
+            policy, market, task.customers, task.days, copies=copies, names=names
+        )
+        if problem:
+            key = "simulation.customers"
+            if "`market.acquisition" in problem:
+                key = "market.acquisition.per_day"
+            raise MarketError(scenario.path, [(key, problem)])
 
 
 def _forecasts(results: list[RunResult]) -> dict[tuple[str, int], Forecast]:

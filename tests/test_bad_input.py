@@ -1,0 +1,402 @@
+"""Bad market, scenario and history input: a diagnostic and exit 1 or 2, never exit 3."""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+import clmlang
+from clmlang.market.model import Market, MarketError, load_scenario, market_from_mapping
+
+from .conftest import ROOT, clm
+
+SPEC = str(ROOT / "specs" / "clinic.clm")
+
+
+def _scenario(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _simulate(tmp_path: Path, text: str, *flags: str):
+    path = _scenario(tmp_path, text)
+    out = tmp_path / "out"
+    return clm("simulate", SPEC, "--scenario", str(path), "--out", str(out), *flags), out
+
+
+# ---- start_date ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ['"2026-02-30"', '"not a date"'])
+def test_bad_start_date_is_clm200_at_the_key(tmp_path: Path, value: str):
+    """An impossible, unreadable or timed start date is a CLM200 on its line, not a crash."""
+    result, _ = _simulate(tmp_path, f"[market]\nstart_date = {value}\n", "--days", "5")
+    assert result.returncode == 1, result.stderr
+    assert "s.toml:2:1: error[CLM200]: market.start_date:" in result.stderr
+    assert "   2 | start_date" in result.stderr and "^" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_start_date_as_a_toml_date_literal_is_read(tmp_path: Path):
+    """`start_date = 2026-03-01` (a TOML date, unquoted) is the same as the quoted string."""
+    path = _scenario(tmp_path, "[market]\nstart_date = 2026-03-01\n")
+    assert load_scenario(path)[1].start_date == "2026-03-01"
+
+
+def test_start_date_far_in_the_future_is_refused():
+    """Day 0 in year 9999 would overflow the calendar during the run."""
+    with pytest.raises(MarketError, match=r"market\.start_date: a date from"):
+        market_from_mapping({"start_date": "9999-12-01"})
+
+
+# ---- every float of the market is finite ---------------------------------------------------
+
+
+def _float_paths(model: type[BaseModel], prefix: tuple = ()) -> list[tuple]:
+    """Every place in the market model a float can be written, as a key path."""
+    found = []
+    for name, field in model.model_fields.items():
+        path = (*prefix, name)
+        annotation = field.annotation
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if annotation is float or (isinstance(annotation, types.UnionType) and args == [float]):
+            found.append(path)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found.extend(_float_paths(annotation, path))
+        elif typing.get_origin(annotation) is dict:
+            key_type, value_type = typing.get_args(annotation)
+            key = 2 if key_type is int else "some_name"
+            if value_type is float:
+                found.append((*path, key))
+            elif isinstance(value_type, type) and issubclass(value_type, BaseModel):
+                found.extend(_float_paths(value_type, (*path, key)))
+    return found
+
+
+def _nest(path: tuple, value: object) -> dict:
+    data: object = value
+    for part in reversed(path):
+        data = {part: data}
+    return data  # type: ignore[return-value]
+
+
+FLOAT_PATHS = _float_paths(Market)
+
+
+def test_every_market_float_must_be_finite():
+    """inf, -inf and nan are refused in every float of the market, each naming its key."""
+    # the walk reaches plain, optional, dict and nested floats (else this test checks little)
+    assert ("buying", "r") in FLOAT_PATHS
+    assert ("products", "some_name", "weight") in FLOAT_PATHS  # float | None in a dict of models
+    assert ("buying", "rate_after", 2) in FLOAT_PATHS  # dict[int, float]
+    assert len(FLOAT_PATHS) > 40
+    accepted = []
+    for path in FLOAT_PATHS:
+        for bad in (float("inf"), float("-inf"), float("nan")):
+            try:
+                market_from_mapping(_nest(path, bad))
+            except MarketError as error:
+                keys = [key for key, _ in error.problems]
+                assert "market." + ".".join(map(str, path)) in keys, (path, keys)
+            else:
+                accepted.append((path, bad))
+    assert accepted == []
+
+
+def test_infinite_rate_under_simulate_is_clm200(tmp_path: Path):
+    """`r = inf` used to simulate nonsense with exit 0."""
+    result, out = _simulate(tmp_path, "[market.buying]\nr = inf\n", "--days", "5")
+    assert result.returncode == 1
+    assert "s.toml:2:1: error[CLM200]: market.buying.r: must be a finite number" in result.stderr
+    assert not out.exists()
+
+
+def test_infinite_gamma_under_run_is_clm200(tmp_path: Path):
+    """`clm run` used to exit 3 with a raw pydantic ValidationError."""
+    path = _scenario(
+        tmp_path,
+        f'[simulation]\nspec = "{SPEC}"\ncustomers = 20\ndays = 5\n[market.spend]\ngamma = inf\n',
+    )
+    result = clm("run", str(path), "--workers", "1", "--out", str(tmp_path / "out"))
+    assert result.returncode == 1, result.stderr
+    assert "s.toml:6:1: error[CLM200]: market.spend.gamma: must be a finite number" in (
+        result.stderr
+    )
+
+
+def test_infinite_value_in_forecast_market_is_clm200(tmp_path: Path):
+    """`clm forecast --market` reads the market the same way."""
+    path = _scenario(tmp_path, "[market.buying]\nalpha = -inf\n")
+    result = clm(
+        "forecast",
+        "--history",
+        str(ROOT / "tests" / "data" / "cdnow_sample.csv"),
+        "--calibration-end",
+        "1997-06-30",
+        "--until",
+        "1997-09-30",
+        "--market",
+        str(path),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert result.returncode == 1, result.stderr
+    assert "error[CLM200]: market.buying.alpha: must be a finite number" in result.stderr
+
+
+def test_infinite_value_through_the_python_api(tmp_path: Path):
+    """`clmlang.simulate(spec, scenario_file)` raises MarketError naming the key."""
+    path = _scenario(tmp_path, "[market.fatigue]\nsensitivity = nan\n")
+    with pytest.raises(MarketError, match=r"market\.fatigue\.sensitivity: must be a finite"):
+        clmlang.simulate(SPEC, path, customers=10, days=5)
+
+
+def test_negative_product_audience_weight_is_refused():
+    """A negative weight would make the product choice's probabilities negative."""
+    with pytest.raises(MarketError, match="weights must not be negative"):
+        market_from_mapping({"products": {"facial": {"audiences": {"premium": -1.0}}}})
+
+
+# ---- sizes -----------------------------------------------------------------------------
+
+
+def test_absurd_days_in_a_scenario_is_clm200(tmp_path: Path):
+    """days = 2**63 - 1 used to run on or overflow; now a bound at the key."""
+    result, _ = _simulate(tmp_path, "[simulation]\ndays = 9223372036854775807\n")
+    assert result.returncode == 1
+    assert "s.toml:2:1: error[CLM200]: simulation.days: Input should be less than" in (
+        result.stderr
+    )
+
+
+def test_absurd_days_flag_is_a_usage_error(tmp_path: Path):
+    """--days 100000000000 used to end in MemoryError (exit 3)."""
+    result = clm("simulate", SPEC, "--days", "100000000000", "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "--days" in result.stderr and "internal error" not in result.stderr
+
+
+def test_huge_acquisition_is_refused_at_its_key_before_the_run(tmp_path: Path):
+    """per_day = 1e9 used to end in MemoryError; now refused before anything is allocated."""
+    result, out = _simulate(
+        tmp_path, "[simulation]\ndays = 30\n[market.acquisition]\nper_day = 1e9\n"
+    )
+    assert result.returncode == 1
+    assert "s.toml:4:1: error[CLM200]: market.acquisition.per_day:" in result.stderr
+    assert "lower `market.acquisition.per_day`" in result.stderr
+    assert not out.exists()
+
+
+def test_too_many_customers_for_the_memory_is_refused(tmp_path: Path):
+    """90 million customers need far more memory than a test machine has: refused up front."""
+    result, out = _simulate(tmp_path, "[simulation]\ncustomers = 90000000\ndays = 3650\n")
+    assert result.returncode == 1
+    assert "s.toml:2:1: error[CLM200]: simulation.customers:" in result.stderr
+    assert "of memory;" in result.stderr and "lower `simulation.customers`" in result.stderr
+    assert not out.exists()
+
+
+def test_too_many_customers_by_flag_is_a_usage_error(tmp_path: Path):
+    """The same size given on the command line names the flags."""
+    result = clm(
+        "simulate", SPEC, "--customers", "90000000", "--days", "3650", "--out", str(tmp_path)
+    )
+    assert result.returncode == 2
+    assert "lower `--customers` or `--days`" in result.stderr
+
+
+def test_size_problem_names_what_to_lower():
+    """The estimate grows with customers, acquisitions and days; the message names them."""
+    from clmlang.simulation.engine.memory import size_problem
+
+    policy = clmlang.load(SPEC)
+    market = market_from_mapping({"acquisition": {"per_day": 1000}})
+    assert size_problem(policy, Market(), 1000, 30, available=10**12) is None
+    problem = size_problem(policy, market, 1000, 365, available=10**6)
+    assert problem is not None
+    assert "1,000 customers (with ~365,000 acquired) over 365 days" in problem
+    assert "lower `market.acquisition.per_day`, `customers` or `days`" in problem
+    double = size_problem(policy, Market(), 10**6, 365, copies=2, available=1)
+    single = size_problem(policy, Market(), 10**6, 365, available=1)
+    assert double and single and "x 2 runs at once" in double and "runs" not in single
+
+
+def test_python_api_refuses_absurd_sizes():
+    """clmlang.simulate checks its sizes before allocating."""
+    with pytest.raises(ValueError, match="customers: a whole number from 1"):
+        clmlang.simulate(SPEC, customers=10**12, days=5)
+    with pytest.raises(ValueError, match="days: a whole number from 1"):
+        clmlang.simulate(SPEC, customers=5, days=0)
+
+
+def test_run_refuses_replications_side_by_side_that_do_not_fit(tmp_path: Path):
+    """clm run counts the runs working at once (one per worker)."""
+    path = _scenario(
+        tmp_path,
+        f'[simulation]\nspec = "{SPEC}"\ncustomers = 60000000\ndays = 3650\nreplications = 4\n',
+    )
+    result = clm("run", str(path), "--workers", "2", "--out", str(tmp_path / "out"))
+    assert result.returncode == 1, result.stderr
+    assert "x 2 runs at once" in result.stderr and "`--workers`" in result.stderr
+
+
+def test_forecast_too_far_is_a_usage_error(tmp_path: Path):
+    """--until two centuries later is refused before the run, not an allocation failure."""
+    result = clm(
+        "forecast",
+        "--history",
+        str(ROOT / "tests" / "data" / "cdnow_sample.csv"),
+        "--calibration-end",
+        "1997-06-30",
+        "--until",
+        "2200-01-01",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert result.returncode == 2
+    assert "more than 36,525 days after the calibration end" in result.stderr
+
+
+# ---- histories ---------------------------------------------------------------------------
+
+HEADER = "customer_id,date,amount\n"
+REPEATS = "1,1997-01-01,10\n1,1997-02-01,12\n2,1997-01-05,20\n2,1997-03-01,25\n"
+
+
+def _history(tmp_path: Path, rows: str, header: str = HEADER) -> Path:
+    path = tmp_path / "h.csv"
+    path.write_bytes((header + REPEATS + rows).encode("utf-8", "surrogateescape"))
+    return path
+
+
+def _calibrate(path: Path):
+    return clm("calibrate", str(path), "--calibration-end", "1997-06-30")
+
+
+def test_time_zone_offsets_are_dropped_keeping_the_local_date(tmp_path: Path):
+    """Offsets, even different ones, are accepted: the date is the local date as written."""
+    from clmlang.forecasting.history import load_history
+
+    path = _history(
+        tmp_path, "3,1997-01-01T23:30:00-05:00,10\n3,1997-01-02T01:00:00+05:00,10\n3,1997-01-03,5\n"
+    )
+    frame = load_history(path)
+    mine = frame[frame["customer_id"] == "3"]
+    assert [d.isoformat()[:10] for d in mine["date"]] == ["1997-01-01", "1997-01-02", "1997-01-03"]
+
+
+def test_time_zone_dates_calibrate(tmp_path: Path):
+    """`1997-01-01T12:00:00+05:00` used to exit 3 (mixed time zones) under clm calibrate."""
+    result = _calibrate(_history(tmp_path, "3,1997-01-01T12:00:00+05:00,10\n"))
+    assert result.returncode == 0, result.stderr
+    assert "calibrated on 3 customers" in result.stdout
+
+
+def test_time_zone_aware_dataframe_column_is_read():
+    """A timestamptz column (as pandas reads one from a database) is accepted."""
+    import pandas as pd
+
+    from clmlang.forecasting.calibration import fit_history
+    from clmlang.forecasting.history import load_history
+
+    frame = pd.read_csv(ROOT / "tests" / "data" / "cdnow_sample.csv").head(300)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.tz_localize("Asia/Karachi")
+    loaded = load_history(frame)
+    assert str(loaded["date"].iloc[0].date()) == "1997-01-01"
+    assert fit_history(loaded, "1997-06-30").summary.x.size == loaded["customer_id"].nunique()
+
+
+def test_timestamptz_from_postgresql(tmp_path: Path):
+    """A PostgreSQL timestamptz column read through SQLAlchemy comes as UTC dates."""
+    from tests import postgres
+
+    if not postgres.available():
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    import sqlalchemy
+
+    from clmlang.forecasting.history import load_history, summarise
+
+    with postgres.server(port=54341) as url:
+        engine = sqlalchemy.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text("create table orders (client text, at timestamptz, amount float)")
+            )
+            connection.execute(
+                sqlalchemy.text(
+                    "insert into orders values ('a', '1997-01-01 23:30:00-05', 10),"
+                    " ('a', '1997-01-10 12:00:00+05', 20)"
+                )
+            )
+        engine.dispose()
+        loaded = load_history(
+            url, query="select client, at, amount from orders", customer_col="client", date_col="at"
+        )
+    assert [str(d.date()) for d in loaded["date"]] == ["1997-01-02", "1997-01-10"]
+    assert summarise(loaded, "1997-06-30").x.tolist() == [1]  # used to fail comparing dates
+
+
+@pytest.mark.parametrize(
+    ("amount", "what"),
+    [("-10", "a negative amount"), ("inf", "not a finite number"), ("-inf", "not a finite")],
+)
+def test_bad_amounts_are_refused_with_the_row(tmp_path: Path, amount: str, what: str):
+    """Negative and infinite amounts used to be fitted; now the row is named."""
+    result = _calibrate(_history(tmp_path, f"3,1997-01-01,{amount}\n"))
+    assert result.returncode == 1
+    assert f"h.csv: row 6, column `amount`: {what}" in result.stderr
+
+
+def test_bad_amount_in_a_dataframe_given_to_calibrate():
+    """clmlang.calibrate on a DataFrame (not read by load_history) checks amounts too."""
+    import pandas as pd
+
+    from clmlang.forecasting.history import HistoryError
+
+    frame = pd.DataFrame(
+        {"customer_id": ["a", "a"], "date": ["1997-01-01", "1997-02-01"], "amount": [5, -1.0]}
+    )
+    with pytest.raises(HistoryError, match="index 1, column `amount`: a negative amount"):
+        clmlang.calibrate(frame, "1997-06-30")
+
+
+def test_non_utf8_byte_is_reported_by_line(tmp_path: Path):
+    """The decoder's buffer offset said nothing; the line and column do."""
+    result = _calibrate(_history(tmp_path, "3\udcff,1997-01-01,10\n"))
+    assert result.returncode == 1
+    assert "h.csv: line 6, column 2: not UTF-8 text (byte 0xff)" in result.stderr
+
+
+def test_nul_inside_a_date_is_refused(tmp_path: Path):
+    """A NUL used to be dropped silently, reading `1997-01\\x00-01` as 1 January."""
+    result = _calibrate(_history(tmp_path, "3,1997-01\x00-01,10\n"))
+    assert result.returncode == 1
+    assert "h.csv: row 6, column `date`: a NUL byte" in result.stderr
+
+
+def test_all_zero_amounts_cannot_fit_a_spend_model(tmp_path: Path):
+    """Amounts of 0 everywhere used to fit a made-up spend model silently."""
+    path = tmp_path / "zero.csv"
+    path.write_text(
+        HEADER
+        + REPEATS.replace(",10\n", ",0\n")
+        .replace(",12\n", ",0\n")
+        .replace(",20\n", ",0\n")
+        .replace(",25\n", ",0\n")
+    )
+    result = _calibrate(path)
+    assert result.returncode == 1
+    assert "no spend model (Gamma-Gamma) can be fitted" in result.stderr
+
+
+def test_absurdly_large_finite_value_is_refused(tmp_path: Path):
+    """spend.p = 1e308 is finite but overflowed the spend draws (numpy warnings, exit 0)."""
+    result, out = _simulate(tmp_path, "[market.spend]\np = 1e308\n", "--days", "5")
+    assert result.returncode == 1
+    assert "s.toml:2:1: error[CLM200]: market.spend.p: at most 1e+100 in size" in result.stderr
+    assert not out.exists()
