@@ -141,8 +141,10 @@ def simulate(
         if problems:
             raise MarketError("<market>", problems)
     settings = scenario.settings if scenario is not None else None
-    customers = customers or (settings.customers if settings else 10_000)
-    days = days or (settings.days if settings else 365)
+    if customers is None:  # 0 is a value to refuse below, not "the default"
+        customers = settings.customers if settings else 10_000
+    if days is None:
+        days = settings.days if settings else 365
     if rng is None and settings is not None:
         rng = settings.seed
     from .simulation.engine import simulate_policy
