@@ -31,6 +31,7 @@ demo: $(STAMP)
 	$(BIN)/clm simulate specs/clinic.clm --scenario simulations/clinic.toml --out build/clinic
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clmlang.calibration import fit_history
-from clmlang.fitting import fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
-from clmlang.history import load_history
-from clmlang.reactivation import fit_bgnbd_reactivation
-from clmlang.stage_multipliers import fit_bgnbd_stages
+from clmlang.forecasting.calibration import fit_history
+from clmlang.forecasting.fitting import fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
+from clmlang.forecasting.history import load_history
+from clmlang.forecasting.reactivation import fit_bgnbd_reactivation
+from clmlang.forecasting.stage_multipliers import fit_bgnbd_stages
 
 
 def generate(customers: int = 23_000, seed: int = 1) -> pd.DataFrame:

@@ -13,9 +13,9 @@ import time
 
 from clmlang.api import analyse_text
 from clmlang.checker import check
-from clmlang.compiler import compile_spec
-from clmlang.loader import load_text
-from clmlang.symbols import Symbols
+from clmlang.compile.compiler import compile_spec
+from clmlang.language.loader import load_text
+from clmlang.language.symbols import Symbols
 
 CHANNELS = ["email", "sms", "push", "call"]
 TRIGGERS = [

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import clmlang
-import clmlang.forecasting as forecasting
+import clmlang.forecasting.holdout as forecasting
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = ROOT / "tests" / "data" / "cdnow_sample.csv"

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from clmlang.policytest import run_tests
+from clmlang.testing.policytest import run_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = f"""spec = "{ROOT / "specs" / "clinic.clm"}"

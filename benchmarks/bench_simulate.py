@@ -26,8 +26,8 @@ import numpy as np
 import simpy
 
 import clmlang
-from clmlang.engine import simulate_policy
-from clmlang.market import Market
+from clmlang.market.model import Market
+from clmlang.simulation.engine import simulate_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 CLINIC = ROOT / "specs" / "clinic.clm"

@@ -13,8 +13,8 @@ import argparse
 import time
 from pathlib import Path
 
-from clmlang.experiment import run_scenario
-from clmlang.scenario import load_scenario_file
+from clmlang.market.scenario import load_scenario_file
+from clmlang.whatif.experiment import run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 import clmlang
-from clmlang.engine import simulate_policy
-from clmlang.fitting import fit_bgnbd
-from clmlang.history import merge_days, summarise
-from clmlang.reactivation import fit_bgnbd_reactivation
-from clmlang.stage_multipliers import fit_bgnbd_stages
+from clmlang.forecasting.fitting import fit_bgnbd
+from clmlang.forecasting.history import merge_days, summarise
+from clmlang.forecasting.reactivation import fit_bgnbd_reactivation
+from clmlang.forecasting.stage_multipliers import fit_bgnbd_stages
+from clmlang.simulation.engine import simulate_policy
 
 NO_POLICY = 'program "None"\nstage all when purchases >= 0\n'
 WAKING = {"r": 1.0, "alpha": 20.0, "a": 1.0, "b": 2.0, "reactivation": 0.01}

@@ -11,8 +11,6 @@ base = clmlang.forecast_history("history.csv", "1997-09-30", "1998-06-30")  # th
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -24,28 +22,29 @@ _EXPORTS = {
     "Analysis": "api",
     "analyse": "api",
     "analyse_text": "api",
+    "explain": "api",
     "forecast_history": "api",
     "load": "api",
     "loads": "api",
     "run_scenario": "api",
     "simulate": "api",
-    "Calibration": "calibration",
-    "calibrate": "calibration",
-    "fit_history": "calibration",
-    "ClmError": "diagnostics",
-    "Diagnostic": "diagnostics",
-    "Severity": "diagnostics",
-    "Comparison": "experiment",
-    "HoldoutForecast": "forecasting",
-    "HistoryError": "history",
-    "load_history": "history",
-    "Market": "market",
-    "MarketError": "market",
-    "Forecast": "metrics",
-    "Policy": "policy",
-    "Scenario": "scenario",
-    "load_scenario_file": "scenario",
-    "Span": "source",
+    "Calibration": "forecasting.calibration",
+    "calibrate": "forecasting.calibration",
+    "fit_history": "forecasting.calibration",
+    "ClmError": "core.diagnostics",
+    "Diagnostic": "core.diagnostics",
+    "Severity": "core.diagnostics",
+    "Comparison": "whatif.experiment",
+    "HoldoutForecast": "forecasting.holdout",
+    "HistoryError": "forecasting.history",
+    "load_history": "forecasting.history",
+    "Market": "market.model",
+    "MarketError": "market.model",
+    "Forecast": "simulation.metrics",
+    "Policy": "compile.policy",
+    "Scenario": "market.scenario",
+    "load_scenario_file": "market.scenario",
+    "Span": "core.source",
 }
 
 if TYPE_CHECKING:
@@ -60,16 +59,16 @@ if TYPE_CHECKING:
         run_scenario,
         simulate,
     )
-    from .calibration import Calibration, calibrate, fit_history
-    from .diagnostics import ClmError, Diagnostic, Severity
-    from .experiment import Comparison
-    from .forecasting import HoldoutForecast
-    from .history import HistoryError, load_history
-    from .market import Market, MarketError
-    from .metrics import Forecast
-    from .policy import Policy
-    from .scenario import Scenario, load_scenario_file
-    from .source import Span
+    from .compile.policy import Policy
+    from .core.diagnostics import ClmError, Diagnostic, Severity
+    from .core.source import Span
+    from .forecasting.calibration import Calibration, calibrate, fit_history
+    from .forecasting.history import HistoryError, load_history
+    from .forecasting.holdout import HoldoutForecast
+    from .market.model import Market, MarketError
+    from .market.scenario import Scenario, load_scenario_file
+    from .simulation.metrics import Forecast
+    from .whatif.experiment import Comparison
 
 
 def __getattr__(name: str) -> Any:
@@ -92,24 +91,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    """`clmlang.explain` is the function, though a submodule has that name too: importing
-    the submodule sets the package's attribute to it, which this property ignores."""
-
-    @property
-    def explain(self) -> Any:
-        from .api import explain
-
-        return explain
-
-    @explain.setter
-    def explain(self, value: Any) -> None:
-        pass  # the import system binding the submodule `clmlang.explain`
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

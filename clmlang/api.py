@@ -11,33 +11,28 @@ Problems in a spec raise `ClmError`, which carries every diagnostic, not only th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import syntax as s
-from .checker import check
-from .compiler import compile_spec
-from .diagnostics import ClmError, Diagnostic, has_errors
-from .explain import Explanation, parse_customer
-from .explain import explain as _explain
-from .loader import Spec, load_path, load_text
-from .market import MAX_CUSTOMERS, MAX_DAYS, Market, MarketError, load_scenario
-from .policy import Policy
-from .source import Source
-from .symbols import Symbols
+from .compile.analysis import Analysis, analyse, analyse_text, is_module
+from .compile.explanation import Explanation, parse_customer
+from .compile.explanation import explain as _explain
+from .compile.policy import Policy
+from .core.diagnostics import ClmError
+from .language.symbols import Symbols
+from .market.model import MAX_CUSTOMERS, MAX_DAYS, Market, MarketError, load_scenario
 
 if TYPE_CHECKING:  # the simulator and what-if runs load numpy, scipy and pandas: on first use
     import pandas as pd
 
-    from .calibration import Calibration
-    from .experiment import Comparison
-    from .forecasting import HoldoutForecast
-    from .metrics import Forecast
-    from .scenario import Scenario
+    from .forecasting.calibration import Calibration
+    from .forecasting.holdout import HoldoutForecast
+    from .market.scenario import Scenario
+    from .simulation.metrics import Forecast
+    from .whatif.experiment import Comparison
 
 NO_POLICY = 'program "No policy"\nstage everyone when purchases >= 0\n'
 
@@ -54,67 +49,6 @@ __all__ = [
     "run_scenario",
     "simulate",
 ]
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """A spec after parsing and checking: its diagnostics and, when it has no errors, its policy."""
-
-    spec: Spec
-    diagnostics: tuple[Diagnostic, ...]
-    policy: Policy | None
-    module: bool = False  # a file with no `program`: shared definitions that specs `use`
-
-    @property
-    def sources(self) -> dict[str, Source]:
-        return self.spec.sources
-
-    def failed(self, strict: bool = False) -> bool:
-        """True when there are errors (or, with `strict`, warnings)."""
-        return has_errors(self.diagnostics, strict)
-
-
-def is_module(spec: Spec) -> bool:
-    """A file without a `program` declaration is a module of shared definitions, not a spec."""
-    root = spec.root_file
-    return root is not None and not any(isinstance(i, s.Program) for i in root.items)
-
-
-def _analyse(spec: Spec, compile_policy: bool, allow_module: bool = False) -> Analysis:
-    diagnostics = list(spec.diagnostics)
-    policy = None
-    if allow_module and spec.ok and is_module(spec):
-        # A module alone: its values, ranges, roles and duplicates are checked here; names
-        # it does not declare are checked through the specs that use it.
-        diagnostics.extend(check(spec, Symbols.from_spec(spec), module=True))
-        diagnostics.sort(key=Diagnostic.sort_key)
-        return Analysis(spec, tuple(diagnostics), None, module=True)
-    if spec.ok:
-        symbols = Symbols.from_spec(spec)
-        diagnostics.extend(check(spec, symbols))
-        if compile_policy and not has_errors(diagnostics):
-            policy = compile_spec(spec, symbols)
-    diagnostics.sort(key=Diagnostic.sort_key)
-    return Analysis(spec, tuple(diagnostics), policy)
-
-
-def analyse(path: str | Path, compile_policy: bool = True, allow_module: bool = False) -> Analysis:
-    """Parse, check and (when there are no errors) compile the spec at `path`. Never raises.
-
-    With `allow_module`, a file with no `program` is taken as a module: checked, but not
-    for names it leaves to the specs that use it, and never compiled.
-    """
-    return _analyse(load_path(path), compile_policy, allow_module)
-
-
-def analyse_text(
-    text: str, name: str = "<string>", compile_policy: bool = True, allow_module: bool = False
-) -> Analysis:
-    """`analyse` for a spec given as text (an editor's unsaved buffer, say).
-
-    `use` paths resolve against the folder of `name` when it is a path, else the current one.
-    """
-    return _analyse(load_text(text, name), compile_policy, allow_module)
 
 
 def _policy_or_raise(analysis: Analysis, strict: bool) -> Policy:
@@ -189,7 +123,7 @@ def simulate(
     spec or an unknown variant, sizes out of bounds, or a run that needs more memory than is
     available.
     """
-    from .scenario import Scenario, load_scenario_file
+    from .market.scenario import Scenario, load_scenario_file
 
     scenario = None
     if isinstance(market, Scenario) or (market is not None and not isinstance(market, Market)):
@@ -213,9 +147,9 @@ def simulate(
         days = settings.days if settings else 365
     if rng is None and settings is not None:
         rng = settings.seed
-    from .engine import simulate_policy
-    from .engine.memory import size_problem
-    from .metrics import forecast
+    from .simulation.engine import simulate_policy
+    from .simulation.engine.memory import size_problem
+    from .simulation.metrics import forecast
 
     for name, value, top in (("customers", customers, MAX_CUSTOMERS), ("days", days, MAX_DAYS)):
         if isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= top:
@@ -253,7 +187,7 @@ def _scenario_policy(
         base = load(scenario.spec_path(chosen))
         scenario.check_names(scenario.market, base)
         return base, scenario.market
-    from .experiment import variant_policy
+    from .whatif.experiment import variant_policy
 
     return variant_policy(scenario, chosen)
 
@@ -278,8 +212,8 @@ def run_scenario(
     `retention`, `rules`; `write(folder)` for comparison.csv, summary.json and report.html).
     Raises `MarketError` for a bad scenario file or override.
     """
-    from .experiment import run_scenario as _run_scenario
-    from .scenario import Scenario, load_scenario_file
+    from .market.scenario import Scenario, load_scenario_file
+    from .whatif.experiment import run_scenario as _run_scenario
 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario_file(scenario)
@@ -319,9 +253,9 @@ def forecast_history(
     report.html). Raises `HistoryError`, `MarketError`, `ClmError`, or `ValueError` for an
     unknown model or dates out of order.
     """
-    from .calibration import MODELS, Calibration, fit_history
-    from .forecasting import forecast_base
-    from .history import load_history, summarise
+    from .forecasting.calibration import MODELS, Calibration, fit_history
+    from .forecasting.history import load_history, summarise
+    from .forecasting.holdout import forecast_base
 
     if model not in MODELS:
         raise ValueError(f"unknown buying model {model!r}; one of {', '.join(MODELS)}")

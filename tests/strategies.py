@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from clmlang import syntax as s
-from clmlang.source import Span
+from clmlang.core.source import Span
+from clmlang.language import syntax as s
 
 SPAN = Span("<generated>", 0, 0, 1, 1, 1, 1)
 # Names that are keywords nowhere, so they parse as names in every position.

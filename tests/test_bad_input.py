@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 import clmlang
-from clmlang.market import Market, MarketError, load_scenario, market_from_mapping
+from clmlang.market.model import Market, MarketError, load_scenario, market_from_mapping
 
 from .conftest import ROOT, clm
 
@@ -212,7 +212,7 @@ def test_too_many_customers_by_flag_is_a_usage_error(tmp_path: Path):
 
 def test_size_problem_names_what_to_lower():
     """The estimate grows with customers, acquisitions and days; the message names them."""
-    from clmlang.engine.memory import size_problem
+    from clmlang.simulation.engine.memory import size_problem
 
     policy = clmlang.load(SPEC)
     market = market_from_mapping({"acquisition": {"per_day": 1000}})
@@ -280,7 +280,7 @@ def _calibrate(path: Path):
 
 def test_time_zone_offsets_are_dropped_keeping_the_local_date(tmp_path: Path):
     """Offsets, even different ones, are accepted: the date is the local date as written."""
-    from clmlang.history import load_history
+    from clmlang.forecasting.history import load_history
 
     path = _history(
         tmp_path, "3,1997-01-01T23:30:00-05:00,10\n3,1997-01-02T01:00:00+05:00,10\n3,1997-01-03,5\n"
@@ -301,8 +301,8 @@ def test_time_zone_aware_dataframe_column_is_read():
     """A timestamptz column (as pandas reads one from a database) is accepted."""
     import pandas as pd
 
-    from clmlang.calibration import fit_history
-    from clmlang.history import load_history
+    from clmlang.forecasting.calibration import fit_history
+    from clmlang.forecasting.history import load_history
 
     frame = pd.read_csv(ROOT / "tests" / "data" / "cdnow_sample.csv").head(300)
     frame["date"] = pd.to_datetime(frame["date"]).dt.tz_localize("Asia/Karachi")
@@ -319,7 +319,7 @@ def test_timestamptz_from_postgresql(tmp_path: Path):
         pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
     import sqlalchemy
 
-    from clmlang.history import load_history, summarise
+    from clmlang.forecasting.history import load_history, summarise
 
     with postgres.server(port=54341) as url:
         engine = sqlalchemy.create_engine(url)
@@ -356,7 +356,7 @@ def test_bad_amount_in_a_dataframe_given_to_calibrate():
     """clmlang.calibrate on a DataFrame (not read by load_history) checks amounts too."""
     import pandas as pd
 
-    from clmlang.history import HistoryError
+    from clmlang.forecasting.history import HistoryError
 
     frame = pd.DataFrame(
         {"customer_id": ["a", "a"], "date": ["1997-01-01", "1997-02-01"], "amount": [5, -1.0]}

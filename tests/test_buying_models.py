@@ -12,13 +12,13 @@ import pytest
 from scipy import special, stats
 
 import clmlang
-from clmlang.calibration import fit_history
-from clmlang.engine import simulate_policy
-from clmlang.fitting import fit_bgnbd
-from clmlang.forecasting import bgnbd_expected_holdout
-from clmlang.history import load_history, summarise
-from clmlang.reactivation_posterior import posterior
-from clmlang.stage_multipliers import _loglik, exposures, fit_bgnbd_stages
+from clmlang.forecasting.calibration import fit_history
+from clmlang.forecasting.fitting import fit_bgnbd
+from clmlang.forecasting.history import load_history, summarise
+from clmlang.forecasting.holdout import bgnbd_expected_holdout
+from clmlang.forecasting.reactivation_posterior import posterior
+from clmlang.forecasting.stage_multipliers import _loglik, exposures, fit_bgnbd_stages
+from clmlang.simulation.engine import simulate_policy
 
 from .conftest import ROOT, clm
 
@@ -53,7 +53,7 @@ def test_reactivation_without_waking_is_bgnbd(history: pd.DataFrame):
 def test_reactivation_posterior_is_shared_by_equal_histories(calibration, monkeypatch):
     """Customers with the same history share one posterior row; drawn a few customers at a
     time (bounded memory) the draws are the same numbers."""
-    import clmlang.reactivation_posterior as reactivation
+    import clmlang.forecasting.reactivation_posterior as reactivation
 
     post = posterior(calibration.summary, calibration.reactivation.params)
     n = calibration.summary.x.size
@@ -72,7 +72,7 @@ def test_reactivation_posterior_is_shared_by_equal_histories(calibration, monkey
 def test_reactivation_quadrature_equals_the_recursion(history, monkeypatch, theta):
     """Long histories integrate p by Gauss-Jacobi quadrature, exact for their degree: every
     history's likelihood is the recursion's to rounding, light buyers and heavy alike."""
-    import clmlang.reactivation as reactivation
+    import clmlang.forecasting.reactivation as reactivation
 
     data = reactivation.prepare(summarise(history, END))
     monkeypatch.setattr(reactivation, "QUADRATURE_FROM", 10**12)  # the recursion everywhere
@@ -97,8 +97,8 @@ def test_likelihoods_stay_exact_for_a_nearly_fixed_dropout(history: pd.DataFrame
     reactivation model's log-likelihoods are the fixed-dropout limit, not rounding noise (as
     differences of gammaln they were off by 0.005 a customer here, and by 46,000 in total
     at the a + b of 2e15 a fit reached, a spurious maximum)."""
-    import clmlang.reactivation as reactivation
-    from clmlang.fitting import _bgnbd_ll
+    import clmlang.forecasting.reactivation as reactivation
+    from clmlang.forecasting.fitting import _bgnbd_ll
 
     summary = summarise(history, END)
     r, alpha, q, size = 0.25, 4.4, 0.2, 1e12
@@ -331,7 +331,7 @@ def test_replications_side_by_side_agree_with_one_at_a_time(
     capacity: the clinic's call centre takes 200 calls a day); run one at a time they give
     the same forecast within sampling error, and the same seed gives the same numbers either
     way."""
-    import clmlang.forecasting as forecasting
+    import clmlang.forecasting.holdout as forecasting
 
     policy = ROOT / "specs" / spec if spec else None
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import clmlang
-from clmlang.calibration import fit_history
-from clmlang.history import HistoryError, load_history, summarise
-from clmlang.market import load_scenario
+from clmlang.forecasting.calibration import fit_history
+from clmlang.forecasting.history import HistoryError, load_history, summarise
+from clmlang.market.model import load_scenario
 
 from .conftest import ROOT, clm
 

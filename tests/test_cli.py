@@ -188,8 +188,9 @@ def test_the_command_line_loads_the_simulator_only_when_a_command_needs_it():
     matplotlib: a strategist's save hook and the language server start in under a second."""
     code = (
         "import sys, clmlang.cli; "
-        "heavy = ['clmlang.engine', 'clmlang.experiment', 'clmlang.calibration', "
-        "'clmlang.report', 'clmlang.policytest', 'matplotlib', 'scipy.stats', 'pandas']; "
+        "heavy = ['clmlang.simulation.engine', 'clmlang.whatif.experiment', "
+        "'clmlang.forecasting.calibration', 'clmlang.whatif.report', "
+        "'clmlang.testing.policytest', 'matplotlib', 'scipy.stats', 'pandas']; "
         "print(' '.join(m for m in heavy if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from clmlang.files import write_atomic
+from clmlang.core.files import write_atomic
 
 from .conftest import ROOT, clm
 
@@ -93,13 +93,13 @@ def test_a_failing_write_is_a_clean_error(tmp_path: Path, monkeypatch):
     """A disk that refuses the bytes is an error message and exit 2, not an internal error."""
     from typer.testing import CliRunner
 
-    import clmlang.files
+    import clmlang.core.files
     from clmlang.cli import app
 
     def full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(clmlang.files.os, "fsync", full)
+    monkeypatch.setattr(clmlang.core.files.os, "fsync", full)
     out = tmp_path / "schema.json"
     result = CliRunner().invoke(app, ["schema", "-o", str(out)])
     assert result.exit_code == 2, result.output

@@ -8,10 +8,10 @@ import jsonschema
 import numpy as np
 import pytest
 
-from clmlang.compiler import compile_spec
-from clmlang.expression import evaluate
-from clmlang.loader import load_text
-from clmlang.policy import FORMAT_VERSION, Policy
+from clmlang.compile.compiler import compile_spec
+from clmlang.compile.policy import FORMAT_VERSION, Policy
+from clmlang.language.conditions import evaluate
+from clmlang.language.loader import load_text
 
 SPEC = """program "Tyres" currency EUR
 channel sms cost 0.05 EUR

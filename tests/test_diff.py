@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import clmlang
-from clmlang.changes import diff_policies
-from clmlang.formatter import format_text
+from clmlang.language.formatter import format_text
+from clmlang.testing.changes import diff_policies
 
 from .conftest import clm
 

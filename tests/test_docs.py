@@ -30,9 +30,9 @@ from pathlib import Path
 import pytest
 
 import clmlang
-from clmlang import syntax as s
+from clmlang.language import syntax as s
+from clmlang.language.parser import parse_text
 from clmlang.lsp.index import Index
-from clmlang.parser import parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import clmlang
-from clmlang.diagnostics import CODES, render_json, render_text
+from clmlang.core.diagnostics import CODES, render_json, render_text
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "errors").glob("*.clm"))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import clmlang
-from clmlang import syntax as s
-from clmlang.loader import load_path
-from clmlang.parser import parse_text
-from clmlang.symbols import iter_flows
+from clmlang.language import syntax as s
+from clmlang.language.loader import load_path
+from clmlang.language.parser import parse_text
+from clmlang.language.symbols import iter_flows
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted(p for p in (ROOT / "specs").glob("*.clm"))

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 import clmlang
-from clmlang.experiment import plan, run_scenario
-from clmlang.market import MarketError
-from clmlang.overrides import OverrideError, apply_overrides
-from clmlang.scenario import load_scenario_file
+from clmlang.market.model import MarketError
+from clmlang.market.overrides import OverrideError, apply_overrides
+from clmlang.market.scenario import load_scenario_file
+from clmlang.whatif.experiment import plan, run_scenario
 
 from .conftest import ROOT, clm
 
@@ -296,7 +296,7 @@ def test_cli_run_bad_override_is_a_diagnostic(tmp_path: Path):
     "path", sorted((ROOT / "simulations").glob("*.toml")), ids=lambda p: p.stem
 )
 def test_example_scenarios_are_valid(path: Path):
-    from clmlang.market import load_scenario
+    from clmlang.market.model import load_scenario
 
     data = path.read_text()
     if "[[variant]]" in data or "[[sweep]]" in data or "spec =" in data:

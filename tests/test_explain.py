@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clmlang.api import analyse_text, explain
-from clmlang.explain import CustomerError, parse_customer
+from clmlang.compile.explanation import CustomerError, parse_customer
 
 SPEC = """program "Clinic" currency RUB
 channel sms cost 3

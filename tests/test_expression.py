@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter
 
-from clmlang.expression import Expr, LoweringError, evaluate, lower, required_columns
-from clmlang.loader import load_text
-from clmlang.symbols import Symbols
+from clmlang.language.conditions import Expr, LoweringError, evaluate, lower, required_columns
+from clmlang.language.loader import load_text
+from clmlang.language.symbols import Symbols
 
 SPEC = """program "x"
 product facial role profit price 10 line cosmetology
@@ -135,7 +135,7 @@ def test_missing_text_makes_every_comparison_false():
     """A text attribute with no value (the empty text) is missing, like NaN for numbers."""
     import numpy as np
 
-    from clmlang.expression import Column, Compare, Const, evaluate
+    from clmlang.language.conditions import Column, Compare, Const, evaluate
 
     values = np.array(["compact", "", "suv"], dtype=object)
     for op, expected in (("==", [True, False, False]), ("!=", [False, False, True])):

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import clmlang
-from clmlang.forecasting import bgnbd_expected_holdout
-from clmlang.history import summarise
+from clmlang.forecasting.history import summarise
+from clmlang.forecasting.holdout import bgnbd_expected_holdout
 
 from .conftest import ROOT, clm
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 
-from clmlang.formatter import format_text
-from clmlang.formatter.printer import INDENT, print_item
-from clmlang.parser import parse_text
+from clmlang.language.formatter import format_text
+from clmlang.language.formatter.printer import INDENT, print_item
+from clmlang.language.parser import parse_text
 
 from .strategies import files
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from clmlang.diagnostics import ClmError
-from clmlang.formatter import format_source, format_text
-from clmlang.parser import parse_text
-from clmlang.source import Source
+from clmlang.core.diagnostics import ClmError
+from clmlang.core.source import Source
+from clmlang.language.formatter import format_source, format_text
+from clmlang.language.parser import parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "specs").rglob("*.clm")) + sorted((ROOT / "docs").rglob("*.clm"))

@@ -23,7 +23,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import find_lexer_class_for_filename, get_lexer_by_name
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, String, Token
 
-from clmlang.highlight import ClmLexer
+from clmlang.language.highlight import ClmLexer
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").rglob("*.clm"))
@@ -33,7 +33,7 @@ TMLANGUAGE = VSCODE / "syntaxes" / "clm.tmLanguage.json"
 
 def grammar_keywords() -> set[str]:
     """Every quoted word of clm.lark, found here independently of clmlang.keywords."""
-    text = (ROOT / "clmlang" / "grammar" / "clm.lark").read_text()
+    text = (ROOT / "clmlang" / "language" / "grammar" / "clm.lark").read_text()
     text = re.sub(r"//[^\n]*", "", text)
     return set(re.findall(r'"([a-z_]+)"', text))
 

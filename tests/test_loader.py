@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clmlang import syntax as s
-from clmlang.loader import load_path
+from clmlang.language import syntax as s
+from clmlang.language.loader import load_path
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -86,7 +86,7 @@ def test_errors_in_used_file_point_there(tmp_path: Path):
 
 def test_shared_file_is_parsed_once_across_specs(tmp_path: Path, monkeypatch):
     """Two specs using one file parse it once; each root spec is always parsed afresh."""
-    import clmlang.loader as loader
+    import clmlang.language.loader as loader
 
     write(tmp_path, "common.clm", "channel sms cost 3\n")
     a = write(tmp_path, "a.clm", 'use "common.clm"\n')

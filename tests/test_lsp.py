@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from clmlang.api import analyse_text
-from clmlang.formatter import format_text
+from clmlang.language.formatter import format_text
 
 from . import lsp_fuzz
 from .lsp_client import LspClient

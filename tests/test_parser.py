@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clmlang import syntax as s
-from clmlang.parser import parse_text
+from clmlang.language import syntax as s
+from clmlang.language.parser import parse_text
 
 
 def items(text: str) -> tuple[s.Item, ...]:

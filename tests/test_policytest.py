@@ -9,7 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from clmlang.policytest import run_tests
+from clmlang.testing.policytest import run_tests
 
 from .conftest import ROOT, clm
 

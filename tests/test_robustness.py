@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clmlang.loader import load_path
-from clmlang.parser import MAX_NESTING, parse_text
+from clmlang.language.loader import load_path
+from clmlang.language.parser import MAX_NESTING, parse_text
 
 VALID = """program "Shop" currency USD
 channel email cost 0.1

@@ -10,9 +10,9 @@ import pytest
 from scipy import integrate, special, stats
 
 import clmlang
-import clmlang.metrics
-from clmlang.engine import simulate_policy
-from clmlang.market import Market, MarketError, market_from_mapping
+import clmlang.simulation.metrics
+from clmlang.market.model import Market, MarketError, market_from_mapping
+from clmlang.simulation.engine import simulate_policy
 
 from .conftest import ROOT, clm
 
@@ -183,7 +183,7 @@ def test_a_responsive_policy_beats_the_empty_one_and_its_holdout():
     empty = run(EMPTY, market, customers=20_000, days=240, seed=9)
     policy = run(WINBACK, market, customers=20_000, days=240, seed=9)
     assert policy.recorder.daily["revenue"].sum() > empty.recorder.daily["revenue"].sum()
-    forecast = clmlang.metrics.forecast(policy)
+    forecast = clmlang.simulation.metrics.forecast(policy)
     row = forecast.rules.iloc[0]
     assert row["sent"] > 0 and row["holdout"] > 0
     assert row["incremental_low"] > 0  # significantly better than its holdout
@@ -361,14 +361,6 @@ def test_cli_simulate_bad_scenario_points_at_the_line(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_policy_simulate_is_the_api_function():
-    policy = clmlang.load(ROOT / "specs" / "clinic.clm")
-    a = policy.simulate(customers=300, days=30, rng=1)
-    b = clmlang.simulate(policy, customers=300, days=30, rng=1)
-    assert a.files() == b.files()
-    assert list(a.daily["day"]) == list(range(30))
-
-
 def test_stage_counts_match_the_customers_stages():
     """Daily counts kept from transitions agree with a direct count of the final state."""
     result = run((ROOT / "specs" / "clinic.clm").read_text(), customers=3000, days=200)
@@ -380,7 +372,7 @@ def test_stage_counts_match_the_customers_stages():
 def test_clinic_scenario_reproduces_the_domain_rhythm():
     """simulations/clinic.toml: forming patients return about every 74 days, loyal ones every
     47-60 (domain.md, section 1); the loyal check is bigger."""
-    from clmlang.market import load_scenario
+    from clmlang.market.model import load_scenario
 
     _, market = load_scenario(ROOT / "simulations" / "clinic.toml")
     result = run(

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import clmlang
-from clmlang.engine import simulate_policy
-from clmlang.market import market_from_mapping
+from clmlang.market.model import market_from_mapping
+from clmlang.simulation.engine import simulate_policy
 
 TRIGGERS = [
     "on purchase",

@@ -7,9 +7,9 @@ fire) and usage (definitions nothing uses). The checker never raises on a parsed
 
 from __future__ import annotations
 
-from ..diagnostics import Diagnostic
-from ..loader import Spec
-from ..symbols import Symbols
+from ..core.diagnostics import Diagnostic
+from ..language.loader import Spec
+from ..language.symbols import Symbols
 from .analysis import check_analysis
 from .context import Context
 from .declarations import check_declarations

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import syntax as s
-from ..diagnostics import Related
-from ..expression import Column, Compare, Const, Expr, Logic, LoweringError, lower, required_columns
+from ..core.diagnostics import Related
+from ..language import syntax as s
+from ..language.conditions import (
+    Column,
+    Compare,
+    Const,
+    Expr,
+    Logic,
+    LoweringError,
+    lower,
+    required_columns,
+)
 from .context import Context
 from .states import StateGrid, is_exact
 

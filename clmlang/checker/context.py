@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..diagnostics import Diagnostic, Related, Severity
-from ..loader import Spec
-from ..source import Span
-from ..symbols import Symbols
+from ..core.diagnostics import Diagnostic, Related, Severity
+from ..core.names import suggest
+from ..core.source import Span
+from ..language.loader import Spec
+from ..language.symbols import Symbols
 
-__all__ = ["Context", "suggest"]
-
-
-def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean" hint for a misspelt name, or None when nothing is close."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
+__all__ = ["Context"]
 
 
 @dataclass
@@ -34,25 +28,23 @@ class Context:
     def currency(self) -> str | None:
         return self.symbols.currency
 
-    def error(
+    def report(
         self,
+        severity: Severity,
         code: str,
         message: str,
         span: Span | None,
         hint: str | None = None,
         related: tuple[Related, ...] = (),
     ) -> None:
-        self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, span, hint, related))
+        """Add a diagnostic; `error` and `warning` are this with the severity filled in."""
+        self.diagnostics.append(Diagnostic(code, severity, message, span, hint, related))
 
-    def warning(
-        self,
-        code: str,
-        message: str,
-        span: Span | None,
-        hint: str | None = None,
-        related: tuple[Related, ...] = (),
-    ) -> None:
-        self.diagnostics.append(Diagnostic(code, Severity.WARNING, message, span, hint, related))
+    def error(self, code: str, message: str, span: Span | None, *args, **kwargs) -> None:
+        self.report(Severity.ERROR, code, message, span, *args, **kwargs)
+
+    def warning(self, code: str, message: str, span: Span | None, *args, **kwargs) -> None:
+        self.report(Severity.WARNING, code, message, span, *args, **kwargs)
 
     def undefined(self, kind: str, name: str, span: Span, known: Iterable[str]) -> None:
         """CLM100 for a name of `kind` that is not declared, with a suggestion if one is close.

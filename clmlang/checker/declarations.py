@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 
-from .. import syntax as s
-from ..diagnostics import Related
-from ..vocabulary import ATTRIBUTE_TYPES, CHANNEL_KINDS, FIELDS, ROLES, SOLD_ROLES
-from .context import Context, suggest
+from ..core.diagnostics import Related
+from ..core.names import suggest
+from ..language import syntax as s
+from ..language.vocabulary import ATTRIBUTE_TYPES, CHANNEL_KINDS, FIELDS, ROLES, SOLD_ROLES
+from .context import Context
 from .types import check_condition, check_currency
 
 __all__ = ["check_declarations"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .. import syntax as s
-from ..diagnostics import Related
-from ..symbols import iter_flows
-from ..vocabulary import SOLD_ROLES, WEEKDAYS
-from .context import Context, suggest
+from ..core.diagnostics import Related
+from ..core.names import suggest
+from ..language import syntax as s
+from ..language.symbols import iter_flows
+from ..language.vocabulary import SOLD_ROLES, WEEKDAYS
+from .context import Context
 from .declarations import _share, count, duration, money
 from .types import check_condition
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..expression import Const, Expr, evaluate, required_columns
+from ..language.conditions import Const, Expr, evaluate, required_columns
 
 __all__ = ["StateGrid", "is_exact"]
 

@@ -9,9 +9,10 @@ The units themselves, how arithmetic combines them and the hints that fix a mism
 
 from __future__ import annotations
 
-from .. import syntax as s
-from ..vocabulary import ATTRIBUTE_TYPES, FIELDS, FUNCTIONS, Type
-from .context import Context, suggest
+from ..core.names import suggest
+from ..language import syntax as s
+from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, FUNCTIONS, Type
+from .context import Context
 from .units import NUMBER, NUMERIC, Side, arithmetic_type, unit_hint, word
 
 __all__ = ["check_condition", "type_of"]

@@ -7,8 +7,8 @@ to whatever it meets; the others must meet their own kind.
 
 from __future__ import annotations
 
-from .. import syntax as s
-from ..vocabulary import Type
+from ..language import syntax as s
+from ..language.vocabulary import Type
 from .context import Context
 
 __all__ = ["NUMBER", "NUMERIC", "Side", "arithmetic_type", "combine", "unit_hint", "word"]

@@ -18,7 +18,7 @@ import signal
 import sys
 from typing import Any
 
-from ..extras import MissingExtra
+from ..core.extras import MissingExtra
 
 OK, PROBLEMS, USAGE, INTERNAL, INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -14,11 +14,11 @@ from typer._click.exceptions import UsageError  # Typer vendors click; uv.lock p
 from typer.core import TyperCommand
 
 from ..api import analyse, analyse_text
-from ..changes import diff_policies
-from ..diagnostics import render_text
-from ..diffview import render_changes
-from ..market import MarketError, Settings
-from ..policy import Policy
+from ..compile.policy import Policy
+from ..core.diagnostics import render_text
+from ..market.model import MarketError, Settings
+from ..testing.changes import diff_policies
+from ..testing.diffview import render_changes
 from .common import (
     OK,
     PROBLEMS,
@@ -147,7 +147,7 @@ def diff_(
             settings, market = _scenario_for(new_policy, scenario, Settings(customers=5000))
         except MarketError as error:
             raise _market_failure(error, DIFF_ERROR) from None
-        from ..impact import simulate_impact  # the simulator: only with --simulate
+        from ..testing.impact import simulate_impact  # the simulator: only with --simulate
 
         impact = simulate_impact(
             old_policy,
@@ -191,7 +191,7 @@ def test_(
     files = _test_files(paths)
     if not files:
         raise _usage_error("no *.test.toml files found")
-    from ..policytest import run_tests  # hypothesis and the simulator: only for clm test
+    from ..testing.policytest import run_tests  # hypothesis and the simulator: only for clm test
 
     try:
         report = run_tests(files, seed=seed, examples=examples)

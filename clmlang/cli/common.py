@@ -17,10 +17,10 @@ import typer
 from rich.console import Console
 
 from ..api import Analysis, analyse
-from ..diagnostics import Diagnostic, Severity, render_text
-from ..files import file_problem, folder_problem, write_atomic
-from ..market import Market, MarketError, Settings, load_scenario
-from ..policy import Policy
+from ..compile.policy import Policy
+from ..core.diagnostics import Diagnostic, Severity, render_text
+from ..core.files import file_problem, folder_problem, write_atomic
+from ..market.model import Market, MarketError, Settings, load_scenario
 
 # Help is plain text: rich markup would swallow literal `[simulation]` and `[market]`, and
 # plain help reads the same in a terminal, a pipe and a CI log.

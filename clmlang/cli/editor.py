@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..extras import require
+from ..core.extras import require
 from .common import OK, _output_file, app
 
 

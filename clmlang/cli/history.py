@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..market import MAX_REPLICATIONS, MarketError
+from ..market.model import MAX_REPLICATIONS, MarketError
 from .common import (
     PROBLEMS,
     _compile_or_exit,
@@ -58,8 +58,8 @@ def calibrate_(
     """Fit the buying and spend models to a purchase history; write the market."""
     import pandas as pd  # the fitting stack loads only for the commands that use it
 
-    from ..calibration import MODELS, fit_history
-    from ..history import HistoryError, load_history
+    from ..forecasting.calibration import MODELS, fit_history
+    from ..forecasting.history import HistoryError, load_history
 
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     if model not in MODELS:
@@ -121,8 +121,8 @@ def forecast_(
 ) -> None:
     """Forecast the real customer base from the calibration end, under a policy or none."""
     from ..api import forecast_history
-    from ..calibration import MODELS
-    from ..history import HistoryError, load_history
+    from ..forecasting.calibration import MODELS
+    from ..forecasting.history import HistoryError, load_history
 
     columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
     if model not in MODELS:

@@ -13,11 +13,11 @@ from rich.table import Table
 
 from .. import __version__
 from ..api import analyse, explain, find_specs
-from ..diagnostics import Diagnostic, render_json, render_text
-from ..explain import CustomerError
-from ..formatter import format_source
-from ..policy import Policy
-from ..source import Source
+from ..compile.explanation import CustomerError
+from ..compile.policy import Policy
+from ..core.diagnostics import Diagnostic, render_json, render_text
+from ..core.source import Source
+from ..language.formatter import format_source
 from .common import (
     OK,
     PROBLEMS,

@@ -14,13 +14,13 @@ from rich.table import Table
 
 from ..api import run_scenario
 from ..api import simulate as api_simulate
-from ..market import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market, MarketError
-from ..policy import Policy
-from ..scenario import SCHEDULER_ENV, Scenario, ScenarioSettings, load_scenario_file
+from ..compile.policy import Policy
+from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market, MarketError
+from ..market.scenario import SCHEDULER_ENV, Scenario, ScenarioSettings, load_scenario_file
 
 if TYPE_CHECKING:
-    from ..experiment import Comparison
-    from ..metrics import Forecast
+    from ..simulation.metrics import Forecast
+    from ..whatif.experiment import Comparison
 
 from .common import (
     PROBLEMS,
@@ -137,7 +137,7 @@ def _simulation_input(
     _note_ignored(loaded, scenario, chosen.name)
     try:
         if chosen.name != "base":
-            from ..experiment import variant_policy  # scipy and pandas: only for a variant
+            from ..whatif.experiment import variant_policy  # scipy and pandas: only for a variant
 
             policy, market = variant_policy(loaded, chosen)
             return policy, market, loaded.settings, loaded.spec_path(chosen)
@@ -187,7 +187,9 @@ def _check_size(
 ) -> None:
     """Refuse a run that needs more memory than there is, before it starts: a usage error
     when a flag set the size, else a diagnostic at the scenario file's key."""
-    from ..engine.memory import size_problem  # the engine loads only for commands that run
+    from ..simulation.engine.memory import (
+        size_problem,  # the engine loads only for commands that run
+    )
 
     in_file = scenario is not None
     names = {
@@ -312,7 +314,7 @@ def run_(
 
 
 def _print_comparison(result: Comparison) -> None:
-    from ..report import HEADLINE, verdicts  # matplotlib: only when there is a report
+    from ..whatif.report import HEADLINE, verdicts  # matplotlib: only when there is a report
 
     console = _console()
     table = Table(

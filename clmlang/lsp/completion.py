@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..keywords import DECLARATIONS, grammar_keywords
-from ..vocabulary import ATTRIBUTE_TYPES, CHANNEL_KINDS, FIELDS, FUNCTIONS, ROLES, WEEKDAYS
+from ..language.keywords import DECLARATIONS, grammar_keywords
+from ..language.vocabulary import ATTRIBUTE_TYPES, CHANNEL_KINDS, FIELDS, FUNCTIONS, ROLES, WEEKDAYS
 from .index import Index
 
 __all__ = ["Candidate", "complete", "word_before"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ..api import Analysis, analyse_text
-from ..diagnostics import Diagnostic, Severity
-from ..loader import Spec, load_text
-from ..source import Span
+from ..compile.analysis import Analysis, analyse_text
+from ..core.diagnostics import Diagnostic, Severity
+from ..core.source import Span
+from ..language.loader import Spec, load_text
 from .index import Index
 
 __all__ = ["Document", "Placed"]

@@ -7,10 +7,10 @@ rules use it. Built-in fields and functions show their documentation from `vocab
 
 from __future__ import annotations
 
-from .. import syntax as s
-from ..formatter.printer import quantity
-from ..source import Source
-from ..vocabulary import CHANNEL_KINDS, FIELDS, FUNCTIONS, ROLES
+from ..core.source import Source
+from ..language import syntax as s
+from ..language.formatter.printer import quantity
+from ..language.vocabulary import CHANNEL_KINDS, FIELDS, FUNCTIONS, ROLES
 from .index import Index, Reference, Symbol
 
 __all__ = ["describe", "describe_symbol", "describe_use"]

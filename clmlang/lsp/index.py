@@ -11,11 +11,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import syntax as s
-from ..formatter.printer import quantity
-from ..loader import Spec
-from ..source import Span
-from ..symbols import iter_flows
+from ..core.source import Span
+from ..language import syntax as s
+from ..language.formatter.printer import quantity
+from ..language.loader import Spec
+from ..language.symbols import iter_flows
 
 __all__ = ["Index", "Reference", "Symbol", "used_path"]
 

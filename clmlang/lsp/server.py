@@ -21,9 +21,9 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from .. import __version__
-from ..diagnostics import Severity
-from ..formatter import format_source
-from ..source import Source, Span
+from ..core.diagnostics import Severity
+from ..core.source import Source, Span
+from ..language.formatter import format_source
 from .completion import complete
 from .document import Document
 from .hover import describe, describe_use

@@ -1,0 +1,279 @@
+"""`clm explain`: what a policy does with one customer, and why.
+
+Given a customer's state (`purchases=4, days_since_purchase=80 days, owns=facial`), it shows
+the stage the customer is in, the segments they belong to, and for every rule whether it
+would fire, quoting the clause of the spec that stops it when it would not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.names import suggest
+from ..core.source import Source
+from ..language import syntax as s
+from ..language.conditions import evaluate, lower, required_columns
+from ..language.symbols import Symbols
+from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, Type
+from .policy import Policy, Trigger
+
+__all__ = [
+    "CustomerError",
+    "Explanation",
+    "RuleVerdict",
+    "customer_columns",
+    "explain",
+    "parse_customer",
+]
+
+
+class CustomerError(ValueError):
+    """A customer description that cannot be read; the message says what and how to fix it."""
+
+
+@dataclass(frozen=True)
+class RuleVerdict:
+    rule: str
+    fires: bool
+    trigger: str
+    reasons: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    stage: str | None
+    stages: tuple[tuple[str, bool], ...]
+    segments: tuple[tuple[str, bool], ...]
+    rules: tuple[RuleVerdict, ...]
+    state: Mapping[str, object] = field(default_factory=dict)
+
+
+_DURATION = re.compile(r"^(-?\d+(?:\.\d+)?)\s*(days?|weeks?|months?|years?)?$")
+_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}
+
+
+def _value(text: str) -> float | str | bool | None:
+    text = text.strip()
+    low = text.lower()
+    if low in ("true", "yes"):
+        return True
+    if low in ("false", "no"):
+        return False
+    if low in ("none", ""):
+        return None
+    m = _DURATION.match(low)
+    if m:
+        number = float(m.group(1))
+        unit = (m.group(2) or "day").rstrip("s")
+        return number * _UNIT_DAYS[unit] if m.group(2) else number
+    return text.strip('"')
+
+
+def parse_customer(text: str) -> dict[str, object]:
+    """Read `key=value, key=value`; several products go as `owns=facial+botox`."""
+    values: dict[str, object] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, eq, raw = part.partition("=")
+        if not eq:
+            raise CustomerError(f"`{part}` is not `key=value`")
+        key = key.strip()
+        if not key:
+            raise CustomerError(f"`{part}` has no key before `=`")
+        if key in values:
+            hint = "; several products go as `owns=a+b`" if key == "owns" else ""
+            raise CustomerError(f"`{key}` is given twice{hint}")
+        values[key] = [_value(v) for v in raw.split("+")] if "+" in raw else _value(raw)
+    return values
+
+
+def _known_keys(symbols: Symbols) -> list[str]:
+    keys = [k for k in FIELDS if not k.startswith("rfm.")]
+    keys += ["owns", "unsubscribed", "messages", *symbols.attributes]
+    keys += [f"messages.{c}" for c in symbols.channels]
+    return keys
+
+
+def _as_list(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
+
+
+def _code(table: Mapping[str, object], value: object, what: str) -> float:
+    if value is None:
+        return -1.0
+    if value not in table:
+        hint = suggest(str(value), table)
+        hint = f"; {hint}" if hint else f"; known: {', '.join(table)}"
+        raise CustomerError(f"unknown {what} `{value}`{hint}")
+    return float(list(table).index(value))  # type: ignore[arg-type]
+
+
+def customer_columns(
+    customer: Mapping[str, object], policy: Policy, symbols: Symbols
+) -> dict[str, np.ndarray]:
+    """One customer's state as the columns (one row each) that compiled conditions read;
+    an unknown or unreadable field is a `CustomerError`."""
+    known = _known_keys(symbols)
+    for key in customer:
+        if key.startswith("rfm."):
+            raise CustomerError(
+                f"`{key}` is computed from purchases, days_since_purchase and total_spent"
+            )
+        if key not in known:
+            hint = suggest(key, known)
+            raise CustomerError(f"unknown field `{key}`" + (f"; {hint}" if hint else ""))
+    c = dict(customer)
+    purchases = _number(c.get("purchases", 0.0))
+    spent = _number(c.get("total_spent", 0.0))
+    owned = [str(p) for p in _as_list(c.get("owns")) if p]
+    for product in owned:
+        _code(symbols.products, product, "product")
+    subscribed = c.get("subscribed")
+    out: dict[str, float | bool | str] = {
+        "purchases": purchases,
+        "total_spent": spent,
+        "avg_check": _number(c.get("avg_check", spent / purchases if purchases else 0.0)),
+        "days_since_purchase": _number(c.get("days_since_purchase")),
+        "days_since_first_purchase": _number(c.get("days_since_first_purchase")),
+        "days_in_stage": _number(c.get("days_in_stage", 0)),
+        "last_product": _code(symbols.products, c.get("last_product"), "product"),
+        "previous_stage": _code(symbols.stages, c.get("previous_stage"), "stage"),
+        "audience": _code(symbols.audiences, c.get("audience"), "audience"),
+        "subscribed": subscribed is True or (bool(subscribed) and subscribed is not False),
+    }
+    for name in symbols.products:
+        out[f"owns:{name}"] = name in owned
+        out[f"subscribed:{name}"] = name in [str(v) for v in _as_list(subscribed)]
+    for line, products in symbols.lines.items():
+        out[f"owns_line:{line}"] = any(p.name.text in owned for p in products)
+    opted_out = [str(v) for v in _as_list(c.get("unsubscribed")) if v]
+    for channel in symbols.channels:
+        out[f"unsubscribed:{channel}"] = channel in opted_out
+    for name, attribute in symbols.attributes.items():
+        raw = c.get(name)
+        if ATTRIBUTE_TYPES.get(attribute.type.text) is Type.DATE:
+            out[f"days_since:{name}"] = _number(raw)
+        elif ATTRIBUTE_TYPES.get(attribute.type.text) is Type.TEXT:
+            out[f"attr:{name}"] = "" if raw is None else str(raw)
+        else:
+            out[f"attr:{name}"] = _number(raw)
+    columns = {k: np.array([v]) for k, v in out.items()}
+    for key in policy.columns:
+        if key.startswith("messages:"):
+            parts = key.split(":")
+            given = c.get(f"messages.{parts[1]}") if len(parts) == 3 else c.get("messages")
+            columns[key] = np.array([_number(given if given is not None else 0)])
+    if "stage" in c:
+        columns["stage"] = np.array([_code(symbols.stages, c["stage"], "stage")])
+    return columns
+
+
+def _number(value: object) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool | int | float):
+        return float(value)
+    raise CustomerError(f"`{value}` is not a number")
+
+
+def _text(node: object, sources: Mapping[str, Source]) -> str:
+    span = node.span  # type: ignore[attr-defined]
+    source = sources.get(span.file)
+    return source.text[span.start : span.end] if source else type(node).__name__
+
+
+def _show(key: str, columns: Mapping[str, np.ndarray], policy: Policy) -> str:
+    """`key=value` for a column, with codes shown as the stage, product or audience name."""
+    value = columns[key][0] if key in columns else math.nan
+    names = {
+        "stage": [st.name for st in policy.stages],
+        "previous_stage": [st.name for st in policy.stages],
+        "last_product": [pr.name for pr in policy.products],
+        "audience": [a.name for a in policy.audiences],
+    }.get(key)
+    if names is not None:
+        return f"{key}={names[int(value)] if value >= 0 else 'none'}"
+    if isinstance(value, float | np.floating) and math.isnan(value):
+        return f"{key}=unknown"
+    if isinstance(value, bool | np.bool_):
+        return f"{key}={'yes' if value else 'no'}"
+    return f"{key}={value:g}" if isinstance(value, float | np.floating) else f"{key}={value}"
+
+
+def _conjuncts(expr: s.Expr) -> tuple[s.Expr, ...]:
+    return expr.operands if isinstance(expr, s.BoolOp) and expr.op == "and" else (expr,)
+
+
+def _describe_trigger(t: Trigger) -> str:
+    days = f"{t.days:g} days" if t.days is not None else ""
+    if t.kind == "condition":
+        return "when its conditions become true"
+    if t.kind == "event" and t.event:
+        target = t.event.product or t.event.line or t.event.stage or ""
+        return f"on {t.event.kind.replace('_', ' ')} {target}".rstrip()
+    if t.kind == "after":
+        anchor = t.attribute or (t.event.kind.replace("_", " ") if t.event else "")
+        return f"{days} after {anchor}"
+    if t.kind == "schedule":
+        return f"on schedule {t.schedule} {t.schedule_value or ''}".rstrip()
+    return f"{t.kind} {t.attribute or ''} {days}".strip()
+
+
+def explain(
+    policy: Policy,
+    symbols: Symbols,
+    sources: Mapping[str, Source],
+    customer: Mapping[str, object],
+) -> Explanation:
+    """Explain what `policy` does with one customer, described by field values."""
+    columns = customer_columns(customer, policy, symbols)
+    stage_hits = [(st.name, bool(evaluate(st.condition, columns, 1)[0])) for st in policy.stages]
+    if "stage" not in columns:
+        current = next((i for i, (_, hit) in enumerate(stage_hits) if hit), -1)
+        columns["stage"] = np.array([float(current)])
+    code = int(columns["stage"][0])
+    stage = policy.stages[code].name if code >= 0 else None
+    segments = tuple(
+        (seg.name, bool(evaluate(seg.condition, columns, 1)[0])) for seg in policy.segments
+    )
+    verdicts = []
+    for rule in policy.rules:
+        syntax_rule = symbols.rules[rule.name]
+        reasons: list[str] = []
+        if rule.stages and stage not in rule.stages:
+            reasons.append(f"not in stage {', '.join(rule.stages)} (is in {stage or 'no stage'})")
+        for clause, expr in (("for", syntax_rule.audience), ("when", syntax_rule.condition)):
+            if expr is None:
+                continue
+            for part in _conjuncts(expr):
+                lowered = lower(part, symbols)
+                if not bool(evaluate(lowered, columns, 1)[0]):
+                    shown = ", ".join(
+                        _show(key, columns, policy) for key in sorted(required_columns(lowered))
+                    )
+                    reasons.append(f"`{clause} {_text(part, sources)}` is false ({shown})")
+        notes = []
+        if rule.holdout:
+            notes.append(
+                f"{rule.holdout:.0%} of eligible customers are held out as its control group"
+            )
+        if policy.control_share:
+            notes.append(
+                f"{policy.control_share:.0%} of all customers are in the global control group"
+            )
+        verdicts.append(
+            RuleVerdict(
+                rule.name,
+                not reasons,
+                _describe_trigger(rule.trigger),
+                tuple(reasons),
+                tuple(notes),
+            )
+        )
+    state = {k: v.item() if hasattr(v, "item") else v for k, v in customer.items()}
+    return Explanation(stage, tuple(stage_hits), segments, tuple(verdicts), state)

@@ -1,0 +1,93 @@
+"""What every clmlang HTML page shares: one self-contained file that works offline.
+
+Charts are matplotlib figures inlined as SVG (no CDN, no external files); a few lines of
+inline script check that every chart is in the page and mark the document
+(`data-charts-rendered`), which the browser tests read.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+__all__ = ["SCRIPT", "STYLE", "clean", "figure", "render_page", "svg"]
+
+STYLE = """
+body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 13px; }
+td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.up { color: #1a7f37; } .down { color: #b42318; } .flat { color: #666; }
+figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
+.verdict { font-size: 1.05rem; margin: .3rem 0; }
+"""
+SCRIPT = """
+(function () {
+  var figures = document.querySelectorAll("figure.chart");
+  var drawn = 0;
+  figures.forEach(function (f) {
+    var svg = f.querySelector("svg");
+    if (svg && svg.querySelectorAll("path, line, rect, use").length > 0
+        && svg.getBoundingClientRect().width > 0) { drawn += 1; }
+  });
+  document.documentElement.setAttribute("data-charts", String(figures.length));
+  document.documentElement.setAttribute("data-charts-rendered", String(drawn));
+})();
+"""
+
+
+def svg(fig: plt.Figure) -> str:
+    """The figure as inline SVG (closed afterwards), without a date and with ids hashed from a
+    fixed salt rather than random ones: same data, same bytes."""
+    buffer = io.StringIO()
+    with plt.rc_context({"svg.hashsalt": "clmlang"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def figure(drawing: str, caption: str) -> Markup:
+    """An inline chart (matplotlib's own SVG, kept as it is) with its caption (escaped), as
+    the pages' script counts them."""
+    return Markup('<figure class="chart">{}<figcaption>{}</figcaption></figure>').format(
+        Markup(drawing), caption
+    )
+
+
+@functools.cache
+def _templates(package: str) -> Environment:
+    return Environment(
+        loader=PackageLoader(package, "templates"),
+        autoescape=True,  # every value is escaped unless it is Markup (charts, the style)
+        undefined=StrictUndefined,  # a name the code forgot to pass is an error, not ""
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_page(package: str, template: str, **values: object) -> str:
+    """Render `package`'s `templates/<template>` with `values`, escaped, and the shared style
+    and script."""
+    page = _templates(package).get_template(template)
+    return page.render(style=Markup(STYLE), script=Markup(SCRIPT), **values)
+
+
+def clean(value: object) -> object:
+    """A number as JSON and a table show it: plain floats, None for NaN and infinities."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, float | np.floating):
+        return None if not math.isfinite(value) else round(float(value), 6)
+    return value

@@ -1,0 +1,195 @@
+"""Calibrating the market to a real purchase history (`clm calibrate`, `clmlang.calibrate`).
+
+Fits four buying models to the calibration period, BG/NBD, Pareto/NBD, BG/NBD with rate
+multipliers by purchase number (the clinic case's stages) and BG/NBD with reactivation, and
+Gamma-Gamma to its repeat purchases; chooses the buying model by AIC on the calibration data
+only; and returns a `Market` whose buying and spend parameters come from the fits (weeks
+converted to days) and whose existing base has the history's distribution of purchase counts
+and recency. The simulator's dropout happens after a purchase, as in the BG/NBD family, so
+when Pareto/NBD has the lowest AIC the market carries the best of the others; every fit is
+reported.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import tomli_w
+
+from ..market.model import Market, MarketError, market_from_mapping
+from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
+from .history import HistoryError, Summary, bad_amount, merge_days, summarise
+from .reactivation import fit_bgnbd_reactivation
+from .stage_multipliers import fit_bgnbd_stages
+
+__all__ = ["MODELS", "Calibration", "calibrate", "fit_history"]
+
+WEEK = 7.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    market: Market
+    bgnbd: Fit
+    pareto_nbd: Fit
+    stages: Fit
+    reactivation: Fit
+    gamma_gamma: Fit
+    summary: Summary
+    calibration_end: str
+    model: str = "auto"  # the buying model asked for; "auto": by AIC
+
+    @property
+    def buying_fits(self) -> tuple[Fit, ...]:
+        return (self.bgnbd, self.pareto_nbd, self.stages, self.reactivation)
+
+    @property
+    def fits(self) -> tuple[Fit, ...]:
+        """Every fit: the buying models, then Gamma-Gamma."""
+        return (*self.buying_fits, self.gamma_gamma)
+
+    @property
+    def best(self) -> str:
+        """The buying model with the lowest AIC on the calibration data."""
+        return min(self.buying_fits, key=lambda f: f.aic).model
+
+    @property
+    def chosen(self) -> Fit:
+        """The buying model the market carries: the one asked for, or else the lowest AIC
+        among those the simulator runs (all but Pareto/NBD, whose dropout is in continuous
+        time)."""
+        return _choose((self.bgnbd, self.stages, self.reactivation), self.model)
+
+    def report(self) -> str:
+        lines = [
+            f"calibrated on {self.summary.x.size:,} customers up to {self.calibration_end}, "
+            f"{int(self.summary.x.sum()):,} repeat transactions (times in weeks)"
+        ]
+        for fit in (*self.buying_fits, self.gamma_gamma):
+            params = ", ".join(
+                f"{k} {v:.4g} ({fit.std_errors[k]:.2g})" for k, v in fit.params.items()
+            )
+            lines.append(
+                f"{fit.model:<18} {params}; log-likelihood {fit.log_likelihood:,.2f}, "
+                f"AIC {fit.aic:,.2f}"
+            )
+        lines.append(f"buying model with the lowest AIC: {self.best}")
+        if self.chosen.model != self.best:
+            lines.append(f"the market carries {self.chosen.model}, the best the simulator runs")
+        return "\n".join(lines)
+
+    def to_toml(self) -> str:
+        """The market as a scenario file (`[simulation]` and `[market]`), with the fit report
+        as comments."""
+        head = "".join(f"# {line}\n" for line in self.report().splitlines())
+        data = self.market.model_dump(
+            mode="json", include={"start_date", "population", "buying", "spend"}
+        )
+        data["population"]["purchases"] = {
+            str(k): v for k, v in data["population"]["purchases"].items()
+        }
+        data["buying"]["rate_after"] = {str(k): v for k, v in data["buying"]["rate_after"].items()}
+        body = {"simulation": {"customers": int(self.summary.x.size)}, "market": data}
+        return head + "\n" + tomli_w.dumps(body)
+
+
+MODELS = ("auto", "bgnbd", "bgnbd_stages", "bgnbd_reactivation")
+
+
+def calibrate(history: pd.DataFrame, calibration_end: str, *, model: str = "auto") -> Market:
+    """The market calibrated to `history` (columns customer_id, date, amount) up to
+    `calibration_end`; nothing after it is used. `fit_history` also returns the fits."""
+    return fit_history(history, calibration_end, model=model).market
+
+
+def _choose(fits: tuple[Fit, ...], model: str) -> Fit:
+    if model == "auto":  # a fit with no parameter beyond BG/NBD's is BG/NBD (too few data)
+        plain = {"r", "alpha", "a", "b"}
+        candidates = [f for f in fits if f.model == "bgnbd" or set(f.params) - plain]
+        return min(candidates, key=lambda f: f.aic)
+    return next(f for f in fits if f.model == model)
+
+
+def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "auto") -> Calibration:
+    """Fit the buying and spend models to `history` up to `calibration_end` (nothing after it
+    is used): the fits, the chosen model and the calibrated market. `model` is one of
+    MODELS: "auto" chooses the buying model by AIC on the calibration data."""
+    if model not in MODELS:
+        raise ValueError(f"unknown buying model {model!r}; choose one of {', '.join(MODELS)}")
+    frame = history.copy()
+    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    bad = bad_amount(frame["amount"])
+    if bad is not None:  # a DataFrame not read by load_history
+        row, what = bad
+        raise HistoryError(f"index {frame.index[row]!r}, column `amount`: {what}")
+    summary = summarise(merge_days(frame), calibration_end)
+    repeat = summary.x > 0  # (with none at all, the fits fall back to their defaults)
+    if repeat.any() and not np.any(summary.monetary[repeat] > 0):
+        raise HistoryError(
+            f"no repeat purchase up to {pd.Timestamp(calibration_end).date()} has an amount above"
+            " 0, so no spend model (Gamma-Gamma) can be fitted: calibrating needs what each"
+            " purchase was worth (a market from elsewhere can be given to `clm forecast --market`)"
+        )
+    bg = fit_bgnbd(summary)
+    # the reactivation fit is the longest; numpy lets go of the GIL, so it runs beside the rest
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waking = pool.submit(fit_bgnbd_reactivation, summary, bg)
+        pareto, gg = fit_pareto_nbd(summary), fit_gamma_gamma(summary)
+        stages = fit_bgnbd_stages(summary, bg)
+        wake = waking.result()
+    chosen = _choose((bg, stages, wake), model)
+    counts = summary.x + 1
+    end = pd.Timestamp(calibration_end)
+    recency = (summary.T - summary.t_x) * WEEK
+    try:
+        market = _market(chosen, gg, end, counts, recency)
+    except MarketError as error:  # a fit that ran off to infinity: far too little data
+        found = "; ".join(f"{key}: {message}" for key, message in error.problems)
+        raise HistoryError(
+            f"the fits up to {end.date()} are out of range ({found}): too few customers or "
+            f"repeat purchases to calibrate on ({summary.x.size:,} customers, "
+            f"{int(summary.x.sum()):,} repeat purchases)"
+        ) from None
+    return Calibration(market, bg, pareto, stages, wake, gg, summary, end.date().isoformat(), model)
+
+
+def _market(
+    chosen: Fit, gg: Fit, end: pd.Timestamp, counts: np.ndarray, recency: np.ndarray
+) -> Market:
+    """The calibrated market: an existing base as the history has it, the fitted models."""
+    values, freq = np.unique(counts, return_counts=True)
+    return market_from_mapping(
+        {
+            "start_date": (end + pd.Timedelta(days=1)).date().isoformat(),
+            "population": {
+                "start": "existing",
+                "purchases": {
+                    int(v): float(f) / counts.size for v, f in zip(values, freq, strict=True)
+                },
+                "recency_days": float(max(recency.max(), 1.0)),
+            },
+            "buying": _buying(chosen),
+            "spend": {
+                "p": gg.params["p"],
+                "q": max(gg.params["q"], 1.0001),
+                "gamma": gg.params["gamma"],
+            },
+        },
+        "<calibration>",
+    )
+
+
+def _buying(fit: Fit) -> dict[str, object]:
+    """The market's buying parameters (days) from a fit of the BG/NBD family (weeks)."""
+    p = fit.params
+    out: dict[str, object] = {"r": p["r"], "alpha": p["alpha"] * WEEK, "a": p["a"], "b": p["b"]}
+    if "omega" in p:
+        out["reactivation"] = p["omega"] / WEEK
+    multipliers = {int(k[1:]): v for k, v in p.items() if k[0] == "m" and k[1:].isdigit()}
+    if multipliers:
+        out["rate_after"] = multipliers
+    return out

@@ -1,0 +1,276 @@
+"""Purchase histories from files and databases, checked, merged by day, cut at a date.
+
+A history is one row per purchase: a customer id, a date and an amount (column names are
+options). It comes from CSV, Parquet, or a SQL database through a SQLAlchemy URL and a query.
+Same-day purchases of one customer are merged into one transaction (amounts added), as the
+literature does. `summarise` turns it into what the buying models are fitted on, using
+nothing after the calibration end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.extras import MissingExtra, require
+
+__all__ = [
+    "HistoryError",
+    "Summary",
+    "bad_amount",
+    "distinct_rfm",
+    "load_history",
+    "merge_days",
+    "repeat_gaps",
+    "summarise",
+]
+
+
+class HistoryError(Exception):
+    """A history that cannot be read: says the file, the row and the column."""
+
+
+def load_history(
+    source: str | Path | pd.DataFrame,
+    *,
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+    amount_col: str = "amount",
+    query: str | None = None,
+) -> pd.DataFrame:
+    """Read a history into columns `customer_id`, `date` (datetime64), `amount` (float),
+    one row per customer and day. `source`: a .csv or .parquet file, a SQLAlchemy URL
+    (`postgresql://...`, `sqlite:///...`) with `query`, or a DataFrame (checked the same way;
+    a bad row is named by its index)."""
+    if isinstance(source, pd.DataFrame):
+        return _check(source, "<dataframe>", customer_col, date_col, amount_col, by_index=True)
+    text = str(source)
+    if "://" in text:
+        if not query:
+            raise HistoryError(f"{text}: a database needs a query, the SQL that selects the rows")
+        try:
+            sqlalchemy = require("sqlalchemy", "reading a history from a database")
+            engine = sqlalchemy.create_engine(_with_driver(text))
+            with engine.connect() as connection:
+                raw = pd.read_sql(sqlalchemy.text(query), connection)
+        except MissingExtra as error:
+            raise HistoryError(str(error)) from None
+        except ImportError as error:  # a database driver that is not installed
+            raise HistoryError(
+                f"{_safe_url(text)}: the database driver is not installed ({error})\n"
+                "  hint: pip install 'clmlang[sql]' installs PostgreSQL's (psycopg)"
+            ) from None
+        except Exception as error:  # the driver's own errors: connection, SQL, permissions
+            raise HistoryError(f"{_safe_url(text)}: {type(error).__name__}: {error}") from None
+        where = _safe_url(text)
+    else:
+        path = Path(text)
+        if not path.exists():
+            raise HistoryError(f"{path}: no such file")
+        try:
+            if path.suffix.lower() in (".parquet", ".pq"):
+                require("pyarrow", "reading a Parquet history")
+                raw = pd.read_parquet(path)
+            else:
+                raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except MissingExtra as error:
+            raise HistoryError(f"{path}: {error}") from None
+        except UnicodeDecodeError:
+            raise HistoryError(_not_utf8(path)) from None
+        except Exception as error:
+            raise HistoryError(f"{path}: cannot read: {error}") from None
+        where = str(path)
+    return _check(raw, where, customer_col, date_col, amount_col)
+
+
+def _with_driver(url: str) -> str:
+    """`postgresql://...` with no driver named uses psycopg (3), the one `[sql]` installs;
+    SQLAlchemy's own default would be psycopg2."""
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() in ("postgresql", "postgres"):
+        return f"postgresql+psycopg{sep}{rest}"
+    return url
+
+
+def _not_utf8(path: Path) -> str:
+    """Where a file stops being UTF-8, by line and column (the decoder's own offset counts
+    from the start of a buffer, which says nothing to a user)."""
+    with path.open("rb") as stream:
+        for number, line in enumerate(stream, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return (
+                    f"{path}: line {number}, column {error.start + 1}: not UTF-8 text "
+                    f"(byte 0x{line[error.start]:02x}); save the file as UTF-8"
+                )
+    return f"{path}: not UTF-8 text; save the file as UTF-8"
+
+
+def _parse_dates(values: pd.Series) -> pd.Series:
+    """Dates as naive datetime64. A time-zone offset is dropped: the date is the local date
+    as written (`1997-01-01T23:30:00-05:00` is 1 January), whatever the offsets of other rows;
+    what cannot be read is NaT."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):  # a database's timestamptz column
+        return values.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values
+    text = values.astype(str).str.strip()
+    try:
+        dates = pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError):  # offsets differ between rows, or some rows have none
+        dates = pd.to_datetime(pd.Series([_local(v) for v in text], index=text.index))
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        dates = dates.dt.tz_localize(None)
+    return dates
+
+
+def _local(text: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def bad_amount(amounts: pd.Series) -> tuple[int, str] | None:
+    """The position of the first amount that is not a finite, non-negative number, and why."""
+    values = amounts.to_numpy(dtype=float)
+    for mask, what in (
+        (np.isnan(values), "not a number"),
+        (np.isinf(values), "not a finite number"),
+        (values < 0, "a negative amount (leave refunds out, or net them against the purchase)"),
+    ):
+        if mask.any():
+            return int(np.flatnonzero(mask)[0]), what
+    return None
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password."""
+    try:
+        import sqlalchemy
+
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def _check(
+    raw: pd.DataFrame, where: str, customer: str, date: str, amount: str, *, by_index=False
+) -> pd.DataFrame:
+    for column in (customer, date, amount):
+        if column not in raw.columns:
+            close = [c for c in raw.columns if c.lower() == column.lower()]
+            hint = (
+                f" (did you mean `{close[0]}`?)"
+                if close
+                else f"; the columns are: {', '.join(map(str, raw.columns))}"
+            )
+            raise HistoryError(f"{where}: no column `{column}`{hint}")
+    ids = raw[customer].astype(str).str.strip()
+
+    def refuse(row: int, column: str, what: str) -> HistoryError:
+        # row numbers as a spreadsheet shows them: the header is row 1
+        value = raw[column].iloc[row]
+        place = f"index {raw.index[row]!r}" if by_index else f"row {row + 2}"
+        return HistoryError(f"{where}: {place}, column `{column}`: {what}: {value!r}")
+
+    for column in (customer, date, amount):  # parsers drop a NUL silently: a corrupt file
+        if pd.api.types.is_object_dtype(raw[column]) or pd.api.types.is_string_dtype(raw[column]):
+            nul = raw[column].astype(str).str.contains("\x00", regex=False).to_numpy()
+            if nul.any():
+                raise refuse(int(np.flatnonzero(nul)[0]), column, "a NUL byte (a corrupt file?)")
+    dates = _parse_dates(raw[date])
+    amounts = pd.to_numeric(raw[amount].astype(str).str.strip(), errors="coerce")
+    for mask, column, what in (
+        (ids == "", customer, "an empty customer id"),
+        (dates.isna(), date, "not a date"),
+    ):
+        if mask.any():
+            raise refuse(int(np.flatnonzero(mask.to_numpy())[0]), column, what)
+    bad = bad_amount(amounts)
+    if bad is not None:
+        raise refuse(bad[0], amount, bad[1])
+    frame = pd.DataFrame({"customer_id": ids, "date": dates.dt.normalize(), "amount": amounts})
+    return merge_days(frame)
+
+
+def merge_days(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer and day; amounts added."""
+    merged = frame.groupby(["customer_id", "date"], as_index=False, sort=True)["amount"].sum()
+    return merged.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Per customer, from the calibration period only (times in weeks since their first
+    purchase): repeat purchases x, the time of the last one t_x, the observation length T,
+    the mean value of the repeat purchases, and every repeat purchase time."""
+
+    customers: np.ndarray  # ids
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    monetary: np.ndarray  # mean amount of repeat purchases (0 when none)
+    first: np.ndarray  # datetime64 of the first purchase
+    times: list[np.ndarray]  # repeat purchase times, weeks since the first
+
+
+def summarise(history: pd.DataFrame, calibration_end: str | pd.Timestamp) -> Summary:
+    """Summarise a merged history up to `calibration_end` (inclusive). Nothing later is read:
+    the rows after it are dropped before anything is computed."""
+    end = pd.Timestamp(calibration_end)
+    cal = history[history["date"] <= end]
+    if cal.empty:
+        raise HistoryError(f"no purchase on or before {end.date()}")
+    cal = cal.sort_values(["customer_id", "date"], kind="stable")
+    ids = cal["customer_id"].to_numpy()
+    days = cal["date"].to_numpy()
+    amounts = cal["amount"].to_numpy(dtype=float)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    sizes = np.diff(np.r_[starts, ids.size])
+    first_day = np.repeat(days[starts], sizes)
+    t = (days - first_day) / np.timedelta64(1, "D") / 7.0
+    x = sizes - 1
+    last = starts + sizes - 1
+    t_x = np.where(x > 0, t[last], 0.0)
+    repeat_spend = np.add.reduceat(amounts, starts) - amounts[starts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(x > 0, repeat_spend / np.maximum(x, 1), 0.0)
+    times = [chunk[1:] for chunk in np.split(t, starts[1:])]
+    T = (end.to_datetime64() - days[starts]) / np.timedelta64(1, "D") / 7.0
+    return Summary(
+        customers=ids[starts],
+        x=x,
+        t_x=t_x,
+        T=T,
+        monetary=monetary,
+        first=days[starts],
+        times=times,
+    )
+
+
+def repeat_gaps(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every repeat purchase of every customer, flat: (customer, its place among their
+    repeat purchases from 0, the gap before it in weeks)."""
+    x = summary.x.astype(np.int64)
+    times = np.concatenate([*summary.times, np.zeros(0)])
+    owner = np.repeat(np.arange(x.size), x)
+    position = np.arange(times.size) - (np.cumsum(x) - x)[owner]
+    gap = times - np.where(position > 0, np.roll(times, 1), 0.0)
+    return owner, position, gap
+
+
+def distinct_rfm(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (x, t_x, T) of a summary, with how many customers share each: all that
+    BG/NBD and Pareto/NBD read, so each is evaluated once."""
+    keys = np.column_stack([summary.x, np.rint(summary.t_x * 7), np.rint(summary.T * 7)]).astype(
+        np.int64
+    )
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    weight = np.bincount(inverse.reshape(-1), minlength=first.size).astype(float)
+    return summary.x[first], summary.t_x[first], summary.T[first], weight

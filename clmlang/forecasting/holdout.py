@@ -1,0 +1,345 @@
+"""Forecasting from the real customer base (`clm forecast`).
+
+Each real customer starts the simulation as they are at the calibration end: their purchases,
+recency and spend from history, and their latent state drawn from the posterior given that
+history under the market's buying model (BG/NBD: alive with P(alive | x, t_x, T), a purchase
+rate from Gamma(r + x, alpha + T), a dropout probability from Beta(a, b + x); with
+reactivation or stage multipliers, their posteriors), and a spend level from the Gamma-Gamma
+posterior. Each replication draws again. Without a spec no policy is in force: the past's
+marketing carries on, as the CLV models assume.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import fields as fields_of
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from ..compile.policy import Policy
+from ..core.files import write_atomic
+from ..market.model import MAX_DAYS, MAX_REPLICATIONS, Buying, Market, MarketError, Spend
+from ..simulation.engine import Base, simulate_policy
+from ..simulation.engine.memory import size_problem
+from .fitting import Fit
+from .history import Summary
+from .reactivation_posterior import posterior
+from .stage_multipliers import BREAKS, exposures
+
+__all__ = ["HoldoutForecast", "bgnbd_expected_holdout", "forecast_base"]
+
+WEEK = 7.0
+STACKED_CUSTOMERS = 200_000  # replications run side by side up to this many customers
+
+
+def bgnbd_expected_holdout(summary: Summary, weeks: float, r, alpha, a, b) -> np.ndarray:
+    """BG/NBD E[Y(t) | x, t_x, T]: expected purchases in the next `weeks` (eq. 10)."""
+    x, t_x, T = summary.x, summary.t_x, summary.T
+    z = weeks / (alpha + T + weeks)
+    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+    head = (a + b + x - 1) / (a - 1)
+    body = 1 - ((alpha + T) / (alpha + T + weeks)) ** (r + x) * hyp
+    with np.errstate(divide="ignore", over="ignore"):
+        denominator = 1 + np.where(
+            x > 0, (a / np.maximum(b + x - 1, 1e-300)) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0
+        )
+    return head * body / denominator
+
+
+def buying_model(buying: Buying) -> str:
+    """The name of the buying model a market's buying parameters describe."""
+    if buying.reactivation > 0 and buying.rate_after:
+        raise MarketError(
+            "<market>",
+            [
+                (
+                    "market.buying.reactivation",
+                    "reactivation and rate_after together have no posterior to start a real"
+                    " base from; calibration fits one or the other",
+                )
+            ],
+        )
+    if buying.reactivation > 0:
+        return "bgnbd_reactivation"
+    return "bgnbd_stages" if buying.rate_after else "bgnbd"
+
+
+class _Latent:
+    """Each customer's latent state given their history, under the market's buying model
+    (its parameters are per day; the posteriors work in weeks): draws to start the simulator
+    from, P(active), and, where it has a closed form, E[purchases in the next weeks] with no
+    marketing."""
+
+    def __init__(self, s: Summary, buying: Buying):
+        self.model = buying_model(buying)
+        self.p = {"r": buying.r, "alpha": buying.alpha / WEEK, "a": buying.a, "b": buying.b}
+        if self.model == "bgnbd_reactivation":
+            self.posterior = posterior(s, {**self.p, "omega": buying.reactivation * WEEK})
+            self.p_alive = self.posterior.p_active
+            return
+        self.e_tx, self.e_T = s.t_x, s.T
+        if self.model == "bgnbd_stages":  # exposures weighted by the stage multipliers
+            before, _, after = exposures(s)
+            m = buying.rate_multiplier(np.array([1, *BREAKS]))
+            self.e_tx = before @ m
+            self.e_T = self.e_tx + after @ m
+        r, alpha, a, b = (self.p[k] for k in ("r", "alpha", "a", "b"))
+        x = s.x
+        with np.errstate(divide="ignore", over="ignore"):
+            ratio = (a / np.maximum(b + x - 1, 1e-300)) * (
+                (alpha + self.e_T) / (alpha + self.e_tx)
+            ) ** (r + x)
+        self.p_alive = np.where(x > 0, 1.0 / (1.0 + ratio), 1.0)
+        self.x = x
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(active, rate per week, dropout) for every customer."""
+        if self.model == "bgnbd_reactivation":
+            return self.posterior.draw(rng)
+        r, alpha, a, b = (self.p[k] for k in ("r", "alpha", "a", "b"))
+        alive = rng.random(self.x.size) < self.p_alive
+        rate = rng.gamma(r + self.x, 1.0 / (alpha + self.e_T))
+        return alive, rate, rng.beta(a, b + self.x)
+
+    def expected(self, summary: Summary, weeks: float) -> np.ndarray | None:
+        if self.model == "bgnbd_reactivation":
+            return self.posterior.expected_purchases(weeks)
+        if self.model == "bgnbd":
+            r, alpha, a, b = (self.p[k] for k in ("r", "alpha", "a", "b"))
+            return bgnbd_expected_holdout(summary, weeks, r, alpha, a, b)
+        return None  # the multipliers change with each purchase: simulated only
+
+
+def expected_spend(s: Summary, spend: Spend) -> np.ndarray:
+    """Gamma-Gamma E[order value | history]: p (gamma + x m) / (p x + q - 1)."""
+    return spend.p * (spend.gamma + s.x * s.monetary) / (spend.p * s.x + spend.q - 1)
+
+
+def _draw_base(s: Summary, spend: Spend, latent: _Latent, rng: np.random.Generator) -> Base:
+    alive, rate, dropout = latent.draw(rng)
+    px = spend.p * s.x
+    level = rng.gamma(spend.q + px, 1.0 / (spend.gamma + s.monetary * s.x))
+    end_offset = 1.0  # day 0 is the day after the calibration end
+    return Base(
+        purchases=(s.x + 1).astype(np.int32),
+        first_day=-(s.T * WEEK) - end_offset,
+        last_day=-((s.T - s.t_x) * WEEK) - end_offset,
+        spent=s.monetary * s.x,
+        alive=alive,
+        rate=rate / WEEK,  # per day
+        dropout=dropout,
+        spend=level,
+    )
+
+
+@dataclass
+class HoldoutForecast:
+    """A forecast of a real base: per customer, per week, the figures, and the fits."""
+
+    customers: pd.DataFrame  # customer_id, predicted_transactions, predicted_revenue, p_alive
+    weekly: pd.DataFrame  # week, predicted (and actual when known) transactions
+    summary: dict[str, object]
+    fits: list[dict[str, object]]  # every buying model and the spend model, as fitted
+
+    def files(self) -> dict[str, str]:
+        """`forecast.json`, `customers.csv`, `report.html` as text (the report is downstream:
+        its import is deferred)."""
+        from .report import output_files
+
+        return output_files(self)
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Build every file in memory, then write each atomically into `folder`."""
+        written = []
+        for name, text in self.files().items():
+            write_atomic(Path(folder) / name, text)
+            written.append(Path(folder) / name)
+        return written
+
+
+def forecast_base(
+    summary: Summary,
+    policy: Policy,
+    market: Market,
+    *,
+    calibration_end: str,
+    until: str,
+    replications: int = 20,
+    seed: int = 0,
+    actual: pd.DataFrame | None = None,
+    fits: Sequence[Fit] = (),
+) -> HoldoutForecast:
+    """Simulate the real base (`summary`, the history up to `calibration_end`) from the
+    calibration end to `until`, `replications` times, in `market`.
+
+    Each customer's latent state is drawn from its posterior under the market's buying model.
+    Where that model has a closed form (BG/NBD, BG/NBD with reactivation), the per-customer
+    forecast is the closed form plus the policy's simulated effect, measured against a run of
+    the same customers with no marketing and the same random numbers (a control variate):
+    without a policy it is the closed form itself, free of sampling noise. `fits` (the
+    calibration's, when there is one) are reported alongside.
+    """
+    s = summary
+    calibration_end = pd.Timestamp(calibration_end).date().isoformat()
+    start = pd.Timestamp(calibration_end) + pd.Timedelta(days=1)
+    days = (pd.Timestamp(until) - start).days + 1
+    if days < 1:
+        raise ValueError(
+            f"the forecast end {until} is not after the calibration end {calibration_end}"
+        )
+    if days > MAX_DAYS:
+        raise ValueError(
+            f"the forecast end {until} is more than {MAX_DAYS:,} days after the calibration end"
+        )
+    if not 1 <= replications <= MAX_REPLICATIONS:
+        raise ValueError(f"replications: from 1 to {MAX_REPLICATIONS:,}, not {replications}")
+    n = s.x.size
+    weeks = math.ceil(days / WEEK)
+    latent = _Latent(s, market.buying)
+    closed = latent.expected(s, days / WEEK)
+    market = market.model_copy(update={"start_date": start.date().isoformat()})
+    pure = not policy.rules and not policy.products and not market.stages
+    runs = [(policy, market)]
+    if closed is not None and not pure:  # the same customers with no marketing, for the control
+        runs.append(_without_marketing(policy, market))
+    sums = np.zeros((len(runs), 2, n))  # per run: transactions, revenue per customer
+    weekly = np.zeros((len(runs), weeks))
+    totals: list[float] = []
+    # Replications run side by side as blocks of one population, one calendar for many: each
+    # block has the channels' whole capacity, the one thing that couples customers. Customers
+    # acquired during the run would belong to no block: then each replication runs alone
+    alone = market.acquisition.per_day > 0
+    stack = 1 if alone else max(1, min(replications, STACKED_CUSTOMERS // max(n, 1)))
+    names = {"customers": "the history's customers", "days": "until"}
+    problem = size_problem(policy, market, n * stack, days, copies=len(runs), names=names)
+    if problem:
+        raise ValueError(problem)
+    for first in range(0, replications, stack):
+        reps = range(first, min(first + stack, replications))
+        bases = [
+            _draw_base(s, market.spend, latent, np.random.default_rng([seed, rep, 0]))
+            for rep in reps
+        ]
+        for i, (run_policy, run_market) in enumerate(runs):
+            rng = np.random.default_rng([seed, first, 1])  # the same for both runs
+            count, money, week = _run(run_policy, run_market, bases, n, days, weeks, rng)
+            sums[i, 0] += count.sum(axis=0)
+            sums[i, 1] += money.sum(axis=0)
+            weekly[i] += week.sum(axis=0)
+            if i == 0:
+                totals.extend(count.sum(axis=1))
+    sums /= replications
+    weekly /= replications
+    simulated = sums[0, 0]
+    transactions, revenue, week_series = simulated, sums[0, 1], weekly[0]
+    if closed is not None:
+        effect = sums[0] - sums[-1]  # zero without marketing: the runs are one
+        transactions = closed + effect[0]
+        revenue = closed * expected_spend(s, market.spend) + effect[1]
+        horizon = np.minimum(np.arange(1, weeks + 1) * WEEK, days) / WEEK
+        cumulative = np.array([latent.expected(s, w).sum() for w in horizon])
+        week_series = np.diff(np.r_[0.0, cumulative]) + weekly[0] - weekly[-1]
+    customers = pd.DataFrame(
+        {
+            "customer_id": s.customers,
+            "predicted_transactions": transactions,
+            "predicted_revenue": revenue,
+            "p_alive": latent.p_alive,
+        }
+    )
+    week_frame = pd.DataFrame({"week": np.arange(weeks), "predicted_transactions": week_series})
+    bg = next((f.params for f in fits if f.model == "bgnbd"), None)
+    figures: dict[str, object] = {
+        "calibration_end": calibration_end,
+        "until": pd.Timestamp(until).date().isoformat(),
+        "customers": int(n),
+        "replications": replications,
+        "buying_model": latent.model,
+        "holdout_repeat_transactions": float(transactions.sum()),
+        "simulated_repeat_transactions": float(simulated.sum()),
+        "holdout_repeat_transactions_sd": float(np.std(totals, ddof=1))
+        if replications > 1
+        else None,
+        "holdout_revenue": float(revenue.sum()),
+        "closed_form_transactions": float(closed.sum()) if closed is not None else None,
+        "bgnbd_closed_form_transactions": float(
+            bgnbd_expected_holdout(s, days / WEEK, bg["r"], bg["alpha"], bg["a"], bg["b"]).sum()
+        )
+        if bg is not None
+        else None,
+    }
+    if actual is not None:
+        _compare(actual, start, pd.Timestamp(until), customers, week_frame, figures)
+    return HoldoutForecast(customers, week_frame, figures, [fit.to_dict() for fit in fits])
+
+
+def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:
+    """The policy's stages alone, in a market without stage or product effects: the world
+    the buying model's closed form describes."""
+    bare = policy.model_copy(
+        update={"rules": (), "products": (), "lines": (), "caps": (), "control_share": 0.0}
+    )
+    return bare, market.model_copy(update={"stages": {}, "products": {}})
+
+
+def _stack(bases: list[Base]) -> Base:
+    """Bases one after the other, as one population."""
+    if len(bases) == 1:
+        return bases[0]
+    fields = {f.name: np.concatenate([getattr(b, f.name) for b in bases]) for f in fields_of(Base)}
+    return Base(**fields)
+
+
+def _run(policy, market, bases, n, days, weeks, rng) -> tuple[np.ndarray, ...]:
+    """One simulation of the bases side by side: per base, purchase days per customer
+    (same-day purchases are one), revenue per customer and purchase days per week."""
+    k = len(bases)
+    run = simulate_policy(
+        policy, market, customers=n * k, days=days, rng=rng, base=_stack(bases), blocks=k
+    )
+    log = run.recorder.purchases.arrays()
+    mine = log["customer"] < n * k  # customers acquired during the run are not the base's
+    who, day = log["customer"][mine], np.floor(log["time"][mine]).astype(np.int64)
+    pairs = np.unique(np.stack([who, day]), axis=1)
+    block, week = pairs[0] // n, pairs[1] // 7
+    return (
+        np.bincount(pairs[0], minlength=n * k).reshape(k, n).astype(float),
+        np.bincount(who, weights=log["revenue"][mine], minlength=n * k).reshape(k, n),
+        np.bincount(block * weeks + np.minimum(week, weeks - 1), minlength=k * weeks)
+        .reshape(k, weeks)
+        .astype(float),
+    )
+
+
+def _compare(actual: pd.DataFrame, start, until, customers, weekly, summary) -> None:
+    """Actual against predicted: totals, per-customer MAE, RMSE and correlation, weekly."""
+    hold = actual[(actual["date"] >= start) & (actual["date"] <= until)]
+    known = hold[hold["customer_id"].isin(set(customers["customer_id"]))]
+    count = known.groupby("customer_id").size()
+    money = known.groupby("customer_id")["amount"].sum()
+    truth = count.reindex(customers["customer_id"], fill_value=0).to_numpy(dtype=float)
+    paid = money.reindex(customers["customer_id"], fill_value=0.0).to_numpy(dtype=float)
+    predicted = customers["predicted_transactions"].to_numpy()
+    customers["actual_transactions"] = truth
+    customers["actual_revenue"] = paid
+    week = ((known["date"] - start).dt.days // 7).to_numpy()
+    weekly["actual_transactions"] = np.bincount(week, minlength=len(weekly))[: len(weekly)]
+    total, forecast_total = float(truth.sum()), float(predicted.sum())
+    summary.update(
+        {
+            "actual_repeat_transactions": total,
+            "transactions_error": forecast_total / total - 1 if total else None,
+            "actual_revenue": float(paid.sum()),
+            "revenue_error": float(customers["predicted_revenue"].sum()) / paid.sum() - 1
+            if paid.sum()
+            else None,
+            "mae": float(np.mean(np.abs(predicted - truth))),
+            "rmse": float(np.sqrt(np.mean((predicted - truth) ** 2))),
+            "correlation": float(np.corrcoef(predicted, truth)[0, 1]) if truth.std() else None,
+        }
+    )

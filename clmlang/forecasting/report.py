@@ -1,0 +1,74 @@
+"""The forecast of a real base (`clm forecast`) as one offline HTML page: weekly and
+cumulative transactions, predicted against actual when the history covers the period, the
+figures, and every model fitted on the calibration period."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+
+from ..core.page import clean, figure, render_page, svg
+from .holdout import HoldoutForecast
+
+__all__ = ["output_files", "render_forecast_report"]
+
+COLUMNS = ["customer_id", "predicted_transactions", "predicted_revenue", "p_alive"]
+
+
+def output_files(result: HoldoutForecast) -> dict[str, str]:
+    """`forecast.json` (the figures, the weekly series and the fits), `customers.csv` and
+    `report.html`, as text."""
+    payload = dict(result.summary)
+    payload["weekly"] = result.weekly.to_dict(orient="list")
+    payload["fits"] = result.fits
+    customers = result.customers[COLUMNS].to_csv(index=False, float_format="%.6g")
+    return {
+        "forecast.json": json.dumps(payload, indent=2) + "\n",
+        "customers.csv": customers,
+        "report.html": render_forecast_report(result),
+    }
+
+
+def render_forecast_report(result: HoldoutForecast) -> str:
+    """The forecast of a real base as one offline HTML page: weekly and cumulative
+    transactions, predicted against actual when the history covers the period."""
+    weekly = result.weekly
+    s = result.summary
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].plot(weekly["week"], weekly["predicted_transactions"], label="forecast")
+    axes[1].plot(weekly["week"], weekly["predicted_transactions"].cumsum(), label="forecast")
+    if "actual_transactions" in weekly:
+        axes[0].plot(weekly["week"], weekly["actual_transactions"], label="actual")
+        axes[1].plot(weekly["week"], weekly["actual_transactions"].cumsum(), label="actual")
+    axes[0].set_title("repeat transactions per week")
+    axes[1].set_title("cumulative repeat transactions")
+    for ax in axes:
+        ax.set_xlabel("weeks after the calibration end")
+        ax.legend(fontsize=8)
+    return render_page(
+        "clmlang.forecasting",
+        "forecast.html",
+        until=str(s.get("until")),
+        calibration_end=str(s.get("calibration_end")),
+        chart=figure(svg(fig), "Forecast against actual, week by week and cumulated"),
+        figures=[(k, v if isinstance(v, str) else clean(v)) for k, v in s.items()],
+        fits=[
+            {
+                "model": str(f["model"]),
+                "chosen": f["model"] == s.get("buying_model"),
+                "params": [
+                    (
+                        k,
+                        f"{v:.4g}",
+                        "n/a" if f["std_errors"][k] is None else f"{f['std_errors'][k]:.2g}",
+                    )
+                    for k, v in f["params"].items()
+                ],
+                "log_likelihood": f"{f['log_likelihood']:,.2f}",
+                "aic": f"{f['aic']:,.2f}",
+            }
+            for f in result.fits
+        ],
+        buying_model=str(s.get("buying_model")),
+    )

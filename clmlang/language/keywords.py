@@ -1,0 +1,57 @@
+"""The words of the language, read from the grammar itself, for highlighters and completion.
+
+Every quoted word in `grammar/clm.lark` is a keyword somewhere (keywords are contextual, so
+a word may still be a name elsewhere). Reading them from the grammar text, without building
+a parser, keeps the highlighters and the language server's completion in step with the
+language: a new keyword in the grammar shows up everywhere at once.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+__all__ = [
+    "CONSTANTS",
+    "DECLARATIONS",
+    "OPERATOR_WORDS",
+    "UNITS",
+    "grammar_keywords",
+    "keywords_in",
+]
+
+# Words that start a top-level declaration (the parser resumes at them after an error).
+DECLARATIONS = (
+    "program",
+    "use",
+    "channel",
+    "cap",
+    "control",
+    "product",
+    "attribute",
+    "audience",
+    "rfm",
+    "stage",
+    "segment",
+    "rule",
+)
+CONSTANTS = ("true", "false")
+OPERATOR_WORDS = ("and", "or", "not", "in", "is")
+# Units are a terminal (UNIT), not quoted words: a number's unit, as `74 days` or `10%`.
+UNITS = ("day", "days", "week", "weeks", "month", "months", "year", "years")
+
+_QUOTED_WORD = re.compile(r'"([a-z_]+)"')
+_COMMENT = re.compile(r"//[^\n]*")
+
+
+def keywords_in(grammar: str) -> frozenset[str]:
+    """The quoted words of a Lark grammar text, comments left out."""
+    return frozenset(_QUOTED_WORD.findall(_COMMENT.sub("", grammar)))
+
+
+@lru_cache(maxsize=1)
+def grammar_keywords() -> frozenset[str]:
+    """Every keyword of the `.clm` grammar shipped with the package."""
+    text = resources.files("clmlang.language").joinpath("grammar/clm.lark").read_text("utf-8")
+    return keywords_in(text)

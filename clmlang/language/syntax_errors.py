@@ -1,0 +1,163 @@
+"""Turn Lark's parse exceptions into diagnostics that say in words what was expected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lark import Lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import PatternStr
+
+from ..core.diagnostics import Diagnostic, Severity
+from ..core.names import suggest
+from ..core.source import Source
+from .keywords import DECLARATIONS
+
+__all__ = ["describe_error"]
+
+# Words for the named terminals of clm.lark. Keywords are shown as themselves, in backticks.
+_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": 'a quoted text like "Hello"',
+    "UNIT": "a unit (days, weeks, months, years, %, or a currency code)",
+    "COMPARE": "a comparison (>=, <=, ==, !=, >, <)",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*` or `/`",
+    "DATE": "a date like 2026-12-31",
+    "MONTH_DAY": "a month and day like 12-31",
+    "OVERFLOW": "`skip` or `delay`",
+    "RFM_AXIS": "`recency`, `frequency` or `monetary`",
+    "$END": "the end of the file",
+}
+_DECLARATIONS = DECLARATIONS  # where the parser resumes after an error
+
+
+def _terminal_words(parser: Lark, names: Iterable[str]) -> list[str]:
+    words: set[str] = set()
+    for name in names:
+        if name in _WORDS:
+            words.add(_WORDS[name])
+            continue
+        try:
+            pattern = parser.get_terminal(name).pattern
+        except KeyError:
+            continue
+        if isinstance(pattern, PatternStr):
+            words.add(f"`{pattern.value}`")
+    return sorted(words, key=lambda w: (not w.startswith("a "), w))
+
+
+def _keywords(parser: Lark, names: Iterable[str]) -> list[str]:
+    out = []
+    for name in names:
+        try:
+            pattern = parser.get_terminal(name).pattern
+        except KeyError:
+            continue
+        if isinstance(pattern, PatternStr) and pattern.value.isalpha():
+            out.append(pattern.value)
+    return out
+
+
+def _expected_phrase(parser: Lark, expected: Iterable[str]) -> str:
+    expected = set(expected)
+    keywords = set(_keywords(parser, expected))
+    if set(_DECLARATIONS) <= keywords:
+        # At the top level every declaration keyword is possible; say so in one phrase.
+        rest = [w for w in _terminal_words(parser, expected) if w.strip("`") not in _DECLARATIONS]
+        rest.insert(0, "a declaration (`channel`, `product`, `stage`, `rule`, ...)")
+        words = rest
+    else:
+        words = _terminal_words(parser, expected)
+    if len(words) > 16:
+        words = [*words[:15], "..."]
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _found(token_type: str, value: str) -> str:
+    if token_type == "$END":
+        return "the file ends too early"
+    shown = value if len(value) <= 30 else value[:27] + "..."
+    return f"unexpected `{shown}`"
+
+
+def describe_error(
+    error: UnexpectedInput, source: Source, parser: Lark, offset: int = 0
+) -> Diagnostic:
+    """One diagnostic for one Lark error, positioned in `source` (shifted by `offset`)."""
+    if isinstance(error, UnexpectedCharacters):
+        start = error.pos_in_stream + offset
+        char = source.text[start] if start < len(source.text) else ""
+        span = source.span(start, start + 1)
+        if char == '"':
+            return Diagnostic(
+                "CLM002",
+                Severity.ERROR,
+                "this text has no closing quote",
+                span,
+                'close it on the same line: "like this"',
+            )
+        if char == "\ufffd":
+            return Diagnostic(
+                "CLM003",
+                Severity.ERROR,
+                "bytes that are not valid UTF-8",
+                span,
+                "save the file as UTF-8",
+            )
+        shown = repr(char)[1:-1] if not char.isprintable() else char
+        expected = _expected_phrase(parser, error.allowed or ())
+        return Diagnostic(
+            "CLM001",
+            Severity.ERROR,
+            f"unexpected character `{shown}`; expected {expected}",
+            span,
+            "remove it, or put text in double quotes",
+        )
+    if isinstance(error, UnexpectedEOF):
+        end = len(source.text.rstrip())
+        expected = _expected_phrase(parser, error.expected)
+        hint = "a `{` is not closed" if "RBRACE" in error.expected else "the file ends too early"
+        return Diagnostic(
+            "CLM001",
+            Severity.ERROR,
+            f"the file ends here; expected {expected}",
+            source.span(end, end),
+            hint,
+        )
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    if token.type == "$END":
+        start = end = len(source.text.rstrip())
+    else:
+        start = (token.start_pos or 0) + offset
+        end = (token.end_pos or start) + offset
+    expected_names = set(error.expected)
+    expected = _expected_phrase(parser, expected_names)
+    hint = _hint(parser, str(token), token.type, expected_names)
+    return Diagnostic(
+        "CLM001",
+        Severity.ERROR,
+        f"{_found(token.type, str(token))}; expected {expected}",
+        source.span(start, end),
+        hint,
+    )
+
+
+def _hint(parser: Lark, value: str, token_type: str, expected: set[str]) -> str | None:
+    keywords = _keywords(parser, expected)
+    hint = suggest(value, keywords, cutoff=0.7)
+    if hint:
+        return hint
+    if token_type == "$END" and "RBRACE" in expected:
+        return "a `{` is not closed"
+    if token_type == "RBRACE":
+        return "a `}` with no matching `{`, or a clause before it is incomplete"
+    if "UNIT" in expected and token_type != "UNIT":
+        return "durations need a unit: `14 days`, `2 weeks`, `6 months`"
+    if value in _DECLARATIONS:
+        return "a declaration cannot start here: is a clause before it incomplete?"
+    return None

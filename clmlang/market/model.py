@@ -1,0 +1,393 @@
+"""The market: what customers do, as the analyst assumes it. Kept apart from the policy.
+
+A spec says what the company does; a `Market` says how customers behave and respond. Both
+meet in the simulator. Every figure here has a documented default (see `docs/model.md`), so
+`clm simulate spec.clm` works with no scenario file; a scenario file's `[market]` tables
+override them. Durations are days, shares are fractions, money is the program currency.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ..compile.policy import Policy
+from ..core.names import did_you_mean
+from .errors import MarketError
+
+__all__ = [
+    "Acquisition",
+    "AttributeModel",
+    "Buying",
+    "ChannelResponse",
+    "Fatigue",
+    "Market",
+    "MarketError",
+    "Offers",
+    "Population",
+    "ProductDemand",
+    "Roles",
+    "Settings",
+    "Spend",
+    "StageEffect",
+    "load_market",
+    "load_scenario",
+    "market_from_mapping",
+    "read_toml",
+]
+
+
+# No market figure is near this large (calibration on very little data can reach 1e15);
+# beyond it, products of a few figures overflow a float.
+LARGEST = 1e100
+
+
+class _Model(BaseModel):
+    # every float is finite: `inf` passes `ge=0` and `gt=0` and would simulate nonsense
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _not_huge(cls, value: object) -> object:
+        numbers = value.values() if isinstance(value, dict) else (value,)
+        if any(isinstance(v, float) and abs(v) > LARGEST for v in numbers):
+            raise ValueError(f"at most {LARGEST:g} in size")
+        return value
+
+
+Share = Field(ge=0.0, le=1.0)
+# Hard bounds on run sizes, whatever the memory (engine/memory.py checks the memory): customer
+# ids are int32 in the logs, and a century is more than any lifecycle strategy plans for.
+MAX_CUSTOMERS = 100_000_000
+MAX_DAYS = 36_525
+MAX_REPLICATIONS = 10_000
+# day 0's date: a run of up to MAX_DAYS from it stays within the calendar dates can hold
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
+
+
+class Population(_Model):
+    """Who is there on day 0.
+
+    `start = "new"`: a cohort making its first purchase on day 0. `start = "existing"`: a base
+    with `purchases` (a distribution: {count: share}) and last purchases spread uniformly over
+    the past `recency_days`.
+    """
+
+    start: Literal["new", "existing"] = "new"
+    audiences: dict[str, float] = Field(default_factory=dict)
+    purchases: dict[int, float] = Field(default_factory=lambda: {1: 1.0})
+    recency_days: float = Field(default=365.0, gt=0)
+
+    @model_validator(mode="after")
+    def _shares(self) -> Population:
+        for label, shares in (("audiences", self.audiences), ("purchases", self.purchases)):
+            if any(v < 0 for v in shares.values()):
+                raise ValueError(f"{label}: shares must not be negative")
+            if shares and abs(sum(shares.values()) - 1.0) > 1e-6 and label == "purchases":
+                raise ValueError(
+                    f"{label}: shares must add up to 1 (they add up to {sum(shares.values()):g})"
+                )
+            if shares and sum(shares.values()) > 1.0 + 1e-6:
+                raise ValueError(f"{label}: shares add up to more than 1")
+        if any(k < 1 for k in self.purchases):
+            raise ValueError("purchases: counts start at 1 (a customer has bought at least once)")
+        return self
+
+
+class Acquisition(_Model):
+    """New customers per day (Poisson), each arriving through a lead product when there is one."""
+
+    per_day: float = Field(default=0.0, ge=0)
+    cost: float = Field(default=0.0, ge=0)  # cost per acquired customer (CAC)
+
+
+class Buying(_Model):
+    """BG/NBD: purchase rate ~ Gamma(r, alpha) per day; dropout after each repeat purchase with
+    probability ~ Beta(a, b). Two extensions, both off by default: `reactivation`, the rate per
+    day at which a customer who dropped out starts buying again (BG/NBD with reactivation),
+    and `rate_after`, multipliers on the purchase rate from the k-th purchase on
+    ({3: 0.8, 8: 0.7}: x0.8 from the 3rd purchase, x0.7 from the 8th)."""
+
+    r: float = Field(default=0.9, gt=0)
+    alpha: float = Field(default=75.0, gt=0)
+    a: float = Field(default=0.8, gt=0)
+    b: float = Field(default=3.2, gt=0)
+    reactivation: float = Field(default=0.0, ge=0)
+    rate_after: dict[int, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _multipliers(self) -> Buying:
+        if any(k < 2 for k in self.rate_after):
+            raise ValueError("rate_after: purchase numbers start at 2")
+        if any(v <= 0 for v in self.rate_after.values()):
+            raise ValueError("rate_after: multipliers must be positive")
+        return self
+
+    def rate_multiplier(self, purchases: np.ndarray) -> np.ndarray:
+        """The rate multiplier once `purchases` purchases have been made."""
+        out = np.ones(np.shape(purchases))
+        for k in sorted(self.rate_after):
+            out = np.where(np.asarray(purchases) >= k, self.rate_after[k], out)
+        return out
+
+
+class Spend(_Model):
+    """Gamma-Gamma: order value ~ Gamma(p, nu), nu ~ Gamma(q, gamma). Without product prices
+    the order value is in currency; with them it scales the price of what is bought."""
+
+    p: float = Field(default=6.0, gt=0)
+    q: float = Field(default=4.0, gt=1)
+    gamma: float = Field(default=150.0, gt=0)
+
+
+class StageEffect(_Model):
+    """Multipliers on purchase rate, dropout probability and check while in a stage."""
+
+    rate: float = Field(default=1.0, ge=0)
+    dropout: float = Field(default=1.0, ge=0)
+    check: float = Field(default=1.0, ge=0)
+
+
+class ChannelResponse(_Model):
+    """How customers answer a channel: the share reachable (consent, contact data), the chance
+    a message leads to a purchase within the window, and the unsubscribe chance per message."""
+
+    reach: float = Field(default=0.9, ge=0, le=1)
+    response: float = Field(default=0.03, ge=0, le=1)
+    window_days: float = Field(default=14.0, gt=0)
+    unsubscribe: float = Field(default=0.002, ge=0, le=1)
+
+
+class Offers(_Model):
+    """Response lift of an offer: x(1 + discount_elasticity * discount share), a bonus counts as
+    a discount of bonus / expected check; an offer of a product adds `product_lift`."""
+
+    discount_elasticity: float = Field(default=3.0, ge=0)
+    bonus_elasticity: float = Field(default=1.5, ge=0)
+    product_lift: float = Field(default=1.2, ge=0)
+    reactivation: float = Field(default=0.3, ge=0, le=1)  # a lapsed customer's response, relative
+    irrelevant_response: float = Field(default=0.2, ge=0, le=1)  # response to an irrelevant offer
+
+
+class Fatigue(_Model):
+    """Burnout: each message adds `per_message` to fatigue (more if irrelevant); fatigue halves
+    every `half_life_days`; response x exp(-sensitivity * fatigue). Past `tolerance`, the
+    excess fatigue raises the unsubscribe chance x (1 + unsubscribe_growth * excess) and makes
+    an alive customer drop out with probability churn_per_fatigue * excess per message."""
+
+    per_message: float = Field(default=1.0, ge=0)
+    irrelevant_extra: float = Field(default=1.0, ge=0)
+    half_life_days: float = Field(default=10.0, gt=0)
+    sensitivity: float = Field(default=0.35, ge=0)
+    unsubscribe_growth: float = Field(default=0.5, ge=0)
+    tolerance: float = Field(default=2.0, ge=0)
+    churn_per_fatigue: float = Field(default=0.004, ge=0, le=1)
+
+
+class Roles(_Model):
+    """What each product role does to the customers who hold it (see docs/model.md)."""
+
+    value_dropout: float = Field(default=0.7, ge=0)  # dropout x this after buying a value product
+    repeat_rate: float = Field(default=1.25, ge=0)  # purchase rate x this for programme members
+    repeat_join: float = Field(default=0.3, ge=0, le=1)  # chance a purchase enrols in the programme
+    lifetime_take_up: float = Field(
+        default=0.1, ge=0, le=1
+    )  # chance a purchase adds a subscription
+    lifetime_dropout: float = Field(default=0.5, ge=0)  # dropout x this while subscribed
+    lifetime_cancel: float = Field(default=0.08, ge=0, le=1)  # cancellation chance per period
+    upsell_attach: float = Field(default=0.15, ge=0, le=1)  # chance an add-on joins a purchase
+    cycle_follow: float = Field(default=0.6, ge=0, le=1)  # chance the next purchase keeps a cycle
+    cycle_shape: float = Field(default=4.0, gt=0)  # Gamma shape of cycle-driven gaps
+
+
+class ProductDemand(_Model):
+    """A product's share of purchases (a relative weight), overall and per audience."""
+
+    weight: float | None = Field(default=None, ge=0)
+    audiences: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("audiences")
+    @classmethod
+    def _weights(cls, audiences: dict[str, float]) -> dict[str, float]:
+        if any(v < 0 for v in audiences.values()):
+            raise ValueError("audiences: weights must not be negative")
+        return audiences
+
+
+class AttributeModel(_Model):
+    """How a custom attribute is drawn. Dates: uniformly within `days` before day 0 (so
+    anniversaries fall on every day of the year); numbers: normal(mean, sd); flags: share true;
+    text: one of `values` ({value: share}; the rest have none)."""
+
+    days: float = Field(default=365.25 * 3, gt=0)
+    mean: float | None = None
+    sd: float = Field(default=0.0, ge=0)
+    share: float | None = Field(default=None, ge=0, le=1)
+    values: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("values")
+    @classmethod
+    def _shares(cls, values: dict[str, float]) -> dict[str, float]:
+        if any(v < 0 for v in values.values()):
+            raise ValueError("values: shares must not be negative")
+        if sum(values.values()) > 1.0 + 1e-6:
+            raise ValueError("values: shares add up to more than 1")
+        return values
+
+
+class Market(_Model):
+    """Every assumption about customers, with documented defaults."""
+
+    start_date: str = "2026-01-01"
+    population: Population = Population()
+    acquisition: Acquisition = Acquisition()
+    buying: Buying = Buying()
+    spend: Spend = Spend()
+    stages: dict[str, StageEffect] = Field(default_factory=dict)
+    channels: dict[str, ChannelResponse] = Field(default_factory=dict)
+    default_channel: ChannelResponse = ChannelResponse()
+    offers: Offers = Offers()
+    fatigue: Fatigue = Fatigue()
+    roles: Roles = Roles()
+    products: dict[str, ProductDemand] = Field(default_factory=dict)
+    attributes: dict[str, AttributeModel] = Field(default_factory=dict)
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _date(cls, value: object) -> object:
+        """A calendar date: `"2026-01-01"` or the TOML date literal `2026-01-01`."""
+        if isinstance(value, dt.datetime):
+            raise ValueError("a date without a time of day, e.g. 2026-01-01")
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        if isinstance(value, str):
+            try:
+                day = dt.date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"not a calendar date: {value!r} (write YYYY-MM-DD)") from None
+            if not MIN_DATE <= day <= MAX_DATE:
+                raise ValueError(f"a date from {MIN_DATE} to {MAX_DATE}")
+            return day.isoformat()
+        return value
+
+    def channel(self, name: str) -> ChannelResponse:
+        return self.channels.get(name, self.default_channel)
+
+    def stage(self, name: str) -> StageEffect:
+        return self.stages.get(name, StageEffect())
+
+    def problems(self, policy: Policy) -> list[tuple[str, str]]:
+        """Names in the market that the policy does not declare, each with a did-you-mean."""
+        tables = {
+            "stages": (self.stages, [s.name for s in policy.stages]),
+            "channels": (self.channels, [c.name for c in policy.channels]),
+            "products": (self.products, [p.name for p in policy.products]),
+            "attributes": (self.attributes, [a.name for a in policy.attributes]),
+            "population.audiences": (self.population.audiences, [a.name for a in policy.audiences]),
+        }
+        found = []
+        for table, (given, known) in tables.items():
+            for name in given:
+                if name not in known:
+                    found.append(
+                        (
+                            f"market.{table}.{name}",
+                            "the spec declares no such name" + did_you_mean(name, known),
+                        )
+                    )
+        for product, demand in self.products.items():
+            for name in demand.audiences:
+                audiences = [a.name for a in policy.audiences]
+                if name not in audiences:
+                    found.append(
+                        (
+                            f"market.products.{product}.audiences.{name}",
+                            "the spec declares no such audience" + did_you_mean(name, audiences),
+                        )
+                    )
+        return found
+
+
+def market_from_mapping(data: dict, source: str = "<market>") -> Market:
+    """Validate a mapping (a TOML table) as a `Market`; errors name each bad key."""
+    try:
+        return Market.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "finite_number":
+                message = "must be a finite number (not inf or nan)"
+            if item["type"] == "extra_forbidden":
+                parent = item["loc"][:-1]
+                known = _known_keys(parent)
+                message = "unknown key" + did_you_mean(str(item["loc"][-1]), known)
+            problems.append(("market." + key, message))
+        raise MarketError(source, problems) from None
+
+
+def _known_keys(path: tuple) -> list[str]:
+    model: type[BaseModel] | None = Market
+    for part in path:
+        if model is None:
+            return []
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []  # inside a dict of models: the dict's value model is not looked up here
+        annotation = field.annotation
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
+    return list(model.model_fields) if model else []
+
+
+class Settings(_Model):
+    """A scenario file's `[simulation]` table: run settings the command line may override."""
+
+    customers: int = Field(default=10_000, ge=1, le=MAX_CUSTOMERS)
+    days: int = Field(default=365, ge=1, le=MAX_DAYS)
+    seed: int = Field(default=0, ge=0, lt=2**63)
+
+
+def load_scenario(path: str | Path) -> tuple[Settings, Market]:
+    """A scenario file's run settings and market (its includes merged): the part of
+    `scenario.load_scenario_file` that one simulation needs. Any scenario file is accepted;
+    its spec, replications, variants and sweeps are left to `load_scenario_file`."""
+    from .scenario import load_scenario_file  # the scenario reader builds on this module
+
+    scenario = load_scenario_file(path)
+    given = scenario.settings
+    settings = Settings(customers=given.customers, days=given.days, seed=given.seed)
+    return settings, scenario.market
+
+
+def read_toml(path: Path) -> dict:
+    """A TOML file's tables; a file that cannot be read or parsed is a `MarketError`."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise MarketError(str(path), [("(file)", f"cannot read: {error.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise MarketError(str(path), [("(file)", "not UTF-8 text")]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise MarketError(str(path), [("(syntax)", str(error))]) from None
+
+
+def load_market(path: str | Path) -> Market:
+    """The market of a scenario file (its `[market]` table)."""
+    return load_scenario(path)[1]

@@ -1,0 +1,312 @@
+"""Variants as overrides: change values of a spec or a market without editing either.
+
+Keys (values: numbers; shares also as "15%"; durations also as "2 weeks"):
+
+| key | what changes |
+| --- | --- |
+| `control` | the global control group's share |
+| `channel.NAME.cost`, `channel.NAME.capacity` | a channel's cost per message, daily capacity |
+| `cap.SCOPE.limit`, `.window`, `.overflow` | a cap; SCOPE is `global`, a channel or a tag |
+| `product.NAME.price`, `product.NAME.cost` | a product's price or unit cost |
+| `rule.NAME.enabled` | `false` switches the rule off |
+| `rule.NAME.holdout`, `.priority` | the rule's control share, its priority |
+| `rule.NAME.delay` | its trigger's days (`N days after`, `of inactivity`, `every`, `before`) |
+| `rule.NAME.reentry` | at most once per this many days |
+| `rule.NAME.discount`, `.bonus` | the discount share / bonus of every offer the rule sends |
+| `rule.NAME.when` | its condition, as `.clm` text: `"days_since_purchase >= 45 days"` |
+| `market.PATH` | any market key (docs/model.md), e.g. `market.channels.sms.response` |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from ..checker import check
+from ..compile.compiler import compile_spec
+from ..compile.policy import Policy
+from ..core.diagnostics import render_text
+from ..core.names import did_you_mean
+from ..language import syntax as s
+from ..language.loader import Spec, load_path
+from ..language.parser import parse_text
+from ..language.symbols import Symbols
+from .model import Market, MarketError, market_from_mapping
+
+__all__ = ["OverrideError", "apply_overrides", "parse_duration", "parse_share"]
+
+_UNITS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}
+_RULE_FIELDS = ["enabled", "holdout", "priority", "delay", "reentry", "discount", "bonus", "when"]
+
+
+class OverrideError(Exception):
+    """An override that names nothing, or gives a value of the wrong kind."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(message)
+
+
+def parse_share(key: str, value: Any) -> float:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        value = value.strip()[:-1]
+        try:
+            return float(value) / 100.0
+        except ValueError:
+            pass
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        share = float(value)
+        if 0.0 <= share <= 1.0:
+            return share
+        raise OverrideError(key, f'a share is between 0 and 1 (or written as "10%"), not {value}')
+    raise OverrideError(key, f'expected a share such as 0.1 or "10%", not {value!r}')
+
+
+def parse_duration(key: str, value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(day|week|month|year)s?\s*", value)
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2)]
+    raise OverrideError(key, f'expected a number of days or text such as "2 weeks", not {value!r}')
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise OverrideError(key, f"expected a number, not {value!r}")
+
+
+def apply_overrides(
+    spec_path: Path, settings: dict[str, Any], market: Market
+) -> tuple[Policy, Market]:
+    """The policy of `spec_path` and the market, with `settings` applied."""
+    when = {k: v for k, v in settings.items() if k.startswith("rule.") and k.endswith(".when")}
+    policy = _compile(spec_path, when)
+    market_keys = {k: v for k, v in settings.items() if k.startswith("market.")}
+    for key, value in settings.items():
+        if key in when or key in market_keys:
+            continue
+        policy = _apply(policy, key, value)
+    if market_keys:
+        market = _apply_market(market, market_keys)
+    return policy, market
+
+
+def _compile(spec_path: Path, when: dict[str, Any]) -> Policy:
+    spec = load_path(spec_path)
+    if when and spec.ok:
+        spec = _replace_conditions(spec, when)
+    errors = [d for d in spec.diagnostics if d.is_error]
+    symbols = None
+    if not errors:
+        symbols = Symbols.from_spec(spec)
+        errors = [d for d in check(spec, symbols) if d.is_error]
+    if errors:
+        text = render_text(errors, spec.sources)
+        key = next(iter(when), "simulation.spec")
+        raise OverrideError(key, f"the spec does not compile:\n{text}")
+    return compile_spec(spec, symbols)
+
+
+def _replace_conditions(spec: Spec, when: dict[str, Any]) -> Spec:
+    rules = {
+        item.name.text: item
+        for file in spec.files
+        for item in file.items
+        if isinstance(item, s.Rule)
+    }
+    replaced: dict[str, s.Rule] = {}
+    for key, text in when.items():
+        name = key.split(".")[1]
+        if name not in rules:
+            known = list(rules)
+            raise OverrideError(key, f"the spec has no rule `{name}`" + did_you_mean(name, known))
+        if not isinstance(text, str):
+            raise OverrideError(key, 'expected a condition as text, such as "purchases >= 2"')
+        parsed = parse_text(f"segment override_condition when {text}\n", f"<{key}>")
+        if parsed.diagnostics:
+            raise OverrideError(key, f"not a condition: {parsed.diagnostics[0].message}")
+        condition = parsed.file.items[0].condition
+        replaced[name] = dataclasses.replace(rules[name], condition=condition)
+    files = tuple(
+        dataclasses.replace(
+            file,
+            items=tuple(
+                replaced.get(item.name.text, item) if isinstance(item, s.Rule) else item
+                for item in file.items
+            ),
+        )
+        for file in spec.files
+    )
+    return dataclasses.replace(spec, files=files)
+
+
+def _named(items: tuple, name: str, key: str, kind: str) -> int:
+    names = [i.name for i in items]
+    if name not in names:
+        raise OverrideError(key, f"the spec has no {kind} `{name}`" + did_you_mean(name, names))
+    return names.index(name)
+
+
+def _field(key: str, parts: list[str], n: int, fields: list[str]) -> str:
+    if len(parts) != n or parts[-1] not in fields:
+        got = parts[-1] if len(parts) == n else ".".join(parts[n - 1 :]) or "(nothing)"
+        raise OverrideError(
+            key, f"cannot set `{got}` here; one of: {', '.join(fields)}" + did_you_mean(got, fields)
+        )
+    return parts[-1]
+
+
+def _apply(policy: Policy, key: str, value: Any) -> Policy:
+    parts = key.split(".")
+    head = parts[0]
+    if head == "control" and len(parts) == 1:
+        return policy.model_copy(update={"control_share": parse_share(key, value)})
+    if head == "channel" and len(parts) >= 2:
+        i = _named(policy.channels, parts[1], key, "channel")
+        field = _field(key, parts, 3, ["cost", "capacity"])
+        channel = policy.channels[i]
+        if field == "cost":
+            channel = channel.model_copy(update={"cost": _number(key, value)})
+        else:
+            channel = channel.model_copy(update={"capacity_per_day": int(_number(key, value))})
+        return policy.model_copy(update={"channels": _swap(policy.channels, i, channel)})
+    if head == "product" and len(parts) >= 2:
+        i = _named(policy.products, parts[1], key, "product")
+        field = _field(key, parts, 3, ["price", "cost"])
+        product = policy.products[i].model_copy(update={field: _number(key, value)})
+        return policy.model_copy(update={"products": _swap(policy.products, i, product)})
+    if head == "cap" and len(parts) >= 2:
+        return _apply_cap(policy, key, parts, value)
+    if head == "rule" and len(parts) >= 2:
+        return _apply_rule(policy, key, parts, value)
+    heads = ["control", "channel", "cap", "product", "rule", "market"]
+    raise OverrideError(
+        key, "unknown override" + did_you_mean(head, heads) + "; see docs/scenarios.md for the keys"
+    )
+
+
+def _swap(items: tuple, index: int, new: object) -> tuple:
+    return (*items[:index], new, *items[index + 1 :])
+
+
+def _apply_cap(policy: Policy, key: str, parts: list[str], value: Any) -> Policy:
+    scope = parts[1]
+    labels = [
+        "global" if c.scope == "global" else (c.channel if c.scope == "channel" else c.tag)
+        for c in policy.caps
+    ]
+    if scope not in labels:
+        raise OverrideError(key, f"the spec has no cap on `{scope}`" + did_you_mean(scope, labels))
+    i = labels.index(scope)
+    field = _field(key, parts, 3, ["limit", "window", "overflow"])
+    cap = policy.caps[i]
+    if field == "limit":
+        limit = int(_number(key, value))
+        if limit < 1:
+            raise OverrideError(key, "a cap's limit is at least 1")
+        cap = cap.model_copy(update={"limit": limit})
+    elif field == "window":
+        cap = cap.model_copy(update={"window_days": parse_duration(key, value)})
+    else:
+        if value not in ("skip", "delay"):
+            raise OverrideError(key, 'expected "skip" or "delay"')
+        cap = cap.model_copy(update={"overflow": value})
+    return policy.model_copy(update={"caps": _swap(policy.caps, i, cap)})
+
+
+def _apply_rule(policy: Policy, key: str, parts: list[str], value: Any) -> Policy:
+    i = _named(policy.rules, parts[1], key, "rule")
+    field = _field(key, parts, 3, _RULE_FIELDS)
+    rule = policy.rules[i]
+    if field == "enabled":
+        if value is True:
+            return policy
+        if value is not False:
+            raise OverrideError(key, "expected true or false")
+        callers = [r.name for r in policy.rules if rule.name in _continues(r)]
+        if callers:
+            raise OverrideError(key, f"`{callers[0]}` continues with this rule: switch it off too")
+        return policy.model_copy(update={"rules": policy.rules[:i] + policy.rules[i + 1 :]})
+    if field == "holdout":
+        rule = rule.model_copy(update={"holdout": parse_share(key, value)})
+    elif field == "priority":
+        rule = rule.model_copy(update={"priority": int(_number(key, value))})
+    elif field == "delay":
+        if rule.trigger.days is None:
+            raise OverrideError(key, f"the trigger of `{rule.name}` has no delay to change")
+        trigger = rule.trigger.model_copy(update={"days": parse_duration(key, value)})
+        rule = rule.model_copy(update={"trigger": trigger})
+    elif field == "reentry":
+        reentry = rule.reentry.model_copy(
+            update={"kind": "once", "period_days": parse_duration(key, value)}
+        )
+        rule = rule.model_copy(update={"reentry": reentry})
+    else:  # discount, bonus: every offer the rule sends
+        amount = parse_share(key, value) if field == "discount" else _number(key, value)
+        update = {"discount_share": amount} if field == "discount" else {"bonus": amount}
+        rule = _map_offers(rule, update)
+    return policy.model_copy(update={"rules": _swap(policy.rules, i, rule)})
+
+
+def _continues(rule) -> set[str]:
+    found: set[str] = set()
+
+    def walk(flow) -> None:
+        if flow is None:
+            return
+        found.update(st.rule for st in flow.steps if st.kind == "continue")
+        walk(flow.on_success)
+        walk(flow.on_failure)
+
+    walk(rule.flow)
+    for variant in rule.variants:
+        found.update(st.rule for st in variant.steps if st.kind == "continue")
+    return found
+
+
+def _map_offers(rule, update: dict):
+    def steps(items: tuple) -> tuple:
+        return tuple(
+            st.model_copy(update={"offer": st.offer.model_copy(update=update)})
+            if st.kind == "send" and st.offer is not None
+            else st
+            for st in items
+        )
+
+    def flow(f):
+        if f is None:
+            return None
+        return f.model_copy(
+            update={
+                "steps": steps(f.steps),
+                "on_success": flow(f.on_success),
+                "on_failure": flow(f.on_failure),
+            }
+        )
+
+    variants = tuple(v.model_copy(update={"steps": steps(v.steps)}) for v in rule.variants)
+    return rule.model_copy(update={"flow": flow(rule.flow), "variants": variants})
+
+
+def _apply_market(market: Market, settings: dict[str, Any]) -> Market:
+    data = market.model_dump()
+    for key, value in settings.items():
+        parts = key.split(".")[1:]
+        cursor: Any = data
+        for j, part in enumerate(parts[:-1]):
+            if not isinstance(cursor, dict):
+                raise OverrideError(key, f"`{'.'.join(parts[:j])}` has no keys")
+            cursor = cursor.setdefault(part, {})
+        if not isinstance(cursor, dict) or not parts:
+            raise OverrideError(key, "not a market key")
+        cursor[parts[-1]] = value
+    try:
+        return market_from_mapping(data, "<override>")
+    except MarketError as error:
+        bad, message = error.problems[0]
+        raise OverrideError(bad, message) from None

@@ -1,0 +1,112 @@
+"""Customer state as the columns compiled conditions read (see `expression` for the keys).
+
+`Columns(state, ids, day)` is a lazy mapping: a column is computed for the rows `ids` only
+when an expression asks for it, and at most once per mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+from ...compile.policy import Policy
+from .population import State
+
+__all__ = ["Columns", "MessageLog"]
+
+RING = 16  # messages(...) counts saturate at this many messages in the window
+
+
+class MessageLog:
+    """The days of each customer's last `RING` messages, overall and per channel, for the
+    `messages(D)` and `messages(C, D)` columns; only the logs a policy reads are kept."""
+
+    def __init__(self, policy: Policy, n: int):
+        self.logs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for key in policy.columns:
+            if key.startswith("messages:"):
+                parts = key.split(":")
+                scope = parts[1] if len(parts) == 3 else "*"
+                if scope not in self.logs:
+                    self.logs[scope] = (
+                        np.full((n, RING), -np.inf, dtype=np.float32),
+                        np.zeros(n, dtype=np.uint8),
+                    )
+
+    def record(self, channel: str, ids: np.ndarray, day: int) -> None:
+        for scope in ("*", channel):
+            log = self.logs.get(scope)
+            if log is not None:
+                days, ptr = log
+                slot = ptr[ids]
+                days[ids, slot] = day
+                ptr[ids] = (slot + 1) % RING
+
+    def count(self, scope: str, ids: np.ndarray, day: int, window: float) -> np.ndarray:
+        days, _ = self.logs[scope]
+        return (days[ids] > day - window).sum(axis=1).astype(float)
+
+
+class Columns(Mapping[str, np.ndarray]):
+    def __init__(self, sim: object, ids: np.ndarray, day: int):
+        self.sim = sim
+        self.state: State = sim.state  # type: ignore[attr-defined]
+        self.ids = ids
+        self.day = day
+        self.cache: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.cache[key] = self._compute(key)
+        return hit
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sim.policy.columns)  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self.sim.policy.columns)  # type: ignore[attr-defined]
+
+    def _compute(self, key: str) -> np.ndarray:
+        st, ids, day, sim = self.state, self.ids, self.day, self.sim
+        if key == "purchases":
+            return st.purchases[ids].astype(float)
+        if key == "days_since_purchase":
+            return np.float32(day) - st.last_day[ids]
+        if key == "days_since_first_purchase":
+            return np.float32(day) - st.first_day[ids]
+        if key == "total_spent":
+            return st.spent[ids]
+        if key == "avg_check":
+            count = st.purchases[ids]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(count > 0, st.spent[ids] / count, np.nan)
+        if key in ("last_product", "stage", "previous_stage", "audience"):
+            return getattr(st, key)[ids].astype(float)
+        if key == "days_in_stage":
+            return day - st.stage_since[ids].astype(float)
+        if key == "subscribed":
+            return st.subscribed[ids] != 0
+        kind, _, rest = key.partition(":")
+        if kind == "owns":
+            return _bit(st.owned[ids], sim.product_index[rest])  # type: ignore[attr-defined]
+        if kind == "owns_line":
+            return _bit(st.owned_lines[ids], sim.line_index[rest])  # type: ignore[attr-defined]
+        if kind == "subscribed":
+            return _bit(st.subscribed[ids], sim.product_index[rest])  # type: ignore[attr-defined]
+        if kind == "unsubscribed":
+            return _bit(st.unsubscribed[ids], sim.channel_index[rest])  # type: ignore[attr-defined]
+        if kind == "messages":
+            parts = rest.split(":")
+            scope, window = ("*", parts[0]) if len(parts) == 1 else parts
+            return sim.message_log.count(scope, ids, day, float(window))  # type: ignore[attr-defined]
+        if kind == "days_since":
+            return day - st.attributes[rest][ids]
+        if kind == "attr":
+            return st.attributes[rest][ids]
+        raise KeyError(key)
+
+
+def _bit(mask: np.ndarray, index: int) -> np.ndarray:
+    return ((mask >> np.uint64(index)) & np.uint64(1)).astype(bool)

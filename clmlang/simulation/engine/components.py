@@ -1,0 +1,216 @@
+"""The simulation's state besides the customers' own arrays (`population.State`), in small
+components that say who reads and writes what.
+
+- `StageEffects` (read by buying): what each stage does to buying, indexed by stage code + 1.
+- `Arms` (read by rules and messaging; written by nobody): a rule's variants and holdout as
+  counter rows of the recorder, and how variants and holdouts are drawn.
+- `SendSteps` (read by messaging and responses): every `send` step of every flow, with its
+  arm and its offer as arrays, so a batch of responses looks its offers up at once.
+- `Eligibility` (read by rules): each rule's stage look-up table and the rest of its filters.
+- `RuleMemory` (written by rules, stages and buying): what rules remember between days:
+  when each customer last fired, the edge detectors of condition triggers, anchors of `after`
+  triggers, and the deadlines of flows waiting for success.
+- `DayWork` (written and read within one day): the day's events, message queue and channel
+  capacity left.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...compile.policy import Policy
+from ...language.conditions import Expr, Logic, required_columns
+from ...market.model import Market
+from .program import Program
+
+__all__ = ["Arms", "DayWork", "Eligibility", "RuleMemory", "SendSteps", "StageEffects"]
+
+# Columns whose value changes with the passing of time alone, not only at events.
+_TIME_PREFIXES = ("days_since", "days_in_stage", "messages:", "days_since:")
+
+
+def time_driven(expr: Expr | None) -> bool:
+    """Whether a condition's value can change on a day with no event for the customer."""
+    if expr is None:
+        return False
+    return any(key.startswith(_TIME_PREFIXES) for key in required_columns(expr))
+
+
+@dataclass(frozen=True)
+class StageEffects:
+    rate: np.ndarray  # purchase-rate multiplier, row 0 for no stage
+    dropout: np.ndarray  # dropout-probability multiplier
+    check: np.ndarray  # average-check multiplier
+    rate_after: object  # the market's rate multiplier by purchases made
+    time_driven: bool  # some stage changes with time alone
+
+    @classmethod
+    def of(cls, policy: Policy, market: Market) -> StageEffects:
+        effects = [market.stage(s.name) for s in policy.stages]
+        return cls(
+            rate=np.array([1.0] + [e.rate for e in effects]),
+            dropout=np.array([1.0] + [e.dropout for e in effects]),
+            check=np.array([1.0] + [e.check for e in effects]),
+            rate_after=market.buying.rate_multiplier,
+            time_driven=any(time_driven(s.condition) for s in policy.stages),
+        )
+
+
+@dataclass(frozen=True)
+class Arms:
+    labels: list[tuple[int, str]]  # (rule index, variant name | "" | "holdout"), by arm
+    of: dict[tuple[int, int], int]  # (rule, variant index or -1) -> arm
+    holdout: list[int]  # each rule's holdout arm
+    variant_cumulative: list[np.ndarray | None]  # each rule's cumulative variant shares
+    rule_keys: list[int]  # holdout and variant draws are keyed by the rule's name, so
+    # switching another rule off does not reshuffle them
+
+    @classmethod
+    def of_policy(cls, policy: Policy) -> Arms:
+        labels: list[tuple[int, str]] = []
+        of: dict[tuple[int, int], int] = {}
+        holdout: list[int] = []
+        for r, rule in enumerate(policy.rules):
+            for v, variant in enumerate(rule.variants or [None]):
+                of[(r, v if variant else -1)] = len(labels)
+                labels.append((r, variant.name if variant else ""))
+            holdout.append(len(labels))
+            labels.append((r, "holdout"))
+        cumulative = [
+            np.cumsum([v.share for v in r.variants]) / sum(v.share for v in r.variants)
+            if r.variants
+            else None
+            for r in policy.rules
+        ]
+        keys = [zlib.crc32(r.name.encode()) for r in policy.rules]
+        return cls(labels, of, holdout, cumulative, keys)
+
+
+@dataclass(frozen=True)
+class SendSteps:
+    ids: dict  # the program's site key -> index in the message log
+    sites: list  # the send steps, by index
+    arm: np.ndarray  # each step's arm
+    offers: dict[str, np.ndarray]  # each step's offer, by field
+
+    @classmethod
+    def of(cls, program: Program, arms: Arms) -> SendSteps:
+        sites = list(program.sites.values())
+        return cls(
+            ids={key: i for i, key in enumerate(program.sites)},
+            sites=sites,
+            arm=np.array([arms.of[(s.rule, s.variant)] for s in sites] or [0]),
+            offers={
+                name: np.array([getattr(s, name) for s in sites])
+                for name in (
+                    "offer_product",
+                    "offer_line",
+                    "discount_share",
+                    "discount_amount",
+                    "bonus",
+                )
+            },
+        )
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    stage_lut: list[np.ndarray | None]  # by rule: which stage codes (+1) are in its stages
+    stage_codes: list[list[np.int16]]  # by rule: its stages' codes
+    rest: list[Expr | None]  # by rule: the filters besides the stages
+    time_driven: list[bool]  # by rule: eligibility can change with time alone
+
+    @classmethod
+    def of(cls, policy: Policy, stages_time_driven: bool) -> Eligibility:
+        stage_index = {s.name: i for i, s in enumerate(policy.stages)}
+        luts: list[np.ndarray | None] = []
+        codes: list[list[np.int16]] = []
+        rest: list[Expr | None] = []
+        for rule in policy.rules:
+            if rule.stages:
+                lut = np.zeros(len(policy.stages) + 1, dtype=bool)
+                for name in rule.stages:
+                    lut[stage_index[name] + 1] = True
+                luts.append(lut)
+                codes.append([np.int16(stage_index[s]) for s in rule.stages])
+                parts = tuple(e for e in (rule.audience, rule.condition) if e is not None)
+                rest.append(
+                    None
+                    if not parts
+                    else parts[0]
+                    if len(parts) == 1
+                    else Logic(op="and", args=parts)
+                )
+            else:
+                luts.append(None)
+                codes.append([])
+                rest.append(rule.eligible)
+        driven = [
+            time_driven(r.eligible)
+            or (stages_time_driven and bool(r.stages))
+            or _uses_stage_time(r.eligible, stages_time_driven)
+            for r in policy.rules
+        ]
+        return cls(luts, codes, rest, driven)
+
+
+def _uses_stage_time(expr: Expr | None, stages_time_driven: bool) -> bool:
+    return (
+        stages_time_driven
+        and expr is not None
+        and any(key in ("stage", "previous_stage") for key in required_columns(expr))
+    )
+
+
+@dataclass
+class RuleMemory:
+    last_fired: list[np.ndarray]  # by rule: the time each customer last fired it (NaN: never)
+    was_true: dict[int, np.ndarray]  # condition and `every` rules: yesterday's condition
+    eligible_since: dict[int, np.ndarray]  # `every` rules: since when eligible
+    anchor: dict[int, np.ndarray]  # `after EVENT` rules: when the event happened
+    waiting: dict[int, np.ndarray]  # by flow node: the success deadline (NaN: not waiting)
+
+    @classmethod
+    def of(cls, policy: Policy, program: Program, n: int) -> RuleMemory:
+        memory = cls(
+            last_fired=[np.full(n, np.nan, dtype=np.float32) for _ in policy.rules],
+            was_true={},
+            eligible_since={},
+            anchor={},
+            waiting={
+                node.id: np.full(n, np.nan, dtype=np.float32) for node in program.waiting_nodes
+            },
+        )
+        for r, rule in enumerate(policy.rules):
+            kind = rule.trigger.kind
+            if kind in ("condition", "every"):
+                memory.was_true[r] = np.zeros(n, dtype=bool)
+            if kind == "every":
+                memory.eligible_since[r] = np.full(n, np.nan, dtype=np.float32)
+            if kind == "after" and rule.trigger.event is not None:
+                memory.anchor[r] = np.full(n, np.nan, dtype=np.float32)
+        return memory
+
+
+@dataclass
+class DayWork:
+    capacity_left: np.ndarray  # per block and channel: messages the channel can still take
+    queue: list[tuple[int, int, int, int, np.ndarray]] = field(default_factory=list)
+    events_purchase: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    events_first: list[np.ndarray] = field(default_factory=list)
+    events_stage: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
+    touched: list[np.ndarray] = field(default_factory=list)  # whose state changed today
+    pending_flows: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, policy: Policy, blocks: int) -> DayWork:
+        """A new day: no events yet, every block with each channel's whole capacity."""
+        capacity = np.zeros((blocks, len(policy.channels)))
+        capacity[:] = [
+            c.capacity_per_day if c.capacity_per_day is not None else np.inf
+            for c in policy.channels
+        ]
+        return cls(capacity)

@@ -1,0 +1,131 @@
+"""How much memory a run needs, estimated before anything is allocated, and hard size bounds.
+
+The engine keeps one row per customer in numpy arrays (the starting customers and every
+customer acquisition is expected to bring), logs that grow with the days simulated, and
+daily outputs. The figures below were measured with tracemalloc on the shipped specs and
+scenarios (5,000 and 20,000 customers, 365 and 1,460 days), rounded up: a run needs about
+
+    customers x (PER_CUSTOMER + PER_CUSTOMER_DAY x days + PER_NAME x (rules + attributes))
+    + PER_DAY x days
+
+bytes, where `customers` counts the expected acquisitions. A run that would need more than
+the machine has available is refused before it starts, naming what to lower.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ...compile.policy import Policy
+from ...market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market
+
+__all__ = [
+    "MAX_CUSTOMERS",
+    "MAX_DAYS",
+    "MAX_REPLICATIONS",
+    "available_bytes",
+    "expected_customers",
+    "run_bytes",
+    "size_problem",
+]
+
+PER_CUSTOMER = 700  # state arrays, traits, the day's working copies (measured: 280-630)
+PER_CUSTOMER_DAY = 2.0  # purchase, message and rule-event logs (measured: 1.0-1.9)
+PER_NAME = 16  # each rule's and attribute's own per-customer arrays
+PER_DAY = 4096  # daily counters, stage counts and the daily tables built from them
+MARGIN = 1.5  # the estimate is a mean; temporaries of a busy day come on top
+
+
+def expected_customers(market: Market, customers: int, days: int) -> float:
+    """The starting customers plus the acquisitions expected over `days` days."""
+    return customers + market.acquisition.per_day * days
+
+
+def run_bytes(policy: Policy, market: Market, customers: int, days: int) -> float:
+    """The memory one run is expected to need, in bytes (see the module docstring)."""
+    n = expected_customers(market, customers, days)
+    names = len(policy.rules) + len(policy.attributes)
+    per_customer = PER_CUSTOMER + PER_CUSTOMER_DAY * days + PER_NAME * names
+    return MARGIN * (n * per_customer + PER_DAY * days)
+
+
+def available_bytes() -> int:
+    """Memory this process may still use: MemAvailable, within a cgroup's limit if any."""
+    found: list[int] = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+        if limit != "max":
+            found.append(max(int(limit) - int(used), 0))
+    except (OSError, ValueError):
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (OSError, ValueError, AttributeError):
+            return 1 << 62  # nothing to go by: do not refuse
+    return min(found)
+
+
+def size_problem(
+    policy: Policy,
+    market: Market,
+    customers: int,
+    days: int,
+    *,
+    copies: int = 1,
+    names: dict[str, str] | None = None,
+    available: int | None = None,
+) -> str | None:
+    """Why a run of this size cannot run here, or None when it fits.
+
+    `copies`: runs held in memory at once (replications and variants running side by side).
+    `names`: how the caller calls the settings (`customers`, `days`, `per_day`, `copies`),
+    e.g. `{"customers": "--customers"}`, so the message names what the user can lower.
+    """
+    names = {
+        "customers": "customers",
+        "days": "days",
+        "per_day": "market.acquisition.per_day",
+        "copies": "",
+        **(names or {}),
+    }
+    n = expected_customers(market, customers, days)
+    if n > MAX_CUSTOMERS:
+        culprit = names["per_day"] if n > 2 * customers else names["customers"]
+        return (
+            f"a run would have about {n:,.0f} customers, more than the {MAX_CUSTOMERS:,} one run"
+            f" can hold: lower `{culprit}`"
+        )
+    need = copies * run_bytes(policy, market, customers, days)
+    have = available_bytes() if available is None else available
+    if need <= have:
+        return None
+    lower = [names["customers"], names["days"]]
+    if market.acquisition.per_day * days > customers:
+        lower.insert(0, names["per_day"])
+    if copies > 1 and names["copies"]:
+        lower.append(names["copies"])
+    acquired = f" (with ~{n - customers:,.0f} acquired)" if n > customers else ""
+    runs = f" x {copies} runs at once" if copies > 1 else ""
+    return (
+        f"{customers:,} customers{acquired} over {days:,} days{runs} need about "
+        f"{_size(need)} of memory; {_size(have)} is available: lower "
+        + ", ".join(f"`{x}`" for x in lower[:-1])
+        + f" or `{lower[-1]}`"
+    )
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.1f} {unit}" if unit != "B" else f"{n:,.0f} B"
+        n /= 1024
+    return f"{n:,.1f} TiB"

@@ -1,0 +1,228 @@
+"""Messages: the day's queue in priority order, consent, control group, caps, channel
+capacities, and delivery with its effects (cost, fatigue, unsubscribes, burnout, responses)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .population import NEVER
+from .streams import Purpose
+
+
+class _Cap:
+    def __init__(self, cap, n: int):
+        self.cap = cap
+        self.window = cap.window_days
+        self.days = np.full((n, cap.limit), -np.inf, dtype=np.float32)
+        self.ptr = np.zeros(n, dtype=np.uint16)
+
+    def oldest(self, ids: np.ndarray) -> np.ndarray:
+        return self.days[ids, self.ptr[ids]]
+
+    def record(self, ids: np.ndarray, day: int) -> None:
+        slot = self.ptr[ids]
+        self.days[ids, slot] = day
+        self.ptr[ids] = (slot + 1) % self.cap.limit
+
+
+class Messaging:
+    """Methods of the simulation (mixed into it); see simulation.py for the state."""
+
+    def _enqueue(self, site_id: int, ids: np.ndarray) -> None:
+        site = self.steps.sites[site_id]
+        rule = self.rules[site.rule]
+        self.seq += 1
+        self.today.queue.append((-rule.priority, site.rule, self.seq, site_id, ids))
+
+    def _send_queue(self, d: int) -> None:
+        self.today.queue.sort(key=lambda item: item[:3])
+        for _, _, _, site_id, ids in self.today.queue:
+            self._send(site_id, ids, d)
+
+    def _send(self, site_id: int, ids: np.ndarray, d: int) -> None:
+        st, rec = self.state, self.recorder
+        site = self.steps.sites[site_id]
+        send, ch = site.send, site.channel
+        arm = int(self.steps.arm[site_id])
+        counters = rec.arm_counters
+        bit = np.uint64(1) << np.uint64(ch)
+        reach = ((st.reachable[ids] & bit) != 0) & ((st.unsubscribed[ids] & bit) == 0)
+        counters["not_reachable"][arm] += np.count_nonzero(~reach)
+        self._trace_ids(
+            ids[~reach], d, site, "not sent: unsubscribed or no consent for this channel"
+        )
+        ids = ids[reach]
+        if not send.transactional and ids.size:
+            ctrl = st.control[ids]
+            counters["control"][arm] += np.count_nonzero(ctrl)
+            self._trace_ids(ids[ctrl], d, site, "not sent: in the global control group")
+            ids = ids[~ctrl]
+        if not send.transactional and ids.size:
+            ids = self._apply_caps(site_id, site, ids, d)
+        if ids.size and np.isfinite(self.today.capacity_left[:, ch]).any():
+            ids = self._within_capacity(site, arm, ids, d)
+        if not ids.size:
+            return
+        self._deliver(site, arm, ids, d)
+
+    def _within_capacity(self, site, arm: int, ids: np.ndarray, d: int) -> np.ndarray:
+        """The customers the channel's capacity left today still reaches, chosen at random
+        within each block; the rest are dropped and counted."""
+        ch, counters, rec = site.channel, self.recorder.arm_counters, self.recorder
+        block = ids // self.block_size if self.blocks > 1 else np.zeros(ids.size, dtype=np.int64)
+        left = self.today.capacity_left[:, ch]
+        order = np.lexsort((self.streams.uniform(ids, Purpose.CAPACITY, d), block))
+        ranked = block[order]
+        rank = np.arange(ids.size) - np.searchsorted(ranked, ranked)  # place within its block
+        keep = rank < left[ranked]
+        left -= np.bincount(ranked[keep], minlength=self.blocks)
+        if keep.all():
+            return ids
+        dropped = ids[order[~keep]]
+        counters["over_capacity"][arm] += dropped.size
+        rec.daily["over_capacity"][d] += dropped.size
+        self._trace_ids(dropped, d, site, "not sent: the channel's daily capacity is used up")
+        return np.sort(ids[order[keep]])
+
+    def _apply_caps(self, site_id: int, site, ids: np.ndarray, d: int) -> np.ndarray:
+        rec = self.recorder
+        send = site.send
+        channel = self.policy.channels[site.channel].name
+        blocked = np.zeros(ids.size, dtype=bool)
+        skip = np.zeros(ids.size, dtype=bool)
+        retry = np.full(ids.size, -np.inf)
+        for cap in self.caps:
+            c = cap.cap
+            if c.scope == "channel" and c.channel != channel:
+                continue
+            if c.scope == "tag" and c.tag not in send.tags:
+                continue
+            oldest = cap.oldest(ids)
+            hit = d - oldest < cap.window
+            blocked |= hit
+            if c.overflow == "skip":
+                skip |= hit
+            retry = np.where(hit, np.maximum(retry, np.ceil(oldest + cap.window)), retry)
+        if blocked.any():
+            arm = int(self.steps.arm[site_id])
+            delay = blocked & ~skip
+            capped = ids[blocked & skip]
+            rec.arm_counters["capped"][arm] += capped.size
+            rec.daily["capped"][d] += capped.size
+            self._trace_ids(capped, d, site, "capped: skipped")
+            if delay.any():
+                rec.arm_counters["delayed"][arm] += delay.sum()
+                rec.daily["delayed"][d] += delay.sum()
+                self._trace_ids(ids[delay], d, site, "capped: delayed to the next allowed day")
+                self.calendar.add_spread(
+                    np.maximum(retry[delay], d + 1), "send", site_id, ids[delay]
+                )
+        return ids[~blocked]
+
+    def _deliver(self, site, arm: int, ids: np.ndarray, d: int) -> None:
+        st, rec, S, mk, cat = self.state, self.recorder, self.streams, self.market, self.catalogue
+        send, ch = site.send, site.channel
+        channel = self.policy.channels[ch]
+        response = mk.channel(channel.name)
+        fat = mk.fatigue
+        n = ids.size
+        counters = rec.arm_counters
+        counters["sent"][arm] += n
+        cost = channel.cost * n
+        counters["cost"][arm] += cost
+        rec.daily["messages"][d] += n
+        rec.daily["message_cost"][d] += cost
+        rec.channel_messages[d, ch] += n
+        rec.channel_cost[d, ch] += cost
+        rec.messages.add(
+            customer=ids,
+            day=d,
+            channel=ch,
+            site=self.steps.ids[(site.node, site.step)],
+            arm=arm,
+            stage=st.stage[ids],
+        )
+        if not send.transactional:
+            for cap in self.caps:
+                c = cap.cap
+                if (
+                    c.scope == "global"
+                    or (c.scope == "channel" and c.channel == channel.name)
+                    or (c.scope == "tag" and c.tag in send.tags)
+                ):
+                    cap.record(ids, d)
+        self.message_log.record(channel.name, ids, d)
+        counter = st.messages_received[ids]
+        st.messages_received[ids] = counter + 1
+        self.today.touched.append(ids)
+        self._trace_ids(ids, d, site, f'sent {channel.name} "{send.content}"')
+
+        # fatigue before this message, then relevance
+        fatigue = st.fatigue[ids] * np.exp2(-(d - st.fatigue_t[ids]) / fat.half_life_days)
+        irrelevant = np.zeros(n, dtype=bool)
+        if site.offer_product >= 0:
+            p = site.offer_product
+            owned = (st.owned[ids] >> np.uint64(p)) & np.uint64(1) == 1
+            once = not np.isfinite(cat.cycle[p]) and cat.role[p] not in ("upsell",)
+            irrelevant = (owned & once) | ~cat.relevant[st.audience[ids].astype(np.int64) + 1, p]
+        new_fatigue = fatigue + fat.per_message + fat.irrelevant_extra * irrelevant
+        st.fatigue[ids] = new_fatigue
+        st.fatigue_t[ids] = d
+
+        # unsubscribes and burnout
+        excess = np.maximum(new_fatigue - fat.tolerance, 0.0)
+        unsub = S.uniform(ids, Purpose.UNSUBSCRIBE, counter) < response.unsubscribe * (
+            1 + fat.unsubscribe_growth * excess
+        )
+        if unsub.any():
+            st.unsubscribed[ids[unsub]] |= np.uint64(1) << np.uint64(ch)
+            rec.unsubscribes.add(customer=ids[unsub], day=d, channel=ch)
+            rec.daily["unsubscribes"][d] += unsub.sum()
+            self._trace_ids(ids[unsub], d, site, f"unsubscribed from {channel.name}")
+        burn = st.alive[ids] & (
+            S.uniform(ids, Purpose.BURNOUT, counter) < fat.churn_per_fatigue * excess
+        )
+        if burn.any():
+            gone = ids[burn]
+            st.alive[gone] = False
+            st.next_t[gone] = NEVER
+            st.response_t[gone] = NEVER
+            st.response_site[gone] = -1
+            rec.daily["burned_out"][d] += gone.size
+            self._trace_ids(gone, d, site, "burned out: dropped out after one message too many")
+        if send.transactional:
+            return
+
+        # response: a purchase within the window, of the offer when there is one
+        price_ref = cat.price[site.offer_product] if site.offer_product >= 0 else self.mean_check
+        price_ref = price_ref if price_ref > 0 else self.mean_check
+        offers = mk.offers
+        lift = 1.0 + offers.discount_elasticity * (
+            site.discount_share + site.discount_amount / max(price_ref, 1e-9)
+        )
+        lift += offers.bonus_elasticity * site.bonus / max(price_ref, 1e-9)
+        if site.offer_product >= 0 or site.offer_line >= 0:
+            lift *= offers.product_lift
+        prob = response.response * lift * np.exp(-fat.sensitivity * fatigue)
+        prob = np.where(irrelevant, prob * offers.irrelevant_response, prob)
+        prob = np.where(st.alive[ids], prob, prob * offers.reactivation)
+        responds = S.uniform(ids, Purpose.RESPONSE, counter) < np.minimum(prob, 1.0)
+        if not responds.any():
+            return
+        who = ids[responds]
+        u = S.uniform(who, Purpose.RESPONSE_TIME, counter[responds])
+        when = d + 1 + u * max(response.window_days - 1.0, 0.0)
+        sooner = when < st.response_t[who]
+        who, when = who[sooner], when[sooner]
+        st.response_t[who] = when
+        st.response_site[who] = self.steps.ids[(site.node, site.step)]
+        counters["responses"][arm] += who.size
+        self.calendar.add_spread(np.floor(when), "response", None, who)
+        self._trace_ids(
+            who, d, site, f"will respond around day {int(when[0]) if who.size == 1 else 0}"
+        )
+
+    def _trace_ids(self, ids: np.ndarray, d: float, site, what: str) -> None:
+        if self.trace and ids.size and (ids == self.trace.customer).any():
+            rule = self.rules[site.rule]
+            self.trace.add(d, "message", f"{rule.name} ({site.send.span}): {what}")

@@ -1,0 +1,267 @@
+"""The customers: their latent traits and observable state, one numpy array per field.
+
+Struct of arrays, one row per customer, allocated once for the whole run (the initial
+population plus every customer acquisition will bring). Latent traits (purchase rate,
+dropout probability, spend level, audience, reachability, attribute values, arrival time)
+are drawn from a generator of their own before anything else, so they do not depend on the
+policy: the same seed gives the same customers to every policy.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...compile.policy import Policy
+from ...market.model import Market
+
+__all__ = ["Base", "State", "draw_population"]
+
+NEVER = np.inf
+
+
+@dataclass
+class State:
+    n: int
+    arrival: np.ndarray  # float64: time of the first purchase (negative: before day 0)
+    acquired: np.ndarray  # bool: came through acquisition during the run
+    audience: np.ndarray  # int16: index into policy.audiences, -1 none
+    rate: np.ndarray  # float64: base purchase rate per day
+    dropout: np.ndarray  # float64: dropout probability after a repeat purchase
+    spend: np.ndarray  # float64: Gamma-Gamma spend level nu
+    reachable: np.ndarray  # uint64 bit mask of channels with consent and contact data
+    control: np.ndarray  # bool: in the global control group
+    attributes: dict[str, np.ndarray]  # float64; dates are day numbers relative to day 0
+
+    # observable and dynamic state
+    alive: np.ndarray = None  # type: ignore[assignment]
+    next_t: np.ndarray = None  # type: ignore[assignment]
+    purchases: np.ndarray = None  # type: ignore[assignment]
+    gaps_drawn: np.ndarray = None  # type: ignore[assignment]
+    first_t: np.ndarray = None  # type: ignore[assignment]
+    last_t: np.ndarray = None  # type: ignore[assignment]
+    first_day: np.ndarray = None  # type: ignore[assignment]
+    last_day: np.ndarray = None  # type: ignore[assignment]
+    spent: np.ndarray = None  # type: ignore[assignment]
+    last_product: np.ndarray = None  # type: ignore[assignment]
+    owned: np.ndarray = None  # type: ignore[assignment]
+    owned_lines: np.ndarray = None  # type: ignore[assignment]
+    members: np.ndarray = None  # type: ignore[assignment]
+    subscribed: np.ndarray = None  # type: ignore[assignment]
+    stage: np.ndarray = None  # type: ignore[assignment]
+    previous_stage: np.ndarray = None  # type: ignore[assignment]
+    stage_since: np.ndarray = None  # type: ignore[assignment]
+    fatigue: np.ndarray = None  # type: ignore[assignment]
+    fatigue_t: np.ndarray = None  # type: ignore[assignment]
+    unsubscribed: np.ndarray = None  # type: ignore[assignment]
+    messages_received: np.ndarray = None  # type: ignore[assignment]
+    response_t: np.ndarray = None  # type: ignore[assignment]
+    response_site: np.ndarray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        n = self.n
+        self.alive = np.ones(n, dtype=bool)
+        self.next_t = self.arrival.copy()
+        self.purchases = np.zeros(n, dtype=np.int32)
+        self.gaps_drawn = np.zeros(n, dtype=np.int32)
+        self.first_t = np.full(n, np.nan)
+        self.last_t = np.full(n, np.nan)
+        self.first_day = np.full(n, np.nan, dtype=np.float32)  # floor of first_t, for conditions
+        self.last_day = np.full(n, np.nan, dtype=np.float32)
+        self.spent = np.zeros(n)
+        self.last_product = np.full(n, -1, dtype=np.int16)
+        self.owned = np.zeros(n, dtype=np.uint64)
+        self.owned_lines = np.zeros(n, dtype=np.uint64)
+        self.members = np.zeros(n, dtype=bool)
+        self.subscribed = np.zeros(n, dtype=np.uint64)
+        self.stage = np.full(n, -1, dtype=np.int16)
+        self.previous_stage = np.full(n, -1, dtype=np.int16)
+        self.stage_since = np.full(n, np.nan, dtype=np.float32)
+        self.fatigue = np.zeros(n, dtype=np.float32)
+        self.fatigue_t = np.zeros(n, dtype=np.float32)
+        self.unsubscribed = np.zeros(n, dtype=np.uint64)
+        self.messages_received = np.zeros(n, dtype=np.int32)
+        self.response_t = np.full(n, NEVER)
+        self.response_site = np.full(n, -1, dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class Base:
+    """Real customers to start from (one row each): their history up to day 0 and their
+    latent traits, e.g. drawn from the posterior given that history (`clm forecast`)."""
+
+    purchases: np.ndarray  # int: purchases so far (same-day ones merged)
+    first_day: np.ndarray  # float: day of the first purchase (negative: before day 0)
+    last_day: np.ndarray  # float: day of the last purchase
+    spent: np.ndarray  # money spent so far
+    alive: np.ndarray  # bool
+    rate: np.ndarray  # purchase rate per day
+    dropout: np.ndarray  # dropout probability after a purchase
+    spend: np.ndarray  # Gamma-Gamma spend level nu
+
+    @property
+    def size(self) -> int:
+        return int(self.purchases.size)
+
+
+def apply_base(state: State, base: Base, market: Market, rng: np.random.Generator) -> None:
+    """Start the first `base.size` customers from `base`; the next purchase of those alive is
+    an exponential wait from day 0 (memoryless), and of those dormant, when the market has
+    reactivation, a wait to wake up first."""
+    idx = slice(0, base.size)
+    state.purchases[idx] = base.purchases
+    state.gaps_drawn[idx] = base.purchases
+    state.first_t[idx] = base.first_day
+    state.last_t[idx] = base.last_day
+    state.first_day[idx] = np.floor(base.first_day)
+    state.last_day[idx] = np.floor(base.last_day)
+    state.arrival[idx] = base.first_day
+    state.spent[idx] = base.spent
+    state.alive[idx] = base.alive
+    state.rate[idx] = base.rate
+    state.dropout[idx] = base.dropout
+    state.spend[idx] = base.spend
+    rate = base.rate * market.buying.rate_multiplier(base.purchases)
+    state.next_t[idx] = _next_purchase(base.alive, rate, market.buying.reactivation, rng)
+
+
+def _next_purchase(
+    active: np.ndarray, rate: np.ndarray, wake: float, rng: np.random.Generator
+) -> np.ndarray:
+    """The first purchase after day 0: an exponential wait for the active; for the dormant, a
+    wait to wake (rate `wake` per day) before it, or never without reactivation."""
+    gap = rng.exponential(1.0, active.size) / np.maximum(rate, 1e-12)
+    asleep = rng.exponential(1.0, active.size) / wake if wake > 0 else np.full(active.size, NEVER)
+    return np.where(active, gap, np.minimum(asleep + gap, NEVER))
+
+
+def _choice(rng: np.random.Generator, shares: list[float], size: int) -> np.ndarray:
+    shares_arr = np.asarray(shares, dtype=float)
+    rest = max(0.0, 1.0 - shares_arr.sum())
+    probs = np.append(shares_arr, rest)
+    probs = probs / probs.sum()
+    picked = rng.choice(len(probs), size=size, p=probs)
+    return np.where(picked == len(shares_arr), -1, picked).astype(np.int16)
+
+
+def draw_population(
+    policy: Policy, market: Market, customers: int, days: int, rng: np.random.Generator
+) -> State:
+    """Draw the initial customers and all arrivals over `days`, from `rng` alone.
+
+    Each trait has a stream of its own, and each channel and attribute a stream keyed by its
+    name, so a spec that adds a channel or an attribute still gets the same customers (the
+    same rates, dropout, spend, audiences) as one without it: common random numbers hold
+    between different specs too.
+    """
+    arrivals_rng, audience_rng, buying_rng, spend_rng, control_rng, named_rng = rng.spawn(6)
+    named_key = int(named_rng.integers(0, 2**63))
+
+    def by_name(kind: str, name: str) -> np.random.Generator:
+        return np.random.default_rng([named_key, zlib.crc32(f"{kind}:{name}".encode())])
+
+    acquired_per_day = (
+        arrivals_rng.poisson(market.acquisition.per_day, size=days) if days else np.zeros(0)
+    )
+    arrivals_new = np.repeat(np.arange(days, dtype=float), acquired_per_day)
+    arrivals_new += arrivals_rng.random(arrivals_new.size)
+    pop = market.population
+    # an existing base's arrival (its first purchase) is set by `_seed_existing_base`
+    new = pop.start == "new"
+    arrivals_base = arrivals_rng.random(customers) if new else np.zeros(customers)
+    arrival = np.concatenate([arrivals_base, arrivals_new])
+    n = arrival.size
+    acquired = np.zeros(n, dtype=bool)
+    acquired[customers:] = True
+
+    audience_names = [a.name for a in policy.audiences]
+    shares = [pop.audiences.get(name, 0.0) for name in audience_names]
+    if audience_names and not pop.audiences:
+        shares = [1.0 / len(audience_names)] * len(audience_names)
+    audience = (
+        _choice(audience_rng, shares, n) if audience_names else np.full(n, -1, dtype=np.int16)
+    )
+
+    b = market.buying
+    rate = buying_rng.gamma(b.r, 1.0 / b.alpha, size=n)
+    dropout = buying_rng.beta(b.a, b.b, size=n)
+    sp = market.spend
+    spend = spend_rng.gamma(sp.q, 1.0 / sp.gamma, size=n)
+
+    reachable = np.zeros(n, dtype=np.uint64)
+    for i, channel in enumerate(policy.channels):
+        reach = market.channel(channel.name).reach
+        draws = by_name("channel", channel.name).random(n)
+        reachable |= (draws < reach).astype(np.uint64) << np.uint64(i)
+
+    control = control_rng.random(n) < policy.control_share
+
+    attributes: dict[str, np.ndarray] = {}
+    for attr in policy.attributes:
+        model = market.attributes.get(attr.name)
+        draw = by_name("attribute", attr.name)
+        if attr.type == "date":
+            span = model.days if model else 365.25 * 3
+            attributes[attr.name] = -np.floor(draw.random(n) * span)
+        elif attr.type == "flag":
+            share = model.share if model and model.share is not None else 0.5
+            attributes[attr.name] = (draw.random(n) < share).astype(float)
+        elif attr.type == "text":
+            names = list(model.values) if model else []
+            picked = _choice(draw, [model.values[v] for v in names], n) if names else None
+            table = np.array([*names, ""], dtype=object)
+            attributes[attr.name] = (
+                table[picked] if picked is not None else np.full(n, "", dtype=object)
+            )
+        elif model is not None and model.mean is not None:
+            attributes[attr.name] = draw.normal(model.mean, model.sd, size=n)
+        else:
+            attributes[attr.name] = np.full(n, np.nan)
+
+    state = State(
+        n=n,
+        arrival=arrival,
+        acquired=acquired,
+        audience=audience,
+        rate=rate,
+        dropout=dropout,
+        spend=spend,
+        reachable=reachable,
+        control=control,
+        attributes=attributes,
+    )
+    if pop.start == "existing":
+        _seed_existing_base(state, market, customers, by_name("population", "existing"))
+    return state
+
+
+def _seed_existing_base(
+    state: State, market: Market, customers: int, rng: np.random.Generator
+) -> None:
+    """An existing base: purchase counts from the given distribution, last purchase uniformly
+    within the past `recency_days`, earlier purchases spaced by the customer's own rate."""
+    pop = market.population
+    counts = np.array(sorted(pop.purchases), dtype=np.int32)
+    probs = np.array([pop.purchases[c] for c in counts], dtype=float)
+    k = counts[rng.choice(len(counts), size=customers, p=probs / probs.sum())]
+    last = -rng.random(customers) * pop.recency_days
+    mean_gap = 1.0 / np.maximum(state.rate[:customers], 1e-6)
+    first = last - (k - 1) * np.minimum(mean_gap, 365.0)
+    idx = slice(0, customers)
+    state.purchases[idx] = k
+    state.gaps_drawn[idx] = k
+    state.first_t[idx] = first
+    state.last_t[idx] = last
+    state.first_day[idx] = np.floor(first)
+    state.last_day[idx] = np.floor(last)
+    state.arrival[idx] = first
+    ev = market.spend.p / state.spend[idx]
+    state.spent[idx] = k * ev
+    # Who is still alive after k-1 repeat purchases under BG/NBD dropout:
+    survived = rng.random(customers) < (1.0 - state.dropout[idx]) ** (k - 1)
+    state.alive[idx] = survived
+    # Memoryless: the next purchase after day 0 is an exponential wait from day 0.
+    rate = state.rate[idx] * market.buying.rate_multiplier(k)
+    state.next_t[idx] = _next_purchase(survived, rate, market.buying.reactivation, rng)

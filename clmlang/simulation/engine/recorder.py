@@ -1,0 +1,108 @@
+"""What a run records: daily counters, the purchase and rule-event logs, per-rule counters.
+
+Logs grow by whole batches (a list of arrays per field, concatenated once at the end), so
+recording costs a few appends per day, not a Python call per customer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["DAILY", "DAILY_FLOWS", "DAILY_MARKETING", "RULE_COUNTERS", "Recorder", "Trace"]
+
+# What the recorder counts each day, one array of `days` each. daily.csv (`metrics`) shows the
+# flows and the marketing counts as they are, in these orders; the rest feed computed columns.
+DAILY_FLOWS = ("new_customers", "purchases", "revenue", "subscription_revenue")
+DAILY_MARKETING = (
+    "messages",
+    "message_cost",
+    "capped",
+    "delayed",
+    "over_capacity",
+    "unsubscribes",
+    "burned_out",
+    "discounts",
+    "rewards",
+    "acquisition_cost",
+)
+DAILY = ("customers", "alive", "active", *DAILY_FLOWS, "cost_of_goods", *DAILY_MARKETING)
+# What the recorder counts for each rule arm (a rule's variant, or its holdout), in the order
+# rules.csv shows them.
+RULE_COUNTERS = (
+    "fired",
+    "held_out",
+    "sent",
+    "capped",
+    "delayed",
+    "over_capacity",
+    "not_reachable",
+    "control",
+    "responses",
+    "converted",
+    "failed",
+    "cost",
+    "revenue",
+    "profit",
+)
+
+
+class _Log:
+    def __init__(self, **dtypes: type):
+        self.dtypes = dtypes
+        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in dtypes}
+
+    def add(self, **columns: np.ndarray | float | int) -> None:
+        size = max(np.size(v) for v in columns.values())
+        for key, value in columns.items():
+            self.parts[key].append(
+                np.broadcast_to(np.asarray(value, dtype=self.dtypes[key]), (size,))
+            )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            k: np.concatenate(v) if v else np.zeros(0, dtype=self.dtypes[k])
+            for k, v in self.parts.items()
+        }
+
+
+@dataclass
+class Trace:
+    """One customer's journey: (day, what happened, detail) lines."""
+
+    customer: int
+    lines: list[tuple[float, str, str]] = field(default_factory=list)
+
+    def add(self, day: float, kind: str, detail: str) -> None:
+        self.lines.append((day, kind, detail))
+
+
+class Recorder:
+    def __init__(self, days: int, stages: int, channels: int, arms: int):
+        self.days = days
+        self.daily = {k: np.zeros(days) for k in DAILY}
+        self.channel_messages = np.zeros((days, channels))
+        self.channel_cost = np.zeros((days, channels))
+        self.stage_counts = np.zeros((days, stages + 1), dtype=np.int64)  # column 0: no stage
+        self.transitions = np.zeros((stages + 1, stages + 1), dtype=np.int64)
+        self.arm_counters = {k: np.zeros(arms) for k in RULE_COUNTERS}
+        self.purchases = _Log(
+            customer=np.int32,
+            time=np.float64,
+            revenue=np.float64,
+            profit=np.float64,
+            product=np.int16,
+            arm=np.int32,
+        )
+        self.rule_events = _Log(arm=np.int32, customer=np.int32, day=np.int32)
+        self.messages = _Log(
+            customer=np.int32,
+            day=np.int32,
+            channel=np.int16,
+            site=np.int32,
+            arm=np.int32,
+            stage=np.int16,
+        )
+        self.unsubscribes = _Log(customer=np.int32, day=np.int32, channel=np.int16)
+        self.node_outcomes: dict[int, list[int]] = {}  # flow node -> [succeeded, failed]

@@ -1,0 +1,293 @@
+"""Rules: triggers, eligibility, re-entry, holdouts and variants, flows and their follow-ups,
+success tests and their outcomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+
+from ...compile.policy import ContinueStep, SendStep, StopStep, WaitStep
+from ...language.conditions import evaluate
+from .columns import Columns
+from .streams import Purpose
+
+
+class Rules:
+    """Methods of the simulation (mixed into it); see simulation.py for the state."""
+
+    def _rules(self, bucket: dict, d: int) -> None:
+        st = self.state
+        # stage-event anchors for "N days after enter/leave STAGE"
+        for kind, code, who in self.today.events_stage:
+            for r in self.memory.anchor:
+                ev = self.rules[r].trigger.event
+                if ev.kind == kind and self.stage_index.get(ev.stage) == code:
+                    self.memory.anchor[r][who] = d
+                    self.calendar.add(d + round(self.rules[r].trigger.days), "timer", r, who)
+        touched = self.idset.union(self.today.touched)
+        everyone = slice(0, self.arrived)
+        date = self.start_date + dt.timedelta(days=d)
+        for r, rule in enumerate(self.rules):
+            trig = rule.trigger
+            kind = trig.kind
+            pre_evaluated = False
+            if kind == "event":
+                ids = self._event_candidates(trig.event)
+            elif kind in ("after", "before", "anniversary", "inactivity"):
+                ids = bucket.get(("timer", r), np.zeros(0, np.int64))
+                if kind == "inactivity":
+                    ids = ids[np.floor(st.last_t[ids]) == d - round(trig.days)]
+                elif r in self.memory.anchor:
+                    ids = ids[self.memory.anchor[r][ids] == d - round(trig.days)]
+            elif kind == "schedule":
+                ids = np.arange(self.arrived) if _scheduled(trig, date) else np.zeros(0, np.int64)
+            else:  # condition, every: level of the filters, for whom it may have changed
+                rows = everyone if self.eligibility.time_driven[r] else touched
+                ids = self._edge(r, rows, d)
+                pre_evaluated = True
+            if not ids.size:
+                continue
+            ids = ids[ids < self.arrived]
+            if not pre_evaluated and ids.size:
+                ok = self._eligible(r, ids, d)
+                self._trace_rule(ids[~ok], d, r, "triggered, but its filters are false")
+                ids = ids[ok]
+            allowed = self._reentry(r, ids, d)
+            if self.trace is not None and allowed.size < ids.size:
+                self._trace_rule(
+                    np.setdiff1d(ids, allowed),
+                    d,
+                    r,
+                    "triggered, but re-entry does not allow it yet",
+                )
+            if allowed.size:
+                self._fire(r, allowed, d)
+        # follow-ups due today, success branches, failures at their deadline, delayed messages
+        for (kind, key), ids in bucket.items():
+            if kind == "continue":
+                node_id, step = key
+                self.today.pending_flows.append((node_id, step, ids))
+            elif kind == "deadline":
+                until = self.memory.waiting[key]
+                failed = ids[until[ids] == d]
+                if failed.size:
+                    until[failed] = np.nan
+                    node = self.program.nodes[key]
+                    self.recorder.arm_counters["failed"][
+                        self.arms.of[(node.rule, node.variant)]
+                    ] += failed.size
+                    self.recorder.node_outcomes.setdefault(key, [0, 0])[1] += failed.size
+                    self._trace_rule(failed, d, node.rule, "failure: the success window closed")
+                    if node.on_failure is not None:
+                        self.today.pending_flows.append((node.on_failure, 0, failed))
+            elif kind == "send":
+                self._enqueue(key, ids)
+        while self.today.pending_flows:
+            node_id, step, ids = self.today.pending_flows.pop(0)
+            node = self.program.nodes[node_id]
+            ids = self._not_exited(node.rule, ids, d)
+            self._run_steps(node_id, step, ids, d)
+
+    def _event_candidates(self, ev) -> np.ndarray:
+        parts: list[np.ndarray] = []
+        if ev.kind == "purchase":
+            for ids, product in self.today.events_purchase:
+                parts.append(ids[self._event_match(ev, ids, product)])
+        elif ev.kind == "first_purchase":
+            parts = list(self.today.events_first)
+        else:
+            code = self.stage_index.get(ev.stage)
+            parts = [
+                who for kind, c, who in self.today.events_stage if kind == ev.kind and c == code
+            ]
+        return self.idset.union(parts)
+
+    def _event_match(self, ev, ids: np.ndarray, product: np.ndarray) -> np.ndarray:
+        if ev.product is not None:
+            return product == self.product_index[ev.product]
+        if ev.line is not None and self.catalogue.count:
+            return self.catalogue.line[product] == self.line_index[ev.line]
+        return np.ones(ids.size, dtype=bool)
+
+    def _edge(self, r: int, rows: np.ndarray | slice, d: int) -> np.ndarray:
+        """Condition and `every` triggers: who fires today, from the level of the filters.
+
+        `rows` is whom to re-evaluate: everyone who has arrived (a slice, so columns are views,
+        not copies) when the filters change with time, else only today's touched customers.
+        """
+        rule = self.rules[r]
+        now_true = self._eligible(r, rows, d)
+        was = self.memory.was_true[r]
+        if isinstance(rows, slice):
+            changed = np.flatnonzero(now_true & ~was[rows])
+            was[rows] = now_true
+            became = changed
+        else:
+            became = rows[now_true & ~was[rows]]
+            was[rows] = now_true
+        if rule.trigger.kind == "every":
+            since = self.memory.eligible_since[r]
+            since[became] = d
+            holders = np.flatnonzero(was[: self.arrived])
+            since_h = since[holders]
+            return holders[((d - since_h) % max(1, round(rule.trigger.days)) == 0) & (d > since_h)]
+        if rule.reentry.kind == "edge":
+            return became
+        # always, once, once per period: whoever holds the condition (re-entry filters next)
+        return np.flatnonzero(was[: self.arrived])
+
+    def _eligible(self, r: int, ids: np.ndarray | slice, d: int) -> np.ndarray:
+        """The rule's filters (`in stage`, `for`, `when`) for each of `ids`."""
+        lut, rest = self.eligibility.stage_lut[r], self.eligibility.rest[r]
+        size = ids.stop - ids.start if isinstance(ids, slice) else ids.size
+        if lut is None:
+            if rest is None:
+                return np.ones(size, dtype=bool)
+            return evaluate(rest, Columns(self, ids, d), size)
+        stage = self.state.stage[ids]
+        codes = self.eligibility.stage_codes[r]
+        if len(codes) <= 4:  # a few comparisons beat a gather
+            inside = stage == codes[0]
+            for code in codes[1:]:
+                inside |= stage == code
+        else:
+            inside = lut[stage + 1]
+        if rest is None or not inside.any():
+            return inside
+        if isinstance(ids, slice):  # columns of a slice are views: cheaper than gathering rows
+            inside &= evaluate(rest, Columns(self, ids, d), size)
+            return inside
+        sub = ids[inside]
+        inside[inside] = evaluate(rest, Columns(self, sub, d), sub.size)
+        return inside
+
+    def _reentry(self, r: int, ids: np.ndarray, d: int) -> np.ndarray:
+        re = self.rules[r].reentry
+        if re.kind not in ("once",) or not ids.size:
+            return ids
+        last = self.memory.last_fired[r][ids]
+        if re.period_days is None:
+            return ids[np.isnan(last)]
+        return ids[np.isnan(last) | (d - last >= re.period_days)]
+
+    def _fire(self, r: int, ids: np.ndarray, d: int) -> None:
+        rule, rec, S = self.rules[r], self.recorder, self.streams
+        self.memory.last_fired[r][ids] = d
+        held = (
+            S.uniform(ids, Purpose.HOLDOUT, self.arms.rule_keys[r]) < rule.holdout
+            if rule.holdout
+            else np.zeros(ids.size, bool)
+        )
+        counters = rec.arm_counters
+        if held.any():
+            hold_arm = self.arms.holdout[r]
+            counters["held_out"][hold_arm] += held.sum()
+            counters["fired"][hold_arm] += held.sum()
+            rec.rule_events.add(arm=hold_arm, customer=ids[held], day=d)
+            self._trace_rule(ids[held], d, r, "held out: in the rule's control group")
+        treated = ids[~held]
+        if not treated.size:
+            return
+        roots = self.program.roots[r]
+        if rule.variants:
+            u = S.uniform(treated, Purpose.VARIANT, self.arms.rule_keys[r])
+            variant = np.minimum(
+                np.searchsorted(self.arms.variant_cumulative[r], u, side="right"), len(roots) - 1
+            )
+        else:
+            variant = np.zeros(treated.size, dtype=np.int64)
+        for v, root in enumerate(roots):
+            who = treated[variant == v]
+            if not who.size:
+                continue
+            arm = self.arms.of[(r, v if rule.variants else -1)]
+            counters["fired"][arm] += who.size
+            rec.rule_events.add(arm=arm, customer=who, day=d)
+            self._trace_rule(
+                who, d, r, "fired" + (f", variant {rule.variants[v].name}" if rule.variants else "")
+            )
+            self._run_steps(root, 0, who, d)
+
+    def _not_exited(self, r: int, ids: np.ndarray, d: int) -> np.ndarray:
+        ex = self.rules[r].exit
+        if ex is None or not ids.size:
+            return ids
+        gone = evaluate(ex, Columns(self, ids, d), ids.size)
+        self._trace_rule(ids[gone], d, r, "left the flow: its exit condition holds")
+        return ids[~gone]
+
+    def _run_steps(self, node_id: int, start: int, ids: np.ndarray, d: int) -> None:
+        node = self.program.nodes[node_id]
+        for i in range(start, len(node.steps)):
+            if not ids.size:
+                return
+            step = node.steps[i]
+            if isinstance(step, SendStep):
+                self._enqueue(self.steps.ids[(node_id, i)], ids)
+            elif isinstance(step, WaitStep):
+                self.calendar.add(d + max(1, round(step.days)), "continue", (node_id, i + 1), ids)
+                return
+            elif isinstance(step, ContinueStep):
+                target = next(j for j, rr in enumerate(self.rules) if rr.name == step.rule)
+                self._fire(target, ids, d)
+                return
+            elif isinstance(step, StopStep):
+                return
+        if node.success is not None and ids.size:
+            deadline = d + max(1, math.ceil(node.success.within_days))
+            self.memory.waiting[node_id][ids] = deadline
+            self.calendar.add(deadline, "deadline", node_id, ids)
+
+    def _check_success_purchase(self, ids: np.ndarray, product: np.ndarray, d: int) -> None:
+        cat = self.catalogue
+        for node_id, until in self.memory.waiting.items():
+            ev = self.program.nodes[node_id].success.event
+            if ev.kind not in ("purchase", "first_purchase"):
+                continue
+            hit = until[ids] >= d
+            if ev.product is not None:
+                hit &= product == self.product_index[ev.product]
+            elif ev.line is not None and cat.count:
+                hit &= cat.line[product] == self.line_index[ev.line]
+            self._succeed(node_id, ids[hit], d)
+
+    def _succeed(self, node_id: int, ids: np.ndarray, d: int) -> None:
+        if not ids.size:
+            return
+        node = self.program.nodes[node_id]
+        self.memory.waiting[node_id][ids] = np.nan
+        self.recorder.arm_counters["converted"][self.arms.of[(node.rule, node.variant)]] += ids.size
+        self.recorder.node_outcomes.setdefault(node_id, [0, 0])[0] += ids.size
+        self._trace_rule(ids, d, node.rule, "success")
+        if node.on_success is not None:
+            self.today.pending_flows.append((node.on_success, 0, ids))
+
+    def _trace_rule(self, ids: np.ndarray, d: float, r: int, what: str) -> None:
+        if self.trace and ids.size and (ids == self.trace.customer).any():
+            rule = self.rules[r]
+            self.trace.add(d, "rule", f"{rule.name} ({rule.span}): {what}")
+
+    def _arm_label(self, arm: int) -> str:
+        r, label = self.arms.labels[arm]
+        return self.rules[r].name + (f"/{label}" if label else "")
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _scheduled(trig, date: dt.date) -> bool:
+    value = trig.schedule_value
+    match trig.schedule:
+        case "daily":
+            return True
+        case "weekly":
+            return value is None or _WEEKDAYS[date.weekday()] == value
+        case "monthly":
+            return int(value or 1) == date.day
+        case "yearly":
+            return value == f"{date.month:02d}-{date.day:02d}"
+        case "date":
+            return value == date.isoformat()
+    return False

@@ -1,0 +1,231 @@
+"""The simulator: a SimPy calendar of day buckets driving batch updates of numpy state.
+
+One SimPy process walks the calendar: it wakes on each day that has work (every day when the
+policy has condition-triggered or scheduled rules, or stages that change with time) and runs
+the day's phases in a fixed order, each over whole batches of customers:
+
+1. purchases due today (natural ones and responses to messages), with their consequences:
+   products, checks, upsells, subscriptions, programme membership, stage changes, dropout,
+   the next purchase time, success tests of waiting rules;
+2. subscription renewals;
+3. stage changes that time alone brings;
+4. rules: triggers, eligibility, re-entry, holdout and variants, flows and their follow-ups;
+5. messages, in priority order, through caps and channel capacities, and their effects:
+   cost, fatigue, unsubscribes, burnout and responses (future purchases).
+
+The phases live in mixins of their own: `buying.py` (1, 2), `stages.py` (3, and the stage
+changes purchases bring), `rules.py` (4, with the success tests), `messaging.py` (5), and
+`timers.py` puts on the calendar what is due from the start and the timers a purchase sets;
+this module holds the state, the walk of the calendar and the day. See docs/engine.md for
+the design and docs/model.md for the behaviour it implements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from ...compile.policy import Policy
+from ...market.model import Market
+from .buying import Buying
+from .calendar import Calendar
+from .catalogue import Catalogue
+from .columns import MessageLog
+from .components import Arms, DayWork, Eligibility, RuleMemory, SendSteps, StageEffects
+from .idset import IdSet
+from .messaging import Messaging, _Cap
+from .population import NEVER, Base, State, apply_base, draw_population
+from .program import Program
+from .recorder import Recorder, Trace
+from .rules import Rules
+from .stages import Stages
+from .streams import Streams
+from .timers import Timers
+
+__all__ = ["Run", "simulate_policy"]
+
+
+@dataclass
+class Run:
+    """The raw result of one run: final state, recorded logs and counters."""
+
+    policy: Policy
+    market: Market
+    days: int
+    customers: int
+    state: State
+    recorder: Recorder
+    arms: list[tuple[int, str]]  # (rule index, variant name | "" | "holdout")
+    sites: list  # the send steps, indexed as in the message log
+    trace: Trace | None
+
+
+class _Simulation(Timers, Buying, Stages, Rules, Messaging):
+    def __init__(
+        self,
+        policy: Policy,
+        market: Market,
+        customers: int,
+        days: int,
+        rng: np.random.Generator,
+        trace: int | None,
+        progress=None,
+        base: Base | None = None,
+        blocks: int = 1,
+    ):
+        self.policy, self.market, self.days = policy, market, days
+        if blocks < 1 or customers % blocks or (blocks > 1 and market.acquisition.per_day):
+            raise ValueError("blocks: equal blocks of the starting customers, no acquisition")
+        self.blocks, self.block_size = blocks, max(customers // blocks, 1)
+        self.progress = progress
+        population_rng, key_rng = rng.spawn(2)
+        self.state = st = draw_population(policy, market, customers, days, population_rng)
+        self.from_base = base is not None
+        if base is not None:
+            apply_base(st, base, market, population_rng.spawn(1)[0])
+        self.streams = Streams(key_rng)
+        self.n = st.n
+        self.customers = customers
+        self.catalogue = Catalogue(policy, market)
+        self.program = Program.of(policy)
+        self.idset = IdSet(self.n)
+        self.calendar = Calendar(days, self.idset)
+        self.message_log = MessageLog(policy, self.n)
+        self.product_index = {p.name: i for i, p in enumerate(policy.products)}
+        self.line_index = {name: i for i, name in enumerate(policy.lines)}
+        self.channel_index = {c.name: i for i, c in enumerate(policy.channels)}
+        self.stage_index = {s.name: i for i, s in enumerate(policy.stages)}
+        self.trace = Trace(trace) if trace is not None else None
+        self.start_date = dt.date.fromisoformat(market.start_date)
+
+        self.effects = StageEffects.of(policy, market)
+        sp = market.spend
+        self.mean_order = sp.p * sp.gamma / (sp.q - 1.0)
+        cat = self.catalogue
+        if cat.count:
+            w = cat.weights[0] / max(cat.weights[0].sum(), 1e-12)
+            self.mean_check = float((w * cat.price).sum()) or self.mean_order
+        else:
+            self.mean_check = self.mean_order
+
+        self.rules = policy.rules
+        self.arms = Arms.of_policy(policy)
+        self.steps = SendSteps.of(self.program, self.arms)
+        self.eligibility = Eligibility.of(policy, self.effects.time_driven)
+        self.memory = RuleMemory.of(policy, self.program, self.n)
+        self.recorder = Recorder(
+            days, len(policy.stages), len(policy.channels), len(self.arms.labels)
+        )
+        self.caps = [_Cap(c, self.n) for c in policy.caps]
+        self.subscription_next = {j: np.full(self.n, NEVER) for j in self.catalogue.lifetimes}
+        self.needs_daily = self.effects.time_driven or any(
+            r.trigger.kind in ("condition", "every", "schedule") for r in self.rules
+        )
+        self.today = DayWork.start(policy, blocks)
+        self.seq = 0
+
+    # ---- the calendar -------------------------------------------------------------------
+    def run(self) -> Run:
+        st = self.state
+        self.arrived = self.customers
+        self.acquired_arrival = st.arrival[self.customers :]
+        self._schedule_start()
+        env = simpy.Environment()
+        env.process(self._process(env))
+        env.run()
+        return Run(
+            self.policy,
+            self.market,
+            self.days,
+            self.customers,
+            st,
+            self.recorder,
+            self.arms.labels,
+            self.steps.sites,
+            self.trace,
+        )
+
+    def _process(self, env: simpy.Environment):
+        day = -1
+        last_recorded = -1
+        while True:
+            nxt = day + 1 if self.needs_daily else self.calendar.next_day(day)
+            if nxt is None or nxt >= self.days:
+                break
+            yield env.timeout(nxt - env.now if day >= 0 else nxt)
+            day = nxt
+            self._day(day)
+            if self.progress is not None:
+                self.progress(day)
+            self._fill_levels(last_recorded, day)
+            last_recorded = day
+        self._fill_levels(last_recorded, self.days)
+
+    def _fill_levels(self, last: int, upto: int) -> None:
+        """Days the calendar skipped keep the levels of the last day it processed."""
+        rec = self.recorder
+        if last < 0 or upto - last <= 1:
+            return
+        for key in ("customers", "alive"):
+            rec.daily[key][last + 1 : upto] = rec.daily[key][last]
+        rec.stage_counts[last + 1 : upto] = rec.stage_counts[last]
+
+    # ---- one day ------------------------------------------------------------------------
+    def _day(self, d: int) -> None:
+        st, rec = self.state, self.recorder
+        bucket = self.calendar.take(d)
+        self.arrived = self.customers + int(np.searchsorted(self.acquired_arrival, d + 1.0))
+        self.today = DayWork.start(self.policy, self.blocks)
+        new_acquired = int(np.sum((self.acquired_arrival >= d) & (self.acquired_arrival < d + 1)))
+        rec.daily["acquisition_cost"][d] += new_acquired * self.market.acquisition.cost
+
+        # 1. purchases
+        due = [v for (kind, _), v in bucket.items() if kind in ("purchase", "response")]
+        if due:
+            self._purchases(self.idset.union(due), d)
+        # 2. renewals
+        for (kind, key), ids in bucket.items():
+            if kind == "billing":
+                self._renew(key, ids, d)
+        # 3. stages that change with time
+        if self.effects.time_driven:
+            self._assign_stages(np.arange(self.arrived), d)
+        # 4. rules
+        self._rules(bucket, d)
+        # 5. messages
+        self._send_queue(d)
+
+        arrived = slice(0, self.arrived)
+        rec.daily["customers"][d] = self.arrived
+        rec.daily["alive"][d] = np.count_nonzero(st.alive[arrived] & (st.purchases[arrived] > 0))
+        # customers per stage from the transitions so far: entries less exits (no full scan)
+        counts = rec.transitions.sum(axis=0) - rec.transitions.sum(axis=1)
+        counts[0] = self.arrived - counts[1:].sum()
+        rec.stage_counts[d] = counts
+
+
+def simulate_policy(
+    policy: Policy,
+    market: Market,
+    *,
+    customers: int,
+    days: int,
+    rng: np.random.Generator,
+    trace: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    base: Base | None = None,
+    blocks: int = 1,
+) -> Run:
+    """Run `policy` on `customers` customers of `market` for `days` days.
+
+    `trace`: a customer id whose journey to record; `progress(day)` is called after each day
+    the calendar processes; `base`: real customers to start from (they are the first
+    `base.size` of the `customers`). `blocks`: the customers are that many equal blocks of
+    consecutive ids, independent populations in one calendar: each block has the channels'
+    whole daily capacity (nothing else couples customers, and there must be no acquisition).
+    """
+    return _Simulation(policy, market, customers, days, rng, trace, progress, base, blocks).run()

@@ -1,0 +1,63 @@
+"""Stages: each customer's stage from the stage conditions (the first that holds, in spec
+order). A move records its transition, raises the enter and leave events that rules trigger
+on, and meets the success tests waiting for a stage entry."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...language.conditions import evaluate
+from .columns import Columns
+
+
+class Stages:
+    """Methods of the simulation (mixed into it); see simulation.py for the state."""
+
+    def _assign_stages(self, ids: np.ndarray, d: int, events: bool = True) -> None:
+        """Re-evaluate the stage of `ids` on day `d`; with `events` False (the existing base at
+        the start) the moves are recorded as transitions only."""
+        st = self.state
+        if not self.policy.stages or not ids.size:
+            return
+        cols = Columns(self, ids, d)
+        new = np.full(ids.size, -1, dtype=np.int16)
+        undecided = np.ones(ids.size, dtype=bool)
+        for code, stage in enumerate(self.policy.stages):
+            hit = undecided & evaluate(stage.condition, cols, ids.size)
+            new[hit] = code
+            undecided &= ~hit
+            if not undecided.any():
+                break
+        old = st.stage[ids]
+        moved = new != old
+        if not moved.any():
+            return
+        who, frm, to = ids[moved], old[moved], new[moved]
+        st.previous_stage[who] = frm
+        st.stage[who] = to
+        st.stage_since[who] = d
+        np.add.at(self.recorder.transitions, (frm + 1, to + 1), 1)
+        if not events:
+            return
+        self.today.touched.append(who)
+        for code in np.flatnonzero(np.bincount(to + 1)) - 1:
+            if code >= 0:
+                self.today.events_stage.append(("enter", int(code), who[to == code]))
+        for code in np.flatnonzero(np.bincount(frm + 1)) - 1:
+            if code >= 0:
+                self.today.events_stage.append(("leave", int(code), who[frm == code]))
+        for node_id, until in self.memory.waiting.items():
+            node = self.program.nodes[node_id]
+            ev = node.success.event
+            if ev.kind == "enter" and ev.stage in self.stage_index:
+                hit = who[(to == self.stage_index[ev.stage]) & (until[who] >= d)]
+                self._succeed(node_id, hit, d)
+        if self.trace and (who == self.trace.customer).any():
+            i = int(np.flatnonzero(who == self.trace.customer)[0])
+            names = [s.name for s in self.policy.stages]
+            self.trace.add(
+                d,
+                "stage",
+                f"{names[frm[i]] if frm[i] >= 0 else '(none)'} -> "
+                f"{names[to[i]] if to[i] >= 0 else '(none)'}",
+            )

@@ -1,0 +1,83 @@
+"""Timers: what the calendar holds before the first day, and what a purchase sets.
+
+At the start: every customer's first due purchase; for an existing base, their stages from
+their history and the inactivity timers since their last purchase; and the triggers on dated
+attributes (N days after or before the date, its anniversaries). After a purchase: the
+inactivity timers it restarts and the "N days after a purchase" timers it starts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Timers:
+    """Methods of the simulation (mixed into it); see simulation.py for the state."""
+
+    def _schedule_start(self) -> None:
+        """Put on the calendar what is due from the start, before the first day runs."""
+        st, cal = self.state, self.calendar
+        ids = np.arange(self.n)
+        due = np.floor(st.next_t)
+        finite = np.isfinite(due)
+        cal.add_spread(due[finite], "purchase", None, ids[finite])
+        # existing base: stages and inactivity timers from their history
+        if self.customers and (self.market.population.start == "existing" or self.from_base):
+            base = np.arange(self.customers)
+            self._assign_stages(base, 0, events=False)
+            for r, rule in enumerate(self.rules):
+                if rule.trigger.kind == "inactivity":
+                    cal.add_spread(
+                        np.floor(st.last_t[base]) + round(rule.trigger.days), "timer", r, base
+                    )
+        # triggers on dated attributes
+        for r, rule in enumerate(self.rules):
+            trig = rule.trigger
+            if trig.attribute is None:
+                continue
+            dates = st.attributes[trig.attribute]
+            if trig.kind == "after":
+                cal.add_spread(np.floor(dates + trig.days), "timer", r, ids[np.isfinite(dates)])
+            elif trig.kind == "anniversary" or (trig.kind == "before" and trig.anniversary):
+                lead = trig.days or 0.0
+                for year in range(0, int(self.days / 365.25) + 2):
+                    occurrence = self._anniversary(dates, year) - lead
+                    ok = np.isfinite(occurrence)
+                    cal.add_spread(occurrence[ok], "timer", r, ids[ok])
+            elif trig.kind == "before":
+                ok = np.isfinite(dates)
+                cal.add_spread(np.floor(dates[ok] - trig.days), "timer", r, ids[ok])
+        # scheduled rules wake the calendar every day anyway (needs_daily)
+
+    def _anniversary(self, dates: np.ndarray, year: int) -> np.ndarray:
+        """The day number of each date's anniversary in year `year` of the run (0: the first);
+        29 February falls on 28 February in other years."""
+        out = np.full(dates.shape, np.nan)
+        ok = np.isfinite(dates)
+        start = np.datetime64(self.start_date.isoformat(), "D")
+        when = start + dates[ok].astype(np.int64)
+        months = when.astype("M8[M]")
+        day_of_month = (when - months.astype("M8[D]")).astype(np.int64)
+        month_of_year = (months - when.astype("M8[Y]").astype("M8[M]")).astype(np.int64)
+        target = (
+            np.datetime64(str(self.start_date.year + year), "Y").astype("M8[M]") + month_of_year
+        )
+        length = ((target + 1).astype("M8[D]") - target.astype("M8[D]")).astype(np.int64)
+        day = target.astype("M8[D]") + np.minimum(day_of_month, length - 1)
+        out[ok] = (day - start).astype(np.int64)
+        return out
+
+    def _after_purchase_timers(self, ids: np.ndarray, product: np.ndarray, d: int) -> None:
+        """Restart the inactivity timers of `ids`, who bought `product` on day `d`, and start
+        the "N days after a purchase" timers their purchases match."""
+        for r, rule in enumerate(self.rules):
+            trig = rule.trigger
+            if trig.kind == "inactivity":
+                self.calendar.add(d + round(trig.days), "timer", r, ids)
+            elif r in self.memory.anchor and trig.event.kind in ("purchase", "first_purchase"):
+                hit = self._event_match(trig.event, ids, product)
+                if trig.event.kind == "first_purchase":
+                    hit &= self.state.purchases[ids] == 1
+                chosen = ids[hit]
+                self.memory.anchor[r][chosen] = d
+                self.calendar.add(d + round(trig.days), "timer", r, chosen)

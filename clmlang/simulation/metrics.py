@@ -1,0 +1,336 @@
+"""From a run's raw records to the forecast: KPIs and tables as pandas DataFrames.
+
+Definitions (also in docs/model.md):
+- retention at D days: among customers whose first purchase was at least D days before the
+  end of the run, the share who bought again at D days or more after it ("rolling retention");
+- survival rate: the share of customers who made a repeat purchase;
+- churn rate: among customers who first bought at least 90 days before the end, the share
+  with no purchase in the last 90 days;
+- active customers on a day: customers with a purchase in the 90 days up to it;
+- LTV: gross profit per customer over the horizon; ARPPU: revenue per paying customer;
+- a rule's incremental effect: revenue per eligible customer within the rule's window (its
+  success window, else 30 days) for treated customers minus holdout customers, with a 95%
+  Welch confidence interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.files import write_atomic
+from .engine import Run
+from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
+
+__all__ = ["ACTIVE_DAYS", "Forecast", "forecast"]
+
+ACTIVE_DAYS = 90
+RETENTION_DAYS = (30, 90, 180, 365)
+MONTH = 30.4375
+
+
+@dataclass
+class Forecast:
+    """What a simulation forecasts: a KPI summary and five tables."""
+
+    summary: dict[str, float | int | str | None]
+    daily: pd.DataFrame
+    stages: pd.DataFrame
+    transitions: pd.DataFrame
+    cohorts: pd.DataFrame
+    rules: pd.DataFrame
+    retention: pd.DataFrame  # age_days, retention: the rolling retention curve
+    trace: list[tuple[float, str, str]] | None = None
+
+    def files(self) -> dict[str, str]:
+        """Every output file's name and text (built in memory, then written at once)."""
+        return {
+            "summary.json": json.dumps(self.summary, indent=2, sort_keys=False) + "\n",
+            "daily.csv": self.daily.to_csv(index=False, float_format="%.6g"),
+            "stages.csv": self.stages.to_csv(index=False),
+            "transitions.csv": self.transitions.to_csv(float_format="%.6g"),
+            "cohorts.csv": self.cohorts.to_csv(index=False, float_format="%.6g"),
+            "rules.csv": self.rules.to_csv(index=False, float_format="%.6g"),
+        }
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write every output file into `folder`, each atomically; returns the paths."""
+        folder = Path(folder)
+        written = []
+        for name, text in self.files().items():
+            write_atomic(folder / name, text)
+            written.append(folder / name)
+        return written
+
+
+def _r(x: float) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), 6)
+
+
+def forecast(run: Run) -> Forecast:
+    rec, policy = run.recorder, run.policy
+    days = run.days
+    purchases = rec.purchases.arrays()
+    order = np.lexsort((purchases["time"], purchases["customer"]))
+    buy = {k: v[order] for k, v in purchases.items()}
+    cust, time, revenue = buy["customer"], buy["time"], buy["revenue"]
+    # purchase number per customer (1 = first)
+    starts = np.r_[True, cust[1:] != cust[:-1]] if cust.size else np.zeros(0, bool)
+    group_start = (
+        np.maximum.accumulate(np.where(starts, np.arange(cust.size), 0)) if cust.size else cust
+    )
+    number = np.arange(cust.size) - group_start + 1
+
+    daily = _daily(run, cust, time)
+    summary = _summary(run, cust, time, revenue, number, daily)
+    stage_names = ["(none)"] + [s.name for s in policy.stages]
+    stages = pd.DataFrame(rec.stage_counts, columns=stage_names)
+    stages.insert(0, "day", np.arange(days))
+    if not (stages["(none)"] > 0).any():
+        stages = stages.drop(columns="(none)")
+    transitions = pd.DataFrame(
+        rec.transitions, index=pd.Index(stage_names, name="from"), columns=stage_names
+    )
+    cohorts = _cohorts(run, cust, time)
+    rules = _rules(run, cust, time, revenue)
+    retention = _retention_curve(run, cust, time, number)
+    trace = run.trace.lines if run.trace else None
+    return Forecast(summary, daily, stages, transitions, cohorts, rules, retention, trace)
+
+
+def _retention_curve(run: Run, cust, time, number) -> pd.DataFrame:
+    """Rolling retention by age: of customers whose first purchase is at least `age` days
+    before the end, the share who bought again `age` days or more after it."""
+    days = run.days
+    first = np.full(run.state.n, np.nan)
+    first[cust[number == 1]] = time[number == 1]
+    last = np.full(run.state.n, -np.inf)
+    if cust.size:
+        np.maximum.at(last, cust, time)
+    buyers = np.isfinite(first)
+    f, span = first[buyers], (last - first)[buyers]
+    ages = np.unique(np.linspace(0, max(days - 1, 0), num=min(days, 60)).round().astype(int))
+    shares = []
+    for age in ages:
+        eligible = f <= days - age
+        n = eligible.sum()
+        shares.append(float((eligible & (span >= max(age, 1e-9))).sum() / n) if n else np.nan)
+    return pd.DataFrame({"age_days": ages, "retention": shares})
+
+
+def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
+    rec, policy, days = run.recorder, run.policy, run.days
+    d = rec.daily
+    start = dt.date.fromisoformat(run.market.start_date)
+    frame = pd.DataFrame({"day": np.arange(days)})
+    frame["date"] = [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
+    frame["customers"] = d["customers"].astype(np.int64)
+    frame["alive"] = d["alive"].astype(np.int64)
+    frame["active"] = _active(cust, time, days)
+    for key in DAILY_FLOWS:
+        frame[key] = d[key]
+    gross = d["revenue"] - d["cost_of_goods"] - d["rewards"]
+    frame["gross_profit"] = gross
+    marketing = d["message_cost"] + d["acquisition_cost"]
+    frame["marketing_cost"] = marketing
+    frame["profit"] = gross - marketing
+    for i, channel in enumerate(policy.channels):
+        frame[f"messages_{channel.name}"] = rec.channel_messages[:, i]
+        frame[f"cost_{channel.name}"] = rec.channel_cost[:, i]
+    for key in DAILY_MARKETING:
+        frame[key] = d[key]
+    return frame
+
+
+def _active(cust: np.ndarray, time: np.ndarray, days: int) -> np.ndarray:
+    """Customers with a purchase in the last ACTIVE_DAYS days, for every day (sweep line)."""
+    if not cust.size:
+        return np.zeros(days, dtype=np.int64)
+    day = np.floor(time).astype(np.int64)
+    nxt = np.r_[day[1:], np.iinfo(np.int64).max]
+    same = np.r_[cust[1:] == cust[:-1], False]
+    end = np.where(same, np.minimum(day + ACTIVE_DAYS, nxt), day + ACTIVE_DAYS)
+    keep = end > day
+    delta = np.zeros(days + 1, dtype=np.int64)
+    np.add.at(delta, np.clip(day[keep], 0, days), 1)
+    np.add.at(delta, np.clip(end[keep], 0, days), -1)
+    return np.cumsum(delta)[:days]
+
+
+def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame) -> dict:
+    rec, st, days = run.recorder, run.state, run.days
+    arrived = int(daily["customers"].iloc[-1]) if days else 0
+    first_time = np.full(st.n, np.nan)
+    first_time[cust[number == 1]] = time[number == 1]
+    buyers = np.isfinite(first_time)
+    out: dict[str, float | int | str | None] = {
+        "program": run.policy.program,
+        "currency": run.policy.currency,
+        "days": days,
+        "customers": arrived,
+        "new_customers": int(daily["new_customers"].sum()),
+        "acquired_customers": int(st.acquired[:arrived].sum()),
+    }
+    for horizon in RETENTION_DAYS:
+        eligible = buyers & (first_time <= days - horizon)
+        later = np.zeros(st.n, dtype=bool)
+        age = time - first_time[cust]
+        later[cust[age >= horizon]] = True
+        n = int(eligible.sum())
+        out[f"retention_{horizon}d"] = _r((later & eligible).sum() / n) if n else None
+    repeaters = np.zeros(st.n, dtype=bool)
+    repeaters[cust[number >= 2]] = True
+    n_buyers = int(buyers.sum())
+    out["survival_rate"] = _r(repeaters.sum() / n_buyers) if n_buyers else None
+    last = np.full(st.n, -np.inf)
+    np.maximum.at(last, cust, time) if cust.size else None
+    old = buyers & (first_time <= days - ACTIVE_DAYS)
+    out["churn_rate"] = (
+        _r((old & (last < days - ACTIVE_DAYS)).sum() / old.sum()) if old.any() else None
+    )
+    out["alive_share_at_end"] = _r(daily["alive"].iloc[-1] / arrived) if arrived else None
+    total_revenue = float(daily["revenue"].sum())
+    gross = float(daily["gross_profit"].sum())
+    marketing = float(daily["marketing_cost"].sum())
+    purchases = int(daily["purchases"].sum())
+    out["purchases"] = purchases
+    out["transactions_per_customer"] = _r(purchases / n_buyers) if n_buyers else None
+    out["revenue"] = _r(total_revenue)
+    out["gross_profit"] = _r(gross)
+    out["marketing_cost"] = _r(marketing)
+    out["message_cost"] = _r(float(daily["message_cost"].sum()))
+    out["offer_cost"] = _r(float(daily["discounts"].sum()))
+    out["acquisition_cost"] = _r(float(daily["acquisition_cost"].sum()))
+    out["profit"] = _r(gross - marketing)
+    out["avg_check"] = _r(revenue.mean()) if revenue.size else None
+    out["avg_check_new"] = _r(revenue[number == 1].mean()) if (number == 1).any() else None
+    loyal = number >= 3
+    out["avg_check_loyal"] = _r(revenue[loyal].mean()) if loyal.any() else None
+    out["arppu"] = _r(total_revenue / n_buyers) if n_buyers else None
+    out["ltv"] = _r(gross / arrived) if arrived else None
+    out["revenue_per_customer"] = _r(total_revenue / arrived) if arrived else None
+    attributed = float(rec.arm_counters["profit"].sum())
+    rule_cost = float(rec.arm_counters["cost"].sum())
+    out["marketing_roi"] = _r((attributed - rule_cost) / rule_cost) if rule_cost else None
+    out["messages"] = int(daily["messages"].sum())
+    out["capped_messages"] = int(daily["capped"].sum())
+    out["unsubscribes"] = int(daily["unsubscribes"].sum())
+    out["cac_payback_days"] = _cac_payback(run, daily)
+    out.update(_programme_effect(run, cust, revenue, arrived))
+    return out
+
+
+def _programme_effect(run: Run, cust, revenue, arrived: int) -> dict:
+    """The whole programme against the global control group: revenue per customer."""
+    if run.policy.control_share <= 0 or not arrived:
+        return {}
+    per_customer = np.bincount(cust, weights=revenue, minlength=run.state.n)[:arrived]
+    control = run.state.control[:arrived]
+    diff, low, high = _welch(per_customer[~control], per_customer[control])
+    return {
+        "control_customers": int(control.sum()),
+        "programme_revenue_per_customer": _r(diff),
+        "programme_revenue_per_customer_low": _r(low),
+        "programme_revenue_per_customer_high": _r(high),
+        "programme_incremental_revenue": _r(diff * int((~control).sum())),
+    }
+
+
+def _cac_payback(run: Run, daily: pd.DataFrame) -> float | None:
+    """Days until the cumulative gross profit covers the cumulative acquisition cost."""
+    acquisition = daily["acquisition_cost"].cumsum().to_numpy()
+    if not acquisition.size or acquisition[-1] == 0:
+        return None
+    covered = np.flatnonzero(daily["gross_profit"].cumsum().to_numpy() >= acquisition)
+    return float(covered[0]) if covered.size else None
+
+
+def _cohorts(run: Run, cust, time) -> pd.DataFrame:
+    """Share of each monthly cohort (by first purchase) buying in each month since."""
+    if not cust.size:
+        return pd.DataFrame(columns=["cohort", "customers"])
+    first = np.full(run.state.n, np.nan)
+    np.fmin.at(first, cust, time)
+    cohort_of = np.floor(first / MONTH)
+    cohort = cohort_of[cust].astype(np.int64)
+    month = np.floor(time / MONTH).astype(np.int64) - cohort
+    months = math.ceil(run.days / MONTH)
+    pairs = np.unique(np.stack([cohort, month, cust.astype(np.int64)]), axis=1)
+    table = np.zeros((months + 1, months + 1))
+    np.add.at(table, (np.clip(pairs[0], 0, months), np.clip(pairs[1], 0, months)), 1)
+    sizes = np.bincount(
+        np.clip(cohort_of[np.isfinite(cohort_of)].astype(np.int64), 0, months), minlength=months + 1
+    )
+    rows = []
+    for c in range(months):
+        if sizes[c] == 0:
+            continue
+        row = {"cohort": c, "customers": int(sizes[c])}
+        for m in range(months - c):
+            row[f"month_{m}"] = table[c, m] / sizes[c]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _rules(run: Run, cust, time, revenue) -> pd.DataFrame:
+    rec, policy = run.recorder, run.policy
+    counters = rec.arm_counters
+    events = rec.rule_events.arrays()
+    key = cust.astype(np.float64) * 1e6 + time
+    cum = np.r_[0.0, np.cumsum(revenue)]
+    rows = []
+    for arm, (r, label) in enumerate(run.arms):
+        rule = policy.rules[r]
+        window = rule.flow.success.within_days if rule.flow.success else 30.0
+        mine = events["arm"] == arm
+        c = events["customer"][mine].astype(np.float64)
+        d = events["day"][mine].astype(np.float64)
+        lo = np.searchsorted(key, c * 1e6 + d)
+        hi = np.searchsorted(key, c * 1e6 + d + window + 1)
+        rows.append(
+            {
+                "rule": rule.name,
+                "variant": label or "-",
+                "window_days": window,
+                **{k: counters[k][arm] for k in counters},
+                "_values": cum[hi] - cum[lo],
+                "_converted": (hi > lo).astype(float),
+            }
+        )
+    frame_rows = []
+    for row in rows:
+        if row["variant"] == "holdout":
+            continue
+        holdout = next(h for h in rows if h["rule"] == row["rule"] and h["variant"] == "holdout")
+        treated, held = row["_values"], holdout["_values"]
+        out = {k: v for k, v in row.items() if not k.startswith("_")}
+        out["roi"] = (row["profit"] - row["cost"]) / row["cost"] if row["cost"] else np.nan
+        out["holdout"] = holdout["fired"]
+        out["revenue_per_eligible"] = treated.mean() if treated.size else np.nan
+        out["holdout_revenue_per_eligible"] = held.mean() if held.size else np.nan
+        out["conversion"] = row["_converted"].mean() if treated.size else np.nan
+        out["holdout_conversion"] = holdout["_converted"].mean() if held.size else np.nan
+        diff, low, high = _welch(treated, held)
+        out["incremental_revenue_per_eligible"] = diff
+        out["incremental_low"] = low
+        out["incremental_high"] = high
+        out["incremental_revenue"] = diff * treated.size if np.isfinite(diff) else np.nan
+        frame_rows.append(out)
+    return pd.DataFrame(frame_rows)
+
+
+def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Difference of means with a 95% normal-approximation Welch interval."""
+    if a.size < 2 or b.size < 2:
+        return (float(a.mean() - b.mean()) if a.size and b.size else np.nan, np.nan, np.nan)
+    diff = float(a.mean() - b.mean())
+    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    return diff, diff - 1.96 * se, diff + 1.96 * se

@@ -1,0 +1,52 @@
+"""`[[forecast]]` tests: a KPI of a scenario's forecast (or of the default market's) that
+should be at least or at most a value, judged with the interval over replications, so that
+simulation noise alone does not fail a test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..compile.policy import Policy
+from ..core.names import did_you_mean
+from ..market.model import Market, MarketError, load_scenario
+from ..simulation.engine import simulate_policy
+from ..simulation.metrics import forecast
+from ..whatif.experiment import interval
+from .testfile import ForecastExpectation, TestFile
+
+__all__ = ["check_forecast"]
+
+
+def check_forecast(
+    fc: ForecastExpectation, policy: Policy, test_file: TestFile, seed: int
+) -> tuple[str, str]:
+    """What the forecast got wrong ("" when the interval allows the expectation) and the rule
+    to point at (none: a forecast is the whole policy's)."""
+    market, customers, days = Market(), 5000, 365
+    if fc.scenario:
+        cfg, market = load_scenario(Path(test_file.path).parent / fc.scenario)
+        customers, days, seed = cfg.customers, cfg.days, cfg.seed
+    customers = fc.customers or customers
+    days = fc.days or days
+    problems = market.problems(policy)
+    if problems:
+        raise MarketError("<market>", problems)
+    values = []
+    for r in range(fc.replications):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r,)))
+        run = simulate_policy(policy, market, customers=customers, days=days, rng=rng)
+        summary = forecast(run).summary
+        value = summary.get(fc.kpi)
+        if value is None and fc.kpi not in summary:
+            raise ValueError(f"no KPI `{fc.kpi}`" + did_you_mean(fc.kpi, list(summary)))
+        values.append(np.nan if value is None else float(value))
+    mean, low, high = interval(np.array(values))
+    shown = f"{fc.kpi} = {mean:.4g} [{low:.4g}, {high:.4g}]"
+    if fc.at_least is not None and not (high >= fc.at_least):
+        return f"expected {fc.kpi} >= {fc.at_least}; forecast {shown}", ""
+    if fc.at_most is not None and not (low <= fc.at_most):
+        return f"expected {fc.kpi} <= {fc.at_most}; forecast {shown}", ""
+    return "", ""

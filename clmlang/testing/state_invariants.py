@@ -1,0 +1,147 @@
+"""Invariants on one customer's state (`one_stage`, `max_discount`, `fires_only_when`),
+searched with hypothesis over histories built from the spec's vocabulary (generated_histories.py). A
+failure is shrunk to a minimal history and printed as a ready-to-paste `[[example]]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..compile.explanation import customer_columns, explain
+from ..compile.policy import Policy
+from ..core.source import Source
+from ..language import syntax as s
+from ..language.conditions import Expr, evaluate, lower
+from ..language.parser import parse_text
+from ..language.symbols import Symbols
+from ..market.overrides import parse_share
+from .counterexamples import minimal_counterexample
+from .generated_histories import History, histories
+from .testfile import Invariant, TestFile
+
+__all__ = ["STATE_KINDS", "check_state_invariant"]
+
+STATE_KINDS = ("one_stage", "max_discount", "fires_only_when")
+
+
+def check_state_invariant(
+    inv: Invariant,
+    policy: Policy,
+    symbols: Symbols,
+    sources: Mapping[str, Source],
+    test_file: TestFile,
+    *,
+    seed: int,
+    examples: int,
+) -> tuple[str, str]:
+    """The minimal counterexample among `examples` generated histories, as a message ("" when
+    none breaks the invariant), and the rule to point at ("" for none)."""
+    if inv.kind == "fires_only_when" and inv.rule not in [r.name for r in policy.rules]:
+        raise ValueError(f"the spec has no rule `{inv.rule}`")
+
+    def violation(history: History) -> str | None:
+        return _violation(inv, history, policy, symbols, sources)
+
+    found = minimal_counterexample(histories(policy), violation, examples, seed)
+    if found is None:
+        return "", ""
+    problem = violation(found)
+    paste = f'[[example]]\nname = "{inv.label}: counterexample"\n{found.to_toml()}\n' + (
+        f'not_fires = ["{inv.rule}"]\n' if inv.rule else ""
+    )
+    return (
+        f"a customer {problem}.\nMinimal counterexample, ready to paste into "
+        f"{Path(test_file.path).name}:\n{paste}"
+    ), inv.rule or ""
+
+
+def _violation(
+    inv: Invariant,
+    history: History,
+    policy: Policy,
+    symbols: Symbols,
+    sources: Mapping[str, Source],
+) -> str | None:
+    """How the customer with this history breaks the invariant ("is in no stage", ...), or
+    None."""
+    customer = history.customer(policy)
+    result = explain(policy, symbols, sources, customer)
+    if inv.kind == "one_stage":
+        return None if result.stage else "is in no stage"
+    if inv.kind == "max_discount":
+        if result.stage != inv.stage:
+            return None
+        limit = parse_share("share", inv.share)
+        for v in result.rules:
+            rule = policy.rule(v.rule)
+            worst = max(
+                (st_.offer.discount_share or 0.0 for st_ in _sends(rule) if st_.offer is not None),
+                default=0.0,
+            )
+            if v.fires and worst > limit + 1e-12:
+                return f"is offered {worst:.0%} off by `{v.rule}` in stage {inv.stage}"
+        return None
+    if inv.kind == "fires_only_when":
+        verdict = next(v for v in result.rules if v.rule == inv.rule)
+        if not verdict.fires or not _trigger_possible(
+            policy.rule(inv.rule), customer, result.stage
+        ):
+            return None
+        holds = evaluate(
+            _condition(inv.when or "", symbols), customer_columns(customer, policy, symbols), 1
+        )[0]
+        return None if holds else f"gets `{inv.rule}` though `{inv.when}` is false"
+    return None
+
+
+def _condition(text: str, symbols: Symbols) -> Expr:
+    """An invariant's `when`, compiled as a segment's condition would be."""
+    parsed = parse_text(f"segment invariant_condition when {text}\n", "<invariant>")
+    if parsed.diagnostics or parsed.file is None:
+        raise ValueError(f"`{text}` is not a condition")
+    item = parsed.file.items[0]
+    assert isinstance(item, s.Segment)
+    return lower(item.condition, symbols)
+
+
+def _trigger_possible(rule, customer: dict, stage: str | None) -> bool:
+    """Whether the rule's trigger can come for a customer in this state (`clm explain` says
+    whether the filters hold; the trigger says when they are looked at)."""
+    trig = rule.trigger
+    since = customer.get("days_since_purchase")
+    if trig.kind == "event" and trig.event is not None:
+        ev = trig.event
+        if ev.kind == "enter":
+            return stage == ev.stage
+        if ev.kind == "leave":
+            return stage != ev.stage
+        if ev.kind == "first_purchase":
+            return customer.get("purchases") == 1 and since == 0
+        return since == 0
+    if (
+        trig.kind == "after"
+        and trig.event is not None
+        and trig.event.kind in ("purchase", "first_purchase")
+    ):
+        return since == round(trig.days or 0)
+    if trig.kind == "inactivity":
+        return since == round(trig.days or 0)
+    return True
+
+
+def _sends(rule) -> list:
+    """Every send step of the rule: its flow, follow-ups and variants."""
+    found = []
+
+    def walk(flow) -> None:
+        if flow is None:
+            return
+        found.extend(st_ for st_ in flow.steps if st_.kind == "send")
+        walk(flow.on_success)
+        walk(flow.on_failure)
+
+    walk(rule.flow)
+    for variant in rule.variants:
+        found.extend(st_ for st_ in variant.steps if st_.kind == "send")
+    return found

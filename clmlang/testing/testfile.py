@@ -1,0 +1,162 @@
+"""The policy test file format: `NAME.test.toml` beside `NAME.clm` (docs/testing.md).
+
+Examples (one customer), invariants (every customer), replays (a simulated population that
+once broke an invariant) and forecast expectations, validated by pydantic; a bad file is a
+`MarketError` naming each key, like a scenario file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..core.names import did_you_mean
+from ..market.model import MarketError, read_toml
+
+__all__ = ["Example", "ForecastExpectation", "Invariant", "Replay", "TestFile", "load_test_file"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Send(_Model):
+    rule: str
+    channel: str | None = None
+    offer: str | None = None
+
+
+class Example(_Model):
+    name: str
+    customer: str | None = None
+    history: list[dict[str, Any]] | None = None
+    day: int | None = None
+    audience: str | None = None
+    stage: str | None = None
+    fires: list[str] = Field(default_factory=list)
+    not_fires: list[str] = Field(default_factory=list)
+    sends: list[Send] = Field(default_factory=list)
+    model_config = ConfigDict(frozen=True, extra="allow")  # date attributes: `birthday = 300`
+
+
+INVARIANTS = [
+    "max_messages",
+    "one_stage",
+    "no_message_when_unsubscribed",
+    "holdout_gets_nothing",
+    "max_discount",
+    "fires_only_when",
+]
+
+
+class Invariant(_Model):
+    kind: Literal[
+        "max_messages",
+        "one_stage",
+        "no_message_when_unsubscribed",
+        "holdout_gets_nothing",
+        "max_discount",
+        "fires_only_when",
+    ]
+    name: str | None = None
+    limit: int | None = None
+    days: float | None = None
+    channel: str | None = None
+    marketing_only: bool = True
+    rule: str | None = None
+    stage: str | None = None
+    share: float | str | None = None
+    when: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+class ForecastExpectation(_Model):
+    name: str | None = None
+    scenario: str | None = None
+    kpi: str
+    at_least: float | None = None
+    at_most: float | None = None
+    replications: int = Field(default=3, ge=1)
+    customers: int | None = None
+    days: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The name, or the expectation itself: `retention_90d >= 0.3`."""
+        return (
+            self.name
+            or f"{self.kpi} {'>=' if self.at_least is not None else '<='} "
+            f"{self.at_least if self.at_least is not None else self.at_most}"
+        )
+
+
+class Replay(_Model):
+    """A simulated population that once broke an invariant, kept as a regression test."""
+
+    name: str
+    customers: int = Field(ge=1)
+    days: int = Field(default=120, ge=1)
+    seed: int = Field(default=0, ge=0)
+    invariant: Invariant
+
+
+class TestFile(_Model):
+    path: str
+    spec: str | None = None
+    example: list[Example] = Field(default_factory=list)
+    invariant: list[Invariant] = Field(default_factory=list)
+    replay: list[Replay] = Field(default_factory=list)
+    forecast: list[ForecastExpectation] = Field(default_factory=list)
+
+    def spec_path(self) -> Path:
+        here = Path(self.path)
+        if self.spec:
+            return here.parent / self.spec
+        return here.with_name(here.name.removesuffix(".test.toml") + ".clm")
+
+
+def load_test_file(path: str | Path) -> TestFile:
+    data = read_toml(Path(path))
+    try:
+        return TestFile.model_validate({"path": str(path), **data})
+    except ValidationError as error:
+        problems = []
+        for e in error.errors():
+            key = ".".join(str(p) for p in e["loc"])
+            message = e["msg"]
+            if e["type"] == "extra_forbidden":
+                message = "unknown key" + did_you_mean(
+                    str(e["loc"][-1]),
+                    [
+                        "spec",
+                        "example",
+                        "invariant",
+                        "forecast",
+                        "name",
+                        "customer",
+                        "history",
+                        "day",
+                        "stage",
+                        "fires",
+                        "not_fires",
+                        "sends",
+                        "kind",
+                        "limit",
+                        "days",
+                        "channel",
+                        "rule",
+                        "share",
+                        "when",
+                        "scenario",
+                        "kpi",
+                        "at_least",
+                        "at_most",
+                    ],
+                )
+            problems.append((key, message))
+        raise MarketError(str(path), problems) from None

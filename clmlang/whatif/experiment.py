@@ -1,0 +1,410 @@
+"""Running a scenario: every variant, R replications, common random numbers, on any executor.
+
+Each run is a pure function of (variant's policy, market, customers, days, seed, shard), so
+the results are the same whether runs go serially, to a local process pool or to a Dask
+cluster. Replication r uses the r-th child of the scenario's seed for *every* variant
+(common random numbers): differences between variants are paired, run by run.
+
+A very large population is split into `shards` of customers, each simulated on its own
+(possibly on another worker) with its own child seed, then merged before the metrics. A
+channel's daily capacity is shared between shards in proportion to their customers (the
+remainder to the first shards), so the whole never exceeds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..compile.policy import Policy
+from ..core.extras import require
+from ..core.files import write_atomic
+from ..market.model import Market, MarketError
+from ..market.overrides import OverrideError, apply_overrides
+from ..market.scenario import SCHEDULER_ENV, Scenario, Variant
+from ..simulation.engine import Run, simulate_policy
+from ..simulation.engine.memory import size_problem
+from ..simulation.metrics import Forecast, forecast
+
+__all__ = ["Comparison", "Task", "plan", "run_scenario", "run_task", "variant_policy"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One simulation: a variant's replication (and shard), with everything it needs."""
+
+    variant: str
+    replication: int
+    shard: int
+    shards: int
+    policy_json: str
+    market_json: str
+    customers: int
+    days: int
+    seed: tuple[int, ...]  # a SeedSequence's entropy and spawn key, flattened
+
+
+@dataclass
+class RunResult:
+    variant: str
+    replication: int
+    shard: int
+    run: Run | None  # set for shards of a split population, merged later
+    forecast: Forecast | None
+
+
+def plan(scenario: Scenario, replications: int | None = None) -> list[Task]:
+    """Every task of a scenario, in a fixed order; raises MarketError for a bad variant."""
+    settings = scenario.settings
+    reps = replications or settings.replications
+    tasks = []
+    for variant in scenario.all_variants():
+        policy, market = variant_policy(scenario, variant)
+        shards = _shard_sizes(settings.customers, settings.shards)
+        for r in range(reps):
+            for k, size in enumerate(shards):
+                # replication r (and shard k) has the same seed in every variant
+                key = (r, k) if len(shards) > 1 else (r,)
+                shard_seed = np.random.SeedSequence(settings.seed, spawn_key=key)
+                shard_policy = _share_capacity(policy, k, shards)
+                tasks.append(
+                    Task(
+                        variant=variant.name,
+                        replication=r,
+                        shard=k,
+                        shards=len(shards),
+                        policy_json=shard_policy.to_json(indent=None),
+                        market_json=market.model_dump_json(),
+                        customers=size,
+                        days=settings.days,
+                        seed=(int(shard_seed.entropy), *shard_seed.spawn_key),
+                    )
+                )
+    return tasks
+
+
+def variant_policy(scenario: Scenario, variant: Variant) -> tuple[Policy, Market]:
+    """The policy and market of one variant (the base is `Variant(name="base")`), checked
+    against each other; raises MarketError for an override or a name that does not fit."""
+    try:
+        policy, market = apply_overrides(scenario.spec_path(variant), variant.set, scenario.market)
+    except OverrideError as error:
+        where = "simulation.spec" if variant.name == "base" else f"{variant.name}: {error.key}"
+        raise MarketError(scenario.path, [(where, str(error))]) from None
+    scenario.check_names(market, policy)
+    return policy, market
+
+
+def _shard_sizes(customers: int, shards: int) -> list[int]:
+    shards = max(1, min(shards, customers))
+    base, extra = divmod(customers, shards)
+    return [base + (1 if k < extra else 0) for k in range(shards)]
+
+
+def _share_capacity(policy: Policy, shard: int, sizes: list[int]) -> Policy:
+    """A channel's daily capacity split between shards in proportion to their customers:
+    each gets the floor of its share, the first ones one more until the whole is used."""
+    if len(sizes) == 1:
+        return policy
+    total = sum(sizes)
+    channels = []
+    for c in policy.channels:
+        if c.capacity_per_day is None:
+            channels.append(c)
+            continue
+        floors = [c.capacity_per_day * s // total for s in sizes]
+        left = c.capacity_per_day - sum(floors)
+        mine = floors[shard] + (1 if shard < left else 0)
+        channels.append(c.model_copy(update={"capacity_per_day": mine}))
+    return policy.model_copy(update={"channels": tuple(channels)})
+
+
+def run_task(task: Task) -> RunResult:
+    """Run one task (in a worker process, or on a Dask worker)."""
+    policy = Policy.from_json(task.policy_json)
+    market = Market.model_validate_json(task.market_json)
+    entropy, *key = task.seed
+    rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=tuple(key)))
+    run = simulate_policy(policy, market, customers=task.customers, days=task.days, rng=rng)
+    if task.shards > 1:
+        return RunResult(task.variant, task.replication, task.shard, run, None)
+    return RunResult(task.variant, task.replication, task.shard, None, forecast(run))
+
+
+def merge_runs(runs: list[Run]) -> Run:
+    """Shards of one population as one run: customers concatenated, counters added."""
+    first = runs[0]
+    offsets = np.cumsum([0] + [r.state.n for r in runs[:-1]])
+    state_fields = {}
+    for f in dataclasses.fields(first.state):
+        values = [getattr(r.state, f.name) for r in runs]
+        if f.name == "n":
+            state_fields["n"] = sum(values)
+        elif f.name == "attributes":
+            state_fields["attributes"] = {
+                k: np.concatenate([v[k] for v in values]) for k in values[0]
+            }
+        else:
+            state_fields[f.name] = np.concatenate(values)
+    state = dataclasses.replace(first.state, **{k: v for k, v in state_fields.items()})
+    recorder = first.recorder
+    merged = type(recorder)(
+        first.days, len(first.policy.stages), len(first.policy.channels), len(first.arms)
+    )
+    for r, offset in zip(runs, offsets, strict=True):
+        rec = r.recorder
+        for key in merged.daily:
+            merged.daily[key] += rec.daily[key]
+        merged.channel_messages += rec.channel_messages
+        merged.channel_cost += rec.channel_cost
+        merged.stage_counts += rec.stage_counts
+        merged.transitions += rec.transitions
+        for key in merged.arm_counters:
+            merged.arm_counters[key] += rec.arm_counters[key]
+        for name in ("purchases", "rule_events", "messages", "unsubscribes"):
+            arrays = getattr(rec, name).arrays()
+            arrays["customer"] = arrays["customer"] + offset
+            getattr(merged, name).add(**arrays)
+        for node, (won, lost) in rec.node_outcomes.items():
+            outcome = merged.node_outcomes.setdefault(node, [0, 0])
+            outcome[0] += won
+            outcome[1] += lost
+    return dataclasses.replace(
+        first, state=state, recorder=merged, customers=sum(r.customers for r in runs)
+    )
+
+
+# ---- comparing ---------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """A scenario's results: per-run KPIs, per-variant means with 95% intervals, paired
+    differences against the base, and the series the report draws."""
+
+    scenario: Scenario
+    runs: pd.DataFrame  # one row per (variant, replication): every numeric KPI
+    comparison: pd.DataFrame  # one row per (variant, KPI)
+    series: pd.DataFrame  # per (variant, replication, day): revenue, profit, active, stages
+    retention: pd.DataFrame  # per (variant, replication, age_days): rolling retention
+    rules: pd.DataFrame  # per (variant, replication, rule, variant of the rule)
+    replications: int
+
+    def variant_names(self) -> list[str]:
+        return list(dict.fromkeys(self.runs["variant"]))
+
+    def files(self) -> dict[str, str]:
+        """`comparison.csv`, `summary.json`, `report.html` as text (the report is downstream:
+        its import is deferred)."""
+        from .report import output_files
+
+        return output_files(self)
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Build every file in memory, then write each atomically into `folder`."""
+        files = self.files()
+        written = []
+        for name, text in files.items():
+            write_atomic(Path(folder) / name, text)
+            written.append(Path(folder) / name)
+        return written
+
+
+def _executor(scheduler: str | None, workers: int | None) -> tuple[object, Callable[[], None]]:
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV)
+    if scheduler:
+        distributed = require("distributed", "running replications on a Dask scheduler")
+        client = distributed.Client(scheduler, set_as_default=False)
+        return client, client.close
+    pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _results(tasks: list[Task], executor: object) -> Iterator[RunResult]:
+    if executor is None:
+        for task in tasks:
+            yield run_task(task)
+        return
+    if isinstance(executor, Executor):
+        futures = [executor.submit(run_task, t) for t in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+        return
+    # a Dask client: every task is submitted at once; results are taken in order
+    futures = [executor.submit(run_task, t, pure=False) for t in tasks]  # type: ignore[attr-defined]
+    try:
+        for future in futures:
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    replications: int | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    serial: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Comparison:
+    """Run every variant of `scenario` `replications` times and compare them with the base.
+
+    Runs go to a local process pool (`workers` processes, default one per core), or with
+    `scheduler` (or the CLM_SCHEDULER environment variable) to that Dask cluster; `serial`
+    runs them in this process. `progress(done, total)` is called as runs finish.
+    """
+    tasks = plan(scenario, replications)
+    if not serial and (scheduler or os.environ.get(SCHEDULER_ENV)):
+        pass  # a cluster's memory is its own
+    else:
+        at_once = 1 if serial else min(workers or os.cpu_count() or 1, len(tasks))
+        _check_memory(scenario, tasks, at_once)
+    total = len(tasks)
+    done = 0
+    collected: list[RunResult] = []
+    executor, close = (None, lambda: None) if serial else _executor(scheduler, workers)
+    try:
+        for result in _results(tasks, executor):
+            collected.append(result)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    finally:
+        close()
+    return _compare(scenario, collected, replications or scenario.settings.replications)
+
+
+def _check_memory(scenario: Scenario, tasks: list[Task], at_once: int) -> None:
+    """Refuse, before any run starts, a scenario whose runs (`at_once` side by side, and the
+    shards of split populations, kept here until merged) need more memory than there is."""
+    copies = at_once + (len(tasks) if scenario.settings.shards > 1 else 0)
+    names = {
+        "customers": "simulation.customers",
+        "days": "simulation.days",
+        "copies": "--workers" if scenario.settings.shards == 1 else "simulation.shards",
+    }
+    seen = set()
+    for task in tasks:
+        if task.variant in seen:
+            continue
+        seen.add(task.variant)
+        policy = Policy.from_json(task.policy_json)
+        market = Market.model_validate_json(task.market_json)
+        problem = size_problem(
+            policy, market, task.customers, task.days, copies=copies, names=names
+        )
+        if problem:
+            key = "simulation.customers"
+            if "`market.acquisition" in problem:
+                key = "market.acquisition.per_day"
+            raise MarketError(scenario.path, [(key, problem)])
+
+
+def _forecasts(results: list[RunResult]) -> dict[tuple[str, int], Forecast]:
+    out: dict[tuple[str, int], Forecast] = {}
+    shards: dict[tuple[str, int], list[RunResult]] = {}
+    for r in results:
+        if r.forecast is not None:
+            out[(r.variant, r.replication)] = r.forecast
+        else:
+            shards.setdefault((r.variant, r.replication), []).append(r)
+    for key, parts in shards.items():
+        parts.sort(key=lambda p: p.shard)
+        out[key] = forecast(merge_runs([p.run for p in parts]))  # type: ignore[misc]
+    return out
+
+
+def _compare(scenario: Scenario, results: list[RunResult], reps: int) -> Comparison:
+    forecasts = _forecasts(results)
+    order = [v.name for v in scenario.all_variants()]
+    keys = sorted(forecasts, key=lambda k: (order.index(k[0]), k[1]))
+    runs_rows, series, retention, rules = [], [], [], []
+    for variant, rep in keys:
+        f = forecasts[(variant, rep)]
+        numeric = {k: v for k, v in f.summary.items() if isinstance(v, int | float) and k != "days"}
+        runs_rows.append({"variant": variant, "replication": rep, **numeric})
+        daily = f.daily[["day", "revenue", "gross_profit", "profit", "active", "customers"]].copy()
+        for column in f.stages.columns[1:]:
+            daily[f"stage:{column}"] = f.stages[column].to_numpy()
+        daily.insert(0, "replication", rep)
+        daily.insert(0, "variant", variant)
+        series.append(daily)
+        curve = f.retention.copy()
+        curve.insert(0, "replication", rep)
+        curve.insert(0, "variant", variant)
+        retention.append(curve)
+        table = f.rules.copy()
+        table.insert(0, "replication", rep)
+        table.insert(0, "scenario_variant", variant)
+        rules.append(table)
+    runs = pd.DataFrame(runs_rows)
+    return Comparison(
+        scenario=scenario,
+        runs=runs,
+        comparison=_paired(runs, order),
+        series=pd.concat(series, ignore_index=True),
+        retention=pd.concat(retention, ignore_index=True),
+        rules=pd.concat(rules, ignore_index=True),
+        replications=reps,
+    )
+
+
+def interval(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95% Student-t interval; a single value has no interval (NaN bounds)."""
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return (math.nan, math.nan, math.nan)
+    mean = float(values.mean())
+    if values.size < 2:
+        return (mean, math.nan, math.nan)
+    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return (mean, mean - half, mean + half)
+
+
+def _paired(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    kpis = [c for c in runs.columns if c not in ("variant", "replication")]
+    base = runs[runs["variant"] == "base"].set_index("replication")
+    rows = []
+    for variant in [v for v in order if v in set(runs["variant"])]:
+        mine = runs[runs["variant"] == variant].set_index("replication")
+        for kpi in kpis:
+            mean, low, high = interval(mine[kpi].to_numpy(dtype=float))
+            diff = (mine[kpi] - base[kpi]).to_numpy(dtype=float)
+            d_mean, d_low, d_high = interval(diff)
+            base_mean = float(base[kpi].mean())
+            rows.append(
+                {
+                    "variant": variant,
+                    "kpi": kpi,
+                    "mean": mean,
+                    "low": low,
+                    "high": high,
+                    "diff": d_mean if variant != "base" else 0.0,
+                    "diff_low": d_low if variant != "base" else math.nan,
+                    "diff_high": d_high if variant != "base" else math.nan,
+                    "diff_pct": 100 * d_mean / abs(base_mean)
+                    if base_mean and variant != "base"
+                    else math.nan,
+                    "diff_pct_low": 100 * d_low / abs(base_mean)
+                    if base_mean and variant != "base"
+                    else math.nan,
+                    "diff_pct_high": 100 * d_high / abs(base_mean)
+                    if base_mean and variant != "base"
+                    else math.nan,
+                    "significant": bool(
+                        variant != "base" and np.isfinite(d_low) and (d_low > 0 or d_high < 0)
+                    ),
+                }
+            )
+    return pd.DataFrame(rows)
