@@ -239,6 +239,7 @@ def forecast_history(
     model: str = "auto",
     replications: int = 20,
     seed: int = 0,
+    backtest: bool = False,
 ) -> HoldoutForecast:
     """Forecast the real customer base of `history` from `calibration_end` to `until`.
 
@@ -247,11 +248,12 @@ def forecast_history(
     marketing carries on, as the CLV models assume. `market`: a `Market` or a scenario file
     whose buying and spend parameters are used as they are, a `Calibration`, or None to
     calibrate on the history up to `calibration_end` first (with `model`: auto, bgnbd,
-    bgnbd_stages or bgnbd_reactivation). When the history goes past the calibration end, the
-    forecast is compared with what happened. Returns a `HoldoutForecast` (`customers`,
-    `weekly`, `summary`, `fits`; `write(folder)` for forecast.json, customers.csv and
-    report.html). Raises `HistoryError`, `MarketError`, `ClmError`, or `ValueError` for an
-    unknown model or dates out of order.
+    bgnbd_stages or bgnbd_reactivation; `backtest`: also score each buying model by a
+    backtest inside the calibration period, reported in `fits`). When the history goes past
+    the calibration end, the forecast is compared with what happened. Returns a
+    `HoldoutForecast` (`customers`, `weekly`, `summary`, `fits`; `write(folder)` for
+    forecast.json, customers.csv and report.html). Raises `HistoryError`, `MarketError`,
+    `ClmError`, or `ValueError` for an unknown model or dates out of order.
     """
     from .forecasting.calibration import MODELS, Calibration, fit_history
     from .forecasting.history import load_history, summarise
@@ -271,12 +273,13 @@ def forecast_history(
     fits: tuple = ()
     source = "<market>"
     if market is None:
-        market = fit_history(frame, end, model=model)
+        market = fit_history(frame, end, model=model, backtest_models=backtest)
     if isinstance(market, Calibration):
         if market.calibration_end != end:
             raise ValueError(
                 f"the calibration ends on {market.calibration_end}, not {end}: fit it again"
             )
+        calibration = market
         fits, summary, market = market.fits, market.summary, market.market
     else:
         if not isinstance(market, Market):
@@ -287,7 +290,7 @@ def forecast_history(
     if problems:
         raise MarketError(source, problems)
     try:
-        return forecast_base(
+        result = forecast_base(
             summary,
             policy,
             market,
@@ -300,6 +303,9 @@ def forecast_history(
         )
     except MarketError as error:  # the buying model has no posterior: say where it came from
         raise MarketError(source, error.problems) from None
+    if fits:
+        result.fits = calibration.fit_dicts()
+    return result
 
 
 def _date(text: str, name: str) -> str:

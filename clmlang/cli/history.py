@@ -54,6 +54,13 @@ def calibrate_(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the market here (TOML).")
     ] = None,
+    backtest: Annotated[
+        bool,
+        typer.Option(
+            "--backtest",
+            help="Also score each buying model by a backtest inside the calibration period.",
+        ),
+    ] = False,
 ) -> None:
     """Fit the buying and spend models to a purchase history; write the market."""
     import pandas as pd  # the fitting stack loads only for the commands that use it
@@ -72,7 +79,7 @@ def calibrate_(
         raise _usage_error(f"--calibration-end: not a date: {calibration_end!r}") from None
     try:
         frame = load_history(history, query=query, **columns)
-        result = fit_history(frame, end.date().isoformat(), model=model)
+        result = fit_history(frame, end.date().isoformat(), model=model, backtest_models=backtest)
     except HistoryError as error:
         _out(f"error: {error}", err=True)
         raise typer.Exit(PROBLEMS) from None
@@ -118,6 +125,13 @@ def forecast_(
     out: Annotated[Path, typer.Option(help="Folder for forecast.json and customers.csv.")] = Path(
         "build/forecast"
     ),
+    backtest: Annotated[
+        bool,
+        typer.Option(
+            "--backtest",
+            help="Also score each buying model by a backtest inside the calibration period.",
+        ),
+    ] = False,
 ) -> None:
     """Forecast the real customer base from the calibration end, under a policy or none."""
     from ..api import forecast_history
@@ -129,6 +143,8 @@ def forecast_(
         raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")
     if market is not None and model != "auto":
         raise _usage_error("--model and --market: a given market's buying model is used")
+    if market is not None and backtest:
+        raise _usage_error("--backtest and --market: a given market is not fitted here")
     for name, value in (
         ("--history", history),
         ("--calibration-end", calibration_end),
@@ -152,6 +168,7 @@ def forecast_(
             model=model,
             replications=replications,
             seed=seed,
+            backtest=backtest,
         )
     except HistoryError as error:
         _out(f"error: {error}", err=True)
@@ -174,4 +191,13 @@ def forecast_(
         if key in result.summary and result.summary[key] is not None:
             value = result.summary[key]
             _out(f"{key:<28} {value:,.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+    for fit in result.fits:
+        score = fit.get("backtest")
+        if isinstance(score, dict):
+            corr = score["correlation"]
+            _out(
+                f"backtest {fit['model']:<19} total {score['predicted']:,.1f} of "
+                f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.4f}, "
+                f"correlation {'n/a' if corr is None else format(corr, '.3f')}"
+            )
     _out(f"wrote forecast.json, customers.csv, report.html to {out}/")

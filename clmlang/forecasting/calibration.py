@@ -20,6 +20,7 @@ import pandas as pd
 import tomli_w
 
 from ..market.model import Market, MarketError, market_from_mapping
+from .backtest import Backtest, backtest
 from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
 from .history import HistoryError, Summary, bad_amount, merge_days, summarise
 from .reactivation import fit_bgnbd_reactivation
@@ -41,6 +42,8 @@ class Calibration:
     summary: Summary
     calibration_end: str
     model: str = "auto"  # the buying model asked for; "auto": by AIC
+    backtests: tuple[Backtest, ...] = ()  # each candidate's backtest, when one was asked for
+    backtest_asked: bool = False
 
     @property
     def buying_fits(self) -> tuple[Fit, ...]:
@@ -63,6 +66,17 @@ class Calibration:
         time)."""
         return _choose((self.bgnbd, self.stages, self.reactivation), self.model)
 
+    def fit_dicts(self) -> list[dict[str, object]]:
+        """Every fit as JSON can hold it, with its backtest when there is one."""
+        scores = {b.model: b.to_dict() for b in self.backtests}
+        out = []
+        for fit in self.fits:
+            entry = fit.to_dict()
+            if fit.model in scores:
+                entry["backtest"] = scores[fit.model]
+            out.append(entry)
+        return out
+
     def report(self) -> str:
         lines = [
             f"calibrated on {self.summary.x.size:,} customers up to {self.calibration_end}, "
@@ -75,6 +89,23 @@ class Calibration:
             lines.append(
                 f"{fit.model:<18} {params}; log-likelihood {fit.log_likelihood:,.2f}, "
                 f"AIC {fit.aic:,.2f}"
+            )
+        if self.backtests:
+            first = self.backtests[0]
+            lines.append(
+                f"backtest: fitted up to {first.cut}, forecast to {first.end} "
+                f"({first.actual:,.0f} repeat transactions)"
+            )
+            for score in self.backtests:
+                corr = "n/a" if score.correlation is None else f"{score.correlation:.3f}"
+                lines.append(
+                    f"  {score.model:<18} total {score.predicted:,.1f} "
+                    f"({score.total_error:+.1%}), RMSE {score.rmse:.4f}, correlation {corr}"
+                )
+        elif self.backtest_asked:
+            lines.append(
+                "backtest: not possible, too few repeat purchases in the calibration period's"
+                " last third to tell the models apart"
             )
         lines.append(f"buying model with the lowest AIC: {self.best}")
         if self.chosen.model != self.best:
@@ -113,10 +144,19 @@ def _choose(fits: tuple[Fit, ...], model: str) -> Fit:
     return next(f for f in fits if f.model == model)
 
 
-def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "auto") -> Calibration:
+def fit_history(
+    history: pd.DataFrame,
+    calibration_end: str,
+    *,
+    model: str = "auto",
+    backtest_models: bool = False,
+) -> Calibration:
     """Fit the buying and spend models to `history` up to `calibration_end` (nothing after it
     is used): the fits, the chosen model and the calibrated market. `model` is one of
-    MODELS: "auto" chooses the buying model by AIC on the calibration data."""
+    MODELS: "auto" chooses the buying model by AIC on the calibration data.
+    `backtest_models`: also score each candidate by a backtest inside the calibration period
+    (fitted on its first two thirds, forecasting the last; clmlang/forecasting/backtest.py),
+    reported, not used for the choice."""
     if model not in MODELS:
         raise ValueError(f"unknown buying model {model!r}; choose one of {', '.join(MODELS)}")
     frame = history.copy()
@@ -126,7 +166,8 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
     if bad is not None:  # a DataFrame not read by load_history
         row, what = bad
         raise HistoryError(f"index {frame.index[row]!r}, column `amount`: {what}")
-    summary = summarise(merge_days(frame), calibration_end)
+    merged = merge_days(frame)
+    summary = summarise(merged, calibration_end)
     repeat = summary.x > 0  # (with none at all, the fits fall back to their defaults)
     if repeat.any() and not np.any(summary.monetary[repeat] > 0):
         raise HistoryError(
@@ -154,7 +195,27 @@ def fit_history(history: pd.DataFrame, calibration_end: str, *, model: str = "au
             f"repeat purchases to calibrate on ({summary.x.size:,} customers, "
             f"{int(summary.x.sum()):,} repeat purchases)"
         ) from None
-    return Calibration(market, bg, pareto, stages, wake, gg, summary, end.date().isoformat(), model)
+    scores = None
+    if backtest_models:
+        fitters = {
+            "bgnbd": None,
+            "bgnbd_stages": fit_bgnbd_stages,
+            "bgnbd_reactivation": fit_bgnbd_reactivation,
+        }
+        scores = backtest(merged, end, fitters)
+    return Calibration(
+        market,
+        bg,
+        pareto,
+        stages,
+        wake,
+        gg,
+        summary,
+        end.date().isoformat(),
+        model,
+        tuple(scores or ()),
+        backtest_models,
+    )
 
 
 def _market(

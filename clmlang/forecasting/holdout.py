@@ -31,7 +31,7 @@ from .history import Summary
 from .reactivation_posterior import posterior
 from .stage_multipliers import BREAKS, exposures
 
-__all__ = ["HoldoutForecast", "bgnbd_expected_holdout", "forecast_base"]
+__all__ = ["HoldoutForecast", "Latent", "bgnbd_expected_holdout", "forecast_base"]
 
 WEEK = 7.0
 STACKED_CUSTOMERS = 200_000  # replications run side by side up to this many customers
@@ -69,7 +69,7 @@ def buying_model(buying: Buying) -> str:
     return "bgnbd_stages" if buying.rate_after else "bgnbd"
 
 
-class _Latent:
+class Latent:
     """Each customer's latent state given their history, under the market's buying model
     (its parameters are per day; the posteriors work in weeks): draws to start the simulator
     from, P(active), and, where it has a closed form, E[purchases in the next weeks] with no
@@ -120,7 +120,7 @@ def expected_spend(s: Summary, spend: Spend) -> np.ndarray:
     return spend.p * (spend.gamma + s.x * s.monetary) / (spend.p * s.x + spend.q - 1)
 
 
-def _draw_base(s: Summary, spend: Spend, latent: _Latent, rng: np.random.Generator) -> Base:
+def _draw_base(s: Summary, spend: Spend, latent: Latent, rng: np.random.Generator) -> Base:
     alive, rate, dropout = latent.draw(rng)
     px = spend.p * s.x
     level = rng.gamma(spend.q + px, 1.0 / (spend.gamma + s.monetary * s.x))
@@ -200,7 +200,7 @@ def forecast_base(
         raise ValueError(f"replications: from 1 to {MAX_REPLICATIONS:,}, not {replications}")
     n = s.x.size
     weeks = math.ceil(days / WEEK)
-    latent = _Latent(s, market.buying)
+    latent = Latent(s, market.buying)
     closed = latent.expected(s, days / WEEK)
     market = market.model_copy(update={"start_date": start.date().isoformat()})
     pure = not policy.rules and not policy.products and not market.stages

@@ -67,8 +67,20 @@ def render_forecast_report(result: HoldoutForecast) -> str:
                 ],
                 "log_likelihood": f"{f['log_likelihood']:,.2f}",
                 "aic": f"{f['aic']:,.2f}",
+                "backtest": _backtest(f.get("backtest")),
             }
             for f in result.fits
         ],
         buying_model=str(s.get("buying_model")),
+        backtested=any("backtest" in f for f in result.fits),
+    )
+
+
+def _backtest(score: object) -> str:
+    """A fit's backtest as one cell: its total against the actual, its per-customer RMSE."""
+    if not isinstance(score, dict):
+        return ""
+    return (
+        f"{score['predicted']:,.1f} of {score['actual']:,.0f} ({score['total_error']:+.1%}), "
+        f"RMSE {score['rmse']:.4f} ({score['cut']} to {score['end']})"
     )
