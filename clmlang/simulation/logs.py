@@ -157,16 +157,17 @@ def _converted(run: Run, customer: np.ndarray, day: np.ndarray, rule: np.ndarray
     """Whether each (customer, day, rule) row is followed by a purchase within the rule's
     window: at a time in [day + 1, day + 1 + window)."""
     log = run.recorder.purchases.arrays()
-    # purchases sorted by (customer, time), searched with one key per customer and time
-    span = float(run.days) + 2.0
-    key = log["customer"].astype(np.float64) * span + log["time"]
-    key.sort()
     windows = np.array(
         [r.flow.success.within_days if r.flow.success else DEFAULT_WINDOW for r in run.policy.rules]
         + [DEFAULT_WINDOW]
     )
+    # purchases sorted by (customer, time) as one key, each customer's keys in a span of
+    # their own wide enough that a window never reaches the next customer's
+    span = float(run.days) + 2.0 + float(windows.max())
+    key = log["customer"].astype(np.float64) * span + log["time"]
+    key.sort()
     start = customer.astype(np.float64) * span + day + 1.0
-    end = start + np.minimum(windows[rule], span - 1.0)
+    end = start + windows[rule]
     return np.searchsorted(key, end, side="left") > np.searchsorted(key, start, side="left")
 
 
