@@ -108,6 +108,7 @@ def simulate(
     variant: str | None = None,
     trace: int | None = None,
     progress: Callable[[int], None] | None = None,
+    logs: bool = False,
 ) -> Forecast:
     """Forecast what `policy` does to `customers` customers of `market` over `days` days.
 
@@ -117,7 +118,9 @@ def simulate(
     when they are not passed; its base is simulated once (`variant` names one of its variants
     or sweep values instead); replications are for `run_scenario`. Without a scenario the
     defaults are 10,000 customers, 365 days and a fresh random seed. `rng`: a
-    `numpy.random.Generator` (or a seed); the same seed gives the same forecast. Raises
+    `numpy.random.Generator` (or a seed); the same seed gives the same forecast. `logs`: keep
+    every purchase and every message as tables (`Forecast.logs()`, and `Forecast.write(folder,
+    logs=True)` for purchases.csv and messages.csv); they cost memory as they grow. Raises
     `ClmError` for a bad spec, `MarketError` for a bad scenario file or a market that names
     stages, channels or products the spec does not declare, and `ValueError` for a missing
     spec or an unknown variant, sizes out of bounds, or a run that needs more memory than is
@@ -154,15 +157,22 @@ def simulate(
     for name, value, top in (("customers", customers, MAX_CUSTOMERS), ("days", days, MAX_DAYS)):
         if isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= top:
             raise ValueError(f"{name}: a whole number from 1 to {top:,}, not {value!r}")
-    problem = size_problem(policy, market, customers, days)
+    problem = size_problem(policy, market, customers, days, logs=logs)
     if problem:
         raise ValueError(problem)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     run = simulate_policy(
-        policy, market, customers=customers, days=days, rng=rng, trace=trace, progress=progress
+        policy,
+        market,
+        customers=customers,
+        days=days,
+        rng=rng,
+        trace=trace,
+        progress=progress,
+        logs=logs,
     )
-    return forecast(run)
+    return forecast(run, logs=logs)
 
 
 def _scenario_policy(

@@ -63,6 +63,12 @@ def simulate(
         int | None,
         typer.Option(min=0, help="Print this customer's whole journey (a customer id)."),
     ] = None,
+    logs: Annotated[
+        bool,
+        typer.Option(
+            "--logs", help="Also write every purchase and message (purchases.csv, messages.csv)."
+        ),
+    ] = False,
 ) -> None:
     """Forecast what the spec's policy does to a population of customers."""
     named = spec if spec is not None else scenario  # the outputs' default folder is named after it
@@ -75,7 +81,7 @@ def simulate(
     rng = np.random.default_rng(settings.seed if seed is None else seed)
     if trace is not None and trace >= n:
         raise _usage_error(f"--trace: customer ids run from 0 to {n - 1}")
-    _check_size(policy, market, scenario, n, horizon, customers is not None, days is not None)
+    _check_size(policy, market, scenario, n, horizon, customers is not None, days is not None, logs)
     console = Console(stderr=True, highlight=False)
     with Progress(
         TextColumn("simulating"),
@@ -96,8 +102,16 @@ def simulate(
             rng=rng,
             trace=trace,
             progress=lambda day: bar.update(task, completed=day + 1),
+            logs=logs,
         )
-    written = _write_all(result.write, out)
+    written = _write_all(lambda folder: result.write(folder, logs=logs), out)
+    if logs:
+        from ..simulation.logs import log_format
+
+        for name, frame in result.logs().items():
+            note = log_format(len(frame))[1]
+            if note:
+                _out(f"note: {name}: {note}", err=True)
     _print_kpis(result, policy)
     if result.trace is not None:
         _print_trace(result.trace, trace, policy)
@@ -184,6 +198,7 @@ def _check_size(
     days: int,
     customers_flag: bool,
     days_flag: bool,
+    logs: bool = False,
 ) -> None:
     """Refuse a run that needs more memory than there is, before it starts: a usage error
     when a flag set the size, else a diagnostic at the scenario file's key."""
@@ -196,7 +211,7 @@ def _check_size(
         "customers": "simulation.customers" if in_file and not customers_flag else "--customers",
         "days": "simulation.days" if in_file and not days_flag else "--days",
     }
-    problem = size_problem(policy, market, customers, days, names=names)
+    problem = size_problem(policy, market, customers, days, names=names, logs=logs)
     if problem is None:
         return
     if customers_flag or days_flag or not in_file:

@@ -27,6 +27,7 @@ import pandas as pd
 from ..core.files import write_atomic
 from .engine import Run
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
+from .logs import event_logs, log_files
 
 __all__ = ["ACTIVE_DAYS", "Forecast", "forecast"]
 
@@ -47,6 +48,14 @@ class Forecast:
     rules: pd.DataFrame
     retention: pd.DataFrame  # age_days, retention: the rolling retention curve
     trace: list[tuple[float, str, str]] | None = None
+    event_logs: dict[str, pd.DataFrame] | None = None  # kept when simulated with logs=True
+
+    def logs(self) -> dict[str, pd.DataFrame]:
+        """The run's `purchases` and `messages` logs (see clmlang.simulation.logs); raises
+        ValueError when the run was simulated without logs."""
+        if self.event_logs is None:
+            raise ValueError("this forecast has no logs: simulate with logs=True (clm --logs)")
+        return self.event_logs
 
     def files(self) -> dict[str, str]:
         """Every output file's name and text (built in memory, then written at once)."""
@@ -59,12 +68,21 @@ class Forecast:
             "rules.csv": self.rules.to_csv(index=False, float_format="%.6g"),
         }
 
-    def write(self, folder: str | Path) -> list[Path]:
-        """Write every output file into `folder`, each atomically; returns the paths."""
+    def write(
+        self, folder: str | Path, *, logs: bool = False, log_format: str = "auto"
+    ) -> list[Path]:
+        """Write every output file into `folder`, each atomically; returns the paths.
+
+        `logs`: also the purchases and messages logs, as CSV or Parquet (`log_format`: auto,
+        csv or parquet; auto is Parquet past `PARQUET_ROWS` rows when pyarrow is installed).
+        """
         folder = Path(folder)
+        files: dict[str, str | bytes] = dict(self.files())
+        if logs:
+            files.update(log_files(self.logs(), log_format))
         written = []
-        for name, text in self.files().items():
-            write_atomic(folder / name, text)
+        for name, data in files.items():
+            write_atomic(folder / name, data)
             written.append(folder / name)
         return written
 
@@ -75,7 +93,8 @@ def _r(x: float) -> float | None:
     return round(float(x), 6)
 
 
-def forecast(run: Run) -> Forecast:
+def forecast(run: Run, *, logs: bool = False) -> Forecast:
+    """The forecast of one run; `logs` keeps its purchases and messages logs as tables."""
     rec, policy = run.recorder, run.policy
     days = run.days
     purchases = rec.purchases.arrays()
@@ -103,7 +122,8 @@ def forecast(run: Run) -> Forecast:
     rules = _rules(run, cust, time, revenue)
     retention = _retention_curve(run, cust, time, number)
     trace = run.trace.lines if run.trace else None
-    return Forecast(summary, daily, stages, transitions, cohorts, rules, retention, trace)
+    kept = event_logs(run) if logs else None
+    return Forecast(summary, daily, stages, transitions, cohorts, rules, retention, trace, kept)
 
 
 def _retention_curve(run: Run, cust, time, number) -> pd.DataFrame:

@@ -32,6 +32,7 @@ __all__ = [
 
 PER_CUSTOMER = 700  # state arrays, traits, the day's working copies (measured: 280-630)
 PER_CUSTOMER_DAY = 2.0  # purchase, message and rule-event logs (measured: 1.0-1.9)
+LOGS_PER_CUSTOMER_DAY = 3.0  # kept logs (`logs=True`): tables and file text (measured: 1.7)
 PER_NAME = 16  # each rule's and attribute's own per-customer arrays
 PER_DAY = 4096  # daily counters, stage counts and the daily tables built from them
 MARGIN = 1.5  # the estimate is a mean; temporaries of a busy day come on top
@@ -42,11 +43,15 @@ def expected_customers(market: Market, customers: int, days: int) -> float:
     return customers + market.acquisition.per_day * days
 
 
-def run_bytes(policy: Policy, market: Market, customers: int, days: int) -> float:
-    """The memory one run is expected to need, in bytes (see the module docstring)."""
+def run_bytes(
+    policy: Policy, market: Market, customers: int, days: int, logs: bool = False
+) -> float:
+    """The memory one run is expected to need, in bytes (see the module docstring); `logs`:
+    the run keeps its purchases and messages logs and writes them."""
     n = expected_customers(market, customers, days)
     names = len(policy.rules) + len(policy.attributes)
-    per_customer = PER_CUSTOMER + PER_CUSTOMER_DAY * days + PER_NAME * names
+    per_day = PER_CUSTOMER_DAY + (LOGS_PER_CUSTOMER_DAY if logs else 0.0)
+    per_customer = PER_CUSTOMER + per_day * days + PER_NAME * names
     return MARGIN * (n * per_customer + PER_DAY * days)
 
 
@@ -83,6 +88,7 @@ def size_problem(
     copies: int = 1,
     names: dict[str, str] | None = None,
     available: int | None = None,
+    logs: bool = False,
 ) -> str | None:
     """Why a run of this size cannot run here, or None when it fits.
 
@@ -104,7 +110,7 @@ def size_problem(
             f"a run would have about {n:,.0f} customers, more than the {MAX_CUSTOMERS:,} one run"
             f" can hold: lower `{culprit}`"
         )
-    need = copies * run_bytes(policy, market, customers, days)
+    need = copies * run_bytes(policy, market, customers, days, logs)
     have = available_bytes() if available is None else available
     if need <= have:
         return None

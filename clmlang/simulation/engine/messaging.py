@@ -48,6 +48,7 @@ class Messaging:
         bit = np.uint64(1) << np.uint64(ch)
         reach = ((st.reachable[ids] & bit) != 0) & ((st.unsubscribed[ids] & bit) == 0)
         counters["not_reachable"][arm] += np.count_nonzero(~reach)
+        rec.not_sent("not_reachable", ids[~reach], d, site_id)
         self._trace_ids(
             ids[~reach], d, site, "not sent: unsubscribed or no consent for this channel"
         )
@@ -55,17 +56,18 @@ class Messaging:
         if not send.transactional and ids.size:
             ctrl = st.control[ids]
             counters["control"][arm] += np.count_nonzero(ctrl)
+            rec.not_sent("control", ids[ctrl], d, site_id)
             self._trace_ids(ids[ctrl], d, site, "not sent: in the global control group")
             ids = ids[~ctrl]
         if not send.transactional and ids.size:
             ids = self._apply_caps(site_id, site, ids, d)
         if ids.size and np.isfinite(self.today.capacity_left[:, ch]).any():
-            ids = self._within_capacity(site, arm, ids, d)
+            ids = self._within_capacity(site_id, site, arm, ids, d)
         if not ids.size:
             return
         self._deliver(site, arm, ids, d)
 
-    def _within_capacity(self, site, arm: int, ids: np.ndarray, d: int) -> np.ndarray:
+    def _within_capacity(self, site_id: int, site, arm: int, ids: np.ndarray, d: int) -> np.ndarray:
         """The customers the channel's capacity left today still reaches, chosen at random
         within each block; the rest are dropped and counted."""
         ch, counters, rec = site.channel, self.recorder.arm_counters, self.recorder
@@ -81,6 +83,7 @@ class Messaging:
         dropped = ids[order[~keep]]
         counters["over_capacity"][arm] += dropped.size
         rec.daily["over_capacity"][d] += dropped.size
+        rec.not_sent("over_capacity", dropped, d, site_id)
         self._trace_ids(dropped, d, site, "not sent: the channel's daily capacity is used up")
         return np.sort(ids[order[keep]])
 
@@ -109,10 +112,12 @@ class Messaging:
             capped = ids[blocked & skip]
             rec.arm_counters["capped"][arm] += capped.size
             rec.daily["capped"][d] += capped.size
+            rec.not_sent("capped", capped, d, site_id)
             self._trace_ids(capped, d, site, "capped: skipped")
             if delay.any():
                 rec.arm_counters["delayed"][arm] += delay.sum()
                 rec.daily["delayed"][d] += delay.sum()
+                rec.not_sent("delayed", ids[delay], d, site_id)
                 self._trace_ids(ids[delay], d, site, "capped: delayed to the next allowed day")
                 self.calendar.add_spread(
                     np.maximum(retry[delay], d + 1), "send", site_id, ids[delay]
@@ -134,14 +139,7 @@ class Messaging:
         rec.daily["message_cost"][d] += cost
         rec.channel_messages[d, ch] += n
         rec.channel_cost[d, ch] += cost
-        rec.messages.add(
-            customer=ids,
-            day=d,
-            channel=ch,
-            site=self.steps.ids[(site.node, site.step)],
-            arm=arm,
-            stage=st.stage[ids],
-        )
+        stage = st.stage[ids]  # logged below, with whether this message made them unsubscribe
         if not send.transactional:
             for cap in self.caps:
                 c = cap.cap
@@ -173,6 +171,15 @@ class Messaging:
         excess = np.maximum(new_fatigue - fat.tolerance, 0.0)
         unsub = S.uniform(ids, Purpose.UNSUBSCRIBE, counter) < response.unsubscribe * (
             1 + fat.unsubscribe_growth * excess
+        )
+        rec.messages.add(
+            customer=ids,
+            day=d,
+            channel=ch,
+            site=self.steps.ids[(site.node, site.step)],
+            arm=arm,
+            stage=stage,
+            unsubscribed=unsub,
         )
         if unsub.any():
             st.unsubscribed[ids[unsub]] |= np.uint64(1) << np.uint64(ch)

@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["DAILY", "DAILY_FLOWS", "DAILY_MARKETING", "RULE_COUNTERS", "Recorder", "Trace"]
+__all__ = [
+    "DAILY",
+    "DAILY_FLOWS",
+    "DAILY_MARKETING",
+    "NOT_SENT",
+    "RULE_COUNTERS",
+    "Recorder",
+    "Trace",
+]
 
 # What the recorder counts each day, one array of `days` each. daily.csv (`metrics`) shows the
 # flows and the marketing counts as they are, in these orders; the rest feed computed columns.
@@ -46,6 +54,9 @@ RULE_COUNTERS = (
     "revenue",
     "profit",
 )
+# Why a message a rule's flow reached was not delivered, as `Recorder.unsent` codes them
+# (index + 1); recorded only when a run keeps its logs (`Recorder(logs=True)`).
+NOT_SENT = ("not_reachable", "control", "capped", "delayed", "over_capacity")
 
 
 class _Log:
@@ -79,8 +90,9 @@ class Trace:
 
 
 class Recorder:
-    def __init__(self, days: int, stages: int, channels: int, arms: int):
+    def __init__(self, days: int, stages: int, channels: int, arms: int, logs: bool = False):
         self.days = days
+        self.logs = logs  # keep the messages that were not delivered too (`unsent`)
         self.daily = {k: np.zeros(days) for k in DAILY}
         self.channel_messages = np.zeros((days, channels))
         self.channel_cost = np.zeros((days, channels))
@@ -103,6 +115,15 @@ class Recorder:
             site=np.int32,
             arm=np.int32,
             stage=np.int16,
+            unsubscribed=np.bool_,  # this message made the customer unsubscribe
         )
+        # messages a flow reached but did not deliver: site, arm and why (NOT_SENT index + 1)
+        self.unsent = _Log(customer=np.int32, day=np.int32, site=np.int32, status=np.int8)
         self.unsubscribes = _Log(customer=np.int32, day=np.int32, channel=np.int16)
         self.node_outcomes: dict[int, list[int]] = {}  # flow node -> [succeeded, failed]
+
+    def not_sent(self, why: str, ids: np.ndarray, day: int, site: int) -> None:
+        """Log the messages of send step `site` that `ids` did not get today, and `why`
+        (one of NOT_SENT); only when the run keeps its logs."""
+        if self.logs and ids.size:
+            self.unsent.add(customer=ids, day=day, site=site, status=NOT_SENT.index(why) + 1)

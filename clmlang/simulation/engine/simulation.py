@@ -76,6 +76,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         progress=None,
         base: Base | None = None,
         blocks: int = 1,
+        logs: bool = False,
     ):
         self.policy, self.market, self.days = policy, market, days
         if blocks < 1 or customers % blocks or (blocks > 1 and market.acquisition.per_day):
@@ -118,7 +119,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         self.eligibility = Eligibility.of(policy, self.effects.time_driven)
         self.memory = RuleMemory.of(policy, self.program, self.n)
         self.recorder = Recorder(
-            days, len(policy.stages), len(policy.channels), len(self.arms.labels)
+            days, len(policy.stages), len(policy.channels), len(self.arms.labels), logs=logs
         )
         self.caps = [_Cap(c, self.n) for c in policy.caps]
         self.subscription_next = {j: np.full(self.n, NEVER) for j in self.catalogue.lifetimes}
@@ -219,6 +220,7 @@ def simulate_policy(
     progress: Callable[[int], None] | None = None,
     base: Base | None = None,
     blocks: int = 1,
+    logs: bool = False,
 ) -> Run:
     """Run `policy` on `customers` customers of `market` for `days` days.
 
@@ -227,5 +229,9 @@ def simulate_policy(
     `base.size` of the `customers`). `blocks`: the customers are that many equal blocks of
     consecutive ids, independent populations in one calendar: each block has the channels'
     whole daily capacity (nothing else couples customers, and there must be no acquisition).
+    `logs`: also log the messages that were not delivered (capped, control group, ...), for
+    the messages log; no random draw depends on it.
     """
-    return _Simulation(policy, market, customers, days, rng, trace, progress, base, blocks).run()
+    return _Simulation(
+        policy, market, customers, days, rng, trace, progress, base, blocks, logs
+    ).run()
