@@ -23,7 +23,7 @@ from .compile.explanation import explain as _explain
 from .compile.policy import Policy
 from .core.diagnostics import ClmError
 from .language.symbols import Symbols
-from .market.model import MAX_CUSTOMERS, MAX_DAYS, Market, MarketError, load_scenario
+from .market.model import MAX_CUSTOMERS, MAX_DAYS, Market, MarketError
 
 if TYPE_CHECKING:  # the simulator and what-if runs load numpy, scipy and pandas: on first use
     import pandas as pd
@@ -278,7 +278,7 @@ def forecast_history(
     elif not isinstance(policy, Policy):
         policy = load(policy)
     end = _date(calibration_end, "calibration_end")
-    _date(until, "until")
+    until = _date(until, "until")
     frame = load_history(history)
     fits: tuple = ()
     source = "<market>"
@@ -293,8 +293,11 @@ def forecast_history(
         fits, summary, market = market.fits, market.summary, market.market
     else:
         if not isinstance(market, Market):
-            source = str(market)
-            market = load_scenario(market)[1]
+            from .market.scenario import load_scenario_file
+
+            scenario = load_scenario_file(market)
+            scenario.check_names(scenario.market, policy)  # placed in the file that wrote it
+            market = scenario.market
         summary = summarise(frame, end)
     problems = market.problems(policy)
     if problems:

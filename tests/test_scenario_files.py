@@ -352,3 +352,71 @@ def test_a_market_file_holds_only_market_tables(tmp_path: Path):
     done = clm("simulate", str(CLINIC), "--scenario", str(path))
     assert done.returncode == 1
     assert f"{market}:1:1:" in done.stderr and "write `[market.buying]`" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("include", "message"),
+    [
+        ('"a\\u0000b"', "cannot use"),
+        ('"' + "m" * 300 + '.toml"', "cannot use"),
+        ('"."', "is a folder"),
+    ],
+    ids=["nul", "too-long", "folder"],
+)
+def test_include_names_the_file_system_refuses_are_diagnostics(tmp_path, include, message):
+    """A NUL byte, a name too long for the file system, or a folder: CLM200 at the include."""
+    path = _write(
+        tmp_path / "s.toml",
+        f'[simulation]\nspec = "{CLINIC}"\ncustomers = 10\ndays = 3\n'
+        f"[market]\ninclude = {include}\n",
+    )
+    done = clm("simulate", "--scenario", str(path), "--out", str(tmp_path / "o"))
+    assert done.returncode == 1, done.stderr
+    assert f"{path}:6:1: error[CLM200]: market.include" in done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_spec_name_too_long_is_a_diagnostic_at_the_key(tmp_path: Path):
+    path = _write(
+        tmp_path / "s.toml", '[simulation]\nspec = "' + "s" * 300 + '.clm"\ncustomers = 10\n'
+    )
+    for command in (["simulate", "--scenario"], ["run"]):
+        done = clm(*command, str(path), "--out", str(tmp_path / "o"))
+        assert done.returncode == 1, done.stderr
+        assert f"{path}:2:1: error[CLM200]: simulation.spec: no such file" in done.stderr
+
+
+def test_a_missing_spec_on_the_command_line_is_a_usage_error(tmp_path: Path):
+    """The scenario file is not blamed for a SPEC argument that does not exist."""
+    done = clm("simulate", str(tmp_path / "nosuch.clm"), "--scenario", str(SIMULATIONS[0]))
+    assert done.returncode == 2
+    assert "nosuch.clm: no such file" in done.stderr and "CLM200" not in done.stderr
+
+
+def test_names_from_an_included_market_are_placed_in_it_everywhere(tmp_path: Path):
+    """clm forecast --market and clm diff --scenario point at the included file's line, as
+    clm simulate does."""
+    _write(tmp_path / "m2.toml", "[market.stages.formng]\nrate = 1.2\n")
+    m1 = _write(tmp_path / "m1.toml", '[market]\ninclude = "m2.toml"\n')
+    done = clm(
+        "forecast",
+        str(CLINIC),
+        "--history",
+        str(ROOT / "tests" / "data" / "cdnow_sample.csv"),
+        "--calibration-end",
+        "1997-09-30",
+        "--until",
+        "1997-12-31",
+        "--market",
+        str(m1),
+        "--out",
+        str(tmp_path / "fc"),
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"{tmp_path / 'm2.toml'}:1:1: error[CLM200]: market.stages.formng" in done.stderr
+    assert "did you mean `forming`" in done.stderr
+    new = _write(tmp_path / "new.clm", CLINIC.read_text().replace("cap 3 per 7", "cap 4 per 7"))
+    assert new.read_text() != CLINIC.read_text()
+    diff = clm("diff", str(CLINIC), str(new), "--simulate", "--scenario", str(m1))
+    assert diff.returncode == 1, diff.stderr
+    assert f"{tmp_path / 'm2.toml'}:1:1: error[CLM200]: market.stages.formng" in diff.stderr

@@ -20,7 +20,8 @@ from ..api import Analysis, analyse
 from ..compile.policy import Policy
 from ..core.diagnostics import Diagnostic, Severity, render_text
 from ..core.files import file_problem, folder_problem, write_atomic
-from ..market.model import Market, MarketError, Settings, load_scenario
+from ..market.model import Market, MarketError, Settings
+from ..market.scenario import load_scenario_file
 
 # Help is plain text: rich markup would swallow literal `[simulation]` and `[market]`, and
 # plain help reads the same in a terminal, a pipe and a CI log.
@@ -174,7 +175,11 @@ def _scenario_for(
     settings, market = default or Settings(), Market()
     if scenario is not None:
         _input_file(scenario, "--scenario")
-        settings, market = load_scenario(scenario)
+        loaded = load_scenario_file(scenario)
+        loaded.check_names(loaded.market, policy)  # placed in the file (or include) that wrote it
+        given = loaded.settings
+        settings = Settings(customers=given.customers, days=given.days, seed=given.seed)
+        market = loaded.market
     problems = market.problems(policy)
     if problems:
         raise MarketError(str(scenario or "<defaults>"), problems)

@@ -23,6 +23,20 @@ from .common import (
 )
 
 
+def _date_option(value: str, option: str) -> str:
+    """A date option as YYYY-MM-DD (a time of day or a zone offset is dropped: the date as
+    written), or a usage error naming the option."""
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise _usage_error(f"{option}: not a date: {value!r} (write YYYY-MM-DD)")
+    return stamp.date().isoformat()
+
+
 def _history_file(history: str, option: str = "") -> None:
     """A history that names a file (not a database URL) must be a readable file (or a
     folder of Parquet files)."""
@@ -63,7 +77,6 @@ def calibrate_(
     ] = False,
 ) -> None:
     """Fit the buying and spend models to a purchase history; write the market."""
-    import pandas as pd  # the fitting stack loads only for the commands that use it
 
     from ..forecasting.calibration import MODELS, fit_history
     from ..forecasting.history import HistoryError, load_history
@@ -73,13 +86,10 @@ def calibrate_(
         raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")
     _history_file(history)
     _output_file(output, "--output")
-    try:
-        end = pd.Timestamp(calibration_end)
-    except ValueError:
-        raise _usage_error(f"--calibration-end: not a date: {calibration_end!r}") from None
+    end = _date_option(calibration_end, "--calibration-end")
     try:
         frame = load_history(history, query=query, **columns)
-        result = fit_history(frame, end.date().isoformat(), model=model, backtest_models=backtest)
+        result = fit_history(frame, end, model=model, backtest_models=backtest)
     except HistoryError as error:
         _out(f"error: {error}", err=True)
         raise typer.Exit(PROBLEMS) from None
@@ -152,6 +162,8 @@ def forecast_(
     ):
         if not value:
             raise _usage_error(f"{name} is required")
+    calibration_end = _date_option(calibration_end, "--calibration-end")
+    until = _date_option(until, "--until")
     _history_file(history, "--history")
     if market is not None:
         _input_file(market, "--market")

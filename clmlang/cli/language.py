@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__
@@ -181,15 +182,17 @@ def explain_(
     except CustomerError as error:
         raise _usage_error(f"--customer: {error}") from None
     console = _console()
-    console.print(f"[bold]{analysis.policy.program}[/]: customer {customer or '(all defaults)'}")
-    console.print(f"stage: [bold]{result.stage or 'none'}[/]")
+    # names and values come from the user: escaped, so that `[` in them is not rich markup
+    who = escape(customer or "(all defaults)")
+    console.print(f"[bold]{escape(analysis.policy.program)}[/]: customer {who}")
+    console.print(f"stage: [bold]{escape(result.stage or 'none')}[/]")
     member = [name for name, hit in result.segments if hit]
-    console.print(f"segments: {', '.join(member) if member else 'none'}")
+    console.print(f"segments: {escape(', '.join(member)) if member else 'none'}")
     table = Table("rule", "eligible", "fires", "why not / notes")
     for verdict in result.rules:
         why = "; ".join(verdict.reasons) if verdict.reasons else "; ".join(verdict.notes)
         mark = "[green]yes[/]" if verdict.fires else "[red]no[/]"
-        table.add_row(verdict.rule, mark, verdict.trigger, why)
+        table.add_row(escape(verdict.rule), mark, escape(verdict.trigger), escape(why))
     console.print(table)
 
 

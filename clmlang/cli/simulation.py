@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -134,6 +135,8 @@ def _simulation_input(
         policy, _ = _compile_or_exit(spec)
         return policy, Market(), ScenarioSettings(), spec
     _input_file(scenario, "--scenario")
+    if spec is not None:  # a spec on the command line is the command line's problem, not the file's
+        _input_file(spec)
     try:
         loaded = load_scenario_file(scenario)
     except MarketError as error:
@@ -155,9 +158,7 @@ def _simulation_input(
 
             policy, market = variant_policy(loaded, chosen)
             return policy, market, loaded.settings, loaded.spec_path(chosen)
-        path = spec if spec is not None else loaded.spec_path(chosen)
-        if not path.exists():  # the file's spec: say where it was named
-            raise MarketError(loaded.path, [("simulation.spec", f"no such file: {path}")])
+        path = spec if spec is not None else loaded.spec_path(chosen)  # checked: it exists
         policy, _ = _compile_or_exit(path)
         loaded.check_names(loaded.market, policy)
     except MarketError as error:
@@ -242,7 +243,8 @@ _KPIS = (
 
 def _print_kpis(result: Forecast, policy: Policy) -> None:
     console = _console()
-    table = Table("KPI", "forecast", title=f"{policy.program}: {result.summary['days']} days")
+    title = f"{escape(policy.program)}: {result.summary['days']} days"  # the user's text: no markup
+    table = Table("KPI", "forecast", title=title)
     for key, label, fmt in _KPIS:
         value = result.summary.get(key)
         table.add_row(label, "-" if value is None else fmt.format(value))
@@ -332,10 +334,10 @@ def _print_comparison(result: Comparison) -> None:
     from ..whatif.report import HEADLINE, verdicts  # matplotlib: only when there is a report
 
     console = _console()
-    table = Table(
+    table = Table(  # variant names and paths are the user's text: escaped, never markup
         "KPI",
-        *result.variant_names(),
-        title=f"{result.scenario.path}: {result.replications} replication(s)",
+        *(escape(name) for name in result.variant_names()),
+        title=f"{escape(result.scenario.path)}: {result.replications} replication(s)",
     )
     rows = result.comparison
     for kpi, label in HEADLINE[:6]:
@@ -354,4 +356,4 @@ def _print_comparison(result: Comparison) -> None:
     console.print(table)
     console.print("* significant at 95% (paired against the base)")
     for variant, text in verdicts(result).items():
-        console.print(f"[bold]{variant}[/]: {text}")
+        console.print(f"[bold]{escape(variant)}[/]: {escape(text)}")

@@ -91,10 +91,22 @@ def _include_target(path: Path, include: Any, chain: tuple[Path, ...]) -> Path:
     target = Path(include)
     if not target.is_absolute():
         target = path.parent / target
-    if target.resolve() in chain:
-        names = " -> ".join(str(p) for p in (*chain, target.resolve()))
+    try:  # a name the file system refuses (a NUL byte, too long) is a problem of the key
+        resolved = target.resolve()
+        is_file, is_dir = target.is_file(), target.is_dir()
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise MarketError(
+            str(path), [("market.include", f"cannot use {include!r} as a file name: {reason}")]
+        ) from None
+    if resolved in chain:
+        names = " -> ".join(str(p) for p in (*chain, resolved))
         raise MarketError(str(path), [("market.include", f"an include cycle: {names}")])
-    if not target.is_file():
+    if is_dir:
+        raise MarketError(
+            str(path), [("market.include", f"{target} is a folder: name a market file in it")]
+        )
+    if not is_file:
         raise MarketError(
             str(path),
             [("market.include", f"no such market file: {target}")],

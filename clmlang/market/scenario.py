@@ -145,6 +145,16 @@ class Scenario(_Model):
         path = Path(raw)
         if not path.is_absolute() and self.path != "<scenario>":
             path = Path(self.path).parent / path
+        try:
+            found = path.is_file()
+        except (OSError, ValueError):  # a name the file system refuses (NUL, too long)
+            found = False
+        if not found:
+            index = next((i for i, v in enumerate(self.variants) if v is variant), None)
+            key = (
+                "simulation.spec" if not variant.spec or index is None else f"variant.{index}.spec"
+            )
+            raise MarketError(self.path, [(key, f"no such file: {path}")])
         return path
 
 
