@@ -1,13 +1,16 @@
 """From a run's raw records to the forecast: KPIs and tables as pandas DataFrames.
 
-Definitions (also in docs/model.md):
+Definitions (also in docs/model.md, which says which customers each one counts). An
+existing base's customers (`population.start = "existing"`, or a real base in `clm forecast`)
+bring their history: purchases before day 0 count in purchase numbers, first and last
+purchases and the active window; "new" customers are those whose first purchase is in the run.
 - retention at D days: among customers whose first purchase was at least D days before the
   end of the run, the share who bought again at D days or more after it ("rolling retention");
 - survival rate: the share of customers who made a repeat purchase;
 - churn rate: among customers who first bought at least 90 days before the end, the share
   with no purchase in the last 90 days;
 - active customers on a day: customers with a purchase in the 90 days up to it;
-- LTV: gross profit per customer over the horizon; ARPPU: revenue per paying customer;
+- LTV: gross profit per customer over the horizon; ARPPU: revenue per customer paying in it;
 - a rule's incremental effect: revenue per eligible customer within the rule's window (its
   success window, else 30 days) for treated customers minus holdout customers, with a 95%
   Welch confidence interval.
@@ -106,10 +109,11 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     group_start = (
         np.maximum.accumulate(np.where(starts, np.arange(cust.size), 0)) if cust.size else cust
     )
-    number = np.arange(cust.size) - group_start + 1
+    # purchase number per customer, the history before day 0 included (1 = first ever)
+    number = np.arange(cust.size) - group_start + 1 + run.state.prior_purchases[cust]
 
     daily = _daily(run, cust, time)
-    summary = _summary(run, cust, time, revenue, number, daily)
+    summary = _summary(run, cust, time, revenue, number, daily, buy["profit"])
     stage_names = ["(none)"] + [s.name for s in policy.stages]
     stages = pd.DataFrame(rec.stage_counts, columns=stage_names)
     stages.insert(0, "day", np.arange(days))
@@ -120,21 +124,38 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     )
     cohorts = _cohorts(run, cust, time)
     rules = _rules(run, cust, time, revenue)
-    retention = _retention_curve(run, cust, time, number)
+    retention = _retention_curve(run, cust, time)
     trace = run.trace.lines if run.trace else None
     kept = event_logs(run) if logs else None
     return Forecast(summary, daily, stages, transitions, cohorts, rules, retention, trace, kept)
 
 
-def _retention_curve(run: Run, cust, time, number) -> pd.DataFrame:
-    """Rolling retention by age: of customers whose first purchase is at least `age` days
-    before the end, the share who bought again `age` days or more after it."""
-    days = run.days
-    first = np.full(run.state.n, np.nan)
-    first[cust[number == 1]] = time[number == 1]
-    last = np.full(run.state.n, -np.inf)
+def _history(run: Run, cust, time) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's first and last purchase (NaN, -inf: none) and purchase count, over the
+    history before day 0 and the run's purchases (`cust`, `time` sorted by customer, time)."""
+    st = run.state
+    first = np.full(st.n, np.nan)
+    if cust.size:
+        starts = np.r_[True, cust[1:] != cust[:-1]]
+        first[cust[starts]] = time[starts]
+    last = np.full(st.n, -np.inf)
     if cust.size:
         np.maximum.at(last, cust, time)
+    count = np.bincount(cust, minlength=st.n)[: st.n] if cust.size else np.zeros(st.n, np.int64)
+    existing = st.prior_purchases > 0
+    if existing.any():
+        first[existing] = st.first_t[existing]
+        last[existing] = np.maximum(last[existing], st.prior_last_t[existing])
+        count = count + st.prior_purchases
+    return first, last, count
+
+
+def _retention_curve(run: Run, cust, time) -> pd.DataFrame:
+    """Rolling retention by age: of customers whose first purchase (before the run or in it)
+    is at least `age` days before the end, the share who bought again `age` days or more
+    after it."""
+    days = run.days
+    first, last, _ = _history(run, cust, time)
     buyers = np.isfinite(first)
     f, span = first[buyers], (last - first)[buyers]
     ages = np.unique(np.linspace(0, max(days - 1, 0), num=min(days, 60)).round().astype(int))
@@ -154,7 +175,14 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
     frame["date"] = [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
     frame["customers"] = d["customers"].astype(np.int64)
     frame["alive"] = d["alive"].astype(np.int64)
-    frame["active"] = _active(cust, time, days)
+    before = np.flatnonzero(run.state.prior_purchases > 0)
+    if before.size:  # an existing base: each customer's last purchase before day 0 counts too
+        c = np.concatenate([before, cust])
+        t = np.concatenate([run.state.prior_last_t[before], time])
+        order = np.lexsort((t, c))
+        frame["active"] = _active(c[order], t[order], days)
+    else:
+        frame["active"] = _active(cust, time, days)
     for key in DAILY_FLOWS:
         frame[key] = d[key]
     gross = d["revenue"] - d["cost_of_goods"] - d["rewards"]
@@ -171,7 +199,8 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
 
 
 def _active(cust: np.ndarray, time: np.ndarray, days: int) -> np.ndarray:
-    """Customers with a purchase in the last ACTIVE_DAYS days, for every day (sweep line)."""
+    """Customers with a purchase in the last ACTIVE_DAYS days, for every day (sweep line);
+    purchases before day 0 (negative times) count for the days they reach into the run."""
     if not cust.size:
         return np.zeros(days, dtype=np.int64)
     day = np.floor(time).astype(np.int64)
@@ -185,12 +214,14 @@ def _active(cust: np.ndarray, time: np.ndarray, days: int) -> np.ndarray:
     return np.cumsum(delta)[:days]
 
 
-def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame) -> dict:
+def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_profit) -> dict:
     rec, st, days = run.recorder, run.state, run.days
     arrived = int(daily["customers"].iloc[-1]) if days else 0
-    first_time = np.full(st.n, np.nan)
-    first_time[cust[number == 1]] = time[number == 1]
+    # customers with a purchase by the end (history included), and those paying in the run
+    first_time, last, count = _history(run, cust, time)
     buyers = np.isfinite(first_time)
+    payers = np.zeros(st.n, dtype=bool)
+    payers[cust] = True
     out: dict[str, float | int | str | None] = {
         "program": run.policy.program,
         "currency": run.policy.currency,
@@ -201,17 +232,13 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame) -> dict
     }
     for horizon in RETENTION_DAYS:
         eligible = buyers & (first_time <= days - horizon)
-        later = np.zeros(st.n, dtype=bool)
-        age = time - first_time[cust]
-        later[cust[age >= horizon]] = True
+        later = last - first_time >= horizon  # a purchase `horizon` days or more after the first
         n = int(eligible.sum())
         out[f"retention_{horizon}d"] = _r((later & eligible).sum() / n) if n else None
-    repeaters = np.zeros(st.n, dtype=bool)
-    repeaters[cust[number >= 2]] = True
+    repeaters = count >= 2
     n_buyers = int(buyers.sum())
     out["survival_rate"] = _r(repeaters.sum() / n_buyers) if n_buyers else None
-    last = np.full(st.n, -np.inf)
-    np.maximum.at(last, cust, time) if cust.size else None
+    n_payers = int(payers.sum())
     old = buyers & (first_time <= days - ACTIVE_DAYS)
     out["churn_rate"] = (
         _r((old & (last < days - ACTIVE_DAYS)).sum() / old.sum()) if old.any() else None
@@ -222,7 +249,7 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame) -> dict
     marketing = float(daily["marketing_cost"].sum())
     purchases = int(daily["purchases"].sum())
     out["purchases"] = purchases
-    out["transactions_per_customer"] = _r(purchases / n_buyers) if n_buyers else None
+    out["transactions_per_customer"] = _r(purchases / n_payers) if n_payers else None
     out["revenue"] = _r(total_revenue)
     out["gross_profit"] = _r(gross)
     out["marketing_cost"] = _r(marketing)
@@ -234,7 +261,7 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame) -> dict
     out["avg_check_new"] = _r(revenue[number == 1].mean()) if (number == 1).any() else None
     loyal = number >= 3
     out["avg_check_loyal"] = _r(revenue[loyal].mean()) if loyal.any() else None
-    out["arppu"] = _r(total_revenue / n_buyers) if n_buyers else None
+    out["arppu"] = _r(total_revenue / n_payers) if n_payers else None
     out["ltv"] = _r(gross / arrived) if arrived else None
     out["revenue_per_customer"] = _r(total_revenue / arrived) if arrived else None
     attributed = float(rec.arm_counters["profit"].sum())
@@ -243,7 +270,7 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame) -> dict
     out["messages"] = int(daily["messages"].sum())
     out["capped_messages"] = int(daily["capped"].sum())
     out["unsubscribes"] = int(daily["unsubscribes"].sum())
-    out["cac_payback_days"] = _cac_payback(run, daily)
+    out["cac_payback_days"] = _cac_payback(run, daily, cust, time, buy_profit)
     out.update(_programme_effect(run, cust, revenue, arrived))
     return out
 
@@ -264,19 +291,37 @@ def _programme_effect(run: Run, cust, revenue, arrived: int) -> dict:
     }
 
 
-def _cac_payback(run: Run, daily: pd.DataFrame) -> float | None:
-    """Days until the cumulative gross profit covers the cumulative acquisition cost."""
+def _cac_payback(run: Run, daily: pd.DataFrame, cust, time, profit) -> float | None:
+    """Days until the cumulative gross profit of the customers new in the run covers the
+    cumulative acquisition cost; None when nobody was acquired or acquiring cost nothing.
+
+    An existing base's purchases are left out (they would pay back an acquisition that never
+    happened); its subscription renewals are not told apart and stay in."""
     acquisition = daily["acquisition_cost"].cumsum().to_numpy()
-    if not acquisition.size or acquisition[-1] == 0:
+    arrived = int(daily["customers"].iloc[-1]) if len(daily) else 0
+    if not acquisition.size or acquisition[-1] == 0 or not run.state.acquired[:arrived].any():
         return None
-    covered = np.flatnonzero(daily["gross_profit"].cumsum().to_numpy() >= acquisition)
+    gross = daily["gross_profit"].to_numpy()
+    existing = run.state.prior_purchases[cust] > 0
+    if existing.any():
+        day = np.floor(time[existing]).astype(np.int64)
+        gross = gross - np.bincount(day, weights=profit[existing], minlength=gross.size)
+    covered = np.flatnonzero(pd.Series(gross).cumsum().to_numpy() >= acquisition)
     return float(covered[0]) if covered.size else None
 
 
 def _cohorts(run: Run, cust, time) -> pd.DataFrame:
-    """Share of each monthly cohort (by first purchase) buying in each month since."""
+    """Share of each monthly cohort (by first purchase) buying in each month since.
+
+    The cohorts are the customers new in the run; an existing base is one row of its own,
+    cohort `existing`, its months counted from day 0."""
+    existing = run.state.prior_purchases > 0
+    base = _existing_cohort(run, cust, time, existing) if existing.any() else None
+    if existing.any():
+        new = ~existing[cust]
+        cust, time = cust[new], time[new]
     if not cust.size:
-        return pd.DataFrame(columns=["cohort", "customers"])
+        return pd.DataFrame([base]) if base else pd.DataFrame(columns=["cohort", "customers"])
     first = np.full(run.state.n, np.nan)
     np.fmin.at(first, cust, time)
     cohort_of = np.floor(first / MONTH)
@@ -297,7 +342,25 @@ def _cohorts(run: Run, cust, time) -> pd.DataFrame:
         for m in range(months - c):
             row[f"month_{m}"] = table[c, m] / sizes[c]
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(([base] if base else []) + rows)
+
+
+def _existing_cohort(run: Run, cust, time, existing: np.ndarray) -> dict:
+    """The existing base as a cohort: the share of it buying in each month of the run."""
+    months = math.ceil(run.days / MONTH)
+    mine = existing[cust]
+    size = int(existing.sum())
+    if not mine.any():
+        months_bought = np.zeros(months)
+    else:
+        month = np.clip(np.floor(time[mine] / MONTH).astype(np.int64), 0, months - 1)
+        pairs = np.unique(np.stack([month, cust[mine].astype(np.int64)]), axis=1)
+        months_bought = np.bincount(pairs[0], minlength=months)
+    return {
+        "cohort": "existing",
+        "customers": size,
+        **{f"month_{m}": months_bought[m] / size for m in range(months)},
+    }
 
 
 def _rules(run: Run, cust, time, revenue) -> pd.DataFrame:

@@ -59,6 +59,9 @@ class State:
     messages_received: np.ndarray = None  # type: ignore[assignment]
     response_t: np.ndarray = None  # type: ignore[assignment]
     response_site: np.ndarray = None  # type: ignore[assignment]
+    # the history before day 0, kept as it was (the fields above move on with the run)
+    prior_purchases: np.ndarray = None  # type: ignore[assignment]
+    prior_last_t: np.ndarray = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         n = self.n
@@ -85,6 +88,8 @@ class State:
         self.messages_received = np.zeros(n, dtype=np.int32)
         self.response_t = np.full(n, NEVER)
         self.response_site = np.full(n, -1, dtype=np.int32)
+        self.prior_purchases = np.zeros(n, dtype=np.int32)
+        self.prior_last_t = np.full(n, np.nan)
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,8 @@ def apply_base(state: State, base: Base, market: Market, rng: np.random.Generato
     reactivation, a wait to wake up first."""
     idx = slice(0, base.size)
     state.purchases[idx] = base.purchases
+    state.prior_purchases[idx] = base.purchases
+    state.prior_last_t[idx] = base.last_day
     state.gaps_drawn[idx] = base.purchases
     state.first_t[idx] = base.first_day
     state.last_t[idx] = base.last_day
@@ -251,6 +258,8 @@ def _seed_existing_base(
     first = last - (k - 1) * np.minimum(mean_gap, 365.0)
     idx = slice(0, customers)
     state.purchases[idx] = k
+    state.prior_purchases[idx] = k
+    state.prior_last_t[idx] = last
     state.gaps_drawn[idx] = k
     state.first_t[idx] = first
     state.last_t[idx] = last
