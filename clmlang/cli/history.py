@@ -31,6 +31,13 @@ def _history_file(history: str, option: str = "") -> None:
         _input_file(path, option)
 
 
+# Said whenever no policy in force is given (--current): what the forecast then assumes.
+WITHOUT_CURRENT = (
+    "without --current, the history is taken as a world whose calibrated behaviour already"
+    " includes whatever marketing ran; the policy's effect is added on top of it"
+)
+
+
 @app.command(name="calibrate")
 def calibrate_(
     history: Annotated[str, typer.Argument(help="A CSV or Parquet file, or a SQLAlchemy URL.")],
@@ -204,6 +211,8 @@ def forecast_(
     change = result.summary.get("change")
     if isinstance(change, dict):
         _print_change(change)
+    else:
+        _out(f"note: {WITHOUT_CURRENT}")
     for fit in result.fits:
         score = fit.get("backtest")
         if isinstance(score, dict):
