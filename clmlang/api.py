@@ -250,6 +250,7 @@ def forecast_history(
     replications: int = 20,
     seed: int = 0,
     backtest: bool = False,
+    current: Policy | str | Path | None = None,
 ) -> HoldoutForecast:
     """Forecast the real customer base of `history` from `calibration_end` to `until`.
 
@@ -259,7 +260,11 @@ def forecast_history(
     whose buying and spend parameters are used as they are, a `Calibration`, or None to
     calibrate on the history up to `calibration_end` first (with `model`: auto, bgnbd,
     bgnbd_stages or bgnbd_reactivation; `backtest`: also score each buying model by a
-    backtest inside the calibration period, reported in `fits`). When the history goes past
+    backtest inside the calibration period, reported in `fits`). `current`: the policy in
+    force (a `Policy` or a spec's path); then both run from the same base with common random
+    numbers and `summary["change"]` holds NEW - CURRENT per KPI with its 95% interval. Without
+    it, the history is taken as a world whose calibrated behaviour already includes whatever
+    marketing ran. When the history goes past
     the calibration end, the forecast is compared with what happened. Returns a
     `HoldoutForecast` (`customers`, `weekly`, `summary`, `fits`; `write(folder)` for
     forecast.json, customers.csv and report.html). Raises `HistoryError`, `MarketError`,
@@ -277,6 +282,8 @@ def forecast_history(
         policy = loads(NO_POLICY, "<no policy>")
     elif not isinstance(policy, Policy):
         policy = load(policy)
+    if current is not None and not isinstance(current, Policy):
+        current = load(current)
     end = _date(calibration_end, "calibration_end")
     until = _date(until, "until")
     frame = load_history(history)
@@ -299,7 +306,7 @@ def forecast_history(
             scenario.check_names(scenario.market, policy)  # placed in the file that wrote it
             market = scenario.market
         summary = summarise(frame, end)
-    problems = market.problems(policy)
+    problems = market.problems(policy) + (market.problems(current) if current else [])
     if problems:
         raise MarketError(source, problems)
     try:
@@ -313,6 +320,7 @@ def forecast_history(
             seed=seed,
             actual=frame,
             fits=fits,
+            current=current,
         )
     except MarketError as error:  # the buying model has no posterior: say where it came from
         raise MarketError(source, error.problems) from None

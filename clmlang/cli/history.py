@@ -45,6 +45,13 @@ def _history_file(history: str, option: str = "") -> None:
         _input_file(path, option)
 
 
+# Said whenever no policy in force is given (--current): what the forecast then assumes.
+WITHOUT_CURRENT = (
+    "without --current, the history is taken as a world whose calibrated behaviour already"
+    " includes whatever marketing ran; the policy's effect is added on top of it"
+)
+
+
 @app.command(name="calibrate")
 def calibrate_(
     history: Annotated[str, typer.Argument(help="A CSV or Parquet file, or a SQLAlchemy URL.")],
@@ -112,6 +119,10 @@ def forecast_(
     market: Annotated[
         Path | None, typer.Option(help="A calibrated market (else: calibrate first).")
     ] = None,
+    current: Annotated[
+        Path | None,
+        typer.Option(help="The policy in force: forecast the change from it to SPEC."),
+    ] = None,
     replications: Annotated[
         int, typer.Option(min=1, max=MAX_REPLICATIONS, help="Simulated runs to average.")
     ] = 20,
@@ -168,7 +179,12 @@ def forecast_(
     if market is not None:
         _input_file(market, "--market")
     _output_folder(out, "--out")
+    if current is not None:
+        if spec is None:
+            raise _usage_error("--current: name the new policy's spec too")
+        _input_file(current, "--current")
     policy = _compile_or_exit(spec)[0] if spec is not None else None
+    in_force = _compile_or_exit(current)[0] if current is not None else None
     try:
         frame = load_history(history, query=query, **columns)
         result = forecast_history(
@@ -181,6 +197,7 @@ def forecast_(
             replications=replications,
             seed=seed,
             backtest=backtest,
+            current=in_force,
         )
     except HistoryError as error:
         _out(f"error: {error}", err=True)
@@ -203,6 +220,11 @@ def forecast_(
         if key in result.summary and result.summary[key] is not None:
             value = result.summary[key]
             _out(f"{key:<28} {value:,.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+    change = result.summary.get("change")
+    if isinstance(change, dict):
+        _print_change(change)
+    else:
+        _out(f"note: {WITHOUT_CURRENT}")
     for fit in result.fits:
         score = fit.get("backtest")
         if isinstance(score, dict):
@@ -213,3 +235,17 @@ def forecast_(
                 f"correlation {'n/a' if corr is None else format(corr, '.3f')}"
             )
     _out(f"wrote forecast.json, customers.csv, report.html to {out}/")
+
+
+def _print_change(change: dict) -> None:
+    """The change from the policy in force, one line per KPI: each total, the difference and
+    its 95% interval."""
+    _out(f"change from {change['current_policy']!r} to {change['new_policy']!r}")
+    _out(f"{'':<22} {'current':>14} {'new':>14} {'change':>12}  95% interval")
+    for row in change["kpis"]:
+        low, high = row["low"], row["high"]
+        span = "n/a" if low is None else f"{low:,.2f} to {high:,.2f}"
+        _out(
+            f"{row['kpi']:<22} {row['current']:>14,.2f} {row['new']:>14,.2f} "
+            f"{row['change']:>+12,.2f}  {span}"
+        )

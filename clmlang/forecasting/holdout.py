@@ -26,6 +26,7 @@ from ..core.files import write_atomic
 from ..market.model import MAX_DAYS, MAX_REPLICATIONS, Buying, Market, MarketError, Spend
 from ..simulation.engine import Base, simulate_policy
 from ..simulation.engine.memory import size_problem
+from .change import KPIS, block_figures, change_block
 from .fitting import Fit
 from .history import Summary
 from .reactivation_posterior import posterior
@@ -173,6 +174,7 @@ def forecast_base(
     seed: int = 0,
     actual: pd.DataFrame | None = None,
     fits: Sequence[Fit] = (),
+    current: Policy | None = None,
 ) -> HoldoutForecast:
     """Simulate the real base (`summary`, the history up to `calibration_end`) from the
     calibration end to `until`, `replications` times, in `market`.
@@ -183,6 +185,9 @@ def forecast_base(
     the same customers with no marketing and the same random numbers (a control variate):
     without a policy it is the closed form itself, free of sampling noise. `fits` (the
     calibration's, when there is one) are reported alongside.
+
+    `current`: the policy in force. Then it runs too, on the same draws, and the summary
+    gains a `change` block: NEW - CURRENT per replication, with its interval.
     """
     s = summary
     calibration_end = pd.Timestamp(calibration_end).date().isoformat()
@@ -203,10 +208,13 @@ def forecast_base(
     latent = Latent(s, market.buying)
     closed = latent.expected(s, days / WEEK)
     market = market.model_copy(update={"start_date": start.date().isoformat()})
-    pure = not policy.rules and not policy.products and not market.stages
-    runs = [(policy, market)]
+    policies = [policy] if current is None else [policy, current]
+    pure = all(not p.rules and not p.products for p in policies) and not market.stages
+    runs = [(p, market) for p in policies]
     if closed is not None and not pure:  # the same customers with no marketing, for the control
         runs.append(_without_marketing(policy, market))
+    control = len(runs) - 1  # the new policy itself when there is nothing to control for
+    per_rep = np.zeros((len(runs), replications, len(KPIS)))
     sums = np.zeros((len(runs), 2, n))  # per run: transactions, revenue per customer
     weekly = np.zeros((len(runs), weeks))
     totals: list[float] = []
@@ -227,7 +235,10 @@ def forecast_base(
         ]
         for i, (run_policy, run_market) in enumerate(runs):
             rng = np.random.default_rng([seed, first, 1])  # the same for both runs
-            count, money, week = _run(run_policy, run_market, bases, n, days, weeks, rng)
+            count, money, week, extra = _run(run_policy, run_market, bases, n, days, weeks, rng)
+            per_rep[i, first : first + len(reps), 0] = count.sum(axis=1)
+            per_rep[i, first : first + len(reps), 1] = money.sum(axis=1)
+            per_rep[i, first : first + len(reps), 2:] = extra
             sums[i, 0] += count.sum(axis=0)
             sums[i, 1] += money.sum(axis=0)
             weekly[i] += week.sum(axis=0)
@@ -238,12 +249,12 @@ def forecast_base(
     simulated = sums[0, 0]
     transactions, revenue, week_series = simulated, sums[0, 1], weekly[0]
     if closed is not None:
-        effect = sums[0] - sums[-1]  # zero without marketing: the runs are one
+        effect = sums[0] - sums[control]  # zero without marketing: the runs are one
         transactions = closed + effect[0]
         revenue = closed * expected_spend(s, market.spend) + effect[1]
         horizon = np.minimum(np.arange(1, weeks + 1) * WEEK, days) / WEEK
         cumulative = np.array([latent.expected(s, w).sum() for w in horizon])
-        week_series = np.diff(np.r_[0.0, cumulative]) + weekly[0] - weekly[-1]
+        week_series = np.diff(np.r_[0.0, cumulative]) + weekly[0] - weekly[control]
     customers = pd.DataFrame(
         {
             "customer_id": s.customers,
@@ -273,6 +284,18 @@ def forecast_base(
         if bg is not None
         else None,
     }
+    if current is not None:
+        adjustment = np.zeros(len(KPIS))
+        if closed is not None:  # each total as the forecast reports it; cancels in the change
+            adjustment[0] = closed.sum() - sums[control, 0].sum()
+            spend = expected_spend(s, market.spend)
+            adjustment[1] = (closed * spend).sum() - sums[control, 1].sum()
+            # profit: the revenue correction at the no-marketing control's own margin
+            margin = per_rep[control, :, 2].sum() / max(per_rep[control, :, 1].sum(), 1e-300)
+            adjustment[2] = adjustment[1] * margin
+        figures["change"] = change_block(
+            per_rep[0], per_rep[1], adjustment, (policy.program, current.program)
+        )
     if actual is not None:
         _compare(actual, start, pd.Timestamp(until), customers, week_frame, figures)
     return HoldoutForecast(customers, week_frame, figures, [fit.to_dict() for fit in fits])
@@ -313,6 +336,7 @@ def _run(policy, market, bases, n, days, weeks, rng) -> tuple[np.ndarray, ...]:
         np.bincount(block * weeks + np.minimum(week, weeks - 1), minlength=k * weeks)
         .reshape(k, weeks)
         .astype(float),
+        block_figures(run, policy, n, k),
     )
 
 

@@ -52,7 +52,8 @@ def render_forecast_report(result: HoldoutForecast) -> str:
         until=str(s.get("until")),
         calibration_end=str(s.get("calibration_end")),
         chart=figure(svg(fig), "Forecast against actual, week by week and cumulated"),
-        figures=[(k, v if isinstance(v, str) else clean(v)) for k, v in s.items()],
+        figures=[(k, v if isinstance(v, str) else clean(v)) for k, v in s.items() if k != "change"],
+        change=_change(s.get("change")),
         fits=[
             {
                 "model": str(f["model"]),
@@ -84,3 +85,29 @@ def _backtest(score: object) -> str:
         f"{score['predicted']:,.1f} of {score['actual']:,.0f} ({score['total_error']:+.1%}), "
         f"RMSE {score['rmse']:.4f} ({score['cut']} to {score['end']})"
     )
+
+
+def _change(change: object) -> dict[str, object] | None:
+    """The change from the policy in force as table rows: each total, the difference and its
+    95% interval, formatted."""
+    if not isinstance(change, dict):
+        return None
+
+    def cell(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:,.2f}"
+
+    return {
+        "new": change["new_policy"],
+        "current": change["current_policy"],
+        "replications": change["replications"],
+        "rows": [
+            (
+                row["kpi"],
+                cell(row["current"]),
+                cell(row["new"]),
+                f"{row['change']:+,.2f}",
+                "n/a" if row["low"] is None else f"{cell(row['low'])} to {cell(row['high'])}",
+            )
+            for row in change["kpis"]
+        ],
+    }
