@@ -12,7 +12,15 @@ __all__ = ["file_problem", "folder_problem", "write_atomic"]
 
 
 def _umask() -> int:
-    # os.umask can only be read by setting it; put it straight back.
+    """The process's umask. Linux shows it in /proc/self/status; elsewhere os.umask can only
+    be read by setting it, which for an instant changes it for every thread."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -56,8 +56,8 @@ def load_history(
             engine = sqlalchemy.create_engine(_with_driver(text))
             with engine.connect() as connection:
                 raw = pd.read_sql(sqlalchemy.text(query), connection)
-        except MissingExtra as error:
-            raise HistoryError(str(error)) from None
+        except MissingExtra:  # an extra to install, not a problem of the history
+            raise
         except ImportError as error:  # a database driver that is not installed
             raise HistoryError(
                 f"{_safe_url(text)}: the database driver is not installed ({error})\n"
@@ -76,8 +76,8 @@ def load_history(
                 raw = pd.read_parquet(path)
             else:
                 raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except MissingExtra as error:
-            raise HistoryError(f"{path}: {error}") from None
+        except MissingExtra:  # an extra to install, not a problem of the history
+            raise
         except UnicodeDecodeError:
             raise HistoryError(_not_utf8(path)) from None
         except Exception as error:
