@@ -400,3 +400,20 @@ def test_absurdly_large_finite_value_is_refused(tmp_path: Path):
     assert result.returncode == 1
     assert "s.toml:2:1: error[CLM200]: market.spend.p: at most 1e+100 in size" in result.stderr
     assert not out.exists()
+
+
+def test_a_missing_customer_id_in_a_dataframe_is_refused_with_its_index():
+    """A null id (from Parquet or SQL) is not one customer called "None"."""
+    import pandas as pd
+
+    from clmlang.forecasting.history import HistoryError, load_history
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", None, "b"],
+            "date": ["1997-01-01", "1997-01-02", "1997-01-03"],
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
+    with pytest.raises(HistoryError, match="index 1, column `customer_id`: an empty customer id"):
+        load_history(frame)

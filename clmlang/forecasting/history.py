@@ -187,7 +187,7 @@ def _check(
     dates = _parse_dates(raw[date])
     amounts = pd.to_numeric(raw[amount].astype(str).str.strip(), errors="coerce")
     for mask, column, what in (
-        (ids == "", customer, "an empty customer id"),
+        ((ids == "") | raw[customer].isna().to_numpy(), customer, "an empty customer id"),
         (dates.isna(), date, "not a date"),
     ):
         if mask.any():
