@@ -22,6 +22,16 @@ from .common import (
     app,
 )
 
+# The options that say how to read a history, shared by calibrate and forecast.
+CustomerColumn = Annotated[
+    str, typer.Option("--customer-col", help="The history's customer id column.")
+]
+DateColumn = Annotated[str, typer.Option("--date-col", help="The history's purchase date column.")]
+AmountColumn = Annotated[
+    str, typer.Option("--amount-col", help="The history's purchase amount column.")
+]
+Query = Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")]
+
 
 def _date_option(value: str, option: str) -> str:
     """A date option as YYYY-MM-DD (a time of day or a zone offset is dropped: the date as
@@ -58,16 +68,10 @@ def calibrate_(
     calibration_end: Annotated[
         str, typer.Option("--calibration-end", help="Fit on purchases up to this date.")
     ],
-    customer_col: Annotated[
-        str, typer.Option("--customer-col", help="The history's customer id column.")
-    ] = "customer_id",
-    date_col: Annotated[
-        str, typer.Option("--date-col", help="The history's purchase date column.")
-    ] = "date",
-    amount_col: Annotated[
-        str, typer.Option("--amount-col", help="The history's purchase amount column.")
-    ] = "amount",
-    query: Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")] = None,
+    customer_col: CustomerColumn = "customer_id",
+    date_col: DateColumn = "date",
+    amount_col: AmountColumn = "amount",
+    query: Query = None,
     model: Annotated[
         str,
         typer.Option(help="Buying model: auto (by AIC), bgnbd, bgnbd_stages, bgnbd_reactivation."),
@@ -129,23 +133,17 @@ def forecast_(
     seed: Annotated[
         int, typer.Option(min=0, max=2**63 - 1, help="Random seed: same seed, same files.")
     ] = 0,
-    customer_col: Annotated[
-        str, typer.Option("--customer-col", help="The history's customer id column.")
-    ] = "customer_id",
-    date_col: Annotated[
-        str, typer.Option("--date-col", help="The history's purchase date column.")
-    ] = "date",
-    amount_col: Annotated[
-        str, typer.Option("--amount-col", help="The history's purchase amount column.")
-    ] = "amount",
-    query: Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")] = None,
+    customer_col: CustomerColumn = "customer_id",
+    date_col: DateColumn = "date",
+    amount_col: AmountColumn = "amount",
+    query: Query = None,
     model: Annotated[
         str,
         typer.Option(help="Buying model: auto (by AIC), bgnbd, bgnbd_stages, bgnbd_reactivation."),
     ] = "auto",
-    out: Annotated[Path, typer.Option(help="Folder for forecast.json and customers.csv.")] = Path(
-        "build/forecast"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for forecast.json, customers.csv and report.html.")
+    ] = Path("build/forecast"),
     backtest: Annotated[
         bool,
         typer.Option(
