@@ -185,6 +185,55 @@ def forecast_base(
     calibration's, when there is one) are reported alongside.
     """
     s = summary
+    calibration_end, start, days = _horizon(calibration_end, until, replications)
+    weeks = math.ceil(days / WEEK)
+    latent = _Latent(s, market.buying)
+    closed = latent.expected(s, days / WEEK)
+    market = market.model_copy(update={"start_date": start.date().isoformat()})
+    pure = not policy.rules and not policy.products and not market.stages
+    runs = [(policy, market)]
+    if closed is not None and not pure:  # the same customers with no marketing, for the control
+        runs.append(_without_marketing(policy, market))
+    sums, weekly, totals = _replicate(s, latent, runs, days, weeks, replications, seed)
+    simulated = sums[0, 0]
+    transactions, revenue, week_series = simulated, sums[0, 1], weekly[0]
+    if closed is not None:
+        effect = sums[0] - sums[-1]  # zero without marketing: the runs are one
+        transactions = closed + effect[0]
+        revenue = closed * expected_spend(s, market.spend) + effect[1]
+        week_series = _closed_form_weekly(s, latent, days, weeks) + weekly[0] - weekly[-1]
+    customers = pd.DataFrame(
+        {
+            "customer_id": s.customers,
+            "predicted_transactions": transactions,
+            "predicted_revenue": revenue,
+            "p_alive": latent.p_alive,
+        }
+    )
+    week_frame = pd.DataFrame({"week": np.arange(weeks), "predicted_transactions": week_series})
+    figures: dict[str, object] = {
+        "calibration_end": calibration_end,
+        "until": pd.Timestamp(until).date().isoformat(),
+        "customers": int(s.x.size),
+        "replications": replications,
+        "buying_model": latent.model,
+        "holdout_repeat_transactions": float(transactions.sum()),
+        "simulated_repeat_transactions": float(simulated.sum()),
+        "holdout_repeat_transactions_sd": float(np.std(totals, ddof=1))
+        if replications > 1
+        else None,
+        "holdout_revenue": float(revenue.sum()),
+        "closed_form_transactions": float(closed.sum()) if closed is not None else None,
+        "bgnbd_closed_form_transactions": _fitted_bgnbd_transactions(s, fits, days),
+    }
+    if actual is not None:
+        _compare(actual, start, pd.Timestamp(until), customers, week_frame, figures)
+    return HoldoutForecast(customers, week_frame, figures, [fit.to_dict() for fit in fits])
+
+
+def _horizon(calibration_end: str, until: str, replications: int) -> tuple[str, pd.Timestamp, int]:
+    """The calibration end as an ISO date, the forecast's first day and its number of days;
+    a ValueError for dates out of order or out of range, or too many replications."""
     calibration_end = pd.Timestamp(calibration_end).date().isoformat()
     start = pd.Timestamp(calibration_end) + pd.Timedelta(days=1)
     days = (pd.Timestamp(until) - start).days + 1
@@ -198,15 +247,22 @@ def forecast_base(
         )
     if not 1 <= replications <= MAX_REPLICATIONS:
         raise ValueError(f"replications: from 1 to {MAX_REPLICATIONS:,}, not {replications}")
+    return calibration_end, start, days
+
+
+def _replicate(
+    s: Summary,
+    latent: _Latent,
+    runs: list[tuple[Policy, Market]],
+    days: int,
+    weeks: int,
+    replications: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Every run, `replications` times: per run, the mean transactions and revenue per
+    customer and the mean transactions per week; the first run's total of each replication."""
+    policy, market = runs[0]
     n = s.x.size
-    weeks = math.ceil(days / WEEK)
-    latent = _Latent(s, market.buying)
-    closed = latent.expected(s, days / WEEK)
-    market = market.model_copy(update={"start_date": start.date().isoformat()})
-    pure = not policy.rules and not policy.products and not market.stages
-    runs = [(policy, market)]
-    if closed is not None and not pure:  # the same customers with no marketing, for the control
-        runs.append(_without_marketing(policy, market))
     sums = np.zeros((len(runs), 2, n))  # per run: transactions, revenue per customer
     weekly = np.zeros((len(runs), weeks))
     totals: list[float] = []
@@ -235,47 +291,24 @@ def forecast_base(
                 totals.extend(count.sum(axis=1))
     sums /= replications
     weekly /= replications
-    simulated = sums[0, 0]
-    transactions, revenue, week_series = simulated, sums[0, 1], weekly[0]
-    if closed is not None:
-        effect = sums[0] - sums[-1]  # zero without marketing: the runs are one
-        transactions = closed + effect[0]
-        revenue = closed * expected_spend(s, market.spend) + effect[1]
-        horizon = np.minimum(np.arange(1, weeks + 1) * WEEK, days) / WEEK
-        cumulative = np.array([latent.expected(s, w).sum() for w in horizon])
-        week_series = np.diff(np.r_[0.0, cumulative]) + weekly[0] - weekly[-1]
-    customers = pd.DataFrame(
-        {
-            "customer_id": s.customers,
-            "predicted_transactions": transactions,
-            "predicted_revenue": revenue,
-            "p_alive": latent.p_alive,
-        }
-    )
-    week_frame = pd.DataFrame({"week": np.arange(weeks), "predicted_transactions": week_series})
+    return sums, weekly, totals
+
+
+def _closed_form_weekly(s: Summary, latent: _Latent, days: int, weeks: int) -> np.ndarray:
+    """The closed form's expected transactions of the whole base in each week."""
+    horizon = np.minimum(np.arange(1, weeks + 1) * WEEK, days) / WEEK
+    cumulative = np.array([latent.expected(s, w).sum() for w in horizon])
+    return np.diff(np.r_[0.0, cumulative])
+
+
+def _fitted_bgnbd_transactions(s: Summary, fits: Sequence[Fit], days: int) -> float | None:
+    """The calibration's BG/NBD fit's closed-form holdout transactions, when it has one."""
     bg = next((f.params for f in fits if f.model == "bgnbd"), None)
-    figures: dict[str, object] = {
-        "calibration_end": calibration_end,
-        "until": pd.Timestamp(until).date().isoformat(),
-        "customers": int(n),
-        "replications": replications,
-        "buying_model": latent.model,
-        "holdout_repeat_transactions": float(transactions.sum()),
-        "simulated_repeat_transactions": float(simulated.sum()),
-        "holdout_repeat_transactions_sd": float(np.std(totals, ddof=1))
-        if replications > 1
-        else None,
-        "holdout_revenue": float(revenue.sum()),
-        "closed_form_transactions": float(closed.sum()) if closed is not None else None,
-        "bgnbd_closed_form_transactions": float(
-            bgnbd_expected_holdout(s, days / WEEK, bg["r"], bg["alpha"], bg["a"], bg["b"]).sum()
-        )
-        if bg is not None
-        else None,
-    }
-    if actual is not None:
-        _compare(actual, start, pd.Timestamp(until), customers, week_frame, figures)
-    return HoldoutForecast(customers, week_frame, figures, [fit.to_dict() for fit in fits])
+    if bg is None:
+        return None
+    return float(
+        bgnbd_expected_holdout(s, days / WEEK, bg["r"], bg["alpha"], bg["a"], bg["b"]).sum()
+    )
 
 
 def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:
