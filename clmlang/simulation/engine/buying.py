@@ -3,11 +3,26 @@ dropout and the next purchase; subscription renewals."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import gammaincinv, ndtri
 
 from .population import NEVER
 from .streams import Purpose
+
+
+@dataclass(frozen=True)
+class Check:
+    """What each purchase of a batch came to: revenue after discounts and upsells, the cost
+    of goods, the offer's discount and bonus, the members' reward, and the profit."""
+
+    revenue: np.ndarray
+    cost_of_goods: np.ndarray
+    discount: np.ndarray
+    bonus: np.ndarray
+    reward: np.ndarray
+    profit: np.ndarray
 
 
 class Buying:
@@ -32,7 +47,8 @@ class Buying:
                 return
 
     def _buy(self, ids: np.ndarray, t: np.ndarray, d: int) -> None:
-        st, cat, mk, rec, S = self.state, self.catalogue, self.market, self.recorder, self.streams
+        """One purchase by each of `ids` at times `t` on day `d`, and everything that follows."""
+        st = self.state
         k = st.purchases[ids]
         first = k == 0
         site = st.response_site[ids]
@@ -42,29 +58,66 @@ class Buying:
         woke = ~responding & ~st.alive[ids]  # dormant, came back by themselves (reactivation)
         st.alive[ids] = True  # a dormant customer who buys, woken or answering, is active
 
-        # what is bought
-        if cat.count:
-            product = cat.choose(st.audience[ids], S.uniform(ids, Purpose.PRODUCT, k))
-            if cat.leads.size:
-                u = S.uniform(ids, Purpose.PRODUCT, k + 7919)
-                lead = cat.leads[np.minimum((u * cat.leads.size).astype(int), cat.leads.size - 1)]
-                product = np.where(first, lead, product)
-            if self.steps.sites and responding.any():
-                offer_p = self.steps.offers["offer_product"][site_safe]
-                offer_l = self.steps.offers["offer_line"][site_safe]
-                product = np.where(responding & (offer_p >= 0), offer_p, product)
-                by_line = responding & (offer_p < 0) & (offer_l >= 0)
-                if by_line.any():
-                    product[by_line] = cat.choose_in_line(
-                        offer_l[by_line],
-                        st.audience[ids[by_line]],
-                        S.uniform(ids[by_line], Purpose.PRODUCT, k[by_line] + 104729),
-                    )
-        else:
-            product = np.full(ids.size, -1, dtype=np.int16)
+        product = self._choose_products(ids, k, first, responding, site_safe)
+        check = self._price(ids, k, product, responding, site_safe)
+        self._update_buyers(ids, t, k, first, product, check.revenue)
+        arm = np.where(responding, self.steps.arm[site_safe], -1)
+        self._record_purchases(ids, t, d, first, product, check, arm, responding)
+        self._trace_purchase(ids, t, product, check.revenue, arm, reactivated, woke)
 
-        # how much
-        z = _gamma_quantile(mk.spend.p, S.uniform(ids, Purpose.CHECK, k)) / st.spend[ids]
+        # events, stages, then dropout and the next purchase (the new stage's behaviour)
+        self.today.events_purchase.append((ids, product))
+        if first.any():
+            self.today.events_first.append(ids[first])
+        self.today.touched.append(ids)
+        self._assign_stages(ids, d)
+        self._check_success_purchase(ids, product, d)
+        self._after_purchase_timers(ids, product, d)
+        self._dropout_and_next(ids, product, t, k + 1)
+
+    def _choose_products(
+        self,
+        ids: np.ndarray,
+        k: np.ndarray,
+        first: np.ndarray,
+        responding: np.ndarray,
+        site_safe: np.ndarray,
+    ) -> np.ndarray:
+        """What each buyer buys (-1 without a catalogue): their audience's pick, a lead product
+        on a first purchase, the offer's product or line when answering a message."""
+        st, cat, S = self.state, self.catalogue, self.streams
+        if not cat.count:
+            return np.full(ids.size, -1, dtype=np.int16)
+        product = cat.choose(st.audience[ids], S.uniform(ids, Purpose.PRODUCT, k))
+        if cat.leads.size:
+            u = S.uniform(ids, Purpose.PRODUCT, k + 7919)
+            lead = cat.leads[np.minimum((u * cat.leads.size).astype(int), cat.leads.size - 1)]
+            product = np.where(first, lead, product)
+        if self.steps.sites and responding.any():
+            offer_p = self.steps.offers["offer_product"][site_safe]
+            offer_l = self.steps.offers["offer_line"][site_safe]
+            product = np.where(responding & (offer_p >= 0), offer_p, product)
+            by_line = responding & (offer_p < 0) & (offer_l >= 0)
+            if by_line.any():
+                product[by_line] = cat.choose_in_line(
+                    offer_l[by_line],
+                    st.audience[ids[by_line]],
+                    S.uniform(ids[by_line], Purpose.PRODUCT, k[by_line] + 104729),
+                )
+        return product
+
+    def _price(
+        self,
+        ids: np.ndarray,
+        k: np.ndarray,
+        product: np.ndarray,
+        responding: np.ndarray,
+        site_safe: np.ndarray,
+    ) -> Check:
+        """What each purchase comes to: the check, the offer's discount and bonus, upsells,
+        members' rewards and the profit."""
+        st, cat, S = self.state, self.catalogue, self.streams
+        z = _gamma_quantile(self.market.spend.p, S.uniform(ids, Purpose.CHECK, k)) / st.spend[ids]
         stage_check = self.effects.check[st.stage[ids] + 1]
         if cat.count:
             value = cat.price[product] * (z / self.mean_order) * stage_check
@@ -80,21 +133,45 @@ class Buying:
             discount = np.where(responding, np.minimum(value, value * share + amount), 0.0)
             bonus = np.where(responding, self.steps.offers["bonus"][site_safe], 0.0)
         revenue = value - discount
-        # upsell: add-ons attached to what was bought
+        self._upsell(ids, k, product, revenue, cogs)
+        reward = np.where(st.members[ids], cat.reward * revenue, 0.0)
+        profit = revenue - cogs - reward - bonus
+        return Check(revenue, cogs, discount, bonus, reward, profit)
+
+    def _upsell(
+        self,
+        ids: np.ndarray,
+        k: np.ndarray,
+        product: np.ndarray,
+        revenue: np.ndarray,
+        cogs: np.ndarray,
+    ) -> None:
+        """Add-ons attached to what was bought: added in place to `revenue` and `cogs`, and
+        owned from now on."""
+        st, cat, S = self.state, self.catalogue, self.streams
         for main, addons in cat.attach.items():
             hit = np.flatnonzero(product == main)
             for j, addon in enumerate(addons):
                 if not hit.size:
                     break
                 u = S.uniform(ids[hit], Purpose.UPSELL, k[hit] * 16 + j)
-                took = hit[u < mk.roles.upsell_attach]
+                took = hit[u < self.market.roles.upsell_attach]
                 revenue[took] += cat.price[addon]
                 cogs[took] += cat.cost[addon]
                 st.owned[ids[took]] |= np.uint64(1) << np.uint64(addon)
-        reward = np.where(st.members[ids], cat.reward * revenue, 0.0)
-        profit = revenue - cogs - reward - bonus
 
-        # state
+    def _update_buyers(
+        self,
+        ids: np.ndarray,
+        t: np.ndarray,
+        k: np.ndarray,
+        first: np.ndarray,
+        product: np.ndarray,
+        revenue: np.ndarray,
+    ) -> None:
+        """The buyers' state after the purchase: counts, days, spend, what they own, their
+        memberships; the response they were answering is used up."""
+        st, cat = self.state, self.catalogue
         st.purchases[ids] = k + 1
         st.first_t[ids] = np.where(first, t, st.first_t[ids])
         st.last_t[ids] = t
@@ -111,45 +188,65 @@ class Buying:
         st.response_t[ids] = NEVER
         st.response_site[ids] = -1
 
-        # records
-        arm = np.where(responding, self.steps.arm[site_safe], -1)
+    def _record_purchases(
+        self,
+        ids: np.ndarray,
+        t: np.ndarray,
+        d: int,
+        first: np.ndarray,
+        product: np.ndarray,
+        check: Check,
+        arm: np.ndarray,
+        responding: np.ndarray,
+    ) -> None:
+        """The purchase log, the day's totals and, for purchases answering a message, its
+        arm's counters."""
+        rec = self.recorder
         rec.purchases.add(
-            customer=ids, time=t, revenue=revenue, profit=profit, product=product, arm=arm
+            customer=ids,
+            time=t,
+            revenue=check.revenue,
+            profit=check.profit,
+            product=product,
+            arm=arm,
         )
         daily = rec.daily
         daily["purchases"][d] += ids.size
         daily["new_customers"][d] += int(first.sum())
-        daily["revenue"][d] += revenue.sum()
-        daily["cost_of_goods"][d] += cogs.sum()
-        daily["discounts"][d] += discount.sum()
-        daily["rewards"][d] += reward.sum() + bonus.sum()
+        daily["revenue"][d] += check.revenue.sum()
+        daily["cost_of_goods"][d] += check.cost_of_goods.sum()
+        daily["discounts"][d] += check.discount.sum()
+        daily["rewards"][d] += check.reward.sum() + check.bonus.sum()
         if responding.any():
             arms = arm[responding]
             counters = rec.arm_counters
-            np.add.at(counters["revenue"], arms, revenue[responding])
-            np.add.at(counters["profit"], arms, profit[responding])
-            np.add.at(counters["cost"], arms, discount[responding] + bonus[responding])
-        if self.trace and (ids == self.trace.customer).any():
-            i = int(np.flatnonzero(ids == self.trace.customer)[0])
-            name = self.policy.products[product[i]].name if product[i] >= 0 else "a purchase"
-            why = f" in response to {self._arm_label(arm[i])}" if arm[i] >= 0 else ""
-            self.trace.add(
-                t[i],
-                "purchase",
-                f"bought {name} for {revenue[i]:.2f}{why}"
-                + (" (reactivated)" if reactivated[i] else "")
-                + (" (came back by themselves)" if woke[i] else ""),
-            )
+            np.add.at(counters["revenue"], arms, check.revenue[responding])
+            np.add.at(counters["profit"], arms, check.profit[responding])
+            np.add.at(counters["cost"], arms, check.discount[responding] + check.bonus[responding])
 
-        # events, stages, then dropout and the next purchase (the new stage's behaviour)
-        self.today.events_purchase.append((ids, product))
-        if first.any():
-            self.today.events_first.append(ids[first])
-        self.today.touched.append(ids)
-        self._assign_stages(ids, d)
-        self._check_success_purchase(ids, product, d)
-        self._after_purchase_timers(ids, product, d)
-        self._dropout_and_next(ids, product, t, k + 1)
+    def _trace_purchase(
+        self,
+        ids: np.ndarray,
+        t: np.ndarray,
+        product: np.ndarray,
+        revenue: np.ndarray,
+        arm: np.ndarray,
+        reactivated: np.ndarray,
+        woke: np.ndarray,
+    ) -> None:
+        """The traced customer's purchase, if they are among `ids`."""
+        if not (self.trace and (ids == self.trace.customer).any()):
+            return
+        i = int(np.flatnonzero(ids == self.trace.customer)[0])
+        name = self.policy.products[product[i]].name if product[i] >= 0 else "a purchase"
+        why = f" in response to {self._arm_label(arm[i])}" if arm[i] >= 0 else ""
+        self.trace.add(
+            t[i],
+            "purchase",
+            f"bought {name} for {revenue[i]:.2f}{why}"
+            + (" (reactivated)" if reactivated[i] else "")
+            + (" (came back by themselves)" if woke[i] else ""),
+        )
 
     def _memberships(
         self, ids: np.ndarray, product: np.ndarray, k: np.ndarray, t: np.ndarray

@@ -125,11 +125,21 @@ class Messaging:
         return ids[~blocked]
 
     def _deliver(self, site, arm: int, ids: np.ndarray, d: int) -> None:
-        st, rec, S, mk, cat = self.state, self.recorder, self.streams, self.market, self.catalogue
+        """`site`'s message sent to `ids` on day `d`, and its effects: cost, fatigue,
+        unsubscribes, burnout and, unless it is transactional, responses."""
+        counter = self._record_sends(site, arm, ids, d)
+        fatigue, new_fatigue, irrelevant = self._fatigue(site, ids, d)
+        self._unsubscribes_and_burnout(site, ids, d, counter, new_fatigue)
+        if site.send.transactional:
+            return
+        self._responses(site, arm, ids, d, counter, fatigue, irrelevant)
+
+    def _record_sends(self, site, arm: int, ids: np.ndarray, d: int) -> np.ndarray:
+        """The messages' cost and counts, the message log, the frequency caps' memory; returns
+        each customer's count of messages received before this one (their streams' key)."""
+        st, rec = self.state, self.recorder
         send, ch = site.send, site.channel
         channel = self.policy.channels[ch]
-        response = mk.channel(channel.name)
-        fat = mk.fatigue
         n = ids.size
         counters = rec.arm_counters
         counters["sent"][arm] += n
@@ -154,10 +164,14 @@ class Messaging:
         st.messages_received[ids] = counter + 1
         self.today.touched.append(ids)
         self._trace_ids(ids, d, site, f'sent {channel.name} "{send.content}"')
+        return counter
 
-        # fatigue before this message, then relevance
+    def _fatigue(self, site, ids: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each customer's fatigue before this message and after it (stored), and whether the
+        offer is irrelevant to them (already owned for good, or not for their audience)."""
+        st, cat, fat = self.state, self.catalogue, self.market.fatigue
         fatigue = st.fatigue[ids] * np.exp2(-(d - st.fatigue_t[ids]) / fat.half_life_days)
-        irrelevant = np.zeros(n, dtype=bool)
+        irrelevant = np.zeros(ids.size, dtype=bool)
         if site.offer_product >= 0:
             p = site.offer_product
             owned = (st.owned[ids] >> np.uint64(p)) & np.uint64(1) == 1
@@ -166,8 +180,16 @@ class Messaging:
         new_fatigue = fatigue + fat.per_message + fat.irrelevant_extra * irrelevant
         st.fatigue[ids] = new_fatigue
         st.fatigue_t[ids] = d
+        return fatigue, new_fatigue, irrelevant
 
-        # unsubscribes and burnout
+    def _unsubscribes_and_burnout(
+        self, site, ids: np.ndarray, d: int, counter: np.ndarray, new_fatigue: np.ndarray
+    ) -> None:
+        """Fatigue past the tolerance: some unsubscribe from the channel, some drop out."""
+        st, rec, S, fat = self.state, self.recorder, self.streams, self.market.fatigue
+        ch = site.channel
+        channel = self.policy.channels[ch]
+        response = self.market.channel(channel.name)
         excess = np.maximum(new_fatigue - fat.tolerance, 0.0)
         unsub = S.uniform(ids, Purpose.UNSUBSCRIBE, counter) < response.unsubscribe * (
             1 + fat.unsubscribe_growth * excess
@@ -197,13 +219,24 @@ class Messaging:
             st.response_site[gone] = -1
             rec.daily["burned_out"][d] += gone.size
             self._trace_ids(gone, d, site, "burned out: dropped out after one message too many")
-        if send.transactional:
-            return
 
-        # response: a purchase within the window, of the offer when there is one
+    def _responses(
+        self,
+        site,
+        arm: int,
+        ids: np.ndarray,
+        d: int,
+        counter: np.ndarray,
+        fatigue: np.ndarray,
+        irrelevant: np.ndarray,
+    ) -> None:
+        """Who answers: a purchase within the window, of the offer when there is one, lifted
+        by the offer's terms and damped by fatigue; a sooner response replaces a later one."""
+        st, S, cat, fat = self.state, self.streams, self.catalogue, self.market.fatigue
+        response = self.market.channel(self.policy.channels[site.channel].name)
         price_ref = cat.price[site.offer_product] if site.offer_product >= 0 else self.mean_check
         price_ref = price_ref if price_ref > 0 else self.mean_check
-        offers = mk.offers
+        offers = self.market.offers
         lift = 1.0 + offers.discount_elasticity * (
             site.discount_share + site.discount_amount / max(price_ref, 1e-9)
         )
@@ -223,7 +256,7 @@ class Messaging:
         who, when = who[sooner], when[sooner]
         st.response_t[who] = when
         st.response_site[who] = self.steps.ids[(site.node, site.step)]
-        counters["responses"][arm] += who.size
+        self.recorder.arm_counters["responses"][arm] += who.size
         self.calendar.add_spread(np.floor(when), "response", None, who)
         self._trace_ids(
             who, d, site, f"will respond around day {int(when[0]) if who.size == 1 else 0}"

@@ -10,6 +10,7 @@ policy: the same seed gives the same customers to every policy.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,42 +170,74 @@ def draw_population(
     def by_name(kind: str, name: str) -> np.random.Generator:
         return np.random.default_rng([named_key, zlib.crc32(f"{kind}:{name}".encode())])
 
-    acquired_per_day = (
-        arrivals_rng.poisson(market.acquisition.per_day, size=days) if days else np.zeros(0)
-    )
-    arrivals_new = np.repeat(np.arange(days, dtype=float), acquired_per_day)
-    arrivals_new += arrivals_rng.random(arrivals_new.size)
-    pop = market.population
-    # an existing base's arrival (its first purchase) is set by `_seed_existing_base`
-    new = pop.start == "new"
-    arrivals_base = arrivals_rng.random(customers) if new else np.zeros(customers)
-    arrival = np.concatenate([arrivals_base, arrivals_new])
+    arrival = _arrivals(market, customers, days, arrivals_rng)
     n = arrival.size
     acquired = np.zeros(n, dtype=bool)
     acquired[customers:] = True
-
-    audience_names = [a.name for a in policy.audiences]
-    shares = [pop.audiences.get(name, 0.0) for name in audience_names]
-    if audience_names and not pop.audiences:
-        shares = [1.0 / len(audience_names)] * len(audience_names)
-    audience = (
-        _choice(audience_rng, shares, n) if audience_names else np.full(n, -1, dtype=np.int16)
-    )
-
+    audience = _audiences(policy, market, n, audience_rng)
     b = market.buying
     rate = buying_rng.gamma(b.r, 1.0 / b.alpha, size=n)
     dropout = buying_rng.beta(b.a, b.b, size=n)
     sp = market.spend
     spend = spend_rng.gamma(sp.q, 1.0 / sp.gamma, size=n)
+    reachable = _reachability(policy, market, n, by_name)
+    control = control_rng.random(n) < policy.control_share
+    state = State(
+        n=n,
+        arrival=arrival,
+        acquired=acquired,
+        audience=audience,
+        rate=rate,
+        dropout=dropout,
+        spend=spend,
+        reachable=reachable,
+        control=control,
+        attributes=_attributes(policy, market, n, by_name),
+    )
+    if market.population.start == "existing":
+        _seed_existing_base(state, market, customers, by_name("population", "existing"))
+    return state
 
+
+def _arrivals(market: Market, customers: int, days: int, rng: np.random.Generator) -> np.ndarray:
+    """Arrival times: the initial customers' first, then those acquisition brings each day."""
+    acquired_per_day = rng.poisson(market.acquisition.per_day, size=days) if days else np.zeros(0)
+    arrivals_new = np.repeat(np.arange(days, dtype=float), acquired_per_day)
+    arrivals_new += rng.random(arrivals_new.size)
+    # an existing base's arrival (its first purchase) is set by `_seed_existing_base`
+    new = market.population.start == "new"
+    arrivals_base = rng.random(customers) if new else np.zeros(customers)
+    return np.concatenate([arrivals_base, arrivals_new])
+
+
+def _audiences(policy: Policy, market: Market, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Each customer's audience (-1 none), by the market's shares, or even shares without."""
+    audience_names = [a.name for a in policy.audiences]
+    if not audience_names:
+        return np.full(n, -1, dtype=np.int16)
+    pop = market.population
+    shares = [pop.audiences.get(name, 0.0) for name in audience_names]
+    if not pop.audiences:
+        shares = [1.0 / len(audience_names)] * len(audience_names)
+    return _choice(rng, shares, n)
+
+
+def _reachability(
+    policy: Policy, market: Market, n: int, by_name: Callable[[str, str], np.random.Generator]
+) -> np.ndarray:
+    """Each customer's reachable channels as a bit mask, by each channel's reach."""
     reachable = np.zeros(n, dtype=np.uint64)
     for i, channel in enumerate(policy.channels):
         reach = market.channel(channel.name).reach
         draws = by_name("channel", channel.name).random(n)
         reachable |= (draws < reach).astype(np.uint64) << np.uint64(i)
+    return reachable
 
-    control = control_rng.random(n) < policy.control_share
 
+def _attributes(
+    policy: Policy, market: Market, n: int, by_name: Callable[[str, str], np.random.Generator]
+) -> dict[str, np.ndarray]:
+    """Each declared attribute's values, by its type and the market's model of it."""
     attributes: dict[str, np.ndarray] = {}
     for attr in policy.attributes:
         model = market.attributes.get(attr.name)
@@ -226,22 +259,7 @@ def draw_population(
             attributes[attr.name] = draw.normal(model.mean, model.sd, size=n)
         else:
             attributes[attr.name] = np.full(n, np.nan)
-
-    state = State(
-        n=n,
-        arrival=arrival,
-        acquired=acquired,
-        audience=audience,
-        rate=rate,
-        dropout=dropout,
-        spend=spend,
-        reachable=reachable,
-        control=control,
-        attributes=attributes,
-    )
-    if pop.start == "existing":
-        _seed_existing_base(state, market, customers, by_name("population", "existing"))
-    return state
+    return attributes
 
 
 def _seed_existing_base(

@@ -18,53 +18,78 @@ class Rules:
     """Methods of the simulation (mixed into it); see simulation.py for the state."""
 
     def _rules(self, bucket: dict, d: int) -> None:
-        st = self.state
-        # stage-event anchors for "N days after enter/leave STAGE"
+        """Day `d`'s rules: each one's trigger and entry, then what the calendar has due
+        today, then the flows all of that started."""
+        self._anchor_stage_events(d)
+        touched = self.idset.union(self.today.touched)
+        everyone = slice(0, self.arrived)
+        date = self.start_date + dt.timedelta(days=d)
+        for r, rule in enumerate(self.rules):
+            ids, pre_evaluated = self._triggered(r, rule, bucket, touched, everyone, date, d)
+            if not ids.size:
+                continue
+            self._enter(r, ids[ids < self.arrived], pre_evaluated, d)
+        self._due(bucket, d)
+        while self.today.pending_flows:
+            node_id, step, ids = self.today.pending_flows.pop(0)
+            node = self.program.nodes[node_id]
+            ids = self._not_exited(node.rule, ids, d)
+            self._run_steps(node_id, step, ids, d)
+
+    def _anchor_stage_events(self, d: int) -> None:
+        """Today's stage entries and exits start the timers of "N days after enter/leave
+        STAGE" rules."""
         for kind, code, who in self.today.events_stage:
             for r in self.memory.anchor:
                 ev = self.rules[r].trigger.event
                 if ev.kind == kind and self.stage_index.get(ev.stage) == code:
                     self.memory.anchor[r][who] = d
                     self.calendar.add(d + round(self.rules[r].trigger.days), "timer", r, who)
-        touched = self.idset.union(self.today.touched)
-        everyone = slice(0, self.arrived)
-        date = self.start_date + dt.timedelta(days=d)
-        for r, rule in enumerate(self.rules):
-            trig = rule.trigger
-            kind = trig.kind
-            pre_evaluated = False
-            if kind == "event":
-                ids = self._event_candidates(trig.event)
-            elif kind in ("after", "before", "anniversary", "inactivity"):
-                ids = bucket.get(("timer", r), np.zeros(0, np.int64))
-                if kind == "inactivity":
-                    ids = ids[np.floor(st.last_t[ids]) == d - round(trig.days)]
-                elif r in self.memory.anchor:
-                    ids = ids[self.memory.anchor[r][ids] == d - round(trig.days)]
-            elif kind == "schedule":
-                ids = np.arange(self.arrived) if _scheduled(trig, date) else np.zeros(0, np.int64)
-            else:  # condition, every: level of the filters, for whom it may have changed
-                rows = everyone if self.eligibility.time_driven[r] else touched
-                ids = self._edge(r, rows, d)
-                pre_evaluated = True
-            if not ids.size:
-                continue
-            ids = ids[ids < self.arrived]
-            if not pre_evaluated and ids.size:
-                ok = self._eligible(r, ids, d)
-                self._trace_rule(ids[~ok], d, r, "triggered, but its filters are false")
-                ids = ids[ok]
-            allowed = self._reentry(r, ids, d)
-            if self.trace is not None and allowed.size < ids.size:
-                self._trace_rule(
-                    np.setdiff1d(ids, allowed),
-                    d,
-                    r,
-                    "triggered, but re-entry does not allow it yet",
-                )
-            if allowed.size:
-                self._fire(r, allowed, d)
-        # follow-ups due today, success branches, failures at their deadline, delayed messages
+
+    def _triggered(
+        self, r: int, rule, bucket: dict, touched, everyone: slice, date: dt.date, d: int
+    ) -> tuple[np.ndarray, bool]:
+        """Whom rule `r`'s trigger picks today, and whether its filters were evaluated on the
+        way (condition triggers: the level of the filters, for whom it may have changed)."""
+        st = self.state
+        trig = rule.trigger
+        kind = trig.kind
+        if kind == "event":
+            return self._event_candidates(trig.event), False
+        if kind in ("after", "before", "anniversary", "inactivity"):
+            ids = bucket.get(("timer", r), np.zeros(0, np.int64))
+            if kind == "inactivity":
+                ids = ids[np.floor(st.last_t[ids]) == d - round(trig.days)]
+            elif r in self.memory.anchor:
+                ids = ids[self.memory.anchor[r][ids] == d - round(trig.days)]
+            return ids, False
+        if kind == "schedule":
+            ids = np.arange(self.arrived) if _scheduled(trig, date) else np.zeros(0, np.int64)
+            return ids, False
+        rows = everyone if self.eligibility.time_driven[r] else touched
+        return self._edge(r, rows, d), True
+
+    def _enter(self, r: int, ids: np.ndarray, pre_evaluated: bool, d: int) -> None:
+        """Rule `r` fired for the triggered `ids` whose filters hold and whom re-entry
+        allows; the others traced with the reason."""
+        if not pre_evaluated and ids.size:
+            ok = self._eligible(r, ids, d)
+            self._trace_rule(ids[~ok], d, r, "triggered, but its filters are false")
+            ids = ids[ok]
+        allowed = self._reentry(r, ids, d)
+        if self.trace is not None and allowed.size < ids.size:
+            self._trace_rule(
+                np.setdiff1d(ids, allowed),
+                d,
+                r,
+                "triggered, but re-entry does not allow it yet",
+            )
+        if allowed.size:
+            self._fire(r, allowed, d)
+
+    def _due(self, bucket: dict, d: int) -> None:
+        """The calendar's other items for today: follow-ups queued as flows, success windows
+        closed as failures, delayed messages queued for sending."""
         for (kind, key), ids in bucket.items():
             if kind == "continue":
                 node_id, step = key
@@ -84,11 +109,6 @@ class Rules:
                         self.today.pending_flows.append((node.on_failure, 0, failed))
             elif kind == "send":
                 self._enqueue(key, ids)
-        while self.today.pending_flows:
-            node_id, step, ids = self.today.pending_flows.pop(0)
-            node = self.program.nodes[node_id]
-            ids = self._not_exited(node.rule, ids, d)
-            self._run_steps(node_id, step, ids, d)
 
     def _event_candidates(self, ev) -> np.ndarray:
         parts: list[np.ndarray] = []
