@@ -127,16 +127,19 @@ class Messaging:
     def _deliver(self, site, arm: int, ids: np.ndarray, d: int) -> None:
         """`site`'s message sent to `ids` on day `d`, and its effects: cost, fatigue,
         unsubscribes, burnout and, unless it is transactional, responses."""
-        counter = self._record_sends(site, arm, ids, d)
+        counter, stage = self._record_sends(site, arm, ids, d)
         fatigue, new_fatigue, irrelevant = self._fatigue(site, ids, d)
-        self._unsubscribes_and_burnout(site, ids, d, counter, new_fatigue)
+        self._unsubscribes_and_burnout(site, arm, ids, d, counter, stage, new_fatigue)
         if site.send.transactional:
             return
         self._responses(site, arm, ids, d, counter, fatigue, irrelevant)
 
-    def _record_sends(self, site, arm: int, ids: np.ndarray, d: int) -> np.ndarray:
+    def _record_sends(
+        self, site, arm: int, ids: np.ndarray, d: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The messages' cost and counts, the message log, the frequency caps' memory; returns
-        each customer's count of messages received before this one (their streams' key)."""
+        each customer's count of messages received before this one (their streams' key) and
+        their stage when it was sent (logged with whether it made them unsubscribe)."""
         st, rec = self.state, self.recorder
         send, ch = site.send, site.channel
         channel = self.policy.channels[ch]
@@ -149,7 +152,7 @@ class Messaging:
         rec.daily["message_cost"][d] += cost
         rec.channel_messages[d, ch] += n
         rec.channel_cost[d, ch] += cost
-        stage = st.stage[ids]  # logged below, with whether this message made them unsubscribe
+        stage = st.stage[ids]
         if not send.transactional:
             for cap in self.caps:
                 c = cap.cap
@@ -164,7 +167,7 @@ class Messaging:
         st.messages_received[ids] = counter + 1
         self.today.touched.append(ids)
         self._trace_ids(ids, d, site, f'sent {channel.name} "{send.content}"')
-        return counter
+        return counter, stage
 
     def _fatigue(self, site, ids: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each customer's fatigue before this message and after it (stored), and whether the
@@ -183,9 +186,17 @@ class Messaging:
         return fatigue, new_fatigue, irrelevant
 
     def _unsubscribes_and_burnout(
-        self, site, ids: np.ndarray, d: int, counter: np.ndarray, new_fatigue: np.ndarray
+        self,
+        site,
+        arm: int,
+        ids: np.ndarray,
+        d: int,
+        counter: np.ndarray,
+        stage: np.ndarray,
+        new_fatigue: np.ndarray,
     ) -> None:
-        """Fatigue past the tolerance: some unsubscribe from the channel, some drop out."""
+        """Fatigue past the tolerance: some unsubscribe from the channel, some drop out; the
+        message is logged with whether it made them unsubscribe."""
         st, rec, S, fat = self.state, self.recorder, self.streams, self.market.fatigue
         ch = site.channel
         channel = self.policy.channels[ch]
