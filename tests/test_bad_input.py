@@ -400,3 +400,87 @@ def test_absurdly_large_finite_value_is_refused(tmp_path: Path):
     assert result.returncode == 1
     assert "s.toml:2:1: error[CLM200]: market.spend.p: at most 1e+100 in size" in result.stderr
     assert not out.exists()
+
+
+# ---- variant overrides -------------------------------------------------------------------
+
+_OVERRIDE_KEYS = {
+    "control": "share",
+    "rule.keep_rhythm.holdout": "share",
+    "rule.keep_rhythm.discount": "share",
+    "rule.keep_rhythm.reentry": "duration",
+    "rule.second_visit.delay": "duration",
+    "cap.global.window": "duration",
+    "channel.call.capacity": "count",
+    "cap.sms.limit": "count",
+    "rule.keep_rhythm.priority": "count",
+    "channel.sms.cost": "money",
+    "product.facial.price": "money",
+    "product.facial.cost": "money",
+    "rule.keep_rhythm.bonus": "money",
+}
+_BAD_VALUES = {
+    "share": [float("inf"), float("nan"), -0.2, 5.0, "nan%", "inf%", "500%", "-20%"],
+    "duration": [float("inf"), float("nan"), -5, 1e300, "99999999 years"],
+    "count": [float("inf"), float("nan"), -1, 1e300, 2.5, 10**400],
+    "money": [float("inf"), float("nan"), -1, 1e300, 10**400],
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [(key, value) for key, kind in _OVERRIDE_KEYS.items() for value in _BAD_VALUES[kind]],
+    ids=str,
+)
+def test_every_override_value_is_checked(key: str, value: object):
+    """inf, nan, negative and huge override values used to run (exit 0) or overflow (exit 3)."""
+    from clmlang.market.overrides import OverrideError, apply_overrides
+
+    with pytest.raises(OverrideError) as info:
+        apply_overrides(ROOT / "specs" / "clinic.clm", {key: value}, Market())
+    assert info.value.key == key
+
+
+def test_bad_override_through_the_python_api_is_a_market_error(tmp_path: Path):
+    """run_scenario reports the override at the variant's key, before any run."""
+    from clmlang.market.scenario import load_scenario_file
+
+    path = _scenario(
+        tmp_path,
+        f'[simulation]\nspec = "{SPEC}"\ncustomers = 100\ndays = 10\n'
+        '[[variant]]\nname = "odd"\nset = { "rule.keep_rhythm.holdout" = "nan%" }\n',
+    )
+    with pytest.raises(MarketError) as info:
+        clmlang.run_scenario(load_scenario_file(path), replications=1, serial=True)
+    assert "odd: rule.keep_rhythm.holdout: a share is from 0% to 100%" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("command", "setting", "message"),
+    [
+        ("run", '"cap.sms.limit" = 1e300', "a whole number from 1 to 1,000,000,000"),
+        ("simulate", '"channel.sms.cost" = inf', "expected a finite number, not inf"),
+        ("run", '"rule.keep_rhythm.reentry" = -5', "a duration is from 0 to 36,525 days"),
+    ],
+)
+def test_bad_override_on_the_command_line_is_clm200(
+    tmp_path: Path, command: str, setting: str, message: str
+):
+    """`clm run` and `clm simulate --variant` show the override at its line, exit 1."""
+    path = _scenario(
+        tmp_path,
+        f'[simulation]\nspec = "{SPEC}"\ncustomers = 100\ndays = 10\n'
+        f'[[variant]]\nname = "odd"\nset = {{ {setting} }}\n',
+    )
+    out = tmp_path / "out"
+    if command == "run":
+        result = clm("run", str(path), "--out", str(out))
+    else:
+        result = clm(
+            "simulate", SPEC, "--scenario", str(path), "--variant", "odd", "--out", str(out)
+        )
+    assert result.returncode == 1, result.stderr
+    assert f"{path}:7:" in result.stderr and "CLM200" in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
