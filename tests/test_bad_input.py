@@ -484,3 +484,89 @@ def test_bad_override_on_the_command_line_is_clm200(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+# ---- clm diff --simulate and [[forecast]] sizes ------------------------------------------
+
+
+def _two_specs(tmp_path: Path) -> tuple[str, str]:
+    old, new = tmp_path / "old.clm", tmp_path / "new.clm"
+    text = (ROOT / "specs" / "clinic.clm").read_text()
+    old.write_text(text)
+    new.write_text(text.replace("channel sms cost 3", "channel sms cost 4"))
+    return str(old), str(new)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--days", "100000000000"), ("--customers", "1000000000"), ("--replications", "100000")],
+)
+def test_absurd_diff_simulate_size_is_a_usage_error(tmp_path: Path, flag: str, value: str):
+    """--days 1e11 used to exit 3 (MemoryError); now the option's bound refuses it (exit 1)."""
+    result = clm("diff", *_two_specs(tmp_path), "--simulate", flag, value)
+    assert result.returncode == 1
+    assert f"Invalid value for '{flag}'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_diff_simulate_too_large_for_the_memory_is_refused_first(tmp_path: Path):
+    """--customers 100M --days 3650 passes the hard bounds but not the memory: refused
+    before any run (it used to be OOM-killed)."""
+    flags = ("--simulate", "--customers", "100000000", "--days", "3650")
+    result = clm("diff", *_two_specs(tmp_path), *flags)
+    assert result.returncode == 1
+    assert "of memory" in result.stderr and "lower `--customers`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _policy_test(tmp_path: Path, table: str) -> Path:
+    spec = tmp_path / "shop.clm"
+    spec.write_text((ROOT / "specs" / "clinic.clm").read_text())
+    path = tmp_path / "shop.test.toml"
+    path.write_text(table)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("customers = 0", "greater than or equal to 1"),
+        ("customers = -5", "greater than or equal to 1"),
+        ("customers = 1000000000", "less than or equal to 100000000"),
+        ("days = 100000000000", "less than or equal to 36525"),
+        ("replications = 1000000", "less than or equal to 10000"),
+    ],
+)
+def test_forecast_expectation_sizes_are_clm200(tmp_path: Path, setting: str, message: str):
+    """customers = 0 silently became 5000 and -5 failed with numpy's words; now each is
+    refused at its key."""
+    table = f'[[forecast]]\nkpi = "revenue"\nat_least = 0\n{setting}\n'
+    path = _policy_test(tmp_path, table)
+    result = clm("test", str(path))
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:4:1: error[CLM200]: forecast.0." in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_replay_sizes_are_clm200(tmp_path: Path):
+    """A [[replay]] had no upper bound on its customers or days."""
+    table = (
+        '[[replay]]\nname = "r"\ncustomers = 1000000000\ndays = 100000000\n'
+        '[replay.invariant]\nkind = "one_stage"\n'
+    )
+    path = _policy_test(tmp_path, table)
+    result = clm("test", str(path))
+    assert result.returncode == 2, result.stderr
+    assert "replay.0.customers" in result.stderr and "replay.0.days" in result.stderr
+
+
+def test_forecast_expectation_too_large_for_the_memory_is_refused_first(tmp_path: Path):
+    """Within the hard bounds but beyond the memory: the test fails before any run."""
+    table = '[[forecast]]\nkpi = "revenue"\nat_least = 0\ncustomers = 100000000\ndays = 36000\n'
+    path = _policy_test(tmp_path, table)
+    result = clm("test", str(path))
+    assert result.returncode == 1, result.stderr
+    assert "FAIL" in result.stdout and "cannot run:" in result.stdout
+    assert "of memory" in result.stdout
+    assert "Traceback" not in result.stderr
