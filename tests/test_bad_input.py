@@ -570,3 +570,37 @@ def test_forecast_expectation_too_large_for_the_memory_is_refused_first(tmp_path
     assert "FAIL" in result.stdout and "cannot run:" in result.stdout
     assert "of memory" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+# ---- purchase counts -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "message"),
+    [
+        (
+            '[market.population]\nstart = "existing"\npurchases = {"3000000000" = 1.0}\n',
+            "market.population.purchases",
+            "counts are at most 10,000, not 3,000,000,000",
+        ),
+        (
+            '[market.population]\nstart = "existing"\n'
+            'purchases = {"100000000000000000000" = 1.0}\n',
+            "market.population.purchases",
+            "counts are at most 10,000",
+        ),
+        (
+            '[market.buying]\nr = 1.0\nrate_after = {"3" = 0.8, "50000" = 0.5}\n',
+            "market.buying.rate_after",
+            "purchase numbers are at most 10,000, not 50,000",
+        ),
+    ],
+)
+def test_purchase_counts_have_an_upper_bound(tmp_path: Path, table: str, key: str, message: str):
+    """3,000,000,000 purchases overflowed the engine's int32 counters (exit 3); a rate_after
+    key of any size was accepted. Now both are CLM200 at the key's line (line 3)."""
+    result, out = _simulate(tmp_path, table, "--days", "5")
+    assert result.returncode == 1, result.stderr
+    assert f"s.toml:3:1: error[CLM200]: {key}: {message}" in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert not out.exists()
