@@ -1,6 +1,7 @@
 """Variants as overrides: change values of a spec or a market without editing either.
 
-Keys (values: numbers; shares also as "15%"; durations also as "2 weeks"):
+Keys (values: finite numbers; shares 0..1, also as "15%"; durations 0..MAX_DAYS days, also as
+"2 weeks"; capacities, limits and priorities whole numbers up to MAX_COUNT; money 0..MAX_MONEY):
 
 | key | what changes |
 | --- | --- |
