@@ -417,3 +417,207 @@ def test_a_missing_customer_id_in_a_dataframe_is_refused_with_its_index():
     )
     with pytest.raises(HistoryError, match="index 1, column `customer_id`: an empty customer id"):
         load_history(frame)
+
+
+# ---- variant overrides -------------------------------------------------------------------
+
+_OVERRIDE_KEYS = {
+    "control": "share",
+    "rule.keep_rhythm.holdout": "share",
+    "rule.keep_rhythm.discount": "share",
+    "rule.keep_rhythm.reentry": "duration",
+    "rule.second_visit.delay": "duration",
+    "cap.global.window": "duration",
+    "channel.call.capacity": "count",
+    "cap.sms.limit": "count",
+    "rule.keep_rhythm.priority": "count",
+    "channel.sms.cost": "money",
+    "product.facial.price": "money",
+    "product.facial.cost": "money",
+    "rule.keep_rhythm.bonus": "money",
+}
+_BAD_VALUES = {
+    "share": [float("inf"), float("nan"), -0.2, 5.0, "nan%", "inf%", "500%", "-20%"],
+    "duration": [float("inf"), float("nan"), -5, 1e300, "99999999 years"],
+    "count": [float("inf"), float("nan"), -1, 1e300, 2.5, 10**400],
+    "money": [float("inf"), float("nan"), -1, 1e300, 10**400],
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [(key, value) for key, kind in _OVERRIDE_KEYS.items() for value in _BAD_VALUES[kind]],
+    ids=str,
+)
+def test_every_override_value_is_checked(key: str, value: object):
+    """inf, nan, negative and huge override values used to run (exit 0) or overflow (exit 3)."""
+    from clmlang.market.overrides import OverrideError, apply_overrides
+
+    with pytest.raises(OverrideError) as info:
+        apply_overrides(ROOT / "specs" / "clinic.clm", {key: value}, Market())
+    assert info.value.key == key
+
+
+def test_bad_override_through_the_python_api_is_a_market_error(tmp_path: Path):
+    """run_scenario reports the override at the variant's key, before any run."""
+    from clmlang.market.scenario import load_scenario_file
+
+    path = _scenario(
+        tmp_path,
+        f'[simulation]\nspec = "{SPEC}"\ncustomers = 100\ndays = 10\n'
+        '[[variant]]\nname = "odd"\nset = { "rule.keep_rhythm.holdout" = "nan%" }\n',
+    )
+    with pytest.raises(MarketError) as info:
+        clmlang.run_scenario(load_scenario_file(path), replications=1, serial=True)
+    assert "odd: rule.keep_rhythm.holdout: a share is from 0% to 100%" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("command", "setting", "message"),
+    [
+        ("run", '"cap.sms.limit" = 1e300', "a whole number from 1 to 1,000,000,000"),
+        ("simulate", '"channel.sms.cost" = inf', "expected a finite number, not inf"),
+        ("run", '"rule.keep_rhythm.reentry" = -5', "a duration is from 0 to 36,525 days"),
+    ],
+)
+def test_bad_override_on_the_command_line_is_clm200(
+    tmp_path: Path, command: str, setting: str, message: str
+):
+    """`clm run` and `clm simulate --variant` show the override at its line, exit 1."""
+    path = _scenario(
+        tmp_path,
+        f'[simulation]\nspec = "{SPEC}"\ncustomers = 100\ndays = 10\n'
+        f'[[variant]]\nname = "odd"\nset = {{ {setting} }}\n',
+    )
+    out = tmp_path / "out"
+    if command == "run":
+        result = clm("run", str(path), "--out", str(out))
+    else:
+        result = clm(
+            "simulate", SPEC, "--scenario", str(path), "--variant", "odd", "--out", str(out)
+        )
+    assert result.returncode == 1, result.stderr
+    assert f"{path}:7:" in result.stderr and "CLM200" in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+# ---- clm diff --simulate and [[forecast]] sizes ------------------------------------------
+
+
+def _two_specs(tmp_path: Path) -> tuple[str, str]:
+    old, new = tmp_path / "old.clm", tmp_path / "new.clm"
+    text = (ROOT / "specs" / "clinic.clm").read_text()
+    old.write_text(text)
+    new.write_text(text.replace("channel sms cost 3", "channel sms cost 4"))
+    return str(old), str(new)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--days", "100000000000"), ("--customers", "1000000000"), ("--replications", "100000")],
+)
+def test_absurd_diff_simulate_size_is_a_usage_error(tmp_path: Path, flag: str, value: str):
+    """--days 1e11 used to exit 3 (MemoryError); now the option's bound refuses it (exit 1)."""
+    result = clm("diff", *_two_specs(tmp_path), "--simulate", flag, value)
+    assert result.returncode == 1
+    assert f"Invalid value for '{flag}'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_diff_simulate_too_large_for_the_memory_is_refused_first(tmp_path: Path):
+    """--customers 100M --days 3650 passes the hard bounds but not the memory: refused
+    before any run (it used to be OOM-killed)."""
+    flags = ("--simulate", "--customers", "100000000", "--days", "3650")
+    result = clm("diff", *_two_specs(tmp_path), *flags)
+    assert result.returncode == 1
+    assert "of memory" in result.stderr and "lower `--customers`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _policy_test(tmp_path: Path, table: str) -> Path:
+    spec = tmp_path / "shop.clm"
+    spec.write_text((ROOT / "specs" / "clinic.clm").read_text())
+    path = tmp_path / "shop.test.toml"
+    path.write_text(table)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("customers = 0", "greater than or equal to 1"),
+        ("customers = -5", "greater than or equal to 1"),
+        ("customers = 1000000000", "less than or equal to 100000000"),
+        ("days = 100000000000", "less than or equal to 36525"),
+        ("replications = 1000000", "less than or equal to 10000"),
+    ],
+)
+def test_forecast_expectation_sizes_are_clm200(tmp_path: Path, setting: str, message: str):
+    """customers = 0 silently became 5000 and -5 failed with numpy's words; now each is
+    refused at its key."""
+    table = f'[[forecast]]\nkpi = "revenue"\nat_least = 0\n{setting}\n'
+    path = _policy_test(tmp_path, table)
+    result = clm("test", str(path))
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:4:1: error[CLM200]: forecast.0." in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_replay_sizes_are_clm200(tmp_path: Path):
+    """A [[replay]] had no upper bound on its customers or days."""
+    table = (
+        '[[replay]]\nname = "r"\ncustomers = 1000000000\ndays = 100000000\n'
+        '[replay.invariant]\nkind = "one_stage"\n'
+    )
+    path = _policy_test(tmp_path, table)
+    result = clm("test", str(path))
+    assert result.returncode == 2, result.stderr
+    assert "replay.0.customers" in result.stderr and "replay.0.days" in result.stderr
+
+
+def test_forecast_expectation_too_large_for_the_memory_is_refused_first(tmp_path: Path):
+    """Within the hard bounds but beyond the memory: the test fails before any run."""
+    table = '[[forecast]]\nkpi = "revenue"\nat_least = 0\ncustomers = 100000000\ndays = 36000\n'
+    path = _policy_test(tmp_path, table)
+    result = clm("test", str(path))
+    assert result.returncode == 1, result.stderr
+    assert "FAIL" in result.stdout and "cannot run:" in result.stdout
+    assert "of memory" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+# ---- purchase counts -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "message"),
+    [
+        (
+            '[market.population]\nstart = "existing"\npurchases = {"3000000000" = 1.0}\n',
+            "market.population.purchases",
+            "counts are at most 10,000, not 3,000,000,000",
+        ),
+        (
+            '[market.population]\nstart = "existing"\n'
+            'purchases = {"100000000000000000000" = 1.0}\n',
+            "market.population.purchases",
+            "counts are at most 10,000",
+        ),
+        (
+            '[market.buying]\nr = 1.0\nrate_after = {"3" = 0.8, "50000" = 0.5}\n',
+            "market.buying.rate_after",
+            "purchase numbers are at most 10,000, not 50,000",
+        ),
+    ],
+)
+def test_purchase_counts_have_an_upper_bound(tmp_path: Path, table: str, key: str, message: str):
+    """3,000,000,000 purchases overflowed the engine's int32 counters (exit 3); a rate_after
+    key of any size was accepted. Now both are CLM200 at the key's line (line 3)."""
+    result, out = _simulate(tmp_path, table, "--days", "5")
+    assert result.returncode == 1, result.stderr
+    assert f"s.toml:3:1: error[CLM200]: {key}: {message}" in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert not out.exists()

@@ -16,7 +16,7 @@ from typer.core import TyperCommand
 from ..api import analyse, analyse_text
 from ..compile.policy import Policy
 from ..core.diagnostics import render_text
-from ..market.model import MarketError, Settings
+from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, MarketError, Settings
 from ..testing.changes import diff_policies
 from ..testing.diffview import render_changes
 from .common import (
@@ -112,13 +112,16 @@ def diff_(
         Path | None, typer.Option(help="Market and settings for --simulate.")
     ] = None,
     customers: Annotated[
-        int | None, typer.Option(min=1, help="Customers per run (default: the scenario's).")
+        int | None,
+        typer.Option(min=1, max=MAX_CUSTOMERS, help="Customers per run (default: the scenario's)."),
     ] = None,
     days: Annotated[
-        int | None, typer.Option(min=1, help="Days per run (default: the scenario's).")
+        int | None,
+        typer.Option(min=1, max=MAX_DAYS, help="Days per run (default: the scenario's)."),
     ] = None,
     replications: Annotated[
-        int, typer.Option(min=1, help="Paired runs of the old and the new spec.")
+        int,
+        typer.Option(min=1, max=MAX_REPLICATIONS, help="Paired runs of the old and the new spec."),
     ] = 5,
     output_format: Annotated[
         DiffFormat, typer.Option("--format", help="text, json or markdown (for a PR comment).")
@@ -147,14 +150,23 @@ def diff_(
             settings, market = _scenario_for(new_policy, scenario, Settings(customers=5000))
         except MarketError as error:
             raise _market_failure(error, DIFF_ERROR) from None
-        from ..testing.impact import simulate_impact  # the simulator: only with --simulate
+        # the simulator: only with --simulate
+        from ..testing.impact import impact_size_problem, simulate_impact
 
+        customers = settings.customers if customers is None else customers
+        days = settings.days if days is None else days
+        names = {"customers": "--customers", "days": "--days", "copies": "--replications"}
+        problem = impact_size_problem(
+            old_policy, new_policy, market, customers, days, replications, names
+        )
+        if problem:
+            raise _diff_fail(problem)
         impact = simulate_impact(
             old_policy,
             new_policy,
             market,
-            customers=customers or settings.customers,
-            days=days or settings.days,
+            customers=customers,
+            days=days,
             replications=replications,
             seed=settings.seed,
         )

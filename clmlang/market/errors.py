@@ -78,6 +78,18 @@ class MarketError(Exception):
 _SYNTAX_PLACE = re.compile(r"at line (\d+), column (\d+)")
 
 
+def _indexed(table: str, array: bool, arrays: dict[str, int]) -> str:
+    """`forecast.0` for the first `[[forecast]]`, `replay.1.invariant` for a table under the
+    second `[[replay]]`: the dotted keys validation errors use."""
+    if array:
+        arrays[table] = arrays.get(table, -1) + 1
+        return f"{table}.{arrays[table]}"
+    head, _, rest = table.partition(".")
+    if head in arrays and rest:
+        return f"{head}.{arrays[head]}.{rest}"
+    return table
+
+
 def _locate(text: str, key: str, message: str) -> tuple[int, int]:
     """The (line, column) where a dotted key is written in TOML text; (1, 1) if nowhere."""
     place = _SYNTAX_PLACE.search(message)
@@ -85,10 +97,11 @@ def _locate(text: str, key: str, message: str) -> tuple[int, int]:
         return int(place.group(1)), int(place.group(2))
     table = ""
     best = (0, 1, 1)
+    arrays: dict[str, int] = {}  # `[[forecast]]` tables: pydantic counts them from 0
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if line.startswith("["):
-            table = line.strip("[] ").replace('"', "")
+            table = _indexed(line.strip("[] ").replace('"', ""), line.startswith("[["), arrays)
             full = table
             column = raw.index("[") + 1
         elif "=" in line and not line.startswith("#"):

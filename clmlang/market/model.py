@@ -73,6 +73,9 @@ Share = Field(ge=0.0, le=1.0)
 MAX_CUSTOMERS = 100_000_000
 MAX_DAYS = 36_525
 MAX_REPLICATIONS = 10_000
+# purchase counts (population.purchases, buying.rate_after): far above any customer's history,
+# far below the engine's int32 purchase counters
+MAX_PURCHASES = 10_000
 # day 0's date: a run of up to MAX_DAYS from it stays within the calendar dates can hold
 MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
 
@@ -101,9 +104,16 @@ class Population(_Model):
                 )
             if shares and sum(shares.values()) > 1.0 + 1e-6:
                 raise ValueError(f"{label}: shares add up to more than 1")
-        if any(k < 1 for k in self.purchases):
-            raise ValueError("purchases: counts start at 1 (a customer has bought at least once)")
         return self
+
+    @field_validator("purchases")
+    @classmethod
+    def _counts(cls, purchases: dict[int, float]) -> dict[int, float]:
+        if any(k < 1 for k in purchases):
+            raise ValueError("counts start at 1 (a customer has bought at least once)")
+        if any(k > MAX_PURCHASES for k in purchases):
+            raise ValueError(f"counts are at most {MAX_PURCHASES:,}, not {max(purchases):,}")
+        return purchases
 
 
 class Acquisition(_Model):
@@ -127,13 +137,18 @@ class Buying(_Model):
     reactivation: float = Field(default=0.0, ge=0)
     rate_after: dict[int, float] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _multipliers(self) -> Buying:
-        if any(k < 2 for k in self.rate_after):
-            raise ValueError("rate_after: purchase numbers start at 2")
-        if any(v <= 0 for v in self.rate_after.values()):
-            raise ValueError("rate_after: multipliers must be positive")
-        return self
+    @field_validator("rate_after")
+    @classmethod
+    def _multipliers(cls, rate_after: dict[int, float]) -> dict[int, float]:
+        if any(k < 2 for k in rate_after):
+            raise ValueError("purchase numbers start at 2")
+        if any(k > MAX_PURCHASES for k in rate_after):
+            raise ValueError(
+                f"purchase numbers are at most {MAX_PURCHASES:,}, not {max(rate_after):,}"
+            )
+        if any(v <= 0 for v in rate_after.values()):
+            raise ValueError("multipliers must be positive")
+        return rate_after
 
     def rate_multiplier(self, purchases: np.ndarray) -> np.ndarray:
         """The rate multiplier once `purchases` purchases have been made."""

@@ -1,6 +1,7 @@
 """Variants as overrides: change values of a spec or a market without editing either.
 
-Keys (values: numbers; shares also as "15%"; durations also as "2 weeks"):
+Keys (values: finite numbers; shares 0..1, also as "15%"; durations 0..MAX_DAYS days, also as
+"2 weeks"; capacities, limits and priorities whole numbers up to MAX_COUNT; money 0..MAX_MONEY):
 
 | key | what changes |
 | --- | --- |
@@ -20,6 +21,7 @@ Keys (values: numbers; shares also as "15%"; durations also as "2 weeks"):
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -33,11 +35,15 @@ from ..language import syntax as s
 from ..language.loader import Spec, load_path
 from ..language.parser import parse_text
 from ..language.symbols import Symbols
-from .model import Market, MarketError, market_from_mapping
+from .model import MAX_DAYS, Market, MarketError, market_from_mapping
 
 __all__ = ["OverrideError", "apply_overrides", "parse_duration", "parse_share"]
 
 _UNITS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}
+# as in a spec, where numbers stay below 10^15 (language/builder_terms.py)
+MAX_MONEY = 1e15
+# capacities, limits and priorities: far above any plan, far below the engine's int64 counters
+MAX_COUNT = 1_000_000_000
 _RULE_FIELDS = ["enabled", "holdout", "priority", "delay", "reentry", "discount", "bonus", "when"]
 
 
@@ -50,14 +56,18 @@ class OverrideError(Exception):
 
 
 def parse_share(key: str, value: Any) -> float:
+    """A share from 0 to 1, written as a number (0.15) or as a percentage ("15%")."""
     if isinstance(value, str) and value.strip().endswith("%"):
-        value = value.strip()[:-1]
         try:
-            return float(value) / 100.0
+            share = float(value.strip()[:-1]) / 100.0
         except ValueError:
-            pass
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        share = float(value)
+            share = None
+        if share is not None:
+            if math.isfinite(share) and 0.0 <= share <= 1.0:
+                return share
+            raise OverrideError(key, f"a share is from 0% to 100%, not {value}")
+    elif _is_number(value):
+        share = _finite(key, value)
         if 0.0 <= share <= 1.0:
             return share
         raise OverrideError(key, f'a share is between 0 and 1 (or written as "10%"), not {value}')
@@ -65,19 +75,55 @@ def parse_share(key: str, value: Any) -> float:
 
 
 def parse_duration(key: str, value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
+    """Days from 0 to MAX_DAYS, written as a number or as text such as "2 weeks"."""
+    days = None
+    if _is_number(value):
+        days = _finite(key, value)
+    elif isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(day|week|month|year)s?\s*", value)
         if match:
-            return float(match.group(1)) * _UNITS[match.group(2)]
-    raise OverrideError(key, f'expected a number of days or text such as "2 weeks", not {value!r}')
+            days = float(match.group(1)) * _UNITS[match.group(2)]
+    if days is None:
+        raise OverrideError(
+            key, f'expected a number of days or text such as "2 weeks", not {value!r}'
+        )
+    if not 0.0 <= days <= MAX_DAYS:
+        raise OverrideError(key, f"a duration is from 0 to {MAX_DAYS:,} days, not {value}")
+    return days
 
 
-def _number(key: str, value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    raise OverrideError(key, f"expected a number, not {value!r}")
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _finite(key: str, value: int | float) -> float:
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float, from the Python API
+        number = math.inf
+    if not math.isfinite(number):
+        raise OverrideError(key, f"expected a finite number, not {value}")
+    return number
+
+
+def _money(key: str, value: Any) -> float:
+    """An amount from 0 to MAX_MONEY."""
+    if not _is_number(value):
+        raise OverrideError(key, f"expected an amount of money, not {value!r}")
+    amount = _finite(key, value)
+    if not 0.0 <= amount <= MAX_MONEY:
+        raise OverrideError(key, f"an amount is from 0 to {MAX_MONEY:g}, not {value}")
+    return amount
+
+
+def _count(key: str, value: Any, least: int = 0) -> int:
+    """A whole number from `least` to MAX_COUNT."""
+    if not _is_number(value):
+        raise OverrideError(key, f"expected a whole number, not {value!r}")
+    number = _finite(key, value)
+    if number != int(number) or not least <= number <= MAX_COUNT:
+        raise OverrideError(key, f"a whole number from {least} to {MAX_COUNT:,}, not {value}")
+    return int(number)
 
 
 def apply_overrides(
@@ -171,14 +217,14 @@ def _apply(policy: Policy, key: str, value: Any) -> Policy:
         field = _field(key, parts, 3, ["cost", "capacity"])
         channel = policy.channels[i]
         if field == "cost":
-            channel = channel.model_copy(update={"cost": _number(key, value)})
+            channel = channel.model_copy(update={"cost": _money(key, value)})
         else:
-            channel = channel.model_copy(update={"capacity_per_day": int(_number(key, value))})
+            channel = channel.model_copy(update={"capacity_per_day": _count(key, value)})
         return policy.model_copy(update={"channels": _swap(policy.channels, i, channel)})
     if head == "product" and len(parts) >= 2:
         i = _named(policy.products, parts[1], key, "product")
         field = _field(key, parts, 3, ["price", "cost"])
-        product = policy.products[i].model_copy(update={field: _number(key, value)})
+        product = policy.products[i].model_copy(update={field: _money(key, value)})
         return policy.model_copy(update={"products": _swap(policy.products, i, product)})
     if head == "cap" and len(parts) >= 2:
         return _apply_cap(policy, key, parts, value)
@@ -206,10 +252,7 @@ def _apply_cap(policy: Policy, key: str, parts: list[str], value: Any) -> Policy
     field = _field(key, parts, 3, ["limit", "window", "overflow"])
     cap = policy.caps[i]
     if field == "limit":
-        limit = int(_number(key, value))
-        if limit < 1:
-            raise OverrideError(key, "a cap's limit is at least 1")
-        cap = cap.model_copy(update={"limit": limit})
+        cap = cap.model_copy(update={"limit": _count(key, value, least=1)})
     elif field == "window":
         cap = cap.model_copy(update={"window_days": parse_duration(key, value)})
     else:
@@ -235,7 +278,7 @@ def _apply_rule(policy: Policy, key: str, parts: list[str], value: Any) -> Polic
     if field == "holdout":
         rule = rule.model_copy(update={"holdout": parse_share(key, value)})
     elif field == "priority":
-        rule = rule.model_copy(update={"priority": int(_number(key, value))})
+        rule = rule.model_copy(update={"priority": _count(key, value)})
     elif field == "delay":
         if rule.trigger.days is None:
             raise OverrideError(key, f"the trigger of `{rule.name}` has no delay to change")
@@ -247,7 +290,7 @@ def _apply_rule(policy: Policy, key: str, parts: list[str], value: Any) -> Polic
         )
         rule = rule.model_copy(update={"reentry": reentry})
     else:  # discount, bonus: every offer the rule sends
-        amount = parse_share(key, value) if field == "discount" else _number(key, value)
+        amount = parse_share(key, value) if field == "discount" else _money(key, value)
         update = {"discount_share": amount} if field == "discount" else {"bonus": amount}
         rule = _map_offers(rule, update)
     return policy.model_copy(update={"rules": _swap(policy.rules, i, rule)})

@@ -13,6 +13,7 @@ from ..compile.policy import Policy
 from ..core.names import did_you_mean
 from ..market.model import Market, MarketError, load_scenario
 from ..simulation.engine import simulate_policy
+from ..simulation.engine.memory import size_problem
 from ..simulation.metrics import forecast
 from ..whatif.experiment import interval
 from .testfile import ForecastExpectation, TestFile
@@ -29,16 +30,21 @@ def check_forecast(
     if fc.scenario:
         cfg, market = load_scenario(Path(test_file.path).parent / fc.scenario)
         customers, days, seed = cfg.customers, cfg.days, cfg.seed
-    customers = fc.customers or customers
-    days = fc.days or days
+    customers = customers if fc.customers is None else fc.customers
+    days = days if fc.days is None else fc.days
     problems = market.problems(policy)
     if problems:
         raise MarketError("<market>", problems)
+    # one run at a time: each is dropped once its summary is taken
+    problem = size_problem(policy, market, customers, days)
+    if problem:
+        raise ValueError(problem)
     values = []
     for r in range(fc.replications):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r,)))
         run = simulate_policy(policy, market, customers=customers, days=days, rng=rng)
         summary = forecast(run).summary
+        del run
         value = summary.get(fc.kpi)
         if value is None and fc.kpi not in summary:
             raise ValueError(f"no KPI `{fc.kpi}`" + did_you_mean(fc.kpi, list(summary)))

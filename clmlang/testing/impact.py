@@ -17,10 +17,11 @@ import pandas as pd
 from ..compile.policy import Policy
 from ..market.model import Market
 from ..simulation.engine import Run, simulate_policy
+from ..simulation.engine.memory import size_problem
 from ..simulation.metrics import forecast
 from ..whatif.experiment import interval
 
-__all__ = ["Impact", "TreatmentChange", "simulate_impact"]
+__all__ = ["Impact", "TreatmentChange", "impact_size_problem", "simulate_impact"]
 
 KPIS = (
     "revenue",
@@ -76,7 +77,13 @@ def simulate_impact(
     days: int = 365,
     replications: int = 5,
     seed: int = 0,
+    names: dict[str, str] | None = None,
 ) -> Impact:
+    """The paired KPI differences of `new` against `old`; raises ValueError, before any run,
+    when the runs would not fit in memory (`names`: how the caller calls the settings)."""
+    problem = impact_size_problem(old, new, market, customers, days, replications, names)
+    if problem:
+        raise ValueError(problem)
     rows: dict[str, list[tuple[float, float]]] = {k: [] for k in KPIS}
     runs: tuple[Run, Run] | None = None
     for r in range(replications):
@@ -109,6 +116,22 @@ def simulate_impact(
         )
     treatment = _treatment(*runs) if runs else []
     return Impact(pd.DataFrame(table), treatment, replications, customers, days)
+
+
+def impact_size_problem(
+    old: Policy,
+    new: Policy,
+    market: Market,
+    customers: int,
+    days: int,
+    replications: int,
+    names: dict[str, str] | None = None,
+) -> str | None:
+    """Why `simulate_impact` with these sizes cannot run here, or None when it fits."""
+    # the first replication's pair is kept for the treatment while each later pair runs
+    copies = 2 if replications == 1 else 4
+    larger = max(old, new, key=lambda p: len(p.rules) + len(p.attributes))
+    return size_problem(larger, market, customers, days, copies=copies, names=names)
 
 
 def _num(value: object) -> float:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..core.names import did_you_mean
-from ..market.model import MarketError, read_toml
+from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, MarketError, read_toml
 
 __all__ = ["Example", "ForecastExpectation", "Invariant", "Replay", "TestFile", "load_test_file"]
 
@@ -81,9 +81,9 @@ class ForecastExpectation(_Model):
     kpi: str
     at_least: float | None = None
     at_most: float | None = None
-    replications: int = Field(default=3, ge=1)
-    customers: int | None = None
-    days: int | None = None
+    replications: int = Field(default=3, ge=1, le=MAX_REPLICATIONS)
+    customers: int | None = Field(default=None, ge=1, le=MAX_CUSTOMERS)
+    days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
 
     @property
     def label(self) -> str:
@@ -99,8 +99,8 @@ class Replay(_Model):
     """A simulated population that once broke an invariant, kept as a regression test."""
 
     name: str
-    customers: int = Field(ge=1)
-    days: int = Field(default=120, ge=1)
+    customers: int = Field(ge=1, le=MAX_CUSTOMERS)
+    days: int = Field(default=120, ge=1, le=MAX_DAYS)
     seed: int = Field(default=0, ge=0)
     invariant: Invariant
 
