@@ -10,7 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 import clmlang
-from clmlang.market.model import Market, MarketError, load_scenario, market_from_mapping
+from clmlang.market.model import Market, MarketError, market_from_mapping
+from clmlang.market.scenario import load_scenario
 
 from .conftest import ROOT, clm
 

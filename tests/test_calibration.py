@@ -13,7 +13,7 @@ import pytest
 import clmlang
 from clmlang.forecasting.calibration import fit_history
 from clmlang.forecasting.history import HistoryError, load_history, summarise
-from clmlang.market.model import load_scenario
+from clmlang.market.scenario import load_scenario
 
 from .conftest import ROOT, clm
 

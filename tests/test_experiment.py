@@ -296,7 +296,7 @@ def test_cli_run_bad_override_is_a_diagnostic(tmp_path: Path):
     "path", sorted((ROOT / "simulations").glob("*.toml")), ids=lambda p: p.stem
 )
 def test_example_scenarios_are_valid(path: Path):
-    from clmlang.market.model import load_scenario
+    from clmlang.market.scenario import load_scenario
 
     data = path.read_text()
     if "[[variant]]" in data or "[[sweep]]" in data or "spec =" in data:

@@ -13,8 +13,8 @@ import pytest
 import tomli_w
 
 import clmlang
-from clmlang.market.model import MarketError, load_scenario
-from clmlang.market.scenario import load_scenario_file
+from clmlang.market.model import MarketError
+from clmlang.market.scenario import load_scenario, load_scenario_file
 
 from .conftest import ROOT, clm
 

@@ -372,7 +372,7 @@ def test_stage_counts_match_the_customers_stages():
 def test_clinic_scenario_reproduces_the_domain_rhythm():
     """simulations/clinic.toml: forming patients return about every 74 days, loyal ones every
     47-60 (domain.md, section 1); the loyal check is bigger."""
-    from clmlang.market.model import load_scenario
+    from clmlang.market.scenario import load_scenario
 
     _, market = load_scenario(ROOT / "simulations" / "clinic.toml")
     result = run(

@@ -16,7 +16,8 @@ from typer.core import TyperCommand
 from ..api import analyse, analyse_text
 from ..compile.policy import Policy
 from ..core.diagnostics import render_text
-from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, MarketError, Settings
+from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, MarketError
+from ..market.scenario import Settings
 from ..testing.changes import diff_policies
 from ..testing.diffview import render_changes
 from .common import (

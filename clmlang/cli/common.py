@@ -20,8 +20,8 @@ from ..api import Analysis, analyse
 from ..compile.policy import Policy
 from ..core.diagnostics import Diagnostic, Severity, render_text
 from ..core.files import file_problem, folder_problem, write_atomic
-from ..market.model import Market, MarketError, Settings
-from ..market.scenario import load_scenario_file
+from ..market.model import Market, MarketError
+from ..market.scenario import Settings, load_scenario_file
 
 # Help is plain text: rich markup would swallow literal `[simulation]` and `[market]`, and
 # plain help reads the same in a terminal, a pipe and a CI log.

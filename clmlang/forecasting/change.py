@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..compile.policy import Policy
-from ..whatif.experiment import interval
+from ..core.statistics import interval
 
 __all__ = ["KPIS", "block_figures", "change_block"]
 

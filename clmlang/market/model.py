@@ -39,11 +39,8 @@ __all__ = [
     "Population",
     "ProductDemand",
     "Roles",
-    "Settings",
     "Spend",
     "StageEffect",
-    "load_market",
-    "load_scenario",
     "market_from_mapping",
     "read_toml",
 ]
@@ -371,26 +368,6 @@ def _known_keys(path: tuple) -> list[str]:
     return list(model.model_fields) if model else []
 
 
-class Settings(_Model):
-    """A scenario file's `[simulation]` table: run settings the command line may override."""
-
-    customers: int = Field(default=10_000, ge=1, le=MAX_CUSTOMERS)
-    days: int = Field(default=365, ge=1, le=MAX_DAYS)
-    seed: int = Field(default=0, ge=0, lt=2**63)
-
-
-def load_scenario(path: str | Path) -> tuple[Settings, Market]:
-    """A scenario file's run settings and market (its includes merged): the part of
-    `scenario.load_scenario_file` that one simulation needs. Any scenario file is accepted;
-    its spec, replications, variants and sweeps are left to `load_scenario_file`."""
-    from .scenario import load_scenario_file  # the scenario reader builds on this module
-
-    scenario = load_scenario_file(path)
-    given = scenario.settings
-    settings = Settings(customers=given.customers, days=given.days, seed=given.seed)
-    return settings, scenario.market
-
-
 def read_toml(path: Path) -> dict:
     """A TOML file's tables; a file that cannot be read or parsed is a `MarketError`."""
     try:
@@ -401,8 +378,3 @@ def read_toml(path: Path) -> dict:
         raise MarketError(str(path), [("(file)", "not UTF-8 text")]) from None
     except tomllib.TOMLDecodeError as error:
         raise MarketError(str(path), [("(syntax)", str(error))]) from None
-
-
-def load_market(path: str | Path) -> Market:
-    """The market of a scenario file (its `[market]` table)."""
-    return load_scenario(path)[1]

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..core.names import did_you_mean
 from .includes import resolve_market
 from .model import (
     MAX_CUSTOMERS,
@@ -37,14 +38,22 @@ from .model import (
     MAX_REPLICATIONS,
     Market,
     MarketError,
-    did_you_mean,
     market_from_mapping,
     read_toml,
 )
 
 SCHEDULER_ENV = "CLM_SCHEDULER"  # the Dask scheduler to run replications on, when not given
 
-__all__ = ["Scenario", "ScenarioSettings", "Sweep", "Variant", "load_scenario_file"]
+__all__ = [
+    "Scenario",
+    "ScenarioSettings",
+    "Settings",
+    "Sweep",
+    "Variant",
+    "load_market",
+    "load_scenario",
+    "load_scenario_file",
+]
 
 
 class _Model(BaseModel):
@@ -221,3 +230,28 @@ def _list(data: dict, key: str, problems: list[tuple[str, str]]) -> list:
         problems.append((key, f"write `[[{key}]]` tables, one per {key}"))
         return []
     return value
+
+
+class Settings(BaseModel):
+    """A scenario file's `[simulation]` table: run settings the command line may override."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customers: int = Field(default=10_000, ge=1, le=MAX_CUSTOMERS)
+    days: int = Field(default=365, ge=1, le=MAX_DAYS)
+    seed: int = Field(default=0, ge=0, lt=2**63)
+
+
+def load_scenario(path: str | Path) -> tuple[Settings, Market]:
+    """A scenario file's run settings and market (its includes merged): the part of
+    `scenario.load_scenario_file` that one simulation needs. Any scenario file is accepted;
+    its spec, replications, variants and sweeps are left to `load_scenario_file`."""
+    scenario = load_scenario_file(path)
+    given = scenario.settings
+    settings = Settings(customers=given.customers, days=given.days, seed=given.seed)
+    return settings, scenario.market
+
+
+def load_market(path: str | Path) -> Market:
+    """The market of a scenario file (its `[market]` table)."""
+    return load_scenario(path)[1]

@@ -2,5 +2,6 @@
 
 `engine` runs the policy over a population on one event calendar (SimPy drives the days,
 numpy holds the customers); `metrics` turns a run's records into the forecast: KPIs, stage
-flows, cohorts and each rule's effect against its holdout, as pandas DataFrames.
+flows and cohorts as pandas DataFrames, with each rule's effect against its holdout from
+`rule_effects`; `logs` turns the recorded events into purchase and message tables.
 """

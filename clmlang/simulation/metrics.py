@@ -28,9 +28,11 @@ import numpy as np
 import pandas as pd
 
 from ..core.files import write_atomic
+from ..core.statistics import welch
 from .engine import Run
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
 from .logs import event_logs, log_files
+from .rule_effects import rule_effects
 
 __all__ = ["ACTIVE_DAYS", "Forecast", "forecast"]
 
@@ -123,7 +125,7 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
         rec.transitions, index=pd.Index(stage_names, name="from"), columns=stage_names
     )
     cohorts = _cohorts(run, cust, time)
-    rules = _rules(run, cust, time, revenue)
+    rules = rule_effects(run, cust, time, revenue)
     retention = _retention_curve(run, cust, time)
     trace = run.trace.lines if run.trace else None
     kept = event_logs(run) if logs else None
@@ -281,7 +283,7 @@ def _programme_effect(run: Run, cust, revenue, arrived: int) -> dict:
         return {}
     per_customer = np.bincount(cust, weights=revenue, minlength=run.state.n)[:arrived]
     control = run.state.control[:arrived]
-    diff, low, high = _welch(per_customer[~control], per_customer[control])
+    diff, low, high = welch(per_customer[~control], per_customer[control])
     return {
         "control_customers": int(control.sum()),
         "programme_revenue_per_customer": _r(diff),
@@ -361,59 +363,3 @@ def _existing_cohort(run: Run, cust, time, existing: np.ndarray) -> dict:
         "customers": size,
         **{f"month_{m}": months_bought[m] / size for m in range(months)},
     }
-
-
-def _rules(run: Run, cust, time, revenue) -> pd.DataFrame:
-    rec, policy = run.recorder, run.policy
-    counters = rec.arm_counters
-    events = rec.rule_events.arrays()
-    key = cust.astype(np.float64) * 1e6 + time
-    cum = np.r_[0.0, np.cumsum(revenue)]
-    rows = []
-    for arm, (r, label) in enumerate(run.arms):
-        rule = policy.rules[r]
-        window = rule.flow.success.within_days if rule.flow.success else 30.0
-        mine = events["arm"] == arm
-        c = events["customer"][mine].astype(np.float64)
-        d = events["day"][mine].astype(np.float64)
-        lo = np.searchsorted(key, c * 1e6 + d)
-        hi = np.searchsorted(key, c * 1e6 + d + window + 1)
-        rows.append(
-            {
-                "rule": rule.name,
-                "variant": label or "-",
-                "window_days": window,
-                **{k: counters[k][arm] for k in counters},
-                "_values": cum[hi] - cum[lo],
-                "_converted": (hi > lo).astype(float),
-            }
-        )
-    frame_rows = []
-    for row in rows:
-        if row["variant"] == "holdout":
-            continue
-        holdout = next(h for h in rows if h["rule"] == row["rule"] and h["variant"] == "holdout")
-        treated, held = row["_values"], holdout["_values"]
-        out = {k: v for k, v in row.items() if not k.startswith("_")}
-        out["roi"] = (row["profit"] - row["cost"]) / row["cost"] if row["cost"] else np.nan
-        out["holdout"] = holdout["fired"]
-        out["revenue_per_eligible"] = treated.mean() if treated.size else np.nan
-        out["holdout_revenue_per_eligible"] = held.mean() if held.size else np.nan
-        out["conversion"] = row["_converted"].mean() if treated.size else np.nan
-        out["holdout_conversion"] = holdout["_converted"].mean() if held.size else np.nan
-        diff, low, high = _welch(treated, held)
-        out["incremental_revenue_per_eligible"] = diff
-        out["incremental_low"] = low
-        out["incremental_high"] = high
-        out["incremental_revenue"] = diff * treated.size if np.isfinite(diff) else np.nan
-        frame_rows.append(out)
-    return pd.DataFrame(frame_rows)
-
-
-def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """Difference of means with a 95% normal-approximation Welch interval."""
-    if a.size < 2 or b.size < 2:
-        return (float(a.mean() - b.mean()) if a.size and b.size else np.nan, np.nan, np.nan)
-    diff = float(a.mean() - b.mean())
-    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
-    return diff, diff - 1.96 * se, diff + 1.96 * se

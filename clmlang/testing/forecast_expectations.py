@@ -11,11 +11,12 @@ import numpy as np
 
 from ..compile.policy import Policy
 from ..core.names import did_you_mean
-from ..market.model import Market, MarketError, load_scenario
+from ..core.statistics import interval
+from ..market.model import Market, MarketError
+from ..market.scenario import load_scenario
 from ..simulation.engine import simulate_policy
 from ..simulation.engine.memory import size_problem
 from ..simulation.metrics import forecast
-from ..whatif.experiment import interval
 from .testfile import ForecastExpectation, TestFile
 
 __all__ = ["check_forecast"]

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from ..compile.policy import Policy
+from ..core.statistics import interval
 from ..market.model import Market
 from ..simulation.engine import Run, simulate_policy
 from ..simulation.engine.memory import size_problem
 from ..simulation.metrics import forecast
-from ..whatif.experiment import interval
 
 __all__ = ["Impact", "TreatmentChange", "impact_size_problem", "simulate_impact"]
 

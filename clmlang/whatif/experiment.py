@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..compile.policy import Policy
 from ..core.extras import require
 from ..core.files import write_atomic
+from ..core.statistics import interval
 from ..market.model import Market, MarketError
 from ..market.overrides import OverrideError, apply_overrides
 from ..market.scenario import SCHEDULER_ENV, Scenario, Variant
@@ -358,18 +358,6 @@ def _compare(scenario: Scenario, results: list[RunResult], reps: int) -> Compari
         rules=pd.concat(rules, ignore_index=True),
         replications=reps,
     )
-
-
-def interval(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95% Student-t interval; a single value has no interval (NaN bounds)."""
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return (math.nan, math.nan, math.nan)
-    mean = float(values.mean())
-    if values.size < 2:
-        return (mean, math.nan, math.nan)
-    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
-    return (mean, mean - half, mean + half)
 
 
 def _paired(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..core.page import clean, figure, render_page, svg
-from .experiment import Comparison, interval
+from ..core.statistics import interval
+from .experiment import Comparison
 
 __all__ = ["output_files", "render_report", "verdicts"]
 

@@ -1,0 +1,61 @@
+"""Each rule's effect against its holdout: the rows of rules.csv."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..core.statistics import welch
+from .engine import Run
+
+__all__ = ["rule_effects"]
+
+
+def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
+    """rules.csv: each rule arm's counters, and its revenue and conversion within the rule's
+    window against its holdout's, with the incremental revenue's 95% interval. `cust`, `time`
+    and `revenue` are the run's purchases, sorted by customer then time."""
+    rec, policy = run.recorder, run.policy
+    counters = rec.arm_counters
+    events = rec.rule_events.arrays()
+    key = cust.astype(np.float64) * 1e6 + time
+    cum = np.r_[0.0, np.cumsum(revenue)]
+    rows = []
+    for arm, (r, label) in enumerate(run.arms):
+        rule = policy.rules[r]
+        window = rule.flow.success.within_days if rule.flow.success else 30.0
+        mine = events["arm"] == arm
+        c = events["customer"][mine].astype(np.float64)
+        d = events["day"][mine].astype(np.float64)
+        lo = np.searchsorted(key, c * 1e6 + d)
+        hi = np.searchsorted(key, c * 1e6 + d + window + 1)
+        rows.append(
+            {
+                "rule": rule.name,
+                "variant": label or "-",
+                "window_days": window,
+                **{k: counters[k][arm] for k in counters},
+                "_values": cum[hi] - cum[lo],
+                "_converted": (hi > lo).astype(float),
+            }
+        )
+    frame_rows = []
+    for row in rows:
+        if row["variant"] == "holdout":
+            continue
+        holdout = next(h for h in rows if h["rule"] == row["rule"] and h["variant"] == "holdout")
+        treated, held = row["_values"], holdout["_values"]
+        out = {k: v for k, v in row.items() if not k.startswith("_")}
+        out["roi"] = (row["profit"] - row["cost"]) / row["cost"] if row["cost"] else np.nan
+        out["holdout"] = holdout["fired"]
+        out["revenue_per_eligible"] = treated.mean() if treated.size else np.nan
+        out["holdout_revenue_per_eligible"] = held.mean() if held.size else np.nan
+        out["conversion"] = row["_converted"].mean() if treated.size else np.nan
+        out["holdout_conversion"] = holdout["_converted"].mean() if held.size else np.nan
+        diff, low, high = welch(treated, held)
+        out["incremental_revenue_per_eligible"] = diff
+        out["incremental_low"] = low
+        out["incremental_high"] = high
+        out["incremental_revenue"] = diff * treated.size if np.isfinite(diff) else np.nan
+        frame_rows.append(out)
+    return pd.DataFrame(frame_rows)
