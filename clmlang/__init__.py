@@ -38,6 +38,7 @@ _EXPORTS = {
     "HoldoutForecast": "forecasting.holdout",
     "HistoryError": "forecasting.history",
     "load_history": "forecasting.history",
+    "load_messages": "forecasting.messages",
     "Market": "market.model",
     "MarketError": "market.model",
     "Forecast": "simulation.metrics",
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from .core.source import Span
     from .forecasting.calibration import Calibration, calibrate, fit_history
     from .forecasting.history import HistoryError, load_history
+    from .forecasting.messages import load_messages
     from .forecasting.holdout import HoldoutForecast
     from .market.model import Market, MarketError
     from .market.scenario import Scenario, load_scenario_file
@@ -117,6 +119,7 @@ __all__ = [
     "forecast_history",
     "load",
     "load_history",
+    "load_messages",
     "load_scenario_file",
     "loads",
     "run_scenario",

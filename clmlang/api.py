@@ -251,6 +251,7 @@ def forecast_history(
     seed: int = 0,
     backtest: bool = False,
     current: Policy | str | Path | None = None,
+    messages: pd.DataFrame | str | Path | None = None,
 ) -> HoldoutForecast:
     """Forecast the real customer base of `history` from `calibration_end` to `until`.
 
@@ -264,7 +265,9 @@ def forecast_history(
     force (a `Policy` or a spec's path); then both run from the same base with common random
     numbers and `summary["change"]` holds NEW - CURRENT per KPI with its 95% interval. Without
     it, the history is taken as a world whose calibrated behaviour already includes whatever
-    marketing ran. When the history goes past
+    marketing ran. `messages`: the log of what `current` sent up to the calibration end;
+    then the calibration is net of it (`fit_history`) and measures each rule's response
+    (needs `current`, and no `market`). When the history goes past
     the calibration end, the forecast is compared with what happened. Returns a
     `HoldoutForecast` (`customers`, `weekly`, `summary`, `fits`; `write(folder)` for
     forecast.json, customers.csv and report.html). Raises `HistoryError`, `MarketError`,
@@ -286,11 +289,24 @@ def forecast_history(
         current = load(current)
     end = _date(calibration_end, "calibration_end")
     until = _date(until, "until")
+    if messages is not None and (current is None or market is not None):
+        raise ValueError(
+            "messages: the log of the policy in force needs that policy (`current`) and a"
+            " market fitted here (no `market`)"
+        )
     frame = load_history(history)
     fits: tuple = ()
     source = "<market>"
     if market is None:
-        market = fit_history(frame, end, model=model, backtest_models=backtest)
+        market = fit_history(
+            frame,
+            end,
+            model=model,
+            backtest_models=backtest,
+            messages=messages,
+            policy=current,
+            rng=seed,
+        )
     if isinstance(market, Calibration):
         if market.calibration_end != end:
             raise ValueError(
@@ -326,6 +342,8 @@ def forecast_history(
         raise MarketError(source, error.problems) from None
     if fits:
         result.fits = calibration.fit_dicts()
+        if calibration.exposure is not None:
+            result.summary["net_of_policy"] = calibration.policy_summary()
     return result
 
 

@@ -31,6 +31,13 @@ AmountColumn = Annotated[
     str, typer.Option("--amount-col", help="The history's purchase amount column.")
 ]
 Query = Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")]
+Messages = Annotated[
+    Path | None,
+    typer.Option(
+        help="The log of what the policy in force sent (CSV or Parquet, as `clm simulate"
+        " --logs` writes it): fit net of that policy and measure its responses."
+    ),
+]
 
 
 def _date_option(value: str, option: str) -> str:
@@ -62,6 +69,22 @@ WITHOUT_CURRENT = (
 )
 
 
+def _logged_policy(messages: Path | None, policy: Path | None, option: str):
+    """The compiled policy that sent `messages`, checked before any work: both or neither."""
+    if messages is None:
+        if policy is not None and option == "--policy":
+            raise _usage_error("--policy: it names the policy that sent --messages; give both")
+        return None
+    _input_file(messages, "--messages")
+    if policy is None:
+        raise _usage_error(
+            f"--messages: name the policy that sent them with {option} (which rules are"
+            " transactional, and each rule's offer)"
+        )
+    _input_file(policy, option)
+    return _compile_or_exit(policy)[0]
+
+
 @app.command(name="calibrate")
 def calibrate_(
     history: Annotated[str, typer.Argument(help="A CSV or Parquet file, or a SQLAlchemy URL.")],
@@ -86,6 +109,14 @@ def calibrate_(
             help="Also score each buying model by a backtest inside the calibration period.",
         ),
     ] = False,
+    messages: Messages = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="The policy that sent --messages (its rules, offers, channels)."),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**63 - 1, help="Random seed: same seed, same market.")
+    ] = 0,
 ) -> None:
     """Fit the buying and spend models to a purchase history; write the market."""
 
@@ -98,9 +129,18 @@ def calibrate_(
     _history_file(history)
     _output_file(output, "--output")
     end = _date_option(calibration_end, "--calibration-end")
+    in_force = _logged_policy(messages, policy, "--policy")
     try:
         frame = load_history(history, query=query, **columns)
-        result = fit_history(frame, end, model=model, backtest_models=backtest)
+        result = fit_history(
+            frame,
+            end,
+            model=model,
+            backtest_models=backtest,
+            messages=messages,
+            policy=in_force,
+            rng=seed,
+        )
     except HistoryError as error:
         _out(f"error: {error}", err=True)
         raise typer.Exit(PROBLEMS) from None
@@ -151,6 +191,7 @@ def forecast_(
             help="Also score each buying model by a backtest inside the calibration period.",
         ),
     ] = False,
+    messages: Messages = None,
 ) -> None:
     """Forecast the real customer base from the calibration end, under a policy or none."""
     from ..api import forecast_history
@@ -164,6 +205,8 @@ def forecast_(
         raise _usage_error("--model and --market: a given market's buying model is used")
     if market is not None and backtest:
         raise _usage_error("--backtest and --market: a given market is not fitted here")
+    if market is not None and messages is not None:
+        raise _usage_error("--messages and --market: a given market is not fitted here")
     for name, value in (
         ("--history", history),
         ("--calibration-end", calibration_end),
@@ -183,6 +226,8 @@ def forecast_(
         _input_file(current, "--current")
     policy = _compile_or_exit(spec)[0] if spec is not None else None
     in_force = _compile_or_exit(current)[0] if current is not None else None
+    if messages is not None:
+        _logged_policy(messages, current, "--current")
     try:
         frame = load_history(history, query=query, **columns)
         result = forecast_history(
@@ -196,6 +241,7 @@ def forecast_(
             seed=seed,
             backtest=backtest,
             current=in_force,
+            messages=messages,
         )
     except HistoryError as error:
         _out(f"error: {error}", err=True)

@@ -19,11 +19,16 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
+from ..compile.policy import Policy
 from ..market.model import Market, MarketError, market_from_mapping
 from .backtest import Backtest, backtest
+from .exposure import Exposure
 from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
 from .history import HistoryError, Summary, bad_amount, merge_days, summarise
+from .messages import load_messages
+from .policy_log import net_of_policy, with_responses
 from .reactivation import fit_bgnbd_reactivation
+from .response import Response
 from .stage_multipliers import fit_bgnbd_stages
 
 __all__ = ["MODELS", "Calibration", "calibrate", "fit_history"]
@@ -44,6 +49,11 @@ class Calibration:
     model: str = "auto"  # the buying model asked for; "auto": by AIC
     backtests: tuple[Backtest, ...] = ()  # each candidate's backtest, when one was asked for
     backtest_asked: bool = False
+    # with a message log (`messages=`): the fits are net of the policy in force
+    responses: tuple[Response, ...] = ()
+    exposure: Exposure | None = None
+    removed_purchases: int = 0  # taken out of the history as brought by a message
+    policy_known: bool = False  # the policy that sent the messages was given
 
     @property
     def buying_fits(self) -> tuple[Fit, ...]:
@@ -107,18 +117,70 @@ class Calibration:
                 "backtest: not possible, too few repeat purchases in the calibration period's"
                 " last third to tell the models apart"
             )
+        lines.extend(self._policy_lines())
         lines.append(f"buying model with the lowest AIC: {self.best}")
         if self.chosen.model != self.best:
             lines.append(f"the market carries {self.chosen.model}, the best the simulator runs")
         return "\n".join(lines)
+
+    def _policy_lines(self) -> list[str]:
+        """What the message log did to the fits, and each rule's measured response."""
+        e = self.exposure
+        if e is None:
+            return []
+        lines = [
+            f"net of the policy in force: fitted on the {e.untouched:,} customers no message"
+            f" reached, weighted by 1 / P(no message) (effective {e.effective_customers():,.0f}"
+            f" customers; control group {e.control_share:.1%}); {self.removed_purchases:,}"
+            " purchases removed from the histories as brought by a message"
+        ]
+        if e.inseparable:
+            lines.append(
+                f"  rules sent to every customer they reached, left in the history: "
+                f"{', '.join(e.inseparable)}"
+            )
+        if not self.policy_known:
+            lines.append("  no policy given: every rule counts, offers taken as none")
+        for r in self.responses:
+            if r.measured:
+                lines.append(
+                    f"  response {r.rule} ({r.channel}): {r.converted_sent:.3f} of {r.sent:,}"
+                    f" sent bought within the window, {r.converted_held:.3f} of {r.held:,} held"
+                    f" out; lift {r.lift:+.4f} ({r.lift_se:.2g}); response {r.response:.4f}"
+                    f" ({r.response_se:.2g}) {r.note}".rstrip()
+                )
+            else:
+                lines.append(f"  response {r.rule} ({r.channel}): {r.note}")
+        return lines
+
+    def policy_summary(self) -> dict[str, object] | None:
+        """What the message log did, as forecast.json holds it (None without a log)."""
+        e = self.exposure
+        if e is None:
+            return None
+        return {
+            "method": "fitted on the customers no message reached, weighted by 1 / P(no"
+            " message); purchases a message brought removed from each history",
+            "untouched_customers": e.untouched,
+            "reached_customers": e.reached,
+            "effective_customers": e.effective_customers(),
+            "control_share": e.control_share,
+            "removed_purchases": self.removed_purchases,
+            "inseparable_rules": list(e.inseparable),
+            "responses": [r.to_dict() for r in self.responses],
+        }
 
     def to_toml(self) -> str:
         """The market as a scenario file (`[simulation]` and `[market]`), with the fit report
         as comments."""
         head = "".join(f"# {line}\n" for line in self.report().splitlines())
         data = self.market.model_dump(
-            mode="json", include={"start_date", "population", "buying", "spend"}
+            mode="json",
+            include={"start_date", "population", "buying", "spend", "channels", "rules"},
         )
+        for table in ("channels", "rules"):
+            if not data[table]:
+                del data[table]
         data["population"]["purchases"] = {
             str(k): v for k, v in data["population"]["purchases"].items()
         }
@@ -150,15 +212,31 @@ def fit_history(
     *,
     model: str = "auto",
     backtest_models: bool = False,
+    messages: pd.DataFrame | str | None = None,
+    policy: Policy | None = None,
+    rng: np.random.Generator | int = 0,
 ) -> Calibration:
     """Fit the buying and spend models to `history` up to `calibration_end` (nothing after it
     is used): the fits, the chosen model and the calibrated market. `model` is one of
     MODELS: "auto" chooses the buying model by AIC on the calibration data.
     `backtest_models`: also score each candidate by a backtest inside the calibration period
     (fitted on its first two thirds, forecasting the last; clmlang/forecasting/backtest.py),
-    reported, not used for the choice."""
+    reported, not used for the choice.
+
+    `messages`: the log of what the policy in force sent (a DataFrame or what
+    `load_messages` reads). Then the fits are net of that policy (policy_log.py): the
+    purchases the messages brought are taken out of the histories, the models are fitted on
+    the customers no message reached, weighted by 1 / P(no message), with sandwich standard
+    errors, and each rule's and channel's response is measured against its holdout and
+    written into the market. `policy`: the policy that sent them (which rules are
+    transactional, and their offers). `rng`: a Generator (or seed) for the thinning."""
     if model not in MODELS:
         raise ValueError(f"unknown buying model {model!r}; choose one of {', '.join(MODELS)}")
+    if messages is not None and policy is None:
+        raise ValueError(
+            "messages: name the policy that sent them (`policy`): which rules are"
+            " transactional, and each rule's offer"
+        )
     frame = history.copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
     frame["customer_id"] = frame["customer_id"].astype(str)
@@ -167,7 +245,16 @@ def fit_history(
         row, what = bad
         raise HistoryError(f"index {frame.index[row]!r}, column `amount`: {what}")
     merged = merge_days(frame)
+    end = pd.Timestamp(calibration_end)
+    logged, weights, exposure = None, None, None
+    if messages is not None:
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        logged = net_of_policy(merged, load_messages(messages), end, policy, rng)
+        merged = logged.history
     summary = summarise(merged, calibration_end)
+    if logged is not None:
+        exposure = logged.exposure(summary.customers)
+        weights = exposure.weights
     repeat = summary.x > 0  # (with none at all, the fits fall back to their defaults)
     if repeat.any() and not np.any(summary.monetary[repeat] > 0):
         raise HistoryError(
@@ -175,16 +262,16 @@ def fit_history(
             " 0, so no spend model (Gamma-Gamma) can be fitted: calibrating needs what each"
             " purchase was worth (a market from elsewhere can be given to `clm forecast --market`)"
         )
-    bg = fit_bgnbd(summary)
+    bg = fit_bgnbd(summary, weights=weights)
     # the reactivation fit is the longest; numpy lets go of the GIL, so it runs beside the rest
     with ThreadPoolExecutor(max_workers=1) as pool:
-        waking = pool.submit(fit_bgnbd_reactivation, summary, bg)
-        pareto, gg = fit_pareto_nbd(summary), fit_gamma_gamma(summary)
-        stages = fit_bgnbd_stages(summary, bg)
+        waking = pool.submit(fit_bgnbd_reactivation, summary, bg, weights=weights)
+        pareto = fit_pareto_nbd(summary, weights=weights)
+        gg = fit_gamma_gamma(summary, weights=weights)
+        stages = fit_bgnbd_stages(summary, bg, weights=weights)
         wake = waking.result()
     chosen = _choose((bg, stages, wake), model)
     counts = summary.x + 1
-    end = pd.Timestamp(calibration_end)
     recency = (summary.T - summary.t_x) * WEEK
     try:
         market = _market(chosen, gg, end, counts, recency)
@@ -195,6 +282,9 @@ def fit_history(
             f"repeat purchases to calibrate on ({summary.x.size:,} customers, "
             f"{int(summary.x.sum()):,} repeat purchases)"
         ) from None
+    responses: tuple[Response, ...] = ()
+    if logged is not None:
+        market, responses = with_responses(market, logged, bg.params)
     scores = None
     if backtest_models:
         fitters = {
@@ -215,6 +305,10 @@ def fit_history(
         model,
         tuple(scores or ()),
         backtest_models,
+        responses,
+        exposure,
+        logged.removed if logged is not None else 0,
+        logged is not None and logged.policy_known,
     )
 
 

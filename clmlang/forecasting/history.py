@@ -22,8 +22,11 @@ __all__ = [
     "Summary",
     "bad_amount",
     "distinct_rfm",
+    "history_at",
     "load_history",
     "merge_days",
+    "purchase_after",
+    "read_table",
     "repeat_gaps",
     "summarise",
 ]
@@ -47,12 +50,20 @@ def load_history(
     a bad row is named by its index)."""
     if isinstance(source, pd.DataFrame):
         return _check(source, "<dataframe>", customer_col, date_col, amount_col, by_index=True)
+    raw, where = read_table(source, query, "a history")
+    return _check(raw, where, customer_col, date_col, amount_col)
+
+
+def read_table(source: str | Path, query: str | None, what: str) -> tuple[pd.DataFrame, str]:
+    """The raw table of a .csv or .parquet file (CSV as text), or of a SQL query through a
+    SQLAlchemy URL, and where it came from (a URL without its password); `what` names the
+    table in messages."""
     text = str(source)
     if "://" in text:
         if not query:
             raise HistoryError(f"{text}: a database needs a query, the SQL that selects the rows")
         try:
-            sqlalchemy = require("sqlalchemy", "reading a history from a database")
+            sqlalchemy = require("sqlalchemy", f"reading {what} from a database")
             engine = sqlalchemy.create_engine(_with_driver(text))
             with engine.connect() as connection:
                 raw = pd.read_sql(sqlalchemy.text(query), connection)
@@ -72,7 +83,7 @@ def load_history(
             raise HistoryError(f"{path}: no such file")
         try:
             if path.suffix.lower() in (".parquet", ".pq"):
-                require("pyarrow", "reading a Parquet history")
+                require("pyarrow", f"reading {what} as Parquet")
                 raw = pd.read_parquet(path)
             else:
                 raw = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -83,7 +94,7 @@ def load_history(
         except Exception as error:
             raise HistoryError(f"{path}: cannot read: {error}") from None
         where = str(path)
-    return _check(raw, where, customer_col, date_col, amount_col)
+    return raw, where
 
 
 def _with_driver(url: str) -> str:
@@ -203,6 +214,54 @@ def merge_days(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per customer and day; amounts added."""
     merged = frame.groupby(["customer_id", "date"], as_index=False, sort=True)["amount"].sum()
     return merged.reset_index(drop=True)
+
+
+def purchase_after(
+    history: pd.DataFrame, customers: pd.Series, days: pd.Series, windows: pd.Series
+) -> np.ndarray:
+    """For each (customer, day, window in days): the row of `history` (merged by day, sorted
+    by customer and date, as `merge_days` gives it) of the customer's first purchase in
+    [day + 1, day + window], or -1 when there is none."""
+    epoch = np.datetime64("1970-01-01")
+    ids = pd.Index(history["customer_id"].unique())
+    code = ids.get_indexer(history["customer_id"])
+    day = (history["date"].to_numpy() - epoch) // np.timedelta64(1, "D")
+    low = int(day.min()) if day.size else 0
+    asked = (pd.to_datetime(days).to_numpy() - epoch) // np.timedelta64(1, "D")
+    width = np.asarray(windows, dtype=np.int64)
+    span = float(max(day.max(initial=0), asked.max(initial=0)) - low + width.max(initial=0) + 2)
+    key = code * span + (day - low)  # each customer in a stretch of keys of their own
+    asked_code = ids.get_indexer(customers)
+    start = asked_code * span + np.maximum(asked - low, -1) + 1
+    at = np.searchsorted(key, start, side="left")
+    found = (asked_code >= 0) & (at < np.searchsorted(key, start + width, side="left"))
+    return np.where(found, at, -1)
+
+
+def history_at(
+    history: pd.DataFrame, customers: pd.Series, days: pd.Series
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each (customer, day)'s history up to and including the day, as the buying models
+    read it: (purchases, repeat purchases x, t_x, T), times in weeks since the first
+    purchase. `history` as for `purchase_after`; a customer with no purchase yet has 0."""
+    epoch = np.datetime64("1970-01-01")
+    ids = pd.Index(history["customer_id"].unique())
+    code = ids.get_indexer(history["customer_id"])
+    day = (history["date"].to_numpy() - epoch) // np.timedelta64(1, "D")
+    low = int(day.min()) if day.size else 0
+    asked = (pd.to_datetime(days).to_numpy() - epoch) // np.timedelta64(1, "D")
+    span = float(max(day.max(initial=0), asked.max(initial=0)) - low + 2)
+    key = code * span + (day - low)
+    asked_code = ids.get_indexer(customers)
+    base = np.maximum(asked_code, 0) * span
+    begin = np.searchsorted(key, base, side="left")
+    end = np.searchsorted(key, base + np.clip(asked - low, -1, None), side="right")
+    count = np.where(asked_code >= 0, np.maximum(end - begin, 0), 0)
+    some = count > 0
+    first = np.where(some, day[np.minimum(begin, day.size - 1)], asked)
+    last = np.where(some, day[np.maximum(end - 1, 0)], asked)
+    x = np.maximum(count - 1, 0)
+    return count, x, (last - first) / 7.0, (asked - first) / 7.0
 
 
 @dataclass(frozen=True)

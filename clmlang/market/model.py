@@ -39,6 +39,7 @@ __all__ = [
     "Population",
     "ProductDemand",
     "Roles",
+    "RuleResponse",
     "Spend",
     "StageEffect",
     "market_from_mapping",
@@ -182,6 +183,15 @@ class ChannelResponse(_Model):
     unsubscribe: float = Field(default=0.002, ge=0, le=1)
 
 
+class RuleResponse(_Model):
+    """A rule's own response, measured from its logged sends against its holdout (`clm
+    calibrate --messages`): it replaces the channel's `response` for that rule's messages.
+    Like the channel's, it is the chance for an active customer with no fatigue, before the
+    offer's lift; the offer, fatigue and a lapsed customer's factor still apply."""
+
+    response: float = Field(ge=0, le=1)
+
+
 class Offers(_Model):
     """Response lift of an offer: x(1 + discount_elasticity * discount share), a bonus counts as
     a discount of bonus / expected check; an offer of a product adds `product_lift`."""
@@ -269,6 +279,8 @@ class Market(_Model):
     spend: Spend = Spend()
     stages: dict[str, StageEffect] = Field(default_factory=dict)
     channels: dict[str, ChannelResponse] = Field(default_factory=dict)
+    # measured per rule (calibration); a rule the spec does not have is not used
+    rules: dict[str, RuleResponse] = Field(default_factory=dict)
     default_channel: ChannelResponse = ChannelResponse()
     offers: Offers = Offers()
     fatigue: Fatigue = Fatigue()
@@ -296,6 +308,12 @@ class Market(_Model):
 
     def channel(self, name: str) -> ChannelResponse:
         return self.channels.get(name, self.default_channel)
+
+    def response(self, rule: str, channel: str) -> float:
+        """The base response of `rule`'s messages on `channel`: the rule's own, measured
+        one when the market has it, else the channel's."""
+        own = self.rules.get(rule)
+        return own.response if own is not None else self.channel(channel).response
 
     def stage(self, name: str) -> StageEffect:
         return self.stages.get(name, StageEffect())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .offers import offer_lift
 from .population import NEVER
 from .streams import Purpose
 
@@ -243,18 +244,13 @@ class Messaging:
     ) -> None:
         """Who answers: a purchase within the window, of the offer when there is one, lifted
         by the offer's terms and damped by fatigue; a sooner response replaces a later one."""
-        st, S, cat, fat = self.state, self.streams, self.catalogue, self.market.fatigue
-        response = self.market.channel(self.policy.channels[site.channel].name)
-        price_ref = cat.price[site.offer_product] if site.offer_product >= 0 else self.mean_check
-        price_ref = price_ref if price_ref > 0 else self.mean_check
+        st, S, fat = self.state, self.streams, self.market.fatigue
+        channel = self.policy.channels[site.channel].name
+        response = self.market.channel(channel)
+        base = self.market.response(self.policy.rules[site.rule].name, channel)
         offers = self.market.offers
-        lift = 1.0 + offers.discount_elasticity * (
-            site.discount_share + site.discount_amount / max(price_ref, 1e-9)
-        )
-        lift += offers.bonus_elasticity * site.bonus / max(price_ref, 1e-9)
-        if site.offer_product >= 0 or site.offer_line >= 0:
-            lift *= offers.product_lift
-        prob = response.response * lift * np.exp(-fat.sensitivity * fatigue)
+        lift = offer_lift(offers, site, self.catalogue, self.mean_check)
+        prob = base * lift * np.exp(-fat.sensitivity * fatigue)
         prob = np.where(irrelevant, prob * offers.irrelevant_response, prob)
         prob = np.where(st.alive[ids], prob, prob * offers.reactivation)
         responds = S.uniform(ids, Purpose.RESPONSE, counter) < np.minimum(prob, 1.0)

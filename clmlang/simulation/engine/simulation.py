@@ -38,6 +38,7 @@ from .columns import MessageLog
 from .components import Arms, DayWork, Eligibility, RuleMemory, SendSteps, StageEffects
 from .idset import IdSet
 from .messaging import Messaging, _Cap
+from .offers import mean_check
 from .population import NEVER, Base, State, apply_base, draw_population
 from .program import Program
 from .recorder import Recorder, Trace
@@ -106,12 +107,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         self.effects = StageEffects.of(policy, market)
         sp = market.spend
         self.mean_order = sp.p * sp.gamma / (sp.q - 1.0)
-        cat = self.catalogue
-        if cat.count:
-            w = cat.weights[0] / max(cat.weights[0].sum(), 1e-12)
-            self.mean_check = float((w * cat.price).sum()) or self.mean_order
-        else:
-            self.mean_check = self.mean_order
+        self.mean_check = mean_check(self.catalogue, market)
 
         self.rules = policy.rules
         self.arms = Arms.of_policy(policy)
