@@ -5,6 +5,10 @@ for purchases and dropout, Gamma-Gamma for spend. Times are in weeks, as in the 
 (the market converts to days). Each fit reports its parameters, their standard errors (from
 the numerical Hessian of the log-likelihood, by the delta method on log-parameters), the
 log-likelihood and the AIC; models are compared on the calibration data only.
+
+Every fit takes optional case weights, one per customer (case_weights.py): it then maximises
+sum_i w_i ll_i, and its standard errors are the sandwich's (sandwich.py), which holds for
+inverse-propensity weights where the Hessian's does not.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-from .history import Summary, distinct_rfm
+from .case_weights import by_group, positive
+from .history import Summary, rfm_groups
+from .sandwich import sandwich, scores
 
 __all__ = [
     "Fit",
@@ -36,7 +42,10 @@ class Fit:
     params: dict[str, float]
     std_errors: dict[str, float]
     log_likelihood: float
-    n: int  # observations fitted (customers)
+    n: int  # observations fitted (customers; with weights, those of positive weight)
+    # how the standard errors were had: "hessian" (the inverse Hessian; unweighted fits) or
+    # "sandwich" (robust, H^-1 M H^-1; weighted fits)
+    std_errors_method: str = "hessian"
 
     @property
     def aic(self) -> float:
@@ -51,6 +60,7 @@ class Fit:
             "log_likelihood": self.log_likelihood,
             "aic": self.aic,
             "customers": self.n,
+            "std_errors_method": self.std_errors_method,
         }
 
 
@@ -123,13 +133,26 @@ def _gg_ll(log_params: np.ndarray, x, m) -> np.ndarray:
 
 
 def fit_model(
-    name: str, names: list[str], ll: Callable[[np.ndarray], np.ndarray], start: list[float], n: int
+    name: str,
+    names: list[str],
+    ll: Callable[[np.ndarray], np.ndarray],
+    start: list[float],
+    n: int,
+    *,
+    counts: np.ndarray | None = None,
+    squares: np.ndarray | None = None,
 ) -> Fit:
-    """Maximise the summed log-likelihood `ll` over log-parameters from `start`."""
+    """Maximise the summed log-likelihood over log-parameters from `start`: `ll` gives each
+    term's, `counts` its weight (how many customers share it, or the sum of their case
+    weights; None: 1 each). `squares`, each term's sum of squared case weights, asks for
+    sandwich standard errors instead of the Hessian's."""
+
+    def terms(theta: np.ndarray) -> np.ndarray:
+        return ll(theta) if counts is None else counts * ll(theta)
 
     def objective(theta: np.ndarray) -> float:
         with np.errstate(all="ignore"):  # trial points far off overflow; they score badly
-            value = -float(np.sum(ll(theta)))
+            value = -float(np.sum(terms(theta)))
         return value if np.isfinite(value) else 1e12
 
     x0 = np.log(start)
@@ -145,17 +168,28 @@ def fit_model(
             options={"maxiter": 5000, "xatol": 1e-7, "fatol": 1e-7},
         )
         result = optimize.minimize(objective, result.x, method="L-BFGS-B", options=TOLERANCE)
-    return _fit_result(name, names, result.x, _hessian(objective, result.x), -result.fun, n)
+    hessian = _hessian(objective, result.x)
+    robust = None if squares is None else (scores(ll, result.x), squares)
+    return _fit_result(name, names, result.x, hessian, -result.fun, n, robust)
 
 
 def _fit_result(
-    name: str, names: list[str], theta: np.ndarray, hessian: np.ndarray, ll: float, n: int
+    name: str,
+    names: list[str],
+    theta: np.ndarray,
+    hessian: np.ndarray,
+    ll: float,
+    n: int,
+    robust: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Fit:
     """A fit at log-parameters `theta`, standard errors from the Hessian of the negative
-    log-likelihood there (by the delta method)."""
+    log-likelihood there, or with `robust` (the terms' scores and sums of squared weights)
+    the sandwich's; by the delta method."""
     try:
         cov = np.linalg.inv(hessian)
         variance = np.diag(cov)
+        if robust is not None:
+            variance = np.where(variance > 0, np.diag(sandwich(hessian, *robust)), variance)
         # not a maximum in that direction (a flat or boundary likelihood): no standard error
         se_log = np.where(variance > 0, np.sqrt(np.abs(variance)), np.nan)
     except np.linalg.LinAlgError:
@@ -167,6 +201,7 @@ def _fit_result(
         std_errors={k: float(v * s) for k, v, s in zip(names, params, se_log, strict=True)},
         log_likelihood=float(ll),
         n=n,
+        std_errors_method="hessian" if robust is None else "sandwich",
     )
 
 
@@ -188,36 +223,48 @@ def _hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4) -
     return out
 
 
-def fit_bgnbd(summary: Summary) -> Fit:
-    x, t_x, T, weight = distinct_rfm(summary)
+def _fit_rfm(name, names, ll, start, summary: Summary, weights: np.ndarray | None) -> Fit:
+    """A model of (x, t_x, T) alone: each distinct one evaluated once."""
+    summary, weights = positive(summary, weights)
+    first, inverse = rfm_groups(summary)
+    counts, squares = by_group(inverse, first.size, weights)
+    x, t_x, T = summary.x[first], summary.t_x[first], summary.T[first]
     return fit_model(
-        "bgnbd",
-        ["r", "alpha", "a", "b"],
-        lambda th: weight * _bgnbd_ll(th, x, t_x, T),
-        [0.5, 5.0, 1.0, 2.0],
+        name,
+        names,
+        lambda th: ll(th, x, t_x, T),
+        start,
         summary.x.size,
+        counts=counts,
+        squares=squares,
     )
 
 
-def fit_pareto_nbd(summary: Summary) -> Fit:
-    x, t_x, T, weight = distinct_rfm(summary)
-    return fit_model(
-        "pareto_nbd",
-        ["r", "alpha", "s", "beta"],
-        lambda th: weight * _pareto_ll(th, x, t_x, T),
-        [0.5, 10.0, 0.5, 10.0],
-        summary.x.size,
-    )
+def fit_bgnbd(summary: Summary, weights: np.ndarray | None = None) -> Fit:
+    """`weights`: one case weight per customer (None: 1 each; sandwich standard errors)."""
+    names, start = ["r", "alpha", "a", "b"], [0.5, 5.0, 1.0, 2.0]
+    return _fit_rfm("bgnbd", names, _bgnbd_ll, start, summary, weights)
 
 
-def fit_gamma_gamma(summary: Summary) -> Fit:
-    """Fitted on the customers with at least one repeat purchase of positive value."""
+def fit_pareto_nbd(summary: Summary, weights: np.ndarray | None = None) -> Fit:
+    """`weights`: one case weight per customer (None: 1 each; sandwich standard errors)."""
+    names, start = ["r", "alpha", "s", "beta"], [0.5, 10.0, 0.5, 10.0]
+    return _fit_rfm("pareto_nbd", names, _pareto_ll, start, summary, weights)
+
+
+def fit_gamma_gamma(summary: Summary, weights: np.ndarray | None = None) -> Fit:
+    """Fitted on the customers with at least one repeat purchase of positive value; `weights`
+    one case weight per customer of the summary (None: 1 each; sandwich standard errors)."""
+    summary, weights = positive(summary, weights)
     keep = (summary.x > 0) & (summary.monetary > 0)
     x, m = summary.x[keep], summary.monetary[keep]
+    counts = None if weights is None else weights[keep]
     return fit_model(
         "gamma_gamma",
         ["p", "q", "gamma"],
         lambda th: _gg_ll(th, x, m),
         [1.0, 2.0, float(np.mean(m)) if m.size else 10.0],
         int(keep.sum()),
+        counts=counts,
+        squares=None if counts is None else counts * counts,
     )

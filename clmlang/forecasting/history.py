@@ -28,6 +28,7 @@ __all__ = [
     "purchase_after",
     "read_table",
     "repeat_gaps",
+    "rfm_groups",
     "summarise",
 ]
 
@@ -278,6 +279,19 @@ class Summary:
     first: np.ndarray  # datetime64 of the first purchase
     times: list[np.ndarray]  # repeat purchase times, weeks since the first
 
+    def take(self, keep: np.ndarray) -> Summary:
+        """The customers where `keep` (a bool per customer) is true, in the same order."""
+        rows = np.flatnonzero(keep)
+        return Summary(
+            customers=self.customers[rows],
+            x=self.x[rows],
+            t_x=self.t_x[rows],
+            T=self.T[rows],
+            monetary=self.monetary[rows],
+            first=self.first[rows],
+            times=[self.times[i] for i in rows],
+        )
+
 
 def summarise(history: pd.DataFrame, calibration_end: str | pd.Timestamp) -> Summary:
     """Summarise a merged history up to `calibration_end` (inclusive). Nothing later is read:
@@ -324,12 +338,19 @@ def repeat_gaps(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return owner, position, gap
 
 
-def distinct_rfm(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct (x, t_x, T) of a summary, with how many customers share each: all that
-    BG/NBD and Pareto/NBD read, so each is evaluated once."""
+def rfm_groups(summary: Summary) -> tuple[np.ndarray, np.ndarray]:
+    """The customers with the same (x, t_x, T), times to the day: all that BG/NBD and
+    Pareto/NBD read. (The first customer of each group, each customer's group.)"""
     keys = np.column_stack([summary.x, np.rint(summary.t_x * 7), np.rint(summary.T * 7)]).astype(
         np.int64
     )
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    weight = np.bincount(inverse.reshape(-1), minlength=first.size).astype(float)
+    return first, inverse.reshape(-1)
+
+
+def distinct_rfm(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (x, t_x, T) of a summary, with how many customers share each, so that
+    each is evaluated once."""
+    first, inverse = rfm_groups(summary)
+    weight = np.bincount(inverse, minlength=first.size).astype(float)
     return summary.x[first], summary.t_x[first], summary.T[first], weight

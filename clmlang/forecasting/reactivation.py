@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, special
 
+from .case_weights import by_group, positive
 from .fitting import Fit, fit_model, log_rising
 from .history import Summary, repeat_gaps
 
@@ -305,23 +306,31 @@ def _by_quadrature(g: HistoryGroup, m: int, beta, log_c, ends, head) -> np.ndarr
     return logsumexp_rows(total.reshape(g.rows.size, -1))[0]
 
 
-def fit_bgnbd_reactivation(summary: Summary, start: Fit | None = None) -> Fit:
-    """Maximum-likelihood fit; `start` (a BG/NBD fit) gives the starting point."""
+def fit_bgnbd_reactivation(
+    summary: Summary, start: Fit | None = None, weights: np.ndarray | None = None
+) -> Fit:
+    """Maximum-likelihood fit; `start` (a BG/NBD fit) gives the starting point. `weights`:
+    one case weight per customer (None: 1 each; sandwich standard errors), summed over the
+    customers who share a history."""
+    summary, weights = positive(summary, weights)
     data = prepare(summary)
+    counts, squares = by_group(data.index, data.x.size, weights)
     begin = [0.5, 5.0, 1.0, 2.0] if start is None else [start.params[k] for k in NAMES[:4]]
     r, alpha, a, b = begin
     if a + b > CONCENTRATION_START:  # the same mean dropout, a Beta the search can leave
         begin = [r, alpha, a / (a + b) * CONCENTRATION_START, b / (a + b) * CONCENTRATION_START]
 
     def total(theta: np.ndarray) -> float:
-        return float(data.weight @ _loglik(theta, data))
+        return float(counts @ _loglik(theta, data))
 
     # omega's scale is unknown: start from the best of a few, the others held at the start
     omega = max(WAKE_STARTS, key=lambda w: total(np.array([*begin, w])))
     return fit_model(
         "bgnbd_reactivation",
         NAMES,
-        lambda th: data.weight * _loglik(np.exp(th), data),
+        lambda th: _loglik(np.exp(th), data),
         [*begin, omega],
         summary.x.size,
+        counts=counts,
+        squares=squares,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .case_weights import by_group, positive
 from .fitting import Fit, fit_model, log_beta_ratio, log_rising
 from .history import Summary, repeat_gaps
 
@@ -59,8 +60,13 @@ def _loglik(params: np.ndarray, x: np.ndarray, parts, free: int) -> np.ndarray:
     return head + beta + np.logaddexp(stays, np.where(x > 0, drops, -np.inf))
 
 
-def fit_bgnbd_stages(summary: Summary, start: Fit | None = None) -> Fit:
-    """Fit the multipliers whose stage at least MIN_CUSTOMERS customers reached."""
+def fit_bgnbd_stages(
+    summary: Summary, start: Fit | None = None, weights: np.ndarray | None = None
+) -> Fit:
+    """Fit the multipliers whose stage at least MIN_CUSTOMERS customers (of positive weight)
+    reached. `weights`: one case weight per customer (None: 1 each; sandwich standard
+    errors)."""
+    summary, weights = positive(summary, weights)
     reached = [int(np.sum(summary.x + 1 >= k)) for k in BREAKS]
     free = sum(1 for n in reached if n >= MIN_CUSTOMERS)
     begin = [0.5, 5.0, 1.0, 2.0]
@@ -71,12 +77,14 @@ def fit_bgnbd_stages(summary: Summary, start: Fit | None = None) -> Fit:
     # customers with the same exposures are one term, counted as often as they occur
     rows = np.column_stack([summary.x, before, bought, after])
     _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-    weight = np.bincount(inverse.reshape(-1), minlength=first.size).astype(float)
+    counts, squares = by_group(inverse.reshape(-1), first.size, weights)
     parts, x = (before[first], bought[first], after[first]), summary.x[first]
     return fit_model(
         "bgnbd_stages",
         names,
-        lambda th: weight * _loglik(np.exp(th), x, parts, free),
+        lambda th: _loglik(np.exp(th), x, parts, free),
         [*begin, *[1.0] * free],
         summary.x.size,
+        counts=counts,
+        squares=squares,
     )
