@@ -251,10 +251,15 @@ def forecast_history(
     seed: int = 0,
     backtest: bool = False,
     current: Policy | str | Path | None = None,
+    product_col: str | None = None,
 ) -> HoldoutForecast:
     """Forecast the real customer base of `history` from `calibration_end` to `until`.
 
-    `history`: a DataFrame with customer_id, date, amount, or what `load_history` reads.
+    `history`: a DataFrame with customer_id, date, amount, or what `load_history` reads;
+    with a product column (`product_col`, or `product` when there is one), each customer
+    owns from day 0 the products it names that the spec declares, the last as their last
+    product (the others are ignored, listed in `summary["history_products"]`); without,
+    what they own is drawn from the market's choice model.
     `policy`: the policy in force (a `Policy` or a spec's path), or None for none: the past's
     marketing carries on, as the CLV models assume. `market`: a `Market` or a scenario file
     whose buying and spend parameters are used as they are, a `Calibration`, or None to
@@ -286,7 +291,7 @@ def forecast_history(
         current = load(current)
     end = _date(calibration_end, "calibration_end")
     until = _date(until, "until")
-    frame = load_history(history)
+    frame = load_history(history, product_col=product_col)
     fits: tuple = ()
     source = "<market>"
     if market is None:

@@ -30,6 +30,14 @@ DateColumn = Annotated[str, typer.Option("--date-col", help="The history's purch
 AmountColumn = Annotated[
     str, typer.Option("--amount-col", help="The history's purchase amount column.")
 ]
+ProductColumn = Annotated[
+    str | None,
+    typer.Option(
+        "--product-col",
+        help="The history's product column (default: `product` when there is one): existing"
+        " customers own the products it names from day 0.",
+    ),
+]
 Query = Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")]
 
 
@@ -136,6 +144,7 @@ def forecast_(
     customer_col: CustomerColumn = "customer_id",
     date_col: DateColumn = "date",
     amount_col: AmountColumn = "amount",
+    product_col: ProductColumn = None,
     query: Query = None,
     model: Annotated[
         str,
@@ -157,7 +166,12 @@ def forecast_(
     from ..forecasting.calibration import MODELS
     from ..forecasting.history import HistoryError, load_history
 
-    columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
+    columns = {
+        "customer_col": customer_col,
+        "date_col": date_col,
+        "amount_col": amount_col,
+        "product_col": product_col,
+    }
     if model not in MODELS:
         raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")
     if market is not None and model != "auto":
@@ -218,6 +232,15 @@ def forecast_(
         if key in result.summary and result.summary[key] is not None:
             value = result.summary[key]
             _out(f"{key:<28} {value:,.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+    products = result.summary.get("history_products")
+    if isinstance(products, dict) and products["ignored"]:
+        names = products["ignored"]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
+        _out(
+            f"warning: {len(names):,} products of the history are not declared in the spec and"
+            f" are ignored ({products['ignored_purchases']:,} purchases): {shown}",
+            err=True,
+        )
     change = result.summary.get("change")
     if isinstance(change, dict):
         _print_change(change)

@@ -24,7 +24,7 @@ from scipy import special
 from ..compile.policy import Policy
 from ..core.files import write_atomic
 from ..market.model import MAX_DAYS, MAX_REPLICATIONS, Buying, Market, MarketError, Spend
-from ..simulation.engine import Base, simulate_policy
+from ..simulation.engine import Base, Holdings, simulate_policy
 from ..simulation.engine.memory import size_problem
 from .change import KPIS, block_figures, change_block
 from .fitting import Fit
@@ -135,6 +135,7 @@ def _draw_base(s: Summary, spend: Spend, latent: Latent, rng: np.random.Generato
         rate=rate / WEEK,  # per day
         dropout=dropout,
         spend=level,
+        holdings=s.holdings,
     )
 
 
@@ -284,6 +285,8 @@ def forecast_base(
         if bg is not None
         else None,
     }
+    if s.holdings is not None:
+        figures["history_products"] = history_products(s.holdings, policies)
     if current is not None:
         adjustment = np.zeros(len(KPIS))
         if closed is not None:  # each total as the forecast reports it; cancels in the change
@@ -301,6 +304,19 @@ def forecast_base(
     return HoldoutForecast(customers, week_frame, figures, [fit.to_dict() for fit in fits])
 
 
+def history_products(holdings: Holdings, policies: list[Policy]) -> dict[str, object]:
+    """Which of the history's products the specs declare (owned from day 0) and which they
+    do not (ignored), with how many purchases of them there were."""
+    declared = {p.name for policy in policies for p in policy.products}
+    known = np.array([name in declared for name in holdings.names] + [False])
+    ignored = [name for name in holdings.names if name not in declared]
+    return {
+        "declared": [name for name in holdings.names if name in declared],
+        "ignored": ignored,
+        "ignored_purchases": int(np.count_nonzero(~known[holdings.product])),
+    }
+
+
 def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:
     """The policy's stages alone, in a market without stage or product effects: the world
     the buying model's closed form describes."""
@@ -314,8 +330,19 @@ def _stack(bases: list[Base]) -> Base:
     """Bases one after the other, as one population."""
     if len(bases) == 1:
         return bases[0]
-    fields = {f.name: np.concatenate([getattr(b, f.name) for b in bases]) for f in fields_of(Base)}
-    return Base(**fields)
+    arrays = [f.name for f in fields_of(Base) if f.name != "holdings"]
+    fields = {name: np.concatenate([getattr(b, name) for b in bases]) for name in arrays}
+    held = [b.holdings for b in bases]
+    if any(h is None for h in held):
+        return Base(**fields)
+    offsets = np.cumsum([0] + [b.size for b in bases[:-1]])
+    holdings = Holdings(
+        names=held[0].names,
+        customer=np.concatenate([h.customer + o for h, o in zip(held, offsets, strict=True)]),
+        product=np.concatenate([h.product for h in held]),
+        last_day=np.concatenate([h.last_day for h in held]),
+    )
+    return Base(**fields, holdings=holdings)
 
 
 def _run(policy, market, bases, n, days, weeks, rng) -> tuple[np.ndarray, ...]:
