@@ -211,6 +211,7 @@ def run_scenario(
     serial: bool = False,
     progress: Callable[[int, int], None] | None = None,
     spec: str | Path | None = None,
+    logs: bool = False,
 ) -> Comparison:
     """Run a what-if scenario (a file or a `Scenario`): every variant `replications` times
     with common random numbers, compared with the base. `spec` replaces the base spec the
@@ -220,7 +221,10 @@ def run_scenario(
     `scheduler` (or CLM_SCHEDULER), or with `serial` into this process; the results are the
     same for the same seed. Returns a `Comparison` (DataFrames `runs`, `comparison`, `series`,
     `retention`, `rules`; `write(folder)` for comparison.csv, summary.json and report.html).
-    Raises `MarketError` for a bad scenario file or override.
+    `logs`: the first replication of each variant keeps every purchase and message
+    (`Comparison.logs()`, with the variant in `scenario_variant`; `write(folder, logs=True)`
+    adds purchases.csv and messages.csv). Raises `MarketError` for a bad scenario file or
+    override, or for runs that need more memory than is available.
     """
     from .market.scenario import Scenario, load_scenario_file
     from .whatif.experiment import run_scenario as _run_scenario
@@ -236,6 +240,7 @@ def run_scenario(
         workers=workers,
         serial=serial,
         progress=progress,
+        logs=logs,
     )
 
 
@@ -252,6 +257,7 @@ def forecast_history(
     backtest: bool = False,
     current: Policy | str | Path | None = None,
     product_col: str | None = None,
+    logs: bool = False,
 ) -> HoldoutForecast:
     """Forecast the real customer base of `history` from `calibration_end` to `until`.
 
@@ -269,7 +275,10 @@ def forecast_history(
     force (a `Policy` or a spec's path); then both run from the same base with common random
     numbers and `summary["change"]` holds NEW - CURRENT per KPI with its 95% interval. Without
     it, the history is taken as a world whose calibrated behaviour already includes whatever
-    marketing ran. When the history goes past
+    marketing ran. `logs`: keep the first replication's purchases and messages, the
+    customers named by the history's ids (`HoldoutForecast.logs()`, `write(folder,
+    logs=True)`; with `current`, its first replication too, told apart by a `policy` column).
+    When the history goes past
     the calibration end, the forecast is compared with what happened. Returns a
     `HoldoutForecast` (`customers`, `weekly`, `summary`, `fits`; `write(folder)` for
     forecast.json, customers.csv and report.html). Raises `HistoryError`, `MarketError`,
@@ -326,6 +335,7 @@ def forecast_history(
             actual=frame,
             fits=fits,
             current=current,
+            logs=logs,
         )
     except MarketError as error:  # the buying model has no posterior: say where it came from
         raise MarketError(source, error.problems) from None

@@ -13,6 +13,7 @@ from .common import (
     _compile_or_exit,
     _input_file,
     _market_failure,
+    _note_log_formats,
     _out,
     _output_file,
     _output_folder,
@@ -153,6 +154,14 @@ def forecast_(
     out: Annotated[
         Path, typer.Option(help="Folder for forecast.json, customers.csv and report.html.")
     ] = Path("build/forecast"),
+    logs: Annotated[
+        bool,
+        typer.Option(
+            "--logs",
+            help="Also write the first replication's purchases and messages (purchases.csv,"
+            " messages.csv), customers named by the history's ids.",
+        ),
+    ] = False,
     backtest: Annotated[
         bool,
         typer.Option(
@@ -210,6 +219,7 @@ def forecast_(
             seed=seed,
             backtest=backtest,
             current=in_force,
+            logs=logs,
         )
     except HistoryError as error:
         _out(f"error: {error}", err=True)
@@ -218,7 +228,9 @@ def forecast_(
         raise _market_failure(error, PROBLEMS) from None
     except ValueError as error:
         raise _usage_error(str(error)) from None
-    _write_all(result.write, out)
+    written = _write_all(lambda folder: result.write(folder, logs=logs), out)
+    if logs:
+        _note_log_formats(result.logs())
     for key in (
         "holdout_repeat_transactions",
         "holdout_revenue",
@@ -236,9 +248,10 @@ def forecast_(
     if isinstance(products, dict) and products["ignored"]:
         names = products["ignored"]
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
+        what = "product of the history is" if len(names) == 1 else "products of the history are"
         _out(
-            f"warning: {len(names):,} products of the history are not declared in the spec and"
-            f" are ignored ({products['ignored_purchases']:,} purchases): {shown}",
+            f"warning: {len(names):,} {what} not declared in the spec, so ignored"
+            f" ({products['ignored_purchases']:,} purchases of them): {shown}",
             err=True,
         )
     change = result.summary.get("change")
@@ -255,7 +268,7 @@ def forecast_(
                 f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.4f}, "
                 f"correlation {'n/a' if corr is None else format(corr, '.3f')}"
             )
-    _out(f"wrote forecast.json, customers.csv, report.html to {out}/")
+    _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 
 
 def _print_change(change: dict) -> None:
