@@ -211,6 +211,7 @@ def run_scenario(
     serial: bool = False,
     progress: Callable[[int, int], None] | None = None,
     spec: str | Path | None = None,
+    logs: bool = False,
 ) -> Comparison:
     """Run a what-if scenario (a file or a `Scenario`): every variant `replications` times
     with common random numbers, compared with the base. `spec` replaces the base spec the
@@ -220,7 +221,10 @@ def run_scenario(
     `scheduler` (or CLM_SCHEDULER), or with `serial` into this process; the results are the
     same for the same seed. Returns a `Comparison` (DataFrames `runs`, `comparison`, `series`,
     `retention`, `rules`; `write(folder)` for comparison.csv, summary.json and report.html).
-    Raises `MarketError` for a bad scenario file or override.
+    `logs`: the first replication of each variant keeps every purchase and message
+    (`Comparison.logs()`, with the variant in `scenario_variant`; `write(folder, logs=True)`
+    adds purchases.csv and messages.csv). Raises `MarketError` for a bad scenario file or
+    override, or for runs that need more memory than is available.
     """
     from .market.scenario import Scenario, load_scenario_file
     from .whatif.experiment import run_scenario as _run_scenario
@@ -236,6 +240,7 @@ def run_scenario(
         workers=workers,
         serial=serial,
         progress=progress,
+        logs=logs,
     )
 
 
@@ -252,10 +257,16 @@ def forecast_history(
     backtest: bool = False,
     current: Policy | str | Path | None = None,
     messages: pd.DataFrame | str | Path | None = None,
+    product_col: str | None = None,
+    logs: bool = False,
 ) -> HoldoutForecast:
     """Forecast the real customer base of `history` from `calibration_end` to `until`.
 
-    `history`: a DataFrame with customer_id, date, amount, or what `load_history` reads.
+    `history`: a DataFrame with customer_id, date, amount, or what `load_history` reads;
+    with a product column (`product_col`, or `product` when there is one), each customer
+    owns from day 0 the products it names that the spec declares, the last as their last
+    product (the others are ignored, listed in `summary["history_products"]`); without,
+    what they own is drawn from the market's choice model.
     `policy`: the policy in force (a `Policy` or a spec's path), or None for none: the past's
     marketing carries on, as the CLV models assume. `market`: a `Market` or a scenario file
     whose buying and spend parameters are used as they are, a `Calibration`, or None to
@@ -267,7 +278,10 @@ def forecast_history(
     it, the history is taken as a world whose calibrated behaviour already includes whatever
     marketing ran. `messages`: the log of what `current` sent up to the calibration end;
     then the calibration is net of it (`fit_history`) and measures each rule's response
-    (needs `current`, and no `market`). When the history goes past
+    (needs `current`, and no `market`). `logs`: keep the first replication's purchases and
+    messages, the customers named by the history's ids (`HoldoutForecast.logs()`,
+    `write(folder, logs=True)`; with `current`, its first replication too, told apart by a
+    `policy` column). When the history goes past
     the calibration end, the forecast is compared with what happened. Returns a
     `HoldoutForecast` (`customers`, `weekly`, `summary`, `fits`; `write(folder)` for
     forecast.json, customers.csv and report.html). Raises `HistoryError`, `MarketError`,
@@ -294,7 +308,7 @@ def forecast_history(
             "messages: the log of the policy in force needs that policy (`current`) and a"
             " market fitted here (no `market`)"
         )
-    frame = load_history(history)
+    frame = load_history(history, product_col=product_col)
     fits: tuple = ()
     source = "<market>"
     if market is None:
@@ -337,6 +351,7 @@ def forecast_history(
             actual=frame,
             fits=fits,
             current=current,
+            logs=logs,
         )
     except MarketError as error:  # the buying model has no posterior: say where it came from
         raise MarketError(source, error.problems) from None

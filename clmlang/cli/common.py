@@ -184,3 +184,13 @@ def _scenario_for(
     if problems:
         raise MarketError(str(scenario or "<defaults>"), problems)
     return settings, market
+
+
+def _note_log_formats(logs: dict) -> None:
+    """A note for each log written as CSV where Parquet would have been chosen."""
+    from ..simulation.logs import log_format  # the simulation loads only for commands that run
+
+    for name, frame in logs.items():
+        note = log_format(len(frame))[1]
+        if note:
+            _out(f"note: {name}: {note}", err=True)

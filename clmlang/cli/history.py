@@ -13,6 +13,7 @@ from .common import (
     _compile_or_exit,
     _input_file,
     _market_failure,
+    _note_log_formats,
     _out,
     _output_file,
     _output_folder,
@@ -29,6 +30,14 @@ CustomerColumn = Annotated[
 DateColumn = Annotated[str, typer.Option("--date-col", help="The history's purchase date column.")]
 AmountColumn = Annotated[
     str, typer.Option("--amount-col", help="The history's purchase amount column.")
+]
+ProductColumn = Annotated[
+    str | None,
+    typer.Option(
+        "--product-col",
+        help="The history's product column (default: `product` when there is one): existing"
+        " customers own the products it names from day 0.",
+    ),
 ]
 Query = Annotated[str | None, typer.Option(help="SQL selecting the rows (databases).")]
 Messages = Annotated[
@@ -176,6 +185,7 @@ def forecast_(
     customer_col: CustomerColumn = "customer_id",
     date_col: DateColumn = "date",
     amount_col: AmountColumn = "amount",
+    product_col: ProductColumn = None,
     query: Query = None,
     model: Annotated[
         str,
@@ -184,6 +194,14 @@ def forecast_(
     out: Annotated[
         Path, typer.Option(help="Folder for forecast.json, customers.csv and report.html.")
     ] = Path("build/forecast"),
+    logs: Annotated[
+        bool,
+        typer.Option(
+            "--logs",
+            help="Also write the first replication's purchases and messages (purchases.csv,"
+            " messages.csv), customers named by the history's ids.",
+        ),
+    ] = False,
     backtest: Annotated[
         bool,
         typer.Option(
@@ -198,7 +216,12 @@ def forecast_(
     from ..forecasting.calibration import MODELS
     from ..forecasting.history import HistoryError, load_history
 
-    columns = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
+    columns = {
+        "customer_col": customer_col,
+        "date_col": date_col,
+        "amount_col": amount_col,
+        "product_col": product_col,
+    }
     if model not in MODELS:
         raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")
     if market is not None and model != "auto":
@@ -242,6 +265,7 @@ def forecast_(
             backtest=backtest,
             current=in_force,
             messages=messages,
+            logs=logs,
         )
     except HistoryError as error:
         _out(f"error: {error}", err=True)
@@ -250,7 +274,9 @@ def forecast_(
         raise _market_failure(error, PROBLEMS) from None
     except ValueError as error:
         raise _usage_error(str(error)) from None
-    _write_all(result.write, out)
+    written = _write_all(lambda folder: result.write(folder, logs=logs), out)
+    if logs:
+        _note_log_formats(result.logs())
     for key in (
         "holdout_repeat_transactions",
         "holdout_revenue",
@@ -264,6 +290,16 @@ def forecast_(
         if key in result.summary and result.summary[key] is not None:
             value = result.summary[key]
             _out(f"{key:<28} {value:,.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+    products = result.summary.get("history_products")
+    if isinstance(products, dict) and products["ignored"]:
+        names = products["ignored"]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
+        what = "product of the history is" if len(names) == 1 else "products of the history are"
+        _out(
+            f"warning: {len(names):,} {what} not declared in the spec, so ignored"
+            f" ({products['ignored_purchases']:,} purchases of them): {shown}",
+            err=True,
+        )
     change = result.summary.get("change")
     if isinstance(change, dict):
         _print_change(change)
@@ -278,7 +314,7 @@ def forecast_(
                 f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.4f}, "
                 f"correlation {'n/a' if corr is None else format(corr, '.3f')}"
             )
-    _out(f"wrote forecast.json, customers.csv, report.html to {out}/")
+    _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 
 
 def _print_change(change: dict) -> None:

@@ -30,6 +30,7 @@ from .common import (
     _console,
     _input_file,
     _market_failure,
+    _note_log_formats,
     _out,
     _output_folder,
     _usage_error,
@@ -107,12 +108,7 @@ def simulate(
         )
     written = _write_all(lambda folder: result.write(folder, logs=logs), out)
     if logs:
-        from ..simulation.logs import log_format
-
-        for name, frame in result.logs().items():
-            note = log_format(len(frame))[1]
-            if note:
-                _out(f"note: {name}: {note}", err=True)
+        _note_log_formats(result.logs())
     _print_kpis(result, policy)
     if result.trace is not None:
         _print_trace(result.trace, trace, policy)
@@ -288,6 +284,14 @@ def run_(
         int | None, typer.Option(min=1, max=1024, help="Local worker processes.")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the outputs.")] = None,
+    logs: Annotated[
+        bool,
+        typer.Option(
+            "--logs",
+            help="Also write every purchase and message of each variant's first replication"
+            " (purchases.csv, messages.csv, with a scenario_variant column).",
+        ),
+    ] = False,
 ) -> None:
     """Run a what-if scenario: every variant, with replications, compared with the base."""
     _input_file(scenario)
@@ -320,12 +324,15 @@ def run_(
                 scheduler=scheduler,
                 workers=workers,
                 progress=tick,
+                logs=logs,
             )
     except MarketError as error:
         raise _market_failure(error, PROBLEMS) from None
     except OSError as error:  # a scheduler that cannot be reached
         raise _usage_error(f"--scheduler: {error}") from None
-    written = _write_all(result.write, out)
+    written = _write_all(lambda folder: result.write(folder, logs=logs), out)
+    if logs:
+        _note_log_formats(result.logs())
     _print_comparison(result)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 

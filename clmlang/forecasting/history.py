@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.extras import MissingExtra, require
+from ..simulation.engine.holdings import Holdings
 
 __all__ = [
     "HistoryError",
@@ -43,16 +44,22 @@ def load_history(
     customer_col: str = "customer_id",
     date_col: str = "date",
     amount_col: str = "amount",
+    product_col: str | None = None,
     query: str | None = None,
 ) -> pd.DataFrame:
     """Read a history into columns `customer_id`, `date` (datetime64), `amount` (float),
     one row per customer and day. `source`: a .csv or .parquet file, a SQLAlchemy URL
     (`postgresql://...`, `sqlite:///...`) with `query`, or a DataFrame (checked the same way;
-    a bad row is named by its index)."""
+    a bad row is named by its index).
+
+    Products: with `product_col` named, that column must exist; without, a column `product`
+    is read when there is one. Then the result has a column `products` too: the tuple of the
+    products bought that day, in the history's order (an empty value names none)."""
+    columns = (customer_col, date_col, amount_col, product_col)
     if isinstance(source, pd.DataFrame):
-        return _check(source, "<dataframe>", customer_col, date_col, amount_col, by_index=True)
+        return _check(source, "<dataframe>", *columns, by_index=True)
     raw, where = read_table(source, query, "a history")
-    return _check(raw, where, customer_col, date_col, amount_col)
+    return _check(raw, where, *columns)
 
 
 def read_table(source: str | Path, query: str | None, what: str) -> tuple[pd.DataFrame, str]:
@@ -172,9 +179,18 @@ def _safe_url(url: str) -> str:
 
 
 def _check(
-    raw: pd.DataFrame, where: str, customer: str, date: str, amount: str, *, by_index=False
+    raw: pd.DataFrame,
+    where: str,
+    customer: str,
+    date: str,
+    amount: str,
+    product: str | None = None,
+    *,
+    by_index=False,
 ) -> pd.DataFrame:
-    for column in (customer, date, amount):
+    if product is None and "product" in raw.columns:
+        product = "product"
+    for column in (customer, date, amount, *([product] if product else [])):
         if column not in raw.columns:
             close = [c for c in raw.columns if c.lower() == column.lower()]
             hint = (
@@ -208,12 +224,33 @@ def _check(
     if bad is not None:
         raise refuse(bad[0], amount, bad[1])
     frame = pd.DataFrame({"customer_id": ids, "date": dates.dt.normalize(), "amount": amounts})
+    if product:
+        names = raw[product].astype(object).where(raw[product].notna(), "")
+        frame["product"] = names.astype(str).str.strip().to_numpy()
+    elif "products" in raw.columns:  # a history this function read before
+        frame["products"] = [tuple(p) for p in raw["products"]]
     return merge_days(frame)
 
 
 def merge_days(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per customer and day; amounts added."""
-    merged = frame.groupby(["customer_id", "date"], as_index=False, sort=True)["amount"].sum()
+    """One row per customer and day; amounts added; with a `product` column, `products`: the
+    tuple of the day's products (empty names left out), in the frame's order."""
+    groups = frame.groupby(["customer_id", "date"], as_index=False, sort=True)
+    merged = groups["amount"].sum()
+    if "product" in frame.columns:
+        named = frame["product"].astype(str)
+        kept = frame.assign(product=named)[named != ""]
+        bought = kept.groupby(["customer_id", "date"], sort=True)["product"].agg(tuple)
+        index = pd.MultiIndex.from_frame(merged[["customer_id", "date"]])
+        products = bought.reindex(index).to_numpy(dtype=object)
+        merged["products"] = [p if isinstance(p, tuple) else () for p in products]
+    elif "products" in frame.columns:  # tuples already: joined, day by day
+        ordered = frame.sort_values(["customer_id", "date"], kind="stable")
+        if len(ordered) == len(merged):
+            merged["products"] = list(ordered["products"])
+        else:
+            joined = ordered.groupby(["customer_id", "date"], sort=True)["products"]
+            merged["products"] = list(joined.agg(lambda days: tuple(p for t in days for p in t)))
     return merged.reset_index(drop=True)
 
 
@@ -278,6 +315,7 @@ class Summary:
     monetary: np.ndarray  # mean amount of repeat purchases (0 when none)
     first: np.ndarray  # datetime64 of the first purchase
     times: list[np.ndarray]  # repeat purchase times, weeks since the first
+    holdings: Holdings | None = None  # the products bought, when the history names them
 
     def take(self, keep: np.ndarray) -> Summary:
         """The customers where `keep` (a bool per customer) is true, in the same order."""
@@ -316,7 +354,12 @@ def summarise(history: pd.DataFrame, calibration_end: str | pd.Timestamp) -> Sum
         monetary = np.where(x > 0, repeat_spend / np.maximum(x, 1), 0.0)
     times = [chunk[1:] for chunk in np.split(t, starts[1:])]
     T = (end.to_datetime64() - days[starts]) / np.timedelta64(1, "D") / 7.0
+    holdings = None
+    if "products" in cal.columns:
+        owner = np.repeat(np.arange(starts.size), sizes)
+        holdings = _holdings(cal["products"].to_numpy(), owner, starts + sizes - 1)
     return Summary(
+        holdings=holdings,
         customers=ids[starts],
         x=x,
         t_x=t_x,
@@ -324,6 +367,23 @@ def summarise(history: pd.DataFrame, calibration_end: str | pd.Timestamp) -> Sum
         monetary=monetary,
         first=days[starts],
         times=times,
+    )
+
+
+def _holdings(products: np.ndarray, owner: np.ndarray, last_rows: np.ndarray) -> Holdings:
+    """The products of each row (tuples), flat: per entry its customer, product and whether
+    its row is the customer's last."""
+    lengths = np.fromiter((len(p) for p in products), dtype=np.int64, count=products.size)
+    flat = [name for bought in products for name in bought]
+    codes, names = pd.factorize(pd.Series(flat, dtype=object), sort=True)
+    row = np.repeat(np.arange(products.size), lengths)
+    is_last = np.zeros(products.size, dtype=bool)
+    is_last[last_rows] = True
+    return Holdings(
+        names=tuple(str(n) for n in names),
+        customer=owner[row].astype(np.int64),
+        product=codes.astype(np.int64),
+        last_day=is_last[row],
     )
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from dataclasses import fields as fields_of
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +23,19 @@ from scipy import special
 from ..compile.policy import Policy
 from ..core.files import write_atomic
 from ..market.model import MAX_DAYS, MAX_REPLICATIONS, Buying, Market, MarketError, Spend
-from ..simulation.engine import Base, simulate_policy
+from ..simulation.engine import simulate_policy
 from ..simulation.engine.memory import size_problem
+from ..simulation.logs import log_files
+from .base_blocks import WEEK, draw_base, history_products, stack_bases
 from .change import KPIS, block_figures, change_block
 from .fitting import Fit
+from .forecast_logs import block_logs, joined_logs
 from .history import Summary
 from .reactivation_posterior import posterior
 from .stage_multipliers import BREAKS, exposures
 
 __all__ = ["HoldoutForecast", "Latent", "bgnbd_expected_holdout", "forecast_base"]
 
-WEEK = 7.0
 STACKED_CUSTOMERS = 200_000  # replications run side by side up to this many customers
 
 
@@ -121,23 +122,6 @@ def expected_spend(s: Summary, spend: Spend) -> np.ndarray:
     return spend.p * (spend.gamma + s.x * s.monetary) / (spend.p * s.x + spend.q - 1)
 
 
-def _draw_base(s: Summary, spend: Spend, latent: Latent, rng: np.random.Generator) -> Base:
-    alive, rate, dropout = latent.draw(rng)
-    px = spend.p * s.x
-    level = rng.gamma(spend.q + px, 1.0 / (spend.gamma + s.monetary * s.x))
-    end_offset = 1.0  # day 0 is the day after the calibration end
-    return Base(
-        purchases=(s.x + 1).astype(np.int32),
-        first_day=-(s.T * WEEK) - end_offset,
-        last_day=-((s.T - s.t_x) * WEEK) - end_offset,
-        spent=s.monetary * s.x,
-        alive=alive,
-        rate=rate / WEEK,  # per day
-        dropout=dropout,
-        spend=level,
-    )
-
-
 @dataclass
 class HoldoutForecast:
     """A forecast of a real base: per customer, per week, the figures, and the fits."""
@@ -146,6 +130,14 @@ class HoldoutForecast:
     weekly: pd.DataFrame  # week, predicted (and actual when known) transactions
     summary: dict[str, object]
     fits: list[dict[str, object]]  # every buying model and the spend model, as fitted
+    event_logs: dict[str, pd.DataFrame] | None = None  # with logs: the first replication's
+
+    def logs(self) -> dict[str, pd.DataFrame]:
+        """The first replication's `purchases` and `messages` logs (forecast_logs.py); raises
+        ValueError when the forecast was made without logs."""
+        if self.event_logs is None:
+            raise ValueError("this forecast has no logs: forecast with logs=True (clm --logs)")
+        return self.event_logs
 
     def files(self) -> dict[str, str]:
         """`forecast.json`, `customers.csv`, `report.html` as text (the report is downstream:
@@ -154,10 +146,16 @@ class HoldoutForecast:
 
         return output_files(self)
 
-    def write(self, folder: str | Path) -> list[Path]:
-        """Build every file in memory, then write each atomically into `folder`."""
+    def write(
+        self, folder: str | Path, *, logs: bool = False, log_format: str = "auto"
+    ) -> list[Path]:
+        """Build every file in memory, then write each atomically into `folder`; `logs`:
+        also purchases and messages (CSV, or Parquet past a size: `log_format`)."""
+        files: dict[str, str | bytes] = dict(self.files())
+        if logs:
+            files.update(log_files(self.logs(), log_format))
         written = []
-        for name, text in self.files().items():
+        for name, text in files.items():
             write_atomic(Path(folder) / name, text)
             written.append(Path(folder) / name)
         return written
@@ -175,6 +173,7 @@ def forecast_base(
     actual: pd.DataFrame | None = None,
     fits: Sequence[Fit] = (),
     current: Policy | None = None,
+    logs: bool = False,
 ) -> HoldoutForecast:
     """Simulate the real base (`summary`, the history up to `calibration_end`) from the
     calibration end to `until`, `replications` times, in `market`.
@@ -187,7 +186,8 @@ def forecast_base(
     calibration's, when there is one) are reported alongside.
 
     `current`: the policy in force. Then it runs too, on the same draws, and the summary
-    gains a `change` block: NEW - CURRENT per replication, with its interval.
+    gains a `change` block: NEW - CURRENT per replication, with its interval. `logs`: keep
+    the first replication's purchases and messages (forecast_logs.py).
     """
     s = summary
     calibration_end = pd.Timestamp(calibration_end).date().isoformat()
@@ -218,24 +218,32 @@ def forecast_base(
     sums = np.zeros((len(runs), 2, n))  # per run: transactions, revenue per customer
     weekly = np.zeros((len(runs), weeks))
     totals: list[float] = []
+    kept: list[dict[str, pd.DataFrame]] = []
     # Replications run side by side as blocks of one population, one calendar for many: each
     # block has the channels' whole capacity, the one thing that couples customers. Customers
     # acquired during the run would belong to no block: then each replication runs alone
     alone = market.acquisition.per_day > 0
     stack = 1 if alone else max(1, min(replications, STACKED_CUSTOMERS // max(n, 1)))
     names = {"customers": "the history's customers", "days": "until"}
-    problem = size_problem(policy, market, n * stack, days, copies=len(runs), names=names)
+    problem = size_problem(
+        policy, market, n * stack, days, copies=len(runs), names=names, logs=logs
+    )
     if problem:
         raise ValueError(problem)
     for first in range(0, replications, stack):
         reps = range(first, min(first + stack, replications))
         bases = [
-            _draw_base(s, market.spend, latent, np.random.default_rng([seed, rep, 0]))
+            draw_base(s, market.spend, latent, np.random.default_rng([seed, rep, 0]))
             for rep in reps
         ]
         for i, (run_policy, run_market) in enumerate(runs):
             rng = np.random.default_rng([seed, first, 1])  # the same for both runs
-            count, money, week, extra = _run(run_policy, run_market, bases, n, days, weeks, rng)
+            log = logs and first == 0 and i < len(policies)
+            count, money, week, extra, run = _run(
+                run_policy, run_market, bases, n, days, weeks, rng, log
+            )
+            if log:
+                kept.append(block_logs(run, s.customers, len(bases)))
             per_rep[i, first : first + len(reps), 0] = count.sum(axis=1)
             per_rep[i, first : first + len(reps), 1] = money.sum(axis=1)
             per_rep[i, first : first + len(reps), 2:] = extra
@@ -284,6 +292,8 @@ def forecast_base(
         if bg is not None
         else None,
     }
+    if s.holdings is not None:
+        figures["history_products"] = history_products(s.holdings, policies)
     if current is not None:
         adjustment = np.zeros(len(KPIS))
         if closed is not None:  # each total as the forecast reports it; cancels in the change
@@ -298,7 +308,13 @@ def forecast_base(
         )
     if actual is not None:
         _compare(actual, start, pd.Timestamp(until), customers, week_frame, figures)
-    return HoldoutForecast(customers, week_frame, figures, [fit.to_dict() for fit in fits])
+    return HoldoutForecast(
+        customers,
+        week_frame,
+        figures,
+        [fit.to_dict() for fit in fits],
+        joined_logs(kept) if logs else None,
+    )
 
 
 def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:
@@ -310,20 +326,20 @@ def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:
     return bare, market.model_copy(update={"stages": {}, "products": {}})
 
 
-def _stack(bases: list[Base]) -> Base:
-    """Bases one after the other, as one population."""
-    if len(bases) == 1:
-        return bases[0]
-    fields = {f.name: np.concatenate([getattr(b, f.name) for b in bases]) for f in fields_of(Base)}
-    return Base(**fields)
-
-
-def _run(policy, market, bases, n, days, weeks, rng) -> tuple[np.ndarray, ...]:
+def _run(policy, market, bases, n, days, weeks, rng, logs=False) -> tuple:
     """One simulation of the bases side by side: per base, purchase days per customer
-    (same-day purchases are one), revenue per customer and purchase days per week."""
+    (same-day purchases are one), revenue per customer and purchase days per week; the
+    block figures, and the run itself."""
     k = len(bases)
     run = simulate_policy(
-        policy, market, customers=n * k, days=days, rng=rng, base=_stack(bases), blocks=k
+        policy,
+        market,
+        customers=n * k,
+        days=days,
+        rng=rng,
+        base=stack_bases(bases),
+        blocks=k,
+        logs=logs,
     )
     log = run.recorder.purchases.arrays()
     mine = log["customer"] < n * k  # customers acquired during the run are not the base's
@@ -337,6 +353,7 @@ def _run(policy, market, bases, n, days, weeks, rng) -> tuple[np.ndarray, ...]:
         .reshape(k, weeks)
         .astype(float),
         block_figures(run, policy, n, k),
+        run,
     )
 
 

@@ -13,7 +13,6 @@ remainder to the first shards), so the whole never exceeds it.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -31,9 +30,12 @@ from ..core.statistics import interval
 from ..market.model import Market, MarketError
 from ..market.overrides import OverrideError, apply_overrides
 from ..market.scenario import SCHEDULER_ENV, Scenario, Variant
-from ..simulation.engine import Run, simulate_policy
+from ..simulation.engine import simulate_policy
 from ..simulation.engine.memory import size_problem
-from ..simulation.metrics import Forecast, forecast
+from ..simulation.logs import log_files
+from ..simulation.metrics import forecast
+from .results import RunResult, variant_logs
+from .results import forecasts as results_forecasts
 
 __all__ = ["Comparison", "Task", "plan", "run_scenario", "run_task", "variant_policy"]
 
@@ -51,19 +53,12 @@ class Task:
     customers: int
     days: int
     seed: tuple[int, ...]  # a SeedSequence's entropy and spawn key, flattened
+    logs: bool = False  # keep this run's purchases and messages logs
 
 
-@dataclass
-class RunResult:
-    variant: str
-    replication: int
-    shard: int
-    run: Run | None  # set for shards of a split population, merged later
-    forecast: Forecast | None
-
-
-def plan(scenario: Scenario, replications: int | None = None) -> list[Task]:
-    """Every task of a scenario, in a fixed order; raises MarketError for a bad variant."""
+def plan(scenario: Scenario, replications: int | None = None, logs: bool = False) -> list[Task]:
+    """Every task of a scenario, in a fixed order; raises MarketError for a bad variant.
+    `logs`: the first replication of each variant keeps its event logs."""
     settings = scenario.settings
     reps = replications or settings.replications
     tasks = []
@@ -87,6 +82,7 @@ def plan(scenario: Scenario, replications: int | None = None) -> list[Task]:
                         customers=size,
                         days=settings.days,
                         seed=(int(shard_seed.entropy), *shard_seed.spawn_key),
+                        logs=logs and r == 0,
                     )
                 )
     return tasks
@@ -134,52 +130,13 @@ def run_task(task: Task) -> RunResult:
     market = Market.model_validate_json(task.market_json)
     entropy, *key = task.seed
     rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=tuple(key)))
-    run = simulate_policy(policy, market, customers=task.customers, days=task.days, rng=rng)
+    run = simulate_policy(
+        policy, market, customers=task.customers, days=task.days, rng=rng, logs=task.logs
+    )
     if task.shards > 1:
         return RunResult(task.variant, task.replication, task.shard, run, None)
-    return RunResult(task.variant, task.replication, task.shard, None, forecast(run))
-
-
-def merge_runs(runs: list[Run]) -> Run:
-    """Shards of one population as one run: customers concatenated, counters added."""
-    first = runs[0]
-    offsets = np.cumsum([0] + [r.state.n for r in runs[:-1]])
-    state_fields = {}
-    for f in dataclasses.fields(first.state):
-        values = [getattr(r.state, f.name) for r in runs]
-        if f.name == "n":
-            state_fields["n"] = sum(values)
-        elif f.name == "attributes":
-            state_fields["attributes"] = {
-                k: np.concatenate([v[k] for v in values]) for k in values[0]
-            }
-        else:
-            state_fields[f.name] = np.concatenate(values)
-    state = dataclasses.replace(first.state, **{k: v for k, v in state_fields.items()})
-    recorder = first.recorder
-    merged = type(recorder)(
-        first.days, len(first.policy.stages), len(first.policy.channels), len(first.arms)
-    )
-    for r, offset in zip(runs, offsets, strict=True):
-        rec = r.recorder
-        for key in merged.daily:
-            merged.daily[key] += rec.daily[key]
-        merged.channel_messages += rec.channel_messages
-        merged.channel_cost += rec.channel_cost
-        merged.stage_counts += rec.stage_counts
-        merged.transitions += rec.transitions
-        for key in merged.arm_counters:
-            merged.arm_counters[key] += rec.arm_counters[key]
-        for name in ("purchases", "rule_events", "messages", "unsubscribes", "unsent"):
-            arrays = getattr(rec, name).arrays()
-            arrays["customer"] = arrays["customer"] + offset
-            getattr(merged, name).add(**arrays)
-        for node, (won, lost) in rec.node_outcomes.items():
-            outcome = merged.node_outcomes.setdefault(node, [0, 0])
-            outcome[0] += won
-            outcome[1] += lost
-    return dataclasses.replace(
-        first, state=state, recorder=merged, customers=sum(r.customers for r in runs)
+    return RunResult(
+        task.variant, task.replication, task.shard, None, forecast(run, logs=task.logs)
     )
 
 
@@ -198,6 +155,15 @@ class Comparison:
     retention: pd.DataFrame  # per (variant, replication, age_days): rolling retention
     rules: pd.DataFrame  # per (variant, replication, rule, variant of the rule)
     replications: int
+    event_logs: dict[str, pd.DataFrame] | None = None  # run with logs: replication 0 of each
+
+    def logs(self) -> dict[str, pd.DataFrame]:
+        """The `purchases` and `messages` logs of the first replication of every variant,
+        one table each with the scenario's variant first (`scenario_variant`); raises
+        ValueError when the scenario was run without logs."""
+        if self.event_logs is None:
+            raise ValueError("this comparison has no logs: run it with logs=True (clm --logs)")
+        return self.event_logs
 
     def variant_names(self) -> list[str]:
         return list(dict.fromkeys(self.runs["variant"]))
@@ -209,9 +175,14 @@ class Comparison:
 
         return output_files(self)
 
-    def write(self, folder: str | Path) -> list[Path]:
-        """Build every file in memory, then write each atomically into `folder`."""
-        files = self.files()
+    def write(
+        self, folder: str | Path, *, logs: bool = False, log_format: str = "auto"
+    ) -> list[Path]:
+        """Build every file in memory, then write each atomically into `folder`; `logs`:
+        also the purchases and messages logs (CSV, or Parquet past a size: `log_format`)."""
+        files: dict[str, str | bytes] = dict(self.files())
+        if logs:
+            files.update(log_files(self.logs(), log_format))
         written = []
         for name, text in files.items():
             write_atomic(Path(folder) / name, text)
@@ -257,19 +228,22 @@ def run_scenario(
     workers: int | None = None,
     serial: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    logs: bool = False,
 ) -> Comparison:
     """Run every variant of `scenario` `replications` times and compare them with the base.
 
     Runs go to a local process pool (`workers` processes, default one per core), or with
     `scheduler` (or the CLM_SCHEDULER environment variable) to that Dask cluster; `serial`
-    runs them in this process. `progress(done, total)` is called as runs finish.
+    runs them in this process. `progress(done, total)` is called as runs finish. `logs`: the
+    first replication of each variant keeps its purchases and messages logs
+    (`Comparison.logs()`); no random draw depends on it.
     """
-    tasks = plan(scenario, replications)
+    tasks = plan(scenario, replications, logs)
     if not serial and (scheduler or os.environ.get(SCHEDULER_ENV)):
-        pass  # a cluster's memory is its own
+        _check_memory(scenario, tasks, 0, logs)  # a cluster's memory is its own; logs are here
     else:
         at_once = 1 if serial else min(workers or os.cpu_count() or 1, len(tasks))
-        _check_memory(scenario, tasks, at_once)
+        _check_memory(scenario, tasks, at_once, logs)
     total = len(tasks)
     done = 0
     collected: list[RunResult] = []
@@ -285,10 +259,13 @@ def run_scenario(
     return _compare(scenario, collected, replications or scenario.settings.replications)
 
 
-def _check_memory(scenario: Scenario, tasks: list[Task], at_once: int) -> None:
+def _check_memory(scenario: Scenario, tasks: list[Task], at_once: int, logs: bool = False) -> None:
     """Refuse, before any run starts, a scenario whose runs (`at_once` side by side, and the
-    shards of split populations, kept here until merged) need more memory than there is."""
+    shards of split populations, kept here until merged) need more memory than there is;
+    with `logs`, each variant's logged run is counted once more (its logs are kept here)."""
     copies = at_once + (len(tasks) if scenario.settings.shards > 1 else 0)
+    if logs:
+        copies += len({task.variant for task in tasks})
     names = {
         "customers": "simulation.customers",
         "days": "simulation.days",
@@ -302,7 +279,7 @@ def _check_memory(scenario: Scenario, tasks: list[Task], at_once: int) -> None:
         policy = Policy.from_json(task.policy_json)
         market = Market.model_validate_json(task.market_json)
         problem = size_problem(
-            policy, market, task.customers, task.days, copies=copies, names=names
+            policy, market, task.customers, task.days, copies=copies, names=names, logs=logs
         )
         if problem:
             key = "simulation.customers"
@@ -311,22 +288,8 @@ def _check_memory(scenario: Scenario, tasks: list[Task], at_once: int) -> None:
             raise MarketError(scenario.path, [(key, problem)])
 
 
-def _forecasts(results: list[RunResult]) -> dict[tuple[str, int], Forecast]:
-    out: dict[tuple[str, int], Forecast] = {}
-    shards: dict[tuple[str, int], list[RunResult]] = {}
-    for r in results:
-        if r.forecast is not None:
-            out[(r.variant, r.replication)] = r.forecast
-        else:
-            shards.setdefault((r.variant, r.replication), []).append(r)
-    for key, parts in shards.items():
-        parts.sort(key=lambda p: p.shard)
-        out[key] = forecast(merge_runs([p.run for p in parts]))  # type: ignore[misc]
-    return out
-
-
 def _compare(scenario: Scenario, results: list[RunResult], reps: int) -> Comparison:
-    forecasts = _forecasts(results)
+    forecasts = results_forecasts(results)
     order = [v.name for v in scenario.all_variants()]
     keys = sorted(forecasts, key=lambda k: (order.index(k[0]), k[1]))
     runs_rows, series, retention, rules = [], [], [], []
@@ -357,6 +320,7 @@ def _compare(scenario: Scenario, results: list[RunResult], reps: int) -> Compari
         retention=pd.concat(retention, ignore_index=True),
         rules=pd.concat(rules, ignore_index=True),
         replications=reps,
+        event_logs=variant_logs(forecasts, order),
     )
 
 

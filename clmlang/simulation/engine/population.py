@@ -17,6 +17,7 @@ import numpy as np
 
 from ...compile.policy import Policy
 from ...market.model import Market
+from .holdings import Holdings
 
 __all__ = ["Base", "State", "draw_population"]
 
@@ -106,6 +107,7 @@ class Base:
     rate: np.ndarray  # purchase rate per day
     dropout: np.ndarray  # dropout probability after a purchase
     spend: np.ndarray  # Gamma-Gamma spend level nu
+    holdings: Holdings | None = None  # the products the history names (None: drawn)
 
     @property
     def size(self) -> int:

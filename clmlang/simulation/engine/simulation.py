@@ -36,6 +36,7 @@ from .calendar import Calendar
 from .catalogue import Catalogue
 from .columns import MessageLog
 from .components import Arms, DayWork, Eligibility, RuleMemory, SendSteps, StageEffects
+from .holdings import from_history, replay_purchases
 from .idset import IdSet
 from .messaging import Messaging, _Cap
 from .offers import mean_check
@@ -119,11 +120,41 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         )
         self.caps = [_Cap(c, self.n) for c in policy.caps]
         self.subscription_next = {j: np.full(self.n, NEVER) for j in self.catalogue.lifetimes}
+        if customers and (market.population.start == "existing" or base is not None):
+            self._own_prior(base)
         self.needs_daily = self.effects.time_driven or any(
             r.trigger.kind in ("condition", "every", "schedule") for r in self.rules
         )
         self.today = DayWork.start(policy, blocks)
         self.seq = 0
+
+    def _own_prior(self, base: Base | None) -> None:
+        """What the existing customers own on day 0: as the history says, or replayed under
+        the market's choice model (holdings.py); their subscriptions' next billings go on
+        the calendar."""
+        st, cat, c = self.state, self.catalogue, self.customers
+        if base is not None and base.holdings is not None:
+            names = [p.name for p in self.policy.products]
+            own = from_history(cat, names, base.holdings, c, st.alive[:c], self.streams)
+        else:
+            own = replay_purchases(
+                cat,
+                self.market.roles,
+                self.streams,
+                st.audience[:c],
+                st.purchases[:c],
+                st.first_t[:c],
+                st.last_t[:c],
+                st.alive[:c],
+            )
+        st.owned[:c], st.owned_lines[:c] = own.owned, own.owned_lines
+        st.last_product[:c], st.members[:c] = own.last_product, own.members
+        st.subscribed[:c] = own.subscribed
+        ids = np.arange(c)
+        for j, nxt in own.subscription_next.items():
+            on = np.isfinite(nxt)
+            self.subscription_next[j][:c][on] = nxt[on]
+            self.calendar.add_spread(np.floor(nxt[on]), "billing", j, ids[on])
 
     # ---- the calendar -------------------------------------------------------------------
     def run(self) -> Run:

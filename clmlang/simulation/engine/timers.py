@@ -1,7 +1,8 @@
 """Timers: what the calendar holds before the first day, and what a purchase sets.
 
 At the start: every customer's first due purchase; for an existing base, their stages from
-their history and the inactivity timers since their last purchase; and the triggers on dated
+their history, the inactivity timers since their last purchase and the "N days after a
+purchase (of X)" timers their last purchase (of their last product) set; and the triggers on dated
 attributes (N days after or before the date, its anniversaries). After a purchase: the
 inactivity timers it restarts and the "N days after a purchase" timers it starts.
 """
@@ -25,11 +26,23 @@ class Timers:
         if self.customers and (self.market.population.start == "existing" or self.from_base):
             base = np.arange(self.customers)
             self._assign_stages(base, 0, events=False)
+            last = np.floor(st.last_t[base])
             for r, rule in enumerate(self.rules):
-                if rule.trigger.kind == "inactivity":
-                    cal.add_spread(
-                        np.floor(st.last_t[base]) + round(rule.trigger.days), "timer", r, base
+                trig = rule.trigger
+                if trig.kind == "inactivity":
+                    cal.add_spread(last + round(trig.days), "timer", r, base)
+                elif r in self.memory.anchor and trig.event.kind in ("purchase", "first_purchase"):
+                    # "N days after a purchase (of X)": the last purchase before day 0 counts
+                    hit = (st.purchases[base] > 0) & self._event_match(
+                        trig.event, base, st.last_product[base]
                     )
+                    if trig.event.kind == "first_purchase":
+                        hit &= st.purchases[base] == 1
+                    if self.catalogue.count and (trig.event.product or trig.event.line):
+                        hit &= st.last_product[base] >= 0
+                    chosen = base[hit]
+                    self.memory.anchor[r][chosen] = last[hit]
+                    cal.add_spread(last[hit] + round(trig.days), "timer", r, chosen)
         # triggers on dated attributes
         for r, rule in enumerate(self.rules):
             trig = rule.trigger
