@@ -65,8 +65,8 @@ if TYPE_CHECKING:
     from .core.source import Span
     from .forecasting.calibration import Calibration, calibrate, fit_history
     from .forecasting.history import HistoryError, load_history
-    from .forecasting.messages import load_messages
     from .forecasting.holdout import HoldoutForecast
+    from .forecasting.messages import load_messages
     from .market.model import Market, MarketError
     from .market.scenario import Scenario, load_scenario_file
     from .simulation.metrics import Forecast

@@ -96,7 +96,6 @@ def test_thinning_takes_the_first_purchase_in_the_window_never_a_first_purchase(
 
 def test_weights_are_one_over_the_chance_of_no_message():
     """Two rules, a control group: the untouched customers' weights by hand."""
-    h = _history([(c, "2020-01-01") for c in "abcdefgh"])
     log = _log(
         [
             # rule w reaches a-d: delivered to a, b; held out c, d -> q_w = 2/4
