@@ -21,8 +21,12 @@ def stack_bases(bases: list[Base]) -> Base:
     """Bases one after the other, as one population."""
     if len(bases) == 1:
         return bases[0]
-    arrays = [f.name for f in fields_of(Base) if f.name != "holdings"]
+    arrays = [f.name for f in fields_of(Base) if f.name not in ("holdings", "fired")]
     fields = {name: np.concatenate([getattr(b, name) for b in bases]) for name in arrays}
+    if bases[0].fired is not None:
+        fields["fired"] = {
+            rule: np.concatenate([b.fired[rule] for b in bases]) for rule in bases[0].fired
+        }
     held = [b.holdings for b in bases]
     if any(h is None for h in held):
         return Base(**fields)
@@ -67,4 +71,5 @@ def draw_base(s: Summary, spend: Spend, latent, rng: np.random.Generator) -> Bas
         dropout=dropout,
         spend=level,
         holdings=s.holdings,
+        fired=s.fired,
     )

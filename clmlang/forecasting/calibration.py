@@ -13,7 +13,7 @@ reported.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -255,6 +255,7 @@ def fit_history(
     if logged is not None:
         exposure = logged.exposure(summary.customers)
         weights = exposure.weights
+        summary = replace(summary, fired=logged.fired(summary.customers, end))
     repeat = summary.x > 0  # (with none at all, the fits fall back to their defaults)
     if repeat.any() and not np.any(summary.monetary[repeat] > 0):
         raise HistoryError(

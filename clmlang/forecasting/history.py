@@ -316,6 +316,9 @@ class Summary:
     first: np.ndarray  # datetime64 of the first purchase
     times: list[np.ndarray]  # repeat purchase times, weeks since the first
     holdings: Holdings | None = None  # the products bought, when the history names them
+    # per rule of the policy in force (from its message log): the day each customer last
+    # fired it, counted from the day after the calibration end (NaN: never)
+    fired: dict[str, np.ndarray] | None = None
 
     def take(self, keep: np.ndarray) -> Summary:
         """The customers where `keep` (a bool per customer) is true, in the same order."""

@@ -31,12 +31,28 @@ class LoggedPolicy:
 
     history: pd.DataFrame  # the purchases net of the policy (thinned)
     log: pd.DataFrame  # the log up to the calibration end, effective rules only
+    fired_log: pd.DataFrame  # the log up to the calibration end, every rule
     contacts: pd.DataFrame  # each rule's first contacts (response.first_contacts)
     delivered: pd.DataFrame  # every delivered message: customer_id, date
     effective: frozenset[str]  # the rules whose messages can change buying
     removed: int  # purchases taken out as brought by a message
     lifts: dict[str, float]  # each rule's offer lift (1 without the policy)
     policy_known: bool
+
+    def fired(self, customers: np.ndarray, end: pd.Timestamp) -> dict[str, np.ndarray]:
+        """Per rule of the log: the day each of `customers` last fired it (a row of any
+        status), counted from the day after `end`; NaN for never."""
+        index = pd.Index(customers)
+        out = {}
+        for rule, rows in self.fired_log.groupby("rule", observed=True):
+            last = rows.groupby("customer_id")["date"].max()
+            days = np.full(index.size, np.nan)
+            at = index.get_indexer(last.index)
+            ok = at >= 0
+            offset = last.to_numpy() - (end + pd.Timedelta(days=1)).to_datetime64()
+            days[at[ok]] = (offset / np.timedelta64(1, "D"))[ok]
+            out[str(rule)] = days
+        return out
 
     def exposure(self, customers: np.ndarray) -> Exposure:
         """The weights of `customers` (a summary's ids) for fits net of the policy."""
@@ -76,6 +92,7 @@ def net_of_policy(
     return LoggedPolicy(
         thinned,
         log,
+        messages[messages["date"] <= end],
         contacts,
         every[["customer_id", "date"]],
         effective,

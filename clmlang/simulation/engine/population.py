@@ -108,6 +108,9 @@ class Base:
     dropout: np.ndarray  # dropout probability after a purchase
     spend: np.ndarray  # Gamma-Gamma spend level nu
     holdings: Holdings | None = None  # the products the history names (None: drawn)
+    # per rule name: the day each customer last fired it (negative: before day 0; NaN:
+    # never), so that a rule's re-entry carries on from the policy in force
+    fired: dict[str, np.ndarray] | None = None
 
     @property
     def size(self) -> int:

@@ -115,6 +115,10 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         self.steps = SendSteps.of(self.program, self.arms)
         self.eligibility = Eligibility.of(policy, self.effects.time_driven)
         self.memory = RuleMemory.of(policy, self.program, self.n)
+        if base is not None and base.fired:  # re-entry carries on from the policy in force
+            for r, rule in enumerate(policy.rules):
+                if rule.name in base.fired:
+                    self.memory.last_fired[r][: base.size] = base.fired[rule.name]
         self.recorder = Recorder(
             days, len(policy.stages), len(policy.channels), len(self.arms.labels), logs=logs
         )
