@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from hypothesis import strategies as st
 
 from clmlang.core.source import Span
@@ -175,6 +177,13 @@ reentries = st.one_of(
     st.just(s.Reentry("always", None, SPAN)),
     st.builds(s.Reentry, st.just("once"), optional(durations), st.just(SPAN)),
 )
+dates = st.dates(dt.date(1900, 1, 1), dt.date(2100, 12, 31)).map(
+    lambda d: s.Name(d.isoformat(), SPAN)
+)
+windows = st.one_of(
+    st.builds(s.Window, dates, optional(dates), st.just(SPAN)),
+    st.builds(s.Window, st.none(), dates, st.just(SPAN)),
+)
 rules = st.builds(
     s.Rule,
     names,
@@ -186,6 +195,7 @@ rules = st.builds(
     optional(plain.filter(lambda q: "." not in q.text)),
     optional(percents),
     optional(reentries),
+    optional(windows),
     optional(expressions),
     st.lists(
         st.builds(

@@ -113,6 +113,9 @@ def _rule_features(rule: s.Rule) -> set[str]:
         f.add(f"schedule:{trigger.kind}")
     if rule.reentry:
         f.add(f"reentry:{rule.reentry.kind}" + (":per" if rule.reentry.period else ""))
+    if rule.window:
+        f |= {"active:from"} if rule.window.start else set()
+        f |= {"active:until"} if rule.window.end else set()
     steps = [st for flow in iter_flows(rule.flow) for st in flow.steps]
     steps += [st for v in rule.variants for st in v.steps]
     for flow in iter_flows(rule.flow):
@@ -194,6 +197,8 @@ REQUIRED = {
     "reentry:once",
     "reentry:once:per",
     "reentry:always",
+    "active:from",
+    "active:until",
     "success:purchase",
     "success:purchase:product",
     "success:purchase:line",

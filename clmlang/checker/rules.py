@@ -43,6 +43,8 @@ def _rule(ctx: Context, rule: s.Rule) -> None:
         _share(ctx, rule.holdout, "a holdout")
     if rule.reentry is not None and rule.reentry.period is not None:
         duration(ctx, rule.reentry.period, "a re-entry period")
+    if rule.window is not None:
+        _window(ctx, rule, rule.window)
     _variants(ctx, rule)
     for flow in iter_flows(rule.flow):
         for step in flow.steps:
@@ -125,6 +127,28 @@ def _schedule(ctx: Context, schedule: s.Schedule) -> None:
             dt.date.fromisoformat(text)
         except ValueError:
             ctx.error("CLM006", f"`{value}` is not a valid date", schedule.span)
+
+
+def _window(ctx: Context, rule: s.Rule, window: s.Window) -> None:
+    """Real calendar dates (CLM006), the first no later than the last (CLM118)."""
+    dates: list[dt.date] = []
+    for written in (window.start, window.end):
+        if written is None:
+            continue
+        try:
+            dates.append(dt.date.fromisoformat(written.text))
+        except ValueError:
+            ctx.error("CLM006", f"`{written}` is not a valid date", written.span)
+    if window.start is not None and window.end is not None and len(dates) == 2:
+        first, last = dates
+        if first > last:
+            ctx.error(
+                "CLM118",
+                f"rule `{rule.name}` would be active from {first} until {last}: "
+                "the window ends before it starts",
+                window.span,
+                f"swap the dates: `active from {last} until {first}` (both days included)",
+            )
 
 
 def _stage_event_contradiction(ctx: Context, rule: s.Rule, event: s.Event) -> None:

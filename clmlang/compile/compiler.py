@@ -7,6 +7,8 @@ and records which state columns the policy reads.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ..language import syntax as s
 from ..language.conditions import (
     Column,
@@ -34,6 +36,11 @@ def compile_spec(spec: Spec, symbols: Symbols | None = None) -> p.Policy:
 
 def _span(node: object) -> p.SourceSpan:
     return p.SourceSpan.of(node.span)  # type: ignore[attr-defined]
+
+
+def _date(written: s.Name | None) -> dt.date | None:
+    """A date as written (the checker made sure it is a real one)."""
+    return dt.date.fromisoformat(written.text) if written is not None else None
 
 
 def _title(node: object) -> str | None:
@@ -166,6 +173,8 @@ class _Compiler:
             priority=int(r.priority.value) if r.priority else 0,
             holdout=quantity_value(r.holdout) if r.holdout else 0.0,
             reentry=self.reentry(r.reentry, trigger),
+            active_from=_date(r.window.start) if r.window else None,
+            active_until=_date(r.window.end) if r.window else None,
             exit=self.expr(r.exit),
             variants=tuple(
                 p.Variant(

@@ -7,6 +7,7 @@ would fire, quoting the clause of the spec that stops it when it would not.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Mapping
@@ -224,6 +225,19 @@ def _describe_trigger(t: Trigger) -> str:
     return f"{t.kind} {t.attribute or ''} {days}".strip()
 
 
+def _describe_window(first: dt.date | None, last: dt.date | None) -> str | None:
+    """The rule's `active` window, said as a note (the customer description has no date)."""
+    if first is None and last is None:
+        return None
+    if first is None:
+        when = f"until {last} (that day included)"
+    elif last is None:
+        when = f"from {first} on"
+    else:
+        when = f"from {first} until {last} (both days included)"
+    return f"fires only {when}"
+
+
 def explain(
     policy: Policy,
     symbols: Symbols,
@@ -258,6 +272,9 @@ def explain(
                     )
                     reasons.append(f"`{clause} {_text(part, sources)}` is false ({shown})")
         notes = []
+        window = _describe_window(rule.active_from, rule.active_until)
+        if window:
+            notes.append(window)
         if rule.holdout:
             notes.append(
                 f"{rule.holdout:.0%} of eligible customers are held out as its control group"

@@ -10,6 +10,7 @@ that could break a reader bumps the major version.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Literal
 
@@ -44,7 +45,7 @@ __all__ = [
     "WaitStep",
 ]
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"  # 1.1: rules' `active_from`, `active_until`
 
 
 class _Model(BaseModel):
@@ -246,7 +247,9 @@ class Reentry(_Model):
 
 class Rule(_Model):
     """A compiled communication rule. `eligible` is the stage filter, audience and condition
-    combined into one expression (None: everyone)."""
+    combined into one expression (None: everyone). `active_from` and `active_until` are the
+    calendar days (both included) on which its trigger may start it (None: no bound); the
+    simulator maps them to days through the market's `start_date`."""
 
     name: str
     title: str | None = None
@@ -258,6 +261,8 @@ class Rule(_Model):
     priority: int = 0
     holdout: float = 0.0
     reentry: Reentry
+    active_from: dt.date | None = None
+    active_until: dt.date | None = None
     exit: Expr | None = None
     variants: tuple[Variant, ...] = ()
     flow: Flow

@@ -57,6 +57,7 @@ CODES: dict[str, str] = {
     "CLM115": "missing clause",
     "CLM116": "step after `success`",
     "CLM117": "variants and rule steps both given",
+    "CLM118": "activity window ends before it starts",
     # stages (12x)
     "CLM120": "stages overlap",
     "CLM121": "gap between stages",

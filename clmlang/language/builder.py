@@ -202,6 +202,7 @@ class TreeBuilder(TermBuilder):
             c.get("priority"),
             c.get("holdout"),
             c.get("reentry"),
+            c.get("active"),
             c.get("exit when"),
             variants,
             self._flow(flow_items, span, f"rule `{name}`"),
@@ -273,6 +274,10 @@ class TreeBuilder(TermBuilder):
 
     def rule_reentry(self, meta: Any, ch: list[Any]) -> tuple[str, Any, Span]:
         return ("reentry", ch[0], self._span(meta))
+
+    def rule_active(self, meta: Any, ch: list[Any]) -> tuple[str, Any, Span]:
+        span = self._span(meta)  # the window's node spans the whole clause, `active` included
+        return ("active", s.Window(ch[0].start, ch[0].end, span), span)
 
     def rule_exit(self, meta: Any, ch: list[Any]) -> tuple[str, Any, Span]:
         return ("exit when", ch[0], self._span(meta))
@@ -350,6 +355,13 @@ class TreeBuilder(TermBuilder):
 
     def reentry_always(self, meta: Any, ch: list[Any]) -> s.Reentry:
         return s.Reentry("always", None, self._span(meta))
+
+    def window_from(self, meta: Any, ch: list[Any]) -> s.Window:
+        end = self._name(ch[1]) if len(ch) > 1 else None
+        return s.Window(self._name(ch[0]), end, self._span(meta))
+
+    def window_until(self, meta: Any, ch: list[Any]) -> s.Window:
+        return s.Window(None, self._name(ch[0]), self._span(meta))
 
 
 _FLOW_KEYS = frozenset({"on success", "on failure"})

@@ -1,11 +1,11 @@
 """`clm fmt`: one canonical layout for `.clm` files, comments kept.
 
 Layout: two-space indentation; simple declarations on one line with their clauses in a fixed
-order; a rule's header clauses first (in stage, for, on, when, priority, holdout, reentry,
-exit when, variants), then its steps, success and branches; a branch of one step on one line;
-the fewest parentheses that parse back to the same tree; numbers and units as written; at
-most one blank line in a row, kept where the source had one, and always around rules and
-`rfm` blocks.
+order; a rule's header clauses first (in stage, for, on, when, active, priority, holdout,
+reentry, exit when, variants), then its steps, success and branches; a branch of one step
+on one line; the fewest parentheses that parse back to the same tree; numbers and units as
+written; at most one blank line in a row, kept where the source had one, and always around
+rules and `rfm` blocks.
 
 Comments: a comment on its own line travels with the code after it (so it follows its
 clause when clauses are reordered); a comment after code stays at the end of that code's

@@ -258,6 +258,8 @@ def _rule(rule: s.Rule) -> list[Line]:
         lines.append(_one(rule.trigger, 1, f"on {_trigger(rule.trigger)}"))
     if rule.condition is not None:
         lines.append(_one(rule.condition, 1, f"when {expression(rule.condition)}"))
+    if rule.window is not None:
+        lines.append(_one(rule.window, 1, _window(rule.window)))
     if rule.priority is not None:
         lines.append(_one(rule.priority, 1, f"priority {quantity(rule.priority)}"))
     if rule.holdout is not None:
@@ -281,6 +283,13 @@ def _rule(rule: s.Rule) -> list[Line]:
     lines.extend(_flow(rule.flow, 1))
     lines.append(Line(0, "}", rule.span.end_line, rule.span.end_line, closes=True, block=True))
     return lines
+
+
+def _window(window: s.Window) -> str:
+    text = "active"
+    text += f" from {window.start}" if window.start is not None else ""
+    text += f" until {window.end}" if window.end is not None else ""
+    return text
 
 
 def _flow(flow: s.Flow, depth: int) -> list[Line]:

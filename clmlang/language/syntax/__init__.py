@@ -57,6 +57,7 @@ from .rules import (
     Trigger,
     Variant,
     Wait,
+    Window,
 )
 from .values import (
     DAYS_PER_UNIT,
@@ -121,4 +122,5 @@ __all__ = [
     "Use",
     "Variant",
     "Wait",
+    "Window",
 ]

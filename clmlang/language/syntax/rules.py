@@ -171,6 +171,17 @@ class Reentry:
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """`active from 2026-01-01`, `active until 2026-03-31`, or `active from ... until ...`:
+    the calendar days (both included) on which the rule may fire. The dates are kept as
+    written (`Name` leaves, for their places); the checker tests that they are real dates."""
+
+    start: Name | None
+    end: Name | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """A communication scenario: to whom, on what trigger and condition, what to send, and what
     happens on success and on failure."""
@@ -184,6 +195,7 @@ class Rule:
     priority: Quantity | None
     holdout: Quantity | None
     reentry: Reentry | None
+    window: Window | None
     exit: Expr | None
     variants: tuple[Variant, ...]
     flow: Flow

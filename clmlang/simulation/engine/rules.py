@@ -25,6 +25,9 @@ class Rules:
         everyone = slice(0, self.arrived)
         date = self.start_date + dt.timedelta(days=d)
         for r, rule in enumerate(self.rules):
+            first, last = self.windows[r]
+            if not first <= d <= last:  # outside its `active` window: the rule does nothing
+                continue
             ids, pre_evaluated = self._triggered(r, rule, bucket, touched, everyone, date, d)
             if not ids.size:
                 continue
@@ -43,8 +46,10 @@ class Rules:
             for r in self.memory.anchor:
                 ev = self.rules[r].trigger.event
                 if ev.kind == kind and self.stage_index.get(ev.stage) == code:
-                    self.memory.anchor[r][who] = d
-                    self.calendar.add(d + round(self.rules[r].trigger.days), "timer", r, who)
+                    self.memory.anchor[r][who] = d  # the latest anchor, even if the timer is not set
+                    due = d + round(self.rules[r].trigger.days)
+                    if due <= self.windows[r][1]:  # later, the rule's window has closed
+                        self.calendar.add(due, "timer", r, who)
 
     def _triggered(
         self, r: int, rule, bucket: dict, touched, everyone: slice, date: dt.date, d: int
@@ -66,7 +71,10 @@ class Rules:
         if kind == "schedule":
             ids = np.arange(self.arrived) if _scheduled(trig, date) else np.zeros(0, np.int64)
             return ids, False
-        rows = everyone if self.eligibility.time_driven[r] else touched
+        # a window opening after the first day sees everyone on its first day, as if the rule
+        # were deployed then (its conditions were not followed while it was inactive)
+        opens_today = d == self.windows[r][0] > 0
+        rows = everyone if self.eligibility.time_driven[r] or opens_today else touched
         return self._edge(r, rows, d), True
 
     def _enter(self, r: int, ids: np.ndarray, pre_evaluated: bool, d: int) -> None:
@@ -292,6 +300,17 @@ class Rules:
     def _arm_label(self, arm: int) -> str:
         r, label = self.arms.labels[arm]
         return self.rules[r].name + (f"/{label}" if label else "")
+
+
+NO_BOUND = 1 << 40  # a day no run reaches
+
+
+def window_days(rule, start: dt.date) -> tuple[int, int]:
+    """The first and last day (0: the market's start date) of the rule's `active` window,
+    both included; a missing bound is as far as any run goes."""
+    first = (rule.active_from - start).days if rule.active_from is not None else -NO_BOUND
+    last = (rule.active_until - start).days if rule.active_until is not None else NO_BOUND
+    return first, last
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -43,7 +43,7 @@ from .offers import mean_check
 from .population import NEVER, Base, State, apply_base, draw_population
 from .program import Program
 from .recorder import Recorder, Trace
-from .rules import Rules
+from .rules import Rules, window_days
 from .stages import Stages
 from .streams import Streams
 from .timers import Timers
@@ -111,6 +111,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         self.mean_check = mean_check(self.catalogue, market)
 
         self.rules = policy.rules
+        self.windows = [window_days(rule, self.start_date) for rule in policy.rules]
         self.arms = Arms.of_policy(policy)
         self.steps = SendSteps.of(self.program, self.arms)
         self.eligibility = Eligibility.of(policy, self.effects.time_driven)

@@ -85,12 +85,16 @@ class Timers:
         the "N days after a purchase" timers their purchases match."""
         for r, rule in enumerate(self.rules):
             trig = rule.trigger
+            # a timer due after the rule's `active` window closes would do nothing
+            late = trig.days is not None and d + round(trig.days) > self.windows[r][1]
             if trig.kind == "inactivity":
-                self.calendar.add(d + round(trig.days), "timer", r, ids)
+                if not late:
+                    self.calendar.add(d + round(trig.days), "timer", r, ids)
             elif r in self.memory.anchor and trig.event.kind in ("purchase", "first_purchase"):
                 hit = self._event_match(trig.event, ids, product)
                 if trig.event.kind == "first_purchase":
                     hit &= self.state.purchases[ids] == 1
                 chosen = ids[hit]
-                self.memory.anchor[r][chosen] = d
-                self.calendar.add(d + round(trig.days), "timer", r, chosen)
+                self.memory.anchor[r][chosen] = d  # the latest anchor, even when `late`
+                if not late:
+                    self.calendar.add(d + round(trig.days), "timer", r, chosen)
