@@ -220,9 +220,8 @@ class Summary:
     first: np.ndarray  # datetime64 of the first purchase
     times: list[np.ndarray]  # repeat purchase times, weeks since the first
 
-    def take(self, keep: np.ndarray) -> Summary:
-        """The customers where `keep` (a bool per customer) is true, in the same order."""
-        rows = np.flatnonzero(keep)
+    def take(self, rows: np.ndarray) -> Summary:
+        """The customers at positions `rows`, in that order (repeated ones repeated)."""
         return Summary(
             customers=self.customers[rows],
             x=self.x[rows],
