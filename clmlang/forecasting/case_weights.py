@@ -30,7 +30,7 @@ def positive(summary: Summary, weights: np.ndarray | None) -> tuple[Summary, np.
         raise ValueError("weights: every weight is 0, so there is nothing to fit")
     if keep.all():
         return summary, w
-    return summary.take(keep), w[keep]
+    return summary.take(np.flatnonzero(keep)), w[keep]
 
 
 def by_group(

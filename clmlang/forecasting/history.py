@@ -320,9 +320,8 @@ class Summary:
     # fired it, counted from the day after the calibration end (NaN: never)
     fired: dict[str, np.ndarray] | None = None
 
-    def take(self, keep: np.ndarray) -> Summary:
-        """The customers where `keep` (a bool per customer) is true, in the same order."""
-        rows = np.flatnonzero(keep)
+    def take(self, rows: np.ndarray) -> Summary:
+        """The customers at positions `rows`, in that order (repeated ones repeated)."""
         return Summary(
             customers=self.customers[rows],
             x=self.x[rows],
