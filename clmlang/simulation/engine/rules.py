@@ -21,7 +21,10 @@ class Rules:
         """Day `d`'s rules: each one's trigger and entry, then what the calendar has due
         today, then the flows all of that started."""
         self._anchor_stage_events(d)
-        touched = self.idset.union(self.today.touched)
+        parts = list(self.today.touched)
+        if d == 0 and self.existing:  # an existing base's history counts from day 0
+            parts.append(np.arange(self.customers))
+        touched = self.idset.union(parts)
         everyone = slice(0, self.arrived)
         date = self.start_date + dt.timedelta(days=d)
         for r, rule in enumerate(self.rules):

@@ -125,7 +125,12 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         )
         self.caps = [_Cap(c, self.n) for c in policy.caps]
         self.subscription_next = {j: np.full(self.n, NEVER) for j in self.catalogue.lifetimes}
-        if customers and (market.population.start == "existing" or base is not None):
+        # an existing base: customers with a history before day 0 (the condition triggers
+        # see all of them on day 0, not only those the day touches)
+        self.existing = bool(customers) and (
+            market.population.start == "existing" or base is not None
+        )
+        if self.existing:
             self._own_prior(base)
         self.needs_daily = self.effects.time_driven or any(
             r.trigger.kind in ("condition", "every", "schedule") for r in self.rules
