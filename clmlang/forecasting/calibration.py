@@ -52,7 +52,7 @@ class Calibration:
     # with a message log (`messages=`): the fits are net of the policy in force
     responses: tuple[Response, ...] = ()
     exposure: Exposure | None = None
-    removed_purchases: int = 0  # taken out of the history as brought by a message
+    induced_purchases: int = 0  # marked in the histories as brought by a message
     policy_known: bool = False  # the policy that sent the messages was given
 
     @property
@@ -131,8 +131,9 @@ class Calibration:
         lines = [
             f"net of the policy in force: fitted on the {e.untouched:,} customers no message"
             f" reached, weighted by 1 / P(no message) (effective {e.effective_customers():,.0f}"
-            f" customers; control group {e.control_share:.1%}); {self.removed_purchases:,}"
-            " purchases removed from the histories as brought by a message"
+            f" customers; control group {e.control_share:.1%}); {self.induced_purchases:,}"
+            " purchases marked as brought by a message (chances to drop out, not evidence"
+            " of the buying rate)"
         ]
         if e.inseparable:
             lines.append(
@@ -160,12 +161,13 @@ class Calibration:
             return None
         return {
             "method": "fitted on the customers no message reached, weighted by 1 / P(no"
-            " message); purchases a message brought removed from each history",
+            " message); in each history, the purchases a message brought count as chances to"
+            " drop out but not as evidence of the buying rate",
             "untouched_customers": e.untouched,
             "reached_customers": e.reached,
             "effective_customers": e.effective_customers(),
             "control_share": e.control_share,
-            "removed_purchases": self.removed_purchases,
+            "induced_purchases": self.induced_purchases,
             "inseparable_rules": list(e.inseparable),
             "responses": [r.to_dict() for r in self.responses],
         }
@@ -250,12 +252,15 @@ def fit_history(
     if messages is not None:
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         logged = net_of_policy(merged, load_messages(messages), end, policy, rng)
-        merged = logged.history
     summary = summarise(merged, calibration_end)
     if logged is not None:
         exposure = logged.exposure(summary.customers)
         weights = exposure.weights
-        summary = replace(summary, fired=logged.fired(summary.customers, end))
+        summary = replace(
+            summary,
+            fired=logged.fired(summary.customers, end),
+            induced=logged.induced_counts(summary.customers, end),
+        )
     repeat = summary.x > 0  # (with none at all, the fits fall back to their defaults)
     if repeat.any() and not np.any(summary.monetary[repeat] > 0):
         raise HistoryError(
@@ -308,7 +313,7 @@ def fit_history(
         backtest_models,
         responses,
         exposure,
-        logged.removed if logged is not None else 0,
+        logged.induced_count if logged is not None else 0,
         logged is not None and logged.policy_known,
     )
 

@@ -14,11 +14,15 @@ group are randomised:
   untouched customer by 1 / P(no message) and every other customer by 0 (inverse
   propensity weighting, Horvitz-Thompson) makes them stand for the whole base as it would
   have bought without marketing; the buying and spend models are fitted with these weights.
-- **Thinning.** Each customer's own history still carries the purchases the messages
-  brought, which would inflate their forecast. After a delivered message followed by a
-  purchase within the response window, that purchase is removed with the probability that
-  a conversion after this rule's message was one the message caused, (p_sent - p_held) /
-  p_sent from the rule's first contacts (response.py), using the random numbers passed in.
+- **Induced purchases.** Each customer's own history still carries the purchases the
+  messages brought, which would inflate their forecast. After a delivered message followed
+  by a purchase within the response window, that purchase is marked as brought by the
+  message with the probability that a conversion after this rule's message was one the
+  message caused, (p_sent - p_held) / p_sent from the rule's first contacts (response.py),
+  using the random numbers passed in. A marked purchase stays in the history: it was a
+  chance to drop out, as every purchase is (removing it would make a customer who stopped
+  after answering a win-back look as if they could not have stopped), but it is no evidence
+  of the customer's buying rate (holdout.py's posterior reads it so).
 
 A rule whose every reached customer got its message (no holdout, no control group) gives
 no untouched customer to stand for the others: its effect cannot be separated, so it is
@@ -34,7 +38,7 @@ import pandas as pd
 
 from .history import purchase_after
 
-__all__ = ["Exposure", "exposure_weights", "thin"]
+__all__ = ["Exposure", "exposure_weights", "mark_induced"]
 
 
 @dataclass(frozen=True)
@@ -100,28 +104,25 @@ def exposure_weights(
     )
 
 
-def thin(
+def mark_induced(
     history: pd.DataFrame,
     sends: pd.DataFrame,
     induced: dict[str, float],
     rng: np.random.Generator,
-) -> tuple[pd.DataFrame, int]:
-    """`history` (merged by day, sorted by customer and date) without the purchases the
-    messages brought: after each delivered send (`sends`: customer_id, date, rule, window in
-    days) followed by a purchase within its window, that purchase, unless it is the
-    customer's first, is removed with probability `induced[rule]`. Returns the thinned
-    history and how many purchases were removed."""
+) -> np.ndarray:
+    """Which purchases of `history` (merged by day, sorted by customer and date) a message
+    brought: after each delivered send (`sends`: customer_id, date, rule, window in days)
+    followed by a purchase within its window, that purchase, unless it is the customer's
+    first, is marked with probability `induced[rule]`. One bool per row of `history`."""
+    marked = np.zeros(len(history), dtype=bool)
     if sends.empty or not induced:
-        return history, 0
+        return marked
     sends = sends[sends["rule"].isin(induced)]
     row = purchase_after(history, sends["customer_id"], sends["date"], sends["window"])
     probability = sends["rule"].map(induced).to_numpy(dtype=float)
     hit = row >= 0
-    drop = rng.random(int(hit.sum())) < probability[hit]
-    chosen = np.unique(row[hit][drop])
+    chosen = np.unique(row[hit][rng.random(int(hit.sum())) < probability[hit]])
     ids = history["customer_id"].to_numpy()
     first = np.r_[True, ids[1:] != ids[:-1]]  # (sorted by customer and date)
-    chosen = chosen[~first[chosen]]
-    keep = np.ones(len(history), dtype=bool)
-    keep[chosen] = False
-    return history[keep].reset_index(drop=True), int(chosen.size)
+    marked[chosen[~first[chosen]]] = True
+    return marked

@@ -319,6 +319,14 @@ class Summary:
     # per rule of the policy in force (from its message log): the day each customer last
     # fired it, counted from the day after the calibration end (NaN: never)
     fired: dict[str, np.ndarray] | None = None
+    # per customer: the repeat purchases a message of the policy in force brought (from its
+    # log): chances to drop out, as every purchase is, but no evidence of the buying rate
+    induced: np.ndarray | None = None
+
+    @property
+    def x_rate(self) -> np.ndarray:
+        """The repeat purchases that tell the buying rate: all but the induced ones."""
+        return self.x if self.induced is None else self.x - self.induced
 
     def take(self, rows: np.ndarray) -> Summary:
         """The customers at positions `rows`, in that order (repeated ones repeated)."""

@@ -40,15 +40,19 @@ STACKED_CUSTOMERS = 200_000  # replications run side by side up to this many cus
 
 
 def bgnbd_expected_holdout(summary: Summary, weeks: float, r, alpha, a, b) -> np.ndarray:
-    """BG/NBD E[Y(t) | x, t_x, T]: expected purchases in the next `weeks` (eq. 10)."""
-    x, t_x, T = summary.x, summary.t_x, summary.T
+    """BG/NBD E[Y(t) | x, t_x, T]: expected purchases in the next `weeks` (eq. 10). The
+    purchases a message brought (`summary.induced`) count as chances to drop out (b + x) but
+    not as evidence of the rate (r + x_rate)."""
+    x, xr, t_x, T = summary.x, summary.x_rate, summary.t_x, summary.T
     z = weeks / (alpha + T + weeks)
-    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+    hyp = special.hyp2f1(r + xr, b + x, a + b + x - 1, z)
     head = (a + b + x - 1) / (a - 1)
-    body = 1 - ((alpha + T) / (alpha + T + weeks)) ** (r + x) * hyp
+    body = 1 - ((alpha + T) / (alpha + T + weeks)) ** (r + xr) * hyp
     with np.errstate(divide="ignore", over="ignore"):
         denominator = 1 + np.where(
-            x > 0, (a / np.maximum(b + x - 1, 1e-300)) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0
+            x > 0,
+            (a / np.maximum(b + x - 1, 1e-300)) * ((alpha + T) / (alpha + t_x)) ** (r + xr),
+            0,
         )
     return head * body / denominator
 
@@ -91,11 +95,11 @@ class Latent:
             self.e_tx = before @ m
             self.e_T = self.e_tx + after @ m
         r, alpha, a, b = (self.p[k] for k in ("r", "alpha", "a", "b"))
-        x = s.x
+        x, self.x_rate = s.x, s.x_rate  # (induced purchases: chances to drop out only)
         with np.errstate(divide="ignore", over="ignore"):
             ratio = (a / np.maximum(b + x - 1, 1e-300)) * (
                 (alpha + self.e_T) / (alpha + self.e_tx)
-            ) ** (r + x)
+            ) ** (r + self.x_rate)
         self.p_alive = np.where(x > 0, 1.0 / (1.0 + ratio), 1.0)
         self.x = x
 
@@ -105,7 +109,7 @@ class Latent:
             return self.posterior.draw(rng)
         r, alpha, a, b = (self.p[k] for k in ("r", "alpha", "a", "b"))
         alive = rng.random(self.x.size) < self.p_alive
-        rate = rng.gamma(r + self.x, 1.0 / (alpha + self.e_T))
+        rate = rng.gamma(r + self.x_rate, 1.0 / (alpha + self.e_T))
         return alive, rate, rng.beta(a, b + self.x)
 
     def expected(self, summary: Summary, weeks: float) -> np.ndarray | None:

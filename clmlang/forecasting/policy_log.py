@@ -2,8 +2,7 @@
 
 `clm calibrate --messages` and `clm forecast --messages`: the log (messages.py) says whom
 each rule reached and whom it held back. From it: each rule's first contacts and how many
-of them bought (response.py), the history without the purchases the messages brought and
-the weights that make the untouched customers stand for the base (exposure.py). The buying
+of them bought (response.py), which purchases the messages brought and the weights that make the untouched customers stand for the base (exposure.py). The buying
 and spend models are then fitted on that (calibration.py), and the responses measured with
 the buying model fitted net of the policy.
 """
@@ -19,7 +18,7 @@ from ..compile.policy import Policy
 from ..market.model import ChannelResponse, Market, RuleResponse
 from ..simulation.engine.offers import rule_offer_lifts
 from ..simulation.engine.program import Program
-from .exposure import Exposure, exposure_weights, thin
+from .exposure import Exposure, exposure_weights, mark_induced
 from .response import MIN_ARM, Response, channel_responses, first_contacts, measure
 
 __all__ = ["LoggedPolicy", "net_of_policy", "with_responses"]
@@ -29,13 +28,14 @@ __all__ = ["LoggedPolicy", "net_of_policy", "with_responses"]
 class LoggedPolicy:
     """What the log separates: the history net of the policy and what to measure with."""
 
-    history: pd.DataFrame  # the purchases net of the policy (thinned)
+    history: pd.DataFrame  # the purchases, merged by day
+    induced: np.ndarray  # per row of `history`: brought by a message (exposure.mark_induced)
     log: pd.DataFrame  # the log up to the calibration end, effective rules only
     fired_log: pd.DataFrame  # the log up to the calibration end, every rule
     contacts: pd.DataFrame  # each rule's first contacts (response.first_contacts)
     delivered: pd.DataFrame  # every delivered message: customer_id, date
     effective: frozenset[str]  # the rules whose messages can change buying
-    removed: int  # purchases taken out as brought by a message
+    induced_count: int  # purchases marked as brought by a message
     lifts: dict[str, float]  # each rule's offer lift (1 without the policy)
     policy_known: bool
 
@@ -52,6 +52,15 @@ class LoggedPolicy:
             offset = last.to_numpy() - (end + pd.Timedelta(days=1)).to_datetime64()
             days[at[ok]] = (offset / np.timedelta64(1, "D"))[ok]
             out[str(rule)] = days
+        return out
+
+    def induced_counts(self, customers: np.ndarray, end: pd.Timestamp) -> np.ndarray:
+        """Per customer of `customers`: their purchases up to `end` a message brought."""
+        rows = self.history[self.induced & (self.history["date"] <= end).to_numpy()]
+        counts = rows.groupby("customer_id").size()
+        out = np.zeros(len(customers), dtype=np.int64)
+        at = pd.Index(customers).get_indexer(counts.index)
+        out[at[at >= 0]] = counts.to_numpy()[at >= 0]
         return out
 
     def exposure(self, customers: np.ndarray) -> Exposure:
@@ -87,16 +96,17 @@ def net_of_policy(
             induced[str(rule)] = float(np.clip((p1 - p0) / p1, 0.0, 1.0))
     sends = log[log["status"] == "delivered"][["customer_id", "date", "rule", "channel"]]
     sends = sends.assign(window=np.ceil(sends["channel"].map(windows)).astype(np.int64))
-    thinned, removed = thin(history, sends, induced, rng)
+    marked = mark_induced(history, sends, induced, rng)
     every = messages[(messages["date"] <= end) & (messages["status"] == "delivered")]
     return LoggedPolicy(
-        thinned,
+        history,
+        marked,
         log,
         messages[messages["date"] <= end],
         contacts,
         every[["customer_id", "date"]],
         effective,
-        removed,
+        int(marked.sum()),
         lifts,
         policy is not None,
     )
