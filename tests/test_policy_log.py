@@ -9,11 +9,9 @@ import pandas as pd
 import pytest
 
 import clmlang
-from clmlang.forecasting.exposure import exposure_weights, thin
+from clmlang.forecasting.exposure import exposure_weights, mark_induced
 from clmlang.forecasting.history import HistoryError, history_at, load_history, purchase_after
 from clmlang.forecasting.messages import load_messages
-from clmlang.forecasting.policy_log import net_of_policy, with_responses
-from clmlang.market.model import Market
 
 from . import worlds
 from .conftest import clm
@@ -72,9 +70,10 @@ def test_purchases_after_and_histories_at_a_day():
     assert T.tolist() == pytest.approx([4 / 7, 18 / 7, 0.0])
 
 
-def test_thinning_takes_the_first_purchase_in_the_window_never_a_first_purchase():
-    """With probability 1 every converted send loses its first purchase in the window (but a
-    customer's first purchase stays); with probability 0 nothing is removed."""
+def test_marks_fall_on_the_first_purchase_in_the_window_never_a_first_purchase():
+    """With chance 1 every converted send marks its first purchase in the window as brought
+    by the message (but a customer's first purchase never); chance 0 marks nothing; a woken
+    mark is a marked purchase."""
     h = _history(
         [("a", "2020-01-01"), ("a", "2020-01-10"), ("a", "2020-01-12"), ("b", "2020-01-05")]
     )
@@ -87,11 +86,13 @@ def test_thinning_takes_the_first_purchase_in_the_window_never_a_first_purchase(
         }
     )
     rng = np.random.default_rng(0)
-    out, removed = thin(h, sends, {"w": 1.0}, rng)
-    assert removed == 1  # a's 01-10; b's 01-05 is b's first purchase
-    assert out["date"].dt.strftime("%m-%d").tolist() == ["01-01", "01-12", "01-05"]
-    same, none = thin(h, sends, {"w": 0.0}, rng)
-    assert none == 0 and same.equals(h)
+    marked, woken = mark_induced(h, sends, np.ones(2), np.ones(2), rng)
+    # a's 01-10 is marked; b's 01-05 is b's first purchase
+    assert marked.tolist() == [False, True, False, False] and woken.tolist() == marked.tolist()
+    none, never = mark_induced(h, sends, np.zeros(2), np.ones(2), rng)
+    assert not none.any() and not never.any()
+    half, _ = mark_induced(h, sends, np.ones(2), np.zeros(2), rng)
+    assert half.tolist() == marked.tolist()
 
 
 def test_weights_are_one_over_the_chance_of_no_message():
@@ -151,11 +152,10 @@ def test_the_response_is_measured_against_the_holdout(winback_world):
     history are as many as the messages truly brought, within sampling error."""
     world, policy = winback_world
     end = worlds.calibration_end()
-    history = load_history(world.purchases)
-    logged = net_of_policy(
-        history, load_messages(world.messages), end, policy, np.random.default_rng(1)
+    calibration = clmlang.fit_history(
+        world.purchases, end, model="bgnbd", messages=world.messages, policy=policy
     )
-    _, responses = with_responses(Market(), logged, worlds.TRUTH)
+    responses = calibration.responses
     (winback,) = responses
     assert winback.rule == "winback" and winback.offer_lift == pytest.approx(1.6)
     assert abs(winback.response - worlds.RESPONSE) <= 3 * winback.response_se, winback

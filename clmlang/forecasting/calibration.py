@@ -13,7 +13,7 @@ reported.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from .exposure import Exposure
 from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
 from .history import HistoryError, Summary, bad_amount, merge_days, summarise
 from .messages import load_messages
-from .policy_log import net_of_policy, with_responses
+from .policy_log import measured, read_log
 from .reactivation import fit_bgnbd_reactivation
 from .response import Response
 from .stage_multipliers import fit_bgnbd_stages
@@ -53,7 +53,6 @@ class Calibration:
     responses: tuple[Response, ...] = ()
     exposure: Exposure | None = None
     induced_purchases: int = 0  # marked in the histories as brought by a message
-    policy_known: bool = False  # the policy that sent the messages was given
 
     @property
     def buying_fits(self) -> tuple[Fit, ...]:
@@ -140,8 +139,6 @@ class Calibration:
                 f"  rules sent to every customer they reached, left in the history: "
                 f"{', '.join(e.inseparable)}"
             )
-        if not self.policy_known:
-            lines.append("  no policy given: every rule counts, offers taken as none")
         for r in self.responses:
             if r.measured:
                 lines.append(
@@ -250,17 +247,11 @@ def fit_history(
     end = pd.Timestamp(calibration_end)
     logged, weights, exposure = None, None, None
     if messages is not None:
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        logged = net_of_policy(merged, load_messages(messages), end, policy, rng)
+        logged = read_log(merged, load_messages(messages), end, policy)
     summary = summarise(merged, calibration_end)
     if logged is not None:
         exposure = logged.exposure(summary.customers)
         weights = exposure.weights
-        summary = replace(
-            summary,
-            fired=logged.fired(summary.customers, end),
-            induced=logged.induced_counts(summary.customers, end),
-        )
     repeat = summary.x > 0  # (with none at all, the fits fall back to their defaults)
     if repeat.any() and not np.any(summary.monetary[repeat] > 0):
         raise HistoryError(
@@ -289,8 +280,16 @@ def fit_history(
             f"{int(summary.x.sum()):,} repeat purchases)"
         ) from None
     responses: tuple[Response, ...] = ()
+    induced = 0
     if logged is not None:
-        market, responses = with_responses(market, logged, bg.params)
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        step = measured(logged, market, summary, bg.params, rng)
+        market, summary, responses, induced = (
+            step.market,
+            step.summary,
+            step.responses,
+            step.induced,
+        )
     scores = None
     if backtest_models:
         fitters = {
@@ -313,8 +312,7 @@ def fit_history(
         backtest_models,
         responses,
         exposure,
-        logged.induced_count if logged is not None else 0,
-        logged is not None and logged.policy_known,
+        induced,
     )
 
 

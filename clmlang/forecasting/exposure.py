@@ -17,9 +17,8 @@ group are randomised:
 - **Induced purchases.** Each customer's own history still carries the purchases the
   messages brought, which would inflate their forecast. After a delivered message followed
   by a purchase within the response window, that purchase is marked as brought by the
-  message with the probability that a conversion after this rule's message was one the
-  message caused, (p_sent - p_held) / p_sent from the rule's first contacts (response.py),
-  using the random numbers passed in. A marked purchase stays in the history: it was a
+  message with the chance, under the buying model and the measured response, that the
+  message caused it (response.induced_chance), using the random numbers passed in. A marked purchase stays in the history: it was a
   chance to drop out, as every purchase is (removing it would make a customer who stopped
   after answering a win-back look as if they could not have stopped), but it is no evidence
   of the customer's buying rate (holdout.py's posterior reads it so).
@@ -107,22 +106,29 @@ def exposure_weights(
 def mark_induced(
     history: pd.DataFrame,
     sends: pd.DataFrame,
-    induced: dict[str, float],
+    chance: np.ndarray,
+    woke: np.ndarray,
     rng: np.random.Generator,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Which purchases of `history` (merged by day, sorted by customer and date) a message
-    brought: after each delivered send (`sends`: customer_id, date, rule, window in days)
-    followed by a purchase within its window, that purchase, unless it is the customer's
-    first, is marked with probability `induced[rule]`. One bool per row of `history`."""
+    brought: after each delivered send (`sends`: customer_id, date, window in days) followed
+    by a purchase within its window, that purchase, unless it is the customer's first, is
+    marked with the send's `chance` (of a purchase in its window, the chance the message
+    caused it); a marked purchase is also marked as having woken a lapsed customer with the
+    send's chance `woke`. Two bools per row of `history`: induced, and woken."""
     marked = np.zeros(len(history), dtype=bool)
-    if sends.empty or not induced:
-        return marked
-    sends = sends[sends["rule"].isin(induced)]
+    revived = np.zeros(len(history), dtype=bool)
+    if sends.empty:
+        return marked, revived
     row = purchase_after(history, sends["customer_id"], sends["date"], sends["window"])
-    probability = sends["rule"].map(induced).to_numpy(dtype=float)
-    hit = row >= 0
-    chosen = np.unique(row[hit][rng.random(int(hit.sum())) < probability[hit]])
+    hit = np.flatnonzero(row >= 0)
+    u = rng.random((2, hit.size))
+    took = hit[u[0] < np.asarray(chance)[hit]]
     ids = history["customer_id"].to_numpy()
     first = np.r_[True, ids[1:] != ids[:-1]]  # (sorted by customer and date)
-    marked[chosen[~first[chosen]]] = True
-    return marked
+    rows, at = np.unique(row[took], return_index=True)  # one mark per purchase
+    keep = ~first[rows]
+    marked[rows[keep]] = True
+    woken = (u[1][np.isin(hit, took)][at] < np.asarray(woke)[took][at])[keep]
+    revived[rows[keep][woken]] = True
+    return marked, revived

@@ -322,11 +322,22 @@ class Summary:
     # per customer: the repeat purchases a message of the policy in force brought (from its
     # log): chances to drop out, as every purchase is, but no evidence of the buying rate
     induced: np.ndarray | None = None
+    # of those, the ones that woke a customer who had lapsed: a dropout before each
+    revived: np.ndarray | None = None
+    # per customer: log P(messages left unanswered since the last purchase | active) /
+    # P(the same | lapsed), from the log: silence after messages is evidence of lapsing
+    silence: np.ndarray | None = None
 
     @property
     def x_rate(self) -> np.ndarray:
         """The repeat purchases that tell the buying rate: all but the induced ones."""
         return self.x if self.induced is None else self.x - self.induced
+
+    @property
+    def lapses(self) -> np.ndarray | int:
+        """Dropouts known to have happened (each woken customer lapsed once before): of
+        the x chances to drop out, these failed and the rest were survived."""
+        return 0 if self.revived is None else self.revived
 
     def take(self, rows: np.ndarray) -> Summary:
         """The customers at positions `rows`, in that order (repeated ones repeated)."""

@@ -44,17 +44,26 @@ def bgnbd_expected_holdout(summary: Summary, weeks: float, r, alpha, a, b) -> np
     purchases a message brought (`summary.induced`) count as chances to drop out (b + x) but
     not as evidence of the rate (r + x_rate)."""
     x, xr, t_x, T = summary.x, summary.x_rate, summary.t_x, summary.T
+    v = summary.lapses  # dropouts that happened before a message woke the customer
     z = weeks / (alpha + T + weeks)
-    hyp = special.hyp2f1(r + xr, b + x, a + b + x - 1, z)
-    head = (a + b + x - 1) / (a - 1)
+    hyp = special.hyp2f1(r + xr, b + x - v, a + b + x - 1, z)
+    head = (a + b + x - 1) / (a + v - 1)
     body = 1 - ((alpha + T) / (alpha + T + weeks)) ** (r + xr) * hyp
     with np.errstate(divide="ignore", over="ignore"):
         denominator = 1 + np.where(
             x > 0,
-            (a / np.maximum(b + x - 1, 1e-300)) * ((alpha + T) / (alpha + t_x)) ** (r + xr),
+            ((a + v) / np.maximum(b + x - v - 1, 1e-300))
+            * ((alpha + T) / (alpha + t_x)) ** (r + xr)
+            * _lapse_odds(summary),
             0,
         )
     return head * body / denominator
+
+
+def _lapse_odds(summary: Summary) -> np.ndarray | float:
+    """The factor on the odds of having lapsed from the messages left unanswered since the
+    last purchase (1 without a message log)."""
+    return 1.0 if summary.silence is None else np.exp(-summary.silence)
 
 
 def buying_model(buying: Buying) -> str:
@@ -96,10 +105,13 @@ class Latent:
             self.e_T = self.e_tx + after @ m
         r, alpha, a, b = (self.p[k] for k in ("r", "alpha", "a", "b"))
         x, self.x_rate = s.x, s.x_rate  # (induced purchases: chances to drop out only)
+        self.lapses = s.lapses  # (woken customers: a dropout before each)
         with np.errstate(divide="ignore", over="ignore"):
-            ratio = (a / np.maximum(b + x - 1, 1e-300)) * (
-                (alpha + self.e_T) / (alpha + self.e_tx)
-            ) ** (r + self.x_rate)
+            ratio = (
+                ((a + self.lapses) / np.maximum(b + x - self.lapses - 1, 1e-300))
+                * ((alpha + self.e_T) / (alpha + self.e_tx)) ** (r + self.x_rate)
+                * _lapse_odds(s)
+            )
         self.p_alive = np.where(x > 0, 1.0 / (1.0 + ratio), 1.0)
         self.x = x
 
@@ -110,7 +122,7 @@ class Latent:
         r, alpha, a, b = (self.p[k] for k in ("r", "alpha", "a", "b"))
         alive = rng.random(self.x.size) < self.p_alive
         rate = rng.gamma(r + self.x_rate, 1.0 / (alpha + self.e_T))
-        return alive, rate, rng.beta(a, b + self.x)
+        return alive, rate, rng.beta(a + self.lapses, b + self.x - self.lapses)
 
     def expected(self, summary: Summary, weeks: float) -> np.ndarray | None:
         if self.model == "bgnbd_reactivation":

@@ -1,15 +1,21 @@
 """The policy in force, read from its message log, taken out of a purchase history.
 
 `clm calibrate --messages` and `clm forecast --messages`: the log (messages.py) says whom
-each rule reached and whom it held back. From it: each rule's first contacts and how many
-of them bought (response.py), which purchases the messages brought and the weights that make the untouched customers stand for the base (exposure.py). The buying
-and spend models are then fitted on that (calibration.py), and the responses measured with
-the buying model fitted net of the policy.
+each rule reached and whom it held back. In two steps:
+
+1. Before the fits (`read_log`): each rule's first contacts and whether they bought
+   (response.py), the weights that make the customers no message reached stand for the base
+   (exposure.py), and each customer's last firing of each rule (so that re-entry carries on).
+2. After BG/NBD is fitted on those customers (`measured`): each rule's and channel's
+   response, which purchases the messages brought (each converted send's purchase marked
+   with the model's chance that the message caused it), and the evidence of lapsing in the
+   messages left unanswered since the last purchase. The forecast's posteriors read both
+   (holdout.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -19,48 +25,40 @@ from ..market.model import ChannelResponse, Market, RuleResponse
 from ..simulation.engine.offers import rule_offer_lifts
 from ..simulation.engine.program import Program
 from .exposure import Exposure, exposure_weights, mark_induced
-from .response import MIN_ARM, Response, channel_responses, first_contacts, measure
+from .history import Summary
+from .response import Response, channel_responses, first_contacts, induced_chance, measure
+from .response import silence as silence_evidence
 
-__all__ = ["LoggedPolicy", "net_of_policy", "with_responses"]
+__all__ = ["LoggedPolicy", "Measured", "measured", "read_log"]
 
 
 @dataclass(frozen=True)
 class LoggedPolicy:
-    """What the log separates: the history net of the policy and what to measure with."""
+    """What the log says before anything is fitted."""
 
     history: pd.DataFrame  # the purchases, merged by day
-    induced: np.ndarray  # per row of `history`: brought by a message (exposure.mark_induced)
     log: pd.DataFrame  # the log up to the calibration end, effective rules only
     fired_log: pd.DataFrame  # the log up to the calibration end, every rule
     contacts: pd.DataFrame  # each rule's first contacts (response.first_contacts)
     delivered: pd.DataFrame  # every delivered message: customer_id, date
+    sends: pd.DataFrame  # delivered messages of the effective rules, with their window
     effective: frozenset[str]  # the rules whose messages can change buying
-    induced_count: int  # purchases marked as brought by a message
-    lifts: dict[str, float]  # each rule's offer lift (1 without the policy)
-    policy_known: bool
+    lifts: dict[str, float]  # each rule's offer lift
+    end: pd.Timestamp
 
-    def fired(self, customers: np.ndarray, end: pd.Timestamp) -> dict[str, np.ndarray]:
+    def fired(self, customers: np.ndarray) -> dict[str, np.ndarray]:
         """Per rule of the log: the day each of `customers` last fired it (a row of any
-        status), counted from the day after `end`; NaN for never."""
+        status), counted from the day after the calibration end; NaN for never."""
         index = pd.Index(customers)
+        day_zero = (self.end + pd.Timedelta(days=1)).to_datetime64()
         out = {}
         for rule, rows in self.fired_log.groupby("rule", observed=True):
             last = rows.groupby("customer_id")["date"].max()
             days = np.full(index.size, np.nan)
             at = index.get_indexer(last.index)
             ok = at >= 0
-            offset = last.to_numpy() - (end + pd.Timedelta(days=1)).to_datetime64()
-            days[at[ok]] = (offset / np.timedelta64(1, "D"))[ok]
+            days[at[ok]] = ((last.to_numpy() - day_zero) / np.timedelta64(1, "D"))[ok]
             out[str(rule)] = days
-        return out
-
-    def induced_counts(self, customers: np.ndarray, end: pd.Timestamp) -> np.ndarray:
-        """Per customer of `customers`: their purchases up to `end` a message brought."""
-        rows = self.history[self.induced & (self.history["date"] <= end).to_numpy()]
-        counts = rows.groupby("customer_id").size()
-        out = np.zeros(len(customers), dtype=np.int64)
-        at = pd.Index(customers).get_indexer(counts.index)
-        out[at[at >= 0]] = counts.to_numpy()[at >= 0]
         return out
 
     def exposure(self, customers: np.ndarray) -> Exposure:
@@ -68,55 +66,53 @@ class LoggedPolicy:
         return exposure_weights(customers, self.log, set(self.effective))
 
 
-def net_of_policy(
-    history: pd.DataFrame,
-    messages: pd.DataFrame,
-    end: pd.Timestamp,
-    policy: Policy | None,
-    rng: np.random.Generator,
+@dataclass(frozen=True)
+class Measured:
+    """What the log says once the buying model net of the policy is known."""
+
+    market: Market  # with each measured rule's and channel's response
+    summary: Summary  # with the induced purchases, the silence evidence, the rules fired
+    responses: tuple[Response, ...]
+    induced: int  # purchases up to the calibration end marked as brought by a message
+
+
+def read_log(
+    history: pd.DataFrame, messages: pd.DataFrame, end: pd.Timestamp, policy: Policy
 ) -> LoggedPolicy:
-    """`history` (merged by day) net of the messages logged up to `end`. `policy`: the one
-    that sent them, for which rules are transactional (no response) and each rule's offer;
-    without it every rule counts and offers are taken as none."""
+    """Step 1: the log up to `end` against `history` (merged by day). `policy` sent the
+    messages: which rules are transactional (no response) and each rule's offer."""
     log = messages[messages["date"] <= end]
-    transactional = set()
-    lifts: dict[str, float] = {}
-    if policy is not None:
-        transactional = {r.name for r in policy.rules} - _responsive(policy)
-        lifts = rule_offer_lifts(policy, Market())
+    transactional = {r.name for r in policy.rules} - _responsive(policy)
     effective = frozenset(set(log["rule"].unique()) - transactional)
-    log = log[log["rule"].isin(effective)]
-    windows = {c: Market().channel(c).window_days for c in log["channel"].unique()}
-    contacts = first_contacts(log, history, windows)
-    induced = {}
-    for rule, group in contacts.groupby("rule"):
-        sent, held = group[group["arm"] == "sent"], group[group["arm"] == "held"]
-        if len(sent) >= MIN_ARM and len(held) >= MIN_ARM and sent["converted"].any():
-            p1, p0 = sent["converted"].mean(), held["converted"].mean()
-            induced[str(rule)] = float(np.clip((p1 - p0) / p1, 0.0, 1.0))
-    sends = log[log["status"] == "delivered"][["customer_id", "date", "rule", "channel"]]
+    mine = log[log["rule"].isin(effective)]
+    windows = {c: Market().channel(c).window_days for c in mine["channel"].unique()}
+    sends = mine[mine["status"] == "delivered"][["customer_id", "date", "rule", "channel"]]
     sends = sends.assign(window=np.ceil(sends["channel"].map(windows)).astype(np.int64))
-    marked = mark_induced(history, sends, induced, rng)
-    every = messages[(messages["date"] <= end) & (messages["status"] == "delivered")]
+    delivered = log[log["status"] == "delivered"][["customer_id", "date"]]
     return LoggedPolicy(
-        history,
-        marked,
-        log,
-        messages[messages["date"] <= end],
-        contacts,
-        every[["customer_id", "date"]],
-        effective,
-        int(marked.sum()),
-        lifts,
-        policy is not None,
+        history=history,
+        log=mine,
+        fired_log=log,
+        contacts=first_contacts(mine, history, windows),
+        delivered=delivered,
+        sends=sends,
+        effective=effective,
+        lifts=rule_offer_lifts(policy, Market()),
+        end=end,
     )
 
 
-def with_responses(
-    market: Market, logged: LoggedPolicy, buying: dict[str, float]
-) -> tuple[Market, tuple[Response, ...]]:
-    """`market` with each measured rule's response and each channel's, from the first
-    contacts, given BG/NBD's parameters (weeks) fitted net of the policy."""
+def measured(
+    logged: LoggedPolicy,
+    market: Market,
+    summary: Summary,
+    buying: dict[str, float],
+    rng: np.random.Generator,
+) -> Measured:
+    """Step 2, given BG/NBD's parameters (weeks) fitted net of the policy: the responses
+    into `market`, and into `summary` the purchases the messages brought (marked with the
+    random numbers of `rng`), the evidence of lapsing in unanswered messages, and each
+    customer's last firing of each rule."""
     responses = measure(
         logged.contacts, logged.history, logged.delivered, buying, market, logged.lifts
     )
@@ -128,7 +124,39 @@ def with_responses(
     for r in responses:
         if r.measured:
             rules[r.rule] = RuleResponse(response=r.response)
-    return market.model_copy(update={"channels": channels, "rules": rules}), tuple(responses)
+    market = market.model_copy(update={"channels": channels, "rules": rules})
+    chance = {
+        rule: market.response(rule, channel) * logged.lifts.get(rule, 1.0)
+        for rule, channel in logged.sends[["rule", "channel"]]
+        .drop_duplicates()
+        .itertuples(index=False)
+    }
+    sends = logged.sends
+    caused, woke = induced_chance(sends, logged.history, logged.delivered, buying, market, chance)
+    marked, revived = mark_induced(logged.history, sends, caused, woke, rng)
+    upto = (logged.history["date"] <= logged.end).to_numpy()
+    counts = _per_customer(logged.history[marked & upto], summary.customers)
+    wakes = _per_customer(logged.history[revived & upto], summary.customers)
+    last = summary.first + np.rint(summary.t_x * 7.0).astype("timedelta64[D]")
+    silence = silence_evidence(
+        summary.customers, last, sends, logged.delivered, chance, market, logged.end
+    )
+    summary = replace(
+        summary,
+        fired=logged.fired(summary.customers),
+        induced=counts,
+        revived=wakes,
+        silence=silence,
+    )
+    return Measured(market, summary, tuple(responses), int(counts.sum()))
+
+
+def _per_customer(rows: pd.DataFrame, customers: np.ndarray) -> np.ndarray:
+    counts = rows.groupby("customer_id").size()
+    out = np.zeros(len(customers), dtype=np.int64)
+    at = pd.Index(customers).get_indexer(counts.index)
+    out[at[at >= 0]] = counts.to_numpy()[at >= 0]
+    return out
 
 
 def _responsive(policy: Policy) -> set[str]:

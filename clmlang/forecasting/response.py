@@ -31,7 +31,15 @@ import pandas as pd
 from ..market.model import Market
 from .history import history_at, purchase_after
 
-__all__ = ["MIN_ARM", "Response", "channel_responses", "first_contacts", "measure"]
+__all__ = [
+    "MIN_ARM",
+    "Response",
+    "channel_responses",
+    "first_contacts",
+    "induced_chance",
+    "measure",
+    "silence",
+]
 
 MIN_ARM = 30  # customers in each arm, at the least, to measure a response
 WEEK = 7.0
@@ -171,6 +179,27 @@ def _share(group: pd.DataFrame) -> float | None:
     return float(group["converted"].mean()) if len(group) else None
 
 
+def _at_send(
+    rows: pd.DataFrame,
+    history: pd.DataFrame,
+    delivered: pd.DataFrame,
+    buying: dict[str, float],
+    market: Market,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each row (customer_id, date, window), under BG/NBD given the history to that day:
+    P(active), the chance of no purchase in the window if active, and exp(-sensitivity x
+    fatigue) from the messages delivered before it."""
+    r, alpha, a, b = (buying[k] for k in ("r", "alpha", "a", "b"))
+    _, x, t_x, T = history_at(history, rows["customer_id"], rows["date"])
+    w = rows["window"].to_numpy(dtype=float) / WEEK
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        ratio = (a / np.maximum(b + x - 1, 1e-300)) * ((alpha + T) / (alpha + t_x)) ** (r + x)
+    alive = np.where(x > 0, 1.0 / (1.0 + ratio), 1.0)
+    no_purchase = ((alpha + T) / (alpha + T + w)) ** (r + x)
+    damp = np.exp(-market.fatigue.sensitivity * _fatigue(rows, delivered, market))
+    return alive, no_purchase, damp
+
+
 def _adjustment(
     sent: pd.DataFrame,
     history: pd.DataFrame,
@@ -180,19 +209,39 @@ def _adjustment(
 ) -> float:
     """The mean over `sent` contacts of exp(-sensitivity x fatigue) x (1 if active, else the
     reactivation factor), weighted by the chance of not buying anyway."""
-    r, alpha, a, b = (buying[k] for k in ("r", "alpha", "a", "b"))
-    _, x, t_x, T = history_at(history, sent["customer_id"], sent["date"])
-    w = sent["window"].to_numpy(dtype=float) / WEEK
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        ratio = (a / np.maximum(b + x - 1, 1e-300)) * ((alpha + T) / (alpha + t_x)) ** (r + x)
-    alive = np.where(x > 0, 1.0 / (1.0 + ratio), 1.0)
-    no_purchase = ((alpha + T) / (alpha + T + w)) ** (r + x)  # if active, in the window
-    fatigue = _fatigue(sent, delivered, market)
+    alive, no_purchase, damp = _at_send(sent, history, delivered, buying, market)
     stay = alive * no_purchase + (1.0 - alive)
-    answer = np.exp(-market.fatigue.sensitivity * fatigue) * (
-        alive * no_purchase + (1.0 - alive) * market.offers.reactivation
-    )
+    answer = damp * (alive * no_purchase + (1.0 - alive) * market.offers.reactivation)
     return float(answer.sum() / max(stay.sum(), 1e-300))
+
+
+def induced_chance(
+    sends: pd.DataFrame,
+    history: pd.DataFrame,
+    delivered: pd.DataFrame,
+    buying: dict[str, float],
+    market: Market,
+    chance: dict[str, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each delivered send (customer_id, date, rule, window): if a purchase followed
+    within the window, the chance that the message caused it, and, if it did, the chance
+    that it woke a lapsed customer. An active customer buys
+    anyway with q and answers with pi (`chance[rule]`, the rule's response x offer lift,
+    damped by fatigue); a lapsed one buys only by answering, with pi x the reactivation
+    factor: (a (1 - q) pi + (1 - a) pi_lapsed) / (a (1 - (1 - q)(1 - pi)) + (1 - a)
+    pi_lapsed), a = P(active) given the history to that day."""
+    if sends.empty:
+        return np.zeros(0), np.zeros(0)
+    alive, stay, damp = _at_send(sends, history, delivered, buying, market)
+    pi = np.minimum(sends["rule"].map(chance).fillna(0.0).to_numpy(dtype=float) * damp, 1.0)
+    lapsed = pi * market.offers.reactivation
+    caused = alive * stay * pi + (1.0 - alive) * lapsed
+    bought = alive * (1.0 - stay * (1.0 - pi)) + (1.0 - alive) * lapsed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (
+            np.where(bought > 0, caused / bought, 0.0),
+            np.where(caused > 0, (1.0 - alive) * lapsed / caused, 0.0),
+        )
 
 
 def _fatigue(contacts: pd.DataFrame, delivered: pd.DataFrame, market: Market) -> np.ndarray:
@@ -220,3 +269,42 @@ def _fatigue(contacts: pd.DataFrame, delivered: pd.DataFrame, market: Market) ->
         age = (base + (c_day - low)) - key[np.where(ok, at, 0)]
         total += np.where(ok, np.exp2(-age / f.half_life_days), 0.0)
     return f.per_message * total
+
+
+def silence(
+    customers: np.ndarray,
+    last: np.ndarray,
+    sends: pd.DataFrame,
+    delivered: pd.DataFrame,
+    responses: dict[str, float],
+    market: Market,
+    end: pd.Timestamp,
+) -> np.ndarray:
+    """Per customer: the log-likelihood ratio, active against lapsed, of the messages they
+    left unanswered since their last purchase (`last`, a datetime64 per customer). An active
+    customer answers a message with chance pi = response x offer lift x exp(-sensitivity x
+    fatigue), a lapsed one with pi x the reactivation factor, so each unanswered message
+    adds log((1 - pi) / (1 - pi x reactivation)): silence after messages is evidence of
+    having lapsed, which the buying model alone does not see. A message whose window runs
+    past `end` counts for the part of it that was seen. `sends`: the delivered messages of
+    the rules that can bring a response (customer_id, date, rule, window); `responses`: each
+    rule's response x offer lift."""
+    out = np.zeros(len(customers))
+    if sends.empty or not responses:
+        return out
+    index = pd.Index(customers)
+    at = index.get_indexer(sends["customer_id"])
+    day = sends["date"].to_numpy()
+    after = (at >= 0) & (day >= last[np.maximum(at, 0)]) & (day <= end.to_datetime64())
+    sends, at, day = sends[after], at[after], day[after]
+    base = sends["rule"].map(responses).to_numpy(dtype=float)
+    known = np.isfinite(base)
+    seen = (end.to_datetime64() - day) / np.timedelta64(1, "D")
+    share = np.clip(seen / np.maximum(sends["window"].to_numpy(dtype=float), 1.0), 0.0, 1.0)
+    fatigue = _fatigue(sends, delivered, market)
+    active = np.minimum(base * np.exp(-market.fatigue.sensitivity * fatigue), 1.0) * share
+    lapsed = active * market.offers.reactivation
+    with np.errstate(divide="ignore"):
+        ratio = np.log1p(-np.minimum(active, 1 - 1e-12)) - np.log1p(-lapsed)
+    np.add.at(out, at[known], ratio[known])
+    return out
