@@ -259,8 +259,8 @@ def forecast_history(
     marketing carries on, as the CLV models assume. `market`: a `Market` or a scenario file
     whose buying and spend parameters are used as they are, a `Calibration`, or None to
     calibrate on the history up to `calibration_end` first (with `model`: auto, bgnbd,
-    bgnbd_stages or bgnbd_reactivation; `backtest`: also score each buying model by a
-    backtest inside the calibration period, reported in `fits`). `current`: the policy in
+    bgnbd_stages or bgnbd_reactivation; "auto" chooses by a backtest inside the calibration
+    period, reported in `fits`; `backtest`: run it also when a model is named). `current`: the policy in
     force (a `Policy` or a spec's path); then both run from the same base with common random
     numbers and `summary["change"]` holds NEW - CURRENT per KPI with its 95% interval. Without
     it, the history is taken as a world whose calibrated behaviour already includes whatever
@@ -326,6 +326,7 @@ def forecast_history(
         raise MarketError(source, error.problems) from None
     if fits:
         result.fits = calibration.fit_dicts()
+        result.summary["model_choice"] = calibration.reason
     return result
 
 

@@ -74,7 +74,9 @@ def calibrate_(
     query: Query = None,
     model: Annotated[
         str,
-        typer.Option(help="Buying model: auto (by AIC), bgnbd, bgnbd_stages, bgnbd_reactivation."),
+        typer.Option(
+            help="Buying model: auto (by a backtest), bgnbd, bgnbd_stages, bgnbd_reactivation."
+        ),
     ] = "auto",
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the market here (TOML).")
@@ -83,7 +85,7 @@ def calibrate_(
         bool,
         typer.Option(
             "--backtest",
-            help="Also score each buying model by a backtest inside the calibration period.",
+            help="Backtest the buying models also when --model names one (auto always does).",
         ),
     ] = False,
 ) -> None:
@@ -139,7 +141,9 @@ def forecast_(
     query: Query = None,
     model: Annotated[
         str,
-        typer.Option(help="Buying model: auto (by AIC), bgnbd, bgnbd_stages, bgnbd_reactivation."),
+        typer.Option(
+            help="Buying model: auto (by a backtest), bgnbd, bgnbd_stages, bgnbd_reactivation."
+        ),
     ] = "auto",
     out: Annotated[
         Path, typer.Option(help="Folder for forecast.json, customers.csv and report.html.")
@@ -148,7 +152,7 @@ def forecast_(
         bool,
         typer.Option(
             "--backtest",
-            help="Also score each buying model by a backtest inside the calibration period.",
+            help="Backtest the buying models also when --model names one (auto always does).",
         ),
     ] = False,
 ) -> None:
@@ -228,10 +232,13 @@ def forecast_(
         if isinstance(score, dict):
             corr = score["correlation"]
             _out(
-                f"backtest {fit['model']:<19} total {score['predicted']:,.1f} of "
+                f"backtest {fit['model']:<19} deviance {score['deviance']:,.1f}, "
+                f"total {score['predicted']:,.1f} of "
                 f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.4f}, "
                 f"correlation {'n/a' if corr is None else format(corr, '.3f')}"
             )
+    if "model_choice" in result.summary:
+        _out(f"buying model {result.summary['model_choice']}")
     _out(f"wrote forecast.json, customers.csv, report.html to {out}/")
 
 

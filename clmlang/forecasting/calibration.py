@@ -2,12 +2,13 @@
 
 Fits four buying models to the calibration period, BG/NBD, Pareto/NBD, BG/NBD with rate
 multipliers by purchase number (the clinic case's stages) and BG/NBD with reactivation, and
-Gamma-Gamma to its repeat purchases; chooses the buying model by AIC on the calibration data
+Gamma-Gamma to its repeat purchases; chooses the buying model out of sample, by a backtest
+inside the calibration period (clmlang/forecasting/backtest.py), on the calibration data
 only; and returns a `Market` whose buying and spend parameters come from the fits (weeks
 converted to days) and whose existing base has the history's distribution of purchase counts
-and recency. The simulator's dropout happens after a purchase, as in the BG/NBD family, so
-when Pareto/NBD has the lowest AIC the market carries the best of the others; every fit is
-reported.
+and recency. Pareto/NBD is fitted and reported as a reference but is not a candidate: its
+dropout happens in continuous time, the simulator's after a purchase, as in the BG/NBD
+family.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 import tomli_w
 
 from ..market.model import Market, MarketError, market_from_mapping
-from .backtest import Backtest, backtest
+from .backtest import Backtest, backtest, choose
 from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
 from .history import HistoryError, Summary, bad_amount, merge_days, summarise
 from .reactivation import fit_bgnbd_reactivation
@@ -41,9 +42,11 @@ class Calibration:
     gamma_gamma: Fit
     summary: Summary
     calibration_end: str
-    model: str = "auto"  # the buying model asked for; "auto": by AIC
-    backtests: tuple[Backtest, ...] = ()  # each candidate's backtest, when one was asked for
+    model: str = "auto"  # the buying model asked for; "auto": by the backtest
+    backtests: tuple[Backtest, ...] = ()  # each candidate's backtest, when one was run
     backtest_asked: bool = False
+    choice: str = "bgnbd"  # the buying model the market carries
+    reason: str = ""  # why it was chosen
 
     @property
     def buying_fits(self) -> tuple[Fit, ...]:
@@ -61,10 +64,11 @@ class Calibration:
 
     @property
     def chosen(self) -> Fit:
-        """The buying model the market carries: the one asked for, or else the lowest AIC
-        among those the simulator runs (all but Pareto/NBD, whose dropout is in continuous
-        time)."""
-        return _choose((self.bgnbd, self.stages, self.reactivation), self.model)
+        """The buying model the market carries: the one asked for, or else the one the
+        backtest chose among those the simulator runs (all but Pareto/NBD)."""
+        return next(
+            f for f in (self.bgnbd, self.stages, self.reactivation) if f.model == self.choice
+        )
 
     def fit_dicts(self) -> list[dict[str, object]]:
         """Every fit as JSON can hold it, with its backtest when there is one."""
@@ -93,23 +97,29 @@ class Calibration:
         if self.backtests:
             first = self.backtests[0]
             lines.append(
-                f"backtest: fitted up to {first.cut}, forecast to {first.end} "
-                f"({first.actual:,.0f} repeat transactions)"
+                f"backtest: fitted up to {' and up to '.join(first.cuts)}, each forecast to "
+                f"{first.end} ({first.actual:,.0f} repeat transactions in all)"
             )
             for score in self.backtests:
                 corr = "n/a" if score.correlation is None else f"{score.correlation:.3f}"
+                gain = (
+                    ""
+                    if score.model == "bgnbd"
+                    else f" ({score.gain:+,.1f} +- {score.gain_se:,.1f} against BG/NBD)"
+                )
                 lines.append(
-                    f"  {score.model:<18} total {score.predicted:,.1f} "
-                    f"({score.total_error:+.1%}), RMSE {score.rmse:.4f}, correlation {corr}"
+                    f"  {score.model:<18} Poisson deviance {score.deviance:,.1f}{gain}, total "
+                    f"{score.predicted:,.1f} ({score.total_error:+.1%}), RMSE {score.rmse:.4f},"
+                    f" correlation {corr}"
                 )
         elif self.backtest_asked:
             lines.append(
-                "backtest: not possible, too few repeat purchases in the calibration period's"
-                " last third to tell the models apart"
+                "backtest: not possible, too few repeat purchases inside the calibration"
+                " period to tell the models apart"
             )
         lines.append(f"buying model with the lowest AIC: {self.best}")
-        if self.chosen.model != self.best:
-            lines.append(f"the market carries {self.chosen.model}, the best the simulator runs")
+        lines.append(f"the market carries {self.reason}")
+        lines.append("pareto_nbd is a reference, not a candidate: the simulator does not run it")
         return "\n".join(lines)
 
     def to_toml(self) -> str:
@@ -136,14 +146,6 @@ def calibrate(history: pd.DataFrame, calibration_end: str, *, model: str = "auto
     return fit_history(history, calibration_end, model=model).market
 
 
-def _choose(fits: tuple[Fit, ...], model: str) -> Fit:
-    if model == "auto":  # a fit with no parameter beyond BG/NBD's is BG/NBD (too few data)
-        plain = {"r", "alpha", "a", "b"}
-        candidates = [f for f in fits if f.model == "bgnbd" or set(f.params) - plain]
-        return min(candidates, key=lambda f: f.aic)
-    return next(f for f in fits if f.model == model)
-
-
 def fit_history(
     history: pd.DataFrame,
     calibration_end: str,
@@ -153,10 +155,11 @@ def fit_history(
 ) -> Calibration:
     """Fit the buying and spend models to `history` up to `calibration_end` (nothing after it
     is used): the fits, the chosen model and the calibrated market. `model` is one of
-    MODELS: "auto" chooses the buying model by AIC on the calibration data.
-    `backtest_models`: also score each candidate by a backtest inside the calibration period
-    (fitted on its first two thirds, forecasting the last; clmlang/forecasting/backtest.py),
-    reported, not used for the choice."""
+    MODELS: "auto" chooses the buying model by a backtest inside the calibration period
+    (fitted on its first half and on its first two thirds, each forecasting the rest;
+    BG/NBD unless another model's Poisson deviance is clearly lower:
+    clmlang/forecasting/backtest.py). `backtest_models`: run the backtest, and report it,
+    also when `model` names the model."""
     if model not in MODELS:
         raise ValueError(f"unknown buying model {model!r}; choose one of {', '.join(MODELS)}")
     frame = history.copy()
@@ -182,9 +185,22 @@ def fit_history(
         pareto, gg = fit_pareto_nbd(summary), fit_gamma_gamma(summary)
         stages = fit_bgnbd_stages(summary, bg)
         wake = waking.result()
-    chosen = _choose((bg, stages, wake), model)
-    counts = summary.x + 1
     end = pd.Timestamp(calibration_end)
+    scores = None
+    if model == "auto" or backtest_models:
+        fitters = {"bgnbd": None}  # a fit with no parameter beyond BG/NBD's is BG/NBD
+        plain = {"r", "alpha", "a", "b"}
+        if set(stages.params) - plain:
+            fitters["bgnbd_stages"] = fit_bgnbd_stages
+        if set(wake.params) - plain:
+            fitters["bgnbd_reactivation"] = fit_bgnbd_reactivation
+        scores = backtest(merged, end, fitters)
+    if model == "auto":
+        choice, reason = choose(scores)
+    else:
+        choice, reason = model, f"{model}: named (--model)"
+    chosen = next(f for f in (bg, stages, wake) if f.model == choice)
+    counts = summary.x + 1
     recency = (summary.T - summary.t_x) * WEEK
     try:
         market = _market(chosen, gg, end, counts, recency)
@@ -195,14 +211,6 @@ def fit_history(
             f"repeat purchases to calibrate on ({summary.x.size:,} customers, "
             f"{int(summary.x.sum()):,} repeat purchases)"
         ) from None
-    scores = None
-    if backtest_models:
-        fitters = {
-            "bgnbd": None,
-            "bgnbd_stages": fit_bgnbd_stages,
-            "bgnbd_reactivation": fit_bgnbd_reactivation,
-        }
-        scores = backtest(merged, end, fitters)
     return Calibration(
         market,
         bg,
@@ -214,7 +222,9 @@ def fit_history(
         end.date().isoformat(),
         model,
         tuple(scores or ()),
-        backtest_models,
+        backtest_models or model == "auto",
+        choice,
+        reason,
     )
 
 
