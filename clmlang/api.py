@@ -260,10 +260,10 @@ def forecast_history(
     whose buying and spend parameters are used as they are, a `Calibration`, or None to
     calibrate on the history up to `calibration_end` first (with `model`: auto, bgnbd,
     bgnbd_stages or bgnbd_reactivation; "auto" chooses by a backtest inside the calibration
-    period, reported in `fits`; `backtest`: run it also when a model is named). `current`: the policy in
-    force (a `Policy` or a spec's path); then both run from the same base with common random
-    numbers and `summary["change"]` holds NEW - CURRENT per KPI with its 95% interval. Without
-    it, the history is taken as a world whose calibrated behaviour already includes whatever
+    period, reported in `fits`; `backtest`: run it also when a model is named). `current`: the
+    policy in force (a `Policy` or a spec's path); then both run from the same base with common
+    random numbers and `summary["change"]` holds NEW - CURRENT per KPI with its 95% interval.
+    Without it, the history is taken as a world whose calibrated behaviour already includes whatever
     marketing ran. When the history goes past
     the calibration end, the forecast is compared with what happened. Returns a
     `HoldoutForecast` (`customers`, `weekly`, `summary`, `fits`; `write(folder)` for
