@@ -214,4 +214,4 @@ def test_calibrate_returns_the_market(history: pd.DataFrame):
     market = clmlang.calibrate(history, END, model="bgnbd")
     assert isinstance(market, clmlang.Market)
     assert market.buying.r == pytest.approx(0.243, rel=0.01)
-    assert clmlang.calibrate(history, END).buying.reactivation > 0  # chosen by AIC
+    assert clmlang.calibrate(history, END).buying.reactivation > 0  # chosen by the backtest
