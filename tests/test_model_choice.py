@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from clmlang.forecasting.backtest import Backtest, choose, expected_purchases
+from clmlang.forecasting.backtest import Backtest, choose, deviance, expected_purchases
 from clmlang.forecasting.fitting import Fit
 from clmlang.forecasting.history import Summary
 from clmlang.forecasting.holdout import bgnbd_expected_holdout
@@ -63,62 +63,112 @@ def test_stage_multiplier_below_one_lowers_the_forecast():
     assert high - low > 4 * np.sqrt(2) * se
 
 
-def _score(model, predicted, mse, se=0.01):
-    return Backtest(model, "1997-05-01", "1997-06-30", predicted, 900.0, mse, se, 0.5)
+def _score(model, deviance, gain=0.0, se=0.0):
+    return Backtest(
+        model, ("1997-04-01", "1997-05-01"), "1997-06-30", 900.0, 900.0, 1.0, deviance, gain,
+        se, 0.5,
+    )  # fmt: skip
 
 
-def test_choose_prefers_the_closest_total_when_the_per_customer_error_is_fair():
-    """A model whose total is far better and whose per-customer error is no worse wins."""
-    scores = [_score("bgnbd", 800.0, 1.0, 0.0), _score("bgnbd_reactivation", 905.0, 1.01)]
-    assert choose(scores, {"bgnbd": 10.0, "bgnbd_reactivation": 5.0}) == "bgnbd_reactivation"
+def test_choose_keeps_bgnbd_unless_another_model_is_clearly_better():
+    """A model whose deviance beats BG/NBD's by less than one standard error does not
+    replace it; by more, it does."""
+    near = [_score("bgnbd", 1000.0), _score("bgnbd_reactivation", 990.0, 10.0, 12.0)]
+    assert choose(near)[0] == "bgnbd"
+    clear = [_score("bgnbd", 1000.0), _score("bgnbd_reactivation", 980.0, 20.0, 12.0)]
+    assert choose(clear)[0] == "bgnbd_reactivation"
 
 
-def test_choose_drops_a_model_with_a_significantly_worse_per_customer_error():
-    """A better total does not win when its per-customer error is worse beyond 2 SE."""
-    scores = [_score("bgnbd", 800.0, 1.0, 0.0), _score("bgnbd_stages", 900.0, 1.5, 0.1)]
-    assert choose(scores, {"bgnbd": 10.0, "bgnbd_stages": 5.0}) == "bgnbd"
+def test_choose_takes_the_lowest_deviance_among_the_clear_ones():
+    scores = [
+        _score("bgnbd", 1000.0),
+        _score("bgnbd_stages", 950.0, 50.0, 10.0),
+        _score("bgnbd_reactivation", 900.0, 100.0, 60.0),
+    ]
+    model, reason = choose(scores)
+    assert model == "bgnbd_reactivation" and "one standard error" in reason
 
 
-def test_choose_goes_by_aic_when_the_totals_are_within_noise():
-    """Totals 10 apart on 900 (Poisson noise 30) cannot be told apart: the lower AIC wins."""
-    scores = [_score("bgnbd", 895.0, 1.0, 0.0), _score("bgnbd_reactivation", 905.0, 1.0)]
-    assert choose(scores, {"bgnbd": 5.0, "bgnbd_reactivation": 10.0}) == "bgnbd"
+def test_choose_without_a_backtest_keeps_bgnbd():
+    assert choose(None)[0] == "bgnbd"
 
 
-def test_calibrate_shows_the_backtest_scores(tmp_path):
-    """`clm calibrate --backtest` prints each candidate's backtest, whose actual is the
-    history's repeat purchases in the window counted here from the file."""
+def test_poisson_deviance():
+    """0 for a perfect forecast; 2 mu for a customer who bought nothing; 2 (y log(y/mu) -
+    y + mu) otherwise."""
+    actual = np.array([0.0, 0.0, 3.0, 2.0])
+    mean = np.array([0.0, 0.5, 3.0, 1.0])
+    expected = [0.0, 1.0, 0.0, 2 * (2 * np.log(2) - 1)]
+    assert np.allclose(deviance(actual, mean), expected)
+
+
+def _repeat_purchases(start: str, end: str, known_by: str) -> int:
+    """Repeat purchases (same-day ones merged) from the day after `start` to `end` by the
+    customers who had bought by `known_by`, counted from the file."""
     import pandas as pd
 
-    result = clm("calibrate", CDNOW, "--calibration-end", "1997-06-30", "--backtest")
-    assert result.returncode == 0, result.stderr
     frame = pd.read_csv(CDNOW, parse_dates=["date"]).drop_duplicates(["customer_id", "date"])
-    start, end = frame["date"].min(), pd.Timestamp("1997-06-30")
-    cut = start + pd.Timedelta(days=round((end - start).days * 2 / 3))
-    known = frame[frame["date"] <= cut]["customer_id"].unique()
-    window = frame[(frame["date"] > cut) & (frame["date"] <= end)]
-    actual = int(window["customer_id"].isin(known).sum())
-    assert f"forecast to 1997-06-30 ({actual:,} repeat transactions)" in result.stdout
+    known = frame[frame["date"] <= known_by]["customer_id"].unique()
+    window = frame[(frame["date"] > start) & (frame["date"] <= end)]
+    return int(window["customer_id"].isin(known).sum())
+
+
+def test_calibrate_to_june_keeps_bgnbd_and_shows_the_backtest():
+    """CDNOW calibrated to 1997-06-30: AIC would take the stage multipliers (worst out of
+    sample, docs/calibration.md); no model beats BG/NBD's backtest by more than one standard
+    error, so BG/NBD is kept. The backtest's actual is the repeat purchases after each origin
+    (half and two thirds of the period), counted from the file."""
+    import pandas as pd
+
+    result = clm("calibrate", CDNOW, "--calibration-end", "1997-06-30")
+    assert result.returncode == 0, result.stderr
+    first = pd.read_csv(CDNOW, parse_dates=["date"])["date"].min()
+    days = (pd.Timestamp("1997-06-30") - first).days
+    cuts = [str((first + pd.Timedelta(days=round(days * k))).date()) for k in (1 / 2, 2 / 3)]
+    actual = sum(_repeat_purchases(c, "1997-06-30", c) for c in cuts)
+    assert f"({actual:,} repeat transactions in all)" in result.stdout
+    assert "buying model with the lowest AIC: bgnbd_stages" in result.stdout
+    assert "the market carries bgnbd: no other model" in result.stdout
     for model in ("bgnbd", "bgnbd_stages", "bgnbd_reactivation"):
         line = next(x for x in result.stdout.splitlines() if x.startswith(f"  {model} "))
-        assert "total" in line and "RMSE" in line
+        assert "Poisson deviance" in line and "RMSE" in line
 
 
-def test_forecast_json_and_report_carry_the_backtest(tmp_path):
-    """`clm forecast --backtest` puts each buying model's backtest in forecast.json's fits
-    and the report's fits table."""
+def test_forecast_from_september_chooses_reactivation_within_the_targets(tmp_path):
+    """CDNOW calibrated to 1997-09-30, forecast to 1998-06-30, no spec: the backtest chooses
+    reactivation, whose total is within 5% of what happened (counted from the file) and whose
+    revenue within 8%; forecast.json's fits and the report carry every backtest."""
+    import pandas as pd
+
     out = tmp_path / "fc"
     result = clm(
         "forecast", "--history", CDNOW, "--calibration-end", "1997-09-30",
-        "--until", "1997-12-31", "--backtest", "--replications", "1", "--out", str(out),
+        "--until", "1998-06-30", "--replications", "1", "--out", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "backtest bgnbd_reactivation" in result.stdout
-    fits = {f["model"]: f for f in json.loads((out / "forecast.json").read_text())["fits"]}
+    payload = json.loads((out / "forecast.json").read_text())
+    assert payload["buying_model"] == "bgnbd_reactivation"
+    assert "one standard error" in payload["model_choice"]
+    actual = _repeat_purchases("1997-09-30", "1998-06-30", "1997-09-30")
+    assert actual == 1882
+    assert abs(payload["holdout_repeat_transactions"] / actual - 1) < 0.05
+    frame = pd.read_csv(CDNOW, parse_dates=["date"])
+    revenue = frame[(frame["date"] > "1997-09-30") & (frame["date"] <= "1998-06-30")]
+    assert abs(payload["holdout_revenue"] / revenue["amount"].sum() - 1) < 0.08
+    fits = {f["model"]: f for f in payload["fits"]}
     for model in ("bgnbd", "bgnbd_stages", "bgnbd_reactivation"):
         assert fits[model]["backtest"]["actual"] > 100
+    assert fits["bgnbd_reactivation"]["backtest"]["deviance_gain"] > 0
     assert "backtest" not in fits["pareto_nbd"]
-    assert "backtest: transactions, RMSE" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "backtest: Poisson deviance" in page and "not a candidate" in page
+
+
+def test_a_named_model_skips_the_backtest_unless_asked():
+    result = clm("calibrate", CDNOW, "--calibration-end", "1997-09-30", "--model", "bgnbd")
+    assert result.returncode == 0, result.stderr
+    assert "backtest" not in result.stdout and "the market carries bgnbd: named" in result.stdout
 
 
 def test_backtest_with_a_market_is_refused():

@@ -247,6 +247,8 @@ def test_a_calibrated_market_can_be_included(tmp_path: Path):
         str(ROOT / "tests" / "data" / "cdnow_sample.csv"),
         "--calibration-end",
         "1997-09-30",
+        "--model",
+        "bgnbd_reactivation",
         "-o",
         str(calibrated),
     )

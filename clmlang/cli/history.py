@@ -78,8 +78,17 @@ WITHOUT_CURRENT = (
 )
 
 
-def _logged_policy(messages: Path | None, policy: Path | None, option: str):
+def _logged_policy(
+    messages: Path | None, policy: Path | None, option: str, model: str, backtest: bool
+):
     """The compiled policy that sent `messages`, checked before any work: both or neither."""
+    if messages is not None and model not in ("auto", "bgnbd"):
+        raise _usage_error(
+            f"--model {model} and --messages: fits net of the policy in force use BG/NBD,"
+            " whose posterior reads the message log"
+        )
+    if messages is not None and backtest:
+        raise _usage_error("--backtest and --messages: fits net of the policy use BG/NBD")
     if messages is None:
         if policy is not None and option == "--policy":
             raise _usage_error("--policy: it names the policy that sent --messages; give both")
@@ -106,7 +115,9 @@ def calibrate_(
     query: Query = None,
     model: Annotated[
         str,
-        typer.Option(help="Buying model: auto (by AIC), bgnbd, bgnbd_stages, bgnbd_reactivation."),
+        typer.Option(
+            help="Buying model: auto (by a backtest), bgnbd, bgnbd_stages, bgnbd_reactivation."
+        ),
     ] = "auto",
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the market here (TOML).")
@@ -115,7 +126,7 @@ def calibrate_(
         bool,
         typer.Option(
             "--backtest",
-            help="Also score each buying model by a backtest inside the calibration period.",
+            help="Backtest the buying models also when --model names one (auto always does).",
         ),
     ] = False,
     messages: Messages = None,
@@ -138,7 +149,7 @@ def calibrate_(
     _history_file(history)
     _output_file(output, "--output")
     end = _date_option(calibration_end, "--calibration-end")
-    in_force = _logged_policy(messages, policy, "--policy")
+    in_force = _logged_policy(messages, policy, "--policy", model, backtest)
     try:
         frame = load_history(history, query=query, **columns)
         result = fit_history(
@@ -189,7 +200,9 @@ def forecast_(
     query: Query = None,
     model: Annotated[
         str,
-        typer.Option(help="Buying model: auto (by AIC), bgnbd, bgnbd_stages, bgnbd_reactivation."),
+        typer.Option(
+            help="Buying model: auto (by a backtest), bgnbd, bgnbd_stages, bgnbd_reactivation."
+        ),
     ] = "auto",
     out: Annotated[
         Path, typer.Option(help="Folder for forecast.json, customers.csv and report.html.")
@@ -206,7 +219,7 @@ def forecast_(
         bool,
         typer.Option(
             "--backtest",
-            help="Also score each buying model by a backtest inside the calibration period.",
+            help="Backtest the buying models also when --model names one (auto always does).",
         ),
     ] = False,
     messages: Messages = None,
@@ -250,7 +263,7 @@ def forecast_(
     policy = _compile_or_exit(spec)[0] if spec is not None else None
     in_force = _compile_or_exit(current)[0] if current is not None else None
     if messages is not None:
-        _logged_policy(messages, current, "--current")
+        _logged_policy(messages, current, "--current", model, backtest)
     try:
         frame = load_history(history, query=query, **columns)
         result = forecast_history(
@@ -310,11 +323,18 @@ def forecast_(
         if isinstance(score, dict):
             corr = score["correlation"]
             _out(
-                f"backtest {fit['model']:<19} total {score['predicted']:,.1f} of "
+                f"backtest {fit['model']:<19} deviance {score['deviance']:,.1f}, "
+                f"total {score['predicted']:,.1f} of "
                 f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.4f}, "
                 f"correlation {'n/a' if corr is None else format(corr, '.3f')}"
             )
+<<<<<<< HEAD
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
+=======
+    if "model_choice" in result.summary:
+        _out(f"buying model {result.summary['model_choice']}")
+    _out(f"wrote forecast.json, customers.csv, report.html to {out}/")
+>>>>>>> h/choice
 
 
 def _print_change(change: dict) -> None:

@@ -2,12 +2,13 @@
 
 Fits four buying models to the calibration period, BG/NBD, Pareto/NBD, BG/NBD with rate
 multipliers by purchase number (the clinic case's stages) and BG/NBD with reactivation, and
-Gamma-Gamma to its repeat purchases; chooses the buying model by AIC on the calibration data
+Gamma-Gamma to its repeat purchases; chooses the buying model out of sample, by a backtest
+inside the calibration period (clmlang/forecasting/backtest.py), on the calibration data
 only; and returns a `Market` whose buying and spend parameters come from the fits (weeks
 converted to days) and whose existing base has the history's distribution of purchase counts
-and recency. The simulator's dropout happens after a purchase, as in the BG/NBD family, so
-when Pareto/NBD has the lowest AIC the market carries the best of the others; every fit is
-reported.
+and recency. Pareto/NBD is fitted and reported as a reference but is not a candidate: its
+dropout happens in continuous time, the simulator's after a purchase, as in the BG/NBD
+family.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import tomli_w
 
 from ..compile.policy import Policy
 from ..market.model import Market, MarketError, market_from_mapping
-from .backtest import Backtest, backtest
+from .backtest import Backtest, backtest, choose
 from .exposure import Exposure
 from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
 from .history import HistoryError, Summary, bad_amount, merge_days, summarise
@@ -46,9 +47,11 @@ class Calibration:
     gamma_gamma: Fit
     summary: Summary
     calibration_end: str
-    model: str = "auto"  # the buying model asked for; "auto": by AIC
-    backtests: tuple[Backtest, ...] = ()  # each candidate's backtest, when one was asked for
+    model: str = "auto"  # the buying model asked for; "auto": by the backtest
+    backtests: tuple[Backtest, ...] = ()  # each candidate's backtest, when one was run
     backtest_asked: bool = False
+    choice: str = "bgnbd"  # the buying model the market carries
+    reason: str = ""  # why it was chosen
     # with a message log (`messages=`): the fits are net of the policy in force
     responses: tuple[Response, ...] = ()
     exposure: Exposure | None = None
@@ -70,10 +73,11 @@ class Calibration:
 
     @property
     def chosen(self) -> Fit:
-        """The buying model the market carries: the one asked for, or else the lowest AIC
-        among those the simulator runs (all but Pareto/NBD, whose dropout is in continuous
-        time)."""
-        return _choose((self.bgnbd, self.stages, self.reactivation), self.model)
+        """The buying model the market carries: the one asked for, or else the one the
+        backtest chose among those the simulator runs (all but Pareto/NBD)."""
+        return next(
+            f for f in (self.bgnbd, self.stages, self.reactivation) if f.model == self.choice
+        )
 
     def fit_dicts(self) -> list[dict[str, object]]:
         """Every fit as JSON can hold it, with its backtest when there is one."""
@@ -102,24 +106,30 @@ class Calibration:
         if self.backtests:
             first = self.backtests[0]
             lines.append(
-                f"backtest: fitted up to {first.cut}, forecast to {first.end} "
-                f"({first.actual:,.0f} repeat transactions)"
+                f"backtest: fitted up to {' and up to '.join(first.cuts)}, each forecast to "
+                f"{first.end} ({first.actual:,.0f} repeat transactions in all)"
             )
             for score in self.backtests:
                 corr = "n/a" if score.correlation is None else f"{score.correlation:.3f}"
+                gain = (
+                    ""
+                    if score.model == "bgnbd"
+                    else f" ({score.gain:+,.1f} +- {score.gain_se:,.1f} against BG/NBD)"
+                )
                 lines.append(
-                    f"  {score.model:<18} total {score.predicted:,.1f} "
-                    f"({score.total_error:+.1%}), RMSE {score.rmse:.4f}, correlation {corr}"
+                    f"  {score.model:<18} Poisson deviance {score.deviance:,.1f}{gain}, total "
+                    f"{score.predicted:,.1f} ({score.total_error:+.1%}), RMSE {score.rmse:.4f},"
+                    f" correlation {corr}"
                 )
         elif self.backtest_asked:
             lines.append(
-                "backtest: not possible, too few repeat purchases in the calibration period's"
-                " last third to tell the models apart"
+                "backtest: not possible, too few repeat purchases inside the calibration"
+                " period to tell the models apart"
             )
         lines.extend(self._policy_lines())
         lines.append(f"buying model with the lowest AIC: {self.best}")
-        if self.chosen.model != self.best:
-            lines.append(f"the market carries {self.chosen.model}, the best the simulator runs")
+        lines.append(f"the market carries {self.reason}")
+        lines.append("pareto_nbd is a reference, not a candidate: the simulator does not run it")
         return "\n".join(lines)
 
     def _policy_lines(self) -> list[str]:
@@ -197,14 +207,6 @@ def calibrate(history: pd.DataFrame, calibration_end: str, *, model: str = "auto
     return fit_history(history, calibration_end, model=model).market
 
 
-def _choose(fits: tuple[Fit, ...], model: str) -> Fit:
-    if model == "auto":  # a fit with no parameter beyond BG/NBD's is BG/NBD (too few data)
-        plain = {"r", "alpha", "a", "b"}
-        candidates = [f for f in fits if f.model == "bgnbd" or set(f.params) - plain]
-        return min(candidates, key=lambda f: f.aic)
-    return next(f for f in fits if f.model == model)
-
-
 def fit_history(
     history: pd.DataFrame,
     calibration_end: str,
@@ -217,20 +219,28 @@ def fit_history(
 ) -> Calibration:
     """Fit the buying and spend models to `history` up to `calibration_end` (nothing after it
     is used): the fits, the chosen model and the calibrated market. `model` is one of
-    MODELS: "auto" chooses the buying model by AIC on the calibration data.
-    `backtest_models`: also score each candidate by a backtest inside the calibration period
-    (fitted on its first two thirds, forecasting the last; clmlang/forecasting/backtest.py),
-    reported, not used for the choice.
+    MODELS: "auto" chooses the buying model by a backtest inside the calibration period
+    (fitted on its first half and on its first two thirds, each forecasting the rest;
+    BG/NBD unless another model's Poisson deviance is clearly lower:
+    clmlang/forecasting/backtest.py). `backtest_models`: run the backtest, and report it,
+    also when `model` names the model.
 
     `messages`: the log of what the policy in force sent (a DataFrame or what
-    `load_messages` reads). Then the fits are net of that policy (policy_log.py): the
-    purchases the messages brought are taken out of the histories, the models are fitted on
-    the customers no message reached, weighted by 1 / P(no message), with sandwich standard
-    errors, and each rule's and channel's response is measured against its holdout and
-    written into the market. `policy`: the policy that sent them (which rules are
-    transactional, and their offers). `rng`: a Generator (or seed) for the thinning."""
+    `load_messages` reads), with `policy`, the policy that sent them. Then the fits are net
+    of that policy (policy_log.py): the models are fitted on the customers no message
+    reached, weighted by 1 / P(no message), with sandwich standard errors; each rule's and
+    channel's response is measured against its holdout and written into the market; and
+    each history's purchases that a message brought, the customers it woke and the messages
+    left unanswered are read by the forecast's posterior, which BG/NBD's alone does: the
+    buying model is then BG/NBD, and no backtest runs. `rng`: a Generator (or seed) for
+    the marks."""
     if model not in MODELS:
         raise ValueError(f"unknown buying model {model!r}; choose one of {', '.join(MODELS)}")
+    if messages is not None and model not in ("auto", "bgnbd"):
+        raise ValueError(
+            f"messages: the fits net of the policy in force use BG/NBD, whose posterior reads"
+            f" the message log; {model} cannot be named with them"
+        )
     if messages is not None and policy is None:
         raise ValueError(
             "messages: name the policy that sent them (`policy`): which rules are"
@@ -267,7 +277,24 @@ def fit_history(
         gg = fit_gamma_gamma(summary, weights=weights)
         stages = fit_bgnbd_stages(summary, bg, weights=weights)
         wake = waking.result()
-    chosen = _choose((bg, stages, wake), model)
+    scores = None
+    if logged is not None:  # only BG/NBD's posterior reads the log (induced, woken, silence)
+        choice = "bgnbd"
+        reason = "bgnbd: net of the policy in force, BG/NBD's posterior reads the message log"
+    else:
+        if model == "auto" or backtest_models:
+            fitters = {"bgnbd": None}  # a fit with no parameter beyond BG/NBD's is BG/NBD
+            plain = {"r", "alpha", "a", "b"}
+            if set(stages.params) - plain:
+                fitters["bgnbd_stages"] = fit_bgnbd_stages
+            if set(wake.params) - plain:
+                fitters["bgnbd_reactivation"] = fit_bgnbd_reactivation
+            scores = backtest(merged, end, fitters)
+        if model == "auto":
+            choice, reason = choose(scores)
+        else:
+            choice, reason = model, f"{model}: named (--model)"
+    chosen = next(f for f in (bg, stages, wake) if f.model == choice)
     counts = summary.x + 1
     recency = (summary.T - summary.t_x) * WEEK
     try:
@@ -290,14 +317,6 @@ def fit_history(
             step.responses,
             step.induced,
         )
-    scores = None
-    if backtest_models:
-        fitters = {
-            "bgnbd": None,
-            "bgnbd_stages": fit_bgnbd_stages,
-            "bgnbd_reactivation": fit_bgnbd_reactivation,
-        }
-        scores = backtest(merged, end, fitters)
     return Calibration(
         market,
         bg,
@@ -309,7 +328,9 @@ def fit_history(
         end.date().isoformat(),
         model,
         tuple(scores or ()),
-        backtest_models,
+        backtest_models or (model == "auto" and logged is None),
+        choice,
+        reason,
         responses,
         exposure,
         induced,

@@ -73,17 +73,22 @@ def render_forecast_report(result: HoldoutForecast) -> str:
             for f in result.fits
         ],
         buying_model=str(s.get("buying_model")),
+        model_choice=str(s.get("model_choice", "")),
         backtested=any("backtest" in f for f in result.fits),
     )
 
 
 def _backtest(score: object) -> str:
-    """A fit's backtest as one cell: its total against the actual, its per-customer RMSE."""
+    """A fit's backtest as one cell: its Poisson deviance (and its gain on BG/NBD's), its
+    total against the actual, its per-customer RMSE."""
     if not isinstance(score, dict):
         return ""
+    gain = score["deviance_gain"]
+    against = f" ({gain:+,.1f} +- {score['deviance_gain_se']:,.1f})" if gain else ""
     return (
-        f"{score['predicted']:,.1f} of {score['actual']:,.0f} ({score['total_error']:+.1%}), "
-        f"RMSE {score['rmse']:.4f} ({score['cut']} to {score['end']})"
+        f"{score['deviance']:,.1f}{against}; {score['predicted']:,.1f} of "
+        f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.4f} "
+        f"(from {' and '.join(score['cuts'])} to {score['end']})"
     )
 
 
