@@ -271,26 +271,17 @@ def forecast_history(
     marketing carries on, as the CLV models assume. `market`: a `Market` or a scenario file
     whose buying and spend parameters are used as they are, a `Calibration`, or None to
     calibrate on the history up to `calibration_end` first (with `model`: auto, bgnbd,
-<<<<<<< HEAD
-    bgnbd_stages or bgnbd_reactivation; `backtest`: also score each buying model by a
-    backtest inside the calibration period, reported in `fits`). `current`: the policy in
-    force (a `Policy` or a spec's path); then both run from the same base with common random
-    numbers and `summary["change"]` holds NEW - CURRENT per KPI with its 95% interval. Without
-    it, the history is taken as a world whose calibrated behaviour already includes whatever
-    marketing ran. `messages`: the log of what `current` sent up to the calibration end;
-    then the calibration is net of it (`fit_history`) and measures each rule's response
-    (needs `current`, and no `market`). `logs`: keep the first replication's purchases and
-    messages, the customers named by the history's ids (`HoldoutForecast.logs()`,
-    `write(folder, logs=True)`; with `current`, its first replication too, told apart by a
-    `policy` column). When the history goes past
-=======
     bgnbd_stages or bgnbd_reactivation; "auto" chooses by a backtest inside the calibration
     period, reported in `fits`; `backtest`: run it also when a model is named). `current`: the
     policy in force (a `Policy` or a spec's path); then both run from the same base with common
     random numbers and `summary["change"]` holds NEW - CURRENT per KPI with its 95% interval.
-    Without it, the history is taken as a world whose calibrated behaviour already includes whatever
-    marketing ran. When the history goes past
->>>>>>> h/choice
+    Without it, the history is taken as a world whose calibrated behaviour already includes
+    whatever marketing ran. `messages`: the log of what `current` sent up to the calibration
+    end; then the calibration is net of it (`fit_history`) and measures each rule's response
+    (needs `current`, and no `market`). `logs`: keep the first replication's purchases and
+    messages, the customers named by the history's ids (`HoldoutForecast.logs()`,
+    `write(folder, logs=True)`; with `current`, its first replication too, told apart by a
+    `policy` column). When the history goes past
     the calibration end, the forecast is compared with what happened. Returns a
     `HoldoutForecast` (`customers`, `weekly`, `summary`, `fits`; `write(folder)` for
     forecast.json, customers.csv and report.html). Raises `HistoryError`, `MarketError`,
@@ -366,12 +357,9 @@ def forecast_history(
         raise MarketError(source, error.problems) from None
     if fits:
         result.fits = calibration.fit_dicts()
-<<<<<<< HEAD
+        result.summary["model_choice"] = calibration.reason
         if calibration.exposure is not None:
             result.summary["net_of_policy"] = calibration.policy_summary()
-=======
-        result.summary["model_choice"] = calibration.reason
->>>>>>> h/choice
     return result
 
 

@@ -328,13 +328,9 @@ def forecast_(
                 f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.4f}, "
                 f"correlation {'n/a' if corr is None else format(corr, '.3f')}"
             )
-<<<<<<< HEAD
-    _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
-=======
     if "model_choice" in result.summary:
         _out(f"buying model {result.summary['model_choice']}")
-    _out(f"wrote forecast.json, customers.csv, report.html to {out}/")
->>>>>>> h/choice
+    _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 
 
 def _print_change(change: dict) -> None:
