@@ -18,10 +18,13 @@ group are randomised:
   messages brought, which would inflate their forecast. After a delivered message followed
   by a purchase within the response window, that purchase is marked as brought by the
   message with the chance, under the buying model and the measured response, that the
-  message caused it (response.induced_chance), using the random numbers passed in. A marked purchase stays in the history: it was a
-  chance to drop out, as every purchase is (removing it would make a customer who stopped
-  after answering a win-back look as if they could not have stopped), but it is no evidence
-  of the customer's buying rate (holdout.py's posterior reads it so).
+  message caused it (response.induced_chance), using the random numbers passed in. A marked
+  purchase stays in the history: it was a chance to drop out, as every purchase is
+  (removing it would make a customer who stopped after answering a win-back look as if they
+  could not have stopped), but it is no evidence of the customer's buying rate; and when
+  the message woke a lapsed customer, a dropout happened before it (holdout.py's posterior
+  reads both). The messages a customer left unanswered since their last purchase are
+  evidence of lapsing (response.silence).
 
 A rule whose every reached customer got its message (no holdout, no control group) gives
 no untouched customer to stand for the others: its effect cannot be separated, so it is
