@@ -112,3 +112,101 @@ def relative(predicted: float, actual: float) -> float:
 
 def within(value: float, truth: float, se: float, k: float = 2.0) -> bool:
     return bool(np.isfinite(se) and abs(value - truth) <= k * se)
+
+
+def _iso(day: pd.Timestamp) -> str:
+    return day.date().isoformat()
+
+
+def _change(result, kpi: str = "repeat_transactions") -> dict:
+    return next(row for row in result.summary["change"]["kpis"] if row["kpi"] == kpi)
+
+
+def no_marketing(customers: int, seed: int, replications: int = 1) -> dict[str, float]:
+    """Case 1: a world with no marketing. Each BG/NBD parameter against the truth (its z
+    score) and the forecast of the year after the calibration end against what happened."""
+    end = calibration_end()
+    world = simulate(spec("None"), customers, seed)
+    fit = clmlang.fit_history(world.purchases, _iso(end), model="bgnbd")
+    result = clmlang.forecast_history(
+        world.purchases, _iso(end), _iso(until()), market=fit, replications=replications
+    )
+    truth = world.repeat_transactions_after(end)
+    out = {f"z_{k}": (fit.bgnbd.params[k] - v) / fit.bgnbd.std_errors[k] for k, v in TRUTH.items()}
+    predicted = float(result.summary["holdout_repeat_transactions"])
+    out.update(truth=truth, predicted=predicted, error=relative(predicted, truth))
+    return out
+
+
+def campaign_then_new_policy(customers: int, seed: int, replications: int = 4) -> dict[str, float]:
+    """Case 2: an earlier win-back campaign with a holdout ran until three months before the
+    calibration end; a new policy (an earlier, deeper win-back, a rule never run before)
+    starts the day after it. Its effect is forecast from the response measured on the
+    campaign (the channel's, the new offer's lift applied) against the truth: the same
+    world without the new policy."""
+    end = calibration_end()
+    earlier = end - pd.Timedelta(days=91)
+    before = spec("Campaign", (WINBACK, None, earlier))
+    after = spec("New policy", (WINBACK, None, earlier), (EARLY, end + pd.Timedelta(days=1), None))
+    world, without = simulate(after, customers, seed), simulate(before, customers, seed)
+    truth_effect = world.repeat_transactions_after(end) - without.repeat_transactions_after(end)
+    result = clmlang.forecast_history(
+        world.purchases,
+        _iso(end),
+        _iso(until()),
+        clmlang.loads(after),
+        current=clmlang.loads(before),
+        messages=world.messages,
+        model="bgnbd",
+        replications=replications,
+        seed=seed,
+    )
+    row = _change(result)
+    return {
+        "truth_effect": truth_effect,
+        "predicted_effect": row["change"],
+        "effect_error": relative(row["change"], truth_effect),
+        "low": row["low"],
+        "high": row["high"],
+        "truth": world.repeat_transactions_after(end),
+        "predicted": row["new"],
+        "error": relative(row["new"], world.repeat_transactions_after(end)),
+    }
+
+
+def policy_in_force_then_new(customers: int, seed: int, replications: int = 4) -> dict[str, float]:
+    """Case 3: a win-back with a holdout ran all along (the policy in force); from the day
+    after the calibration end a new policy replaces it. The forecast of the new policy's
+    total and of the change, against the truth: the world with the change and the same
+    world with the policy kept."""
+    end = calibration_end()
+    current = spec("In force", (WINBACK, None, None))
+    changed = spec("New policy", (WINBACK, None, end), (EARLY, end + pd.Timedelta(days=1), None))
+    world, kept = simulate(changed, customers, seed), simulate(current, customers, seed)
+    truth = world.repeat_transactions_after(end)
+    truth_change = truth - kept.repeat_transactions_after(end)
+    result = clmlang.forecast_history(
+        world.purchases,
+        _iso(end),
+        _iso(until()),
+        clmlang.loads(changed),
+        current=clmlang.loads(current),
+        messages=world.messages,
+        model="bgnbd",
+        replications=replications,
+        seed=seed,
+    )
+    row = _change(result)
+    return {
+        "truth": truth,
+        "predicted": row["new"],
+        "error": relative(row["new"], truth),
+        "truth_kept": kept.repeat_transactions_after(end),
+        "predicted_kept": row["current"],
+        "kept_error": relative(row["current"], kept.repeat_transactions_after(end)),
+        "truth_change": truth_change,
+        "predicted_change": row["change"],
+        "change_error": relative(row["change"], truth_change),
+        "low": row["low"],
+        "high": row["high"],
+    }
