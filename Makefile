@@ -8,7 +8,7 @@ BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 UV         := .uv/bin/uv
 
-.PHONY: demo test bench lint lock clean
+.PHONY: demo test bench validate lint lock clean
 
 # uv itself, pinned, in a folder of its own so that `uv sync` owns .venv.
 $(UV):
@@ -41,6 +41,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_forecast.py
 	$(BIN)/python benchmarks/bench_policytest.py
 	$(BIN)/python benchmarks/bench_whatif.py
+
+# Forecasts against simulated worlds whose truth is known (docs/calibration.md's table).
+validate: $(STAMP)
+	$(BIN)/python benchmarks/validate_policy_forecast.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check clmlang tests benchmarks
