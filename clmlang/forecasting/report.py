@@ -52,8 +52,13 @@ def render_forecast_report(result: HoldoutForecast) -> str:
         until=str(s.get("until")),
         calibration_end=str(s.get("calibration_end")),
         chart=figure(svg(fig), "Forecast against actual, week by week and cumulated"),
-        figures=[(k, v if isinstance(v, str) else clean(v)) for k, v in s.items() if k != "change"],
+        figures=[
+            (k, v if isinstance(v, str) else clean(v))
+            for k, v in s.items()
+            if k not in ("change", "net_of_policy")
+        ],
         change=_change(s.get("change")),
+        logged=_logged(s.get("net_of_policy")),
         fits=[
             {
                 "model": str(f["model"]),
@@ -90,6 +95,36 @@ def _backtest(score: object) -> str:
         f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.4f} "
         f"(from {' and '.join(score['cuts'])} to {score['end']})"
     )
+
+
+def _logged(block: object) -> dict[str, object] | None:
+    """What the policy in force's message log did to the calibration, as table rows."""
+    if not isinstance(block, dict):
+        return None
+
+    def share(value: object) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    rows = []
+    for r in block["responses"]:
+        measured = r["response"] is not None
+        rows.append(
+            (
+                f"{r['rule']} ({r['channel']})",
+                f"{r['sent']:,} / {r['held']:,}",
+                f"{share(r['converted_sent'])} / {share(r['converted_held'])}",
+                f"{r['lift']:+.4f} ± {r['lift_se']:.2g}" if measured else "n/a",
+                f"{r['response']:.4f} ± {r['response_se']:.2g}" if measured else r["note"],
+            )
+        )
+    return {
+        "untouched": f"{block['untouched_customers']:,}",
+        "effective": f"{block['effective_customers']:,.0f}",
+        "control": f"{block['control_share']:.1%}",
+        "induced": f"{block['induced_purchases']:,}",
+        "inseparable": ", ".join(block["inseparable_rules"]),
+        "rows": rows,
+    }
 
 
 def _change(change: object) -> dict[str, object] | None:
