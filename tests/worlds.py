@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 import clmlang
+from clmlang.forecasting.fitting import fit_bgnbd
+from clmlang.forecasting.history import summarise
 from clmlang.market.model import market_from_mapping
 
 START = pd.Timestamp("2020-01-01")
@@ -133,6 +135,17 @@ def no_marketing(customers: int, seed: int, replications: int = 1) -> dict[str, 
     )
     truth = world.repeat_transactions_after(end)
     out = {f"z_{k}": (fit.bgnbd.params[k] - v) / fit.bgnbd.std_errors[k] for k, v in TRUTH.items()}
+    # the same fit with same-day purchases kept apart (the world's purchases are separate
+    # transactions; calibration merges a customer's same-day rows, as the literature does)
+    apart = world.purchases.assign(date=pd.to_datetime(world.purchases["date"]))
+    apart = apart.sort_values(["customer_id", "date"], kind="stable")
+    unmerged = fit_bgnbd(summarise(apart, end))
+    out.update(
+        {
+            f"unmerged_z_{k}": (unmerged.params[k] - v) / unmerged.std_errors[k]
+            for k, v in TRUTH.items()
+        }
+    )
     predicted = float(result.summary["holdout_repeat_transactions"])
     out.update(truth=truth, predicted=predicted, error=relative(predicted, truth))
     return out
