@@ -46,7 +46,8 @@ class Rules:
             for r in self.memory.anchor:
                 ev = self.rules[r].trigger.event
                 if ev.kind == kind and self.stage_index.get(ev.stage) == code:
-                    self.memory.anchor[r][who] = d  # the latest, even with no timer set
+                    # the latest anchor, even if the timer is not set
+                    self.memory.anchor[r][who] = d
                     due = d + round(self.rules[r].trigger.days)
                     if due <= self.windows[r][1]:  # later, the rule's window has closed
                         self.calendar.add(due, "timer", r, who)
