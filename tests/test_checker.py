@@ -435,3 +435,33 @@ def test_bad_operands_in_arithmetic_are_diagnostics():
     ]:
         found = arithmetic_errors(condition)
         assert found and all(f[0].startswith("CLM1") for f in found), (condition, found)
+
+
+WINDOW = 'stage all when purchases >= 0\nrule r {{\n  active {}\n  send email "x"\n}}\n'
+
+
+def test_window_that_ends_before_it_starts_is_clm118():
+    """`from` after `until` is an error with its code, the clause's place and a hint."""
+    analysis = clmlang.analyse_text(HEAD + WINDOW.format("from 2026-03-31 until 2026-01-01"))
+    (d,) = analysis.diagnostics
+    assert (d.code, d.severity.value) == ("CLM118", "error")
+    assert (d.span.line, d.span.column, d.span.end_column) == (5, 3, 42)
+    assert "2026-01-01 until 2026-03-31" in d.hint
+    assert analysis.policy is None
+
+
+def test_window_bounds_that_are_fine():
+    """A one-day window, one bound alone, and bounds in order are all clean."""
+    for window in (
+        "from 2026-01-01 until 2026-01-01",
+        "from 2026-01-01 until 2026-03-31",
+        "from 2026-01-01",
+        "until 2026-01-01",
+    ):
+        assert codes(WINDOW.format(window)) == [], window
+
+
+def test_window_date_that_does_not_exist_is_clm006():
+    """Each date is checked, and no CLM118 is guessed from a date that is not one."""
+    found = clmlang.analyse_text(HEAD + WINDOW.format("from 2026-02-30 until 2025-13-01"))
+    assert [(d.code, d.span.column) for d in found.diagnostics] == [("CLM006", 15), ("CLM006", 32)]

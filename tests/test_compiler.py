@@ -148,3 +148,27 @@ def test_json_schema_validates_policy(policy):
     document["rules"][0]["trigger"]["kind"] = "whenever"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, schema)
+
+
+def test_activity_window_compiles_to_dates():
+    """`active` bounds become ISO dates in the policy (None where left out), through JSON and
+    the schema; a policy of format 1.0, without the fields, still reads."""
+    text = SPEC.replace(
+        "  priority 3\n", "  priority 3\n  active from 2026-10-01 until 2026-11-30\n"
+    )
+    text = text.replace(
+        "  when purchases == 1\n", "  when purchases == 1\n  active until 1997-09-30\n"
+    )
+    window = compile_spec(load_text(text))
+    season, welcome = window.rules
+    assert (str(season.active_from), str(season.active_until)) == ("2026-10-01", "2026-11-30")
+    assert (welcome.active_from, str(welcome.active_until)) == (None, "1997-09-30")
+    document = json.loads(window.to_json())
+    assert document["rules"][0]["active_from"] == "2026-10-01"
+    jsonschema.validate(document, json.loads(Policy.json_schema()))
+    assert Policy.from_json(window.to_json()) == window
+    old = json.loads(compile_spec(load_text(SPEC)).to_json())
+    old["format_version"] = "1.0"
+    for rule in old["rules"]:
+        del rule["active_from"], rule["active_until"]
+    assert Policy.model_validate(old).rules[0].active_from is None

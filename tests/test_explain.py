@@ -125,3 +125,25 @@ def test_bad_customer(analysis, customer, message):
     """A customer description that cannot be read says why."""
     with pytest.raises(CustomerError, match=message.replace("?", r"\?")):
         explain(analysis, customer)
+
+
+def test_activity_window_is_noted():
+    """`clm explain` has no date for the customer: a window is a note, not a reason."""
+    text = SPEC.replace(
+        "  holdout 10%\n", "  holdout 10%\n  active from 2026-01-01 until 2026-03-31\n"
+    )
+    text = text.replace(
+        "  on anniversary of birthday\n",
+        "  on anniversary of birthday\n  active until 2026-06-30\n",
+    )
+    result = explain(
+        analyse_text(text, "clinic.clm"),
+        "purchases=4, days_since_purchase=70 days, audience=premium",
+    )
+    keep = verdict(result, "keep_rhythm")
+    assert keep.fires and keep.reasons == ()
+    assert "fires only from 2026-01-01 until 2026-03-31 (both days included)" in keep.notes
+    assert (
+        "fires only until 2026-06-30 (that day included)" in verdict(result, "birthday_gift").notes
+    )
+    assert not any("fires only" in n for n in verdict(result, "cross_sell").notes)

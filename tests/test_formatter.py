@@ -136,3 +136,31 @@ def test_examples_are_formatted_and_sound(path: Path):
     _sound(text, out)
     assert format_text(out) == out
     assert out == text, f"{path} is not in canonical layout: run `clm fmt {path}`"
+
+
+def test_activity_window_is_printed_after_when():
+    """`active` goes after `when` and before `priority`, bounds in the order from, until."""
+    text = (
+        "rule r { priority 2 active  from 2026-01-01   until 2026-03-31 when purchases > 1 "
+        'send sms "hi" }\nrule s { active until 1997-09-30 send sms "a" }\n'
+        'rule t { active from 1997-10-01 send sms "b" }\n'
+    )
+    formatted = format_text(text)
+    assert formatted == (
+        "rule r {\n"
+        "  when purchases > 1\n"
+        "  active from 2026-01-01 until 2026-03-31\n"
+        "  priority 2\n"
+        '  send sms "hi"\n'
+        "}\n\n"
+        "rule s {\n"
+        "  active until 1997-09-30\n"
+        '  send sms "a"\n'
+        "}\n\n"
+        "rule t {\n"
+        "  active from 1997-10-01\n"
+        '  send sms "b"\n'
+        "}\n"
+    )
+    _sound(text, formatted)
+    assert format_text(formatted) == formatted

@@ -245,3 +245,39 @@ def test_string_escapes():
     """Escaped quotes and backslashes are unescaped in the tree."""
     rule = parse_text(r'rule r { send sms "say \"hi\" \\ bye" }').file.items[0]
     assert rule.flow.steps[0].content == 'say "hi" \\ bye'
+
+
+def test_activity_window_forms():
+    """`active from`, `active until` and both: dates as written, the clause's place kept."""
+    both = rule_of('active from 2026-01-01 until 2026-03-31\nsend email "x"').window
+    assert (both.start.text, both.end.text) == ("2026-01-01", "2026-03-31")
+    assert (both.span.line, both.span.column) == (2, 1)  # the clause, `active` included
+    assert (both.end.span.line, both.end.span.column) == (2, 30)
+    start = rule_of('active from 1997-10-01\nsend email "x"').window
+    assert (start.start.text, start.end) == ("1997-10-01", None)
+    end = rule_of('active until 1997-09-30\nsend email "x"').window
+    assert (end.start, end.end.text) == (None, "1997-09-30")
+    assert rule_of('send email "x"').window is None
+
+
+def test_active_is_a_name_outside_a_rule_header():
+    """`active` stays usable as a stage name (ecommerce_rfm.clm has one)."""
+    rule = rule_of('in stage active\non leave active\nactive until 2026-01-31\nsend email "x"')
+    assert rule.stages[0].text == "active" and rule.trigger.stage.text == "active"
+    assert rule.window.end.text == "2026-01-31"
+
+
+def test_activity_window_given_twice_is_reported():
+    """A second `active` clause is CLM114; write one clause with both bounds."""
+    result = parse_text('rule r {\nactive from 2026-01-01\nactive until 2026-02-01\nsend e "x"\n}')
+    assert [d.code for d in result.diagnostics] == ["CLM114"]
+    assert result.file.items[0].window.start.text == "2026-01-01"
+
+
+@pytest.mark.parametrize(
+    "clause", ["active", "active from", "active until 2026-01-01 from 2025-01-01", "active 2026"]
+)
+def test_incomplete_activity_window_is_a_syntax_error(clause: str):
+    """A window without a date, or with its bounds the wrong way round, is CLM001, no crash."""
+    result = parse_text(f'rule r {{\n{clause}\nsend e "x"\n}}')
+    assert "CLM001" in [d.code for d in result.diagnostics]

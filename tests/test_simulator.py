@@ -505,3 +505,158 @@ def test_reactivation_and_rate_multipliers_change_purchases_as_they_say():
     assert np.array_equal(np.minimum(slower.state.purchases, 3), np.minimum(base, 3))
     reached = base >= 3
     assert slower.state.purchases[reached].sum() < 0.9 * base[reached].sum()
+
+
+# ---- activity windows ---------------------------------------------------------------------
+
+WINDOWED = """program "Shop" currency USD
+channel email cost 0.1
+stage all when purchases >= 0
+rule thanks_old {
+  on purchase
+  holdout 20%
+  active until 2026-02-15
+  send email "Thanks"
+}
+rule thanks_new {
+  on purchase
+  active from 2026-02-16
+  send email "Thank you"
+}
+rule winback {
+  when days_since_purchase >= 30 days
+  active until 2026-03-31
+  send email "We miss you" offer discount 20%
+}
+rule winback_new {
+  when days_since_purchase >= 45 days
+  active from 2026-04-01
+  send email "Come back" offer discount 30%
+}
+rule check_in {
+  on 20 days after purchase
+  active until 2026-03-31
+  send email "How is it going?"
+}
+"""
+# A base that has bought before (so the win-backs have someone to win back from the start)
+EXISTING = {
+    "start_date": "2026-01-01",
+    "population": {"start": "existing", "purchases": {1: 0.5, 3: 0.5}, "recency_days": 90},
+}
+
+
+def _messages(spec: str, days=200, seed=3, **kw):
+    market = market_from_mapping(EXISTING)
+    forecast = clmlang.simulate(
+        clmlang.loads(spec), market, customers=2000, days=days, rng=seed, logs=True, **kw
+    )
+    return forecast.logs()["messages"]
+
+
+def _dates(messages, rule: str) -> tuple[str, str, int]:
+    dates = messages.loc[messages["rule"] == rule, "date"].astype(str)
+    return dates.min(), dates.max(), len(dates)
+
+
+def test_a_rule_fires_only_inside_its_window():
+    """`active until D`: nothing after D (holdout rows included), D itself included;
+    `active from D`: nothing before D, D itself included."""
+    messages = _messages(WINDOWED)
+    first, last, count = _dates(messages, "thanks_old")
+    assert count > 0 and first == "2026-01-01" and last == "2026-02-15"
+    held = messages[(messages["rule"] == "thanks_old") & (messages["status"] == "held_out")]
+    assert len(held) > 0 and held["date"].astype(str).max() <= "2026-02-15"
+    first, last, count = _dates(messages, "thanks_new")
+    assert count > 0 and first == "2026-02-16"
+    first, last, count = _dates(messages, "winback")
+    assert count > 0 and last <= "2026-03-31"
+    first, last, count = _dates(messages, "winback_new")
+    assert count > 0 and first >= "2026-04-01"
+    first, last, count = _dates(messages, "check_in")
+    assert count > 0 and last <= "2026-03-31"
+
+
+def test_a_window_over_the_whole_run_changes_nothing():
+    """Windows from the first to the last simulated day (or wider) give the same messages, one
+    for one, as the spec without windows."""
+    bare = WINDOWED
+    for clause in (
+        "active until 2026-02-15",
+        "active from 2026-02-16",
+        "active until 2026-03-31",
+        "active from 2026-04-01",
+    ):
+        bare = bare.replace(f"  {clause}\n", "")
+    assert "active" not in bare
+    exact = bare.replace("  send", "  active from 2026-01-01 until 2026-04-10\n  send")  # 100 days
+    wide = bare.replace("  send", "  active from 2020-01-01 until 2030-12-31\n  send")
+    expected = _messages(bare, days=100)
+    assert len(expected) > 0
+    for spec in (exact, wide):
+        assert _messages(spec, days=100).equals(expected)
+
+
+def test_until_a_date_is_the_same_run_up_to_that_date():
+    """Before its window closes a rule does what it would do without one: up to D the messages
+    are the same, one for one (timers, including "N days after purchase" ones, as well)."""
+    bare = WINDOWED.replace("  active until 2026-02-15\n", "").replace(
+        "  active until 2026-03-31\n", ""
+    )
+    until = bare.replace("  send", "  active until 2026-03-01\n  send", 1)  # thanks_old only
+    until = until.replace(
+        "  on 20 days after purchase\n", "  on 20 days after purchase\n  active until 2026-03-01\n"
+    )
+    without, windowed = _messages(bare, days=120), _messages(until, days=120)
+
+    def cut(m):  # `converted` looks past D (a purchase after the message), so it may differ
+        return m[m["date"].astype(str) <= "2026-03-01"].drop(columns="converted")
+
+    assert len(cut(without)) > 0 and cut(windowed).equals(cut(without))
+    for rule in ("thanks_old", "check_in"):
+        assert _dates(windowed, rule)[1] == "2026-03-01"
+        assert _dates(without, rule)[1] > "2026-03-01"
+
+
+def test_a_condition_rule_opening_late_looks_at_everyone_on_its_first_day():
+    """`when purchases >= 2` is not driven by time, yet on the window's first day every customer
+    who meets it enters (here all: each has bought three times), once; never before."""
+    spec = """program "Shop" currency USD
+channel email cost 0.1
+stage all when purchases >= 0
+rule regulars {
+  when purchases >= 2
+  active from 2026-02-01
+  send email "Thanks for coming back"
+}
+"""
+    market = market_from_mapping(
+        {**EXISTING, "population": {"start": "existing", "purchases": {3: 1.0}}}
+    )
+    forecast = clmlang.simulate(
+        clmlang.loads(spec), market, customers=2000, days=60, rng=4, logs=True
+    )
+    messages = forecast.logs()["messages"]
+    assert _dates(messages, "regulars") == ("2026-02-01", "2026-02-01", 2000)
+    assert messages["customer_id"].nunique() == 2000
+
+
+def test_no_trace_line_outside_the_window():
+    """Outside its window a rule is not even considered: no "triggered, but ..." trace line."""
+    spec = """program "Shop" currency USD
+channel email cost 0.1
+stage all when purchases >= 0
+rule never_eligible {
+  on purchase
+  for purchases > 100000
+  active from 2026-03-01
+  send email "x"
+}
+"""
+    forecast = clmlang.simulate(
+        clmlang.loads(spec), market_from_mapping(EXISTING), customers=300, days=120, rng=5, trace=14
+    )
+    purchase_days = {math.floor(day) for day, kind, _ in forecast.trace if kind == "purchase"}
+    rule_days = {day for day, kind, detail in forecast.trace if "never_eligible" in detail}
+    assert min(purchase_days) < 59  # 2026-03-01 is day 59: customer 14 buys before and after
+    assert rule_days == {d for d in purchase_days if d >= 59} != set()
