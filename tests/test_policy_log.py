@@ -193,3 +193,50 @@ def test_calibrate_with_messages_from_the_command_line(tmp_path, winback_world):
     assert "response winback (email)" in done.stdout
     market = (tmp_path / "market.toml").read_text()
     assert "[market.rules.winback]" in market and "[market.channels.email]" in market
+
+
+def test_forecast_with_messages_from_the_command_line(tmp_path, winback_world):
+    """`clm forecast NEW --current CURRENT --messages LOG`: the change, and how the log was
+    read, in forecast.json and the report; the same seed gives the same files."""
+    import json
+
+    world, _ = winback_world
+    history, messages = tmp_path / "p.csv", tmp_path / "m.csv"
+    world.purchases.to_csv(history, index=False)
+    world.messages.to_csv(messages, index=False)
+    current, new = tmp_path / "current.clm", tmp_path / "new.clm"
+    current.write_text(worlds.spec("In force", (worlds.WINBACK, None, None)))
+    new.write_text(worlds.spec("New", (worlds.EARLY, None, None)))
+    end = worlds.calibration_end().date().isoformat()
+    until = worlds.until().date().isoformat()
+    args = ["forecast", new, "--current", current, "--messages", messages, "--history", history,
+            "--calibration-end", end, "--until", until, "--replications", "2"]  # fmt: skip
+    first = clm(*args, "--out", tmp_path / "a")
+    assert first.returncode == 0, first.stderr
+    again = clm(*args, "--out", tmp_path / "b")
+    assert again.returncode == 0, again.stderr
+    for name in ("forecast.json", "customers.csv", "report.html"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    summary = json.loads((tmp_path / "a" / "forecast.json").read_text())
+    block = summary["net_of_policy"]
+    assert block["responses"][0]["rule"] == "winback" and block["induced_purchases"] > 0
+    assert summary["change"]["current_policy"] == "In force"
+    assert (
+        "The policy in force, from its message log" in (tmp_path / "a" / "report.html").read_text()
+    )
+    # the policy that sent the messages is required, and --model must be BG/NBD's
+    bare = clm(*args[:2], *args[4:], "--out", tmp_path / "c")
+    assert bare.returncode == 2 and "--messages: name the policy" in bare.stderr
+    other = clm(*args, "--model", "bgnbd_reactivation", "--out", tmp_path / "c")
+    assert other.returncode == 2 and "--messages" in other.stderr
+
+
+def test_fit_history_needs_the_policy_that_sent_the_messages(winback_world):
+    world, policy = winback_world
+    end = worlds.calibration_end()
+    with pytest.raises(ValueError, match="name the policy that sent them"):
+        clmlang.fit_history(world.purchases, end, messages=world.messages)
+    with pytest.raises(ValueError, match="cannot be named"):
+        clmlang.fit_history(
+            world.purchases, end, model="bgnbd_stages", messages=world.messages, policy=policy
+        )
