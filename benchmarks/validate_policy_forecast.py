@@ -36,11 +36,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--seeds", default="1,2,3,4,5")
+    parser.add_argument("--cases", default="1,2,3", help="which cases to run")
     args = parser.parse_args()
+    cases = {int(c) for c in args.cases.split(",")}
     seeds = [int(s) for s in args.seeds.split(",")]
     n = args.customers
     print(f"{n:,} customers, seeds {', '.join(map(str, seeds))}\n")
 
+    if 1 in cases:
+        no_marketing(n, seeds)
+    if 2 in cases:
+        campaign(n, seeds)
+    if 3 in cases:
+        in_force(n, seeds)
+
+
+def no_marketing(n: int, seeds: list[int]) -> None:
     rows, inside, inside_apart, total_ok = [], 0, 0, 0
     for seed in seeds:
         start = time.perf_counter()
@@ -69,6 +80,8 @@ def main() -> None:
         f"{total_ok}/{len(seeds)}\n"
     )
 
+
+def campaign(n: int, seeds: list[int]) -> None:
     rows, ok = [], 0
     for seed in seeds:
         start = time.perf_counter()
@@ -89,6 +102,8 @@ def main() -> None:
     print("\n".join(rows))
     print(f"\neffect within 10%: {ok}/{len(seeds)} seeds\n")
 
+
+def in_force(n: int, seeds: list[int]) -> None:
     rows, ok_total, ok_change = [], 0, 0
     for seed in seeds:
         start = time.perf_counter()

@@ -120,8 +120,22 @@ def _iso(day: pd.Timestamp) -> str:
     return day.date().isoformat()
 
 
-def _change(result, kpi: str = "repeat_transactions") -> dict:
-    return next(row for row in result.summary["change"]["kpis"] if row["kpi"] == kpi)
+def _forecast_change(world: World, new: str, current: str, replications: int, seed: int) -> dict:
+    """The forecast of NEW against CURRENT from the world's logs up to the calibration end:
+    the repeat transactions row of the change block."""
+    result = clmlang.forecast_history(
+        world.purchases,
+        _iso(calibration_end()),
+        _iso(until()),
+        clmlang.loads(new),
+        current=clmlang.loads(current),
+        messages=world.messages,
+        model="bgnbd",
+        replications=replications,
+        seed=seed,
+    )
+    kpis = result.summary["change"]["kpis"]
+    return next(row for row in kpis if row["kpi"] == "repeat_transactions")
 
 
 def no_marketing(customers: int, seed: int, replications: int = 1) -> dict[str, float]:
@@ -163,18 +177,7 @@ def campaign_then_new_policy(customers: int, seed: int, replications: int = 4) -
     after = spec("New policy", (WINBACK, None, earlier), (EARLY, end + pd.Timedelta(days=1), None))
     world, without = simulate(after, customers, seed), simulate(before, customers, seed)
     truth_effect = world.repeat_transactions_after(end) - without.repeat_transactions_after(end)
-    result = clmlang.forecast_history(
-        world.purchases,
-        _iso(end),
-        _iso(until()),
-        clmlang.loads(after),
-        current=clmlang.loads(before),
-        messages=world.messages,
-        model="bgnbd",
-        replications=replications,
-        seed=seed,
-    )
-    row = _change(result)
+    row = _forecast_change(world, after, before, replications, seed)
     return {
         "truth_effect": truth_effect,
         "predicted_effect": row["change"],
@@ -198,18 +201,7 @@ def policy_in_force_then_new(customers: int, seed: int, replications: int = 4) -
     world, kept = simulate(changed, customers, seed), simulate(current, customers, seed)
     truth = world.repeat_transactions_after(end)
     truth_change = truth - kept.repeat_transactions_after(end)
-    result = clmlang.forecast_history(
-        world.purchases,
-        _iso(end),
-        _iso(until()),
-        clmlang.loads(changed),
-        current=clmlang.loads(current),
-        messages=world.messages,
-        model="bgnbd",
-        replications=replications,
-        seed=seed,
-    )
-    row = _change(result)
+    row = _forecast_change(world, changed, current, replications, seed)
     return {
         "truth": truth,
         "predicted": row["new"],

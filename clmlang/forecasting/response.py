@@ -104,8 +104,8 @@ def measure(
     market: Market,
     lifts: dict[str, float],
 ) -> list[Response]:
-    """Each rule's response from its first contacts. `history`: the purchases net of the
-    policy (thinned); `delivered`: every delivered message (customer_id, date), for fatigue;
+    """Each rule's response from its first contacts. `history`: the purchases (merged by
+    day); `delivered`: every delivered message (customer_id, date), for fatigue;
     `buying`: BG/NBD's r, alpha (weeks), a, b fitted net of the policy; `lifts`: each rule's
     offer lift (1 without a policy)."""
     out = []

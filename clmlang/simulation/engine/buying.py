@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaincinv, ndtri
 
+from .holdings import take_up
 from .population import NEVER
 from .streams import Purpose
 
@@ -257,16 +258,7 @@ class Buying:
             join = bought_programme | (S.uniform(ids, Purpose.JOIN, k) < roles.repeat_join)
             st.members[ids[join]] = True
         if cat.lifetimes:
-            u = S.uniform(ids, Purpose.TAKE_UP, k)
-            bought = np.isin(product, cat.lifetimes)
-            takes = bought | (u < roles.lifetime_take_up)
-            pick = np.array(cat.lifetimes)[
-                np.minimum(
-                    (u / max(roles.lifetime_take_up, 1e-12) * len(cat.lifetimes)).astype(int),
-                    len(cat.lifetimes) - 1,
-                )
-            ]
-            which = np.where(bought, product, pick)
+            takes, which = take_up(cat, roles, S.uniform(ids, Purpose.TAKE_UP, k), product)
             for j in cat.lifetimes:
                 sel = takes & (which == j)
                 bit = np.uint64(1) << np.uint64(j)

@@ -121,9 +121,10 @@ def replay_purchases(
     return out
 
 
-def _take_up(cat, roles, streams, ids, product, i, t, started) -> None:
-    """Subscriptions taken up at purchase i (as `Buying._memberships` decides them)."""
-    u = streams.uniform(ids, Purpose.TAKE_UP, i)
+def take_up(cat, roles, u: np.ndarray, product: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Who takes up a subscription at a purchase of `product`, given their uniform `u`, and
+    which one: buying a lifetime product is taking it up; otherwise a share
+    `roles.lifetime_take_up` takes one of the lifetime products, chosen by `u`."""
     bought = np.isin(product, cat.lifetimes)
     takes = bought | (u < roles.lifetime_take_up)
     pick = np.array(cat.lifetimes)[
@@ -132,7 +133,12 @@ def _take_up(cat, roles, streams, ids, product, i, t, started) -> None:
             len(cat.lifetimes) - 1,
         )
     ]
-    which = np.where(bought, product, pick)
+    return takes, np.where(bought, product, pick)
+
+
+def _take_up(cat, roles, streams, ids, product, i, t, started) -> None:
+    """Subscriptions taken up at purchase i (as `Buying._memberships` decides them)."""
+    takes, which = take_up(cat, roles, streams.uniform(ids, Purpose.TAKE_UP, i), product)
     for j in cat.lifetimes:
         sel = ids[takes & (which == j)]
         fresh = np.isnan(started[j][sel])
