@@ -240,3 +240,23 @@ def test_fit_history_needs_the_policy_that_sent_the_messages(winback_world):
         clmlang.fit_history(
             world.purchases, end, model="bgnbd_stages", messages=world.messages, policy=policy
         )
+
+
+def test_nothing_after_the_calibration_end_is_read(winback_world):
+    """The history and the log after the calibration end change nothing: the same market,
+    the same responses, the same marks."""
+    world, policy = winback_world
+    end = worlds.calibration_end()
+    full = clmlang.fit_history(
+        world.purchases, end, model="bgnbd", messages=world.messages, policy=policy
+    )
+    cut = clmlang.fit_history(
+        world.purchases[world.purchases["date"] <= end],
+        end,
+        model="bgnbd",
+        messages=world.messages[world.messages["date"] <= end],
+        policy=policy,
+    )
+    assert full.to_toml() == cut.to_toml()
+    assert full.responses == cut.responses
+    assert (full.summary.induced == cut.summary.induced).all()

@@ -82,6 +82,7 @@ def read_log(
     """Step 1: the log up to `end` against `history` (merged by day). `policy` sent the
     messages: which rules are transactional (no response) and each rule's offer."""
     log = messages[messages["date"] <= end]
+    history = history[history["date"] <= end].reset_index(drop=True)  # nothing later is read
     transactional = {r.name for r in policy.rules} - _responsive(policy)
     effective = frozenset(set(log["rule"].unique()) - transactional)
     mine = log[log["rule"].isin(effective)]
@@ -93,7 +94,7 @@ def read_log(
         history=history,
         log=mine,
         fired_log=log,
-        contacts=first_contacts(mine, history, windows),
+        contacts=first_contacts(mine, history, windows, end),
         delivered=delivered,
         sends=sends,
         effective=effective,

@@ -82,15 +82,18 @@ class Response:
 
 
 def first_contacts(
-    messages: pd.DataFrame, history: pd.DataFrame, windows: dict[str, float]
+    messages: pd.DataFrame, history: pd.DataFrame, windows: dict[str, float], end: pd.Timestamp
 ) -> pd.DataFrame:
     """Per (rule, customer): the first row that sent the message or held it back, with
-    `arm` ("sent" or "held"), `window` (days) and `converted` (a purchase in the window)."""
+    `arm` ("sent" or "held"), `window` (days) and `converted` (a purchase in the window).
+    Contacts whose window runs past `end` (the history's last day) are left out: whether
+    they bought is not known yet."""
     rows = messages[messages["status"].isin(("delivered", "held_out", "control"))]
     rows = rows.drop_duplicates(["rule", "customer_id"], keep="first").copy()
     rows["arm"] = np.where(rows["status"] == "delivered", "sent", "held")
     rows["window"] = rows["channel"].map(windows).fillna(max(windows.values(), default=14.0))
     rows["window"] = np.ceil(rows["window"]).astype(np.int64)
+    rows = rows[rows["date"] + pd.to_timedelta(rows["window"], unit="D") <= end]
     found = purchase_after(history, rows["customer_id"], rows["date"], rows["window"])
     rows["converted"] = found >= 0
     return rows.reset_index(drop=True)
