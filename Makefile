@@ -30,9 +30,11 @@ demo: $(STAMP)
 	@echo "compiled policy written to build/clinic.policy.json"
 	$(BIN)/clm simulate specs/clinic.clm --scenario simulations/clinic.toml --out build/clinic
 
+# The suite runs on both cores (pytest-xdist), a test file to a worker so that its
+# module-wide fixtures are built once.
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_compile.py
