@@ -260,3 +260,19 @@ def test_nothing_after_the_calibration_end_is_read(winback_world):
     assert full.to_toml() == cut.to_toml()
     assert full.responses == cut.responses
     assert (full.summary.induced == cut.summary.induced).all()
+
+
+def test_a_rule_sent_to_all_but_the_control_group_is_separable_through_it():
+    """Every customer outside the control group got the message: the control group alone
+    stands for the base, each of its customers weighted 1 / c."""
+    log = _log(
+        [
+            ("a", "2020-02-01", "w", "delivered"),
+            ("b", "2020-02-01", "w", "delivered"),
+            ("c", "2020-02-01", "w", "delivered"),
+            ("d", "2020-02-01", "w", "control"),
+        ]
+    )
+    e = exposure_weights(np.array(list("abcde")), log, {"w"})
+    assert e.inseparable == ()
+    assert e.weights.tolist() == pytest.approx([0.0, 0.0, 0.0, 4.0, 1.0])

@@ -68,7 +68,6 @@ def exposure_weights(
     not transactional)."""
     log = messages[messages["rule"].isin(effective)]
     control = set(log.loc[log["status"] == "control", "customer_id"])
-    log.groupby("customer_id")
     outside = log[~log["customer_id"].isin(control)]
     sent = (outside["status"] == "delivered").rename("delivered")
     delivered = sent.groupby([outside["rule"], outside["customer_id"]]).max()
@@ -78,16 +77,20 @@ def exposure_weights(
         for rule, row in per_rule.iterrows()
         if row["size"] > 0
     }
-    inseparable = tuple(sorted(r for r, q in never.items() if q <= 0.0))
-    separable = {r: q for r, q in never.items() if q > 0.0}
-    log = log[log["rule"].isin(separable)]
+    for rule in set(log["rule"]) - set(never):  # reached only customers of the control group
+        never[str(rule)] = 1.0
     everyone = log["customer_id"].unique()
     c = len(control & set(everyone)) / max(len(everyone), 1)
+    # a rule that delivered to every customer outside the control group is separable only
+    # through the control group
+    inseparable = tuple(sorted(r for r, q in never.items() if q <= 0.0 and c <= 0.0))
+    separable = {r: q for r, q in never.items() if r not in inseparable}
+    log = log[log["rule"].isin(separable)]
     touched = set(log.loc[log["status"] == "delivered", "customer_id"])
     # per customer: the product of q over the rules that reached them
     rules_of = log.drop_duplicates(["customer_id", "rule"])
     q = rules_of["rule"].map(separable).astype(float)
-    product = np.exp(np.log(q).groupby(rules_of["customer_id"].to_numpy()).sum())
+    product = q.groupby(rules_of["customer_id"].to_numpy()).prod()
     p_untouched = c + (1.0 - c) * product
     index = pd.Index(customers)
     weights = np.ones(customers.size)
