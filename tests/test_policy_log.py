@@ -158,6 +158,12 @@ def test_the_response_is_measured_against_the_holdout(winback_world):
     responses = calibration.responses
     (winback,) = responses
     assert winback.rule == "winback" and winback.offer_lift == pytest.approx(1.6)
+    # the world's email unsubscribes 0.002 of the messages (the market's default): the
+    # measured rate within 3 binomial standard errors of it
+    sent = int((world.messages["status"] == "delivered").sum())
+    rate = calibration.unsubscribes["email"]
+    assert abs(rate - 0.002) <= 3 * np.sqrt(0.002 * 0.998 / sent), (rate, sent)
+    assert calibration.market.channels["email"].unsubscribe == rate
     assert abs(winback.response - worlds.RESPONSE) <= 3 * winback.response_se, winback
     # the held-out arm is a fifth of the first contacts (holdout 20%): 3-sigma binomial band
     n = winback.sent + winback.held

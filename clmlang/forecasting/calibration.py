@@ -56,6 +56,7 @@ class Calibration:
     responses: tuple[Response, ...] = ()
     exposure: Exposure | None = None
     induced_purchases: int = 0  # marked in the histories as brought by a message
+    unsubscribes: dict[str, float] | None = None  # per channel, measured from the log
 
     @property
     def buying_fits(self) -> tuple[Fit, ...]:
@@ -159,6 +160,8 @@ class Calibration:
                 )
             else:
                 lines.append(f"  response {r.rule} ({r.channel}): {r.note}")
+        for channel, rate in (self.unsubscribes or {}).items():
+            lines.append(f"  unsubscribes on {channel}: {rate:.4f} per delivered message")
         return lines
 
     def policy_summary(self) -> dict[str, object] | None:
@@ -177,6 +180,7 @@ class Calibration:
             "induced_purchases": self.induced_purchases,
             "inseparable_rules": list(e.inseparable),
             "responses": [r.to_dict() for r in self.responses],
+            "unsubscribes": dict(self.unsubscribes or {}),
         }
 
     def to_toml(self) -> str:
@@ -307,16 +311,12 @@ def fit_history(
             f"{int(summary.x.sum()):,} repeat purchases)"
         ) from None
     responses: tuple[Response, ...] = ()
-    induced = 0
+    induced, unsubscribes = 0, None
     if logged is not None:
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         step = measured(logged, market, summary, bg.params, rng)
-        market, summary, responses, induced = (
-            step.market,
-            step.summary,
-            step.responses,
-            step.induced,
-        )
+        market, summary, responses = step.market, step.summary, step.responses
+        induced, unsubscribes = step.induced, step.unsubscribes
     return Calibration(
         market,
         bg,
@@ -334,6 +334,7 @@ def fit_history(
         responses,
         exposure,
         induced,
+        unsubscribes,
     )
 
 

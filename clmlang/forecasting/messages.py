@@ -2,7 +2,8 @@
 
 One row per customer a rule reached on a day, as `clm simulate --logs` writes it
 (clmlang/simulation/logs.py): `customer_id`, `date`, `rule`, `channel`, `status`, and
-optionally `variant`. The statuses: `delivered`; `held_out` (in the rule's holdout: nothing
+optionally `variant` and `unsubscribed` (true when the message made the customer
+unsubscribe from the channel). The statuses: `delivered`; `held_out` (in the rule's holdout: nothing
 was sent); `control` (in the global control group); `capped`, `delayed`, `over_capacity`,
 `not_reachable` (not sent for those reasons). A log from another tool is mapped to these
 columns and statuses by whoever exports it. Whether a message converted is not read from
@@ -34,8 +35,9 @@ STATUSES = (
 
 def load_messages(source: str | Path | pd.DataFrame, *, query: str | None = None) -> pd.DataFrame:
     """Read and check a message log: columns `customer_id` (text), `date` (datetime64, the
-    day), `rule`, `channel`, `status` (categorical over STATUSES) and `variant` ("" when the
-    log has none). `source`: a .csv or .parquet file, a SQLAlchemy URL with `query`, or a
+    day), `rule`, `channel`, `status` (categorical over STATUSES), `variant` ("" when the
+    log has none) and `unsubscribed` (1.0 or 0.0; NaN when the log has no such column).
+    `source`: a .csv or .parquet file, a SQLAlchemy URL with `query`, or a
     DataFrame. Raises `HistoryError` naming the file, the row and the column."""
     if isinstance(source, pd.DataFrame):
         raw, where, by_index = source, "<dataframe>", True
@@ -74,6 +76,13 @@ def load_messages(source: str | Path | pd.DataFrame, *, query: str | None = None
         if "variant" in raw.columns
         else pd.Series("", index=raw.index)
     )
+    unsubscribed = np.full(len(raw), np.nan)
+    if "unsubscribed" in raw.columns:
+        flag = raw["unsubscribed"].astype(str).str.strip().str.lower()
+        bad = ~flag.isin(("true", "false", "1", "0", "")).to_numpy()
+        if bad.any():
+            raise refuse(bad, "unsubscribed", "not true or false")
+        unsubscribed = flag.isin(("true", "1")).to_numpy(dtype=float)
     frame = pd.DataFrame(
         {
             "customer_id": text["customer_id"].to_numpy(),
@@ -82,6 +91,7 @@ def load_messages(source: str | Path | pd.DataFrame, *, query: str | None = None
             "variant": variant.to_numpy(),
             "channel": text["channel"].to_numpy(),
             "status": pd.Categorical(text["status"].to_numpy(), categories=list(STATUSES)),
+            "unsubscribed": unsubscribed,
         }
     )
     return frame.sort_values(["date", "customer_id"], kind="stable").reset_index(drop=True)

@@ -29,7 +29,9 @@ from .history import Summary
 from .response import Response, channel_responses, first_contacts, induced_chance, measure
 from .response import silence as silence_evidence
 
-__all__ = ["LoggedPolicy", "Measured", "measured", "read_log"]
+__all__ = ["MIN_SENDS", "LoggedPolicy", "Measured", "measured", "read_log"]
+
+MIN_SENDS = 100  # delivered messages on a channel, at the least, to measure its unsubscribes
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,17 @@ class LoggedPolicy:
             out[str(rule)] = days
         return out
 
+    def unsubscribe_rates(self) -> dict[str, float]:
+        """Per channel: the share of delivered messages (every rule's) after which the
+        customer unsubscribed, when the log says so."""
+        sent = self.fired_log[self.fired_log["status"] == "delivered"]
+        known = sent[sent["unsubscribed"].notna()]
+        return {
+            str(channel): float(rows["unsubscribed"].mean())
+            for channel, rows in known.groupby("channel")
+            if len(rows) >= MIN_SENDS
+        }
+
     def exposure(self, customers: np.ndarray) -> Exposure:
         """The weights of `customers` (a summary's ids) for fits net of the policy."""
         return exposure_weights(customers, self.log, set(self.effective))
@@ -74,6 +87,7 @@ class Measured:
     summary: Summary  # with the induced purchases, the silence evidence, the rules fired
     responses: tuple[Response, ...]
     induced: int  # purchases up to the calibration end marked as brought by a message
+    unsubscribes: dict[str, float]  # per channel: measured unsubscribes per delivered message
 
 
 def read_log(
@@ -121,6 +135,10 @@ def measured(
     for name, (value, _) in channel_responses(responses).items():
         old = market.channel(name)
         channels[name] = ChannelResponse(**{**old.model_dump(), "response": value})
+    unsubscribes = logged.unsubscribe_rates()
+    for name, rate in unsubscribes.items():
+        old = channels.get(name, market.channel(name))
+        channels[name] = ChannelResponse(**{**old.model_dump(), "unsubscribe": rate})
     rules = dict(market.rules)
     for r in responses:
         if r.measured:
@@ -149,7 +167,7 @@ def measured(
         revived=wakes,
         silence=silence,
     )
-    return Measured(market, summary, tuple(responses), int(counts.sum()))
+    return Measured(market, summary, tuple(responses), int(counts.sum()), unsubscribes)
 
 
 def _per_customer(rows: pd.DataFrame, customers: np.ndarray) -> np.ndarray:
