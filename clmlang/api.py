@@ -259,6 +259,7 @@ def forecast_history(
     messages: pd.DataFrame | str | Path | None = None,
     product_col: str | None = None,
     logs: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> HoldoutForecast:
     """Forecast the real customer base of `history` from `calibration_end` to `until`.
 
@@ -281,7 +282,8 @@ def forecast_history(
     (needs `current`, and no `market`). `logs`: keep the first replication's purchases and
     messages, the customers named by the history's ids (`HoldoutForecast.logs()`,
     `write(folder, logs=True)`; with `current`, its first replication too, told apart by a
-    `policy` column). When the history goes past
+    `policy` column). `progress(step, done, total)`: called as the calibration's steps start
+    and after each simulated day. When the history goes past
     the calibration end, the forecast is compared with what happened. Returns a
     `HoldoutForecast` (`customers`, `weekly`, `summary`, `fits`; `write(folder)` for
     forecast.json, customers.csv and report.html). Raises `HistoryError`, `MarketError`,
@@ -320,6 +322,7 @@ def forecast_history(
             messages=messages,
             policy=current,
             rng=seed,
+            progress=progress,
         )
     if isinstance(market, Calibration):
         if market.calibration_end != end:
@@ -352,6 +355,7 @@ def forecast_history(
             fits=fits,
             current=current,
             logs=logs,
+            progress=progress,
         )
     except MarketError as error:  # the buying model has no posterior: say where it came from
         raise MarketError(source, error.problems) from None

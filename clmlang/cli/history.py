@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..market.model import MAX_REPLICATIONS, MarketError
 from .common import (
     PROBLEMS,
+    _color,
     _compile_or_exit,
     _input_file,
     _market_failure,
@@ -47,6 +53,26 @@ Messages = Annotated[
         " --logs` writes it): fit net of that policy and measure its responses."
     ),
 ]
+
+
+@contextmanager
+def _steps() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr for calibration's steps and the forecast's simulated days,
+    as `clm simulate` has; nothing when stderr is not a terminal (a pipe, a CI log)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True, highlight=False),
+        transient=True,
+        disable=not _color(sys.stderr),
+    ) as bar:
+        task = bar.add_task("reading the history", total=None)
+
+        def update(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        yield update
 
 
 def _date_option(value: str, option: str) -> str:
@@ -151,16 +177,18 @@ def calibrate_(
     end = _date_option(calibration_end, "--calibration-end")
     in_force = _logged_policy(messages, policy, "--policy", model, backtest)
     try:
-        frame = load_history(history, query=query, **columns)
-        result = fit_history(
-            frame,
-            end,
-            model=model,
-            backtest_models=backtest,
-            messages=messages,
-            policy=in_force,
-            rng=seed,
-        )
+        with _steps() as progress:
+            frame = load_history(history, query=query, **columns)
+            result = fit_history(
+                frame,
+                end,
+                model=model,
+                backtest_models=backtest,
+                messages=messages,
+                policy=in_force,
+                rng=seed,
+                progress=progress,
+            )
     except HistoryError as error:
         _out(f"error: {error}", err=True)
         raise typer.Exit(PROBLEMS) from None
@@ -265,21 +293,23 @@ def forecast_(
     if messages is not None:
         _logged_policy(messages, current, "--current", model, backtest)
     try:
-        frame = load_history(history, query=query, **columns)
-        result = forecast_history(
-            frame,
-            calibration_end,
-            until,
-            policy,
-            market=market,
-            model=model,
-            replications=replications,
-            seed=seed,
-            backtest=backtest,
-            current=in_force,
-            messages=messages,
-            logs=logs,
-        )
+        with _steps() as progress:
+            frame = load_history(history, query=query, **columns)
+            result = forecast_history(
+                frame,
+                calibration_end,
+                until,
+                policy,
+                market=market,
+                model=model,
+                replications=replications,
+                seed=seed,
+                backtest=backtest,
+                current=in_force,
+                messages=messages,
+                logs=logs,
+                progress=progress,
+            )
     except HistoryError as error:
         _out(f"error: {error}", err=True)
         raise typer.Exit(PROBLEMS) from None

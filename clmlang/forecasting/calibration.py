@@ -13,6 +13,7 @@ family.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -220,6 +221,7 @@ def fit_history(
     messages: pd.DataFrame | str | None = None,
     policy: Policy | None = None,
     rng: np.random.Generator | int = 0,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Calibration:
     """Fit the buying and spend models to `history` up to `calibration_end` (nothing after it
     is used): the fits, the chosen model and the calibrated market. `model` is one of
@@ -237,7 +239,8 @@ def fit_history(
     each history's purchases that a message brought, the customers it woke and the messages
     left unanswered are read by the forecast's posterior, which BG/NBD's alone does: the
     buying model is then BG/NBD, and no backtest runs. `rng`: a Generator (or seed) for
-    the marks."""
+    the marks. `progress(step, done, total)` is called as each step starts (reading, the
+    fits, the backtest, the responses)."""
     if model not in MODELS:
         raise ValueError(f"unknown buying model {model!r}; choose one of {', '.join(MODELS)}")
     if messages is not None and model not in ("auto", "bgnbd"):
@@ -257,6 +260,14 @@ def fit_history(
     if bad is not None:  # a DataFrame not read by load_history
         row, what = bad
         raise HistoryError(f"index {frame.index[row]!r}, column `amount`: {what}")
+    steps = ["fitting the buying models", "measuring the responses"]
+    if messages is None:
+        steps[1] = "backtesting the buying models"
+
+    def step(i: int) -> None:
+        if progress is not None:
+            progress(steps[i], i, len(steps))
+
     merged = merge_days(frame)
     end = pd.Timestamp(calibration_end)
     logged, weights, exposure = None, None, None
@@ -273,6 +284,7 @@ def fit_history(
             " 0, so no spend model (Gamma-Gamma) can be fitted: calibrating needs what each"
             " purchase was worth (a market from elsewhere can be given to `clm forecast --market`)"
         )
+    step(0)
     bg = fit_bgnbd(summary, weights=weights)
     # the reactivation fit is the longest; numpy lets go of the GIL, so it runs beside the rest
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -287,6 +299,7 @@ def fit_history(
         reason = "bgnbd: net of the policy in force, BG/NBD's posterior reads the message log"
     else:
         if model == "auto" or backtest_models:
+            step(1)
             fitters = {"bgnbd": None}  # a fit with no parameter beyond BG/NBD's is BG/NBD
             plain = {"r", "alpha", "a", "b"}
             if set(stages.params) - plain:
@@ -313,10 +326,11 @@ def fit_history(
     responses: tuple[Response, ...] = ()
     induced, unsubscribes = 0, None
     if logged is not None:
+        step(1)
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        step = measured(logged, market, summary, bg.params, rng)
-        market, summary, responses = step.market, step.summary, step.responses
-        induced, unsubscribes = step.induced, step.unsubscribes
+        found = measured(logged, market, summary, bg.params, rng)
+        market, summary, responses = found.market, found.summary, found.responses
+        induced, unsubscribes = found.induced, found.unsubscribes
     return Calibration(
         market,
         bg,

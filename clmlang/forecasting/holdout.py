@@ -12,7 +12,7 @@ marketing carries on, as the CLV models assume.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,6 +190,7 @@ def forecast_base(
     fits: Sequence[Fit] = (),
     current: Policy | None = None,
     logs: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> HoldoutForecast:
     """Simulate the real base (`summary`, the history up to `calibration_end`) from the
     calibration end to `until`, `replications` times, in `market`.
@@ -202,8 +203,9 @@ def forecast_base(
     calibration's, when there is one) are reported alongside.
 
     `current`: the policy in force. Then it runs too, on the same draws, and the summary
-    gains a `change` block: NEW - CURRENT per replication, with its interval. `logs`: keep
-    the first replication's purchases and messages (forecast_logs.py).
+    gains a `change` block: NEW - CURRENT per replication, with its interval.
+    `progress("simulating", done, total)` is called after each simulated day of each run.
+    `logs`: keep the first replication's purchases and messages (forecast_logs.py).
     """
     s = summary
     calibration_end = pd.Timestamp(calibration_end).date().isoformat()
@@ -246,6 +248,9 @@ def forecast_base(
     )
     if problem:
         raise ValueError(problem)
+    blocks = math.ceil(replications / stack)
+    total = blocks * len(runs) * days  # simulated days, for `progress`
+    done = 0
     for first in range(0, replications, stack):
         reps = range(first, min(first + stack, replications))
         bases = [
@@ -255,9 +260,11 @@ def forecast_base(
         for i, (run_policy, run_market) in enumerate(runs):
             rng = np.random.default_rng([seed, first, 1])  # the same for both runs
             log = logs and first == 0 and i < len(policies)
+            tick = None if progress is None else _ticker(progress, done, total)
             count, money, week, extra, run = _run(
-                run_policy, run_market, bases, n, days, weeks, rng, log
+                run_policy, run_market, bases, n, days, weeks, rng, log, tick
             )
+            done += days
             if log:
                 kept.append(block_logs(run, s.customers, len(bases)))
             per_rep[i, first : first + len(reps), 0] = count.sum(axis=1)
@@ -342,7 +349,12 @@ def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:
     return bare, market.model_copy(update={"stages": {}, "products": {}})
 
 
-def _run(policy, market, bases, n, days, weeks, rng, logs=False) -> tuple:
+def _ticker(progress: Callable[[str, int, int], None], done: int, total: int):
+    """The engine's per-day callback for one run, as overall progress."""
+    return lambda day: progress("simulating", done + day + 1, total)
+
+
+def _run(policy, market, bases, n, days, weeks, rng, logs=False, progress=None) -> tuple:
     """One simulation of the bases side by side: per base, purchase days per customer
     (same-day purchases are one), revenue per customer and purchase days per week; the
     block figures, and the run itself."""
@@ -356,6 +368,7 @@ def _run(policy, market, bases, n, days, weeks, rng, logs=False) -> tuple:
         base=stack_bases(bases),
         blocks=k,
         logs=logs,
+        progress=progress,
     )
     log = run.recorder.purchases.arrays()
     mine = log["customer"] < n * k  # customers acquired during the run are not the base's
