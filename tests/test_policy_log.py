@@ -10,8 +10,9 @@ import pytest
 
 import clmlang
 from clmlang.forecasting.exposure import exposure_weights, mark_induced
-from clmlang.forecasting.history import HistoryError, history_at, load_history, purchase_after
+from clmlang.forecasting.history import HistoryError, load_history
 from clmlang.forecasting.messages import load_messages
+from clmlang.forecasting.timeline import history_at, purchase_after
 
 from . import worlds
 from .conftest import clm

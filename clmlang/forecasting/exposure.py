@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .history import purchase_after
+from .timeline import purchase_after
 
 __all__ = ["Exposure", "exposure_weights", "mark_induced"]
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..market.model import Market
-from .history import history_at, purchase_after
+from .timeline import history_at, purchase_after
 
 __all__ = [
     "MIN_ARM",
