@@ -15,7 +15,7 @@ import clmlang
 from clmlang.forecasting.calibration import fit_history
 from clmlang.forecasting.fitting import fit_bgnbd
 from clmlang.forecasting.history import load_history, summarise
-from clmlang.forecasting.holdout import bgnbd_expected_holdout
+from clmlang.forecasting.posterior import bgnbd_expected_holdout
 from clmlang.forecasting.reactivation_posterior import posterior
 from clmlang.forecasting.stage_multipliers import _loglik, exposures, fit_bgnbd_stages
 from clmlang.simulation.engine import simulate_policy

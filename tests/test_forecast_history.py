@@ -12,7 +12,7 @@ import pytest
 
 import clmlang
 from clmlang.forecasting.history import summarise
-from clmlang.forecasting.holdout import bgnbd_expected_holdout
+from clmlang.forecasting.posterior import bgnbd_expected_holdout
 
 from .conftest import ROOT, clm
 

@@ -9,7 +9,7 @@ import numpy as np
 from clmlang.forecasting.backtest import Backtest, choose, deviance, expected_purchases
 from clmlang.forecasting.fitting import Fit
 from clmlang.forecasting.history import Summary
-from clmlang.forecasting.holdout import bgnbd_expected_holdout
+from clmlang.forecasting.posterior import bgnbd_expected_holdout
 
 from .conftest import ROOT, clm
 

@@ -31,7 +31,7 @@ import pandas as pd
 from ..market.model import Buying
 from .fitting import Fit, fit_bgnbd
 from .history import HistoryError, Summary, summarise
-from .holdout import Latent
+from .posterior import Latent
 
 __all__ = ["MIN_TRANSACTIONS", "ORIGINS", "Backtest", "backtest", "choose", "deviance"]
 

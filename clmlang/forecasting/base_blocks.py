@@ -55,7 +55,7 @@ def history_products(holdings: Holdings, policies: list[Policy]) -> dict[str, ob
 
 def draw_base(s: Summary, spend: Spend, latent, rng: np.random.Generator) -> Base:
     """One draw of the real base: each customer's history as it is, their latent state
-    (`latent`, a holdout.Latent) and spend level from their posteriors, the products the
+    (`latent`, a posterior.Latent) and spend level from their posteriors, the products the
     history names."""
     alive, rate, dropout = latent.draw(rng)
     px = spend.p * s.x

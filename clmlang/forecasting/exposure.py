@@ -22,7 +22,7 @@ group are randomised:
   purchase stays in the history: it was a chance to drop out, as every purchase is
   (removing it would make a customer who stopped after answering a win-back look as if they
   could not have stopped), but it is no evidence of the customer's buying rate; and when
-  the message woke a lapsed customer, a dropout happened before it (holdout.py's posterior
+  the message woke a lapsed customer, a dropout happened before it (posterior.py
   reads both). The messages a customer left unanswered since their last purchase are
   evidence of lapsing (response.silence).
 

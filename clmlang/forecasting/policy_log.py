@@ -10,7 +10,7 @@ each rule reached and whom it held back. In two steps:
    response, which purchases the messages brought (each converted send's purchase marked
    with the model's chance that the message caused it), and the evidence of lapsing in the
    messages left unanswered since the last purchase. The forecast's posteriors read both
-   (holdout.py).
+   (posterior.py).
 """
 
 from __future__ import annotations
