@@ -138,6 +138,9 @@ class TreeBuilder(TermBuilder):
     def product_attach(self, meta: Any, ch: list[Any]) -> tuple[str, Any, Span]:
         return ("attach to", ch[0], self._span(meta))
 
+    def attach_list(self, meta: Any, ch: list[Any]) -> tuple[s.Name | s.LineArgument, ...]:
+        return tuple(c if isinstance(c, s.LineArgument) else self._name(c) for c in ch)
+
     def product_reward(self, meta: Any, ch: list[Any]) -> tuple[str, Any, Span]:
         return ("reward", ch[0], self._span(meta))
 

@@ -214,7 +214,11 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
         return ("line", self._name(ch[0]))
 
     def event_first_purchase(self, meta: Any, ch: list[Any]) -> s.Event:
-        return s.Event(s.EventKind.FIRST_PURCHASE, span=self._span(meta))
+        product = line = None
+        if ch and ch[0] is not None:
+            kind, name = ch[0]
+            product, line = (name, None) if kind == "product" else (None, name)
+        return s.Event(s.EventKind.FIRST_PURCHASE, product, line, None, self._span(meta))
 
     def event_enter(self, meta: Any, ch: list[Any]) -> s.Event:
         return s.Event(s.EventKind.ENTER, stage=self._name(ch[0]), span=self._span(meta))
