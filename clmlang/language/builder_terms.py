@@ -15,6 +15,7 @@ from lark import Token, Transformer, v_args
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.source import Source, Span
 from . import syntax as s
+from .keywords import RESERVED_NAMES
 
 __all__ = ["TermBuilder", "unquote"]
 
@@ -183,6 +184,23 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
 
     def _name(self, token: Token) -> s.Name:
         return s.Name(str(token), self._tspan(token))
+
+    def _declared(self, kind: str, token: Token) -> s.Name:
+        """The name of a declaration; CLM105 if it is a keyword where such names are used."""
+        name = self._name(token)
+        usage = RESERVED_NAMES[kind].get(name.text)
+        if usage is not None:
+            self.diagnostics.append(
+                Diagnostic(
+                    "CLM105",
+                    Severity.ERROR,
+                    f"`{name}` is a keyword where a {kind} is named: {usage} would not read "
+                    f"it as the {kind}",
+                    name.span,
+                    f"rename the {kind}, e.g. `{name}_{kind}`",
+                )
+            )
+        return name
 
     def _number(self, token: Token) -> float:
         value = float(token)
