@@ -250,6 +250,35 @@ def test_errors_are_in_words():
     assert "a number" in d.message and "a name" in d.message
 
 
+@pytest.mark.parametrize(
+    ("text", "items", "hint"),
+    [
+        ('rule a { send sms "x" tag promo sale }', "tags", "`promo, sale`"),
+        ('rule a { send sms "x" tag promo discount }', "tags", "`promo, discount`"),
+        ("rule a { in stage new regular }", "stages", "`new, regular`"),
+        ("product p role upsell attach to a b", "products or lines", "`a, b`"),
+        ("rfm { recency 30 days 60 days }", "boundaries", None),
+    ],
+)
+def test_a_list_missing_a_comma_says_so(text, items, hint):
+    """A missing comma in a list names the list's items, and what else may come next."""
+    (d,) = parse_text(text).diagnostics
+    assert d.code == "CLM001"
+    assert f"expected `,` between {items}, or " in d.message
+    assert "a declaration" not in d.message or items == "products or lines"
+    if hint:
+        assert d.hint.endswith(hint)
+    if items in ("tags", "stages"):
+        assert "the rule's next clause" in d.message and "`}`" in d.message
+
+
+def test_an_offer_term_without_an_amount_says_a_product_may_not_be_named_so():
+    """`offer bonus }` lacks the amount; the hint also says `bonus` is no product name."""
+    (d,) = parse_text('rule a { send sms "x" offer bonus }').diagnostics
+    assert "expected a number" in d.message
+    assert "`bonus 500`" in d.hint and "CLM105" in d.hint
+
+
 def test_comments_are_collected():
     """Comments are kept with their places, including after code on a line."""
     result = parse_text('# head\nprogram "x" # trailing\n')
