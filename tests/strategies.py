@@ -98,7 +98,7 @@ optional = lambda strategy: st.none() | strategy  # noqa: E731
 def events(draw, allow_stage=True):  # type: ignore[no-untyped-def]
     kinds = list(s.EventKind) if allow_stage else [s.EventKind.PURCHASE, s.EventKind.FIRST_PURCHASE]
     kind = draw(st.sampled_from(kinds))
-    if kind is s.EventKind.PURCHASE:
+    if kind in (s.EventKind.PURCHASE, s.EventKind.FIRST_PURCHASE):
         target = draw(st.sampled_from(["none", "product", "line"]))
         name = draw(names)
         return s.Event(
@@ -246,13 +246,20 @@ items = st.one_of(
         optional(money),
         optional(names),
         optional(durations),
-        st.lists(names, max_size=2).map(tuple),
+        st.lists(names | names.map(lambda n: s.LineArgument(n, SPAN)), max_size=2).map(tuple),
         optional(percents),
         st.just(SPAN),
     ),
     st.builds(s.Attribute, names, names, st.just(SPAN)),
     st.builds(s.Audience, names, optional(texts), st.just(SPAN)),
-    st.builds(s.Stage, names, optional(texts), expressions, optional(durations), st.just(SPAN)),
+    st.builds(
+        s.Stage,
+        names,
+        optional(texts),
+        expressions,
+        optional(durations | ranges()),
+        st.just(SPAN),
+    ),
     st.builds(s.Segment, names, optional(texts), expressions, st.just(SPAN)),
     rules,
 )

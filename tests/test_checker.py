@@ -465,3 +465,25 @@ def test_window_date_that_does_not_exist_is_clm006():
     """Each date is checked, and no CLM118 is guessed from a date that is not one."""
     found = clmlang.analyse_text(HEAD + WINDOW.format("from 2026-02-30 until 2025-13-01"))
     assert [(d.code, d.span.column) for d in found.diagnostics] == [("CLM006", 15), ("CLM006", 32)]
+
+
+def errors(text: str) -> list[str]:
+    return [d.code for d in clmlang.analyse_text(HEAD + text).diagnostics if d.is_error]
+
+
+def test_goal_range_must_not_be_empty():
+    """`within 60..47 days` is CLM111; `within 47..60 days` and `within 0..5 days` are checked
+    like single goals (positive durations)."""
+    stages = "stage new when purchases <= 1\nstage regular when purchases > 1 goal return within "
+    assert errors(stages + "47..60 days\n") == []
+    assert errors(stages + "60..47 days\n") == ["CLM111"]
+    assert errors(stages + "0..5 days\n") == ["CLM111"]
+    assert errors(stages + "47..60\n") == ["CLM110", "CLM110"]
+
+
+def test_attach_to_an_undeclared_line():
+    """`attach to line X` needs a line some product is in; a product name is not a line."""
+    products = "product tee role profit price 20 line apparel\nstage all when purchases >= 0\n"
+    upsell = "product socks role upsell price 4 attach to "
+    assert errors(products + upsell + "line apparel\n") == []
+    assert errors(products + upsell + "line tee\n") == ["CLM100"]

@@ -172,3 +172,26 @@ def test_activity_window_compiles_to_dates():
     for rule in old["rules"]:
         del rule["active_from"], rule["active_until"]
     assert Policy.model_validate(old).rules[0].active_from is None
+
+
+def test_goal_ranges_attach_lines_and_first_purchases_of():
+    """A goal range compiles to its low and high in days (one number: the high end alone);
+    `attach to line` lists the line apart from products; `first purchase of` keeps the product."""
+    spec = load_text(
+        'program "P" currency USD\nchannel email cost 0.1\n'
+        "product coffee role lead price 0\nproduct tee price 20 line apparel\n"
+        "product socks role upsell price 4 attach to line apparel, coffee\n"
+        "stage new when purchases <= 1 goal return within 2 months\n"
+        "stage regular when purchases > 1 goal return within 6..8 weeks\n"
+        'rule r { on first purchase of line apparel send email "Hi" }\n',
+        "p.clm",
+    )
+    assert spec.diagnostics == ()
+    policy = compile_spec(spec)
+    new, regular = policy.stages
+    assert (new.goal_return_min_days, new.goal_return_days) == (None, pytest.approx(60.875))
+    assert (regular.goal_return_min_days, regular.goal_return_days) == (42, 56)
+    socks = policy.products[2]
+    assert (socks.attach_to, socks.attach_to_lines) == (("coffee",), ("apparel",))
+    event = policy.rule("r").trigger.event
+    assert (event.kind, event.line, event.product) == ("first_purchase", "apparel", None)

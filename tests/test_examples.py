@@ -80,10 +80,12 @@ def _item_features(item: s.Item) -> set[str]:
             f |= {c for c in ("price", "cost", "line", "every", "reward") if getattr(item, c)}
             if item.attach_to:
                 f.add("attach")
+            if any(isinstance(a, s.LineArgument) for a in item.attach_to):
+                f.add("attach:line")
         case s.Attribute():
             f.add(f"attribute:{item.type}")
         case s.Stage(goal=goal) if goal:
-            f.add("goal")
+            f.add("goal:range" if isinstance(goal, s.Range) else "goal")
         case s.Rule():
             f |= _rule_features(item)
     return f
@@ -150,7 +152,9 @@ REQUIRED = {
     "currency",
     "capacity",
     "goal",
+    "goal:range",
     "attach",
+    "attach:line",
     "in stage",
     "variants",
     "audience",
@@ -182,6 +186,7 @@ REQUIRED = {
     "event:purchase:product",
     "event:purchase:line",
     "event:first purchase",
+    "event:first purchase:product",
     "event:enter",
     "event:leave",
     "after:purchase",

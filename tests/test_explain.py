@@ -147,3 +147,12 @@ def test_activity_window_is_noted():
         "fires only until 2026-06-30 (that day included)" in verdict(result, "birthday_gift").notes
     )
     assert not any("fires only" in n for n in verdict(result, "cross_sell").notes)
+
+
+def test_stage_goal_is_shown_as_written():
+    """The customer's stage comes with its return goal, a range kept as a range; a stage
+    without a goal has none."""
+    ranged = analyse_text(SPEC.replace("within 60 days", "within 47..60 days"))
+    assert explain(ranged, {"purchases": 30}).goal == "47..60 days"
+    assert explain(ranged, {"purchases": 4}).goal == "74 days"
+    assert explain(ranged, {"purchases": 1}).goal is None

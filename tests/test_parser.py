@@ -96,6 +96,31 @@ def test_stage_with_goal_and_range():
     assert stage.condition.range.low.unit is s.Unit.DAYS
 
 
+def test_stage_goal_as_a_range():
+    """`goal return within 47..60 days`: a range whose unit, written once, is on both ends."""
+    stage = only("stage loyal when purchases >= 8 goal return within 47..60 days")
+    assert isinstance(stage.goal, s.Range)
+    assert (stage.goal.low.days, stage.goal.high.days) == (47, 60)
+    assert stage.goal.low.unit is s.Unit.DAYS
+
+
+def test_attach_to_a_line():
+    """`attach to line fitting, tyre_change`: a line target and a product target, in order."""
+    product = only("product alignment role upsell attach to line fitting, tyre_change")
+    line, name = product.attach_to
+    assert isinstance(line, s.LineArgument) and line.line.text == "fitting"
+    assert isinstance(name, s.Name) and name.text == "tyre_change"
+
+
+def test_first_purchase_of_a_product_or_line():
+    """`first purchase of coffee` and `first purchase of line audits` keep what was bought."""
+    coffee = rule_of("on first purchase of coffee").trigger
+    audits = rule_of("on 3 days after first purchase of line audits").trigger.anchor
+    assert coffee.kind is s.EventKind.FIRST_PURCHASE and coffee.product.text == "coffee"
+    assert audits.kind is s.EventKind.FIRST_PURCHASE and audits.line.text == "audits"
+    assert audits.product is None
+
+
 def test_rfm_block():
     """The rfm block keeps its axes and boundaries."""
     rfm = only("rfm { recency 30 days, 60 days, 120 days, 240 days frequency 2, 3, 5, 8 }")
@@ -223,6 +248,35 @@ def test_errors_are_in_words():
     assert d.hint == "did you mean `send`?"
     (d,) = parse_text("stage s when purchases >= ").diagnostics
     assert "a number" in d.message and "a name" in d.message
+
+
+@pytest.mark.parametrize(
+    ("text", "items", "hint"),
+    [
+        ('rule a { send sms "x" tag promo sale }', "tags", "`promo, sale`"),
+        ('rule a { send sms "x" tag promo discount }', "tags", "`promo, discount`"),
+        ("rule a { in stage new regular }", "stages", "`new, regular`"),
+        ("product p role upsell attach to a b", "products or lines", "`a, b`"),
+        ("rfm { recency 30 days 60 days }", "boundaries", None),
+    ],
+)
+def test_a_list_missing_a_comma_says_so(text, items, hint):
+    """A missing comma in a list names the list's items, and what else may come next."""
+    (d,) = parse_text(text).diagnostics
+    assert d.code == "CLM001"
+    assert f"expected `,` between {items}, or " in d.message
+    assert "a declaration" not in d.message or items == "products or lines"
+    if hint:
+        assert d.hint.endswith(hint)
+    if items in ("tags", "stages"):
+        assert "the rule's next clause" in d.message and "`}`" in d.message
+
+
+def test_an_offer_term_without_an_amount_says_a_product_may_not_be_named_so():
+    """`offer bonus }` lacks the amount; the hint also says `bonus` is no product name."""
+    (d,) = parse_text('rule a { send sms "x" offer bonus }').diagnostics
+    assert "expected a number" in d.message
+    assert "`bonus 500`" in d.hint and "CLM105" in d.hint
 
 
 def test_comments_are_collected():

@@ -53,7 +53,7 @@ def check_declarations(ctx: Context) -> None:
     for stage in sy.stages.values():
         check_condition(ctx, stage.condition, f"the condition of stage `{stage.name}`")
         if stage.goal is not None:
-            duration(ctx, stage.goal, "a stage goal")
+            _goal(ctx, stage.goal)
     for segment in sy.segments.values():
         check_condition(ctx, segment.condition, f"the condition of segment `{segment.name}`")
         if segment.name.text in sy.attributes or segment.name.text in FIELDS:
@@ -108,6 +108,22 @@ def _duplicates(ctx: Context) -> None:
             (name.span if name is not None else again.span),
             "remove one, or rename it",
             (Related(first.span, "first declared here"),),
+        )
+
+
+def _goal(ctx: Context, goal: s.Quantity | s.Range) -> None:
+    """`goal return within 60 days` or `within 47..60 days`: positive durations, low <= high."""
+    if not isinstance(goal, s.Range):
+        duration(ctx, goal, "a stage goal")
+        return
+    duration(ctx, goal.low, "a stage goal")
+    duration(ctx, goal.high, "a stage goal")
+    if goal.low.unit.is_duration and goal.high.unit.is_duration and goal.low.days > goal.high.days:
+        ctx.error(
+            "CLM111",
+            f"the goal range {goal.low.text}..{goal.high.text} is empty",
+            goal.span,
+            "write the shorter interval first: `within 47..60 days`",
         )
 
 
@@ -242,7 +258,10 @@ def _product(ctx: Context, product: s.Product) -> None:
     if role in _PRICED_ROLES and product.price is None:
         ctx.error("CLM115", f"product `{name}` needs a `price`", product.name.span)
     for target in product.attach_to:
-        if target.text not in ctx.symbols.products:
+        if isinstance(target, s.LineArgument):
+            if target.line.text not in ctx.symbols.lines:
+                ctx.undefined("line", target.line.text, target.line.span, ctx.symbols.lines)
+        elif target.text not in ctx.symbols.products:
             ctx.undefined("product", target.text, target.span, ctx.symbols.products)
         elif target.text == name:
             ctx.error("CLM111", f"`{name}` cannot attach to itself", target.span)

@@ -185,7 +185,8 @@ def explain_(
     # names and values come from the user: escaped, so that `[` in them is not rich markup
     who = escape(customer or "(all defaults)")
     console.print(f"[bold]{escape(analysis.policy.program)}[/]: customer {who}")
-    console.print(f"stage: [bold]{escape(result.stage or 'none')}[/]")
+    goal = f" (goal: return within {escape(result.goal)})" if result.goal else ""
+    console.print(f"stage: [bold]{escape(result.stage or 'none')}[/]{goal}")
     member = [name for name, hit in result.segments if hit]
     console.print(f"segments: {escape(', '.join(member)) if member else 'none'}")
     table = Table("rule", "eligible", "fires", "why not / notes")

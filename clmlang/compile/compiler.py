@@ -43,6 +43,13 @@ def _date(written: s.Name | None) -> dt.date | None:
     return dt.date.fromisoformat(written.text) if written is not None else None
 
 
+def _goal(goal: s.Quantity | s.Range | None) -> tuple[float | None, float | None]:
+    """A stage's return goal in days, (low, high); one number is the high end alone."""
+    if isinstance(goal, s.Range):
+        return goal.low.days, goal.high.days
+    return None, goal.days if goal is not None else None
+
+
 def _title(node: object) -> str | None:
     return getattr(node, "title", None)
 
@@ -76,7 +83,8 @@ class _Compiler:
                 name=name,
                 title=st.title,
                 condition=self.expr(st.condition),
-                goal_return_days=st.goal.days if st.goal else None,
+                goal_return_days=_goal(st.goal)[1],
+                goal_return_min_days=_goal(st.goal)[0],
                 span=_span(st),
             )
             for name, st in sy.stages.items()
@@ -147,7 +155,10 @@ class _Compiler:
             cost=pr.cost.value if pr.cost else 0.0,
             line=pr.line.text if pr.line else None,
             cycle_days=pr.every.days if pr.every else None,
-            attach_to=tuple(n.text for n in pr.attach_to),
+            attach_to=tuple(n.text for n in pr.attach_to if isinstance(n, s.Name)),
+            attach_to_lines=tuple(
+                n.line.text for n in pr.attach_to if isinstance(n, s.LineArgument)
+            ),
             reward_share=quantity_value(pr.reward) if pr.reward else None,
             span=_span(pr),
         )

@@ -19,6 +19,7 @@ from ..core.names import suggest
 from ..core.source import Source
 from ..language import syntax as s
 from ..language.conditions import evaluate, lower, required_columns
+from ..language.formatter.printer import goal_text
 from ..language.symbols import Symbols
 from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, Type
 from .policy import Policy, Trigger
@@ -53,6 +54,7 @@ class Explanation:
     segments: tuple[tuple[str, bool], ...]
     rules: tuple[RuleVerdict, ...]
     state: Mapping[str, object] = field(default_factory=dict)
+    goal: str | None = None  # the stage's return goal as written: `60 days`, `47..60 days`
 
 
 _DURATION = re.compile(r"^(-?\d+(?:\.\d+)?)\s*(days?|weeks?|months?|years?)?$")
@@ -293,4 +295,6 @@ def explain(
             )
         )
     state = {k: v.item() if hasattr(v, "item") else v for k, v in customer.items()}
-    return Explanation(stage, tuple(stage_hits), segments, tuple(verdicts), state)
+    written = symbols.stages[stage].goal if stage in symbols.stages else None
+    goal = goal_text(written) if written is not None else None
+    return Explanation(stage, tuple(stage_hits), segments, tuple(verdicts), state, goal)

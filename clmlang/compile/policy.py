@@ -45,7 +45,8 @@ __all__ = [
     "WaitStep",
 ]
 
-FORMAT_VERSION = "1.1"  # 1.1: rules' `active_from`, `active_until`
+FORMAT_VERSION = "1.2"  # 1.1: rules' `active_from`, `active_until`; 1.2: stages'
+# `goal_return_min_days`, products' `attach_to_lines`, first purchases of a product or line
 
 
 class _Model(BaseModel):
@@ -107,7 +108,8 @@ class Product(_Model):
     cost: float = 0.0
     line: str | None = None
     cycle_days: float | None = None  # repurchase cycle; billing period for lifetime products
-    attach_to: tuple[str, ...] = ()
+    attach_to: tuple[str, ...] = ()  # products this upsell joins
+    attach_to_lines: tuple[str, ...] = ()  # lines whose products it joins: `attach to line X`
     reward_share: float | None = None
     span: SourceSpan
 
@@ -137,7 +139,8 @@ class Stage(_Model):
     name: str
     title: str | None = None
     condition: Expr
-    goal_return_days: float | None = None
+    goal_return_days: float | None = None  # `goal return within 60 days`, or the high end
+    goal_return_min_days: float | None = None  # the low end of `within 47..60 days`
     span: SourceSpan
 
 

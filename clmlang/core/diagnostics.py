@@ -48,6 +48,7 @@ CODES: dict[str, str] = {
     "CLM102": "name of the wrong kind",
     "CLM103": "unknown field or function",
     "CLM104": "missing declaration",
+    "CLM105": "keyword used as a name",
     # units and values (11x)
     "CLM110": "unit mismatch",
     "CLM111": "value out of range",

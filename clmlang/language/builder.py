@@ -62,7 +62,7 @@ class TreeBuilder(TermBuilder):
 
     # ---- channels and caps ------------------------------------------------------------
     def channel(self, meta: Any, ch: list[Any]) -> s.Channel:
-        name = self._name(ch[0])
+        name = self._declared("channel", ch[0])
         title, rest = self._title(ch[1:])
         c = self._clauses(f"channel `{name}`", rest)
         return s.Channel(
@@ -104,7 +104,7 @@ class TreeBuilder(TermBuilder):
 
     # ---- products ---------------------------------------------------------------------
     def product(self, meta: Any, ch: list[Any]) -> s.Product:
-        name = self._name(ch[0])
+        name = self._declared("product", ch[0])
         title, rest = self._title(ch[1:])
         c = self._clauses(f"product `{name}`", rest)
         return s.Product(
@@ -138,16 +138,19 @@ class TreeBuilder(TermBuilder):
     def product_attach(self, meta: Any, ch: list[Any]) -> tuple[str, Any, Span]:
         return ("attach to", ch[0], self._span(meta))
 
+    def attach_list(self, meta: Any, ch: list[Any]) -> tuple[s.Name | s.LineArgument, ...]:
+        return tuple(c if isinstance(c, s.LineArgument) else self._name(c) for c in ch)
+
     def product_reward(self, meta: Any, ch: list[Any]) -> tuple[str, Any, Span]:
         return ("reward", ch[0], self._span(meta))
 
     # ---- customer data ----------------------------------------------------------------
     def attribute(self, meta: Any, ch: list[Any]) -> s.Attribute:
-        return s.Attribute(self._name(ch[0]), self._name(ch[1]), self._span(meta))
+        return s.Attribute(self._declared("attribute", ch[0]), self._name(ch[1]), self._span(meta))
 
     def audience(self, meta: Any, ch: list[Any]) -> s.Audience:
         title, _ = self._title(ch[1:])
-        return s.Audience(self._name(ch[0]), title, self._span(meta))
+        return s.Audience(self._declared("audience", ch[0]), title, self._span(meta))
 
     def rfm(self, meta: Any, ch: list[Any]) -> s.Rfm:
         seen: dict[str, s.RfmAxis] = {}
@@ -174,14 +177,14 @@ class TreeBuilder(TermBuilder):
     def stage(self, meta: Any, ch: list[Any]) -> s.Stage:
         title, rest = self._title(ch[1:])
         goal = rest[1] if len(rest) > 1 else None
-        return s.Stage(self._name(ch[0]), title, rest[0], goal, self._span(meta))
+        return s.Stage(self._declared("stage", ch[0]), title, rest[0], goal, self._span(meta))
 
     def stage_goal(self, meta: Any, ch: list[Any]) -> s.Quantity:
         return ch[0]  # type: ignore[no-any-return]
 
     def segment(self, meta: Any, ch: list[Any]) -> s.Segment:
         title, rest = self._title(ch[1:])
-        return s.Segment(self._name(ch[0]), title, rest[0], self._span(meta))
+        return s.Segment(self._declared("segment", ch[0]), title, rest[0], self._span(meta))
 
     # ---- rules ------------------------------------------------------------------------
     def rule(self, meta: Any, ch: list[Any]) -> s.Rule:

@@ -15,6 +15,7 @@ from lark import Token, Transformer, v_args
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.source import Source, Span
 from . import syntax as s
+from .keywords import RESERVED_NAMES
 
 __all__ = ["TermBuilder", "unquote"]
 
@@ -184,6 +185,23 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
     def _name(self, token: Token) -> s.Name:
         return s.Name(str(token), self._tspan(token))
 
+    def _declared(self, kind: str, token: Token) -> s.Name:
+        """The name of a declaration; CLM105 if it is a keyword where such names are used."""
+        name = self._name(token)
+        usage = RESERVED_NAMES[kind].get(name.text)
+        if usage is not None:
+            self.diagnostics.append(
+                Diagnostic(
+                    "CLM105",
+                    Severity.ERROR,
+                    f"`{name}` is a keyword where a {kind} is named: {usage} would not read "
+                    f"it as the {kind}",
+                    name.span,
+                    f"rename the {kind}, e.g. `{name}_{kind}`",
+                )
+            )
+        return name
+
     def _number(self, token: Token) -> float:
         value = float(token)
         if not math.isfinite(value) or value > 1e15:
@@ -214,7 +232,11 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
         return ("line", self._name(ch[0]))
 
     def event_first_purchase(self, meta: Any, ch: list[Any]) -> s.Event:
-        return s.Event(s.EventKind.FIRST_PURCHASE, span=self._span(meta))
+        product = line = None
+        if ch and ch[0] is not None:
+            kind, name = ch[0]
+            product, line = (name, None) if kind == "product" else (None, name)
+        return s.Event(s.EventKind.FIRST_PURCHASE, product, line, None, self._span(meta))
 
     def event_enter(self, meta: Any, ch: list[Any]) -> s.Event:
         return s.Event(s.EventKind.ENTER, stage=self._name(ch[0]), span=self._span(meta))

@@ -16,6 +16,7 @@ __all__ = [
     "CONSTANTS",
     "DECLARATIONS",
     "OPERATOR_WORDS",
+    "RESERVED_NAMES",
     "UNITS",
     "grammar_keywords",
     "keywords_in",
@@ -40,6 +41,37 @@ CONSTANTS = ("true", "false")
 OPERATOR_WORDS = ("and", "or", "not", "in", "is")
 # Units are a terminal (UNIT), not quoted words: a number's unit, as `74 days` or `10%`.
 UNITS = ("day", "days", "week", "weeks", "month", "months", "year", "years")
+
+
+def _each(words: str, usage: str) -> dict[str, str]:
+    return {w: usage.format(w=w) for w in words.split()}
+
+
+# Names that are keywords where the name is used. The lexer is contextual, so any word can be
+# declared; but where a clause accepts either the name or a keyword, the keyword wins and the
+# name cannot be used there (`offer bonus` is an offer of a bonus, not of a product `bonus`).
+# Such names are refused at the declaration (CLM105), with the clause that would misread them.
+# tests/test_keywords_as_names.py checks each entry against the parser, and that no other
+# keyword collides. Reachable words that are not listed (`storage`, `every`) are fine names.
+RESERVED_NAMES: dict[str, dict[str, str]] = {
+    "product": {
+        **_each(
+            "active bonus continue discount exit for holdout in line on priority reentry send "
+            "stop success tag transactional variant wait when",
+            "`offer {w}`",
+        ),
+        **_each("true false not", "`owns({w})`"),
+    },
+    "channel": {**_each("true false not line", "`messages({w}, 7 days)`"), "tag": "`cap tag 1`"},
+    "stage": {"not": "`stage is not`"},
+    "segment": _each("true false not", "`for {w}`"),
+    "attribute": {
+        **_each("purchase first enter leave", "`3 days after {w}`"),
+        "anniversary": "`3 days before anniversary`",
+        **_each("true false not line", "`days_since({w})`"),
+    },
+    "audience": {"not": "`audience is not`"},
+}
 
 _QUOTED_WORD = re.compile(r'"([a-z_]+)"')
 _COMMENT = re.compile(r"//[^\n]*")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lark import Lark
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
@@ -31,6 +31,13 @@ _WORDS = {
     "$END": "the end of the file",
 }
 _DECLARATIONS = DECLARATIONS  # where the parser resumes after an error
+# The keywords that start a clause of a rule (its header clauses and its steps).
+_RULE_CLAUSES = frozenset(
+    "in for when on priority holdout reentry active exit variant send wait continue stop "
+    "success".split()
+)
+# Comma-separated lists, by the keyword before them, and what their items are.
+_LISTS = {"tag": "tags", "stage": "stages", "to": "products or lines", "RFM_AXIS": "boundaries"}
 
 
 def _terminal_words(parser: Lark, names: Iterable[str]) -> list[str]:
@@ -63,13 +70,15 @@ def _keywords(parser: Lark, names: Iterable[str]) -> list[str]:
 def _expected_phrase(parser: Lark, expected: Iterable[str]) -> str:
     expected = set(expected)
     keywords = set(_keywords(parser, expected))
+    words = _terminal_words(parser, expected)
     if set(_DECLARATIONS) <= keywords:
         # At the top level every declaration keyword is possible; say so in one phrase.
-        rest = [w for w in _terminal_words(parser, expected) if w.strip("`") not in _DECLARATIONS]
-        rest.insert(0, "a declaration (`channel`, `product`, `stage`, `rule`, ...)")
-        words = rest
-    else:
-        words = _terminal_words(parser, expected)
+        words = [w for w in words if w.strip("`") not in _DECLARATIONS]
+        words.insert(0, "a declaration (`channel`, `product`, `stage`, `rule`, ...)")
+    elif len(words) > 16 and len(_RULE_CLAUSES & keywords) >= 10:
+        # Inside a rule after a complete clause: any clause may come next; one phrase too.
+        words = [w for w in words if w.strip("`") not in _RULE_CLAUSES]
+        words.insert(0, "the rule's next clause (`send`, `wait`, `success`, `on`, `when`, ...)")
     if len(words) > 16:
         words = [*words[:15], "..."]
     if len(words) == 1:
@@ -136,8 +145,21 @@ def describe_error(
         start = (token.start_pos or 0) + offset
         end = (token.end_pos or start) + offset
     expected_names = set(error.expected)
-    expected = _expected_phrase(parser, expected_names)
-    hint = _hint(parser, str(token), token.type, expected_names)
+    stack = _value_stack(error)
+    items = _list_items(stack) if "COMMA" in expected_names else None
+    if items == _LISTS["RFM_AXIS"]:
+        # the state before a quantity is reduced expects too much to list; say what fits
+        expected = "`,` between boundaries, or the next axis (`recency`, `frequency`, `monetary`)"
+        expected += " or `}`"
+    elif items is not None:
+        rest = _expected_phrase(parser, expected_names - {"COMMA"})
+        expected = f"`,` between {items}, or {rest}"
+    else:
+        expected = _expected_phrase(parser, expected_names)
+    hint = _amount_hint(stack) or _hint(parser, str(token), token.type, expected_names)
+    last = stack[-1] if stack else None
+    if items is not None and str(token).isidentifier() and getattr(last, "type", "") == "NAME":
+        hint = f"separate {items} with commas: `{last}, {token}`"
     return Diagnostic(
         "CLM001",
         Severity.ERROR,
@@ -145,6 +167,39 @@ def describe_error(
         source.span(start, end),
         hint,
     )
+
+
+def _value_stack(error: UnexpectedToken) -> list[object]:
+    """What the parser had read of the declaration when it stopped (tokens and built nodes)."""
+    try:
+        return list(error.interactive_parser.parser_state.value_stack)
+    except AttributeError:
+        return []
+
+
+def _list_items(stack: list[object]) -> str | None:
+    """The items of the comma-separated list the parser is in (`tag promo| sale`), if any."""
+    i = len(stack) - 1
+    while i > 0 and not (isinstance(stack[i], Token) and stack[i].type not in _ITEMS):
+        i -= 1
+    if i <= 0 or i == len(stack) - 1:
+        return None
+    opener = stack[i]
+    return _LISTS.get(opener.type) or _LISTS.get(str(opener))
+
+
+_ITEMS = ("NAME", "COMMA", "NUMBER", "UNIT")
+
+
+def _amount_hint(stack: list[object]) -> str | None:
+    """`offer bonus }`: the offer term has no amount; perhaps a product was meant."""
+    last = stack[-1] if stack else None
+    if isinstance(last, Token) and str(last) in ("bonus", "discount") and len(stack) > 1:
+        return (
+            f"`{last}` needs an amount: `{last} {'500' if str(last) == 'bonus' else '10%'}`; "
+            f"a product cannot be called `{last}` (CLM105)"
+        )
+    return None
 
 
 def _hint(parser: Lark, value: str, token_type: str, expected: set[str]) -> str | None:

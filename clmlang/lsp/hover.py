@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..core.source import Source
 from ..language import syntax as s
-from ..language.formatter.printer import quantity
+from ..language.formatter.printer import goal_text, quantity
 from ..language.vocabulary import CHANNEL_KINDS, FIELDS, FUNCTIONS, ROLES
 from .index import Index, Reference, Symbol
 
@@ -91,7 +91,7 @@ def _role(index: Index, symbol: Symbol) -> list[str]:
             stages = list(index.declared("stage"))
             place = f"Stage {stages.index(symbol.name) + 1} of {len(stages)} in the lifecycle"
             goal = node.goal if isinstance(node, s.Stage) else None
-            return [place + (f"; goal: return within {quantity(goal)}." if goal else ".")]
+            return [place + (f"; goal: return within {goal_text(goal)}." if goal else ".")]
         case "channel" if isinstance(node, s.Channel):
             kind = node.kind.text if node.kind else symbol.name
             what = CHANNEL_KINDS.get(kind, "a custom channel")

@@ -170,7 +170,10 @@ class Index:
                 if item.line is not None:
                     self._implicit("line", item.line, item)
                 for other in item.attach_to:
-                    self._ref(other, ("product",))
+                    if isinstance(other, s.LineArgument):
+                        self._ref(other.line, ("line",))
+                    else:
+                        self._ref(other, ("product",))
             case s.Stage() | s.Segment():
                 kind = "stage" if isinstance(item, s.Stage) else "segment"
                 self._declare(Symbol(kind, item.name.text, item.span, item.name.span, item))

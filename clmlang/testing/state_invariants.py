@@ -116,7 +116,7 @@ def _trigger_possible(rule, customer: dict, stage: str | None) -> bool:
             return stage == ev.stage
         if ev.kind == "leave":
             return stage != ev.stage
-        if ev.kind == "first_purchase":
+        if ev.kind == "first_purchase" and ev.product is None and ev.line is None:
             return customer.get("purchases") == 1 and since == 0
         return since == 0
     if (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .. import syntax as s
 
-__all__ = ["Line", "expression", "print_item", "quantity"]
+__all__ = ["Line", "expression", "goal_text", "print_item", "quantity"]
 
 INDENT = "  "
 
@@ -116,10 +116,21 @@ def _event(e: s.Event) -> str:
                 return f"purchase of {e.product}"
             return f"purchase of line {e.line}" if e.line is not None else "purchase"
         case s.EventKind.FIRST_PURCHASE:
-            return "first purchase"
+            if e.product is not None:
+                return f"first purchase of {e.product}"
+            return f"first purchase of line {e.line}" if e.line is not None else "first purchase"
         case s.EventKind.ENTER:
             return f"enter {e.stage}"
     return f"leave {e.stage}"
+
+
+def goal_text(goal: s.Quantity | s.Range) -> str:
+    """A stage's return goal as written: `60 days` or `47..60 days`."""
+    return _range(goal) if isinstance(goal, s.Range) else quantity(goal)
+
+
+def _attach_target(target: s.Name | s.LineArgument) -> str:
+    return f"line {target.line}" if isinstance(target, s.LineArgument) else target.text
 
 
 def _trigger(t: s.Trigger) -> str:
@@ -214,7 +225,7 @@ def print_item(item: s.Item) -> list[Line]:
                     ("cost", item.cost and quantity(item.cost)),
                     ("line", item.line and item.line.text),
                     ("every", item.every and quantity(item.every)),
-                    ("attach to", ", ".join(n.text for n in item.attach_to)),
+                    ("attach to", ", ".join(_attach_target(n) for n in item.attach_to)),
                     ("reward", item.reward and quantity(item.reward)),
                 )
                 if value
@@ -225,7 +236,7 @@ def print_item(item: s.Item) -> list[Line]:
             text = f"audience {name}{_title(title)}"
         case s.Stage():
             text = f"stage {item.name}{_title(item.title)} when {expression(item.condition)}"
-            text += f" goal return within {quantity(item.goal)}" if item.goal else ""
+            text += f" goal return within {goal_text(item.goal)}" if item.goal else ""
         case s.Segment():
             text = f"segment {item.name}{_title(item.title)} when {expression(item.condition)}"
         case s.Rfm(axes=axes):

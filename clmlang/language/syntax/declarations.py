@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...core.source import Span
-from .expressions import Expr
+from .expressions import Expr, LineArgument
 from .rules import Rule
-from .values import Comment, Name, Quantity
+from .values import Comment, Name, Quantity, Range
 
 # ---- declarations ---------------------------------------------------------------------
 
@@ -78,7 +78,7 @@ class Product:
     cost: Quantity | None
     line: Name | None
     every: Quantity | None  # repurchase cycle; for a lifetime product, the billing period
-    attach_to: tuple[Name, ...]
+    attach_to: tuple[Name | LineArgument, ...]  # products, or lines: `attach to line fitting`
     reward: Quantity | None  # reward share of a repeat-purchase programme
     span: Span = field(compare=False)
 
@@ -125,7 +125,7 @@ class Stage:
     name: Name
     title: str | None
     condition: Expr
-    goal: Quantity | None  # return within this long
+    goal: Quantity | Range | None  # return within this long, or within low..high
     span: Span = field(compare=False)
 
 

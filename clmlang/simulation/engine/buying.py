@@ -60,6 +60,9 @@ class Buying:
         st.alive[ids] = True  # a dormant customer who buys, woken or answering, is active
 
         product = self._choose_products(ids, k, first, responding, site_safe)
+        # what they held before this purchase (an add-on joins it in `_price`): a first
+        # purchase of a product or line is one of something not held yet
+        held = (st.owned[ids].copy(), st.owned_lines[ids].copy())
         check = self._price(ids, k, product, responding, site_safe)
         self._update_buyers(ids, t, k, first, product, check.revenue)
         arm = np.where(responding, self.steps.arm[site_safe], -1)
@@ -67,13 +70,13 @@ class Buying:
         self._trace_purchase(ids, t, product, check.revenue, arm, reactivated, woke)
 
         # events, stages, then dropout and the next purchase (the new stage's behaviour)
-        self.today.events_purchase.append((ids, product))
+        self.today.events_purchase.append((ids, product, *held))
         if first.any():
             self.today.events_first.append(ids[first])
         self.today.touched.append(ids)
         self._assign_stages(ids, d)
         self._check_success_purchase(ids, product, d)
-        self._after_purchase_timers(ids, product, d)
+        self._after_purchase_timers(ids, product, d, held)
         self._dropout_and_next(ids, product, t, k + 1)
 
     def _choose_products(

@@ -51,13 +51,14 @@ class Catalogue:
         for i, p in enumerate(products):
             if p.role != "upsell":
                 continue
-            for target in p.attach_to:
-                if target in by_name:
-                    self.attach.setdefault(by_name[target], []).append(i)
-                elif target in lines:
-                    for j, q in enumerate(products):
-                        if q.line == target and q.role != "upsell":
-                            self.attach.setdefault(j, []).append(i)
+            targets = [by_name[t] for t in p.attach_to if t in by_name]
+            targets += [
+                j
+                for j, q in enumerate(products)
+                if q.line is not None and q.line in p.attach_to_lines and q.role != "upsell"
+            ]
+            for j in dict.fromkeys(targets):  # each main product once, in order
+                self.attach.setdefault(j, []).append(i)
         # demand weights per audience (row 0: no audience, row a+1: audience a)
         audiences = [a.name for a in policy.audiences]
         weights = np.zeros((len(audiences) + 1, self.count))

@@ -199,7 +199,8 @@ class RuleMemory:
 class DayWork:
     capacity_left: np.ndarray  # per block and channel: messages the channel can still take
     queue: list[tuple[int, int, int, int, np.ndarray]] = field(default_factory=list)
-    events_purchase: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    # per purchase batch: buyers, products, and what they owned (products, lines) before it
+    events_purchase: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     events_first: list[np.ndarray] = field(default_factory=list)
     events_stage: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
     touched: list[np.ndarray] = field(default_factory=list)  # whose state changed today

@@ -125,8 +125,12 @@ class Rules:
     def _event_candidates(self, ev) -> np.ndarray:
         parts: list[np.ndarray] = []
         if ev.kind == "purchase":
-            for ids, product in self.today.events_purchase:
+            for ids, product, *_ in self.today.events_purchase:
                 parts.append(ids[self._event_match(ev, ids, product)])
+        elif ev.kind == "first_purchase" and (ev.product or ev.line):
+            for ids, product, *held in self.today.events_purchase:
+                hit = self._event_match(ev, ids, product) & self._first_of(ev, product, held)
+                parts.append(ids[hit])
         elif ev.kind == "first_purchase":
             parts = list(self.today.events_first)
         else:
@@ -142,6 +146,15 @@ class Rules:
         if ev.line is not None and self.catalogue.count:
             return self.catalogue.line[product] == self.line_index[ev.line]
         return np.ones(ids.size, dtype=bool)
+
+    def _first_of(self, ev, product: np.ndarray, held: list[np.ndarray]) -> np.ndarray:
+        """Whether each purchase of `product` is the buyer's first of the event's product or
+        line, from what they owned before it (`held`: product bits, line bits)."""
+        if ev.product is not None:
+            bit, owned = self.product_index[ev.product], held[0]
+        else:
+            bit, owned = self.line_index[ev.line], held[1]
+        return (owned >> np.uint64(bit)) & np.uint64(1) == 0
 
     def _edge(self, r: int, rows: np.ndarray | slice, d: int) -> np.ndarray:
         """Condition and `every` triggers: who fires today, from the level of the filters.

@@ -80,9 +80,12 @@ class Timers:
         out[ok] = (day - start).astype(np.int64)
         return out
 
-    def _after_purchase_timers(self, ids: np.ndarray, product: np.ndarray, d: int) -> None:
+    def _after_purchase_timers(
+        self, ids: np.ndarray, product: np.ndarray, d: int, held: tuple[np.ndarray, ...]
+    ) -> None:
         """Restart the inactivity timers of `ids`, who bought `product` on day `d`, and start
-        the "N days after a purchase" timers their purchases match."""
+        the "N days after a purchase" timers their purchases match (`held`: what they owned
+        before, for "after the first purchase of" a product or line)."""
         for r, rule in enumerate(self.rules):
             trig = rule.trigger
             # a timer due after the rule's `active` window closes would do nothing
@@ -92,7 +95,9 @@ class Timers:
                     self.calendar.add(d + round(trig.days), "timer", r, ids)
             elif r in self.memory.anchor and trig.event.kind in ("purchase", "first_purchase"):
                 hit = self._event_match(trig.event, ids, product)
-                if trig.event.kind == "first_purchase":
+                if trig.event.kind == "first_purchase" and (trig.event.product or trig.event.line):
+                    hit &= self._first_of(trig.event, product, list(held))
+                elif trig.event.kind == "first_purchase":
                     hit &= self.state.purchases[ids] == 1
                 chosen = ids[hit]
                 self.memory.anchor[r][chosen] = d  # the latest anchor, even when `late`
