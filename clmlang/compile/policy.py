@@ -45,7 +45,7 @@ __all__ = [
     "WaitStep",
 ]
 
-FORMAT_VERSION = "1.1"  # 1.1: rules' `active_from`, `active_until`
+FORMAT_VERSION = "1.2"  # 1.1: rules' `active_from`, `active_until`; 1.2: rules' `cell`
 
 
 class _Model(BaseModel):
@@ -245,6 +245,14 @@ class Reentry(_Model):
     period_days: float | None = None
 
 
+class GridCell(_Model):
+    """Where a rule expanded from a grid rule came from: the grid rule's name, and the cell's
+    stage, segment and `where` values as written (`{"stage": "lapsing", "discount": "10%"}`)."""
+
+    rule: str
+    values: dict[str, str]
+
+
 class Rule(_Model):
     """A compiled communication rule. `eligible` is the stage filter, audience and condition
     combined into one expression (None: everyone). `active_from` and `active_until` are the
@@ -267,6 +275,7 @@ class Rule(_Model):
     variants: tuple[Variant, ...] = ()
     flow: Flow
     span: SourceSpan
+    cell: GridCell | None = None  # a rule expanded from a grid rule (`for each stage in ...`)
 
 
 class Policy(_Model):

@@ -26,7 +26,7 @@ class TreeBuilder(TermBuilder):
         """Collect `(keyword, value, span)` clauses; report a keyword given twice."""
         seen: dict[str, tuple[Any, Span]] = {}
         for keyword, value, span in clauses:
-            if keyword in seen and keyword not in ("variant",):
+            if keyword in seen and keyword not in ("variant", "where"):
                 self.diagnostics.append(
                     Diagnostic(
                         "CLM114",
@@ -188,6 +188,8 @@ class TreeBuilder(TermBuilder):
         name = self._name(ch[0])
         title, rest = self._title(ch[1:])
         span = self._span(meta)
+        axes = rest[0] if rest and isinstance(rest[0], list) else None
+        rest = rest[1:] if axes is not None else rest
         headers = [c for c in rest if isinstance(c, tuple) and c[0] not in _FLOW_KEYS]
         flow_items = [c for c in rest if not (isinstance(c, tuple) and c[0] not in _FLOW_KEYS)]
         c = self._clauses(f"rule `{name}`", headers)
@@ -207,7 +209,65 @@ class TreeBuilder(TermBuilder):
             variants,
             self._flow(flow_items, span, f"rule `{name}`"),
             span,
+            self._grid(axes, [v for k, v, _ in headers if k == "where"]),
         )
+
+    # ---- grid rules (the stage x segment grid) ---------------------------------------------
+    def _grid(self, axes: list[s.GridAxis] | None, tables: list[s.GridTable]) -> s.Grid | None:
+        if axes is None:
+            for table in tables:
+                self.diagnostics.append(
+                    Diagnostic(
+                        "CLM140",
+                        Severity.ERROR,
+                        f"`where {table.parameter}` in a rule that is not a grid rule",
+                        table.span,
+                        "make the rule a grid: `rule NAME for each stage in a, b { ... }`",
+                    )
+                )
+            return None
+        first, last = axes[0].span, axes[-1].span
+        span = Span(
+            first.file,
+            first.start,
+            last.end,
+            first.line,
+            first.column,
+            last.end_line,
+            last.end_column,
+        )
+        return s.Grid(tuple(axes), tuple(tables), span)
+
+    def grid(self, meta: Any, ch: list[Any]) -> list[s.GridAxis]:
+        return list(ch)
+
+    def grid_stages(self, meta: Any, ch: list[Any]) -> s.GridAxis:
+        return s.GridAxis("stage", ch[0], self._span(meta))
+
+    def grid_segments(self, meta: Any, ch: list[Any]) -> s.GridAxis:
+        return s.GridAxis("segment", ch[0], self._span(meta))
+
+    def grid_table(self, meta: Any, ch: list[Any]) -> tuple[str, Any, Span]:
+        span = self._span(meta)
+        return ("where", s.GridTable(self._name(ch[0]), tuple(ch[1:]), span), span)
+
+    def grid_row(self, meta: Any, ch: list[Any]) -> s.GridRow:
+        values = tuple(value for value, _ in ch[1:])
+        spans = tuple(place for _, place in ch[1:])
+        return s.GridRow(self._name(ch[0]), values, spans, self._span(meta))
+
+    def grid_number(self, meta: Any, ch: list[Any]) -> tuple[s.Quantity, Span]:
+        q = self.quantity(meta, ch)
+        return q, q.span
+
+    def grid_text(self, meta: Any, ch: list[Any]) -> tuple[str, Span]:
+        return unquote(ch[0]), self._span(meta)
+
+    def grid_name(self, meta: Any, ch: list[Any]) -> tuple[s.Name, Span]:
+        return self._name(ch[0]), self._span(meta)
+
+    def grid_empty(self, meta: Any, ch: list[Any]) -> tuple[None, Span]:
+        return None, self._span(meta)
 
     def _flow(self, items: list[Any], span: Span, owner: str) -> s.Flow:
         steps: list[s.Step] = []
@@ -339,7 +399,8 @@ class TreeBuilder(TermBuilder):
         )
 
     def offer_product(self, meta: Any, ch: list[Any]) -> tuple[str, s.Name, Span]:
-        return ("product", self._name(ch[0]), self._span(meta))
+        name = ch[0] if isinstance(ch[0], s.Name) else self._name(ch[0])  # or a placeholder
+        return ("product", name, self._span(meta))
 
     def offer_line(self, meta: Any, ch: list[Any]) -> tuple[str, s.Name, Span]:
         return ("line", self._name(ch[0]), self._span(meta))
