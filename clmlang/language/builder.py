@@ -367,8 +367,9 @@ class TreeBuilder(TermBuilder):
                 tags += option[1]
             elif isinstance(option, tuple) and option[0] == "transactional":
                 transactional = True
+        channel = ch[0] if isinstance(ch[0], s.Name) else self._name(ch[0])  # or a placeholder
         return s.Send(
-            self._name(ch[0]), unquote(ch[1]), offer, tags, transactional, self._span(meta)
+            channel, unquote(ch[1]), offer, tags, transactional, self._span(meta)
         )
 
     def send_tags(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[s.Name, ...]]:

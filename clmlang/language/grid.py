@@ -174,13 +174,13 @@ def _fill_text(text: str, values: dict[str, s.GridValue]) -> str:
 
 
 def _placeholders(node: object) -> Iterator[tuple[str, str, Span]]:
-    """Every `{name}` in a node: (where: "number" | "product" | "text", name, place)."""
+    """Every `{name}` in a node: (where: "number" | "name" | "text", name, place)."""
     match node:
         case s.Quantity() if node.text.startswith("{"):
             yield "number", node.text[1:-1], node.span
             return
         case s.Name() if node.text.startswith("{"):
-            yield "product", node.text[1:-1], node.span
+            yield "name", node.text[1:-1], node.span
             return
         case s.Send():
             for m in _PLACEHOLDER.finditer(node.content):
@@ -203,7 +203,7 @@ def _error(message: str, span: Span, hint: str) -> Diagnostic:
 
 
 def placeholders_outside_grids(items: tuple[s.Item, ...]) -> list[Diagnostic]:
-    """`{name}` in a number's or a product's place outside a grid rule has no value."""
+    """`{name}` in a number's or a name's place outside a grid rule has no value."""
     found = []
     for item in items:
         if isinstance(item, s.Rule) and item.grid is not None:
@@ -330,7 +330,7 @@ def _table_problems(rule: s.Rule, grid: s.Grid, table: s.GridTable) -> list[Diag
     return found
 
 
-_KIND_OF_PLACE = {"number": s.Quantity, "product": s.Name}
+_KIND_OF_PLACE = {"number": s.Quantity, "name": s.Name}
 
 
 def _placeholder_problems(rule, parameters, kinds, where, name, span):  # type: ignore[no-untyped-def]
