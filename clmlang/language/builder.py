@@ -13,13 +13,14 @@ from lark import Token, v_args
 from ..core.diagnostics import Diagnostic, Related, Severity
 from ..core.source import Span
 from . import syntax as s
-from .builder_terms import TermBuilder, _spanned, unquote
+from .builder_grid import GridBuilder
+from .builder_terms import _spanned, unquote
 
 __all__ = ["TreeBuilder", "unquote"]
 
 
 @v_args(wrapper=_spanned)
-class TreeBuilder(TermBuilder):
+class TreeBuilder(GridBuilder):
     """Turns one Lark tree into `syntax` nodes. `offset` shifts positions of a parsed chunk."""
 
     def _clauses(self, owner: str, clauses: list[tuple[str, Any, Span]]) -> dict[str, Any]:
@@ -212,63 +213,6 @@ class TreeBuilder(TermBuilder):
             self._grid(axes, [v for k, v, _ in headers if k == "where"]),
         )
 
-    # ---- grid rules (the stage x segment grid) ---------------------------------------------
-    def _grid(self, axes: list[s.GridAxis] | None, tables: list[s.GridTable]) -> s.Grid | None:
-        if axes is None:
-            for table in tables:
-                self.diagnostics.append(
-                    Diagnostic(
-                        "CLM140",
-                        Severity.ERROR,
-                        f"`where {table.parameter}` in a rule that is not a grid rule",
-                        table.span,
-                        "make the rule a grid: `rule NAME for each stage in a, b { ... }`",
-                    )
-                )
-            return None
-        first, last = axes[0].span, axes[-1].span
-        span = Span(
-            first.file,
-            first.start,
-            last.end,
-            first.line,
-            first.column,
-            last.end_line,
-            last.end_column,
-        )
-        return s.Grid(tuple(axes), tuple(tables), span)
-
-    def grid(self, meta: Any, ch: list[Any]) -> list[s.GridAxis]:
-        return list(ch)
-
-    def grid_stages(self, meta: Any, ch: list[Any]) -> s.GridAxis:
-        return s.GridAxis("stage", ch[0], self._span(meta))
-
-    def grid_segments(self, meta: Any, ch: list[Any]) -> s.GridAxis:
-        return s.GridAxis("segment", ch[0], self._span(meta))
-
-    def grid_table(self, meta: Any, ch: list[Any]) -> tuple[str, Any, Span]:
-        span = self._span(meta)
-        return ("where", s.GridTable(self._name(ch[0]), tuple(ch[1:]), span), span)
-
-    def grid_row(self, meta: Any, ch: list[Any]) -> s.GridRow:
-        values = tuple(value for value, _ in ch[1:])
-        spans = tuple(place for _, place in ch[1:])
-        return s.GridRow(self._name(ch[0]), values, spans, self._span(meta))
-
-    def grid_number(self, meta: Any, ch: list[Any]) -> tuple[s.Quantity, Span]:
-        q = self.quantity(meta, ch)
-        return q, q.span
-
-    def grid_text(self, meta: Any, ch: list[Any]) -> tuple[str, Span]:
-        return unquote(ch[0]), self._span(meta)
-
-    def grid_name(self, meta: Any, ch: list[Any]) -> tuple[s.Name, Span]:
-        return self._name(ch[0]), self._span(meta)
-
-    def grid_empty(self, meta: Any, ch: list[Any]) -> tuple[None, Span]:
-        return None, self._span(meta)
-
     def _flow(self, items: list[Any], span: Span, owner: str) -> s.Flow:
         steps: list[s.Step] = []
         branches = self._clauses(owner, [i for i in items if isinstance(i, tuple)])
@@ -368,9 +312,7 @@ class TreeBuilder(TermBuilder):
             elif isinstance(option, tuple) and option[0] == "transactional":
                 transactional = True
         channel = ch[0] if isinstance(ch[0], s.Name) else self._name(ch[0])  # or a placeholder
-        return s.Send(
-            channel, unquote(ch[1]), offer, tags, transactional, self._span(meta)
-        )
+        return s.Send(channel, unquote(ch[1]), offer, tags, transactional, self._span(meta))
 
     def send_tags(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[s.Name, ...]]:
         return ("tag", ch[0])
