@@ -200,7 +200,7 @@ class GridRow:
 
     name: Name
     values: tuple[GridValue, ...]
-    value_spans: tuple[Span, ...]
+    value_spans: tuple[Span, ...] = field(compare=False)
     span: Span = field(compare=False)
 
 
