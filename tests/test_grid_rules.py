@@ -196,3 +196,18 @@ def test_expanded_rules_fire_in_a_simulation_each_with_its_own_row(tmp_path):
     cells = ["winback[lapsing,big]", "winback[lapsing,small]", "winback[lost,big]"]
     assert set(cells) <= set(rows.index)
     assert (rows.loc[cells, "sent"] > 0).all()
+
+
+def test_the_language_server_sees_the_grid_names_as_references():
+    """Renaming a stage in the editor reaches the grid's axis and the table's row."""
+    from clmlang.lsp.index import Index
+
+    index = Index.build(load_text(HEAD + GRID, "grid.clm"))
+    lines = sorted(r.span.line for r in index.referrers(index.find("lost", ("stage",))))
+    text = (HEAD + GRID).splitlines()
+    assert [text[n - 1].strip()[:12] for n in lines] == [
+        "rule winback",
+        "lost: 25%, -",
+        "lost: everyd",
+        "lost: sms, e",
+    ]
