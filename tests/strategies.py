@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from hypothesis import strategies as st
 
 from clmlang.core.source import Span
 from clmlang.language import syntax as s
+from clmlang.language.grid import validate_rule
 
 SPAN = Span("<generated>", 0, 0, 1, 1, 1, 1)
 # Names that are keywords nowhere, so they parse as names in every position.
@@ -209,6 +211,35 @@ rules = st.builds(
 
 
 @st.composite
+def grid_rules(draw):  # type: ignore[no-untyped-def]
+    """A rule over a grid of stages and/or segments, with `where` tables that fit it."""
+    rule = draw(rules)
+    kinds = draw(st.sampled_from([("stage",), ("segment",), ("stage", "segment")]))
+    some_names = st.lists(names, min_size=1, max_size=3, unique_by=lambda n: n.text)
+    axes = tuple(s.GridAxis(kind, tuple(draw(some_names)), SPAN) for kind in kinds)
+    width = len(axes[1].names) if len(axes) > 1 else 1
+    value = st.one_of(quantities(), names, texts, st.none())
+    tables = tuple(
+        s.GridTable(
+            parameter,
+            tuple(
+                s.GridRow(
+                    row,
+                    tuple(draw(st.lists(value, min_size=width, max_size=width))),
+                    (SPAN,) * width,
+                    SPAN,
+                )
+                for row in axes[0].names
+            ),
+            SPAN,
+        )
+        for parameter in draw(st.lists(names, max_size=2, unique_by=lambda n: n.text))
+    )
+    stages = () if "stage" in kinds else rule.stages
+    return dataclasses.replace(rule, stages=stages, grid=s.Grid(axes, tables, SPAN))
+
+
+@st.composite
 def caps(draw):  # type: ignore[no-untyped-def]
     scope = draw(st.sampled_from(["global", "channel", "tag"]))
     name = draw(names)
@@ -262,6 +293,8 @@ items = st.one_of(
     ),
     st.builds(s.Segment, names, optional(texts), expressions, st.just(SPAN)),
     rules,
+    # Texts may hold a `{word}` that is not a parameter: such a grid rule is an error.
+    grid_rules().filter(lambda rule: not validate_rule(rule)),
 )
 
 

@@ -11,7 +11,7 @@ from ..core.diagnostics import Diagnostic
 from ..language.loader import Spec
 from ..language.symbols import Symbols
 from .analysis import check_analysis
-from .context import Context
+from .context import Context, name_cells
 from .declarations import check_declarations
 from .rules import check_rules
 from .usage import check_usage
@@ -38,5 +38,5 @@ def check(spec: Spec, symbols: Symbols | None = None, module: bool = False) -> l
         if run is check_analysis and errors_before:
             continue  # analysis needs names and units right; it would only add noise
         run(ctx)
-    unique = list(dict.fromkeys(ctx.diagnostics))
+    unique = list(dict.fromkeys(name_cells(ctx)))
     return sorted(unique, key=Diagnostic.sort_key)

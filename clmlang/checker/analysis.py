@@ -114,7 +114,9 @@ def _never_fires(ctx: Context, grid: StateGrid, rule: s.Rule) -> None:
         "CLM130",
         f"rule `{rule.name}` can never fire: {reason}",
         (rule.condition or rule.audience or rule.name).span,
-        "check the condition against the conditions of the stages it is for",
+        "check the condition against the conditions of the stages it is for"
+        if rule.cell is None
+        else "leave this cell out: `-` in the rule's `where` table",
     )
 
 

@@ -19,7 +19,9 @@ __all__ = ["check_rules"]
 def check_rules(ctx: Context) -> None:
     """Check every rule, then what rules do together (follow-up cycles)."""
     for rule in ctx.symbols.rules.values():
+        ctx.rule = rule  # a problem found in a grid rule's cell names the cell
         _rule(ctx, rule)
+    ctx.rule = None
     _continue_cycles(ctx)
 
 

@@ -198,6 +198,7 @@ class _Compiler:
             ),
             flow=self.flow(r.flow),
             span=_span(r),
+            cell=p.GridCell(rule=r.cell.template, values=dict(r.cell.values)) if r.cell else None,
         )
 
     def stage_filter(self, stages: tuple[s.Name, ...]) -> Expr | None:

@@ -46,7 +46,8 @@ __all__ = [
 ]
 
 FORMAT_VERSION = "1.2"  # 1.1: rules' `active_from`, `active_until`; 1.2: stages'
-# `goal_return_min_days`, products' `attach_to_lines`, first purchases of a product or line
+# `goal_return_min_days`, products' `attach_to_lines`, first purchases of a product or line,
+# rules' `cell` (a grid rule's cell)
 
 
 class _Model(BaseModel):
@@ -248,6 +249,14 @@ class Reentry(_Model):
     period_days: float | None = None
 
 
+class GridCell(_Model):
+    """Where a rule expanded from a grid rule came from: the grid rule's name, and the cell's
+    stage, segment and `where` values as written (`{"stage": "lapsing", "discount": "10%"}`)."""
+
+    rule: str
+    values: dict[str, str]
+
+
 class Rule(_Model):
     """A compiled communication rule. `eligible` is the stage filter, audience and condition
     combined into one expression (None: everyone). `active_from` and `active_until` are the
@@ -270,6 +279,7 @@ class Rule(_Model):
     variants: tuple[Variant, ...] = ()
     flow: Flow
     span: SourceSpan
+    cell: GridCell | None = None  # a rule expanded from a grid rule (`for each stage in ...`)
 
 
 class Policy(_Model):

@@ -71,6 +71,7 @@ CODES: dict[str, str] = {
     "CLM134": "rule fires every day",
     "CLM135": "unused definition",
     "CLM136": "segment defined through itself",
+    "CLM140": "grid rule does not fit its table",
 }
 
 

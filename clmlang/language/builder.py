@@ -13,20 +13,21 @@ from lark import Token, v_args
 from ..core.diagnostics import Diagnostic, Related, Severity
 from ..core.source import Span
 from . import syntax as s
-from .builder_terms import TermBuilder, _spanned, unquote
+from .builder_grid import GridBuilder
+from .builder_terms import _spanned, unquote
 
 __all__ = ["TreeBuilder", "unquote"]
 
 
 @v_args(wrapper=_spanned)
-class TreeBuilder(TermBuilder):
+class TreeBuilder(GridBuilder):
     """Turns one Lark tree into `syntax` nodes. `offset` shifts positions of a parsed chunk."""
 
     def _clauses(self, owner: str, clauses: list[tuple[str, Any, Span]]) -> dict[str, Any]:
         """Collect `(keyword, value, span)` clauses; report a keyword given twice."""
         seen: dict[str, tuple[Any, Span]] = {}
         for keyword, value, span in clauses:
-            if keyword in seen and keyword not in ("variant",):
+            if keyword in seen and keyword not in ("variant", "where"):
                 self.diagnostics.append(
                     Diagnostic(
                         "CLM114",
@@ -191,6 +192,8 @@ class TreeBuilder(TermBuilder):
         name = self._name(ch[0])
         title, rest = self._title(ch[1:])
         span = self._span(meta)
+        axes = rest[0] if rest and isinstance(rest[0], list) else None
+        rest = rest[1:] if axes is not None else rest
         headers = [c for c in rest if isinstance(c, tuple) and c[0] not in _FLOW_KEYS]
         flow_items = [c for c in rest if not (isinstance(c, tuple) and c[0] not in _FLOW_KEYS)]
         c = self._clauses(f"rule `{name}`", headers)
@@ -210,6 +213,7 @@ class TreeBuilder(TermBuilder):
             variants,
             self._flow(flow_items, span, f"rule `{name}`"),
             span,
+            self._grid(axes, [v for k, v, _ in headers if k == "where"]),
         )
 
     def _flow(self, items: list[Any], span: Span, owner: str) -> s.Flow:
@@ -310,9 +314,8 @@ class TreeBuilder(TermBuilder):
                 tags += option[1]
             elif isinstance(option, tuple) and option[0] == "transactional":
                 transactional = True
-        return s.Send(
-            self._name(ch[0]), unquote(ch[1]), offer, tags, transactional, self._span(meta)
-        )
+        channel = ch[0] if isinstance(ch[0], s.Name) else self._name(ch[0])  # or a placeholder
+        return s.Send(channel, unquote(ch[1]), offer, tags, transactional, self._span(meta))
 
     def send_tags(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[s.Name, ...]]:
         return ("tag", ch[0])
@@ -342,7 +345,8 @@ class TreeBuilder(TermBuilder):
         )
 
     def offer_product(self, meta: Any, ch: list[Any]) -> tuple[str, s.Name, Span]:
-        return ("product", self._name(ch[0]), self._span(meta))
+        name = ch[0] if isinstance(ch[0], s.Name) else self._name(ch[0])  # or a placeholder
+        return ("product", name, self._span(meta))
 
     def offer_line(self, meta: Any, ch: list[Any]) -> tuple[str, s.Name, Span]:
         return ("line", self._name(ch[0]), self._span(meta))

@@ -355,6 +355,8 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
 
     def quantity(self, meta: Any, ch: list[Any]) -> s.Quantity:
         number = ch[0]
+        if isinstance(number, s.Name):  # `{discount}`: filled in for each cell of a grid rule
+            return s.Quantity(math.nan, s.Unit.NONE, number.span, number.text)
         value = self._number(number)
         if len(ch) == 1:
             return s.Quantity(value, s.Unit.NONE, self._span(meta), str(number))
@@ -362,6 +364,10 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
         unit = _UNITS.get(unit_text, s.Unit.MONEY)
         currency = unit_text if unit is s.Unit.MONEY else None
         return s.Quantity(value, unit, self._span(meta), str(number), currency, unit_text)
+
+    def placeholder(self, meta: Any, ch: list[Any]) -> s.Name:
+        """`{discount}`, kept as a name written with its braces (language/grid.py)."""
+        return s.Name(f"{{{ch[0]}}}", self._span(meta))
 
     def name_list(self, meta: Any, ch: list[Any]) -> tuple[s.Name, ...]:
         return tuple(self._name(t) for t in ch)

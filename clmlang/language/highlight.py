@@ -90,7 +90,7 @@ class ClmLexer(RegexLexer):
             ),
             (_NAME, Name),
             (r">=|<=|==|!=|>|<|\+|-|\*|/|\.\.", Operator),
-            (r"[{}(),.]", Punctuation),
+            (r"[{}(),.:]", Punctuation),
             (r"[^\s]", Error),
         ]
     }

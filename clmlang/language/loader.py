@@ -14,6 +14,7 @@ from pathlib import Path
 from ..core.diagnostics import Diagnostic, Related, Severity
 from ..core.source import Source
 from . import syntax as s
+from .grid import expand
 from .parser import ParseResult, parse
 
 __all__ = ["Spec", "load_path", "load_text"]
@@ -33,9 +34,14 @@ class Spec:
         return not any(d.is_error for d in self.diagnostics)
 
     def items(self) -> Iterator[s.Item]:
-        """Every declaration, used files first, each file in written order."""
+        """Every declaration, used files first, each file in written order; a grid rule
+        as the rules of its cells (language/grid.py)."""
         for file in self.files:
-            yield from file.items
+            for item in file.items:
+                if isinstance(item, s.Rule) and item.grid is not None:
+                    yield from expand(item)
+                else:
+                    yield item
 
     @property
     def root_file(self) -> s.File | None:

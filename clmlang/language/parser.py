@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedInput
 
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.source import Source
+from . import grid
 from . import syntax as s
 from .builder import TreeBuilder
 from .keywords import DECLARATIONS
@@ -134,6 +135,7 @@ def parse(source: Source) -> ParseResult:
     except RecursionError:
         return ParseResult(None, (_too_deep(source),), source)
     file = s.File(source.name, tuple(items), comments, source.span(0, len(text)))
+    diagnostics = [*diagnostics, *grid.validate(file.items)]
     return ParseResult(file, tuple(diagnostics), source)
 
 

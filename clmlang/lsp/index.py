@@ -191,6 +191,12 @@ class Index:
         self._declare(Symbol("rule", rule.name.text, rule.span, rule.name.span, rule, variants))
         for stage in rule.stages:
             self._ref(stage, ("stage",))
+        for axis in rule.grid.axes if rule.grid is not None else ():
+            for name in axis.names:
+                self._ref(name, (axis.kind,))
+            for table in rule.grid.tables if axis is rule.grid.axes[0] else ():
+                for row in table.rows:
+                    self._ref(row.name, (axis.kind,))
         for expr in (rule.audience, rule.condition, rule.exit):
             if expr is not None:
                 self._expr(expr)

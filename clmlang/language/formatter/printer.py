@@ -255,9 +255,40 @@ def print_item(item: s.Item) -> list[Line]:
     return [_one(item, 0, text)]
 
 
+def _grid_head(grid: s.Grid | None) -> str:
+    if grid is None:
+        return ""
+    axes = (f"each {a.kind} in " + ", ".join(n.text for n in a.names) for a in grid.axes)
+    return " for " + " and ".join(axes)
+
+
+def _grid_value(value: s.GridValue) -> str:
+    match value:
+        case s.Quantity():
+            return quantity(value)
+        case s.Name():
+            return value.text
+        case None:
+            return "-"
+    return _quote(value)
+
+
+def _grid_tables(grid: s.Grid | None) -> list[Line]:
+    lines: list[Line] = []
+    for table in grid.tables if grid is not None else ():
+        span = table.span
+        lines.append(Line(1, f"where {table.parameter} {{", span.line, span.line))
+        for row in table.rows:
+            values = ", ".join(_grid_value(v) for v in row.values)
+            lines.append(_one(row, 2, f"{row.name}: {values}"))
+        lines.append(Line(1, "}", span.end_line, span.end_line, closes=True))
+    return lines
+
+
 def _rule(rule: s.Rule) -> list[Line]:
-    head = f"rule {rule.name}{_title(rule.title)} {{"
-    lines = [Line(0, head, rule.span.line, rule.name.span.line, block=True)]
+    head = f"rule {rule.name}{_title(rule.title)}{_grid_head(rule.grid)} {{"
+    last = rule.grid.span.end_line if rule.grid is not None else rule.name.span.line
+    lines = [Line(0, head, rule.span.line, last, block=True)]
     if rule.stages:
         first, last = rule.stages[0].span, rule.stages[-1].span
         lines.append(
@@ -292,6 +323,7 @@ def _rule(rule: s.Rule) -> list[Line]:
             lines.extend(_one(st, 2, step(st)) for st in variant.steps)
             lines.append(Line(1, "}", span.end_line, span.end_line, closes=True))
     lines.extend(_flow(rule.flow, 1))
+    lines.extend(_grid_tables(rule.grid))
     lines.append(Line(0, "}", rule.span.end_line, rule.span.end_line, closes=True, block=True))
     return lines
 

@@ -182,6 +182,56 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
+class GridAxis:
+    """`stage in lapsing, dormant` or `segment in champions, loyal`: one axis of a grid rule."""
+
+    kind: str  # "stage" | "segment"
+    names: tuple[Name, ...]
+    span: Span = field(compare=False)
+
+
+GridValue = Quantity | Name | str | None  # a number, a name, a text, or `-` (no rule there)
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    """`lapsing: 10%, -, 15%`: a parameter's values along the second axis, for one name of
+    the first."""
+
+    name: Name
+    values: tuple[GridValue, ...]
+    value_spans: tuple[Span, ...] = field(compare=False)
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GridTable:
+    """`where discount { lapsing: 10%, 15% ... }`: a parameter's value in each cell."""
+
+    parameter: Name
+    rows: tuple[GridRow, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """`for each stage in a, b and each segment in c, d` with its `where` tables."""
+
+    axes: tuple[GridAxis, ...]
+    tables: tuple[GridTable, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """Where an expanded rule came from: the grid rule's name and the cell's values as
+    written (axis names first, then the `where` parameters)."""
+
+    template: str
+    values: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """A communication scenario: to whom, on what trigger and condition, what to send, and what
     happens on success and on failure."""
@@ -200,3 +250,5 @@ class Rule:
     variants: tuple[Variant, ...]
     flow: Flow
     span: Span = field(compare=False)
+    grid: Grid | None = None  # a grid rule as written: one rule per cell (language/grid.py)
+    cell: Cell | None = None  # an expanded rule: the grid rule and cell it came from
