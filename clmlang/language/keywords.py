@@ -57,7 +57,7 @@ RESERVED_NAMES: dict[str, dict[str, str]] = {
     "product": {
         **_each(
             "active bonus continue discount exit for holdout in line on priority reentry send "
-            "stop success tag transactional variant wait when",
+            "stop success tag transactional variant wait when where",
             "`offer {w}`",
         ),
         **_each("true false not", "`owns({w})`"),

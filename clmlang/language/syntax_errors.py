@@ -79,6 +79,10 @@ def _expected_phrase(parser: Lark, expected: Iterable[str]) -> str:
         # Inside a rule after a complete clause: any clause may come next; one phrase too.
         words = [w for w in words if w.strip("`") not in _RULE_CLAUSES]
         words.insert(0, "the rule's next clause (`send`, `wait`, `success`, `on`, `when`, ...)")
+    if len(words) > 1 and "`{`" in words:
+        # a `{` among other options is a grid rule's `{placeholder}`: not what a reader
+        # who is not writing a grid rule wants to hear
+        words.remove("`{`")
     if len(words) > 16:
         words = [*words[:15], "..."]
     if len(words) == 1:
