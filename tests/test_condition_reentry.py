@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import clmlang
@@ -23,7 +24,13 @@ rule cadence {
 """
 
 
-def _journeys():
+@functools.cache
+def _journeys() -> tuple:
+    """(purchase days, firing days per rule, re-entry refusal days) of 30 traced customers."""
+    return tuple(_trace_journeys())
+
+
+def _trace_journeys():
     policy = clmlang.loads(SPEC)
     for customer in range(30):
         trace = clmlang.simulate(policy, customers=150, days=200, rng=7, trace=customer).trace
