@@ -657,6 +657,8 @@ rule never_eligible {
         clmlang.loads(spec), market_from_mapping(EXISTING), customers=300, days=120, rng=5, trace=14
     )
     purchase_days = {math.floor(day) for day, kind, _ in forecast.trace if kind == "purchase"}
-    rule_days = {day for day, kind, detail in forecast.trace if "never_eligible" in detail}
+    rule_days = {
+        math.floor(day) for day, kind, detail in forecast.trace if "never_eligible" in detail
+    }
     assert min(purchase_days) < 59  # 2026-03-01 is day 59: customer 14 buys before and after
     assert rule_days == {d for d in purchase_days if d >= 59} != set()

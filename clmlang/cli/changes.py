@@ -212,7 +212,8 @@ def test_(
         raise _market_failure(error, USAGE) from None
     for o in report.outcomes:
         mark = "PASS" if o.passed else "FAIL"
-        _out(f"{mark} {o.file} {o.kind}: {o.name} ({o.seconds:.2f}s)")
+        tried = f"{o.tried}; " if o.tried else ""
+        _out(f"{mark} {o.file} {o.kind}: {o.name} ({tried}{o.seconds:.2f}s)")
         if not o.passed:
             for line in o.message.splitlines():
                 _out(f"    {line}")

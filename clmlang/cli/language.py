@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import sys
 from pathlib import Path
@@ -174,13 +175,18 @@ def explain_(
         str,
         typer.Option(help='The customer, e.g. "purchases=4, days_since_purchase=80, owns=facial".'),
     ] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
 ) -> None:
-    """Show a customer's stage and segments, and which rules would fire and why not."""
+    """Show a customer's stage and segments, and for each rule whether they are eligible
+    and whether its trigger can come for them."""
     _, analysis = _compile_or_exit(spec)
     try:
         result = explain(analysis, customer)
     except CustomerError as error:
         raise _usage_error(f"--customer: {error}") from None
+    if as_json:
+        _out(json.dumps({"program": analysis.policy.program, **result.to_dict()}, indent=2))
+        return
     console = _console()
     # names and values come from the user: escaped, so that `[` in them is not rich markup
     who = escape(customer or "(all defaults)")
@@ -189,12 +195,25 @@ def explain_(
     console.print(f"stage: [bold]{escape(result.stage or 'none')}[/]{goal}")
     member = [name for name, hit in result.segments if hit]
     console.print(f"segments: {escape(', '.join(member)) if member else 'none'}")
-    table = Table("rule", "eligible", "fires", "why not / notes")
+    table = Table("rule", "eligible", "trigger", "can come", "why not / notes")
     for verdict in result.rules:
-        why = "; ".join(verdict.reasons) if verdict.reasons else "; ".join(verdict.notes)
-        mark = "[green]yes[/]" if verdict.fires else "[red]no[/]"
-        table.add_row(escape(verdict.rule), mark, escape(verdict.trigger), escape(why))
+        why = [*verdict.reasons]
+        if verdict.trigger_blocked:
+            why.append(f"the trigger cannot come: {verdict.trigger_blocked}")
+        if not why:
+            why = list(verdict.notes)
+        table.add_row(
+            escape(verdict.rule),
+            _yes_no(verdict.eligible),
+            escape(verdict.trigger),
+            _yes_no(verdict.trigger_can_come),
+            escape("; ".join(why)),
+        )
     console.print(table)
+
+
+def _yes_no(flag: bool) -> str:
+    return "[green]yes[/]" if flag else "[red]no[/]"
 
 
 @app.command()

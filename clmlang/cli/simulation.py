@@ -16,6 +16,7 @@ from rich.table import Table
 from ..api import run_scenario
 from ..api import simulate as api_simulate
 from ..compile.policy import Policy
+from ..compile.triggers import describe_trigger
 from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market, MarketError
 from ..market.scenario import SCHEDULER_ENV, Scenario, ScenarioSettings, load_scenario_file
 
@@ -263,7 +264,7 @@ def _trigger_words(rule) -> str:
     trig = rule.trigger
     if trig.kind == "condition":
         return "its filters never became true for this customer"
-    return f"its trigger ({trig.kind}) never came while the customer was eligible"
+    return f"its trigger ({describe_trigger(trig)}) never came while the customer was eligible"
 
 
 @app.command(name="run")

@@ -8,6 +8,7 @@ would fire, quoting the clause of the spec that stops it when it would not.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -22,7 +23,8 @@ from ..language.conditions import evaluate, lower, required_columns
 from ..language.formatter.printer import goal_text
 from ..language.symbols import Symbols
 from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, Type
-from .policy import Policy, Trigger
+from .policy import Policy, Rule
+from .triggers import can_come, describe_trigger
 
 __all__ = [
     "CustomerError",
@@ -40,11 +42,39 @@ class CustomerError(ValueError):
 
 @dataclass(frozen=True)
 class RuleVerdict:
+    """One rule for one customer. `eligible`: its filters (`in stage`, `for`, `when`) hold;
+    `reasons` quote the ones that do not. `trigger` says when it is looked at, and
+    `trigger_blocked` why that cannot come for this customer as they are now ("" when it
+    can: `10 months after purchase of new_car` cannot for someone who never bought one).
+    The rule fires when both hold."""
+
     rule: str
-    fires: bool
+    eligible: bool
     trigger: str
     reasons: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    trigger_blocked: str = ""
+
+    @property
+    def trigger_can_come(self) -> bool:
+        return not self.trigger_blocked
+
+    @property
+    def fires(self) -> bool:
+        """Eligible, and its trigger can come."""
+        return self.eligible and not self.trigger_blocked
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "fires": self.fires,
+            "eligible": self.eligible,
+            "trigger": self.trigger,
+            "trigger_can_come": self.trigger_can_come,
+            "trigger_blocked": self.trigger_blocked or None,
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+        }
 
 
 @dataclass(frozen=True)
@@ -55,6 +85,28 @@ class Explanation:
     rules: tuple[RuleVerdict, ...]
     state: Mapping[str, object] = field(default_factory=dict)
     goal: str | None = None  # the stage's return goal as written: `60 days`, `47..60 days`
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data (what `clm explain --json` prints)."""
+        return {
+            "customer": {k: _plain(v) for k, v in self.state.items()},
+            "stage": self.stage,
+            "stages": [{"stage": name, "matches": hit} for name, hit in self.stages],
+            "segments": [{"segment": name, "member": hit} for name, hit in self.segments],
+            "rules": [v.to_dict() for v in self.rules],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+
+def _plain(value: object) -> object:
+    """A customer value as JSON has it (NaN, which JSON lacks, as null)."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 _DURATION = re.compile(r"^(-?\d+(?:\.\d+)?)\s*(days?|weeks?|months?|years?)?$")
@@ -212,21 +264,6 @@ def _conjuncts(expr: s.Expr) -> tuple[s.Expr, ...]:
     return expr.operands if isinstance(expr, s.BoolOp) and expr.op == "and" else (expr,)
 
 
-def _describe_trigger(t: Trigger) -> str:
-    days = f"{t.days:g} days" if t.days is not None else ""
-    if t.kind == "condition":
-        return "when its conditions become true"
-    if t.kind == "event" and t.event:
-        target = t.event.product or t.event.line or t.event.stage or ""
-        return f"on {t.event.kind.replace('_', ' ')} {target}".rstrip()
-    if t.kind == "after":
-        anchor = t.attribute or (t.event.kind.replace("_", " ") if t.event else "")
-        return f"{days} after {anchor}"
-    if t.kind == "schedule":
-        return f"on schedule {t.schedule} {t.schedule_value or ''}".rstrip()
-    return f"{t.kind} {t.attribute or ''} {days}".strip()
-
-
 def _describe_window(first: dt.date | None, last: dt.date | None) -> str | None:
     """The rule's `active` window, said as a note (the customer description has no date)."""
     if first is None and last is None:
@@ -238,6 +275,36 @@ def _describe_window(first: dt.date | None, last: dt.date | None) -> str | None:
     else:
         when = f"from {first} until {last} (both days included)"
     return f"fires only {when}"
+
+
+def _sends(rule: Rule) -> list:
+    """Every send step of the rule: its flow, follow-ups and variants."""
+    found: list = []
+
+    def walk(flow) -> None:
+        if flow is not None:
+            found.extend(step for step in flow.steps if step.kind == "send")
+            walk(flow.on_success)
+            walk(flow.on_failure)
+
+    walk(rule.flow)
+    for variant in rule.variants:
+        found.extend(step for step in variant.steps if step.kind == "send")
+    return found
+
+
+def _control_note(rule: Rule, share: float) -> str | None:
+    """What the global control group means for the rule: its marketing messages are
+    withheld, its transactional ones still go out."""
+    if not share:
+        return None
+    sends = _sends(rule)
+    if sends and all(step.transactional for step in sends):
+        return "transactional: the global control group gets it too"
+    held = f"{share:.0%} of all customers are in the global control group"
+    if any(step.transactional for step in sends):
+        return f"{held}: they get only its transactional messages"
+    return f"{held} and get none of its messages"
 
 
 def explain(
@@ -281,17 +348,18 @@ def explain(
             notes.append(
                 f"{rule.holdout:.0%} of eligible customers are held out as its control group"
             )
-        if policy.control_share:
-            notes.append(
-                f"{policy.control_share:.0%} of all customers are in the global control group"
-            )
+        control = _control_note(rule, policy.control_share)
+        if control:
+            notes.append(control)
+        written = syntax_rule.trigger
         verdicts.append(
             RuleVerdict(
                 rule.name,
                 not reasons,
-                _describe_trigger(rule.trigger),
+                describe_trigger(rule.trigger, written),
                 tuple(reasons),
                 tuple(notes),
+                can_come(rule.trigger, columns, policy.products, written) or "",
             )
         )
     state = {k: v.item() if hasattr(v, "item") else v for k, v in customer.items()}

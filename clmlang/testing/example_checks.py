@@ -1,13 +1,14 @@
 """`[[example]]` tests: one customer, given as a state (as in `clm explain`) or as a purchase
 history, and what the spec should do with them: their stage, the rules that fire or not, and
-what those rules send (channel and offer).
+what those rules send (channel and offer). A rule fires when the customer is eligible (its
+filters hold) and its trigger can come for them (`clm explain` says both).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..compile.explanation import explain, parse_customer
+from ..compile.explanation import RuleVerdict, explain, parse_customer
 from ..compile.policy import Policy
 from ..core.names import did_you_mean
 from ..core.source import Source
@@ -48,20 +49,20 @@ def check_example(
         if name not in fires:
             return f"the spec has no rule `{name}`" + did_you_mean(name, list(fires)), ""
     for v in result.rules:
-        if v.fires:
+        if v.eligible:
             coverage.rules.add(v.rule)
     if ex.stage is not None and result.stage != ex.stage:
         return f"expected stage `{ex.stage}`, got `{result.stage}`", ""
     for name in ex.fires:
         if not fires[name].fires:
-            why = "; ".join(fires[name].reasons)
-            return f"expected `{name}` to fire; it does not: {why}", name
+            return f"expected `{name}` to fire; {_why_not(fires[name])}", name
     for name in ex.not_fires:
         if fires[name].fires:
-            return f"expected `{name}` not to fire; it does", name
+            v = fires[name]
+            return f"expected `{name}` not to fire; it does: eligible, {v.trigger}", name
     for send in ex.sends:
         if not fires[send.rule].fires:
-            return f"expected `{send.rule}` to send; it does not fire", send.rule
+            return f"expected `{send.rule}` to send; {_why_not(fires[send.rule])}", send.rule
         step = _first_send(policy.rule(send.rule))
         if step is None:
             return f"`{send.rule}` sends nothing", send.rule
@@ -73,6 +74,15 @@ def check_example(
         if send.offer and send.offer != offered:
             return f"expected offer `{send.offer}`, got `{offered}`", send.rule
     return "", ""
+
+
+def _why_not(v: RuleVerdict) -> str:
+    """Both halves of "fires": eligible (the filters hold), and the trigger can come."""
+    if not v.eligible:
+        why = "; ".join(v.reasons)
+        can = "can" if v.trigger_can_come else "cannot"
+        return f"it is not eligible: {why} (its trigger, {v.trigger}, {can} come)"
+    return f"it is eligible, but its trigger, {v.trigger}, cannot come: {v.trigger_blocked}"
 
 
 def _first_send(rule):

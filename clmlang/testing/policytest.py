@@ -67,6 +67,7 @@ class Outcome:
     message: str = ""
     seconds: float = 0.0
     where: str = ""  # the failing rule's source place and line
+    tried: str = ""  # what an invariant's search tried: "200 histories, 37 in stage loyal"
 
 
 @dataclass
@@ -169,9 +170,11 @@ class _FileRunner:
             )
         return out
 
-    def _invariant(self, inv: Invariant) -> tuple[str, str]:
+    def _invariant(self, inv: Invariant) -> tuple[str, str, str]:
         """A state invariant is searched over histories first; one that is also about what
-        customers receive (`max_discount`) is then checked over simulated traces."""
+        customers receive (`max_discount`) is then checked over simulated traces. The third
+        item says how many histories and populations were tried."""
+        tried = ""
         if inv.kind in STATE_KINDS:
             found = check_state_invariant(
                 inv,
@@ -184,8 +187,9 @@ class _FileRunner:
             )
             if found[0]:
                 return found
+            tried = found[2]
         if inv.kind in TRACE_KINDS:
-            return check_trace_invariant(
+            message, rule, more = check_trace_invariant(
                 inv,
                 self.policy,
                 self.tf,
@@ -194,20 +198,22 @@ class _FileRunner:
                 seed=self.seed,
                 examples=self.examples,
             )
-        return "", ""
+            return message, rule, f"{tried}; {more}" if tried else more
+        return "", "", tried
 
-    def _timed(self, kind: str, name: str, check: Callable[[], tuple[str, str]]) -> Outcome:
+    def _timed(self, kind: str, name: str, check: Callable[[], tuple[str, ...]]) -> Outcome:
         """Run one check, which returns what went wrong ("" if nothing) and the rule to point
         at; a test that cannot run fails with the reason."""
         start = time.perf_counter()
+        tried = ""
         try:
-            message, rule = check()
+            message, rule, *more = check()
             where = self._where(rule)
+            tried = more[0] if more else ""
         except (CustomerError, MarketError, ValueError) as error:
             message, where = f"cannot run: {error}", ""
-        return Outcome(
-            self.tf.path, kind, name, not message, message, time.perf_counter() - start, where
-        )
+        seconds = time.perf_counter() - start
+        return Outcome(self.tf.path, kind, name, not message, message, seconds, where, tried)
 
     def _where(self, rule_name: str) -> str:
         """The rule's source place and line, or "" (no such rule, or none named)."""

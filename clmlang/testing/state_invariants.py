@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from ..compile.explanation import customer_columns, explain
 from ..compile.policy import Policy
@@ -16,7 +17,7 @@ from ..language.conditions import Expr, evaluate, lower
 from ..language.parser import parse_text
 from ..language.symbols import Symbols
 from ..market.overrides import parse_share
-from .counterexamples import minimal_counterexample
+from .counterexamples import Tally, minimal_counterexample
 from .generated_histories import History, histories
 from .testfile import Invariant, TestFile
 
@@ -34,26 +35,34 @@ def check_state_invariant(
     *,
     seed: int,
     examples: int,
-) -> tuple[str, str]:
+) -> tuple[str, str, str]:
     """The minimal counterexample among `examples` generated histories, as a message ("" when
-    none breaks the invariant), and the rule to point at ("" for none)."""
+    none breaks the invariant), the rule to point at ("" for none), and how many histories
+    were tried (and how many the invariant was about)."""
     if inv.kind == "fires_only_when" and inv.rule not in [r.name for r in policy.rules]:
         raise ValueError(f"the spec has no rule `{inv.rule}`")
 
-    def violation(history: History) -> str | None:
+    def violation(history: History) -> str | Literal[False] | None:
         return _violation(inv, history, policy, symbols, sources)
 
-    found = minimal_counterexample(histories(policy), violation, examples, seed)
+    tally = Tally()
+    found = minimal_counterexample(histories(policy), violation, examples, seed, tally)
+    about = {"max_discount": f"in stage {inv.stage}", "fires_only_when": f"got `{inv.rule}`"}
+    tried = tally.words("histories", about.get(inv.kind, ""))
     if found is None:
-        return "", ""
+        return "", "", tried
     problem = violation(found)
     paste = f'[[example]]\nname = "{inv.label}: counterexample"\n{found.to_toml()}\n' + (
         f'not_fires = ["{inv.rule}"]\n' if inv.rule else ""
     )
     return (
-        f"a customer {problem}.\nMinimal counterexample, ready to paste into "
-        f"{Path(test_file.path).name}:\n{paste}"
-    ), inv.rule or ""
+        (
+            f"a customer {problem}.\nMinimal counterexample, ready to paste into "
+            f"{Path(test_file.path).name}:\n{paste}"
+        ),
+        inv.rule or "",
+        tried,
+    )
 
 
 def _violation(
@@ -62,16 +71,16 @@ def _violation(
     policy: Policy,
     symbols: Symbols,
     sources: Mapping[str, Source],
-) -> str | None:
-    """How the customer with this history breaks the invariant ("is in no stage", ...), or
-    None."""
+) -> str | Literal[False] | None:
+    """How the customer with this history breaks the invariant ("is in no stage", ...),
+    None when it holds, False when it says nothing about this customer."""
     customer = history.customer(policy)
     result = explain(policy, symbols, sources, customer)
     if inv.kind == "one_stage":
         return None if result.stage else "is in no stage"
     if inv.kind == "max_discount":
         if result.stage != inv.stage:
-            return None
+            return False
         limit = parse_share("share", inv.share)
         for v in result.rules:
             rule = policy.rule(v.rule)
@@ -87,7 +96,7 @@ def _violation(
         if not verdict.fires or not _trigger_possible(
             policy.rule(inv.rule), customer, result.stage
         ):
-            return None
+            return False
         holds = evaluate(
             _condition(inv.when or "", symbols), customer_columns(customer, policy, symbols), 1
         )[0]

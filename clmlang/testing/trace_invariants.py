@@ -18,7 +18,7 @@ from ..core.names import did_you_mean
 from ..market.model import Market
 from ..market.overrides import parse_share
 from ..simulation.engine import simulate_policy
-from .counterexamples import minimal_counterexample
+from .counterexamples import Tally, minimal_counterexample
 from .coverage import Coverage, cover_run
 from .testfile import Invariant, Replay, TestFile
 
@@ -43,10 +43,11 @@ def check_trace_invariant(
     *,
     seed: int,
     examples: int,
-) -> tuple[str, str]:
+) -> tuple[str, str, str]:
     """The minimal population (customers, seed) among `examples // 20` (at least 3) whose
-    trace breaks the invariant, as a message ("" when none does), and the rule to point at
-    ("" for none). Every simulated run counts towards coverage."""
+    trace breaks the invariant, as a message ("" when none does), the rule to point at
+    ("" for none), and how many populations were simulated. Every simulated run counts
+    towards coverage."""
     if inv.rule and inv.rule not in [r.name for r in policy.rules]:
         raise ValueError(
             f"the spec has no rule `{inv.rule}`"
@@ -58,9 +59,11 @@ def check_trace_invariant(
         return None if found is None else found[0]
 
     populations = st.tuples(st.integers(20, 400), st.integers(0, 2**16))
-    found = minimal_counterexample(populations, violation, max(3, examples // 20), seed)
+    tally = Tally()
+    found = minimal_counterexample(populations, violation, max(3, examples // 20), seed, tally)
+    tried = tally.words("simulated populations")
     if found is None:
-        return "", ""
+        return "", "", tried
     customers, population_seed = found
     again = _violation(inv, policy, coverage, paths, customers, population_seed)
     problem, rule = again if again is not None else ("", inv.rule or "")
@@ -72,10 +75,14 @@ def check_trace_invariant(
         f"days = 120\nseed = {population_seed}\ninvariant = {{ {inline} }}\n"
     )
     return (
-        f"{problem}\nMinimal population, ready to paste into {Path(test_file.path).name}:\n"
-        f"{paste}Watch the customer: clm simulate {spec} --customers {customers} "
-        f"--days 120 --seed {population_seed} --trace {problem.split()[1]}"
-    ), rule
+        (
+            f"{problem}\nMinimal population, ready to paste into {Path(test_file.path).name}:\n"
+            f"{paste}Watch the customer: clm simulate {spec} --customers {customers} "
+            f"--days 120 --seed {population_seed} --trace {problem.split()[1]}"
+        ),
+        rule,
+        tried,
+    )
 
 
 def check_replay(rp: Replay, policy: Policy, coverage: Coverage, paths: Paths) -> tuple[str, str]:

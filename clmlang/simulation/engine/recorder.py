@@ -6,6 +6,8 @@ recording costs a few appends per day, not a Python call per customer.
 
 from __future__ import annotations
 
+import bisect
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,13 +82,24 @@ class _Log:
 
 @dataclass
 class Trace:
-    """One customer's journey: (day, what happened, detail) lines."""
+    """One customer's journey: (day, what happened, detail) lines, in time order and, within
+    a day, in the order things happened."""
 
     customer: int
     lines: list[tuple[float, str, str]] = field(default_factory=list)
 
     def add(self, day: float, kind: str, detail: str) -> None:
-        self.lines.append((day, kind, detail))
+        """A line for `day`. Purchases carry their time of day (141.88); what the engine does
+        after them on the same day (the stage change a purchase causes, the rules and
+        messages of the day) is stamped with the latest time already traced that day, so
+        the journey never goes back in time and a cause comes before its effect."""
+        if self.lines:
+            last = self.lines[-1][0]
+            if math.floor(last) == math.floor(day) and day < last:
+                day = last
+        # a line of an earlier day than the last goes after that day's lines (stable)
+        at = bisect.bisect_right(self.lines, math.floor(day), key=lambda line: math.floor(line[0]))
+        self.lines.insert(at, (day, kind, detail))
 
 
 class Recorder:

@@ -90,12 +90,10 @@ class Rules:
             ids = ids[ok]
         allowed = self._reentry(r, ids, d)
         if self.trace is not None and allowed.size < ids.size:
-            self._trace_rule(
-                np.setdiff1d(ids, allowed),
-                d,
-                r,
-                "triggered, but re-entry does not allow it yet",
-            )
+            blocked = np.setdiff1d(ids, allowed)
+            if self.rules[r].trigger.kind == "condition":
+                blocked = np.intersect1d(blocked, self.today_edges)
+            self._trace_rule(blocked, d, r, "triggered, but re-entry does not allow it yet")
         if allowed.size:
             self._fire(r, allowed, d)
 
@@ -180,7 +178,9 @@ class Rules:
             return holders[((d - since_h) % max(1, round(rule.trigger.days)) == 0) & (d > since_h)]
         if rule.reentry.kind == "edge":
             return became
-        # always, once, once per period: whoever holds the condition (re-entry filters next)
+        # always, once, once per period: whoever holds the condition (re-entry filters next);
+        # a trace says "re-entry does not allow it" on the edge only, not every day it holds
+        self.today_edges = became
         return np.flatnonzero(was[: self.arrived])
 
     def _eligible(self, r: int, ids: np.ndarray | slice, d: int) -> np.ndarray:

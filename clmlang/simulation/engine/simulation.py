@@ -137,6 +137,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         )
         self.today = DayWork.start(policy, blocks)
         self.seq = 0
+        self.today_edges = np.zeros(0, dtype=np.int64)  # the condition edges of the rule at hand
 
     def _own_prior(self, base: Base | None) -> None:
         """What the existing customers own on day 0: as the history says, or replayed under
