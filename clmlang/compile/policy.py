@@ -45,7 +45,8 @@ __all__ = [
     "WaitStep",
 ]
 
-FORMAT_VERSION = "1.1"  # 1.1: rules' `active_from`, `active_until`
+FORMAT_VERSION = "1.2"  # 1.1: rules' `active_from`, `active_until`; 1.2: events' `segment`,
+# the columns `purchases:P`, `days_since_purchase:P` and their `_line:L` forms
 
 
 class _Model(BaseModel):
@@ -149,12 +150,14 @@ class Segment(_Model):
 
 
 class EventSpec(_Model):
-    """A customer event: a purchase (of a product or line), a first purchase, a stage change."""
+    """A customer event: a purchase (of a product or line), a first purchase, entering or
+    leaving a stage or a segment (`stage` or `segment` names which)."""
 
     kind: Literal["purchase", "first_purchase", "enter", "leave"]
     product: str | None = None
     line: str | None = None
     stage: str | None = None
+    segment: str | None = None
 
 
 class Trigger(_Model):

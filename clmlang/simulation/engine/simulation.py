@@ -46,6 +46,7 @@ from .recorder import Recorder, Trace
 from .rules import Rules, window_days
 from .stages import Stages
 from .streams import Streams
+from .tally import Tally
 from .timers import Timers
 
 __all__ = ["Run", "simulate_policy"]
@@ -98,6 +99,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         self.idset = IdSet(self.n)
         self.calendar = Calendar(days, self.idset)
         self.message_log = MessageLog(policy, self.n)
+        self.tally = Tally(policy, self.n)
         self.product_index = {p.name: i for i, p in enumerate(policy.products)}
         self.line_index = {name: i for i, name in enumerate(policy.lines)}
         self.channel_index = {c.name: i for i, c in enumerate(policy.channels)}
@@ -146,6 +148,8 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         if base is not None and base.holdings is not None:
             names = [p.name for p in self.policy.products]
             own = from_history(cat, names, base.holdings, c, st.alive[:c], self.streams)
+            if self.tally:
+                self.tally.record_history(cat, names, base.holdings, st.last_t[:c])
         else:
             own = replay_purchases(
                 cat,
@@ -156,6 +160,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
                 st.first_t[:c],
                 st.last_t[:c],
                 st.alive[:c],
+                self.tally.record if self.tally else None,
             )
         st.owned[:c], st.owned_lines[:c] = own.owned, own.owned_lines
         st.last_product[:c], st.members[:c] = own.last_product, own.members
