@@ -64,6 +64,7 @@ leaves = st.one_of(
     texts.map(lambda t: s.StringLiteral(t, SPAN)),
     st.booleans().map(lambda b: s.BoolLiteral(b, SPAN)),
     st.lists(names, min_size=1, max_size=2).map(lambda p: s.Ref(tuple(p), SPAN)),
+    st.builds(s.FieldOf, names, names, st.booleans(), st.just(SPAN)),
 )
 
 

@@ -180,7 +180,7 @@ def test_completion_by_context():
     assert "facial" in offer and "line" in offer and "discount" in offer
     condition = labels(doc, body + "  when ")
     assert {"days_since_purchase", "owns", "cosmetology_only", "birthday"} <= set(condition)
-    assert labels(doc, body + "  on enter d") == ["devoted"]
+    assert labels(doc, body + "  on enter d") == ["devoted", "dentistry_only"]  # stage, segment
     assert labels(doc, body + "  for audience is ") == ["premium", "budget"]
     assert labels(doc, body + "  for audience is not b") == ["budget"]
     assert labels(doc, body + "  when last_product is fa") == ["facial"]

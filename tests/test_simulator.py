@@ -342,6 +342,7 @@ def test_cli_simulate_writes_every_output(tmp_path):
         "summary.json",
         "daily.csv",
         "stages.csv",
+        "segments.csv",
         "transitions.csv",
         "cohorts.csv",
         "rules.csv",

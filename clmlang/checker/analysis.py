@@ -50,7 +50,7 @@ def check_analysis(ctx: Context) -> None:
         "audience": list(sy.audiences),
     }
     stage_exprs = [e for _, e in stages]
-    grid = StateGrid.build(stage_exprs, codes)
+    grid = StateGrid.build(stage_exprs, codes, lines=_lines(ctx))
     if grid.rows == 0:
         return
     stage_keys = set().union(*(required_columns(e) for e in stage_exprs)) - {"stage"}
@@ -64,6 +64,11 @@ def check_analysis(ctx: Context) -> None:
     if decided:
         _unreachable(ctx, stages, first)
         _rules(ctx, stage_exprs, [(r, e) for r, e in rules if e is not None], codes)
+
+
+def _lines(ctx: Context) -> dict[str, list[str]]:
+    """The products of each line, for the states of `purchases of line X` and the like."""
+    return {line: [p.name.text for p in products] for line, products in ctx.symbols.lines.items()}
 
 
 def _first_stage(hits: np.ndarray) -> np.ndarray:
@@ -83,14 +88,17 @@ def _rules(ctx: Context, stage_exprs, rules, codes) -> None:  # type: ignore[no-
     if not exact:
         return
     shared = _with_stages(
-        StateGrid.build(stage_exprs + [e for _, e in exact], codes, 20_000), stage_exprs
+        StateGrid.build(stage_exprs + [e for _, e in exact], codes, 20_000, _lines(ctx)),
+        stage_exprs,
     )
     for rule, eligible in exact:
         if shared.holds(eligible).any():
             continue
         own = shared
         if not shared.exhaustive:
-            own = _with_stages(StateGrid.build([*stage_exprs, eligible], codes), stage_exprs)
+            own = _with_stages(
+                StateGrid.build([*stage_exprs, eligible], codes, lines=_lines(ctx)), stage_exprs
+            )
         if own.exhaustive and not own.holds(eligible).any():
             _never_fires(ctx, own, rule)
 

@@ -67,8 +67,21 @@ def _event(ctx: Context, event: s.Event) -> None:
         ctx.undefined("product", event.product.text, event.product.span, sy.products)
     if event.line is not None and event.line.text not in sy.lines:
         ctx.undefined("line", event.line.text, event.line.span, sy.lines)
-    if event.stage is not None and event.stage.text not in sy.stages:
-        ctx.undefined("stage", event.stage.text, event.stage.span, sy.stages)
+    if event.stage is None:
+        return
+    name = event.stage.text
+    if name in sy.stages and name in sy.segments:
+        ctx.error(
+            "CLM102",
+            f"`{name}` is both a stage and a segment, so `{event.kind.value} {name}` could "
+            "mean either",
+            event.stage.span,
+            "rename the stage or the segment",
+        )
+    elif name in sy.segments:
+        ctx.used.add(("segment", name))
+    elif name not in sy.stages:
+        ctx.undefined("stage or segment", name, event.stage.span, [*sy.stages, *sy.segments])
 
 
 def _date_attribute(ctx: Context, name: s.Name) -> None:
@@ -154,7 +167,7 @@ def _window(ctx: Context, rule: s.Rule, window: s.Window) -> None:
 
 
 def _stage_event_contradiction(ctx: Context, rule: s.Rule, event: s.Event) -> None:
-    if not rule.stages or event.stage is None:
+    if not rule.stages or event.stage is None or event.stage.text not in ctx.symbols.stages:
         return
     stages = {n.text for n in rule.stages}
     if event.kind is s.EventKind.ENTER and event.stage.text not in stages:

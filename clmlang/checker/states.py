@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -112,6 +112,80 @@ def _candidates(key: str, constants: set[object], codes: dict[str, int]) -> list
     return result
 
 
+def _per_product_feasible(c: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    """States possible for the columns about one product or line (`purchases:P`,
+    `days_since_purchase_line:L`): bought it exactly when its last purchase day is known, no
+    more often than in all, not later than the last purchase nor before the first, and
+    owning it when bought it."""
+    keep = np.ones(rows, dtype=bool)
+    purchases = c.get("purchases")
+    recency = c.get("days_since_purchase")
+    first = c.get("days_since_first_purchase")
+    for key in c:
+        field, _, target = key.partition(":")
+        suffix = "_line" if field.endswith("_line") else ""
+        if field.removesuffix(suffix) not in ("purchases", "days_since_purchase") or not target:
+            continue
+        count = c.get(f"purchases{suffix}:{target}")
+        days = c.get(f"days_since_purchase{suffix}:{target}")
+        owns = c.get(f"owns{suffix}:{target}")
+        bought = None if count is None else count.astype(float) > 0
+        if days is not None:
+            since = days.astype(float)
+            known = ~np.isnan(since)
+            bought = known if bought is None else bought
+            if count is not None:
+                keep &= (count.astype(float) > 0) == known
+            if recency is not None:
+                keep &= ~known | (since >= recency.astype(float))
+            if first is not None:
+                keep &= ~known | (since <= first.astype(float))
+        if count is not None and purchases is not None:
+            keep &= count.astype(float) <= purchases.astype(float)
+        if bought is not None:
+            if purchases is not None:
+                keep &= ~bought | (purchases.astype(float) > 0)
+            if owns is not None:
+                keep &= ~bought | owns.astype(bool)
+    return keep
+
+
+def _lines_feasible(c: dict[str, np.ndarray], rows: int, lines: dict[str, list[str]]):
+    """A line's purchases include those of its products: at least as many as of each, the
+    last no earlier than the last of each; a line of one product is that product."""
+    keep = np.ones(rows, dtype=bool)
+    for line, products in lines.items():
+        for field_name in ("purchases", "days_since_purchase"):
+            total = c.get(f"{field_name}_line:{line}")
+            if total is None:
+                continue
+            total = total.astype(float)
+            for product in products:
+                part = c.get(f"{field_name}:{product}")
+                if part is None:
+                    continue
+                part = part.astype(float)
+                if len(products) == 1:
+                    keep &= (total == part) | (np.isnan(total) & np.isnan(part))
+                elif field_name == "purchases":
+                    keep &= total >= part
+                else:  # bought the product: the line's last purchase is as recent or more
+                    keep &= np.isnan(part) | (total <= part)
+    return keep
+
+
+def _share_candidates(constants: dict[str, set[object]]) -> None:
+    """Columns about one product or line get the candidates of their whole family (all
+    purchase counts; all days since a purchase), so that a state of a real customer always
+    has a stand-in in the grid that keeps the order between them (`feasible` relies on it)."""
+    for family in (("purchases",), ("days_since_purchase", "days_since_first_purchase")):
+        keys = [k for k in constants if k.partition(":")[0].removesuffix("_line") in family]
+        if any(":" in k for k in keys):
+            shared = set().union(*(constants[k] for k in keys))
+            for key in keys:
+                constants[key] = set(shared)
+
+
 @dataclass
 class StateGrid:
     """Candidate customer states as columns, one row per state.
@@ -123,12 +197,18 @@ class StateGrid:
     columns: dict[str, np.ndarray]
     rows: int
     exhaustive: bool = True
+    lines: dict[str, list[str]] = field(default_factory=dict)  # line -> its products
 
     @classmethod
     def build(
-        cls, exprs: Sequence[Expr], codes: dict[str, int], limit: int = _MAX_GRID
+        cls,
+        exprs: Sequence[Expr],
+        codes: dict[str, int],
+        limit: int = _MAX_GRID,
+        lines: dict[str, list[str]] | None = None,
     ) -> StateGrid:
-        """States for deciding `exprs`; `codes` gives how many stages, products, audiences.
+        """States for deciding `exprs`; `codes` gives how many stages, products, audiences,
+        `lines` the products of each line.
 
         Up to `limit` combinations the grid is complete; past it, `limit` seeded samples.
         """
@@ -136,6 +216,7 @@ class StateGrid:
         for expr in exprs:
             for key in required_columns(expr):
                 constants.setdefault(key, set())
+        _share_candidates(constants)
         keys = sorted(constants)
         values = [np.array(_candidates(k, constants[k], codes)) for k in keys]
         sizes = [len(v) for v in values]
@@ -149,7 +230,7 @@ class StateGrid:
             exhaustive = False
         columns = {k: v[i] for k, v, i in zip(keys, values, index, strict=True)}
         rows = len(index[0]) if keys else 1
-        return cls(columns, rows, exhaustive).feasible()
+        return cls(columns, rows, exhaustive, lines or {}).feasible()
 
     def feasible(self) -> StateGrid:
         """Drop states no real customer can be in."""
@@ -171,8 +252,9 @@ class StateGrid:
         last = c.get("last_product")
         if purchases is not None and last is not None:
             keep &= (purchases == 0) == (last < 0)
+        keep &= _per_product_feasible(c, self.rows) & _lines_feasible(c, self.rows, self.lines)
         columns = {k: v[keep] for k, v in c.items()}
-        return StateGrid(columns, int(keep.sum()), self.exhaustive)
+        return StateGrid(columns, int(keep.sum()), self.exhaustive, self.lines)
 
     def holds(self, expr: Expr) -> np.ndarray:
         """Where `expr` is true, one boolean per state."""
@@ -181,7 +263,7 @@ class StateGrid:
         return evaluate(expr, self.columns, self.rows).astype(bool)
 
     def with_column(self, key: str, values: np.ndarray) -> StateGrid:
-        return StateGrid({**self.columns, key: values}, self.rows, self.exhaustive)
+        return StateGrid({**self.columns, key: values}, self.rows, self.exhaustive, self.lines)
 
     def describe(self, row: int, keys: Iterable[str], names: dict[str, list[str]]) -> str:
         """One state as `purchases=3, days_since_purchase=74`, codes shown as names."""

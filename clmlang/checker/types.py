@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..core.names import suggest
 from ..language import syntax as s
-from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, FUNCTIONS, Type
+from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, FUNCTIONS, PRODUCT_FIELDS, Type
 from .context import Context
 from .units import NUMBER, NUMERIC, Side, arithmetic_type, unit_hint, word
 
@@ -50,6 +50,8 @@ def type_of(ctx: Context, expr: s.Expr) -> Type | str | None:
             return _ref_type(ctx, expr)
         case s.Call():
             return _call_type(ctx, expr)
+        case s.FieldOf():
+            return _field_of_type(ctx, expr)
         case s.Neg(operand=operand):
             t = type_of(ctx, operand)
             if t is not None and t not in NUMERIC:
@@ -170,6 +172,45 @@ def _ref_type(ctx: Context, ref: s.Ref) -> Type | str | None:
     hint = suggest(name, known) or "a field of customer state, an attribute or a segment"
     ctx.error("CLM100", f"undefined name `{name}`", ref.span, hint)
     return None
+
+
+def _field_of_type(ctx: Context, expr: s.FieldOf) -> Type | None:
+    """`purchases of X`, `days_since_purchase of line L`: a count or a duration."""
+    name, target, sy = expr.field.text, expr.target.text, ctx.symbols
+    t = PRODUCT_FIELDS.get(name)
+    if t is None:
+        ctx.error(
+            "CLM103",
+            f"`{name}` cannot be about one product: only "
+            + " and ".join(f"`{f} of ...`" for f in PRODUCT_FIELDS)
+            + " can",
+            expr.field.span,
+            suggest(name, PRODUCT_FIELDS)
+            or "write `purchases of PRODUCT` or `days_since_purchase of line LINE`",
+        )
+        return None
+    if expr.line:
+        if target not in sy.lines:
+            if target in sy.products:
+                ctx.error(
+                    "CLM102",
+                    f"`{target}` is a product, not a product line",
+                    expr.target.span,
+                    f"write `{name} of {target}`",
+                )
+            else:
+                ctx.undefined("line", target, expr.target.span, sy.lines)
+    elif target not in sy.products:
+        if target in sy.lines:
+            ctx.error(
+                "CLM102",
+                f"`{target}` is a product line, not a product",
+                expr.target.span,
+                f"write `{name} of line {target}`",
+            )
+        else:
+            ctx.undefined("product", target, expr.target.span, sy.products)
+    return t
 
 
 def _call_type(ctx: Context, call: s.Call) -> Type | None:

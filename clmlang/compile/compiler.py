@@ -232,7 +232,8 @@ class _Compiler:
             kind=kind,  # type: ignore[arg-type]
             product=e.product.text if e.product else None,
             line=e.line.text if e.line else None,
-            stage=e.stage.text if e.stage else None,
+            stage=e.stage.text if e.stage and e.stage.text in self.symbols.stages else None,
+            segment=e.stage.text if e.stage and e.stage.text not in self.symbols.stages else None,
         )
 
     def trigger(self, t: s.Trigger | None) -> p.Trigger:

@@ -22,7 +22,7 @@ from ..language import syntax as s
 from ..language.conditions import evaluate, lower, required_columns
 from ..language.formatter.printer import goal_text
 from ..language.symbols import Symbols
-from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, Type
+from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, PRODUCT_FIELDS, Type, product_column
 from .policy import Policy, Rule
 from .triggers import can_come, describe_trigger
 
@@ -147,6 +147,54 @@ def parse_customer(text: str) -> dict[str, object]:
     return values
 
 
+_OF = re.compile(r"^(\w+)\s+of\s+(line\s+)?(\w+)$")
+
+
+def _about_products(customer: dict[str, object], symbols: Symbols) -> dict[str, float]:
+    """Take the `FIELD of X` and `FIELD of line X` keys out of `customer`, as columns."""
+    given: dict[str, float] = {}
+    for key in [k for k in customer if " " in k]:
+        m = _OF.match(key)
+        if m is None or m.group(1) not in PRODUCT_FIELDS:
+            example = "`purchases of new_car=1` or `days_since_purchase of line sales=700`"
+            raise CustomerError(f"unknown field `{key}`; about one product write {example}")
+        field, line, name = m.group(1), bool(m.group(2)), m.group(3)
+        table = symbols.lines if line else symbols.products
+        if name not in table:
+            hint = suggest(name, table)
+            what = "product line" if line else "product"
+            raise CustomerError(f"unknown {what} `{name}`" + (f"; {hint}" if hint else ""))
+        given[product_column(field, name, line)] = _number(customer.pop(key))
+    return given
+
+
+def _per_product(given: dict[str, float], owned: list[str], symbols: Symbols) -> dict:
+    """Every product's and line's purchases and days since: as given, else from what is
+    given about the products (owning a product counts as one purchase of it)."""
+    out: dict[str, float] = {}
+    for name in symbols.products:
+        days = given.get(product_column("days_since_purchase", name, False), math.nan)
+        bought = 1.0 if name in owned or not math.isnan(days) else 0.0
+        out[product_column("purchases", name, False)] = given.get(
+            product_column("purchases", name, False), bought
+        )
+        out[product_column("days_since_purchase", name, False)] = days
+    for line, products in symbols.lines.items():
+        names = [p.name.text for p in products]
+        days = [out[product_column("days_since_purchase", n, False)] for n in names]
+        known = [d for d in days if not math.isnan(d)]
+        days_line = given.get(
+            product_column("days_since_purchase", line, True), min(known, default=math.nan)
+        )
+        bought = sum(out[product_column("purchases", n, False)] for n in names)
+        out[product_column("purchases", line, True)] = given.get(
+            product_column("purchases", line, True),
+            max(bought, 0.0 if math.isnan(days_line) else 1.0),
+        )
+        out[product_column("days_since_purchase", line, True)] = days_line
+    return out
+
+
 def _known_keys(symbols: Symbols) -> list[str]:
     keys = [k for k in FIELDS if not k.startswith("rfm.")]
     keys += ["owns", "unsubscribed", "messages", *symbols.attributes]
@@ -173,8 +221,10 @@ def customer_columns(
 ) -> dict[str, np.ndarray]:
     """One customer's state as the columns (one row each) that compiled conditions read;
     an unknown or unreadable field is a `CustomerError`."""
+    c = dict(customer)
+    given = _about_products(c, symbols)
     known = _known_keys(symbols)
-    for key in customer:
+    for key in c:
         if key.startswith("rfm."):
             raise CustomerError(
                 f"`{key}` is computed from purchases, days_since_purchase and total_spent"
@@ -182,7 +232,6 @@ def customer_columns(
         if key not in known:
             hint = suggest(key, known)
             raise CustomerError(f"unknown field `{key}`" + (f"; {hint}" if hint else ""))
-    c = dict(customer)
     purchases = _number(c.get("purchases", 0.0))
     spent = _number(c.get("total_spent", 0.0))
     owned = [str(p) for p in _as_list(c.get("owns")) if p]
@@ -201,11 +250,16 @@ def customer_columns(
         "audience": _code(symbols.audiences, c.get("audience"), "audience"),
         "subscribed": subscribed is True or (bool(subscribed) and subscribed is not False),
     }
+    per_product = _per_product(given, owned, symbols)
+    out.update(per_product)
     for name in symbols.products:
-        out[f"owns:{name}"] = name in owned
+        out[f"owns:{name}"] = name in owned or per_product[f"purchases:{name}"] > 0
         out[f"subscribed:{name}"] = name in [str(v) for v in _as_list(subscribed)]
     for line, products in symbols.lines.items():
-        out[f"owns_line:{line}"] = any(p.name.text in owned for p in products)
+        out[f"owns_line:{line}"] = (
+            any(out[f"owns:{p.name.text}"] for p in products)
+            or per_product[f"purchases_line:{line}"] > 0
+        )
     opted_out = [str(v) for v in _as_list(c.get("unsubscribed")) if v]
     for channel in symbols.channels:
         out[f"unsubscribed:{channel}"] = channel in opted_out
@@ -245,6 +299,10 @@ def _text(node: object, sources: Mapping[str, Source]) -> str:
 def _show(key: str, columns: Mapping[str, np.ndarray], policy: Policy) -> str:
     """`key=value` for a column, with codes shown as the stage, product or audience name."""
     value = columns[key][0] if key in columns else math.nan
+    field, _, target = key.partition(":")
+    if field.removesuffix("_line") in PRODUCT_FIELDS and target:
+        key = f"{field.removesuffix('_line')} of {'line ' if field.endswith('_line') else ''}"
+        key += target
     names = {
         "stage": [st.name for st in policy.stages],
         "previous_stage": [st.name for st in policy.stages],

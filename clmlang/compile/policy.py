@@ -47,7 +47,8 @@ __all__ = [
 
 FORMAT_VERSION = "1.2"  # 1.1: rules' `active_from`, `active_until`; 1.2: stages'
 # `goal_return_min_days`, products' `attach_to_lines`, first purchases of a product or line,
-# rules' `cell` (a grid rule's cell)
+# rules' `cell` (a grid rule's cell), events' `segment`, the columns `purchases:P`,
+# `days_since_purchase:P` and their `_line:L` forms
 
 
 class _Model(BaseModel):
@@ -153,12 +154,14 @@ class Segment(_Model):
 
 
 class EventSpec(_Model):
-    """A customer event: a purchase (of a product or line), a first purchase, a stage change."""
+    """A customer event: a purchase (of a product or line), a first purchase, entering or
+    leaving a stage or a segment (`stage` or `segment` names which)."""
 
     kind: Literal["purchase", "first_purchase", "enter", "leave"]
     product: str | None = None
     line: str | None = None
     stage: str | None = None
+    segment: str | None = None
 
 
 class Trigger(_Model):

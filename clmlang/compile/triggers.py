@@ -39,6 +39,8 @@ def _event_words(ev: EventSpec) -> str:
     """`purchase`, `purchase of cars`, `first purchase of line plastic`, `entering stage x`."""
     if ev.kind in ("enter", "leave"):
         verb = "entering" if ev.kind == "enter" else "leaving"
+        if getattr(ev, "segment", None):
+            return f"{verb} segment {ev.segment}"
         return f"{verb} stage {ev.stage}"
     what = "first purchase" if ev.kind == "first_purchase" else "purchase"
     if ev.product:

@@ -241,9 +241,16 @@ def forecast_base(
 
 def _without_marketing(policy: Policy, market: Market) -> tuple[Policy, Market]:
     """The policy's stages alone, in a market without stage or product effects: the world
-    the buying model's closed form describes."""
+    the buying model's closed form describes (no segments either: they may name products)."""
     bare = policy.model_copy(
-        update={"rules": (), "products": (), "lines": (), "caps": (), "control_share": 0.0}
+        update={
+            "rules": (),
+            "products": (),
+            "lines": (),
+            "segments": (),
+            "caps": (),
+            "control_share": 0.0,
+        }
     )
     return bare, market.model_copy(update={"stages": {}, "products": {}})
 

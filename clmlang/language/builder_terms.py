@@ -341,6 +341,12 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
         args = tuple(a for a in ch[1:] if a is not None)
         return s.Call(self._name(ch[0]), args, self._span(meta))
 
+    def field_of(self, meta: Any, ch: list[Any]) -> s.FieldOf:
+        return s.FieldOf(self._name(ch[0]), self._name(ch[1]), False, self._span(meta))
+
+    def field_of_line(self, meta: Any, ch: list[Any]) -> s.FieldOf:
+        return s.FieldOf(self._name(ch[0]), self._name(ch[1]), True, self._span(meta))
+
     def line_argument(self, meta: Any, ch: list[Any]) -> s.LineArgument:
         return s.LineArgument(self._name(ch[0]), self._span(meta))
 

@@ -9,6 +9,8 @@ Column keys:
 - built-in fields: `vocabulary.FIELDS[name].column` (`stage`, `last_product` and `audience`
   hold integer codes: the index of the stage, product or audience in the spec, -1 for none);
 - `owns:P`, `owns_line:L`, `subscribed:P`, `unsubscribed:C`: booleans;
+- `purchases:P`, `purchases_line:L`: days on which the customer bought P (a product of L);
+  `days_since_purchase:P`, `days_since_purchase_line:L`: days since the last of them;
 - `messages:D` and `messages:C:D`: messages received in the last D days (on channel C);
 - `days_since:A`: days since the date attribute A; `attr:A`: any other attribute.
 Missing values are NaN: any comparison with a missing value is false.
@@ -24,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import syntax as s
 from .symbols import Symbols
-from .vocabulary import FIELDS
+from .vocabulary import FIELDS, product_column
 
 __all__ = [
     "Between",
@@ -165,6 +167,9 @@ def _lower(expr: s.Expr, symbols: Symbols, segments: tuple[str, ...]) -> Expr:
         return _lower_ref(expr, symbols, segments)  # type: ignore[arg-type]
     if kind is s.Call:
         return Column.model_construct(op="column", key=_call_key(expr))  # type: ignore[arg-type]
+    if kind is s.FieldOf:
+        key = product_column(expr.field.text, expr.target.text, expr.line)  # type: ignore[union-attr]
+        return Column.model_construct(op="column", key=key)
     if kind is s.Neg or kind is s.Not:
         op = "neg" if kind is s.Neg else "not"
         return Unary.model_construct(op=op, arg=_lower(expr.operand, symbols, segments))  # type: ignore[union-attr]

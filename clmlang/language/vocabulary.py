@@ -15,12 +15,14 @@ __all__ = [
     "CHANNEL_KINDS",
     "FIELDS",
     "FUNCTIONS",
+    "PRODUCT_FIELDS",
     "ROLES",
     "SOLD_ROLES",
     "WEEKDAYS",
     "Field",
     "Function",
     "Type",
+    "product_column",
 ]
 
 
@@ -91,6 +93,19 @@ FIELDS: dict[str, Field] = {
         ),
     ]
 }
+
+
+# Fields that can be about one product or line: `purchases of tyres`, `days_since_purchase of
+# line cars`. The column is `purchases:tyres`, `days_since_purchase_line:cars`, and so on.
+PRODUCT_FIELDS: dict[str, Type] = {
+    "purchases": Type.COUNT,
+    "days_since_purchase": Type.DURATION,
+}
+
+
+def product_column(field: str, target: str, line: bool) -> str:
+    """The state column of `FIELD of X` (`line` for `FIELD of line X`)."""
+    return f"{field}_line:{target}" if line else f"{field}:{target}"
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ _CONDITION_WORDS = {"when", "for", "and", "or", "not", "(", ">=", "<=", "==", "!
 _NAME_AFTER = {
     "send": ("channel",),
     "with": ("rule",),
-    "enter": ("stage",),
-    "leave": ("stage",),
+    "enter": ("stage", "segment"),
+    "leave": ("stage", "segment"),
     "line": ("line",),
     "tag": ("tag",),
     "to": ("product",),

@@ -222,7 +222,7 @@ class Index:
     def _event(self, event: s.Event) -> None:
         self._ref(event.product, ("product",))
         self._ref(event.line, ("line",))
-        self._ref(event.stage, ("stage",))
+        self._ref(event.stage, ("stage", "segment"))
 
     def _steps(self, steps: Iterable[s.Step]) -> None:
         for step in steps:
@@ -256,6 +256,9 @@ class Index:
                     self.references.append(Reference(dotted, ("field",), whole))
             case s.LineArgument(line=line):
                 self._ref(line, ("line",))
+            case s.FieldOf(field=name, target=target, line=line):
+                self._ref(name, ("field",))
+                self._ref(target, ("line",) if line else ("product",))
             case s.Call(function=function, args=args):
                 self._ref(function, ("function",))
                 for arg in args:

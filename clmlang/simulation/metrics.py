@@ -43,7 +43,7 @@ MONTH = 30.4375
 
 @dataclass
 class Forecast:
-    """What a simulation forecasts: a KPI summary and five tables."""
+    """What a simulation forecasts: a KPI summary and its tables."""
 
     summary: dict[str, float | int | str | None]
     daily: pd.DataFrame
@@ -54,6 +54,8 @@ class Forecast:
     retention: pd.DataFrame  # age_days, retention: the rolling retention curve
     trace: list[tuple[float, str, str]] | None = None
     event_logs: dict[str, pd.DataFrame] | None = None  # kept when simulated with logs=True
+    # day, segment, customers: the members of each segment at the end of each day
+    segments: pd.DataFrame | None = None
 
     def logs(self) -> dict[str, pd.DataFrame]:
         """The run's `purchases` and `messages` logs (see clmlang.simulation.logs); raises
@@ -68,6 +70,9 @@ class Forecast:
             "summary.json": json.dumps(self.summary, indent=2, sort_keys=False) + "\n",
             "daily.csv": self.daily.to_csv(index=False, float_format="%.6g"),
             "stages.csv": self.stages.to_csv(index=False),
+            "segments.csv": (
+                self.segments if self.segments is not None else _segment_table(np.zeros((0, 0)), [])
+            ).to_csv(index=False),
             "transitions.csv": self.transitions.to_csv(float_format="%.6g"),
             "cohorts.csv": self.cohorts.to_csv(index=False, float_format="%.6g"),
             "rules.csv": self.rules.to_csv(index=False, float_format="%.6g"),
@@ -129,7 +134,22 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     retention = _retention_curve(run, cust, time)
     trace = run.trace.lines if run.trace else None
     kept = event_logs(run) if logs else None
-    return Forecast(summary, daily, stages, transitions, cohorts, rules, retention, trace, kept)
+    segments = _segment_table(rec.segment_counts, [s.name for s in policy.segments])
+    return Forecast(
+        summary, daily, stages, transitions, cohorts, rules, retention, trace, kept, segments
+    )
+
+
+def _segment_table(counts: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """Members per segment and day, one row each (segments overlap, so no row sums)."""
+    days, k = counts.shape if names else (counts.shape[0], 0)
+    return pd.DataFrame(
+        {
+            "day": np.repeat(np.arange(days), k),
+            "segment": np.tile(np.array(names, dtype=object), days),
+            "customers": counts[:, :k].reshape(-1) if k else np.zeros(0, dtype=np.int64),
+        }
+    )
 
 
 def _history(run: Run, cust, time) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -45,6 +45,7 @@ class History:
             owned = sorted({p.product for p in bought if p.product})
             if owned:
                 state["owns"] = owned
+                state.update(_per_product(bought, policy, self.day))
                 last = max(bought, key=lambda p: p.day)
                 if last.product:
                     state["last_product"] = last.product
@@ -66,6 +67,23 @@ class History:
         for name, ago in self.dates:
             lines.append(f"{name} = {ago}")
         return "\n".join(lines)
+
+
+def _per_product(bought: list[Purchase], policy: Policy, day: int) -> dict[str, object]:
+    """`purchases of X` and `days_since_purchase of X` for each product and line bought
+    (the days on which it was bought, and the last of them)."""
+    lines = {p.name: p.line for p in policy.products}
+    days: dict[str, set[int]] = {}
+    for p in bought:
+        if p.product:
+            days.setdefault(p.product, set()).add(p.day)
+            if lines.get(p.product):
+                days.setdefault(f"line {lines[p.product]}", set()).add(p.day)
+    state: dict[str, object] = {}
+    for target, when in sorted(days.items()):
+        state[f"purchases of {target}"] = len(when)
+        state[f"days_since_purchase of {target}"] = day - max(when)
+    return state
 
 
 def interesting_numbers(policy: Policy) -> list[int]:

@@ -121,6 +121,8 @@ def _trigger_possible(rule, customer: dict, stage: str | None) -> bool:
     since = customer.get("days_since_purchase")
     if trig.kind == "event" and trig.event is not None:
         ev = trig.event
+        if ev.segment is not None:
+            return True  # entering or leaving a segment: possible, as far as this can tell
         if ev.kind == "enter":
             return stage == ev.stage
         if ev.kind == "leave":

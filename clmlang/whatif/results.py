@@ -48,6 +48,7 @@ def merge_runs(runs: list[Run]) -> Run:
         len(first.policy.channels),
         len(first.arms),
         logs=recorder.logs,
+        segments=len(first.policy.segments),
     )
     for r, offset in zip(runs, offsets, strict=True):
         rec = r.recorder
@@ -56,6 +57,7 @@ def merge_runs(runs: list[Run]) -> Run:
         merged.channel_messages += rec.channel_messages
         merged.channel_cost += rec.channel_cost
         merged.stage_counts += rec.stage_counts
+        merged.segment_counts += rec.segment_counts
         merged.transitions += rec.transitions
         for key in merged.arm_counters:
             merged.arm_counters[key] += rec.arm_counters[key]

@@ -90,6 +90,8 @@ def expression(e: s.Expr | s.LineArgument) -> str:
             return f"line {line}"
         case s.Call(function=function, args=args):
             return f"{function}({', '.join(expression(a) for a in args)})"
+        case s.FieldOf(field=name, target=target, line=line):
+            return f"{name} of {'line ' if line else ''}{target}"
         case s.Neg(operand=operand):
             return f"-{_at(operand, 7)}"
         case s.BinaryOp(op=op, left=left, right=right):

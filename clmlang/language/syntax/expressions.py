@@ -52,6 +52,16 @@ class Call:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldOf:
+    """A field about one product or line: `days_since_purchase of line cars`."""
+
+    field: Name
+    target: Name
+    line: bool
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Neg:
     operand: Expr
     span: Span = field(compare=False)
@@ -118,6 +128,7 @@ Expr = (
     | BoolLiteral
     | Ref
     | Call
+    | FieldOf
     | Neg
     | BinaryOp
     | Compare

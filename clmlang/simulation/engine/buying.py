@@ -188,6 +188,8 @@ class Buying:
             line = cat.line[product]
             has_line = line >= 0
             st.owned_lines[ids[has_line]] |= np.uint64(1) << line[has_line].astype(np.uint64)
+            if self.tally:
+                self.tally.record(ids, t, product, line)
             self._memberships(ids, product, k, t)
         st.response_t[ids] = NEVER
         st.response_site[ids] = -1

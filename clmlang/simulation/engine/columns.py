@@ -88,6 +88,8 @@ class Columns(Mapping[str, np.ndarray]):
             return day - st.stage_since[ids].astype(float)
         if key == "subscribed":
             return st.subscribed[ids] != 0
+        if key in sim.tally:  # type: ignore[attr-defined]
+            return sim.tally.column(key, ids, day)  # type: ignore[attr-defined]
         kind, _, rest = key.partition(":")
         if kind == "owns":
             return _bit(st.owned[ids], sim.product_index[rest])  # type: ignore[attr-defined]

@@ -203,6 +203,7 @@ class DayWork:
     events_purchase: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     events_first: list[np.ndarray] = field(default_factory=list)
     events_stage: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
+    events_segment: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
     touched: list[np.ndarray] = field(default_factory=list)  # whose state changed today
     pending_flows: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
 

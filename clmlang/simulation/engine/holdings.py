@@ -82,10 +82,12 @@ def replay_purchases(
     first_t: np.ndarray,
     last_t: np.ndarray,
     alive: np.ndarray,
+    record=None,
 ) -> Owned:
     """The first `count.size` customers' `count` purchases before day 0, replayed under the
     choice model (see the module docstring). Purchase i of a customer is placed at
-    first_t + i (last_t - first_t) / (count - 1), for the subscriptions' billing."""
+    first_t + i (last_t - first_t) / (count - 1), for the subscriptions' billing; `record`,
+    when given, is called with each round's (customers, times, products, lines)."""
     n = count.size
     out = _empty(n, cat)
     if not cat.count or not n:
@@ -104,6 +106,8 @@ def replay_purchases(
             product = cat.leads[np.minimum((u * cat.leads.size).astype(int), cat.leads.size - 1)]
         out.owned[ids] |= _ONE << product.astype(np.uint64)
         out.last_product[ids] = product
+        if record is not None:
+            record(ids, first_t[ids] + i * span[ids], product, cat.line[product])
         for main, addons in cat.attach.items():
             hit = ids[product == main]
             for j, addon in enumerate(addons):

@@ -103,7 +103,15 @@ class Trace:
 
 
 class Recorder:
-    def __init__(self, days: int, stages: int, channels: int, arms: int, logs: bool = False):
+    def __init__(
+        self,
+        days: int,
+        stages: int,
+        channels: int,
+        arms: int,
+        logs: bool = False,
+        segments: int = 0,
+    ):
         self.days = days
         self.logs = logs  # keep the messages that were not delivered too (`unsent`)
         self.daily = {k: np.zeros(days) for k in DAILY}
@@ -111,6 +119,7 @@ class Recorder:
         self.channel_cost = np.zeros((days, channels))
         self.stage_counts = np.zeros((days, stages + 1), dtype=np.int64)  # column 0: no stage
         self.transitions = np.zeros((stages + 1, stages + 1), dtype=np.int64)
+        self.segment_counts = np.zeros((days, segments), dtype=np.int64)
         self.arm_counters = {k: np.zeros(arms) for k in RULE_COUNTERS}
         self.purchases = _Log(
             customer=np.int32,

@@ -43,12 +43,14 @@ class Rules:
             self._run_steps(node_id, step, ids, d)
 
     def _anchor_stage_events(self, d: int) -> None:
-        """Today's stage entries and exits start the timers of "N days after enter/leave
-        STAGE" rules."""
-        for kind, code, who in self.today.events_stage:
+        """Today's stage and segment entries and exits start the timers of "N days after
+        enter/leave STAGE or SEGMENT" rules."""
+        moves = [(kind, code, who, False) for kind, code, who in self.today.events_stage]
+        moves += [(kind, code, who, True) for kind, code, who in self.today.events_segment]
+        for kind, code, who, segment in moves:
             for r in self.memory.anchor:
                 ev = self.rules[r].trigger.event
-                if ev.kind == kind and self.stage_index.get(ev.stage) == code:
+                if ev.kind == kind and self._move_code(ev, segment) == code:
                     # the latest anchor, even if the timer is not set
                     self.memory.anchor[r][who] = d
                     due = d + round(self.rules[r].trigger.days)
@@ -132,11 +134,17 @@ class Rules:
         elif ev.kind == "first_purchase":
             parts = list(self.today.events_first)
         else:
-            code = self.stage_index.get(ev.stage)
-            parts = [
-                who for kind, c, who in self.today.events_stage if kind == ev.kind and c == code
-            ]
+            segment = ev.segment is not None
+            code = self._move_code(ev, segment)
+            events = self.today.events_segment if segment else self.today.events_stage
+            parts = [who for kind, c, who in events if kind == ev.kind and c == code]
         return self.idset.union(parts)
+
+    def _move_code(self, ev, segment: bool) -> int | None:
+        """The code of the stage, or segment, an enter/leave event names (None: other kind)."""
+        if segment:
+            return self.segment_index.get(ev.segment) if ev.segment is not None else None
+        return self.stage_index.get(ev.stage) if ev.stage is not None else None
 
     def _event_match(self, ev, ids: np.ndarray, product: np.ndarray) -> np.ndarray:
         if ev.product is not None:

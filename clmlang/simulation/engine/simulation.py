@@ -44,8 +44,10 @@ from .population import NEVER, Base, State, apply_base, draw_population
 from .program import Program
 from .recorder import Recorder, Trace
 from .rules import Rules, window_days
+from .segments import SegmentMemory, Segments
 from .stages import Stages
 from .streams import Streams
+from .tally import Tally
 from .timers import Timers
 
 __all__ = ["Run", "simulate_policy"]
@@ -66,7 +68,7 @@ class Run:
     trace: Trace | None
 
 
-class _Simulation(Timers, Buying, Stages, Rules, Messaging):
+class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
     def __init__(
         self,
         policy: Policy,
@@ -98,10 +100,12 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         self.idset = IdSet(self.n)
         self.calendar = Calendar(days, self.idset)
         self.message_log = MessageLog(policy, self.n)
+        self.tally = Tally(policy, self.n)
         self.product_index = {p.name: i for i, p in enumerate(policy.products)}
         self.line_index = {name: i for i, name in enumerate(policy.lines)}
         self.channel_index = {c.name: i for i, c in enumerate(policy.channels)}
         self.stage_index = {s.name: i for i, s in enumerate(policy.stages)}
+        self.segment_index = {s.name: i for i, s in enumerate(policy.segments)}
         self.trace = Trace(trace) if trace is not None else None
         self.start_date = dt.date.fromisoformat(market.start_date)
 
@@ -120,8 +124,14 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
             for r, rule in enumerate(policy.rules):
                 if rule.name in base.fired:
                     self.memory.last_fired[r][: base.size] = base.fired[rule.name]
+        self.segments = SegmentMemory.of(policy, self.n, self.effects.time_driven)
         self.recorder = Recorder(
-            days, len(policy.stages), len(policy.channels), len(self.arms.labels), logs=logs
+            days,
+            len(policy.stages),
+            len(policy.channels),
+            len(self.arms.labels),
+            logs=logs,
+            segments=len(policy.segments),
         )
         self.caps = [_Cap(c, self.n) for c in policy.caps]
         self.subscription_next = {j: np.full(self.n, NEVER) for j in self.catalogue.lifetimes}
@@ -132,8 +142,10 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         )
         if self.existing:
             self._own_prior(base)
-        self.needs_daily = self.effects.time_driven or any(
-            r.trigger.kind in ("condition", "every", "schedule") for r in self.rules
+        self.needs_daily = (
+            self.effects.time_driven
+            or self.segments.any_time_driven
+            or any(r.trigger.kind in ("condition", "every", "schedule") for r in self.rules)
         )
         self.today = DayWork.start(policy, blocks)
         self.seq = 0
@@ -147,6 +159,8 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         if base is not None and base.holdings is not None:
             names = [p.name for p in self.policy.products]
             own = from_history(cat, names, base.holdings, c, st.alive[:c], self.streams)
+            if self.tally:
+                self.tally.record_history(cat, names, base.holdings, st.last_t[:c])
         else:
             own = replay_purchases(
                 cat,
@@ -157,6 +171,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
                 st.first_t[:c],
                 st.last_t[:c],
                 st.alive[:c],
+                self.tally.record if self.tally else None,
             )
         st.owned[:c], st.owned_lines[:c] = own.owned, own.owned_lines
         st.last_product[:c], st.members[:c] = own.last_product, own.members
@@ -212,6 +227,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         for key in ("customers", "alive"):
             rec.daily[key][last + 1 : upto] = rec.daily[key][last]
         rec.stage_counts[last + 1 : upto] = rec.stage_counts[last]
+        rec.segment_counts[last + 1 : upto] = rec.segment_counts[last]
 
     # ---- one day ------------------------------------------------------------------------
     def _day(self, d: int) -> None:
@@ -233,6 +249,8 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         # 3. stages that change with time
         if self.effects.time_driven:
             self._assign_stages(np.arange(self.arrived), d)
+        # 3b. moves in and out of segments
+        self._track_segments(d)
         # 4. rules
         self._rules(bucket, d)
         # 5. messages
@@ -245,6 +263,7 @@ class _Simulation(Timers, Buying, Stages, Rules, Messaging):
         counts = rec.transitions.sum(axis=0) - rec.transitions.sum(axis=1)
         counts[0] = self.arrived - counts[1:].sum()
         rec.stage_counts[d] = counts
+        rec.segment_counts[d] = self.segments.count
 
 
 def simulate_policy(
