@@ -309,9 +309,22 @@ def evaluate(expr: Expr, columns: Mapping[str, np.ndarray], rows: int | None = N
         rows = len(next(iter(columns.values()))) if columns else 1
     with np.errstate(divide="ignore", invalid="ignore"):
         result = np.asarray(_eval(expr, columns))
+    if expr.op == "column" and result.dtype != bool:  # a bare flag as the whole condition
+        result = _truth(result)
     if result.shape != (rows,):
         result = np.broadcast_to(result, (rows,)).copy()
     return result
+
+
+def _truth(values: np.ndarray) -> np.ndarray:
+    """A value as a condition: flags are stored as 0/1 numbers, and a flag that is not known
+    (NaN) is false, as every comparison with a missing value is."""
+    values = np.asarray(values)
+    if values.dtype == bool:
+        return values
+    if values.dtype.kind == "f":
+        return ~np.isnan(values) & (values != 0)
+    return values.astype(bool)
 
 
 def _eval(expr: Expr, columns: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -328,14 +341,14 @@ def _eval(expr: Expr, columns: Mapping[str, np.ndarray]) -> np.ndarray:
             result = np.not_equal(a, b) & ~(_missing(a) | _missing(b))
         return result if result.dtype == bool else result.astype(bool)  # text columns: objects
     if op == "and" or op == "or":
-        parts = [_eval(a, columns).astype(bool) for a in expr.args]  # type: ignore[union-attr]
+        parts = [_truth(_eval(a, columns)) for a in expr.args]  # type: ignore[union-attr]
         return (np.logical_and if op == "and" else np.logical_or).reduce(parts)
     if op == "between":
         values = _eval(expr.arg, columns).astype(float)  # type: ignore[union-attr]
         inside = (values >= expr.low) & (values <= expr.high)  # type: ignore[union-attr]
         return (~inside if expr.negated else inside) & ~np.isnan(values)  # type: ignore[union-attr]
     if op == "not":
-        return ~_eval(expr.arg, columns).astype(bool)  # type: ignore[union-attr]
+        return ~_truth(_eval(expr.arg, columns))  # type: ignore[union-attr]
     if op == "neg":
         return -_eval(expr.arg, columns)  # type: ignore[union-attr]
     if op in _ARITH:
