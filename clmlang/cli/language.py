@@ -188,7 +188,9 @@ def explain_(
     console.print(f"stage: [bold]{escape(result.stage or 'none')}[/]")
     member = [name for name, hit in result.segments if hit]
     console.print(f"segments: {escape(', '.join(member)) if member else 'none'}")
-    table = Table("rule", "eligible", "fires", "why not / notes")
+    table = Table()
+    for header in ("rule", "eligible", "fires", "why not / notes"):
+        table.add_column(header, overflow="fold")  # a long name wraps, never cut to `...`
     for verdict in result.rules:
         why = "; ".join(verdict.reasons) if verdict.reasons else "; ".join(verdict.notes)
         mark = "[green]yes[/]" if verdict.fires else "[red]no[/]"

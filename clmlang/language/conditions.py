@@ -37,6 +37,7 @@ __all__ = [
     "LoweringError",
     "Score",
     "Unary",
+    "column_label",
     "evaluate",
     "lower",
     "required_columns",
@@ -259,6 +260,22 @@ def _enum_code(operand: s.Expr, name: s.Name, symbols: Symbols) -> int:
     if table is None or name.text not in table:
         raise LoweringError(f"`{field} is {name.text}` does not name a known value", name.span)
     return list(table).index(name.text)
+
+
+def column_label(key: str) -> str:
+    """A column key as the spec writes it: `owns_line:cars` is `owns(line cars)`,
+    `attr:need` is `need`, `messages:sms:30` is `messages(sms, 30 days)`."""
+    kind, _, rest = key.partition(":")
+    if not rest:
+        return key
+    if kind == "attr":
+        return rest
+    if kind == "owns_line":
+        return f"owns(line {rest})"
+    if kind == "messages":
+        *channel, days = rest.split(":")
+        return f"messages({', '.join([*channel, f'{days} days'])})"
+    return f"{kind}({rest})"
 
 
 # ---- evaluation -----------------------------------------------------------------------
