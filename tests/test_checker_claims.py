@@ -141,3 +141,36 @@ def test_explain_quotes_fields_in_the_words_of_the_spec():
         '`for need == "skin"` is false (need=unknown)',
         "`for owns(line cosmetology)` is false (owns(line cosmetology)=no)",
     )
+
+
+LAPSING = (
+    "stage new when purchases == 0\n"
+    "stage active when purchases >= 1 and days_since_purchase < 90 days\n"
+    "stage lapsing when purchases >= 1 and days_since_purchase >= 90 days\n"
+)
+
+
+def test_trigger_outside_the_rules_stage_never_fires():
+    """30 days of inactivity come at exactly 30 silent days; lapsing needs 90 or more."""
+    text = LAPSING + 'rule r {\n  in stage lapsing\n  on 30 days of inactivity\n  send email "x"\n}\n'
+    (found,) = diagnostics(text)
+    assert found.code == "CLM130"
+    assert (found.span.line, found.span.column) == (8, 6)  # `30 days of inactivity`
+    assert "`in stage lapsing`" in found.message
+
+
+def test_trigger_inside_the_rules_stage_is_fine():
+    """120 days of inactivity come while the customer is lapsing."""
+    text = LAPSING + 'rule r { in stage lapsing on 120 days of inactivity send email "x" }\n'
+    assert codes(text) == []
+
+
+def test_purchase_trigger_with_a_recency_condition_never_fires():
+    """On the day of a purchase the last purchase is 0 days ago, never 30 or more."""
+    text = (
+        LAPSING + 'rule r { on purchase when days_since_purchase >= 30 days send email "x" }\n'
+        'rule s { on 10 days after purchase of line x when days_since_purchase <= 10 days and '
+        'owns(line x) send email "y" }\n'
+        "product p role profit price 1 line x\n"
+    )
+    assert codes(text) == ["CLM130"]

@@ -23,6 +23,7 @@ from ..language.conditions import (
 )
 from .context import Context
 from .states import Facts, StateGrid, is_exact
+from .triggers import trigger_state
 
 __all__ = ["check_analysis"]
 
@@ -86,19 +87,51 @@ def _rules(ctx: Context, stage_exprs, rules, codes, facts) -> None:  # type: ign
     exact = [(r, e) for r, e in rules if is_exact(e)]
     if not exact:
         return
+    moments = {id(r): trigger_state(r, ctx.symbols) for r, _ in exact}
+    at_trigger = [Logic(op="and", args=(e, m[0])) for r, e in exact if (m := moments[id(r)])]
     shared = _with_stages(
-        StateGrid.build(stage_exprs + [e for _, e in exact], codes, 20_000, facts), stage_exprs
+        StateGrid.build(stage_exprs + [e for _, e in exact] + at_trigger, codes, 20_000, facts),
+        stage_exprs,
     )
     for rule, eligible in exact:
-        if shared.holds(eligible).any():
+        moment = moments[id(rule)]
+        fired = eligible if moment is None else Logic(op="and", args=(eligible, moment[0]))
+        if shared.holds(fired).any():
             continue
         own = shared
         if not shared.exhaustive:
             own = _with_stages(
-                StateGrid.build([*stage_exprs, eligible], codes, facts=facts), stage_exprs
+                StateGrid.build([*stage_exprs, fired], codes, facts=facts), stage_exprs
             )
-        if own.exhaustive and not own.holds(eligible).any():
+        if not own.exhaustive or own.holds(fired).any():
+            continue
+        if not own.holds(eligible).any():
             _never_fires(ctx, own, rule)
+        elif moment is not None:
+            _never_at_trigger(ctx, own, rule, moment)
+
+
+def _never_at_trigger(ctx: Context, grid: StateGrid, rule: s.Rule, moment) -> None:  # type: ignore[no-untyped-def]
+    """Report a rule whose trigger only fires for customers its filters exclude."""
+    at, words = grid.holds(moment[0]), moment[1]
+    clauses = []
+    if rule.stages:
+        where = f"in stage {', '.join(n.text for n in rule.stages)}"
+        clauses.append((where, _stage_filter(rule, ctx)))
+    clauses += [(f"for {_text(ctx, e)}", lower(e, ctx.symbols)) for e in (rule.audience,) if e]
+    clauses += [(f"when {_text(ctx, e)}", lower(e, ctx.symbols)) for e in (rule.condition,) if e]
+    culprit = next(
+        (label for label, e in clauses if e is not None and not (at & grid.holds(e)).any()),
+        "its conditions together",
+    )
+    ctx.error(
+        "CLM130",
+        f"rule `{rule.name}` can never fire: `on {_text(ctx, rule.trigger)}` fires only when "
+        f"{words}, and then no customer meets `{culprit}`",
+        rule.trigger.span,
+        "choose a trigger that can come while the filters hold, or drop the filter that "
+        "excludes its moment",
+    )
 
 
 def _never_fires(ctx: Context, grid: StateGrid, rule: s.Rule) -> None:
