@@ -152,7 +152,9 @@ LAPSING = (
 
 def test_trigger_outside_the_rules_stage_never_fires():
     """30 days of inactivity come at exactly 30 silent days; lapsing needs 90 or more."""
-    text = LAPSING + 'rule r {\n  in stage lapsing\n  on 30 days of inactivity\n  send email "x"\n}\n'
+    text = (
+        LAPSING + 'rule r {\n  in stage lapsing\n  on 30 days of inactivity\n  send email "x"\n}\n'
+    )
     (found,) = diagnostics(text)
     assert found.code == "CLM130"
     assert (found.span.line, found.span.column) == (8, 6)  # `30 days of inactivity`
@@ -169,7 +171,7 @@ def test_purchase_trigger_with_a_recency_condition_never_fires():
     """On the day of a purchase the last purchase is 0 days ago, never 30 or more."""
     text = (
         LAPSING + 'rule r { on purchase when days_since_purchase >= 30 days send email "x" }\n'
-        'rule s { on 10 days after purchase of line x when days_since_purchase <= 10 days and '
+        "rule s { on 10 days after purchase of line x when days_since_purchase <= 10 days and "
         'owns(line x) send email "y" }\n'
         "product p role profit price 1 line x\n"
     )

@@ -110,6 +110,8 @@ def simulate(
     if logs:
         _note_log_formats(result.logs())
     _print_kpis(result, policy)
+    for warning in result.summary.get("warnings") or ():
+        _out(f"warning: {warning}", err=True)
     if result.trace is not None:
         _print_trace(result.trace, trace, policy)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
