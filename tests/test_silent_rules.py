@@ -46,7 +46,7 @@ def test_simulate_prints_them_and_writes_them(tmp_path: Path):
     out = tmp_path / "out"
     run = clm("simulate", str(spec), "--customers", "200", "--days", "30", "--out", str(out))
     assert run.returncode == 0, run.stderr
-    assert "warning: rule `much_later`" in run.stderr
+    assert "dealer.clm:8:1: warning: rule `much_later`" in run.stderr
     assert "warning: rule `before_delivery`" in run.stderr
     assert "much_later" not in run.stdout
     summary = json.loads((out / "summary.json").read_text())

@@ -22,13 +22,14 @@ def silent_rules(run: Run) -> list[str]:
         trig = rule.trigger
         if trig.kind in ("condition", "every") or run.recorder.triggered.get(r, 0):
             continue
-        where = f"{rule.span.file}:{rule.span.line}" if rule.span else "?"
-        warnings.append(f"rule `{rule.name}` ({where}) fired 0 times: {_why(trig, run.days)}")
+        # no place in the summary: the same run gives the same summary, whatever the spec's
+        # file is called (`clm simulate` adds the place when it prints)
+        warnings.append(f"rule `{rule.name}` fired 0 times: {_why(trig, run.days)}")
     return warnings
 
 
 def _why(trig: Trigger, days: int) -> str:
-    n = f"{trig.days:g} days" if trig.days is not None else ""
+    n = f"{round(trig.days)} days" if trig.days is not None else ""  # timers are whole days
     if trig.kind == "before" and trig.attribute and not trig.anniversary:
         return (
             f"its trigger, {n} before `{trig.attribute}`, needs a `{trig.attribute}` in the "
@@ -42,7 +43,7 @@ def _why(trig: Trigger, days: int) -> str:
 
 
 def _words(trig: Trigger) -> str:
-    n = f"{trig.days:g} days" if trig.days is not None else ""
+    n = f"{round(trig.days)} days" if trig.days is not None else ""  # timers are whole days
     event, target = trig.event, ""
     if event is not None:
         target = event.kind.replace("_", " ")
