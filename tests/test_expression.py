@@ -141,3 +141,19 @@ def test_missing_text_makes_every_comparison_false():
     for op, expected in (("==", [True, False, False]), ("!=", [False, False, True])):
         node = Compare(op=op, left=Column(key="attr:model"), right=Const(value="compact"))
         assert evaluate(node, {"attr:model": values}, 3).tolist() == expected
+
+
+def test_bare_flag_is_a_condition():
+    """A flag attribute alone is a condition, stored as 0/1, and one not known is false."""
+    flags = Symbols.from_spec(load_text('program "x"\nattribute vip flag\n'))
+    cols = columns(attr__vip=[1.0, 0.0, np.nan], purchases=[1.0, 1.0, 1.0])
+    for text, expected in (
+        ("vip", [True, False, False]),
+        ("vip and purchases >= 1", [True, False, False]),
+        ("vip or purchases > 1", [True, False, False]),
+        ("not vip", [False, True, True]),
+    ):
+        ir = lower(load_text(f"segment t when {text}").files[0].items[0].condition, flags)
+        result = evaluate(ir, cols)
+        assert result.dtype == bool, text
+        assert result.tolist() == expected, text

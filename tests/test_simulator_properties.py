@@ -53,8 +53,13 @@ def specs(draw) -> str:
         "stage loyal when purchases >= 5",
     ]
     for i in range(draw(st.integers(1, 5))):
-        trigger = draw(st.sampled_from(TRIGGERS)).format(n=draw(st.integers(1, 20)))
-        when = f"when days_since_purchase >= {draw(st.integers(0, 30))} days"
+        n = draw(st.integers(1, 20))
+        trigger = draw(st.sampled_from(TRIGGERS)).format(n=n)
+        # a trigger tied to a purchase comes at a known recency: a `when` beyond it is dead
+        # (CLM130), so the threshold stays within reach
+        limit = {"on purchase": 0, "on first purchase": 0}.get(trigger, 30)
+        limit = n if "after purchase" in trigger or "inactivity" in trigger else limit
+        when = f"when days_since_purchase >= {draw(st.integers(0, limit))} days"
         header = [trigger] if trigger else []
         if not trigger or trigger.startswith("on schedule") or draw(st.booleans()):
             header.append(when)

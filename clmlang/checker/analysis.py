@@ -22,7 +22,8 @@ from ..language.conditions import (
     required_columns,
 )
 from .context import Context
-from .states import StateGrid, is_exact
+from .states import Facts, StateGrid, is_exact
+from .triggers import trigger_state
 
 __all__ = ["check_analysis"]
 
@@ -49,8 +50,12 @@ def check_analysis(ctx: Context) -> None:
         "last_product": list(sy.products),
         "audience": list(sy.audiences),
     }
+    facts = Facts(
+        frozenset(f"attr:{n}" for n, a in sy.attributes.items() if a.type.text == "flag"),
+        tuple((n, p.line.text if p.line else None) for n, p in sy.products.items()),
+    )
     stage_exprs = [e for _, e in stages]
-    grid = StateGrid.build(stage_exprs, codes, lines=_lines(ctx))
+    grid = StateGrid.build(stage_exprs, codes, facts=facts)
     if grid.rows == 0:
         return
     stage_keys = set().union(*(required_columns(e) for e in stage_exprs)) - {"stage"}
@@ -63,12 +68,7 @@ def check_analysis(ctx: Context) -> None:
     _overlaps(ctx, grid, stages, hits, stage_keys, names, shadowed)
     if decided:
         _unreachable(ctx, stages, first)
-        _rules(ctx, stage_exprs, [(r, e) for r, e in rules if e is not None], codes)
-
-
-def _lines(ctx: Context) -> dict[str, list[str]]:
-    """The products of each line, for the states of `purchases of line X` and the like."""
-    return {line: [p.name.text for p in products] for line, products in ctx.symbols.lines.items()}
+        _rules(ctx, stage_exprs, [(r, e) for r, e in rules if e is not None], codes, facts)
 
 
 def _first_stage(hits: np.ndarray) -> np.ndarray:
@@ -81,26 +81,57 @@ def _with_stages(grid: StateGrid, stage_exprs: list[Expr]) -> StateGrid:
     return grid.with_column("stage", _first_stage(hits))
 
 
-def _rules(ctx: Context, stage_exprs, rules, codes) -> None:  # type: ignore[no-untyped-def]
+def _rules(ctx: Context, stage_exprs, rules, codes, facts) -> None:  # type: ignore[no-untyped-def]
     """Rules no customer is eligible for. One shared sample finds a witness for most rules
     cheaply; only rules without one get an exact grid of their own."""
     exact = [(r, e) for r, e in rules if is_exact(e)]
     if not exact:
         return
+    moments = {id(r): trigger_state(r, ctx.symbols) for r, _ in exact}
+    at_trigger = [Logic(op="and", args=(e, m[0])) for r, e in exact if (m := moments[id(r)])]
     shared = _with_stages(
-        StateGrid.build(stage_exprs + [e for _, e in exact], codes, 20_000, _lines(ctx)),
+        StateGrid.build(stage_exprs + [e for _, e in exact] + at_trigger, codes, 20_000, facts),
         stage_exprs,
     )
     for rule, eligible in exact:
-        if shared.holds(eligible).any():
+        moment = moments[id(rule)]
+        fired = eligible if moment is None else Logic(op="and", args=(eligible, moment[0]))
+        if shared.holds(fired).any():
             continue
         own = shared
         if not shared.exhaustive:
             own = _with_stages(
-                StateGrid.build([*stage_exprs, eligible], codes, lines=_lines(ctx)), stage_exprs
+                StateGrid.build([*stage_exprs, fired], codes, facts=facts), stage_exprs
             )
-        if own.exhaustive and not own.holds(eligible).any():
+        if not own.exhaustive or own.holds(fired).any():
+            continue
+        if not own.holds(eligible).any():
             _never_fires(ctx, own, rule)
+        elif moment is not None:
+            _never_at_trigger(ctx, own, rule, moment)
+
+
+def _never_at_trigger(ctx: Context, grid: StateGrid, rule: s.Rule, moment) -> None:  # type: ignore[no-untyped-def]
+    """Report a rule whose trigger only fires for customers its filters exclude."""
+    at, words = grid.holds(moment[0]), moment[1]
+    clauses = []
+    if rule.stages:
+        where = f"in stage {', '.join(n.text for n in rule.stages)}"
+        clauses.append((where, _stage_filter(rule, ctx)))
+    clauses += [(f"for {_text(ctx, e)}", lower(e, ctx.symbols)) for e in (rule.audience,) if e]
+    clauses += [(f"when {_text(ctx, e)}", lower(e, ctx.symbols)) for e in (rule.condition,) if e]
+    culprit = next(
+        (label for label, e in clauses if e is not None and not (at & grid.holds(e)).any()),
+        "its conditions together",
+    )
+    ctx.error(
+        "CLM130",
+        f"rule `{rule.name}` can never fire: `on {_text(ctx, rule.trigger)}` fires only when "
+        f"{words}, and then no customer meets `{culprit}`",
+        rule.trigger.span,
+        "choose a trigger that can come while the filters hold, or drop the filter that "
+        "excludes its moment",
+    )
 
 
 def _never_fires(ctx: Context, grid: StateGrid, rule: s.Rule) -> None:
@@ -110,21 +141,20 @@ def _never_fires(ctx: Context, grid: StateGrid, rule: s.Rule) -> None:
     stage_filter = _stage_filter(rule, ctx)
     where = f"in stage {', '.join(n.text for n in rule.stages)}" if rule.stages else None
     reason = "no customer meets its conditions together"
+    span = (rule.condition or rule.audience or rule.name).span
     for label, expr in clauses:
         holds = grid.holds(lower(expr, ctx.symbols))
         if stage_filter is not None and not (holds & grid.holds(stage_filter)).any():
-            reason = f"no customer {where} meets `{label}`"
+            reason, span = f"no customer {where} meets `{label}`", expr.span
             break
         if not holds.any():
-            reason = f"no customer meets `{label}`"
+            reason, span = f"no customer meets `{label}`", expr.span
             break
     ctx.error(
         "CLM130",
         f"rule `{rule.name}` can never fire: {reason}",
-        (rule.condition or rule.audience or rule.name).span,
-        "check the condition against the conditions of the stages it is for"
-        if rule.cell is None
-        else "leave this cell out: `-` in the rule's `where` table",
+        span,
+        "check the condition against the conditions of the stages it is for",
     )
 
 
@@ -158,13 +188,36 @@ def _gaps(ctx: Context, grid: StateGrid, hits: np.ndarray, keys: set[str], names
     if empty.any():
         row = int(np.argmax(empty))
         example = grid.describe(row, keys, names)
-        first_stage = next(iter(ctx.symbols.stages.values()))
+        stage, missed = _nearest_stage(ctx, grid.row(row))
         ctx.error(
             "CLM121",
-            f"a customer with {example} is in no stage",
-            first_stage.span,
+            f"a customer with {example} is in no stage: the nearest, `{stage.name}`, "
+            f"needs {' and '.join(f'`{m}`' for m in missed)}",
+            stage.span,
             "every customer must be in exactly one stage: widen a condition or add a stage",
         )
+
+
+def _nearest_stage(ctx: Context, state: StateGrid) -> tuple[s.Stage, list[str]]:
+    """The stage a one-row state misses by the smallest share of its `and` parts (the last
+    stage when it misses every one entirely), with the parts it misses."""
+    best: tuple[float, int, s.Stage, list[str]] | None = None
+    stages = list(ctx.symbols.stages.values())
+    for index, stage in enumerate(stages):
+        parts = _conjuncts(stage.condition)
+        missed = [_text(ctx, p) for p in parts if not state.holds(lower(p, ctx.symbols))[0]]
+        share = len(missed) / len(parts)
+        if share < 1 and (best is None or share < best[0]):
+            best = (share, index, stage, missed)
+    if best is None:
+        return stages[-1], [_text(ctx, stages[-1].condition)]
+    return best[2], best[3]
+
+
+def _conjuncts(expr: s.Expr) -> tuple[s.Expr, ...]:
+    if isinstance(expr, s.BoolOp) and expr.op == "and":
+        return tuple(p for o in expr.operands for p in _conjuncts(o))
+    return (expr,)
 
 
 def _overlaps(  # type: ignore[no-untyped-def]

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..language.conditions import Const, Expr, evaluate, required_columns
+from ..language.conditions import Const, Expr, column_label, evaluate, required_columns
 
-__all__ = ["StateGrid", "is_exact"]
+__all__ = ["Facts", "StateGrid", "is_exact"]
 
 # Above this many combinations the grid is sampled (seeded) instead of enumerated.
 _MAX_GRID = 200_000
@@ -88,11 +88,15 @@ def _column_key(expr: Expr) -> str | None:
     return expr.key if expr.op in ("column", "score") else None  # type: ignore[union-attr]
 
 
-def _candidates(key: str, constants: set[object], codes: dict[str, int]) -> list[object]:
+def _candidates(
+    key: str, constants: set[object], codes: dict[str, int], flags: Collection[str]
+) -> list[object]:
     if any(key == c for c in _CODE_COLUMNS):
         return [-1, *range(codes.get(key, 0))]
     if key.startswith(("owns", "subscribed", "unsubscribed")) or key == "subscribed":
         return [False, True]
+    if key in flags:  # a flag attribute: 0/1, or not known
+        return [math.nan, 0.0, 1.0]
     if any(isinstance(c, str) for c in constants):
         return sorted({"", *(c for c in constants if isinstance(c, str))})
     numbers = sorted(
@@ -186,6 +190,15 @@ def _share_candidates(constants: dict[str, set[object]]) -> None:
                 constants[key] = set(shared)
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What the spec says that ties columns together: which attributes are flags, and each
+    product's line, in declaration order (a product's code is its index)."""
+
+    flags: frozenset[str] = frozenset()
+    products: tuple[tuple[str, str | None], ...] = ()
+
+
 @dataclass
 class StateGrid:
     """Candidate customer states as columns, one row per state.
@@ -197,7 +210,7 @@ class StateGrid:
     columns: dict[str, np.ndarray]
     rows: int
     exhaustive: bool = True
-    lines: dict[str, list[str]] = field(default_factory=dict)  # line -> its products
+    facts: Facts = Facts()
 
     @classmethod
     def build(
@@ -205,10 +218,10 @@ class StateGrid:
         exprs: Sequence[Expr],
         codes: dict[str, int],
         limit: int = _MAX_GRID,
-        lines: dict[str, list[str]] | None = None,
+        facts: Facts = Facts(),
     ) -> StateGrid:
         """States for deciding `exprs`; `codes` gives how many stages, products, audiences,
-        `lines` the products of each line.
+        `facts` the flags and the products' lines.
 
         Up to `limit` combinations the grid is complete; past it, `limit` seeded samples.
         """
@@ -218,7 +231,7 @@ class StateGrid:
                 constants.setdefault(key, set())
         _share_candidates(constants)
         keys = sorted(constants)
-        values = [np.array(_candidates(k, constants[k], codes)) for k in keys]
+        values = [np.array(_candidates(k, constants[k], codes, facts.flags)) for k in keys]
         sizes = [len(v) for v in values]
         size = math.prod(sizes) if sizes else 1
         if size <= limit:
@@ -230,7 +243,7 @@ class StateGrid:
             exhaustive = False
         columns = {k: v[i] for k, v, i in zip(keys, values, index, strict=True)}
         rows = len(index[0]) if keys else 1
-        return cls(columns, rows, exhaustive, lines or {}).feasible()
+        return cls(columns, rows, exhaustive, facts).feasible()
 
     def feasible(self) -> StateGrid:
         """Drop states no real customer can be in."""
@@ -252,9 +265,50 @@ class StateGrid:
         last = c.get("last_product")
         if purchases is not None and last is not None:
             keep &= (purchases == 0) == (last < 0)
+        keep &= self._ownership(last)
         keep &= _per_product_feasible(c, self.rows) & _lines_feasible(c, self.rows, self.lines)
         columns = {k: v[keep] for k, v in c.items()}
-        return StateGrid(columns, int(keep.sum()), self.exhaustive, self.lines)
+        return StateGrid(columns, int(keep.sum()), self.exhaustive, self.facts)
+
+    @property
+    def lines(self) -> dict[str, list[str]]:
+        """The products of each line (from the facts)."""
+        out: dict[str, list[str]] = {}
+        for product, line in self.facts.products:
+            if line:
+                out.setdefault(line, []).append(product)
+        return out
+
+    def _ownership(self, last: np.ndarray | None) -> np.ndarray:
+        """Owning a product takes a purchase of it: a purchase date, the product's line, and
+        a last product that is owned."""
+        c, keep = self.columns, np.ones(self.rows, dtype=bool)
+        owning = [v.astype(bool) for k, v in c.items() if k.startswith(("owns:", "owns_line:"))]
+        if owning:
+            owns_any = np.logical_or.reduce(owning)
+            if "purchases" in c:
+                keep &= ~(owns_any & (c["purchases"] == 0))
+            for dated in ("days_since_purchase", "days_since_first_purchase"):
+                if dated in c:
+                    keep &= ~(owns_any & np.isnan(c[dated].astype(float)))
+            if last is not None:
+                keep &= ~(owns_any & (last < 0))
+        members: dict[str, list[np.ndarray | None]] = {}
+        for code, (product, line) in enumerate(self.facts.products):
+            has = c.get(f"owns:{product}")
+            has_line = c.get(f"owns_line:{line}") if line else None
+            if line:
+                members.setdefault(line, []).append(has)
+            if has is not None and has_line is not None:
+                keep &= has_line | ~has
+            for held in (has, has_line):
+                if last is not None and held is not None:
+                    keep &= held | (last != code)
+        for line, owns in members.items():
+            has_line = c.get(f"owns_line:{line}")
+            if has_line is not None and all(o is not None for o in owns):
+                keep &= ~has_line | np.logical_or.reduce(owns)
+        return keep
 
     def holds(self, expr: Expr) -> np.ndarray:
         """Where `expr` is true, one boolean per state."""
@@ -262,8 +316,13 @@ class StateGrid:
             return np.zeros(0, dtype=bool)
         return evaluate(expr, self.columns, self.rows).astype(bool)
 
+    def row(self, index: int) -> StateGrid:
+        """One state of the grid, as a grid of one row."""
+        columns = {k: v[index : index + 1] for k, v in self.columns.items()}
+        return StateGrid(columns, 1, self.exhaustive, self.facts)
+
     def with_column(self, key: str, values: np.ndarray) -> StateGrid:
-        return StateGrid({**self.columns, key: values}, self.rows, self.exhaustive, self.lines)
+        return StateGrid({**self.columns, key: values}, self.rows, self.exhaustive, self.facts)
 
     def describe(self, row: int, keys: Iterable[str], names: dict[str, list[str]]) -> str:
         """One state as `purchases=3, days_since_purchase=74`, codes shown as names."""
@@ -278,11 +337,11 @@ class StateGrid:
                 shown = names[key][code] if code >= 0 else "none"
             elif isinstance(value, float | np.floating) and math.isnan(value):
                 shown = "none"
-            elif isinstance(value, bool | np.bool_):
+            elif isinstance(value, bool | np.bool_) or key in self.facts.flags:
                 shown = "yes" if value else "no"
             elif isinstance(value, float | np.floating | int | np.integer):
                 shown = f"{float(value):g}"
             else:
                 shown = repr(str(value))
-            parts.append(f"{key}={shown}")
+            parts.append(f"{column_label(key)}={shown}")
         return ", ".join(parts) or "any customer"

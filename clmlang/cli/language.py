@@ -195,7 +195,9 @@ def explain_(
     console.print(f"stage: [bold]{escape(result.stage or 'none')}[/]{goal}")
     member = [name for name, hit in result.segments if hit]
     console.print(f"segments: {escape(', '.join(member)) if member else 'none'}")
-    table = Table("rule", "eligible", "trigger", "can come", "why not / notes")
+    table = Table()
+    for header in ("rule", "eligible", "trigger", "can come", "why not / notes"):
+        table.add_column(header, overflow="fold")  # a long name wraps, never cut to `...`
     for verdict in result.rules:
         why = [*verdict.reasons]
         if verdict.trigger_blocked:

@@ -111,6 +111,11 @@ def simulate(
     if logs:
         _note_log_formats(result.logs())
     _print_kpis(result, policy)
+    spans = {f"rule `{rule.name}` ": rule.span for rule in policy.rules}
+    for warning in result.summary.get("warnings") or ():
+        span = next((v for k, v in spans.items() if warning.startswith(k)), None)  # type: ignore[union-attr]
+        where = f"{span.file}:{span.line}:{span.column}: " if span else ""
+        _out(f"{where}warning: {warning}", err=True)
     if result.trace is not None:
         _print_trace(result.trace, trace, policy)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")

@@ -19,7 +19,7 @@ import numpy as np
 from ..core.names import suggest
 from ..core.source import Source
 from ..language import syntax as s
-from ..language.conditions import evaluate, lower, required_columns
+from ..language.conditions import column_label, evaluate, lower, required_columns
 from ..language.formatter.printer import goal_text
 from ..language.symbols import Symbols
 from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, PRODUCT_FIELDS, Type, product_column
@@ -297,12 +297,10 @@ def _text(node: object, sources: Mapping[str, Source]) -> str:
 
 
 def _show(key: str, columns: Mapping[str, np.ndarray], policy: Policy) -> str:
-    """`key=value` for a column, with codes shown as the stage, product or audience name."""
+    """`field=value` for a column, in the words of the spec (`owns(line cars)=yes`), with
+    codes shown as the stage, product or audience name."""
     value = columns[key][0] if key in columns else math.nan
-    field, _, target = key.partition(":")
-    if field.removesuffix("_line") in PRODUCT_FIELDS and target:
-        key = f"{field.removesuffix('_line')} of {'line ' if field.endswith('_line') else ''}"
-        key += target
+    label = column_label(key)
     names = {
         "stage": [st.name for st in policy.stages],
         "previous_stage": [st.name for st in policy.stages],
@@ -310,12 +308,14 @@ def _show(key: str, columns: Mapping[str, np.ndarray], policy: Policy) -> str:
         "audience": [a.name for a in policy.audiences],
     }.get(key)
     if names is not None:
-        return f"{key}={names[int(value)] if value >= 0 else 'none'}"
+        return f"{label}={names[int(value)] if value >= 0 else 'none'}"
     if isinstance(value, float | np.floating) and math.isnan(value):
-        return f"{key}=unknown"
+        return f"{label}=unknown"
     if isinstance(value, bool | np.bool_):
-        return f"{key}={'yes' if value else 'no'}"
-    return f"{key}={value:g}" if isinstance(value, float | np.floating) else f"{key}={value}"
+        return f"{label}={'yes' if value else 'no'}"
+    if isinstance(value, float | np.floating):
+        return f"{label}={value:g}"
+    return f"{label}={value}" if value != "" else f"{label}=unknown"  # no text is not known
 
 
 def _conjuncts(expr: s.Expr) -> tuple[s.Expr, ...]:

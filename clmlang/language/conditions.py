@@ -39,6 +39,7 @@ __all__ = [
     "LoweringError",
     "Score",
     "Unary",
+    "column_label",
     "evaluate",
     "lower",
     "required_columns",
@@ -266,6 +267,25 @@ def _enum_code(operand: s.Expr, name: s.Name, symbols: Symbols) -> int:
     return list(table).index(name.text)
 
 
+def column_label(key: str) -> str:
+    """A column key as the spec writes it: `owns_line:cars` is `owns(line cars)`,
+    `attr:need` is `need`, `messages:sms:30` is `messages(sms, 30 days)`."""
+    kind, _, rest = key.partition(":")
+    if not rest:
+        return key
+    if kind == "attr":
+        return rest
+    if kind == "owns_line":
+        return f"owns(line {rest})"
+    if kind.removesuffix("_line") in ("purchases", "days_since_purchase"):
+        line = "line " if kind.endswith("_line") else ""
+        return f"{kind.removesuffix('_line')} of {line}{rest}"
+    if kind == "messages":
+        *channel, days = rest.split(":")
+        return f"messages({', '.join([*channel, f'{days} days'])})"
+    return f"{kind}({rest})"
+
+
 # ---- evaluation -----------------------------------------------------------------------
 
 
@@ -314,9 +334,22 @@ def evaluate(expr: Expr, columns: Mapping[str, np.ndarray], rows: int | None = N
         rows = len(next(iter(columns.values()))) if columns else 1
     with np.errstate(divide="ignore", invalid="ignore"):
         result = np.asarray(_eval(expr, columns))
+    if expr.op == "column" and result.dtype != bool:  # a bare flag as the whole condition
+        result = _truth(result)
     if result.shape != (rows,):
         result = np.broadcast_to(result, (rows,)).copy()
     return result
+
+
+def _truth(values: np.ndarray) -> np.ndarray:
+    """A value as a condition: flags are stored as 0/1 numbers, and a flag that is not known
+    (NaN) is false, as every comparison with a missing value is."""
+    values = np.asarray(values)
+    if values.dtype == bool:
+        return values
+    if values.dtype.kind == "f":
+        return ~np.isnan(values) & (values != 0)
+    return values.astype(bool)
 
 
 def _eval(expr: Expr, columns: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -333,14 +366,14 @@ def _eval(expr: Expr, columns: Mapping[str, np.ndarray]) -> np.ndarray:
             result = np.not_equal(a, b) & ~(_missing(a) | _missing(b))
         return result if result.dtype == bool else result.astype(bool)  # text columns: objects
     if op == "and" or op == "or":
-        parts = [_eval(a, columns).astype(bool) for a in expr.args]  # type: ignore[union-attr]
+        parts = [_truth(_eval(a, columns)) for a in expr.args]  # type: ignore[union-attr]
         return (np.logical_and if op == "and" else np.logical_or).reduce(parts)
     if op == "between":
         values = _eval(expr.arg, columns).astype(float)  # type: ignore[union-attr]
         inside = (values >= expr.low) & (values <= expr.high)  # type: ignore[union-attr]
         return (~inside if expr.negated else inside) & ~np.isnan(values)  # type: ignore[union-attr]
     if op == "not":
-        return ~_eval(expr.arg, columns).astype(bool)  # type: ignore[union-attr]
+        return ~_truth(_eval(expr.arg, columns))  # type: ignore[union-attr]
     if op == "neg":
         return -_eval(expr.arg, columns)  # type: ignore[union-attr]
     if op in _ARITH:

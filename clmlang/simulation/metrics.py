@@ -33,6 +33,7 @@ from .engine import Run
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
 from .logs import event_logs, log_files
 from .rule_effects import rule_effects
+from .silent_rules import silent_rules
 
 __all__ = ["ACTIVE_DAYS", "Forecast", "forecast"]
 
@@ -121,6 +122,7 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
 
     daily = _daily(run, cust, time)
     summary = _summary(run, cust, time, revenue, number, daily, buy["profit"])
+    summary["warnings"] = silent_rules(run)  # type: ignore[assignment]
     stage_names = ["(none)"] + [s.name for s in policy.stages]
     stages = pd.DataFrame(rec.stage_counts, columns=stage_names)
     stages.insert(0, "day", np.arange(days))

@@ -65,6 +65,8 @@ def merge_runs(runs: list[Run]) -> Run:
             arrays = getattr(rec, name).arrays()
             arrays["customer"] = arrays["customer"] + offset
             getattr(merged, name).add(**arrays)
+        for rule, count in rec.triggered.items():
+            merged.triggered[rule] = merged.triggered.get(rule, 0) + count
         for node, (won, lost) in rec.node_outcomes.items():
             outcome = merged.node_outcomes.setdefault(node, [0, 0])
             outcome[0] += won

@@ -143,6 +143,8 @@ class Recorder:
         self.unsent = _Log(customer=np.int32, day=np.int32, site=np.int32, status=np.int8)
         self.unsubscribes = _Log(customer=np.int32, day=np.int32, channel=np.int16)
         self.node_outcomes: dict[int, list[int]] = {}  # flow node -> [succeeded, failed]
+        # rule index -> customers its trigger picked, before its filters and re-entry
+        self.triggered: dict[int, int] = {}
 
     def not_sent(self, why: str, ids: np.ndarray, day: int, site: int) -> None:
         """Log the messages of send step `site` that `ids` did not get today, and `why`

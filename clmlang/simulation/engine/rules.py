@@ -34,6 +34,7 @@ class Rules:
             ids, pre_evaluated = self._triggered(r, rule, bucket, touched, everyone, date, d)
             if not ids.size:
                 continue
+            self.recorder.triggered[r] = self.recorder.triggered.get(r, 0) + int(ids.size)
             self._enter(r, ids[ids < self.arrived], pre_evaluated, d)
         self._due(bucket, d)
         while self.today.pending_flows:
