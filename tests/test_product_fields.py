@@ -85,7 +85,7 @@ def test_a_real_gap_is_still_found():
         "stage none when purchases of line cars == 0\nstage two when purchases of car >= 2\n"
     )
     gaps = [d for d in analyse_text(text, "t.clm").diagnostics if d.code == "CLM121"]
-    assert gaps and "purchases:car=1" in gaps[0].message
+    assert gaps and "purchases of car=1" in gaps[0].message
 
 
 def test_explain_reads_the_fields_and_fills_the_lines_from_the_products():

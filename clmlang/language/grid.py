@@ -173,29 +173,35 @@ def _fill_text(text: str, values: dict[str, s.GridValue]) -> str:
 # ---- problems ---------------------------------------------------------------------------
 
 
-def _placeholders(node: object) -> Iterator[tuple[str, str, Span]]:
-    """Every `{name}` in a node: (where: "number" | "name" | "text", name, place)."""
-    match node:
-        case s.Quantity() if node.text.startswith("{"):
-            yield "number", node.text[1:-1], node.span
-            return
-        case s.Name() if node.text.startswith("{"):
-            yield "name", node.text[1:-1], node.span
-            return
-        case s.Send():
-            for m in _PLACEHOLDER.finditer(node.content):
-                yield "text", m.group(1), node.span
-        case s.Rule() if node.title is not None:
-            for m in _PLACEHOLDER.finditer(node.title):
-                yield "text", m.group(1), node.name.span
-        case tuple():
-            for item in node:
-                yield from _placeholders(item)
-            return
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        for f in dataclasses.fields(node):
-            if f.name not in ("span", "grid", "cell"):
-                yield from _placeholders(getattr(node, f.name))
+def _placeholders(root: object) -> Iterator[tuple[str, str, Span]]:
+    """Every `{name}` in a node: (where: "number" | "name" | "text", name, place). Walked
+    with a stack, not recursion: a condition can nest thousands deep (`- - - 1`)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        match node:
+            case s.Quantity() if node.text.startswith("{"):
+                yield "number", node.text[1:-1], node.span
+                continue
+            case s.Name() if node.text.startswith("{"):
+                yield "name", node.text[1:-1], node.span
+                continue
+            case s.Send():
+                for m in _PLACEHOLDER.finditer(node.content):
+                    yield "text", m.group(1), node.span
+            case s.Rule() if node.title is not None:
+                for m in _PLACEHOLDER.finditer(node.title):
+                    yield "text", m.group(1), node.name.span
+            case tuple():
+                stack.extend(reversed(node))
+                continue
+        if dataclasses.is_dataclass(node) and not isinstance(node, type):
+            children = [
+                getattr(node, f.name)
+                for f in dataclasses.fields(node)
+                if f.name not in ("span", "grid", "cell")
+            ]
+            stack.extend(reversed(children))
 
 
 def _error(message: str, span: Span, hint: str) -> Diagnostic:

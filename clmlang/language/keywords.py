@@ -66,7 +66,7 @@ RESERVED_NAMES: dict[str, dict[str, str]] = {
     "stage": {"not": "`stage is not`"},
     "segment": _each("true false not", "`for {w}`"),
     "attribute": {
-        **_each("purchase first enter leave", "`3 days after {w}`"),
+        **_each("purchase first enter leave exit", "`3 days after {w}`"),
         "anniversary": "`3 days before anniversary`",
         **_each("true false not line", "`days_since({w})`"),
     },
