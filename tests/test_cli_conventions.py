@@ -166,14 +166,15 @@ def test_a_read_only_folder_is_refused_up_front(tmp_path: Path):
 # --- Ctrl-C -------------------------------------------------------------------------------
 
 
-# The child says `ready` once Python itself has started and `clmlang.cli` (light: it imports
-# nothing heavy) is loaded, then runs `main()` as the `clm` script does. A SIGINT before that
-# hits CPython's own start-up, which no package can handle, and on a loaded machine start-up
-# can take longer than any fixed delay; from `main()` on, typer, numpy and the rest are
-# imported under its guard.
+# The child runs `main()` as the `clm` script does and says `ready` from inside it, as main's
+# guard starts loading the commands (typer, numpy and the rest are imported under it). A
+# SIGINT before that hits CPython's own start-up or this harness's line, which no package can
+# handle; on a loaded machine even the few bytecodes between a `ready` printed before `main()`
+# and its `try` were enough for the signal to land outside it.
 _READY_THEN_CLM = (
-    "import sys; from clmlang.cli import main; print('ready', flush=True); "
-    "sys.argv = ['clm', *sys.argv[1:]]; main()"
+    "import sys; import clmlang.cli as cli; load = cli._load; "
+    "cli._load = lambda: (print('ready', flush=True), load())[1]; "
+    "sys.argv = ['clm', *sys.argv[1:]]; cli.main()"
 )
 
 
