@@ -130,7 +130,7 @@ def test_purchases_products_and_lines_agree_with_the_spec(clinic) -> None:
 
 STATUS_COUNTERS = {
     "delivered": "sent",
-    "held_out": "held_out",
+    "held_out": "holdout",
     "control": "control",
     "capped": "capped",
     "delayed": "delayed",

@@ -1,4 +1,5 @@
-"""Intervals the reports and forecasts share: a mean's, and a difference of two means'."""
+"""Intervals the reports and forecasts share: a mean's, and a difference of two means' (Welch's,
+and a bootstrap's for heavy-tailed revenue, with when a group is too small to tell)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import numpy as np
 from scipy import stats
 
-__all__ = ["interval", "welch"]
+__all__ = ["bootstrap_difference", "interval", "too_small", "welch"]
 
 
 def interval(values: np.ndarray) -> tuple[float, float, float]:
@@ -29,3 +30,64 @@ def welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     diff = float(a.mean() - b.mean())
     se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
     return diff, diff - 1.96 * se, diff + 1.96 * se
+
+
+RESAMPLES = 1000  # bootstrap resamples: a fixed number, so the same seed gives the same bounds
+# A holdout is too small to tell when it can expect fewer than this many customers among those
+# whose values carry the top half of the revenue (the pooled groups' largest values).
+TOO_SMALL_EXPECTED = 5.0
+
+
+def _resampled_means(values: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
+    """The means of `resamples` bootstrap resamples of `values` (with replacement, same size).
+
+    Revenue per eligible customer is mostly 0, so a resample draws how many of its n draws
+    land on a non-zero value (Binomial(n, k/n)), then which non-zero values: the same
+    distribution as n draws, at the cost of the non-zero ones. Past a few million draws the
+    sum of a resample's non-zero values is taken as normal (its count is then large)."""
+    n = values.size
+    nonzero = values[values != 0]
+    k = nonzero.size
+    if k == 0:
+        return np.zeros(resamples)
+    m = rng.binomial(n, k / n, resamples)
+    if m.sum() <= 4_000_000:
+        draws = nonzero[rng.integers(0, k, int(m.sum()))]
+        cum = np.r_[0.0, np.cumsum(draws)]
+        ends = np.cumsum(m)
+        sums = cum[ends] - cum[ends - m]
+    else:
+        sd = nonzero.std(ddof=1) if k > 1 else 0.0
+        sums = m * nonzero.mean() + np.sqrt(m) * sd * rng.standard_normal(resamples)
+    return sums / n
+
+
+def too_small(a: np.ndarray, b: np.ndarray, expected: float = TOO_SMALL_EXPECTED) -> bool:
+    """Whether group `b` (a holdout) is too small to compare its mean with `a`'s.
+
+    With heavy-tailed values (a few large purchases carry the revenue) a small group often
+    holds none of the large values, and then every interval computed from its own spread, the
+    bootstrap's or Welch's, is too narrow. The values that carry the top half of the two
+    groups' pooled total are the ones that matter: `b` is too small when it can expect fewer
+    than `expected` of them (its size times their share of the pool), or has under 2 values."""
+    if a.size < 2 or b.size < 2:
+        return True
+    pooled = np.sort(np.abs(np.concatenate([a, b])))[::-1]
+    total = pooled.sum()
+    if total <= 0:
+        return False
+    top = int(np.searchsorted(np.cumsum(pooled), total / 2)) + 1
+    return b.size * top / pooled.size < expected
+
+
+def bootstrap_difference(
+    a: np.ndarray, b: np.ndarray, rng: np.random.Generator, resamples: int = RESAMPLES
+) -> tuple[float, float, float]:
+    """Difference of means `a - b` with a 95% percentile-bootstrap interval: each group
+    resampled on its own, `resamples` times. Unlike a normal interval it follows a skewed,
+    heavy-tailed sampling distribution; `too_small` says when even it cannot be trusted."""
+    if a.size < 2 or b.size < 2:
+        return (float(a.mean() - b.mean()) if a.size and b.size else np.nan, np.nan, np.nan)
+    diffs = _resampled_means(a, rng, resamples) - _resampled_means(b, rng, resamples)
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return float(a.mean() - b.mean()), float(low), float(high)

@@ -12,8 +12,9 @@ purchases and the active window; "new" customers are those whose first purchase 
 - active customers on a day: customers with a purchase in the 90 days up to it;
 - LTV: gross profit per customer over the horizon; ARPPU: revenue per customer paying in it;
 - a rule's incremental effect: revenue per eligible customer within the rule's window (its
-  success window, else 30 days) for treated customers minus holdout customers, with a 95%
-  Welch confidence interval.
+  success window, else 30 days, from the day after it fired) for treated customers minus
+  holdout customers, with a 95% percentile-bootstrap interval (1,000 resamples, seeded from
+  the run), none when the holdout is too small to tell (`too_small`).
 """
 
 from __future__ import annotations

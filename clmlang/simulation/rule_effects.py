@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..core.statistics import welch
+from ..core.statistics import bootstrap_difference, too_small
 from .engine import Run
 
 __all__ = ["rule_effects"]
@@ -13,8 +13,13 @@ __all__ = ["rule_effects"]
 
 def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
     """rules.csv: each rule arm's counters, and its revenue and conversion within the rule's
-    window against its holdout's, with the incremental revenue's 95% interval. `cust`, `time`
-    and `revenue` are the run's purchases, sorted by customer then time."""
+    window against its holdout's, with the incremental revenue's 95% percentile-bootstrap
+    interval (empty, and `too_small` true, when the holdout is too small to tell). `cust`,
+    `time` and `revenue` are the run's purchases, sorted by customer then time.
+
+    A rule fires on day d after that day's purchases (the engine's phase order), so its window
+    is the days d+1 to d+window: the purchase that triggered it (`on first purchase`), or any
+    other of that day, is not its outcome; the messages log's `converted` counts the same."""
     rec, policy = run.recorder, run.policy
     counters = rec.arm_counters
     events = rec.rule_events.arrays()
@@ -27,7 +32,7 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
         mine = events["arm"] == arm
         c = events["customer"][mine].astype(np.float64)
         d = events["day"][mine].astype(np.float64)
-        lo = np.searchsorted(key, c * 1e6 + d)
+        lo = np.searchsorted(key, c * 1e6 + d + 1)
         hi = np.searchsorted(key, c * 1e6 + d + window + 1)
         rows.append(
             {
@@ -40,7 +45,8 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
             }
         )
     frame_rows = []
-    for row in rows:
+    seeds = np.random.SeedSequence(run.stats_seed).spawn(len(rows))
+    for row, seed in zip(rows, seeds, strict=True):
         if row["variant"] == "holdout":
             continue
         holdout = next(h for h in rows if h["rule"] == row["rule"] and h["variant"] == "holdout")
@@ -52,10 +58,16 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
         out["holdout_revenue_per_eligible"] = held.mean() if held.size else np.nan
         out["conversion"] = row["_converted"].mean() if treated.size else np.nan
         out["holdout_conversion"] = holdout["_converted"].mean() if held.size else np.nan
-        diff, low, high = welch(treated, held)
+        small = too_small(treated, held)
+        if small:
+            diff = treated.mean() - held.mean() if treated.size and held.size else np.nan
+            low = high = np.nan
+        else:
+            diff, low, high = bootstrap_difference(treated, held, np.random.default_rng(seed))
         out["incremental_revenue_per_eligible"] = diff
         out["incremental_low"] = low
         out["incremental_high"] = high
+        out["too_small"] = small
         out["incremental_revenue"] = diff * treated.size if np.isfinite(diff) else np.nan
         frame_rows.append(out)
     return pd.DataFrame(frame_rows)

@@ -42,7 +42,6 @@ DAILY = ("customers", "alive", "active", *DAILY_FLOWS, "cost_of_goods", *DAILY_M
 # rules.csv shows them.
 RULE_COUNTERS = (
     "fired",
-    "held_out",
     "sent",
     "capped",
     "delayed",

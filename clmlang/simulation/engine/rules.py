@@ -237,7 +237,6 @@ class Rules:
         counters = rec.arm_counters
         if held.any():
             hold_arm = self.arms.holdout[r]
-            counters["held_out"][hold_arm] += held.sum()
             counters["fired"][hold_arm] += held.sum()
             rec.rule_events.add(arm=hold_arm, customer=ids[held], day=d)
             self._trace_rule(ids[held], d, r, "held out: in the rule's control group")

@@ -66,6 +66,9 @@ class Run:
     arms: list[tuple[int, str]]  # (rule index, variant name | "" | "holdout")
     sites: list  # the send steps, indexed as in the message log
     trace: Trace | None
+    # seeds what is computed from the run afterwards (rules.csv's bootstrap), drawn from the
+    # run's Generator after the engine's own draws, so no simulated draw depends on it
+    stats_seed: int = 0
 
 
 class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
@@ -93,6 +96,7 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
         if base is not None:
             apply_base(st, base, market, population_rng.spawn(1)[0])
         self.streams = Streams(key_rng)
+        self.stats_seed = int(key_rng.integers(0, 2**63, dtype=np.int64))
         self.n = st.n
         self.customers = customers
         self.catalogue = Catalogue(policy, market)
@@ -201,6 +205,7 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
             self.arms.labels,
             self.steps.sites,
             self.trace,
+            self.stats_seed,
         )
 
     def _process(self, env: simpy.Environment):
