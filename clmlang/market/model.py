@@ -175,12 +175,15 @@ class StageEffect(_Model):
 
 class ChannelResponse(_Model):
     """How customers answer a channel: the share reachable (consent, contact data), the chance
-    a message leads to a purchase within the window, and the unsubscribe chance per message."""
+    a message leads to a purchase within the window, and the unsubscribe chance per message;
+    `max_wait_days`: how long a message over the channel's daily capacity waits in its queue
+    for a later day (0: it is dropped at once)."""
 
     reach: float = Field(default=0.9, ge=0, le=1)
     response: float = Field(default=0.03, ge=0, le=1)
     window_days: float = Field(default=14.0, gt=0)
     unsubscribe: float = Field(default=0.002, ge=0, le=1)
+    max_wait_days: int = Field(default=0, ge=0, le=365)
 
 
 class RuleResponse(_Model):

@@ -218,6 +218,10 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
     for i, channel in enumerate(policy.channels):
         frame[f"messages_{channel.name}"] = rec.channel_messages[:, i]
         frame[f"cost_{channel.name}"] = rec.channel_cost[:, i]
+        if run.market.channel(channel.name).max_wait_days > 0:  # a channel with a queue
+            frame[f"backlog_{channel.name}"] = rec.channel_backlog[:, i]
+            frame[f"expired_{channel.name}"] = rec.channel_expired[:, i]
+            frame[f"waited_days_{channel.name}"] = rec.channel_waited[:, i]
     for key in DAILY_MARKETING:
         frame[key] = d[key]
     return frame

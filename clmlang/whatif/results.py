@@ -56,6 +56,9 @@ def merge_runs(runs: list[Run]) -> Run:
             merged.daily[key] += rec.daily[key]
         merged.channel_messages += rec.channel_messages
         merged.channel_cost += rec.channel_cost
+        merged.channel_backlog += rec.channel_backlog
+        merged.channel_expired += rec.channel_expired
+        merged.channel_waited += rec.channel_waited
         merged.stage_counts += rec.stage_counts
         merged.segment_counts += rec.segment_counts
         merged.transitions += rec.transitions

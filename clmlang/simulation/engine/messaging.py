@@ -81,12 +81,72 @@ class Messaging:
         left -= np.bincount(ranked[keep], minlength=self.blocks)
         if keep.all():
             return ids
-        dropped = ids[order[~keep]]
+        dropped = ids[order[~keep]]  # by block, in random order within each
+        if self.max_wait[ch] > 0:  # they wait in the channel's queue, in order of arrival
+            self.backlog[ch].append((d, site_id, arm, dropped))
+            self._trace_ids(dropped, d, site, "waiting: the channel's daily capacity is used up")
+            return np.sort(ids[order[keep]])
         counters["over_capacity"][arm] += dropped.size
         rec.daily["over_capacity"][d] += dropped.size
         rec.not_sent("over_capacity", dropped, d, site_id)
         self._trace_ids(dropped, d, site, "not sent: the channel's daily capacity is used up")
         return np.sort(ids[order[keep]])
+
+    def _serve_backlog(self, d: int) -> None:
+        """The messages waiting in the channels' queues go first, oldest first, as far as
+        each block's capacity today reaches; whoever has unsubscribed meanwhile is not sent."""
+        st, rec = self.state, self.recorder
+        for ch, batches in self.backlog.items():
+            left = self.today.capacity_left[:, ch]
+            bit = np.uint64(1) << np.uint64(ch)
+            waiting = []
+            for arrived, site_id, arm, ids in batches:
+                site = self.steps.sites[site_id]
+                gone = (st.unsubscribed[ids] & bit) != 0
+                if gone.any():
+                    rec.arm_counters["not_reachable"][arm] += np.count_nonzero(gone)
+                    rec.not_sent("not_reachable", ids[gone], d, site_id)
+                    self._trace_ids(ids[gone], d, site, "not sent: unsubscribed while waiting")
+                    ids = ids[~gone]
+                block = self._block(ids)
+                order = np.argsort(block, kind="stable")  # first in, first out within a block
+                ranked = block[order]
+                rank = np.arange(ids.size) - np.searchsorted(ranked, ranked)
+                keep = rank < left[ranked]
+                left -= np.bincount(ranked[keep], minlength=self.blocks)
+                if keep.any():
+                    sent = np.sort(ids[order[keep]])
+                    rec.channel_waited[d, ch] += np.count_nonzero(keep) * (d - arrived)
+                    self._deliver(site, arm, sent, d)
+                if not keep.all():
+                    waiting.append((arrived, site_id, arm, ids[order[~keep]]))
+            self.backlog[ch] = waiting
+
+    def _expire_backlog(self, d: int) -> None:
+        """At the end of day `d`: the messages that have waited as long as their channel
+        lets them are dropped (`over_capacity`); the rest are the day's backlog."""
+        rec = self.recorder
+        for ch, batches in self.backlog.items():
+            waiting = []
+            for batch in batches:
+                arrived, site_id, arm, ids = batch
+                if d - arrived < self.max_wait[ch]:
+                    waiting.append(batch)
+                    continue
+                rec.arm_counters["over_capacity"][arm] += ids.size
+                rec.daily["over_capacity"][d] += ids.size
+                rec.channel_expired[d, ch] += ids.size
+                rec.not_sent("over_capacity", ids, d, site_id)
+                self._trace_ids(
+                    ids, d, self.steps.sites[site_id], "not sent: waited too long in the queue"
+                )
+            self.backlog[ch] = waiting
+            rec.channel_backlog[d, ch] = sum(b[3].size for b in waiting)
+
+    def _block(self, ids: np.ndarray) -> np.ndarray:
+        if self.blocks > 1:
+            return ids // self.block_size
+        return np.zeros(ids.size, dtype=np.int64)
 
     def _apply_caps(self, site_id: int, site, ids: np.ndarray, d: int) -> np.ndarray:
         rec = self.recorder

@@ -116,6 +116,11 @@ class Recorder:
         self.daily = {k: np.zeros(days) for k in DAILY}
         self.channel_messages = np.zeros((days, channels))
         self.channel_cost = np.zeros((days, channels))
+        # the channels' queues: messages waiting at the end of the day, messages dropped after
+        # waiting too long, and the days waited by the messages the queue sent that day
+        self.channel_backlog = np.zeros((days, channels), dtype=np.int64)
+        self.channel_expired = np.zeros((days, channels), dtype=np.int64)
+        self.channel_waited = np.zeros((days, channels), dtype=np.int64)
         self.stage_counts = np.zeros((days, stages + 1), dtype=np.int64)  # column 0: no stage
         self.transitions = np.zeros((stages + 1, stages + 1), dtype=np.int64)
         self.segment_counts = np.zeros((days, segments), dtype=np.int64)

@@ -152,6 +152,12 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
             or any(r.trigger.kind in ("condition", "every", "schedule") for r in self.rules)
         )
         self.today = DayWork.start(policy, blocks)
+        # the channels with a queue: each one's waiting messages, in order of arrival, as
+        # (day they arrived, send step, arm, customers)
+        self.max_wait = [market.channel(c.name).max_wait_days for c in policy.channels]
+        self.backlog: dict[int, list[tuple[int, int, int, np.ndarray]]] = {
+            ch: [] for ch, c in enumerate(policy.channels) if self.max_wait[ch] > 0
+        }
         self.seq = 0
         self.today_edges = np.zeros(0, dtype=np.int64)  # the condition edges of the rule at hand
 
@@ -212,7 +218,8 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
         day = -1
         last_recorded = -1
         while True:
-            nxt = day + 1 if self.needs_daily else self.calendar.next_day(day)
+            waiting = any(self.backlog.values())
+            nxt = day + 1 if self.needs_daily or waiting else self.calendar.next_day(day)
             if nxt is None or nxt >= self.days:
                 break
             yield env.timeout(nxt - env.now if day >= 0 else nxt)
@@ -258,8 +265,12 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
         self._track_segments(d)
         # 4. rules
         self._rules(bucket, d)
-        # 5. messages
+        # 5. messages: those waiting in the channels' queues, then the day's
+        if self.backlog:
+            self._serve_backlog(d)
         self._send_queue(d)
+        if self.backlog:
+            self._expire_backlog(d)
 
         arrived = slice(0, self.arrived)
         rec.daily["customers"][d] = self.arrived
