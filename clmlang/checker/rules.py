@@ -11,6 +11,7 @@ from ..language.symbols import iter_flows
 from ..language.vocabulary import SOLD_ROLES, WEEKDAYS
 from .context import Context
 from .declarations import _share, count, duration, money
+from .flows import caps_on_paths, continue_cycles
 from .types import check_condition
 
 __all__ = ["check_rules"]
@@ -22,7 +23,7 @@ def check_rules(ctx: Context) -> None:
         ctx.rule = rule  # a problem found in a grid rule's cell names the cell
         _rule(ctx, rule)
     ctx.rule = None
-    _continue_cycles(ctx)
+    continue_cycles(ctx)
 
 
 def _rule(ctx: Context, rule: s.Rule) -> None:
@@ -58,7 +59,7 @@ def _rule(ctx: Context, rule: s.Rule) -> None:
         for step in variant.steps:
             _step(ctx, step)
     _fires_every_day(ctx, rule)
-    _caps_on_paths(ctx, rule)
+    caps_on_paths(ctx, rule)
 
 
 def _event(ctx: Context, event: s.Event) -> None:
@@ -306,97 +307,3 @@ def _fires_every_day(ctx: Context, rule: s.Rule) -> None:
             trigger.span,  # type: ignore[union-attr]
             "add a `when` condition or `reentry once per 30 days`; daily messages burn a base out",
         )
-
-
-def _paths(flow: s.Flow | None, prefix: tuple[s.Step, ...] = ()):  # type: ignore[no-untyped-def]
-    """Every sequence of steps a customer can go through, branch by branch."""
-    if flow is None:
-        yield prefix
-        return
-    steps = prefix + flow.steps
-    if flow.success is None:
-        yield steps
-        return
-    window = s.Wait(flow.success.within, flow.success.span)
-    yield from _paths(flow.on_success, steps)
-    yield from _paths(flow.on_failure, (*steps, window))
-
-
-def _caps_on_paths(ctx: Context, rule: s.Rule) -> None:
-    """A flow that always sends more than a cap allows within its window (CLM132)."""
-    caps = ctx.symbols.caps
-    if not caps:
-        return
-    starts = [v.steps for v in rule.variants] or [()]
-    reported: set[int] = set()
-    for variant_steps in starts:
-        for path in _paths(rule.flow, tuple(variant_steps)):
-            sends: list[tuple[float, s.Send]] = []
-            clock = 0.0
-            for step in path:
-                if isinstance(step, s.Wait) and step.duration.unit.is_duration:
-                    clock += step.duration.days
-                elif isinstance(step, s.Send) and not step.transactional:
-                    sends.append((clock, step))
-            for cap in caps:
-                if not (cap.window.unit.is_duration and cap.limit.value >= 1):
-                    continue
-                matching = [(t, send) for t, send in sends if _in_scope(cap, send)]
-                limit = int(cap.limit.value)
-                for i in range(limit, len(matching)):
-                    t, send = matching[i]
-                    if t - matching[i - limit][0] < cap.window.days and id(send) not in reported:
-                        reported.add(id(send))
-                        ctx.error(
-                            "CLM132",
-                            f"this message is always capped: the flow sends {limit + 1} "
-                            f"messages within {cap.window.text} {cap.window.unit_text}, and the "
-                            f"cap allows {limit}",
-                            send.span,
-                            "wait longer between the messages, send it on another channel, or "
-                            "mark it `transactional` if it is not marketing",
-                            (Related(cap.span, "the cap"),),
-                        )
-
-
-def _in_scope(cap: s.Cap, send: s.Send) -> bool:
-    if cap.channel is not None:
-        return send.channel.text == cap.channel.text
-    if cap.tag is not None:
-        return any(t.text == cap.tag.text for t in send.tags)
-    return True
-
-
-def _continue_cycles(ctx: Context) -> None:
-    rules = ctx.symbols.rules
-    graph: dict[str, list[s.ContinueWith]] = {}
-    for name, rule in rules.items():
-        steps = [st for flow in iter_flows(rule.flow) for st in flow.steps]
-        steps += [st for v in rule.variants for st in v.steps]
-        graph[name] = [
-            st for st in steps if isinstance(st, s.ContinueWith) and st.rule.text in rules
-        ]
-    reported: set[frozenset[str]] = set()
-    for start in graph:
-        stack = [(start, [start], [])]
-        while stack:
-            node, path, via = stack.pop()
-            for step in graph[node]:
-                nxt = step.rule.text
-                if nxt == start:
-                    cycle = frozenset(path)
-                    if cycle in reported:
-                        continue
-                    reported.add(cycle)
-                    chain = " -> ".join([*path, start])
-                    steps = [*via, step]
-                    ctx.error(
-                        "CLM133",
-                        f"follow-ups make a cycle: {chain}",
-                        steps[0].span,
-                        "a customer would loop between these rules forever; "
-                        "end one branch with `stop`",
-                        tuple(Related(st.span, f"continues with `{st.rule}`") for st in steps[1:]),
-                    )
-                elif nxt not in path and len(path) < 50:
-                    stack.append((nxt, [*path, nxt], [*via, step]))

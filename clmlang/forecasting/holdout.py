@@ -20,11 +20,10 @@ import numpy as np
 import pandas as pd
 
 from ..compile.policy import Policy
-from ..core.files import write_atomic
 from ..market.model import MAX_DAYS, MAX_REPLICATIONS, Market
 from ..simulation.engine import simulate_policy
 from ..simulation.engine.memory import size_problem
-from ..simulation.logs import log_files
+from ..simulation.logs import write_outputs
 from .base_blocks import WEEK, draw_base, history_products, stack_bases
 from .change import KPIS, block_figures, change_block
 from .fitting import Fit
@@ -66,14 +65,7 @@ class HoldoutForecast:
     ) -> list[Path]:
         """Build every file in memory, then write each atomically into `folder`; `logs`:
         also purchases and messages (CSV, or Parquet past a size: `log_format`)."""
-        files: dict[str, str | bytes] = dict(self.files())
-        if logs:
-            files.update(log_files(self.logs(), log_format))
-        written = []
-        for name, text in files.items():
-            write_atomic(Path(folder) / name, text)
-            written.append(Path(folder) / name)
-        return written
+        return write_outputs(folder, self.files(), self.logs() if logs else None, log_format)
 
 
 def forecast_base(

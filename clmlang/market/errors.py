@@ -8,12 +8,13 @@ the command line can show the line with a caret, as it does for specs.
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.source import Source
 
-__all__ = ["MarketError"]
+__all__ = ["MarketError", "read_toml"]
 
 
 class MarketError(Exception):
@@ -121,3 +122,15 @@ def _locate(text: str, key: str, message: str) -> tuple[int, int]:
             if at >= 0:
                 return number, at + 2
     return best[1], best[2]
+
+
+def read_toml(path: Path) -> dict:
+    """A TOML file's tables; a file that cannot be read or parsed is a `MarketError`."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise MarketError(str(path), [("(file)", f"cannot read: {error.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise MarketError(str(path), [("(file)", "not UTF-8 text")]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise MarketError(str(path), [("(syntax)", str(error))]) from None

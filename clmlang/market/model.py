@@ -9,8 +9,6 @@ override them. Durations are days, shares are fractions, money is the program cu
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -25,7 +23,7 @@ from pydantic import (
 
 from ..compile.policy import Policy
 from ..core.names import did_you_mean
-from .errors import MarketError
+from .errors import MarketError, read_toml
 
 __all__ = [
     "Acquisition",
@@ -387,15 +385,3 @@ def _known_keys(path: tuple) -> list[str]:
             else None
         )
     return list(model.model_fields) if model else []
-
-
-def read_toml(path: Path) -> dict:
-    """A TOML file's tables; a file that cannot be read or parsed is a `MarketError`."""
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise MarketError(str(path), [("(file)", f"cannot read: {error.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise MarketError(str(path), [("(file)", "not UTF-8 text")]) from None
-    except tomllib.TOMLDecodeError as error:
-        raise MarketError(str(path), [("(syntax)", str(error))]) from None

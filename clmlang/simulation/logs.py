@@ -20,15 +20,25 @@ more than PARQUET_ROWS rows and pyarrow (the `[parquet]` extra) is installed.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..core.extras import MissingExtra, require
+from ..core.files import write_atomic
 from .engine import Run
 from .engine.recorder import NOT_SENT
 
-__all__ = ["FORMATS", "LOGS", "PARQUET_ROWS", "event_logs", "log_files", "log_format"]
+__all__ = [
+    "FORMATS",
+    "LOGS",
+    "PARQUET_ROWS",
+    "event_logs",
+    "log_files",
+    "log_format",
+    "write_outputs",
+]
 
 LOGS = ("purchases", "messages")
 FORMATS = ("auto", "csv", "parquet")
@@ -206,3 +216,21 @@ def log_files(logs: dict[str, pd.DataFrame], requested: str = "auto") -> dict[st
         else:
             out[f"{name}.csv"] = frame.to_csv(index=False, float_format="%.2f")
     return out
+
+
+def write_outputs(
+    folder: str | Path,
+    files: dict[str, str],
+    logs: dict[str, pd.DataFrame] | None = None,
+    requested: str = "auto",
+) -> list[Path]:
+    """Write each of `files` (name: contents, built in memory first) atomically into
+    `folder`, and the `logs` too when given (`log_files`); the paths written."""
+    out: dict[str, str | bytes] = dict(files)
+    if logs is not None:
+        out.update(log_files(logs, requested))
+    written = []
+    for name, data in out.items():
+        write_atomic(Path(folder) / name, data)
+        written.append(Path(folder) / name)
+    return written

@@ -28,11 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.files import write_atomic
 from ..core.statistics import welch
 from .engine import Run
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
-from .logs import event_logs, log_files
+from .logs import event_logs, write_outputs
 from .rule_effects import rule_effects
 from .silent_rules import silent_rules
 
@@ -88,15 +87,7 @@ class Forecast:
         `logs`: also the purchases and messages logs, as CSV or Parquet (`log_format`: auto,
         csv or parquet; auto is Parquet past `PARQUET_ROWS` rows when pyarrow is installed).
         """
-        folder = Path(folder)
-        files: dict[str, str | bytes] = dict(self.files())
-        if logs:
-            files.update(log_files(self.logs(), log_format))
-        written = []
-        for name, data in files.items():
-            write_atomic(folder / name, data)
-            written.append(folder / name)
-        return written
+        return write_outputs(folder, self.files(), self.logs() if logs else None, log_format)
 
 
 def _r(x: float) -> float | None:

@@ -25,14 +25,13 @@ import pandas as pd
 
 from ..compile.policy import Policy
 from ..core.extras import require
-from ..core.files import write_atomic
 from ..core.statistics import interval
 from ..market.model import Market, MarketError
 from ..market.overrides import OverrideError, apply_overrides
 from ..market.scenario import SCHEDULER_ENV, Scenario, Variant
 from ..simulation.engine import simulate_policy
 from ..simulation.engine.memory import size_problem
-from ..simulation.logs import log_files
+from ..simulation.logs import write_outputs
 from ..simulation.metrics import forecast
 from .results import RunResult, variant_logs
 from .results import forecasts as results_forecasts
@@ -180,14 +179,7 @@ class Comparison:
     ) -> list[Path]:
         """Build every file in memory, then write each atomically into `folder`; `logs`:
         also the purchases and messages logs (CSV, or Parquet past a size: `log_format`)."""
-        files: dict[str, str | bytes] = dict(self.files())
-        if logs:
-            files.update(log_files(self.logs(), log_format))
-        written = []
-        for name, text in files.items():
-            write_atomic(Path(folder) / name, text)
-            written.append(Path(folder) / name)
-        return written
+        return write_outputs(folder, self.files(), self.logs() if logs else None, log_format)
 
 
 def _executor(scheduler: str | None, workers: int | None) -> tuple[object, Callable[[], None]]:
