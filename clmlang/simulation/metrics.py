@@ -34,6 +34,7 @@ from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
 from .logs import event_logs, write_outputs
 from .rule_effects import rule_effects
 from .silent_rules import silent_rules
+from .stage_goals import GOAL_COLUMNS, goal_summary, goal_table, run_windows
 
 __all__ = ["ACTIVE_DAYS", "Forecast", "forecast"]
 
@@ -57,6 +58,8 @@ class Forecast:
     event_logs: dict[str, pd.DataFrame] | None = None  # kept when simulated with logs=True
     # day, segment, customers: the members of each segment at the end of each day
     segments: pd.DataFrame | None = None
+    # stage goals measured, per stage and month (clmlang.simulation.stage_goals)
+    goals: pd.DataFrame | None = None
 
     def logs(self) -> dict[str, pd.DataFrame]:
         """The run's `purchases` and `messages` logs (see clmlang.simulation.logs); raises
@@ -77,6 +80,11 @@ class Forecast:
             "transitions.csv": self.transitions.to_csv(float_format="%.6g"),
             "cohorts.csv": self.cohorts.to_csv(index=False, float_format="%.6g"),
             "rules.csv": self.rules.to_csv(index=False, float_format="%.6g"),
+            "goals.csv": (
+                self.goals
+                if self.goals is not None
+                else pd.DataFrame({c: [] for c in GOAL_COLUMNS})
+            ).to_csv(index=False, float_format="%.6g"),
         }
 
     def write(
@@ -114,6 +122,8 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
 
     daily = _daily(run, cust, time)
     summary = _summary(run, cust, time, revenue, number, daily, buy["profit"])
+    windows = run_windows(run, buy)
+    summary.update(goal_summary(policy, windows))
     summary["warnings"] = silent_rules(run)  # type: ignore[assignment]
     stage_names = ["(none)"] + [s.name for s in policy.stages]
     stages = pd.DataFrame(rec.stage_counts, columns=stage_names)
@@ -130,7 +140,17 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     kept = event_logs(run) if logs else None
     segments = _segment_table(rec.segment_counts, [s.name for s in policy.segments])
     return Forecast(
-        summary, daily, stages, transitions, cohorts, rules, retention, trace, kept, segments
+        summary,
+        daily,
+        stages,
+        transitions,
+        cohorts,
+        rules,
+        retention,
+        trace,
+        kept,
+        segments,
+        goal_table(policy, windows),
     )
 
 

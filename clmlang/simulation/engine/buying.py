@@ -75,6 +75,15 @@ class Buying:
             self.today.events_first.append(ids[first])
         self.today.touched.append(ids)
         self._assign_stages(ids, d)
+        self.recorder.purchases.add(
+            customer=ids,
+            time=t,
+            revenue=check.revenue,
+            profit=check.profit,
+            product=product,
+            arm=arm,
+            stage=st.stage[ids],
+        )
         self._check_success_purchase(ids, product, d)
         self._after_purchase_timers(ids, product, d, held)
         self._dropout_and_next(ids, product, t, k + 1)
@@ -205,17 +214,9 @@ class Buying:
         arm: np.ndarray,
         responding: np.ndarray,
     ) -> None:
-        """The purchase log, the day's totals and, for purchases answering a message, its
-        arm's counters."""
+        """The day's totals and, for purchases answering a message, its arm's counters (the
+        purchase log waits for the stage the purchase leads to)."""
         rec = self.recorder
-        rec.purchases.add(
-            customer=ids,
-            time=t,
-            revenue=check.revenue,
-            profit=check.profit,
-            product=product,
-            arm=arm,
-        )
         daily = rec.daily
         daily["purchases"][d] += ids.size
         daily["new_customers"][d] += int(first.sum())

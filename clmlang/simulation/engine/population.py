@@ -64,6 +64,7 @@ class State:
     # the history before day 0, kept as it was (the fields above move on with the run)
     prior_purchases: np.ndarray = None  # type: ignore[assignment]
     prior_last_t: np.ndarray = None  # type: ignore[assignment]
+    prior_stage: np.ndarray = None  # type: ignore[assignment]  # the stage on day 0
 
     def __post_init__(self) -> None:
         n = self.n
@@ -92,6 +93,7 @@ class State:
         self.response_site = np.full(n, -1, dtype=np.int32)
         self.prior_purchases = np.zeros(n, dtype=np.int32)
         self.prior_last_t = np.full(n, np.nan)
+        self.prior_stage = np.full(n, -1, dtype=np.int16)
 
 
 @dataclass(frozen=True)

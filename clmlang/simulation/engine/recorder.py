@@ -132,6 +132,7 @@ class Recorder:
             profit=np.float64,
             product=np.int16,
             arm=np.int32,
+            stage=np.int16,  # the customer's stage after the purchase (-1: none)
         )
         self.rule_events = _Log(arm=np.int32, customer=np.int32, day=np.int32)
         self.messages = _Log(

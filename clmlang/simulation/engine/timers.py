@@ -26,6 +26,7 @@ class Timers:
         if self.customers and (self.market.population.start == "existing" or self.from_base):
             base = np.arange(self.customers)
             self._assign_stages(base, 0, events=False)
+            st.prior_stage[base] = st.stage[base]  # where their last purchase left them
             self._start_segments(base)
             last = np.floor(st.last_t[base])
             for r, rule in enumerate(self.rules):
