@@ -368,9 +368,11 @@ def _cohorts(run: Run, cust, time) -> pd.DataFrame:
     cohort = cohort_of[cust].astype(np.int64)
     month = np.floor(time / MONTH).astype(np.int64) - cohort
     months = math.ceil(run.days / MONTH)
-    pairs = np.unique(np.stack([cohort, month, cust.astype(np.int64)]), axis=1)
+    # each customer's months in order (the purchases are sorted by customer, then time): a
+    # (customer, month) pair is new where either changes, with no sort
+    fresh = np.r_[True, (cust[1:] != cust[:-1]) | (month[1:] != month[:-1])]
     table = np.zeros((months + 1, months + 1))
-    np.add.at(table, (np.clip(pairs[0], 0, months), np.clip(pairs[1], 0, months)), 1)
+    np.add.at(table, (np.clip(cohort[fresh], 0, months), np.clip(month[fresh], 0, months)), 1)
     sizes = np.bincount(
         np.clip(cohort_of[np.isfinite(cohort_of)].astype(np.int64), 0, months), minlength=months + 1
     )
@@ -394,8 +396,9 @@ def _existing_cohort(run: Run, cust, time, existing: np.ndarray) -> dict:
         months_bought = np.zeros(months)
     else:
         month = np.clip(np.floor(time[mine] / MONTH).astype(np.int64), 0, months - 1)
-        pairs = np.unique(np.stack([month, cust[mine].astype(np.int64)]), axis=1)
-        months_bought = np.bincount(pairs[0], minlength=months)
+        who = cust[mine]  # sorted by customer, then time: see _cohorts
+        new = np.r_[True, (who[1:] != who[:-1]) | (month[1:] != month[:-1])]
+        months_bought = np.bincount(month[new], minlength=months)
     return {
         "cohort": "existing",
         "customers": size,

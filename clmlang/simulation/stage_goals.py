@@ -53,13 +53,13 @@ def goal_windows(
     left the customer in: a purchase on the day of the one before it opens and closes no
     window."""
     low, high = _goals(policy)
-    if prior is not None:
-        p_cust, p_time, p_stage = prior
-        customer = np.concatenate([customer, p_cust])
-        time = np.concatenate([time, p_time])
-        stage = np.concatenate([stage, p_stage])
-    order = np.lexsort((time, customer))
-    customer, time, stage = customer[order], time[order], stage[order].astype(np.int64)
+    customer, time, stage = _in_order(customer, time, stage)
+    if prior is not None:  # each goes before its customer's purchases in the run
+        p_cust, p_time, p_stage = _in_order(*prior)
+        at = np.searchsorted(customer, p_cust, side="left")
+        customer = np.insert(customer, at, p_cust)
+        time = np.insert(time, at, p_time)
+        stage = np.insert(stage, at, p_stage)
     if not same_day and customer.size:
         day = np.floor(time)
         last_of_day = np.r_[(customer[1:] != customer[:-1]) | (day[1:] != day[:-1]), True]
@@ -74,8 +74,9 @@ def goal_windows(
     customer, time, stage, nxt = customer[current], time[current], stage[current], nxt[current]
     lo, hi = low[stage], high[stage]
     gap = nxt - time
-    outcome = np.where(gap < lo, "early", np.where(gap <= hi, "met", "late")).astype(object)
-    outcome[time + hi > days] = "censored"
+    code = np.where(gap < lo, 1, np.where(gap <= hi, 0, 2)).astype(np.int8)
+    code[time + hi > days] = 3
+    outcome = pd.Categorical.from_codes(code, categories=["met", "early", "late", "censored"])
     return pd.DataFrame(
         {"stage": stage, "customer": customer, "time": time, "gap": gap, "outcome": outcome}
     )
@@ -134,6 +135,17 @@ def goal_summary(policy: Policy, windows: pd.DataFrame) -> dict[str, float | int
         out[f"goal_late_{stage.name}"] = round(late / n, 6) if n else None
         out[f"goal_windows_{stage.name}"] = n
     return out
+
+
+def _in_order(
+    customer: np.ndarray, time: np.ndarray, stage: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The purchases by customer, then time (a sorted log, as metrics passes, is kept)."""
+    c, t = customer, time
+    if c.size and not ((c[1:] > c[:-1]) | ((c[1:] == c[:-1]) & (t[1:] >= t[:-1]))).all():
+        order = np.lexsort((t, c))
+        customer, time, stage = c[order], t[order], stage[order]
+    return customer, time, stage.astype(np.int64)
 
 
 def _goals(policy: Policy) -> tuple[np.ndarray, np.ndarray]:
