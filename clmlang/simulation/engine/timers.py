@@ -51,12 +51,15 @@ class Timers:
                 continue
             dates = st.attributes[trig.attribute]
             if trig.kind == "after":
-                cal.add_spread(np.floor(dates + trig.days), "timer", r, ids[np.isfinite(dates)])
+                ok = np.isfinite(dates)  # a customer without the date has no timer
+                cal.add_spread(np.floor(dates[ok] + trig.days), "timer", r, ids[ok])
             elif trig.kind == "anniversary" or (trig.kind == "before" and trig.anniversary):
                 lead = trig.days or 0.0
                 for year in range(0, int(self.days / 365.25) + 2):
-                    occurrence = self._anniversary(dates, year) - lead
-                    ok = np.isfinite(occurrence)
+                    day = self._anniversary(dates, year)
+                    occurrence = day - lead
+                    # a date ahead of day 0 has its first anniversary a year after it
+                    ok = np.isfinite(occurrence) & ~((dates > 0) & (day <= dates))
                     cal.add_spread(occurrence[ok], "timer", r, ids[ok])
             elif trig.kind == "before":
                 ok = np.isfinite(dates)
