@@ -122,10 +122,8 @@ def attribute_problems(
         kind = types.get(name)
         if kind is None:
             continue  # reported as an unknown name
-        given = {
-            model.model_fields[f].alias or f if f in model.model_fields else f
-            for f in model.model_fields_set
-        }
+        fields = type(model).model_fields
+        given = {fields[f].alias or f for f in model.model_fields_set}
         for key in sorted(given & set(_KEYS_FOR)):
             if kind not in _KEYS_FOR[key]:
                 found.append(

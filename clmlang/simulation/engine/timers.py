@@ -55,11 +55,14 @@ class Timers:
                 cal.add_spread(np.floor(dates[ok] + trig.days), "timer", r, ids[ok])
             elif trig.kind == "anniversary" or (trig.kind == "before" and trig.anniversary):
                 lead = trig.days or 0.0
+                model = self.market.attributes.get(trig.attribute)
+                ahead = model is not None and model.window is not None
                 for year in range(0, int(self.days / 365.25) + 2):
                     day = self._anniversary(dates, year)
                     occurrence = day - lead
-                    # a date ahead of day 0 has its first anniversary a year after it
-                    ok = np.isfinite(occurrence) & ~((dates > 0) & (day <= dates))
+                    ok = np.isfinite(occurrence)
+                    if ahead:  # a date drawn ahead of day 0: its first anniversary is a year on
+                        ok &= day > dates
                     cal.add_spread(occurrence[ok], "timer", r, ids[ok])
             elif trig.kind == "before":
                 ok = np.isfinite(dates)
