@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import clmlang
@@ -315,3 +316,19 @@ def test_bad_keys_in_a_scenario_file_are_placed_with_a_hint(
     where = f"{scenario}:6:1: error[CLM200]: market.attributes.mileage.{written}: "
     assert where in done.stderr and message in done.stderr, done.stderr
     assert "hint: see docs/scenarios.md" in done.stderr
+
+
+def test_a_variant_sets_a_window_key(tmp_path: Path):
+    """`set = { "market.attributes.delivery_date.to" = 10 }` narrows a `from`/`to` window."""
+    (tmp_path / "dealer.clm").write_text(HEAD + DELIVERY)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        '[simulation]\nspec = "dealer.clm"\n\n[market.channels.email]\nreach = 1.0\n\n'
+        "[market.attributes.delivery_date]\nfrom = 0\nto = 60\n\n"
+        '[[variant]]\nname = "soon"\nset = { "market.attributes.delivery_date.to" = 10 }\n'
+    )
+    for variant, last in (("base", 60), ("soon", 10)):
+        run = clmlang.simulate(market=scenario, variant=variant, customers=500, days=90, logs=True)
+        messages = run.logs()["messages"]
+        delivered = pd.to_datetime(messages[messages["rule"] == "delivered"]["date"])
+        assert (delivered - pd.Timestamp("2026-01-01")).dt.days.max() == last

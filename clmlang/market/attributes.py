@@ -19,6 +19,7 @@ __all__ = ["AttributeModel", "Growth", "attribute_problems"]
 
 # a window of dates around day 0 is within a century either way
 MAX_OFFSET = 36_525.0
+PAST_DAYS = 365.25 * 3  # dates before day 0: within three years
 
 
 class Growth(_Model):
@@ -33,7 +34,7 @@ class AttributeModel(_Model):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    days: float = Field(default=365.25 * 3, gt=0)
+    days: float | None = Field(default=None, gt=0)  # None: three years
     mean: float | None = None
     sd: float = Field(default=0.0, ge=0)
     share: float | None = Field(default=None, ge=0, le=1)
@@ -73,9 +74,14 @@ class AttributeModel(_Model):
                 raise ValueError("`to` must come after `from`")
             if self.ahead_days is not None:
                 raise ValueError("give `ahead_days` or a `from`/`to` window, not both")
-        if self.window is not None and "days" in self.model_fields_set:
+        if self.window is not None and self.days is not None:
             raise ValueError("`days` is for dates before day 0: give it or a window ahead")
         return self
+
+    @property
+    def past_days(self) -> float:
+        """How far before day 0 dates are drawn, when they are not drawn ahead."""
+        return self.days if self.days is not None else PAST_DAYS
 
     @property
     def window(self) -> tuple[float, float] | None:
@@ -122,9 +128,11 @@ def attribute_problems(
         kind = types.get(name)
         if kind is None:
             continue  # reported as an unknown name
-        fields = type(model).model_fields
-        given = {fields[f].alias or f for f in model.model_fields_set}
-        for key in sorted(given & set(_KEYS_FOR)):
+        # keys with a value other than their default (a variant's override sets them all)
+        values = model.model_dump(by_alias=True)
+        defaults = AttributeModel().model_dump(by_alias=True)
+        given = {key for key in _KEYS_FOR if values[key] != defaults[key]}
+        for key in sorted(given):
             if kind not in _KEYS_FOR[key]:
                 found.append(
                     (

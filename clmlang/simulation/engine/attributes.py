@@ -45,7 +45,7 @@ def draw_dates(
     """Dates (day numbers, relative to day 0) in the model's window ahead, else within `days`
     before day 0 as before; only a `share` of customers have one (the rest NaN: missing)."""
     if model.window is None:
-        dates = -np.floor(draw.random(n) * model.days)
+        dates = -np.floor(draw.random(n) * model.past_days)
     else:
         first, last = model.window
         dates = np.floor(first + draw.random(n) * (last - first))

@@ -259,7 +259,7 @@ def _attributes(
             has = by_name("attribute-share", attr.name)
             attributes[attr.name] = draw_dates(model, n, draw, has)
         elif attr.type == "date":
-            span = model.days if model else 365.25 * 3
+            span = model.past_days if model else 365.25 * 3
             attributes[attr.name] = -np.floor(draw.random(n) * span)
         elif attr.type == "flag":
             share = model.flag_share() if model else 0.5
