@@ -47,6 +47,13 @@ class AttributeModel(_Model):
     from_day: float | None = Field(default=None, alias="from", ge=-MAX_OFFSET, le=MAX_OFFSET)
     to_day: float | None = Field(default=None, alias="to", ge=-MAX_OFFSET, le=MAX_OFFSET)
 
+    @field_validator("growth", mode="before")
+    @classmethod
+    def _growth_table(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"a table: `growth = {{ mean = {value:g}, sd = 0 }}` (per day)")
+        return value
+
     @field_validator("values")
     @classmethod
     def _shares(cls, values: dict[str, float]) -> dict[str, float]:
