@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import clmlang
@@ -248,3 +250,29 @@ def test_readme_spec_is_clean():
         analysis = clmlang.analyse_text(block, "README.md")
         assert analysis.diagnostics == (), [d.message for d in analysis.diagnostics]
         assert analysis.policy is not None
+
+
+def test_car_dealer_customers_change_over_time():
+    """simulations/car_dealer_life_changes.toml: the rules that wait for a change fire on it.
+
+    Mileage from 8,000 km (sd 4,000) growing 40 km a day crosses 15,000 during the year, so
+    the reminder fires on days after day 0; 5% of customers await a car on days 0-59, and
+    `3 days before delivery_date` fires for those from day 3 (57 of 60 days) on days 0-56;
+    weddings on days 0-89 have their first anniversary a year on, 7 days before it from day 358.
+    """
+    path = ROOT / "simulations" / "car_dealer_life_changes.toml"
+    n = 4000
+    run = clmlang.simulate(market=path, customers=n, logs=True)
+    messages = run.logs()["messages"]
+    day = (pd.to_datetime(messages["date"]) - pd.Timestamp("2026-01-01")).dt.days
+    by_rule = {rule: day[messages["rule"] == rule] for rule in messages["rule"].unique()}
+
+    delivery = by_rule["delivery_ready"]
+    expected = n * 0.05 * 57 / 60
+    assert abs(delivery.size - expected) <= 4 * math.sqrt(expected) and delivery.max() <= 56
+    service = by_rule["heavy_use_service"]
+    assert service.size > 50 and (service > 30).sum() > 5 * (service <= 30).sum()
+    wedding = by_rule["wedding_congratulations"]
+    assert wedding.size and wedding.min() >= 358
+    off = clmlang.simulate(market=path, variant="no mileage reminder", customers=n, logs=True)
+    assert "heavy_use_service" not in set(off.logs()["messages"]["rule"])

@@ -9,12 +9,11 @@ override them. Durations are days, shares are fractions, money is the program cu
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, get_args, get_origin
 
 import numpy as np
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -23,6 +22,8 @@ from pydantic import (
 
 from ..compile.policy import Policy
 from ..core.names import did_you_mean
+from .attributes import AttributeModel, Growth, attribute_problems
+from .base import _Model
 from .errors import MarketError, read_toml
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Buying",
     "ChannelResponse",
     "Fatigue",
+    "Growth",
     "Market",
     "MarketError",
     "Offers",
@@ -43,24 +45,6 @@ __all__ = [
     "market_from_mapping",
     "read_toml",
 ]
-
-
-# No market figure is near this large (calibration on very little data can reach 1e15);
-# beyond it, products of a few figures overflow a float.
-LARGEST = 1e100
-
-
-class _Model(BaseModel):
-    # every float is finite: `inf` passes `ge=0` and `gt=0` and would simulate nonsense
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    @field_validator("*")
-    @classmethod
-    def _not_huge(cls, value: object) -> object:
-        numbers = value.values() if isinstance(value, dict) else (value,)
-        if any(isinstance(v, float) and abs(v) > LARGEST for v in numbers):
-            raise ValueError(f"at most {LARGEST:g} in size")
-        return value
 
 
 Share = Field(ge=0.0, le=1.0)
@@ -249,27 +233,6 @@ class ProductDemand(_Model):
         return audiences
 
 
-class AttributeModel(_Model):
-    """How a custom attribute is drawn. Dates: uniformly within `days` before day 0 (so
-    anniversaries fall on every day of the year); numbers: normal(mean, sd); flags: share true;
-    text: one of `values` ({value: share}; the rest have none)."""
-
-    days: float = Field(default=365.25 * 3, gt=0)
-    mean: float | None = None
-    sd: float = Field(default=0.0, ge=0)
-    share: float | None = Field(default=None, ge=0, le=1)
-    values: dict[str, float] = Field(default_factory=dict)
-
-    @field_validator("values")
-    @classmethod
-    def _shares(cls, values: dict[str, float]) -> dict[str, float]:
-        if any(v < 0 for v in values.values()):
-            raise ValueError("values: shares must not be negative")
-        if sum(values.values()) > 1.0 + 1e-6:
-            raise ValueError("values: shares add up to more than 1")
-        return values
-
-
 class Market(_Model):
     """Every assumption about customers, with documented defaults."""
 
@@ -348,7 +311,7 @@ class Market(_Model):
                             "the spec declares no such audience" + did_you_mean(name, audiences),
                         )
                     )
-        return found
+        return found + attribute_problems({k: v for k, v in self.attributes.items()}, policy)
 
 
 def market_from_mapping(data: dict, source: str = "<market>") -> Market:
@@ -371,17 +334,30 @@ def market_from_mapping(data: dict, source: str = "<market>") -> Market:
 
 
 def _known_keys(path: tuple) -> list[str]:
-    model: type[BaseModel] | None = Market
-    for part in path:
-        if model is None:
+    """The keys the table at `path` allows, for a did-you-mean."""
+    model: type | None = Market
+    parts = list(path)
+    while parts:
+        if model is None or not issubclass(model, BaseModel):
             return []
-        field = model.model_fields.get(str(part))
+        field = model.model_fields.get(str(parts.pop(0)))
         if field is None:
-            return []  # inside a dict of models: the dict's value model is not looked up here
-        annotation = field.annotation
-        model = (
-            annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
-            else None
-        )
-    return list(model.model_fields) if model else []
+            return []
+        model = field.annotation
+        if get_origin(model) is dict:  # a table of named models: skip the name
+            if not parts:
+                return []
+            parts.pop(0)
+            model = get_args(model)[1]
+        if not isinstance(model, type):  # `Growth | None`: the model in it
+            model = next((a for a in get_args(model) if isinstance(a, type)), None)
+        if not isinstance(model, type):
+            return []
+    return _fields(model) if model else []
+
+
+def _fields(model: type) -> list[str]:
+    """A model's keys as written in a file (an alias when it has one)."""
+    if not issubclass(model, BaseModel):
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]

@@ -34,10 +34,8 @@ def merge_runs(runs: list[Run]) -> Run:
         values = [getattr(r.state, f.name) for r in runs]
         if f.name == "n":
             state_fields["n"] = sum(values)
-        elif f.name == "attributes":
-            state_fields["attributes"] = {
-                k: np.concatenate([v[k] for v in values]) for k in values[0]
-            }
+        elif f.name in ("attributes", "growth"):
+            state_fields[f.name] = {k: np.concatenate([v[k] for v in values]) for k in values[0]}
         else:
             state_fields[f.name] = np.concatenate(values)
     state = dataclasses.replace(first.state, **{k: v for k, v in state_fields.items()})

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from ...compile.policy import Policy
+from .attributes import clock
 from .population import State
 
 __all__ = ["Columns", "MessageLog"]
@@ -106,7 +107,11 @@ class Columns(Mapping[str, np.ndarray]):
         if kind == "days_since":
             return day - st.attributes[rest][ids]
         if kind == "attr":
-            return st.attributes[rest][ids]
+            rate = st.growth.get(rest)
+            if rate is None:
+                return st.attributes[rest][ids]
+            since = np.maximum(day - clock(st.arrival[ids]), 0.0)
+            return st.attributes[rest][ids] + rate[ids] * since
         raise KeyError(key)
 
 

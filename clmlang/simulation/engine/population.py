@@ -17,6 +17,7 @@ import numpy as np
 
 from ...compile.policy import Policy
 from ...market.model import Market
+from .attributes import draw_dates, draw_growth
 from .holdings import Holdings
 
 __all__ = ["Base", "State", "draw_population"]
@@ -36,6 +37,8 @@ class State:
     reachable: np.ndarray  # uint64 bit mask of channels with consent and contact data
     control: np.ndarray  # bool: in the global control group
     attributes: dict[str, np.ndarray]  # float64; dates are day numbers relative to day 0
+    # growing numbers: each customer's growth per day (the value above is the day-0 value)
+    growth: dict[str, np.ndarray] = None  # type: ignore[assignment]
 
     # observable and dynamic state
     alive: np.ndarray = None  # type: ignore[assignment]
@@ -68,6 +71,8 @@ class State:
 
     def __post_init__(self) -> None:
         n = self.n
+        if self.growth is None:
+            self.growth = {}
         self.alive = np.ones(n, dtype=bool)
         self.next_t = self.arrival.copy()
         self.purchases = np.zeros(n, dtype=np.int32)
@@ -189,6 +194,7 @@ def draw_population(
     spend = spend_rng.gamma(sp.q, 1.0 / sp.gamma, size=n)
     reachable = _reachability(policy, market, n, by_name)
     control = control_rng.random(n) < policy.control_share
+    attributes = _attributes(policy, market, n, by_name)
     state = State(
         n=n,
         arrival=arrival,
@@ -199,7 +205,8 @@ def draw_population(
         spend=spend,
         reachable=reachable,
         control=control,
-        attributes=_attributes(policy, market, n, by_name),
+        attributes=attributes,
+        growth=draw_growth(policy, market, n, by_name, attributes),
     )
     if market.population.start == "existing":
         _seed_existing_base(state, market, customers, by_name("population", "existing"))
@@ -249,11 +256,15 @@ def _attributes(
     for attr in policy.attributes:
         model = market.attributes.get(attr.name)
         draw = by_name("attribute", attr.name)
-        if attr.type == "date":
-            span = model.days if model else 365.25 * 3
+        ahead = model is not None and (model.window is not None or model.share is not None)
+        if attr.type == "date" and ahead:  # the new keys: a window ahead, a share with one
+            has = by_name("attribute-share", attr.name)
+            attributes[attr.name] = draw_dates(model, n, draw, has)
+        elif attr.type == "date":
+            span = model.past_days if model else 365.25 * 3
             attributes[attr.name] = -np.floor(draw.random(n) * span)
         elif attr.type == "flag":
-            share = model.share if model and model.share is not None else 0.5
+            share = model.flag_share() if model else 0.5
             attributes[attr.name] = (draw.random(n) < share).astype(float)
         elif attr.type == "text":
             names = list(model.values) if model else []

@@ -31,11 +31,20 @@ import simpy
 
 from ...compile.policy import Policy
 from ...market.model import Market
+from .attributes import AttributeChanges
 from .buying import Buying
 from .calendar import Calendar
 from .catalogue import Catalogue
 from .columns import MessageLog
-from .components import Arms, DayWork, Eligibility, RuleMemory, SendSteps, StageEffects
+from .components import (
+    Arms,
+    DayWork,
+    Eligibility,
+    RuleMemory,
+    SendSteps,
+    StageEffects,
+    growing_columns,
+)
 from .holdings import from_history, replay_purchases
 from .idset import IdSet
 from .messaging import Messaging, _Cap
@@ -71,7 +80,7 @@ class Run:
     stats_seed: int = 0
 
 
-class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
+class _Simulation(Timers, AttributeChanges, Buying, Stages, Segments, Rules, Messaging):
     def __init__(
         self,
         policy: Policy,
@@ -122,13 +131,14 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
         self.windows = [window_days(rule, self.start_date) for rule in policy.rules]
         self.arms = Arms.of_policy(policy)
         self.steps = SendSteps.of(self.program, self.arms)
-        self.eligibility = Eligibility.of(policy, self.effects.time_driven)
+        growing = growing_columns(market)
+        self.eligibility = Eligibility.of(policy, self.effects.time_driven, growing)
         self.memory = RuleMemory.of(policy, self.program, self.n)
         if base is not None and base.fired:  # re-entry carries on from the policy in force
             for r, rule in enumerate(policy.rules):
                 if rule.name in base.fired:
                     self.memory.last_fired[r][: base.size] = base.fired[rule.name]
-        self.segments = SegmentMemory.of(policy, self.n, self.effects.time_driven)
+        self.segments = SegmentMemory.of(policy, self.n, self.effects.time_driven, growing)
         self.recorder = Recorder(
             days,
             len(policy.stages),
@@ -198,6 +208,7 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
         self.arrived = self.customers
         self.acquired_arrival = st.arrival[self.customers :]
         self._schedule_start()
+        self._start_switches()
         env = simpy.Environment()
         env.process(self._process(env))
         env.run()
@@ -250,6 +261,9 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
         new_acquired = int(np.sum((self.acquired_arrival >= d) & (self.acquired_arrival < d + 1)))
         rec.daily["acquisition_cost"][d] += new_acquired * self.market.acquisition.cost
 
+        # 0. attributes that switch today (a need appears, a child is born)
+        if self.switching:
+            self._change_attributes(bucket, d)
         # 1. purchases
         due = [v for (kind, _), v in bucket.items() if kind in ("purchase", "response")]
         if due:

@@ -44,6 +44,8 @@ class Purpose:
     CAPACITY = 19
     ATTRIBUTE = 20
     WAKE = 21
+    ATTRIBUTE_CHANGE = 22
+    ATTRIBUTE_VALUE = 23
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
