@@ -248,7 +248,9 @@ def _argument(ctx: Context, fn: str, kind: str, arg: s.Expr | s.LineArgument) ->
     sy = ctx.symbols
     if kind == "duration":
         if not (isinstance(arg, s.Quantity) and arg.unit.is_duration):
-            ctx.error("CLM110", f"`{fn}` needs a window like `30 days` here", arg.span)
+            bare = isinstance(arg, s.Quantity) and arg.unit is s.Unit.NONE and arg.text
+            hint = f"write `{arg.text} days`" if bare else None  # type: ignore[union-attr]
+            ctx.error("CLM110", f"`{fn}` needs a window like `30 days` here", arg.span, hint)
         return
     if isinstance(arg, s.LineArgument):
         if kind != "product|line":
