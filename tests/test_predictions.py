@@ -60,7 +60,14 @@ def _posterior_moments(x, t_x, T, r, alpha, a, b, t):
     return alive / total, more / total
 
 
-HISTORIES = [(0, 0.0, 20.0), (1, 5.0, 30.0), (2, 30.43, 38.86), (6, 20.0, 52.0), (3, 2.0, 40.0)]
+HISTORIES = [
+    (0, 0.0, 20.0),
+    (1, 5.0, 30.0),
+    (2, 30.43, 38.86),
+    (6, 20.0, 52.0),
+    (3, 2.0, 40.0),
+    (40, 75.0, 78.0),
+]
 
 
 @pytest.mark.parametrize(("x", "t_x", "T"), HISTORIES)
@@ -93,6 +100,17 @@ def test_no_repeat_purchase_is_alive_and_a_equal_to_one_is_a_limit():
     below, at, above = (predictions.expected_purchases(*args, a, 2.4) for a in (0.99, 1, 1.01))
     assert min(below, above) < at < max(below, above)
     assert np.isfinite(at)
+
+
+def test_long_histories_and_long_windows_stay_finite():
+    """Hundreds of purchases, a century's window: numbers, no overflow into NaN."""
+    model = Market().buying_model()
+    for key in ("p_alive", "expected_purchases:36525", "predicted_value:36525"):
+        with np.errstate(all="raise"):
+            value = predictions.prediction(
+                key, [1, 500, 10_000], [0, 3000, 36_000], [0, 0, 36_000], [0, 1e6, 1e9], model
+            )
+        assert np.isfinite(value).all() and (value >= 0).all()
 
 
 def test_gamma_gamma_spend_equals_integration():

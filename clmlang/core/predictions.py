@@ -83,10 +83,14 @@ def expected_purchases(t, x, t_x, T, r: float, alpha: float, a: float, b: float)
     x = np.asarray(x, dtype=float)
     T = np.asarray(T, dtype=float)
     z = t / (alpha + T + t)
-    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-    body = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
+    # eq. 10's 1 - (1 - z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z), by Euler's transformation
+    # 2F1(A, B; C; z) = (1 - z)^(C-A-B) 2F1(C-A, C-B; C; z): the same value, with the large
+    # parameters gone from the top, so that a long history does not overflow (inf * 0)
+    hyp = special.hyp2f1(a - 1, a + b - 1 - r, a + b + x - 1, z)
+    body = 1 - (1 - z) ** (a - 1) * hyp
     head = (a + b + x - 1) / (a - 1)
-    return head * body / (1 + _odds_of_dropout(x, t_x, T, r, alpha, a, b))
+    value = head * body / (1 + _odds_of_dropout(x, t_x, T, r, alpha, a, b))
+    return np.where(value > 0, value, 0.0)  # never below 0 by rounding (nor -0 at t = 0)
 
 
 def expected_spend(n, m, p: float, q: float, gamma: float) -> np.ndarray:
