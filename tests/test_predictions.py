@@ -131,6 +131,33 @@ def test_gamma_gamma_spend_equals_integration():
     assert float(predictions.expected_spend(0, 0, p, q, gamma)) == pytest.approx(prior_mean)
 
 
+def test_clm_forecast_says_the_same_of_a_plain_history():
+    """For a history with no message log, `clm forecast`'s per-customer p_alive and expected
+    purchases (weeks) are the conditions' (days), under the same market."""
+    from clmlang.forecasting.history import Summary
+    from clmlang.forecasting.posterior import Latent
+
+    x, t_x, T = np.array([0, 1, 3, 7]), np.array([0, 4.0, 20.0, 30.0]), np.full(4, 40.0)
+    summary = Summary(
+        customers=np.arange(4),
+        x=x,
+        t_x=t_x,
+        T=T,
+        monetary=np.zeros(4),
+        first=np.zeros(4, dtype="datetime64[D]"),
+        times=[np.zeros(0)] * 4,
+    )
+    market = Market()
+    latent = Latent(summary, market.buying)
+    model = market.buying_model()
+    per_day = (model.r, model.alpha, model.a, model.b)
+    days = predictions.prediction("p_alive", x + 1, T * 7, (T - t_x) * 7, np.zeros(4), model)
+    assert latent.p_alive == pytest.approx(days)
+    assert latent.p_alive == pytest.approx(predictions.p_alive(x, t_x * 7, T * 7, *per_day))
+    ahead = predictions.prediction("expected_purchases:91", x + 1, T * 7, (T - t_x) * 7, 0, model)
+    assert latent.expected(summary, 13.0) == pytest.approx(ahead)
+
+
 def test_a_customer_without_purchases_has_no_prediction():
     """The model starts at the first purchase: before it, every prediction is unknown."""
     model = Market().buying_model()
