@@ -26,6 +26,8 @@ from clmlang.lsp.document import Document
 from clmlang.lsp.hover import describe
 from clmlang.market.model import Market
 
+from .conftest import clm
+
 # Fader, Hardie & Lee (2005), "Counting your customers the easy way", CDNOW, in weeks.
 CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 HEADER = """program "Store" currency USD
@@ -282,6 +284,29 @@ def test_explain_refuses_a_given_prediction():
     """A prediction is computed from the history, never given."""
     with pytest.raises(CustomerError, match="prediction"):
         explain(analyse_text(SPEC, "t.clm"), "purchases=3, p_alive=20")
+
+
+def test_clm_explain_names_the_market_and_refuses_a_missing_scenario(tmp_path: Path):
+    """`clm explain` prints the predictions and whose parameters; `--scenario` changes them;
+    a missing or broken scenario file is an error without a traceback."""
+    spec = tmp_path / "t.clm"
+    spec.write_text(SPEC)
+    customer = "purchases=4, days_since_purchase=90, days_since_first_purchase=200"
+    plain = clm("explain", str(spec), "--customer", customer)
+    assert plain.returncode == 0 and "p_alive=" in plain.stdout
+    assert "under the default market: BG/NBD r=0.9" in plain.stdout
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("[market.buying]\nr = 0.5\nalpha = 30.0\n")
+    other = clm("explain", str(spec), "--customer", customer, "--scenario", str(scenario))
+    assert other.returncode == 0 and "r=0.5, alpha=30 days" in other.stdout
+    for bad in ("[market.buying]\nr = -1\n", None):
+        path = tmp_path / "missing.toml"
+        if bad is not None:
+            path = tmp_path / "bad.toml"
+            path.write_text(bad)
+        run = clm("explain", str(spec), "--customer", customer, "--scenario", str(path))
+        assert run.returncode != 0 and "Traceback" not in run.stderr
+        assert str(path.name) in run.stderr
 
 
 # ---- the simulator ---------------------------------------------------------------------
