@@ -401,3 +401,22 @@ def test_expected_purchases_rule_follows_the_closed_form(run):
     fired = set(zip(sent.customer_id.astype(int), sent.day.astype(int), strict=True))
     assert len(fired) > 50
     assert fired == _crossings(daily, 0.25)
+
+
+def test_mean_p_alive_is_the_share_still_buying():
+    """With no marketing the simulator is BG/NBD itself: the mean of eq. 13 over the customers
+    is the share the simulator still has alive, within sampling error."""
+    from clmlang.simulation.engine import simulate_policy
+
+    policy = clmlang.loads(HEADER, "t.clm")
+    market = Market.model_validate({"buying": {"r": 0.9, "alpha": 40, "a": 0.7, "b": 2.5}})
+    run = simulate_policy(
+        policy, market, customers=4000, days=DAYS, rng=np.random.default_rng(5), logs=False
+    )
+    st, b = run.state, market.buying
+    x = st.purchases - 1.0
+    T = DAYS - st.first_day.astype(float)
+    t_x = st.last_day.astype(float) - st.first_day.astype(float)
+    p = _p_alive(x, t_x, T, b.r, b.alpha, b.a, b.b)
+    alive = st.alive.mean()
+    assert p.mean() == pytest.approx(alive, abs=3 * math.sqrt(alive * (1 - alive) / st.n))
