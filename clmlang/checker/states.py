@@ -36,6 +36,7 @@ _INTEGER_COLUMNS = (
 # Examples list the columns a strategist thinks in first.
 _ORDER = ("purchases", "days_since_purchase", "days_since_first_purchase", "total_spent")
 _CODE_COLUMNS = ("stage", "previous_stage", "last_product", "audience")
+_PREDICTIONS = ("p_alive", "expected_purchases:", "predicted_value:")
 
 
 def is_exact(expr: Expr) -> bool:
@@ -110,8 +111,10 @@ def _candidates(
         values.update((a + b) / 2 for a, b in itertools.pairwise(numbers))
         values.update(a + 0.5 for a in numbers)
     values = {math.floor(v) if integer else v for v in values if v >= 0}
+    if key == "p_alive":  # a probability; 1 with no repeat purchase
+        values = {v for v in values if v <= 1} | {1.0}
     result: list[object] = sorted(values)
-    if key.startswith(("days_since", "attr:")):
+    if key.startswith(("days_since", "attr:", *_PREDICTIONS)):
         result.insert(0, math.nan)  # no purchase yet, or not known
     return result
 
@@ -252,8 +255,10 @@ class StateGrid:
         purchases = c.get("purchases")
         recency = c.get("days_since_purchase")
         first = c.get("days_since_first_purchase")
-        # Purchase dates are unknown exactly when there is no purchase yet.
-        for dated in (recency, first):
+        # Purchase dates, and the buying model's predictions, are unknown exactly when there
+        # is no purchase yet.
+        predictions = [v for k, v in c.items() if k.startswith(_PREDICTIONS)]
+        for dated in (recency, first, *predictions):
             if purchases is not None and dated is not None:
                 keep &= (purchases == 0) == np.isnan(dated.astype(float))
         if recency is not None and first is not None:

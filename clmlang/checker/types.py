@@ -228,6 +228,8 @@ def _call_type(ctx: Context, call: s.Call) -> Type | None:
             "messages": "messages(7 days) or messages(sms, 30 days)",
             "days_since": "days_since(wedding)",
             "unsubscribed": "unsubscribed(sms)",
+            "expected_purchases": "expected_purchases(90 days)",
+            "predicted_value": "predicted_value(365 days)",
         }[fn]
         ctx.error(
             "CLM103",
@@ -246,7 +248,9 @@ def _argument(ctx: Context, fn: str, kind: str, arg: s.Expr | s.LineArgument) ->
     sy = ctx.symbols
     if kind == "duration":
         if not (isinstance(arg, s.Quantity) and arg.unit.is_duration):
-            ctx.error("CLM110", f"`{fn}` needs a window like `30 days` here", arg.span)
+            bare = isinstance(arg, s.Quantity) and arg.unit is s.Unit.NONE and arg.text
+            hint = f"write `{arg.text} days`" if bare else None  # type: ignore[union-attr]
+            ctx.error("CLM110", f"`{fn}` needs a window like `30 days` here", arg.span, hint)
         return
     if isinstance(arg, s.LineArgument):
         if kind != "product|line":
@@ -309,13 +313,19 @@ def _compare(ctx: Context, expr: s.Expr, op: str, left: Side, right: Side) -> No
         if a in (Type.TEXT, Type.BOOL) and op not in ("==", "!="):
             ctx.error("CLM110", f"`{op}` cannot order {word(a)}", expr.span, "use `==` or `!=`")
         return
-    if {a, b} <= (NUMERIC | {Type.PERCENT}) and NUMBER not in (a, b):
+    if {a, b} <= (NUMERIC | {Type.PERCENT}) and (NUMBER not in (a, b) or Type.PERCENT in (a, b)):
+        # a share (`p_alive`) is written as a percentage: a bare number does not adapt to it
         ctx.error(
             "CLM110",
             f"this compares {word(a)} with {word(b)}",
             expr.span,
             unit_hint(ctx, op, left, right)
-            or "durations are written `30 days`, money as a plain number or with the currency code",
+            or (
+                "a share is written as a percentage, `30%`"
+                if Type.PERCENT in (a, b)
+                else "durations are written `30 days`, money as a plain number or with the"
+                " currency code"
+            ),
         )
         return
     ctx.error("CLM110", f"this compares {word(a)} with {word(b)}", expr.span)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..core.names import suggest
+from ..core.predictions import BuyingModel, is_prediction, prediction
 from ..language.symbols import Symbols
 from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, PRODUCT_FIELDS, Type, product_column
 from .policy import Policy
@@ -131,10 +132,14 @@ def _code(table: Mapping[str, object], value: object, what: str) -> float:
 
 
 def customer_columns(
-    customer: Mapping[str, object], policy: Policy, symbols: Symbols
+    customer: Mapping[str, object],
+    policy: Policy,
+    symbols: Symbols,
+    model: BuyingModel | None = None,
 ) -> dict[str, np.ndarray]:
     """One customer's state as the columns (one row each) that compiled conditions read;
-    an unknown or unreadable field is a `CustomerError`."""
+    an unknown or unreadable field is a `CustomerError`. The buying model's predictions
+    (`p_alive`, ...) are computed under `model` (not known without one)."""
     c = dict(customer)
     given = _about_products(c, symbols)
     known = _known_keys(symbols)
@@ -142,6 +147,11 @@ def customer_columns(
         if key.startswith("rfm."):
             raise CustomerError(
                 f"`{key}` is computed from purchases, days_since_purchase and total_spent"
+            )
+        if is_prediction(key):
+            raise CustomerError(
+                f"`{key}` is the buying model's prediction from purchases,"
+                " days_since_first_purchase, days_since_purchase and total_spent"
             )
         if key not in known:
             hint = suggest(key, known)
@@ -191,6 +201,13 @@ def customer_columns(
             parts = key.split(":")
             given = c.get(f"messages.{parts[1]}") if len(parts) == 3 else c.get("messages")
             columns[key] = np.array([_number(given if given is not None else 0)])
+    first, last = out["days_since_first_purchase"], out["days_since_purchase"]
+    if math.isnan(first) and purchases == 1:  # one purchase: the first is the last
+        first = last
+    for key in policy.columns:
+        if is_prediction(key):
+            value = prediction(key, purchases, first, last, spent, model) if model else math.nan
+            columns[key] = np.atleast_1d(np.asarray(value, dtype=float))
     if "stage" in c:
         columns["stage"] = np.array([_code(symbols.stages, c["stage"], "stage")])
     return columns

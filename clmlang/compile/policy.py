@@ -45,10 +45,11 @@ __all__ = [
     "WaitStep",
 ]
 
-FORMAT_VERSION = "1.2"  # 1.1: rules' `active_from`, `active_until`; 1.2: stages'
+FORMAT_VERSION = "1.3"  # 1.1: rules' `active_from`, `active_until`; 1.2: stages'
 # `goal_return_min_days`, products' `attach_to_lines`, first purchases of a product or line,
 # rules' `cell` (a grid rule's cell), events' `segment`, the columns `purchases:P`,
-# `days_since_purchase:P` and their `_line:L` forms
+# `days_since_purchase:P` and their `_line:L` forms; 1.3: the buying model's predictions,
+# the columns `p_alive`, `expected_purchases:D` and `predicted_value:D`
 
 
 class _Model(BaseModel):

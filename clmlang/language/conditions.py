@@ -12,7 +12,9 @@ Column keys:
 - `purchases:P`, `purchases_line:L`: days on which the customer bought P (a product of L);
   `days_since_purchase:P`, `days_since_purchase_line:L`: days since the last of them;
 - `messages:D` and `messages:C:D`: messages received in the last D days (on channel C);
-- `days_since:A`: days since the date attribute A; `attr:A`: any other attribute.
+- `days_since:A`: days since the date attribute A; `attr:A`: any other attribute;
+- `p_alive`, `expected_purchases:D`, `predicted_value:D`: the buying model's predictions
+  (`core.predictions`) from the customer's purchases, first and last purchase days and spend.
 Missing values are NaN: any comparison with a missing value is false.
 """
 
@@ -280,6 +282,8 @@ def column_label(key: str) -> str:
     if kind.removesuffix("_line") in ("purchases", "days_since_purchase"):
         line = "line " if kind.endswith("_line") else ""
         return f"{kind.removesuffix('_line')} of {line}{rest}"
+    if kind in ("expected_purchases", "predicted_value"):
+        return f"{kind}({rest} days)"
     if kind == "messages":
         *channel, days = rest.split(":")
         return f"messages({', '.join([*channel, f'{days} days'])})"

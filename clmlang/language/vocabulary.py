@@ -91,6 +91,12 @@ FIELDS: dict[str, Field] = {
             "has an active subscription to any lifetime product",
             "subscribed",
         ),
+        Field(
+            "p_alive",
+            Type.PERCENT,
+            "the buying model's probability that the customer still buys (`p_alive < 30%`)",
+            "p_alive",
+        ),
     ]
 }
 
@@ -143,6 +149,19 @@ FUNCTIONS: dict[str, Function] = {
         ),
         Function("days_since", Type.DURATION, (("date",),), "days since a dated attribute"),
         Function("unsubscribed", Type.BOOL, (("channel",),), "has opted out of this channel"),
+        Function(
+            "expected_purchases",
+            Type.COUNT,
+            (("duration",),),
+            "purchases the buying model expects in the next N days, from the customer's history",
+        ),
+        Function(
+            "predicted_value",
+            Type.MONEY,
+            (("duration",),),
+            "money the buying model expects in the next N days: expected purchases times the"
+            " expected check",
+        ),
     ]
 }
 

@@ -22,6 +22,7 @@ from pydantic import (
 
 from ..compile.policy import Policy
 from ..core.names import did_you_mean
+from ..core.predictions import BuyingModel
 from .attributes import AttributeModel, Growth, attribute_problems
 from .base import _Model
 from .errors import MarketError, read_toml
@@ -281,6 +282,11 @@ class Market(_Model):
 
     def stage(self, name: str) -> StageEffect:
         return self.stages.get(name, StageEffect())
+
+    def buying_model(self) -> BuyingModel:
+        """The BG/NBD and Gamma-Gamma parameters that `p_alive` and the predictions use."""
+        b, s = self.buying, self.spend
+        return BuyingModel(b.r, b.alpha, b.a, b.b, s.p, s.q, s.gamma)
 
     def problems(self, policy: Policy) -> list[tuple[str, str]]:
         """Names in the market that the policy does not declare, each with a did-you-mean."""

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from ...compile.policy import Policy
+from ...core.predictions import is_prediction, prediction
 from .attributes import clock
 from .population import State
 
@@ -89,6 +90,15 @@ class Columns(Mapping[str, np.ndarray]):
             return day - st.stage_since[ids].astype(float)
         if key == "subscribed":
             return st.subscribed[ids] != 0
+        if is_prediction(key):  # from the state now: updated as the histories change
+            return prediction(
+                key,
+                st.purchases[ids],
+                np.float32(day) - st.first_day[ids],
+                np.float32(day) - st.last_day[ids],
+                st.spent[ids],
+                sim.market.buying_model(),  # type: ignore[attr-defined]
+            )
         if key in sim.tally:  # type: ignore[attr-defined]
             return sim.tally.column(key, ids, day)  # type: ignore[attr-defined]
         kind, _, rest = key.partition(":")

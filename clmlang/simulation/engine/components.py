@@ -29,7 +29,16 @@ from .program import Program
 __all__ = ["Arms", "DayWork", "Eligibility", "RuleMemory", "SendSteps", "StageEffects"]
 
 # Columns whose value changes with the passing of time alone, not only at events.
-_TIME_PREFIXES = ("days_since", "days_in_stage", "messages:", "days_since:")
+# The buying model's predictions too: p_alive falls day by day without a purchase.
+_TIME_PREFIXES = (
+    "days_since",
+    "days_in_stage",
+    "messages:",
+    "days_since:",
+    "p_alive",
+    "expected_purchases:",
+    "predicted_value:",
+)
 
 
 def time_driven(expr: Expr | None, growing: frozenset[str] = frozenset()) -> bool:
