@@ -44,6 +44,7 @@ class Purpose:
     CAPACITY = 19
     ATTRIBUTE = 20
     WAKE = 21
+    SKIP = 22  # the gap after a purchase that found nothing to buy
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
