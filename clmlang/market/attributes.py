@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..compile.policy import Policy
-from .base import _Model
+from .fields import _Model
 
 __all__ = ["AttributeModel", "Growth", "attribute_problems"]
 

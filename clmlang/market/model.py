@@ -24,8 +24,9 @@ from ..compile.policy import Policy
 from ..core.names import did_you_mean
 from ..core.predictions import BuyingModel
 from .attributes import AttributeModel, Growth, attribute_problems
-from .base import _Model
+from .demand import LineDemand, ProductDemand
 from .errors import MarketError, read_toml
+from .fields import _Model
 
 __all__ = [
     "Acquisition",
@@ -34,6 +35,7 @@ __all__ = [
     "ChannelResponse",
     "Fatigue",
     "Growth",
+    "LineDemand",
     "Market",
     "MarketError",
     "Offers",
@@ -48,7 +50,6 @@ __all__ = [
 ]
 
 
-Share = Field(ge=0.0, le=1.0)
 # Hard bounds on run sizes, whatever the memory (engine/memory.py checks the memory): customer
 # ids are int32 in the logs, and a century is more than any lifecycle strategy plans for.
 MAX_CUSTOMERS = 100_000_000
@@ -220,20 +221,6 @@ class Roles(_Model):
     cycle_shape: float = Field(default=4.0, gt=0)  # Gamma shape of cycle-driven gaps
 
 
-class ProductDemand(_Model):
-    """A product's share of purchases (a relative weight), overall and per audience."""
-
-    weight: float | None = Field(default=None, ge=0)
-    audiences: dict[str, float] = Field(default_factory=dict)
-
-    @field_validator("audiences")
-    @classmethod
-    def _weights(cls, audiences: dict[str, float]) -> dict[str, float]:
-        if any(v < 0 for v in audiences.values()):
-            raise ValueError("audiences: weights must not be negative")
-        return audiences
-
-
 class Market(_Model):
     """Every assumption about customers, with documented defaults."""
 
@@ -251,6 +238,7 @@ class Market(_Model):
     fatigue: Fatigue = Fatigue()
     roles: Roles = Roles()
     products: dict[str, ProductDemand] = Field(default_factory=dict)
+    lines: dict[str, LineDemand] = Field(default_factory=dict)
     attributes: dict[str, AttributeModel] = Field(default_factory=dict)
 
     @field_validator("start_date", mode="before")
@@ -294,6 +282,7 @@ class Market(_Model):
             "stages": (self.stages, [s.name for s in policy.stages]),
             "channels": (self.channels, [c.name for c in policy.channels]),
             "products": (self.products, [p.name for p in policy.products]),
+            "lines": (self.lines, list(policy.lines)),
             "attributes": (self.attributes, [a.name for a in policy.attributes]),
             "population.audiences": (self.population.audiences, [a.name for a in policy.audiences]),
         }
@@ -317,7 +306,35 @@ class Market(_Model):
                             "the spec declares no such audience" + did_you_mean(name, audiences),
                         )
                     )
-        return found + attribute_problems({k: v for k, v in self.attributes.items()}, policy)
+        return (
+            found
+            + attribute_problems({k: v for k, v in self.attributes.items()}, policy)
+            + self._keeps(policy)
+        )
+
+    def _keeps(self, policy: Policy) -> list[tuple[str, str]]:
+        """`keep_days` on a product that is not durable, or whose line sets it already."""
+        found = []
+        for p in policy.products:
+            demand = self.products.get(p.name)
+            if demand is None or demand.keep_days is None:
+                continue
+            key = f"market.products.{p.name}.keep_days"
+            line = self.lines.get(p.line) if p.line else None
+            if p.cycle_days or p.role == "upsell":
+                what = "has a cycle (`every`)" if p.cycle_days else "is an add-on (upsell)"
+                found.append(
+                    (
+                        key,
+                        f"{p.name} {what}: it is bought again at any time; keep_days is"
+                        " for a durable product (no `every`)",
+                    )
+                )
+            elif line is not None and line.keep_days is not None and p.role != "lead":
+                found.append(
+                    (key, f"its line {p.line} has keep_days, which applies to it: keep one")
+                )
+        return found
 
 
 def market_from_mapping(data: dict, source: str = "<market>") -> Market:

@@ -238,9 +238,9 @@ class Messaging:
         irrelevant = np.zeros(ids.size, dtype=bool)
         if site.offer_product >= 0:
             p = site.offer_product
-            owned = (st.owned[ids] >> np.uint64(p)) & np.uint64(1) == 1
-            once = not np.isfinite(cat.cycle[p]) and cat.role[p] not in ("upsell",)
-            irrelevant = (owned & once) | ~cat.relevant[st.audience[ids].astype(np.int64) + 1, p]
+            blocked = self.ownership.blocked(st.owned[ids], ids, np.full(ids.size, float(d)))
+            owned = (blocked >> np.uint64(p)) & np.uint64(1) == 1  # owned for keeps
+            irrelevant = owned | ~cat.relevant[st.audience[ids].astype(np.int64) + 1, p]
         new_fatigue = fatigue + fat.per_message + fat.irrelevant_extra * irrelevant
         st.fatigue[ids] = new_fatigue
         st.fatigue_t[ids] = d

@@ -35,6 +35,7 @@ from .attributes import AttributeChanges
 from .buying import Buying
 from .calendar import Calendar
 from .catalogue import Catalogue
+from .choice import Choosing
 from .columns import MessageLog
 from .components import (
     Arms,
@@ -49,10 +50,12 @@ from .holdings import from_history, replay_purchases
 from .idset import IdSet
 from .messaging import Messaging, _Cap
 from .offers import mean_check
+from .ownership import Ownership
 from .population import NEVER, Base, State, apply_base, draw_population
 from .program import Program
 from .recorder import Recorder, Trace
 from .rules import Rules, window_days
+from .seasons import Seasons
 from .segments import SegmentMemory, Segments
 from .stages import Stages
 from .streams import Streams
@@ -80,7 +83,7 @@ class Run:
     stats_seed: int = 0
 
 
-class _Simulation(Timers, AttributeChanges, Buying, Stages, Segments, Rules, Messaging):
+class _Simulation(Timers, AttributeChanges, Buying, Choosing, Stages, Segments, Rules, Messaging):
     def __init__(
         self,
         policy: Policy,
@@ -109,6 +112,9 @@ class _Simulation(Timers, AttributeChanges, Buying, Stages, Segments, Rules, Mes
         self.n = st.n
         self.customers = customers
         self.catalogue = Catalogue(policy, market)
+        self.seasons = Seasons(policy, market, self.catalogue, days)
+        self.ownership = Ownership(policy, market, self.catalogue, self.n)
+        self.skips = np.zeros(self.n, dtype=np.int64)  # purchases that found nothing to buy
         self.program = Program.of(policy)
         self.idset = IdSet(self.n)
         self.calendar = Calendar(days, self.idset)
@@ -156,6 +162,10 @@ class _Simulation(Timers, AttributeChanges, Buying, Stages, Segments, Rules, Mes
         )
         if self.existing:
             self._own_prior(base)
+            if self.seasons.active:  # the wait from day 0 is spent in seasonal time
+                c, nxt = customers, st.next_t[:customers]
+                on = np.isfinite(nxt) & (nxt < NEVER)
+                nxt[on] = self.seasons.later(st.audience[:c][on], np.zeros(on.sum()), nxt[on])
         self.needs_daily = (
             self.effects.time_driven
             or self.segments.any_time_driven
@@ -179,6 +189,7 @@ class _Simulation(Timers, AttributeChanges, Buying, Stages, Segments, Rules, Mes
         if base is not None and base.holdings is not None:
             names = [p.name for p in self.policy.products]
             own = from_history(cat, names, base.holdings, c, st.alive[:c], self.streams)
+            self.ownership.from_history(own.last_product, st.first_t[:c], st.last_t[:c])
             if self.tally:
                 self.tally.record_history(cat, names, base.holdings, st.last_t[:c])
         else:
@@ -191,7 +202,9 @@ class _Simulation(Timers, AttributeChanges, Buying, Stages, Segments, Rules, Mes
                 st.first_t[:c],
                 st.last_t[:c],
                 st.alive[:c],
-                self.tally.record if self.tally else None,
+                self.ownership.recorder(self.tally.record if self.tally else None)
+                if self.ownership.timed
+                else (self.tally.record if self.tally else None),
             )
         st.owned[:c], st.owned_lines[:c] = own.owned, own.owned_lines
         st.last_product[:c], st.members[:c] = own.last_product, own.members

@@ -46,6 +46,7 @@ class Purpose:
     WAKE = 21
     ATTRIBUTE_CHANGE = 22
     ATTRIBUTE_VALUE = 23
+    SKIP = 24  # the gap after a purchase that found nothing to buy
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
