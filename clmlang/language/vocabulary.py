@@ -13,8 +13,8 @@ from enum import StrEnum
 __all__ = [
     "ATTRIBUTE_TYPES",
     "CHANNEL_KINDS",
-    "FIELDS",
     "EVENT_FIELDS",
+    "FIELDS",
     "FUNCTIONS",
     "PRODUCT_FIELDS",
     "ROLES",
