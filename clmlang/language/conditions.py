@@ -11,6 +11,8 @@ Column keys:
 - `owns:P`, `owns_line:L`, `subscribed:P`, `unsubscribed:C`: booleans;
 - `purchases:P`, `purchases_line:L`: days on which the customer bought P (a product of L);
   `days_since_purchase:P`, `days_since_purchase_line:L`: days since the last of them;
+- `events:E`, `days_since_event:E`: a behavioural event's count since the run began, and the
+  days since the last one;
 - `messages:D` and `messages:C:D`: messages received in the last D days (on channel C);
 - `days_since:A`: days since the date attribute A; `attr:A`: any other attribute.
 Missing values are NaN: any comparison with a missing value is false.
@@ -280,6 +282,8 @@ def column_label(key: str) -> str:
     if kind.removesuffix("_line") in ("purchases", "days_since_purchase"):
         line = "line " if kind.endswith("_line") else ""
         return f"{kind.removesuffix('_line')} of {line}{rest}"
+    if kind in ("events", "days_since_event"):
+        return f"{kind} of {rest}"
     if kind == "messages":
         *channel, days = rest.split(":")
         return f"messages({', '.join([*channel, f'{days} days'])})"

@@ -44,6 +44,9 @@ class Purpose:
     CAPACITY = 19
     ATTRIBUTE = 20
     WAKE = 21
+    EVENT = 22
+    EVENT_BUY = 23
+    EVENT_BUY_TIME = 24
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
