@@ -14,7 +14,6 @@ import pytest
 import clmlang
 from clmlang.market.model import Market, MarketError
 from clmlang.simulation.engine import simulate_policy
-from clmlang.simulation.metrics import forecast
 
 HEAD = """program "Events"
 channel email cost 0.01
@@ -48,7 +47,7 @@ def event_rows(f, name: str = "cart") -> pd.DataFrame:
 
 
 def test_counts_are_poisson_at_the_rate_and_an_on_event_rule_fires_once_per_event_day():
-    """λ × customer-days events, within 4 standard errors (Poisson: the square root); the
+    """λ x customer-days events, within 4 standard errors (Poisson: the square root); the
     rule fires on each day a customer has an event, once whatever the count, so as often as
     there are customer-days with at least one: N D (1 - e^-λ) within 4 standard errors."""
     spec = ONE_STAGE + 'rule remind { on event cart send email "Your cart" }'
@@ -195,7 +194,9 @@ def test_dropped_out_customers_have_the_lapsed_rate():
     rows = {
         k: {
             tuple(x)
-            for x in zip(*(v.recorder.events.arrays()[c] for c in ("customer", "day", "count")))
+            for x in zip(
+                *(v.recorder.events.arrays()[c] for c in ("customer", "day", "count")), strict=True
+            )
         }
         for k, v in lapsed.items()
     }
@@ -212,10 +213,11 @@ def test_events_can_bring_purchases():
     f0, f1 = run(ONE_STAGE, m0, customers=500), run(ONE_STAGE, m1, customers=500)
     assert f0.logs()["events"].equals(f1.logs()["events"])
     purchases = f1.logs()["purchases"]
-    bought = set(zip(purchases["customer_id"], (pd.to_datetime(purchases["date"]) - START).dt.days))
+    days = (pd.to_datetime(purchases["date"]) - START).dt.days
+    bought = set(zip(purchases["customer_id"], days, strict=True))
     rows = event_rows(f1)
     due = rows[rows["day"] + 1 < DAYS]
-    assert all((c, d + 1) in bought for c, d in zip(due["customer_id"], due["day"]))
+    assert all((c, d + 1) in bought for c, d in zip(due["customer_id"], due["day"], strict=True))
     assert f1.daily["purchases"].sum() > f0.daily["purchases"].sum() + 0.8 * len(due)
     assert purchases["rule"].isna().all()
 
