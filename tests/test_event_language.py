@@ -168,3 +168,22 @@ def test_language_server_knows_the_events(tmp_path: Path):
         and "Behavioural event" in text
         and "[market.events.cart_abandoned]" in text
     )
+
+
+def test_stages_on_events_cover_every_customer():
+    """The checker's states know that a customer has had an event exactly when the days since
+    the last one are known, and counts are whole: these three stages leave no one out."""
+    text = """program "Shop"
+channel email cost 0.01
+event cart
+stage carted when events of cart >= 1 and days_since_event of cart <= 7 days
+stage cold when events of cart >= 1 and days_since_event of cart > 7 days
+stage never when events of cart == 0
+rule r { in stage carted on event cart send email "x" }
+"""
+    assert _diagnostics(text) == []
+    gap = text.replace(
+        "stage never when events of cart == 0",
+        "stage never when events of cart == 0 and purchases >= 1",
+    )
+    assert [d[0] for d in _diagnostics(gap)] == ["CLM121"]
