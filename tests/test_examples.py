@@ -168,7 +168,10 @@ REQUIRED = {
     "transactional",
     *(
         f"item:{n}"
-        for n in "Use Channel Cap Control Product Attribute Audience Rfm Stage Segment Rule".split()
+        for n in (
+            "Use Channel Cap Control Product Attribute CustomerEvent Audience Rfm Stage Segment"
+            " Rule"
+        ).split()
     ),
     *(f"channel:{k}" for k in ("email", "sms", "push", "call", "messenger", "custom")),
     "cap:global",
@@ -191,9 +194,11 @@ REQUIRED = {
     "event:first purchase:product",
     "event:enter",
     "event:leave",
+    "event:event",
     "after:purchase",
     "after:first purchase",
     "after:enter",
+    "after:event",
     "after:attribute",
     "before:date",
     "before:anniversary",
@@ -210,6 +215,7 @@ REQUIRED = {
     "success:purchase:product",
     "success:purchase:line",
     "success:enter",
+    "success:event",
     "on success",
     "on failure",
     "on failure:nested",
@@ -276,3 +282,25 @@ def test_car_dealer_customers_change_over_time():
     assert wedding.size and wedding.min() >= 358
     off = clmlang.simulate(market=path, variant="no mileage reminder", customers=n, logs=True)
     assert "heavy_use_service" not in set(off.logs()["messages"]["rule"])
+
+
+def test_the_cart_example_reacts_to_abandoned_carts():
+    """simulations/ecommerce_cart.toml: the market abandons carts, browses and writes
+    reviews; the cart reminder fires on carts (no more often than there are carts: once per
+    14 days, only for buyers), its 20% holdout gets nothing, and without the rule (the
+    variant) it fires never while the carts are still counted."""
+    path = ROOT / "simulations" / "ecommerce_cart.toml"
+    base = clmlang.simulate(market=path, customers=2000, days=90)
+    carts = int(base.daily["events_cart_abandoned"].sum())
+    assert carts > 0 and base.daily["events_page_visit"].sum() > carts
+    rules = base.rules.set_index("rule")
+    fired = int(rules.loc["cart_reminder", "fired"])
+    assert 0 < fired <= carts
+    assert int(rules.loc["cart_reminder", "holdout"]) > 0
+    assert int(rules.loc["review_request", "converted"]) > 0  # a review within 14 days
+    off = clmlang.simulate(market=path, variant="no cart reminder", customers=2000, days=90)
+    assert (
+        "cart_reminder" not in set(off.rules["rule"])
+        or not off.rules.set_index("rule").loc["cart_reminder", "fired"]
+    )
+    assert off.daily["events_cart_abandoned"].sum() > 0

@@ -26,6 +26,7 @@ _MAX_GRID = 200_000
 # `90..179 days` and `>= 180 days` leave no gap.
 _INTEGER_COLUMNS = (
     "purchases",
+    "events:",
     "messages:",
     "stage",
     "previous_stage",
@@ -181,6 +182,17 @@ def _lines_feasible(c: dict[str, np.ndarray], rows: int, lines: dict[str, list[s
     return keep
 
 
+def _events_feasible(c: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    """A customer has had an event exactly when the days since the last one are known."""
+    keep = np.ones(rows, dtype=bool)
+    for key, count in c.items():
+        field, _, name = key.partition(":")
+        days = c.get(f"days_since_event:{name}")
+        if field == "events" and days is not None:
+            keep &= (count.astype(float) > 0) == ~np.isnan(days.astype(float))
+    return keep
+
+
 def _share_candidates(constants: dict[str, set[object]]) -> None:
     """Columns about one product or line get the candidates of their whole family (all
     purchase counts; all days since a purchase), so that a state of a real customer always
@@ -272,6 +284,7 @@ class StateGrid:
             keep &= (purchases == 0) == (last < 0)
         keep &= self._ownership(last)
         keep &= _per_product_feasible(c, self.rows) & _lines_feasible(c, self.rows, self.lines)
+        keep &= _events_feasible(c, self.rows)
         columns = {k: v[keep] for k, v in c.items()}
         return StateGrid(columns, int(keep.sum()), self.exhaustive, self.facts)
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from ..core.names import suggest
 from ..language import syntax as s
-from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, FUNCTIONS, PRODUCT_FIELDS, Type
+from ..language.vocabulary import (
+    ATTRIBUTE_TYPES,
+    EVENT_FIELDS,
+    FIELDS,
+    FUNCTIONS,
+    PRODUCT_FIELDS,
+    Type,
+)
 from .context import Context
 from .units import NUMBER, NUMERIC, Side, arithmetic_type, unit_hint, word
 
@@ -175,17 +182,20 @@ def _ref_type(ctx: Context, ref: s.Ref) -> Type | str | None:
 
 
 def _field_of_type(ctx: Context, expr: s.FieldOf) -> Type | None:
-    """`purchases of X`, `days_since_purchase of line L`: a count or a duration."""
+    """`purchases of X`, `days_since_purchase of line L`, `events of E`: a count or a
+    duration."""
     name, target, sy = expr.field.text, expr.target.text, ctx.symbols
+    if name in EVENT_FIELDS:
+        return _event_field_type(ctx, expr)
     t = PRODUCT_FIELDS.get(name)
     if t is None:
         ctx.error(
             "CLM103",
-            f"`{name}` cannot be about one product: only "
-            + " and ".join(f"`{f} of ...`" for f in PRODUCT_FIELDS)
+            f"`{name}` cannot be about one product or event: only "
+            + ", ".join(f"`{f} of ...`" for f in [*PRODUCT_FIELDS, *EVENT_FIELDS])
             + " can",
             expr.field.span,
-            suggest(name, PRODUCT_FIELDS)
+            suggest(name, [*PRODUCT_FIELDS, *EVENT_FIELDS])
             or "write `purchases of PRODUCT` or `days_since_purchase of line LINE`",
         )
         return None
@@ -211,6 +221,23 @@ def _field_of_type(ctx: Context, expr: s.FieldOf) -> Type | None:
         else:
             ctx.undefined("product", target, expr.target.span, sy.products)
     return t
+
+
+def _event_field_type(ctx: Context, expr: s.FieldOf) -> Type:
+    """`events of E`, `days_since_event of E`: E a declared event."""
+    name, target, events = expr.field.text, expr.target.text, ctx.symbols.events
+    if expr.line:
+        ctx.error(
+            "CLM102",
+            f"`{name}` is about an event, not a product line",
+            expr.target.span,
+            f"write `{name} of EVENT`",
+        )
+    elif target in events:
+        ctx.used.add(("event", target))
+    else:
+        ctx.undefined("event", target, expr.target.span, events)
+    return EVENT_FIELDS[name]
 
 
 def _call_type(ctx: Context, call: s.Call) -> Type | None:

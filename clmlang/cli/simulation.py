@@ -69,7 +69,9 @@ def simulate(
     logs: Annotated[
         bool,
         typer.Option(
-            "--logs", help="Also write every purchase and message (purchases.csv, messages.csv)."
+            "--logs",
+            help="Also write every purchase and message (purchases.csv, messages.csv), and the"
+            " behavioural events of a spec that declares them (events.csv).",
         ),
     ] = False,
 ) -> None:

@@ -14,7 +14,14 @@ import numpy as np
 from ..core.names import suggest
 from ..core.predictions import BuyingModel, is_prediction, prediction
 from ..language.symbols import Symbols
-from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, PRODUCT_FIELDS, Type, product_column
+from ..language.vocabulary import (
+    ATTRIBUTE_TYPES,
+    EVENT_FIELDS,
+    FIELDS,
+    PRODUCT_FIELDS,
+    Type,
+    product_column,
+)
 from .policy import Policy
 
 __all__ = ["CustomerError", "customer_columns", "parse_customer"]
@@ -70,6 +77,12 @@ def _about_products(customer: dict[str, object], symbols: Symbols) -> dict[str, 
     given: dict[str, float] = {}
     for key in [k for k in customer if " " in k]:
         m = _OF.match(key)
+        if m is not None and m.group(1) in EVENT_FIELDS and not m.group(2):
+            if m.group(3) not in symbols.events:
+                hint = suggest(m.group(3), symbols.events)
+                raise CustomerError(f"unknown event `{m.group(3)}`" + (f"; {hint}" if hint else ""))
+            given[f"{m.group(1)}:{m.group(3)}"] = _number(customer.pop(key))
+            continue
         if m is None or m.group(1) not in PRODUCT_FIELDS:
             example = "`purchases of new_car=1` or `days_since_purchase of line sales=700`"
             raise CustomerError(f"unknown field `{key}`; about one product write {example}")
@@ -176,6 +189,10 @@ def customer_columns(
     }
     per_product = _per_product(given, owned, symbols)
     out.update(per_product)
+    for name in symbols.events:  # none yet, unless given (a day since one: one at least)
+        days = given.get(f"days_since_event:{name}", math.nan)
+        out[f"events:{name}"] = given.get(f"events:{name}", 0.0 if math.isnan(days) else 1.0)
+        out[f"days_since_event:{name}"] = days
     for name in symbols.products:
         out[f"owns:{name}"] = name in owned or per_product[f"purchases:{name}"] > 0
         out[f"subscribed:{name}"] = name in [str(v) for v in _as_list(subscribed)]

@@ -13,6 +13,7 @@ from enum import StrEnum
 __all__ = [
     "ATTRIBUTE_TYPES",
     "CHANNEL_KINDS",
+    "EVENT_FIELDS",
     "FIELDS",
     "FUNCTIONS",
     "PRODUCT_FIELDS",
@@ -106,6 +107,15 @@ FIELDS: dict[str, Field] = {
 PRODUCT_FIELDS: dict[str, Type] = {
     "purchases": Type.COUNT,
     "days_since_purchase": Type.DURATION,
+}
+
+
+# Fields about one declared behavioural event: `events of cart_abandoned` (how many since the
+# run began), `days_since_event of cart_abandoned` (since the last one; missing: none yet).
+# The column is `events:cart_abandoned`, `days_since_event:cart_abandoned`.
+EVENT_FIELDS: dict[str, Type] = {
+    "events": Type.COUNT,
+    "days_since_event": Type.DURATION,
 }
 
 

@@ -26,6 +26,7 @@ from ..core.predictions import BuyingModel
 from .attributes import AttributeModel, Growth, attribute_problems
 from .demand import LineDemand, ProductDemand
 from .errors import MarketError, read_toml
+from .events import EventModel
 from .fields import _Model
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "AttributeModel",
     "Buying",
     "ChannelResponse",
+    "EventModel",
     "Fatigue",
     "Growth",
     "LineDemand",
@@ -240,6 +242,7 @@ class Market(_Model):
     products: dict[str, ProductDemand] = Field(default_factory=dict)
     lines: dict[str, LineDemand] = Field(default_factory=dict)
     attributes: dict[str, AttributeModel] = Field(default_factory=dict)
+    events: dict[str, EventModel] = Field(default_factory=dict)  # market/events.py
 
     @field_validator("start_date", mode="before")
     @classmethod
@@ -284,6 +287,7 @@ class Market(_Model):
             "products": (self.products, [p.name for p in policy.products]),
             "lines": (self.lines, list(policy.lines)),
             "attributes": (self.attributes, [a.name for a in policy.attributes]),
+            "events": (self.events, [e.name for e in policy.events]),
             "population.audiences": (self.population.audiences, [a.name for a in policy.audiences]),
         }
         found = []
@@ -296,15 +300,20 @@ class Market(_Model):
                             "the spec declares no such name" + did_you_mean(name, known),
                         )
                     )
-        for product, demand in self.products.items():
-            for name in demand.audiences:
-                audiences = [a.name for a in policy.audiences]
-                if name not in audiences:
+        audiences = [a.name for a in policy.audiences]
+        stages = [s.name for s in policy.stages]
+        nested = [
+            (f"products.{k}", "audience", v.audiences, audiences) for k, v in self.products.items()
+        ]
+        for k, v in self.events.items():
+            nested += [(f"events.{k}", "audience", v.audiences, audiences)]
+            nested += [(f"events.{k}", "stage", v.stages, stages)]
+        for where, kind, given, known in nested:
+            for name in given:
+                if name not in known:
+                    key = f"market.{where}.{kind}s.{name}"
                     found.append(
-                        (
-                            f"market.products.{product}.audiences.{name}",
-                            "the spec declares no such audience" + did_you_mean(name, audiences),
-                        )
+                        (key, f"the spec declares no such {kind}" + did_you_mean(name, known))
                     )
         return (
             found

@@ -235,6 +235,8 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
             frame[f"waited_days_{channel.name}"] = rec.channel_waited[:, i]
     for key in DAILY_MARKETING:
         frame[key] = d[key]
+    for e, event in enumerate(policy.events):  # behavioural events, when the spec has any
+        frame[f"events_{event.name}"] = rec.event_counts[:, e]
     return frame
 
 

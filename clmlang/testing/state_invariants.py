@@ -131,7 +131,7 @@ def _trigger_possible(rule, customer: dict, stage: str | None) -> bool:
     since = customer.get("days_since_purchase")
     if trig.kind == "event" and trig.event is not None:
         ev = trig.event
-        if ev.segment is not None:
+        if ev.segment is not None or ev.kind == "event":
             return True  # entering or leaving a segment: possible, as far as this can tell
         if ev.kind == "enter":
             return stage == ev.stage

@@ -101,6 +101,8 @@ class Columns(Mapping[str, np.ndarray]):
             )
         if key in sim.tally:  # type: ignore[attr-defined]
             return sim.tally.column(key, ids, day)  # type: ignore[attr-defined]
+        if key in sim.event_memory:  # type: ignore[attr-defined]
+            return sim.event_memory.column(key, ids, day)  # type: ignore[attr-defined]
         kind, _, rest = key.partition(":")
         if kind == "owns":
             return _bit(st.owned[ids], sim.product_index[rest])  # type: ignore[attr-defined]

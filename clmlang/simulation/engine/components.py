@@ -223,6 +223,7 @@ class DayWork:
     events_first: list[np.ndarray] = field(default_factory=list)
     events_stage: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
     events_segment: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
+    events_behaviour: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (event, ids)
     touched: list[np.ndarray] = field(default_factory=list)  # whose state changed today
     pending_flows: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
 

@@ -224,6 +224,7 @@ class Messaging:
                 ):
                     cap.record(ids, d)
         self.message_log.record(channel.name, ids, d)
+        self.event_memory.messaged(ids, d)
         counter = st.messages_received[ids]
         st.messages_received[ids] = counter + 1
         self.today.touched.append(ids)

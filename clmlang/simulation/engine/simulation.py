@@ -7,7 +7,7 @@ the day's phases in a fixed order, each over whole batches of customers:
 1. purchases due today (natural ones and responses to messages), with their consequences:
    products, checks, upsells, subscriptions, programme membership, stage changes, dropout,
    the next purchase time, success tests of waiting rules;
-2. subscription renewals;
+2. subscription renewals, then behavioural events (an abandoned cart: `events.py`);
 3. stage changes that time alone brings;
 4. rules: triggers, eligibility, re-entry, holdout and variants, flows and their follow-ups;
 5. messages, in priority order, through caps and channel capacities, and their effects:
@@ -46,6 +46,7 @@ from .components import (
     StageEffects,
     growing_columns,
 )
+from .events import EventMemory, Events
 from .holdings import from_history, replay_purchases
 from .idset import IdSet
 from .messaging import Messaging, _Cap
@@ -83,7 +84,9 @@ class Run:
     stats_seed: int = 0
 
 
-class _Simulation(Timers, AttributeChanges, Buying, Choosing, Stages, Segments, Rules, Messaging):
+class _Simulation(
+    Timers, AttributeChanges, Buying, Choosing, Events, Stages, Segments, Rules, Messaging
+):
     def __init__(
         self,
         policy: Policy,
@@ -120,6 +123,7 @@ class _Simulation(Timers, AttributeChanges, Buying, Choosing, Stages, Segments, 
         self.calendar = Calendar(days, self.idset)
         self.message_log = MessageLog(policy, self.n)
         self.tally = Tally(policy, self.n)
+        self.event_memory = EventMemory(policy, market, self.n)
         self.product_index = {p.name: i for i, p in enumerate(policy.products)}
         self.line_index = {name: i for i, name in enumerate(policy.lines)}
         self.channel_index = {c.name: i for i, c in enumerate(policy.channels)}
@@ -152,6 +156,7 @@ class _Simulation(Timers, AttributeChanges, Buying, Choosing, Stages, Segments, 
             len(self.arms.labels),
             logs=logs,
             segments=len(policy.segments),
+            events=len(policy.events),
         )
         self.caps = [_Cap(c, self.n) for c in policy.caps]
         self.subscription_next = {j: np.full(self.n, NEVER) for j in self.catalogue.lifetimes}
@@ -169,6 +174,7 @@ class _Simulation(Timers, AttributeChanges, Buying, Choosing, Stages, Segments, 
         self.needs_daily = (
             self.effects.time_driven
             or self.segments.any_time_driven
+            or bool(self.event_memory.active)
             or any(r.trigger.kind in ("condition", "every", "schedule") for r in self.rules)
         )
         self.today = DayWork.start(policy, blocks)
@@ -285,6 +291,8 @@ class _Simulation(Timers, AttributeChanges, Buying, Choosing, Stages, Segments, 
         for (kind, key), ids in bucket.items():
             if kind == "billing":
                 self._renew(key, ids, d)
+        # 2b. behavioural events
+        self._behave(d)
         # 3. stages that change with time
         if self.effects.time_driven:
             self._assign_stages(np.arange(self.arrived), d)

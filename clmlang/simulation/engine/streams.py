@@ -47,6 +47,9 @@ class Purpose:
     ATTRIBUTE_CHANGE = 22
     ATTRIBUTE_VALUE = 23
     SKIP = 24  # the gap after a purchase that found nothing to buy
+    EVENT = 25
+    EVENT_BUY = 26
+    EVENT_BUY_TIME = 27
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
