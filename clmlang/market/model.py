@@ -31,6 +31,7 @@ __all__ = [
     "Buying",
     "ChannelResponse",
     "Fatigue",
+    "Kpis",
     "Market",
     "MarketError",
     "Offers",
@@ -270,6 +271,13 @@ class AttributeModel(_Model):
         return values
 
 
+class Kpis(_Model):
+    """How the forecast measures: `churn_days`, the churn window (default: the spec's
+    longest `goal return within N days`, else 90)."""
+
+    churn_days: float | None = Field(default=None, gt=0, le=MAX_DAYS)
+
+
 class Market(_Model):
     """Every assumption about customers, with documented defaults."""
 
@@ -288,6 +296,7 @@ class Market(_Model):
     roles: Roles = Roles()
     products: dict[str, ProductDemand] = Field(default_factory=dict)
     attributes: dict[str, AttributeModel] = Field(default_factory=dict)
+    kpis: Kpis = Kpis()
 
     @field_validator("start_date", mode="before")
     @classmethod
