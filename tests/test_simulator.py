@@ -346,6 +346,7 @@ def test_cli_simulate_writes_every_output(tmp_path):
         "transitions.csv",
         "cohorts.csv",
         "rules.csv",
+        "products.csv",
     }
     assert "revenue" in done.stdout
 
