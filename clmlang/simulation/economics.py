@@ -52,128 +52,142 @@ COLUMNS = (
     "marketing_cost",
     "contribution",
 )
-RENEWAL = ITEM_KINDS.index("renewal")
+MAIN, ADD_ON, RENEWAL = (ITEM_KINDS.index(k) for k in ("main", "add_on", "renewal"))
 
 
-def _ledger(run: Run) -> pd.DataFrame:
-    """One row per item, per (month, send step) of messages and per month of acquisition."""
-    policy, rec = run.policy, run.recorder
+def _codes(run: Run) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Each level's group names (`(none)` last) and each product's group (the last entry:
+    no product)."""
+    policy = run.policy
     products = list(policy.products)
-    names = np.array([p.name for p in products] + [NONE], dtype=object)
-    lines = np.array([p.line or NONE for p in products] + [NONE], dtype=object)
-    roles = np.array([p.role for p in products] + [NONE], dtype=object)
+    sold = [p.name for p in products if p.role in ROLES]
+    roles = [r for r in ROLES if any(p.role == r for p in products)]
+    lines = list(policy.lines)
+    groups = {"product": sold, "line": lines, "role": roles}
+    out = {}
+    for level, names in groups.items():
+        where = {name: i for i, name in enumerate(names)}
+        of = [
+            p.name if level == "product" else p.line if level == "line" else p.role
+            for p in products
+        ]
+        code = np.array([where.get(x, len(names)) for x in of] + [len(names)], dtype=np.int64)
+        out[level] = ([*names, NONE], code)
+    out["total"] = (["total"], np.zeros(len(products) + 1, dtype=np.int64))
+    return out
+
+
+def _events(run: Run) -> dict[str, np.ndarray]:
+    """The items, and the messages' and acquisition's costs, as columns: month, product
+    (-1: none), line of a line offer (-1: the product's), customer (-1), time, kind (-1:
+    a cost), and the money."""
+    rec, policy = run.recorder, run.policy
     it = rec.items.arrays()
-    p = np.where(it["product"] >= 0, it["product"], len(products)).astype(np.int64)
-    items = pd.DataFrame(
-        {
-            "month": np.floor(np.floor(it["time"]) / MONTH).astype(np.int64),
-            "customer": it["customer"].astype(np.int64),
-            "time": it["time"],
-            "kind": it["kind"].astype(np.int64),
-            "product": names[p],
-            "line": lines[p],
-            "role": roles[p],
-            "revenue": it["revenue"],
-            "gross_profit": it["revenue"] - it["cost_of_goods"] - it["reward"],
-            "offer_cost": it["offer_cost"],
-        }
-    )
     sent = rec.messages.arrays()
     cost = np.array([c.cost for c in policy.channels] + [0.0])[sent["channel"]]
-    month = np.floor(sent["day"] / MONTH).astype(np.int64)
-    by = pd.DataFrame({"month": month, "site": sent["site"], "cost": cost})
-    by = by.groupby(["month", "site"], as_index=False)["cost"].sum()
     offer_p = np.array([s.offer_product for s in run.sites] + [-1], dtype=np.int64)
     offer_l = np.array([s.offer_line for s in run.sites] + [-1], dtype=np.int64)
-    site = by["site"].to_numpy(dtype=np.int64)
-    op = np.where(offer_p[site] >= 0, offer_p[site], len(products))
-    line_names = np.array([*policy.lines, NONE], dtype=object)
-    ol = offer_l[site]
-    messages = pd.DataFrame(
-        {
-            "month": by["month"].to_numpy(),
-            "product": names[op],
-            "line": np.where(ol >= 0, line_names[ol], lines[op]),
-            "role": roles[op],
-            "message_cost": by["cost"].to_numpy(),
-        }
-    )
-    acquisition = run.recorder.daily["acquisition_cost"]
-    day = np.arange(acquisition.size)
-    spent = pd.DataFrame(
-        {"month": np.floor(day / MONTH).astype(np.int64), "acquisition_cost": acquisition}
-    )
-    spent = spent.groupby("month", as_index=False)["acquisition_cost"].sum()
-    spent = spent.assign(product=NONE, line=NONE, role=NONE)
-    return pd.concat([items, messages, spent], ignore_index=True)
+    site = sent["site"].astype(np.int64)
+    acquisition = rec.daily["acquisition_cost"]
+    n_items, n_sent, n_days = it["customer"].size, site.size, acquisition.size
+    zeros = np.zeros(n_sent + n_days)
+    none = np.full(n_sent + n_days, -1, dtype=np.int64)
+    return {
+        "month": np.concatenate(
+            [
+                np.floor(np.floor(it["time"]) / MONTH),
+                np.floor(sent["day"] / MONTH),
+                np.floor(np.arange(n_days) / MONTH),
+            ]
+        ).astype(np.int64),
+        "product": np.concatenate(
+            [it["product"].astype(np.int64), offer_p[site], np.full(n_days, -1)]
+        ),
+        "offer_line": np.concatenate([np.full(n_items, -1), offer_l[site], np.full(n_days, -1)]),
+        "customer": np.concatenate([it["customer"].astype(np.int64), none]),
+        "time": np.concatenate([it["time"], zeros]),
+        "kind": np.concatenate([it["kind"].astype(np.int64), none]),
+        "revenue": np.concatenate([it["revenue"], zeros]),
+        "gross_profit": np.concatenate([it["revenue"] - it["cost_of_goods"] - it["reward"], zeros]),
+        "offer_cost": np.concatenate([it["offer_cost"], zeros]),
+        "message_cost": np.concatenate([np.zeros(n_items), cost, np.zeros(n_days)]),
+        "acquisition_cost": np.concatenate([np.zeros(n_items + n_sent), acquisition]),
+    }
+
+
+def _check_ids(customer: np.ndarray, time: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """Each item's check: the index of the check's main item (a check is its customer and
+    time); -1 for renewals and costs."""
+    out = np.where(kind == MAIN, np.arange(kind.size), -1)
+    rows = np.flatnonzero((kind == MAIN) | (kind == ADD_ON))
+    # in (customer, time, kind) order, a check's add-ons come right after its main item
+    rows = rows[np.lexsort((kind[rows], time[rows], customer[rows]))]
+    at = np.arange(rows.size)
+    latest_main = np.maximum.accumulate(np.where(kind[rows] == MAIN, at, 0))
+    out[rows] = rows[latest_main]
+    return out
+
+
+def _distinct(key: np.ndarray, value: np.ndarray, size: int) -> np.ndarray:
+    """How many distinct `value`s (integers >= 0) each key (0..size-1) has."""
+    if not key.size:
+        return np.zeros(size, dtype=np.int64)
+    span = int(value.max()) + 1
+    pairs = np.sort(key * span + value)  # sorting: numpy's hashing unique is slower here
+    first = np.r_[True, pairs[1:] != pairs[:-1]]
+    return np.bincount(pairs[first] // span, minlength=size)
 
 
 def products_table(run: Run) -> pd.DataFrame:
     """products.csv: for the whole run (`period` total) and each month (30.4375 days, `period`
     0, 1, ...) and for each product, line, role and in total: see the module docstring."""
-    ledger = _ledger(run)
     months = max(math.ceil(run.days / MONTH), 1)
-    whole = ledger.assign(month=-1)
+    ev = _events(run)
+    product = np.where(ev["product"] >= 0, ev["product"], len(run.policy.products))
+    month = np.clip(ev["month"], 0, months - 1)
+    bought = ev["kind"] >= 0
+    item = bought & (ev["kind"] != RENEWAL)
+    check = _check_ids(ev["customer"], ev["time"], ev["kind"])
     frames = []
-    for level in LEVELS:
-        key = "level" if level == "total" else level
-        for part in (whole, ledger):
-            frames.append(_grouped(part.assign(level="total") if level == "total" else part, key))
-    return _complete(run, pd.concat(frames, ignore_index=True), months)
-
-
-def _grouped(part: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The sums and counts of `part` by (month, `key`)."""
-    level = "total" if key == "level" else key
-    money = part.groupby(["month", key])[list(MONEY)].sum(min_count=1).fillna(0.0)
-    bought = part[part["kind"].notna()]
-    checks = bought[bought["kind"] != RENEWAL]
-    counts = pd.DataFrame(
-        {
-            "purchases": checks.drop_duplicates(["month", key, "customer", "time"])
-            .groupby(["month", key])
-            .size(),
-            "items": checks.groupby(["month", key]).size(),
-            "renewals": bought[bought["kind"] == RENEWAL].groupby(["month", key]).size(),
-            "customers": bought.groupby(["month", key])["customer"].nunique(),
-        }
+    for level, (names, code_of) in _codes(run).items():
+        g = len(names)
+        code = code_of[product]
+        if level == "line":  # a line offer's messages count for the line
+            code = np.where(ev["offer_line"] >= 0, ev["offer_line"], code)
+        size = months * g
+        key = month * g + code
+        columns = {m: np.bincount(key, weights=ev[m], minlength=size) for m in MONEY}
+        columns["items"] = np.bincount(key[item], minlength=size)
+        columns["renewals"] = np.bincount(key[bought & ~item], minlength=size)
+        # the whole run: the months' sums, and its own distinct counts
+        whole = {k: v.reshape(months, g).sum(axis=0) for k, v in columns.items()}
+        for name, mask, value in (
+            ("purchases", item, check),
+            ("customers", bought, ev["customer"]),
+        ):
+            columns[name] = _distinct(key[mask], value[mask], size)
+            whole[name] = _distinct(code[mask], value[mask], g)
+        frame = pd.DataFrame({k: np.concatenate([whole[k], columns[k]]) for k in columns})
+        frame["month"] = np.repeat(np.arange(-1, months), g)
+        frame["level"] = level
+        frame["name"] = np.tile(np.array(names, dtype=object), months + 1)
+        # `(none)` only where it has something
+        empty = (frame[list(MONEY)] == 0).all(axis=1) & (frame["customers"] == 0)
+        frames.append(frame[~((frame["name"] == NONE) & empty)])
+    table = pd.concat(frames, ignore_index=True)
+    order = {level: i for i, level in enumerate(LEVELS)}
+    table = table.sort_values(
+        ["month", "level"], key=lambda c: c.map(order) if c.name == "level" else c, kind="stable"
     )
-    out = money.join(counts, how="outer").fillna(0.0).reset_index()
-    out = out.rename(columns={key: "name"})
-    out["level"] = level
-    return out
-
-
-def _complete(run: Run, table: pd.DataFrame, months: int) -> pd.DataFrame:
-    """Every declared product, line and role in every period (zeros where nothing happened),
-    `(none)` where it has anything, in the spec's order; the derived columns."""
-    policy = run.policy
-    sold = [p for p in policy.products if p.role in ROLES]
-    names = {
-        "product": [p.name for p in sold],
-        "line": list(policy.lines),
-        "role": [r for r in ROLES if any(p.role == r for p in sold)],
-        "total": ["total"],
-    }
-    rows = []
-    for month in range(-1, months):
-        for level in LEVELS:
-            present = set(table.loc[(table["month"] == month) & (table["level"] == level), "name"])
-            for name in names[level] + ([NONE] if NONE in present else []):
-                rows.append((month, level, name))
-    frame = pd.DataFrame(rows, columns=["month", "level", "name"])
-    frame = frame.merge(table, on=["month", "level", "name"], how="left").fillna(0.0)
-    for column in ("purchases", "items", "renewals", "customers"):
-        frame[column] = frame[column].astype(np.int64)
-    frame["marketing_cost"] = frame["message_cost"] + frame["acquisition_cost"]
-    frame["contribution"] = frame["gross_profit"] - frame["marketing_cost"]
-    month = frame["month"].to_numpy()
-    frame["period"] = np.where(month < 0, "total", month.astype(str))
+    table["marketing_cost"] = table["message_cost"] + table["acquisition_cost"]
+    table["contribution"] = table["gross_profit"] - table["marketing_cost"]
+    month = table["month"].to_numpy()
+    table["period"] = np.where(month < 0, "total", month.astype(str))
     first = np.ceil(month * MONTH).astype(np.int64)
     last = np.minimum(np.ceil((month + 1) * MONTH).astype(np.int64) - 1, run.days - 1)
-    frame["first_day"] = np.where(month < 0, 0, first)
-    frame["last_day"] = np.where(month < 0, run.days - 1, last)
-    return frame[list(COLUMNS)]
+    table["first_day"] = np.where(month < 0, 0, first)
+    table["last_day"] = np.where(month < 0, run.days - 1, last)
+    return table[list(COLUMNS)].reset_index(drop=True)
 
 
 def check_kpis(run: Run, revenue: np.ndarray) -> dict[str, float | None]:
