@@ -261,13 +261,13 @@ def test_the_same_seed_gives_the_same_products_file(shop):
 
 
 def test_what_if_runs_report_economics_by_role(tmp_path: Path):
-    """`clm run`'s outputs: products.csv per variant and replication, and the report's
-    table of economics by role."""
+    """`clm run`'s outputs: products.csv per variant and replication (a split population's
+    shards merged), and the report's table of economics by role."""
     spec = tmp_path / "shop.clm"
     spec.write_text(SHOP)
     file = tmp_path / "whatif.toml"
     file.write_text(
-        f'[simulation]\nspec = "{spec.name}"\ncustomers = 400\ndays = 90\nreplications = 2\n\n'
+        f'[simulation]\nspec = "{spec.name}"\ncustomers = 400\ndays = 90\nreplications = 2\nshards = 2\n\n'
         '[[variant]]\nname = "no hats"\nset = { "rule.hats.enabled" = false }\n'
     )
     result = clmlang.run_scenario(file, serial=True)

@@ -161,12 +161,17 @@ def products_table(run: Run) -> pd.DataFrame:
         columns["renewals"] = np.bincount(key[bought & ~item], minlength=size)
         # the whole run: the months' sums, and its own distinct counts
         whole = {k: v.reshape(months, g).sum(axis=0) for k, v in columns.items()}
-        for name, mask, value in (
-            ("purchases", item, check),
-            ("customers", bought, ev["customer"]),
-        ):
-            columns[name] = _distinct(key[mask], value[mask], size)
-            whole[name] = _distinct(code[mask], value[mask], g)
+        columns["customers"] = _distinct(key[bought], ev["customer"][bought], size)
+        whole["customers"] = _distinct(code[bought], ev["customer"][bought], g)
+        if level == "product":  # a product is in a check once: its purchases are its items
+            columns["purchases"], whole["purchases"] = columns["items"], whole["items"]
+        elif level == "total":  # every check has one main item
+            main = ev["kind"] == MAIN
+            columns["purchases"] = np.bincount(key[main], minlength=size)
+            whole["purchases"] = np.bincount(code[main], minlength=g)
+        else:
+            columns["purchases"] = _distinct(key[item], check[item], size)
+            whole["purchases"] = _distinct(code[item], check[item], g)
         frame = pd.DataFrame({k: np.concatenate([whole[k], columns[k]]) for k in columns})
         frame["month"] = np.repeat(np.arange(-1, months), g)
         frame["level"] = level
