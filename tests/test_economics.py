@@ -284,3 +284,28 @@ def test_what_if_runs_report_economics_by_role(tmp_path: Path):
     page = files["report.html"]
     assert "Economics by product role" in page
     assert page.count("<td>no hats</td><td>value</td>") == 1
+
+
+def test_cli_simulate_prints_the_window_and_writes_products(tmp_path: Path):
+    """`clm simulate` names the churn window it used and writes products.csv."""
+    spec = tmp_path / "shop.clm"
+    spec.write_text(SHOP)
+    file = tmp_path / "yearly.toml"
+    file.write_text(
+        f'[simulation]\nspec = "{spec.name}"\ncustomers = 300\ndays = 400\n\n'
+        "[market.kpis]\nchurn_days = 365\n"
+    )
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "clmlang", "simulate", "--scenario", str(file), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no purchase in 365 days" in done.stdout
+    assert "items per check" in done.stdout
+    products = pd.read_csv(out / "products.csv")
+    summary = json.loads((out / "summary.json").read_text())
+    whole = products[(products["period"] == "total") & (products["level"] == "total")]
+    assert whole["revenue"].iloc[0] == pytest.approx(summary["revenue"], rel=1e-5)
