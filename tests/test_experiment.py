@@ -212,7 +212,12 @@ def test_dask_cluster_gives_the_same_results(scenario_file: Path):
 def test_report_is_self_contained(scenario_file: Path, tmp_path: Path):
     result = run_scenario(load_scenario_file(scenario_file), replications=2, serial=True)
     written = result.write(tmp_path / "out")
-    assert sorted(p.name for p in written) == ["comparison.csv", "report.html", "summary.json"]
+    assert sorted(p.name for p in written) == [
+        "comparison.csv",
+        "products.csv",
+        "report.html",
+        "summary.json",
+    ]
     page = (tmp_path / "out" / "report.html").read_text()
     assert not re.search(r"(src|href)=[\"']https?://", page)  # offline: nothing fetched
     assert page.count('<figure class="chart">') >= 5  # retention, money, stages, rules, sweep
@@ -259,7 +264,7 @@ def test_report_charts_render_in_headless_chromium(scenario_file: Path, tmp_path
     assert "Uncaught" not in done.stderr
 
 
-def test_cli_run_writes_the_three_outputs(scenario_file: Path, tmp_path: Path):
+def test_cli_run_writes_every_output(scenario_file: Path, tmp_path: Path):
     done = clm(
         "run",
         str(scenario_file),
@@ -273,6 +278,7 @@ def test_cli_run_writes_the_three_outputs(scenario_file: Path, tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert {p.name for p in (tmp_path / "o").iterdir()} == {
         "comparison.csv",
+        "products.csv",
         "summary.json",
         "report.html",
     }

@@ -347,6 +347,7 @@ def test_cli_simulate_writes_every_output(tmp_path):
         "cohorts.csv",
         "rules.csv",
         "goals.csv",
+        "products.csv",
     }
     assert "revenue" in done.stdout
 

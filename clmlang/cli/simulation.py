@@ -237,9 +237,13 @@ _KPIS = (
     ("ltv", "LTV (gross profit per customer)", "{:,.0f}"),
     ("arppu", "ARPPU", "{:,.0f}"),
     ("survival_rate", "survival rate (bought again)", "{:.1%}"),
-    ("churn_rate", "churn rate (no purchase in 90 days)", "{:.1%}"),
+    ("churn_rate", "churn rate (no purchase in {churn_days:g} days)", "{:.1%}"),
     ("retention_90d", "retention at 90 days", "{:.1%}"),
     ("retention_180d", "retention at 180 days", "{:.1%}"),
+    ("items_per_check", "items per check", "{:.2f}"),
+    ("lifetime_days", "customer lifetime, days (Kaplan-Meier)", "{:,.0f}"),
+    ("top_decile_check_share", "revenue from the top 10% of checks", "{:.1%}"),
+    ("revenue_gini", "Gini of revenue per customer", "{:.2f}"),
     ("messages", "messages sent", "{:,.0f}"),
     ("unsubscribes", "unsubscribes", "{:,.0f}"),
 )
@@ -251,6 +255,7 @@ def _print_kpis(result: Forecast, policy: Policy) -> None:
     table = Table("KPI", "forecast", title=title)
     for key, label, fmt in _KPIS:
         value = result.summary.get(key)
+        label = label.format(churn_days=result.summary.get("churn_days") or 90)
         table.add_row(label, "-" if value is None else fmt.format(value))
     for label, value in _goal_rows(result.summary, policy):
         table.add_row(label, value)

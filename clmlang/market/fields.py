@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["LARGEST", "Share"]
+__all__ = ["LARGEST", "MAX_DAYS", "Share"]
 
 # No market figure is near this large (calibration on very little data can reach 1e15);
 # beyond it, products of a few figures overflow a float.
 LARGEST = 1e100
+# a century is more than any lifecycle strategy plans for (a run's, a window's days)
+MAX_DAYS = 36_525
 
 
 class _Model(BaseModel):

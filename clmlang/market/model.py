@@ -27,9 +27,11 @@ from .attributes import AttributeModel, Growth, attribute_problems
 from .demand import LineDemand, ProductDemand
 from .errors import MarketError, read_toml
 from .events import EventModel
-from .fields import _Model
+from .fields import MAX_DAYS, _Model
+from .kpis import Kpis
 
 __all__ = [
+    "MAX_DAYS",
     "Acquisition",
     "AttributeModel",
     "Buying",
@@ -37,6 +39,7 @@ __all__ = [
     "EventModel",
     "Fatigue",
     "Growth",
+    "Kpis",
     "LineDemand",
     "Market",
     "MarketError",
@@ -55,7 +58,6 @@ __all__ = [
 # Hard bounds on run sizes, whatever the memory (engine/memory.py checks the memory): customer
 # ids are int32 in the logs, and a century is more than any lifecycle strategy plans for.
 MAX_CUSTOMERS = 100_000_000
-MAX_DAYS = 36_525
 MAX_REPLICATIONS = 10_000
 # purchase counts (population.purchases, buying.rate_after): far above any customer's history,
 # far below the engine's int32 purchase counters
@@ -243,6 +245,7 @@ class Market(_Model):
     lines: dict[str, LineDemand] = Field(default_factory=dict)
     attributes: dict[str, AttributeModel] = Field(default_factory=dict)
     events: dict[str, EventModel] = Field(default_factory=dict)  # market/events.py
+    kpis: Kpis = Kpis()
 
     @field_validator("start_date", mode="before")
     @classmethod

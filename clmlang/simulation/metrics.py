@@ -7,8 +7,8 @@ purchases and the active window; "new" customers are those whose first purchase 
 - retention at D days: among customers whose first purchase was at least D days before the
   end of the run, the share who bought again at D days or more after it ("rolling retention");
 - survival rate: the share of customers who made a repeat purchase;
-- churn rate: among customers who first bought at least 90 days before the end, the share
-  with no purchase in the last 90 days;
+- churn rate: among customers who first bought at least the churn window before the end,
+  the share with no purchase in it (the window: `lifetime.churn_window`, 90 days by default);
 - active customers on a day: customers with a purchase in the 90 days up to it;
 - LTV: gross profit per customer over the horizon; ARPPU: revenue per customer paying in it;
 - a rule's incremental effect: revenue per eligible customer within the rule's window (its
@@ -29,8 +29,11 @@ import numpy as np
 import pandas as pd
 
 from ..core.statistics import welch
+from .cohorts import cohorts as cohort_table
+from .economics import check_kpis, products_table
 from .engine import Run
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
+from .lifetime import churn_window, lifetime_kpis
 from .logs import event_logs, write_outputs
 from .rule_effects import rule_effects
 from .silent_rules import silent_rules
@@ -40,7 +43,6 @@ __all__ = ["ACTIVE_DAYS", "Forecast", "forecast"]
 
 ACTIVE_DAYS = 90
 RETENTION_DAYS = (30, 90, 180, 365)
-MONTH = 30.4375
 
 
 @dataclass
@@ -60,6 +62,8 @@ class Forecast:
     segments: pd.DataFrame | None = None
     # stage goals measured, per stage and month (clmlang.simulation.stage_goals)
     goals: pd.DataFrame | None = None
+    # revenue, profit, costs and customers by product, line and role, monthly and in total
+    products: pd.DataFrame | None = None
 
     def logs(self) -> dict[str, pd.DataFrame]:
         """The run's `purchases` and `messages` logs (see clmlang.simulation.logs); raises
@@ -85,6 +89,11 @@ class Forecast:
                 if self.goals is not None
                 else pd.DataFrame({c: [] for c in GOAL_COLUMNS})
             ).to_csv(index=False, float_format="%.6g"),
+            **(
+                {"products.csv": self.products.to_csv(index=False, float_format="%.6g")}
+                if self.products is not None
+                else {}
+            ),
         }
 
     def write(
@@ -133,12 +142,13 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     transitions = pd.DataFrame(
         rec.transitions, index=pd.Index(stage_names, name="from"), columns=stage_names
     )
-    cohorts = _cohorts(run, cust, time)
+    cohorts = cohort_table(run, cust, time)
     rules = rule_effects(run, cust, time, revenue)
     retention = _retention_curve(run, cust, time)
     trace = run.trace.lines if run.trace else None
     kept = event_logs(run) if logs else None
     segments = _segment_table(rec.segment_counts, [s.name for s in policy.segments])
+    products = products_table(run)
     return Forecast(
         summary,
         daily,
@@ -151,6 +161,7 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
         kept,
         segments,
         goal_table(policy, windows),
+        products,
     )
 
 
@@ -281,10 +292,9 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_pro
     n_buyers = int(buyers.sum())
     out["survival_rate"] = _r(repeaters.sum() / n_buyers) if n_buyers else None
     n_payers = int(payers.sum())
-    old = buyers & (first_time <= days - ACTIVE_DAYS)
-    out["churn_rate"] = (
-        _r((old & (last < days - ACTIVE_DAYS)).sum() / old.sum()) if old.any() else None
-    )
+    churn = churn_window(run)
+    old = buyers & (first_time <= days - churn)
+    out["churn_rate"] = _r((old & (last < days - churn)).sum() / old.sum()) if old.any() else None
     out["alive_share_at_end"] = _r(daily["alive"].iloc[-1] / arrived) if arrived else None
     total_revenue = float(daily["revenue"].sum())
     gross = float(daily["gross_profit"].sum())
@@ -313,6 +323,9 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_pro
     out["capped_messages"] = int(daily["capped"].sum())
     out["unsubscribes"] = int(daily["unsubscribes"].sum())
     out["cac_payback_days"] = _cac_payback(run, daily, cust, time, buy_profit)
+    out.update({k: _r(v) for k, v in check_kpis(run, revenue).items()})
+    out["churn_days"] = _r(churn)
+    out.update(lifetime_kpis(first_time, last, days, churn))
     out.update(_programme_effect(run, cust, revenue, arrived))
     return out
 
@@ -350,59 +363,3 @@ def _cac_payback(run: Run, daily: pd.DataFrame, cust, time, profit) -> float | N
         gross = gross - np.bincount(day, weights=profit[existing], minlength=gross.size)
     covered = np.flatnonzero(pd.Series(gross).cumsum().to_numpy() >= acquisition)
     return float(covered[0]) if covered.size else None
-
-
-def _cohorts(run: Run, cust, time) -> pd.DataFrame:
-    """Share of each monthly cohort (by first purchase) buying in each month since.
-
-    The cohorts are the customers new in the run; an existing base is one row of its own,
-    cohort `existing`, its months counted from day 0."""
-    existing = run.state.prior_purchases > 0
-    base = _existing_cohort(run, cust, time, existing) if existing.any() else None
-    if existing.any():
-        new = ~existing[cust]
-        cust, time = cust[new], time[new]
-    if not cust.size:
-        return pd.DataFrame([base]) if base else pd.DataFrame(columns=["cohort", "customers"])
-    first = np.full(run.state.n, np.nan)
-    np.fmin.at(first, cust, time)
-    cohort_of = np.floor(first / MONTH)
-    cohort = cohort_of[cust].astype(np.int64)
-    month = np.floor(time / MONTH).astype(np.int64) - cohort
-    months = math.ceil(run.days / MONTH)
-    # each customer's months in order (the purchases are sorted by customer, then time): a
-    # (customer, month) pair is new where either changes, with no sort
-    fresh = np.r_[True, (cust[1:] != cust[:-1]) | (month[1:] != month[:-1])]
-    table = np.zeros((months + 1, months + 1))
-    np.add.at(table, (np.clip(cohort[fresh], 0, months), np.clip(month[fresh], 0, months)), 1)
-    sizes = np.bincount(
-        np.clip(cohort_of[np.isfinite(cohort_of)].astype(np.int64), 0, months), minlength=months + 1
-    )
-    rows = []
-    for c in range(months):
-        if sizes[c] == 0:
-            continue
-        row = {"cohort": c, "customers": int(sizes[c])}
-        for m in range(months - c):
-            row[f"month_{m}"] = table[c, m] / sizes[c]
-        rows.append(row)
-    return pd.DataFrame(([base] if base else []) + rows)
-
-
-def _existing_cohort(run: Run, cust, time, existing: np.ndarray) -> dict:
-    """The existing base as a cohort: the share of it buying in each month of the run."""
-    months = math.ceil(run.days / MONTH)
-    mine = existing[cust]
-    size = int(existing.sum())
-    if not mine.any():
-        months_bought = np.zeros(months)
-    else:
-        month = np.clip(np.floor(time[mine] / MONTH).astype(np.int64), 0, months - 1)
-        who = cust[mine]  # sorted by customer, then time: see _cohorts
-        new = np.r_[True, (who[1:] != who[:-1]) | (month[1:] != month[:-1])]
-        months_bought = np.bincount(month[new], minlength=months)
-    return {
-        "cohort": "existing",
-        "customers": size,
-        **{f"month_{m}": months_bought[m] / size for m in range(months)},
-    }

@@ -155,6 +155,8 @@ class Comparison:
     rules: pd.DataFrame  # per (variant, replication, rule, variant of the rule)
     replications: int
     event_logs: dict[str, pd.DataFrame] | None = None  # run with logs: replication 0 of each
+    # per (variant, replication): products.csv's rows (by product, line, role; monthly, total)
+    products: pd.DataFrame | None = None
 
     def logs(self) -> dict[str, pd.DataFrame]:
         """The `purchases` and `messages` logs of the first replication of every variant,
@@ -284,10 +286,14 @@ def _compare(scenario: Scenario, results: list[RunResult], reps: int) -> Compari
     forecasts = results_forecasts(results)
     order = [v.name for v in scenario.all_variants()]
     keys = sorted(forecasts, key=lambda k: (order.index(k[0]), k[1]))
-    runs_rows, series, retention, rules = [], [], [], []
+    runs_rows, series, retention, rules, products = [], [], [], [], []
     for variant, rep in keys:
         f = forecasts[(variant, rep)]
-        numeric = {k: v for k, v in f.summary.items() if isinstance(v, int | float) and k != "days"}
+        numeric = {
+            k: v
+            for k, v in f.summary.items()
+            if isinstance(v, int | float) and k not in ("days", "churn_days")
+        }
         runs_rows.append({"variant": variant, "replication": rep, **numeric})
         daily = f.daily[["day", "revenue", "gross_profit", "profit", "active", "customers"]].copy()
         for column in f.stages.columns[1:]:
@@ -303,6 +309,11 @@ def _compare(scenario: Scenario, results: list[RunResult], reps: int) -> Compari
         table.insert(0, "replication", rep)
         table.insert(0, "scenario_variant", variant)
         rules.append(table)
+        if f.products is not None:
+            economics = f.products.copy()
+            economics.insert(0, "replication", rep)
+            economics.insert(0, "scenario_variant", variant)
+            products.append(economics)
     runs = pd.DataFrame(runs_rows)
     return Comparison(
         scenario=scenario,
@@ -313,6 +324,7 @@ def _compare(scenario: Scenario, results: list[RunResult], reps: int) -> Compari
         rules=pd.concat(rules, ignore_index=True),
         replications=reps,
         event_logs=variant_logs(forecasts, order),
+        products=pd.concat(products, ignore_index=True) if products else None,
     )
 
 

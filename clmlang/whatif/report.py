@@ -4,8 +4,8 @@ Charts are drawn with matplotlib as inline SVG (no CDN, no external files); a fe
 inline script check that every chart is in the page and mark the document
 (`data-charts-rendered`), which the browser test reads. The sections: a plain-language
 verdict per variant, the KPI table with intervals, retention curves with confidence bands,
-cumulative revenue and profit, customers per stage over time, each rule's contribution and
-ROI, and the sweep curves.
+cumulative revenue and profit, customers per stage over time, economics by product role,
+each rule's contribution and ROI, and the sweep curves.
 """
 
 from __future__ import annotations
@@ -148,10 +148,29 @@ def render_report(comparison: Comparison) -> str:
         retention_chart=_retention_chart(comparison),
         cumulative_chart=_cumulative_chart(comparison),
         stage_chart=_stage_chart(comparison),
+        roles=_role_rows(comparison),
         rules=rules,
         rules_chart=_rules_chart(comparison) if rules else None,
         sweep_charts=_sweep_charts(comparison) if sc.sweeps else [],
     )
+
+
+def _role_rows(comparison: Comparison) -> list[dict[str, str]]:
+    """Economics by product role, per variant: the whole run's products.csv rows at the
+    role level (and the total), each a mean over the replications."""
+    table = comparison.products
+    if table is None or table.empty:
+        return []
+    whole = table[(table["period"] == "total") & table["level"].isin(["role", "total"])]
+    columns = ["revenue", "gross_profit", "marketing_cost", "contribution", "purchases"]
+    means = whole.groupby(["scenario_variant", "name"], sort=False)[columns].mean()
+    rows = []
+    for variant in comparison.variant_names():
+        for (v, name), row in means.iterrows():
+            if v == variant:
+                cells = {c: _fmt(float(row[c]), c) for c in columns}
+                rows.append({"variant": variant, "role": name, **cells})
+    return rows
 
 
 def _verdict_css(text: str) -> str:
@@ -305,7 +324,8 @@ def _sweep_charts(comparison: Comparison) -> list[str]:
 
 
 def output_files(comparison: Comparison) -> dict[str, str]:
-    """`comparison.csv`, `summary.json` and `report.html`, built in memory."""
+    """`comparison.csv`, `products.csv`, `summary.json` and `report.html`, built in
+    memory."""
     import json
 
     table = comparison.comparison
@@ -325,8 +345,14 @@ def output_files(comparison: Comparison) -> dict[str, str]:
             }
             for row in rows.itertuples()
         }
+    products = comparison.products
     return {
         "comparison.csv": table.to_csv(index=False, float_format="%.6g"),
+        **(
+            {"products.csv": products.to_csv(index=False, float_format="%.6g")}
+            if products is not None
+            else {}
+        ),
         "summary.json": json.dumps(summary, indent=2) + "\n",
         "report.html": render_report(comparison),
     }

@@ -63,7 +63,15 @@ def merge_runs(runs: list[Run]) -> Run:
         merged.transitions += rec.transitions
         for key in merged.arm_counters:
             merged.arm_counters[key] += rec.arm_counters[key]
-        for name in ("purchases", "rule_events", "messages", "unsubscribes", "unsent", "events"):
+        for name in (
+            "purchases",
+            "items",
+            "rule_events",
+            "messages",
+            "unsubscribes",
+            "unsent",
+            "events",
+        ):
             arrays = getattr(rec, name).arrays()
             arrays["customer"] = arrays["customer"] + offset
             getattr(merged, name).add(**arrays)

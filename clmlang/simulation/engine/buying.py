@@ -3,27 +3,13 @@ dropout and the next purchase; subscription renewals."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.special import gammaincinv, ndtri
 
+from .checks import Check, record_items
 from .holdings import take_up
 from .population import NEVER
 from .streams import Purpose
-
-
-@dataclass(frozen=True)
-class Check:
-    """What each purchase of a batch came to: revenue after discounts and upsells, the cost
-    of goods, the offer's discount and bonus, the members' reward, and the profit."""
-
-    revenue: np.ndarray
-    cost_of_goods: np.ndarray
-    discount: np.ndarray
-    bonus: np.ndarray
-    reward: np.ndarray
-    profit: np.ndarray
 
 
 class Buying:
@@ -120,10 +106,14 @@ class Buying:
             discount = np.where(responding, np.minimum(value, value * share + amount), 0.0)
             bonus = np.where(responding, self.steps.offers["bonus"][site_safe], 0.0)
         revenue = value - discount
-        self._upsell(ids, k, product, revenue, cogs)
-        reward = np.where(st.members[ids], cat.reward * revenue, 0.0)
+        main_revenue, main_cost = revenue.copy(), cogs.copy()
+        add_ons = self._upsell(ids, k, product, revenue, cogs)
+        share = np.where(st.members[ids], cat.reward, 0.0)
+        reward = share * revenue
         profit = revenue - cogs - reward - bonus
-        return Check(revenue, cogs, discount, bonus, reward, profit)
+        return Check(
+            revenue, cogs, discount, bonus, reward, profit, main_revenue, main_cost, add_ons, share
+        )
 
     def _upsell(
         self,
@@ -132,10 +122,11 @@ class Buying:
         product: np.ndarray,
         revenue: np.ndarray,
         cogs: np.ndarray,
-    ) -> None:
+    ) -> tuple[tuple[np.ndarray, int], ...]:
         """Add-ons attached to what was bought: added in place to `revenue` and `cogs`, and
-        owned from now on."""
+        owned from now on; returns, for each add-on taken, the purchases it joined."""
         st, cat, S = self.state, self.catalogue, self.streams
+        taken = []
         for main, addons in cat.attach.items():
             hit = np.flatnonzero(product == main)
             for j, addon in enumerate(addons):
@@ -146,6 +137,9 @@ class Buying:
                 revenue[took] += cat.price[addon]
                 cogs[took] += cat.cost[addon]
                 st.owned[ids[took]] |= np.uint64(1) << np.uint64(addon)
+                if took.size:
+                    taken.append((took, addon))
+        return tuple(taken)
 
     def _update_buyers(
         self,
@@ -192,6 +186,7 @@ class Buying:
         """The day's totals and, for purchases answering a message, its arm's counters (the
         purchase log waits for the stage the purchase leads to)."""
         rec = self.recorder
+        record_items(self.recorder, self.catalogue, ids, t, product, check)
         daily = rec.daily
         daily["purchases"][d] += ids.size
         daily["new_customers"][d] += int(first.sum())
@@ -318,6 +313,17 @@ class Buying:
         )
         st.subscribed[ids[cancel]] &= ~bit
         keep = ids[~cancel]
+        if keep.size:
+            rec.items.add(
+                customer=keep,
+                time=float(d),
+                product=j,
+                kind=2,
+                revenue=cat.price[j],
+                cost_of_goods=cat.cost[j],
+                reward=0.0,
+                offer_cost=0.0,
+            )
         rec.daily["subscription_revenue"][d] += cat.price[j] * keep.size
         rec.daily["revenue"][d] += cat.price[j] * keep.size
         rec.daily["cost_of_goods"][d] += cat.cost[j] * keep.size

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 PER_CUSTOMER = 700  # state arrays, traits, the day's working copies (measured: 280-630)
-PER_CUSTOMER_DAY = 2.0  # purchase, message and rule-event logs (measured: 1.0-1.9)
+PER_CUSTOMER_DAY = 2.5  # purchase, item, message and rule-event logs (measured: 1.0-1.9, items 0.4)
 LOGS_PER_CUSTOMER_DAY = 3.0  # kept logs (`logs=True`): tables and file text (measured: 1.7)
 PER_NAME = 16  # each rule's and attribute's own per-customer arrays
 PER_DAY = 4096  # daily counters, stage counts and the daily tables built from them

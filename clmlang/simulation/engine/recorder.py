@@ -16,6 +16,7 @@ __all__ = [
     "DAILY",
     "DAILY_FLOWS",
     "DAILY_MARKETING",
+    "ITEM_KINDS",
     "NOT_SENT",
     "RULE_COUNTERS",
     "Recorder",
@@ -58,6 +59,8 @@ RULE_COUNTERS = (
 # Why a message a rule's flow reached was not delivered, as `Recorder.unsent` codes them
 # (index + 1); recorded only when a run keeps its logs (`Recorder(logs=True)`).
 NOT_SENT = ("not_reachable", "control", "capped", "delayed", "over_capacity")
+# What a row of `Recorder.items` is (its `kind` code is the index).
+ITEM_KINDS = ("main", "add_on", "renewal")
 
 
 class _Log:
@@ -137,6 +140,19 @@ class Recorder:
             product=np.int16,
             arm=np.int32,
             stage=np.int16,  # the customer's stage after the purchase (-1: none)
+        )
+        # what each purchase was made of, and each subscription renewal: one row per product
+        # (a check's main product, each add-on attached to it, a renewal: ITEM_KINDS), with
+        # its share of the check's revenue, cost of goods, members' reward and offer cost
+        self.items = _Log(
+            customer=np.int32,
+            time=np.float64,
+            product=np.int16,
+            kind=np.int8,
+            revenue=np.float64,
+            cost_of_goods=np.float64,
+            reward=np.float64,
+            offer_cost=np.float64,
         )
         self.rule_events = _Log(arm=np.int32, customer=np.int32, day=np.int32)
         self.messages = _Log(

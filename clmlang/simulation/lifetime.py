@@ -1,0 +1,60 @@
+"""How long customers stay: the churn window and the customer lifetime.
+
+The churn window is the scenario's `[market.kpis] churn_days` when it sets one; else the
+longest `goal return within N days` of the spec's stages (the rhythm the company itself
+expects: a customer silent for longer has missed every goal); else 90 days.
+
+A customer's lifetime is the span from their first purchase to their last (an existing
+base's history included). It has ended for customers with no purchase in the churn window
+before the end of the run; for the others it is still going, so it is censored: at least
+what has been seen. `lifetime_days` is the Kaplan-Meier restricted mean of the span, the
+area under the estimated share of customers still buying after t days, up to the longest
+span seen (censoring-aware; short runs make it a lower bound). `lifetime_observed_days` is
+the plain mean of the spans seen so far, biased short by the customers still buying.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .engine import Run
+
+__all__ = ["DEFAULT_CHURN_DAYS", "churn_window", "lifetime_kpis", "restricted_mean"]
+
+DEFAULT_CHURN_DAYS = 90.0
+
+
+def churn_window(run: Run) -> float:
+    """The churn window in days: the market's `kpis.churn_days`, else the stages' longest
+    return goal, else 90."""
+    if run.market.kpis.churn_days is not None:
+        return float(run.market.kpis.churn_days)
+    goals = [s.goal_return_days for s in run.policy.stages if s.goal_return_days]
+    return float(max(goals)) if goals else DEFAULT_CHURN_DAYS
+
+
+def restricted_mean(span: np.ndarray, ended: np.ndarray) -> float:
+    """The Kaplan-Meier restricted mean of `span` (an event where `ended`, else censored),
+    up to the longest span; events at a time come before the censorings at it."""
+    order = np.lexsort((~ended, span))
+    span, ended = span[order], ended[order]
+    times, first = np.unique(span, return_index=True)
+    deaths = np.add.reduceat(ended.astype(np.int64), first)
+    at_risk = span.size - first
+    survival = np.cumprod(1.0 - deaths / at_risk)  # just after each time
+    widths = np.diff(np.r_[times, times[-1]])
+    return float(times[0] + (survival * widths).sum())
+
+
+def lifetime_kpis(first: np.ndarray, last: np.ndarray, days: int, churn_days: float) -> dict:
+    """`lifetime_days` and `lifetime_observed_days` (see the module docstring) from each
+    customer's first and last purchase (NaN and -inf for customers without one)."""
+    buyers = np.isfinite(first)
+    if not buyers.any():
+        return {"lifetime_days": None, "lifetime_observed_days": None}
+    span = (last - first)[buyers]
+    ended = last[buyers] < days - churn_days
+    return {
+        "lifetime_days": round(restricted_mean(span, ended), 6),
+        "lifetime_observed_days": round(float(span.mean()), 6),
+    }
