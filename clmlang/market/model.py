@@ -14,7 +14,6 @@ from typing import Literal
 import numpy as np
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -23,7 +22,9 @@ from pydantic import (
 
 from ..compile.policy import Policy
 from ..core.names import did_you_mean
+from .base import LARGEST, _Model
 from .errors import MarketError, read_toml
+from .prospects import ProspectSource, Prospects, Referrals
 
 __all__ = [
     "Acquisition",
@@ -35,6 +36,9 @@ __all__ = [
     "MarketError",
     "Offers",
     "Population",
+    "ProspectSource",
+    "Prospects",
+    "Referrals",
     "ProductDemand",
     "Roles",
     "RuleResponse",
@@ -43,24 +47,6 @@ __all__ = [
     "market_from_mapping",
     "read_toml",
 ]
-
-
-# No market figure is near this large (calibration on very little data can reach 1e15);
-# beyond it, products of a few figures overflow a float.
-LARGEST = 1e100
-
-
-class _Model(BaseModel):
-    # every float is finite: `inf` passes `ge=0` and `gt=0` and would simulate nonsense
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    @field_validator("*")
-    @classmethod
-    def _not_huge(cls, value: object) -> object:
-        numbers = value.values() if isinstance(value, dict) else (value,)
-        if any(isinstance(v, float) and abs(v) > LARGEST for v in numbers):
-            raise ValueError(f"at most {LARGEST:g} in size")
-        return value
 
 
 Share = Field(ge=0.0, le=1.0)
@@ -276,6 +262,7 @@ class Market(_Model):
     start_date: str = "2026-01-01"
     population: Population = Population()
     acquisition: Acquisition = Acquisition()
+    prospects: Prospects = Prospects()
     buying: Buying = Buying()
     spend: Spend = Spend()
     stages: dict[str, StageEffect] = Field(default_factory=dict)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..core.statistics import welch
 from .engine import Run
+from .engine.prospects import FUNNEL_DAILY
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
 from .logs import event_logs, write_outputs
 from .rule_effects import rule_effects
@@ -215,6 +216,9 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
             frame[f"waited_days_{channel.name}"] = rec.channel_waited[:, i]
     for key in DAILY_MARKETING:
         frame[key] = d[key]
+    if rec.funnel is not None:  # the market has prospects (engine/prospects.py)
+        for key in FUNNEL_DAILY:
+            frame[key] = rec.funnel[key].astype(np.int64)
     return frame
 
 
@@ -248,7 +252,7 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_pro
         "days": days,
         "customers": arrived,
         "new_customers": int(daily["new_customers"].sum()),
-        "acquired_customers": int(st.acquired[:arrived].sum()),
+        "acquired_customers": int(st.acquired[: rec.rows or arrived].sum()),
     }
     for horizon in RETENTION_DAYS:
         eligible = buyers & (first_time <= days - horizon)
@@ -291,8 +295,30 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_pro
     out["capped_messages"] = int(daily["capped"].sum())
     out["unsubscribes"] = int(daily["unsubscribes"].sum())
     out["cac_payback_days"] = _cac_payback(run, daily, cust, time, buy_profit)
-    out.update(_programme_effect(run, cust, revenue, arrived))
+    if rec.funnel is not None:
+        out.update(_funnel(run, out))
+    out.update(_programme_effect(run, cust, revenue, rec.rows or arrived))
     return out
+
+
+def _funnel(run: Run, out: dict) -> dict:
+    """The top of the funnel: prospects who came (from the sources and by referral), those
+    who made a first purchase, and the cost of a new customer (CAC): what acquisition cost
+    (sources, acquired customers, referral rewards) per customer acquired in the run."""
+    f = run.recorder.funnel
+    came = int(f["prospect_arrivals"].sum())
+    converted = int(f["conversions"].sum())
+    acquired = int(out["acquired_customers"] or 0)
+    cost = float(out["acquisition_cost"] or 0.0)
+    return {
+        "prospects": came,
+        "referrals": int(f["referrals"].sum()),
+        "conversions": converted,
+        "conversion_rate": _r(converted / came) if came else None,
+        "prospects_lost": int(f["prospects_lost"].sum()),
+        "prospects_at_end": int(f["prospects"][-1]) if f["prospects"].size else 0,
+        "cac": _r(cost / acquired) if acquired else None,
+    }
 
 
 def _programme_effect(run: Run, cust, revenue, arrived: int) -> dict:
@@ -319,7 +345,8 @@ def _cac_payback(run: Run, daily: pd.DataFrame, cust, time, profit) -> float | N
     happened); its subscription renewals are not told apart and stay in."""
     acquisition = daily["acquisition_cost"].cumsum().to_numpy()
     arrived = int(daily["customers"].iloc[-1]) if len(daily) else 0
-    if not acquisition.size or acquisition[-1] == 0 or not run.state.acquired[:arrived].any():
+    rows = run.recorder.rows or arrived
+    if not acquisition.size or acquisition[-1] == 0 or not run.state.acquired[:rows].any():
         return None
     gross = daily["gross_profit"].to_numpy()
     existing = run.state.prior_purchases[cust] > 0

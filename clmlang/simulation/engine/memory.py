@@ -39,8 +39,11 @@ MARGIN = 1.5  # the estimate is a mean; temporaries of a busy day come on top
 
 
 def expected_customers(market: Market, customers: int, days: int) -> float:
-    """The starting customers plus the acquisitions expected over `days` days."""
-    return customers + market.acquisition.per_day * days
+    """The starting customers plus the acquisitions and prospects expected over `days` days."""
+    acquired = customers + market.acquisition.per_day * days
+    if not market.prospects.active:
+        return acquired
+    return acquired + market.prospects.expected(acquired, days)
 
 
 def run_bytes(

@@ -18,6 +18,7 @@ import numpy as np
 from ...compile.policy import Policy
 from ...market.model import Market
 from .holdings import Holdings
+from .prospects import plan_arrivals
 
 __all__ = ["Base", "State", "draw_population"]
 
@@ -64,6 +65,7 @@ class State:
     # the history before day 0, kept as it was (the fields above move on with the run)
     prior_purchases: np.ndarray = None  # type: ignore[assignment]
     prior_last_t: np.ndarray = None  # type: ignore[assignment]
+    plan: object = None  # prospects.ArrivalPlan: who comes on each day, when there are prospects
 
     def __post_init__(self) -> None:
         n = self.n
@@ -175,10 +177,13 @@ def draw_population(
     def by_name(kind: str, name: str) -> np.random.Generator:
         return np.random.default_rng([named_key, zlib.crc32(f"{kind}:{name}".encode())])
 
-    arrival = _arrivals(market, customers, days, arrivals_rng)
+    # with prospects, whoever comes during the run takes the next free row on the day they
+    # come (engine/prospects.py); without, the acquired customers' arrivals are drawn here
+    plan = plan_arrivals(market, customers, days, arrivals_rng)
+    arrival = _arrivals(market, customers, days, arrivals_rng) if plan is None else plan.arrival
     n = arrival.size
     acquired = np.zeros(n, dtype=bool)
-    acquired[customers:] = True
+    acquired[customers:] = plan is None
     audience = _audiences(policy, market, n, audience_rng)
     b = market.buying
     rate = buying_rng.gamma(b.r, 1.0 / b.alpha, size=n)
@@ -199,6 +204,7 @@ def draw_population(
         control=control,
         attributes=_attributes(policy, market, n, by_name),
     )
+    state.plan = plan
     if market.population.start == "existing":
         _seed_existing_base(state, market, customers, by_name("population", "existing"))
     return state

@@ -42,6 +42,7 @@ from .messaging import Messaging, _Cap
 from .offers import mean_check
 from .population import NEVER, Base, State, apply_base, draw_population
 from .program import Program
+from .prospects import Funnel
 from .recorder import Recorder, Trace
 from .rules import Rules, window_days
 from .segments import SegmentMemory, Segments
@@ -71,7 +72,7 @@ class Run:
     stats_seed: int = 0
 
 
-class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
+class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
     def __init__(
         self,
         policy: Policy,
@@ -86,7 +87,7 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
         logs: bool = False,
     ):
         self.policy, self.market, self.days = policy, market, days
-        if blocks < 1 or customers % blocks or (blocks > 1 and market.acquisition.per_day):
+        if blocks < 1 or customers % blocks or (blocks > 1 and (market.acquisition.per_day or market.prospects.active)):
             raise ValueError("blocks: equal blocks of the starting customers, no acquisition")
         self.blocks, self.block_size = blocks, max(customers // blocks, 1)
         self.progress = progress
@@ -151,6 +152,7 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
             or self.segments.any_time_driven
             or any(r.trigger.kind in ("condition", "every", "schedule") for r in self.rules)
         )
+        self._funnel_start()  # prospects, when the market has them (prospects.py)
         self.today = DayWork.start(policy, blocks)
         # the channels with a queue: each one's waiting messages, in order of arrival, as
         # (day they arrived, send step, arm, customers)
@@ -244,16 +246,23 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
     # ---- one day ------------------------------------------------------------------------
     def _day(self, d: int) -> None:
         st, rec = self.state, self.recorder
+        self._arrive(d)  # with prospects: today's newcomers take their rows (prospects.py)
         bucket = self.calendar.take(d)
-        self.arrived = self.customers + int(np.searchsorted(self.acquired_arrival, d + 1.0))
+        if self.plan is None:
+            self.arrived = self.customers + int(np.searchsorted(self.acquired_arrival, d + 1.0))
         self.today = DayWork.start(self.policy, self.blocks)
-        new_acquired = int(np.sum((self.acquired_arrival >= d) & (self.acquired_arrival < d + 1)))
-        rec.daily["acquisition_cost"][d] += new_acquired * self.market.acquisition.cost
+        if self.plan is None:
+            arriving = (self.acquired_arrival >= d) & (self.acquired_arrival < d + 1)
+            rec.daily["acquisition_cost"][d] += int(np.sum(arriving)) * self.market.acquisition.cost
+        else:
+            self._prospects_enter(d)
 
         # 1. purchases
         due = [v for (kind, _), v in bucket.items() if kind in ("purchase", "response")]
         if due:
             self._purchases(self.idset.union(due), d)
+        if ("leave", None) in bucket:  # prospects who did not buy leave the base
+            self._leave(bucket[("leave", None)], d)
         # 2. renewals
         for (kind, key), ids in bucket.items():
             if kind == "billing":
@@ -280,6 +289,8 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging):
         counts[0] = self.arrived - counts[1:].sum()
         rec.stage_counts[d] = counts
         rec.segment_counts[d] = self.segments.count
+        if self.plan is not None:
+            self._funnel_day_end(d)
 
 
 def simulate_policy(

@@ -44,6 +44,9 @@ class Purpose:
     CAPACITY = 19
     ATTRIBUTE = 20
     WAKE = 21
+    ARRIVAL = 22  # a contact's time of arrival within its day
+    CONVERT = 23  # a prospect's wait for a first purchase on their own
+    LEAVE = 24  # a prospect's wait before leaving the base
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
