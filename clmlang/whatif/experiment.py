@@ -64,6 +64,12 @@ def plan(scenario: Scenario, replications: int | None = None, logs: bool = False
     for variant in scenario.all_variants():
         policy, market = variant_policy(scenario, variant)
         shards = _shard_sizes(settings.customers, settings.shards)
+        if len(shards) > 1 and market.prospects.active:
+            # the sources and referrals feed one base: split, each shard would get them all
+            raise MarketError(
+                scenario.path,
+                [("simulation.shards", "a market with prospects runs as one shard (shards = 1)")],
+            )
         for r in range(reps):
             for k, size in enumerate(shards):
                 # replication r (and shard k) has the same seed in every variant

@@ -75,6 +75,7 @@ class Funnel:
         market = self.market.prospects
         n = self.n
         self.sources = list(market.sources.values())
+        self.at_start = np.array([s.at_start for s in self.sources], dtype=np.int64)
         self.referral_source = len(self.sources)
         self.source = np.full(n, -1, dtype=np.int16)
         self.leaves_t = np.full(n, NEVER)
@@ -124,13 +125,18 @@ class Funnel:
         self.calendar.add_spread(
             np.floor(self.leaves_t[prospects][out]), "leave", None, prospects[out]
         )
+        bought = counts[1:] - (self.at_start if d == 0 else 0)  # a list on day 0 is free
         cost = self.market.acquisition.cost * acquired.size
-        cost += sum(s.cost * int(n) for s, n in zip(self.sources, counts[1:], strict=True))
+        cost += sum(s.cost * int(n) for s, n in zip(self.sources, bought, strict=True))
         rec.daily["acquisition_cost"][d] += cost
         rec.funnel["prospect_arrivals"][d] += prospects.size
         rec.funnel["referrals"][d] += referred
         self.today_prospects = prospects
         self.arrived = self.next_row
+        if self.trace and (prospects == self.trace.customer).any():
+            i = int(np.flatnonzero(prospects == self.trace.customer)[0])
+            names = [*self.market.prospects.sources, "referral"]
+            self.trace.add(st.arrival[prospects[i]], "prospect", f"came from {names[kind[i]]}")
 
     def _referred(self, d: int) -> int:
         """How many prospects the customers bring today: Poisson, at the referral rate of each
