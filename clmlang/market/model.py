@@ -22,9 +22,9 @@ from pydantic import (
 
 from ..compile.policy import Policy
 from ..core.names import did_you_mean
-from .base import LARGEST, _Model
+from .base import _Model
 from .errors import MarketError, read_toml
-from .prospects import ProspectSource, Prospects, Referrals
+from .prospects import Prospects, ProspectSource, Referrals
 
 __all__ = [
     "Acquisition",
@@ -36,10 +36,10 @@ __all__ = [
     "MarketError",
     "Offers",
     "Population",
+    "ProductDemand",
     "ProspectSource",
     "Prospects",
     "Referrals",
-    "ProductDemand",
     "Roles",
     "RuleResponse",
     "Spend",

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.statistics import welch
+from .acquisition import cac_payback, funnel
 from .engine import Run
 from .engine.prospects import FUNNEL_DAILY
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
@@ -294,31 +295,11 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_pro
     out["messages"] = int(daily["messages"].sum())
     out["capped_messages"] = int(daily["capped"].sum())
     out["unsubscribes"] = int(daily["unsubscribes"].sum())
-    out["cac_payback_days"] = _cac_payback(run, daily, cust, time, buy_profit)
+    out["cac_payback_days"] = cac_payback(run, daily, cust, time, buy_profit)
     if rec.funnel is not None:
-        out.update(_funnel(run, out))
+        out.update(funnel(run, out))
     out.update(_programme_effect(run, cust, revenue, rec.rows or arrived))
     return out
-
-
-def _funnel(run: Run, out: dict) -> dict:
-    """The top of the funnel: prospects who came (from the sources and by referral), those
-    who made a first purchase, and the cost of a new customer (CAC): what acquisition cost
-    (sources, acquired customers, referral rewards) per customer acquired in the run."""
-    f = run.recorder.funnel
-    came = int(f["prospect_arrivals"].sum())
-    converted = int(f["conversions"].sum())
-    acquired = int(out["acquired_customers"] or 0)
-    cost = float(out["acquisition_cost"] or 0.0)
-    return {
-        "prospects": came,
-        "referrals": int(f["referrals"].sum()),
-        "conversions": converted,
-        "conversion_rate": _r(converted / came) if came else None,
-        "prospects_lost": int(f["prospects_lost"].sum()),
-        "prospects_at_end": int(f["prospects"][-1]) if f["prospects"].size else 0,
-        "cac": _r(cost / acquired) if acquired else None,
-    }
 
 
 def _programme_effect(run: Run, cust, revenue, arrived: int) -> dict:
@@ -335,26 +316,6 @@ def _programme_effect(run: Run, cust, revenue, arrived: int) -> dict:
         "programme_revenue_per_customer_high": _r(high),
         "programme_incremental_revenue": _r(diff * int((~control).sum())),
     }
-
-
-def _cac_payback(run: Run, daily: pd.DataFrame, cust, time, profit) -> float | None:
-    """Days until the cumulative gross profit of the customers new in the run covers the
-    cumulative acquisition cost; None when nobody was acquired or acquiring cost nothing.
-
-    An existing base's purchases are left out (they would pay back an acquisition that never
-    happened); its subscription renewals are not told apart and stay in."""
-    acquisition = daily["acquisition_cost"].cumsum().to_numpy()
-    arrived = int(daily["customers"].iloc[-1]) if len(daily) else 0
-    rows = run.recorder.rows or arrived
-    if not acquisition.size or acquisition[-1] == 0 or not run.state.acquired[:rows].any():
-        return None
-    gross = daily["gross_profit"].to_numpy()
-    existing = run.state.prior_purchases[cust] > 0
-    if existing.any():
-        day = np.floor(time[existing]).astype(np.int64)
-        gross = gross - np.bincount(day, weights=profit[existing], minlength=gross.size)
-    covered = np.flatnonzero(pd.Series(gross).cumsum().to_numpy() >= acquisition)
-    return float(covered[0]) if covered.size else None
 
 
 def _cohorts(run: Run, cust, time) -> pd.DataFrame:

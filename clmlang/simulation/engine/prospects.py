@@ -49,7 +49,7 @@ def plan_arrivals(
     rates = [market.acquisition.per_day] + [s.per_day for s in sources]
     counts = rng.poisson(rates, size=(days, len(rates))).astype(np.int64)
     if days:
-        counts[0, 1:] += [s.at_start for s in sources]
+        counts[0, 1:] += np.array([s.at_start for s in sources], dtype=np.int64)
     new = market.population.start == "new"
     base = rng.random(customers) if new else np.zeros(customers)
     referral_rows = 0
@@ -110,8 +110,12 @@ class Funnel:
         self.funnel_customers += acquired.size
         prospects, kind = rows[kinds >= 0], kinds[kinds >= 0]
         self.source[prospects] = kind
-        convert = np.array([s.convert for s in self.sources] + [self.market.prospects.referrals.convert])
-        leave = np.array([s.dropout for s in self.sources] + [self.market.prospects.referrals.dropout])
+        convert = np.array(
+            [s.convert for s in self.sources] + [self.market.prospects.referrals.convert]
+        )
+        leave = np.array(
+            [s.dropout for s in self.sources] + [self.market.prospects.referrals.dropout]
+        )
         with np.errstate(divide="ignore"):
             wait = -np.log(self.streams.uniform(prospects, Purpose.CONVERT)) / convert[kind]
             stay = -np.log(self.streams.uniform(prospects, Purpose.LEAVE)) / leave[kind]
@@ -149,7 +153,9 @@ class Funnel:
         st = self.state
         buyers = st.alive[rows] & (st.purchases[rows] > 0)
         lifted = buyers & (self.referral_until[rows] >= d)
-        rate = ref.per_day * (np.count_nonzero(buyers) + (ref.lift - 1.0) * np.count_nonzero(lifted))
+        rate = ref.per_day * (
+            np.count_nonzero(buyers) + (ref.lift - 1.0) * np.count_nonzero(lifted)
+        )
         n = min(int(self.referral_rng.poisson(max(rate, 0.0))), self.referral_room)
         self.referral_room -= n
         return n

@@ -87,7 +87,11 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
         logs: bool = False,
     ):
         self.policy, self.market, self.days = policy, market, days
-        if blocks < 1 or customers % blocks or (blocks > 1 and (market.acquisition.per_day or market.prospects.active)):
+        if (
+            blocks < 1
+            or customers % blocks
+            or (blocks > 1 and (market.acquisition.per_day or market.prospects.active))
+        ):
             raise ValueError("blocks: equal blocks of the starting customers, no acquisition")
         self.blocks, self.block_size = blocks, max(customers // blocks, 1)
         self.progress = progress
