@@ -241,13 +241,21 @@ _KPIS = (
     ("messages", "messages sent", "{:,.0f}"),
     ("unsubscribes", "unsubscribes", "{:,.0f}"),
 )
+# shown when the market has prospects (docs/model.md, "Prospects")
+_FUNNEL_KPIS = (
+    ("prospects", "prospects", "{:,.0f}"),
+    ("conversions", "conversions (first purchases)", "{:,.0f}"),
+    ("conversion_rate", "conversion rate", "{:.1%}"),
+    ("cac", "CAC (acquisition cost per customer)", "{:,.0f}"),
+)
 
 
 def _print_kpis(result: Forecast, policy: Policy) -> None:
     console = _console()
     title = f"{escape(policy.program)}: {result.summary['days']} days"  # the user's text: no markup
     table = Table("KPI", "forecast", title=title)
-    for key, label, fmt in _KPIS:
+    funnel = _FUNNEL_KPIS if "prospects" in result.summary else ()
+    for key, label, fmt in (*_KPIS, *funnel):
         value = result.summary.get(key)
         table.add_row(label, "-" if value is None else fmt.format(value))
     console.print(table)
