@@ -15,6 +15,8 @@ from clmlang.market.model import Market, MarketError
 from clmlang.market.scenario import load_scenario, load_scenario_file
 from clmlang.whatif.experiment import plan
 
+from .conftest import clm
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # no rules: prospects convert on their own or leave
@@ -254,3 +256,16 @@ def test_shards_are_refused_with_prospects(tmp_path: Path):
     )
     with pytest.raises(MarketError, match="one shard"):
         plan(load_scenario_file(path), replications=1)
+
+
+def test_a_run_too_large_names_the_source(tmp_path: Path):
+    """Prospects past what one run can hold: a CLM200 at the source that brings them."""
+    path = tmp_path / "s.toml"
+    path.write_text(
+        f'[simulation]\nspec = "{ROOT / "specs" / "clinic.clm"}"\ncustomers = 100\n'
+        "days = 365\n[market.prospects.sources.web]\nper_day = 1e9\n"
+    )
+    done = clm("simulate", "--scenario", str(path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{path}:6:" in done.stderr
+    assert "lower `market.prospects.sources.web.per_day`" in done.stderr

@@ -222,6 +222,9 @@ def _check_size(
     key = "simulation.customers"
     if "`market.acquisition" in problem:
         key = "market.acquisition.per_day"
+    elif "`market.prospects." in problem:
+        key = problem.split("`market.prospects.", 1)[1].split("`", 1)[0]
+        key = "market.prospects." + key
     raise _market_failure(MarketError(str(scenario), [(key, problem)]), PROBLEMS)
 
 

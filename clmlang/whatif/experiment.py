@@ -283,6 +283,9 @@ def _check_memory(scenario: Scenario, tasks: list[Task], at_once: int, logs: boo
             key = "simulation.customers"
             if "`market.acquisition" in problem:
                 key = "market.acquisition.per_day"
+            elif "`market.prospects." in problem:
+                key = problem.split("`market.prospects.", 1)[1].split("`", 1)[0]
+                key = "market.prospects." + key
             raise MarketError(scenario.path, [(key, problem)])
 
 

@@ -107,6 +107,9 @@ def size_problem(
         **(names or {}),
     }
     n = expected_customers(market, customers, days)
+    prospects = n - (customers + market.acquisition.per_day * days)
+    if prospects > n / 2:  # the prospects make most of the run: name their biggest source
+        names["per_day"] = _prospects_key(market, days)
     if n > MAX_CUSTOMERS:
         culprit = names["per_day"] if n > 2 * customers else names["customers"]
         return (
@@ -118,7 +121,7 @@ def size_problem(
     if need <= have:
         return None
     lower = [names["customers"], names["days"]]
-    if market.acquisition.per_day * days > customers:
+    if n - customers > customers:
         lower.insert(0, names["per_day"])
     if copies > 1 and names["copies"]:
         lower.append(names["copies"])
@@ -130,6 +133,18 @@ def size_problem(
         + ", ".join(f"`{x}`" for x in lower[:-1])
         + f" or `{lower[-1]}`"
     )
+
+
+def _prospects_key(market: Market, days: int) -> str:
+    """The market key that brings the most prospects: a source's rate or list, or referrals."""
+    keys = {"market.prospects.referrals.per_day": market.prospects.expected(0, days)}
+    keys["market.prospects.referrals.per_day"] -= sum(
+        s.at_start + s.per_day * days for s in market.prospects.sources.values()
+    )
+    for name, s in market.prospects.sources.items():
+        keys[f"market.prospects.sources.{name}.per_day"] = s.per_day * days
+        keys[f"market.prospects.sources.{name}.at_start"] = s.at_start
+    return max(keys, key=lambda k: keys[k])
 
 
 def _size(n: float) -> str:
