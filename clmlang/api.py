@@ -70,17 +70,37 @@ def loads(text: str, name: str = "<string>", *, strict: bool = False) -> Policy:
     return _policy_or_raise(analyse_text(text, name), strict)
 
 
-def explain(spec: str | Path | Analysis, customer: Mapping[str, object] | str) -> Explanation:
+def explain(
+    spec: str | Path | Analysis,
+    customer: Mapping[str, object] | str,
+    market: Market | Scenario | str | Path | None = None,
+) -> Explanation:
     """What the spec does with one customer: stage, segments, and a verdict per rule.
 
     `customer` is a mapping of state fields (`{"purchases": 4, "owns": ["facial"]}`) or the
-    same as text (`"purchases=4, owns=facial"`). Raises `ClmError` when the spec has errors
-    and `explain.CustomerError` (a ValueError) when the customer cannot be read.
+    same as text (`"purchases=4, owns=facial"`). The buying model's predictions (`p_alive`,
+    ...) use `market`'s buying and spend parameters (a `Market`, a scenario or its file), the
+    default market's without one. Raises `ClmError` when the spec has errors,
+    `explain.CustomerError` (a ValueError) when the customer cannot be read and
+    `MarketError` for a bad scenario file.
     """
+    from .market.scenario import Scenario, load_scenario_file
+
     analysis = spec if isinstance(spec, Analysis) else analyse(spec)
     policy = _policy_or_raise(analysis, strict=False)
     values = parse_customer(customer) if isinstance(customer, str) else customer
-    return _explain(policy, Symbols.from_spec(analysis.spec), analysis.sources, values)
+    source = "the default market"
+    if isinstance(market, str | Path):
+        source = f"the market of {market}"
+        market = load_scenario_file(market)
+    if isinstance(market, Scenario):
+        source = "the scenario's market" if source.startswith("the default") else source
+        market = market.market
+    elif market is not None:
+        source = "the given market"
+    model = (market or Market()).buying_model()
+    symbols = Symbols.from_spec(analysis.spec)
+    return _explain(policy, symbols, analysis.sources, values, model, source)
 
 
 def find_specs(paths: Iterable[str | Path]) -> Iterator[Path]:

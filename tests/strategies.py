@@ -113,7 +113,7 @@ def events(draw, allow_stage=True):  # type: ignore[no-untyped-def]
         )
     if kind in (s.EventKind.ENTER, s.EventKind.LEAVE):
         return s.Event(kind, stage=draw(names), span=SPAN)
-    return s.Event(kind, span=SPAN)
+    return s.Event(kind, span=SPAN, behaviour=draw(names))
 
 
 schedules = st.one_of(
@@ -284,6 +284,7 @@ items = st.one_of(
     ),
     st.builds(s.Attribute, names, names, st.just(SPAN)),
     st.builds(s.Audience, names, optional(texts), st.just(SPAN)),
+    st.builds(s.CustomerEvent, names, optional(texts), st.just(SPAN)),
     st.builds(
         s.Stage,
         names,

@@ -87,7 +87,7 @@ def test_compile_writes_policy(good: Path, tmp_path: Path):
     out = tmp_path / "out" / "policy.json"
     assert clm("compile", str(good), "-o", str(out)).returncode == 0
     first = out.read_bytes()
-    assert json.loads(first)["format_version"] == "1.2"
+    assert json.loads(first)["format_version"] == "1.4"
     assert clm("compile", str(good), "-o", str(out)).returncode == 0
     assert out.read_bytes() == first
     assert [p.name for p in out.parent.iterdir()] == ["policy.json"]  # no temporary files left

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import clmlang
@@ -166,7 +168,10 @@ REQUIRED = {
     "transactional",
     *(
         f"item:{n}"
-        for n in "Use Channel Cap Control Product Attribute Audience Rfm Stage Segment Rule".split()
+        for n in (
+            "Use Channel Cap Control Product Attribute CustomerEvent Audience Rfm Stage Segment"
+            " Rule"
+        ).split()
     ),
     *(f"channel:{k}" for k in ("email", "sms", "push", "call", "messenger", "custom")),
     "cap:global",
@@ -189,9 +194,11 @@ REQUIRED = {
     "event:first purchase:product",
     "event:enter",
     "event:leave",
+    "event:event",
     "after:purchase",
     "after:first purchase",
     "after:enter",
+    "after:event",
     "after:attribute",
     "before:date",
     "before:anniversary",
@@ -208,6 +215,7 @@ REQUIRED = {
     "success:purchase:product",
     "success:purchase:line",
     "success:enter",
+    "success:event",
     "on success",
     "on failure",
     "on failure:nested",
@@ -248,3 +256,51 @@ def test_readme_spec_is_clean():
         analysis = clmlang.analyse_text(block, "README.md")
         assert analysis.diagnostics == (), [d.message for d in analysis.diagnostics]
         assert analysis.policy is not None
+
+
+def test_car_dealer_customers_change_over_time():
+    """simulations/car_dealer_life_changes.toml: the rules that wait for a change fire on it.
+
+    Mileage from 8,000 km (sd 4,000) growing 40 km a day crosses 15,000 during the year, so
+    the reminder fires on days after day 0; 5% of customers await a car on days 0-59, and
+    `3 days before delivery_date` fires for those from day 3 (57 of 60 days) on days 0-56;
+    weddings on days 0-89 have their first anniversary a year on, 7 days before it from day 358.
+    """
+    path = ROOT / "simulations" / "car_dealer_life_changes.toml"
+    n = 4000
+    run = clmlang.simulate(market=path, customers=n, logs=True)
+    messages = run.logs()["messages"]
+    day = (pd.to_datetime(messages["date"]) - pd.Timestamp("2026-01-01")).dt.days
+    by_rule = {rule: day[messages["rule"] == rule] for rule in messages["rule"].unique()}
+
+    delivery = by_rule["delivery_ready"]
+    expected = n * 0.05 * 57 / 60
+    assert abs(delivery.size - expected) <= 4 * math.sqrt(expected) and delivery.max() <= 56
+    service = by_rule["heavy_use_service"]
+    assert service.size > 50 and (service > 30).sum() > 5 * (service <= 30).sum()
+    wedding = by_rule["wedding_congratulations"]
+    assert wedding.size and wedding.min() >= 358
+    off = clmlang.simulate(market=path, variant="no mileage reminder", customers=n, logs=True)
+    assert "heavy_use_service" not in set(off.logs()["messages"]["rule"])
+
+
+def test_the_cart_example_reacts_to_abandoned_carts():
+    """simulations/ecommerce_cart.toml: the market abandons carts, browses and writes
+    reviews; the cart reminder fires on carts (no more often than there are carts: once per
+    14 days, only for buyers), its 20% holdout gets nothing, and without the rule (the
+    variant) it fires never while the carts are still counted."""
+    path = ROOT / "simulations" / "ecommerce_cart.toml"
+    base = clmlang.simulate(market=path, customers=2000, days=90)
+    carts = int(base.daily["events_cart_abandoned"].sum())
+    assert carts > 0 and base.daily["events_page_visit"].sum() > carts
+    rules = base.rules.set_index("rule")
+    fired = int(rules.loc["cart_reminder", "fired"])
+    assert 0 < fired <= carts
+    assert int(rules.loc["cart_reminder", "holdout"]) > 0
+    assert int(rules.loc["review_request", "converted"]) > 0  # a review within 14 days
+    off = clmlang.simulate(market=path, variant="no cart reminder", customers=2000, days=90)
+    assert (
+        "cart_reminder" not in set(off.rules["rule"])
+        or not off.rules.set_index("rule").loc["cart_reminder", "fired"]
+    )
+    assert off.daily["events_cart_abandoned"].sum() > 0

@@ -43,6 +43,13 @@ USES = {
         "segment g when {w} > 3",
     ],
     "audience": ["segment g when audience is {w}"],
+    "event": [
+        "rule r {{ on event {w} }}",
+        "rule r {{ on 3 days after event {w} }}",
+        "rule r {{ success event {w} within 3 days }}",
+        "segment g when events of {w} > 1",
+        "segment g when days_since_event of {w} < 7",
+    ],
 }
 
 
@@ -73,6 +80,8 @@ def test_reserved_names_are_exactly_the_keywords_that_collide(kind):
         ("segment true when purchases > 0", "true"),
         ("attribute purchase date", "purchase"),
         ("audience not", "not"),
+        ("event line", "line"),
+        ("attribute event date", "event"),
     ],
 )
 def test_a_reserved_name_is_refused_at_its_declaration(declaration, name):

@@ -45,7 +45,8 @@ def run():
     policy = clmlang.loads(SPEC, "cars.clm")
     market = Market.model_validate(
         {
-            "products": {"car": {"weight": 0.3}, "service": {"weight": 0.7}},
+            # a car is durable: its owner buys another only after keep_days (docs/model.md)
+            "products": {"car": {"weight": 0.3, "keep_days": 20}, "service": {"weight": 0.7}},
             "channels": {"email": {"reach": 1.0}},
         }
     )

@@ -19,7 +19,7 @@ THRESHOLD = 250
 RECENT = 10  # days
 SPEC = f"""program "Shop" currency USD
 channel email cost 1
-product tee role profit price 60 cost 20
+product tee role profit price 60 cost 20 every 30 days
 stage all when purchases >= 0
 segment high_value when total_spent >= {THRESHOLD}
 segment recent when days_since_purchase <= {RECENT} days

@@ -246,7 +246,7 @@ def test_clinic_moves_customers_through_stages_and_loyal_return_sooner():
 
 TRIGGERS = """program "Triggers"
 channel email cost 0
-product a role profit price 10 cost 1 line main
+product a role profit price 10 cost 1 line main every 30 days
 attribute birthday date
 stage new when purchases <= 1
 stage repeat when purchases >= 2
@@ -346,6 +346,7 @@ def test_cli_simulate_writes_every_output(tmp_path):
         "transitions.csv",
         "cohorts.csv",
         "rules.csv",
+        "goals.csv",
     }
     assert "revenue" in done.stdout
 

@@ -7,7 +7,7 @@ from clmlang.simulation.engine.recorder import Trace
 
 SPEC = """program "Shop" currency USD
 channel email cost 0.1
-product tee role profit price 20 cost 8
+product tee role profit price 20 cost 8 every 30 days
 stage new when purchases <= 1
 stage repeat when purchases >= 2
 rule thanks { on purchase send email "Thanks" }

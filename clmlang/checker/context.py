@@ -113,4 +113,4 @@ def rule_named_in(message: str, names: list[str]) -> bool:
     return len(names) == 1 and f"`{names[0]}`" in message
 
 
-_DECLARABLE = {"product", "channel", "stage", "segment", "audience", "attribute", "rule"}
+_DECLARABLE = {"product", "channel", "stage", "segment", "audience", "attribute", "rule", "event"}

@@ -64,6 +64,12 @@ def _rule(ctx: Context, rule: s.Rule) -> None:
 
 def _event(ctx: Context, event: s.Event) -> None:
     sy = ctx.symbols
+    if event.behaviour is not None:
+        name = event.behaviour.text
+        if name in sy.events:
+            ctx.used.add(("event", name))
+        else:
+            ctx.undefined("event", name, event.behaviour.span, sy.events)
     if event.product is not None and event.product.text not in sy.products:
         ctx.undefined("product", event.product.text, event.product.span, sy.products)
     if event.line is not None and event.line.text not in sy.lines:

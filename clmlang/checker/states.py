@@ -26,6 +26,7 @@ _MAX_GRID = 200_000
 # `90..179 days` and `>= 180 days` leave no gap.
 _INTEGER_COLUMNS = (
     "purchases",
+    "events:",
     "messages:",
     "stage",
     "previous_stage",
@@ -36,6 +37,7 @@ _INTEGER_COLUMNS = (
 # Examples list the columns a strategist thinks in first.
 _ORDER = ("purchases", "days_since_purchase", "days_since_first_purchase", "total_spent")
 _CODE_COLUMNS = ("stage", "previous_stage", "last_product", "audience")
+_PREDICTIONS = ("p_alive", "expected_purchases:", "predicted_value:")
 
 
 def is_exact(expr: Expr) -> bool:
@@ -110,8 +112,10 @@ def _candidates(
         values.update((a + b) / 2 for a, b in itertools.pairwise(numbers))
         values.update(a + 0.5 for a in numbers)
     values = {math.floor(v) if integer else v for v in values if v >= 0}
+    if key == "p_alive":  # a probability; 1 with no repeat purchase
+        values = {v for v in values if v <= 1} | {1.0}
     result: list[object] = sorted(values)
-    if key.startswith(("days_since", "attr:")):
+    if key.startswith(("days_since", "attr:", *_PREDICTIONS)):
         result.insert(0, math.nan)  # no purchase yet, or not known
     return result
 
@@ -175,6 +179,17 @@ def _lines_feasible(c: dict[str, np.ndarray], rows: int, lines: dict[str, list[s
                     keep &= total >= part
                 else:  # bought the product: the line's last purchase is as recent or more
                     keep &= np.isnan(part) | (total <= part)
+    return keep
+
+
+def _events_feasible(c: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    """A customer has had an event exactly when the days since the last one are known."""
+    keep = np.ones(rows, dtype=bool)
+    for key, count in c.items():
+        field, _, name = key.partition(":")
+        days = c.get(f"days_since_event:{name}")
+        if field == "events" and days is not None:
+            keep &= (count.astype(float) > 0) == ~np.isnan(days.astype(float))
     return keep
 
 
@@ -252,8 +267,10 @@ class StateGrid:
         purchases = c.get("purchases")
         recency = c.get("days_since_purchase")
         first = c.get("days_since_first_purchase")
-        # Purchase dates are unknown exactly when there is no purchase yet.
-        for dated in (recency, first):
+        # Purchase dates, and the buying model's predictions, are unknown exactly when there
+        # is no purchase yet.
+        predictions = [v for k, v in c.items() if k.startswith(_PREDICTIONS)]
+        for dated in (recency, first, *predictions):
             if purchases is not None and dated is not None:
                 keep &= (purchases == 0) == np.isnan(dated.astype(float))
         if recency is not None and first is not None:
@@ -267,6 +284,7 @@ class StateGrid:
             keep &= (purchases == 0) == (last < 0)
         keep &= self._ownership(last)
         keep &= _per_product_feasible(c, self.rows) & _lines_feasible(c, self.rows, self.lines)
+        keep &= _events_feasible(c, self.rows)
         columns = {k: v[keep] for k, v in c.items()}
         return StateGrid(columns, int(keep.sum()), self.exhaustive, self.facts)
 

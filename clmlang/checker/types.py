@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from ..core.names import suggest
 from ..language import syntax as s
-from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, FUNCTIONS, PRODUCT_FIELDS, Type
+from ..language.vocabulary import (
+    ATTRIBUTE_TYPES,
+    EVENT_FIELDS,
+    FIELDS,
+    FUNCTIONS,
+    PRODUCT_FIELDS,
+    Type,
+)
 from .context import Context
 from .units import NUMBER, NUMERIC, Side, arithmetic_type, unit_hint, word
 
@@ -175,17 +182,20 @@ def _ref_type(ctx: Context, ref: s.Ref) -> Type | str | None:
 
 
 def _field_of_type(ctx: Context, expr: s.FieldOf) -> Type | None:
-    """`purchases of X`, `days_since_purchase of line L`: a count or a duration."""
+    """`purchases of X`, `days_since_purchase of line L`, `events of E`: a count or a
+    duration."""
     name, target, sy = expr.field.text, expr.target.text, ctx.symbols
+    if name in EVENT_FIELDS:
+        return _event_field_type(ctx, expr)
     t = PRODUCT_FIELDS.get(name)
     if t is None:
         ctx.error(
             "CLM103",
-            f"`{name}` cannot be about one product: only "
-            + " and ".join(f"`{f} of ...`" for f in PRODUCT_FIELDS)
+            f"`{name}` cannot be about one product or event: only "
+            + ", ".join(f"`{f} of ...`" for f in [*PRODUCT_FIELDS, *EVENT_FIELDS])
             + " can",
             expr.field.span,
-            suggest(name, PRODUCT_FIELDS)
+            suggest(name, [*PRODUCT_FIELDS, *EVENT_FIELDS])
             or "write `purchases of PRODUCT` or `days_since_purchase of line LINE`",
         )
         return None
@@ -213,6 +223,23 @@ def _field_of_type(ctx: Context, expr: s.FieldOf) -> Type | None:
     return t
 
 
+def _event_field_type(ctx: Context, expr: s.FieldOf) -> Type:
+    """`events of E`, `days_since_event of E`: E a declared event."""
+    name, target, events = expr.field.text, expr.target.text, ctx.symbols.events
+    if expr.line:
+        ctx.error(
+            "CLM102",
+            f"`{name}` is about an event, not a product line",
+            expr.target.span,
+            f"write `{name} of EVENT`",
+        )
+    elif target in events:
+        ctx.used.add(("event", target))
+    else:
+        ctx.undefined("event", target, expr.target.span, events)
+    return EVENT_FIELDS[name]
+
+
 def _call_type(ctx: Context, call: s.Call) -> Type | None:
     fn = call.function.text
     function = FUNCTIONS.get(fn)
@@ -228,6 +255,8 @@ def _call_type(ctx: Context, call: s.Call) -> Type | None:
             "messages": "messages(7 days) or messages(sms, 30 days)",
             "days_since": "days_since(wedding)",
             "unsubscribed": "unsubscribed(sms)",
+            "expected_purchases": "expected_purchases(90 days)",
+            "predicted_value": "predicted_value(365 days)",
         }[fn]
         ctx.error(
             "CLM103",
@@ -246,7 +275,9 @@ def _argument(ctx: Context, fn: str, kind: str, arg: s.Expr | s.LineArgument) ->
     sy = ctx.symbols
     if kind == "duration":
         if not (isinstance(arg, s.Quantity) and arg.unit.is_duration):
-            ctx.error("CLM110", f"`{fn}` needs a window like `30 days` here", arg.span)
+            bare = isinstance(arg, s.Quantity) and arg.unit is s.Unit.NONE and arg.text
+            hint = f"write `{arg.text} days`" if bare else None  # type: ignore[union-attr]
+            ctx.error("CLM110", f"`{fn}` needs a window like `30 days` here", arg.span, hint)
         return
     if isinstance(arg, s.LineArgument):
         if kind != "product|line":
@@ -309,13 +340,19 @@ def _compare(ctx: Context, expr: s.Expr, op: str, left: Side, right: Side) -> No
         if a in (Type.TEXT, Type.BOOL) and op not in ("==", "!="):
             ctx.error("CLM110", f"`{op}` cannot order {word(a)}", expr.span, "use `==` or `!=`")
         return
-    if {a, b} <= (NUMERIC | {Type.PERCENT}) and NUMBER not in (a, b):
+    if {a, b} <= (NUMERIC | {Type.PERCENT}) and (NUMBER not in (a, b) or Type.PERCENT in (a, b)):
+        # a share (`p_alive`) is written as a percentage: a bare number does not adapt to it
         ctx.error(
             "CLM110",
             f"this compares {word(a)} with {word(b)}",
             expr.span,
             unit_hint(ctx, op, left, right)
-            or "durations are written `30 days`, money as a plain number or with the currency code",
+            or (
+                "a share is written as a percentage, `30%`"
+                if Type.PERCENT in (a, b)
+                else "durations are written `30 days`, money as a plain number or with the"
+                " currency code"
+            ),
         )
         return
     ctx.error("CLM110", f"this compares {word(a)} with {word(b)}", expr.span)

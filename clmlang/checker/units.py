@@ -220,4 +220,7 @@ def _with_unit(written: str, last: str, t: Type | str) -> str | None:
         return f"{written} {'day' if last == '1' else 'days'}"
     if t in (Type.COUNT, Type.MONEY):
         return written  # money without a code is in the program currency
+    if t is Type.PERCENT and ".." not in written:  # a share written as a fraction, 0.3: 30%
+        number = float(written.lstrip("-"))
+        return f"{number * 100 if number <= 1 else number:g}%"
     return None

@@ -8,7 +8,7 @@ __all__ = ["check_usage"]
 
 
 def check_usage(ctx: Context) -> None:
-    """Warn about segments, channels, audiences and attributes nothing refers to.
+    """Warn about segments, channels, audiences, attributes and events nothing refers to.
 
     Only the spec's own declarations: a shared file it `use`s may define more than one spec
     needs.
@@ -20,6 +20,7 @@ def check_usage(ctx: Context) -> None:
         ("channel", sy.channels),
         ("audience", sy.audiences),
         ("attribute", sy.attributes),
+        ("event", sy.events),
     ):
         for name, node in table.items():
             own = node.span.file == root  # type: ignore[attr-defined]

@@ -255,6 +255,7 @@ def forecast_(
     """Forecast the real customer base from the calibration end, under a policy or none."""
     from ..api import forecast_history
     from ..forecasting.calibration import MODELS
+    from ..forecasting.goal_attainment import goal_lines
     from ..forecasting.history import HistoryError, load_history
 
     columns = {
@@ -343,6 +344,8 @@ def forecast_(
             f" ({products['ignored_purchases']:,} purchases of them): {shown}",
             err=True,
         )
+    for label, predicted, actual, seen in goal_lines(result.summary.get("stage_goals")):
+        _out(f"{label}: predicted {predicted}, actual {actual} ({seen} returns)")
     change = result.summary.get("change")
     if isinstance(change, dict):
         _print_change(change)

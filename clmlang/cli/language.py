@@ -20,6 +20,7 @@ from ..compile.policy import Policy
 from ..core.diagnostics import Diagnostic, render_json, render_text
 from ..core.source import Source
 from ..language.formatter import format_source
+from ..market.model import MarketError
 from .common import (
     OK,
     PROBLEMS,
@@ -28,6 +29,7 @@ from .common import (
     _compile_or_exit,
     _console,
     _input_file,
+    _market_failure,
     _out,
     _output_file,
     _summary,
@@ -176,14 +178,25 @@ def explain_(
         typer.Option(help='The customer, e.g. "purchases=4, days_since_purchase=80, owns=facial".'),
     ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            help="A scenario file whose market's buying parameters the predictions (p_alive,"
+            " expected_purchases, predicted_value) use; the default market's without one."
+        ),
+    ] = None,
 ) -> None:
     """Show a customer's stage and segments, and for each rule whether they are eligible
     and whether its trigger can come for them."""
     _, analysis = _compile_or_exit(spec)
+    if scenario is not None:
+        _input_file(scenario, "--scenario")
     try:
-        result = explain(analysis, customer)
+        result = explain(analysis, customer, scenario)
     except CustomerError as error:
         raise _usage_error(f"--customer: {error}") from None
+    except MarketError as error:
+        raise _market_failure(error, PROBLEMS) from None
     if as_json:
         _out(json.dumps({"program": analysis.policy.program, **result.to_dict()}, indent=2))
         return
@@ -195,6 +208,9 @@ def explain_(
     console.print(f"stage: [bold]{escape(result.stage or 'none')}[/]{goal}")
     member = [name for name, hit in result.segments if hit]
     console.print(f"segments: {escape(', '.join(member)) if member else 'none'}")
+    if result.predictions:
+        console.print(f"predictions: {escape(result.predictions_text())}")
+        console.print(f"  (under {escape(result.model or '')})")
     table = Table()
     for header in ("rule", "eligible", "trigger", "can come", "why not / notes"):
         table.add_column(header, overflow="fold")  # a long name wraps, never cut to `...`

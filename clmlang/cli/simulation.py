@@ -69,7 +69,9 @@ def simulate(
     logs: Annotated[
         bool,
         typer.Option(
-            "--logs", help="Also write every purchase and message (purchases.csv, messages.csv)."
+            "--logs",
+            help="Also write every purchase and message (purchases.csv, messages.csv), and the"
+            " behavioural events of a spec that declares them (events.csv).",
         ),
     ] = False,
 ) -> None:
@@ -261,7 +263,29 @@ def _print_kpis(result: Forecast, policy: Policy) -> None:
     for key, label, fmt in (*_KPIS, *funnel):
         value = result.summary.get(key)
         table.add_row(label, "-" if value is None else fmt.format(value))
+    for label, value in _goal_rows(result.summary, policy):
+        table.add_row(label, value)
     console.print(table)
+
+
+def _goal_rows(summary: dict, policy: Policy) -> list[tuple[str, str]]:
+    """A row per stage with a goal: the share of its windows met (stage_goals.py), with the
+    early and late shares beside it."""
+    rows = []
+    for stage in policy.stages:
+        if stage.goal_return_days is None:
+            continue
+        low = stage.goal_return_min_days
+        goal = f"{low:g}..{stage.goal_return_days:g}" if low else f"{stage.goal_return_days:g}"
+        met = summary.get(f"goal_met_{stage.name}")
+        if met is None:
+            rows.append((f"{escape(stage.name)}: back within {goal} days", "-"))
+            continue
+        early = summary.get(f"goal_early_{stage.name}")
+        late = summary.get(f"goal_late_{stage.name}") or 0.0
+        beside = f"early {early:.0%}, late {late:.0%}" if early is not None else f"late {late:.0%}"
+        rows.append((f"{escape(stage.name)}: back within {goal} days", f"{met:.1%} ({beside})"))
+    return rows
 
 
 def _print_trace(lines: list[tuple[float, str, str]], customer: int | None, policy: Policy) -> None:
@@ -355,7 +379,11 @@ def run_(
 
 
 def _print_comparison(result: Comparison) -> None:
-    from ..whatif.report import HEADLINE, verdicts  # matplotlib: only when there is a report
+    from ..whatif.report import (  # matplotlib: only when there is a report
+        HEADLINE,
+        goal_headline,
+        verdicts,
+    )
 
     console = _console()
     table = Table(  # variant names and paths are the user's text: escaped, never markup
@@ -364,7 +392,7 @@ def _print_comparison(result: Comparison) -> None:
         title=f"{escape(result.scenario.path)}: {result.replications} replication(s)",
     )
     rows = result.comparison
-    for kpi, label in HEADLINE[:6]:
+    for kpi, label in HEADLINE[:6] + goal_headline(result):
         cells = []
         for variant in result.variant_names():
             row = rows[(rows["variant"] == variant) & (rows["kpi"] == kpi)]

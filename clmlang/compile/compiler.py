@@ -108,6 +108,9 @@ class _Compiler:
                 p.Attribute(name=n, type=a.type.text, span=_span(a))  # type: ignore[arg-type]
                 for n, a in sy.attributes.items()
             ),
+            events=tuple(
+                p.CustomerEvent(name=n, title=e.title, span=_span(e)) for n, e in sy.events.items()
+            ),
             audiences=tuple(
                 p.Audience(name=n, title=a.title, span=_span(a)) for n, a in sy.audiences.items()
             ),
@@ -227,6 +230,7 @@ class _Compiler:
             s.EventKind.FIRST_PURCHASE: "first_purchase",
             s.EventKind.ENTER: "enter",
             s.EventKind.LEAVE: "leave",
+            s.EventKind.EVENT: "event",
         }[e.kind]
         return p.EventSpec(
             kind=kind,  # type: ignore[arg-type]
@@ -234,6 +238,7 @@ class _Compiler:
             line=e.line.text if e.line else None,
             stage=e.stage.text if e.stage and e.stage.text in self.symbols.stages else None,
             segment=e.stage.text if e.stage and e.stage.text not in self.symbols.stages else None,
+            name=e.behaviour.text if e.behaviour else None,
         )
 
     def trigger(self, t: s.Trigger | None) -> p.Trigger:

@@ -12,8 +12,16 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..core.names import suggest
+from ..core.predictions import BuyingModel, is_prediction, prediction
 from ..language.symbols import Symbols
-from ..language.vocabulary import ATTRIBUTE_TYPES, FIELDS, PRODUCT_FIELDS, Type, product_column
+from ..language.vocabulary import (
+    ATTRIBUTE_TYPES,
+    EVENT_FIELDS,
+    FIELDS,
+    PRODUCT_FIELDS,
+    Type,
+    product_column,
+)
 from .policy import Policy
 
 __all__ = ["CustomerError", "customer_columns", "parse_customer"]
@@ -69,6 +77,12 @@ def _about_products(customer: dict[str, object], symbols: Symbols) -> dict[str, 
     given: dict[str, float] = {}
     for key in [k for k in customer if " " in k]:
         m = _OF.match(key)
+        if m is not None and m.group(1) in EVENT_FIELDS and not m.group(2):
+            if m.group(3) not in symbols.events:
+                hint = suggest(m.group(3), symbols.events)
+                raise CustomerError(f"unknown event `{m.group(3)}`" + (f"; {hint}" if hint else ""))
+            given[f"{m.group(1)}:{m.group(3)}"] = _number(customer.pop(key))
+            continue
         if m is None or m.group(1) not in PRODUCT_FIELDS:
             example = "`purchases of new_car=1` or `days_since_purchase of line sales=700`"
             raise CustomerError(f"unknown field `{key}`; about one product write {example}")
@@ -131,10 +145,14 @@ def _code(table: Mapping[str, object], value: object, what: str) -> float:
 
 
 def customer_columns(
-    customer: Mapping[str, object], policy: Policy, symbols: Symbols
+    customer: Mapping[str, object],
+    policy: Policy,
+    symbols: Symbols,
+    model: BuyingModel | None = None,
 ) -> dict[str, np.ndarray]:
     """One customer's state as the columns (one row each) that compiled conditions read;
-    an unknown or unreadable field is a `CustomerError`."""
+    an unknown or unreadable field is a `CustomerError`. The buying model's predictions
+    (`p_alive`, ...) are computed under `model` (not known without one)."""
     c = dict(customer)
     given = _about_products(c, symbols)
     known = _known_keys(symbols)
@@ -142,6 +160,11 @@ def customer_columns(
         if key.startswith("rfm."):
             raise CustomerError(
                 f"`{key}` is computed from purchases, days_since_purchase and total_spent"
+            )
+        if is_prediction(key):
+            raise CustomerError(
+                f"`{key}` is the buying model's prediction from purchases,"
+                " days_since_first_purchase, days_since_purchase and total_spent"
             )
         if key not in known:
             hint = suggest(key, known)
@@ -166,6 +189,10 @@ def customer_columns(
     }
     per_product = _per_product(given, owned, symbols)
     out.update(per_product)
+    for name in symbols.events:  # none yet, unless given (a day since one: one at least)
+        days = given.get(f"days_since_event:{name}", math.nan)
+        out[f"events:{name}"] = given.get(f"events:{name}", 0.0 if math.isnan(days) else 1.0)
+        out[f"days_since_event:{name}"] = days
     for name in symbols.products:
         out[f"owns:{name}"] = name in owned or per_product[f"purchases:{name}"] > 0
         out[f"subscribed:{name}"] = name in [str(v) for v in _as_list(subscribed)]
@@ -191,6 +218,13 @@ def customer_columns(
             parts = key.split(":")
             given = c.get(f"messages.{parts[1]}") if len(parts) == 3 else c.get("messages")
             columns[key] = np.array([_number(given if given is not None else 0)])
+    first, last = out["days_since_first_purchase"], out["days_since_purchase"]
+    if math.isnan(first) and purchases == 1:  # one purchase: the first is the last
+        first = last
+    for key in policy.columns:
+        if is_prediction(key):
+            value = prediction(key, purchases, first, last, spent, model) if model else math.nan
+            columns[key] = np.atleast_1d(np.asarray(value, dtype=float))
     if "stage" in c:
         columns["stage"] = np.array([_code(symbols.stages, c["stage"], "stage")])
     return columns

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.predictions import BuyingModel, is_prediction
 from ..core.source import Source
 from ..language import syntax as s
 from ..language.conditions import column_label, evaluate, lower, required_columns
@@ -79,6 +80,20 @@ class Explanation:
     rules: tuple[RuleVerdict, ...]
     state: Mapping[str, object] = field(default_factory=dict)
     goal: str | None = None  # the stage's return goal as written: `60 days`, `47..60 days`
+    # the buying model's predictions the policy reads (`p_alive=72%`), and whose parameters
+    predictions: tuple[tuple[str, float], ...] = ()
+    model: str | None = None
+
+    def predictions_text(self) -> str:
+        """`p_alive=72.7%, expected_purchases(90 days)=1.23`: the predictions as said."""
+        return ", ".join(
+            f"{label}=unknown"
+            if math.isnan(value)
+            else f"{label}={value:.1%}"
+            if label == "p_alive"
+            else f"{label}={value:.3g}"
+            for label, value in self.predictions
+        )
 
     def to_dict(self) -> dict[str, object]:
         """Plain data (what `clm explain --json` prints)."""
@@ -88,6 +103,14 @@ class Explanation:
             "stages": [{"stage": name, "matches": hit} for name, hit in self.stages],
             "segments": [{"segment": name, "member": hit} for name, hit in self.segments],
             "rules": [v.to_dict() for v in self.rules],
+            **(
+                {
+                    "predictions": {k: _plain(v) for k, v in self.predictions},
+                    "buying_model": self.model,
+                }
+                if self.predictions
+                else {}
+            ),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -124,6 +147,8 @@ def _show(key: str, columns: Mapping[str, np.ndarray], policy: Policy) -> str:
         return f"{label}={names[int(value)] if value >= 0 else 'none'}"
     if isinstance(value, float | np.floating) and math.isnan(value):
         return f"{label}=unknown"
+    if key == "p_alive":
+        return f"{label}={value:.1%}"
     if isinstance(value, bool | np.bool_):
         return f"{label}={'yes' if value else 'no'}"
     if isinstance(value, float | np.floating):
@@ -183,9 +208,12 @@ def explain(
     symbols: Symbols,
     sources: Mapping[str, Source],
     customer: Mapping[str, object],
+    model: BuyingModel | None = None,
+    model_source: str = "the market",
 ) -> Explanation:
-    """Explain what `policy` does with one customer, described by field values."""
-    columns = customer_columns(customer, policy, symbols)
+    """Explain what `policy` does with one customer, described by field values; the buying
+    model's predictions under `model` (from `model_source`, as the explanation says)."""
+    columns = customer_columns(customer, policy, symbols, model)
     stage_hits = [(st.name, bool(evaluate(st.condition, columns, 1)[0])) for st in policy.stages]
     if "stage" not in columns:
         current = next((i for i, (_, hit) in enumerate(stage_hits) if hit), -1)
@@ -236,4 +264,10 @@ def explain(
     state = {k: v.item() if hasattr(v, "item") else v for k, v in customer.items()}
     written = symbols.stages[stage].goal if stage in symbols.stages else None
     goal = goal_text(written) if written is not None else None
-    return Explanation(stage, tuple(stage_hits), segments, tuple(verdicts), state, goal)
+    predictions = tuple(
+        (column_label(key), float(columns[key][0])) for key in policy.columns if is_prediction(key)
+    )
+    under = f"{model_source}: {model.describe()}" if model and predictions else None
+    return Explanation(
+        stage, tuple(stage_hits), segments, tuple(verdicts), state, goal, predictions, under
+    )

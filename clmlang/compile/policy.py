@@ -26,6 +26,7 @@ __all__ = [
     "Cap",
     "Channel",
     "ContinueStep",
+    "CustomerEvent",
     "EventSpec",
     "Flow",
     "Offer",
@@ -45,10 +46,13 @@ __all__ = [
     "WaitStep",
 ]
 
-FORMAT_VERSION = "1.2"  # 1.1: rules' `active_from`, `active_until`; 1.2: stages'
+FORMAT_VERSION = "1.4"  # 1.1: rules' `active_from`, `active_until`; 1.2: stages'
 # `goal_return_min_days`, products' `attach_to_lines`, first purchases of a product or line,
 # rules' `cell` (a grid rule's cell), events' `segment`, the columns `purchases:P`,
-# `days_since_purchase:P` and their `_line:L` forms
+# `days_since_purchase:P` and their `_line:L` forms; 1.3: the buying model's predictions,
+# the columns `p_alive`, `expected_purchases:D` and `predicted_value:D`; 1.4: behavioural
+# events (`events`, the event kind "event" and its `name`, the columns `events:E` and
+# `days_since_event:E`)
 
 
 class _Model(BaseModel):
@@ -122,6 +126,14 @@ class Attribute(_Model):
     span: SourceSpan
 
 
+class CustomerEvent(_Model):
+    """A behavioural event the market generates (`event cart_abandoned`)."""
+
+    name: str
+    title: str | None = None
+    span: SourceSpan
+
+
 class Audience(_Model):
     name: str
     title: str | None = None
@@ -155,13 +167,15 @@ class Segment(_Model):
 
 class EventSpec(_Model):
     """A customer event: a purchase (of a product or line), a first purchase, entering or
-    leaving a stage or a segment (`stage` or `segment` names which)."""
+    leaving a stage or a segment (`stage` or `segment` names which), or a behavioural event
+    (`kind` "event", `name` the declared event)."""
 
-    kind: Literal["purchase", "first_purchase", "enter", "leave"]
+    kind: Literal["purchase", "first_purchase", "enter", "leave", "event"]
     product: str | None = None
     line: str | None = None
     stage: str | None = None
     segment: str | None = None
+    name: str | None = None
 
 
 class Trigger(_Model):
@@ -297,6 +311,7 @@ class Policy(_Model):
     products: tuple[Product, ...] = ()
     lines: tuple[str, ...] = ()
     attributes: tuple[Attribute, ...] = ()
+    events: tuple[CustomerEvent, ...] = ()
     audiences: tuple[Audience, ...] = ()
     rfm: Rfm | None = None
     stages: tuple[Stage, ...]

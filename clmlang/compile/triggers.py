@@ -36,7 +36,10 @@ def duration_words(days: float, written: s.Quantity | None = None) -> str:
 
 
 def _event_words(ev: EventSpec) -> str:
-    """`purchase`, `purchase of cars`, `first purchase of line plastic`, `entering stage x`."""
+    """`purchase`, `purchase of cars`, `first purchase of line plastic`, `entering stage x`,
+    `event cart_abandoned`."""
+    if ev.kind == "event":
+        return f"event {ev.name}"
     if ev.kind in ("enter", "leave"):
         verb = "entering" if ev.kind == "enter" else "leaving"
         if getattr(ev, "segment", None):
@@ -131,7 +134,7 @@ def can_come(
         return None
     if t.kind == "after" and t.event is not None and t.event.kind != "enter":
         ev = t.event
-        if ev.kind == "leave":
+        if ev.kind in ("leave", "event"):  # no history of either: they can come
             return None
         if ev.product and _get(columns, f"owns:{ev.product}") <= 0:
             return f"they have not bought {ev.product}"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..simulation.engine import Run
-from ..simulation.logs import LOGS, event_logs
+from ..simulation.logs import event_logs
 
 __all__ = ["block_logs", "joined_logs"]
 
@@ -43,7 +43,7 @@ def joined_logs(logs: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     if len(logs) == 1:
         return logs[0]
     out = {}
-    for name in LOGS:
+    for name in logs[0]:
         parts = []
         for label, kept in zip(("new", "current"), logs, strict=False):
             frame = kept[name].copy()

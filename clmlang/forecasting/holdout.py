@@ -28,6 +28,7 @@ from .base_blocks import WEEK, draw_base, history_products, stack_bases
 from .change import KPIS, block_figures, change_block
 from .fitting import Fit
 from .forecast_logs import block_logs, joined_logs
+from .goal_attainment import OUTCOMES, actual_windows, goal_block, has_goals, run_goal_counts
 from .history import Summary
 from .posterior import Latent, bgnbd_expected_holdout, expected_spend
 
@@ -127,6 +128,7 @@ def forecast_base(
     sums = np.zeros((len(runs), 2, n))  # per run: transactions, revenue per customer
     weekly = np.zeros((len(runs), weeks))
     totals: list[float] = []
+    goals = np.zeros((replications, len(policy.stages), len(OUTCOMES)), dtype=np.int64)
     kept: list[dict[str, pd.DataFrame]] = []
     # Replications run side by side as blocks of one population, one calendar for many: each
     # block has the channels' whole capacity, the one thing that couples customers. Customers
@@ -166,6 +168,8 @@ def forecast_base(
             weekly[i] += week.sum(axis=0)
             if i == 0:
                 totals.extend(count.sum(axis=1))
+                if has_goals(policy):
+                    goals[first : first + len(reps)] = run_goal_counts(run, n, len(bases))
     sums /= replications
     weekly /= replications
     simulated = sums[0, 0]
@@ -222,6 +226,13 @@ def forecast_base(
         )
     if actual is not None:
         _compare(actual, start, pd.Timestamp(until), customers, week_frame, figures)
+    if has_goals(policy):
+        seen, reason = (
+            actual_windows(policy, actual, s.customers, start, until)
+            if actual is not None
+            else (None, None)
+        )
+        figures["stage_goals"] = goal_block(policy, goals, seen, reason)
     return HoldoutForecast(
         customers,
         week_frame,

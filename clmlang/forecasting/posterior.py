@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from ..core import predictions
 from ..market.model import Buying, MarketError, Spend
 from .base_blocks import WEEK
 from .history import Summary
@@ -118,5 +119,6 @@ class Latent:
 
 
 def expected_spend(s: Summary, spend: Spend) -> np.ndarray:
-    """Gamma-Gamma E[order value | history]: p (gamma + x m) / (p x + q - 1)."""
-    return spend.p * (spend.gamma + s.x * s.monetary) / (spend.p * s.x + spend.q - 1)
+    """Gamma-Gamma E[order value | history]: p (gamma + x m) / (p x + q - 1), over the repeat
+    purchases (the first is left out, as in Fader, Hardie & Lee)."""
+    return predictions.expected_spend(s.x, s.monetary, spend.p, spend.q, spend.gamma)

@@ -9,6 +9,7 @@ import json
 import matplotlib.pyplot as plt
 
 from ..core.page import clean, figure, render_page, svg
+from .goal_attainment import goal_lines
 from .holdout import HoldoutForecast
 
 __all__ = ["output_files", "render_forecast_report"]
@@ -55,8 +56,10 @@ def render_forecast_report(result: HoldoutForecast) -> str:
         figures=[
             (k, v if isinstance(v, str) else clean(v))
             for k, v in s.items()
-            if k not in ("change", "net_of_policy")
+            if k not in ("change", "net_of_policy", "stage_goals")
         ],
+        goals=goal_lines(s.get("stage_goals")),
+        goals_note=(s.get("stage_goals") or {}).get("note"),
         change=_change(s.get("change")),
         logged=_logged(s.get("net_of_policy")),
         fits=[

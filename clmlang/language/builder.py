@@ -149,6 +149,10 @@ class TreeBuilder(GridBuilder):
     def attribute(self, meta: Any, ch: list[Any]) -> s.Attribute:
         return s.Attribute(self._declared("attribute", ch[0]), self._name(ch[1]), self._span(meta))
 
+    def event_declaration(self, meta: Any, ch: list[Any]) -> s.CustomerEvent:
+        title, _ = self._title(ch[1:])
+        return s.CustomerEvent(self._declared("event", ch[0]), title, self._span(meta))
+
     def audience(self, meta: Any, ch: list[Any]) -> s.Audience:
         title, _ = self._title(ch[1:])
         return s.Audience(self._declared("audience", ch[0]), title, self._span(meta))

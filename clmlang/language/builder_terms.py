@@ -244,6 +244,9 @@ class TermBuilder(Transformer):  # type: ignore[type-arg]
     def event_leave(self, meta: Any, ch: list[Any]) -> s.Event:
         return s.Event(s.EventKind.LEAVE, stage=self._name(ch[0]), span=self._span(meta))
 
+    def event_behaviour(self, meta: Any, ch: list[Any]) -> s.Event:
+        return s.Event(s.EventKind.EVENT, span=self._span(meta), behaviour=self._name(ch[0]))
+
     def anchor_attribute(self, meta: Any, ch: list[Any]) -> s.Name:
         return self._name(ch[0])
 

@@ -23,7 +23,7 @@ from pygments.token import (
 )
 
 from .keywords import CONSTANTS, DECLARATIONS, OPERATOR_WORDS, UNITS, grammar_keywords
-from .vocabulary import FIELDS, FUNCTIONS
+from .vocabulary import EVENT_FIELDS, FIELDS, FUNCTIONS
 
 __all__ = ["ClmLexer"]
 
@@ -85,7 +85,11 @@ class ClmLexer(RegexLexer):
             (words(UNITS, prefix=r"\b", suffix=r"\b"), Keyword.Type),
             (words(tuple(FUNCTIONS), prefix=r"\b", suffix=r"(?=\s*\()"), Name.Builtin),
             (
-                words(tuple(f for f in FIELDS if "." not in f), prefix=r"\b", suffix=r"\b"),
+                words(
+                    (*(f for f in FIELDS if "." not in f), *EVENT_FIELDS),
+                    prefix=r"\b",
+                    suffix=r"\b",
+                ),
                 Name.Builtin,
             ),
             (_NAME, Name),

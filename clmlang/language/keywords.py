@@ -31,6 +31,7 @@ DECLARATIONS = (
     "control",
     "product",
     "attribute",
+    "event",
     "audience",
     "rfm",
     "stage",
@@ -66,11 +67,12 @@ RESERVED_NAMES: dict[str, dict[str, str]] = {
     "stage": {"not": "`stage is not`"},
     "segment": _each("true false not", "`for {w}`"),
     "attribute": {
-        **_each("purchase first enter leave exit", "`3 days after {w}`"),
+        **_each("purchase first enter leave exit event", "`3 days after {w}`"),
         "anniversary": "`3 days before anniversary`",
         **_each("true false not line", "`days_since({w})`"),
     },
     "audience": {"not": "`audience is not`"},
+    "event": {"line": "`events of line`"},
 }
 
 _QUOTED_WORD = re.compile(r'"([a-z_]+)"')

@@ -26,6 +26,7 @@ class Symbols:
     products: dict[str, s.Product] = field(default_factory=dict)
     lines: dict[str, list[s.Product]] = field(default_factory=dict)
     attributes: dict[str, s.Attribute] = field(default_factory=dict)
+    events: dict[str, s.CustomerEvent] = field(default_factory=dict)
     audiences: dict[str, s.Audience] = field(default_factory=dict)
     rfm: s.Rfm | None = None
     stages: dict[str, s.Stage] = field(default_factory=dict)
@@ -52,6 +53,7 @@ class Symbols:
             s.Channel: self.channels,  # type: ignore[dict-item]
             s.Product: self.products,  # type: ignore[dict-item]
             s.Attribute: self.attributes,  # type: ignore[dict-item]
+            s.CustomerEvent: self.events,  # type: ignore[dict-item]
             s.Audience: self.audiences,  # type: ignore[dict-item]
             s.Stage: self.stages,  # type: ignore[dict-item]
             s.Segment: self.segments,  # type: ignore[dict-item]

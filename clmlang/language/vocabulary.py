@@ -13,6 +13,7 @@ from enum import StrEnum
 __all__ = [
     "ATTRIBUTE_TYPES",
     "CHANNEL_KINDS",
+    "EVENT_FIELDS",
     "FIELDS",
     "FUNCTIONS",
     "PRODUCT_FIELDS",
@@ -91,6 +92,12 @@ FIELDS: dict[str, Field] = {
             "has an active subscription to any lifetime product",
             "subscribed",
         ),
+        Field(
+            "p_alive",
+            Type.PERCENT,
+            "the buying model's probability that the customer still buys (`p_alive < 30%`)",
+            "p_alive",
+        ),
     ]
 }
 
@@ -100,6 +107,15 @@ FIELDS: dict[str, Field] = {
 PRODUCT_FIELDS: dict[str, Type] = {
     "purchases": Type.COUNT,
     "days_since_purchase": Type.DURATION,
+}
+
+
+# Fields about one declared behavioural event: `events of cart_abandoned` (how many since the
+# run began), `days_since_event of cart_abandoned` (since the last one; missing: none yet).
+# The column is `events:cart_abandoned`, `days_since_event:cart_abandoned`.
+EVENT_FIELDS: dict[str, Type] = {
+    "events": Type.COUNT,
+    "days_since_event": Type.DURATION,
 }
 
 
@@ -143,6 +159,19 @@ FUNCTIONS: dict[str, Function] = {
         ),
         Function("days_since", Type.DURATION, (("date",),), "days since a dated attribute"),
         Function("unsubscribed", Type.BOOL, (("channel",),), "has opted out of this channel"),
+        Function(
+            "expected_purchases",
+            Type.COUNT,
+            (("duration",),),
+            "purchases the buying model expects in the next N days, from the customer's history",
+        ),
+        Function(
+            "predicted_value",
+            Type.MONEY,
+            (("duration",),),
+            "money the buying model expects in the next N days: expected purchases times the"
+            " expected check",
+        ),
     ]
 }
 

@@ -14,7 +14,15 @@ import re
 from dataclasses import dataclass
 
 from ..language.keywords import DECLARATIONS, grammar_keywords
-from ..language.vocabulary import ATTRIBUTE_TYPES, CHANNEL_KINDS, FIELDS, FUNCTIONS, ROLES, WEEKDAYS
+from ..language.vocabulary import (
+    ATTRIBUTE_TYPES,
+    CHANNEL_KINDS,
+    EVENT_FIELDS,
+    FIELDS,
+    FUNCTIONS,
+    ROLES,
+    WEEKDAYS,
+)
 from .index import Index
 
 __all__ = ["Candidate", "complete", "word_before"]
@@ -51,6 +59,11 @@ _IS_KINDS = {
     "last_product": ("product",),
 }
 # A new name follows these: nothing to complete.
+_EVENT_FIELD_DOCS = {
+    "events": "times the customer had an event since the run began: `events of cart_abandoned`",
+    "days_since_event": "days since the customer last had an event: "
+    "`days_since_event of cart_abandoned`",
+}
 _NEW_NAME = {"channel", "product", "attribute", "audience", "stage", "segment", "rule", "variant"}
 
 
@@ -86,6 +99,8 @@ def _for_context(
     head = _list_head(before)
     if (previous, last) == ("in", "stage") or head == ("in", "stage"):
         return _names(index, ("stage",))
+    if last == "event":  # `on event |`, `after event |`, `success event |`; else a declaration
+        return _names(index, ("event",)) if previous in ("on", "after", "success") else []
     if last in _NEW_NAME and not (last == "stage" and previous in ("in", "enter", "leave")):
         return []
     if head[1] in ("to", "tag"):  # `attach to a, b, |`, `tag promo, |`
@@ -97,6 +112,8 @@ def _for_context(
         return _names(index, _NAME_AFTER[last])
     if last == "offer":
         return _names(index, ("product",)) + _keywords(("line", "discount", "bonus"))
+    if last == "of" and previous in EVENT_FIELDS:
+        return _names(index, ("event",))
     if last == "of":
         extra = _keywords(("line",)) if previous == "purchase" else _keywords(("inactivity",))
         return _names(index, ("product", "attribute")) + extra
@@ -146,6 +163,7 @@ def _names(index: Index, kinds: tuple[str, ...]) -> list[Candidate]:
 
 def _condition(index: Index) -> list[Candidate]:
     fields = [Candidate(f.name, "field", f.doc) for f in FIELDS.values()]
+    fields += [Candidate(name, "field", doc) for name, doc in _EVENT_FIELD_DOCS.items()]
     functions = [Candidate(f.name, "function", f.doc) for f in FUNCTIONS.values()]
     return (
         _names(index, ("segment", "attribute"))

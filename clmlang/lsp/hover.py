@@ -112,6 +112,11 @@ def _role(index: Index, symbol: Symbol) -> list[str]:
             return [f"Customer attribute, a {node.type.text}."]
         case "audience":
             return ["Audience: a customer belongs to one for life."]
+        case "event":
+            return [
+                "Behavioural event: the market sets how often customers have it "
+                f"(`[market.events.{symbol.name}]`, a rate per day; none: it never happens)."
+            ]
         case "segment":
             return ["Segment: a named condition on the customer's state."]
         case "tag":

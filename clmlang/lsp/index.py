@@ -16,6 +16,7 @@ from ..language import syntax as s
 from ..language.formatter.printer import quantity
 from ..language.loader import Spec
 from ..language.symbols import iter_flows
+from ..language.vocabulary import EVENT_FIELDS
 
 __all__ = ["Index", "Reference", "Symbol", "used_path"]
 
@@ -183,6 +184,8 @@ class Index:
             case s.Channel() | s.Attribute() | s.Audience():
                 kind = type(item).__name__.lower()
                 self._declare(Symbol(kind, item.name.text, item.span, item.name.span, item))
+            case s.CustomerEvent():
+                self._declare(Symbol("event", item.name.text, item.span, item.name.span, item))
 
     def _rule(self, rule: s.Rule) -> None:
         variants = tuple(
@@ -223,6 +226,7 @@ class Index:
         self._ref(event.product, ("product",))
         self._ref(event.line, ("line",))
         self._ref(event.stage, ("stage", "segment"))
+        self._ref(event.behaviour, ("event",))
 
     def _steps(self, steps: Iterable[s.Step]) -> None:
         for step in steps:
@@ -258,7 +262,8 @@ class Index:
                 self._ref(line, ("line",))
             case s.FieldOf(field=name, target=target, line=line):
                 self._ref(name, ("field",))
-                self._ref(target, ("line",) if line else ("product",))
+                kinds = ("event",) if name.text in EVENT_FIELDS else ("product",)
+                self._ref(target, ("line",) if line else kinds)
             case s.Call(function=function, args=args):
                 self._ref(function, ("function",))
                 for arg in args:

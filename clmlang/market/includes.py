@@ -12,9 +12,10 @@ dotted key (`market.buying.r`) at its own line. The included file may also hold 
 `[simulation]` table (calibrate writes the real base's size there): it applies when that file
 is run by itself, never to the scenario that includes it.
 
-The including file's keys are merged over the included ones table by table: a stage, channel
-or product named in both is merged key by key; a map of shares (`population.purchases`,
-`products.NAME.audiences`, `attributes.NAME.values`, `buying.rate_after`) is one value and
+The including file's keys are merged over the included ones table by table: a stage, channel,
+product or line named in both is merged key by key; a map of shares or multipliers
+(`population.purchases`, `products.NAME.audiences`, `products.NAME.months` and `.weeks` and
+a line's, `attributes.NAME.values`, `buying.rate_after`) is one value and
 is replaced whole, since merging two distributions would give one that adds up to neither.
 Included files may include others; a cycle is an error.
 """

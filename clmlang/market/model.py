@@ -9,7 +9,7 @@ override them. Durations are days, shares are fractions, money is the program cu
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, get_args, get_origin
 
 import numpy as np
 from pydantic import (
@@ -22,24 +22,28 @@ from pydantic import (
 
 from ..compile.policy import Policy
 from ..core.names import did_you_mean
-from .base import _Model
+from ..core.predictions import BuyingModel
+from .attributes import AttributeModel, Growth, attribute_problems
+from .demand import LineDemand, ProductDemand
 from .errors import MarketError, read_toml
-from .prospects import Prospects, ProspectSource, Referrals
+from .events import EventModel
+from .fields import _Model
+from .prospects import Prospects
 
 __all__ = [
     "Acquisition",
     "AttributeModel",
     "Buying",
     "ChannelResponse",
+    "EventModel",
     "Fatigue",
+    "Growth",
+    "LineDemand",
     "Market",
     "MarketError",
     "Offers",
     "Population",
     "ProductDemand",
-    "ProspectSource",
-    "Prospects",
-    "Referrals",
     "Roles",
     "RuleResponse",
     "Spend",
@@ -49,7 +53,6 @@ __all__ = [
 ]
 
 
-Share = Field(ge=0.0, le=1.0)
 # Hard bounds on run sizes, whatever the memory (engine/memory.py checks the memory): customer
 # ids are int32 in the logs, and a century is more than any lifecycle strategy plans for.
 MAX_CUSTOMERS = 100_000_000
@@ -221,41 +224,6 @@ class Roles(_Model):
     cycle_shape: float = Field(default=4.0, gt=0)  # Gamma shape of cycle-driven gaps
 
 
-class ProductDemand(_Model):
-    """A product's share of purchases (a relative weight), overall and per audience."""
-
-    weight: float | None = Field(default=None, ge=0)
-    audiences: dict[str, float] = Field(default_factory=dict)
-
-    @field_validator("audiences")
-    @classmethod
-    def _weights(cls, audiences: dict[str, float]) -> dict[str, float]:
-        if any(v < 0 for v in audiences.values()):
-            raise ValueError("audiences: weights must not be negative")
-        return audiences
-
-
-class AttributeModel(_Model):
-    """How a custom attribute is drawn. Dates: uniformly within `days` before day 0 (so
-    anniversaries fall on every day of the year); numbers: normal(mean, sd); flags: share true;
-    text: one of `values` ({value: share}; the rest have none)."""
-
-    days: float = Field(default=365.25 * 3, gt=0)
-    mean: float | None = None
-    sd: float = Field(default=0.0, ge=0)
-    share: float | None = Field(default=None, ge=0, le=1)
-    values: dict[str, float] = Field(default_factory=dict)
-
-    @field_validator("values")
-    @classmethod
-    def _shares(cls, values: dict[str, float]) -> dict[str, float]:
-        if any(v < 0 for v in values.values()):
-            raise ValueError("values: shares must not be negative")
-        if sum(values.values()) > 1.0 + 1e-6:
-            raise ValueError("values: shares add up to more than 1")
-        return values
-
-
 class Market(_Model):
     """Every assumption about customers, with documented defaults."""
 
@@ -274,7 +242,9 @@ class Market(_Model):
     fatigue: Fatigue = Fatigue()
     roles: Roles = Roles()
     products: dict[str, ProductDemand] = Field(default_factory=dict)
+    lines: dict[str, LineDemand] = Field(default_factory=dict)
     attributes: dict[str, AttributeModel] = Field(default_factory=dict)
+    events: dict[str, EventModel] = Field(default_factory=dict)  # market/events.py
 
     @field_validator("start_date", mode="before")
     @classmethod
@@ -306,13 +276,20 @@ class Market(_Model):
     def stage(self, name: str) -> StageEffect:
         return self.stages.get(name, StageEffect())
 
+    def buying_model(self) -> BuyingModel:
+        """The BG/NBD and Gamma-Gamma parameters that `p_alive` and the predictions use."""
+        b, s = self.buying, self.spend
+        return BuyingModel(b.r, b.alpha, b.a, b.b, s.p, s.q, s.gamma)
+
     def problems(self, policy: Policy) -> list[tuple[str, str]]:
         """Names in the market that the policy does not declare, each with a did-you-mean."""
         tables = {
             "stages": (self.stages, [s.name for s in policy.stages]),
             "channels": (self.channels, [c.name for c in policy.channels]),
             "products": (self.products, [p.name for p in policy.products]),
+            "lines": (self.lines, list(policy.lines)),
             "attributes": (self.attributes, [a.name for a in policy.attributes]),
+            "events": (self.events, [e.name for e in policy.events]),
             "population.audiences": (self.population.audiences, [a.name for a in policy.audiences]),
         }
         found = []
@@ -325,16 +302,49 @@ class Market(_Model):
                             "the spec declares no such name" + did_you_mean(name, known),
                         )
                     )
-        for product, demand in self.products.items():
-            for name in demand.audiences:
-                audiences = [a.name for a in policy.audiences]
-                if name not in audiences:
+        audiences = [a.name for a in policy.audiences]
+        stages = [s.name for s in policy.stages]
+        nested = [
+            (f"products.{k}", "audience", v.audiences, audiences) for k, v in self.products.items()
+        ]
+        for k, v in self.events.items():
+            nested += [(f"events.{k}", "audience", v.audiences, audiences)]
+            nested += [(f"events.{k}", "stage", v.stages, stages)]
+        for where, kind, given, known in nested:
+            for name in given:
+                if name not in known:
+                    key = f"market.{where}.{kind}s.{name}"
                     found.append(
-                        (
-                            f"market.products.{product}.audiences.{name}",
-                            "the spec declares no such audience" + did_you_mean(name, audiences),
-                        )
+                        (key, f"the spec declares no such {kind}" + did_you_mean(name, known))
                     )
+        return (
+            found
+            + attribute_problems({k: v for k, v in self.attributes.items()}, policy)
+            + self._keeps(policy)
+        )
+
+    def _keeps(self, policy: Policy) -> list[tuple[str, str]]:
+        """`keep_days` on a product that is not durable, or whose line sets it already."""
+        found = []
+        for p in policy.products:
+            demand = self.products.get(p.name)
+            if demand is None or demand.keep_days is None:
+                continue
+            key = f"market.products.{p.name}.keep_days"
+            line = self.lines.get(p.line) if p.line else None
+            if p.cycle_days or p.role == "upsell":
+                what = "has a cycle (`every`)" if p.cycle_days else "is an add-on (upsell)"
+                found.append(
+                    (
+                        key,
+                        f"{p.name} {what}: it is bought again at any time; keep_days is"
+                        " for a durable product (no `every`)",
+                    )
+                )
+            elif line is not None and line.keep_days is not None and p.role != "lead":
+                found.append(
+                    (key, f"its line {p.line} has keep_days, which applies to it: keep one")
+                )
         return found
 
 
@@ -358,17 +368,30 @@ def market_from_mapping(data: dict, source: str = "<market>") -> Market:
 
 
 def _known_keys(path: tuple) -> list[str]:
-    model: type[BaseModel] | None = Market
-    for part in path:
-        if model is None:
+    """The keys the table at `path` allows, for a did-you-mean."""
+    model: type | None = Market
+    parts = list(path)
+    while parts:
+        if model is None or not issubclass(model, BaseModel):
             return []
-        field = model.model_fields.get(str(part))
+        field = model.model_fields.get(str(parts.pop(0)))
         if field is None:
-            return []  # inside a dict of models: the dict's value model is not looked up here
-        annotation = field.annotation
-        model = (
-            annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
-            else None
-        )
-    return list(model.model_fields) if model else []
+            return []
+        model = field.annotation
+        if get_origin(model) is dict:  # a table of named models: skip the name
+            if not parts:
+                return []
+            parts.pop(0)
+            model = get_args(model)[1]
+        if not isinstance(model, type):  # `Growth | None`: the model in it
+            model = next((a for a in get_args(model) if isinstance(a, type)), None)
+        if not isinstance(model, type):
+            return []
+    return _fields(model) if model else []
+
+
+def _fields(model: type) -> list[str]:
+    """A model's keys as written in a file (an alias when it has one)."""
+    if not issubclass(model, BaseModel):
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]

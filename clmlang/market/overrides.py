@@ -337,7 +337,7 @@ def _map_offers(rule, update: dict):
 
 
 def _apply_market(market: Market, settings: dict[str, Any]) -> Market:
-    data = market.model_dump()
+    data = market.model_dump(by_alias=True)  # keys as a file writes them (`from`, `to`)
     for key, value in settings.items():
         parts = key.split(".")[1:]
         cursor: Any = data

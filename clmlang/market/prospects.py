@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import _Model
+from .fields import _Model
 
 __all__ = ["ProspectSource", "Prospects", "Referrals"]
 

@@ -13,6 +13,9 @@ unsubscribed (this message made the customer unsubscribe from the channel) and c
 (a purchase in the rule's window, its success window else 30 days, after the day: the
 same test for every status, so the held-out rows are the baseline of the sent ones).
 
+`events` (only for a spec that declares behavioural events): customer_id, date, event,
+count (how many of that event the customer had that day).
+
 Rows are in the order of time, then customer. Written as CSV, or as Parquet when a log has
 more than PARQUET_ROWS rows and pyarrow (the `[parquet]` extra) is installed.
 """
@@ -48,8 +51,26 @@ DEFAULT_WINDOW = 30.0  # days, for a rule with no success window (as rules.csv c
 
 
 def event_logs(run: Run) -> dict[str, pd.DataFrame]:
-    """The run's `purchases` and `messages` logs (see the module docstring)."""
-    return {"purchases": _purchases(run), "messages": _messages(run)}
+    """The run's `purchases` and `messages` logs, and `events` when the spec declares
+    behavioural events (see the module docstring)."""
+    out = {"purchases": _purchases(run), "messages": _messages(run)}
+    if run.policy.events:
+        out["events"] = _events(run)
+    return out
+
+
+def _events(run: Run) -> pd.DataFrame:
+    log = run.recorder.events.arrays()
+    order = np.lexsort((log["event"], log["customer"], log["day"]))
+    log = {k: v[order] for k, v in log.items()}
+    return pd.DataFrame(
+        {
+            "customer_id": log["customer"],
+            "date": _dates(run, log["day"].astype(np.int64)),
+            "event": _names(log["event"].astype(np.int64), [e.name for e in run.policy.events]),
+            "count": log["count"],
+        }
+    )
 
 
 def _dates(run: Run, day: np.ndarray) -> np.ndarray:

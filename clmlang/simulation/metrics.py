@@ -36,6 +36,7 @@ from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
 from .logs import event_logs, write_outputs
 from .rule_effects import rule_effects
 from .silent_rules import silent_rules
+from .stage_goals import GOAL_COLUMNS, goal_summary, goal_table, run_windows
 
 __all__ = ["ACTIVE_DAYS", "Forecast", "forecast"]
 
@@ -59,6 +60,8 @@ class Forecast:
     event_logs: dict[str, pd.DataFrame] | None = None  # kept when simulated with logs=True
     # day, segment, customers: the members of each segment at the end of each day
     segments: pd.DataFrame | None = None
+    # stage goals measured, per stage and month (clmlang.simulation.stage_goals)
+    goals: pd.DataFrame | None = None
 
     def logs(self) -> dict[str, pd.DataFrame]:
         """The run's `purchases` and `messages` logs (see clmlang.simulation.logs); raises
@@ -79,6 +82,11 @@ class Forecast:
             "transitions.csv": self.transitions.to_csv(float_format="%.6g"),
             "cohorts.csv": self.cohorts.to_csv(index=False, float_format="%.6g"),
             "rules.csv": self.rules.to_csv(index=False, float_format="%.6g"),
+            "goals.csv": (
+                self.goals
+                if self.goals is not None
+                else pd.DataFrame({c: [] for c in GOAL_COLUMNS})
+            ).to_csv(index=False, float_format="%.6g"),
         }
 
     def write(
@@ -116,6 +124,8 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
 
     daily = _daily(run, cust, time)
     summary = _summary(run, cust, time, revenue, number, daily, buy["profit"])
+    windows = run_windows(run, buy)
+    summary.update(goal_summary(policy, windows))
     summary["warnings"] = silent_rules(run)  # type: ignore[assignment]
     stage_names = ["(none)"] + [s.name for s in policy.stages]
     stages = pd.DataFrame(rec.stage_counts, columns=stage_names)
@@ -132,7 +142,17 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     kept = event_logs(run) if logs else None
     segments = _segment_table(rec.segment_counts, [s.name for s in policy.segments])
     return Forecast(
-        summary, daily, stages, transitions, cohorts, rules, retention, trace, kept, segments
+        summary,
+        daily,
+        stages,
+        transitions,
+        cohorts,
+        rules,
+        retention,
+        trace,
+        kept,
+        segments,
+        goal_table(policy, windows),
     )
 
 
@@ -217,6 +237,8 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
             frame[f"waited_days_{channel.name}"] = rec.channel_waited[:, i]
     for key in DAILY_MARKETING:
         frame[key] = d[key]
+    for e, event in enumerate(policy.events):  # behavioural events, when the spec has any
+        frame[f"events_{event.name}"] = rec.event_counts[:, e]
     if rec.funnel is not None:  # the market has prospects (engine/prospects.py)
         for key in FUNNEL_DAILY:
             frame[key] = rec.funnel[key].astype(np.int64)
@@ -336,9 +358,11 @@ def _cohorts(run: Run, cust, time) -> pd.DataFrame:
     cohort = cohort_of[cust].astype(np.int64)
     month = np.floor(time / MONTH).astype(np.int64) - cohort
     months = math.ceil(run.days / MONTH)
-    pairs = np.unique(np.stack([cohort, month, cust.astype(np.int64)]), axis=1)
+    # each customer's months in order (the purchases are sorted by customer, then time): a
+    # (customer, month) pair is new where either changes, with no sort
+    fresh = np.r_[True, (cust[1:] != cust[:-1]) | (month[1:] != month[:-1])]
     table = np.zeros((months + 1, months + 1))
-    np.add.at(table, (np.clip(pairs[0], 0, months), np.clip(pairs[1], 0, months)), 1)
+    np.add.at(table, (np.clip(cohort[fresh], 0, months), np.clip(month[fresh], 0, months)), 1)
     sizes = np.bincount(
         np.clip(cohort_of[np.isfinite(cohort_of)].astype(np.int64), 0, months), minlength=months + 1
     )
@@ -362,8 +386,9 @@ def _existing_cohort(run: Run, cust, time, existing: np.ndarray) -> dict:
         months_bought = np.zeros(months)
     else:
         month = np.clip(np.floor(time[mine] / MONTH).astype(np.int64), 0, months - 1)
-        pairs = np.unique(np.stack([month, cust[mine].astype(np.int64)]), axis=1)
-        months_bought = np.bincount(pairs[0], minlength=months)
+        who = cust[mine]  # sorted by customer, then time: see _cohorts
+        new = np.r_[True, (who[1:] != who[:-1]) | (month[1:] != month[:-1])]
+        months_bought = np.bincount(month[new], minlength=months)
     return {
         "cohort": "existing",
         "customers": size,

@@ -47,7 +47,9 @@ def _words(trig: Trigger) -> str:
     event, target = trig.event, ""
     if event is not None:
         target = event.kind.replace("_", " ")
-        if event.product or event.line:
+        if event.name:
+            target += f" {event.name}"
+        elif event.product or event.line:
             target += f" of {event.product or f'line {event.line}'}"
         elif event.stage:
             target += f" {event.stage}"

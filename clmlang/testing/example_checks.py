@@ -15,6 +15,7 @@ from ..core.source import Source
 from ..language.symbols import Symbols
 from .coverage import Coverage
 from .generated_histories import History, Purchase
+from .state_invariants import default_model
 from .testfile import Example
 
 __all__ = ["check_example", "example_customer"]
@@ -43,7 +44,9 @@ def check_example(
 ) -> tuple[str, str]:
     """What the example got wrong ("" when it passes) and the rule to point at ("" for none).
     The rules that fire for the customer count as covered."""
-    result = explain(policy, symbols, sources, example_customer(ex, policy))
+    # the buying model's predictions (`p_alive`) under the default market, as `clm explain`
+    customer = example_customer(ex, policy)
+    result = explain(policy, symbols, sources, customer, default_model())
     fires = {v.rule: v for v in result.rules}
     for name in [*ex.fires, *ex.not_fires, *(send.rule for send in ex.sends)]:
         if name not in fires:

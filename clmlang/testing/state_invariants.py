@@ -6,22 +6,25 @@ failure is shrunk to a minimal history and printed as a ready-to-paste `[[exampl
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from ..compile.explanation import customer_columns, explain
 from ..compile.policy import Policy
+from ..core.predictions import BuyingModel
 from ..core.source import Source
 from ..language import syntax as s
 from ..language.conditions import Expr, evaluate, lower
 from ..language.parser import parse_text
 from ..language.symbols import Symbols
+from ..market.model import Market
 from ..market.overrides import parse_share
 from .counterexamples import Tally, minimal_counterexample
 from .generated_histories import History, histories
 from .testfile import Invariant, TestFile
 
-__all__ = ["STATE_KINDS", "check_state_invariant"]
+__all__ = ["STATE_KINDS", "check_state_invariant", "default_model"]
 
 STATE_KINDS = ("one_stage", "max_discount", "fires_only_when")
 
@@ -65,6 +68,13 @@ def check_state_invariant(
     )
 
 
+@cache
+def default_model() -> BuyingModel:
+    """The buying model that examples and invariants compute predictions (`p_alive`) under:
+    the default market's, as `clm explain` without a scenario."""
+    return Market().buying_model()
+
+
 def _violation(
     inv: Invariant,
     history: History,
@@ -75,7 +85,8 @@ def _violation(
     """How the customer with this history breaks the invariant ("is in no stage", ...),
     None when it holds, False when it says nothing about this customer."""
     customer = history.customer(policy)
-    result = explain(policy, symbols, sources, customer)
+    model = default_model()
+    result = explain(policy, symbols, sources, customer, model)
     if inv.kind == "one_stage":
         return None if result.stage else "is in no stage"
     if inv.kind == "max_discount":
@@ -97,9 +108,8 @@ def _violation(
             policy.rule(inv.rule), customer, result.stage
         ):
             return False
-        holds = evaluate(
-            _condition(inv.when or "", symbols), customer_columns(customer, policy, symbols), 1
-        )[0]
+        columns = customer_columns(customer, policy, symbols, model)
+        holds = evaluate(_condition(inv.when or "", symbols), columns, 1)[0]
         return None if holds else f"gets `{inv.rule}` though `{inv.when}` is false"
     return None
 
@@ -121,7 +131,7 @@ def _trigger_possible(rule, customer: dict, stage: str | None) -> bool:
     since = customer.get("days_since_purchase")
     if trig.kind == "event" and trig.event is not None:
         ev = trig.event
-        if ev.segment is not None:
+        if ev.segment is not None or ev.kind == "event":
             return True  # entering or leaving a segment: possible, as far as this can tell
         if ev.kind == "enter":
             return stage == ev.stage

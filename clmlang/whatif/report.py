@@ -20,7 +20,7 @@ from ..core.page import clean, figure, render_page, svg
 from ..core.statistics import interval
 from .experiment import Comparison
 
-__all__ = ["output_files", "render_report", "verdicts"]
+__all__ = ["goal_headline", "output_files", "render_report", "verdicts"]
 
 HEADLINE = [
     ("revenue", "revenue"),
@@ -35,6 +35,17 @@ HEADLINE = [
     ("unsubscribes", "unsubscribes"),
 ]
 _LOWER_IS_BETTER = {"marketing_cost", "churn_rate", "unsubscribes"}
+
+
+def goal_headline(comparison: Comparison) -> list[tuple[str, str]]:
+    """The stage goals' KPIs the runs have (clmlang.simulation.stage_goals), in stage order:
+    the share of each stage's returns within its goal."""
+    prefix = "goal_met_"
+    return [
+        (kpi, f"{kpi.removeprefix(prefix)}: back within its goal")
+        for kpi in comparison.runs.columns
+        if kpi.startswith(prefix)
+    ]
 
 
 def _band(ax, frame: pd.DataFrame, x: str, y: str, label: str) -> None:
@@ -52,7 +63,8 @@ def _band(ax, frame: pd.DataFrame, x: str, y: str, label: str) -> None:
 def _fmt(value: float, kpi: str) -> str:
     if value is None or not math.isfinite(value):
         return "-"
-    if kpi.endswith(("_rate", "_share_at_end")) or kpi.startswith("retention"):
+    share = kpi.startswith(("retention", "goal_met_", "goal_early_", "goal_late_"))
+    if kpi.endswith(("_rate", "_share_at_end")) or share:
         return f"{value:.1%}"
     return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
 
@@ -153,7 +165,7 @@ def _kpi_rows(comparison: Comparison) -> list[dict[str, object]]:
     whether it is significant and good."""
     table = comparison.comparison
     rows = []
-    for kpi, label in HEADLINE:
+    for kpi, label in HEADLINE + goal_headline(comparison):
         if kpi not in set(table["kpi"]):
             continue
         cells = []

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from ..simulation.engine import Run
-from ..simulation.logs import LOGS
 from ..simulation.metrics import Forecast, forecast
 
 __all__ = ["RunResult", "forecasts", "merge_runs", "variant_logs"]
@@ -36,10 +35,8 @@ def merge_runs(runs: list[Run]) -> Run:
             state_fields["n"] = sum(values)
         elif f.name == "plan":  # the arrivals of prospects: a market with them is not split
             state_fields["plan"] = None
-        elif f.name == "attributes":
-            state_fields["attributes"] = {
-                k: np.concatenate([v[k] for v in values]) for k in values[0]
-            }
+        elif f.name in ("attributes", "growth"):
+            state_fields[f.name] = {k: np.concatenate([v[k] for v in values]) for k in values[0]}
         else:
             state_fields[f.name] = np.concatenate(values)
     state = dataclasses.replace(first.state, **{k: v for k, v in state_fields.items()})
@@ -51,6 +48,7 @@ def merge_runs(runs: list[Run]) -> Run:
         len(first.arms),
         logs=recorder.logs,
         segments=len(first.policy.segments),
+        events=len(first.policy.events),
     )
     for r, offset in zip(runs, offsets, strict=True):
         rec = r.recorder
@@ -63,10 +61,11 @@ def merge_runs(runs: list[Run]) -> Run:
         merged.channel_waited += rec.channel_waited
         merged.stage_counts += rec.stage_counts
         merged.segment_counts += rec.segment_counts
+        merged.event_counts += rec.event_counts
         merged.transitions += rec.transitions
         for key in merged.arm_counters:
             merged.arm_counters[key] += rec.arm_counters[key]
-        for name in ("purchases", "rule_events", "messages", "unsubscribes", "unsent"):
+        for name in ("purchases", "rule_events", "messages", "unsubscribes", "unsent", "events"):
             arrays = getattr(rec, name).arrays()
             arrays["customer"] = arrays["customer"] + offset
             getattr(merged, name).add(**arrays)
@@ -105,7 +104,7 @@ def variant_logs(
     if not kept or any(logs is None for _, logs in kept):
         return None
     out = {}
-    for name in LOGS:
+    for name in kept[0][1]:  # type: ignore[union-attr]  (LOGS, and `events` with events)
         parts = []
         for variant, logs in kept:
             frame = logs[name].copy()  # type: ignore[index]

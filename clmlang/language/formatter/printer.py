@@ -123,6 +123,8 @@ def _event(e: s.Event) -> str:
             return f"first purchase of line {e.line}" if e.line is not None else "first purchase"
         case s.EventKind.ENTER:
             return f"enter {e.stage}"
+        case s.EventKind.EVENT:
+            return f"event {e.behaviour}"
     return f"leave {e.stage}"
 
 
@@ -236,6 +238,8 @@ def print_item(item: s.Item) -> list[Line]:
             text = f"attribute {name} {type_}"
         case s.Audience(name=name, title=title):
             text = f"audience {name}{_title(title)}"
+        case s.CustomerEvent(name=name, title=title):
+            text = f"event {name}{_title(title)}"
         case s.Stage():
             text = f"stage {item.name}{_title(item.title)} when {expression(item.condition)}"
             text += f" goal return within {goal_text(item.goal)}" if item.goal else ""

@@ -93,6 +93,15 @@ class Attribute:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerEvent:
+    """A behavioural event the market generates: `event cart_abandoned "Left a full cart"`."""
+
+    name: Name
+    title: str | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Audience:
     """An audience a customer belongs to for life: `audience premium "Chooses by brand"`."""
 
@@ -147,6 +156,7 @@ Item = (
     | Control
     | Product
     | Attribute
+    | CustomerEvent
     | Audience
     | Rfm
     | Stage

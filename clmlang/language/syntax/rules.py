@@ -17,17 +17,20 @@ class EventKind(StrEnum):
     FIRST_PURCHASE = "first purchase"
     ENTER = "enter"
     LEAVE = "leave"
+    EVENT = "event"  # a behavioural event the spec declares: `event cart_abandoned`
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """`purchase`, `purchase of facial`, `purchase of line dentistry`, `enter loyal`, ..."""
+    """`purchase`, `purchase of facial`, `purchase of line dentistry`, `enter loyal`,
+    `event cart_abandoned`, ..."""
 
     kind: EventKind
     product: Name | None = None
     line: Name | None = None
     stage: Name | None = None
     span: Span = field(default=None, compare=False)  # type: ignore[assignment]
+    behaviour: Name | None = None  # the declared event of `event NAME`
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,11 +55,16 @@ class Buying:
         site = st.response_site[ids]
         responding = (site >= 0) & np.isfinite(st.response_t[ids])
         site_safe = np.where(responding, site, 0)
+        product, buys = self._choose_products(ids, k, t, first, responding, site_safe)
+        if not buys.all():  # owners of what they would buy: no purchase (choice.py)
+            self._nothing_to_buy(ids[~buys], t[~buys], k[~buys], responding[~buys])
+            ids, t, k, first, product = ids[buys], t[buys], k[buys], first[buys], product[buys]
+            responding, site_safe = responding[buys], site_safe[buys]
+            if not ids.size:
+                return
         reactivated = responding & ~st.alive[ids]
         woke = ~responding & ~st.alive[ids]  # dormant, came back by themselves (reactivation)
         st.alive[ids] = True  # a dormant customer who buys, woken or answering, is active
-
-        product = self._choose_products(ids, k, first, responding, site_safe)
         # what they held before this purchase (an add-on joins it in `_price`): a first
         # purchase of a product or line is one of something not held yet
         held = (st.owned[ids].copy(), st.owned_lines[ids].copy())
@@ -77,40 +82,18 @@ class Buying:
             self.today.events_first.append(ids[first])
         self.today.touched.append(ids)
         self._assign_stages(ids, d)
+        self.recorder.purchases.add(
+            customer=ids,
+            time=t,
+            revenue=check.revenue,
+            profit=check.profit,
+            product=product,
+            arm=arm,
+            stage=st.stage[ids],
+        )
         self._check_success_purchase(ids, product, d)
         self._after_purchase_timers(ids, product, d, held)
         self._dropout_and_next(ids, product, t, k + 1)
-
-    def _choose_products(
-        self,
-        ids: np.ndarray,
-        k: np.ndarray,
-        first: np.ndarray,
-        responding: np.ndarray,
-        site_safe: np.ndarray,
-    ) -> np.ndarray:
-        """What each buyer buys (-1 without a catalogue): their audience's pick, a lead product
-        on a first purchase, the offer's product or line when answering a message."""
-        st, cat, S = self.state, self.catalogue, self.streams
-        if not cat.count:
-            return np.full(ids.size, -1, dtype=np.int16)
-        product = cat.choose(st.audience[ids], S.uniform(ids, Purpose.PRODUCT, k))
-        if cat.leads.size:
-            u = S.uniform(ids, Purpose.PRODUCT, k + 7919)
-            lead = cat.leads[np.minimum((u * cat.leads.size).astype(int), cat.leads.size - 1)]
-            product = np.where(first, lead, product)
-        if self.steps.sites and responding.any():
-            offer_p = self.steps.offers["offer_product"][site_safe]
-            offer_l = self.steps.offers["offer_line"][site_safe]
-            product = np.where(responding & (offer_p >= 0), offer_p, product)
-            by_line = responding & (offer_p < 0) & (offer_l >= 0)
-            if by_line.any():
-                product[by_line] = cat.choose_in_line(
-                    offer_l[by_line],
-                    st.audience[ids[by_line]],
-                    S.uniform(ids[by_line], Purpose.PRODUCT, k[by_line] + 104729),
-                )
-        return product
 
     def _price(
         self,
@@ -190,6 +173,7 @@ class Buying:
             line = cat.line[product]
             has_line = line >= 0
             st.owned_lines[ids[has_line]] |= np.uint64(1) << line[has_line].astype(np.uint64)
+            self.ownership.record(ids, t, product)
             if self.tally:
                 self.tally.record(ids, t, product, line)
             self._memberships(ids, product, k, t)
@@ -207,17 +191,9 @@ class Buying:
         arm: np.ndarray,
         responding: np.ndarray,
     ) -> None:
-        """The purchase log, the day's totals and, for purchases answering a message, its
-        arm's counters."""
+        """The day's totals and, for purchases answering a message, its arm's counters (the
+        purchase log waits for the stage the purchase leads to)."""
         rec = self.recorder
-        rec.purchases.add(
-            customer=ids,
-            time=t,
-            revenue=check.revenue,
-            profit=check.profit,
-            product=product,
-            arm=arm,
-        )
         daily = rec.daily
         daily["purchases"][d] += ids.size
         daily["new_customers"][d] += int(first.sum())
@@ -301,7 +277,10 @@ class Buying:
             with np.errstate(divide="ignore"):
                 asleep = -np.log(S.uniform(gone, Purpose.WAKE, k[drops])) / wake
                 gap = -np.log(S.uniform(gone, Purpose.GAP, k[drops])) / rate
-            nxt = t[drops] + asleep + gap
+            if self.seasons.active:  # the gap after waking is spent in seasonal time
+                nxt = self.seasons.later(st.audience[gone], t[drops] + asleep, gap)
+            else:
+                nxt = t[drops] + asleep + gap
             st.next_t[gone] = nxt
             ok = np.isfinite(nxt)
             self.calendar.add_spread(np.floor(nxt[ok]), "purchase", None, gone[ok])
@@ -312,6 +291,7 @@ class Buying:
             rate = np.where(st.members[ids], rate * roles.repeat_rate, rate)
         with np.errstate(divide="ignore"):
             gap = -np.log(S.uniform(ids, Purpose.GAP, k)) / rate
+        nxt = self.seasons.later(st.audience[ids], t, gap) if self.seasons.active else t + gap
         if cat.count and np.isfinite(cat.cycle).any():
             cycle = cat.cycle[np.maximum(product, 0)]
             follow = (
@@ -322,10 +302,8 @@ class Buying:
             if follow.any():
                 shape = roles.cycle_shape
                 g = _gamma_quantile(shape, S.uniform(ids[follow], Purpose.CYCLE_GAP, k[follow]))
-                gap[follow] = (
-                    g * (cycle[follow] / shape) / np.maximum(self.effects.rate[stage[follow]], 1e-9)
-                )
-        nxt = t + gap
+                pace = np.maximum(self.effects.rate[stage[follow]], 1e-9)
+                nxt[follow] = t[follow] + g * (cycle[follow] / shape) / pace  # calendar time
         st.next_t[ids] = nxt
         ok = np.isfinite(nxt)
         self.calendar.add_spread(np.floor(nxt[ok]), "purchase", None, ids[ok])

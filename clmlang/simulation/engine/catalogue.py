@@ -35,6 +35,18 @@ class Catalogue:
         )
         self.cycle = np.array([p.cycle_days or np.nan for p in products], dtype=float)
         self.role = [p.role for p in products]
+        # durable: bought for keeps (no `every` cycle, not an add-on); an owner buys it again
+        # only after `keep_days` (market.products.NAME.keep_days; none: not in the run)
+        upsell = np.array([p.role == "upsell" for p in products], dtype=bool)
+        self.durable = ~np.isfinite(self.cycle) & ~upsell
+        self.durable_mask = np.uint64(sum(1 << int(i) for i in np.flatnonzero(self.durable)))
+        self.keep = np.array(
+            [
+                (d.keep_days if (d := market.products.get(p.name)) and d.keep_days else np.inf)
+                for p in products
+            ],
+            dtype=float,
+        )
         self.leads = np.array(
             [i for i, p in enumerate(products) if p.role == "lead"], dtype=np.int16
         )

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from ...compile.policy import Policy
+from ...core.predictions import is_prediction, prediction
+from .attributes import clock
 from .population import State
 
 __all__ = ["Columns", "MessageLog"]
@@ -88,8 +90,19 @@ class Columns(Mapping[str, np.ndarray]):
             return day - st.stage_since[ids].astype(float)
         if key == "subscribed":
             return st.subscribed[ids] != 0
+        if is_prediction(key):  # from the state now: updated as the histories change
+            return prediction(
+                key,
+                st.purchases[ids],
+                np.float32(day) - st.first_day[ids],
+                np.float32(day) - st.last_day[ids],
+                st.spent[ids],
+                sim.market.buying_model(),  # type: ignore[attr-defined]
+            )
         if key in sim.tally:  # type: ignore[attr-defined]
             return sim.tally.column(key, ids, day)  # type: ignore[attr-defined]
+        if key in sim.event_memory:  # type: ignore[attr-defined]
+            return sim.event_memory.column(key, ids, day)  # type: ignore[attr-defined]
         kind, _, rest = key.partition(":")
         if kind == "owns":
             return _bit(st.owned[ids], sim.product_index[rest])  # type: ignore[attr-defined]
@@ -106,7 +119,11 @@ class Columns(Mapping[str, np.ndarray]):
         if kind == "days_since":
             return day - st.attributes[rest][ids]
         if kind == "attr":
-            return st.attributes[rest][ids]
+            rate = st.growth.get(rest)
+            if rate is None:
+                return st.attributes[rest][ids]
+            since = np.maximum(day - clock(st.arrival[ids]), 0.0)
+            return st.attributes[rest][ids] + rate[ids] * since
         raise KeyError(key)
 
 

@@ -29,14 +29,29 @@ from .program import Program
 __all__ = ["Arms", "DayWork", "Eligibility", "RuleMemory", "SendSteps", "StageEffects"]
 
 # Columns whose value changes with the passing of time alone, not only at events.
-_TIME_PREFIXES = ("days_since", "days_in_stage", "messages:", "days_since:")
+# The buying model's predictions too: p_alive falls day by day without a purchase.
+_TIME_PREFIXES = (
+    "days_since",
+    "days_in_stage",
+    "messages:",
+    "days_since:",
+    "p_alive",
+    "expected_purchases:",
+    "predicted_value:",
+)
 
 
-def time_driven(expr: Expr | None) -> bool:
-    """Whether a condition's value can change on a day with no event for the customer."""
+def time_driven(expr: Expr | None, growing: frozenset[str] = frozenset()) -> bool:
+    """Whether a condition's value can change on a day with no event for the customer
+    (`growing`: the columns of attributes that grow day by day)."""
     if expr is None:
         return False
-    return any(key.startswith(_TIME_PREFIXES) for key in required_columns(expr))
+    return any(key.startswith(_TIME_PREFIXES) or key in growing for key in required_columns(expr))
+
+
+def growing_columns(market: Market) -> frozenset[str]:
+    """The condition columns of the attributes that grow day by day."""
+    return frozenset(f"attr:{name}" for name, m in market.attributes.items() if m.growth)
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,9 @@ class StageEffects:
             dropout=np.array([1.0] + [e.dropout for e in effects]),
             check=np.array([1.0] + [e.check for e in effects]),
             rate_after=market.buying.rate_multiplier,
-            time_driven=any(time_driven(s.condition) for s in policy.stages),
+            time_driven=any(
+                time_driven(s.condition, growing_columns(market)) for s in policy.stages
+            ),
         )
 
 
@@ -124,7 +141,9 @@ class Eligibility:
     time_driven: list[bool]  # by rule: eligibility can change with time alone
 
     @classmethod
-    def of(cls, policy: Policy, stages_time_driven: bool) -> Eligibility:
+    def of(
+        cls, policy: Policy, stages_time_driven: bool, growing: frozenset[str] = frozenset()
+    ) -> Eligibility:
         stage_index = {s.name: i for i, s in enumerate(policy.stages)}
         luts: list[np.ndarray | None] = []
         codes: list[list[np.int16]] = []
@@ -149,7 +168,7 @@ class Eligibility:
                 codes.append([])
                 rest.append(rule.eligible)
         driven = [
-            time_driven(r.eligible)
+            time_driven(r.eligible, growing)
             or (stages_time_driven and bool(r.stages))
             or _uses_stage_time(r.eligible, stages_time_driven)
             for r in policy.rules
@@ -204,6 +223,7 @@ class DayWork:
     events_first: list[np.ndarray] = field(default_factory=list)
     events_stage: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
     events_segment: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
+    events_behaviour: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (event, ids)
     touched: list[np.ndarray] = field(default_factory=list)  # whose state changed today
     pending_flows: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
 

@@ -52,7 +52,9 @@ def run_bytes(
     """The memory one run is expected to need, in bytes (see the module docstring); `logs`:
     the run keeps its purchases and messages logs and writes them."""
     n = expected_customers(market, customers, days)
-    names = len(policy.rules) + len(policy.attributes)
+    # an attribute that changes keeps a second array (its growth, or its next switch)
+    changing = sum(bool(m.growth or m.switches) for m in market.attributes.values())
+    names = len(policy.rules) + len(policy.attributes) + changing
     per_day = PER_CUSTOMER_DAY + (LOGS_PER_CUSTOMER_DAY if logs else 0.0)
     per_customer = PER_CUSTOMER + per_day * days + PER_NAME * names
     return MARGIN * (n * per_customer + PER_DAY * days)

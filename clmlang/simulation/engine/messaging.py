@@ -225,6 +225,7 @@ class Messaging:
                 ):
                     cap.record(ids, d)
         self.message_log.record(channel.name, ids, d)
+        self.event_memory.messaged(ids, d)
         counter = st.messages_received[ids]
         st.messages_received[ids] = counter + 1
         self.today.touched.append(ids)
@@ -239,9 +240,9 @@ class Messaging:
         irrelevant = np.zeros(ids.size, dtype=bool)
         if site.offer_product >= 0:
             p = site.offer_product
-            owned = (st.owned[ids] >> np.uint64(p)) & np.uint64(1) == 1
-            once = not np.isfinite(cat.cycle[p]) and cat.role[p] not in ("upsell",)
-            irrelevant = (owned & once) | ~cat.relevant[st.audience[ids].astype(np.int64) + 1, p]
+            blocked = self.ownership.blocked(st.owned[ids], ids, np.full(ids.size, float(d)))
+            owned = (blocked >> np.uint64(p)) & np.uint64(1) == 1  # owned for keeps
+            irrelevant = owned | ~cat.relevant[st.audience[ids].astype(np.int64) + 1, p]
         new_fatigue = fatigue + fat.per_message + fat.irrelevant_extra * irrelevant
         st.fatigue[ids] = new_fatigue
         st.fatigue_t[ids] = d

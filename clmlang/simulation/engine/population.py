@@ -17,6 +17,7 @@ import numpy as np
 
 from ...compile.policy import Policy
 from ...market.model import Market
+from .attributes import draw_dates, draw_growth
 from .holdings import Holdings
 from .prospects import plan_arrivals
 
@@ -37,6 +38,8 @@ class State:
     reachable: np.ndarray  # uint64 bit mask of channels with consent and contact data
     control: np.ndarray  # bool: in the global control group
     attributes: dict[str, np.ndarray]  # float64; dates are day numbers relative to day 0
+    # growing numbers: each customer's growth per day (the value above is the day-0 value)
+    growth: dict[str, np.ndarray] = None  # type: ignore[assignment]
 
     # observable and dynamic state
     alive: np.ndarray = None  # type: ignore[assignment]
@@ -65,10 +68,13 @@ class State:
     # the history before day 0, kept as it was (the fields above move on with the run)
     prior_purchases: np.ndarray = None  # type: ignore[assignment]
     prior_last_t: np.ndarray = None  # type: ignore[assignment]
+    prior_stage: np.ndarray = None  # type: ignore[assignment]  # the stage on day 0
     plan: object = None  # prospects.ArrivalPlan: who comes on each day, when there are prospects
 
     def __post_init__(self) -> None:
         n = self.n
+        if self.growth is None:
+            self.growth = {}
         self.alive = np.ones(n, dtype=bool)
         self.next_t = self.arrival.copy()
         self.purchases = np.zeros(n, dtype=np.int32)
@@ -94,6 +100,7 @@ class State:
         self.response_site = np.full(n, -1, dtype=np.int32)
         self.prior_purchases = np.zeros(n, dtype=np.int32)
         self.prior_last_t = np.full(n, np.nan)
+        self.prior_stage = np.full(n, -1, dtype=np.int16)
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,7 @@ def draw_population(
     spend = spend_rng.gamma(sp.q, 1.0 / sp.gamma, size=n)
     reachable = _reachability(policy, market, n, by_name)
     control = control_rng.random(n) < policy.control_share
+    attributes = _attributes(policy, market, n, by_name)
     state = State(
         n=n,
         arrival=arrival,
@@ -202,7 +210,8 @@ def draw_population(
         spend=spend,
         reachable=reachable,
         control=control,
-        attributes=_attributes(policy, market, n, by_name),
+        attributes=attributes,
+        growth=draw_growth(policy, market, n, by_name, attributes),
     )
     state.plan = plan
     if market.population.start == "existing":
@@ -253,11 +262,15 @@ def _attributes(
     for attr in policy.attributes:
         model = market.attributes.get(attr.name)
         draw = by_name("attribute", attr.name)
-        if attr.type == "date":
-            span = model.days if model else 365.25 * 3
+        ahead = model is not None and (model.window is not None or model.share is not None)
+        if attr.type == "date" and ahead:  # the new keys: a window ahead, a share with one
+            has = by_name("attribute-share", attr.name)
+            attributes[attr.name] = draw_dates(model, n, draw, has)
+        elif attr.type == "date":
+            span = model.past_days if model else 365.25 * 3
             attributes[attr.name] = -np.floor(draw.random(n) * span)
         elif attr.type == "flag":
-            share = model.share if model and model.share is not None else 0.5
+            share = model.flag_share() if model else 0.5
             attributes[attr.name] = (draw.random(n) < share).astype(float)
         elif attr.type == "text":
             names = list(model.values) if model else []

@@ -110,6 +110,7 @@ class Recorder:
         arms: int,
         logs: bool = False,
         segments: int = 0,
+        events: int = 0,
     ):
         self.days = days
         self.logs = logs  # keep the messages that were not delivered too (`unsent`)
@@ -124,6 +125,9 @@ class Recorder:
         self.stage_counts = np.zeros((days, stages + 1), dtype=np.int64)  # column 0: no stage
         self.transitions = np.zeros((stages + 1, stages + 1), dtype=np.int64)
         self.segment_counts = np.zeros((days, segments), dtype=np.int64)
+        self.event_counts = np.zeros((days, events), dtype=np.int64)  # behavioural events
+        # the behavioural events, one row per customer, event and day (kept with `logs`)
+        self.events = _Log(customer=np.int32, day=np.int32, event=np.int16, count=np.int32)
         self.arm_counters = {k: np.zeros(arms) for k in RULE_COUNTERS}
         self.purchases = _Log(
             customer=np.int32,
@@ -132,6 +136,7 @@ class Recorder:
             profit=np.float64,
             product=np.int16,
             arm=np.int32,
+            stage=np.int16,  # the customer's stage after the purchase (-1: none)
         )
         self.rule_events = _Log(arm=np.int32, customer=np.int32, day=np.int32)
         self.messages = _Log(

@@ -44,14 +44,18 @@ class Rules:
             self._run_steps(node_id, step, ids, d)
 
     def _anchor_stage_events(self, d: int) -> None:
-        """Today's stage and segment entries and exits start the timers of "N days after
-        enter/leave STAGE or SEGMENT" rules."""
+        """Today's stage and segment entries and exits, and behavioural events, start the
+        timers of "N days after enter/leave STAGE or SEGMENT" and "after event E" rules."""
         moves = [(kind, code, who, False) for kind, code, who in self.today.events_stage]
         moves += [(kind, code, who, True) for kind, code, who in self.today.events_segment]
+        names = self.event_memory.names
+        moves += [("event", names[e], who, None) for e, who in self.today.events_behaviour]
         for kind, code, who, segment in moves:
             for r in self.memory.anchor:
                 ev = self.rules[r].trigger.event
-                if ev.kind == kind and self._move_code(ev, segment) == code:
+                if ev.kind != kind:
+                    continue
+                if code == (ev.name if kind == "event" else self._move_code(ev, segment)):
                     # the latest anchor, even if the timer is not set
                     self.memory.anchor[r][who] = d
                     due = d + round(self.rules[r].trigger.days)
@@ -134,6 +138,9 @@ class Rules:
                 parts.append(ids[hit])
         elif ev.kind == "first_purchase":
             parts = list(self.today.events_first)
+        elif ev.kind == "event":
+            e = self.event_memory.index[ev.name]
+            parts = [who for k, who in self.today.events_behaviour if k == e]
         else:
             segment = ev.segment is not None
             code = self._move_code(ev, segment)

@@ -30,10 +30,16 @@ class SegmentMemory:
     count: np.ndarray  # members per segment
 
     @classmethod
-    def of(cls, policy: Policy, n: int, stages_time_driven: bool) -> SegmentMemory:
+    def of(
+        cls,
+        policy: Policy,
+        n: int,
+        stages_time_driven: bool,
+        growing: frozenset[str] = frozenset(),
+    ) -> SegmentMemory:
         conditions = [seg.condition for seg in policy.segments]
         driven = [
-            time_driven(c)
+            time_driven(c, growing)
             or (stages_time_driven and bool({"stage", "previous_stage"} & required_columns(c)))
             for c in conditions
         ]

@@ -7,7 +7,7 @@ the day's phases in a fixed order, each over whole batches of customers:
 1. purchases due today (natural ones and responses to messages), with their consequences:
    products, checks, upsells, subscriptions, programme membership, stage changes, dropout,
    the next purchase time, success tests of waiting rules;
-2. subscription renewals;
+2. subscription renewals, then behavioural events (an abandoned cart: `events.py`);
 3. stage changes that time alone brings;
 4. rules: triggers, eligibility, re-entry, holdout and variants, flows and their follow-ups;
 5. messages, in priority order, through caps and channel capacities, and their effects:
@@ -31,20 +31,33 @@ import simpy
 
 from ...compile.policy import Policy
 from ...market.model import Market
+from .attributes import AttributeChanges
 from .buying import Buying
 from .calendar import Calendar
 from .catalogue import Catalogue
+from .choice import Choosing
 from .columns import MessageLog
-from .components import Arms, DayWork, Eligibility, RuleMemory, SendSteps, StageEffects
+from .components import (
+    Arms,
+    DayWork,
+    Eligibility,
+    RuleMemory,
+    SendSteps,
+    StageEffects,
+    growing_columns,
+)
+from .events import EventMemory, Events
 from .holdings import from_history, replay_purchases
 from .idset import IdSet
 from .messaging import Messaging, _Cap
 from .offers import mean_check
+from .ownership import Ownership
 from .population import NEVER, Base, State, apply_base, draw_population
 from .program import Program
 from .prospects import Funnel
 from .recorder import Recorder, Trace
 from .rules import Rules, window_days
+from .seasons import Seasons
 from .segments import SegmentMemory, Segments
 from .stages import Stages
 from .streams import Streams
@@ -72,7 +85,18 @@ class Run:
     stats_seed: int = 0
 
 
-class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
+class _Simulation(
+    Timers,
+    AttributeChanges,
+    Buying,
+    Choosing,
+    Events,
+    Stages,
+    Segments,
+    Rules,
+    Messaging,
+    Funnel,
+):
     def __init__(
         self,
         policy: Policy,
@@ -105,11 +129,15 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
         self.n = st.n
         self.customers = customers
         self.catalogue = Catalogue(policy, market)
+        self.seasons = Seasons(policy, market, self.catalogue, days)
+        self.ownership = Ownership(policy, market, self.catalogue, self.n)
+        self.skips = np.zeros(self.n, dtype=np.int64)  # purchases that found nothing to buy
         self.program = Program.of(policy)
         self.idset = IdSet(self.n)
         self.calendar = Calendar(days, self.idset)
         self.message_log = MessageLog(policy, self.n)
         self.tally = Tally(policy, self.n)
+        self.event_memory = EventMemory(policy, market, self.n)
         self.product_index = {p.name: i for i, p in enumerate(policy.products)}
         self.line_index = {name: i for i, name in enumerate(policy.lines)}
         self.channel_index = {c.name: i for i, c in enumerate(policy.channels)}
@@ -127,13 +155,14 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
         self.windows = [window_days(rule, self.start_date) for rule in policy.rules]
         self.arms = Arms.of_policy(policy)
         self.steps = SendSteps.of(self.program, self.arms)
-        self.eligibility = Eligibility.of(policy, self.effects.time_driven)
+        growing = growing_columns(market)
+        self.eligibility = Eligibility.of(policy, self.effects.time_driven, growing)
         self.memory = RuleMemory.of(policy, self.program, self.n)
         if base is not None and base.fired:  # re-entry carries on from the policy in force
             for r, rule in enumerate(policy.rules):
                 if rule.name in base.fired:
                     self.memory.last_fired[r][: base.size] = base.fired[rule.name]
-        self.segments = SegmentMemory.of(policy, self.n, self.effects.time_driven)
+        self.segments = SegmentMemory.of(policy, self.n, self.effects.time_driven, growing)
         self.recorder = Recorder(
             days,
             len(policy.stages),
@@ -141,6 +170,7 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
             len(self.arms.labels),
             logs=logs,
             segments=len(policy.segments),
+            events=len(policy.events),
         )
         self.caps = [_Cap(c, self.n) for c in policy.caps]
         self.subscription_next = {j: np.full(self.n, NEVER) for j in self.catalogue.lifetimes}
@@ -151,9 +181,14 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
         )
         if self.existing:
             self._own_prior(base)
+            if self.seasons.active:  # the wait from day 0 is spent in seasonal time
+                c, nxt = customers, st.next_t[:customers]
+                on = np.isfinite(nxt) & (nxt < NEVER)
+                nxt[on] = self.seasons.later(st.audience[:c][on], np.zeros(on.sum()), nxt[on])
         self.needs_daily = (
             self.effects.time_driven
             or self.segments.any_time_driven
+            or bool(self.event_memory.active)
             or any(r.trigger.kind in ("condition", "every", "schedule") for r in self.rules)
         )
         self._funnel_start()  # prospects, when the market has them (prospects.py)
@@ -175,6 +210,7 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
         if base is not None and base.holdings is not None:
             names = [p.name for p in self.policy.products]
             own = from_history(cat, names, base.holdings, c, st.alive[:c], self.streams)
+            self.ownership.from_history(own.last_product, st.first_t[:c], st.last_t[:c])
             if self.tally:
                 self.tally.record_history(cat, names, base.holdings, st.last_t[:c])
         else:
@@ -187,7 +223,9 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
                 st.first_t[:c],
                 st.last_t[:c],
                 st.alive[:c],
-                self.tally.record if self.tally else None,
+                self.ownership.recorder(self.tally.record if self.tally else None)
+                if self.ownership.timed
+                else (self.tally.record if self.tally else None),
             )
         st.owned[:c], st.owned_lines[:c] = own.owned, own.owned_lines
         st.last_product[:c], st.members[:c] = own.last_product, own.members
@@ -204,6 +242,7 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
         self.arrived = self.customers
         self.acquired_arrival = st.arrival[self.customers :]
         self._schedule_start()
+        self._start_switches()
         env = simpy.Environment()
         env.process(self._process(env))
         env.run()
@@ -261,6 +300,9 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
         else:
             self._prospects_enter(d)
 
+        # 0. attributes that switch today (a need appears, a child is born)
+        if self.switching:
+            self._change_attributes(bucket, d)
         # 1. purchases
         due = [v for (kind, _), v in bucket.items() if kind in ("purchase", "response")]
         if due:
@@ -271,6 +313,8 @@ class _Simulation(Timers, Buying, Stages, Segments, Rules, Messaging, Funnel):
         for (kind, key), ids in bucket.items():
             if kind == "billing":
                 self._renew(key, ids, d)
+        # 2b. behavioural events
+        self._behave(d)
         # 3. stages that change with time
         if self.effects.time_driven:
             self._assign_stages(np.arange(self.arrived), d)

@@ -44,9 +44,15 @@ class Purpose:
     CAPACITY = 19
     ATTRIBUTE = 20
     WAKE = 21
-    ARRIVAL = 22  # a contact's time of arrival within its day
-    CONVERT = 23  # a prospect's wait for a first purchase on their own
-    LEAVE = 24  # a prospect's wait before leaving the base
+    ATTRIBUTE_CHANGE = 22
+    ATTRIBUTE_VALUE = 23
+    SKIP = 24  # the gap after a purchase that found nothing to buy
+    EVENT = 25
+    EVENT_BUY = 26
+    EVENT_BUY_TIME = 27
+    ARRIVAL = 28  # a contact's time of arrival within its day
+    CONVERT = 29  # a prospect's wait for a first purchase on their own
+    LEAVE = 30  # a prospect's wait before leaving the base
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ class Timers:
         if self.customers and (self.market.population.start == "existing" or self.from_base):
             base = np.arange(self.customers)
             self._assign_stages(base, 0, events=False)
+            st.prior_stage[base] = st.stage[base]  # where their last purchase left them
             self._start_segments(base)
             last = np.floor(st.last_t[base])
             for r, rule in enumerate(self.rules):
@@ -51,12 +52,18 @@ class Timers:
                 continue
             dates = st.attributes[trig.attribute]
             if trig.kind == "after":
-                cal.add_spread(np.floor(dates + trig.days), "timer", r, ids[np.isfinite(dates)])
+                ok = np.isfinite(dates)  # a customer without the date has no timer
+                cal.add_spread(np.floor(dates[ok] + trig.days), "timer", r, ids[ok])
             elif trig.kind == "anniversary" or (trig.kind == "before" and trig.anniversary):
                 lead = trig.days or 0.0
+                model = self.market.attributes.get(trig.attribute)
+                ahead = model is not None and model.window is not None
                 for year in range(0, int(self.days / 365.25) + 2):
-                    occurrence = self._anniversary(dates, year) - lead
+                    day = self._anniversary(dates, year)
+                    occurrence = day - lead
                     ok = np.isfinite(occurrence)
+                    if ahead:  # a date drawn ahead of day 0: its first anniversary is a year on
+                        ok &= day > dates
                     cal.add_spread(occurrence[ok], "timer", r, ids[ok])
             elif trig.kind == "before":
                 ok = np.isfinite(dates)

@@ -1,10 +1,10 @@
-"""What every market table shares: frozen, no unknown keys, finite numbers of a sane size."""
+"""What every market table shares: frozen, no unknown keys, finite numbers of sane size."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["LARGEST"]
+__all__ = ["LARGEST", "Share"]
 
 # No market figure is near this large (calibration on very little data can reach 1e15);
 # beyond it, products of a few figures overflow a float.
@@ -22,3 +22,6 @@ class _Model(BaseModel):
         if any(isinstance(v, float) and abs(v) > LARGEST for v in numbers):
             raise ValueError(f"at most {LARGEST:g} in size")
         return value
+
+
+Share = Field(ge=0.0, le=1.0)
