@@ -224,6 +224,9 @@ def _check_size(
     key = "simulation.customers"
     if "`market.acquisition" in problem:
         key = "market.acquisition.per_day"
+    elif "`market.prospects." in problem:
+        key = problem.split("`market.prospects.", 1)[1].split("`", 1)[0]
+        key = "market.prospects." + key
     raise _market_failure(MarketError(str(scenario), [(key, problem)]), PROBLEMS)
 
 
@@ -247,13 +250,21 @@ _KPIS = (
     ("messages", "messages sent", "{:,.0f}"),
     ("unsubscribes", "unsubscribes", "{:,.0f}"),
 )
+# shown when the market has prospects (docs/model.md, "Prospects")
+_FUNNEL_KPIS = (
+    ("prospects", "prospects", "{:,.0f}"),
+    ("conversions", "conversions (first purchases)", "{:,.0f}"),
+    ("conversion_rate", "conversion rate", "{:.1%}"),
+    ("cac", "CAC (acquisition cost per customer)", "{:,.0f}"),
+)
 
 
 def _print_kpis(result: Forecast, policy: Policy) -> None:
     console = _console()
     title = f"{escape(policy.program)}: {result.summary['days']} days"  # the user's text: no markup
     table = Table("KPI", "forecast", title=title)
-    for key, label, fmt in _KPIS:
+    funnel = _FUNNEL_KPIS if "prospects" in result.summary else ()
+    for key, label, fmt in (*_KPIS, *funnel):
         value = result.summary.get(key)
         label = label.format(churn_days=result.summary.get("churn_days") or 90)
         table.add_row(label, "-" if value is None else fmt.format(value))

@@ -133,7 +133,7 @@ def forecast_base(
     # Replications run side by side as blocks of one population, one calendar for many: each
     # block has the channels' whole capacity, the one thing that couples customers. Customers
     # acquired during the run would belong to no block: then each replication runs alone
-    alone = market.acquisition.per_day > 0
+    alone = market.acquisition.per_day > 0 or market.prospects.active
     stack = 1 if alone else max(1, min(replications, STACKED_CUSTOMERS // max(n, 1)))
     names = {"customers": "the history's customers", "days": "until"}
     problem = size_problem(

@@ -29,6 +29,7 @@ from .errors import MarketError, read_toml
 from .events import EventModel
 from .fields import MAX_DAYS, _Model
 from .kpis import Kpis
+from .prospects import Prospects
 
 __all__ = [
     "MAX_DAYS",
@@ -231,6 +232,7 @@ class Market(_Model):
     start_date: str = "2026-01-01"
     population: Population = Population()
     acquisition: Acquisition = Acquisition()
+    prospects: Prospects = Prospects()
     buying: Buying = Buying()
     spend: Spend = Spend()
     stages: dict[str, StageEffect] = Field(default_factory=dict)

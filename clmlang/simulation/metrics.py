@@ -29,9 +29,11 @@ import numpy as np
 import pandas as pd
 
 from ..core.statistics import welch
+from .acquisition import cac_payback, funnel
 from .cohorts import cohorts as cohort_table
 from .economics import check_kpis, products_table
 from .engine import Run
+from .engine.prospects import FUNNEL_DAILY
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
 from .lifetime import churn_window, lifetime_kpis
 from .logs import event_logs, write_outputs
@@ -248,6 +250,9 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
         frame[key] = d[key]
     for e, event in enumerate(policy.events):  # behavioural events, when the spec has any
         frame[f"events_{event.name}"] = rec.event_counts[:, e]
+    if rec.funnel is not None:  # the market has prospects (engine/prospects.py)
+        for key in FUNNEL_DAILY:
+            frame[key] = rec.funnel[key].astype(np.int64)
     return frame
 
 
@@ -281,7 +286,7 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_pro
         "days": days,
         "customers": arrived,
         "new_customers": int(daily["new_customers"].sum()),
-        "acquired_customers": int(st.acquired[:arrived].sum()),
+        "acquired_customers": int(st.acquired[: rec.rows or arrived].sum()),
     }
     for horizon in RETENTION_DAYS:
         eligible = buyers & (first_time <= days - horizon)
@@ -322,11 +327,13 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_pro
     out["messages"] = int(daily["messages"].sum())
     out["capped_messages"] = int(daily["capped"].sum())
     out["unsubscribes"] = int(daily["unsubscribes"].sum())
-    out["cac_payback_days"] = _cac_payback(run, daily, cust, time, buy_profit)
+    out["cac_payback_days"] = cac_payback(run, daily, cust, time, buy_profit)
+    if rec.funnel is not None:
+        out.update(funnel(run, out))
     out.update({k: _r(v) for k, v in check_kpis(run, revenue).items()})
     out["churn_days"] = _r(churn)
     out.update(lifetime_kpis(first_time, last, days, churn))
-    out.update(_programme_effect(run, cust, revenue, arrived))
+    out.update(_programme_effect(run, cust, revenue, rec.rows or arrived))
     return out
 
 
@@ -344,22 +351,3 @@ def _programme_effect(run: Run, cust, revenue, arrived: int) -> dict:
         "programme_revenue_per_customer_high": _r(high),
         "programme_incremental_revenue": _r(diff * int((~control).sum())),
     }
-
-
-def _cac_payback(run: Run, daily: pd.DataFrame, cust, time, profit) -> float | None:
-    """Days until the cumulative gross profit of the customers new in the run covers the
-    cumulative acquisition cost; None when nobody was acquired or acquiring cost nothing.
-
-    An existing base's purchases are left out (they would pay back an acquisition that never
-    happened); its subscription renewals are not told apart and stay in."""
-    acquisition = daily["acquisition_cost"].cumsum().to_numpy()
-    arrived = int(daily["customers"].iloc[-1]) if len(daily) else 0
-    if not acquisition.size or acquisition[-1] == 0 or not run.state.acquired[:arrived].any():
-        return None
-    gross = daily["gross_profit"].to_numpy()
-    existing = run.state.prior_purchases[cust] > 0
-    if existing.any():
-        day = np.floor(time[existing]).astype(np.int64)
-        gross = gross - np.bincount(day, weights=profit[existing], minlength=gross.size)
-    covered = np.flatnonzero(pd.Series(gross).cumsum().to_numpy() >= acquisition)
-    return float(covered[0]) if covered.size else None

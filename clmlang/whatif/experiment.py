@@ -64,6 +64,12 @@ def plan(scenario: Scenario, replications: int | None = None, logs: bool = False
     for variant in scenario.all_variants():
         policy, market = variant_policy(scenario, variant)
         shards = _shard_sizes(settings.customers, settings.shards)
+        if len(shards) > 1 and market.prospects.active:
+            # the sources and referrals feed one base: split, each shard would get them all
+            raise MarketError(
+                scenario.path,
+                [("simulation.shards", "a market with prospects runs as one shard (shards = 1)")],
+            )
         for r in range(reps):
             for k, size in enumerate(shards):
                 # replication r (and shard k) has the same seed in every variant
@@ -279,6 +285,9 @@ def _check_memory(scenario: Scenario, tasks: list[Task], at_once: int, logs: boo
             key = "simulation.customers"
             if "`market.acquisition" in problem:
                 key = "market.acquisition.per_day"
+            elif "`market.prospects." in problem:
+                key = problem.split("`market.prospects.", 1)[1].split("`", 1)[0]
+                key = "market.prospects." + key
             raise MarketError(scenario.path, [(key, problem)])
 
 

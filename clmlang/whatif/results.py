@@ -33,6 +33,8 @@ def merge_runs(runs: list[Run]) -> Run:
         values = [getattr(r.state, f.name) for r in runs]
         if f.name == "n":
             state_fields["n"] = sum(values)
+        elif f.name == "plan":  # the arrivals of prospects: a market with them is not split
+            state_fields["plan"] = None
         elif f.name in ("attributes", "growth"):
             state_fields[f.name] = {k: np.concatenate([v[k] for v in values]) for k in values[0]}
         else:

@@ -59,6 +59,8 @@ class Buying:
         arm = np.where(responding, self.steps.arm[site_safe], -1)
         self._record_purchases(ids, t, d, first, product, check, arm, responding)
         self._trace_purchase(ids, t, product, check.revenue, arm, reactivated, woke)
+        if first.any():
+            self._converted(ids[first], d)  # prospects become customers (prospects.py)
 
         # events, stages, then dropout and the next purchase (the new stage's behaviour)
         self.today.events_purchase.append((ids, product, *held))

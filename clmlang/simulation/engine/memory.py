@@ -39,8 +39,11 @@ MARGIN = 1.5  # the estimate is a mean; temporaries of a busy day come on top
 
 
 def expected_customers(market: Market, customers: int, days: int) -> float:
-    """The starting customers plus the acquisitions expected over `days` days."""
-    return customers + market.acquisition.per_day * days
+    """The starting customers plus the acquisitions and prospects expected over `days` days."""
+    acquired = customers + market.acquisition.per_day * days
+    if not market.prospects.active:
+        return acquired
+    return acquired + market.prospects.expected(acquired, days)
 
 
 def run_bytes(
@@ -106,6 +109,9 @@ def size_problem(
         **(names or {}),
     }
     n = expected_customers(market, customers, days)
+    prospects = n - (customers + market.acquisition.per_day * days)
+    if prospects > n / 2:  # the prospects make most of the run: name their biggest source
+        names["per_day"] = _prospects_key(market, days)
     if n > MAX_CUSTOMERS:
         culprit = names["per_day"] if n > 2 * customers else names["customers"]
         return (
@@ -117,7 +123,7 @@ def size_problem(
     if need <= have:
         return None
     lower = [names["customers"], names["days"]]
-    if market.acquisition.per_day * days > customers:
+    if n - customers > customers:
         lower.insert(0, names["per_day"])
     if copies > 1 and names["copies"]:
         lower.append(names["copies"])
@@ -129,6 +135,18 @@ def size_problem(
         + ", ".join(f"`{x}`" for x in lower[:-1])
         + f" or `{lower[-1]}`"
     )
+
+
+def _prospects_key(market: Market, days: int) -> str:
+    """The market key that brings the most prospects: a source's rate or list, or referrals."""
+    keys = {"market.prospects.referrals.per_day": market.prospects.expected(0, days)}
+    keys["market.prospects.referrals.per_day"] -= sum(
+        s.at_start + s.per_day * days for s in market.prospects.sources.values()
+    )
+    for name, s in market.prospects.sources.items():
+        keys[f"market.prospects.sources.{name}.per_day"] = s.per_day * days
+        keys[f"market.prospects.sources.{name}.at_start"] = s.at_start
+    return max(keys, key=lambda k: keys[k])
 
 
 def _size(n: float) -> str:

@@ -189,6 +189,7 @@ class Messaging:
         """`site`'s message sent to `ids` on day `d`, and its effects: cost, fatigue,
         unsubscribes, burnout and, unless it is transactional, responses."""
         counter, stage = self._record_sends(site, arm, ids, d)
+        self._referral_message(site, ids, d)
         fatigue, new_fatigue, irrelevant = self._fatigue(site, ids, d)
         self._unsubscribes_and_burnout(site, arm, ids, d, counter, stage, new_fatigue)
         if site.send.transactional:

@@ -19,6 +19,7 @@ from ...compile.policy import Policy
 from ...market.model import Market
 from .attributes import draw_dates, draw_growth
 from .holdings import Holdings
+from .prospects import plan_arrivals
 
 __all__ = ["Base", "State", "draw_population"]
 
@@ -68,6 +69,7 @@ class State:
     prior_purchases: np.ndarray = None  # type: ignore[assignment]
     prior_last_t: np.ndarray = None  # type: ignore[assignment]
     prior_stage: np.ndarray = None  # type: ignore[assignment]  # the stage on day 0
+    plan: object = None  # prospects.ArrivalPlan: who comes on each day, when there are prospects
 
     def __post_init__(self) -> None:
         n = self.n
@@ -182,10 +184,13 @@ def draw_population(
     def by_name(kind: str, name: str) -> np.random.Generator:
         return np.random.default_rng([named_key, zlib.crc32(f"{kind}:{name}".encode())])
 
-    arrival = _arrivals(market, customers, days, arrivals_rng)
+    # with prospects, whoever comes during the run takes the next free row on the day they
+    # come (engine/prospects.py); without, the acquired customers' arrivals are drawn here
+    plan = plan_arrivals(market, customers, days, arrivals_rng)
+    arrival = _arrivals(market, customers, days, arrivals_rng) if plan is None else plan.arrival
     n = arrival.size
     acquired = np.zeros(n, dtype=bool)
-    acquired[customers:] = True
+    acquired[customers:] = plan is None
     audience = _audiences(policy, market, n, audience_rng)
     b = market.buying
     rate = buying_rng.gamma(b.r, 1.0 / b.alpha, size=n)
@@ -208,6 +213,7 @@ def draw_population(
         attributes=attributes,
         growth=draw_growth(policy, market, n, by_name, attributes),
     )
+    state.plan = plan
     if market.population.start == "existing":
         _seed_existing_base(state, market, customers, by_name("population", "existing"))
     return state

@@ -170,6 +170,10 @@ class Recorder:
         self.node_outcomes: dict[int, list[int]] = {}  # flow node -> [succeeded, failed]
         # rule index -> customers its trigger picked, before its filters and re-entry
         self.triggered: dict[int, int] = {}
+        # with prospects (prospects.py): the funnel's daily counts (FUNNEL_DAILY) and the rows
+        # that arrived by the end (starting customers, acquired, prospects)
+        self.funnel: dict[str, np.ndarray] | None = None
+        self.rows: int | None = None
 
     def not_sent(self, why: str, ids: np.ndarray, day: int, site: int) -> None:
         """Log the messages of send step `site` that `ids` did not get today, and `why`

@@ -54,6 +54,7 @@ from .offers import mean_check
 from .ownership import Ownership
 from .population import NEVER, Base, State, apply_base, draw_population
 from .program import Program
+from .prospects import Funnel
 from .recorder import Recorder, Trace
 from .rules import Rules, window_days
 from .seasons import Seasons
@@ -85,7 +86,16 @@ class Run:
 
 
 class _Simulation(
-    Timers, AttributeChanges, Buying, Choosing, Events, Stages, Segments, Rules, Messaging
+    Timers,
+    AttributeChanges,
+    Buying,
+    Choosing,
+    Events,
+    Stages,
+    Segments,
+    Rules,
+    Messaging,
+    Funnel,
 ):
     def __init__(
         self,
@@ -101,7 +111,11 @@ class _Simulation(
         logs: bool = False,
     ):
         self.policy, self.market, self.days = policy, market, days
-        if blocks < 1 or customers % blocks or (blocks > 1 and market.acquisition.per_day):
+        if (
+            blocks < 1
+            or customers % blocks
+            or (blocks > 1 and (market.acquisition.per_day or market.prospects.active))
+        ):
             raise ValueError("blocks: equal blocks of the starting customers, no acquisition")
         self.blocks, self.block_size = blocks, max(customers // blocks, 1)
         self.progress = progress
@@ -177,6 +191,7 @@ class _Simulation(
             or bool(self.event_memory.active)
             or any(r.trigger.kind in ("condition", "every", "schedule") for r in self.rules)
         )
+        self._funnel_start()  # prospects, when the market has them (prospects.py)
         self.today = DayWork.start(policy, blocks)
         # the channels with a queue: each one's waiting messages, in order of arrival, as
         # (day they arrived, send step, arm, customers)
@@ -274,11 +289,16 @@ class _Simulation(
     # ---- one day ------------------------------------------------------------------------
     def _day(self, d: int) -> None:
         st, rec = self.state, self.recorder
+        self._arrive(d)  # with prospects: today's newcomers take their rows (prospects.py)
         bucket = self.calendar.take(d)
-        self.arrived = self.customers + int(np.searchsorted(self.acquired_arrival, d + 1.0))
+        if self.plan is None:
+            self.arrived = self.customers + int(np.searchsorted(self.acquired_arrival, d + 1.0))
         self.today = DayWork.start(self.policy, self.blocks)
-        new_acquired = int(np.sum((self.acquired_arrival >= d) & (self.acquired_arrival < d + 1)))
-        rec.daily["acquisition_cost"][d] += new_acquired * self.market.acquisition.cost
+        if self.plan is None:
+            arriving = (self.acquired_arrival >= d) & (self.acquired_arrival < d + 1)
+            rec.daily["acquisition_cost"][d] += int(np.sum(arriving)) * self.market.acquisition.cost
+        else:
+            self._prospects_enter(d)
 
         # 0. attributes that switch today (a need appears, a child is born)
         if self.switching:
@@ -287,6 +307,8 @@ class _Simulation(
         due = [v for (kind, _), v in bucket.items() if kind in ("purchase", "response")]
         if due:
             self._purchases(self.idset.union(due), d)
+        if ("leave", None) in bucket:  # prospects who did not buy leave the base
+            self._leave(bucket[("leave", None)], d)
         # 2. renewals
         for (kind, key), ids in bucket.items():
             if kind == "billing":
@@ -315,6 +337,8 @@ class _Simulation(
         counts[0] = self.arrived - counts[1:].sum()
         rec.stage_counts[d] = counts
         rec.segment_counts[d] = self.segments.count
+        if self.plan is not None:
+            self._funnel_day_end(d)
 
 
 def simulate_policy(

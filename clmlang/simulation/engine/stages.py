@@ -28,6 +28,8 @@ class Stages:
             undecided &= ~hit
             if not undecided.any():
                 break
+        if self.plan is not None:  # prospects who left the base are in no stage
+            new[self.gone[ids]] = -1
         old = st.stage[ids]
         moved = new != old
         if not moved.any():

@@ -50,6 +50,9 @@ class Purpose:
     EVENT = 25
     EVENT_BUY = 26
     EVENT_BUY_TIME = 27
+    ARRIVAL = 28  # a contact's time of arrival within its day
+    CONVERT = 29  # a prospect's wait for a first purchase on their own
+    LEAVE = 30  # a prospect's wait before leaving the base
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

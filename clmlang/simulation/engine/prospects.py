@@ -1,0 +1,217 @@
+"""Prospects: the top of the funnel. Contacts who have not bought come from sources and from
+referrals, sit in the spec's `purchases == 0` stage, and either make a first purchase (on
+their own after an exponential wait, or answering a message) or leave the base.
+
+Only when the market has prospects (`market.prospects`); otherwise nothing here runs and the
+simulator's draws and outputs are those of a run without them. With prospects, everyone who
+comes during the run (acquired customers, prospects from each source, referred prospects)
+takes the next free row of the population on the day they come, in that order, so the rows
+that have arrived stay a prefix, as the rest of the engine expects; a row's latent traits
+(rate, dropout, spend, audience, consent) were drawn with the population.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...market.model import Market
+from .streams import Purpose
+
+__all__ = ["FUNNEL_DAILY", "ArrivalPlan", "Funnel", "plan_arrivals"]
+
+NEVER = np.inf
+# daily.csv's columns for the funnel, in this order (`prospects` is a level, the rest flows)
+FUNNEL_DAILY = ("prospects", "prospect_arrivals", "conversions", "prospects_lost", "referrals")
+
+
+@dataclass(frozen=True)
+class ArrivalPlan:
+    """Who comes on each day, drawn before the run: acquired customers and each source's
+    prospects (column 0: acquisition, then the sources in the market's order), and the rows
+    kept for referred prospects."""
+
+    arrival: np.ndarray  # the starting customers' arrival times, then NEVER for the free rows
+    counts: np.ndarray  # int64 (days, 1 + sources)
+    referral_rows: int
+
+
+def plan_arrivals(
+    market: Market, customers: int, days: int, rng: np.random.Generator
+) -> ArrivalPlan | None:
+    """The arrivals of a run with prospects, from `rng`; None without prospects."""
+    prospects = market.prospects
+    if not prospects.active:
+        return None
+    sources = list(prospects.sources.values())
+    rates = [market.acquisition.per_day] + [s.per_day for s in sources]
+    counts = rng.poisson(rates, size=(days, len(rates))).astype(np.int64)
+    if days:
+        counts[0, 1:] += np.array([s.at_start for s in sources], dtype=np.int64)
+    new = market.population.start == "new"
+    base = rng.random(customers) if new else np.zeros(customers)
+    referral_rows = 0
+    if prospects.referrals.per_day > 0:
+        # room for the referrals of everyone who comes, at the lifted rate all along, twice
+        everyone = customers + int(counts.sum())
+        ref = prospects.referrals
+        referral_rows = math.ceil(2 * everyone * ref.per_day * max(ref.lift, 1.0) * days) + 100
+    free = int(counts.sum()) + referral_rows
+    return ArrivalPlan(np.concatenate([base, np.full(free, NEVER)]), counts, referral_rows)
+
+
+class Funnel:
+    """Methods of the simulation (mixed into it); see simulation.py for the state."""
+
+    def _funnel_start(self) -> None:
+        """The funnel's own state: each row's source (-1: not a prospect; the sources in the
+        market's order, then referrals), when a prospect leaves, the referral lift's end."""
+        plan = self.state.plan
+        self.plan = plan
+        if plan is None:
+            return
+        market = self.market.prospects
+        n = self.n
+        self.sources = list(market.sources.values())
+        self.at_start = np.array([s.at_start for s in self.sources], dtype=np.int64)
+        self.referral_source = len(self.sources)
+        self.source = np.full(n, -1, dtype=np.int16)
+        self.leaves_t = np.full(n, NEVER)
+        self.gone = np.zeros(n, dtype=bool)
+        self.referral_until = np.full(n, -np.inf, dtype=np.float32)
+        self.next_row = self.customers
+        self.funnel_customers = self.customers
+        self.referral_room = plan.referral_rows
+        self.referral_rng = np.random.default_rng([int(self.streams.key), 17])
+        self.recorder.funnel = {k: np.zeros(self.days) for k in FUNNEL_DAILY}
+        self.needs_daily = True
+        self.today_prospects = np.zeros(0, dtype=np.int64)
+        self.referral_tag = market.referrals.tag
+
+    def _arrive(self, d: int) -> None:
+        """Day `d`'s newcomers take the next free rows, before the day's calendar is taken:
+        acquired customers (their first purchase is due today), then each source's prospects
+        and the referred ones (their first purchase or their leaving is put on the calendar)."""
+        if self.plan is None:
+            return
+        counts = self.plan.counts[d]
+        referred = self._referred(d)
+        kinds = np.repeat(np.arange(-1, len(self.sources) + 1), [*counts.tolist(), referred])
+        rows = np.arange(self.next_row, self.next_row + kinds.size)
+        self.next_row += kinds.size
+        st, rec = self.state, self.recorder
+        st.arrival[rows] = d + self.streams.uniform(rows, Purpose.ARRIVAL)
+        acquired = rows[kinds < 0]
+        st.acquired[acquired] = True
+        st.next_t[acquired] = st.arrival[acquired]
+        self.calendar.add(d, "purchase", None, acquired)
+        self.funnel_customers += acquired.size
+        prospects, kind = rows[kinds >= 0], kinds[kinds >= 0]
+        self.source[prospects] = kind
+        convert = np.array(
+            [s.convert for s in self.sources] + [self.market.prospects.referrals.convert]
+        )
+        leave = np.array(
+            [s.dropout for s in self.sources] + [self.market.prospects.referrals.dropout]
+        )
+        with np.errstate(divide="ignore"):
+            wait = -np.log(self.streams.uniform(prospects, Purpose.CONVERT)) / convert[kind]
+            stay = -np.log(self.streams.uniform(prospects, Purpose.LEAVE)) / leave[kind]
+        t0 = st.arrival[prospects]
+        first = np.where(wait < stay, t0 + wait, NEVER)
+        st.next_t[prospects] = first
+        self.leaves_t[prospects] = np.where(wait < stay, NEVER, t0 + stay)
+        ok = np.isfinite(first)
+        self.calendar.add_spread(np.floor(first[ok]), "purchase", None, prospects[ok])
+        out = np.isfinite(self.leaves_t[prospects])
+        self.calendar.add_spread(
+            np.floor(self.leaves_t[prospects][out]), "leave", None, prospects[out]
+        )
+        bought = counts[1:] - (self.at_start if d == 0 else 0)  # a list on day 0 is free
+        cost = self.market.acquisition.cost * acquired.size
+        cost += sum(s.cost * int(n) for s, n in zip(self.sources, bought, strict=True))
+        rec.daily["acquisition_cost"][d] += cost
+        rec.funnel["prospect_arrivals"][d] += prospects.size
+        rec.funnel["referrals"][d] += referred
+        self.today_prospects = prospects
+        self.arrived = self.next_row
+        if self.trace and (prospects == self.trace.customer).any():
+            i = int(np.flatnonzero(prospects == self.trace.customer)[0])
+            names = [*self.market.prospects.sources, "referral"]
+            self.trace.add(st.arrival[prospects[i]], "prospect", f"came from {names[kind[i]]}")
+
+    def _referred(self, d: int) -> int:
+        """How many prospects the customers bring today: Poisson, at the referral rate of each
+        customer alive, lifted for those a referral message reached lately; no more than the
+        rows kept for them."""
+        ref = self.market.prospects.referrals
+        if ref.per_day <= 0 or not self.referral_room:
+            return 0
+        rows = slice(0, self.next_row)
+        st = self.state
+        buyers = st.alive[rows] & (st.purchases[rows] > 0)
+        lifted = buyers & (self.referral_until[rows] >= d)
+        rate = ref.per_day * (
+            np.count_nonzero(buyers) + (ref.lift - 1.0) * np.count_nonzero(lifted)
+        )
+        n = min(int(self.referral_rng.poisson(max(rate, 0.0))), self.referral_room)
+        self.referral_room -= n
+        return n
+
+    def _prospects_enter(self, d: int) -> None:
+        """Today's new prospects enter their stage (`purchases == 0`) and the rules see them."""
+        if self.plan is None or not self.today_prospects.size:
+            return
+        self._assign_stages(self.today_prospects, d)
+        self.today.touched.append(self.today_prospects)
+
+    def _leave(self, ids: np.ndarray, d: int) -> None:
+        """Prospects who did not buy leave the base: no purchase of their own, no message
+        reaches them (every channel is closed), and they leave their stage."""
+        st = self.state
+        ids = ids[(st.purchases[ids] == 0) & (np.floor(self.leaves_t[ids]) == d) & ~self.gone[ids]]
+        if not ids.size:
+            return
+        self.gone[ids] = True
+        st.alive[ids] = False
+        st.next_t[ids] = NEVER
+        st.response_t[ids] = NEVER
+        st.response_site[ids] = -1
+        st.unsubscribed[ids] = np.iinfo(np.uint64).max
+        self.recorder.funnel["prospects_lost"][d] += ids.size
+        self._assign_stages(ids, d)
+        if self.trace and (ids == self.trace.customer).any():
+            self.trace.add(d, "prospect", "left the base without buying")
+
+    def _converted(self, ids: np.ndarray, d: int) -> None:
+        """First purchases: a prospect among `ids` has converted (an acquired customer now);
+        a referred one earns its referrer's reward."""
+        if self.plan is None:
+            return
+        ids = ids[self.source[ids] >= 0]
+        if not ids.size:
+            return
+        self.state.acquired[ids] = True
+        self.funnel_customers += ids.size
+        rec = self.recorder
+        rec.funnel["conversions"][d] += ids.size
+        referred = np.count_nonzero(self.source[ids] == self.referral_source)
+        rec.daily["acquisition_cost"][d] += referred * self.market.prospects.referrals.reward
+
+    def _referral_message(self, site, ids: np.ndarray, d: int) -> None:
+        """A message with the referral tag: its recipients refer at the lifted rate for a
+        while (a referral offer)."""
+        if self.plan is not None and self.referral_tag in site.send.tags:
+            window = self.market.prospects.referrals.window_days
+            self.referral_until[ids] = d + window
+
+    def _funnel_day_end(self, d: int) -> None:
+        """The day's levels: customers (with a purchase, or acquired) and prospects waiting."""
+        rec = self.recorder
+        rec.daily["customers"][d] = self.funnel_customers
+        rows = slice(self.customers, self.next_row)
+        waiting = (self.source[rows] >= 0) & (self.state.purchases[rows] == 0) & ~self.gone[rows]
+        rec.funnel["prospects"][d] = np.count_nonzero(waiting)
+        rec.rows = self.next_row
