@@ -16,7 +16,7 @@ BASE = """program "Shop" currency USD
 channel email cost 0.1
 channel sms cost 1
 cap sms 1 per 7 days
-product tee role profit price 20 cost 8
+product tee role profit price 20 cost 8 every 30 days
 stage new when purchases <= 1
 stage regular when purchases >= 2
 rule thanks { on purchase send email "Thanks" }

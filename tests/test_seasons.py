@@ -25,10 +25,10 @@ rule reminder {
 }
 """
 FLAT_MARKET = {"buying": {"r": 1.0, "alpha": 60.0}, "products": {"wipers": {"weight": 0.5}}}
-# sha256 of the outputs of FLAT under FLAT_MARKET (3,000 customers, 400 days, seed 11), computed
+# sha256 of the KEPT outputs of FLAT under FLAT_MARKET (3,000 customers, 400 days, seed 11), computed
 # with the code before seasons existed (commit e238e31): a market without a calendar still
 # makes the very same draws
-FLAT_HASH = "f6ff8f4b7e590678519851518768a51d63ded61650f54a65cda71bd112ea780a"
+FLAT_HASH = "7fa0214688509bdab71fa6c47e88c620ebe0e337fb209db37a0b3ad18455781b"
 
 # Poisson buyers who never drop out and do not follow cycles: their purchase times are an
 # inhomogeneous Poisson process with intensity rate x S(t)
@@ -38,10 +38,14 @@ STEADY = {
 }
 
 
+# the files every version has written since before seasons (later ones add files and keys,
+# such as goals.csv and summary.json's stage goals, that say nothing about the draws)
+KEPT = ("cohorts.csv", "daily.csv", "rules.csv", "stages.csv", "transitions.csv")
+
+
 def _digest(forecast) -> str:
-    return hashlib.sha256(
-        "".join(t for _, t in sorted(forecast.files().items())).encode()
-    ).hexdigest()
+    files = forecast.files()
+    return hashlib.sha256("".join(files[name] for name in KEPT).encode()).hexdigest()
 
 
 def _purchases(market: dict, customers: int = 2000, days: int = 365, seed: int = 7):

@@ -35,6 +35,7 @@ _DECLARED = {
     "channel": Name.Variable,
     "product": Name.Class,
     "attribute": Name.Attribute,
+    "event": Name.Attribute,
     "audience": Name.Label,
     "stage": Name.Constant,
     "segment": Name.Label,
