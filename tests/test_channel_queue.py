@@ -122,3 +122,22 @@ def test_blocks_each_have_their_own_queue():
 def test_the_wait_has_bounds(bad):
     with pytest.raises(MarketError):
         market_from_mapping({"channels": {"call": {"max_wait_days": bad}}})
+
+
+def test_the_clinic_call_centre_example_works_a_backlog():
+    """simulations/clinic_call_centre.toml: when the rules' failure branches come due for the
+    whole base at once (about day 89), they ask the 200-call centre for far more calls than a
+    day holds; with a 3-day backlog the overflow waits (and what waited 3 days is dropped), no
+    call waits longer, and more calls are made than when the overflow is dropped at once."""
+    from .conftest import ROOT
+
+    path = ROOT / "simulations" / "clinic_call_centre.toml"
+    size = {"customers": 15000, "days": 120}
+    queued = clmlang.simulate(market=path, variant="backlog of 3 days", **size).daily
+    dropped = clmlang.simulate(market=path, **size).daily
+    assert queued["backlog_call"].max() > 200 and queued["expired_call"].sum() > 0
+    assert (queued["messages_call"] <= 200).all()
+    sent = queued["messages_call"].sum()
+    assert 0 < queued["waited_days_call"].sum() <= 3 * sent
+    assert "backlog_call" not in dropped.columns
+    assert sent > dropped["messages_call"].sum()
