@@ -100,7 +100,7 @@ def _header(ctx: Context) -> None:
 def _duplicates(ctx: Context) -> None:
     for first, again in ctx.symbols.duplicates:
         name = getattr(again, "name", None)
-        kind = type(again).__name__.lower()
+        kind = {"CustomerEvent": "event"}.get(type(again).__name__, type(again).__name__.lower())
         what = f"{kind} `{name}`" if name is not None else f"`{kind}`"
         ctx.error(
             "CLM101",

@@ -96,10 +96,12 @@ class Choosing:
         purchase does not happen and their next one is drawn at their rate from `t` (the
         purchases a customer cannot make thin their rate: docs/model.md)."""
         st = self.state
-        answered = ids[responding]
-        st.response_t[answered] = NEVER
-        st.response_site[answered] = -1
-        ids, t, k = ids[~responding], t[~responding], k[~responding]
+        # a response, or the purchase an event brought (responding or not, it was the pending
+        # response_t), is used up; only a natural purchase draws the next one
+        used = responding | (t == st.response_t[ids])
+        st.response_t[ids[used]] = NEVER
+        st.response_site[ids[used]] = -1
+        ids, t, k = ids[~used], t[~used], k[~used]
         if not ids.size:
             return
         self.skips[ids] += 1

@@ -111,6 +111,8 @@ class Events:
         if not mem.active or not self.arrived:
             return
         ids = np.arange(self.arrived)
+        if self.plan is not None:  # prospects who left the base do nothing more (prospects.py)
+            ids = ids[~self.gone[ids]]
         for e in mem.active:
             lam = self._event_rate(e, ids, d)
             u = self.streams.uniform(ids, Purpose.EVENT, mem.salt[e] | np.uint64(d))
@@ -174,7 +176,8 @@ class Events:
         buyer = who[buys]
         u = self.streams.uniform(buyer, Purpose.EVENT_BUY_TIME, counter)
         when = d + 1 + u * max(m.buy_days - 1.0, 0.0)
-        sooner = when < st.response_t[buyer]
+        pending = st.response_t[buyer]
+        sooner = (when < pending) | (pending < d)  # one before today is no longer pending
         buyer, when = buyer[sooner], when[sooner]
         if not buyer.size:
             return

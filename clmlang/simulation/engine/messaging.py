@@ -321,7 +321,8 @@ class Messaging:
         who = ids[responds]
         u = S.uniform(who, Purpose.RESPONSE_TIME, counter[responds])
         when = d + 1 + u * max(response.window_days - 1.0, 0.0)
-        sooner = when < st.response_t[who]
+        pending = st.response_t[who]
+        sooner = (when < pending) | (pending < d)  # one before today is no longer pending
         who, when = who[sooner], when[sooner]
         st.response_t[who] = when
         st.response_site[who] = self.steps.ids[(site.node, site.step)]

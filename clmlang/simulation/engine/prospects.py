@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...market.model import Market
+from .attributes import clock
 from .streams import Purpose
 
 __all__ = ["FUNNEL_DAILY", "ArrivalPlan", "Funnel", "plan_arrivals"]
@@ -103,6 +104,9 @@ class Funnel:
         self.next_row += kinds.size
         st, rec = self.state, self.recorder
         st.arrival[rows] = d + self.streams.uniform(rows, Purpose.ARRIVAL)
+        for sw in self.switching:  # their attributes start switching today (attributes.py)
+            self.switch_at[sw.name][rows] = clock(st.arrival[rows])
+            self._next_switch(sw, rows, d - 1)
         acquired = rows[kinds < 0]
         st.acquired[acquired] = True
         st.next_t[acquired] = st.arrival[acquired]

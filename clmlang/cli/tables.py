@@ -1,0 +1,114 @@
+"""What the simulating commands print: a run's KPI table (with the stage goals and, with
+prospects, the funnel) and a what-if comparison's table and verdicts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from rich.markup import escape
+from rich.table import Table
+
+from ..compile.policy import Policy
+from .common import _console
+
+if TYPE_CHECKING:
+    from ..simulation.metrics import Forecast
+    from ..whatif.experiment import Comparison
+
+__all__ = ["print_comparison", "print_kpis"]
+
+_KPIS = (
+    ("customers", "customers", "{:,.0f}"),
+    ("purchases", "purchases", "{:,.0f}"),
+    ("revenue", "revenue", "{:,.0f}"),
+    ("gross_profit", "gross profit", "{:,.0f}"),
+    ("marketing_cost", "marketing cost", "{:,.0f}"),
+    ("marketing_roi", "marketing ROI", "{:.2f}"),
+    ("ltv", "LTV (gross profit per customer)", "{:,.0f}"),
+    ("arppu", "ARPPU", "{:,.0f}"),
+    ("survival_rate", "survival rate (bought again)", "{:.1%}"),
+    ("churn_rate", "churn rate (no purchase in {churn_days:g} days)", "{:.1%}"),
+    ("retention_90d", "retention at 90 days", "{:.1%}"),
+    ("retention_180d", "retention at 180 days", "{:.1%}"),
+    ("items_per_check", "items per check", "{:.2f}"),
+    ("lifetime_days", "customer lifetime, days (Kaplan-Meier)", "{:,.0f}"),
+    ("top_decile_check_share", "revenue from the top 10% of checks", "{:.1%}"),
+    ("revenue_gini", "Gini of revenue per customer", "{:.2f}"),
+    ("messages", "messages sent", "{:,.0f}"),
+    ("unsubscribes", "unsubscribes", "{:,.0f}"),
+)
+# shown when the market has prospects (docs/model.md, "Prospects")
+_FUNNEL_KPIS = (
+    ("prospects", "prospects", "{:,.0f}"),
+    ("conversions", "conversions (first purchases)", "{:,.0f}"),
+    ("conversion_rate", "conversion rate", "{:.1%}"),
+    ("cac", "CAC (acquisition cost per customer)", "{:,.0f}"),
+)
+
+
+def print_kpis(result: Forecast, policy: Policy) -> None:
+    console = _console()
+    title = f"{escape(policy.program)}: {result.summary['days']} days"  # the user's text: no markup
+    table = Table("KPI", "forecast", title=title)
+    funnel = _FUNNEL_KPIS if "prospects" in result.summary else ()
+    for key, label, fmt in (*_KPIS, *funnel):
+        value = result.summary.get(key)
+        label = label.format(churn_days=result.summary.get("churn_days") or 90)
+        table.add_row(label, "-" if value is None else fmt.format(value))
+    for label, value in _goal_rows(result.summary, policy):
+        table.add_row(label, value)
+    console.print(table)
+
+
+def _goal_rows(summary: dict, policy: Policy) -> list[tuple[str, str]]:
+    """A row per stage with a goal: the share of its windows met (stage_goals.py), with the
+    early and late shares beside it."""
+    rows = []
+    for stage in policy.stages:
+        if stage.goal_return_days is None:
+            continue
+        low = stage.goal_return_min_days
+        goal = f"{low:g}..{stage.goal_return_days:g}" if low else f"{stage.goal_return_days:g}"
+        met = summary.get(f"goal_met_{stage.name}")
+        if met is None:
+            rows.append((f"{escape(stage.name)}: back within {goal} days", "-"))
+            continue
+        early = summary.get(f"goal_early_{stage.name}")
+        late = summary.get(f"goal_late_{stage.name}") or 0.0
+        beside = f"early {early:.0%}, late {late:.0%}" if early is not None else f"late {late:.0%}"
+        rows.append((f"{escape(stage.name)}: back within {goal} days", f"{met:.1%} ({beside})"))
+    return rows
+
+
+def print_comparison(result: Comparison) -> None:
+    from ..whatif.report import (  # matplotlib: only when there is a report
+        HEADLINE,
+        goal_headline,
+        verdicts,
+    )
+
+    console = _console()
+    table = Table(  # variant names and paths are the user's text: escaped, never markup
+        "KPI",
+        *(escape(name) for name in result.variant_names()),
+        title=f"{escape(result.scenario.path)}: {result.replications} replication(s)",
+    )
+    rows = result.comparison
+    for kpi, label in HEADLINE[:6] + goal_headline(result):
+        cells = []
+        for variant in result.variant_names():
+            row = rows[(rows["variant"] == variant) & (rows["kpi"] == kpi)]
+            if row.empty:
+                cells.append("-")
+                continue
+            row = row.iloc[0]
+            text = f"{row['mean']:,.4g}" if abs(row["mean"]) < 1 else f"{row['mean']:,.0f}"
+            if variant != "base" and np.isfinite(row["diff_pct"]):
+                text += f" ({row['diff_pct']:+.1f}%{'*' if row['significant'] else ''})"
+            cells.append(text)
+        table.add_row(label, *cells)
+    console.print(table)
+    console.print("* significant at 95% (paired against the base)")
+    for variant, text in verdicts(result).items():
+        console.print(f"[bold]{escape(variant)}[/]: {escape(text)}")
