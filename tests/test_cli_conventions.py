@@ -304,7 +304,7 @@ def test_tables_are_not_cut_in_a_pipe(tmp_path: Path, columns: str | None):
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert f"{summary['revenue']:,.0f}" in run.stdout
-    assert "churn rate (no purchase in 90 days)" in run.stdout
+    assert f"churn rate (no purchase in {summary['churn_days']:g} days)" in run.stdout
     run = subprocess.run(
         [
             sys.executable,
