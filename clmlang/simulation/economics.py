@@ -77,42 +77,49 @@ def _codes(run: Run) -> dict[str, tuple[list[str], np.ndarray]]:
     return out
 
 
-def _events(run: Run) -> dict[str, np.ndarray]:
+def _events(run: Run) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[slice, np.ndarray]]]]:
     """The items, and the messages' and acquisition's costs, as columns: month, product
     (-1: none), line of a line offer (-1: the product's), customer (-1), time, kind (-1:
-    a cost), and the money."""
+    a cost); and the money, per column as (rows, amounts) for the rows that carry it (no
+    column of zeros the length of the whole: the items alone can be millions)."""
     rec, policy = run.recorder, run.policy
     it = rec.items.arrays()
     sent = rec.messages.arrays()
     cost = np.array([c.cost for c in policy.channels] + [0.0])[sent["channel"]]
-    offer_p = np.array([s.offer_product for s in run.sites] + [-1], dtype=np.int64)
-    offer_l = np.array([s.offer_line for s in run.sites] + [-1], dtype=np.int64)
-    site = sent["site"].astype(np.int64)
+    offer_p = np.array([s.offer_product for s in run.sites] + [-1], dtype=np.int32)
+    offer_l = np.array([s.offer_line for s in run.sites] + [-1], dtype=np.int32)
+    site = sent["site"]
     acquisition = rec.daily["acquisition_cost"]
     n_items, n_sent, n_days = it["customer"].size, site.size, acquisition.size
-    zeros = np.zeros(n_sent + n_days)
-    none = np.full(n_sent + n_days, -1, dtype=np.int64)
-    return {
+    items, messages = slice(0, n_items), slice(n_items, n_items + n_sent)
+    days = slice(n_items + n_sent, n_items + n_sent + n_days)
+    none = np.full(n_sent + n_days, -1, dtype=np.int32)
+    columns = {
         "month": np.concatenate(
             [
                 np.floor(np.floor(it["time"]) / MONTH),
                 np.floor(sent["day"] / MONTH),
                 np.floor(np.arange(n_days) / MONTH),
             ]
-        ).astype(np.int64),
+        ).astype(np.int32),
         "product": np.concatenate(
-            [it["product"].astype(np.int64), offer_p[site], np.full(n_days, -1)]
+            [it["product"].astype(np.int32), offer_p[site], np.full(n_days, -1, np.int32)]
         ),
-        "offer_line": np.concatenate([np.full(n_items, -1), offer_l[site], np.full(n_days, -1)]),
-        "customer": np.concatenate([it["customer"].astype(np.int64), none]),
-        "time": np.concatenate([it["time"], zeros]),
-        "kind": np.concatenate([it["kind"].astype(np.int64), none]),
-        "revenue": np.concatenate([it["revenue"], zeros]),
-        "gross_profit": np.concatenate([it["revenue"] - it["cost_of_goods"] - it["reward"], zeros]),
-        "offer_cost": np.concatenate([it["offer_cost"], zeros]),
-        "message_cost": np.concatenate([np.zeros(n_items), cost, np.zeros(n_days)]),
-        "acquisition_cost": np.concatenate([np.zeros(n_items + n_sent), acquisition]),
+        "offer_line": np.concatenate(
+            [np.full(n_items, -1, np.int32), offer_l[site], np.full(n_days, -1, np.int32)]
+        ),
+        "customer": np.concatenate([it["customer"].astype(np.int32), none]),
+        "time": np.concatenate([it["time"], np.zeros(n_sent + n_days)]),
+        "kind": np.concatenate([it["kind"].astype(np.int32), none]),
     }
+    money = {
+        "revenue": [(items, it["revenue"])],
+        "gross_profit": [(items, it["revenue"] - it["cost_of_goods"] - it["reward"])],
+        "offer_cost": [(items, it["offer_cost"])],
+        "message_cost": [(messages, cost)],
+        "acquisition_cost": [(days, acquisition)],
+    }
+    return columns, money
 
 
 def _check_ids(customer: np.ndarray, time: np.ndarray, kind: np.ndarray) -> np.ndarray:
@@ -133,7 +140,7 @@ def _distinct(key: np.ndarray, value: np.ndarray, size: int) -> np.ndarray:
     if not key.size:
         return np.zeros(size, dtype=np.int64)
     span = int(value.max()) + 1
-    pairs = np.sort(key * span + value)  # sorting: numpy's hashing unique is slower here
+    pairs = np.sort(key.astype(np.int64) * span + value)  # int64: keys x customers is large  # sorting: numpy's hashing unique is slower here
     first = np.r_[True, pairs[1:] != pairs[:-1]]
     return np.bincount(pairs[first] // span, minlength=size)
 
@@ -142,7 +149,7 @@ def products_table(run: Run) -> pd.DataFrame:
     """products.csv: for the whole run (`period` total) and each month (30.4375 days, `period`
     0, 1, ...) and for each product, line, role and in total: see the module docstring."""
     months = max(math.ceil(run.days / MONTH), 1)
-    ev = _events(run)
+    ev, money = _events(run)
     product = np.where(ev["product"] >= 0, ev["product"], len(run.policy.products))
     month = np.clip(ev["month"], 0, months - 1)
     bought = ev["kind"] >= 0
@@ -156,7 +163,13 @@ def products_table(run: Run) -> pd.DataFrame:
             code = np.where(ev["offer_line"] >= 0, ev["offer_line"], code)
         size = months * g
         key = month * g + code
-        columns = {m: np.bincount(key, weights=ev[m], minlength=size) for m in MONEY}
+        columns = {
+            m: sum(
+                (np.bincount(key[rows], weights=amount, minlength=size) for rows, amount in parts),
+                np.zeros(size),
+            )
+            for m, parts in money.items()
+        }
         columns["items"] = np.bincount(key[item], minlength=size)
         columns["renewals"] = np.bincount(key[bought & ~item], minlength=size)
         # the whole run: the months' sums, and its own distinct counts
