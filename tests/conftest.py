@@ -29,3 +29,20 @@ def clm(
         input=input,
         timeout=timeout,
     )
+
+
+def clm_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """`clm ARGS` run in this process (typer's runner: the same commands, no new interpreter
+    to start), for tests that run a command many times over; `clm` is how a user runs it."""
+    from typer.testing import CliRunner
+
+    from clmlang.cli import app
+
+    result = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200"}).invoke(
+        app, list(args), prog_name="clm"
+    )
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(
+        ["clm", *args], result.exit_code, result.stdout, result.stderr
+    )

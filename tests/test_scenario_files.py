@@ -16,7 +16,7 @@ import clmlang
 from clmlang.market.model import MarketError
 from clmlang.market.scenario import load_scenario, load_scenario_file
 
-from .conftest import ROOT, clm
+from .conftest import ROOT, clm, clm_here
 
 SIMULATIONS = sorted((ROOT / "simulations").glob("*.toml"))
 CLINIC = ROOT / "specs" / "clinic.clm"
@@ -42,7 +42,7 @@ def _line(path: Path, text: str) -> int:
 def test_every_shipped_file_simulates(path: Path, tmp_path: Path):
     """`clm simulate --scenario FILE` runs the base of every shipped file, with its own spec."""
     out = tmp_path / "out"
-    done = clm(
+    done = clm_here(
         "simulate", "--scenario", str(path), "--customers", "200", "--days", "20", "--out", str(out)
     )
     assert done.returncode == 0, done.stderr
@@ -68,7 +68,7 @@ def test_every_shipped_file_runs(path: Path, tmp_path: Path):
     data["simulation"].update(customers=150, days=15, replications=1)
     small.write_text(tomli_w.dumps(data), encoding="utf-8")
     out = tmp_path / "out"
-    done = clm("run", str(small), "--workers", "1", "--out", str(out))
+    done = clm_here("run", str(small), "--workers", "1", "--out", str(out))
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "summary.json").read_text())
     expected = [v.name for v in load_scenario_file(path).all_variants()]
