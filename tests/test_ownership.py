@@ -125,22 +125,25 @@ def test_the_dealer_scenario_sells_a_car_to_an_owner_only_after_keep_days():
 
 
 def test_keep_days_where_it_means_nothing_is_clm200(tmp_path):
-    """keep_days on a product with a cycle, or on a product whose line sets it: CLM200 at
-    the key's line, with why."""
+    """keep_days on a product with a cycle (the tyre shop's tyre change), or on a durable
+    whose line sets it (the dealer's new car in the sales line): CLM200 at the key's line,
+    with why."""
     from .conftest import clm
 
     path = tmp_path / "s.toml"
     path.write_text(
-        "[simulation]\ncustomers = 50\ndays = 5\n\n"
-        "[market.products.tyre_change]\nkeep_days = 100\n\n"
-        "[market.lines.fitting]\nkeep_days = 100\n\n"
-        "[market.products.eight_hands]\nkeep_days = 10\n",
+        "[simulation]\ncustomers = 50\ndays = 5\n\n[market.products.tyre_change]\nkeep_days = 100\n",
         encoding="utf-8",
     )
     done = clm("simulate", str(ROOT / "specs" / "tyre_shop.clm"), "--scenario", str(path))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "s.toml:6:1: error[CLM200]: market.products.tyre_change.keep_days: " in done.stderr
     assert "has a cycle (`every`)" in done.stderr
-    assert "s.toml:12:1: error[CLM200]: market.products.eight_hands.keep_days: its line" in (
-        done.stderr
+    path.write_text(
+        "[simulation]\ncustomers = 50\ndays = 5\n\n[market.lines.sales]\nkeep_days = 100\n\n"
+        "[market.products.new_car]\nkeep_days = 10\n",
+        encoding="utf-8",
     )
+    done = clm("simulate", str(ROOT / "specs" / "car_dealer.clm"), "--scenario", str(path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "s.toml:9:1: error[CLM200]: market.products.new_car.keep_days: its line" in (done.stderr)
