@@ -180,6 +180,22 @@ replications = 2
     assert "expected goal_met_again >= 0.99" in result.stdout
 
 
+def _forecast_goals(world, text: str, replications: int) -> dict:
+    """`stage_goals` of the forecast of a tests/worlds.py world's forecast year under the
+    spec `text`, with the world's true market."""
+    from . import worlds
+
+    result = clmlang.forecast_history(
+        world.purchases,
+        worlds.calibration_end().date().isoformat(),
+        worlds.until().date().isoformat(),
+        clmlang.loads(text),
+        market=worlds.market(),
+        replications=replications,
+    )
+    return result.summary["stage_goals"]
+
+
 GOAL_STAGES = (
     "stage early_days when purchases <= 2 goal return within 60 days\n"
     "stage settled when purchases >= 3 goal return within 20..60 days\n"
@@ -196,16 +212,7 @@ def test_forecast_of_a_known_world_predicts_the_goals_it_shows():
     text = worlds.HEAD.format(name="Goals").replace(
         "stage customers when purchases >= 0\n", GOAL_STAGES
     )
-    world = worlds.simulate(text, 6000, seed=5)
-    result = clmlang.forecast_history(
-        world.purchases,
-        worlds.calibration_end().date().isoformat(),
-        worlds.until().date().isoformat(),
-        clmlang.loads(text),
-        market=worlds.market(),
-        replications=4,
-    )
-    goals = result.summary["stage_goals"]
+    goals = _forecast_goals(worlds.simulate(text, 6000, seed=5), text, replications=4)
     assert set(goals) == {"early_days", "settled"}
     for name, row in goals.items():
         n, actual = row["actual_windows"], row["actual_met"]
@@ -224,16 +231,7 @@ def test_forecast_says_when_the_history_cannot_tell_the_stage(tmp_path):
         "audience vip\nstage vip_stage when audience is vip goal return within 30 days\n"
         "stage rest when not (audience is vip)\n",
     )
-    world = worlds.simulate(worlds.spec("None"), 800, seed=2)
-    result = clmlang.forecast_history(
-        world.purchases,
-        worlds.calibration_end().date().isoformat(),
-        worlds.until().date().isoformat(),
-        clmlang.loads(text),
-        market=worlds.market(),
-        replications=2,
-    )
-    goals = result.summary["stage_goals"]
+    goals = _forecast_goals(worlds.simulate(worlds.spec("None"), 800, seed=2), text, 2)
     assert "`audience`" in goals["note"]
     assert "actual_met" not in goals["vip_stage"]
     assert goals["vip_stage"]["predicted_met"] is not None

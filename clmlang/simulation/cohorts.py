@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..language.syntax.values import DAYS_PER_UNIT, Unit
 from .engine import Run
 
 __all__ = ["MONTH", "cohorts"]
 
-MONTH = 30.4375
+MONTH = DAYS_PER_UNIT[Unit.MONTHS]  # the language's month: the outputs' months too
 
 
 def cohorts(run: Run, cust, time) -> pd.DataFrame:

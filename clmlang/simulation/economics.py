@@ -28,12 +28,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from .cohorts import MONTH
 from .engine import Run
 from .engine.recorder import ITEM_KINDS
 
 __all__ = ["ROLES", "check_kpis", "products_table"]
 
-MONTH = 30.4375
 NONE = "(none)"
 LEVELS = ("product", "line", "role", "total")
 ROLES = ("lead", "value", "profit", "repeat", "lifetime", "upsell")
@@ -140,7 +140,9 @@ def _distinct(key: np.ndarray, value: np.ndarray, size: int) -> np.ndarray:
     if not key.size:
         return np.zeros(size, dtype=np.int64)
     span = int(value.max()) + 1
-    pairs = np.sort(key.astype(np.int64) * span + value)  # int64: keys x customers is large  # sorting: numpy's hashing unique is slower here
+    pairs = np.sort(
+        key.astype(np.int64) * span + value
+    )  # int64: keys x customers is large  # sorting: numpy's hashing unique is slower here
     first = np.r_[True, pairs[1:] != pairs[:-1]]
     return np.bincount(pairs[first] // span, minlength=size)
 

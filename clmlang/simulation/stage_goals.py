@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 
 from ..compile.policy import Policy
+from .cohorts import MONTH
 from .engine import Run
 
 __all__ = ["GOAL_COLUMNS", "goal_summary", "goal_table", "goal_windows", "run_windows"]
 
-MONTH = 30.4375
 GOAL_COLUMNS = ("stage", "month", "windows", "met", "early", "late", "censored", "met_share")
 
 
