@@ -1,8 +1,10 @@
 """What every clmlang HTML page shares: one self-contained file that works offline.
 
-Charts are matplotlib figures inlined as SVG (no CDN, no external files); a few lines of
-inline script check that every chart is in the page and mark the document
-(`data-charts-rendered`), which the browser tests read.
+Charts are Plotly figures (core.charts, plotly.js inlined: no CDN, no external files) or,
+where a page has not moved to them, matplotlib figures inlined as SVG; a few lines of inline
+script, run once the page has loaded, check that every chart drew something and mark the
+document (`data-charts`, `data-charts-rendered`, `data-charts-empty`), which the browser
+tests read.
 """
 
 from __future__ import annotations
@@ -32,17 +34,36 @@ figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
 .verdict { font-size: 1.05rem; margin: .3rem 0; }
 """
 SCRIPT = """
-(function () {
+window.addEventListener("load", function () {
   var figures = document.querySelectorAll("figure.chart");
-  var drawn = 0;
+  var drawn = 0, empty = 0;
+  function points(trace) {
+    var n = 0;
+    ["x", "y", "values", "z"].forEach(function (k) {
+      if (trace[k] && trace[k].length > n) { n = trace[k].length; }
+    });
+    if (trace.link && trace.link.value) { n = Math.max(n, trace.link.value.length); }
+    return n;
+  }
   figures.forEach(function (f) {
+    var plot = f.querySelector(".js-plotly-plot");
+    if (plot) {
+      var n = 0;
+      (plot.data || []).forEach(function (t) { n += points(t); });
+      if (n === 0) { empty += 1; return; }
+      if (plot.querySelector(".main-svg") && plot.getBoundingClientRect().width > 0) {
+        drawn += 1;
+      }
+      return;
+    }
     var svg = f.querySelector("svg");
     if (svg && svg.querySelectorAll("path, line, rect, use").length > 0
         && svg.getBoundingClientRect().width > 0) { drawn += 1; }
   });
   document.documentElement.setAttribute("data-charts", String(figures.length));
   document.documentElement.setAttribute("data-charts-rendered", String(drawn));
-})();
+  document.documentElement.setAttribute("data-charts-empty", String(empty));
+});
 """
 
 
