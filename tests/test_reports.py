@@ -39,4 +39,4 @@ def test_forecast_report_of_a_given_market():
     )
     page = result.files()["report.html"]
     assert "The market was given, not fitted" in page
-    assert "<td>calibration_end</td><td>1997-09-30</td>" in page
+    assert "<td>Calibration end</td><td>1997-09-30</td>" in page
