@@ -203,6 +203,7 @@ def _effect(block: dict) -> go.Figure | None:
         x=f"change in % of {block['current_policy']}",
         y="measure",
         hovermode="closest",
+        margin={"l": 140},
         height=120 + 50 * len(rows),
     )
     labels = [KPI_LABELS[r["kpi"]] for r in rows]
@@ -234,5 +235,5 @@ def _effect(block: dict) -> go.Figure | None:
         )
     )
     fig.add_vline(x=0, line={"color": "#999", "dash": "dot"})
-    fig.update_yaxes(type="category", autorange="reversed")
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True)
     return fig

@@ -16,7 +16,7 @@ from ..core.page import render_page
 from .charts import KPI_LABELS, figures
 from .goal_attainment import goal_lines
 from .holdout import HoldoutForecast
-from .verdict import MODEL_NAMES, key_figures, money, sentences
+from .verdict import MODEL_NAMES, currency_of, key_figures, money, sentences
 
 __all__ = ["output_files", "render_forecast_report"]
 
@@ -72,8 +72,8 @@ def render_forecast_report(result: HoldoutForecast) -> str:
         active=f"{p_alive.sum():,.0f}",
         likely=f"{(p_alive > 0.5).mean():.0%}",
         policy=s.get("policy"),
-        effect=_change(s.get("policy_effect"), s.get("currency")),
-        change=_change(s.get("change"), s.get("currency")),
+        effect=_change(s.get("policy_effect"), currency_of(s)),
+        change=_change(s.get("change"), currency_of(s)),
         figures=key_figures(s),
         goals=goal_lines(s.get("stage_goals")),
         goals_note=(s.get("stage_goals") or {}).get("note"),
@@ -157,19 +157,18 @@ def _logged(block: object) -> dict[str, object] | None:
     }
 
 
-def _change(change: object, currency: object) -> dict[str, object] | None:
+def _change(change: object, currency: str | None) -> dict[str, object] | None:
     """A change block (NEW against CURRENT, or the policy against no marketing) as table
     rows: each total, the difference and its 95% interval, formatted."""
     if not isinstance(change, dict):
         return None
-    cur = currency if isinstance(currency, str) and currency else None
 
     def cell(kpi: str, value: float | None, signed: bool = False) -> str:
         if value is None or not np.isfinite(value):
             return "n/a"
         sign = ("+" if value >= 0 else "\u2212") if signed else ("-" if value < 0 else "")
         if kpi in ("revenue", "profit", "marketing_cost"):
-            return sign + money(abs(value), cur)
+            return sign + money(abs(value), currency)
         return sign + f"{abs(value):,.0f}"
 
     return {

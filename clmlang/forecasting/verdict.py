@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-__all__ = ["MODEL_NAMES", "compact_html", "key_figures", "money", "sentences"]
+__all__ = ["MODEL_NAMES", "compact_html", "currency_of", "key_figures", "money", "sentences"]
 
 MODEL_NAMES = {
     "bgnbd": "BG/NBD",
@@ -39,10 +39,10 @@ def _range(interval: object, form=_count) -> str:
 def _off(error: float | None) -> str:
     if error is None:
         return "not comparable (nothing happened)"
-    return f"{abs(error):.1%} {'under' if error < 0 else 'over'}"
+    return f"{abs(error):,.1%} {'under' if error < 0 else 'over'}"
 
 
-def _currency(s: dict) -> str | None:
+def currency_of(s: dict) -> str | None:
     """The spec's currency, unless the spec is suspected of another currency than the
     history's (then amounts are left unnamed)."""
     return None if s.get("currency_warning") else (s.get("currency") or None)
@@ -50,7 +50,7 @@ def _currency(s: dict) -> str | None:
 
 def sentences(s: dict) -> list[str]:
     """The verdict, sentence by sentence, in plain words with intervals."""
-    cur = _currency(s)
+    cur = currency_of(s)
     out = [
         f"From {s['calibration_end']} (the calibration end) to {s['until']}, the"
         f" {s['customers']:,} customers of the history are forecast to make"
@@ -132,7 +132,7 @@ def _signed(value: float, form) -> str:
 
 def key_figures(s: dict) -> list[tuple[str, str]]:
     """The figures of forecast.json worth a manager's eye, with readable names, formatted."""
-    cur = _currency(s)
+    cur = currency_of(s)
     rows: list[tuple[str, str]] = [
         ("Calibration end", str(s["calibration_end"])),
         ("Forecast until", str(s["until"])),
@@ -188,7 +188,7 @@ def key_figures(s: dict) -> list[tuple[str, str]]:
 
 
 def _percent(error: float | None) -> str:
-    return "n/a" if error is None else f"{error:+.1%}"
+    return "n/a" if error is None else f"{error:+,.1%}"
 
 
 def compact_html(s: dict) -> str:
@@ -197,7 +197,7 @@ def compact_html(s: dict) -> str:
     warning = s.get("currency_warning")
     if isinstance(warning, dict):
         parts.append(
-            Markup("<p style='color:#b42318'><b>Warning:</b> {}. {}.</p>").format(
+            Markup("<p style='color:#b42318'><b>Warning:</b> {}. Hint: {}.</p>").format(
                 warning["message"], warning["hint"]
             )
         )
