@@ -121,7 +121,9 @@ def test_the_weekly_band_is_the_replications_spread():
     reps = np.array([[[2.0, 4.0], [4.0, 8.0], [6.0, 0.0]], [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]])
     frame = weekly_frame(pd.Timestamp("2024-01-01"), np.array([4.0, 3.0]), np.ones(2), reps)
     # week 0: replications 2, 4, 6 (sd 2); week 1: 4, 8, 0 (sd 4); running totals 6, 12, 6
-    assert frame["predicted_transactions_high"].tolist() == pytest.approx([4 + 2 * Z95, 3 + 4 * Z95])
+    assert frame["predicted_transactions_high"].tolist() == pytest.approx(
+        [4 + 2 * Z95, 3 + 4 * Z95]
+    )
     assert frame["predicted_transactions_low"].tolist() == pytest.approx([4 - 2 * Z95, 0.0])
     sd = np.std([6.0, 12.0, 6.0], ddof=1)
     assert frame["cumulative_predicted_transactions_high"].iloc[1] == pytest.approx(7 + Z95 * sd)

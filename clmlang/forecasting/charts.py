@@ -203,7 +203,6 @@ def _effect(block: dict) -> go.Figure | None:
         x=f"change in % of {block['current_policy']}",
         y="measure",
         hovermode="closest",
-        margin={"l": 140},
         height=120 + 50 * len(rows),
     )
     labels = [KPI_LABELS[r["kpi"]] for r in rows]
@@ -235,5 +234,6 @@ def _effect(block: dict) -> go.Figure | None:
         )
     )
     fig.add_vline(x=0, line={"color": "#999", "dash": "dot"})
-    fig.update_yaxes(type="category", autorange="reversed", automargin=True)
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True, title_standoff=12)
+    fig.update_layout(showlegend=False)  # one series, named by the title and the hover
     return fig
