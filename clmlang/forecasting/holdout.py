@@ -266,9 +266,12 @@ def forecast_base(
             per_rep[0], per_rep[1], adjustment, (policy.program, current.program)
         )
     elif control > 0:  # the policy against the same customers with no marketing
-        figures["policy_effect"] = change_block(
+        block = change_block(
             per_rep[0], per_rep[control], adjustment, (policy.program, "no marketing")
         )
+        # the run without marketing has no products, so no costs: its profit is its revenue
+        block["kpis"] = [r for r in block["kpis"] if r["kpi"] != "profit"]
+        figures["policy_effect"] = block
     warning = currency_check(policy, s, float(transactions.sum()), float(revenue.sum()))
     if warning is not None:
         figures["currency_warning"] = warning

@@ -112,7 +112,9 @@ def _change_sentence(block: dict, cur: str | None, against: str | None = None) -
         ("revenue", "revenue", lambda v: money(v, cur)),
         ("profit", "profit", lambda v: money(v, cur)),
     ):
-        r = rows[kpi]
+        r = rows.get(kpi)
+        if r is None:  # profit against no marketing: the run without products has no costs
+            continue
         sign = "+" if r["change"] >= 0 else "\u2212"
         span = (
             ""
