@@ -26,17 +26,21 @@ from .traces import DIRECTION, LABELS
 
 __all__ = ["goal_headline", "notebook_summary", "output_files", "render_report", "verdicts"]
 
+# the KPI table's rows (and the command line's), with the words a reader sees
 HEADLINE = [
-    "revenue",
-    "gross_profit",
-    "profit",
-    "marketing_cost",
-    "survival_rate",
-    "retention_90d",
-    "churn_rate",
-    "ltv",
-    "messages",
-    "unsubscribes",
+    (kpi, LABELS[kpi])
+    for kpi in (
+        "revenue",
+        "gross_profit",
+        "profit",
+        "marketing_cost",
+        "survival_rate",
+        "retention_90d",
+        "churn_rate",
+        "ltv",
+        "messages",
+        "unsubscribes",
+    )
 ]
 _SHARES = ("retention", "goal_met_", "goal_early_", "goal_late_")
 
@@ -119,7 +123,8 @@ def verdicts(comparison: Comparison) -> dict[str, str]:
         for kpi in ("revenue", "profit", retention):
             if kpi and kpi in rows.index:
                 words = f"{LABELS[kpi]} {_change(rows.loc[kpi], kpi)}"
-                moved = rows.loc[kpi, "diff_low"] != rows.loc[kpi, "diff_high"]
+                low, high = rows.loc[kpi, "diff_low"], rows.loc[kpi, "diff_high"]
+                moved = math.isfinite(low) and low != high
                 if not rows.loc[kpi, "significant"] and moved:
                     words += ", not significant"
                 parts.append(words)
@@ -176,7 +181,7 @@ def _kpi_rows(comparison: Comparison) -> list[dict[str, object]]:
     table = comparison.comparison.set_index(["variant", "kpi"])
     kpis = set(comparison.comparison["kpi"])
     rows = []
-    for kpi, name in [(k, LABELS[k]) for k in HEADLINE] + goal_headline(comparison):
+    for kpi, name in HEADLINE + goal_headline(comparison):
         if kpi not in kpis:
             continue
         cells = []
