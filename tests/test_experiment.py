@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,6 +16,7 @@ from clmlang.core.charts import plotly_script
 from clmlang.market.model import MarketError
 from clmlang.market.overrides import OverrideError, apply_overrides
 from clmlang.market.scenario import load_scenario_file
+from clmlang.simulation.lifetime import retention_by_age
 from clmlang.whatif.experiment import plan, run_scenario
 
 from .browser import needs_chromium, render, screenshot
@@ -336,6 +338,31 @@ def test_comparison_in_a_notebook(small: clmlang.Comparison):
     assert small.plot("rules") is not None
     with pytest.raises(KeyError, match="retention"):
         small.plot("no such chart")
+
+
+def test_retention_by_age_is_kaplan_meier():
+    """Worked by hand (100 days, churn window 30, 20 customers of each kind): first and last
+    purchase 0/0 and 0/10 and 0/50 have left (last purchase before day 70); 80/80 and 60/90 are
+    still buying, censored at spans 0 and 30. At 0: 100 at risk, 20 leave: 0.8; at 10: 60 at
+    risk, 20 leave: 0.8 * 2/3; at 50 the last 20 leave. The plain rolling retention at 31 days
+    would be 20/80, the censored customer counted as gone."""
+    first = np.repeat([0.0, 0.0, 0.0, 80.0, 60.0], 20)
+    last = np.repeat([0.0, 10.0, 50.0, 80.0, 90.0], 20)
+    ages = np.array([0, 10, 11, 31, 50, 51])
+    share, at_risk = retention_by_age(first, last, 100, 30.0, ages)
+    expected = [0.8, 0.8, 0.8 * 2 / 3, 0.8 * 2 / 3, 0.8 * 2 / 3, np.nan]
+    np.testing.assert_allclose(share, expected)
+    assert list(at_risk) == [60, 60, 40, 20, 20, 0]  # 51 days: nobody seen that long
+
+
+def test_report_retention_does_not_fall_to_zero_at_the_horizon(small: clmlang.Comparison):
+    """Customers acquired late cannot have come back yet: the censored curve stays level
+    where the plain one fell to 0."""
+    base = small.retention[small.retention["variant"] == "base"]
+    curve = base.groupby("age_days")["retention"].mean().dropna()
+    assert curve.index.max() >= 90  # followed most of the 120 days
+    assert curve.iloc[-1] > 0.5 * curve.iloc[0]
+    assert (base["at_risk"].dropna() >= 0).all()
 
 
 def test_every_frame_names_the_scenario_variant_variant(small: clmlang.Comparison):

@@ -118,33 +118,32 @@ def sweep_kpis(c: Comparison, values: list[str]) -> list[str]:
 
 
 def sweep_figure(c: Comparison, sweep) -> go.Figure:
-    """One panel per KPI the sweep moves: its mean by value, the interval, the base dashed,
-    the best value starred."""
+    """One panel per KPI the sweep moves: its change against the base by value (paired by
+    replication, so the interval is the difference's, tighter than either level's), the base
+    dashed at 0, the best value starred."""
     variants = [f"{sweep.label}={v}" for v in sweep.values]
     kpis = sweep_kpis(c, variants) or ["revenue", "profit"]  # nothing moved: show it flat
     cols = min(3, len(kpis))
     rows = math.ceil(len(kpis) / cols)
     titles = [LABELS.get(k, k.replace("_", " ")) for k in kpis]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.16)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.2)
     fig.update_layout(template=TEMPLATE, height=300 * rows + 60, hovermode="closest")
+    fig.update_annotations(font_size=13)
     xs = [label(v) for v in sweep.values]
-    base = c.runs[c.runs["variant"] == c.variant_names()[0]]
+    table = c.comparison.set_index(["kpi", "variant"])
     for n, kpi in enumerate(kpis):
         row, col = n // cols + 1, n % cols + 1
-        pivot = c.runs.pivot(index="replication", columns="variant", values=kpi)[variants]
-        mean, low, high = mean_band(pivot)
-        fig.add_hline(
-            y=rounded([base[kpi].mean()])[0] or 0,
-            line={"color": colour(0), "width": 2, "dash": "dash"},
-            row=row,
-            col=col,
-        )
+        rows_ = table.loc[kpi].reindex(variants)
+        mean = rows_["diff"].to_numpy(dtype=float)
+        low = rows_["diff_low"].to_numpy(dtype=float)
+        high = rows_["diff_high"].to_numpy(dtype=float)
+        share = kpi.endswith("_rate") or kpi.startswith("retention")
         fig.add_trace(
             go.Scatter(
                 x=xs,
                 y=rounded(mean),
                 mode="lines+markers",
-                name=titles[n],
+                name=label(titles[n]),
                 showlegend=False,
                 line={"color": colour(1), "width": 2},
                 error_y={
@@ -153,10 +152,13 @@ def sweep_figure(c: Comparison, sweep) -> go.Figure:
                     "array": rounded(np.where(np.isfinite(high), high - mean, np.nan)),
                     "arrayminus": rounded(np.where(np.isfinite(low), mean - low, np.nan)),
                 },
+                hovertemplate="%{y:+.2%}<extra></extra>" if share else "%{y:+,.4~g}<extra></extra>",
             ),
             row=row,
             col=col,
         )
+        # after the trace: Plotly leaves a shape out of a subplot that has no trace yet
+        fig.add_hline(y=0, line={"color": colour(0), "width": 2, "dash": "dash"}, row=row, col=col)
         if kpi in DIRECTION and np.isfinite(mean).any():
             best = int(np.nanargmax(mean * DIRECTION[kpi]))
             fig.add_trace(
@@ -172,7 +174,9 @@ def sweep_figure(c: Comparison, sweep) -> go.Figure:
                 row=row,
                 col=col,
             )
-        if kpi.endswith("_rate") or kpi.startswith("retention"):
-            fig.update_yaxes(tickformat=".1%", row=row, col=col)
+        if share:
+            fig.update_yaxes(tickformat="+.1%", row=row, col=col)
     fig.update_xaxes(type="category", title_text=label(sweep.key))
+    for row in range(1, rows + 1):
+        fig.update_yaxes(title_text="change against the base", row=row, col=1)
     return fig

@@ -69,11 +69,13 @@ def _fmt(value: float, kpi: str) -> str:
 
 
 def _change(row: pd.Series, kpi: str) -> str:
-    """A change against the base with its interval: points for shares, % for the rest."""
+    """A change against the base with its interval: points for shares, % for the rest (the
+    change itself where the base is 0)."""
+    unit, scale, keys = "%", 1.0, ("diff_pct", "diff_pct_low", "diff_pct_high")
     if _is_share(kpi):
         unit, scale, keys = " pts", 100.0, ("diff", "diff_low", "diff_high")
-    else:
-        unit, scale, keys = "%", 1.0, ("diff_pct", "diff_pct_low", "diff_pct_high")
+    elif not math.isfinite(row["diff_pct"]):  # a base of 0 has no percentage
+        unit, keys = "", ("diff", "diff_low", "diff_high")
     mid, low, high = (float(row[k]) * scale for k in keys)
     if not math.isfinite(mid):
         return "-"
@@ -318,8 +320,8 @@ def _chart_captions(comparison: Comparison) -> dict[str, str]:
         values = [f"{sweep.label}={v}" for v in sweep.values]
         moved = sweep_kpis(comparison, values)
         text = (
-            f"Sweep of {sweep.key}: each KPI it moves by value (95% error bars), the base's level "
-            "dashed, the best value starred."
+            f"Sweep of {sweep.key}: each KPI it moves, its change against the base by value "
+            "(paired run by run; 95% error bars), the base dashed at 0, the best value starred."
             if moved
             else f"Sweep of {sweep.key}: no KPI differs between its values (revenue and profit "
             "shown)."
