@@ -4,17 +4,16 @@ The sections, in order: the verdict per variant in words (revenue, profit after 
 retention against the base, with intervals), the KPI table with intervals and a legend,
 retention by customer age (Kaplan-Meier), the difference from the base over time for revenue
 and profit, customers per stage and the flows between stages, economics by product role and
-line, each rule against its holdout in every variant, and the sweeps. The charts are Plotly
-figures from `charts.figures` (plotly.js inlined once); this module lays them out, writes the
-words and the tables, and the notebook summary (`Comparison._repr_html_`).
+line, each rule against its holdout in every variant, and the sweeps. The verdicts come from
+`verdicts`, the charts are Plotly figures from `charts.figures` (plotly.js inlined once); this
+module lays them out, writes the tables and captions, and the notebook summary
+(`Comparison._repr_html_`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-
-import pandas as pd
 
 from ..core.charts import chart, plotly_script
 from ..core.page import clean, render_page
@@ -23,6 +22,7 @@ from .breakdowns import holdout_rules, sweep_kpis
 from .charts import figures
 from .experiment import Comparison
 from .traces import DIRECTION, LABELS
+from .verdicts import change_words, is_share, verdict_css, verdicts
 
 __all__ = ["goal_headline", "notebook_summary", "output_files", "render_report", "verdicts"]
 
@@ -42,7 +42,6 @@ HEADLINE = [
         "unsubscribes",
     )
 ]
-_SHARES = ("retention", "goal_met_", "goal_early_", "goal_late_")
 
 
 def goal_headline(comparison: Comparison) -> list[tuple[str, str]]:
@@ -56,124 +55,12 @@ def goal_headline(comparison: Comparison) -> list[tuple[str, str]]:
     ]
 
 
-def _is_share(kpi: str) -> bool:
-    return kpi.endswith(("_rate", "_share_at_end")) or kpi.startswith(_SHARES)
-
-
 def _fmt(value: float, kpi: str) -> str:
     if value is None or not math.isfinite(value):
         return "-"
-    if _is_share(kpi):
+    if is_share(kpi):
         return f"{value:.1%}"
     return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
-
-
-def _change(row: pd.Series, kpi: str) -> str:
-    """A change against the base with its interval: points for shares, % for the rest (the
-    change itself where the base is 0)."""
-    unit, scale, keys = "%", 1.0, ("diff_pct", "diff_pct_low", "diff_pct_high")
-    if _is_share(kpi):
-        unit, scale, keys = " pts", 100.0, ("diff", "diff_low", "diff_high")
-    elif not math.isfinite(row["diff_pct"]):  # a base of 0 has no percentage
-        unit, keys = "", ("diff", "diff_low", "diff_high")
-    mid, low, high = (float(row[k]) * scale for k in keys)
-    if not math.isfinite(mid):
-        return "-"
-    if mid == 0 and (not math.isfinite(low) or low == high == 0):
-        return "no change"
-    top = max(abs(v) for v in (mid, low, high) if math.isfinite(v))
-    places = 1 if top >= 1 else 2 if top >= 0.1 else 3  # a small change still shows its sign
-    if not math.isfinite(low):
-        return f"{mid:+.{places}f}{unit} (one replication: no interval)"
-    return (
-        f"{mid:+.{places}f}{unit} (95% interval {low:+.{places}f}{unit} to "
-        f"{high:+.{places}f}{unit})"
-    )
-
-
-def _retention_kpi(table: pd.DataFrame) -> str | None:
-    base = table[table["variant"] == "base"].set_index("kpi")["mean"]
-    for kpi in ("retention_90d", "retention_30d"):
-        if kpi in base.index and math.isfinite(base[kpi]):
-            return kpi
-    return None
-
-
-def _identical(comparison: Comparison, variant: str) -> bool:
-    """Every KPI of every run equal to the base's: the change did not alter the runs."""
-    runs = comparison.runs.drop(columns="variant")
-    base = runs[comparison.runs["variant"] == "base"].reset_index(drop=True)
-    mine = runs[comparison.runs["variant"] == variant].reset_index(drop=True)
-    return base.shape == mine.shape and bool(
-        ((base == mine) | (base.isna() & mine.isna())).all().all()
-    )
-
-
-def verdicts(comparison: Comparison) -> dict[str, str]:
-    """A verdict per variant a manager can paste into an email: the change in revenue, profit
-    after marketing and retention against the base with 95% intervals, which of them could be
-    chance, and what else changed significantly (churn, unsubscribes, later stages)."""
-    table = comparison.comparison
-    retention = _retention_kpi(table)
-    out = {}
-    for variant in comparison.variant_names()[1:]:
-        if _identical(comparison, variant):
-            out[variant] = "the same as the base in every run: this change did not alter them"
-            continue
-        rows = table[table["variant"] == variant].set_index("kpi")
-        parts = []
-        for kpi in ("revenue", "profit", retention):
-            if kpi and kpi in rows.index:
-                words = f"{LABELS[kpi]} {_change(rows.loc[kpi], kpi)}"
-                low, high = rows.loc[kpi, "diff_low"], rows.loc[kpi, "diff_high"]
-                moved = math.isfinite(low) and low != high
-                if not rows.loc[kpi, "significant"] and moved:
-                    words += ", not significant"
-                parts.append(words)
-        notes = []
-        for kpi, more, fewer in (
-            ("churn_rate", "more churn", "less churn"),
-            ("unsubscribes", "more unsubscribes", "fewer unsubscribes"),
-            ("marketing_cost", "higher marketing cost", "lower marketing cost"),
-        ):
-            if kpi in rows.index and rows.loc[kpi, "significant"]:
-                notes.append(more if rows.loc[kpi, "diff"] > 0 else fewer)
-        loyal = _loyal_note(comparison, variant)
-        if loyal:
-            notes.append(loyal)
-        out[variant] = "; ".join(parts) + ("; " + ", ".join(notes) if notes else "")
-    return out
-
-
-def _loyal_note(comparison: Comparison, variant: str) -> str | None:
-    """Customers in the later half of the stages at the end, against the base."""
-    series = comparison.series
-    stage_cols = [c for c in series.columns if c.startswith("stage:") and c != "stage:(none)"]
-    if len(stage_cols) < 2:
-        return None
-    late = stage_cols[len(stage_cols) // 2 :]
-    end = series[series["day"] == series["day"].max()]
-    count = end[late].sum(axis=1)
-    base = count[end["variant"] == "base"].to_numpy()
-    mine = count[end["variant"] == variant].to_numpy()
-    if base.size != mine.size or base.size < 2:
-        return None
-    _, low, high = interval(mine - base)
-    names = ", ".join(c.split(":", 1)[1] for c in late)
-    if low > 0:
-        return f"more customers in {names}"
-    if high < 0:
-        return f"fewer customers in {names}"
-    return None
-
-
-def _verdict_css(comparison: Comparison, variant: str) -> str:
-    """Green or red when profit after marketing changed significantly, grey otherwise."""
-    table = comparison.comparison
-    row = table[(table["variant"] == variant) & (table["kpi"] == "profit")]
-    if row.empty or not row["significant"].iloc[0]:
-        return "flat"
-    return "up" if row["diff"].iloc[0] > 0 else "down"
 
 
 def _kpi_rows(comparison: Comparison) -> list[dict[str, object]]:
@@ -194,7 +81,7 @@ def _kpi_rows(comparison: Comparison) -> list[dict[str, object]]:
                 spread = f"{_fmt(row['low'], kpi)} to {_fmt(row['high'], kpi)}"
             cell = {"value": _fmt(row["mean"], kpi), "spread": spread, "change": None, "css": ""}
             if variant != "base" and math.isfinite(row["diff"]):
-                cell["change"] = _change(row, kpi).replace("95% interval ", "")
+                cell["change"] = change_words(row, kpi).replace("95% interval ", "")
                 good = (row["diff"] > 0) == (DIRECTION.get(kpi, 1) > 0)
                 judged = row["significant"] and (kpi in DIRECTION or kpi.startswith("goal_met_"))
                 cell["css"] = ("up" if good else "down") if judged else "flat"
@@ -358,7 +245,7 @@ def render_report(comparison: Comparison) -> str:
 
 def _verdict_items(comparison: Comparison) -> list[dict[str, str]]:
     return [
-        {"variant": v, "text": text, "css": _verdict_css(comparison, v)}
+        {"variant": v, "text": text, "css": verdict_css(comparison, v)}
         for v, text in verdicts(comparison).items()
     ]
 
