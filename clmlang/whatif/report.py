@@ -153,10 +153,19 @@ def _rule_rows(comparison: Comparison) -> list[dict[str, object]]:
 
 def _rules_caption(comparison: Comparison) -> str:
     """What the rules chart shows, and the rules it cannot (no holdout), by name."""
+    if comparison.rules.empty:
+        return "The spec has no rules."
     with_one, without = holdout_rules(comparison)
     fired = comparison.rules.groupby("rule", sort=False)["fired"].sum()
     fired = set(fired[fired > 0].index)
     everywhere = [r for r in dict.fromkeys(comparison.rules["rule"]) if r not in with_one]
+    if not with_one:
+        names = [r for r in everywhere if r in fired]
+        return (
+            "No rule has a holdout in any variant, so no incremental revenue can be measured"
+            + (f" (rules that fired: {', '.join(names)})." if names else ".")
+            + " Give a rule a holdout (`holdout 10%`) to see what it adds."
+        )
     words = [
         "Each rule's incremental revenue against its holdout (revenue within the rule's window, "
         "treated minus held-out customers), mean over replications with its 95% interval."
