@@ -157,9 +157,9 @@ def test_messages_agree_with_the_rule_counters(name: str, present: set, request)
                 got = counts.get((row.rule, "-", status), 0)
                 want = forecast.rules.loc[forecast.rules["rule"] == row.rule, "holdout"].iloc[0]
             else:
-                got = counts.get((row.rule, row.variant, status), 0)
+                got = counts.get((row.rule, row.arm, status), 0)
                 want = getattr(row, counter)
-            assert got == want, (row.rule, row.variant, status)
+            assert got == want, (row.rule, row.arm, status)
             if want:
                 seen.add(status)
     assert present <= seen

@@ -12,9 +12,10 @@ __all__ = ["rule_effects"]
 
 
 def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
-    """rules.csv: each rule arm's counters, and its revenue and conversion within the rule's
-    window against its holdout's, with the incremental revenue's 95% percentile-bootstrap
-    interval (empty, and `too_small` true, when the holdout is too small to tell). `cust`,
+    """rules.csv: each rule arm's counters (`arm`: the rule's variant, `-` for a rule without
+    variants), and its revenue and conversion within the rule's window against its holdout's,
+    with the incremental revenue's 95% percentile-bootstrap interval (empty, and `too_small`
+    true, when the holdout is too small to tell). `cust`,
     `time` and `revenue` are the run's purchases, sorted by customer then time.
 
     A rule fires on day d after that day's purchases (the engine's phase order), so its window
@@ -37,7 +38,7 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
         rows.append(
             {
                 "rule": rule.name,
-                "variant": label or "-",
+                "arm": label or "-",
                 "window_days": window,
                 **{k: counters[k][arm] for k in counters},
                 "_values": cum[hi] - cum[lo],
@@ -47,9 +48,9 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
     frame_rows = []
     seeds = np.random.SeedSequence(run.stats_seed).spawn(len(rows))
     for row, seed in zip(rows, seeds, strict=True):
-        if row["variant"] == "holdout":
+        if row["arm"] == "holdout":
             continue
-        holdout = next(h for h in rows if h["rule"] == row["rule"] and h["variant"] == "holdout")
+        holdout = next(h for h in rows if h["rule"] == row["rule"] and h["arm"] == "holdout")
         treated, held = row["_values"], holdout["_values"]
         out = {k: v for k, v in row.items() if not k.startswith("_")}
         out["roi"] = (row["profit"] - row["cost"]) / row["cost"] if row["cost"] else np.nan
