@@ -129,6 +129,9 @@ def simulate(
     trace: int | None = None,
     progress: Callable[[int], None] | None = None,
     logs: bool = False,
+    workers: int | None = None,
+    blocks: int | None = None,
+    scheduler: str | None = None,
 ) -> Forecast:
     """Forecast what `policy` does to `customers` customers of `market` over `days` days.
 
@@ -182,6 +185,11 @@ def simulate(
         raise ValueError(problem)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
+    if workers is not None or blocks is not None or scheduler is not None:
+        run = _simulate_blocks(
+            policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler
+        )
+        return forecast(run, logs=logs)
     run = simulate_policy(
         policy,
         market,
@@ -193,6 +201,42 @@ def simulate(
         logs=logs,
     )
     return forecast(run, logs=logs)
+
+
+def _simulate_blocks(
+    policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler
+):
+    """`simulate`'s run as blocks: in local processes, or on a Dask cluster."""
+    from .simulation.engine.blocks import block_sizes, run_blocks, split_problem
+
+    for name, value in (("workers", workers), ("blocks", blocks)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= 1024
+        ):
+            raise ValueError(f"{name}: a whole number from 1 to 1,024, not {value!r}")
+    if len(block_sizes(customers, blocks)) > 1:
+        problem = split_problem(market)
+        if problem:
+            raise ValueError(problem)
+    if scheduler is not None:
+        from .whatif.cluster import simulate_on_cluster
+
+        return simulate_on_cluster(
+            scheduler, policy, market, customers=customers, days=days, rng=rng,
+            blocks=blocks, logs=logs, trace=trace, progress=progress,
+        )  # fmt: skip
+    return run_blocks(
+        policy,
+        market,
+        customers=customers,
+        days=days,
+        rng=rng,
+        workers=workers or 1,
+        blocks=blocks,
+        logs=logs,
+        trace=trace,
+        progress=progress,
+    )
 
 
 def _scenario_policy(
