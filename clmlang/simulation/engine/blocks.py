@@ -217,7 +217,8 @@ def coordinate(links, capacity, days, progress, collect: bool = True) -> list[Ru
 
     def receive() -> list[tuple[int, tuple]]:
         got = []
-        for link in multiprocessing.connection.wait(links):
+        waiting = [link for b, link in enumerate(links) if runs[b] is None]
+        for link in multiprocessing.connection.wait(waiting):  # (a block done may be closed)
             b = index[id(link)]
             try:
                 msg = link.recv()
