@@ -123,3 +123,15 @@ def test_bad_workers_and_scheduler_are_usage_errors(args, message, tmp_path):
     )
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_a_traced_customer_of_a_later_block_keeps_their_journey():
+    policy, market = clmlang.loads(QUEUE), queue_market(3)
+    journeys = [
+        clmlang.simulate(
+            policy, market, customers=50, days=8, rng=3, trace=45, workers=w, blocks=3
+        ).trace
+        for w in (1, 2)
+    ]
+    assert journeys[0] == journeys[1]
+    assert any(kind == "message" for _, kind, _ in journeys[0])  # everyone is rung, in time

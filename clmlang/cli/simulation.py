@@ -283,12 +283,21 @@ def _check_blocks(
             raise _usage_error(f"--scheduler: {problem}")
     if workers is None and scheduler is None:
         return
-    from ..simulation.engine.blocks import block_sizes, split_problem
+    from ..simulation.engine.blocks import BLOCK_CUSTOMERS, block_sizes, split_problem
 
+    count = len(block_sizes(customers, blocks))
     problem = split_problem(market)
-    if problem and len(block_sizes(customers, blocks)) > 1:
+    if problem and count > 1:
         flag = "--scheduler" if scheduler is not None else "--workers"
         raise _usage_error(f"{flag}: {problem}: run it without {flag}")
+    if workers is not None and workers > count:
+        what = "one block" if count == 1 else f"{count} blocks"
+        _out(
+            f"note: {customers:,} customers make {what} (blocks of at most"
+            f" {BLOCK_CUSTOMERS:,}; --blocks K asks for K): {min(workers, count)} process(es)"
+            " run them",
+            err=True,
+        )
 
 
 def _print_trace(lines: list[tuple[float, str, str]], customer: int | None, policy: Policy) -> None:
