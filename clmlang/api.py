@@ -143,7 +143,9 @@ def simulate(
     defaults are 10,000 customers, 365 days and a fresh random seed. `rng`: a
     `numpy.random.Generator` (or a seed); the same seed gives the same forecast. `logs`: keep
     every purchase and every message as tables (`Forecast.logs()`, and `Forecast.write(folder,
-    logs=True)` for purchases.csv and messages.csv); they cost memory as they grow. Raises
+    logs=True)` for purchases.csv and messages.csv); they cost memory as they grow. `workers`:
+    blocks of customers (`blocks`) in that many processes, or on the Dask cluster at
+    `scheduler`, merged: the same forecast for any number (docs/engine.md). Raises
     `ClmError` for a bad spec, `MarketError` for a bad scenario file or a market that names
     stages, channels or products the spec does not declare, and `ValueError` for a missing
     spec or an unknown variant, sizes out of bounds, or a run that needs more memory than is
@@ -173,7 +175,6 @@ def simulate(
         days = settings.days if settings else 365
     if rng is None and settings is not None:
         rng = settings.seed
-    from .simulation.engine import simulate_policy
     from .simulation.engine.memory import size_problem
     from .simulation.metrics import forecast
 
@@ -185,58 +186,12 @@ def simulate(
         raise ValueError(problem)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
-    if workers is not None or blocks is not None or scheduler is not None:
-        run = _simulate_blocks(
-            policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler
-        )
-        return forecast(run, logs=logs)
-    run = simulate_policy(
-        policy,
-        market,
-        customers=customers,
-        days=days,
-        rng=rng,
-        trace=trace,
-        progress=progress,
-        logs=logs,
+    from .whatif.cluster import simulate_blocks  # one block without workers nor scheduler
+
+    run = simulate_blocks(
+        policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler
     )
     return forecast(run, logs=logs)
-
-
-def _simulate_blocks(
-    policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler
-):
-    """`simulate`'s run as blocks: in local processes, or on a Dask cluster."""
-    from .simulation.engine.blocks import block_sizes, run_blocks, split_problem
-
-    for name, value in (("workers", workers), ("blocks", blocks)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= 1024
-        ):
-            raise ValueError(f"{name}: a whole number from 1 to 1,024, not {value!r}")
-    if len(block_sizes(customers, blocks)) > 1:
-        problem = split_problem(market)
-        if problem:
-            raise ValueError(problem)
-    if scheduler is not None:
-        from .whatif.cluster import simulate_on_cluster
-
-        return simulate_on_cluster(
-            scheduler, policy, market, customers=customers, days=days, rng=rng,
-            blocks=blocks, logs=logs, trace=trace, progress=progress,
-        )  # fmt: skip
-    return run_blocks(
-        policy,
-        market,
-        customers=customers,
-        days=days,
-        rng=rng,
-        workers=workers or 1,
-        blocks=blocks,
-        logs=logs,
-        trace=trace,
-        progress=progress,
-    )
 
 
 def _scenario_policy(

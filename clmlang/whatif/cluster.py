@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from numbers import Integral
 
 import numpy as np
 
@@ -29,16 +30,19 @@ from ..core.extras import require
 from ..market.model import Market
 from ..simulation.engine.blocks import (
     Block,
+    block_sizes,
     coordinate,
     merge_blocks,
     plan_blocks,
     run_block,
+    run_blocks,
     share_link,
     shares_capacity,
+    split_problem,
 )
-from ..simulation.engine.simulation import Run
+from ..simulation.engine.simulation import Run, simulate_policy
 
-__all__ = ["scheduler_problem", "simulate_on_cluster"]
+__all__ = ["scheduler_problem", "simulate_blocks", "simulate_on_cluster"]
 
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
@@ -176,3 +180,48 @@ def _lockstep(client, plan, policy, shipped_policy, shipped_market, days, logs, 
         for f in futures:
             f.cancel()
     return merge_blocks(plan, runs)
+
+
+def simulate_blocks(
+    policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler
+):
+    """`clmlang.simulate`'s run as blocks (`workers` local processes, or the Dask cluster at
+    `scheduler`); raises ValueError for a bad `workers` or `blocks`, or a market that cannot
+    be split. Without any of the three: the run `simulate_policy` makes, in this process."""
+    if workers is None and blocks is None and scheduler is None:
+        return simulate_policy(
+            policy,
+            market,
+            customers=customers,
+            days=days,
+            rng=rng,
+            trace=trace,
+            progress=progress,
+            logs=logs,
+        )
+    for name, value in (("workers", workers), ("blocks", blocks)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= 1024
+        ):
+            raise ValueError(f"{name}: a whole number from 1 to 1,024, not {value!r}")
+    if len(block_sizes(customers, blocks)) > 1:
+        problem = split_problem(market)
+        if problem:
+            raise ValueError(problem)
+    if scheduler is not None:
+        return simulate_on_cluster(
+            scheduler, policy, market, customers=customers, days=days, rng=rng,
+            blocks=blocks, logs=logs, trace=trace, progress=progress,
+        )  # fmt: skip
+    return run_blocks(
+        policy,
+        market,
+        customers=customers,
+        days=days,
+        rng=rng,
+        workers=workers or 1,
+        blocks=blocks,
+        logs=logs,
+        trace=trace,
+        progress=progress,
+    )
