@@ -129,6 +129,9 @@ def simulate(
     trace: int | None = None,
     progress: Callable[[int], None] | None = None,
     logs: bool = False,
+    workers: int | None = None,
+    blocks: int | None = None,
+    scheduler: str | None = None,
 ) -> Forecast:
     """Forecast what `policy` does to `customers` customers of `market` over `days` days.
 
@@ -140,7 +143,9 @@ def simulate(
     defaults are 10,000 customers, 365 days and a fresh random seed. `rng`: a
     `numpy.random.Generator` (or a seed); the same seed gives the same forecast. `logs`: keep
     every purchase and every message as tables (`Forecast.logs()`, and `Forecast.write(folder,
-    logs=True)` for purchases.csv and messages.csv); they cost memory as they grow. Raises
+    logs=True)` for purchases.csv and messages.csv); they cost memory as they grow. `workers`:
+    blocks of customers (`blocks`) in that many processes, or on the Dask cluster at
+    `scheduler`, merged: the same forecast for any number (docs/engine.md). Raises
     `ClmError` for a bad spec, `MarketError` for a bad scenario file or a market that names
     stages, channels or products the spec does not declare, and `ValueError` for a missing
     spec or an unknown variant, sizes out of bounds, or a run that needs more memory than is
@@ -170,7 +175,6 @@ def simulate(
         days = settings.days if settings else 365
     if rng is None and settings is not None:
         rng = settings.seed
-    from .simulation.engine import simulate_policy
     from .simulation.engine.memory import size_problem
     from .simulation.metrics import forecast
 
@@ -182,15 +186,10 @@ def simulate(
         raise ValueError(problem)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
-    run = simulate_policy(
-        policy,
-        market,
-        customers=customers,
-        days=days,
-        rng=rng,
-        trace=trace,
-        progress=progress,
-        logs=logs,
+    from .whatif.cluster import simulate_blocks  # one block without workers nor scheduler
+
+    run = simulate_blocks(
+        policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler
     )
     return forecast(run, logs=logs)
 

@@ -71,6 +71,28 @@ def simulate(
             " behavioural events of a spec that declares them (events.csv).",
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=1024,
+            help="Split the customers into blocks run by this many processes (the same"
+            " output for any number).",
+        ),
+    ] = None,
+    blocks: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=1024,
+            help="With --workers or --scheduler: this many blocks (default: blocks of at"
+            " most 500,000 customers).",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Run the blocks on this Dask scheduler (an address, tcp://host:8786)."),
+    ] = None,
 ) -> None:
     """Forecast what the spec's policy does to a population of customers."""
     named = spec if spec is not None else scenario  # the outputs' default folder is named after it
@@ -84,6 +106,7 @@ def simulate(
     if trace is not None and trace >= n:
         raise _usage_error(f"--trace: customer ids run from 0 to {n - 1}")
     _check_size(policy, market, scenario, n, horizon, customers is not None, days is not None, logs)
+    _check_blocks(policy, market, n, workers, blocks, scheduler)
     console = Console(stderr=True, highlight=False)
     with Progress(
         TextColumn("simulating"),
@@ -96,16 +119,28 @@ def simulate(
         disable=not _color(sys.stderr),
     ) as bar:
         task = bar.add_task("days", total=horizon)
-        result = api_simulate(
-            policy,
-            market,
-            customers=n,
-            days=horizon,
-            rng=rng,
-            trace=trace,
-            progress=lambda day: bar.update(task, completed=day + 1),
-            logs=logs,
-        )
+        try:
+            result = api_simulate(
+                policy,
+                market,
+                customers=n,
+                days=horizon,
+                rng=rng,
+                trace=trace,
+                progress=lambda day: bar.update(task, completed=day + 1),
+                logs=logs,
+                workers=workers,
+                blocks=blocks,
+                scheduler=scheduler,
+            )
+        except OSError as error:  # a scheduler that cannot be reached
+            if scheduler is None:
+                raise
+            raise _usage_error(f"--scheduler: {error}") from None
+        except ValueError as error:  # a cluster too small for blocks in lockstep
+            if scheduler is None:
+                raise
+            raise _usage_error(f"--scheduler: {error}") from None
     written = _write_all(lambda folder: result.write(folder, logs=logs), out)
     if logs:
         _note_log_formats(result.logs())
@@ -225,6 +260,44 @@ def _check_size(
         key = problem.split("`market.prospects.", 1)[1].split("`", 1)[0]
         key = "market.prospects." + key
     raise _market_failure(MarketError(str(scenario), [(key, problem)]), PROBLEMS)
+
+
+def _check_blocks(
+    policy: Policy,
+    market: Market,
+    customers: int,
+    workers: int | None,
+    blocks: int | None,
+    scheduler: str | None,
+) -> None:
+    """Usage errors of --workers, --blocks and --scheduler, before anything runs."""
+    if workers is not None and scheduler is not None:
+        raise _usage_error("--workers and --scheduler: give one (the cluster has its own workers)")
+    if blocks is not None and workers is None and scheduler is None:
+        raise _usage_error("--blocks: the blocks are for --workers N or --scheduler ADDRESS")
+    if scheduler is not None:
+        from ..whatif.cluster import scheduler_problem
+
+        problem = scheduler_problem(scheduler)
+        if problem:
+            raise _usage_error(f"--scheduler: {problem}")
+    if workers is None and scheduler is None:
+        return
+    from ..simulation.engine.blocks import BLOCK_CUSTOMERS, block_sizes, split_problem
+
+    count = len(block_sizes(customers, blocks))
+    problem = split_problem(market)
+    if problem and count > 1:
+        flag = "--scheduler" if scheduler is not None else "--workers"
+        raise _usage_error(f"{flag}: {problem}: run it without {flag}")
+    if workers is not None and workers > count:
+        what = "one block" if count == 1 else f"{count} blocks"
+        _out(
+            f"note: {customers:,} customers make {what} (blocks of at most"
+            f" {BLOCK_CUSTOMERS:,}; --blocks K asks for K): {min(workers, count)} process(es)"
+            " run them",
+            err=True,
+        )
 
 
 def _print_trace(lines: list[tuple[float, str, str]], customer: int | None, policy: Policy) -> None:

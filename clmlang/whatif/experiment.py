@@ -13,6 +13,7 @@ remainder to the first shards), so the whole never exceeds it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
@@ -131,6 +132,13 @@ def run_task(task: Task) -> RunResult:
     """Run one task (in a worker process, or on a Dask worker)."""
     policy = Policy.from_json(task.policy_json)
     market = Market.model_validate_json(task.market_json)
+    return run_shipped(task, (policy, market))
+
+
+def run_shipped(task: Task, shipped: tuple[Policy, Market]) -> RunResult:
+    """Run one task whose policy and market came on their own (`shipped`, compiled: a Dask
+    cluster gets each variant's once, not with every task)."""
+    policy, market = shipped
     entropy, *key = task.seed
     rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=tuple(key)))
     run = simulate_policy(
@@ -238,8 +246,24 @@ def _results(tasks: list[Task], executor: object) -> Iterator[RunResult]:
         for future in as_completed(futures):
             yield future.result()
         return
-    # a Dask client: every task is submitted at once; results are taken in order
-    futures = [executor.submit(run_task, t, pure=False) for t in tasks]  # type: ignore[attr-defined]
+    # a Dask client: each variant's compiled policy and market go to every worker once, then
+    # every task is submitted at once, without them; results are taken in order
+    client = executor
+    shipped: dict[tuple[str, str], object] = {}
+    for t in tasks:
+        if (t.policy_json, t.market_json) not in shipped:
+            pair = (Policy.from_json(t.policy_json), Market.model_validate_json(t.market_json))
+            [future] = client.scatter([pair], broadcast=True, hash=False)  # type: ignore[attr-defined]
+            shipped[(t.policy_json, t.market_json)] = future
+    futures = [
+        client.submit(  # type: ignore[attr-defined]
+            run_shipped,
+            dataclasses.replace(t, policy_json="", market_json=""),
+            shipped[(t.policy_json, t.market_json)],
+            pure=False,
+        )
+        for t in tasks
+    ]
     try:
         for future in futures:
             yield future.result()

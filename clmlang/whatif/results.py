@@ -4,7 +4,6 @@ side by side, and the paired differences of the KPIs against the base."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ import pandas as pd
 
 from ..core.statistics import interval
 from ..simulation.engine import Run
+from ..simulation.engine.merge import merge_runs
 from ..simulation.lifetime import churn_window, retention_by_age
 from ..simulation.metrics import Forecast, _history, forecast
 
@@ -46,70 +46,6 @@ def retention_curve(run: Run) -> pd.DataFrame:
     ages = np.unique(np.linspace(0, max(days - 1, 0), num=min(days, 60)).round().astype(int))
     share, at_risk = retention_by_age(first, last, days, churn_window(run), ages)
     return pd.DataFrame({"age_days": ages, "retention": share, "at_risk": at_risk})
-
-
-def merge_runs(runs: list[Run]) -> Run:
-    """Shards of one population as one run: customers concatenated, counters added."""
-    first = runs[0]
-    offsets = np.cumsum([0] + [r.state.n for r in runs[:-1]])
-    state_fields = {}
-    for f in dataclasses.fields(first.state):
-        values = [getattr(r.state, f.name) for r in runs]
-        if f.name == "n":
-            state_fields["n"] = sum(values)
-        elif f.name == "plan":  # the arrivals of prospects: a market with them is not split
-            state_fields["plan"] = None
-        elif f.name in ("attributes", "growth"):
-            state_fields[f.name] = {k: np.concatenate([v[k] for v in values]) for k in values[0]}
-        else:
-            state_fields[f.name] = np.concatenate(values)
-    state = dataclasses.replace(first.state, **{k: v for k, v in state_fields.items()})
-    recorder = first.recorder
-    merged = type(recorder)(
-        first.days,
-        len(first.policy.stages),
-        len(first.policy.channels),
-        len(first.arms),
-        logs=recorder.logs,
-        segments=len(first.policy.segments),
-        events=len(first.policy.events),
-    )
-    for r, offset in zip(runs, offsets, strict=True):
-        rec = r.recorder
-        for key in merged.daily:
-            merged.daily[key] += rec.daily[key]
-        merged.channel_messages += rec.channel_messages
-        merged.channel_cost += rec.channel_cost
-        merged.channel_backlog += rec.channel_backlog
-        merged.channel_expired += rec.channel_expired
-        merged.channel_waited += rec.channel_waited
-        merged.stage_counts += rec.stage_counts
-        merged.segment_counts += rec.segment_counts
-        merged.event_counts += rec.event_counts
-        merged.transitions += rec.transitions
-        for key in merged.arm_counters:
-            merged.arm_counters[key] += rec.arm_counters[key]
-        for name in (
-            "purchases",
-            "items",
-            "rule_events",
-            "messages",
-            "unsubscribes",
-            "unsent",
-            "events",
-        ):
-            arrays = getattr(rec, name).arrays()
-            arrays["customer"] = arrays["customer"] + offset
-            getattr(merged, name).add(**arrays)
-        for rule, count in rec.triggered.items():
-            merged.triggered[rule] = merged.triggered.get(rule, 0) + count
-        for node, (won, lost) in rec.node_outcomes.items():
-            outcome = merged.node_outcomes.setdefault(node, [0, 0])
-            outcome[0] += won
-            outcome[1] += lost
-    return dataclasses.replace(
-        first, state=state, recorder=merged, customers=sum(r.customers for r in runs)
-    )
 
 
 def forecasts(

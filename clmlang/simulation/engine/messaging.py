@@ -36,8 +36,18 @@ class Messaging:
         self.today.queue.append((-rule.priority, site.rule, self.seq, site_id, ids))
 
     def _send_queue(self, d: int) -> None:
-        self.today.queue.sort(key=lambda item: item[:3])
-        for _, _, _, site_id, ids in self.today.queue:
+        if self.share is None:
+            self.today.queue.sort(key=lambda item: item[:3])
+            for _, _, _, site_id, ids in self.today.queue:
+                self._send(site_id, ids, d)
+            return
+        # blocks sharing capacities (blocks.py): an order every block can name, by send step
+        # rather than by the order of this block's own queue
+        self.today.queue.sort(key=lambda item: (item[0], item[1], item[3], item[2]))
+        seen: dict[int, int] = {}
+        for priority, rule, _, site_id, ids in self.today.queue:
+            seen[site_id] = seen.get(site_id, -1) + 1
+            self.share_key = (1, priority, rule, site_id, seen[site_id])
             self._send(site_id, ids, d)
 
     def _send(self, site_id: int, ids: np.ndarray, d: int) -> None:
@@ -72,18 +82,23 @@ class Messaging:
         """The customers the channel's capacity left today still reaches, chosen at random
         within each block; the rest are dropped and counted."""
         ch, counters, rec = site.channel, self.recorder.arm_counters, self.recorder
-        block = ids // self.block_size if self.blocks > 1 else np.zeros(ids.size, dtype=np.int64)
-        left = self.today.capacity_left[:, ch]
-        order = np.lexsort((self.streams.uniform(ids, Purpose.CAPACITY, d), block))
-        ranked = block[order]
-        rank = np.arange(ids.size) - np.searchsorted(ranked, ranked)  # place within its block
-        keep = rank < left[ranked]
-        left -= np.bincount(ranked[keep], minlength=self.blocks)
+        if self.share is not None:  # the other blocks' demand counts too (blocks.py)
+            u = self.streams.uniform(ids, Purpose.CAPACITY, d)
+            order = np.argsort(u, kind="stable")
+            keep = np.arange(ids.size) < self.share.allot(self.share_key, ch, u[order])
+        else:
+            block = self._block(ids)
+            left = self.today.capacity_left[:, ch]
+            order = np.lexsort((self.streams.uniform(ids, Purpose.CAPACITY, d), block))
+            ranked = block[order]
+            rank = np.arange(ids.size) - np.searchsorted(ranked, ranked)  # place within its block
+            keep = rank < left[ranked]
+            left -= np.bincount(ranked[keep], minlength=self.blocks)
         if keep.all():
             return ids
         dropped = ids[order[~keep]]  # by block, in random order within each
         if self.max_wait[ch] > 0:  # they wait in the channel's queue, in order of arrival
-            self.backlog[ch].append((d, site_id, arm, dropped))
+            self.backlog[ch].append((d, site_id, arm, dropped, self.share_key))
             self._trace_ids(dropped, d, site, "waiting: the channel's daily capacity is used up")
             return np.sort(ids[order[keep]])
         counters["over_capacity"][arm] += dropped.size
@@ -100,7 +115,7 @@ class Messaging:
             left = self.today.capacity_left[:, ch]
             bit = np.uint64(1) << np.uint64(ch)
             waiting = []
-            for arrived, site_id, arm, ids in batches:
+            for arrived, site_id, arm, ids, key in batches:
                 site = self.steps.sites[site_id]
                 gone = (st.unsubscribed[ids] & bit) != 0
                 if gone.any():
@@ -108,18 +123,23 @@ class Messaging:
                     rec.not_sent("not_reachable", ids[gone], d, site_id)
                     self._trace_ids(ids[gone], d, site, "not sent: unsubscribed while waiting")
                     ids = ids[~gone]
-                block = self._block(ids)
-                order = np.argsort(block, kind="stable")  # first in, first out within a block
-                ranked = block[order]
-                rank = np.arange(ids.size) - np.searchsorted(ranked, ranked)
-                keep = rank < left[ranked]
-                left -= np.bincount(ranked[keep], minlength=self.blocks)
+                if self.share is not None:  # in random order of arrival: first in, first out
+                    u = self.streams.uniform(ids, Purpose.CAPACITY, arrived)
+                    order = np.arange(ids.size)
+                    keep = order < self.share.allot((0, ch, arrived, *key), ch, u)
+                else:
+                    block = self._block(ids)
+                    order = np.argsort(block, kind="stable")  # first in, first out within a block
+                    ranked = block[order]
+                    rank = np.arange(ids.size) - np.searchsorted(ranked, ranked)
+                    keep = rank < left[ranked]
+                    left -= np.bincount(ranked[keep], minlength=self.blocks)
                 if keep.any():
                     sent = np.sort(ids[order[keep]])
                     rec.channel_waited[d, ch] += np.count_nonzero(keep) * (d - arrived)
                     self._deliver(site, arm, sent, d)
                 if not keep.all():
-                    waiting.append((arrived, site_id, arm, ids[order[~keep]]))
+                    waiting.append((arrived, site_id, arm, ids[order[~keep]], key))
             self.backlog[ch] = waiting
 
     def _expire_backlog(self, d: int) -> None:
@@ -129,7 +149,7 @@ class Messaging:
         for ch, batches in self.backlog.items():
             waiting = []
             for batch in batches:
-                arrived, site_id, arm, ids = batch
+                arrived, site_id, arm, ids, _ = batch
                 if d - arrived < self.max_wait[ch]:
                     waiting.append(batch)
                     continue

@@ -109,8 +109,13 @@ class _Simulation(
         base: Base | None = None,
         blocks: int = 1,
         logs: bool = False,
+        share=None,
     ):
         self.policy, self.market, self.days = policy, market, days
+        # a block of a run split across processes whose channels' capacities it shares
+        # (blocks.py): asked how many of each capacity-bound batch to send, told each day's end
+        self.share = share
+        self.share_key: tuple[int, ...] = ()
         if (
             blocks < 1
             or customers % blocks
@@ -186,7 +191,8 @@ class _Simulation(
                 on = np.isfinite(nxt) & (nxt < NEVER)
                 nxt[on] = self.seasons.later(st.audience[:c][on], np.zeros(on.sum()), nxt[on])
         self.needs_daily = (
-            self.effects.time_driven
+            share is not None  # every block walks every day with the others
+            or self.effects.time_driven
             or self.segments.any_time_driven
             or bool(self.event_memory.active)
             or any(r.trigger.kind in ("condition", "every", "schedule") for r in self.rules)
@@ -196,7 +202,8 @@ class _Simulation(
         # the channels with a queue: each one's waiting messages, in order of arrival, as
         # (day they arrived, send step, arm, customers)
         self.max_wait = [market.channel(c.name).max_wait_days for c in policy.channels]
-        self.backlog: dict[int, list[tuple[int, int, int, np.ndarray]]] = {
+        # (and the key of the batch that overflowed, for blocks sharing the capacity)
+        self.backlog: dict[int, list[tuple[int, int, int, np.ndarray, tuple]]] = {
             ch: [] for ch, c in enumerate(policy.channels) if self.max_wait[ch] > 0
         }
         self.seq = 0
@@ -270,6 +277,8 @@ class _Simulation(
             yield env.timeout(nxt - env.now if day >= 0 else nxt)
             day = nxt
             self._day(day)
+            if self.share is not None:
+                self.share.day_done(day)
             if self.progress is not None:
                 self.progress(day)
             self._fill_levels(last_recorded, day)
@@ -353,6 +362,7 @@ def simulate_policy(
     base: Base | None = None,
     blocks: int = 1,
     logs: bool = False,
+    share=None,
 ) -> Run:
     """Run `policy` on `customers` customers of `market` for `days` days.
 
@@ -362,8 +372,10 @@ def simulate_policy(
     consecutive ids, independent populations in one calendar: each block has the channels'
     whole daily capacity (nothing else couples customers, and there must be no acquisition).
     `logs`: also log the messages that were not delivered (capped, control group, ...), for
-    the messages log; no random draw depends on it.
+    the messages log; no random draw depends on it. `share`: this run is one block of a
+    population split across processes (`blocks.run_blocks`), sharing the channels'
+    capacities with the other blocks through it.
     """
     return _Simulation(
-        policy, market, customers, days, rng, trace, progress, base, blocks, logs
+        policy, market, customers, days, rng, trace, progress, base, blocks, logs, share
     ).run()

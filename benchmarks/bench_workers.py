@@ -1,0 +1,91 @@
+"""Benchmark: `clm simulate --workers N`, the whole command, one worker against two.
+
+Run with `make bench` (or `python benchmarks/bench_workers.py [--customers N] [--days D]`).
+In one run it measures:
+- the wall time of the whole command (`clm simulate specs/clinic.clm`, default market, the
+  call centre's capacity shared between the blocks) at 1,000,000 customers x 365 days with
+  `--workers 1` and `--workers 2` (the same two blocks, `--blocks 2`), their ratio (target: at
+  least 1.7x) and that the two output folders have the same bytes; and the command without
+  --workers (one block) for reference;
+- the memory one worker needs per million customers (docs/engine.md, "Blocks"): the peak
+  resident set of a process simulating one block of N customers against one of 10,000.
+The machine is shared: the ratios are measured within one run, the commands one after the
+other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLINIC = ROOT / "specs" / "clinic.clm"
+CLM = Path(sys.executable).with_name("clm")
+
+
+def command(customers: int, days: int, out: Path, workers: int | None) -> float:
+    args = [str(CLM), "simulate", str(CLINIC), "--customers", str(customers)]
+    args += ["--days", str(days), "--seed", "1", "--out", str(out)]
+    if workers is not None:
+        args += ["--workers", str(workers), "--blocks", "2"]
+    start = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def block_peak_kib(customers: int, days: int) -> float:
+    """The peak resident set of a process that runs one block and pickles its run (what a
+    worker holds while it sends the run back)."""
+    code = (
+        "import pickle, numpy as np, clmlang\n"
+        "from clmlang.market.model import Market\n"
+        "from clmlang.simulation.engine.blocks import plan_blocks, run_block\n"
+        f"p = clmlang.load({str(CLINIC)!r})\n"
+        f"[b] = plan_blocks({customers}, np.random.default_rng(1), blocks=1)\n"
+        f"data = pickle.dumps(run_block(p, Market(), {days}, b), protocol=5)\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(hwm.split()[1])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--block", type=int, default=500_000, help="customers of one block")
+    args = parser.parse_args()
+    cd = args.customers * args.days
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = {w: Path(tmp) / f"workers{w}" for w in (1, 2)}
+        times = {w: command(args.customers, args.days, folders[w], w) for w in (1, 2)}
+        plain = command(args.customers, args.days, Path(tmp) / "plain", None)
+        same = not filecmp.dircmp(folders[1], folders[2]).diff_files
+    for w in (1, 2):
+        print(
+            f"clm simulate --workers {w}, clinic, {args.customers:,} customers x {args.days} days:"
+            f" {times[w]:.1f} s, {cd / times[w] / 1e6:.1f} M customer-days/s"
+        )
+    print(f"without --workers (one block): {plain:.1f} s, {cd / plain / 1e6:.1f} M customer-days/s")
+    print(
+        f"speed-up from two workers: {times[1] / times[2]:.2f}x (target >= 1.7x);"
+        f" same output bytes: {'yes' if same else 'NO'}"
+    )
+    big = block_peak_kib(args.block, args.days)
+    small = block_peak_kib(10_000, args.days)
+    per_million = (big - small) * 1024 / (args.block - 10_000) * 1e6
+    print(
+        f"a worker's memory: {big / 1024:.0f} MiB peak for a block of {args.block:,} over"
+        f" {args.days} days ({small / 1024:.0f} MiB for 10,000): {per_million / 2**20:.0f} MiB"
+        " per million customers"
+    )
+
+
+if __name__ == "__main__":
+    main()

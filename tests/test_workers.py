@@ -1,0 +1,137 @@
+"""`clm simulate --workers N`: the population as blocks run in worker processes and merged,
+the same bytes for any N, and a channel's daily capacity shared exactly between the blocks;
+`--scheduler`: the same blocks on a Dask cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import clmlang
+from clmlang.cli import app
+from clmlang.market.model import Market
+from clmlang.market.scenario import load_scenario_file
+from clmlang.whatif.experiment import variant_policy
+
+ROOT = Path(__file__).resolve().parent.parent
+# one call a day for ten customers; a rule rings all 50 customers on day 0 and no later
+QUEUE = """program "Queue"
+channel call cost 100 capacity 10 per day
+stage everyone when purchases >= 0
+rule ring { on schedule on 2026-01-01 send call "Hello" }
+"""
+
+
+def queue_market(max_wait: int) -> Market:
+    call = {"reach": 1.0, "response": 0.0, "unsubscribe": 0.0, "max_wait_days": max_wait}
+    return Market.model_validate({"channels": {"call": call}})
+
+
+def daily(forecast) -> pd.DataFrame:
+    return forecast.daily
+
+
+def test_a_queue_is_served_as_one_calendar_would_across_blocks():
+    """50 calls asked on day 0, 10 a day, a wait of 3 days at most: 10 a day on days 0-3
+    (the queue's oldest first), the last 10 dropped at the end of day 3, whichever block
+    the customers are in and whichever process runs it."""
+    runs = [
+        clmlang.simulate(
+            clmlang.loads(QUEUE), queue_market(3), customers=50, days=8, rng=3, workers=w, blocks=3
+        )
+        for w in (1, 2, 3)
+    ]
+    assert runs[0].files() == runs[1].files() == runs[2].files()
+    d = daily(runs[0])
+    assert d["messages_call"].tolist() == [10, 10, 10, 10, 0, 0, 0, 0]
+    assert d["over_capacity"].tolist() == [0, 0, 0, 10, 0, 0, 0, 0]
+
+
+def test_call_centre_capacity_is_shared_exactly_and_any_worker_count_gives_the_same_bytes():
+    """The call centre's base with 2 calls a day for 450 patients in 3 blocks: never more
+    than 2 calls a day, and exactly 2 on every day a call was dropped (a capacity split in
+    fixed shares would leave some unused while another block drops calls)."""
+    scenario = load_scenario_file(ROOT / "simulations" / "clinic_call_centre.toml")
+    policy, market = variant_policy(scenario, scenario.variant("base"))
+    channels = tuple(
+        c.model_copy(update={"capacity_per_day": 2}) if c.name == "call" else c
+        for c in policy.channels
+    )
+    policy = policy.model_copy(update={"channels": channels})
+    runs = [
+        clmlang.simulate(policy, market, customers=450, days=100, rng=5, workers=w, blocks=3)
+        for w in (1, 2, 3)
+    ]
+    assert runs[0].files() == runs[1].files() == runs[2].files()
+    d = daily(runs[0])
+    assert d["messages_call"].max() <= 2
+    dropped = d["over_capacity"] > 0
+    assert dropped.sum() >= 5  # the capacity binds on several days
+    assert (d["messages_call"][dropped] == 2).all()
+
+
+def test_one_block_is_the_run_without_workers():
+    plain = clmlang.simulate(clmlang.loads(QUEUE), queue_market(0), customers=50, days=8, rng=3)
+    blocked = clmlang.simulate(
+        clmlang.loads(QUEUE), queue_market(0), customers=50, days=8, rng=3, workers=2
+    )
+    assert plain.files() == blocked.files()
+
+
+def test_dask_local_cluster_gives_the_same_bytes_as_local_workers():
+    distributed = pytest.importorskip("distributed")
+    policy, market = clmlang.loads(QUEUE), queue_market(2)
+    local = clmlang.simulate(policy, market, customers=50, days=8, rng=3, workers=1, blocks=2)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        on_dask = clmlang.simulate(
+            policy, market, customers=50, days=8, rng=3, blocks=2,
+            scheduler=cluster.scheduler_address,
+        )  # fmt: skip
+        with pytest.raises(ValueError, match="2 worker thread"):
+            clmlang.simulate(
+                policy, market, customers=50, days=8, rng=3, blocks=3,
+                scheduler=cluster.scheduler_address,
+            )  # fmt: skip
+    assert local.files() == on_dask.files()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "--workers"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "give one"),
+        (["--blocks", "2"], "--blocks: the blocks are for --workers"),
+        (["--scheduler", "not an address"], "not a scheduler's address"),
+        (
+            ["--scenario", str(ROOT / "simulations" / "clinic.toml"), "--workers", "2"],
+            "acquisition",
+        ),
+    ],
+)
+def test_bad_workers_and_scheduler_are_usage_errors(args, message, tmp_path):
+    spec = [] if "--scenario" in args else [str(ROOT / "specs" / "clinic.clm")]
+    result = CliRunner().invoke(
+        app,
+        ["simulate", *spec, *args, "--customers", "1000", "--blocks", "2", "--days", "5"]
+        if "--scenario" in args
+        else ["simulate", *spec, *args, "--days", "5", "--out", str(tmp_path)],
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_a_traced_customer_of_a_later_block_keeps_their_journey():
+    policy, market = clmlang.loads(QUEUE), queue_market(3)
+    journeys = [
+        clmlang.simulate(
+            policy, market, customers=50, days=8, rng=3, trace=45, workers=w, blocks=3
+        ).trace
+        for w in (1, 2)
+    ]
+    assert journeys[0] == journeys[1]
+    assert any(kind == "message" for _, kind, _ in journeys[0])  # everyone is rung, in time
