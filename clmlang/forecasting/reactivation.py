@@ -362,11 +362,17 @@ def _by_quadrature(g: HistoryGroup, m: int, beta, log_c, ends, head) -> np.ndarr
 
 
 def fit_bgnbd_reactivation(
-    summary: Summary, start: Fit | None = None, weights: np.ndarray | None = None
+    summary: Summary,
+    start: Fit | None = None,
+    weights: np.ndarray | None = None,
+    *,
+    errors: bool = True,
 ) -> Fit:
-    """Maximum-likelihood fit; `start` (a BG/NBD fit) gives the starting point. `weights`:
-    one case weight per customer (None: 1 each; sandwich standard errors), summed over the
-    customers who share a history."""
+    """Maximum-likelihood fit; `start` gives the starting point: a BG/NBD fit, omega then
+    the best of WAKE_STARTS, or a fit of this model (a backtest's fits start from the whole
+    period's). `weights`: one case weight per customer (None: 1 each; sandwich standard
+    errors), summed over the customers who share a history. `errors=False`: no standard
+    errors (fit_model)."""
     summary, weights = positive(summary, weights)
     data = prepare(summary)
     counts, squares = by_group(data.index, data.x.size, weights)
@@ -374,14 +380,15 @@ def fit_bgnbd_reactivation(
     r, alpha, a, b = begin
     if a + b > CONCENTRATION_START:  # the same mean dropout, a Beta the search can leave
         begin = [r, alpha, a / (a + b) * CONCENTRATION_START, b / (a + b) * CONCENTRATION_START]
-
     kept: dict = {}  # each trial point's parts that a and b do not change
 
     def total(theta: np.ndarray) -> float:
         return float(counts @ _loglik(theta, data, kept))
 
-    # omega's scale is unknown: start from the best of a few, the others held at the start
-    omega = max(WAKE_STARTS, key=lambda w: total(np.array([*begin, w])))
+    if start is not None and "omega" in start.params:
+        omega = start.params["omega"]
+    else:  # omega's scale is unknown: start from the best of a few, the others held
+        omega = max(WAKE_STARTS, key=lambda w: total(np.array([*begin, w])))
     return fit_model(
         "bgnbd_reactivation",
         NAMES,
@@ -390,4 +397,5 @@ def fit_bgnbd_reactivation(
         summary.x.size,
         counts=counts,
         squares=squares,
+        errors=errors,
     )
