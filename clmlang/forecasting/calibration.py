@@ -307,8 +307,9 @@ def fit_history(
             if set(stages.params) - plain:
                 fitters["bgnbd_stages"] = lambda s, bg: fit_bgnbd_stages(s, bg, errors=False)
             if set(wake.params) - plain:
+                # from the whole period's fit: the same maximum, in fewer steps
                 fitters["bgnbd_reactivation"] = lambda s, bg: fit_bgnbd_reactivation(
-                    s, bg, errors=False
+                    s, wake, errors=False
                 )
             scores = backtest(merged, end, fitters)
         if model == "auto":

@@ -291,6 +291,10 @@ def _loglik(theta: np.ndarray, data: Histories, kept: dict | None = None) -> np.
     out[~data.repeat] = parts.never
     rep = np.flatnonzero(data.repeat)
     ll = np.empty(rep.size)
+    # B(a + k, b + m - k) / B(a, b) as rising factorials: exact for huge a + b too; each
+    # group's m takes the first m + 1 (a cumulative sum's prefix: the same numbers)
+    top = max(g.table.shape[1] + 1 for g in data.groups) if data.groups else 0
+    rising_a, rising_b, rising_ab = (log_rising(v, top) for v in (a, b, a + b))
     for g, part in zip(data.groups, parts.groups, strict=True):
         m = g.table.shape[1] + 1  # the polynomial's degree: the later gaps and the silence
         if g.rows.size * m * m >= QUADRATURE_FROM:
@@ -301,8 +305,7 @@ def _loglik(theta: np.ndarray, data: Histories, kept: dict | None = None) -> np.
         if part.coef is None:
             _recursion(g, part)
         k = np.arange(m + 1)
-        # B(a + k, b + m - k) / B(a, b) as rising factorials: exact for huge a + b too
-        beta = np.exp(log_rising(a, m)[k] + log_rising(b, m)[m - k] - log_rising(a + b, m)[m])
+        beta = np.exp(rising_a[k] + rising_b[m - k] - rising_ab[m])
         with np.errstate(divide="ignore"):
             stays = np.log(part.coef @ beta[:m])  # times (1 - p): p^k (1-p)^(m-k), k < m
             drops = np.log(part.coef @ beta[1:])  # times p: p^(k+1) (1-p)^(m-1-k)
