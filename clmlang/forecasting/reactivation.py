@@ -33,6 +33,7 @@ The posterior given each history is in `reactivation_posterior.py`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse, special
@@ -208,11 +209,18 @@ def rate_nodes(
     Gamma(r, alpha + shift) and reweighted by e^(shift lambda) (alpha / (alpha + shift))^r:
     every likelihood carries e^(-lambda T), so nodes placed for a typical T integrate it
     more accurately (on CDNOW, 16 such nodes are closer to the limit than 32 plain ones)."""
-    u, w = special.roots_genlaguerre(nodes, r - 1.0)
+    u, w = _laguerre(nodes, float(r))
     lam = u / (alpha + shift)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # far-off trial points
         log_w = np.log(w / w.sum()) + shift * lam + r * np.log(alpha / (alpha + shift))
     return lam, log_w
+
+
+@lru_cache(maxsize=64)
+def _laguerre(nodes: int, r: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Laguerre nodes and weights for exponent r - 1 (not to be written to): a fit's
+    numerical gradient steps alpha and omega at the same r."""
+    return special.roots_genlaguerre(nodes, r - 1.0)
 
 
 @dataclass
