@@ -56,6 +56,11 @@ def _interrupted() -> None:
 
 def main() -> None:
     """Entry point of the `clm` console script and of `python -m clmlang`."""
+    # BLAS on one thread unless told otherwise, set before numpy loads OpenBLAS: clm's matrix
+    # products are small (the fits' L-BFGS-B steps, Hessians, a posterior's grid), and
+    # OpenBLAS's idle threads spin on every one of them, on every core: `clm forecast` spent
+    # 1 s of CPU of 9 there. Bigger work is split by clm itself (--workers).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app = _load()
         app(prog_name="clm", standalone_mode=True)

@@ -164,7 +164,7 @@ def _origin(
     if truth.sum() < MIN_TRANSACTIONS or not np.any(inner.x > 0):
         return None
     weeks = (end - cut).days / WEEK
-    bg = fit_bgnbd(inner)
+    bg = fit_bgnbd(inner, errors=False)  # only the forecasts are used
     predicted = {}
     for name, fitter in fitters.items():
         try:

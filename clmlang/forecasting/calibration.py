@@ -300,12 +300,17 @@ def fit_history(
     else:
         if model == "auto" or backtest_models:
             step(1)
-            fitters = {"bgnbd": None}  # a fit with no parameter beyond BG/NBD's is BG/NBD
+            fitters: dict[str, Callable[[Summary, Fit], Fit] | None] = {"bgnbd": None}
+            # (a fit with no parameter beyond BG/NBD's is BG/NBD); only the backtest's
+            # forecasts are used, not its fits' standard errors
             plain = {"r", "alpha", "a", "b"}
             if set(stages.params) - plain:
-                fitters["bgnbd_stages"] = fit_bgnbd_stages
+                fitters["bgnbd_stages"] = lambda s, bg: fit_bgnbd_stages(s, bg, errors=False)
             if set(wake.params) - plain:
-                fitters["bgnbd_reactivation"] = fit_bgnbd_reactivation
+                # from the whole period's fit: the same maximum, in fewer steps
+                fitters["bgnbd_reactivation"] = lambda s, bg: fit_bgnbd_reactivation(
+                    s, wake, errors=False
+                )
             scores = backtest(merged, end, fitters)
         if model == "auto":
             choice, reason = choose(scores)

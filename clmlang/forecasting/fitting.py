@@ -141,11 +141,13 @@ def fit_model(
     *,
     counts: np.ndarray | None = None,
     squares: np.ndarray | None = None,
+    errors: bool = True,
 ) -> Fit:
     """Maximise the summed log-likelihood over log-parameters from `start`: `ll` gives each
     term's, `counts` its weight (how many customers share it, or the sum of their case
     weights; None: 1 each). `squares`, each term's sum of squared case weights, asks for
-    sandwich standard errors instead of the Hessian's."""
+    sandwich standard errors instead of the Hessian's. `errors=False`: no standard errors
+    (NaN), and none of the Hessian's 1 + k (k + 1) evaluations (a backtest's fits)."""
 
     def terms(theta: np.ndarray) -> np.ndarray:
         return ll(theta) if counts is None else counts * ll(theta)
@@ -168,32 +170,41 @@ def fit_model(
             options={"maxiter": 5000, "xatol": 1e-7, "fatol": 1e-7},
         )
         result = optimize.minimize(objective, result.x, method="L-BFGS-B", options=TOLERANCE)
+    if not errors:
+        se_log = np.full(result.x.size, np.nan)
+        return _fit_result(name, names, result.x, se_log, -result.fun, n, "hessian")
     hessian = _hessian(objective, result.x)
     robust = None if squares is None else (scores(ll, result.x), squares)
-    return _fit_result(name, names, result.x, hessian, -result.fun, n, robust)
+    method = "hessian" if robust is None else "sandwich"
+    return _fit_result(name, names, result.x, _se_log(hessian, robust), -result.fun, n, method)
 
 
-def _fit_result(
-    name: str,
-    names: list[str],
-    theta: np.ndarray,
-    hessian: np.ndarray,
-    ll: float,
-    n: int,
-    robust: tuple[np.ndarray, np.ndarray] | None = None,
-) -> Fit:
-    """A fit at log-parameters `theta`, standard errors from the Hessian of the negative
-    log-likelihood there, or with `robust` (the terms' scores and sums of squared weights)
-    the sandwich's; by the delta method."""
+def _se_log(hessian: np.ndarray, robust: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """The standard errors of the log-parameters from the Hessian of the negative
+    log-likelihood, or with `robust` (the terms' scores and sums of squared weights) the
+    sandwich's; NaN where there is none."""
     try:
         cov = np.linalg.inv(hessian)
         variance = np.diag(cov)
         if robust is not None:
             variance = np.where(variance > 0, np.diag(sandwich(hessian, *robust)), variance)
         # not a maximum in that direction (a flat or boundary likelihood): no standard error
-        se_log = np.where(variance > 0, np.sqrt(np.abs(variance)), np.nan)
+        return np.where(variance > 0, np.sqrt(np.abs(variance)), np.nan)
     except np.linalg.LinAlgError:
-        se_log = np.full(theta.size, np.nan)
+        return np.full(hessian.shape[0], np.nan)
+
+
+def _fit_result(
+    name: str,
+    names: list[str],
+    theta: np.ndarray,
+    se_log: np.ndarray,
+    ll: float,
+    n: int,
+    method: str,
+) -> Fit:
+    """A fit at log-parameters `theta`, with their standard errors `se_log`: the parameters'
+    by the delta method."""
     params = np.exp(theta)
     return Fit(
         model=name,
@@ -201,7 +212,7 @@ def _fit_result(
         std_errors={k: float(v * s) for k, v, s in zip(names, params, se_log, strict=True)},
         log_likelihood=float(ll),
         n=n,
-        std_errors_method="hessian" if robust is None else "sandwich",
+        std_errors_method=method,
     )
 
 
@@ -223,7 +234,9 @@ def _hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4) -
     return out
 
 
-def _fit_rfm(name, names, ll, start, summary: Summary, weights: np.ndarray | None) -> Fit:
+def _fit_rfm(
+    name, names, ll, start, summary: Summary, weights: np.ndarray | None, errors: bool = True
+) -> Fit:
     """A model of (x, t_x, T) alone: each distinct one evaluated once."""
     summary, weights = positive(summary, weights)
     first, inverse = rfm_groups(summary)
@@ -237,13 +250,15 @@ def _fit_rfm(name, names, ll, start, summary: Summary, weights: np.ndarray | Non
         summary.x.size,
         counts=counts,
         squares=squares,
+        errors=errors,
     )
 
 
-def fit_bgnbd(summary: Summary, weights: np.ndarray | None = None) -> Fit:
-    """`weights`: one case weight per customer (None: 1 each; sandwich standard errors)."""
+def fit_bgnbd(summary: Summary, weights: np.ndarray | None = None, *, errors: bool = True) -> Fit:
+    """`weights`: one case weight per customer (None: 1 each; sandwich standard errors).
+    `errors=False`: no standard errors (fit_model)."""
     names, start = ["r", "alpha", "a", "b"], [0.5, 5.0, 1.0, 2.0]
-    return _fit_rfm("bgnbd", names, _bgnbd_ll, start, summary, weights)
+    return _fit_rfm("bgnbd", names, _bgnbd_ll, start, summary, weights, errors)
 
 
 def fit_pareto_nbd(summary: Summary, weights: np.ndarray | None = None) -> Fit:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -211,9 +210,7 @@ def forecast_base(
         spend = expected_spend(s, market.spend)
         revenue = closed * spend + effect[1]
         horizon = np.minimum(np.arange(1, weeks + 1) * WEEK, days) / WEEK
-        cumulative = np.array(
-            [(e.sum(), e @ spend) for e in map(partial(latent.expected, s), horizon)]
-        )
+        cumulative = latent.expected_totals(s, horizon, spend)  # purchases, revenue
         week_series = np.diff(np.r_[0.0, cumulative[:, 0]]) + weekly[0] - weekly[control]
         week_revenue += np.diff(np.r_[0.0, cumulative[:, 1]]) - spread[control, 1].mean(axis=0)
     customers = pd.DataFrame(

@@ -117,6 +117,20 @@ class Latent:
             return bgnbd_expected_holdout(summary, weeks, r, alpha, a, b)
         return None  # the multipliers change with each purchase: simulated only
 
+    def expected_totals(
+        self, summary: Summary, horizons: np.ndarray, spend: np.ndarray
+    ) -> np.ndarray | None:
+        """For each horizon (weeks), the customers' `expected` purchases summed, and summed
+        times each customer's `spend`: horizons x 2."""
+        if self.model == "bgnbd_reactivation":
+            weights = np.column_stack([np.ones(spend.size), spend])
+            return self.posterior.expected_totals(horizons, weights)
+        if self.model == "bgnbd":
+            return np.array(
+                [(e.sum(), e @ spend) for e in (self.expected(summary, w) for w in horizons)]
+            )
+        return None
+
 
 def expected_spend(s: Summary, spend: Spend) -> np.ndarray:
     """Gamma-Gamma E[order value | history]: p (gamma + x m) / (p x + q - 1), over the repeat

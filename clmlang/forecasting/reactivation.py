@@ -33,6 +33,7 @@ The posterior given each history is in `reactivation_posterior.py`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse, special
@@ -208,51 +209,116 @@ def rate_nodes(
     Gamma(r, alpha + shift) and reweighted by e^(shift lambda) (alpha / (alpha + shift))^r:
     every likelihood carries e^(-lambda T), so nodes placed for a typical T integrate it
     more accurately (on CDNOW, 16 such nodes are closer to the limit than 32 plain ones)."""
-    u, w = special.roots_genlaguerre(nodes, r - 1.0)
+    u, w = _laguerre(nodes, float(r))
     lam = u / (alpha + shift)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # far-off trial points
         log_w = np.log(w / w.sum()) + shift * lam + r * np.log(alpha / (alpha + shift))
     return lam, log_w
 
 
-def _loglik(theta: np.ndarray, data: Histories) -> np.ndarray:
-    """The log-likelihood of every distinct history, p integrated exactly."""
-    r, alpha, a, b, omega = theta
+@lru_cache(maxsize=64)
+def _laguerre(nodes: int, r: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Laguerre nodes and weights for exponent r - 1 (not to be written to): a fit's
+    numerical gradient steps alpha and omega at the same r."""
+    return special.roots_genlaguerre(nodes, r - 1.0)
+
+
+@dataclass
+class _GroupPart:
+    """What a group's likelihood takes from r, alpha and omega alone: lambda's part (head:
+    rows x nodes), the silence's two parts (ends), log c of the gaps it uses, and, once the
+    recursion has run, its coefficients (rows x nodes x degree) and head plus their scale."""
+
+    head: np.ndarray
+    ends: tuple[np.ndarray, np.ndarray]
+    log_c: np.ndarray
+    steps: tuple[np.ndarray, np.ndarray, np.ndarray]
+    coef: np.ndarray | None = None
+    base: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _RateParts:
+    """Every history's likelihood short of p's integral, at one (r, alpha, omega)."""
+
+    never: np.ndarray  # the log-likelihood of the histories with no repeat purchase
+    groups: tuple[_GroupPart, ...]
+
+
+def _rate_parts(r: float, alpha: float, omega: float, data: Histories) -> _RateParts:
     tables = {k: _tables(r, alpha, omega, k, data) for k in data.needs}
     lam, log_wl = tables[NODES_RATE][:2]
-    out = np.empty(data.x.size)
-    out[~data.repeat] = logsumexp_rows(log_wl[None, :] - np.outer(data.T[~data.repeat], lam))[0]
+    never = logsumexp_rows(log_wl[None, :] - np.outer(data.T[~data.repeat], lam))[0]
     rep = np.flatnonzero(data.repeat)
-    ll = np.empty(rep.size)
+    parts = []
     for g in data.groups:
-        lam, log_wl, log_c, silent_keep, silent_drop, (scale, u, v) = tables[g.nodes]
+        lam, log_wl, log_c, silent_keep, silent_drop, steps = tables[g.nodes]
         x, t_x = data.x[rep[g.rows], None], data.t_x[rep[g.rows], None]
         head = x * np.log(lam)[None, :] - t_x * lam[None, :] + log_wl[None, :]
         ends = (silent_keep[g.silence], silent_drop[g.silence])
+        parts.append(_GroupPart(head, ends, log_c[g.used], steps))
+    return _RateParts(never, tuple(parts))
+
+
+def _recursion(g: HistoryGroup, part: _GroupPart) -> None:
+    """The coefficients of p^k (1 - p)^(j - k) after the group's j gaps, and head plus the
+    log of their scale, into `part`: they do not depend on a and b."""
+    scale, u, v = part.steps
+    m = g.table.shape[1] + 1
+    # by degree first, so that each step works on whole contiguous blocks
+    coef = np.zeros((m, *part.head.shape))
+    coef[0] = 1.0
+    log_scale = np.zeros(part.head.shape)
+    for j in range(m - 1):
+        gap = g.table[:, j]
+        moved = coef[: j + 1] * v[gap]
+        coef[: j + 1] *= u[gap]
+        coef[1 : j + 2] += moved
+        log_scale += scale[gap]
+    coef = np.ascontiguousarray(coef.transpose(1, 2, 0))  # rows x nodes x degree
+    part.coef, part.base = coef, part.head + log_scale
+
+
+RATE_PARTS_KEPT = 16  # trial points' (r, alpha, omega) whose parts a fit keeps
+
+
+def _loglik(theta: np.ndarray, data: Histories, kept: dict | None = None) -> np.ndarray:
+    """The log-likelihood of every distinct history, p integrated exactly. `kept`: the
+    parts of recent trial points by (r, alpha, omega), filled and reused (a numerical
+    gradient's or Hessian's steps in a and b change only p's integral)."""
+    r, alpha, a, b, omega = theta
+    key = (float(r), float(alpha), float(omega))
+    parts = None if kept is None else kept.get(key)
+    if parts is None:
+        parts = _rate_parts(r, alpha, omega, data)
+        if kept is not None:
+            if len(kept) >= RATE_PARTS_KEPT:
+                del kept[next(iter(kept))]  # the oldest
+            kept[key] = parts
+    out = np.empty(data.x.size)
+    out[~data.repeat] = parts.never
+    rep = np.flatnonzero(data.repeat)
+    ll = np.empty(rep.size)
+    # B(a + k, b + m - k) / B(a, b) as rising factorials: exact for huge a + b too; each
+    # group's m takes the first m + 1 (a cumulative sum's prefix: the same numbers)
+    top = max(g.table.shape[1] + 1 for g in data.groups) if data.groups else 0
+    rising_a, rising_b, rising_ab = (log_rising(v, top) for v in (a, b, a + b))
+    for g, part in zip(data.groups, parts.groups, strict=True):
         m = g.table.shape[1] + 1  # the polynomial's degree: the later gaps and the silence
         if g.rows.size * m * m >= QUADRATURE_FROM:
-            by_nodes = _by_quadrature(g, m, (a, b), log_c[g.used], ends, head)
+            by_nodes = _by_quadrature(g, m, (a, b), part.log_c, part.ends, part.head)
             if by_nodes is not None:
                 ll[g.rows] = by_nodes
                 continue
-        coef = np.zeros((g.rows.size, lam.size, m))  # of p^k (1 - p)^(j - k) after j gaps
-        coef[:, :, 0] = 1.0
-        log_scale = np.zeros((g.rows.size, lam.size))
-        for j in range(m - 1):
-            gap = g.table[:, j]
-            step_u, step_v = u[gap][:, :, None], v[gap][:, :, None]
-            moved = coef[:, :, : j + 1] * step_v
-            coef[:, :, : j + 1] *= step_u
-            coef[:, :, 1 : j + 2] += moved
-            log_scale += scale[gap]
+        if part.coef is None:
+            _recursion(g, part)
         k = np.arange(m + 1)
-        # B(a + k, b + m - k) / B(a, b) as rising factorials: exact for huge a + b too
-        beta = np.exp(log_rising(a, m)[k] + log_rising(b, m)[m - k] - log_rising(a + b, m)[m])
+        beta = np.exp(rising_a[k] + rising_b[m - k] - rising_ab[m])
         with np.errstate(divide="ignore"):
-            stays = np.log(coef @ beta[:m])  # times (1 - p): p^k (1-p)^(m-k), k < m
-            drops = np.log(coef @ beta[1:])  # times p: p^(k+1) (1-p)^(m-1-k)
-        by_rate = np.logaddexp(stays + ends[0], drops + ends[1])
-        ll[g.rows] = logsumexp_rows(head + log_scale + by_rate)[0]
+            stays = np.log(part.coef @ beta[:m])  # times (1 - p): p^k (1-p)^(m-k), k < m
+            drops = np.log(part.coef @ beta[1:])  # times p: p^(k+1) (1-p)^(m-1-k)
+        by_rate = np.logaddexp(stays + part.ends[0], drops + part.ends[1])
+        ll[g.rows] = logsumexp_rows(part.base + by_rate)[0]
     out[rep] = ll
     return out
 
@@ -307,11 +373,17 @@ def _by_quadrature(g: HistoryGroup, m: int, beta, log_c, ends, head) -> np.ndarr
 
 
 def fit_bgnbd_reactivation(
-    summary: Summary, start: Fit | None = None, weights: np.ndarray | None = None
+    summary: Summary,
+    start: Fit | None = None,
+    weights: np.ndarray | None = None,
+    *,
+    errors: bool = True,
 ) -> Fit:
-    """Maximum-likelihood fit; `start` (a BG/NBD fit) gives the starting point. `weights`:
-    one case weight per customer (None: 1 each; sandwich standard errors), summed over the
-    customers who share a history."""
+    """Maximum-likelihood fit; `start` gives the starting point: a BG/NBD fit, omega then
+    the best of WAKE_STARTS, or a fit of this model (a backtest's fits start from the whole
+    period's). `weights`: one case weight per customer (None: 1 each; sandwich standard
+    errors), summed over the customers who share a history. `errors=False`: no standard
+    errors (fit_model)."""
     summary, weights = positive(summary, weights)
     data = prepare(summary)
     counts, squares = by_group(data.index, data.x.size, weights)
@@ -319,18 +391,22 @@ def fit_bgnbd_reactivation(
     r, alpha, a, b = begin
     if a + b > CONCENTRATION_START:  # the same mean dropout, a Beta the search can leave
         begin = [r, alpha, a / (a + b) * CONCENTRATION_START, b / (a + b) * CONCENTRATION_START]
+    kept: dict = {}  # each trial point's parts that a and b do not change
 
     def total(theta: np.ndarray) -> float:
-        return float(counts @ _loglik(theta, data))
+        return float(counts @ _loglik(theta, data, kept))
 
-    # omega's scale is unknown: start from the best of a few, the others held at the start
-    omega = max(WAKE_STARTS, key=lambda w: total(np.array([*begin, w])))
+    if start is not None and "omega" in start.params:
+        omega = start.params["omega"]
+    else:  # omega's scale is unknown: start from the best of a few, the others held
+        omega = max(WAKE_STARTS, key=lambda w: total(np.array([*begin, w])))
     return fit_model(
         "bgnbd_reactivation",
         NAMES,
-        lambda th: _loglik(np.exp(th), data),
+        lambda th: _loglik(np.exp(th), data, kept),
         [*begin, omega],
         summary.x.size,
         counts=counts,
         squares=squares,
+        errors=errors,
     )

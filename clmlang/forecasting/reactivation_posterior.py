@@ -69,16 +69,34 @@ class Posterior:
 
     def expected_purchases(self, weeks: float) -> np.ndarray:
         """E[purchases in the next `weeks` | history], no marketing (the two-state chain)."""
-        lam = self.rate[:, :, None]
-        q = lam * self.dropout[None, None, :]
-        k = self.omega + q
-        decay = -np.expm1(-k * weeks) / k
-        from_active = lam * (self.omega * weeks + q * decay) / k
-        from_dormant = lam * self.omega * (weeks - decay) / k
+        from_active, from_dormant = _from_states(self.rate[:, :, None], self, weeks)
         per_history = np.einsum("nij,nij->n", self.active, from_active) + np.einsum(
             "nij,nij->n", self.dormant, from_dormant
         )
         return per_history[self.index]
+
+    def expected_totals(self, horizons: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """For each horizon, `expected_purchases(w) @ weights` (weights: customers x k),
+        the same to rounding: the customers' posteriors weighted and summed first over the
+        few grids of lambda nodes they share, then the chain evaluated once per grid and
+        horizon (a weekly series of a year costs what one horizon did)."""
+        histories = self.rate.shape[0]
+        per_history = np.column_stack(
+            [np.bincount(self.index, weights=w, minlength=histories) for w in weights.T]
+        )
+        grids, which = np.unique(self.rate, axis=0, return_inverse=True)
+        which = which.reshape(-1)
+        cells = (grids.shape[0], *self.active.shape[1:], per_history.shape[1])
+        active, dormant = np.zeros(cells), np.zeros(cells)
+        np.add.at(active, which, self.active[..., None] * per_history[:, None, None, :])
+        np.add.at(dormant, which, self.dormant[..., None] * per_history[:, None, None, :])
+        out = np.empty((len(horizons), per_history.shape[1]))
+        for h, weeks in enumerate(horizons):
+            from_active, from_dormant = _from_states(grids[:, :, None], self, float(weeks))
+            out[h] = np.einsum("gijk,gij->k", active, from_active) + np.einsum(
+                "gijk,gij->k", dormant, from_dormant
+            )
+        return out
 
     def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One draw per customer: (active, lambda per week, p)."""
@@ -98,6 +116,17 @@ class Posterior:
             self.rate[self.index, node // self.dropout.size],
             self.dropout[node % self.dropout.size],
         )
+
+
+def _from_states(lam: np.ndarray, post: Posterior, weeks: float) -> tuple[np.ndarray, np.ndarray]:
+    """Expected purchases over `weeks` at each (lambda, p) node, starting active and
+    starting dormant."""
+    q = lam * post.dropout[None, None, :]
+    k = post.omega + q
+    decay = -np.expm1(-k * weeks) / k
+    from_active = lam * (post.omega * weeks + q * decay) / k
+    from_dormant = lam * post.omega * (weeks - decay) / k
+    return from_active, from_dormant
 
 
 def posterior(summary: Summary, params: dict[str, float]) -> Posterior:

@@ -61,11 +61,15 @@ def _loglik(params: np.ndarray, x: np.ndarray, parts, free: int) -> np.ndarray:
 
 
 def fit_bgnbd_stages(
-    summary: Summary, start: Fit | None = None, weights: np.ndarray | None = None
+    summary: Summary,
+    start: Fit | None = None,
+    weights: np.ndarray | None = None,
+    *,
+    errors: bool = True,
 ) -> Fit:
     """Fit the multipliers whose stage at least MIN_CUSTOMERS customers (of positive weight)
     reached. `weights`: one case weight per customer (None: 1 each; sandwich standard
-    errors)."""
+    errors). `errors=False`: no standard errors (fit_model)."""
     summary, weights = positive(summary, weights)
     reached = [int(np.sum(summary.x + 1 >= k)) for k in BREAKS]
     free = sum(1 for n in reached if n >= MIN_CUSTOMERS)
@@ -87,4 +91,5 @@ def fit_bgnbd_stages(
         summary.x.size,
         counts=counts,
         squares=squares,
+        errors=errors,
     )
