@@ -121,7 +121,7 @@ def _simulate(spec: Path, scenario: Path | None, wakeups: bool, monkeypatch) -> 
         loaded = load_scenario_file(scenario)
         market, seed = loaded.market, loaded.settings.seed or 1
     run = simulate_policy(
-        clmlang.load(spec), market, customers=300, days=240, rng=np.random.default_rng(seed)
+        clmlang.load(spec), market, customers=200, days=200, rng=np.random.default_rng(seed)
     )
     monkeypatch.undo()
     return run
