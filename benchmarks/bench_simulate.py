@@ -10,7 +10,11 @@ In one run it measures:
   caps, the call centre's capacity, holdouts, fatigue and responses, at 10,000 customers;
 - the ratio of the two (target: at least 40x);
 - peak memory per customer, from the resident set of a child process simulating N customers
-  against one simulating 1,000 (target: under 1 KiB).
+  against one simulating 1,000 (target: under 1 KiB);
+- the clinic with 10, 100 and 500 more time-driven rules (`rules_spec`), 100,000 customers x
+  365 days (target for 500 rules: at least 20 million customer-days per second), each against
+  the same spec run with every condition rule re-evaluated for everyone every day (the engine
+  before wake-ups, engine/wakeups.py), in the same run.
 """
 
 from __future__ import annotations
@@ -261,6 +265,46 @@ def per_customer_rate(customers: int, days: int) -> tuple[float, float]:
     return customers * days / elapsed, elapsed
 
 
+STAGES = ("newcomer", "forming", "loyal", "devoted")
+CLOCKS = ("days_since_purchase", "days_since_first_purchase", "days_in_stage")
+
+
+def rules_spec(n: int) -> str:
+    """The clinic spec with `n` more distinct time-driven condition rules over its four
+    stages: thresholds from 20 to 319 days on three clocks, a third of them edges and the
+    rest with `reentry once per P days`."""
+    parts = [CLINIC.read_text()]
+    for i in range(n):
+        reentry = f"reentry once per {30 + (i * 11) % 200} days" if i % 3 else ""
+        parts.append(
+            f"rule idle_{i} {{\n  in stage {STAGES[i % 4]}\n"
+            f"  when {CLOCKS[(i // 4) % 3]} >= {20 + (i * 7) % 300} days\n"
+            f'  {reentry}\n  send email "Idle {i}" tag promo\n}}\n'
+        )
+    return "\n".join(parts)
+
+
+def rules_rate(n: int, customers: int, days: int, wakeups: bool = True) -> tuple[float, float]:
+    """Customer-days per second of `rules_spec(n)`; without `wakeups`, every condition rule
+    is re-evaluated for everyone every day."""
+    from clmlang.simulation.engine import simulation as engine
+    from clmlang.simulation.engine.wakeups import Wakeups
+
+    policy = clmlang.loads(rules_spec(n))
+    saved = engine.Wakeups
+    if not wakeups:
+        engine.Wakeups = lambda p, g, driven: Wakeups(p, g, [False] * len(driven))
+    try:
+        start = time.perf_counter()
+        simulate_policy(
+            policy, Market(), customers=customers, days=days, rng=np.random.default_rng(1)
+        )
+        elapsed = time.perf_counter() - start
+    finally:
+        engine.Wakeups = saved
+    return customers * days / elapsed, elapsed
+
+
 def peak_rss_kib(customers: int, days: int) -> float:
     code = (
         "import numpy as np, clmlang\n"
@@ -281,7 +325,15 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--baseline-customers", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--rules-customers", type=int, default=100_000)
+    parser.add_argument(
+        "--rules", type=int, nargs="*", default=[10, 100, 500], help="rule counts to measure"
+    )
+    parser.add_argument("--only-rules", action="store_true", help="only the rules benchmark")
     args = parser.parse_args()
+    rules_benchmark(args.rules, args.rules_customers, args.days)
+    if args.only_rules:
+        return
 
     fast, fast_s = engine_rate(args.customers, args.days)
     slow, slow_s = per_customer_rate(args.baseline_customers, args.days)
@@ -301,6 +353,20 @@ def main() -> None:
         f"peak memory: {big / 1024:.0f} MiB at {args.customers:,} customers, "
         f"{small / 1024:.0f} MiB at 1,000: {per_customer:.0f} bytes per customer (target < 1024)"
     )
+
+
+def rules_benchmark(counts: list[int], customers: int, days: int) -> None:
+    """The clinic with more time-driven rules, with wake-ups and, in the same run, with every
+    condition rule re-evaluated for everyone every day."""
+    for n in counts:
+        fast, fast_s = rules_rate(n, customers, days)
+        slow, slow_s = rules_rate(n, customers, days, wakeups=False)
+        target = " (target >= 20)" if n == 500 else ""
+        print(
+            f"clinic + {n} time-driven rules, {customers:,} customers x {days} days: "
+            f"{fast_s:.2f} s, {fast / 1e6:.1f} M customer-days/s{target}; "
+            f"re-evaluated daily: {slow_s:.2f} s, {slow / 1e6:.1f} M; x{fast / slow:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ class Rules:
             parts.append(np.arange(self.customers))
         touched = self.idset.union(parts)
         everyone = slice(0, self.arrived)
+        self.waking_rows = self._waking_rows_today(touched) if self.wakeups else None
         date = self.start_date + dt.timedelta(days=d)
         for r, rule in enumerate(self.rules):
             first, last = self.windows[r]
@@ -37,6 +38,7 @@ class Rules:
             self.recorder.triggered[r] = self.recorder.triggered.get(r, 0) + int(ids.size)
             self._enter(r, ids[ids < self.arrived], pre_evaluated, d)
         self._due(bucket, d)
+        self._waking_done_today()
         while self.today.pending_flows:
             node_id, step, ids = self.today.pending_flows.pop(0)
             node = self.program.nodes[node_id]
@@ -85,6 +87,18 @@ class Rules:
         # a window opening after the first day sees everyone on its first day, as if the rule
         # were deployed then (its conditions were not followed while it was inactive)
         opens_today = d == self.windows[r][0] > 0
+        if r in self.wakeups:  # time enters only through clocks: wake-ups (wakeups.py)
+            if d == max(self.windows[r][0], 0):
+                rows = everyone
+            else:
+                woken = bucket.get(("wake", r))
+                rows = self.waking_rows[r in self.wakeups.after_messages]
+                if woken is not None:
+                    rows = self.idset.union([rows, woken])
+                idle = rule.reentry.kind != "always" and ("reentry", r) not in bucket
+                if idle and not rows.size:
+                    return _NONE, True
+            return self._waking_edge(r, rows, bucket, d), True
         rows = everyone if self.eligibility.time_driven[r] or opens_today else touched
         return self._edge(r, rows, d), True
 
@@ -236,6 +250,7 @@ class Rules:
     def _fire(self, r: int, ids: np.ndarray, d: int) -> None:
         rule, rec, S = self.rules[r], self.recorder, self.streams
         self.memory.last_fired[r][ids] = d
+        self._schedule_reentry(r, ids, d)
         held = (
             S.uniform(ids, Purpose.HOLDOUT, self.arms.rule_keys[r]) < rule.holdout
             if rule.holdout
@@ -334,6 +349,7 @@ class Rules:
         return self.rules[r].name + (f"/{label}" if label else "")
 
 
+_NONE = np.zeros(0, dtype=np.int64)
 NO_BOUND = 1 << 40  # a day no run reaches
 
 

@@ -63,6 +63,7 @@ from .stages import Stages
 from .streams import Streams
 from .tally import Tally
 from .timers import Timers
+from .wakeups import Wakeups, Waking
 
 __all__ = ["Run", "simulate_policy"]
 
@@ -94,6 +95,7 @@ class _Simulation(
     Stages,
     Segments,
     Rules,
+    Waking,
     Messaging,
     Funnel,
 ):
@@ -162,6 +164,7 @@ class _Simulation(
         self.steps = SendSteps.of(self.program, self.arms)
         growing = growing_columns(market)
         self.eligibility = Eligibility.of(policy, self.effects.time_driven, growing)
+        self.wakeups = Wakeups(policy, growing, self.eligibility.time_driven)
         self.memory = RuleMemory.of(policy, self.program, self.n)
         if base is not None and base.fired:  # re-entry carries on from the policy in force
             for r, rule in enumerate(policy.rules):

@@ -45,6 +45,12 @@ class Timers:
                     chosen = base[hit]
                     self.memory.anchor[r][chosen] = last[hit]
                     cal.add_spread(last[hit] + round(trig.days), "timer", r, chosen)
+        # a base's last firings (base.fired): the day each one's re-entry opens again
+        for r in self.wakeups.thresholds:
+            last = self.memory.last_fired[r]
+            fired = np.flatnonzero(np.isfinite(last))
+            if fired.size:
+                self._schedule_reentry(r, fired, last[fired])
         # triggers on dated attributes
         for r, rule in enumerate(self.rules):
             trig = rule.trigger
