@@ -23,9 +23,15 @@ if TYPE_CHECKING:
 __all__ = ["CHARTS", "figure", "figures"]
 
 
+# room at the top for the title (and a subtitle) above the legend
+TOP = {"t": 80}
+TOP_SUBTITLE = {"t": 105}
+
+
 def _words(key: str) -> str:
-    """A stage, product or role name as a label: `first_visit` -> `first visit`."""
-    return str(key).replace("_", " ")
+    """A stage, product or role name as a label: `first_visit` -> `first visit`; `(none)`,
+    transitions.csv's customers not in a stage yet, as `no stage yet`."""
+    return "no stage yet" if key == "(none)" else str(key).replace("_", " ")
 
 
 def revenue(forecast: Forecast) -> go.Figure:
@@ -35,6 +41,7 @@ def revenue(forecast: Forecast) -> go.Figure:
         title="Revenue and profit after marketing, per day",
         x="Date",
         y=f"Amount per day ({currency})" if currency else "Amount per day",
+        margin=TOP,
     )
     for i, (column, name) in enumerate(
         (("revenue", "Revenue"), ("profit", "Profit after marketing"))
@@ -55,7 +62,7 @@ def stages(forecast: Forecast) -> go.Figure:
     """Customers per stage at the end of each day, stacked."""
     frame = forecast.stages
     dates = forecast.daily["date"]
-    fig = new_figure(title="Customers per stage over time", x="Date", y="Customers")
+    fig = new_figure(title="Customers per stage over time", x="Date", y="Customers", margin=TOP)
     for i, stage in enumerate(c for c in frame.columns if c != "day"):
         fig.add_trace(
             go.Scatter(
@@ -81,6 +88,7 @@ def retention(forecast: Forecast) -> go.Figure:
         x="Days since the first purchase",
         y="Share still buying",
         yaxis={"tickformat": ".0%", "range": [0, 1.02]},
+        margin=TOP_SUBTITLE,
     )
     if curve is None or curve.empty:
         return fig
@@ -162,25 +170,40 @@ def rules(forecast: Forecast) -> go.Figure | None:
         title=title,
         x=f"Incremental revenue per eligible customer ({currency})".replace(" ()", ""),
         y="Rule",
-        height=max(260, 80 + 40 * len(labels)),
+        height=max(300, 140 + 40 * len(labels)),
+        margin=TOP_SUBTITLE,
     )
-    fig.add_trace(
-        go.Scatter(
-            x=np.round(estimate, 2),
-            y=labels,
-            mode="markers",
-            marker={"color": colour(0), "size": 9},
-            name="Incremental revenue (95% interval)",
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": np.round(np.where(has, high - estimate, 0.0), 2),
-                "arrayminus": np.round(np.where(has, estimate - low, 0.0), 2),
-                "color": colour(0),
-            },
+    names = np.array(labels, dtype=object)
+    if has.any():
+        fig.add_trace(
+            go.Scatter(
+                x=np.round(estimate[has], 2),
+                y=names[has],
+                mode="markers",
+                marker={"color": colour(0), "size": 9},
+                name="Estimate with its 95% interval",
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": np.round(high[has] - estimate[has], 2),
+                    "arrayminus": np.round(estimate[has] - low[has], 2),
+                    "color": colour(0),
+                },
+            )
         )
+    if not has.all():
+        fig.add_trace(
+            go.Scatter(
+                x=np.round(estimate[~has], 2),
+                y=names[~has],
+                mode="markers",
+                marker={"color": colour(1), "size": 9, "symbol": "circle-open"},
+                name="Estimate only (holdout too small to tell)",
+            )
+        )
+    fig.update_yaxes(
+        autorange="reversed", automargin=True, categoryorder="array", categoryarray=labels
     )
-    fig.update_yaxes(autorange="reversed")
     fig.add_vline(x=0, line={"color": "#999", "dash": "dot"})
     return fig
 
@@ -200,6 +223,7 @@ def roles(forecast: Forecast) -> go.Figure | None:
         x="Product role",
         y=f"Amount ({currency})" if currency else "Amount",
         barmode="group",
+        margin=TOP,
     )
     names = [_words(n) for n in total["name"]]
     for i, (column, name) in enumerate(

@@ -75,7 +75,8 @@ def lifetime_kpis(first: np.ndarray, last: np.ndarray, days: int, churn_days: fl
 
 def still_buying(first: np.ndarray, last: np.ndarray, days: int, churn_days: float) -> pd.DataFrame:
     """The Kaplan-Meier curve of the span (see the module docstring): for each whole day t
-    from 0 to the longest span seen, `still_buying` (the share with a span longer than t),
+    from 0 to the longest span seen (at most `days - churn_days`, the longest span that can be
+    seen to end), `still_buying` (the share with a span longer than t),
     `low` and `high` (Greenwood's 95% interval, clipped to [0, 1]) and `at_risk` (customers
     whose span is known to reach t: the ones observed that long). `first`, `last`: each
     customer's first and last purchase (NaN and -inf for customers without one)."""
@@ -86,7 +87,8 @@ def still_buying(first: np.ndarray, last: np.ndarray, days: int, churn_days: flo
         return pd.DataFrame({c: np.zeros(0, d) for c, d in zip(columns, empty, strict=True)})
     span = (last - first)[buyers]
     ended = last[buyers] < days - churn_days
-    grid = np.arange(int(np.floor(span.max())) + 1)
+    # past `days - churn_days` no span can be seen to end: the curve stops there
+    grid = np.arange(int(np.floor(max(0.0, min(span.max(), days - churn_days)))) + 1)
     ordered = np.sort(span)
     times, deaths = np.unique(span[ended], return_counts=True)
     at_event = span.size - np.searchsorted(ordered, times, side="left")  # span >= time

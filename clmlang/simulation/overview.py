@@ -89,7 +89,9 @@ def _rule_rows(forecast: Forecast) -> list[list[str]]:
     rows = []
     for r in forecast.rules.itertuples(index=False):
         name = r.rule.replace("_", " ") + (f" ({r.arm})" if r.arm != "-" else "")
-        if not r.holdout:
+        if not r.fired and not r.holdout:
+            effect = "never fired"
+        elif not r.holdout:
             effect = "no holdout"
         elif r.too_small or not math.isfinite(r.incremental_low):
             effect = "holdout too small to tell"
