@@ -3,6 +3,7 @@ the Plotly charts, and the Kaplan-Meier retention curve they draw."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -70,6 +71,10 @@ def test_files_keep_their_format(forecast):
     assert first["date"] == "2026-01-01"
     assert first["purchases"] == str(int(forecast.daily["purchases"].iloc[0]))
     assert files["rules.csv"].splitlines()[0].split(",")[:2] == ["rule", "variant"]
+    # a count of a million or more is written as it always was ("%.6g")
+    big = dataclasses.replace(forecast, rules=forecast.rules.assign(sent=6_980_723))
+    row = dict(zip(*[r.split(",") for r in big.files()["rules.csv"].splitlines()[:2]], strict=True))
+    assert row["sent"] == "6.98072e+06" and row["fired"] == str(forecast.rules["fired"].iloc[0])
 
 
 def _money(x: float) -> str:

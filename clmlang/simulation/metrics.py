@@ -31,6 +31,8 @@ import pandas as pd
 from ..core.statistics import welch
 from .acquisition import cac_payback, funnel
 from .cohorts import cohorts as cohort_table
+from .counts import DAILY_COUNTS, FLOAT_COUNTS, as_written
+from .counts import count as _count
 from .economics import check_kpis, products_table
 from .engine import Run
 from .engine.prospects import FUNNEL_DAILY
@@ -45,17 +47,6 @@ __all__ = ["ACTIVE_DAYS", "Forecast", "forecast"]
 
 ACTIVE_DAYS = 90
 RETENTION_DAYS = (30, 90, 180, 365)
-# daily.csv's counts the recorder keeps as floats (the money beside them stays float)
-DAILY_COUNTS = (
-    "new_customers",
-    "purchases",
-    "messages",
-    "capped",
-    "delayed",
-    "over_capacity",
-    "unsubscribes",
-    "burned_out",
-)
 
 
 @dataclass
@@ -108,17 +99,19 @@ class Forecast:
         """Every output file's name and text (built in memory, then written at once)."""
         return {
             "summary.json": json.dumps(self.summary, indent=2, sort_keys=False) + "\n",
-            "daily.csv": self.daily.to_csv(index=False, float_format="%.6g"),
+            "daily.csv": as_written(self.daily, FLOAT_COUNTS).to_csv(
+                index=False, float_format="%.6g"
+            ),
             "stages.csv": self.stages.to_csv(index=False),
             "segments.csv": (
                 self.segments if self.segments is not None else _segment_table(np.zeros((0, 0)), [])
             ).to_csv(index=False),
             "transitions.csv": self.transitions.to_csv(float_format="%.6g"),
             "cohorts.csv": self.cohorts.to_csv(index=False, float_format="%.6g"),
-            # the file keeps its header: `variant` is the rule's arm there
-            "rules.csv": self.rules.rename(columns={"arm": "variant"}).to_csv(
-                index=False, float_format="%.6g"
-            ),
+            # the file keeps its header (`variant`: the rule's arm) and its number format
+            "rules.csv": as_written(self.rules, FLOAT_COUNTS)
+            .rename(columns={"arm": "variant"})
+            .to_csv(index=False, float_format="%.6g"),
             "goals.csv": (
                 self.goals
                 if self.goals is not None
@@ -290,11 +283,6 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
         for key in FUNNEL_DAILY:
             frame[key] = rec.funnel[key].astype(np.int64)
     return frame
-
-
-def _count(values: np.ndarray) -> np.ndarray:
-    """A count the recorder keeps in a float array, as integers."""
-    return np.rint(np.asarray(values, dtype=np.float64)).astype(np.int64)
 
 
 def _active(cust: np.ndarray, time: np.ndarray, days: int) -> np.ndarray:
