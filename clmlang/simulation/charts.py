@@ -28,10 +28,10 @@ TOP = {"t": 80}
 TOP_SUBTITLE = {"t": 105}
 
 
-def _words(key: str) -> str:
-    """A stage, product or role name as a label: `first_visit` -> `first visit`; `(none)`,
-    transitions.csv's customers not in a stage yet, as `no stage yet`."""
-    return "no stage yet" if key == "(none)" else str(key).replace("_", " ")
+def _words(key: str, none: str = "none") -> str:
+    """A stage, product or role name as a label: `first_visit` -> `first visit`; `(none)` (no
+    stage yet, no role) as `none`."""
+    return none if key == "(none)" else str(key).replace("_", " ")
 
 
 def revenue(forecast: Forecast) -> go.Figure:
@@ -127,7 +127,8 @@ def flows(forecast: Forecast) -> go.Figure:
     fig.add_trace(
         go.Sankey(
             node={
-                "label": [f"from {_words(n)}" for n in names] + [f"to {_words(n)}" for n in names],
+                "label": [f"from {_words(n, 'no stage yet')}" for n in names]
+                + [f"to {_words(n, 'no stage yet')}" for n in names],
                 "color": [colour(i) for i in range(len(names))] * 2,
                 "pad": 12,
             },
@@ -201,6 +202,7 @@ def rules(forecast: Forecast) -> go.Figure | None:
                 name="Estimate only (holdout too small to tell)",
             )
         )
+    fig.update_layout(showlegend=True)  # even with one kind of point: the legend says which
     fig.update_yaxes(
         autorange="reversed", automargin=True, categoryorder="array", categoryarray=labels
     )
@@ -225,7 +227,7 @@ def roles(forecast: Forecast) -> go.Figure | None:
         barmode="group",
         margin=TOP,
     )
-    names = [_words(n) for n in total["name"]]
+    names = [_words(n, "no role") for n in total["name"]]
     for i, (column, name) in enumerate(
         (
             ("revenue", "Revenue"),
