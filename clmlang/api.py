@@ -317,6 +317,7 @@ def forecast_history(
         raise ValueError(f"unknown buying model {model!r}; one of {', '.join(MODELS)}")
     if market is not None and model != "auto":
         raise ValueError("a market is given: its buying model is used, so `model` cannot be named")
+    given = policy is not None
     if policy is None:
         policy = loads(NO_POLICY, "<no policy>")
     elif not isinstance(policy, Policy):
@@ -379,6 +380,8 @@ def forecast_history(
         )
     except MarketError as error:  # the buying model has no posterior: say where it came from
         raise MarketError(source, error.problems) from None
+    if not given:  # the placeholder has no name worth showing, nor a currency
+        result.summary.update(policy=None, currency=None)
     if fits:
         result.fits = calibration.fit_dicts()
         result.summary["model_choice"] = calibration.reason

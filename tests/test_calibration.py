@@ -179,9 +179,11 @@ def test_cli_forecast_writes_its_files(tmp_path: Path):
     assert payload["buying_model"] == "bgnbd_reactivation"
     assert len(payload["weekly"]["predicted_transactions"]) == 39
     page = (tmp_path / "report.html").read_text()
-    assert page.count('<figure class="chart">') == 1 and "actual_repeat_transactions" in page
-    assert "bgnbd_reactivation (chosen)" in page and "omega" in page
-    assert not re.search(r"(src|href)=[\"']https?://", page)  # offline
+    assert page.count('<figure class="chart"') == 5 and "Actual repeat purchases" in page
+    assert "BG/NBD with reactivation (chosen)" in page and "omega" in page
+    assert "<script src" not in page  # offline: plotly.js inlined; and nothing else fetched
+    markup = re.sub(r"<script\b.*?</script>", "", page, flags=re.S)
+    assert not re.search(r"(src|href)=[\"']https?://", markup)
 
 
 def _no_nan(name: str) -> None:

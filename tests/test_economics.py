@@ -275,18 +275,17 @@ def test_what_if_runs_report_economics_by_role(tmp_path: Path):
     )
     result = clmlang.run_scenario(file, serial=True)
     products = result.products
-    assert set(products["scenario_variant"]) == {"base", "no hats"}
+    assert set(products["variant"]) == {"base", "no hats"}
     whole = products[(products["period"] == "total") & (products["level"] == "total")]
     runs = result.runs.set_index(["variant", "replication"])
     for row in whole.itertuples():
-        assert row.revenue == pytest.approx(
-            runs.loc[(row.scenario_variant, row.replication)].revenue
-        )
+        assert row.revenue == pytest.approx(runs.loc[(row.variant, row.replication)].revenue)
     files = result.files()
     assert "products.csv" in files
     page = files["report.html"]
     assert "Economics by product role" in page
-    assert page.count("<td>no hats</td><td>value</td>") == 1
+    assert "<th>no hats</th>" in page
+    assert page.count("<td>role value</td>") == 1  # a row per role, a cell per variant
 
 
 def test_cli_simulate_prints_the_window_and_writes_products(tmp_path: Path):

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import clmlang
+from clmlang.core.charts import plotly_script
 from clmlang.market.model import MarketError
 from clmlang.market.overrides import OverrideError, apply_overrides
 from clmlang.market.scenario import load_scenario_file
+from clmlang.simulation.lifetime import retention_by_age
 from clmlang.whatif.experiment import plan, run_scenario
 
+from .browser import needs_chromium, render, screenshot
 from .conftest import ROOT, clm
 
 CLINIC = ROOT / "specs" / "clinic.clm"
@@ -219,8 +221,10 @@ def test_report_is_self_contained(scenario_file: Path, tmp_path: Path):
         "summary.json",
     ]
     page = (tmp_path / "out" / "report.html").read_text()
-    assert not re.search(r"(src|href)=[\"']https?://", page)  # offline: nothing fetched
-    assert page.count('<figure class="chart">') >= 5  # retention, money, stages, rules, sweep
+    assert page.count(str(plotly_script())) == 1  # plotly.js inlined, once
+    own = page.replace(str(plotly_script()), "")  # plotly.js has links, followed on a click
+    assert not re.search(r"(src|href)=[\"']https?://", own)  # offline: nothing fetched
+    assert page.count('<figure class="chart"') >= 8  # retention, money, stages, rules, sweep
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert set(summary["verdicts"]) == {
         "no holdout",
@@ -229,39 +233,147 @@ def test_report_is_self_contained(scenario_file: Path, tmp_path: Path):
         "cap.sms.limit=3",
     }
     assert "revenue" in summary["verdicts"]["no holdout"]
-    assert result.files() == result.files()  # the charts' SVG ids are not random: same bytes
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SMALL = f"""[simulation]
+spec = "{CLINIC}"
+customers = 250
+days = 120
+seed = 4
+replications = 2
+
+[market.channels.sms]
+response = 0.2
+
+[[variant]]
+name = "no holdout"
+set = {{ "rule.keep_rhythm.holdout" = 0 }}
+
+[[variant]]
+name = "same as base"
+set = {{ "rule.keep_rhythm.priority" = 0 }}
+
+[[sweep]]
+key = "channel.sms.cost"
+values = [1, 30]
+"""
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"
-)
-def test_report_charts_render_in_headless_chromium(scenario_file: Path, tmp_path: Path):
-    result = run_scenario(load_scenario_file(scenario_file), replications=2, serial=True)
-    result.write(tmp_path)
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-            (tmp_path / "report.html").as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    charts = re.search(r'data-charts="(\d+)"', done.stdout)
-    rendered = re.search(r'data-charts-rendered="(\d+)"', done.stdout)
-    assert charts and rendered, done.stderr[-2000:]  # the script ran to its end
-    assert int(charts.group(1)) >= 5
-    assert rendered.group(1) == charts.group(1)
-    assert "Uncaught" not in done.stderr
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> clmlang.Comparison:
+    """A small scenario run once for the report's tests: a variant without the holdout, one
+    equal to the base, a sweep of the SMS cost."""
+    path = tmp_path_factory.mktemp("small") / "small.toml"
+    path.write_text(SMALL)
+    return run_scenario(load_scenario_file(path), serial=True)
+
+
+def _chart(dom: str, name: str) -> str:
+    """The DOM of one chart (its <figure>) after Plotly drew it."""
+    start = dom.index(f'data-chart="{name}"')
+    return dom[start : dom.index("</figure>", start)]
+
+
+@needs_chromium
+def test_report_renders_in_headless_chromium(small: clmlang.Comparison, tmp_path: Path):
+    """Every section is there, every chart drew something, intervals are drawn, the base
+    shows under a variant equal to it, and no raw key or missing value reaches the reader."""
+    page = tmp_path / "report.html"
+    page.write_text(small.files()["report.html"])
+    seen = render(page)
+    assert "Uncaught" not in seen.stderr, seen.stderr[-2000:]
+    charts = seen.attribute("data-charts")
+    assert charts is not None, seen.stderr[-2000:]  # the page's script ran to its end
+    assert charts >= 8  # retention, 2 differences, stages, flows, rules, roles, sweep
+    assert seen.attribute("data-charts-rendered") == charts
+    assert seen.attribute("data-charts-empty") == 0
+    for section in ("verdicts", "kpis", "retention", "money", "stages", "economics", "rules"):
+        assert f'id="{section}"' in seen.dom, section
+    assert 'id="sweeps"' in seen.dom
+    text = seen.text()
+    raw = [k for k in small.runs.columns if "_" in k] + ["scenario_variant"]
+    assert [k for k in raw if re.search(rf"\b{k}\b", text)] == []
+    assert not re.search(r"\b(None|nan|NaN|undefined|null)\b", text)
+    # intervals: error bars on the rules chart (keep_rhythm has a holdout), bands around the
+    # differences from the base (fills)
+    assert 'class="xerror"' in _chart(seen.dom, "rules")
+    assert "js-fill" in _chart(seen.dom, "profit_difference")
+    # "same as base" changes nothing: the base is still seen, thick and solid, under its
+    # dashed line
+    retention = _chart(seen.dom, "retention")
+    assert "same as base" in retention
+    assert "stroke-width: 3.5px" in retention and "stroke-dasharray" in retention
+    # the rules without a holdout are named (they fired, none has a holdout in any variant)
+    fired = small.rules.groupby("rule")[["fired", "holdout"]].sum()
+    without = fired[(fired["fired"] > 0) & (fired["holdout"] == 0)].index
+    assert len(without) >= 2
+    caption = re.search(r"Rules without a holdout, not drawn: ([^.]*)\.", text)
+    assert caption and set(caption.group(1).split(", ")) == set(without)
+    assert "Without a holdout in no holdout: keep_rhythm" in text
+    shot = screenshot(page, tmp_path / "report.png", height=4000)
+    assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
+
+
+def test_report_is_small_and_the_same_for_a_seed(small: clmlang.Comparison):
+    """Same seed, same bytes; plotly.js is inlined once, the rest stays small."""
+    page = small.files()["report.html"]
+    assert page == small.files()["report.html"]
+    assert page.count(str(plotly_script())) == 1  # plotly.js, once for every chart
+    rest = len(page.encode()) - len(plotly_script().encode())
+    assert rest < 250_000, rest
+    assert 'id="chart-retention"' in page and 'id="chart-sweep"' in page
+
+
+def test_comparison_in_a_notebook(small: clmlang.Comparison):
+    """_repr_html_: the verdicts and the KPI table with intervals; plot(): the report's
+    charts by name."""
+    shown = small._repr_html_()
+    assert "<table>" in shown and "same as base" in shown
+    assert "the same as the base in every run" in shown
+    revenue = small.comparison.set_index(["variant", "kpi"]).loc[("base", "revenue")]
+    assert f"{revenue['low']:,.0f} to {revenue['high']:,.0f}" in shown
+    figures = small.plot()
+    assert list(figures)[:4] == ["retention", "revenue_difference", "profit_difference", "stages"]
+    assert {"flows", "rules", "roles", "sweep"} <= set(figures)
+    assert small.plot("rules") is not None
+    with pytest.raises(KeyError, match="retention"):
+        small.plot("no such chart")
+
+
+def test_retention_by_age_is_kaplan_meier():
+    """Worked by hand (100 days, churn window 30, 20 customers of each kind): first and last
+    purchase 0/0 and 0/10 and 0/50 have left (last purchase before day 70); 80/80 and 60/90 are
+    still buying, censored at spans 0 and 30. At 0: 100 at risk, 20 leave: 0.8; at 10: 60 at
+    risk, 20 leave: 0.8 * 2/3; at 50 the last 20 leave. The plain rolling retention at 31 days
+    would be 20/80, the censored customer counted as gone."""
+    first = np.repeat([0.0, 0.0, 0.0, 80.0, 60.0], 20)
+    last = np.repeat([0.0, 10.0, 50.0, 80.0, 90.0], 20)
+    ages = np.array([0, 10, 11, 31, 50, 51])
+    share, at_risk = retention_by_age(first, last, 100, 30.0, ages)
+    expected = [0.8, 0.8, 0.8 * 2 / 3, 0.8 * 2 / 3, 0.8 * 2 / 3, np.nan]
+    np.testing.assert_allclose(share, expected)
+    assert list(at_risk) == [60, 60, 40, 20, 20, 0]  # 51 days: nobody seen that long
+
+
+def test_report_retention_does_not_fall_to_zero_at_the_horizon(small: clmlang.Comparison):
+    """Customers acquired late cannot have come back yet: the censored curve stays level
+    where the plain one fell to 0."""
+    base = small.retention[small.retention["variant"] == "base"]
+    curve = base.groupby("age_days")["retention"].mean().dropna()
+    assert curve.index.max() >= 90  # followed most of the 120 days
+    assert curve.iloc[-1] > 0.5 * curve.iloc[0]
+    assert (base["at_risk"].dropna() >= 0).all()
+
+
+def test_every_frame_names_the_scenario_variant_variant(small: clmlang.Comparison):
+    """`variant` is the scenario's variant in every table; a rule's A/B arm is `arm`."""
+    names = set(small.variant_names())
+    for frame in (small.runs, small.series, small.retention, small.rules, small.products):
+        assert set(frame["variant"]) == names
+    assert "scenario_variant" not in small.rules.columns
+    assert set(small.rules["arm"]) == {"-"}  # the clinic's rules have no A/B variants
+    moved = small.transitions.groupby(["variant", "replication"])["customers"].sum()
+    assert (moved > 0).all()
 
 
 def test_cli_run_writes_every_output(scenario_file: Path, tmp_path: Path):

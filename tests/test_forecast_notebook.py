@@ -63,14 +63,14 @@ def test_frames_have_proper_dtypes(forecast):
 
 
 def test_files_keep_their_format(forecast):
-    """daily.csv writes plain dates and whole counts; rules.csv keeps its `variant` header."""
+    """daily.csv writes plain dates and whole counts; rules.csv's arm is `arm`."""
     files = forecast.files()
     daily = files["daily.csv"].splitlines()
     header = daily[0].split(",")
     first = dict(zip(header, daily[1].split(","), strict=True))
     assert first["date"] == "2026-01-01"
     assert first["purchases"] == str(int(forecast.daily["purchases"].iloc[0]))
-    assert files["rules.csv"].splitlines()[0].split(",")[:2] == ["rule", "variant"]
+    assert files["rules.csv"].splitlines()[0].split(",")[:2] == ["rule", "arm"]
     # a count of a million or more is written as it always was ("%.6g")
     big = dataclasses.replace(forecast, rules=forecast.rules.assign(sent=6_980_723))
     row = dict(zip(*[r.split(",") for r in big.files()["rules.csv"].splitlines()[:2]], strict=True))
@@ -136,7 +136,7 @@ def test_plot_gives_every_chart_with_data_and_axis_titles(forecast):
     told = forecast.rules[(forecast.rules["holdout"] > 0) & ~forecast.rules["too_small"]]
     assert len(drawn) == (1 if len(told) else 0)  # the intervals drawn where there are some
     assert forecast.plot("stages").layout.yaxis.title.text == "Customers"
-    with pytest.raises(ValueError, match="the charts are"):
+    with pytest.raises(KeyError, match="the charts are"):
         forecast.plot("revenues")
 
 

@@ -22,7 +22,7 @@ def test_what_if_report_escapes_names_from_the_scenario(tmp_path: Path):
     page = clmlang.run_scenario(path, replications=1, serial=True).files()["report.html"]
     assert "&lt;i&gt;cheap&lt;/i&gt;" in page and "<i>cheap</i>" not in page
     assert "a&amp;b.toml" in page and "a&b.toml" not in page
-    assert page.count('<figure class="chart">') >= 4  # the charts stay markup
+    assert page.count('<figure class="chart"') >= 4  # the charts stay markup
     assert page.endswith("</body></html>\n")
 
 
@@ -39,4 +39,22 @@ def test_forecast_report_of_a_given_market():
     )
     page = result.files()["report.html"]
     assert "The market was given, not fitted" in page
-    assert "<td>calibration_end</td><td>1997-09-30</td>" in page
+    assert "<td>Calibration end</td><td>1997-09-30</td>" in page
+
+
+def test_what_if_report_without_holdouts_says_so(tmp_path: Path):
+    """No rule has a holdout: no empty rules chart, a sentence naming the rules instead."""
+    spec = tmp_path / "clinic.clm"
+    spec.write_text(CLINIC.read_text().replace("  holdout 10%\n", ""))
+    path = tmp_path / "s.toml"
+    path.write_text(
+        f'[simulation]\nspec = "{spec}"\ncustomers = 150\ndays = 30\nreplications = 1\n'
+        '[[variant]]\nname = "cheap sms"\nset = { "channel.sms.cost" = 1 }\n'
+    )
+    result = clmlang.run_scenario(path, serial=True)
+    assert (result.rules["holdout"] == 0).all()
+    page = result.files()["report.html"]
+    assert 'data-chart="rules"' not in page
+    assert "No rule has a holdout in any variant" in page
+    fired = result.rules.groupby("rule")["fired"].sum()
+    assert all(name in page for name in fired[fired > 0].index)

@@ -251,6 +251,14 @@ def forecast_(
         ),
     ] = False,
     messages: Messages = None,
+    history_currency: Annotated[
+        str | None,
+        typer.Option(
+            "--history-currency",
+            help="The currency of the history's amounts (e.g. USD): a spec priced in another"
+            " is refused (exit 1).",
+        ),
+    ] = None,
 ) -> None:
     """Forecast the real customer base from the calibration end, under a policy or none."""
     from ..api import forecast_history
@@ -293,6 +301,8 @@ def forecast_(
     in_force = _compile_or_exit(current)[0] if current is not None else None
     if messages is not None:
         _logged_policy(messages, current, "--current", model, backtest)
+    if history_currency is not None:
+        _same_currency(history_currency, [(spec, policy), (current, in_force)])
     try:
         with _steps() as progress:
             frame = load_history(history, query=query, **columns)
@@ -321,6 +331,10 @@ def forecast_(
     written = _write_all(lambda folder: result.write(folder, logs=logs), out)
     if logs:
         _note_log_formats(result.logs())
+    warning = result.summary.get("currency_warning")
+    if isinstance(warning, dict) and spec is not None:
+        _out(f"{_program_place(spec)}: warning: {warning['message']}", err=True)
+        _out(f"  hint: {warning['hint']} (--history-currency makes it certain)", err=True)
     for key in (
         "holdout_repeat_transactions",
         "holdout_revenue",
@@ -364,6 +378,37 @@ def forecast_(
     if "model_choice" in result.summary:
         _out(f"buying model {result.summary['model_choice']}")
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
+
+
+def _program_place(spec: Path) -> str:
+    """`spec:line:col` of its `program` line's currency (or of the line), for a diagnostic."""
+    try:
+        lines = spec.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return str(spec)
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("program"):
+            column = line.find(" currency ")
+            return f"{spec}:{number}:{column + 2 if column >= 0 else 1}"
+    return str(spec)
+
+
+def _same_currency(declared: str, specs: list) -> None:
+    """Refuse (exit 1) a spec priced in another currency than `--history-currency`."""
+    from ..forecasting.currency import currency_refusal
+
+    for path, policy in specs:
+        if policy is None:
+            continue
+        reason = currency_refusal(policy, declared)
+        if reason:
+            _out(f"{_program_place(path)}: error: {reason}", err=True)
+            _out(
+                "  hint: forecast with a spec priced in the history's currency, or convert the"
+                " history's amounts",
+                err=True,
+            )
+            raise typer.Exit(PROBLEMS)
 
 
 def _print_change(change: dict) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +27,13 @@ from ..simulation.engine.memory import size_problem
 from ..simulation.logs import write_outputs
 from .base_blocks import WEEK, draw_base, history_products, stack_bases
 from .change import KPIS, block_figures, change_block
+from .currency import currency_check
 from .fitting import Fit
 from .forecast_logs import block_logs, joined_logs
 from .goal_attainment import OUTCOMES, actual_windows, goal_block, has_goals, run_goal_counts
 from .history import Summary
 from .posterior import Latent, bgnbd_expected_holdout, expected_spend
+from .spread import total_interval, weekly_frame
 
 __all__ = ["HoldoutForecast", "forecast_base"]
 
@@ -41,8 +44,12 @@ STACKED_CUSTOMERS = 200_000  # replications run side by side up to this many cus
 class HoldoutForecast:
     """A forecast of a real base: per customer, per week, the figures, and the fits."""
 
-    customers: pd.DataFrame  # customer_id, predicted_transactions, predicted_revenue, p_alive
-    weekly: pd.DataFrame  # week, predicted (and actual when known) transactions
+    # customer_id, calibration_purchases, predicted_transactions, predicted_revenue, p_alive
+    # (and actual_transactions, actual_revenue when the history covers the forecast)
+    customers: pd.DataFrame
+    # week, week_start, predicted transactions and revenue with the replications' 95% range
+    # (predicted_*_low/_high, with 2 replications or more), actual ones when known
+    weekly: pd.DataFrame
     summary: dict[str, object]
     fits: list[dict[str, object]]  # every buying model and the spend model, as fitted
     event_logs: dict[str, pd.DataFrame] | None = None  # with logs: the first replication's
@@ -67,6 +74,25 @@ class HoldoutForecast:
         """Build every file in memory, then write each atomically into `folder`; `logs`:
         also purchases and messages (CSV, or Parquet past a size: `log_format`)."""
         return write_outputs(folder, self.files(), self.logs() if logs else None, log_format)
+
+    def plot(self, name: str | None = None):
+        """The report's interactive charts as Plotly figures: all of them by name (a dict),
+        or the one `name` names (`weekly`, `cumulative`, `by_purchases`, `revenue`, `p_alive`,
+        `effect`, as the forecast has them); raises KeyError for a chart it does not have."""
+        from .charts import figures
+
+        drawn = figures(self)
+        if name is None:
+            return drawn
+        if name not in drawn:
+            raise KeyError(f"no chart {name!r}; this forecast has {', '.join(drawn)}")
+        return drawn[name]
+
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter: the verdict in words and the key figures."""
+        from .verdict import compact_html
+
+        return compact_html(self.summary)
 
 
 def forecast_base(
@@ -127,6 +153,8 @@ def forecast_base(
     per_rep = np.zeros((len(runs), replications, len(KPIS)))
     sums = np.zeros((len(runs), 2, n))  # per run: transactions, revenue per customer
     weekly = np.zeros((len(runs), weeks))
+    # per replication, week by week: purchase days and revenue (for the 95% ranges)
+    spread = np.zeros((len(runs), 2, replications, weeks))
     totals: list[float] = []
     goals = np.zeros((replications, len(policy.stages), len(OUTCOMES)), dtype=np.int64)
     kept: list[dict[str, pd.DataFrame]] = []
@@ -154,7 +182,7 @@ def forecast_base(
             rng = np.random.default_rng([seed, first, 1])  # the same for both runs
             log = logs and first == 0 and i < len(policies)
             tick = None if progress is None else _ticker(progress, done, total)
-            count, money, week, extra, run = _run(
+            count, money, week, extra, run, week_money = _run(
                 run_policy, run_market, bases, n, days, weeks, rng, log, tick
             )
             done += days
@@ -166,6 +194,8 @@ def forecast_base(
             sums[i, 0] += count.sum(axis=0)
             sums[i, 1] += money.sum(axis=0)
             weekly[i] += week.sum(axis=0)
+            spread[i, 0, first : first + len(reps)] = week
+            spread[i, 1, first : first + len(reps)] = week_money
             if i == 0:
                 totals.extend(count.sum(axis=1))
                 if has_goals(policy):
@@ -174,22 +204,28 @@ def forecast_base(
     weekly /= replications
     simulated = sums[0, 0]
     transactions, revenue, week_series = simulated, sums[0, 1], weekly[0]
+    week_revenue = spread[0, 1].mean(axis=0)
     if closed is not None:
         effect = sums[0] - sums[control]  # zero without marketing: the runs are one
         transactions = closed + effect[0]
-        revenue = closed * expected_spend(s, market.spend) + effect[1]
+        spend = expected_spend(s, market.spend)
+        revenue = closed * spend + effect[1]
         horizon = np.minimum(np.arange(1, weeks + 1) * WEEK, days) / WEEK
-        cumulative = np.array([latent.expected(s, w).sum() for w in horizon])
-        week_series = np.diff(np.r_[0.0, cumulative]) + weekly[0] - weekly[control]
+        cumulative = np.array(
+            [(e.sum(), e @ spend) for e in map(partial(latent.expected, s), horizon)]
+        )
+        week_series = np.diff(np.r_[0.0, cumulative[:, 0]]) + weekly[0] - weekly[control]
+        week_revenue += np.diff(np.r_[0.0, cumulative[:, 1]]) - spread[control, 1].mean(axis=0)
     customers = pd.DataFrame(
         {
             "customer_id": s.customers,
+            "calibration_purchases": s.x.astype(np.int64),
             "predicted_transactions": transactions,
             "predicted_revenue": revenue,
             "p_alive": latent.p_alive,
         }
     )
-    week_frame = pd.DataFrame({"week": np.arange(weeks), "predicted_transactions": week_series})
+    week_frame = weekly_frame(start, week_series, week_revenue, spread[0])
     bg = next((f.params for f in fits if f.model == "bgnbd"), None)
     figures: dict[str, object] = {
         "calibration_end": calibration_end,
@@ -197,12 +233,18 @@ def forecast_base(
         "customers": int(n),
         "replications": replications,
         "buying_model": latent.model,
+        "policy": policy.program,
+        "currency": policy.currency,
         "holdout_repeat_transactions": float(transactions.sum()),
         "simulated_repeat_transactions": float(simulated.sum()),
         "holdout_repeat_transactions_sd": float(np.std(totals, ddof=1))
         if replications > 1
         else None,
+        "holdout_repeat_transactions_interval": total_interval(
+            transactions.sum(), per_rep[0, :, 0]
+        ),
         "holdout_revenue": float(revenue.sum()),
+        "holdout_revenue_interval": total_interval(revenue.sum(), per_rep[0, :, 1]),
         "closed_form_transactions": float(closed.sum()) if closed is not None else None,
         "bgnbd_closed_form_transactions": float(
             bgnbd_expected_holdout(s, days / WEEK, bg["r"], bg["alpha"], bg["a"], bg["b"]).sum()
@@ -212,18 +254,27 @@ def forecast_base(
     }
     if s.holdings is not None:
         figures["history_products"] = history_products(s.holdings, policies)
+    adjustment = np.zeros(len(KPIS))
+    if closed is not None:  # each total as the forecast reports it; cancels in the change
+        adjustment[0] = closed.sum() - sums[control, 0].sum()
+        adjustment[1] = (closed * spend).sum() - sums[control, 1].sum()
+        # profit: the revenue correction at the no-marketing control's own margin
+        margin = per_rep[control, :, 2].sum() / max(per_rep[control, :, 1].sum(), 1e-300)
+        adjustment[2] = adjustment[1] * margin
     if current is not None:
-        adjustment = np.zeros(len(KPIS))
-        if closed is not None:  # each total as the forecast reports it; cancels in the change
-            adjustment[0] = closed.sum() - sums[control, 0].sum()
-            spend = expected_spend(s, market.spend)
-            adjustment[1] = (closed * spend).sum() - sums[control, 1].sum()
-            # profit: the revenue correction at the no-marketing control's own margin
-            margin = per_rep[control, :, 2].sum() / max(per_rep[control, :, 1].sum(), 1e-300)
-            adjustment[2] = adjustment[1] * margin
         figures["change"] = change_block(
             per_rep[0], per_rep[1], adjustment, (policy.program, current.program)
         )
+    elif control > 0:  # the policy against the same customers with no marketing
+        block = change_block(
+            per_rep[0], per_rep[control], adjustment, (policy.program, "no marketing")
+        )
+        # the run without marketing has no products, so no costs: its profit is its revenue
+        block["kpis"] = [r for r in block["kpis"] if r["kpi"] != "profit"]
+        figures["policy_effect"] = block
+    warning = currency_check(policy, s, float(transactions.sum()), float(revenue.sum()))
+    if warning is not None:
+        figures["currency_warning"] = warning
     if actual is not None:
         _compare(actual, start, pd.Timestamp(until), customers, week_frame, figures)
     if has_goals(policy):
@@ -284,6 +335,7 @@ def _run(policy, market, bases, n, days, weeks, rng, logs=False, progress=None) 
     who, day = log["customer"][mine], np.floor(log["time"][mine]).astype(np.int64)
     pairs = np.unique(np.stack([who, day]), axis=1)
     block, week = pairs[0] // n, pairs[1] // 7
+    paid_in = (who // n) * weeks + np.minimum(day // 7, weeks - 1)
     return (
         np.bincount(pairs[0], minlength=n * k).reshape(k, n).astype(float),
         np.bincount(who, weights=log["revenue"][mine], minlength=n * k).reshape(k, n),
@@ -292,6 +344,7 @@ def _run(policy, market, bases, n, days, weeks, rng, logs=False, progress=None) 
         .astype(float),
         block_figures(run, policy, n, k),
         run,
+        np.bincount(paid_in, weights=log["revenue"][mine], minlength=k * weeks).reshape(k, weeks),
     )
 
 
@@ -301,13 +354,17 @@ def _compare(actual: pd.DataFrame, start, until, customers, weekly, summary) -> 
     known = hold[hold["customer_id"].isin(set(customers["customer_id"]))]
     count = known.groupby("customer_id").size()
     money = known.groupby("customer_id")["amount"].sum()
-    truth = count.reindex(customers["customer_id"], fill_value=0).to_numpy(dtype=float)
+    truth = count.reindex(customers["customer_id"], fill_value=0).to_numpy(dtype=np.int64)
     paid = money.reindex(customers["customer_id"], fill_value=0.0).to_numpy(dtype=float)
     predicted = customers["predicted_transactions"].to_numpy()
     customers["actual_transactions"] = truth
     customers["actual_revenue"] = paid
+    truth = truth.astype(float)
     week = ((known["date"] - start).dt.days // 7).to_numpy()
     weekly["actual_transactions"] = np.bincount(week, minlength=len(weekly))[: len(weekly)]
+    weekly["actual_revenue"] = np.bincount(
+        week, weights=known["amount"].to_numpy(dtype=float), minlength=len(weekly)
+    )[: len(weekly)]
     total, forecast_total = float(truth.sum()), float(predicted.sum())
     summary.update(
         {

@@ -1,27 +1,48 @@
-"""The forecast of a real base (`clm forecast`) as one offline HTML page: weekly and
-cumulative transactions, predicted against actual when the history covers the period, the
-figures, and every model fitted on the calibration period."""
+"""The forecast of a real base (`clm forecast`) as one offline HTML page a manager reads: the
+verdict first, in words with intervals (verdict.py); a warning at the top when the spec's
+prices cannot be the history's (currency.py); then the interactive charts (charts.py: weekly
+and cumulative purchases, the calibration plot by purchases, revenue, P(alive), the policy's
+effect), the policy's sections, the key figures and every model fitted on the calibration
+period."""
 
 from __future__ import annotations
 
 import json
 
-import matplotlib.pyplot as plt
+import numpy as np
 
-from ..core.page import clean, figure, render_page, svg
+from ..core.charts import chart, plotly_script
+from ..core.page import render_page
+from .charts import KPI_LABELS, figures
 from .goal_attainment import goal_lines
 from .holdout import HoldoutForecast
+from .verdict import MODEL_NAMES, currency_of, key_figures, money, sentences
 
 __all__ = ["output_files", "render_forecast_report"]
 
 COLUMNS = ["customer_id", "predicted_transactions", "predicted_revenue", "p_alive"]
+CAPTIONS = {
+    "weekly": "Repeat purchases week by week: the forecast (with the 95% range of the"
+    " replications, shaded) against what happened.",
+    "cumulative": "The same, cumulated from the calibration end.",
+    "by_purchases": "Mean repeat purchases per customer in the forecast period, by the number"
+    " of repeat purchases in the calibration period: forecast against actual (hover for the"
+    " number of customers in each group).",
+    "revenue": "Revenue cumulated from the calibration end: the forecast (with its 95% range)"
+    " against what happened.",
+    "p_alive": "Customers by their probability of being still active at the calibration end,"
+    " under the buying model.",
+    "effect": "Each measure's change in percent, with its 95% interval (the bar).",
+}
 
 
 def output_files(result: HoldoutForecast) -> dict[str, str]:
     """`forecast.json` (the figures, the weekly series and the fits), `customers.csv` and
     `report.html`, as text."""
     payload = dict(result.summary)
-    payload["weekly"] = result.weekly.to_dict(orient="list")
+    weekly = result.weekly.copy()
+    weekly["week_start"] = weekly["week_start"].dt.strftime("%Y-%m-%d")
+    payload["weekly"] = weekly.to_dict(orient="list")
     payload["fits"] = result.fits
     customers = result.customers[COLUMNS].to_csv(index=False, float_format="%.6g")
     return {
@@ -32,39 +53,34 @@ def output_files(result: HoldoutForecast) -> dict[str, str]:
 
 
 def render_forecast_report(result: HoldoutForecast) -> str:
-    """The forecast of a real base as one offline HTML page: weekly and cumulative
-    transactions, predicted against actual when the history covers the period."""
-    weekly = result.weekly
+    """The forecast of a real base as one offline HTML page."""
     s = result.summary
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    axes[0].plot(weekly["week"], weekly["predicted_transactions"], label="forecast")
-    axes[1].plot(weekly["week"], weekly["predicted_transactions"].cumsum(), label="forecast")
-    if "actual_transactions" in weekly:
-        axes[0].plot(weekly["week"], weekly["actual_transactions"], label="actual")
-        axes[1].plot(weekly["week"], weekly["actual_transactions"].cumsum(), label="actual")
-    axes[0].set_title("repeat transactions per week")
-    axes[1].set_title("cumulative repeat transactions")
-    for ax in axes:
-        ax.set_xlabel("weeks after the calibration end")
-        ax.legend(fontsize=8)
+    drawn = figures(result)
+    charts = {name: chart(fig, name, CAPTIONS[name]) for name, fig in drawn.items()}
+    p_alive = result.customers["p_alive"].to_numpy(dtype=float)
     return render_page(
         "clmlang.forecasting",
         "forecast.html",
-        until=str(s.get("until")),
-        calibration_end=str(s.get("calibration_end")),
-        chart=figure(svg(fig), "Forecast against actual, week by week and cumulated"),
-        figures=[
-            (k, v if isinstance(v, str) else clean(v))
-            for k, v in s.items()
-            if k not in ("change", "net_of_policy", "stage_goals")
-        ],
+        plotly=plotly_script(),
+        until=str(s["until"]),
+        calibration_end=str(s["calibration_end"]),
+        warning=s.get("currency_warning"),
+        verdict=sentences(s),
+        charts=charts,
+        has_actual="actual_transactions" in result.weekly,
+        replications=int(s["replications"]),
+        active=f"{p_alive.sum():,.0f}",
+        likely=f"{(p_alive > 0.5).mean():.0%}",
+        policy=s.get("policy"),
+        effect=_change(s.get("policy_effect"), currency_of(s)),
+        change=_change(s.get("change"), currency_of(s)),
+        figures=key_figures(s),
         goals=goal_lines(s.get("stage_goals")),
         goals_note=(s.get("stage_goals") or {}).get("note"),
-        change=_change(s.get("change")),
         logged=_logged(s.get("net_of_policy")),
         fits=[
             {
-                "model": str(f["model"]),
+                "model": _model(f["model"]),
                 "chosen": f["model"] == s.get("buying_model"),
                 "params": [
                     (
@@ -80,10 +96,21 @@ def render_forecast_report(result: HoldoutForecast) -> str:
             }
             for f in result.fits
         ],
-        buying_model=str(s.get("buying_model")),
-        model_choice=str(s.get("model_choice", "")),
+        buying_model=_model(s["buying_model"]),
+        model_choice=_readable(str(s.get("model_choice", ""))),
         backtested=any("backtest" in f for f in result.fits),
     )
+
+
+def _model(name: object) -> str:
+    return {**MODEL_NAMES, "gamma_gamma": "Gamma-Gamma (spend)"}.get(str(name), str(name))
+
+
+def _readable(text: str) -> str:
+    """A sentence with the models' keys replaced by their names, longest key first."""
+    for key in sorted(MODEL_NAMES, key=len, reverse=True):
+        text = text.replace(key, MODEL_NAMES[key])
+    return text
 
 
 def _backtest(score: object) -> str:
@@ -92,10 +119,10 @@ def _backtest(score: object) -> str:
     if not isinstance(score, dict):
         return ""
     gain = score["deviance_gain"]
-    against = f" ({gain:+,.1f} +- {score['deviance_gain_se']:,.1f})" if gain else ""
+    against = f" ({gain:+,.1f} ± {score['deviance_gain_se']:,.1f})" if gain else ""
     return (
         f"{score['deviance']:,.1f}{against}; {score['predicted']:,.1f} of "
-        f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.4f} "
+        f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.3f} "
         f"(from {' and '.join(score['cuts'])} to {score['end']})"
     )
 
@@ -106,7 +133,7 @@ def _logged(block: object) -> dict[str, object] | None:
         return None
 
     def share(value: object) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
+        return "n/a" if value is None else f"{value:.1%}"
 
     rows = []
     for r in block["responses"]:
@@ -116,8 +143,8 @@ def _logged(block: object) -> dict[str, object] | None:
                 f"{r['rule']} ({r['channel']})",
                 f"{r['sent']:,} / {r['held']:,}",
                 f"{share(r['converted_sent'])} / {share(r['converted_held'])}",
-                f"{r['lift']:+.4f} ± {r['lift_se']:.2g}" if measured else "n/a",
-                f"{r['response']:.4f} ± {r['response_se']:.2g}" if measured else r["note"],
+                f"{r['lift']:+.2%} ± {r['lift_se']:.2%}" if measured else "n/a",
+                f"{r['response']:.2%} ± {r['response_se']:.2%}" if measured else r["note"],
             )
         )
     return {
@@ -130,14 +157,19 @@ def _logged(block: object) -> dict[str, object] | None:
     }
 
 
-def _change(change: object) -> dict[str, object] | None:
-    """The change from the policy in force as table rows: each total, the difference and its
-    95% interval, formatted."""
+def _change(change: object, currency: str | None) -> dict[str, object] | None:
+    """A change block (NEW against CURRENT, or the policy against no marketing) as table
+    rows: each total, the difference and its 95% interval, formatted."""
     if not isinstance(change, dict):
         return None
 
-    def cell(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:,.2f}"
+    def cell(kpi: str, value: float | None, signed: bool = False) -> str:
+        if value is None or not np.isfinite(value):
+            return "n/a"
+        sign = ("+" if value >= 0 else "\u2212") if signed else ("-" if value < 0 else "")
+        if kpi in ("revenue", "profit", "marketing_cost"):
+            return sign + money(abs(value), currency)
+        return sign + f"{abs(value):,.0f}"
 
     return {
         "new": change["new_policy"],
@@ -145,12 +177,15 @@ def _change(change: object) -> dict[str, object] | None:
         "replications": change["replications"],
         "rows": [
             (
-                row["kpi"],
-                cell(row["current"]),
-                cell(row["new"]),
-                f"{row['change']:+,.2f}",
-                "n/a" if row["low"] is None else f"{cell(row['low'])} to {cell(row['high'])}",
+                KPI_LABELS[kpi],
+                cell(kpi, row["current"]),
+                cell(kpi, row["new"]),
+                cell(kpi, row["change"], signed=True),
+                "n/a (one replication)"
+                if row["low"] is None
+                else f"{cell(kpi, row['low'], True)} to {cell(kpi, row['high'], True)}",
             )
             for row in change["kpis"]
+            for kpi in (row["kpi"],)
         ],
     }

@@ -252,14 +252,14 @@ CHARTS = {
 
 
 def figure(forecast: Forecast, name: str) -> go.Figure:
-    """The chart `name` (one of CHARTS); ValueError for another name or a chart this forecast
+    """The chart `name` (one of CHARTS); KeyError for another name or a chart this forecast
     has nothing for, saying why."""
     if name not in CHARTS:
-        raise ValueError(f"no chart `{name}`: the charts are {', '.join(CHARTS)}")
+        raise KeyError(f"no chart `{name}`: the charts are {', '.join(CHARTS)}")
     fig = CHARTS[name](forecast)
     if fig is None:
         why = {"rules": "no rule has a holdout to compare with", "roles": "no product roles"}
-        raise ValueError(f"no `{name}` chart for this forecast: {why[name]}")
+        raise KeyError(f"no `{name}` chart for this forecast: {why[name]}")
     return fig
 
 

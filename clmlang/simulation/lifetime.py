@@ -17,6 +17,12 @@ Kaplan-Meier share of customers whose span is longer than that many days, with G
 95% interval. A customer still buying at the end counts only up to the span seen (the right
 censoring), so customers acquired late, who cannot have come back yet, do not pull the curve
 down.
+
+`retention_by_age` reads the same estimate at given ages (the what-if's retention): the
+share of customers still buying `age` days or more after their first purchase, read only
+from customers observed that long (it stops where fewer than `MIN_AT_RISK` of them are
+left), where the plain rolling retention falls to 0 at the horizon because late customers
+cannot have come back yet.
 """
 
 from __future__ import annotations
@@ -28,13 +34,16 @@ from .engine import Run
 
 __all__ = [
     "DEFAULT_CHURN_DAYS",
+    "MIN_AT_RISK",
     "churn_window",
     "lifetime_kpis",
     "restricted_mean",
+    "retention_by_age",
     "still_buying",
 ]
 
 DEFAULT_CHURN_DAYS = 90.0
+MIN_AT_RISK = 20  # customers observed at an age, below which the curve stops
 
 
 def churn_window(run: Run) -> float:
@@ -109,3 +118,27 @@ def still_buying(first: np.ndarray, last: np.ndarray, days: int, churn_days: flo
             "at_risk": at_risk.astype(np.int64),
         }
     )
+
+
+def retention_by_age(
+    first: np.ndarray, last: np.ndarray, days: int, churn_days: float, ages: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Kaplan-Meier share of customers still buying `age` days or more after their first
+    purchase (at age 0: who bought again at all), for each of `ages`, and how many customers
+    were observed that long (at risk). A customer's span has ended (an event) when they did
+    not buy in the churn window before the end; otherwise it is censored at their last
+    purchase. The share is NaN where fewer than `MIN_AT_RISK` customers are at risk."""
+    buyers = np.isfinite(first)
+    span = np.sort((last - first)[buyers])
+    ended_span = np.sort((last - first)[buyers & (last < days - churn_days)])
+    edge = np.maximum(np.asarray(ages, dtype=float), 1e-9)  # age 0: bought again at all
+    at_age = span.size - np.searchsorted(span, edge, side="left")
+    times, deaths = np.unique(ended_span, return_counts=True)
+    at_risk = span.size - np.searchsorted(span, times, side="left")
+    after = np.cumprod(1.0 - deaths / np.maximum(at_risk, 1))  # just after each event time
+    before = np.searchsorted(times, edge, side="left")  # event times < age
+    share = np.ones(edge.size)
+    if times.size:
+        share = np.where(before > 0, after[np.maximum(before - 1, 0)], 1.0)
+    share = np.where(at_age >= MIN_AT_RISK, share, np.nan)
+    return share, at_age

@@ -82,7 +82,7 @@ class Forecast:
     def plot(self, name: str | None = None):
         """The chart `name` as a Plotly figure (`revenue`, `stages`, `retention`, `flows`,
         `rules`, `roles`: clmlang.simulation.charts), or with no name a dict of every chart
-        this forecast has something for. ValueError for an unknown name or a chart with
+        this forecast has something for. KeyError for an unknown name or a chart with
         nothing to show (`rules` without a holdout, `roles` without product roles)."""
         from .charts import figure, figures
 
@@ -108,10 +108,10 @@ class Forecast:
             ).to_csv(index=False),
             "transitions.csv": self.transitions.to_csv(float_format="%.6g"),
             "cohorts.csv": self.cohorts.to_csv(index=False, float_format="%.6g"),
-            # the file keeps its header (`variant`: the rule's arm) and its number format
-            "rules.csv": as_written(self.rules, FLOAT_COUNTS)
-            .rename(columns={"arm": "variant"})
-            .to_csv(index=False, float_format="%.6g"),
+            # the file keeps its number format for counts
+            "rules.csv": as_written(self.rules, FLOAT_COUNTS).to_csv(
+                index=False, float_format="%.6g"
+            ),
             "goals.csv": (
                 self.goals
                 if self.goals is not None

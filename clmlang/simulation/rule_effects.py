@@ -29,12 +29,11 @@ RULE_NUMBERS = (
 
 
 def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
-    """rules.csv's rows: each rule arm's counters (`arm`: the rule's A/B variant, `-` for a
-    rule without; the file's header calls it `variant`), and its revenue and conversion
-    within the rule's window against its holdout's, with the incremental revenue's 95%
-    percentile-bootstrap interval (empty, and `too_small` true, when the holdout is too small
-    to tell). `cust`, `time` and `revenue` are the run's purchases, sorted by customer then
-    time.
+    """rules.csv: each rule arm's counters (`arm`: the rule's variant, `-` for a rule without
+    variants; integers), and its revenue and conversion within the rule's window against its
+    holdout's, with the incremental revenue's 95% percentile-bootstrap interval (empty, and
+    `too_small` true, when the holdout is too small to tell). `cust`, `time` and `revenue` are
+    the run's purchases, sorted by customer then time.
 
     A rule fires on day d after that day's purchases (the engine's phase order), so its window
     is the days d+1 to d+window: the purchase that triggered it (`on first purchase`), or any
@@ -56,7 +55,7 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
         rows.append(
             {
                 "rule": rule.name,
-                "variant": label or "-",
+                "arm": label or "-",
                 "window_days": window,
                 **{k: counters[k][arm] for k in counters},
                 "_values": cum[hi] - cum[lo],
@@ -66,9 +65,9 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
     frame_rows = []
     seeds = np.random.SeedSequence(run.stats_seed).spawn(len(rows))
     for row, seed in zip(rows, seeds, strict=True):
-        if row["variant"] == "holdout":
+        if row["arm"] == "holdout":
             continue
-        holdout = next(h for h in rows if h["rule"] == row["rule"] and h["variant"] == "holdout")
+        holdout = next(h for h in rows if h["rule"] == row["rule"] and h["arm"] == "holdout")
         treated, held = row["_values"], holdout["_values"]
         out = {k: v for k, v in row.items() if not k.startswith("_")}
         out["roi"] = (row["profit"] - row["cost"]) / row["cost"] if row["cost"] else np.nan
@@ -93,9 +92,7 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
 
 
 def _rule_table(rules: pd.DataFrame) -> pd.DataFrame:
-    """rules.csv's rows as a frame: the arm in `arm` (a frame's `variant` is always the
-    scenario's variant), counts as integers."""
-    rules = rules.rename(columns={"variant": "arm"})
+    """rules.csv's rows as a frame, counts as integers."""
     for column in rules.columns:
         if column not in RULE_NUMBERS and rules[column].dtype == np.float64:
             rules[column] = np.rint(rules[column].to_numpy()).astype(np.int64)

@@ -13,7 +13,6 @@ remainder to the first shards), so the whole never exceeds it.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
@@ -25,7 +24,6 @@ import pandas as pd
 
 from ..compile.policy import Policy
 from ..core.extras import require
-from ..core.statistics import interval
 from ..market.model import Market, MarketError
 from ..market.overrides import OverrideError, apply_overrides
 from ..market.scenario import SCHEDULER_ENV, Scenario, Variant
@@ -33,7 +31,7 @@ from ..simulation.engine import simulate_policy
 from ..simulation.engine.memory import size_problem
 from ..simulation.logs import write_outputs
 from ..simulation.metrics import forecast
-from .results import RunResult, variant_logs
+from .results import RunResult, paired_differences, retention_curve, variant_logs
 from .results import forecasts as results_forecasts
 
 __all__ = ["Comparison", "Task", "plan", "run_scenario", "run_task", "variant_policy"]
@@ -141,7 +139,12 @@ def run_task(task: Task) -> RunResult:
     if task.shards > 1:
         return RunResult(task.variant, task.replication, task.shard, run, None)
     return RunResult(
-        task.variant, task.replication, task.shard, None, forecast(run, logs=task.logs)
+        task.variant,
+        task.replication,
+        task.shard,
+        None,
+        forecast(run, logs=task.logs),
+        retention_curve(run),
     )
 
 
@@ -151,18 +154,22 @@ def run_task(task: Task) -> RunResult:
 @dataclass
 class Comparison:
     """A scenario's results: per-run KPIs, per-variant means with 95% intervals, paired
-    differences against the base, and the series the report draws."""
+    differences against the base, and the series the report draws. In every table `variant`
+    is the scenario's variant (`base` first); a rule's own A/B variant is its `arm`."""
 
     scenario: Scenario
     runs: pd.DataFrame  # one row per (variant, replication): every numeric KPI
     comparison: pd.DataFrame  # one row per (variant, KPI)
     series: pd.DataFrame  # per (variant, replication, day): revenue, profit, active, stages
-    retention: pd.DataFrame  # per (variant, replication, age_days): rolling retention
-    rules: pd.DataFrame  # per (variant, replication, rule, variant of the rule)
+    # per (variant, replication, age_days): Kaplan-Meier retention and customers at risk
+    retention: pd.DataFrame
+    rules: pd.DataFrame  # per (variant, replication, rule, arm): rules.csv's rows
     replications: int
     event_logs: dict[str, pd.DataFrame] | None = None  # run with logs: replication 0 of each
     # per (variant, replication): products.csv's rows (by product, line, role; monthly, total)
     products: pd.DataFrame | None = None
+    # per (variant, replication, from, to): customers moved between stages (transitions.csv)
+    transitions: pd.DataFrame | None = None
 
     def logs(self) -> dict[str, pd.DataFrame]:
         """The `purchases` and `messages` logs of the first replication of every variant,
@@ -173,7 +180,28 @@ class Comparison:
         return self.event_logs
 
     def variant_names(self) -> list[str]:
+        """The scenario's variants in its order, `base` first."""
         return list(dict.fromkeys(self.runs["variant"]))
+
+    def plot(self, name: str | None = None):
+        """The report's interactive chart `name` (a plotly Figure; `retention`,
+        `revenue_difference`, `profit_difference`, `stages`, `flows`, `rules`, `roles`,
+        `sweep`...), or all of them by name when `name` is None; raises KeyError (with the
+        names there are) for a chart this comparison does not have."""
+        from .charts import figures  # downstream of this module: deferred
+
+        charts = figures(self)
+        if name is None:
+            return charts
+        if name not in charts:
+            raise KeyError(f"no chart {name!r}; there are: {', '.join(charts)}")
+        return charts[name]
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the verdicts and the KPI table with intervals."""
+        from .report import notebook_summary
+
+        return notebook_summary(self)
 
     def files(self) -> dict[str, str]:
         """`comparison.csv`, `summary.json`, `report.html` as text (the report is downstream:
@@ -295,9 +323,9 @@ def _compare(scenario: Scenario, results: list[RunResult], reps: int) -> Compari
     forecasts = results_forecasts(results)
     order = [v.name for v in scenario.all_variants()]
     keys = sorted(forecasts, key=lambda k: (order.index(k[0]), k[1]))
-    runs_rows, series, retention, rules, products = [], [], [], [], []
+    runs_rows, series, retention, rules, products, moves = [], [], [], [], [], []
     for variant, rep in keys:
-        f = forecasts[(variant, rep)]
+        f, curve = forecasts[(variant, rep)]
         numeric = {
             k: v
             for k, v in f.summary.items()
@@ -310,66 +338,34 @@ def _compare(scenario: Scenario, results: list[RunResult], reps: int) -> Compari
         daily.insert(0, "replication", rep)
         daily.insert(0, "variant", variant)
         series.append(daily)
-        curve = f.retention.copy()
+        curve = curve.copy()
         curve.insert(0, "replication", rep)
         curve.insert(0, "variant", variant)
         retention.append(curve)
         table = f.rules.copy()
         table.insert(0, "replication", rep)
-        table.insert(0, "scenario_variant", variant)
+        table.insert(0, "variant", variant)
         rules.append(table)
+        moved = f.transitions.rename_axis(index="from", columns="to").stack()
+        moved = moved[moved > 0].rename("customers").reset_index()
+        moved.insert(0, "replication", rep)
+        moved.insert(0, "variant", variant)
+        moves.append(moved)
         if f.products is not None:
             economics = f.products.copy()
             economics.insert(0, "replication", rep)
-            economics.insert(0, "scenario_variant", variant)
+            economics.insert(0, "variant", variant)
             products.append(economics)
     runs = pd.DataFrame(runs_rows)
     return Comparison(
         scenario=scenario,
         runs=runs,
-        comparison=_paired(runs, order),
+        comparison=paired_differences(runs, order),
         series=pd.concat(series, ignore_index=True),
         retention=pd.concat(retention, ignore_index=True),
         rules=pd.concat(rules, ignore_index=True),
         replications=reps,
         event_logs=variant_logs(forecasts, order),
         products=pd.concat(products, ignore_index=True) if products else None,
+        transitions=pd.concat(moves, ignore_index=True),
     )
-
-
-def _paired(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    kpis = [c for c in runs.columns if c not in ("variant", "replication")]
-    base = runs[runs["variant"] == "base"].set_index("replication")
-    rows = []
-    for variant in [v for v in order if v in set(runs["variant"])]:
-        mine = runs[runs["variant"] == variant].set_index("replication")
-        for kpi in kpis:
-            mean, low, high = interval(mine[kpi].to_numpy(dtype=float))
-            diff = (mine[kpi] - base[kpi]).to_numpy(dtype=float)
-            d_mean, d_low, d_high = interval(diff)
-            base_mean = float(base[kpi].mean())
-            rows.append(
-                {
-                    "variant": variant,
-                    "kpi": kpi,
-                    "mean": mean,
-                    "low": low,
-                    "high": high,
-                    "diff": d_mean if variant != "base" else 0.0,
-                    "diff_low": d_low if variant != "base" else math.nan,
-                    "diff_high": d_high if variant != "base" else math.nan,
-                    "diff_pct": 100 * d_mean / abs(base_mean)
-                    if base_mean and variant != "base"
-                    else math.nan,
-                    "diff_pct_low": 100 * d_low / abs(base_mean)
-                    if base_mean and variant != "base"
-                    else math.nan,
-                    "diff_pct_high": 100 * d_high / abs(base_mean)
-                    if base_mean and variant != "base"
-                    else math.nan,
-                    "significant": bool(
-                        variant != "base" and np.isfinite(d_low) and (d_low > 0 or d_high < 0)
-                    ),
-                }
-            )
-    return pd.DataFrame(rows)

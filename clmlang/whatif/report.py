@@ -1,40 +1,47 @@
 """The what-if report: one self-contained HTML file that works offline.
 
-Charts are drawn with matplotlib as inline SVG (no CDN, no external files); a few lines of
-inline script check that every chart is in the page and mark the document
-(`data-charts-rendered`), which the browser test reads. The sections: a plain-language
-verdict per variant, the KPI table with intervals, retention curves with confidence bands,
-cumulative revenue and profit, customers per stage over time, economics by product role,
-each rule's contribution and ROI, and the sweep curves.
+The sections, in order: the verdict per variant in words (revenue, profit after marketing and
+retention against the base, with intervals), the KPI table with intervals and a legend,
+retention by customer age (Kaplan-Meier), the difference from the base over time for revenue
+and profit, customers per stage and the flows between stages, economics by product role and
+line, each rule against its holdout in every variant, and the sweeps. The verdicts come from
+`verdicts`, the charts are Plotly figures from `charts.figures` (plotly.js inlined once); this
+module lays them out, writes the tables and captions, and the notebook summary
+(`Comparison._repr_html_`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-
-from ..core.page import clean, figure, render_page, svg
+from ..core.charts import chart, plotly_script
+from ..core.page import clean, render_page
 from ..core.statistics import interval
+from .breakdowns import holdout_rules, sweep_kpis
+from .charts import figures
 from .experiment import Comparison
+from .traces import DIRECTION, LABELS
+from .verdicts import change_words, is_share, verdict_css, verdicts
 
-__all__ = ["goal_headline", "output_files", "render_report", "verdicts"]
+__all__ = ["goal_headline", "notebook_summary", "output_files", "render_report", "verdicts"]
 
+# the KPI table's rows (and the command line's), with the words a reader sees
 HEADLINE = [
-    ("revenue", "revenue"),
-    ("gross_profit", "gross profit"),
-    ("profit", "profit after marketing"),
-    ("marketing_cost", "marketing cost"),
-    ("survival_rate", "survival rate"),
-    ("retention_90d", "retention at 90 days"),
-    ("churn_rate", "churn rate"),
-    ("ltv", "LTV"),
-    ("messages", "messages"),
-    ("unsubscribes", "unsubscribes"),
+    (kpi, LABELS[kpi])
+    for kpi in (
+        "revenue",
+        "gross_profit",
+        "profit",
+        "marketing_cost",
+        "survival_rate",
+        "retention_90d",
+        "churn_rate",
+        "ltv",
+        "messages",
+        "unsubscribes",
+    )
 ]
-_LOWER_IS_BETTER = {"marketing_cost", "churn_rate", "unsubscribes"}
 
 
 def goal_headline(comparison: Comparison) -> list[tuple[str, str]]:
@@ -48,286 +55,225 @@ def goal_headline(comparison: Comparison) -> list[tuple[str, str]]:
     ]
 
 
-def _band(ax, frame: pd.DataFrame, x: str, y: str, label: str) -> None:
-    grouped = frame.groupby(x)[y]
-    xs = np.array(sorted(frame[x].unique()))
-    stats = [interval(grouped.get_group(v).to_numpy(dtype=float)) for v in xs]
-    mean = np.array([s[0] for s in stats])
-    low = np.array([s[1] for s in stats])
-    high = np.array([s[2] for s in stats])
-    (line,) = ax.plot(xs, mean, label=label)
-    if np.isfinite(low).any():
-        ax.fill_between(xs, low, high, alpha=0.2, color=line.get_color())
-
-
 def _fmt(value: float, kpi: str) -> str:
     if value is None or not math.isfinite(value):
         return "-"
-    share = kpi.startswith(("retention", "goal_met_", "goal_early_", "goal_late_"))
-    if kpi.endswith(("_rate", "_share_at_end")) or share:
+    if is_share(kpi):
         return f"{value:.1%}"
     return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
-def verdicts(comparison: Comparison) -> dict[str, str]:
-    """A plain-language verdict per variant: revenue change with its interval, and what else
-    changed significantly (profit, survival, churn, unsubscribes)."""
-    table = comparison.comparison
-    out = {}
-    for variant in comparison.variant_names():
-        if variant == "base":
+def _kpi_rows(comparison: Comparison) -> list[dict[str, object]]:
+    """The headline KPIs: each variant's mean with its interval, and its change against the
+    base coloured by whether it is significant and good (KPIs without a better direction,
+    such as messages, are never coloured)."""
+    table = comparison.comparison.set_index(["variant", "kpi"])
+    kpis = set(comparison.comparison["kpi"])
+    rows = []
+    for kpi, name in HEADLINE + goal_headline(comparison):
+        if kpi not in kpis:
             continue
-        rows = table[table["variant"] == variant].set_index("kpi")
-        rev = rows.loc["revenue"]
-        if math.isfinite(rev["diff_pct_low"]):
-            head = (
-                f"{rev['diff_pct']:+.1f}% revenue [{rev['diff_pct_low']:.1f}, "
-                f"{rev['diff_pct_high']:.1f}]"
+        cells = []
+        for variant in comparison.variant_names():
+            row = table.loc[(variant, kpi)]
+            spread = ""
+            if math.isfinite(row["low"]):
+                spread = f"{_fmt(row['low'], kpi)} to {_fmt(row['high'], kpi)}"
+            cell = {"value": _fmt(row["mean"], kpi), "spread": spread, "change": None, "css": ""}
+            if variant != "base" and math.isfinite(row["diff"]):
+                cell["change"] = change_words(row, kpi).replace("95% interval ", "")
+                good = (row["diff"] > 0) == (DIRECTION.get(kpi, 1) > 0)
+                judged = row["significant"] and (kpi in DIRECTION or kpi.startswith("goal_met_"))
+                cell["css"] = ("up" if good else "down") if judged else "flat"
+            cells.append(cell)
+        rows.append({"label": name, "cells": cells})
+    return rows
+
+
+def _economics_rows(comparison: Comparison) -> list[dict[str, object]]:
+    """Economics by product role and line: a row per role and line (and all products), a
+    cell per variant with its contribution and revenue, means over the replications."""
+    table = comparison.products
+    if table is None or table.empty:
+        return []
+    whole = table[(table["period"] == "total") & table["level"].isin(["role", "line", "total"])]
+    means = whole.groupby(["level", "name", "variant"], sort=False)[
+        ["revenue", "contribution"]
+    ].mean()
+    rows = []
+    for level in ("role", "line", "total"):
+        for name in dict.fromkeys(whole.loc[whole["level"] == level, "name"]):
+            cells = []
+            for variant in comparison.variant_names():
+                key = (level, name, variant)
+                found = key in means.index
+                cells.append(
+                    {
+                        "value": _fmt(means.loc[key, "contribution"], "") if found else "-",
+                        "detail": f"revenue {_fmt(means.loc[key, 'revenue'], '')}" if found else "",
+                    }
+                )
+            kind = "all products" if level == "total" else level
+            rows.append({"level": kind, "name": "" if level == "total" else name, "cells": cells})
+    return rows
+
+
+def _rule_rows(comparison: Comparison) -> list[dict[str, object]]:
+    """Each rule (and arm) that fired in some variant: a cell per variant with its incremental
+    revenue against the holdout and the interval over replications (or `no holdout`), then
+    sends, cost and ROI; means over replications."""
+    rules = comparison.rules
+    if rules.empty:
+        return []
+    fired = rules.groupby(["rule", "arm"], sort=False)["fired"].sum()
+    groups = rules.groupby(["rule", "arm", "variant"], sort=False)
+    rows = []
+    for rule, arm in fired[fired > 0].index:
+        cells = []
+        for variant in comparison.variant_names():
+            if (rule, arm, variant) not in groups.groups:
+                cells.append({"value": "-", "detail": ""})
+                continue
+            group = groups.get_group((rule, arm, variant))
+            mean, low, high = interval(group["incremental_revenue"].to_numpy(dtype=float))
+            if group["holdout"].max() == 0:
+                value = "no holdout"
+            elif math.isfinite(low):
+                value = f"{mean:,.0f} ({low:,.0f} to {high:,.0f})"
+            else:
+                value = _fmt(mean, "")
+            detail = (
+                f"sent {group['sent'].mean():,.0f}, cost {group['cost'].mean():,.0f}, "
+                f"ROI {_fmt(float(group['roi'].mean()), '')}"
             )
-        else:
-            head = f"{rev['diff_pct']:+.1f}% revenue (one replication: no interval)"
-        if not rev["significant"]:
-            head += ", not significant"
-        notes = []
-        for kpi, more, fewer in (
-            ("profit", "more profit", "less profit"),
-            ("survival_rate", "more customers come back", "fewer customers come back"),
-            ("churn_rate", "more churn", "less churn"),
-            ("unsubscribes", "more unsubscribes", "fewer unsubscribes"),
-        ):
-            if kpi in rows.index and rows.loc[kpi, "significant"]:
-                notes.append(more if rows.loc[kpi, "diff"] > 0 else fewer)
-        loyal = _loyal_note(comparison, variant)
-        if loyal:
-            notes.append(loyal)
-        out[variant] = ", ".join([head, *notes])
-    return out
+            cells.append({"value": value, "detail": detail})
+        rows.append({"label": rule if arm == "-" else f"{rule} / {arm}", "cells": cells})
+    return rows
 
 
-def _loyal_note(comparison: Comparison, variant: str) -> str | None:
-    """Customers in the later half of the stages at the end, against the base."""
-    series = comparison.series
-    stage_cols = [c for c in series.columns if c.startswith("stage:") and c != "stage:(none)"]
-    if len(stage_cols) < 2:
-        return None
-    late = stage_cols[len(stage_cols) // 2 :]
-    last_day = series["day"].max()
-    end = series[series["day"] == last_day]
-    count = end[late].sum(axis=1)
-    base = count[end["variant"] == "base"].to_numpy()
-    mine = count[end["variant"] == variant].to_numpy()
-    if base.size != mine.size or base.size < 2:
-        return None
-    _, low, high = interval(mine - base)
-    names = ", ".join(c.split(":", 1)[1] for c in late)
-    if low > 0:
-        return f"more customers in {names}"
-    if high < 0:
-        return f"fewer customers in {names}"
-    return None
+def _rules_caption(comparison: Comparison) -> str:
+    """What the rules chart shows, and the rules it cannot (no holdout), by name."""
+    if comparison.rules.empty:
+        return "The spec has no rules."
+    with_one, without = holdout_rules(comparison)
+    fired = comparison.rules.groupby("rule", sort=False)["fired"].sum()
+    fired = set(fired[fired > 0].index)
+    everywhere = [r for r in dict.fromkeys(comparison.rules["rule"]) if r not in with_one]
+    if not with_one:
+        names = [r for r in everywhere if r in fired]
+        return (
+            "No rule has a holdout in any variant, so no incremental revenue can be measured"
+            + (f" (rules that fired: {', '.join(names)})." if names else ".")
+            + " Give a rule a holdout (`holdout 10%`) to see what it adds."
+        )
+    words = [
+        "Each rule's incremental revenue against its holdout (revenue within the rule's window, "
+        "treated minus held-out customers), mean over replications with its 95% interval."
+    ]
+    listed = [r for r in everywhere if r in fired]
+    if listed:
+        words.append(f"Rules without a holdout, not drawn: {', '.join(listed)}.")
+    for variant, names in without.items():
+        extra = [r for r in names if r in with_one and r in fired]
+        if extra:
+            words.append(f"Without a holdout in {variant}: {', '.join(extra)}.")
+    return " ".join(words)
+
+
+def _chart_captions(comparison: Comparison) -> dict[str, str]:
+    days = comparison.scenario.settings.days
+    captions = {
+        "retention": (
+            "Share of customers still buying N days or more after their first purchase "
+            "(Kaplan-Meier: a customer silent for the churn window counts as gone; one still "
+            "buying is followed only as far as seen, so customers acquired late do not pull "
+            "the curve down). The curve stops where fewer than 20 customers were observed "
+            f"that long (the run is {days} days). Bands: 95% over replications."
+        ),
+        "revenue_difference": (
+            "Cumulative revenue of each variant minus the base's, replication by replication "
+            "(the base is the line at 0); band: 95% interval."
+        ),
+        "profit_difference": (
+            "Cumulative profit after marketing (gross profit - marketing cost) of each variant "
+            "minus the base's; band: 95% interval."
+        ),
+        "stages": (
+            "Customers per stage on the last day, the base (outlined) and each variant (hatched) "
+            "side by side; error bars: 95% interval."
+        ),
+        "flows": (
+            "Customers moving between stages over the whole run (transitions.csv, mean over "
+            "replications): pick the variant in the menu."
+        ),
+        "rules": _rules_caption(comparison),
+        "roles": (
+            "Contribution (gross profit - marketing cost) by product role and by product line; "
+            "error bars: 95% interval."
+        ),
+    }
+    for n, sweep in enumerate(comparison.scenario.sweeps):
+        values = [f"{sweep.label}={v}" for v in sweep.values]
+        moved = sweep_kpis(comparison, values)
+        text = (
+            f"Sweep of {sweep.key}: each KPI it moves, its change against the base by value "
+            "(paired run by run; 95% error bars), the base dashed at 0, the best value starred."
+            if moved
+            else f"Sweep of {sweep.key}: no KPI differs between its values (revenue and profit "
+            "shown)."
+        )
+        captions["sweep" if n == 0 else f"sweep-{n + 1}"] = text
+    return captions
 
 
 def render_report(comparison: Comparison) -> str:
     """The report as one HTML document (`templates/report.html`)."""
     sc = comparison.scenario
-    rules = _rule_rows(comparison)
+    captions = _chart_captions(comparison)
+    charts = {k: chart(f, k, captions[k]) for k, f in figures(comparison).items()}
+    with_one, _ = holdout_rules(comparison)
     return render_page(
         "clmlang.whatif",
         "report.html",
+        plotly=plotly_script(),
         path=sc.path,
         variants=comparison.variant_names(),
         replications=comparison.replications,
         customers=f"{sc.settings.customers:,}",
         days=sc.settings.days,
         seed=sc.settings.seed,
-        verdicts=[
-            {"variant": variant, "text": text, "css": _verdict_css(text)}
-            for variant, text in verdicts(comparison).items()
-        ],
+        verdicts=_verdict_items(comparison),
         kpis=_kpi_rows(comparison),
-        retention_chart=_retention_chart(comparison),
-        cumulative_chart=_cumulative_chart(comparison),
-        stage_chart=_stage_chart(comparison),
-        roles=_role_rows(comparison),
-        rules=rules,
-        rules_chart=_rules_chart(comparison) if rules else None,
-        sweep_charts=_sweep_charts(comparison) if sc.sweeps else [],
+        charts=charts,
+        sweeps=[v for k, v in charts.items() if k.startswith("sweep")],
+        economics=_economics_rows(comparison),
+        rules=_rule_rows(comparison),
+        rules_note=None if with_one else captions["rules"],
     )
 
 
-def _role_rows(comparison: Comparison) -> list[dict[str, str]]:
-    """Economics by product role, per variant: the whole run's products.csv rows at the
-    role level (and the total), each a mean over the replications."""
-    table = comparison.products
-    if table is None or table.empty:
-        return []
-    whole = table[(table["period"] == "total") & table["level"].isin(["role", "total"])]
-    columns = ["revenue", "gross_profit", "marketing_cost", "contribution", "purchases"]
-    means = whole.groupby(["scenario_variant", "name"], sort=False)[columns].mean()
-    rows = []
-    for variant in comparison.variant_names():
-        for (v, name), row in means.iterrows():
-            if v == variant:
-                cells = {c: _fmt(float(row[c]), c) for c in columns}
-                rows.append({"variant": variant, "role": name, **cells})
-    return rows
-
-
-def _verdict_css(text: str) -> str:
-    if "not significant" in text:
-        return "flat"
-    return "up" if "+" in text.split("%")[0] else "down"
-
-
-def _kpi_rows(comparison: Comparison) -> list[dict[str, object]]:
-    """The headline KPIs: each variant's mean, and its change against the base coloured by
-    whether it is significant and good."""
-    table = comparison.comparison
-    rows = []
-    for kpi, label in HEADLINE + goal_headline(comparison):
-        if kpi not in set(table["kpi"]):
-            continue
-        cells = []
-        for variant in comparison.variant_names():
-            row = table[(table["variant"] == variant) & (table["kpi"] == kpi)].iloc[0]
-            cell = {"value": _fmt(row["mean"], kpi), "change": None, "css": None}
-            if variant != "base" and math.isfinite(row["diff_pct"]):
-                good = (row["diff"] > 0) != (kpi in _LOWER_IS_BETTER)
-                cell["css"] = "flat" if not row["significant"] else ("up" if good else "down")
-                cell["change"] = f"{row['diff_pct']:+.1f}%"
-            cells.append(cell)
-        rows.append({"label": label, "cells": cells})
-    return rows
-
-
-def _retention_chart(comparison: Comparison) -> str:
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for variant in comparison.variant_names():
-        frame = comparison.retention[comparison.retention["variant"] == variant]
-        _band(ax, frame, "age_days", "retention", variant)
-    ax.set_xlabel("days since the first purchase")
-    ax.set_ylabel("bought again since (rolling retention)")
-    ax.legend(fontsize=8)
-    return figure(svg(fig), "Retention by customer age, mean and 95% band over replications")
-
-
-def _cumulative_chart(comparison: Comparison) -> str:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    series = comparison.series.copy()
-    series = series.sort_values(["variant", "replication", "day"])
-    for column, ax, title in (
-        ("revenue", axes[0], "cumulative revenue"),
-        ("profit", axes[1], "cumulative profit"),
-    ):
-        series[f"cum_{column}"] = series.groupby(["variant", "replication"])[column].cumsum()
-        for variant in comparison.variant_names():
-            _band(ax, series[series["variant"] == variant], "day", f"cum_{column}", variant)
-        ax.set_title(title)
-        ax.set_xlabel("day")
-    axes[0].legend(fontsize=8)
-    return figure(svg(fig), "Cumulative revenue and profit after marketing, 95% bands")
-
-
-def _stage_chart(comparison: Comparison) -> str:
-    series = comparison.series
-    stage_cols = [c for c in series.columns if c.startswith("stage:")]
-    variants = comparison.variant_names()[:6]
-    fig, axes = plt.subplots(1, len(variants), figsize=(4 * len(variants), 3.5), squeeze=False)
-    for ax, variant in zip(axes[0], variants, strict=False):
-        mean = series[series["variant"] == variant].groupby("day")[stage_cols].mean()
-        ax.stackplot(mean.index, mean.to_numpy().T, labels=[c.split(":", 1)[1] for c in stage_cols])
-        ax.set_title(variant, fontsize=10)
-        ax.set_xlabel("day")
-    axes[0][0].legend(fontsize=7, loc="upper left")
-    return figure(svg(fig), "Customers per stage over time (mean over replications)")
-
-
-def _rule_summary(comparison: Comparison) -> pd.DataFrame:
-    """Each rule (and variant) of the base scenario: mean sends, cost, revenue, incremental
-    revenue against its holdout, and ROI over replications."""
-    rules = comparison.rules
-    if rules.empty:
-        return rules
-    base = rules[rules["scenario_variant"] == "base"]
-    return (
-        base.groupby(["rule", "variant"], sort=False)
-        .agg(
-            sent=("sent", "mean"),
-            cost=("cost", "mean"),
-            revenue=("revenue", "mean"),
-            incremental=("incremental_revenue", "mean"),
-            roi=("roi", "mean"),
-        )
-        .reset_index()
-    )
-
-
-def _rule_rows(comparison: Comparison) -> list[dict[str, str]]:
-    summary = _rule_summary(comparison)
-    if summary.empty:
-        return []
+def _verdict_items(comparison: Comparison) -> list[dict[str, str]]:
     return [
-        {
-            "rule": row.rule,
-            "variant": row.variant,
-            "sent": f"{row.sent:,.0f}",
-            "cost": f"{row.cost:,.0f}",
-            "revenue": f"{row.revenue:,.0f}",
-            "incremental": _fmt(row.incremental, ""),
-            "roi": _fmt(row.roi, ""),
-        }
-        for row in summary.itertuples()
+        {"variant": v, "text": text, "css": verdict_css(comparison, v)}
+        for v, text in verdicts(comparison).items()
     ]
 
 
-def _rules_chart(comparison: Comparison) -> str:
-    summary = _rule_summary(comparison)
-    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(summary))))
-    labels = [
-        f"{r}" + (f" / {v}" if v != "-" else "")
-        for r, v in zip(summary["rule"], summary["variant"], strict=True)
-    ]
-    values = summary["incremental"].fillna(0).to_numpy()
-    ax.barh(labels, values, color=["#1a7f37" if v >= 0 else "#b42318" for v in values])
-    ax.invert_yaxis()
-    ax.set_xlabel("incremental revenue against the holdout (base scenario)")
-    return figure(svg(fig), "Each rule's incremental revenue (rules without a holdout: none)")
-
-
-def _sweep_charts(comparison: Comparison) -> list[str]:
-    out = []
-    runs = comparison.runs
-    for sweep in comparison.scenario.sweeps:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-        for ax, kpi in zip(axes, ("revenue", "profit"), strict=True):
-            xs, means, lows, highs = [], [], [], []
-            for value in sweep.values:
-                frame = runs[runs["variant"] == f"{sweep.label}={value}"]
-                mean, low, high = interval(frame[kpi].to_numpy(dtype=float))
-                xs.append(value)
-                means.append(mean)
-                lows.append(low)
-                highs.append(high)
-            positions = (
-                np.arange(len(xs))
-                if any(isinstance(x, str) for x in xs)
-                else np.array(xs, dtype=float)
-            )
-            ax.plot(positions, means, marker="o")
-            if np.isfinite(lows).any():
-                ax.fill_between(positions, lows, highs, alpha=0.2)
-            ax.set_xticks(positions, [str(x) for x in xs])
-            ax.set_xlabel(sweep.key)
-            ax.set_title(kpi)
-        out.append(figure(svg(fig), f"Sweep of {sweep.key}: where the curve turns, burnout starts"))
-    return out
+def notebook_summary(comparison: Comparison) -> str:
+    """The verdicts and the KPI table with intervals, as compact HTML for a notebook."""
+    return render_page(
+        "clmlang.whatif",
+        "summary.html",
+        variants=comparison.variant_names(),
+        replications=comparison.replications,
+        verdicts=_verdict_items(comparison),
+        kpis=_kpi_rows(comparison),
+    )
 
 
 def output_files(comparison: Comparison) -> dict[str, str]:
     """`comparison.csv`, `products.csv`, `summary.json` and `report.html`, built in
     memory."""
-    import json
-
     table = comparison.comparison
     summary: dict[str, object] = {
         "scenario": comparison.scenario.path,

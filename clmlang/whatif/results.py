@@ -1,18 +1,29 @@
-"""A scenario's runs as forecasts: shards of a split population merged into one run, and the
-event logs of each variant's first replication, side by side."""
+"""A scenario's runs as forecasts: shards of a split population merged into one run, each
+run's censoring-aware retention curve, the event logs of each variant's first replication
+side by side, and the paired differences of the KPIs against the base."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ..core.statistics import interval
 from ..simulation.engine import Run
-from ..simulation.metrics import Forecast, forecast
+from ..simulation.lifetime import churn_window, retention_by_age
+from ..simulation.metrics import Forecast, _history, forecast
 
-__all__ = ["RunResult", "forecasts", "merge_runs", "variant_logs"]
+__all__ = [
+    "RunResult",
+    "forecasts",
+    "merge_runs",
+    "paired_differences",
+    "retention_curve",
+    "variant_logs",
+]
 
 
 @dataclass
@@ -22,6 +33,19 @@ class RunResult:
     shard: int
     run: Run | None  # set for shards of a split population, merged later
     forecast: Forecast | None
+    retention: pd.DataFrame | None = None  # retention_curve(run), with the forecast
+
+
+def retention_curve(run: Run) -> pd.DataFrame:
+    """age_days, retention, at_risk: the run's Kaplan-Meier retention by customer age
+    (simulation.lifetime.retention_by_age), at up to 60 ages from 0 to the horizon."""
+    log = run.recorder.purchases.arrays()
+    order = np.lexsort((log["time"], log["customer"]))
+    first, last, _ = _history(run, log["customer"][order], log["time"][order])
+    days = run.days
+    ages = np.unique(np.linspace(0, max(days - 1, 0), num=min(days, 60)).round().astype(int))
+    share, at_risk = retention_by_age(first, last, days, churn_window(run), ages)
+    return pd.DataFrame({"age_days": ages, "retention": share, "at_risk": at_risk})
 
 
 def merge_runs(runs: list[Run]) -> Run:
@@ -88,27 +112,31 @@ def merge_runs(runs: list[Run]) -> Run:
     )
 
 
-def forecasts(results: list[RunResult]) -> dict[tuple[str, int], Forecast]:
-    out: dict[tuple[str, int], Forecast] = {}
+def forecasts(
+    results: list[RunResult],
+) -> dict[tuple[str, int], tuple[Forecast, pd.DataFrame]]:
+    """Each (variant, replication)'s forecast and retention curve, a split population's
+    shards merged first."""
+    out: dict[tuple[str, int], tuple[Forecast, pd.DataFrame]] = {}
     shards: dict[tuple[str, int], list[RunResult]] = {}
     for r in results:
         if r.forecast is not None:
-            out[(r.variant, r.replication)] = r.forecast
+            out[(r.variant, r.replication)] = (r.forecast, r.retention)  # type: ignore[assignment]
         else:
             shards.setdefault((r.variant, r.replication), []).append(r)
     for key, parts in shards.items():
         parts.sort(key=lambda p: p.shard)
         merged = merge_runs([p.run for p in parts])  # type: ignore[misc]
-        out[key] = forecast(merged, logs=merged.recorder.logs)
+        out[key] = (forecast(merged, logs=merged.recorder.logs), retention_curve(merged))
     return out
 
 
 def variant_logs(
-    forecasts: dict[tuple[str, int], Forecast], order: list[str]
+    forecasts: dict[tuple[str, int], tuple[Forecast, pd.DataFrame]], order: list[str]
 ) -> dict[str, pd.DataFrame] | None:
     """The logs each variant's first replication kept, one table per log, the scenario's
     variant as the first column (`scenario_variant`), variants in the scenario's order."""
-    kept = [(v, forecasts[(v, 0)].event_logs) for v in order if (v, 0) in forecasts]
+    kept = [(v, forecasts[(v, 0)][0].event_logs) for v in order if (v, 0) in forecasts]
     if not kept or any(logs is None for _, logs in kept):
         return None
     out = {}
@@ -120,3 +148,44 @@ def variant_logs(
             parts.append(frame)
         out[name] = pd.concat(parts, ignore_index=True)
     return out
+
+
+def paired_differences(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Per variant and KPI: the mean with its 95% interval, and the difference against the
+    base paired by replication (common random numbers), with its interval, in % of the base,
+    and whether it is significant (the interval excludes 0)."""
+    kpis = [c for c in runs.columns if c not in ("variant", "replication")]
+    base = runs[runs["variant"] == "base"].set_index("replication")
+    rows = []
+    for variant in [v for v in order if v in set(runs["variant"])]:
+        mine = runs[runs["variant"] == variant].set_index("replication")
+        for kpi in kpis:
+            mean, low, high = interval(mine[kpi].to_numpy(dtype=float))
+            diff = (mine[kpi] - base[kpi]).to_numpy(dtype=float)
+            d_mean, d_low, d_high = interval(diff)
+            base_mean = float(base[kpi].mean())
+            rows.append(
+                {
+                    "variant": variant,
+                    "kpi": kpi,
+                    "mean": mean,
+                    "low": low,
+                    "high": high,
+                    "diff": d_mean if variant != "base" else 0.0,
+                    "diff_low": d_low if variant != "base" else math.nan,
+                    "diff_high": d_high if variant != "base" else math.nan,
+                    "diff_pct": 100 * d_mean / abs(base_mean)
+                    if base_mean and variant != "base"
+                    else math.nan,
+                    "diff_pct_low": 100 * d_low / abs(base_mean)
+                    if base_mean and variant != "base"
+                    else math.nan,
+                    "diff_pct_high": 100 * d_high / abs(base_mean)
+                    if base_mean and variant != "base"
+                    else math.nan,
+                    "significant": bool(
+                        variant != "base" and np.isfinite(d_low) and (d_low > 0 or d_high < 0)
+                    ),
+                }
+            )
+    return pd.DataFrame(rows)
