@@ -168,3 +168,31 @@ def test_excerpt_selectors():
     assert excerpt("specs/clinic.clm", "program").startswith("# Clinic group") and clinic
     with pytest.raises(AssertionError, match="no `stage nowhere`"):
         excerpt("specs/clinic.clm", "stage nowhere")
+
+
+def test_notebook_walk_through_names_what_exists():
+    """docs/api.md's notebook walk-through (the ```python block after `<!-- notebook:
+    forecast -->`) parses, and every name it uses exists: `clmlang.X` is public, the spec
+    file is there, `forecast.X` is a Forecast member and each chart it asks for is one."""
+    import ast
+    import dataclasses
+
+    from clmlang.simulation.charts import CHARTS
+
+    text = (ROOT / "docs" / "api.md").read_text()
+    match = re.search(r"^<!-- notebook: forecast -->\n```python\n(.*?)^```$", text, re.M | re.S)
+    assert match, "docs/api.md has no notebook walk-through"
+    tree = ast.parse(match.group(1))
+    members = {f.name for f in dataclasses.fields(clmlang.Forecast)} | set(dir(clmlang.Forecast))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id == "clmlang":
+                assert node.attr in clmlang.__all__, node.attr
+            if node.value.id == "forecast":
+                assert node.attr in members, node.attr
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "plot":
+            assert all(isinstance(a, ast.Constant) and a.value in CHARTS for a in node.args)
+        if isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "charts":
+            assert node.slice.value in CHARTS  # type: ignore[attr-defined]
+        if isinstance(node, ast.Constant) and str(node.value).endswith(".clm"):
+            assert (ROOT / node.value).is_file(), node.value

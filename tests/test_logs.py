@@ -109,7 +109,7 @@ def test_purchases_add_up_to_the_forecast(clinic) -> None:
     assert purchases["date"].min() == pd.Timestamp(daily["date"].iloc[0])
     assert purchases["date"].max() <= pd.Timestamp(daily["date"].iloc[-1])
     assert purchases["date"].is_monotonic_increasing
-    per_day = purchases.groupby(purchases["date"].dt.strftime("%Y-%m-%d")).size()
+    per_day = purchases.groupby("date").size()  # both dates are datetimes
     assert (per_day == daily.set_index("date")["purchases"][per_day.index]).all()
     credited = purchases.dropna(subset=["rule"]).groupby("rule", observed=True)["amount"].sum()
     rules = clinic.rules.groupby("rule")["revenue"].sum()
@@ -144,7 +144,7 @@ STATUS_COUNTERS = {
     [("clinic", {"delivered", "held_out", "not_reachable"}), ("ecommerce", {"control"})],
 )
 def test_messages_agree_with_the_rule_counters(name: str, present: set, request) -> None:
-    """Per rule and variant, the rows of each status are what rules.csv counts (the clinic
+    """Per rule and arm, the rows of each status are what rules.csv counts (the clinic
     has holdouts and customers without consent, the e-commerce spec a control group)."""
     forecast = request.getfixturevalue(name)
     messages = forecast.logs()["messages"]

@@ -12,15 +12,23 @@ area under the estimated share of customers still buying after t days, up to the
 span seen (censoring-aware; short runs make it a lower bound). `lifetime_observed_days` is
 the plain mean of the spans seen so far, biased short by the customers still buying.
 
-`retention_by_age` is the same Kaplan-Meier estimate as a curve: the share of customers
-still buying `age` days or more after their first purchase, read only from customers observed
-that long (it stops where fewer than `MIN_AT_RISK` of them are left), where the plain rolling
-retention falls to 0 at the horizon because late customers cannot have come back yet.
+`still_buying` is the estimated curve itself, one row per day since the first purchase: the
+Kaplan-Meier share of customers whose span is longer than that many days, with Greenwood's
+95% interval. A customer still buying at the end counts only up to the span seen (the right
+censoring), so customers acquired late, who cannot have come back yet, do not pull the curve
+down.
+
+`retention_by_age` reads the same estimate at given ages (the what-if's retention): the
+share of customers still buying `age` days or more after their first purchase, read only
+from customers observed that long (it stops where fewer than `MIN_AT_RISK` of them are
+left), where the plain rolling retention falls to 0 at the horizon because late customers
+cannot have come back yet.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .engine import Run
 
@@ -31,6 +39,7 @@ __all__ = [
     "lifetime_kpis",
     "restricted_mean",
     "retention_by_age",
+    "still_buying",
 ]
 
 DEFAULT_CHURN_DAYS = 90.0
@@ -71,6 +80,44 @@ def lifetime_kpis(first: np.ndarray, last: np.ndarray, days: int, churn_days: fl
         "lifetime_days": round(restricted_mean(span, ended), 6),
         "lifetime_observed_days": round(float(span.mean()), 6),
     }
+
+
+def still_buying(first: np.ndarray, last: np.ndarray, days: int, churn_days: float) -> pd.DataFrame:
+    """The Kaplan-Meier curve of the span (see the module docstring): for each whole day t
+    from 0 to the longest span seen (at most `days - churn_days`, the longest span that can be
+    seen to end), `still_buying` (the share with a span longer than t),
+    `low` and `high` (Greenwood's 95% interval, clipped to [0, 1]) and `at_risk` (customers
+    whose span is known to reach t: the ones observed that long). `first`, `last`: each
+    customer's first and last purchase (NaN and -inf for customers without one)."""
+    buyers = np.isfinite(first)
+    columns = ("days", "still_buying", "low", "high", "at_risk")
+    if not buyers.any():
+        empty = (np.int64, np.float64, np.float64, np.float64, np.int64)
+        return pd.DataFrame({c: np.zeros(0, d) for c, d in zip(columns, empty, strict=True)})
+    span = (last - first)[buyers]
+    ended = last[buyers] < days - churn_days
+    # past `days - churn_days` no span can be seen to end: the curve stops there
+    grid = np.arange(int(np.floor(max(0.0, min(span.max(), days - churn_days)))) + 1)
+    ordered = np.sort(span)
+    times, deaths = np.unique(span[ended], return_counts=True)
+    at_event = span.size - np.searchsorted(ordered, times, side="left")  # span >= time
+    survival_at = np.cumprod(1.0 - deaths / at_event)
+    with np.errstate(divide="ignore"):  # the last customer ending: no variance left to add
+        term = np.where(at_event > deaths, deaths / (at_event * (at_event - deaths)), 0.0)
+    variance_at = survival_at**2 * np.cumsum(term)
+    k = np.searchsorted(times, grid, side="right") - 1  # the last event time <= each day
+    survival = np.where(k >= 0, survival_at[np.maximum(k, 0)] if times.size else 1.0, 1.0)
+    se = np.where(k >= 0, np.sqrt(variance_at[np.maximum(k, 0)]) if times.size else 0.0, 0.0)
+    at_risk = span.size - np.searchsorted(ordered, grid, side="left")
+    return pd.DataFrame(
+        {
+            "days": grid,
+            "still_buying": survival,
+            "low": np.clip(survival - 1.96 * se, 0.0, 1.0),
+            "high": np.clip(survival + 1.96 * se, 0.0, 1.0),
+            "at_risk": at_risk.astype(np.int64),
+        }
+    )
 
 
 def retention_by_age(

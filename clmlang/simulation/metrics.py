@@ -31,11 +31,13 @@ import pandas as pd
 from ..core.statistics import welch
 from .acquisition import cac_payback, funnel
 from .cohorts import cohorts as cohort_table
+from .counts import DAILY_COUNTS, FLOAT_COUNTS, as_written
+from .counts import count as _count
 from .economics import check_kpis, products_table
 from .engine import Run
 from .engine.prospects import FUNNEL_DAILY
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
-from .lifetime import churn_window, lifetime_kpis
+from .lifetime import churn_window, lifetime_kpis, still_buying
 from .logs import event_logs, write_outputs
 from .rule_effects import rule_effects
 from .silent_rules import silent_rules
@@ -56,7 +58,7 @@ class Forecast:
     stages: pd.DataFrame
     transitions: pd.DataFrame
     cohorts: pd.DataFrame
-    rules: pd.DataFrame
+    rules: pd.DataFrame  # one row per rule arm (`arm`: its A/B variant, `-` without)
     retention: pd.DataFrame  # age_days, retention: the rolling retention curve
     trace: list[tuple[float, str, str]] | None = None
     event_logs: dict[str, pd.DataFrame] | None = None  # kept when simulated with logs=True
@@ -66,6 +68,25 @@ class Forecast:
     goals: pd.DataFrame | None = None
     # revenue, profit, costs and customers by product, line and role, monthly and in total
     products: pd.DataFrame | None = None
+    # days, still_buying, low, high, at_risk: the Kaplan-Meier share of customers still
+    # buying that many days after their first purchase (clmlang.simulation.lifetime)
+    lifetime: pd.DataFrame | None = None
+
+    def _repr_html_(self) -> str:
+        """The compact summary a notebook shows: headline figures, customers per stage at
+        the end, each rule's firings and effect (clmlang.simulation.overview)."""
+        from .overview import overview_html
+
+        return overview_html(self)
+
+    def plot(self, name: str | None = None):
+        """The chart `name` as a Plotly figure (`revenue`, `stages`, `retention`, `flows`,
+        `rules`, `roles`: clmlang.simulation.charts), or with no name a dict of every chart
+        this forecast has something for. KeyError for an unknown name or a chart with
+        nothing to show (`rules` without a holdout, `roles` without product roles)."""
+        from .charts import figure, figures
+
+        return figures(self) if name is None else figure(self, name)
 
     def logs(self) -> dict[str, pd.DataFrame]:
         """The run's `purchases` and `messages` logs (see clmlang.simulation.logs); raises
@@ -78,14 +99,19 @@ class Forecast:
         """Every output file's name and text (built in memory, then written at once)."""
         return {
             "summary.json": json.dumps(self.summary, indent=2, sort_keys=False) + "\n",
-            "daily.csv": self.daily.to_csv(index=False, float_format="%.6g"),
+            "daily.csv": as_written(self.daily, FLOAT_COUNTS).to_csv(
+                index=False, float_format="%.6g"
+            ),
             "stages.csv": self.stages.to_csv(index=False),
             "segments.csv": (
                 self.segments if self.segments is not None else _segment_table(np.zeros((0, 0)), [])
             ).to_csv(index=False),
             "transitions.csv": self.transitions.to_csv(float_format="%.6g"),
             "cohorts.csv": self.cohorts.to_csv(index=False, float_format="%.6g"),
-            "rules.csv": self.rules.to_csv(index=False, float_format="%.6g"),
+            # the file keeps its number format for counts
+            "rules.csv": as_written(self.rules, FLOAT_COUNTS).to_csv(
+                index=False, float_format="%.6g"
+            ),
             "goals.csv": (
                 self.goals
                 if self.goals is not None
@@ -151,6 +177,8 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     kept = event_logs(run) if logs else None
     segments = _segment_table(rec.segment_counts, [s.name for s in policy.segments])
     products = products_table(run)
+    first, last, _ = _history(run, cust, time)
+    lifetime = still_buying(first, last, days, churn_window(run))
     return Forecast(
         summary,
         daily,
@@ -164,6 +192,7 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
         segments,
         goal_table(policy, windows),
         products,
+        lifetime,
     )
 
 
@@ -221,7 +250,7 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
     d = rec.daily
     start = dt.date.fromisoformat(run.market.start_date)
     frame = pd.DataFrame({"day": np.arange(days)})
-    frame["date"] = [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
+    frame["date"] = pd.Timestamp(start) + pd.to_timedelta(np.arange(days), unit="D")
     frame["customers"] = d["customers"].astype(np.int64)
     frame["alive"] = d["alive"].astype(np.int64)
     before = np.flatnonzero(run.state.prior_purchases > 0)
@@ -233,21 +262,21 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
     else:
         frame["active"] = _active(cust, time, days)
     for key in DAILY_FLOWS:
-        frame[key] = d[key]
+        frame[key] = _count(d[key]) if key in DAILY_COUNTS else d[key]
     gross = d["revenue"] - d["cost_of_goods"] - d["rewards"]
     frame["gross_profit"] = gross
     marketing = d["message_cost"] + d["acquisition_cost"]
     frame["marketing_cost"] = marketing
     frame["profit"] = gross - marketing
     for i, channel in enumerate(policy.channels):
-        frame[f"messages_{channel.name}"] = rec.channel_messages[:, i]
+        frame[f"messages_{channel.name}"] = _count(rec.channel_messages[:, i])
         frame[f"cost_{channel.name}"] = rec.channel_cost[:, i]
         if run.market.channel(channel.name).max_wait_days > 0:  # a channel with a queue
             frame[f"backlog_{channel.name}"] = rec.channel_backlog[:, i]
             frame[f"expired_{channel.name}"] = rec.channel_expired[:, i]
             frame[f"waited_days_{channel.name}"] = rec.channel_waited[:, i]
     for key in DAILY_MARKETING:
-        frame[key] = d[key]
+        frame[key] = _count(d[key]) if key in DAILY_COUNTS else d[key]
     for e, event in enumerate(policy.events):  # behavioural events, when the spec has any
         frame[f"events_{event.name}"] = rec.event_counts[:, e]
     if rec.funnel is not None:  # the market has prospects (engine/prospects.py)

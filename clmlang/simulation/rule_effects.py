@@ -8,15 +8,32 @@ import pandas as pd
 from ..core.statistics import bootstrap_difference, too_small
 from .engine import Run
 
-__all__ = ["rule_effects"]
+__all__ = ["RULE_NUMBERS", "rule_effects"]
+
+# rules.csv's columns that are money, rates or days; the other numbers are counts
+RULE_NUMBERS = (
+    "window_days",
+    "cost",
+    "revenue",
+    "profit",
+    "roi",
+    "revenue_per_eligible",
+    "holdout_revenue_per_eligible",
+    "conversion",
+    "holdout_conversion",
+    "incremental_revenue_per_eligible",
+    "incremental_low",
+    "incremental_high",
+    "incremental_revenue",
+)
 
 
 def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
     """rules.csv: each rule arm's counters (`arm`: the rule's variant, `-` for a rule without
-    variants), and its revenue and conversion within the rule's window against its holdout's,
-    with the incremental revenue's 95% percentile-bootstrap interval (empty, and `too_small`
-    true, when the holdout is too small to tell). `cust`,
-    `time` and `revenue` are the run's purchases, sorted by customer then time.
+    variants; integers), and its revenue and conversion within the rule's window against its
+    holdout's, with the incremental revenue's 95% percentile-bootstrap interval (empty, and
+    `too_small` true, when the holdout is too small to tell). `cust`, `time` and `revenue` are
+    the run's purchases, sorted by customer then time.
 
     A rule fires on day d after that day's purchases (the engine's phase order), so its window
     is the days d+1 to d+window: the purchase that triggered it (`on first purchase`), or any
@@ -71,4 +88,12 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
         out["too_small"] = small
         out["incremental_revenue"] = diff * treated.size if np.isfinite(diff) else np.nan
         frame_rows.append(out)
-    return pd.DataFrame(frame_rows)
+    return _rule_table(pd.DataFrame(frame_rows))
+
+
+def _rule_table(rules: pd.DataFrame) -> pd.DataFrame:
+    """rules.csv's rows as a frame, counts as integers."""
+    for column in rules.columns:
+        if column not in RULE_NUMBERS and rules[column].dtype == np.float64:
+            rules[column] = np.rint(rules[column].to_numpy()).astype(np.int64)
+    return rules
