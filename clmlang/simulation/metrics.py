@@ -31,12 +31,13 @@ import pandas as pd
 from ..core.statistics import welch
 from .acquisition import cac_payback, funnel
 from .cohorts import cohorts as cohort_table
-from .economics import check_kpis, products_table
+from .economics import Items, check_kpis, products_table
 from .engine import Run
 from .engine.prospects import FUNNEL_DAILY
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
 from .lifetime import churn_window, lifetime_kpis
 from .logs import event_logs, write_outputs
+from .ordering import by_customer
 from .rule_effects import rule_effects
 from .silent_rules import silent_rules
 from .stage_goals import GOAL_COLUMNS, goal_summary, goal_table, run_windows
@@ -120,7 +121,7 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     rec, policy = run.recorder, run.policy
     days = run.days
     purchases = rec.purchases.arrays()
-    order = np.lexsort((purchases["time"], purchases["customer"]))
+    order = by_customer(purchases["customer"], purchases["time"])
     buy = {k: v[order] for k, v in purchases.items()}
     cust, time, revenue = buy["customer"], buy["time"], buy["revenue"]
     # purchase number per customer (1 = first)
@@ -132,7 +133,9 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     number = np.arange(cust.size) - group_start + 1 + run.state.prior_purchases[cust]
 
     daily = _daily(run, cust, time)
-    summary = _summary(run, cust, time, revenue, number, daily, buy["profit"])
+    history = _history(run, cust, time)
+    items = Items.of(run)
+    summary = _summary(run, cust, time, revenue, number, daily, buy["profit"], history, items)
     windows = run_windows(run, buy)
     summary.update(goal_summary(policy, windows))
     summary["warnings"] = silent_rules(run)  # type: ignore[assignment]
@@ -146,11 +149,11 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     )
     cohorts = cohort_table(run, cust, time)
     rules = rule_effects(run, cust, time, revenue)
-    retention = _retention_curve(run, cust, time)
+    retention = _retention_curve(run, history)
     trace = run.trace.lines if run.trace else None
     kept = event_logs(run) if logs else None
     segments = _segment_table(rec.segment_counts, [s.name for s in policy.segments])
-    products = products_table(run)
+    products = products_table(run, items)
     return Forecast(
         summary,
         daily,
@@ -188,8 +191,9 @@ def _history(run: Run, cust, time) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         starts = np.r_[True, cust[1:] != cust[:-1]]
         first[cust[starts]] = time[starts]
     last = np.full(st.n, -np.inf)
-    if cust.size:
-        np.maximum.at(last, cust, time)
+    if cust.size:  # sorted by customer, then time: each customer's last row is their last
+        ends = np.r_[cust[1:] != cust[:-1], True]
+        last[cust[ends]] = time[ends]
     count = np.bincount(cust, minlength=st.n)[: st.n] if cust.size else np.zeros(st.n, np.int64)
     existing = st.prior_purchases > 0
     if existing.any():
@@ -199,12 +203,12 @@ def _history(run: Run, cust, time) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return first, last, count
 
 
-def _retention_curve(run: Run, cust, time) -> pd.DataFrame:
+def _retention_curve(run: Run, history) -> pd.DataFrame:
     """Rolling retention by age: of customers whose first purchase (before the run or in it)
     is at least `age` days before the end, the share who bought again `age` days or more
     after it."""
     days = run.days
-    first, last, _ = _history(run, cust, time)
+    first, last, _ = history
     buyers = np.isfinite(first)
     f, span = first[buyers], (last - first)[buyers]
     ages = np.unique(np.linspace(0, max(days - 1, 0), num=min(days, 60)).round().astype(int))
@@ -272,11 +276,13 @@ def _active(cust: np.ndarray, time: np.ndarray, days: int) -> np.ndarray:
     return np.cumsum(delta)[:days]
 
 
-def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_profit) -> dict:
+def _summary(
+    run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_profit, history, items
+) -> dict:
     rec, st, days = run.recorder, run.state, run.days
     arrived = int(daily["customers"].iloc[-1]) if days else 0
     # customers with a purchase by the end (history included), and those paying in the run
-    first_time, last, count = _history(run, cust, time)
+    first_time, last, count = history
     buyers = np.isfinite(first_time)
     payers = np.zeros(st.n, dtype=bool)
     payers[cust] = True
@@ -330,7 +336,7 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_pro
     out["cac_payback_days"] = cac_payback(run, daily, cust, time, buy_profit)
     if rec.funnel is not None:
         out.update(funnel(run, out))
-    out.update({k: _r(v) for k, v in check_kpis(run, revenue).items()})
+    out.update({k: _r(v) for k, v in check_kpis(run, revenue, items).items()})
     out["churn_days"] = _r(churn)
     out.update(lifetime_kpis(first_time, last, days, churn))
     out.update(_programme_effect(run, cust, revenue, rec.rows or arrived))
