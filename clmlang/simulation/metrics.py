@@ -122,7 +122,7 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     days = run.days
     purchases = rec.purchases.arrays()
     order = by_customer(purchases["customer"], purchases["time"])
-    buy = {k: v[order] for k, v in purchases.items()}
+    buy = {k: purchases[k][order] for k in ("customer", "time", "revenue", "profit", "stage")}
     cust, time, revenue = buy["customer"], buy["time"], buy["revenue"]
     # purchase number per customer (1 = first)
     starts = np.r_[True, cust[1:] != cust[:-1]] if cust.size else np.zeros(0, bool)
@@ -270,9 +270,8 @@ def _active(cust: np.ndarray, time: np.ndarray, days: int) -> np.ndarray:
     same = np.r_[cust[1:] == cust[:-1], False]
     end = np.where(same, np.minimum(day + ACTIVE_DAYS, nxt), day + ACTIVE_DAYS)
     keep = end > day
-    delta = np.zeros(days + 1, dtype=np.int64)
-    np.add.at(delta, np.clip(day[keep], 0, days), 1)
-    np.add.at(delta, np.clip(end[keep], 0, days), -1)
+    delta = np.bincount(np.clip(day[keep], 0, days), minlength=days + 1)
+    delta -= np.bincount(np.clip(end[keep], 0, days), minlength=days + 1)
     return np.cumsum(delta)[:days]
 
 
