@@ -28,7 +28,8 @@ def cohorts(run: Run, cust, time) -> pd.DataFrame:
     if not cust.size:
         return pd.DataFrame([base]) if base else pd.DataFrame(columns=["cohort", "customers"])
     first = np.full(run.state.n, np.nan)
-    np.fmin.at(first, cust, time)
+    starts = np.r_[True, cust[1:] != cust[:-1]]  # each customer's first purchase (sorted)
+    first[cust[starts]] = time[starts]
     cohort_of = np.floor(first / MONTH)
     cohort = cohort_of[cust].astype(np.int64)
     month = np.floor(time / MONTH).astype(np.int64) - cohort
@@ -36,8 +37,9 @@ def cohorts(run: Run, cust, time) -> pd.DataFrame:
     # each customer's months in order (the purchases are sorted by customer, then time): a
     # (customer, month) pair is new where either changes, with no sort
     fresh = np.r_[True, (cust[1:] != cust[:-1]) | (month[1:] != month[:-1])]
-    table = np.zeros((months + 1, months + 1))
-    np.add.at(table, (np.clip(cohort[fresh], 0, months), np.clip(month[fresh], 0, months)), 1)
+    cell = np.clip(cohort[fresh], 0, months) * (months + 1) + np.clip(month[fresh], 0, months)
+    table = np.bincount(cell, minlength=(months + 1) ** 2).reshape(months + 1, months + 1)
+    table = table.astype(np.float64)
     sizes = np.bincount(
         np.clip(cohort_of[np.isfinite(cohort_of)].astype(np.int64), 0, months), minlength=months + 1
     )

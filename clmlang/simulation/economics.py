@@ -24,6 +24,7 @@ The engine records what each check was made of and each subscription renewal
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,8 +32,9 @@ import pandas as pd
 from .cohorts import MONTH
 from .engine import Run
 from .engine.recorder import ITEM_KINDS
+from .ordering import by_customer, distinct_per_key
 
-__all__ = ["ROLES", "check_kpis", "products_table"]
+__all__ = ["ROLES", "Items", "check_kpis", "products_table"]
 
 NONE = "(none)"
 LEVELS = ("product", "line", "role", "total")
@@ -77,116 +79,146 @@ def _codes(run: Run) -> dict[str, tuple[list[str], np.ndarray]]:
     return out
 
 
-def _events(run: Run) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[slice, np.ndarray]]]]:
-    """The items, and the messages' and acquisition's costs, as columns: month, product
-    (-1: none), line of a line offer (-1: the product's), customer (-1), time, kind (-1:
-    a cost); and the money, per column as (rows, amounts) for the rows that carry it (no
-    column of zeros the length of the whole: the items alone can be millions)."""
-    rec, policy = run.recorder, run.policy
-    it = rec.items.arrays()
-    sent = rec.messages.arrays()
-    cost = np.array([c.cost for c in policy.channels] + [0.0])[sent["channel"]]
-    offer_p = np.array([s.offer_product for s in run.sites] + [-1], dtype=np.int32)
-    offer_l = np.array([s.offer_line for s in run.sites] + [-1], dtype=np.int32)
-    site = sent["site"]
-    acquisition = rec.daily["acquisition_cost"]
-    n_items, n_sent, n_days = it["customer"].size, site.size, acquisition.size
-    items, messages = slice(0, n_items), slice(n_items, n_items + n_sent)
-    days = slice(n_items + n_sent, n_items + n_sent + n_days)
-    none = np.full(n_sent + n_days, -1, dtype=np.int32)
-    columns = {
-        "month": np.concatenate(
-            [
-                np.floor(np.floor(it["time"]) / MONTH),
-                np.floor(sent["day"] / MONTH),
-                np.floor(np.arange(n_days) / MONTH),
-            ]
-        ).astype(np.int32),
-        "product": np.concatenate(
-            [it["product"].astype(np.int32), offer_p[site], np.full(n_days, -1, np.int32)]
-        ),
-        "offer_line": np.concatenate(
-            [np.full(n_items, -1, np.int32), offer_l[site], np.full(n_days, -1, np.int32)]
-        ),
-        "customer": np.concatenate([it["customer"].astype(np.int32), none]),
-        "time": np.concatenate([it["time"], np.zeros(n_sent + n_days)]),
-        "kind": np.concatenate([it["kind"].astype(np.int32), none]),
-    }
-    money = {
-        "revenue": [(items, it["revenue"])],
-        "gross_profit": [(items, it["revenue"] - it["cost_of_goods"] - it["reward"])],
-        "offer_cost": [(items, it["offer_cost"])],
-        "message_cost": [(messages, cost)],
-        "acquisition_cost": [(days, acquisition)],
-    }
-    return columns, money
+@dataclass(frozen=True)
+class Items:
+    """The run's items (`Recorder.items` as arrays), their order by customer (log order
+    within one) and each item's check (see `_check_ids`): computed once for the products
+    table and the check KPIs."""
+
+    rows: dict[str, np.ndarray]
+    order: np.ndarray
+    check: np.ndarray
+    together: bool  # a check's items are next to each other in `order`
+
+    @classmethod
+    def of(cls, run: Run) -> Items:
+        rows = run.recorder.items.arrays()
+        order = by_customer(rows["customer"])
+        check, together = _check_ids(rows["customer"], rows["time"], rows["kind"], order)
+        return cls(rows, order, check, together)
 
 
-def _check_ids(customer: np.ndarray, time: np.ndarray, kind: np.ndarray) -> np.ndarray:
+def _check_ids(
+    customer: np.ndarray, time: np.ndarray, kind: np.ndarray, order: np.ndarray
+) -> tuple[np.ndarray, bool]:
     """Each item's check: the index of the check's main item (a check is its customer and
-    time); -1 for renewals and costs."""
+    time); -1 for renewals and costs. `order`: the items by customer, in log order within
+    one, where a check's add-ons follow its main item (they are logged right after it); a
+    log where that does not give each add-on a main item of its customer and time is
+    ordered by (customer, time, kind) instead. Returns the checks, and whether the first
+    order held."""
     out = np.where(kind == MAIN, np.arange(kind.size), -1)
-    rows = np.flatnonzero((kind == MAIN) | (kind == ADD_ON))
-    # in (customer, time, kind) order, a check's add-ons come right after its main item
-    rows = rows[np.lexsort((kind[rows], time[rows], customer[rows]))]
-    at = np.arange(rows.size)
-    latest_main = np.maximum.accumulate(np.where(kind[rows] == MAIN, at, 0))
-    out[rows] = rows[latest_main]
-    return out
+    rows = order[(kind[order] == MAIN) | (kind[order] == ADD_ON)]
+    for attempt in range(2):
+        at = np.arange(rows.size)
+        latest_main = np.maximum.accumulate(np.where(kind[rows] == MAIN, at, 0))
+        main = rows[latest_main]
+        if attempt or (
+            (customer[main] == customer[rows]).all()
+            and (time[main] == time[rows]).all()
+            and _mains_distinct(customer, time, rows[kind[rows] == MAIN])
+        ):
+            break
+        rows = np.flatnonzero((kind == MAIN) | (kind == ADD_ON))
+        rows = rows[np.lexsort((kind[rows], time[rows], customer[rows]))]
+    out[rows] = main
+    return out, attempt == 0
+
+
+def _mains_distinct(customer: np.ndarray, time: np.ndarray, mains: np.ndarray) -> bool:
+    """Whether the main items (`mains`, by customer) have increasing times per customer."""
+    c, t = customer[mains], time[mains]
+    return bool(((c[1:] != c[:-1]) | (t[1:] > t[:-1])).all())
 
 
 def _distinct(key: np.ndarray, value: np.ndarray, size: int) -> np.ndarray:
-    """How many distinct `value`s (integers >= 0) each key (0..size-1) has."""
+    """How many distinct `value`s (integers >= 0) each key (0..size-1) has, any order."""
     if not key.size:
         return np.zeros(size, dtype=np.int64)
     span = int(value.max()) + 1
-    pairs = np.sort(
-        key.astype(np.int64) * span + value
-    )  # int64: keys x customers is large  # sorting: numpy's hashing unique is slower here
+    pairs = np.sort(key.astype(np.int64) * span + value)  # int64: keys x values is large
     first = np.r_[True, pairs[1:] != pairs[:-1]]
     return np.bincount(pairs[first] // span, minlength=size)
 
 
-def products_table(run: Run) -> pd.DataFrame:
+def _money(run: Run, it: dict[str, np.ndarray]) -> dict[str, tuple[str, np.ndarray]]:
+    """Each money column's part (`items`, `messages` or `days`) and amounts per row of it."""
+    rec, policy = run.recorder, run.policy
+    channel_cost = np.array([c.cost for c in policy.channels] + [0.0])
+    return {
+        "revenue": ("items", it["revenue"]),
+        "gross_profit": ("items", it["revenue"] - it["cost_of_goods"] - it["reward"]),
+        "offer_cost": ("items", it["offer_cost"]),
+        "message_cost": ("messages", channel_cost[rec.messages.arrays()["channel"]]),
+        "acquisition_cost": ("days", rec.daily["acquisition_cost"]),
+    }
+
+
+def products_table(run: Run, items: Items | None = None) -> pd.DataFrame:
     """products.csv: for the whole run (`period` total) and each month (30.4375 days, `period`
-    0, 1, ...) and for each product, line, role and in total: see the module docstring."""
+    0, 1, ...) and for each product, line, role and in total: see the module docstring.
+
+    The rows it sums: the items (month, product, customer, check), the delivered messages
+    (month, the offer's product or line) and the days' acquisition cost (month, no product).
+    """
+    items = items or Items.of(run)
+    it, by_cust, check = items.rows, items.order, items.check
     months = max(math.ceil(run.days / MONTH), 1)
-    ev, money = _events(run)
-    product = np.where(ev["product"] >= 0, ev["product"], len(run.policy.products))
-    month = np.clip(ev["month"], 0, months - 1)
-    bought = ev["kind"] >= 0
-    item = bought & (ev["kind"] != RENEWAL)
-    check = _check_ids(ev["customer"], ev["time"], ev["kind"])
+    sent = run.recorder.messages.arrays()
+    site = sent["site"]
+    nothing = len(run.policy.products)
+    offer_p = np.array([s.offer_product for s in run.sites] + [-1], dtype=np.int64)
+    offer_l = np.array([s.offer_line for s in run.sites] + [-1], dtype=np.int64)
+    month = {
+        "items": np.clip(np.floor(np.floor(it["time"]) / MONTH), 0, months - 1).astype(np.int64),
+        "messages": np.clip(np.floor(sent["day"] / MONTH), 0, months - 1).astype(np.int64),
+        "days": np.clip(np.floor(np.arange(run.days) / MONTH), 0, months - 1).astype(np.int64),
+    }
+    product = {
+        "items": np.where(it["product"] >= 0, it["product"], nothing).astype(np.int64),
+        "messages": np.where(offer_p >= 0, offer_p, nothing)[site],
+        "days": np.full(run.days, nothing, dtype=np.int64),
+    }
+    money = _money(run, it)
+    kind = it["kind"]
+    item = kind != RENEWAL
+    main = kind == MAIN
+    # the items by customer (log order within one) and, among them, those in checks
+    c_sorted, in_check = it["customer"][by_cust], item[by_cust]
+    # a check's number in that order (its items are together there, its main item first)
+    check_rank = np.cumsum(kind[by_cust][in_check] == MAIN)
     frames = []
     for level, (names, code_of) in _codes(run).items():
         g = len(names)
-        code = code_of[product]
-        if level == "line":  # a line offer's messages count for the line
-            code = np.where(ev["offer_line"] >= 0, ev["offer_line"], code)
         size = months * g
-        key = month * g + code
+        code = {part: code_of[p] for part, p in product.items()}
+        if level == "line":  # a line offer's messages count for the line
+            line = np.where(offer_l >= 0, offer_l, -1)[site]
+            code["messages"] = np.where(line >= 0, line, code["messages"])
+        key = {part: month[part] * g + code[part] for part in product}
         columns = {
-            m: sum(
-                (np.bincount(key[rows], weights=amount, minlength=size) for rows, amount in parts),
-                np.zeros(size),
-            )
-            for m, parts in money.items()
+            m: np.zeros(size) + np.bincount(key[part], weights=amount, minlength=size)
+            for m, (part, amount) in money.items()
         }
-        columns["items"] = np.bincount(key[item], minlength=size)
-        columns["renewals"] = np.bincount(key[bought & ~item], minlength=size)
+        k_items, c_items = key["items"], code["items"]
+        columns["items"] = np.bincount(k_items[item], minlength=size)
+        columns["renewals"] = np.bincount(k_items[~item], minlength=size)
         # the whole run: the months' sums, and its own distinct counts
         whole = {k: v.reshape(months, g).sum(axis=0) for k, v in columns.items()}
-        columns["customers"] = _distinct(key[bought], ev["customer"][bought], size)
-        whole["customers"] = _distinct(code[bought], ev["customer"][bought], g)
+        k_sorted, code_sorted = k_items[by_cust], c_items[by_cust]
+        columns["customers"] = distinct_per_key(k_sorted, c_sorted, size)
+        whole["customers"] = distinct_per_key(code_sorted, c_sorted, g)
         if level == "product":  # a product is in a check once: its purchases are its items
             columns["purchases"], whole["purchases"] = columns["items"], whole["items"]
         elif level == "total":  # every check has one main item
-            main = ev["kind"] == MAIN
-            columns["purchases"] = np.bincount(key[main], minlength=size)
-            whole["purchases"] = np.bincount(code[main], minlength=g)
+            columns["purchases"] = np.bincount(k_items[main], minlength=size)
+            whole["purchases"] = np.bincount(c_items[main], minlength=g)
+        elif items.together:  # a check's items are next to each other in customer order
+            columns["purchases"] = distinct_per_key(k_sorted[in_check], check_rank, size)
+            whole["purchases"] = distinct_per_key(code_sorted[in_check], check_rank, g)
         else:
-            columns["purchases"] = _distinct(key[item], check[item], size)
-            whole["purchases"] = _distinct(code[item], check[item], g)
+            columns["purchases"] = _distinct(k_items[item], check[item], size)
+            whole["purchases"] = _distinct(c_items[item], check[item], g)
         frame = pd.DataFrame({k: np.concatenate([whole[k], columns[k]]) for k in columns})
         frame["month"] = np.repeat(np.arange(-1, months), g)
         frame["level"] = level
@@ -201,16 +233,18 @@ def products_table(run: Run) -> pd.DataFrame:
     )
     table["marketing_cost"] = table["message_cost"] + table["acquisition_cost"]
     table["contribution"] = table["gross_profit"] - table["marketing_cost"]
-    month = table["month"].to_numpy()
-    table["period"] = np.where(month < 0, "total", month.astype(str))
-    first = np.ceil(month * MONTH).astype(np.int64)
-    last = np.minimum(np.ceil((month + 1) * MONTH).astype(np.int64) - 1, run.days - 1)
-    table["first_day"] = np.where(month < 0, 0, first)
-    table["last_day"] = np.where(month < 0, run.days - 1, last)
+    month_of = table["month"].to_numpy()
+    table["period"] = np.where(month_of < 0, "total", month_of.astype(str))
+    first = np.ceil(month_of * MONTH).astype(np.int64)
+    last = np.minimum(np.ceil((month_of + 1) * MONTH).astype(np.int64) - 1, run.days - 1)
+    table["first_day"] = np.where(month_of < 0, 0, first)
+    table["last_day"] = np.where(month_of < 0, run.days - 1, last)
     return table[list(COLUMNS)].reset_index(drop=True)
 
 
-def check_kpis(run: Run, revenue: np.ndarray) -> dict[str, float | None]:
+def check_kpis(
+    run: Run, revenue: np.ndarray, items: Items | None = None
+) -> dict[str, float | None]:
     """The KPIs of checks and of revenue per customer (`revenue`: each purchase's, any order):
 
     - `items_per_check`: products per purchase, add-ons included (renewals are not checks);
@@ -220,9 +254,10 @@ def check_kpis(run: Run, revenue: np.ndarray) -> dict[str, float | None]:
     - `revenue_gini`: the Gini coefficient of revenue per customer (purchases and renewals)
       among the customers who paid for anything in the run: 0 when every one paid the same,
       near 1 when one customer brought it all."""
-    it = run.recorder.items.arrays()
-    checks = int((it["kind"] == ITEM_KINDS.index("main")).sum())
-    add_on = it["kind"] == ITEM_KINDS.index("add_on")
+    items = items or Items.of(run)
+    it = items.rows
+    checks = int((it["kind"] == MAIN).sum())
+    add_on = it["kind"] == ADD_ON
     out: dict[str, float | None] = {
         "items_per_check": None,
         "multi_item_share": None,
@@ -231,15 +266,20 @@ def check_kpis(run: Run, revenue: np.ndarray) -> dict[str, float | None]:
     }
     if checks:
         out["items_per_check"] = (checks + int(add_on.sum())) / checks
-        joined = np.unique(np.stack([it["customer"][add_on], it["time"][add_on]]), axis=1)
-        out["multi_item_share"] = joined.shape[1] / checks
+        # checks with an add-on: each is one main item (its customer and time)
+        with_add_on = np.zeros(it["kind"].size, dtype=bool)
+        with_add_on[items.check[add_on]] = True
+        out["multi_item_share"] = int(with_add_on.sum()) / checks
     total = float(revenue.sum())
     if revenue.size and total > 0:
-        top = np.sort(revenue)[::-1][: math.ceil(revenue.size / 10)]
+        # the largest tenth, summed largest first (the same order as a full sort)
+        top_n = math.ceil(revenue.size / 10)
+        top = np.sort(np.partition(revenue, revenue.size - top_n)[revenue.size - top_n :])[::-1]
         out["top_decile_check_share"] = float(top.sum()) / total
     if it["customer"].size:
-        paid = np.unique(it["customer"], return_inverse=True)[1]
-        per_customer = np.sort(np.bincount(paid, weights=it["revenue"]))
+        customer = it["customer"]
+        paid = np.bincount(customer) > 0  # the customers who paid, in order of id
+        per_customer = np.sort(np.bincount(customer, weights=it["revenue"])[paid])
         n, sum_ = per_customer.size, float(per_customer.sum())
         if sum_ > 0:
             rank = np.arange(1, n + 1)

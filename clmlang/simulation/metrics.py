@@ -33,12 +33,13 @@ from .acquisition import cac_payback, funnel
 from .cohorts import cohorts as cohort_table
 from .counts import DAILY_COUNTS, FLOAT_COUNTS, as_written
 from .counts import count as _count
-from .economics import check_kpis, products_table
+from .economics import Items, check_kpis, products_table
 from .engine import Run
 from .engine.prospects import FUNNEL_DAILY
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
 from .lifetime import churn_window, lifetime_kpis, still_buying
 from .logs import event_logs, write_outputs
+from .ordering import by_customer
 from .rule_effects import rule_effects
 from .silent_rules import silent_rules
 from .stage_goals import GOAL_COLUMNS, goal_summary, goal_table, run_windows
@@ -146,8 +147,8 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     rec, policy = run.recorder, run.policy
     days = run.days
     purchases = rec.purchases.arrays()
-    order = np.lexsort((purchases["time"], purchases["customer"]))
-    buy = {k: v[order] for k, v in purchases.items()}
+    order = by_customer(purchases["customer"], purchases["time"])
+    buy = {k: purchases[k][order] for k in ("customer", "time", "revenue", "profit", "stage")}
     cust, time, revenue = buy["customer"], buy["time"], buy["revenue"]
     # purchase number per customer (1 = first)
     starts = np.r_[True, cust[1:] != cust[:-1]] if cust.size else np.zeros(0, bool)
@@ -158,7 +159,9 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     number = np.arange(cust.size) - group_start + 1 + run.state.prior_purchases[cust]
 
     daily = _daily(run, cust, time)
-    summary = _summary(run, cust, time, revenue, number, daily, buy["profit"])
+    history = _history(run, cust, time)
+    items = Items.of(run)
+    summary = _summary(run, cust, time, revenue, number, daily, buy["profit"], history, items)
     windows = run_windows(run, buy)
     summary.update(goal_summary(policy, windows))
     summary["warnings"] = silent_rules(run)  # type: ignore[assignment]
@@ -172,12 +175,12 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     )
     cohorts = cohort_table(run, cust, time)
     rules = rule_effects(run, cust, time, revenue)
-    retention = _retention_curve(run, cust, time)
+    retention = _retention_curve(run, history)
     trace = run.trace.lines if run.trace else None
     kept = event_logs(run) if logs else None
     segments = _segment_table(rec.segment_counts, [s.name for s in policy.segments])
-    products = products_table(run)
-    first, last, _ = _history(run, cust, time)
+    products = products_table(run, items)
+    first, last, _ = history
     lifetime = still_buying(first, last, days, churn_window(run))
     return Forecast(
         summary,
@@ -217,8 +220,9 @@ def _history(run: Run, cust, time) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         starts = np.r_[True, cust[1:] != cust[:-1]]
         first[cust[starts]] = time[starts]
     last = np.full(st.n, -np.inf)
-    if cust.size:
-        np.maximum.at(last, cust, time)
+    if cust.size:  # sorted by customer, then time: each customer's last row is their last
+        ends = np.r_[cust[1:] != cust[:-1], True]
+        last[cust[ends]] = time[ends]
     count = np.bincount(cust, minlength=st.n)[: st.n] if cust.size else np.zeros(st.n, np.int64)
     existing = st.prior_purchases > 0
     if existing.any():
@@ -228,12 +232,12 @@ def _history(run: Run, cust, time) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return first, last, count
 
 
-def _retention_curve(run: Run, cust, time) -> pd.DataFrame:
+def _retention_curve(run: Run, history) -> pd.DataFrame:
     """Rolling retention by age: of customers whose first purchase (before the run or in it)
     is at least `age` days before the end, the share who bought again `age` days or more
     after it."""
     days = run.days
-    first, last, _ = _history(run, cust, time)
+    first, last, _ = history
     buyers = np.isfinite(first)
     f, span = first[buyers], (last - first)[buyers]
     ages = np.unique(np.linspace(0, max(days - 1, 0), num=min(days, 60)).round().astype(int))
@@ -295,17 +299,18 @@ def _active(cust: np.ndarray, time: np.ndarray, days: int) -> np.ndarray:
     same = np.r_[cust[1:] == cust[:-1], False]
     end = np.where(same, np.minimum(day + ACTIVE_DAYS, nxt), day + ACTIVE_DAYS)
     keep = end > day
-    delta = np.zeros(days + 1, dtype=np.int64)
-    np.add.at(delta, np.clip(day[keep], 0, days), 1)
-    np.add.at(delta, np.clip(end[keep], 0, days), -1)
+    delta = np.bincount(np.clip(day[keep], 0, days), minlength=days + 1)
+    delta -= np.bincount(np.clip(end[keep], 0, days), minlength=days + 1)
     return np.cumsum(delta)[:days]
 
 
-def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_profit) -> dict:
+def _summary(
+    run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_profit, history, items
+) -> dict:
     rec, st, days = run.recorder, run.state, run.days
     arrived = int(daily["customers"].iloc[-1]) if days else 0
     # customers with a purchase by the end (history included), and those paying in the run
-    first_time, last, count = _history(run, cust, time)
+    first_time, last, count = history
     buyers = np.isfinite(first_time)
     payers = np.zeros(st.n, dtype=bool)
     payers[cust] = True
@@ -359,7 +364,7 @@ def _summary(run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_pro
     out["cac_payback_days"] = cac_payback(run, daily, cust, time, buy_profit)
     if rec.funnel is not None:
         out.update(funnel(run, out))
-    out.update({k: _r(v) for k, v in check_kpis(run, revenue).items()})
+    out.update({k: _r(v) for k, v in check_kpis(run, revenue, items).items()})
     out["churn_days"] = _r(churn)
     out.update(lifetime_kpis(first_time, last, days, churn))
     out.update(_programme_effect(run, cust, revenue, rec.rows or arrived))

@@ -43,23 +43,35 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
     events = rec.rule_events.arrays()
     key = cust.astype(np.float64) * 1e6 + time
     cum = np.r_[0.0, np.cumsum(revenue)]
+    windows = np.array([_window(policy.rules[r]) for r, _ in run.arms] + [0.0], dtype=np.float64)
+    # every firing's window at once: its customer's purchases from the day after it
+    arm_of = events["arm"]
+    c = events["customer"].astype(np.float64)
+    d = events["day"].astype(np.float64)
+    # the firings by customer (by day within one) search the purchases in order: each
+    # search starts where the one before ended, in memory it has just read
+    by_customer = np.argsort(events["customer"], kind="stable")
+    lo, hi = np.empty(arm_of.size, np.int64), np.empty(arm_of.size, np.int64)
+    lo[by_customer] = np.searchsorted(key, (c * 1e6 + d + 1)[by_customer])
+    hi[by_customer] = np.searchsorted(key, (c * 1e6 + d + windows[arm_of] + 1)[by_customer])
+    values, converted = cum[hi] - cum[lo], (hi > lo).astype(float)
+    # each arm's firings in the order logged (a radix sort: arms fit 16 bits)
+    by_arm = np.argsort(
+        arm_of.astype(np.uint16 if len(run.arms) < 1 << 16 else np.int64), kind="stable"
+    )
+    cuts = np.searchsorted(arm_of[by_arm], np.arange(len(run.arms) + 1))
     rows = []
     for arm, (r, label) in enumerate(run.arms):
         rule = policy.rules[r]
-        window = rule.flow.success.within_days if rule.flow.success else 30.0
-        mine = events["arm"] == arm
-        c = events["customer"][mine].astype(np.float64)
-        d = events["day"][mine].astype(np.float64)
-        lo = np.searchsorted(key, c * 1e6 + d + 1)
-        hi = np.searchsorted(key, c * 1e6 + d + window + 1)
+        mine = by_arm[cuts[arm] : cuts[arm + 1]]
         rows.append(
             {
                 "rule": rule.name,
                 "arm": label or "-",
-                "window_days": window,
+                "window_days": _window(rule),
                 **{k: counters[k][arm] for k in counters},
-                "_values": cum[hi] - cum[lo],
-                "_converted": (hi > lo).astype(float),
+                "_values": values[mine],
+                "_converted": converted[mine],
             }
         )
     frame_rows = []
@@ -97,3 +109,8 @@ def _rule_table(rules: pd.DataFrame) -> pd.DataFrame:
         if column not in RULE_NUMBERS and rules[column].dtype == np.float64:
             rules[column] = np.rint(rules[column].to_numpy()).astype(np.int64)
     return rules
+
+
+def _window(rule) -> float:
+    """The days after a firing that count as its outcome: its success window, else 30."""
+    return rule.flow.success.within_days if rule.flow.success else 30.0

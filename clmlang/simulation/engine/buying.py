@@ -20,8 +20,9 @@ class Buying:
         for _ in range(64):  # same-day repeat purchases are processed in the same day
             # the customers who dropped for good have no next purchase (NEVER); a dormant
             # one (reactivation) has the purchase that follows their waking up
-            t_nat = np.where(np.floor(st.next_t[ids]) == d, st.next_t[ids], NEVER)
-            t_resp = np.where(np.floor(st.response_t[ids]) == d, st.response_t[ids], NEVER)
+            nxt, resp = st.next_t[ids], st.response_t[ids]  # one gather each
+            t_nat = np.where(np.floor(nxt) == d, nxt, NEVER)
+            t_resp = np.where(np.floor(resp) == d, resp, NEVER)
             t = np.minimum(t_nat, t_resp)
             keep = t < NEVER
             ids, t = ids[keep], t[keep]

@@ -41,7 +41,9 @@ class Calendar:
         days, ids = days[inside].astype(np.int64), ids[inside]
         if not ids.size:
             return
-        order = np.argsort(days, kind="stable")
+        # a radix sort when the days fit 16 bits (MAX_DAYS is 36,525); ids keep their order
+        small = np.uint16 if self.days <= 1 << 16 else np.int64
+        order = np.argsort(days.astype(small), kind="stable")
         days, ids = days[order], ids[order]
         cuts = np.flatnonzero(days[1:] != days[:-1]) + 1
         starts = [0, *cuts.tolist()]

@@ -1,0 +1,37 @@
+"""Orders of the run's logs that the metrics need, without a general sort where the logs'
+own order gives most of it.
+
+The engine records purchases day by day, so a customer's rows already follow each other in
+time: a stable sort by customer alone (one key, not two) puts the log in (customer, time)
+order, checked in one pass (a log that breaks it falls back to the two-key sort). Within a
+customer, the rows keep the order they were logged in, which also keeps a check's rows (its
+main product, then its add-ons: `engine/checks.py`) together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["by_customer", "distinct_per_key"]
+
+
+def by_customer(customer: np.ndarray, time: np.ndarray | None = None) -> np.ndarray:
+    """The rows' order by customer, then (when given) time; equal rows keep their order."""
+    order = np.argsort(customer, kind="stable")
+    if time is None or customer.size < 2:
+        return order
+    c, t = customer[order], time[order]
+    if ((c[1:] != c[:-1]) | (t[1:] >= t[:-1])).all():
+        return order
+    return np.lexsort((time, customer))
+
+
+def distinct_per_key(key: np.ndarray, group: np.ndarray, size: int) -> np.ndarray:
+    """How many distinct groups each key (0..size-1) has, for rows in order of group (`group`
+    nondecreasing, as the customers of rows ordered by customer): sorting (group, key) is
+    then sorting the few rows of each group, which a stable sort does in close to one pass."""
+    if not key.size:
+        return np.zeros(size, dtype=np.int64)
+    pairs = np.sort(group.astype(np.int64) * size + key, kind="stable")
+    first = np.r_[True, pairs[1:] != pairs[:-1]]
+    return np.bincount(pairs[first] % size, minlength=size)
