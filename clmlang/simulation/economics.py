@@ -78,14 +78,15 @@ def _codes(run: Run) -> dict[str, tuple[list[str], np.ndarray]]:
 
 
 def _events(run: Run) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[slice, np.ndarray]]]]:
-    """The items, and the messages' and acquisition's costs, as columns: month, product
-    (-1: none), line of a line offer (-1: the product's), customer (-1), time, kind (-1:
-    a cost); and the money, per column as (rows, amounts) for the rows that carry it (no
-    column of zeros the length of the whole: the items alone can be millions)."""
+    """The items, and the messages' costs (a row per day and send step) and acquisition's, as
+    columns: month, product (-1: none), line of a line offer (-1: the product's), customer
+    (-1), time, kind (-1: a cost); and the money, per column as (rows, amounts) for the rows
+    that carry it (no column of zeros the length of the whole: the items alone can be
+    millions)."""
     rec, policy = run.recorder, run.policy
     it = rec.items.arrays()
-    sent = rec.messages.arrays()
-    cost = np.array([c.cost for c in policy.channels] + [0.0])[sent["channel"]]
+    sent = rec.messages.counts()  # delivered messages per day and send step
+    cost = np.array([c.cost for c in policy.channels] + [0.0])[sent["channel"]] * sent["count"]
     offer_p = np.array([s.offer_product for s in run.sites] + [-1], dtype=np.int32)
     offer_l = np.array([s.offer_line for s in run.sites] + [-1], dtype=np.int32)
     site = sent["site"]
