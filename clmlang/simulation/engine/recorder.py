@@ -71,6 +71,7 @@ class _Log:
     def __init__(self, **dtypes: type):
         self.dtypes = dtypes
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in dtypes}
+        self.joined: dict[str, np.ndarray] = {}  # each column's parts, joined by `arrays`
 
     def add(self, **columns: np.ndarray | float | int) -> None:
         size = max(np.size(v) for v in columns.values())
@@ -80,10 +81,17 @@ class _Log:
             )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {
-            k: np.concatenate(v) if v else np.zeros(0, dtype=self.dtypes[k])
-            for k, v in self.parts.items()
-        }
+        """The columns, each one array (read-only): the parts are joined once and kept joined,
+        so the log is never held twice by the readers of a finished run."""
+        out = {}
+        for k, v in self.parts.items():
+            if not (len(v) == 1 and v[0] is self.joined.get(k)):
+                joined = np.concatenate(v) if v else np.zeros(0, dtype=self.dtypes[k])
+                joined.flags.writeable = False
+                v[:] = [joined]
+                self.joined[k] = joined
+            out[k] = v[0]
+        return out
 
 
 @dataclass
