@@ -56,7 +56,7 @@ def measure(spec: Path, customers: int, days: int, small: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=300_000)
+    parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--daily-customers", type=int, default=1_000_000)
     parser.add_argument("--spec", action="append", help="only these specs (names, no .clm)")

@@ -19,13 +19,13 @@ from .engine.firings import expand
 
 __all__ = ["rule_effects"]
 
-# Up to this many firings per customer (or a million in all), each firing's value is held on
+# Up to this many firings per customer (or 262,144 in all), each firing's value is held on
 # its own, in the order of the firings; past it (a rule that fires daily), the values are
 # counted (each distinct value and how often), computed CHUNK firings at a time, so memory
 # does not grow with the days a rule fires.
 EXACT_PER_CUSTOMER = 4
-EXACT_AT_LEAST = 1 << 20
-CHUNK = 1 << 20
+EXACT_AT_LEAST = 1 << 18
+CHUNK = 1 << 18
 
 
 @dataclass
