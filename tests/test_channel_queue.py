@@ -66,7 +66,7 @@ def test_waiting_messages_go_first_and_in_order():
     )
     policy = clmlang.loads(spec)
     result = simulate_policy(
-        policy, market(2), customers=CUSTOMERS, days=4, rng=np.random.default_rng(1)
+        policy, market(2), customers=CUSTOMERS, days=4, rng=np.random.default_rng(1), logs=True
     )
     rec = result.recorder
     # day 0: 100 calls (ring 50, again 50), 20 sent, 80 wait.
@@ -107,7 +107,13 @@ def test_blocks_each_have_their_own_queue():
     """Stacked runs: each block has the whole capacity and its own queue."""
     policy = clmlang.loads(SPEC)
     result = simulate_policy(
-        policy, market(3), customers=3 * CUSTOMERS, days=5, rng=np.random.default_rng(2), blocks=3
+        policy,
+        market(3),
+        customers=3 * CUSTOMERS,
+        days=5,
+        rng=np.random.default_rng(2),
+        blocks=3,
+        logs=True,
     )
     rec = result.recorder
     assert rec.channel_messages[:, 0].tolist() == [30, 30, 30, 30, 0]

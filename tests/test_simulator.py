@@ -81,7 +81,7 @@ rule held { on schedule weekly on monday holdout 50% send sms "Weekly" }
 
 
 def test_caps_and_capacities_are_never_exceeded():
-    result = run(CAPPED, customers=1500, days=60)
+    result = run(CAPPED, customers=1500, days=60, logs=True)
     log = result.recorder.messages.arrays()
     transactional = np.array([s.send.transactional for s in result.sites])[log["site"]]
     marketing = ~transactional
@@ -103,7 +103,7 @@ def test_caps_and_capacities_are_never_exceeded():
 def test_blocks_each_have_the_whole_capacity():
     """Blocks are independent populations in one calendar: each gets 30 calls a day, so the
     day's total goes past 30."""
-    result = run(CAPPED, customers=1500, days=60, blocks=3)
+    result = run(CAPPED, customers=1500, days=60, blocks=3, logs=True)
     log = result.recorder.messages.arrays()
     calls = log["channel"] == 1
     block, day = log["customer"][calls] // 500, log["day"][calls]
@@ -115,7 +115,7 @@ def test_blocks_each_have_the_whole_capacity():
 
 
 def test_holdout_customers_never_get_their_rules_messages():
-    result = run(CAPPED, customers=1500, days=60)
+    result = run(CAPPED, customers=1500, days=60, logs=True)
     rec = result.recorder
     held_rule = next(i for i, r in enumerate(result.policy.rules) if r.name == "held")
     holdout_arm = next(
@@ -429,7 +429,7 @@ rule nudge {
 }
 """
     market = market_from_mapping({"buying": {"alpha": 20.0}, "default_channel": {"reach": 1.0}})
-    result = run(spec, market, customers=2000, days=60)
+    result = run(spec, market, customers=2000, days=60, logs=True)
     log = result.recorder.messages.arrays()
     emails = log["customer"][log["channel"] == 0]
     assert emails.size == np.unique(emails).size == 2000  # once each, though many bought again

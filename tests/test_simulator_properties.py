@@ -114,6 +114,7 @@ def test_policy_promises_hold(spec: str, market: dict, seed: int):
         customers=300,
         days=45,
         rng=np.random.default_rng(seed),
+        logs=True,
     )
     log = result.recorder.messages.arrays()
     sends = [s.send for s in result.sites]

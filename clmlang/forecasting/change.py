@@ -28,14 +28,15 @@ def block_figures(run, policy: Policy, n: int, k: int) -> np.ndarray:
     profit = np.bincount(
         purchases["customer"][mine] // n, weights=purchases["profit"][mine], minlength=k
     )
-    messages = run.recorder.messages.arrays()
-    sent = messages["customer"] < n * k
-    block = messages["customer"][sent] // n
+    sent = run.recorder.messages.counts()  # per day, send step and block of n customers
     price = np.array([c.cost for c in policy.channels], dtype=float)
-    cost = np.bincount(block, weights=price[messages["channel"][sent]], minlength=k)
-    unsubscribes = np.bincount(
-        block, weights=messages["unsubscribed"][sent].astype(float), minlength=k
+    mine = sent["block"] < k
+    cost = np.bincount(
+        sent["block"][mine], weights=price[sent["channel"][mine]] * sent["count"][mine], minlength=k
     )
+    unsub = run.recorder.unsubscribes.arrays()
+    left = unsub["customer"] < n * k
+    unsubscribes = np.bincount(unsub["customer"][left] // n, minlength=k).astype(float)
     return np.stack([profit - cost, cost, unsubscribes], axis=1)
 
 

@@ -141,15 +141,18 @@ def _distinct(key: np.ndarray, value: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(pairs[first] // span, minlength=size)
 
 
-def _money(run: Run, it: dict[str, np.ndarray]) -> dict[str, tuple[str, np.ndarray]]:
-    """Each money column's part (`items`, `messages` or `days`) and amounts per row of it."""
+def _money(
+    run: Run, it: dict[str, np.ndarray], sent: dict[str, np.ndarray]
+) -> dict[str, tuple[str, np.ndarray]]:
+    """Each money column's part (`items`, `messages` or `days`) and amounts per row of it
+    (`sent`: the delivered messages counted per day, send step and channel)."""
     rec, policy = run.recorder, run.policy
     channel_cost = np.array([c.cost for c in policy.channels] + [0.0])
     return {
         "revenue": ("items", it["revenue"]),
         "gross_profit": ("items", it["revenue"] - it["cost_of_goods"] - it["reward"]),
         "offer_cost": ("items", it["offer_cost"]),
-        "message_cost": ("messages", channel_cost[rec.messages.arrays()["channel"]]),
+        "message_cost": ("messages", channel_cost[sent["channel"]] * sent["count"]),
         "acquisition_cost": ("days", rec.daily["acquisition_cost"]),
     }
 
@@ -164,7 +167,7 @@ def products_table(run: Run, items: Items | None = None) -> pd.DataFrame:
     items = items or Items.of(run)
     it, by_cust, check = items.rows, items.order, items.check
     months = max(math.ceil(run.days / MONTH), 1)
-    sent = run.recorder.messages.arrays()
+    sent = run.recorder.messages.counts()  # delivered messages per day and send step
     site = sent["site"]
     nothing = len(run.policy.products)
     offer_p = np.array([s.offer_product for s in run.sites] + [-1], dtype=np.int64)
@@ -179,7 +182,7 @@ def products_table(run: Run, items: Items | None = None) -> pd.DataFrame:
         "messages": np.where(offer_p >= 0, offer_p, nothing)[site],
         "days": np.full(run.days, nothing, dtype=np.int64),
     }
-    money = _money(run, it)
+    money = _money(run, it, sent)
     kind = it["kind"]
     item = kind != RENEWAL
     main = kind == MAIN

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from ..core.statistics import bootstrap_difference, too_small
+from ..core.statistics import (
+    bootstrap_difference,
+    counted_bootstrap_difference,
+    counted_mean,
+    counted_too_small,
+    too_small,
+)
 from .engine import Run
+from .engine.firings import expand
 
 __all__ = ["RULE_NUMBERS", "rule_effects"]
 
@@ -27,6 +36,36 @@ RULE_NUMBERS = (
     "incremental_revenue",
 )
 
+# Up to this many firings per customer (or 262,144 in all), each firing's value is held on
+# its own, in the order of the firings; past it (a rule that fires daily), the values are
+# counted (each distinct value and how often), computed CHUNK firings at a time, so memory
+# does not grow with the days a rule fires.
+EXACT_PER_CUSTOMER = 4
+EXACT_AT_LEAST = 1 << 18
+CHUNK = 1 << 18
+
+
+@dataclass
+class _Sample:
+    """An arm's revenue per firing within its window: the values one per firing (`counts`
+    None) or counted; and how many firings saw a purchase in the window."""
+
+    values: np.ndarray
+    counts: np.ndarray | None
+    converted: int
+
+    @property
+    def size(self) -> int:
+        return int(self.values.size if self.counts is None else self.counts.sum())
+
+    def mean(self) -> float:
+        if self.counts is None:
+            return self.values.mean() if self.values.size else np.nan
+        return counted_mean(self.values, self.counts)
+
+    def weights(self) -> np.ndarray:
+        return np.ones(self.values.size, np.int64) if self.counts is None else self.counts
+
 
 def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
     """rules.csv: each rule arm's counters (`arm`: the rule's variant, `-` for a rule without
@@ -40,38 +79,25 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
     other of that day, is not its outcome; the messages log's `converted` counts the same."""
     rec, policy = run.recorder, run.policy
     counters = rec.arm_counters
-    events = rec.rule_events.arrays()
+    runs = rec.rule_events.runs()
     key = cust.astype(np.float64) * 1e6 + time
     cum = np.r_[0.0, np.cumsum(revenue)]
-    windows = np.array([_window(policy.rules[r]) for r, _ in run.arms] + [0.0], dtype=np.float64)
-    # every firing's window at once: its customer's purchases from the day after it
-    arm_of = events["arm"]
-    c = events["customer"].astype(np.float64)
-    d = events["day"].astype(np.float64)
-    # the firings by customer (by day within one) search the purchases in order: each
-    # search starts where the one before ended, in memory it has just read
-    by_customer = np.argsort(events["customer"], kind="stable")
-    lo, hi = np.empty(arm_of.size, np.int64), np.empty(arm_of.size, np.int64)
-    lo[by_customer] = np.searchsorted(key, (c * 1e6 + d + 1)[by_customer])
-    hi[by_customer] = np.searchsorted(key, (c * 1e6 + d + windows[arm_of] + 1)[by_customer])
-    values, converted = cum[hi] - cum[lo], (hi > lo).astype(float)
-    # each arm's firings in the order logged (a radix sort: arms fit 16 bits)
-    by_arm = np.argsort(
-        arm_of.astype(np.uint16 if len(run.arms) < 1 << 16 else np.int64), kind="stable"
-    )
-    cuts = np.searchsorted(arm_of[by_arm], np.arange(len(run.arms) + 1))
+    firings = int((runs["last"] - runs["first"] + 1).sum())
+    exact = firings <= max(EXACT_PER_CUSTOMER * run.state.n, EXACT_AT_LEAST)
+    by_arm = np.argsort(runs["arm"], kind="stable")
+    bounds = np.searchsorted(runs["arm"][by_arm], np.arange(len(run.arms) + 1))
     rows = []
     for arm, (r, label) in enumerate(run.arms):
         rule = policy.rules[r]
-        mine = by_arm[cuts[arm] : cuts[arm + 1]]
+        window = _window(rule)
+        mine = {k: v[by_arm[bounds[arm] : bounds[arm + 1]]] for k, v in runs.items()}
         rows.append(
             {
                 "rule": rule.name,
                 "arm": label or "-",
                 "window_days": _window(rule),
                 **{k: counters[k][arm] for k in counters},
-                "_values": values[mine],
-                "_converted": converted[mine],
+                "_sample": _sample(mine, key, cum, window, exact),
             }
         )
     frame_rows = []
@@ -80,20 +106,15 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
         if row["arm"] == "holdout":
             continue
         holdout = next(h for h in rows if h["rule"] == row["rule"] and h["arm"] == "holdout")
-        treated, held = row["_values"], holdout["_values"]
+        treated, held = row["_sample"], holdout["_sample"]
         out = {k: v for k, v in row.items() if not k.startswith("_")}
         out["roi"] = (row["profit"] - row["cost"]) / row["cost"] if row["cost"] else np.nan
         out["holdout"] = holdout["fired"]
-        out["revenue_per_eligible"] = treated.mean() if treated.size else np.nan
-        out["holdout_revenue_per_eligible"] = held.mean() if held.size else np.nan
-        out["conversion"] = row["_converted"].mean() if treated.size else np.nan
-        out["holdout_conversion"] = holdout["_converted"].mean() if held.size else np.nan
-        small = too_small(treated, held)
-        if small:
-            diff = treated.mean() - held.mean() if treated.size and held.size else np.nan
-            low = high = np.nan
-        else:
-            diff, low, high = bootstrap_difference(treated, held, np.random.default_rng(seed))
+        out["revenue_per_eligible"] = treated.mean()
+        out["holdout_revenue_per_eligible"] = held.mean()
+        out["conversion"] = treated.converted / treated.size if treated.size else np.nan
+        out["holdout_conversion"] = held.converted / held.size if held.size else np.nan
+        diff, low, high, small = _difference(treated, held, np.random.default_rng(seed))
         out["incremental_revenue_per_eligible"] = diff
         out["incremental_low"] = low
         out["incremental_high"] = high
@@ -101,6 +122,65 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
         out["incremental_revenue"] = diff * treated.size if np.isfinite(diff) else np.nan
         frame_rows.append(out)
     return _rule_table(pd.DataFrame(frame_rows))
+
+
+def _difference(
+    treated: _Sample, held: _Sample, rng: np.random.Generator
+) -> tuple[float, float, float, bool]:
+    """The incremental revenue per eligible customer, its interval, and whether the holdout
+    is too small to tell (then no interval)."""
+    if treated.counts is None and held.counts is None:
+        a, b = treated.values, held.values
+        small = too_small(a, b)
+        if not small:
+            return (*bootstrap_difference(a, b, rng), small)
+    else:
+        a, na, b, nb = treated.values, treated.weights(), held.values, held.weights()
+        small = counted_too_small(a, na, b, nb)
+        if not small:
+            return (*counted_bootstrap_difference(a, na, b, nb, rng), small)
+    diff = treated.mean() - held.mean() if treated.size and held.size else np.nan
+    return diff, np.nan, np.nan, small
+
+
+def _values(firings: dict[str, np.ndarray], key, cum, window: float):
+    """Revenue within the window after each firing, and whether there was a purchase."""
+    c = firings["customer"].astype(np.float64)
+    d = firings["day"].astype(np.float64)
+    lo = np.searchsorted(key, c * 1e6 + d + 1)
+    hi = np.searchsorted(key, c * 1e6 + d + window + 1)
+    return cum[hi] - cum[lo], hi > lo
+
+
+def _sample(runs: dict[str, np.ndarray], key, cum, window: float, exact: bool) -> _Sample:
+    """The arm's sample from its runs: one value per firing in the order of the firings
+    (`exact`), else counted, a chunk of runs at a time."""
+    if exact:
+        values, converted = _values(expand(runs), key, cum, window)
+        return _Sample(values, None, int(converted.sum()))
+    length = (runs["last"] - runs["first"] + 1).astype(np.int64)
+    ends = np.cumsum(length)
+    found, counts, converted, start = [], [], 0, 0
+    while start < length.size:
+        done = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, done + CHUNK, side="right")), start + 1)
+        n = length[start:stop]
+        first = np.repeat(runs["first"][start:stop], n)
+        spelled = {
+            "customer": np.repeat(runs["customer"][start:stop], n),
+            "day": first + (np.arange(first.size) - np.repeat(np.cumsum(n) - n, n)),
+        }
+        values, hit = _values(spelled, key, cum, window)
+        distinct, times = np.unique(values, return_counts=True)
+        found.append(distinct)
+        counts.append(times)
+        converted += int(hit.sum())
+        start = stop
+    if not found:
+        return _Sample(np.zeros(0), np.zeros(0, np.int64), 0)
+    distinct, inverse = np.unique(np.concatenate(found), return_inverse=True)
+    times = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
+    return _Sample(distinct, times, converted)
 
 
 def _rule_table(rules: pd.DataFrame) -> pd.DataFrame:

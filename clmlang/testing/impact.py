@@ -90,7 +90,12 @@ def simulate_impact(
         pair = []
         for policy in (old, new):
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r,)))
-            pair.append(simulate_policy(policy, market, customers=customers, days=days, rng=rng))
+            # the first pair keeps its messages log: the treatment change reads it
+            pair.append(
+                simulate_policy(
+                    policy, market, customers=customers, days=days, rng=rng, logs=runs is None
+                )
+            )
         if runs is None:
             runs = (pair[0], pair[1])
         a, b = forecast(pair[0]).summary, forecast(pair[1]).summary

@@ -103,8 +103,13 @@ def _violation(
 ) -> tuple[str, str] | None:
     """How the simulated population breaks the invariant ("customer 7 got ...") and the rule
     to blame (for `max_messages`, the one whose message went over), or None."""
-    run = simulate_policy(
-        policy, Market(), customers=customers, days=days, rng=np.random.default_rng(seed)
+    run = simulate_policy(  # logs: the invariants read one row per message
+        policy,
+        Market(),
+        customers=customers,
+        days=days,
+        rng=np.random.default_rng(seed),
+        logs=True,
     )
     cover_run(coverage, run, policy, paths)
     log = run.recorder.messages.arrays()

@@ -54,11 +54,11 @@ def merge_runs(runs: list[Run]) -> Run:
         merged.transitions += rec.transitions
         for key in merged.arm_counters:
             merged.arm_counters[key] += rec.arm_counters[key]
+        merged.rule_events.extend(rec.rule_events, offset)
+        merged.messages.extend(rec.messages, offset)
         for name in (
             "purchases",
             "items",
-            "rule_events",
-            "messages",
             "unsubscribes",
             "unsent",
             "events",

@@ -1,4 +1,6 @@
-"""What a run records: daily counters, the purchase and rule-event logs, per-rule counters.
+"""What a run records: daily counters, the purchase log, rule firings and delivered messages
+(aggregated as they happen: firings.py; one row each only when the run keeps its logs),
+per-rule counters.
 
 Logs grow by whole batches (a list of arrays per field, concatenated once at the end), so
 recording costs a few appends per day, not a Python call per customer.
@@ -11,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .firings import Firings, MessageCounts
 
 __all__ = [
     "DAILY",
@@ -67,6 +71,7 @@ class _Log:
     def __init__(self, **dtypes: type):
         self.dtypes = dtypes
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in dtypes}
+        self.joined: dict[str, np.ndarray] = {}  # each column's parts, joined by `arrays`
 
     def add(self, **columns: np.ndarray | float | int) -> None:
         size = max(np.size(v) for v in columns.values())
@@ -76,10 +81,17 @@ class _Log:
             )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {
-            k: np.concatenate(v) if v else np.zeros(0, dtype=self.dtypes[k])
-            for k, v in self.parts.items()
-        }
+        """The columns, each one array (read-only): the parts are joined once and kept joined,
+        so the log is never held twice by the readers of a finished run."""
+        out = {}
+        for k, v in self.parts.items():
+            if not (len(v) == 1 and v[0] is self.joined.get(k)):
+                joined = np.concatenate(v) if v else np.zeros(0, dtype=self.dtypes[k])
+                joined.flags.writeable = False
+                v[:] = [joined]
+                self.joined[k] = joined
+            out[k] = v[0]
+        return out
 
 
 @dataclass
@@ -114,6 +126,7 @@ class Recorder:
         logs: bool = False,
         segments: int = 0,
         events: int = 0,
+        block_size: int = 0,
     ):
         self.days = days
         self.logs = logs  # keep the messages that were not delivered too (`unsent`)
@@ -154,15 +167,25 @@ class Recorder:
             reward=np.float64,
             offer_cost=np.float64,
         )
-        self.rule_events = _Log(arm=np.int32, customer=np.int32, day=np.int32)
-        self.messages = _Log(
-            customer=np.int32,
-            day=np.int32,
-            channel=np.int16,
-            site=np.int32,
-            arm=np.int32,
-            stage=np.int16,
-            unsubscribed=np.bool_,  # this message made the customer unsubscribe
+        # rule firings as runs of days (firings.py); one row per firing only with `logs`
+        self.rule_events = Firings(
+            _Log(arm=np.int32, customer=np.int32, day=np.int32) if logs else None
+        )
+        # delivered messages counted per day, send step and block (`block_size`: the blocks'
+        # size, 0: one block); one row per message only with `logs`
+        self.messages = MessageCounts(
+            _Log(
+                customer=np.int32,
+                day=np.int32,
+                channel=np.int16,
+                site=np.int32,
+                arm=np.int32,
+                stage=np.int16,
+                unsubscribed=np.bool_,  # this message made the customer unsubscribe
+            )
+            if logs
+            else None,
+            block_size,
         )
         # messages a flow reached but did not deliver: site, arm and why (NOT_SENT index + 1)
         self.unsent = _Log(customer=np.int32, day=np.int32, site=np.int32, status=np.int8)

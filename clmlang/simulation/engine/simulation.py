@@ -179,6 +179,7 @@ class _Simulation(
             logs=logs,
             segments=len(policy.segments),
             events=len(policy.events),
+            block_size=customers // blocks,  # customers acquired later: blocks past the last
         )
         self.caps = [_Cap(c, self.n) for c in policy.caps]
         self.subscription_next = {j: np.full(self.n, NEVER) for j in self.catalogue.lifetimes}
@@ -256,6 +257,7 @@ class _Simulation(
         env = simpy.Environment()
         env.process(self._process(env))
         env.run()
+        self.recorder.rule_events.finish()
         return Run(
             self.policy,
             self.market,
@@ -374,8 +376,10 @@ def simulate_policy(
     `base.size` of the `customers`). `blocks`: the customers are that many equal blocks of
     consecutive ids, independent populations in one calendar: each block has the channels'
     whole daily capacity (nothing else couples customers, and there must be no acquisition).
-    `logs`: also log the messages that were not delivered (capped, control group, ...), for
-    the messages log; no random draw depends on it. `share`: this run is one block of a
+    `logs`: keep one row per message and per rule firing (`Recorder.messages`,
+    `rule_events`), and the messages that were not delivered (capped, control group, ...),
+    for the messages log; without it, firings and messages are aggregated as they happen
+    (firings.py). No random draw depends on it. `share`: this run is one block of a
     population split across processes (`blocks.run_blocks`), sharing the channels'
     capacities with the other blocks through it.
     """
