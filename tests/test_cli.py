@@ -185,12 +185,12 @@ def test_internal_error_is_reported_without_traceback(monkeypatch, capsys, tmp_p
 
 def test_the_command_line_loads_the_simulator_only_when_a_command_needs_it():
     """`clm check` and `clm fmt` start without the simulator, what-if runs, fitting or
-    matplotlib: a strategist's save hook and the language server start in under a second."""
+    plotly: a strategist's save hook and the language server start in under a second."""
     code = (
         "import sys, clmlang.cli; "
         "heavy = ['clmlang.simulation.engine', 'clmlang.whatif.experiment', "
         "'clmlang.forecasting.calibration', 'clmlang.whatif.report', "
-        "'clmlang.testing.policytest', 'matplotlib', 'scipy.stats', 'pandas']; "
+        "'clmlang.testing.policytest', 'plotly', 'scipy.stats', 'pandas']; "
         "print(' '.join(m for m in heavy if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

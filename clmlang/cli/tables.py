@@ -82,7 +82,7 @@ def _goal_rows(summary: dict, policy: Policy) -> list[tuple[str, str]]:
 
 
 def print_comparison(result: Comparison) -> None:
-    from ..whatif.report import (  # matplotlib: only when there is a report
+    from ..whatif.report import (  # plotly: only when there is a report
         HEADLINE,
         goal_headline,
         verdicts,

@@ -1,37 +1,21 @@
 """What every clmlang HTML page shares: one self-contained file that works offline.
 
-Charts are Plotly figures (core.charts, plotly.js inlined: no CDN, no external files) or,
-where a page has not moved to them, matplotlib figures inlined as SVG; a few lines of inline
-script, run once the page has loaded, check that every chart drew something and mark the
-document (`data-charts`, `data-charts-rendered`, `data-charts-empty`), which the browser
-tests read.
+Charts are Plotly figures (core.charts, plotly.js inlined: no CDN, no external files); a few
+lines of inline script, run once the page has loaded, check that every chart drew something
+and mark the document (`data-charts`, `data-charts-rendered`, `data-charts-empty`), which the
+browser tests read.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import math
-import os
-import sys
-from typing import TYPE_CHECKING
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-# matplotlib draws off-screen (Agg), but is imported only by the pages that still draw with
-# it (its import costs about 0.5 s, a third of `clm forecast`'s start-up): loaded already, it
-# is switched; loaded later, it starts there
-if "matplotlib" in sys.modules:
-    sys.modules["matplotlib"].use("Agg")
-else:
-    os.environ["MPLBACKEND"] = "Agg"
-
-__all__ = ["SCRIPT", "STYLE", "clean", "figure", "render_page", "svg"]
+__all__ = ["SCRIPT", "STYLE", "clean", "render_page"]
 
 STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -40,7 +24,7 @@ table { border-collapse: collapse; margin: 1rem 0; font-size: 13px; }
 td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .up { color: #1a7f37; } .down { color: #b42318; } .flat { color: #666; }
-figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
+figure { margin: 1rem 0; }
 .verdict { font-size: 1.05rem; margin: .3rem 0; }
 """
 SCRIPT = """
@@ -64,38 +48,13 @@ window.addEventListener("load", function () {
       if (plot.querySelector(".main-svg") && plot.getBoundingClientRect().width > 0) {
         drawn += 1;
       }
-      return;
     }
-    var svg = f.querySelector("svg");
-    if (svg && svg.querySelectorAll("path, line, rect, use").length > 0
-        && svg.getBoundingClientRect().width > 0) { drawn += 1; }
   });
   document.documentElement.setAttribute("data-charts", String(figures.length));
   document.documentElement.setAttribute("data-charts-rendered", String(drawn));
   document.documentElement.setAttribute("data-charts-empty", String(empty));
 });
 """
-
-
-def svg(fig: Figure) -> str:
-    """The figure as inline SVG (closed afterwards), without a date and with ids hashed from a
-    fixed salt rather than random ones: same data, same bytes."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.StringIO()
-    with plt.rc_context({"svg.hashsalt": "clmlang"}):
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
-
-
-def figure(drawing: str, caption: str) -> Markup:
-    """An inline chart (matplotlib's own SVG, kept as it is) with its caption (escaped), as
-    the pages' script counts them."""
-    return Markup('<figure class="chart">{}<figcaption>{}</figcaption></figure>').format(
-        Markup(drawing), caption
-    )
 
 
 @functools.cache
