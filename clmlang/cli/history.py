@@ -335,19 +335,12 @@ def forecast_(
     if isinstance(warning, dict) and spec is not None:
         _out(f"{_program_place(spec)}: warning: {warning['message']}", err=True)
         _out(f"  hint: {warning['hint']} (--history-currency makes it certain)", err=True)
-    for key in (
-        "holdout_repeat_transactions",
-        "holdout_revenue",
-        "actual_repeat_transactions",
-        "transactions_error",
-        "revenue_error",
-        "correlation",
-        "rmse",
-        "mae",
-    ):
-        if key in result.summary and result.summary[key] is not None:
-            value = result.summary[key]
-            _out(f"{key:<28} {value:,.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+    from ..forecasting.verdict import key_figures
+
+    rows = key_figures(result.summary)
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        _out(f"{name:<{width}}  {value}")
     products = result.summary.get("history_products")
     if isinstance(products, dict) and products["ignored"]:
         names = products["ignored"]
