@@ -28,6 +28,7 @@ from .common import (
     _write_all,
     app,
 )
+from .forecast_lines import print_forecast, program_place
 
 # The options that say how to read a history, shared by calibrate and forecast.
 CustomerColumn = Annotated[
@@ -95,13 +96,6 @@ def _history_file(history: str, option: str = "") -> None:
     path = Path(history)
     if "://" not in history and not (path.is_dir() and path.suffix in (".parquet", ".pq")):
         _input_file(path, option)
-
-
-# Said whenever no policy in force is given (--current): what the forecast then assumes.
-WITHOUT_CURRENT = (
-    "without --current, the history is taken as a world whose calibrated behaviour already"
-    " includes whatever marketing ran; the policy's effect is added on top of it"
-)
 
 
 def _logged_policy(
@@ -263,7 +257,6 @@ def forecast_(
     """Forecast the real customer base from the calibration end, under a policy or none."""
     from ..api import forecast_history
     from ..forecasting.calibration import MODELS
-    from ..forecasting.goal_attainment import goal_lines
     from ..forecasting.history import HistoryError, load_history
 
     columns = {
@@ -331,59 +324,8 @@ def forecast_(
     written = _write_all(lambda folder: result.write(folder, logs=logs), out)
     if logs:
         _note_log_formats(result.logs())
-    warning = result.summary.get("currency_warning")
-    if isinstance(warning, dict) and spec is not None:
-        _out(f"{_program_place(spec)}: warning: {warning['message']}", err=True)
-        _out(f"  hint: {warning['hint']} (--history-currency makes it certain)", err=True)
-    from ..forecasting.verdict import key_figures
-
-    rows = key_figures(result.summary)
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        _out(f"{name:<{width}}  {value}")
-    products = result.summary.get("history_products")
-    if isinstance(products, dict) and products["ignored"]:
-        names = products["ignored"]
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
-        what = "product of the history is" if len(names) == 1 else "products of the history are"
-        _out(
-            f"warning: {len(names):,} {what} not declared in the spec, so ignored"
-            f" ({products['ignored_purchases']:,} purchases of them): {shown}",
-            err=True,
-        )
-    for label, predicted, actual, seen in goal_lines(result.summary.get("stage_goals")):
-        _out(f"{label}: predicted {predicted}, actual {actual} ({seen} returns)")
-    change = result.summary.get("change")
-    if isinstance(change, dict):
-        _print_change(change)
-    else:
-        _out(f"note: {WITHOUT_CURRENT}")
-    for fit in result.fits:
-        score = fit.get("backtest")
-        if isinstance(score, dict):
-            corr = score["correlation"]
-            _out(
-                f"backtest {fit['model']:<19} deviance {score['deviance']:,.1f}, "
-                f"total {score['predicted']:,.1f} of "
-                f"{score['actual']:,.0f} ({score['total_error']:+.1%}), RMSE {score['rmse']:.4f}, "
-                f"correlation {'n/a' if corr is None else format(corr, '.3f')}"
-            )
-    if "model_choice" in result.summary:
-        _out(f"buying model {result.summary['model_choice']}")
+    print_forecast(result, spec)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
-
-
-def _program_place(spec: Path) -> str:
-    """`spec:line:col` of its `program` line's currency (or of the line), for a diagnostic."""
-    try:
-        lines = spec.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return str(spec)
-    for number, line in enumerate(lines, 1):
-        if line.lstrip().startswith("program"):
-            column = line.find(" currency ")
-            return f"{spec}:{number}:{column + 2 if column >= 0 else 1}"
-    return str(spec)
 
 
 def _same_currency(declared: str, specs: list) -> None:
@@ -395,24 +337,10 @@ def _same_currency(declared: str, specs: list) -> None:
             continue
         reason = currency_refusal(policy, declared)
         if reason:
-            _out(f"{_program_place(path)}: error: {reason}", err=True)
+            _out(f"{program_place(path)}: error: {reason}", err=True)
             _out(
                 "  hint: forecast with a spec priced in the history's currency, or convert the"
                 " history's amounts",
                 err=True,
             )
             raise typer.Exit(PROBLEMS)
-
-
-def _print_change(change: dict) -> None:
-    """The change from the policy in force, one line per KPI: each total, the difference and
-    its 95% interval."""
-    _out(f"change from {change['current_policy']!r} to {change['new_policy']!r}")
-    _out(f"{'':<22} {'current':>14} {'new':>14} {'change':>12}  95% interval")
-    for row in change["kpis"]:
-        low, high = row["low"], row["high"]
-        span = "n/a" if low is None else f"{low:,.2f} to {high:,.2f}"
-        _out(
-            f"{row['kpi']:<22} {row['current']:>14,.2f} {row['new']:>14,.2f} "
-            f"{row['change']:>+12,.2f}  {span}"
-        )
