@@ -121,7 +121,12 @@ def _simulate(spec: Path, scenario: Path | None, wakeups: bool, monkeypatch) -> 
         loaded = load_scenario_file(scenario)
         market, seed = loaded.market, loaded.settings.seed or 1
     run = simulate_policy(
-        clmlang.load(spec), market, customers=200, days=200, rng=np.random.default_rng(seed)
+        clmlang.load(spec),
+        market,
+        customers=120,
+        days=160,
+        rng=np.random.default_rng(seed),
+        logs=True,  # the per-firing and per-message logs, compared row by row
     )
     monkeypatch.undo()
     return run
