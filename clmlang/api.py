@@ -241,7 +241,7 @@ def run_scenario(
     same for the same seed. Returns a `Comparison` (DataFrames `runs`, `comparison`, `series`,
     `retention`, `rules`; `write(folder)` for comparison.csv, summary.json and report.html).
     `logs`: the first replication of each variant keeps every purchase and message
-    (`Comparison.logs()`, with the variant in `scenario_variant`; `write(folder, logs=True)`
+    (`Comparison.logs()`, with the scenario's variant in `variant`; `write(folder, logs=True)`
     adds purchases.csv and messages.csv). Raises `MarketError` for a bad scenario file or
     override, or for runs that need more memory than is available.
     """

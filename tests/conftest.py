@@ -31,7 +31,7 @@ def clm(
     )
 
 
-def clm_here(*args: str) -> subprocess.CompletedProcess[str]:
+def clm_here(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """`clm ARGS` run in this process (typer's runner: the same commands, no new interpreter
     to start), for tests that run a command many times over; `clm` is how a user runs it."""
     from typer.testing import CliRunner
@@ -39,7 +39,7 @@ def clm_here(*args: str) -> subprocess.CompletedProcess[str]:
     from clmlang.cli import app
 
     result = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200"}).invoke(
-        app, list(args), prog_name="clm"
+        app, list(args), prog_name="clm", input=input
     )
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception

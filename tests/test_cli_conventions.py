@@ -14,7 +14,7 @@ import pytest
 
 from clmlang.core.files import write_atomic
 
-from .conftest import ROOT, clm
+from .conftest import ROOT, clm, clm_here
 
 SPEC = str(ROOT / "specs" / "clinic.clm")
 SCENARIO = str(ROOT / "simulations" / "clinic.toml")
@@ -139,7 +139,7 @@ def test_every_output_option_checks_its_destination_first(tmp_path: Path):
     created: a usage error naming the path and why, with a hint, before any work."""
     for args in _destination_cases(tmp_path):
         start = time.monotonic()
-        run = clm(*args, input="")
+        run = clm_here(*args, input="")
         took = time.monotonic() - start
         assert run.returncode == 2, (args, run.stderr)
         bad = args[-1]
@@ -350,7 +350,7 @@ def test_a_missing_input_file_is_a_usage_error_in_every_command(tmp_path: Path):
         ("diff", SPEC, nope): 1,
     }
     for args, code in cases.items():
-        run = clm(*args)
+        run = clm_here(*args)
         assert run.returncode == code, (args, run.stderr)
         assert f"{nope}: no such file" in run.stderr, (args, run.stderr)
 
@@ -364,7 +364,7 @@ def test_a_folder_given_as_an_input_file_is_a_usage_error(tmp_path: Path):
         ("simulate", SPEC, "--scenario", str(tmp_path)),
         ("calibrate", str(tmp_path), "--calibration-end", "1997-09-30"),
     ]:
-        run = clm(*args)
+        run = clm_here(*args)
         assert run.returncode == 2, (args, run.stderr)
         assert "is a folder, not a file" in run.stderr, (args, run.stderr)
 

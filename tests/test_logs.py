@@ -148,8 +148,8 @@ def test_messages_agree_with_the_rule_counters(name: str, present: set, request)
     has holdouts and customers without consent, the e-commerce spec a control group)."""
     forecast = request.getfixturevalue(name)
     messages = forecast.logs()["messages"]
-    rows = messages.assign(variant=messages["variant"].astype(object).fillna("-"))
-    counts = rows.groupby(["rule", "variant", "status"], observed=True).size()
+    rows = messages.assign(arm=messages["arm"].astype(object).fillna("-"))
+    counts = rows.groupby(["rule", "arm", "status"], observed=True).size()
     seen = set()
     for row in forecast.rules.itertuples(index=False):
         for status, counter in STATUS_COUNTERS.items():

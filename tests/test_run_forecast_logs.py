@@ -34,14 +34,12 @@ def test_run_scenario_logs_the_first_replication_of_each_variant(tmp_path, shard
     result = clmlang.run_scenario(_scenario(tmp_path, shards), serial=True, logs=True)
     logs = result.logs()
     purchases, messages = logs["purchases"], logs["messages"]
-    assert list(purchases.columns[:2]) == ["scenario_variant", "customer_id"]
-    assert list(dict.fromkeys(purchases["scenario_variant"])) == ["base", "no holdout"]
+    assert list(purchases.columns[:2]) == ["variant", "customer_id"]
+    assert list(dict.fromkeys(purchases["variant"])) == ["base", "no holdout"]
     first = result.runs[result.runs.replication == 0].set_index("variant")["purchases"]
-    assert purchases.groupby("scenario_variant").size().to_dict() == first.to_dict()
+    assert purchases.groupby("variant").size().to_dict() == first.to_dict()
     # no holdout in the variant: its keep_rhythm rows are never held out
-    variant = messages[
-        (messages.scenario_variant == "no holdout") & (messages.rule == "keep_rhythm")
-    ]
+    variant = messages[(messages.variant == "no holdout") & (messages.rule == "keep_rhythm")]
     assert len(variant) and "held_out" not in set(variant.status)
     assert purchases.customer_id.max() < 400
 
@@ -58,7 +56,7 @@ def test_cli_run_writes_the_logs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "purchases.csv, messages.csv" in result.stdout
     messages = pd.read_csv(out / "messages.csv")
-    assert set(messages.scenario_variant) == {"base", "no holdout"}
+    assert set(messages.variant) == {"base", "no holdout"}
 
 
 HISTORY = pd.DataFrame(

@@ -342,7 +342,7 @@ def run_(
         typer.Option(
             "--logs",
             help="Also write every purchase and message of each variant's first replication"
-            " (purchases.csv, messages.csv, with a scenario_variant column).",
+            " (purchases.csv, messages.csv, with a variant column).",
         ),
     ] = False,
 ) -> None:

@@ -2,10 +2,11 @@
 
 One row per customer a rule reached on a day, as `clm simulate --logs` writes it
 (clmlang/simulation/logs.py): `customer_id`, `date`, `rule`, `channel`, `status`, and
-optionally `variant` and `unsubscribed` (true when the message made the customer
-unsubscribe from the channel). The statuses: `delivered`; `held_out` (in the rule's holdout: nothing
-was sent); `control` (in the global control group); `capped`, `delayed`, `over_capacity`,
-`not_reachable` (not sent for those reasons). A log from another tool is mapped to these
+optionally `arm` (the rule's A/B arm; `variant` in older logs) and `unsubscribed` (true
+when the message made the customer unsubscribe from the channel). The statuses:
+`delivered`; `held_out` (in the rule's holdout: nothing was sent); `control` (in the global
+control group); `capped`, `delayed`, `over_capacity`, `not_reachable` (not sent for those
+reasons). A log from another tool is mapped to these
 columns and statuses by whoever exports it. Whether a message converted is not read from
 the log: it is worked out from the purchase history (a purchase within the rule's window).
 """
@@ -35,9 +36,9 @@ STATUSES = (
 
 def load_messages(source: str | Path | pd.DataFrame, *, query: str | None = None) -> pd.DataFrame:
     """Read and check a message log: columns `customer_id` (text), `date` (datetime64, the
-    day), `rule`, `channel`, `status` (categorical over STATUSES), `variant` ("" when the
-    log has none) and `unsubscribed` (1.0 or 0.0; NaN when the log has no such column).
-    `source`: a .csv or .parquet file, a SQLAlchemy URL with `query`, or a
+    day), `rule`, `channel`, `status` (categorical over STATUSES), `arm` (the rule's A/B
+    arm, "" when the log has none) and `unsubscribed` (1.0 or 0.0; NaN when the log has no
+    such column). `source`: a .csv or .parquet file, a SQLAlchemy URL with `query`, or a
     DataFrame. Raises `HistoryError` naming the file, the row and the column."""
     if isinstance(source, pd.DataFrame):
         raw, where, by_index = source, "<dataframe>", True
@@ -47,7 +48,7 @@ def load_messages(source: str | Path | pd.DataFrame, *, query: str | None = None
     if missing:
         raise HistoryError(
             f"{where}: no column `{missing[0]}`; a message log has the columns "
-            f"{', '.join(COLUMNS)} (and optionally variant), as `clm simulate --logs` writes it"
+            f"{', '.join(COLUMNS)} (and optionally arm), as `clm simulate --logs` writes it"
         )
 
     def refuse(mask: np.ndarray, column: str, what: str) -> HistoryError:
@@ -71,9 +72,11 @@ def load_messages(source: str | Path | pd.DataFrame, *, query: str | None = None
     unknown = ~text["status"].isin(STATUSES).to_numpy()
     if unknown.any():
         raise refuse(unknown, "status", f"not a status (one of {', '.join(STATUSES)})")
-    variant = (
-        raw["variant"].astype(str).str.strip().replace("nan", "")
-        if "variant" in raw.columns
+    # the rule's A/B arm: `arm`, as `clm simulate --logs` writes it (`variant` in older logs)
+    named = "arm" if "arm" in raw.columns else "variant" if "variant" in raw.columns else None
+    arm = (
+        raw[named].astype(str).str.strip().replace("nan", "")
+        if named
         else pd.Series("", index=raw.index)
     )
     unsubscribed = np.full(len(raw), np.nan)
@@ -88,7 +91,7 @@ def load_messages(source: str | Path | pd.DataFrame, *, query: str | None = None
             "customer_id": text["customer_id"].to_numpy(),
             "date": dates.dt.normalize().to_numpy(),
             "rule": text["rule"].to_numpy(),
-            "variant": variant.to_numpy(),
+            "arm": arm.to_numpy(),
             "channel": text["channel"].to_numpy(),
             "status": pd.Categorical(text["status"].to_numpy(), categories=list(STATUSES)),
             "unsubscribed": unsubscribed,

@@ -107,7 +107,7 @@ def _purchases(run: Run) -> pd.DataFrame:
             "product": _names(product, [p.name for p in policy.products]),
             "line": _names(line_of[product], list(policy.lines)),
             "rule": _names(rule_of[arm], [r.name for r in policy.rules]),
-            "variant": _names(arm, [label for _, label in run.arms]),
+            "arm": _names(arm, [label for _, label in run.arms]),
         }
     )
 
@@ -153,7 +153,7 @@ def _messages(run: Run) -> pd.DataFrame:
             "customer_id": col["customer"].astype(np.int32),
             "date": _dates(run, col["day"]),
             "rule": _names(rule_of[col["arm"]], [r.name for r in policy.rules]),
-            "variant": _names(col["arm"], variants),
+            "arm": _names(col["arm"], variants),
             "channel": _names(col["channel"], [c.name for c in policy.channels]),
             "status": pd.Categorical.from_codes(col["status"], categories=list(STATUSES)),
             "unsubscribed": col["unsubscribed"].astype(bool),

@@ -181,7 +181,7 @@ class Comparison:
 
     def logs(self) -> dict[str, pd.DataFrame]:
         """The `purchases` and `messages` logs of the first replication of every variant,
-        one table each with the scenario's variant first (`scenario_variant`); raises
+        one table each with the scenario's variant first (`variant`); raises
         ValueError when the scenario was run without logs."""
         if self.event_logs is None:
             raise ValueError("this comparison has no logs: run it with logs=True (clm --logs)")

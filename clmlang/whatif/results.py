@@ -71,7 +71,8 @@ def variant_logs(
     forecasts: dict[tuple[str, int], tuple[Forecast, pd.DataFrame]], order: list[str]
 ) -> dict[str, pd.DataFrame] | None:
     """The logs each variant's first replication kept, one table per log, the scenario's
-    variant as the first column (`scenario_variant`), variants in the scenario's order."""
+    variant as the first column (`variant`; a rule's own A/B arm is `arm`), variants in the
+    scenario's order."""
     kept = [(v, forecasts[(v, 0)][0].event_logs) for v in order if (v, 0) in forecasts]
     if not kept or any(logs is None for _, logs in kept):
         return None
@@ -80,7 +81,7 @@ def variant_logs(
         parts = []
         for variant, logs in kept:
             frame = logs[name].copy()  # type: ignore[index]
-            frame.insert(0, "scenario_variant", variant)
+            frame.insert(0, "variant", variant)
             parts.append(frame)
         out[name] = pd.concat(parts, ignore_index=True)
     return out
