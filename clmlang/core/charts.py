@@ -27,6 +27,7 @@ __all__ = [
     "chart",
     "colour",
     "new_figure",
+    "pick",
     "plotly_script",
 ]
 
@@ -125,6 +126,16 @@ def chart(fig: go.Figure, name: str, caption: str) -> Markup:
     return Markup(
         '<figure class="chart" data-chart="{}">{}<figcaption>{}</figcaption></figure>'
     ).format(name, Markup(html), caption)
+
+
+def pick(charts: dict[str, go.Figure], name: str | None):
+    """A page's charts as `.plot(name)` gives them: all by name when `name` is None, else the
+    one it names; KeyError naming the charts there are for one it does not have."""
+    if name is None:
+        return charts
+    if name not in charts:
+        raise KeyError(f"no chart {name!r}; there are: {', '.join(charts)}")
+    return charts[name]
 
 
 @functools.cache

@@ -78,14 +78,10 @@ class HoldoutForecast:
         """The report's interactive charts as Plotly figures: all of them by name (a dict),
         or the one `name` names (`weekly`, `cumulative`, `by_purchases`, `revenue`, `p_alive`,
         `effect`, as the forecast has them); raises KeyError for a chart it does not have."""
+        from ..core.charts import pick
         from .charts import figures
 
-        drawn = figures(self)
-        if name is None:
-            return drawn
-        if name not in drawn:
-            raise KeyError(f"no chart {name!r}; this forecast has {', '.join(drawn)}")
-        return drawn[name]
+        return pick(figures(self), name)
 
     def _repr_html_(self) -> str:
         """A compact summary for Jupyter: the verdict in words and the key figures."""

@@ -40,7 +40,7 @@ from ..simulation.engine.blocks import (
     shares_capacity,
     split_problem,
 )
-from ..simulation.engine.simulation import Run, simulate_policy
+from ..simulation.engine.simulation import Run
 
 __all__ = ["scheduler_problem", "simulate_blocks", "simulate_on_cluster"]
 
@@ -189,16 +189,7 @@ def simulate_blocks(
     `scheduler`); raises ValueError for a bad `workers` or `blocks`, or a market that cannot
     be split. Without any of the three: the run `simulate_policy` makes, in this process."""
     if workers is None and blocks is None and scheduler is None:
-        return simulate_policy(
-            policy,
-            market,
-            customers=customers,
-            days=days,
-            rng=rng,
-            trace=trace,
-            progress=progress,
-            logs=logs,
-        )
+        blocks = 1  # one block: the run `simulate_policy` makes, in this process
     for name, value in (("workers", workers), ("blocks", blocks)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= 1024

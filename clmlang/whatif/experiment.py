@@ -196,14 +196,10 @@ class Comparison:
         `revenue_difference`, `profit_difference`, `stages`, `flows`, `rules`, `roles`,
         `sweep`...), or all of them by name when `name` is None; raises KeyError (with the
         names there are) for a chart this comparison does not have."""
+        from ..core.charts import pick
         from .charts import figures  # downstream of this module: deferred
 
-        charts = figures(self)
-        if name is None:
-            return charts
-        if name not in charts:
-            raise KeyError(f"no chart {name!r}; there are: {', '.join(charts)}")
-        return charts[name]
+        return pick(figures(self), name)
 
     def _repr_html_(self) -> str:
         """In a notebook: the verdicts and the KPI table with intervals."""
