@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from clmlang.core.compiled import use_compiled
 import simpy
 
 from ...compile.policy import Policy
@@ -135,6 +137,8 @@ class _Simulation(
         self.stats_seed = int(key_rng.integers(0, 2**63, dtype=np.int64))
         self.n = st.n
         self.customers = customers
+        # the compiled kernels (core/compiled.py) or their numpy twins: the same bytes either way
+        self.compiled = use_compiled(self.n * days)
         self.catalogue = Catalogue(policy, market)
         self.seasons = Seasons(policy, market, self.catalogue, days)
         self.ownership = Ownership(policy, market, self.catalogue, self.n)
