@@ -27,11 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
-from clmlang.core.compiled import use_compiled
 import simpy
 
 from ...compile.policy import Policy
+from ...core.compiled import use_compiled
 from ...market.model import Market
 from .attributes import AttributeChanges
 from .buying import Buying
