@@ -7,6 +7,9 @@ once per day that has work and takes the whole bucket: one calendar event per da
 per customer (see docs/engine.md for why). Stale entries (a customer who bought again before
 an "N days after purchase" timer came due) are dropped when the bucket is taken, by checking
 the customer's state, not by searching the calendar.
+
+With `compiled` the buckets are linked lists of entries in arrays, filed and taken by the
+kernels of `calendar_kernels.py`; `take` gives the same dictionary, in the same order.
 """
 
 from __future__ import annotations
@@ -15,27 +18,81 @@ from collections import defaultdict
 
 import numpy as np
 
+from .calendar_kernels import file_ids, take_day
 from .idset import IdSet
 
 __all__ = ["Calendar"]
 
 
 class Calendar:
-    def __init__(self, days: int, ids: IdSet):
+    def __init__(self, days: int, ids: IdSet, compiled: bool = False):
         self.days = days
         self.ids = ids
+        self.compiled = compiled
         self._buckets: dict[int, dict[tuple, list[np.ndarray]]] = defaultdict(
             lambda: defaultdict(list)
+        )
+        if compiled:
+            self._slots: dict[tuple, int] = {}
+            self._keys: list[tuple] = []
+            self._head = np.full(max(days, 1), -1, dtype=np.int64)
+            self._tail = np.full(max(days, 1), -1, dtype=np.int64)
+            self._grow(1024)
+
+    def _grow(self, room: int) -> None:
+        """Make room for `room` more entries in the compiled store."""
+        if not hasattr(self, "_meta"):
+            self._meta = np.zeros(2, dtype=np.int64)
+            self._entry_id = np.zeros(0, dtype=np.int64)
+            self._entry_slot = np.zeros(0, dtype=np.int32)
+            self._entry_next = np.zeros(0, dtype=np.int64)
+            self._free = np.zeros(0, dtype=np.int64)
+        size = self._entry_id.size
+        used, free = self._meta
+        if size - used + free >= room:
+            return
+        new = max(2 * size, used + room)
+        for name in ("_entry_id", "_entry_slot", "_entry_next", "_free"):
+            old = getattr(self, name)
+            grown = np.zeros(new, dtype=old.dtype)
+            grown[:size] = old
+            setattr(self, name, grown)
+
+    def _file(self, days: np.ndarray, step: int, kind: str, key: object, ids: np.ndarray):
+        slot = self._slots.get((kind, key))
+        if slot is None:
+            slot = self._slots[(kind, key)] = len(self._keys)
+            self._keys.append((kind, key))
+        self._grow(ids.size)
+        file_ids(
+            days,
+            step,
+            self.days,
+            ids,
+            slot,
+            self._head,
+            self._tail,
+            self._entry_id,
+            self._entry_slot,
+            self._entry_next,
+            self._free,
+            self._meta,
         )
 
     def add(self, day: int, kind: str, key: object, ids: np.ndarray) -> None:
         """Schedule `ids` on `day` under (kind, key); past the horizon it is dropped."""
         if ids.size and 0 <= day < self.days:
+            if self.compiled:
+                self._file(np.array([int(day)], dtype=np.int64), 0, kind, key, ids)
+                return
             self._buckets[int(day)][(kind, key)].append(ids)
 
     def add_spread(self, days: np.ndarray, kind: str, key: object, ids: np.ndarray) -> None:
         """Schedule each id on its own day (`days` integer-valued, one per id)."""
         if not ids.size:
+            return
+        if self.compiled:
+            self._file(np.asarray(days), 1, kind, key, ids)
             return
         inside = (days >= 0) & (days < self.days)
         days, ids = days[inside].astype(np.int64), ids[inside]
@@ -54,6 +111,24 @@ class Calendar:
 
     def take(self, day: int) -> dict[tuple, np.ndarray]:
         """Remove and return the bucket of `day`: {(kind, key): ids}, ids unique per entry."""
+        if self.compiled:
+            if not 0 <= day < self.days or self._head[day] < 0:
+                return {}
+            slots, bounds, ids = take_day(
+                day,
+                len(self._keys),
+                self._head,
+                self._tail,
+                self._entry_id,
+                self._entry_slot,
+                self._entry_next,
+                self._free,
+                self._meta,
+                self.ids.marks,
+            )
+            keys = self._keys
+            cut = bounds.tolist()
+            return {keys[s]: ids[cut[j] : cut[j + 1]] for j, s in enumerate(slots.tolist())}
         bucket = self._buckets.pop(day, None)
         if not bucket:
             return {}
@@ -61,5 +136,8 @@ class Calendar:
 
     def next_day(self, after: int) -> int | None:
         """The first day later than `after` with something scheduled."""
+        if self.compiled:
+            later = np.flatnonzero(self._head[max(after + 1, 0) :] >= 0)
+            return int(later[0]) + max(after + 1, 0) if later.size else None
         later = [d for d in self._buckets if d > after]
         return min(later) if later else None
