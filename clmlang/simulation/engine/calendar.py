@@ -8,8 +8,8 @@ per customer (see docs/engine.md for why). Stale entries (a customer who bought 
 an "N days after purchase" timer came due) are dropped when the bucket is taken, by checking
 the customer's state, not by searching the calendar.
 
-With `compiled` the buckets are linked lists of entries in arrays, filed and taken by the
-kernels of `calendar_kernels.py`; `take` gives the same dictionary, in the same order.
+With `compiled` the buckets are runs of one array of ids linked per day, filed and taken by
+the kernels of `calendar_kernels.py`; `take` gives the same dictionary, in the same order.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .calendar_kernels import file_ids, take_day
+from .calendar_kernels import compact, file_ids, take_day
 from .idset import IdSet
 
 __all__ = ["Calendar"]
@@ -37,47 +37,34 @@ class Calendar:
             self._keys: list[tuple] = []
             self._head = np.full(max(days, 1), -1, dtype=np.int64)
             self._tail = np.full(max(days, 1), -1, dtype=np.int64)
-            self._grow(1024)
+            self._arena = np.zeros(0, dtype=np.int64)
+            self._starts = self._ends = self._nexts = np.zeros(0, dtype=np.int64)
+            self._slots_of = np.zeros(0, dtype=np.int32)
+            self._meta = np.zeros(2, dtype=np.int64)  # arena used, pieces used
 
-    def _grow(self, room: int) -> None:
-        """Make room for `room` more entries in the compiled store."""
-        if not hasattr(self, "_meta"):
-            self._meta = np.zeros(2, dtype=np.int64)
-            self._entry_id = np.zeros(0, dtype=np.int64)
-            self._entry_slot = np.zeros(0, dtype=np.int32)
-            self._entry_next = np.zeros(0, dtype=np.int64)
-            self._free = np.zeros(0, dtype=np.int64)
-        size = self._entry_id.size
-        used, free = self._meta
-        if size - used + free >= room:
-            return
-        new = max(2 * size, used + room)
-        for name in ("_entry_id", "_entry_slot", "_entry_next", "_free"):
-            old = getattr(self, name)
-            grown = np.zeros(new, dtype=old.dtype)
-            grown[:size] = old
-            setattr(self, name, grown)
+    def _store(self) -> tuple:
+        return (
+            self._head,
+            self._tail,
+            self._arena,
+            self._starts,
+            self._ends,
+            self._slots_of,
+            self._nexts,
+        )
 
     def _file(self, days: np.ndarray, step: int, kind: str, key: object, ids: np.ndarray):
         slot = self._slots.get((kind, key))
         if slot is None:
             slot = self._slots[(kind, key)] = len(self._keys)
             self._keys.append((kind, key))
-        self._grow(ids.size)
-        file_ids(
-            days,
-            step,
-            self.days,
-            ids,
-            slot,
-            self._head,
-            self._tail,
-            self._entry_id,
-            self._entry_slot,
-            self._entry_next,
-            self._free,
-            self._meta,
-        )
+        room, pieces = ids.size, min(ids.size, self.days)
+        used, used_pieces = self._meta.tolist()
+        if used + room > self._arena.size or used_pieces + pieces > self._starts.size:
+            (self._arena, self._starts, self._ends, self._slots_of, self._nexts) = compact(
+                *self._store(), self._meta, room, pieces
+            )
+        file_ids(days, step, self.days, ids, slot, *self._store(), self._meta)
 
     def add(self, day: int, kind: str, key: object, ids: np.ndarray) -> None:
         """Schedule `ids` on `day` under (kind, key); past the horizon it is dropped."""
@@ -114,18 +101,7 @@ class Calendar:
         if self.compiled:
             if not 0 <= day < self.days or self._head[day] < 0:
                 return {}
-            slots, bounds, ids = take_day(
-                day,
-                len(self._keys),
-                self._head,
-                self._tail,
-                self._entry_id,
-                self._entry_slot,
-                self._entry_next,
-                self._free,
-                self._meta,
-                self.ids.marks,
-            )
+            slots, bounds, ids = take_day(day, len(self._keys), *self._store(), self.ids.marks)
             keys = self._keys
             cut = bounds.tolist()
             return {keys[s]: ids[cut[j] : cut[j + 1]] for j, s in enumerate(slots.tolist())}
