@@ -115,3 +115,103 @@ def test_calendar_kernels_file_and_take_as_numpy_does(ops, horizon, n):
         taken = [c.take(day) for c in calendars]
         assert list(taken[1]) == list(taken[0])
         assert all(taken[1][k].tobytes() == taken[0][k].tobytes() for k in taken[0])
+
+
+def _buyers(rng, n, size):
+    """A population of `n` customers' purchase state and `size` distinct buyers of it."""
+    state = {
+        "purchases": rng.integers(0, 30, n).astype(np.int32),
+        "first_t": np.where(rng.random(n) < 0.3, np.nan, rng.uniform(-50, 100, n)),
+        "last_t": rng.uniform(-50, 100, n),
+        "first_day": np.full(n, np.nan, dtype=np.float32),
+        "last_day": np.full(n, np.nan, dtype=np.float32),
+        "spent": rng.uniform(0, 1e4, n),
+        "last_product": np.full(n, -1, dtype=np.int16),
+        "owned": rng.integers(0, 2**20, n).astype(np.uint64),
+        "owned_lines": rng.integers(0, 8, n).astype(np.uint64),
+        "response_t": rng.uniform(0, 100, n),
+        "response_site": rng.integers(-1, 5, n).astype(np.int32),
+        "alive": rng.random(n) < 0.9,
+        "next_t": rng.uniform(0, 100, n),
+        "stage": rng.integers(-1, 4, n).astype(np.int16),
+        "dropout": rng.uniform(0, 0.5, n),
+        "rate": np.where(rng.random(n) < 0.1, 0.0, rng.uniform(0, 0.1, n)),
+        "subscribed": (rng.random(n) < 0.3).astype(np.uint64),
+        "members": rng.random(n) < 0.4,
+    }
+    ids = rng.permutation(n)[:size].astype(rng.choice([np.int32, np.int64]))
+    return state, ids
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), products=st.booleans())
+def test_update_buyers_kernel_writes_what_numpy_writes(seed, size, products):
+    """The buyers' state after a purchase: the kernel's scatters equal the numpy ones."""
+    from clmlang.simulation.engine.buying_kernels import update_buyers
+    from clmlang.simulation.engine.population import NEVER
+
+    rng = np.random.default_rng(seed)
+    s, ids = _buyers(rng, 80, size)
+    k, t = s["purchases"][ids], rng.uniform(0, 100, ids.size)
+    first, revenue = k == 0, rng.uniform(0, 500, ids.size)
+    product = rng.integers(0, 12, ids.size).astype(np.int16)
+    line_of = rng.integers(-1, 3, 12).astype(np.int16)
+    want = {key: v.copy() for key, v in s.items()}
+    want["purchases"][ids] = k + 1
+    want["first_t"][ids] = np.where(first, t, want["first_t"][ids])
+    want["last_t"][ids] = t
+    want["first_day"][ids] = np.floor(want["first_t"][ids])
+    want["last_day"][ids] = np.floor(t)
+    want["spent"][ids] += revenue
+    if products:
+        want["last_product"][ids] = product
+        want["owned"][ids] |= np.uint64(1) << product.astype(np.uint64)
+        line = line_of[product]
+        has = line >= 0
+        want["owned_lines"][ids[has]] |= np.uint64(1) << line[has].astype(np.uint64)
+    want["response_t"][ids] = NEVER
+    want["response_site"][ids] = -1
+    names = "purchases first_t last_t first_day last_day spent last_product owned owned_lines"
+    columns = [s[key] for key in (*names.split(), "response_t", "response_site")]
+    update_buyers(ids, t, k, first, revenue, product, line_of, products, NEVER, *columns)
+    for key in want:
+        assert s[key].tobytes() == want[key].tobytes(), key
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), values=st.booleans())
+def test_dropout_and_next_time_kernels_decide_as_numpy(seed, size, values):
+    """Dropouts (by stage, value products, subscriptions) and the next purchase times (rates
+    by stage, purchases made and membership; a zero rate never buys again) as numpy has them."""
+    from clmlang.simulation.engine.buying_kernels import dropouts, next_times
+    from clmlang.simulation.engine.population import NEVER
+
+    rng = np.random.default_rng(seed)
+    s, ids = _buyers(rng, 80, size)
+    k, u = s["purchases"][ids], rng.random(ids.size)
+    stage_dropout, stage_rate = rng.uniform(0.5, 2, 5), rng.uniform(0.5, 2, 5)
+    mask = np.uint64(0b1010) if values else np.uint64(0)
+    stage = s["stage"][ids] + 1
+    prob = s["dropout"][ids] * stage_dropout[stage]
+    prob = np.where((s["owned"][ids] & mask) != 0, prob * 0.4, prob)
+    prob = np.where(s["subscribed"][ids] != 0, prob * 0.7, prob)
+    want = (k >= 2) & (u < prob)
+    alive, next_t = s["alive"].copy(), s["next_t"].copy()
+    alive[ids[want]], next_t[ids[want]] = False, NEVER
+    got, rows = dropouts(
+        ids, k, u, s["dropout"], s["stage"], stage_dropout, s["owned"], mask, 0.4,
+        s["subscribed"], True, 0.7, NEVER, s["alive"], s["next_t"],
+    )  # fmt: skip
+    assert got.tobytes() == want.tobytes()
+    assert (rows == stage).all()
+    assert s["alive"].tobytes() == alive.tobytes()
+    assert s["next_t"].tobytes() == next_t.tobytes()
+
+    t, wait = rng.uniform(0, 100, ids.size), -np.log(rng.random(ids.size))
+    after = rng.choice([1.0, 1.5], ids.size)
+    rate = s["rate"][ids] * stage_rate[stage] * after
+    rate = np.where(s["members"][ids], rate * 1.3, rate)
+    with np.errstate(divide="ignore"):
+        expected = t + wait / rate
+    got = next_times(ids, t, rows, wait, s["rate"], stage_rate, after, s["members"], 1.3, True)
+    assert got.tobytes() == expected.tobytes()
