@@ -101,10 +101,11 @@ class Calendar:
         if self.compiled:
             if not 0 <= day < self.days or self._head[day] < 0:
                 return {}
-            slots, bounds, ids = take_day(day, len(self._keys), *self._store(), self.ids.marks)
-            keys = self._keys
-            cut = bounds.tolist()
-            return {keys[s]: ids[cut[j] : cut[j + 1]] for j, s in enumerate(slots.tolist())}
+            slots, bounds, ids = take_day(day, len(self._keys), *self._store())
+            keys, cut, union = self._keys, bounds.tolist(), self.ids.union
+            return {
+                keys[s]: union([ids[cut[j] : cut[j + 1]]]) for j, s in enumerate(slots.tolist())
+            }
         bucket = self._buckets.pop(day, None)
         if not bucket:
             return {}
