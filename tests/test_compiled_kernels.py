@@ -215,3 +215,37 @@ def test_dropout_and_next_time_kernels_decide_as_numpy(seed, size, values):
         expected = t + wait / rate
     got = next_times(ids, t, rows, wait, s["rate"], stage_rate, after, s["members"], 1.3, True)
     assert got.tobytes() == expected.tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), day=st.integers(0, 5))
+def test_due_today_and_product_pick_kernels_choose_as_numpy(seed, size, day):
+    """Who buys today and when (the earlier of a natural purchase and an answer, none when
+    neither falls today), and the product each picks by their audience's demand."""
+    from clmlang.simulation.engine.buying_kernels import due_today, pick_products
+    from clmlang.simulation.engine.catalogue import Catalogue
+    from clmlang.simulation.engine.population import NEVER
+
+    rng = np.random.default_rng(seed)
+    _, ids = _buyers(rng, 80, size)
+    ids = np.sort(ids).astype(np.int64)
+    next_t = np.where(rng.random(80) < 0.2, NEVER, rng.uniform(0, 6, 80))
+    next_t[rng.random(80) < 0.1] = np.nan
+    response_t = np.where(rng.random(80) < 0.6, NEVER, rng.uniform(0, 6, 80))
+    nat = np.where(np.floor(next_t[ids]) == day, next_t[ids], NEVER)
+    answer = np.where(np.floor(response_t[ids]) == day, response_t[ids], NEVER)
+    t = np.minimum(nat, answer)
+    got_ids, got_t = due_today(ids, next_t, response_t, day, NEVER)
+    assert got_ids.tobytes() == ids[t < NEVER].tobytes()
+    assert got_t.tobytes() == t[t < NEVER].tobytes()
+
+    weights = rng.uniform(0, 1, (3, 7)) * (rng.random((3, 7)) < 0.7)
+    cat = Catalogue.__new__(Catalogue)
+    cat.count = 7
+    totals = weights.sum(axis=1, keepdims=True)
+    cat.cumulative = np.cumsum(weights / np.where(totals > 0, totals, 1), axis=1)
+    audience = rng.integers(-1, 2, ids.size).astype(np.int16)
+    u = rng.random(ids.size)
+    got = pick_products(cat.cumulative, audience, u)
+    assert got.dtype == np.int16
+    assert got.tobytes() == cat.choose(audience, u).tobytes()

@@ -21,12 +21,15 @@ class Buying:
         for _ in range(64):  # same-day repeat purchases are processed in the same day
             # the customers who dropped for good have no next purchase (NEVER); a dormant
             # one (reactivation) has the purchase that follows their waking up
-            nxt, resp = st.next_t[ids], st.response_t[ids]  # one gather each
-            t_nat = np.where(np.floor(nxt) == d, nxt, NEVER)
-            t_resp = np.where(np.floor(resp) == d, resp, NEVER)
-            t = np.minimum(t_nat, t_resp)
-            keep = t < NEVER
-            ids, t = ids[keep], t[keep]
+            if self.compiled:  # the same, one pass (buying_kernels.py)
+                ids, t = kernels.due_today(ids, st.next_t, st.response_t, d, NEVER)
+            else:
+                nxt, resp = st.next_t[ids], st.response_t[ids]  # one gather each
+                t_nat = np.where(np.floor(nxt) == d, nxt, NEVER)
+                t_resp = np.where(np.floor(resp) == d, resp, NEVER)
+                t = np.minimum(t_nat, t_resp)
+                keep = t < NEVER
+                ids, t = ids[keep], t[keep]
             if not ids.size:
                 return
             self._buy(ids, t, d)

@@ -81,3 +81,38 @@ def next_times(ids, t, rows, wait, rate, stage_rate, after, members, repeat_rate
         zero = np.copysign(np.inf, r) if wait[i] > 0 else np.nan
         out[i] = t[i] + (wait[i] / r if r != 0.0 else zero)
     return out
+
+
+@kernel
+def due_today(ids, next_t, response_t, day, never):
+    """Of `ids`, those with a purchase on day `day`, natural or answering a message, and its
+    time (the earlier of the two): `Buying._purchases`."""
+    keep = np.empty(ids.size, dtype=np.int64)
+    times = np.empty(ids.size)
+    n = 0
+    for i in range(ids.size):
+        c = ids[i]
+        natural = next_t[c] if np.floor(next_t[c]) == day else never
+        answer = response_t[c] if np.floor(response_t[c]) == day else never
+        t = min(natural, answer)
+        if t < never:
+            keep[n] = c
+            times[n] = t
+            n += 1
+    return keep[:n], times[:n]
+
+
+@kernel
+def pick_products(cumulative, audience, u):
+    """A product per purchase: how many of its audience's cumulative demand shares `u`
+    passes (`Catalogue.choose`)."""
+    count = cumulative.shape[1]
+    out = np.empty(u.size, dtype=np.int16)
+    for i in range(u.size):
+        row = audience[i] + 1
+        picked = 0
+        for j in range(count):
+            if u[i] > cumulative[row, j]:
+                picked += 1
+        out[i] = min(picked, count - 1)
+    return out
