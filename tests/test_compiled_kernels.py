@@ -139,7 +139,7 @@ def _buyers(rng, n, size):
         "subscribed": (rng.random(n) < 0.3).astype(np.uint64),
         "members": rng.random(n) < 0.4,
     }
-    ids = rng.permutation(n)[:size].astype(rng.choice([np.int32, np.int64]))
+    ids = rng.permutation(n)[:size]
     return state, ids
 
 

@@ -64,13 +64,16 @@ class Calendar:
             (self._arena, self._starts, self._ends, self._slots_of, self._nexts) = compact(
                 *self._store(), self._meta, room, pieces
             )
+        # one signature (one kernel to compile): days as floats, ids as int64
+        days = days.astype(np.float64, copy=False)
+        ids = ids.astype(np.int64, copy=False)
         file_ids(days, step, self.days, ids, slot, *self._store(), self._meta)
 
     def add(self, day: int, kind: str, key: object, ids: np.ndarray) -> None:
         """Schedule `ids` on `day` under (kind, key); past the horizon it is dropped."""
         if ids.size and 0 <= day < self.days:
             if self.compiled:
-                self._file(np.array([int(day)], dtype=np.int64), 0, kind, key, ids)
+                self._file(np.array([int(day)], dtype=np.float64), 0, kind, key, ids)
                 return
             self._buckets[int(day)][(kind, key)].append(ids)
 

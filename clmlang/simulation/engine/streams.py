@@ -86,11 +86,12 @@ class Streams:
         if self.compiled and isinstance(ids, np.ndarray) and ids.ndim == 1:
             c = np.asarray(counter)
             if c.ndim == 0 or c.shape == ids.shape:
-                step = int(c.ndim)
-                if c.dtype.kind not in "iu":
-                    c = c.astype(np.uint64)
+                # two signatures only (fewer to compile): ids as int64, counters as int64 or
+                # uint64 (which the numpy path's conversion to uint64 gives the same bits)
+                c = c.astype(np.uint64 if c.dtype.kind != "i" else np.int64, copy=False)
                 out = np.empty(ids.size)
-                uniforms(self.key, self.salt(purpose), ids, c.reshape(-1), step, out)
+                ids = ids.astype(np.int64, copy=False)
+                uniforms(self.key, self.salt(purpose), ids, c.reshape(-1), int(c.ndim), out)
                 return out
         with np.errstate(over="ignore"):
             x = np.asarray(ids, dtype=np.uint64) * _GOLDEN
