@@ -10,6 +10,7 @@ and draws of their latent state to start the simulator from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import special
@@ -28,8 +29,6 @@ from .reactivation import (
 )
 
 __all__ = ["Posterior", "posterior"]
-
-DRAW_CHUNK = 20_000  # customers whose posterior draw is made at once
 
 
 def _grids(g: HistoryGroup, lam, log_wl, p, log_wp, omega: float, x, t_x, data: Histories):
@@ -98,17 +97,33 @@ class Posterior:
             )
         return out
 
-    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One draw per customer: (active, lambda per week, p)."""
-        h, n = self.active.shape[0], self.index.size
+    @cached_property
+    def _cdf(self) -> np.ndarray:
+        """Each distinct history's cumulative probabilities over its cells (active ones,
+        then dormant ones): every replication's draw reads them."""
+        h = self.active.shape[0]
         flat = np.concatenate([self.active.reshape(h, -1), self.dormant.reshape(h, -1)], axis=1)
-        cdf = np.cumsum(flat, axis=1)
-        u = rng.random(n) * cdf[self.index, -1]
-        pick = np.empty(n, dtype=np.int64)
-        for start in range(0, n, DRAW_CHUNK):  # customers x cells at a time: bounded memory
-            part = slice(start, start + DRAW_CHUNK)
-            pick[part] = (cdf[self.index[part]] < u[part, None]).sum(axis=1)
-        pick = np.minimum(pick, flat.shape[1] - 1)
+        return np.cumsum(flat, axis=1)
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One draw per customer: (active, lambda per week, p). Each customer's cell is the
+        number of their history's cumulative probabilities below a uniform times their
+        total, found by bisection on all customers at once (the cumulative sums do not
+        decrease, so it is the count a full comparison would give, in log2(cells) steps)."""
+        cdf = self._cdf
+        width = cdf.shape[1]
+        u = rng.random(self.index.size) * cdf[self.index, -1]
+        row = self.index * width  # each customer's row in the flattened table
+        flat = cdf.reshape(-1)
+        pick = np.zeros(self.index.size, dtype=np.int64)
+        step = 1 << (width.bit_length() - 1)  # the highest power of two up to width
+        while step:
+            trial = pick + step  # entries counted so far plus step: are they all below u?
+            inside = trial <= width
+            below = inside & (flat[row + np.minimum(trial, width) - 1] < u)
+            pick = np.where(below, trial, pick)
+            step >>= 1
+        pick = np.minimum(pick, width - 1)
         cells = self.rate.shape[1] * self.dropout.size
         node = pick % cells
         return (
