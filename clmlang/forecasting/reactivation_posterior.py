@@ -67,7 +67,7 @@ class Posterior:
         return self.active.sum(axis=(1, 2))[self.index]
 
     @cached_property
-    def _grids(self) -> tuple[np.ndarray, np.ndarray]:
+    def _lambda_grids(self) -> tuple[np.ndarray, np.ndarray]:
         """The few distinct grids of lambda nodes the histories are on, and each history's."""
         grids, which = np.unique(self.rate, axis=0, return_inverse=True)
         return grids, which.reshape(-1)
@@ -75,7 +75,7 @@ class Posterior:
     def expected_purchases(self, weeks: float) -> np.ndarray:
         """E[purchases in the next `weeks` | history], no marketing (the two-state chain),
         evaluated once per grid of lambda nodes and read by each history on it."""
-        grids, which = self._grids
+        grids, which = self._lambda_grids
         from_active, from_dormant = _from_states(grids[:, :, None], self, weeks)
         per_history = np.einsum("nij,nij->n", self.active, from_active[which]) + np.einsum(
             "nij,nij->n", self.dormant, from_dormant[which]
@@ -91,7 +91,7 @@ class Posterior:
         per_history = np.column_stack(
             [np.bincount(self.index, weights=w, minlength=histories) for w in weights.T]
         )
-        grids, which = self._grids
+        grids, which = self._lambda_grids
         cells = (grids.shape[0], *self.active.shape[1:], per_history.shape[1])
         active, dormant = np.zeros(cells), np.zeros(cells)
         np.add.at(active, which, self.active[..., None] * per_history[:, None, None, :])
