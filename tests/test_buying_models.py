@@ -51,18 +51,27 @@ def test_reactivation_without_waking_is_bgnbd(history: pd.DataFrame):
     assert np.allclose(post.active.sum(axis=(1, 2)) + post.dormant.sum(axis=(1, 2)), 1.0)
 
 
-def test_reactivation_posterior_is_shared_by_equal_histories(calibration, monkeypatch):
-    """Customers with the same history share one posterior row; drawn a few customers at a
-    time (bounded memory) the draws are the same numbers."""
-    import clmlang.forecasting.reactivation_posterior as reactivation
-
+def test_reactivation_posterior_is_shared_by_equal_histories(calibration):
+    """Customers with the same history share one posterior row; each draw's cell is the one
+    a full comparison of the uniform with every cumulative probability gives (the draw
+    bisects instead)."""
     post = posterior(calibration.summary, calibration.reactivation.params)
     n = calibration.summary.x.size
     assert post.active.shape[0] < n / 2 and post.index.shape == (n,)  # CDNOW: 1,021 of 2,357
     whole = post.draw(np.random.default_rng(8))
-    monkeypatch.setattr(reactivation, "DRAW_CHUNK", 7)
+    # the same uniforms, each customer's cell counted over the whole cumulative row
+    h = post.active.shape[0]
+    flat = np.concatenate([post.active.reshape(h, -1), post.dormant.reshape(h, -1)], axis=1)
+    cdf = np.cumsum(flat, axis=1)[post.index]
+    u = np.random.default_rng(8).random(n) * cdf[:, -1]
+    pick = np.minimum((cdf < u[:, None]).sum(axis=1), flat.shape[1] - 1)
+    cells = post.rate.shape[1] * post.dropout.size
+    node = pick % cells
+    assert np.array_equal(whole[0], pick < cells)
+    assert np.array_equal(whole[1], post.rate[post.index, node // post.dropout.size])
+    assert np.array_equal(whole[2], post.dropout[node % post.dropout.size])
     for mine, theirs in zip(post.draw(np.random.default_rng(8)), whole, strict=True):
-        assert np.array_equal(mine, theirs)
+        assert np.array_equal(mine, theirs)  # the cumulative table kept: the same again
     assert 0.3 < whole[0].mean() < 0.9  # some are dormant, most who bought lately are not
 
 

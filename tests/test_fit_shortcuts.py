@@ -75,3 +75,26 @@ def test_weekly_totals_over_the_grids_are_the_customers_summed(merged):
     weights = np.column_stack([np.ones(spend.size), spend])
     summed = np.array([post.expected_purchases(w) @ weights for w in horizons])
     assert np.allclose(post.expected_totals(horizons, weights), summed, rtol=1e-12, atol=0)
+
+
+def test_customers_with_the_same_summary_are_one_likelihood_term(merged):
+    """BG/NBD's fit evaluates each distinct (x, t_x, T) once, weighted by how many customers
+    share it (exact for the maximum likelihood: the sum is the same sum). Its log-likelihood
+    is the per-customer sum of Fader, Hardie & Lee's (2005, eq. 6), written here from the
+    paper, each customer on their own."""
+    from scipy.special import betaln, gammaln
+
+    from clmlang.forecasting.history import rfm_groups
+
+    summary = summarise(merged, "1997-09-30")
+    first, _ = rfm_groups(summary)
+    assert first.size < summary.x.size / 2  # daily data: many customers share a summary
+    fit = fit_bgnbd(summary, errors=False)
+    r, alpha, a, b = (fit.params[k] for k in ("r", "alpha", "a", "b"))
+    x, t_x, T = summary.x, summary.t_x, summary.T
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gone = betaln(a + 1, b + x - 1) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
+    each = common + np.logaddexp(alive, np.where(x > 0, gone, -np.inf))
+    assert fit.log_likelihood == pytest.approx(float(each.sum()), rel=1e-11)

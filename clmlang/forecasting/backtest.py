@@ -116,15 +116,22 @@ def expected_purchases(
     active = np.concatenate([d[0] for d in draws])
     rate = np.concatenate([d[1] for d in draws])  # per week
     dropout = np.concatenate([d[2] for d in draws])
-    made = np.tile(summary.x + 1, DRAWS).astype(np.int64)
-    clock, bought = np.zeros(made.size), np.zeros(made.size)
     who = np.flatnonzero(active)
+    bought = np.zeros(active.size)
+    # those still buying, in compact arrays that shrink with them: their clock, rate,
+    # dropout and the multiplier's index (purchases made, constant from the last break on)
+    last = max(model.rate_after, default=1)
+    multiplier = model.rate_multiplier(np.arange(last + 1))
+    clock, rate, dropout = np.zeros(who.size), rate[who], dropout[who]
+    stage = np.minimum(np.tile(summary.x + 1, DRAWS)[who], last).astype(np.int64)
     while who.size:  # the next purchase of those still buying, memoryless from now
-        clock[who] += rng.exponential(1.0 / (rate[who] * model.rate_multiplier(made[who])))
-        who = who[clock[who] <= weeks]
+        clock += rng.exponential(1.0 / (rate * multiplier[stage]))
+        keep = clock <= weeks
+        who, clock, rate, dropout, stage = (v[keep] for v in (who, clock, rate, dropout, stage))
         bought[who] += 1
-        made[who] += 1
-        who = who[rng.random(who.size) >= dropout[who]]  # dropout after a purchase
+        stage = np.minimum(stage + 1, last)
+        keep = rng.random(who.size) >= dropout  # dropout after a purchase
+        who, clock, rate, dropout, stage = (v[keep] for v in (who, clock, rate, dropout, stage))
     return bought.reshape(DRAWS, n).mean(axis=0)
 
 

@@ -326,7 +326,10 @@ def _run(policy, market, bases, n, days, weeks, rng, logs=False, progress=None) 
     log = run.recorder.purchases.arrays()
     mine = log["customer"] < n * k  # customers acquired during the run are not the base's
     who, day = log["customer"][mine], np.floor(log["time"][mine]).astype(np.int64)
-    pairs = np.unique(np.stack([who, day]), axis=1)
+    # the distinct (customer, day) pairs, as one sorted integer key (days < span)
+    span = max(int(day.max(initial=0)) + 1, 1)
+    key = np.unique(who.astype(np.int64) * span + day)
+    pairs = np.stack([key // span, key % span])
     block, week = pairs[0] // n, pairs[1] // 7
     paid_in = (who // n) * weeks + np.minimum(day // 7, weeks - 1)
     return (

@@ -10,6 +10,7 @@ and draws of their latent state to start the simulator from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import special
@@ -28,8 +29,6 @@ from .reactivation import (
 )
 
 __all__ = ["Posterior", "posterior"]
-
-DRAW_CHUNK = 20_000  # customers whose posterior draw is made at once
 
 
 def _grids(g: HistoryGroup, lam, log_wl, p, log_wp, omega: float, x, t_x, data: Histories):
@@ -67,11 +66,19 @@ class Posterior:
     def p_active(self) -> np.ndarray:
         return self.active.sum(axis=(1, 2))[self.index]
 
+    @cached_property
+    def _lambda_grids(self) -> tuple[np.ndarray, np.ndarray]:
+        """The few distinct grids of lambda nodes the histories are on, and each history's."""
+        grids, which = np.unique(self.rate, axis=0, return_inverse=True)
+        return grids, which.reshape(-1)
+
     def expected_purchases(self, weeks: float) -> np.ndarray:
-        """E[purchases in the next `weeks` | history], no marketing (the two-state chain)."""
-        from_active, from_dormant = _from_states(self.rate[:, :, None], self, weeks)
-        per_history = np.einsum("nij,nij->n", self.active, from_active) + np.einsum(
-            "nij,nij->n", self.dormant, from_dormant
+        """E[purchases in the next `weeks` | history], no marketing (the two-state chain),
+        evaluated once per grid of lambda nodes and read by each history on it."""
+        grids, which = self._lambda_grids
+        from_active, from_dormant = _from_states(grids[:, :, None], self, weeks)
+        per_history = np.einsum("nij,nij->n", self.active, from_active[which]) + np.einsum(
+            "nij,nij->n", self.dormant, from_dormant[which]
         )
         return per_history[self.index]
 
@@ -84,8 +91,7 @@ class Posterior:
         per_history = np.column_stack(
             [np.bincount(self.index, weights=w, minlength=histories) for w in weights.T]
         )
-        grids, which = np.unique(self.rate, axis=0, return_inverse=True)
-        which = which.reshape(-1)
+        grids, which = self._lambda_grids
         cells = (grids.shape[0], *self.active.shape[1:], per_history.shape[1])
         active, dormant = np.zeros(cells), np.zeros(cells)
         np.add.at(active, which, self.active[..., None] * per_history[:, None, None, :])
@@ -98,17 +104,33 @@ class Posterior:
             )
         return out
 
-    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One draw per customer: (active, lambda per week, p)."""
-        h, n = self.active.shape[0], self.index.size
+    @cached_property
+    def _cdf(self) -> np.ndarray:
+        """Each distinct history's cumulative probabilities over its cells (active ones,
+        then dormant ones): every replication's draw reads them."""
+        h = self.active.shape[0]
         flat = np.concatenate([self.active.reshape(h, -1), self.dormant.reshape(h, -1)], axis=1)
-        cdf = np.cumsum(flat, axis=1)
-        u = rng.random(n) * cdf[self.index, -1]
-        pick = np.empty(n, dtype=np.int64)
-        for start in range(0, n, DRAW_CHUNK):  # customers x cells at a time: bounded memory
-            part = slice(start, start + DRAW_CHUNK)
-            pick[part] = (cdf[self.index[part]] < u[part, None]).sum(axis=1)
-        pick = np.minimum(pick, flat.shape[1] - 1)
+        return np.cumsum(flat, axis=1)
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One draw per customer: (active, lambda per week, p). Each customer's cell is the
+        number of their history's cumulative probabilities below a uniform times their
+        total, found by bisection on all customers at once (the cumulative sums do not
+        decrease, so it is the count a full comparison would give, in log2(cells) steps)."""
+        cdf = self._cdf
+        width = cdf.shape[1]
+        u = rng.random(self.index.size) * cdf[self.index, -1]
+        row = self.index * width  # each customer's row in the flattened table
+        flat = cdf.reshape(-1)
+        pick = np.zeros(self.index.size, dtype=np.int64)
+        step = 1 << (width.bit_length() - 1)  # the highest power of two up to width
+        while step:
+            trial = pick + step  # entries counted so far plus step: are they all below u?
+            inside = trial <= width
+            below = inside & (flat[row + np.minimum(trial, width) - 1] < u)
+            pick = np.where(below, trial, pick)
+            step >>= 1
+        pick = np.minimum(pick, width - 1)
         cells = self.rate.shape[1] * self.dropout.size
         node = pick % cells
         return (
