@@ -73,15 +73,22 @@ def test_rule_samples_merge_in_the_order_of_days_then_customers(blocks):
 
 
 def test_a_part_holds_no_customer_state_nor_logs(blocks):
-    """What a worker sends back is a fraction of its run: no state, no purchase log."""
+    """What a worker sends back is a fraction of its run: no state, no purchase log; a run
+    measured whole is left as it was, a consumed one (a worker's) is freed."""
     plan, runs = blocks
-    part = measure_block(runs[0], plan[0], 900)
+    part = measure(runs[0], plan[0].start, 900)
     assert part.run.state is None
     assert part.run.recorder.purchases.arrays()["customer"].size == 0
-    assert runs[0].recorder.purchases.arrays()["customer"].size > 0  # the run is left as it was
+    assert runs[0].recorder.purchases.arrays()["customer"].size > 0  # left as it was
     # beyond the counters both carry (the slim run), a third of the run's bytes at most
     counters = len(pickle.dumps(part.run))
     assert len(pickle.dumps(part)) - counters < (len(pickle.dumps(runs[0])) - counters) / 3
+    [block] = plan_blocks(300, np.random.default_rng(4), blocks=1)
+    run = run_block(clmlang.load(CLINIC), Market(), 60, block)
+    whole = forecast(run)
+    consumed = forecast_of([measure_block(run, block, 300)])
+    assert consumed.files() == whole.files()
+    assert run.state.rate is None and run.recorder.items.arrays()["customer"].size == 0
 
 
 def test_workers_send_parts_and_the_logs_path_gives_the_same_files():

@@ -160,8 +160,9 @@ def product_sums(run: Run, items: Items | None = None) -> dict[str, dict[str, np
     it, by_cust, check = items.rows, items.order, items.check
     months = max(math.ceil(run.days / MONTH), 1)
     nothing = len(run.policy.products)
-    month = np.clip(np.floor(np.floor(it["time"]) / MONTH), 0, months - 1).astype(np.int64)
-    product = np.where(it["product"] >= 0, it["product"], nothing).astype(np.int64)
+    # int32 keys (months x groups is small): half the memory of the item-sized arrays
+    month = np.clip(np.floor(np.floor(it["time"]) / MONTH), 0, months - 1).astype(np.int32)
+    product = np.where(it["product"] >= 0, it["product"], nothing).astype(np.int32)
     money = {
         "revenue": it["revenue"],
         "gross_profit": it["revenue"] - it["cost_of_goods"] - it["reward"],
@@ -178,8 +179,8 @@ def product_sums(run: Run, items: Items | None = None) -> dict[str, dict[str, np
     for level, (names, code_of) in _codes(run).items():
         g = len(names)
         size = months * g
-        c_items = code_of[product]
-        k_items = month * g + c_items
+        c_items = code_of.astype(np.int32)[product]
+        k_items = month * np.int32(g) + c_items
         sums = {
             m: np.zeros(size) + np.bincount(k_items, weights=amount, minlength=size)
             for m, amount in money.items()

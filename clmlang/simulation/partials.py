@@ -45,6 +45,16 @@ __all__ = [
 
 ACTIVE_DAYS = 90
 RETENTION_DAYS = (30, 90, 180, 365)
+# the customers' state the metrics read (the rest is freed first when a run is consumed)
+_STATE_READ = {
+    "n",
+    "acquired",
+    "control",
+    "first_t",
+    "prior_purchases",
+    "prior_last_t",
+    "prior_stage",
+}
 
 
 @dataclass
@@ -71,14 +81,27 @@ class Part:
     programme: tuple[np.ndarray, np.ndarray] | None  # revenue per customer, control
 
 
-def measure(run: Run, start: int = 0, customers: int | None = None) -> Part:
+def measure(run: Run, start: int = 0, customers: int | None = None, consume: bool = False) -> Part:
     """Block `run`'s metrics, its customers starting at id `start` of a population of
-    `customers` (default: the run is the whole population)."""
+    `customers` (default: the run is the whole population). `consume`: the run is not used
+    after, so its customers' state and logs are freed as soon as they are read (the peak
+    memory of a block is its run and the metrics' working copies)."""
     rec, st, days = run.recorder, run.state, run.days
+    if consume:
+        for f in dataclasses.fields(st):
+            if f.name not in _STATE_READ:
+                setattr(st, f.name, None)
+    items = Items.of(run)  # the items first: their working copies are gone before the rest
+    checks, products = check_counts(items), product_sums(run, items)
+    del items
+    if consume:
+        rec.items = type(rec.items)(**rec.items.dtypes)
     purchases = rec.purchases.arrays()
     order = by_customer(purchases["customer"], purchases["time"])
     buy = {k: purchases[k][order] for k in ("customer", "time", "revenue", "profit", "stage")}
-    del order
+    del order, purchases
+    if consume:
+        rec.purchases = type(rec.purchases)(**rec.purchases.dtypes)
     cust, time, revenue = buy["customer"], buy["time"], buy["revenue"]
     starts = np.r_[True, cust[1:] != cust[:-1]] if cust.size else np.zeros(0, bool)
     group_start = (
@@ -107,7 +130,6 @@ def measure(run: Run, start: int = 0, customers: int | None = None) -> Part:
     counts["old"] = int(old.sum())
     counts["churned"] = int((old & (last < days - churn)).sum())
     span, ended = spans(first, last, days, churn)
-    items = Items.of(run)
     programme = None
     if run.policy.control_share > 0 and rows:
         per_customer = np.bincount(cust, weights=revenue, minlength=st.n)[:rows]
@@ -124,8 +146,8 @@ def measure(run: Run, start: int = 0, customers: int | None = None) -> Part:
         span=span,
         ended=ended,
         existing=existing_profit(run, cust, time, buy["profit"]),
-        checks=check_counts(items),
-        products=product_sums(run, items),
+        checks=checks,
+        products=products,
         cohorts=cohort_counts(run, cust, time),
         goals=goal_counts(run_windows(run, buy)),
         rules=rule_samples(run, cust, time, revenue, start, customers),
@@ -137,7 +159,7 @@ def measure(run: Run, start: int = 0, customers: int | None = None) -> Part:
 def measure_block(run: Run, block, customers: int) -> Part:
     """Block `block`'s run measured (`measure`), its population `customers` strong: what a
     worker sends back (engine.blocks.run_blocks' `measure`)."""
-    return measure(run, block.start, customers)
+    return measure(run, block.start, customers, consume=True)
 
 
 def whole(parts: list[Part]) -> Run:

@@ -15,7 +15,6 @@ from ..core.statistics import (
     too_small,
 )
 from .engine import Run
-from .engine.firings import expand
 
 __all__ = ["RULE_NUMBERS", "rule_effects", "rule_samples"]
 
@@ -87,21 +86,29 @@ def rule_samples(
     cum = None if exact else np.r_[0.0, np.cumsum(revenue)]
     by_arm = np.argsort(runs["arm"], kind="stable")
     bounds = np.searchsorted(runs["arm"][by_arm], np.arange(len(run.arms) + 1))
+    day_type = np.int16 if run.days < 2**15 else np.int32  # (a radix sort for int16)
     out = []
     for arm, (r, _) in enumerate(run.arms):
         window = _window(run.policy.rules[r])
         mine = {k: v[by_arm[bounds[arm] : bounds[arm + 1]]] for k, v in runs.items()}
+        # by customer, then day: the windows are looked up in the purchases' own order
+        # (a binary search that starts where the last one ended)
+        in_order = np.lexsort((mine["first"], mine["customer"]))
+        mine = {k: v[in_order] for k, v in mine.items()}
         mine["customer"] = mine["customer"] + np.int32(start)
         if exact:
-            spelled = expand(mine)
+            spelled = _spelled(mine)
             lo, hi = _bounds(spelled, key, window)
-            n = int((mine["last"] - mine["first"] + 1).sum())
+            if key.size < 2**31:
+                lo, hi = lo.astype(np.int32), hi.astype(np.int32)
+            # the firings in the order of day, then customer (`expand`'s)
+            by_day = np.argsort(spelled["day"].astype(day_type), kind="stable")
             out.append(
                 {
-                    "day": spelled["day"],
-                    "lo": lo,
-                    "hi": hi,
-                    "firings": n,
+                    "day": spelled["day"][by_day],
+                    "lo": lo[by_day],
+                    "hi": hi[by_day],
+                    "firings": int(by_day.size),
                     "converted": int((hi > lo).sum()),
                 }
             )
@@ -226,6 +233,16 @@ def _bounds(firings: dict[str, np.ndarray], key, window: float) -> tuple[np.ndar
     return lo, hi
 
 
+def _spelled(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs as one row per firing (customer, day), in the runs' order."""
+    n = (runs["last"] - runs["first"] + 1).astype(np.int64)
+    first = np.repeat(runs["first"], n)
+    return {
+        "customer": np.repeat(runs["customer"], n),
+        "day": first + (np.arange(first.size) - np.repeat(np.cumsum(n) - n, n)).astype(np.int32),
+    }
+
+
 def _counted(runs: dict[str, np.ndarray], key, cum, window: float) -> dict:
     """The arm's revenue within the window after each firing, counted (each distinct value
     and how often), a chunk of runs at a time, so memory does not grow with the firings."""
@@ -235,12 +252,7 @@ def _counted(runs: dict[str, np.ndarray], key, cum, window: float) -> dict:
     while start < length.size:
         done = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, done + CHUNK, side="right")), start + 1)
-        n = length[start:stop]
-        first = np.repeat(runs["first"][start:stop], n)
-        spelled = {
-            "customer": np.repeat(runs["customer"][start:stop], n),
-            "day": first + (np.arange(first.size) - np.repeat(np.cumsum(n) - n, n)),
-        }
+        spelled = _spelled({k: v[start:stop] for k, v in runs.items()})
         lo, hi = _bounds(spelled, key, window)
         distinct, times = np.unique(cum[hi] - cum[lo], return_counts=True)
         found.append(distinct)
