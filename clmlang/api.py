@@ -10,6 +10,7 @@ Problems in a spec raise `ClmError`, which carries every diagnostic, not only th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from numbers import Integral
 from pathlib import Path
@@ -176,7 +177,8 @@ def simulate(
     if rng is None and settings is not None:
         rng = settings.seed
     from .simulation.engine.memory import size_problem
-    from .simulation.metrics import forecast
+    from .simulation.metrics import forecast, forecast_of
+    from .simulation.partials import measure_block
 
     for name, value, top in (("customers", customers, MAX_CUSTOMERS), ("days", days, MAX_DAYS)):
         if isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= top:
@@ -188,10 +190,18 @@ def simulate(
         rng = np.random.default_rng(rng)
     from .whatif.cluster import simulate_blocks  # one block without workers nor scheduler
 
-    run = simulate_blocks(
-        policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler
-    )
-    return forecast(run, logs=logs)
+    if logs:  # the logs come back whole: the blocks' runs, merged
+        run = simulate_blocks(
+            policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler
+        )
+        return forecast(run, logs=logs)
+    # each block measured where it ran (simulation.partials), its customers freed there
+    measure = functools.partial(measure_block, customers=customers)
+    parts = simulate_blocks(
+        policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler,
+        measure,
+    )  # fmt: skip
+    return forecast_of(parts)
 
 
 def _scenario_policy(

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .engine import Run
 
-__all__ = ["cac_payback", "funnel"]
+__all__ = ["cac_payback", "existing_profit", "funnel"]
 
 
 def _r(x: float) -> float | None:
@@ -40,21 +40,29 @@ def funnel(run: Run, out: dict) -> dict:
     }
 
 
-def cac_payback(run: Run, daily: pd.DataFrame, cust, time, profit) -> float | None:
-    """Days until the cumulative gross profit of the customers new in the run covers the
-    cumulative acquisition cost; None when nobody was acquired or acquiring cost nothing.
+def existing_profit(run: Run, cust, time, profit) -> np.ndarray | None:
+    """The gross profit of an existing base's purchases in the run, per day (None: none):
+    what `cac_payback` leaves out. The blocks of one population add theirs."""
+    existing = run.state.prior_purchases[cust] > 0
+    if not existing.any():
+        return None
+    day = np.floor(time[existing]).astype(np.int64)
+    return np.bincount(day, weights=profit[existing], minlength=run.days)
 
-    An existing base's purchases are left out (they would pay back an acquisition that never
-    happened); its subscription renewals are not told apart and stay in."""
+
+def cac_payback(daily: pd.DataFrame, acquired: int, existing: np.ndarray | None) -> float | None:
+    """Days until the cumulative gross profit of the customers new in the run covers the
+    cumulative acquisition cost; None when nobody was acquired (`acquired`: the customers
+    acquired in the run) or acquiring cost nothing.
+
+    An existing base's purchases are left out (`existing`: their gross profit per day, from
+    `existing_profit`; they would pay back an acquisition that never happened); its
+    subscription renewals are not told apart and stay in."""
     acquisition = daily["acquisition_cost"].cumsum().to_numpy()
-    arrived = int(daily["customers"].iloc[-1]) if len(daily) else 0
-    rows = run.recorder.rows or arrived
-    if not acquisition.size or acquisition[-1] == 0 or not run.state.acquired[:rows].any():
+    if not acquisition.size or acquisition[-1] == 0 or not acquired:
         return None
     gross = daily["gross_profit"].to_numpy()
-    existing = run.state.prior_purchases[cust] > 0
-    if existing.any():
-        day = np.floor(time[existing]).astype(np.int64)
-        gross = gross - np.bincount(day, weights=profit[existing], minlength=gross.size)
+    if existing is not None:
+        gross = gross - existing
     covered = np.flatnonzero(pd.Series(gross).cumsum().to_numpy() >= acquisition)
     return float(covered[0]) if covered.size else None

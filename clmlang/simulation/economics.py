@@ -34,7 +34,16 @@ from .engine import Run
 from .engine.recorder import ITEM_KINDS
 from .ordering import by_customer, distinct_per_key
 
-__all__ = ["ROLES", "Items", "check_kpis", "products_table"]
+__all__ = [
+    "ROLES",
+    "Items",
+    "add_sums",
+    "check_counts",
+    "check_kpis",
+    "check_kpis_of",
+    "product_sums",
+    "products_table",
+]
 
 NONE = "(none)"
 LEVELS = ("product", "line", "role", "total")
@@ -141,48 +150,24 @@ def _distinct(key: np.ndarray, value: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(pairs[first] // span, minlength=size)
 
 
-def _money(
-    run: Run, it: dict[str, np.ndarray], sent: dict[str, np.ndarray]
-) -> dict[str, tuple[str, np.ndarray]]:
-    """Each money column's part (`items`, `messages` or `days`) and amounts per row of it
-    (`sent`: the delivered messages counted per day, send step and channel)."""
-    rec, policy = run.recorder, run.policy
-    channel_cost = np.array([c.cost for c in policy.channels] + [0.0])
-    return {
-        "revenue": ("items", it["revenue"]),
-        "gross_profit": ("items", it["revenue"] - it["cost_of_goods"] - it["reward"]),
-        "offer_cost": ("items", it["offer_cost"]),
-        "message_cost": ("messages", channel_cost[sent["channel"]] * sent["count"]),
-        "acquisition_cost": ("days", rec.daily["acquisition_cost"]),
-    }
-
-
-def products_table(run: Run, items: Items | None = None) -> pd.DataFrame:
-    """products.csv: for the whole run (`period` total) and each month (30.4375 days, `period`
-    0, 1, ...) and for each product, line, role and in total: see the module docstring.
-
-    The rows it sums: the items (month, product, customer, check), the delivered messages
-    (month, the offer's product or line) and the days' acquisition cost (month, no product).
-    """
+def product_sums(run: Run, items: Items | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """What products.csv sums from the run's items, per level (product, line, role, total)
+    and per month and group (`month * groups + group`): the money (revenue, gross_profit,
+    offer_cost), the items, renewals, distinct customers and purchases, and over the whole
+    run the distinct customers and purchases (`whole_customers`, `whole_purchases`). The
+    customers of blocks of one population are distinct, so the sums of blocks add up."""
     items = items or Items.of(run)
     it, by_cust, check = items.rows, items.order, items.check
     months = max(math.ceil(run.days / MONTH), 1)
-    sent = run.recorder.messages.counts()  # delivered messages per day and send step
-    site = sent["site"]
     nothing = len(run.policy.products)
-    offer_p = np.array([s.offer_product for s in run.sites] + [-1], dtype=np.int64)
-    offer_l = np.array([s.offer_line for s in run.sites] + [-1], dtype=np.int64)
-    month = {
-        "items": np.clip(np.floor(np.floor(it["time"]) / MONTH), 0, months - 1).astype(np.int64),
-        "messages": np.clip(np.floor(sent["day"] / MONTH), 0, months - 1).astype(np.int64),
-        "days": np.clip(np.floor(np.arange(run.days) / MONTH), 0, months - 1).astype(np.int64),
+    # int32 keys (months x groups is small): half the memory of the item-sized arrays
+    month = np.clip(np.floor(np.floor(it["time"]) / MONTH), 0, months - 1).astype(np.int32)
+    product = np.where(it["product"] >= 0, it["product"], nothing).astype(np.int32)
+    money = {
+        "revenue": it["revenue"],
+        "gross_profit": it["revenue"] - it["cost_of_goods"] - it["reward"],
+        "offer_cost": it["offer_cost"],
     }
-    product = {
-        "items": np.where(it["product"] >= 0, it["product"], nothing).astype(np.int64),
-        "messages": np.where(offer_p >= 0, offer_p, nothing)[site],
-        "days": np.full(run.days, nothing, dtype=np.int64),
-    }
-    money = _money(run, it, sent)
     kind = it["kind"]
     item = kind != RENEWAL
     main = kind == MAIN
@@ -190,38 +175,92 @@ def products_table(run: Run, items: Items | None = None) -> pd.DataFrame:
     c_sorted, in_check = it["customer"][by_cust], item[by_cust]
     # a check's number in that order (its items are together there, its main item first)
     check_rank = np.cumsum(kind[by_cust][in_check] == MAIN)
+    out = {}
+    for level, (names, code_of) in _codes(run).items():
+        g = len(names)
+        size = months * g
+        c_items = code_of.astype(np.int32)[product]
+        k_items = month * np.int32(g) + c_items
+        sums = {
+            m: np.zeros(size) + np.bincount(k_items, weights=amount, minlength=size)
+            for m, amount in money.items()
+        }
+        sums["items"] = np.bincount(k_items[item], minlength=size)
+        sums["renewals"] = np.bincount(k_items[~item], minlength=size)
+        k_sorted, code_sorted = k_items[by_cust], c_items[by_cust]
+        sums["customers"] = distinct_per_key(k_sorted, c_sorted, size)
+        sums["whole_customers"] = distinct_per_key(code_sorted, c_sorted, g)
+        if level == "product":  # a product is in a check once: its purchases are its items
+            pass
+        elif level == "total":  # every check has one main item
+            sums["purchases"] = np.bincount(k_items[main], minlength=size)
+            sums["whole_purchases"] = np.bincount(c_items[main], minlength=g)
+        elif items.together:  # a check's items are next to each other in customer order
+            sums["purchases"] = distinct_per_key(k_sorted[in_check], check_rank, size)
+            sums["whole_purchases"] = distinct_per_key(code_sorted[in_check], check_rank, g)
+        else:
+            sums["purchases"] = _distinct(k_items[item], check[item], size)
+            sums["whole_purchases"] = _distinct(c_items[item], check[item], g)
+        out[level] = sums
+    return out
+
+
+def add_sums(parts: list[dict[str, dict[str, np.ndarray]]]) -> dict[str, dict[str, np.ndarray]]:
+    """The product sums of several blocks as one, added in block order."""
+    return {
+        level: {k: sum((p[level][k] for p in parts[1:]), parts[0][level][k]) for k in sums}
+        for level, sums in parts[0].items()
+    }
+
+
+def products_table(run: Run, sums: dict | None = None) -> pd.DataFrame:
+    """products.csv: for the whole run (`period` total) and each month (30.4375 days, `period`
+    0, 1, ...) and for each product, line, role and in total: see the module docstring.
+
+    The rows it sums: the items (month, product, customer, check: `product_sums`, the run's
+    own when `sums` is None), the delivered messages (month, the offer's product or line) and
+    the days' acquisition cost (month, no product)."""
+    sums = sums if sums is not None else product_sums(run)
+    months = max(math.ceil(run.days / MONTH), 1)
+    sent = run.recorder.messages.counts()  # delivered messages per day and send step
+    site = sent["site"]
+    nothing = len(run.policy.products)
+    offer_p = np.array([s.offer_product for s in run.sites] + [-1], dtype=np.int64)
+    offer_l = np.array([s.offer_line for s in run.sites] + [-1], dtype=np.int64)
+    month = {
+        "messages": np.clip(np.floor(sent["day"] / MONTH), 0, months - 1).astype(np.int64),
+        "days": np.clip(np.floor(np.arange(run.days) / MONTH), 0, months - 1).astype(np.int64),
+    }
+    product = {
+        "messages": np.where(offer_p >= 0, offer_p, nothing)[site],
+        "days": np.full(run.days, nothing, dtype=np.int64),
+    }
+    channel_cost = np.array([c.cost for c in run.policy.channels] + [0.0])
+    money = {
+        "message_cost": ("messages", channel_cost[sent["channel"]] * sent["count"]),
+        "acquisition_cost": ("days", run.recorder.daily["acquisition_cost"]),
+    }
     frames = []
     for level, (names, code_of) in _codes(run).items():
         g = len(names)
         size = months * g
+        mine = sums[level]
         code = {part: code_of[p] for part, p in product.items()}
         if level == "line":  # a line offer's messages count for the line
             line = np.where(offer_l >= 0, offer_l, -1)[site]
             code["messages"] = np.where(line >= 0, line, code["messages"])
-        key = {part: month[part] * g + code[part] for part in product}
-        columns = {
-            m: np.zeros(size) + np.bincount(key[part], weights=amount, minlength=size)
-            for m, (part, amount) in money.items()
-        }
-        k_items, c_items = key["items"], code["items"]
-        columns["items"] = np.bincount(k_items[item], minlength=size)
-        columns["renewals"] = np.bincount(k_items[~item], minlength=size)
+        columns = {m: mine[m] for m in ("revenue", "gross_profit", "offer_cost")}
+        for m, (part, amount) in money.items():
+            key = month[part] * g + code[part]
+            columns[m] = np.zeros(size) + np.bincount(key, weights=amount, minlength=size)
+        columns["items"], columns["renewals"] = mine["items"], mine["renewals"]
         # the whole run: the months' sums, and its own distinct counts
         whole = {k: v.reshape(months, g).sum(axis=0) for k, v in columns.items()}
-        k_sorted, code_sorted = k_items[by_cust], c_items[by_cust]
-        columns["customers"] = distinct_per_key(k_sorted, c_sorted, size)
-        whole["customers"] = distinct_per_key(code_sorted, c_sorted, g)
+        columns["customers"], whole["customers"] = mine["customers"], mine["whole_customers"]
         if level == "product":  # a product is in a check once: its purchases are its items
             columns["purchases"], whole["purchases"] = columns["items"], whole["items"]
-        elif level == "total":  # every check has one main item
-            columns["purchases"] = np.bincount(k_items[main], minlength=size)
-            whole["purchases"] = np.bincount(c_items[main], minlength=g)
-        elif items.together:  # a check's items are next to each other in customer order
-            columns["purchases"] = distinct_per_key(k_sorted[in_check], check_rank, size)
-            whole["purchases"] = distinct_per_key(code_sorted[in_check], check_rank, g)
         else:
-            columns["purchases"] = _distinct(k_items[item], check[item], size)
-            whole["purchases"] = _distinct(c_items[item], check[item], g)
+            columns["purchases"], whole["purchases"] = mine["purchases"], mine["whole_purchases"]
         frame = pd.DataFrame({k: np.concatenate([whole[k], columns[k]]) for k in columns})
         frame["month"] = np.repeat(np.arange(-1, months), g)
         frame["level"] = level
@@ -245,10 +284,38 @@ def products_table(run: Run, items: Items | None = None) -> pd.DataFrame:
     return table[list(COLUMNS)].reset_index(drop=True)
 
 
+def check_counts(items: Items) -> dict:
+    """What the check KPIs count in the run's items: checks, add-ons, checks with an add-on,
+    and each paying customer's revenue (purchases and renewals, in order of id: `paid`). The
+    counts of blocks add up; their `paid` are concatenated."""
+    it = items.rows
+    add_on = it["kind"] == ADD_ON
+    with_add_on = np.zeros(it["kind"].size, dtype=bool)
+    with_add_on[items.check[add_on]] = True
+    paid = np.zeros(0)
+    if it["customer"].size:
+        customer = it["customer"]
+        payers = np.bincount(customer) > 0  # the customers who paid, in order of id
+        paid = np.bincount(customer, weights=it["revenue"])[payers]
+    return {
+        "checks": int((it["kind"] == MAIN).sum()),
+        "add_ons": int(add_on.sum()),
+        "with_add_on": int(with_add_on.sum()),
+        "paid": paid,
+    }
+
+
 def check_kpis(
     run: Run, revenue: np.ndarray, items: Items | None = None
 ) -> dict[str, float | None]:
-    """The KPIs of checks and of revenue per customer (`revenue`: each purchase's, any order):
+    """The KPIs of checks and of revenue per customer (`revenue`: each purchase's, any
+    order); see `check_kpis_of`."""
+    return check_kpis_of(check_counts(items or Items.of(run)), revenue)
+
+
+def check_kpis_of(counts: dict, revenue: np.ndarray) -> dict[str, float | None]:
+    """The KPIs of checks and of revenue per customer, from `check_counts` (one block's, or
+    the blocks' added) and `revenue` (each purchase's, any order):
 
     - `items_per_check`: products per purchase, add-ons included (renewals are not checks);
     - `multi_item_share`: the share of purchases with more than one product in them;
@@ -257,10 +324,7 @@ def check_kpis(
     - `revenue_gini`: the Gini coefficient of revenue per customer (purchases and renewals)
       among the customers who paid for anything in the run: 0 when every one paid the same,
       near 1 when one customer brought it all."""
-    items = items or Items.of(run)
-    it = items.rows
-    checks = int((it["kind"] == MAIN).sum())
-    add_on = it["kind"] == ADD_ON
+    checks = counts["checks"]
     out: dict[str, float | None] = {
         "items_per_check": None,
         "multi_item_share": None,
@@ -268,21 +332,16 @@ def check_kpis(
         "revenue_gini": None,
     }
     if checks:
-        out["items_per_check"] = (checks + int(add_on.sum())) / checks
-        # checks with an add-on: each is one main item (its customer and time)
-        with_add_on = np.zeros(it["kind"].size, dtype=bool)
-        with_add_on[items.check[add_on]] = True
-        out["multi_item_share"] = int(with_add_on.sum()) / checks
+        out["items_per_check"] = (checks + counts["add_ons"]) / checks
+        out["multi_item_share"] = counts["with_add_on"] / checks
     total = float(revenue.sum())
     if revenue.size and total > 0:
         # the largest tenth, summed largest first (the same order as a full sort)
         top_n = math.ceil(revenue.size / 10)
         top = np.sort(np.partition(revenue, revenue.size - top_n)[revenue.size - top_n :])[::-1]
         out["top_decile_check_share"] = float(top.sum()) / total
-    if it["customer"].size:
-        customer = it["customer"]
-        paid = np.bincount(customer) > 0  # the customers who paid, in order of id
-        per_customer = np.sort(np.bincount(customer, weights=it["revenue"])[paid])
+    if counts["paid"].size:
+        per_customer = np.sort(counts["paid"])
         n, sum_ = per_customer.size, float(per_customer.sum())
         if sum_ > 0:
             rank = np.arange(1, n + 1)

@@ -37,9 +37,12 @@ __all__ = [
     "MIN_AT_RISK",
     "churn_window",
     "lifetime_kpis",
+    "lifetime_of",
     "restricted_mean",
     "retention_by_age",
+    "spans",
     "still_buying",
+    "still_buying_of",
 ]
 
 DEFAULT_CHURN_DAYS = 90.0
@@ -71,11 +74,23 @@ def restricted_mean(span: np.ndarray, ended: np.ndarray) -> float:
 def lifetime_kpis(first: np.ndarray, last: np.ndarray, days: int, churn_days: float) -> dict:
     """`lifetime_days` and `lifetime_observed_days` (see the module docstring) from each
     customer's first and last purchase (NaN and -inf for customers without one)."""
+    return lifetime_of(*spans(first, last, days, churn_days))
+
+
+def spans(
+    first: np.ndarray, last: np.ndarray, days: int, churn_days: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each buyer's span (last purchase - first) and whether it has ended (no purchase in
+    the churn window before the end), in the customers' order: what the lifetime KPIs and
+    the curve read, compact (the blocks of one population give theirs, concatenated)."""
     buyers = np.isfinite(first)
-    if not buyers.any():
+    return (last - first)[buyers], last[buyers] < days - churn_days
+
+
+def lifetime_of(span: np.ndarray, ended: np.ndarray) -> dict:
+    """`lifetime_kpis` from the buyers' spans and whether each has ended (`spans`)."""
+    if not span.size:
         return {"lifetime_days": None, "lifetime_observed_days": None}
-    span = (last - first)[buyers]
-    ended = last[buyers] < days - churn_days
     return {
         "lifetime_days": round(restricted_mean(span, ended), 6),
         "lifetime_observed_days": round(float(span.mean()), 6),
@@ -89,13 +104,15 @@ def still_buying(first: np.ndarray, last: np.ndarray, days: int, churn_days: flo
     `low` and `high` (Greenwood's 95% interval, clipped to [0, 1]) and `at_risk` (customers
     whose span is known to reach t: the ones observed that long). `first`, `last`: each
     customer's first and last purchase (NaN and -inf for customers without one)."""
-    buyers = np.isfinite(first)
+    return still_buying_of(*spans(first, last, days, churn_days), days, churn_days)
+
+
+def still_buying_of(span: np.ndarray, ended: np.ndarray, days: int, churn_days: float):
+    """`still_buying` from the buyers' spans and whether each has ended (`spans`)."""
     columns = ("days", "still_buying", "low", "high", "at_risk")
-    if not buyers.any():
+    if not span.size:
         empty = (np.int64, np.float64, np.float64, np.float64, np.int64)
         return pd.DataFrame({c: np.zeros(0, d) for c, d in zip(columns, empty, strict=True)})
-    span = (last - first)[buyers]
-    ended = last[buyers] < days - churn_days
     # past `days - churn_days` no span can be seen to end: the curve stops there
     grid = np.arange(int(np.floor(max(0.0, min(span.max(), days - churn_days)))) + 1)
     ordered = np.sort(span)

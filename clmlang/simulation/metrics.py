@@ -30,24 +30,22 @@ import pandas as pd
 
 from ..core.statistics import welch
 from .acquisition import cac_payback, funnel
-from .cohorts import cohorts as cohort_table
+from .cohorts import add_counts, cohort_table
 from .counts import DAILY_COUNTS, FLOAT_COUNTS, as_written
 from .counts import count as _count
-from .economics import Items, check_kpis, products_table
+from .economics import add_sums, check_kpis_of, products_table
 from .engine import Run
 from .engine.prospects import FUNNEL_DAILY
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
-from .lifetime import churn_window, lifetime_kpis, still_buying
+from .lifetime import churn_window, lifetime_of, still_buying_of
 from .logs import event_logs, write_outputs
-from .ordering import by_customer
+from .partials import ACTIVE_DAYS, RETENTION_DAYS, Part, measure, retention_ages, whole
+from .partials import history as _history  # noqa: F401  (whatif.results reads it)
 from .rule_effects import rule_effects
 from .silent_rules import silent_rules
-from .stage_goals import GOAL_COLUMNS, goal_summary, goal_table, run_windows
+from .stage_goals import GOAL_COLUMNS, add_goal_counts, goal_summary, goal_table
 
-__all__ = ["ACTIVE_DAYS", "Forecast", "forecast"]
-
-ACTIVE_DAYS = 90
-RETENTION_DAYS = (30, 90, 180, 365)
+__all__ = ["ACTIVE_DAYS", "RETENTION_DAYS", "Forecast", "forecast", "forecast_of"]
 
 
 @dataclass
@@ -144,26 +142,23 @@ def _r(x: float) -> float | None:
 
 def forecast(run: Run, *, logs: bool = False) -> Forecast:
     """The forecast of one run; `logs` keeps its purchases and messages logs as tables."""
-    rec, policy = run.recorder, run.policy
-    days = run.days
-    purchases = rec.purchases.arrays()
-    order = by_customer(purchases["customer"], purchases["time"])
-    buy = {k: purchases[k][order] for k in ("customer", "time", "revenue", "profit", "stage")}
-    cust, time, revenue = buy["customer"], buy["time"], buy["revenue"]
-    # purchase number per customer (1 = first)
-    starts = np.r_[True, cust[1:] != cust[:-1]] if cust.size else np.zeros(0, bool)
-    group_start = (
-        np.maximum.accumulate(np.where(starts, np.arange(cust.size), 0)) if cust.size else cust
-    )
-    # purchase number per customer, the history before day 0 included (1 = first ever)
-    number = np.arange(cust.size) - group_start + 1 + run.state.prior_purchases[cust]
+    return forecast_of([measure(run)], event_logs(run) if logs else None)
 
-    daily = _daily(run, cust, time)
-    history = _history(run, cust, time)
-    items = Items.of(run)
-    summary = _summary(run, cust, time, revenue, number, daily, buy["profit"], history, items)
-    windows = run_windows(run, buy)
-    summary.update(goal_summary(policy, windows))
+
+def forecast_of(parts: list[Part], kept: dict[str, pd.DataFrame] | None = None) -> Forecast:
+    """The forecast of a population from its blocks' metrics (`parts`, in block order:
+    clmlang.simulation.partials), with the logs `kept` if any."""
+    run = whole(parts)
+    rec, policy, days = run.recorder, run.policy, run.days
+    customers = sum(p.customers for p in parts)
+    counts = {k: sum(p.counts[k] for p in parts) for k in parts[0].counts}
+    revenue = np.concatenate([p.revenue for p in parts]) if len(parts) > 1 else parts[0].revenue
+    daily = _daily(run, sum(p.active for p in parts[1:]) + parts[0].active)
+    span = np.concatenate([p.span for p in parts])
+    ended = np.concatenate([p.ended for p in parts])
+    summary = _summary(run, parts, counts, revenue, daily, span, ended)
+    goals = add_goal_counts([p.goals for p in parts]) if len(parts) > 1 else parts[0].goals
+    summary.update(goal_summary(policy, goals))
     summary["warnings"] = silent_rules(run)  # type: ignore[assignment]
     stage_names = ["(none)"] + [s.name for s in policy.stages]
     stages = pd.DataFrame(rec.stage_counts, columns=stage_names)
@@ -173,15 +168,16 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
     transitions = pd.DataFrame(
         rec.transitions, index=pd.Index(stage_names, name="from"), columns=stage_names
     )
-    cohorts = cohort_table(run, cust, time)
-    rules = rule_effects(run, cust, time, revenue)
-    retention = _retention_curve(run, history)
+    cohorts = cohort_table(add_counts([p.cohorts for p in parts]), days)
+    rules = rule_effects(run, [p.rules for p in parts], [p.revenue for p in parts], customers)
+    ages = retention_ages(days)
+    retained = sum(p.retention for p in parts[1:]) + parts[0].retention
+    shares = [float(r / n) if n else np.nan for n, r in zip(*retained, strict=True)]
+    retention = pd.DataFrame({"age_days": ages, "retention": shares})
     trace = run.trace.lines if run.trace else None
-    kept = event_logs(run) if logs else None
     segments = _segment_table(rec.segment_counts, [s.name for s in policy.segments])
-    products = products_table(run, items)
-    first, last, _ = history
-    lifetime = still_buying(first, last, days, churn_window(run))
+    products = products_table(run, add_sums([p.products for p in parts]))
+    lifetime = still_buying_of(span, ended, days, churn_window(run))
     return Forecast(
         summary,
         daily,
@@ -193,7 +189,7 @@ def forecast(run: Run, *, logs: bool = False) -> Forecast:
         trace,
         kept,
         segments,
-        goal_table(policy, windows),
+        goal_table(policy, goals),
         products,
         lifetime,
     )
@@ -211,45 +207,7 @@ def _segment_table(counts: np.ndarray, names: list[str]) -> pd.DataFrame:
     )
 
 
-def _history(run: Run, cust, time) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each customer's first and last purchase (NaN, -inf: none) and purchase count, over the
-    history before day 0 and the run's purchases (`cust`, `time` sorted by customer, time)."""
-    st = run.state
-    first = np.full(st.n, np.nan)
-    if cust.size:
-        starts = np.r_[True, cust[1:] != cust[:-1]]
-        first[cust[starts]] = time[starts]
-    last = np.full(st.n, -np.inf)
-    if cust.size:  # sorted by customer, then time: each customer's last row is their last
-        ends = np.r_[cust[1:] != cust[:-1], True]
-        last[cust[ends]] = time[ends]
-    count = np.bincount(cust, minlength=st.n)[: st.n] if cust.size else np.zeros(st.n, np.int64)
-    existing = st.prior_purchases > 0
-    if existing.any():
-        first[existing] = st.first_t[existing]
-        last[existing] = np.maximum(last[existing], st.prior_last_t[existing])
-        count = count + st.prior_purchases
-    return first, last, count
-
-
-def _retention_curve(run: Run, history) -> pd.DataFrame:
-    """Rolling retention by age: of customers whose first purchase (before the run or in it)
-    is at least `age` days before the end, the share who bought again `age` days or more
-    after it."""
-    days = run.days
-    first, last, _ = history
-    buyers = np.isfinite(first)
-    f, span = first[buyers], (last - first)[buyers]
-    ages = np.unique(np.linspace(0, max(days - 1, 0), num=min(days, 60)).round().astype(int))
-    shares = []
-    for age in ages:
-        eligible = f <= days - age
-        n = eligible.sum()
-        shares.append(float((eligible & (span >= max(age, 1e-9))).sum() / n) if n else np.nan)
-    return pd.DataFrame({"age_days": ages, "retention": shares})
-
-
-def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
+def _daily(run: Run, active: np.ndarray) -> pd.DataFrame:
     rec, policy, days = run.recorder, run.policy, run.days
     d = rec.daily
     start = dt.date.fromisoformat(run.market.start_date)
@@ -257,14 +215,7 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
     frame["date"] = pd.Timestamp(start) + pd.to_timedelta(np.arange(days), unit="D")
     frame["customers"] = d["customers"].astype(np.int64)
     frame["alive"] = d["alive"].astype(np.int64)
-    before = np.flatnonzero(run.state.prior_purchases > 0)
-    if before.size:  # an existing base: each customer's last purchase before day 0 counts too
-        c = np.concatenate([before, cust])
-        t = np.concatenate([run.state.prior_last_t[before], time])
-        order = np.lexsort((t, c))
-        frame["active"] = _active(c[order], t[order], days)
-    else:
-        frame["active"] = _active(cust, time, days)
+    frame["active"] = active
     for key in DAILY_FLOWS:
         frame[key] = _count(d[key]) if key in DAILY_COUNTS else d[key]
     gross = d["revenue"] - d["cost_of_goods"] - d["rewards"]
@@ -289,51 +240,26 @@ def _daily(run: Run, cust: np.ndarray, time: np.ndarray) -> pd.DataFrame:
     return frame
 
 
-def _active(cust: np.ndarray, time: np.ndarray, days: int) -> np.ndarray:
-    """Customers with a purchase in the last ACTIVE_DAYS days, for every day (sweep line);
-    purchases before day 0 (negative times) count for the days they reach into the run."""
-    if not cust.size:
-        return np.zeros(days, dtype=np.int64)
-    day = np.floor(time).astype(np.int64)
-    nxt = np.r_[day[1:], np.iinfo(np.int64).max]
-    same = np.r_[cust[1:] == cust[:-1], False]
-    end = np.where(same, np.minimum(day + ACTIVE_DAYS, nxt), day + ACTIVE_DAYS)
-    keep = end > day
-    delta = np.bincount(np.clip(day[keep], 0, days), minlength=days + 1)
-    delta -= np.bincount(np.clip(end[keep], 0, days), minlength=days + 1)
-    return np.cumsum(delta)[:days]
-
-
-def _summary(
-    run: Run, cust, time, revenue, number, daily: pd.DataFrame, buy_profit, history, items
-) -> dict:
-    rec, st, days = run.recorder, run.state, run.days
+def _summary(run: Run, parts, counts, revenue, daily: pd.DataFrame, span, ended) -> dict:
+    days = run.days
     arrived = int(daily["customers"].iloc[-1]) if days else 0
-    # customers with a purchase by the end (history included), and those paying in the run
-    first_time, last, count = history
-    buyers = np.isfinite(first_time)
-    payers = np.zeros(st.n, dtype=bool)
-    payers[cust] = True
     out: dict[str, float | int | str | None] = {
         "program": run.policy.program,
         "currency": run.policy.currency,
         "days": days,
         "customers": arrived,
         "new_customers": int(daily["new_customers"].sum()),
-        "acquired_customers": int(st.acquired[: rec.rows or arrived].sum()),
+        "acquired_customers": counts["acquired"],
     }
     for horizon in RETENTION_DAYS:
-        eligible = buyers & (first_time <= days - horizon)
-        later = last - first_time >= horizon  # a purchase `horizon` days or more after the first
-        n = int(eligible.sum())
-        out[f"retention_{horizon}d"] = _r((later & eligible).sum() / n) if n else None
-    repeaters = count >= 2
-    n_buyers = int(buyers.sum())
-    out["survival_rate"] = _r(repeaters.sum() / n_buyers) if n_buyers else None
-    n_payers = int(payers.sum())
+        n = counts[f"eligible_{horizon}"]
+        out[f"retention_{horizon}d"] = _r(counts[f"retained_{horizon}"] / n) if n else None
+    n_buyers = counts["buyers"]
+    out["survival_rate"] = _r(counts["repeaters"] / n_buyers) if n_buyers else None
+    n_payers = counts["payers"]
     churn = churn_window(run)
-    old = buyers & (first_time <= days - churn)
-    out["churn_rate"] = _r((old & (last < days - churn)).sum() / old.sum()) if old.any() else None
+    old = counts["old"]
+    out["churn_rate"] = _r(counts["churned"] / old) if old else None
     out["alive_share_at_end"] = _r(daily["alive"].iloc[-1] / arrived) if arrived else None
     total_revenue = float(daily["revenue"].sum())
     gross = float(daily["gross_profit"].sum())
@@ -348,35 +274,42 @@ def _summary(
     out["offer_cost"] = _r(float(daily["discounts"].sum()))
     out["acquisition_cost"] = _r(float(daily["acquisition_cost"].sum()))
     out["profit"] = _r(gross - marketing)
+    number = np.concatenate([p.number for p in parts]) if len(parts) > 1 else parts[0].number
     out["avg_check"] = _r(revenue.mean()) if revenue.size else None
-    out["avg_check_new"] = _r(revenue[number == 1].mean()) if (number == 1).any() else None
+    new = number == 1
+    out["avg_check_new"] = _r(revenue[new].mean()) if new.any() else None
     loyal = number >= 3
     out["avg_check_loyal"] = _r(revenue[loyal].mean()) if loyal.any() else None
     out["arppu"] = _r(total_revenue / n_payers) if n_payers else None
     out["ltv"] = _r(gross / arrived) if arrived else None
     out["revenue_per_customer"] = _r(total_revenue / arrived) if arrived else None
-    attributed = float(rec.arm_counters["profit"].sum())
-    rule_cost = float(rec.arm_counters["cost"].sum())
+    attributed = float(run.recorder.arm_counters["profit"].sum())
+    rule_cost = float(run.recorder.arm_counters["cost"].sum())
     out["marketing_roi"] = _r((attributed - rule_cost) / rule_cost) if rule_cost else None
     out["messages"] = int(daily["messages"].sum())
     out["capped_messages"] = int(daily["capped"].sum())
     out["unsubscribes"] = int(daily["unsubscribes"].sum())
-    out["cac_payback_days"] = cac_payback(run, daily, cust, time, buy_profit)
-    if rec.funnel is not None:
+    existing = [p.existing for p in parts if p.existing is not None]
+    out["cac_payback_days"] = cac_payback(
+        daily, counts["acquired"], sum(existing[1:], existing[0]) if existing else None
+    )
+    if run.recorder.funnel is not None:
         out.update(funnel(run, out))
-    out.update({k: _r(v) for k, v in check_kpis(run, revenue, items).items()})
+    checks = {k: sum(p.checks[k] for p in parts) for k in ("checks", "add_ons", "with_add_on")}
+    checks["paid"] = np.concatenate([p.checks["paid"] for p in parts])
+    out.update({k: _r(v) for k, v in check_kpis_of(checks, revenue).items()})
     out["churn_days"] = _r(churn)
-    out.update(lifetime_kpis(first_time, last, days, churn))
-    out.update(_programme_effect(run, cust, revenue, rec.rows or arrived))
+    out.update(lifetime_of(span, ended))
+    out.update(_programme_effect(run, parts))
     return out
 
 
-def _programme_effect(run: Run, cust, revenue, arrived: int) -> dict:
+def _programme_effect(run: Run, parts) -> dict:
     """The whole programme against the global control group: revenue per customer."""
-    if run.policy.control_share <= 0 or not arrived:
+    if any(p.programme is None for p in parts):
         return {}
-    per_customer = np.bincount(cust, weights=revenue, minlength=run.state.n)[:arrived]
-    control = run.state.control[:arrived]
+    per_customer = np.concatenate([p.programme[0] for p in parts])
+    control = np.concatenate([p.programme[1] for p in parts])
     diff, low, high = welch(per_customer[~control], per_customer[control])
     return {
         "control_customers": int(control.sum()),

@@ -15,9 +15,8 @@ from ..core.statistics import (
     too_small,
 )
 from .engine import Run
-from .engine.firings import expand
 
-__all__ = ["RULE_NUMBERS", "rule_effects"]
+__all__ = ["RULE_NUMBERS", "rule_effects", "rule_samples"]
 
 # rules.csv's columns that are money, rates or days; the other numbers are counts
 RULE_NUMBERS = (
@@ -67,37 +66,87 @@ class _Sample:
         return np.ones(self.values.size, np.int64) if self.counts is None else self.counts
 
 
-def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
+def rule_samples(
+    run: Run, cust, time, revenue, start: int = 0, customers: int | None = None
+) -> list[dict[str, np.ndarray | int]]:
+    """Each rule arm's revenue within its window after each firing, for the run's purchases
+    (`cust`, `time`, `revenue`, sorted by customer then time): one block of a population
+    whose customers start at id `start` and number `customers` (default: the run's alone).
+
+    While the whole population's firings are few (`EXACT_PER_CUSTOMER` per customer), each
+    firing's day and the bounds of its window in the purchases (`day`, `lo`, `hi`: the
+    revenue is the purchases' cumulative revenue at `hi` minus at `lo`); past that, the
+    values counted (`values`, `counts`); and `firings` and `converted` (firings with a
+    purchase in their window) either way. The blocks' samples merge exactly (`rule_effects`)."""
+    customers = customers if customers is not None else run.state.n
+    runs = run.recorder.rule_events.runs()
+    key = (cust.astype(np.float64) + start) * 1e6 + time
+    firings = int((runs["last"] - runs["first"] + 1).sum())
+    exact = firings <= max(EXACT_PER_CUSTOMER * customers, EXACT_AT_LEAST)
+    cum = None if exact else np.r_[0.0, np.cumsum(revenue)]
+    by_arm = np.argsort(runs["arm"], kind="stable")
+    bounds = np.searchsorted(runs["arm"][by_arm], np.arange(len(run.arms) + 1))
+    day_type = np.int16 if run.days < 2**15 else np.int32  # (a radix sort for int16)
+    out = []
+    for arm, (r, _) in enumerate(run.arms):
+        window = _window(run.policy.rules[r])
+        mine = {k: v[by_arm[bounds[arm] : bounds[arm + 1]]] for k, v in runs.items()}
+        # by customer, then day: the windows are looked up in the purchases' own order
+        # (a binary search that starts where the last one ended)
+        in_order = np.lexsort((mine["first"], mine["customer"]))
+        mine = {k: v[in_order] for k, v in mine.items()}
+        mine["customer"] = mine["customer"] + np.int32(start)
+        if exact:
+            spelled = _spelled(mine)
+            lo, hi = _bounds(spelled, key, window)
+            if key.size < 2**31:
+                lo, hi = lo.astype(np.int32), hi.astype(np.int32)
+            # the firings in the order of day, then customer (`expand`'s)
+            by_day = np.argsort(spelled["day"].astype(day_type), kind="stable")
+            out.append(
+                {
+                    "day": spelled["day"][by_day],
+                    "lo": lo[by_day],
+                    "hi": hi[by_day],
+                    "firings": int(by_day.size),
+                    "converted": int((hi > lo).sum()),
+                }
+            )
+        else:
+            out.append(_counted(mine, key, cum, window))
+    return out
+
+
+def rule_effects(
+    run: Run, samples: list[list[dict]], revenue: list[np.ndarray], customers: int
+) -> pd.DataFrame:
     """rules.csv: each rule arm's counters (`arm`: the rule's variant, `-` for a rule without
     variants; integers), and its revenue and conversion within the rule's window against its
     holdout's, with the incremental revenue's 95% percentile-bootstrap interval (empty, and
-    `too_small` true, when the holdout is too small to tell). `cust`, `time` and `revenue` are
-    the run's purchases, sorted by customer then time.
+    `too_small` true, when the holdout is too small to tell). `samples`: each block's
+    `rule_samples`, in block order; `revenue`: each block's purchases' revenue (sorted by
+    customer then time); `customers`: the population's.
 
     A rule fires on day d after that day's purchases (the engine's phase order), so its window
     is the days d+1 to d+window: the purchase that triggered it (`on first purchase`), or any
     other of that day, is not its outcome; the messages log's `converted` counts the same."""
     rec, policy = run.recorder, run.policy
     counters = rec.arm_counters
-    runs = rec.rule_events.runs()
-    key = cust.astype(np.float64) * 1e6 + time
-    cum = np.r_[0.0, np.cumsum(revenue)]
-    firings = int((runs["last"] - runs["first"] + 1).sum())
-    exact = firings <= max(EXACT_PER_CUSTOMER * run.state.n, EXACT_AT_LEAST)
-    by_arm = np.argsort(runs["arm"], kind="stable")
-    bounds = np.searchsorted(runs["arm"][by_arm], np.arange(len(run.arms) + 1))
+    offsets = np.cumsum([0] + [r.size for r in revenue[:-1]])
+    cum = np.r_[0.0, np.cumsum(np.concatenate(revenue))]
+    firings = sum(a["firings"] for block in samples for a in block)
+    exact = firings <= max(EXACT_PER_CUSTOMER * customers, EXACT_AT_LEAST)
     rows = []
     for arm, (r, label) in enumerate(run.arms):
         rule = policy.rules[r]
-        window = _window(rule)
-        mine = {k: v[by_arm[bounds[arm] : bounds[arm + 1]]] for k, v in runs.items()}
+        pieces = [(block[arm], offset) for block, offset in zip(samples, offsets, strict=True)]
         rows.append(
             {
                 "rule": rule.name,
                 "arm": label or "-",
                 "window_days": _window(rule),
                 **{k: counters[k][arm] for k in counters},
-                "_sample": _sample(mine, key, cum, window, exact),
+                "_sample": _merged(pieces, cum, exact),
             }
         )
     frame_rows = []
@@ -124,6 +173,37 @@ def rule_effects(run: Run, cust, time, revenue) -> pd.DataFrame:
     return _rule_table(pd.DataFrame(frame_rows))
 
 
+def _merged(pieces: list[tuple[dict, int]], cum: np.ndarray, exact: bool) -> _Sample:
+    """One arm's sample from its blocks' (`pieces`: each block's sample and the offset of its
+    purchases): one value per firing in the order of day then customer (`exact`: every
+    block's sample is one per firing), else the values counted."""
+    converted = sum(p["converted"] for p, _ in pieces)
+    if exact:
+        day = np.concatenate([p["day"] for p, _ in pieces])
+        lo = np.concatenate([p["lo"] + offset for p, offset in pieces])
+        hi = np.concatenate([p["hi"] + offset for p, offset in pieces])
+        values = cum[hi] - cum[lo]
+        if len(pieces) > 1:  # each block's by day, then customer: the blocks' customers follow
+            values = values[np.argsort(day, kind="stable")]
+        return _Sample(values, None, converted)
+    found, counts = [], []
+    for p, offset in pieces:
+        if "values" in p:
+            found.append(p["values"])
+            counts.append(p["counts"])
+        elif p["lo"].size:
+            distinct, times = np.unique(
+                cum[p["hi"] + offset] - cum[p["lo"] + offset], return_counts=True
+            )
+            found.append(distinct)
+            counts.append(times)
+    if not found:
+        return _Sample(np.zeros(0), np.zeros(0, np.int64), 0)
+    distinct, inverse = np.unique(np.concatenate(found), return_inverse=True)
+    times = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
+    return _Sample(distinct, times, converted)
+
+
 def _difference(
     treated: _Sample, held: _Sample, rng: np.random.Generator
 ) -> tuple[float, float, float, bool]:
@@ -143,44 +223,53 @@ def _difference(
     return diff, np.nan, np.nan, small
 
 
-def _values(firings: dict[str, np.ndarray], key, cum, window: float):
-    """Revenue within the window after each firing, and whether there was a purchase."""
+def _bounds(firings: dict[str, np.ndarray], key, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each firing's window in the purchases (`key`: customer * 1e6 + time, sorted): the
+    first purchase in it and the first after it."""
     c = firings["customer"].astype(np.float64)
     d = firings["day"].astype(np.float64)
     lo = np.searchsorted(key, c * 1e6 + d + 1)
     hi = np.searchsorted(key, c * 1e6 + d + window + 1)
-    return cum[hi] - cum[lo], hi > lo
+    return lo, hi
 
 
-def _sample(runs: dict[str, np.ndarray], key, cum, window: float, exact: bool) -> _Sample:
-    """The arm's sample from its runs: one value per firing in the order of the firings
-    (`exact`), else counted, a chunk of runs at a time."""
-    if exact:
-        values, converted = _values(expand(runs), key, cum, window)
-        return _Sample(values, None, int(converted.sum()))
+def _spelled(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs as one row per firing (customer, day), in the runs' order."""
+    n = (runs["last"] - runs["first"] + 1).astype(np.int64)
+    first = np.repeat(runs["first"], n)
+    return {
+        "customer": np.repeat(runs["customer"], n),
+        "day": first + (np.arange(first.size) - np.repeat(np.cumsum(n) - n, n)).astype(np.int32),
+    }
+
+
+def _counted(runs: dict[str, np.ndarray], key, cum, window: float) -> dict:
+    """The arm's revenue within the window after each firing, counted (each distinct value
+    and how often), a chunk of runs at a time, so memory does not grow with the firings."""
     length = (runs["last"] - runs["first"] + 1).astype(np.int64)
     ends = np.cumsum(length)
     found, counts, converted, start = [], [], 0, 0
     while start < length.size:
         done = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, done + CHUNK, side="right")), start + 1)
-        n = length[start:stop]
-        first = np.repeat(runs["first"][start:stop], n)
-        spelled = {
-            "customer": np.repeat(runs["customer"][start:stop], n),
-            "day": first + (np.arange(first.size) - np.repeat(np.cumsum(n) - n, n)),
-        }
-        values, hit = _values(spelled, key, cum, window)
-        distinct, times = np.unique(values, return_counts=True)
+        spelled = _spelled({k: v[start:stop] for k, v in runs.items()})
+        lo, hi = _bounds(spelled, key, window)
+        distinct, times = np.unique(cum[hi] - cum[lo], return_counts=True)
         found.append(distinct)
         counts.append(times)
-        converted += int(hit.sum())
+        converted += int((hi > lo).sum())
         start = stop
-    if not found:
-        return _Sample(np.zeros(0), np.zeros(0, np.int64), 0)
-    distinct, inverse = np.unique(np.concatenate(found), return_inverse=True)
-    times = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
-    return _Sample(distinct, times, converted)
+    if found:
+        distinct, inverse = np.unique(np.concatenate(found), return_inverse=True)
+        times = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
+    else:
+        distinct, times = np.zeros(0), np.zeros(0, np.int64)
+    return {
+        "values": distinct,
+        "counts": times,
+        "firings": int(length.sum()),
+        "converted": converted,
+    }
 
 
 def _rule_table(rules: pd.DataFrame) -> pd.DataFrame:

@@ -29,8 +29,17 @@ from ..compile.policy import Policy
 from .cohorts import MONTH
 from .engine import Run
 
-__all__ = ["GOAL_COLUMNS", "goal_summary", "goal_table", "goal_windows", "run_windows"]
+__all__ = [
+    "GOAL_COLUMNS",
+    "add_goal_counts",
+    "goal_counts",
+    "goal_summary",
+    "goal_table",
+    "goal_windows",
+    "run_windows",
+]
 
+OUTCOMES = ("met", "early", "late", "censored")
 GOAL_COLUMNS = ("stage", "month", "windows", "met", "early", "late", "censored", "met_share")
 
 
@@ -76,7 +85,7 @@ def goal_windows(
     gap = nxt - time
     code = np.where(gap < lo, 1, np.where(gap <= hi, 0, 2)).astype(np.int8)
     code[time + hi > days] = 3
-    outcome = pd.Categorical.from_codes(code, categories=["met", "early", "late", "censored"])
+    outcome = pd.Categorical.from_codes(code, categories=list(OUTCOMES))
     return pd.DataFrame(
         {"stage": stage, "customer": customer, "time": time, "gap": gap, "outcome": outcome}
     )
@@ -93,18 +102,50 @@ def run_windows(run: Run, buy: dict[str, np.ndarray], same_day: bool = True) -> 
     )
 
 
-def goal_table(policy: Policy, windows: pd.DataFrame) -> pd.DataFrame:
+def goal_counts(windows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The goal windows counted per stage and month of the opening purchase (`stage`,
+    `month`: the keys, sorted) and outcome (`counts`: met, early, late, censored): integers,
+    so the counts of blocks of customers add up exactly (`add_goal_counts`)."""
+    if windows.empty:
+        return _grouped(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), np.int64))
+    stage = windows["stage"].to_numpy().astype(np.int64)
+    month = np.floor(windows["time"].to_numpy() / MONTH).astype(np.int64)
+    code = windows["outcome"].cat.codes.to_numpy().astype(np.int64)  # OUTCOMES' order
+    order = np.lexsort((month, stage))
+    stage, month, code = stage[order], month[order], code[order]
+    new = np.r_[True, (stage[1:] != stage[:-1]) | (month[1:] != month[:-1])]
+    group = np.cumsum(new) - 1
+    counts = np.bincount(group * 4 + code, minlength=int(new.sum()) * 4).reshape(-1, 4)
+    return {"stage": stage[new], "month": month[new], "counts": counts}
+
+
+def add_goal_counts(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The goal counts of several blocks as one."""
+    return _grouped(*(np.concatenate([p[k] for p in parts]) for k in ("stage", "month", "counts")))
+
+
+def _grouped(stage: np.ndarray, month: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows of (stage, month, counts) summed per distinct (stage, month), in their order."""
+    if stage.size:
+        order = np.lexsort((month, stage))
+        stage, month, counts = stage[order], month[order], counts[order]
+        starts = np.flatnonzero(np.r_[True, (stage[1:] != stage[:-1]) | (month[1:] != month[:-1])])
+        stage, month, counts = stage[starts], month[starts], np.add.reduceat(counts, starts)
+    return {"stage": stage, "month": month, "counts": counts}
+
+
+def goal_table(policy: Policy, windows: pd.DataFrame | dict) -> pd.DataFrame:
     """`goals.csv`: per stage with a goal and month of the opening purchase (month 0 starts
     on day 0; negative months are an existing base's purchases before it), the windows
-    watched to their end and their outcomes, the censored ones, and the share met."""
+    watched to their end and their outcomes, the censored ones, and the share met.
+    `windows`: the goal windows, or their counts (`goal_counts`)."""
+    counts = goal_counts(windows) if isinstance(windows, pd.DataFrame) else windows
     names = [s.name for s in policy.stages]
-    if windows.empty:
+    if not counts["stage"].size:
         return pd.DataFrame({c: [] for c in GOAL_COLUMNS})
-    month = np.floor(windows["time"].to_numpy() / MONTH).astype(np.int64)
-    frame = pd.DataFrame({"stage": windows["stage"].to_numpy(), "month": month})
-    for outcome in ("met", "early", "late", "censored"):
-        frame[outcome] = (windows["outcome"] == outcome).to_numpy().astype(np.int64)
-    table = frame.groupby(["stage", "month"], sort=True).sum().reset_index()
+    table = pd.DataFrame({"stage": counts["stage"], "month": counts["month"]})
+    for k, outcome in enumerate(OUTCOMES):
+        table[outcome] = counts["counts"][:, k]
     table.insert(2, "windows", table["met"] + table["early"] + table["late"])
     with np.errstate(invalid="ignore", divide="ignore"):
         table["met_share"] = np.where(
@@ -116,18 +157,19 @@ def goal_table(policy: Policy, windows: pd.DataFrame) -> pd.DataFrame:
     return table[list(GOAL_COLUMNS)]
 
 
-def goal_summary(policy: Policy, windows: pd.DataFrame) -> dict[str, float | int | None]:
+def goal_summary(policy: Policy, windows: pd.DataFrame | dict) -> dict[str, float | int | None]:
     """summary.json's figures per stage with a goal: `goal_met_STAGE` (the share of watched
     windows met), `goal_early_STAGE` (ranges only), `goal_late_STAGE` and the windows behind
-    them, `goal_windows_STAGE` (None shares: no window watched to its end)."""
+    them, `goal_windows_STAGE` (None shares: no window watched to its end). `windows`: the
+    goal windows, or their counts (`goal_counts`)."""
+    counts = goal_counts(windows) if isinstance(windows, pd.DataFrame) else windows
     low, high = _goals(policy)
     out: dict[str, float | int | None] = {}
     for code, stage in enumerate(policy.stages):
         if not np.isfinite(high[code]):
             continue
-        mine = windows["outcome"][windows["stage"] == code] if not windows.empty else windows
-        counts = mine.value_counts() if not windows.empty else pd.Series(dtype=np.int64)
-        met, early, late = (int(counts.get(k, 0)) for k in ("met", "early", "late"))
+        mine = counts["counts"][counts["stage"] == code].sum(axis=0)
+        met, early, late = (int(mine[k]) for k in range(3)) if mine.size else (0, 0, 0)
         n = met + early + late
         out[f"goal_met_{stage.name}"] = round(met / n, 6) if n else None
         if low[code] > 0:

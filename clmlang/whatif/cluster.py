@@ -60,16 +60,19 @@ def scheduler_problem(address: str) -> str | None:
     return None
 
 
-def _task(policy, market, days: int, block: Block, logs: bool, link_to) -> Run:
-    """One block on a Dask worker; `link_to`: (address, key) of the coordinator, or None."""
+def _task(policy, market, days: int, block: Block, logs: bool, link_to, measure=None):
+    """One block on a Dask worker; `link_to`: (address, key) of the coordinator, or None;
+    `measure(run, block)`: what comes back instead of the run, when given."""
     if link_to is None:
-        return run_block(policy, market, days, block, logs)
-    link = multiprocessing.connection.Client(link_to[0], authkey=link_to[1])
-    link.send(block.index)
-    try:
-        return run_block(policy, market, days, block, logs, share_link(link))
-    finally:
-        link.close()
+        run = run_block(policy, market, days, block, logs)
+    else:
+        link = multiprocessing.connection.Client(link_to[0], authkey=link_to[1])
+        link.send(block.index)
+        try:
+            run = run_block(policy, market, days, block, logs, share_link(link))
+        finally:
+            link.close()
+    return run if measure is None else measure(run, block)
 
 
 def _own_address(client) -> str:
@@ -97,8 +100,10 @@ def simulate_on_cluster(
     logs: bool = False,
     trace: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> Run:
-    """Run the blocks on the Dask scheduler at `scheduler` and merge them. Raises OSError
+    measure: Callable | None = None,
+) -> Run | list:
+    """Run the blocks on the Dask scheduler at `scheduler` and merge them (with `measure`:
+    each block measured on its worker, the measures in block order). Raises OSError
     when it cannot be reached, ValueError when a shared capacity needs more worker threads
     than the cluster has."""
     distributed = require("distributed", "running blocks on a Dask scheduler")
@@ -119,20 +124,24 @@ def simulate_on_cluster(
         if not coupled:
             futures = [
                 client.submit(
-                    _task, shipped_policy, shipped_market, days, b, logs, None, pure=False
+                    _task, shipped_policy, shipped_market, days, b, logs, None, measure, pure=False
                 )
                 for b in plan
             ]
             runs = client.gather(futures)
             if progress is not None:
                 progress(days - 1)
-            return merge_blocks(plan, runs)
-        return _lockstep(client, plan, policy, shipped_policy, shipped_market, days, logs, progress)
+            return runs if measure is not None else merge_blocks(plan, runs)
+        return _lockstep(
+            client, plan, policy, shipped_policy, shipped_market, days, logs, progress, measure
+        )
     finally:
         client.close()
 
 
-def _lockstep(client, plan, policy, shipped_policy, shipped_market, days, logs, progress) -> Run:
+def _lockstep(
+    client, plan, policy, shipped_policy, shipped_market, days, logs, progress, measure=None
+) -> Run | list:
     key = os.urandom(16)
     listener = multiprocessing.connection.Listener((_own_address(client), 0), authkey=key)
     links: dict[int, object] = {}
@@ -153,6 +162,7 @@ def _lockstep(client, plan, policy, shipped_policy, shipped_market, days, logs, 
             b,
             logs,
             (listener.address, key),
+            measure,
             pure=False,
         )
         for b in plan
@@ -179,15 +189,17 @@ def _lockstep(client, plan, policy, shipped_policy, shipped_market, days, logs, 
         listener.close()
         for f in futures:
             f.cancel()
-    return merge_blocks(plan, runs)
+    return runs if measure is not None else merge_blocks(plan, runs)
 
 
 def simulate_blocks(
-    policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler
-):
+    policy, market, customers, days, rng, trace, progress, logs, workers, blocks, scheduler,
+    measure=None,
+):  # fmt: skip
     """`clmlang.simulate`'s run as blocks (`workers` local processes, or the Dask cluster at
     `scheduler`); raises ValueError for a bad `workers` or `blocks`, or a market that cannot
-    be split. Without any of the three: the run `simulate_policy` makes, in this process."""
+    be split. Without any of the three: the run `simulate_policy` makes, in this process.
+    With `measure`: each block's measure (`run_blocks`), in block order, instead of the run."""
     if workers is None and blocks is None and scheduler is None:
         blocks = 1  # one block: the run `simulate_policy` makes, in this process
     for name, value in (("workers", workers), ("blocks", blocks)):
@@ -202,7 +214,7 @@ def simulate_blocks(
     if scheduler is not None:
         return simulate_on_cluster(
             scheduler, policy, market, customers=customers, days=days, rng=rng,
-            blocks=blocks, logs=logs, trace=trace, progress=progress,
+            blocks=blocks, logs=logs, trace=trace, progress=progress, measure=measure,
         )  # fmt: skip
     return run_blocks(
         policy,
@@ -215,4 +227,5 @@ def simulate_blocks(
         logs=logs,
         trace=trace,
         progress=progress,
+        measure=measure,
     )

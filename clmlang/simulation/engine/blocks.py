@@ -166,9 +166,11 @@ def share_link(link) -> _Share:
     return _Share(link, baton)
 
 
-def _host(policy, market, days, blocks, logs, coupled, links) -> None:
+def _host(policy, market, days, blocks, logs, coupled, links, measure=None) -> None:
     """Run `blocks` in this process, each result (or failure) sent on its link: one thread
-    per block when they share capacities (one of them computing at a time), else one by one."""
+    per block when they share capacities (one of them computing at a time), else one by one.
+    `measure(run, block)`, when given, is what is sent instead of the run (the run is freed
+    once measured)."""
     baton = threading.Lock()
 
     def one(block: Block, link) -> None:
@@ -176,6 +178,8 @@ def _host(policy, market, days, blocks, logs, coupled, links) -> None:
             try:
                 share = _Share(link, baton) if coupled else None
                 run = run_block(policy, market, days, block, logs, share)
+                if measure is not None:
+                    run = measure(run, block)
             except _Stopped:
                 return
             except BaseException:
@@ -278,13 +282,16 @@ def run_blocks(
     logs: bool = False,
     trace: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> Run:
+    measure: Callable[[Run, Block], object] | None = None,
+) -> Run | list:
     """Simulate `customers` customers as blocks (`blocks`, default `block_sizes`'s) over
     `workers` processes (1: in this one) and merge them: the same bytes for any `workers`.
-    One block is the run `simulate_policy` makes with `rng`. Raises ValueError for a market
-    whose population cannot be split (`split_problem`)."""
+    One block is the run `simulate_policy` makes with `rng`. With `measure`, each block's
+    run is measured where it ran (`measure(run, block)`) and freed: the measures come back, in
+    block order, instead of the merged run. Raises ValueError for a market whose population
+    cannot be split (`split_problem`)."""
     if len(block_sizes(customers, blocks)) == 1:
-        return simulate_policy(
+        run = simulate_policy(
             policy,
             market,
             customers=customers,
@@ -294,6 +301,9 @@ def run_blocks(
             progress=progress,
             logs=logs,
         )
+        if measure is None:
+            return run
+        return [measure(run, Block(0, 0, customers, rng, trace))]
     problem = split_problem(market)
     if problem:
         raise ValueError(problem)
@@ -310,12 +320,14 @@ def run_blocks(
     theirs = [b for _, b in ends]
     if workers == 1:
         host = threading.Thread(
-            target=_host, args=(policy, market, days, plan, logs, coupled, theirs), daemon=True
+            target=_host,
+            args=(policy, market, days, plan, logs, coupled, theirs, measure),
+            daemon=True,
         )
         host.start()
         runs = coordinate(mine, capacity, days, progress)
         host.join()
-        return merge_blocks(plan, runs)
+        return runs if measure is not None else merge_blocks(plan, runs)
     # fork: the workers start with what this process has loaded (no imports, no pickling of
     # the policy), which matters on a busy machine; elsewhere a fresh interpreter each
     methods = multiprocessing.get_all_start_methods()
@@ -324,7 +336,7 @@ def run_blocks(
     processes = [
         ctx.Process(
             target=_host,
-            args=(policy, market, days, plan[a:b], logs, coupled, theirs[a:b]),
+            args=(policy, market, days, plan[a:b], logs, coupled, theirs[a:b], measure),
             daemon=True,
         )
         for a, b in itertools.pairwise(bounds)
@@ -340,4 +352,4 @@ def run_blocks(
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()
-    return merge_blocks(plan, runs)
+    return runs if measure is not None else merge_blocks(plan, runs)

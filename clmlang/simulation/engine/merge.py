@@ -1,22 +1,29 @@
 """Blocks (or shards) of one population, each simulated on its own, merged into one run:
 customers concatenated in block order (their ids shifted), counters added, logs appended in
-block order. The merge of the same blocks gives the same bytes whichever process ran them."""
+block order. The merge of the same blocks gives the same bytes whichever process ran them.
+
+A block measured where it ran (simulation.partials) sends back its recorder without the logs
+(`without_logs`): the counters, merged here the same way (`merge_recorders`)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
 
+from .firings import Firings
+from .recorder import Recorder
 from .simulation import Run
 
-__all__ = ["merge_runs"]
+__all__ = ["merge_recorders", "merge_runs", "without_logs"]
+
+LOGS = ("purchases", "items", "unsubscribes", "unsent", "events")
 
 
 def merge_runs(runs: list[Run]) -> Run:
     """Shards of one population as one run: customers concatenated, counters added."""
     first = runs[0]
-    offsets = np.cumsum([0] + [r.state.n for r in runs[:-1]])
     state_fields = {}
     for f in dataclasses.fields(first.state):
         values = [getattr(r.state, f.name) for r in runs]
@@ -28,7 +35,20 @@ def merge_runs(runs: list[Run]) -> Run:
             state_fields[f.name] = {k: np.concatenate([v[k] for v in values]) for k in values[0]}
         else:
             state_fields[f.name] = np.concatenate(values)
-    state = dataclasses.replace(first.state, **{k: v for k, v in state_fields.items()})
+    state = dataclasses.replace(first.state, **state_fields)
+    for name, value in state_fields.items():  # __post_init__ reset the state that moves on
+        setattr(state, name, value)
+    merged = merge_recorders(runs, [r.state.n for r in runs])
+    return dataclasses.replace(
+        first, state=state, recorder=merged, customers=sum(r.customers for r in runs)
+    )
+
+
+def merge_recorders(runs: list[Run], sizes: list[int]) -> Recorder:
+    """The recorders of the runs of blocks of `sizes` customers each, as one: counters added
+    in block order, logs appended (their customers shifted by the blocks before)."""
+    first = runs[0]
+    offsets = np.cumsum([0, *sizes[:-1]])
     recorder = first.recorder
     merged = type(recorder)(
         first.days,
@@ -56,13 +76,7 @@ def merge_runs(runs: list[Run]) -> Run:
             merged.arm_counters[key] += rec.arm_counters[key]
         merged.rule_events.extend(rec.rule_events, offset)
         merged.messages.extend(rec.messages, offset)
-        for name in (
-            "purchases",
-            "items",
-            "unsubscribes",
-            "unsent",
-            "events",
-        ):
+        for name in LOGS:
             arrays = getattr(rec, name).arrays()
             arrays["customer"] = arrays["customer"] + offset
             getattr(merged, name).add(**arrays)
@@ -72,6 +86,19 @@ def merge_runs(runs: list[Run]) -> Run:
             outcome = merged.node_outcomes.setdefault(node, [0, 0])
             outcome[0] += won
             outcome[1] += lost
-    return dataclasses.replace(
-        first, state=state, recorder=merged, customers=sum(r.customers for r in runs)
-    )
+    return merged
+
+
+def without_logs(recorder: Recorder) -> Recorder:
+    """A copy of `recorder` with its counters and none of its logs (purchases, items, rule
+    firings...): what a block measured where it ran sends back. The per-message counts
+    stay (one row per batch sent); the recorder itself is left as it was."""
+    slim = copy.copy(recorder)
+    for name in LOGS:
+        log = getattr(recorder, name)
+        setattr(slim, name, type(log)(**log.dtypes))
+    slim.rule_events = Firings(None)
+    if recorder.messages.log is not None:
+        slim.messages = copy.copy(recorder.messages)
+        slim.messages.log = None
+    return slim
