@@ -77,34 +77,39 @@ def screen(ids, reachable, unsubscribed, bit, control, check_control, rings, whi
     first allowed day. Returns the count of each verdict (SCREENED order)."""
     days, ptr, start, window, skip = rings
     status, sent, delayed, retry = out
-    counts = np.zeros(5, dtype=np.int64)
+    n_sent = n_unreachable = n_control = n_capped = n_delayed = 0
     day = np.float32(d)
     for i in range(ids.size):
         c = ids[i]
-        verdict = _SENT
         if (reachable[c] & bit) == _ZERO or (unsubscribed[c] & bit) != _ZERO:
-            verdict = _UNREACHABLE
-        elif check_control and control[c]:
-            verdict = _CONTROL
-        else:
-            blocked, skipped, first = False, False, -np.inf
-            for k in which:
-                oldest = days[c, start[k] + ptr[c, k]]
-                if day - oldest < window[k]:  # float32, as numpy compares them
-                    blocked = True
-                    skipped = skipped or skip[k]
-                    first = max(first, np.float64(np.ceil(oldest + window[k])))
-            if blocked and skipped:
-                verdict = _CAPPED
-            elif blocked:
-                verdict = _DELAYED
-                delayed[counts[_DELAYED]] = c
-                retry[counts[_DELAYED]] = max(first, np.float64(d + 1))
-        if verdict == _SENT:
-            sent[counts[_SENT]] = c
-        status[i] = verdict
-        counts[verdict] += 1
-    return counts
+            status[i] = _UNREACHABLE
+            n_unreachable += 1
+            continue
+        if check_control and control[c]:
+            status[i] = _CONTROL
+            n_control += 1
+            continue
+        # the caps without branches on their outcome (a hit is a coin toss the CPU mispredicts)
+        blocked, skipped, first = False, False, np.float64(d + 1)
+        for j in range(which.size):
+            k = which[j]
+            oldest = days[c, start[k] + np.int64(ptr[c, k])]
+            hit = day - oldest < window[k]  # float32, as numpy compares them
+            blocked |= hit
+            skipped |= hit & skip[k]
+            free = oldest + window[k] if hit else day  # float32; its ceiling by hand
+            up = np.float64(np.int64(free))
+            up = up + 1.0 if up < free else up
+            first = max(first, up) if hit else first
+        wait = blocked & ~skipped
+        status[i] = _DELAYED if wait else (_CAPPED if blocked else _SENT)
+        sent[n_sent] = c  # overwritten by the next one unless sent
+        n_sent += ~blocked
+        delayed[n_delayed] = c
+        retry[n_delayed] = first
+        n_delayed += wait
+        n_capped += blocked & skipped
+    return n_sent, n_unreachable, n_control, n_capped, n_delayed
 
 
 def decay_table(days: int, fatigue_t: np.ndarray, half_life: float) -> np.ndarray:
@@ -126,9 +131,10 @@ def deliver(ids, d, state, rings, which, decay, out):
     day = np.float32(d)
     for i in range(ids.size):
         c = ids[i]
-        for k in which:
+        for j in range(which.size):
+            k = which[j]
             slot = ptr[c, k]
-            days[c, start[k] + slot] = d
+            days[c, start[k] + np.int64(slot)] = d
             ptr[c, k] = (slot + 1) % limit[k]
         stage[i] = stage_of[c]
         counter[i] = received[c]

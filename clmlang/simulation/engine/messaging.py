@@ -105,7 +105,7 @@ class Messaging(Queues):
             out,
         )
         status, sent, delayed, retry = out
-        n_sent, unreachable, control, capped, waiting = counts.tolist()
+        n_sent, unreachable, control, capped, waiting = counts
         counters = rec.arm_counters
         counters["not_reachable"][arm] += unreachable
         counters["control"][arm] += control
