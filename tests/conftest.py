@@ -1,7 +1,9 @@
-"""Shared test helpers: the repository root and `clm` run as a real subprocess."""
+"""Shared test helpers: the repository root and `clm` run as a user would (in this process, or
+as a real subprocess)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -11,17 +13,37 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def clm(
-    *args: str,
+    *args: str | Path,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     input: str | None = None,
     timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m clmlang ARGS` as a user would, in the caller's environment (so
-    PYTHONDONTWRITEBYTECODE and the like are kept) with colour off and wide, fixed columns;
-    `env` adds to or overrides that environment."""
+    """Run `clm ARGS` as a user would, with colour off and wide, fixed columns, in `cwd` (the
+    repository root by default); `env` adds to or overrides the environment.
+
+    The command runs in this process (`clm_here`), under the same safety net as the `clm`
+    entry point: a new interpreter per call would cost 1-2 s of CPU for imports, paid about
+    150 times over by the suite. `clm_process` runs a real `python -m clmlang` process, for
+    the tests of the entry point itself (tests/test_entry_point.py); `CLM_TEST_PROCESS=1`
+    runs every call that way."""
+    if os.environ.get("CLM_TEST_PROCESS") == "1":
+        return clm_process(*args, cwd=cwd, env=env, input=input, timeout=timeout)
+    with contextlib.chdir(cwd or ROOT):
+        return clm_here(*map(str, args), input=input, env=env)
+
+
+def clm_process(
+    *args: str | Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m clmlang ARGS` as a real process, in the caller's environment (so
+    PYTHONDONTWRITEBYTECODE and the like are kept) with colour off and wide, fixed columns."""
     return subprocess.run(
-        [sys.executable, "-m", "clmlang", *args],
+        [sys.executable, "-m", "clmlang", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd or ROOT,
@@ -31,16 +53,24 @@ def clm(
     )
 
 
-def clm_here(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def clm_here(
+    *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`clm ARGS` run in this process (typer's runner: the same commands, no new interpreter
-    to start), for tests that run a command many times over; `clm` is how a user runs it."""
+    to start). As in `clmlang.cli.main`, a missing optional extra is a usage error; any other
+    exception is raised, so a test shows the traceback a user would have been spared."""
     from typer.testing import CliRunner
 
     from clmlang.cli import app
+    from clmlang.core.extras import MissingExtra
 
-    result = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200"}).invoke(
+    result = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200", **(env or {})}).invoke(
         app, list(args), prog_name="clm", input=input
     )
+    if isinstance(result.exception, MissingExtra):
+        return subprocess.CompletedProcess(
+            ["clm", *args], 2, result.stdout, f"error: {result.exception}\n"
+        )
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return subprocess.CompletedProcess(

@@ -15,7 +15,7 @@ from clmlang.forecasting.messages import load_messages
 from clmlang.forecasting.timeline import history_at, purchase_after
 
 from . import worlds
-from .conftest import clm
+from .conftest import clm, clm_here
 
 
 def _history(rows: list[tuple[str, str]]) -> pd.DataFrame:
@@ -218,9 +218,10 @@ def test_forecast_with_messages_from_the_command_line(tmp_path, winback_world):
     until = worlds.until().date().isoformat()
     args = ["forecast", new, "--current", current, "--messages", messages, "--history", history,
             "--calibration-end", end, "--until", until, "--replications", "2"]  # fmt: skip
-    first = clm(*args, "--out", tmp_path / "a")
+    args = [str(a) for a in args]  # run in this process (clm_here): the same commands
+    first = clm_here(*args, "--out", str(tmp_path / "a"))
     assert first.returncode == 0, first.stderr
-    again = clm(*args, "--out", tmp_path / "b")
+    again = clm_here(*args, "--out", str(tmp_path / "b"))
     assert again.returncode == 0, again.stderr
     for name in ("forecast.json", "customers.csv", "report.html"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
@@ -232,9 +233,9 @@ def test_forecast_with_messages_from_the_command_line(tmp_path, winback_world):
         "The policy in force, from its message log" in (tmp_path / "a" / "report.html").read_text()
     )
     # the policy that sent the messages is required, and --model must be BG/NBD's
-    bare = clm(*args[:2], *args[4:], "--out", tmp_path / "c")
+    bare = clm_here(*args[:2], *args[4:], "--out", str(tmp_path / "c"))
     assert bare.returncode == 2 and "--messages: name the policy" in bare.stderr
-    other = clm(*args, "--model", "bgnbd_reactivation", "--out", tmp_path / "c")
+    other = clm_here(*args, "--model", "bgnbd_reactivation", "--out", str(tmp_path / "c"))
     assert other.returncode == 2 and "--messages" in other.stderr
 
 

@@ -45,7 +45,7 @@ def write(tmp_path: Path, spec: str, tests: str) -> Path:
 
 
 def test_example_specs_pass_their_tests():
-    done = clm("test", "specs/", "--examples", "100")
+    done = clm("test", "specs/", "--examples", "30")
     assert done.returncode == 0, done.stdout + done.stderr
     assert " 0 failed" in done.stdout
     assert len(list((ROOT / "specs").glob("*.test.toml"))) >= 6

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaincinv, ndtri
 
+from . import buying_kernels as kernels
 from .checks import Check, record_items
 from .holdings import take_up
 from .population import NEVER
@@ -20,12 +21,15 @@ class Buying:
         for _ in range(64):  # same-day repeat purchases are processed in the same day
             # the customers who dropped for good have no next purchase (NEVER); a dormant
             # one (reactivation) has the purchase that follows their waking up
-            nxt, resp = st.next_t[ids], st.response_t[ids]  # one gather each
-            t_nat = np.where(np.floor(nxt) == d, nxt, NEVER)
-            t_resp = np.where(np.floor(resp) == d, resp, NEVER)
-            t = np.minimum(t_nat, t_resp)
-            keep = t < NEVER
-            ids, t = ids[keep], t[keep]
+            if self.compiled:  # the same, one pass (buying_kernels.py)
+                ids, t = kernels.due_today(ids, st.next_t, st.response_t, d, NEVER)
+            else:
+                nxt, resp = st.next_t[ids], st.response_t[ids]  # one gather each
+                t_nat = np.where(np.floor(nxt) == d, nxt, NEVER)
+                t_resp = np.where(np.floor(resp) == d, resp, NEVER)
+                t = np.minimum(t_nat, t_resp)
+                keep = t < NEVER
+                ids, t = ids[keep], t[keep]
             if not ids.size:
                 return
             self._buy(ids, t, d)
@@ -156,6 +160,18 @@ class Buying:
         """The buyers' state after the purchase: counts, days, spend, what they own, their
         memberships; the response they were answering is used up."""
         st, cat = self.state, self.catalogue
+        if self.compiled:  # the same, one pass (buying_kernels.py)
+            kernels.update_buyers(
+                ids, t, k, first, revenue, product, cat.line, bool(cat.count), NEVER,
+                st.purchases, st.first_t, st.last_t, st.first_day, st.last_day, st.spent,
+                st.last_product, st.owned, st.owned_lines, st.response_t, st.response_site,
+            )  # fmt: skip
+            if cat.count:
+                self.ownership.record(ids, t, product)
+                if self.tally:
+                    self.tally.record(ids, t, product, cat.line[product])
+                self._memberships(ids, product, k, t)
+            return
         st.purchases[ids] = k + 1
         st.first_t[ids] = np.where(first, t, st.first_t[ids])
         st.last_t[ids] = t
@@ -255,15 +271,25 @@ class Buying:
         self, ids: np.ndarray, product: np.ndarray, t: np.ndarray, k: np.ndarray
     ) -> None:
         st, cat, roles, S = self.state, self.catalogue, self.market.roles, self.streams
-        stage = st.stage[ids] + 1
-        prob = st.dropout[ids] * self.effects.dropout[stage]
-        if cat.values:
-            prob = np.where((st.owned[ids] & cat.value_mask) != 0, prob * roles.value_dropout, prob)
-        if cat.lifetimes:
-            prob = np.where(st.subscribed[ids] != 0, prob * roles.lifetime_dropout, prob)
-        drops = (k >= 2) & (S.uniform(ids, Purpose.DROPOUT, k) < prob)
-        st.alive[ids[drops]] = False
-        st.next_t[ids[drops]] = NEVER
+        if self.compiled:  # the same decisions, one pass (buying_kernels.py)
+            drops, stage = kernels.dropouts(
+                ids, k, S.uniform(ids, Purpose.DROPOUT, k), st.dropout, st.stage,
+                self.effects.dropout, st.owned, cat.value_mask, roles.value_dropout,
+                st.subscribed, bool(cat.lifetimes), roles.lifetime_dropout, NEVER, st.alive,
+                st.next_t,
+            )  # fmt: skip
+        else:
+            stage = st.stage[ids] + 1
+            prob = st.dropout[ids] * self.effects.dropout[stage]
+            if cat.values:
+                prob = np.where(
+                    (st.owned[ids] & cat.value_mask) != 0, prob * roles.value_dropout, prob
+                )
+            if cat.lifetimes:
+                prob = np.where(st.subscribed[ids] != 0, prob * roles.lifetime_dropout, prob)
+            drops = (k >= 2) & (S.uniform(ids, Purpose.DROPOUT, k) < prob)
+            st.alive[ids[drops]] = False
+            st.next_t[ids[drops]] = NEVER
         wake = self.market.buying.reactivation
         if wake > 0 and drops.any():  # dormant: wakes after Exp(wake), then buys after a gap
             gone = ids[drops]
@@ -282,12 +308,20 @@ class Buying:
             self.calendar.add_spread(np.floor(nxt[ok]), "purchase", None, gone[ok])
         go = ~drops
         ids, t, k, product, stage = ids[go], t[go], k[go], product[go], stage[go]
-        rate = st.rate[ids] * self.effects.rate[stage] * self.effects.rate_after(k)
-        if cat.repeats:
-            rate = np.where(st.members[ids], rate * roles.repeat_rate, rate)
-        with np.errstate(divide="ignore"):
-            gap = -np.log(S.uniform(ids, Purpose.GAP, k)) / rate
-        nxt = self.seasons.later(st.audience[ids], t, gap) if self.seasons.active else t + gap
+        if self.compiled and not self.seasons.active:  # buying_kernels.py
+            nxt = kernels.next_times(
+                ids, t, stage, -np.log(S.uniform(ids, Purpose.GAP, k)), st.rate,
+                self.effects.rate, self.effects.rate_after(k), st.members, roles.repeat_rate,
+                bool(cat.repeats),
+            )  # fmt: skip
+        else:
+            rate = st.rate[ids] * self.effects.rate[stage] * self.effects.rate_after(k)
+            if cat.repeats:
+                rate = np.where(st.members[ids], rate * roles.repeat_rate, rate)
+            with np.errstate(divide="ignore"):
+                gap = -np.log(S.uniform(ids, Purpose.GAP, k)) / rate
+            seasons = self.seasons
+            nxt = seasons.later(st.audience[ids], t, gap) if seasons.active else t + gap
         if cat.count and np.isfinite(cat.cycle).any():
             cycle = cat.cycle[np.maximum(product, 0)]
             follow = (

@@ -139,13 +139,14 @@ class _Simulation(
         self.customers = customers
         # the compiled kernels (core/compiled.py) or their numpy twins: the same bytes either way
         self.compiled = use_compiled(self.n * days)
+        self.streams.compiled = self.compiled
         self.catalogue = Catalogue(policy, market)
         self.seasons = Seasons(policy, market, self.catalogue, days)
         self.ownership = Ownership(policy, market, self.catalogue, self.n)
         self.skips = np.zeros(self.n, dtype=np.int64)  # purchases that found nothing to buy
         self.program = Program.of(policy)
         self.idset = IdSet(self.n)
-        self.calendar = Calendar(days, self.idset)
+        self.calendar = Calendar(days, self.idset, self.compiled)
         self.message_log = MessageLog(policy, self.n)
         self.tally = Tally(policy, self.n)
         self.event_memory = EventMemory(policy, market, self.n)

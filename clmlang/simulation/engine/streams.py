@@ -6,11 +6,16 @@ k-th gap between a customer's purchases, or their dropout after their k-th purch
 same number whatever the policy did before, so two policies run with one seed face the same
 customers and their difference is not drowned in noise. The run's key comes from the
 `numpy.random.Generator` passed to the simulator.
+
+The hash is pure integer arithmetic, so the compiled kernel (`streams_kernels.py`) computes
+the same bits in one pass without numpy's temporaries; `Streams(compiled=True)` takes it.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .streams_kernels import uniforms
 
 __all__ = ["Purpose", "Streams"]
 
@@ -64,13 +69,33 @@ def _mix(x: np.ndarray) -> np.ndarray:
 class Streams:
     """Uniforms in (0, 1) keyed by (customer, purpose, counter)."""
 
-    def __init__(self, rng: np.random.Generator):
+    def __init__(self, rng: np.random.Generator, compiled: bool = False):
         self.key = np.uint64(rng.integers(0, 2**63, dtype=np.int64))
+        self.compiled = compiled
+        self._salts: dict[int, np.uint64] = {}
+
+    def salt(self, purpose: int) -> np.uint64:
+        """The purpose's part of the hash (one per purpose and run)."""
+        salt = self._salts.get(purpose)
+        if salt is None:
+            with np.errstate(over="ignore"):
+                salt = self._salts[purpose] = _mix(self.key + np.uint64(purpose) * _M2)
+        return salt
 
     def uniform(self, ids: np.ndarray, purpose: int, counter: np.ndarray | int = 0) -> np.ndarray:
+        if self.compiled and isinstance(ids, np.ndarray) and ids.ndim == 1:
+            c = np.asarray(counter)
+            if c.ndim == 0 or c.shape == ids.shape:
+                # two signatures only (fewer to compile): ids as int64, counters as int64 or
+                # uint64 (which the numpy path's conversion to uint64 gives the same bits)
+                c = c.astype(np.uint64 if c.dtype.kind != "i" else np.int64, copy=False)
+                out = np.empty(ids.size)
+                ids = ids.astype(np.int64, copy=False)
+                uniforms(self.key, self.salt(purpose), ids, c.reshape(-1), int(c.ndim), out)
+                return out
         with np.errstate(over="ignore"):
             x = np.asarray(ids, dtype=np.uint64) * _GOLDEN
-            x ^= _mix(self.key + np.uint64(purpose) * _M2)
+            x ^= self.salt(purpose)
             x = _mix(x + np.asarray(counter, dtype=np.uint64) * _M1)
             x = _mix(x ^ self.key)
         return ((x >> _S11).astype(np.float64) + 0.5) * (1.0 / 2**53)

@@ -1,0 +1,33 @@
+"""The random streams' hash as a compiled kernel (streams.py holds the numpy twin).
+
+The same SplitMix64 finalisers as `streams._mix`, one customer at a time: unsigned 64-bit
+arithmetic wraps in numba as in numpy, so the bits are the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...core.compiled import kernel
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_SCALE = 1.0 / 2**53
+
+
+@kernel
+def uniforms(key, salt, ids, counters, step, out):
+    """out[i]: the uniform of (ids[i], the purpose whose salt is given, counters[i * step])."""
+    for i in range(ids.size):
+        x = (np.uint64(ids[i]) * _GOLDEN) ^ salt
+        x = x + np.uint64(counters[i * step]) * _M1
+        x = (x ^ (x >> _S30)) * _M1
+        x = (x ^ (x >> _S27)) * _M2
+        x = x ^ (x >> _S31)
+        x = x ^ key
+        x = (x ^ (x >> _S30)) * _M1
+        x = (x ^ (x >> _S27)) * _M2
+        x = x ^ (x >> _S31)
+        out[i] = (np.float64(x >> _S11) + 0.5) * _SCALE

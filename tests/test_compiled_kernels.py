@@ -1,0 +1,251 @@
+"""The compiled kernels give the numpy path's bytes: every example spec simulated both ways,
+and each kernel against its numpy twin on random inputs."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clmlang.core import compiled
+from clmlang.simulation.engine.calendar import Calendar
+from clmlang.simulation.engine.idset import IdSet
+from clmlang.simulation.engine.streams import Streams
+
+from .conftest import ROOT, clm_here
+
+SPECS = sorted((ROOT / "specs").glob("*.clm"))
+
+
+def _outputs(folder) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_every_spec_gives_the_same_files_compiled_or_not(spec, tmp_path, monkeypatch):
+    """`clm simulate --logs` writes the same bytes with the kernels as with numpy."""
+    files = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv(compiled.SWITCH, switch)
+        out = tmp_path / switch
+        args = ("--customers", "1000", "--days", "90", "--seed", "3", "--logs")
+        result = clm_here("simulate", str(spec), *args, "--out", str(out))
+        assert result.returncode == 0, result.stdout + result.stderr
+        files[switch] = _outputs(out)
+    assert "purchases.csv" in files["0"]
+    assert files["1"] == files["0"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.integers(0, 300),
+    dtype=st.sampled_from([np.int16, np.int32, np.int64, np.uint64]),
+    purpose=st.integers(1, 40),
+    counter=st.one_of(
+        st.integers(0, 2**40), st.sampled_from(["int64", "uint64", "negative", "float"])
+    ),
+)
+def test_stream_kernel_gives_the_numpy_bits(seed, size, dtype, purpose, counter):
+    """The hash in one compiled pass gives the numpy path's uniforms, bit for bit."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, 30_000, size).astype(dtype)
+    if counter == "int64":
+        counter = rng.integers(0, 2**40, size)
+    elif counter == "uint64":
+        counter = rng.integers(0, 2**62, size).astype(np.uint64) << np.uint64(1)
+    elif counter == "negative":
+        counter = rng.integers(-5, 5, size)
+        counter = counter.astype(np.uint64)  # the numpy path takes counters as unsigned
+    elif counter == "float":
+        counter = rng.integers(0, 1000, size).astype(float)
+    numpy_path = Streams(np.random.default_rng(seed)).uniform(ids, purpose, counter)
+    kernel_path = Streams(np.random.default_rng(seed), compiled=True).uniform(ids, purpose, counter)
+    assert kernel_path.dtype == numpy_path.dtype == np.float64
+    assert kernel_path.tobytes() == numpy_path.tobytes()
+    assert ((numpy_path > 0) & (numpy_path < 1)).all()
+
+
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "spread", "take"]),
+        st.sampled_from([("purchase", None), ("timer", 0), ("timer", 1), ("billing", 3)]),
+        st.integers(0, 2**32 - 1),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=_OPS, horizon=st.integers(1, 40), n=st.integers(1, 500))
+def test_calendar_kernels_file_and_take_as_numpy_does(ops, horizon, n):
+    """Filing batches (days in and out of the horizon, as floats or integers, repeated ids)
+    and taking days gives the numpy calendar's buckets: the same kinds in the same order,
+    the same sorted distinct ids; and the same next day with work."""
+    calendars = [Calendar(horizon, IdSet(n)), Calendar(horizon, IdSet(n), compiled=True)]
+    today = 0
+    for op, (kind, key), seed in ops:
+        rng = np.random.default_rng(seed)
+        ids = rng.integers(0, n, rng.integers(0, 3 * n + 1)).astype(
+            rng.choice([np.int32, np.int64])
+        )
+        if op == "take":
+            today = int(rng.integers(-1, horizon + 1))
+            taken = [c.take(today) for c in calendars]
+            assert list(taken[1]) == list(taken[0])
+            for k in taken[0]:
+                assert taken[1][k].dtype == taken[0][k].dtype == np.int64
+                assert taken[1][k].tobytes() == taken[0][k].tobytes()
+        elif op == "add":
+            day = int(rng.integers(-2, horizon + 2))
+            for c in calendars:
+                c.add(day, kind, key, ids)
+        else:
+            days = np.floor(rng.uniform(-3, horizon + 3, ids.size))
+            days[rng.random(ids.size) < 0.1] = np.inf
+            if rng.random() < 0.5:
+                days = days.clip(-5, horizon + 5).astype(np.int64)
+            for c in calendars:
+                c.add_spread(days, kind, key, ids)
+        assert calendars[1].next_day(today) == calendars[0].next_day(today)
+    for day in range(horizon):
+        taken = [c.take(day) for c in calendars]
+        assert list(taken[1]) == list(taken[0])
+        assert all(taken[1][k].tobytes() == taken[0][k].tobytes() for k in taken[0])
+
+
+def _buyers(rng, n, size):
+    """A population of `n` customers' purchase state and `size` distinct buyers of it."""
+    state = {
+        "purchases": rng.integers(0, 30, n).astype(np.int32),
+        "first_t": np.where(rng.random(n) < 0.3, np.nan, rng.uniform(-50, 100, n)),
+        "last_t": rng.uniform(-50, 100, n),
+        "first_day": np.full(n, np.nan, dtype=np.float32),
+        "last_day": np.full(n, np.nan, dtype=np.float32),
+        "spent": rng.uniform(0, 1e4, n),
+        "last_product": np.full(n, -1, dtype=np.int16),
+        "owned": rng.integers(0, 2**20, n).astype(np.uint64),
+        "owned_lines": rng.integers(0, 8, n).astype(np.uint64),
+        "response_t": rng.uniform(0, 100, n),
+        "response_site": rng.integers(-1, 5, n).astype(np.int32),
+        "alive": rng.random(n) < 0.9,
+        "next_t": rng.uniform(0, 100, n),
+        "stage": rng.integers(-1, 4, n).astype(np.int16),
+        "dropout": rng.uniform(0, 0.5, n),
+        "rate": np.where(rng.random(n) < 0.1, 0.0, rng.uniform(0, 0.1, n)),
+        "subscribed": (rng.random(n) < 0.3).astype(np.uint64),
+        "members": rng.random(n) < 0.4,
+    }
+    ids = rng.permutation(n)[:size]
+    return state, ids
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), products=st.booleans())
+def test_update_buyers_kernel_writes_what_numpy_writes(seed, size, products):
+    """The buyers' state after a purchase: the kernel's scatters equal the numpy ones."""
+    from clmlang.simulation.engine.buying_kernels import update_buyers
+    from clmlang.simulation.engine.population import NEVER
+
+    rng = np.random.default_rng(seed)
+    s, ids = _buyers(rng, 80, size)
+    k, t = s["purchases"][ids], rng.uniform(0, 100, ids.size)
+    first, revenue = k == 0, rng.uniform(0, 500, ids.size)
+    product = rng.integers(0, 12, ids.size).astype(np.int16)
+    line_of = rng.integers(-1, 3, 12).astype(np.int16)
+    want = {key: v.copy() for key, v in s.items()}
+    want["purchases"][ids] = k + 1
+    want["first_t"][ids] = np.where(first, t, want["first_t"][ids])
+    want["last_t"][ids] = t
+    want["first_day"][ids] = np.floor(want["first_t"][ids])
+    want["last_day"][ids] = np.floor(t)
+    want["spent"][ids] += revenue
+    if products:
+        want["last_product"][ids] = product
+        want["owned"][ids] |= np.uint64(1) << product.astype(np.uint64)
+        line = line_of[product]
+        has = line >= 0
+        want["owned_lines"][ids[has]] |= np.uint64(1) << line[has].astype(np.uint64)
+    want["response_t"][ids] = NEVER
+    want["response_site"][ids] = -1
+    names = "purchases first_t last_t first_day last_day spent last_product owned owned_lines"
+    columns = [s[key] for key in (*names.split(), "response_t", "response_site")]
+    update_buyers(ids, t, k, first, revenue, product, line_of, products, NEVER, *columns)
+    for key in want:
+        assert s[key].tobytes() == want[key].tobytes(), key
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), values=st.booleans())
+def test_dropout_and_next_time_kernels_decide_as_numpy(seed, size, values):
+    """Dropouts (by stage, value products, subscriptions) and the next purchase times (rates
+    by stage, purchases made and membership; a zero rate never buys again) as numpy has them."""
+    from clmlang.simulation.engine.buying_kernels import dropouts, next_times
+    from clmlang.simulation.engine.population import NEVER
+
+    rng = np.random.default_rng(seed)
+    s, ids = _buyers(rng, 80, size)
+    k, u = s["purchases"][ids], rng.random(ids.size)
+    stage_dropout, stage_rate = rng.uniform(0.5, 2, 5), rng.uniform(0.5, 2, 5)
+    mask = np.uint64(0b1010) if values else np.uint64(0)
+    stage = s["stage"][ids] + 1
+    prob = s["dropout"][ids] * stage_dropout[stage]
+    prob = np.where((s["owned"][ids] & mask) != 0, prob * 0.4, prob)
+    prob = np.where(s["subscribed"][ids] != 0, prob * 0.7, prob)
+    want = (k >= 2) & (u < prob)
+    alive, next_t = s["alive"].copy(), s["next_t"].copy()
+    alive[ids[want]], next_t[ids[want]] = False, NEVER
+    got, rows = dropouts(
+        ids, k, u, s["dropout"], s["stage"], stage_dropout, s["owned"], mask, 0.4,
+        s["subscribed"], True, 0.7, NEVER, s["alive"], s["next_t"],
+    )  # fmt: skip
+    assert got.tobytes() == want.tobytes()
+    assert (rows == stage).all()
+    assert s["alive"].tobytes() == alive.tobytes()
+    assert s["next_t"].tobytes() == next_t.tobytes()
+
+    t, wait = rng.uniform(0, 100, ids.size), -np.log(rng.random(ids.size))
+    after = rng.choice([1.0, 1.5], ids.size)
+    rate = s["rate"][ids] * stage_rate[stage] * after
+    rate = np.where(s["members"][ids], rate * 1.3, rate)
+    with np.errstate(divide="ignore"):
+        expected = t + wait / rate
+    got = next_times(ids, t, rows, wait, s["rate"], stage_rate, after, s["members"], 1.3, True)
+    assert got.tobytes() == expected.tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), day=st.integers(0, 5))
+def test_due_today_and_product_pick_kernels_choose_as_numpy(seed, size, day):
+    """Who buys today and when (the earlier of a natural purchase and an answer, none when
+    neither falls today), and the product each picks by their audience's demand."""
+    from clmlang.simulation.engine.buying_kernels import due_today, pick_products
+    from clmlang.simulation.engine.catalogue import Catalogue
+    from clmlang.simulation.engine.population import NEVER
+
+    rng = np.random.default_rng(seed)
+    _, ids = _buyers(rng, 80, size)
+    ids = np.sort(ids).astype(np.int64)
+    next_t = np.where(rng.random(80) < 0.2, NEVER, rng.uniform(0, 6, 80))
+    next_t[rng.random(80) < 0.1] = np.nan
+    response_t = np.where(rng.random(80) < 0.6, NEVER, rng.uniform(0, 6, 80))
+    nat = np.where(np.floor(next_t[ids]) == day, next_t[ids], NEVER)
+    answer = np.where(np.floor(response_t[ids]) == day, response_t[ids], NEVER)
+    t = np.minimum(nat, answer)
+    got_ids, got_t = due_today(ids, next_t, response_t, day, NEVER)
+    assert got_ids.tobytes() == ids[t < NEVER].tobytes()
+    assert got_t.tobytes() == t[t < NEVER].tobytes()
+
+    weights = rng.uniform(0, 1, (3, 7)) * (rng.random((3, 7)) < 0.7)
+    cat = Catalogue.__new__(Catalogue)
+    cat.count = 7
+    totals = weights.sum(axis=1, keepdims=True)
+    cat.cumulative = np.cumsum(weights / np.where(totals > 0, totals, 1), axis=1)
+    audience = rng.integers(-1, 2, ids.size).astype(np.int16)
+    u = rng.random(ids.size)
+    got = pick_products(cat.cumulative, audience, u)
+    assert got.dtype == np.int16
+    assert got.tobytes() == cat.choose(audience, u).tobytes()
