@@ -59,10 +59,23 @@ class Kernel:
     def __call__(self, *args: Any) -> Any:
         compiled = self._compiled
         if compiled is None:
+            compiled = self._compile()
+        return compiled(*args)
+
+    def _compile(self) -> Any:
+        if self._compiled is None:
             import numba
 
-            compiled = self._compiled = numba.njit(cache=True, nogil=True)(self.py_func)
-        return compiled(*args)
+            self._compiled = numba.njit(cache=True, nogil=True)(self.py_func)
+        return self._compiled
+
+    @property
+    def _numba_type_(self) -> Any:
+        """What numba sees when another kernel calls this one: its compiled dispatcher, so
+        kernels can share helpers (a random stream's hash) without numba at import time."""
+        import numba
+
+        return numba.types.Dispatcher(self._compile())
 
 
 def kernel(fn: Callable[..., Any]) -> Kernel:

@@ -143,7 +143,7 @@ class MessageCounts:
         ids = np.asarray(customer).reshape(-1)
         if not ids.size:
             return
-        if self.block_size:
+        if self.block_size and ids.max() >= self.block_size:
             per_block = np.bincount(ids // self.block_size)
             block = np.flatnonzero(per_block)
             count = per_block[block]

@@ -1,32 +1,31 @@
 """Messages: the day's queue in priority order, consent, control group, caps, channel
-capacities, and delivery with its effects (cost, fatigue, unsubscribes, burnout, responses)."""
+capacities, and delivery with its effects (cost, fatigue, unsubscribes, burnout, responses).
+
+Two twins do the screening and the delivery: numpy's here, and the compiled kernels of
+delivery.py when the run takes them (`self.compiled`), giving the same bytes."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .delivery import decay_table, deliver, effects, screen
 from .offers import offer_lift
 from .population import NEVER
+from .queues import Queues
 from .streams import Purpose
 
-
-class _Cap:
-    def __init__(self, cap, n: int):
-        self.cap = cap
-        self.window = cap.window_days
-        self.days = np.full((n, cap.limit), -np.inf, dtype=np.float32)
-        self.ptr = np.zeros(n, dtype=np.uint16)
-
-    def oldest(self, ids: np.ndarray) -> np.ndarray:
-        return self.days[ids, self.ptr[ids]]
-
-    def record(self, ids: np.ndarray, day: int) -> None:
-        slot = self.ptr[ids]
-        self.days[ids, slot] = day
-        self.ptr[ids] = (slot + 1) % self.cap.limit
+_NONE = np.zeros(0, dtype=np.int64)
+# what the screening's verdicts log and trace (delivery.SCREENED, after "sent")
+_BURNED_OUT = "burned out: dropped out after one message too many"
+_NOT_SENT = (
+    ("not_reachable", "not sent: unsubscribed or no consent for this channel"),
+    ("control", "not sent: in the global control group"),
+    ("capped", "capped: skipped"),
+    ("delayed", "capped: delayed to the next allowed day"),
+)
 
 
-class Messaging:
+class Messaging(Queues):
     """Methods of the simulation (mixed into it); see simulation.py for the state."""
 
     def _enqueue(self, site_id: int, ids: np.ndarray) -> None:
@@ -51,122 +50,78 @@ class Messaging:
             self._send(site_id, ids, d)
 
     def _send(self, site_id: int, ids: np.ndarray, d: int) -> None:
-        st, rec = self.state, self.recorder
         site = self.steps.sites[site_id]
-        send, ch = site.send, site.channel
         arm = int(self.steps.arm[site_id])
-        counters = rec.arm_counters
-        bit = np.uint64(1) << np.uint64(ch)
-        reach = ((st.reachable[ids] & bit) != 0) & ((st.unsubscribed[ids] & bit) == 0)
-        counters["not_reachable"][arm] += np.count_nonzero(~reach)
-        rec.not_sent("not_reachable", ids[~reach], d, site_id)
-        self._trace_ids(
-            ids[~reach], d, site, "not sent: unsubscribed or no consent for this channel"
-        )
-        ids = ids[reach]
-        if not send.transactional and ids.size:
-            ctrl = st.control[ids]
-            counters["control"][arm] += np.count_nonzero(ctrl)
-            rec.not_sent("control", ids[ctrl], d, site_id)
-            self._trace_ids(ids[ctrl], d, site, "not sent: in the global control group")
-            ids = ids[~ctrl]
-        if not send.transactional and ids.size:
-            ids = self._apply_caps(site_id, site, ids, d)
-        if ids.size and np.isfinite(self.today.capacity_left[:, ch]).any():
+        if self.compiled:
+            ids = self._screen_compiled(site_id, site, arm, ids, d)
+        else:
+            ids = self._screen(site_id, site, arm, ids, d)
+        if ids.size and np.isfinite(self.today.capacity_left[:, site.channel]).any():
             ids = self._within_capacity(site_id, site, arm, ids, d)
         if not ids.size:
             return
         self._deliver(site, arm, ids, d)
 
-    def _within_capacity(self, site_id: int, site, arm: int, ids: np.ndarray, d: int) -> np.ndarray:
-        """The customers the channel's capacity left today still reaches, chosen at random
-        within each block; the rest are dropped and counted."""
-        ch, counters, rec = site.channel, self.recorder.arm_counters, self.recorder
-        if self.share is not None:  # the other blocks' demand counts too (blocks.py)
-            u = self.streams.uniform(ids, Purpose.CAPACITY, d)
-            order = np.argsort(u, kind="stable")
-            keep = np.arange(ids.size) < self.share.allot(self.share_key, ch, u[order])
-        else:
-            block = self._block(ids)
-            left = self.today.capacity_left[:, ch]
-            order = np.lexsort((self.streams.uniform(ids, Purpose.CAPACITY, d), block))
-            ranked = block[order]
-            rank = np.arange(ids.size) - np.searchsorted(ranked, ranked)  # place within its block
-            keep = rank < left[ranked]
-            left -= np.bincount(ranked[keep], minlength=self.blocks)
-        if keep.all():
-            return ids
-        dropped = ids[order[~keep]]  # by block, in random order within each
-        if self.max_wait[ch] > 0:  # they wait in the channel's queue, in order of arrival
-            self.backlog[ch].append((d, site_id, arm, dropped, self.share_key))
-            self._trace_ids(dropped, d, site, "waiting: the channel's daily capacity is used up")
-            return np.sort(ids[order[keep]])
-        counters["over_capacity"][arm] += dropped.size
-        rec.daily["over_capacity"][d] += dropped.size
-        rec.not_sent("over_capacity", dropped, d, site_id)
-        self._trace_ids(dropped, d, site, "not sent: the channel's daily capacity is used up")
-        return np.sort(ids[order[keep]])
-
-    def _serve_backlog(self, d: int) -> None:
-        """The messages waiting in the channels' queues go first, oldest first, as far as
-        each block's capacity today reaches; whoever has unsubscribed meanwhile is not sent."""
+    def _screen(self, site_id: int, site, arm: int, ids: np.ndarray, d: int) -> np.ndarray:
+        """Consent, unsubscribes, the control group and the caps: who of `ids` is sent."""
         st, rec = self.state, self.recorder
-        for ch, batches in self.backlog.items():
-            left = self.today.capacity_left[:, ch]
-            bit = np.uint64(1) << np.uint64(ch)
-            waiting = []
-            for arrived, site_id, arm, ids, key in batches:
-                site = self.steps.sites[site_id]
-                gone = (st.unsubscribed[ids] & bit) != 0
-                if gone.any():
-                    rec.arm_counters["not_reachable"][arm] += np.count_nonzero(gone)
-                    rec.not_sent("not_reachable", ids[gone], d, site_id)
-                    self._trace_ids(ids[gone], d, site, "not sent: unsubscribed while waiting")
-                    ids = ids[~gone]
-                if self.share is not None:  # in random order of arrival: first in, first out
-                    u = self.streams.uniform(ids, Purpose.CAPACITY, arrived)
-                    order = np.arange(ids.size)
-                    keep = order < self.share.allot((0, ch, arrived, *key), ch, u)
-                else:
-                    block = self._block(ids)
-                    order = np.argsort(block, kind="stable")  # first in, first out within a block
-                    ranked = block[order]
-                    rank = np.arange(ids.size) - np.searchsorted(ranked, ranked)
-                    keep = rank < left[ranked]
-                    left -= np.bincount(ranked[keep], minlength=self.blocks)
-                if keep.any():
-                    sent = np.sort(ids[order[keep]])
-                    rec.channel_waited[d, ch] += np.count_nonzero(keep) * (d - arrived)
-                    self._deliver(site, arm, sent, d)
-                if not keep.all():
-                    waiting.append((arrived, site_id, arm, ids[order[~keep]], key))
-            self.backlog[ch] = waiting
+        send, ch = site.send, site.channel
+        counters = rec.arm_counters
+        bit = np.uint64(1) << np.uint64(ch)
+        reach = ((st.reachable[ids] & bit) != 0) & ((st.unsubscribed[ids] & bit) == 0)
+        counters["not_reachable"][arm] += np.count_nonzero(~reach)
+        rec.not_sent("not_reachable", ids[~reach], d, site_id)
+        self._trace_ids(ids[~reach], d, site, _NOT_SENT[0][1])
+        ids = ids[reach]
+        if not send.transactional and ids.size:
+            ctrl = st.control[ids]
+            counters["control"][arm] += np.count_nonzero(ctrl)
+            rec.not_sent("control", ids[ctrl], d, site_id)
+            self._trace_ids(ids[ctrl], d, site, _NOT_SENT[1][1])
+            ids = ids[~ctrl]
+        if not send.transactional and ids.size:
+            ids = self._apply_caps(site_id, site, ids, d)
+        return ids
 
-    def _expire_backlog(self, d: int) -> None:
-        """At the end of day `d`: the messages that have waited as long as their channel
-        lets them are dropped (`over_capacity`); the rest are the day's backlog."""
-        rec = self.recorder
-        for ch, batches in self.backlog.items():
-            waiting = []
-            for batch in batches:
-                arrived, site_id, arm, ids, _ = batch
-                if d - arrived < self.max_wait[ch]:
-                    waiting.append(batch)
-                    continue
-                rec.arm_counters["over_capacity"][arm] += ids.size
-                rec.daily["over_capacity"][d] += ids.size
-                rec.channel_expired[d, ch] += ids.size
-                rec.not_sent("over_capacity", ids, d, site_id)
-                self._trace_ids(
-                    ids, d, self.steps.sites[site_id], "not sent: waited too long in the queue"
-                )
-            self.backlog[ch] = waiting
-            rec.channel_backlog[d, ch] = sum(b[3].size for b in waiting)
-
-    def _block(self, ids: np.ndarray) -> np.ndarray:
-        if self.blocks > 1:
-            return ids // self.block_size
-        return np.zeros(ids.size, dtype=np.int64)
+    def _screen_compiled(self, site_id: int, site, arm: int, ids: np.ndarray, d: int) -> np.ndarray:
+        """`_screen` in one pass (delivery.screen)."""
+        st, rec, r = self.state, self.recorder, self.caps.rings
+        send, ch = site.send, site.channel
+        n = ids.size
+        which = _NONE
+        if not send.transactional:
+            which = self.caps.which(site_id, site, self.policy.channels[ch].name)
+        out = (np.empty(n, np.int8), np.empty(n, ids.dtype), np.empty(n, ids.dtype), np.empty(n))
+        counts = screen(
+            ids,
+            st.reachable,
+            st.unsubscribed,
+            np.uint64(1) << np.uint64(ch),
+            st.control,
+            not send.transactional,
+            (r.days, r.ptr, r.start, r.window, r.skip),
+            which,
+            d,
+            out,
+        )
+        status, sent, delayed, retry = out
+        n_sent, unreachable, control, capped, waiting = counts
+        counters = rec.arm_counters
+        counters["not_reachable"][arm] += unreachable
+        counters["control"][arm] += control
+        if capped or waiting:
+            counters["capped"][arm] += capped
+            rec.daily["capped"][d] += capped
+        if waiting:
+            counters["delayed"][arm] += waiting
+            rec.daily["delayed"][d] += waiting
+        if (rec.logs or self.trace) and n_sent < n:
+            for code, (why, what) in enumerate(_NOT_SENT, start=1):
+                rec.not_sent(why, ids[status == code], d, site_id)
+                self._trace_ids(ids[status == code], d, site, what)
+        if waiting:
+            self.calendar.add_spread(retry[:waiting], "send", site_id, delayed[:waiting])
+        return sent[:n_sent]
 
     def _apply_caps(self, site_id: int, site, ids: np.ndarray, d: int) -> np.ndarray:
         rec = self.recorder
@@ -208,6 +163,9 @@ class Messaging:
     def _deliver(self, site, arm: int, ids: np.ndarray, d: int) -> None:
         """`site`'s message sent to `ids` on day `d`, and its effects: cost, fatigue,
         unsubscribes, burnout and, unless it is transactional, responses."""
+        if self.compiled:
+            self._deliver_compiled(site, arm, ids, d)
+            return
         counter, stage = self._record_sends(site, arm, ids, d)
         self._referral_message(site, ids, d)
         fatigue, new_fatigue, irrelevant = self._fatigue(site, ids, d)
@@ -216,16 +174,62 @@ class Messaging:
             return
         self._responses(site, arm, ids, d, counter, fatigue, irrelevant)
 
-    def _record_sends(
-        self, site, arm: int, ids: np.ndarray, d: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The messages' cost and counts, the message log, the frequency caps' memory; returns
-        each customer's count of messages received before this one (their streams' key) and
-        their stage when it was sent (logged with whether it made them unsubscribe)."""
-        st, rec = self.state, self.recorder
-        send, ch = site.send, site.channel
+    def _deliver_compiled(self, site, arm: int, ids: np.ndarray, d: int) -> None:
+        """`_deliver` in two kernels (delivery.deliver, delivery.effects), numpy's exp
+        between them."""
+        st, rec, fat = self.state, self.recorder, self.market.fatigue
+        send, ch, n = site.send, site.channel, ids.size
         channel = self.policy.channels[ch]
-        n = ids.size
+        step = self.steps.ids[(site.node, site.step)]
+        self._count_sends(channel, arm, n, d)
+        if self.decay is None:
+            self.decay = decay_table(self.days, st.fatigue_t, fat.half_life_days)
+        which = _NONE if send.transactional else self.caps.which(step, site, channel.name)
+        r = self.caps.rings
+        stage, counter = np.empty(n, st.stage.dtype), np.empty(n, st.messages_received.dtype)
+        fatigue = np.empty(n, np.result_type(st.fatigue, self.decay))
+        rings, state = (r.days, r.ptr, r.start, r.limit), (st.stage, st.messages_received)
+        state += (st.fatigue, st.fatigue_t)
+        deliver(ids, d, state, rings, which, self.decay, (stage, counter, fatigue))
+        self._sent(site, channel, ids, d)
+        self._referral_message(site, ids, d)
+        irrelevant = self._irrelevant(site, ids, d)
+        response = None
+        if not send.transactional:
+            chance = self._chance(site, fatigue)
+            offers, one = self.market.offers, chance.dtype.type
+            span = max(self.market.channel(channel.name).window_days - 1.0, 0.0)
+            factors = (one(offers.irrelevant_response), one(offers.reactivation), one(1.0))
+            response = (chance, factors, span, step)
+        ch_response = self.market.channel(channel.name)
+        params = (self.streams.key, fatigue.dtype.type(fat.per_message), fat.irrelevant_extra)
+        params += (fat.tolerance, ch_response.unsubscribe, fat.unsubscribe_growth)
+        params += (fat.churn_per_fatigue, float(NEVER))
+        state = (st.fatigue, st.fatigue_t, st.unsubscribed, st.alive, st.next_t)
+        state += (st.response_t, st.response_site)
+        unsub, burn = np.empty(n, np.bool_), np.empty(n, np.bool_)
+        who, when = np.empty(n, ids.dtype), np.empty(n)
+        bit = np.uint64(1) << np.uint64(ch)
+        n_unsub, n_burn, n_who = effects(
+            ids, d, counter, fatigue, irrelevant, params, state, bit, response,
+            (unsub, burn, who, when),
+        )  # fmt: skip
+        rec.messages.add(
+            customer=ids, day=d, channel=ch, site=step, arm=arm, stage=stage, unsubscribed=unsub
+        )
+        if n_unsub:
+            rec.unsubscribes.add(customer=ids[unsub], day=d, channel=ch)
+            rec.daily["unsubscribes"][d] += n_unsub
+            self._trace_ids(ids[unsub], d, site, f"unsubscribed from {channel.name}")
+        if n_burn:
+            rec.daily["burned_out"][d] += n_burn
+            self._trace_ids(ids[burn], d, site, _BURNED_OUT)
+        if n_who:
+            self._responded(site, arm, who[:n_who], when[:n_who], d)
+
+    def _count_sends(self, channel, arm: int, n: int, d: int) -> None:
+        """The cost and counts of `n` messages on `channel`."""
+        rec, ch = self.recorder, self.channel_index[channel.name]
         counters = rec.arm_counters
         counters["sent"][arm] += n
         cost = channel.cost * n
@@ -234,35 +238,51 @@ class Messaging:
         rec.daily["message_cost"][d] += cost
         rec.channel_messages[d, ch] += n
         rec.channel_cost[d, ch] += cost
+
+    def _sent(self, site, channel, ids: np.ndarray, d: int) -> None:
+        """What else remembers a message sent: the message log (for conditions), the event
+        memory (`after_message`), the day's touched customers and the trace."""
+        self.message_log.record(channel.name, ids, d)
+        self.event_memory.messaged(ids, d)
+        self.today.touched.append(ids)
+        self._trace_ids(ids, d, site, f'sent {channel.name} "{site.send.content}"')
+
+    def _record_sends(
+        self, site, arm: int, ids: np.ndarray, d: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The messages' cost and counts, the message log, the frequency caps' memory; returns
+        each customer's count of messages received before this one (their streams' key) and
+        their stage when it was sent (logged with whether it made them unsubscribe)."""
+        st = self.state
+        send, channel = site.send, self.policy.channels[site.channel]
+        self._count_sends(channel, arm, ids.size, d)
         stage = st.stage[ids]
         if not send.transactional:
             for cap in self.caps:
-                c = cap.cap
-                if (
-                    c.scope == "global"
-                    or (c.scope == "channel" and c.channel == channel.name)
-                    or (c.scope == "tag" and c.tag in send.tags)
-                ):
+                if cap.applies(send, channel.name):
                     cap.record(ids, d)
-        self.message_log.record(channel.name, ids, d)
-        self.event_memory.messaged(ids, d)
         counter = st.messages_received[ids]
         st.messages_received[ids] = counter + 1
-        self.today.touched.append(ids)
-        self._trace_ids(ids, d, site, f'sent {channel.name} "{send.content}"')
+        self._sent(site, channel, ids, d)
         return counter, stage
+
+    def _irrelevant(self, site, ids: np.ndarray, d: int) -> np.ndarray:
+        """Whether the offer is irrelevant to each of `ids` (already owned for good, or not
+        for their audience)."""
+        st, cat = self.state, self.catalogue
+        if site.offer_product < 0:
+            return np.zeros(ids.size, dtype=bool)
+        p = site.offer_product
+        blocked = self.ownership.blocked(st.owned[ids], ids, np.full(ids.size, float(d)))
+        owned = (blocked >> np.uint64(p)) & np.uint64(1) == 1  # owned for keeps
+        return owned | ~cat.relevant[st.audience[ids].astype(np.int64) + 1, p]
 
     def _fatigue(self, site, ids: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each customer's fatigue before this message and after it (stored), and whether the
-        offer is irrelevant to them (already owned for good, or not for their audience)."""
-        st, cat, fat = self.state, self.catalogue, self.market.fatigue
+        offer is irrelevant to them."""
+        st, fat = self.state, self.market.fatigue
         fatigue = st.fatigue[ids] * np.exp2(-(d - st.fatigue_t[ids]) / fat.half_life_days)
-        irrelevant = np.zeros(ids.size, dtype=bool)
-        if site.offer_product >= 0:
-            p = site.offer_product
-            blocked = self.ownership.blocked(st.owned[ids], ids, np.full(ids.size, float(d)))
-            owned = (blocked >> np.uint64(p)) & np.uint64(1) == 1  # owned for keeps
-            irrelevant = owned | ~cat.relevant[st.audience[ids].astype(np.int64) + 1, p]
+        irrelevant = self._irrelevant(site, ids, d)
         new_fatigue = fatigue + fat.per_message + fat.irrelevant_extra * irrelevant
         st.fatigue[ids] = new_fatigue
         st.fatigue_t[ids] = d
@@ -312,7 +332,7 @@ class Messaging:
             st.response_t[gone] = NEVER
             st.response_site[gone] = -1
             rec.daily["burned_out"][d] += gone.size
-            self._trace_ids(gone, d, site, "burned out: dropped out after one message too many")
+            self._trace_ids(gone, d, site, _BURNED_OUT)
 
     def _responses(
         self,
@@ -326,13 +346,9 @@ class Messaging:
     ) -> None:
         """Who answers: a purchase within the window, of the offer when there is one, lifted
         by the offer's terms and damped by fatigue; a sooner response replaces a later one."""
-        st, S, fat = self.state, self.streams, self.market.fatigue
-        channel = self.policy.channels[site.channel].name
-        response = self.market.channel(channel)
-        base = self.market.response(self.policy.rules[site.rule].name, channel)
-        offers = self.market.offers
-        lift = offer_lift(offers, site, self.catalogue, self.mean_check)
-        prob = base * lift * np.exp(-fat.sensitivity * fatigue)
+        st, S, offers = self.state, self.streams, self.market.offers
+        response = self.market.channel(self.policy.channels[site.channel].name)
+        prob = self._chance(site, fatigue)
         prob = np.where(irrelevant, prob * offers.irrelevant_response, prob)
         prob = np.where(st.alive[ids], prob, prob * offers.reactivation)
         responds = S.uniform(ids, Purpose.RESPONSE, counter) < np.minimum(prob, 1.0)
@@ -346,6 +362,18 @@ class Messaging:
         who, when = who[sooner], when[sooner]
         st.response_t[who] = when
         st.response_site[who] = self.steps.ids[(site.node, site.step)]
+        self._responded(site, arm, who, when, d)
+
+    def _chance(self, site, fatigue: np.ndarray) -> np.ndarray:
+        """The chance of a response to `site`'s message before the offer's relevance and
+        reactivation: the base response, lifted by the offer, damped by `fatigue`."""
+        fat, channel = self.market.fatigue, self.policy.channels[site.channel].name
+        base = self.market.response(self.policy.rules[site.rule].name, channel)
+        lift = offer_lift(self.market.offers, site, self.catalogue, self.mean_check)
+        return base * lift * np.exp(-fat.sensitivity * fatigue)
+
+    def _responded(self, site, arm: int, who: np.ndarray, when: np.ndarray, d: int) -> None:
+        """`who` will buy at `when` in answer to `site`'s message of day `d`."""
         self.recorder.arm_counters["responses"][arm] += who.size
         self.calendar.add_spread(np.floor(when), "response", None, who)
         self._trace_ids(

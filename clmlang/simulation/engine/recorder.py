@@ -74,11 +74,14 @@ class _Log:
         self.joined: dict[str, np.ndarray] = {}  # each column's parts, joined by `arrays`
 
     def add(self, **columns: np.ndarray | float | int) -> None:
+        """A batch of rows: arrays of one length, and scalars repeated (as read-only views
+        that take no memory)."""
         size = max(np.size(v) for v in columns.values())
         for key, value in columns.items():
-            self.parts[key].append(
-                np.broadcast_to(np.asarray(value, dtype=self.dtypes[key]), (size,))
-            )
+            value = np.asarray(value, dtype=self.dtypes[key])
+            if value.shape != (size,):
+                value = np.broadcast_to(value, (size,))
+            self.parts[key].append(value)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The columns, each one array (read-only): the parts are joined once and kept joined,

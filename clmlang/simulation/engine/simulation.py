@@ -35,6 +35,7 @@ from ...market.model import Market
 from .attributes import AttributeChanges
 from .buying import Buying
 from .calendar import Calendar
+from .caps import Caps
 from .catalogue import Catalogue
 from .choice import Choosing
 from .columns import MessageLog
@@ -50,7 +51,7 @@ from .components import (
 from .events import EventMemory, Events
 from .holdings import from_history, replay_purchases
 from .idset import IdSet
-from .messaging import Messaging, _Cap
+from .messaging import Messaging
 from .offers import mean_check
 from .ownership import Ownership
 from .population import NEVER, Base, State, apply_base, draw_population
@@ -185,7 +186,8 @@ class _Simulation(
             events=len(policy.events),
             block_size=customers // blocks,  # customers acquired later: blocks past the last
         )
-        self.caps = [_Cap(c, self.n) for c in policy.caps]
+        self.caps = Caps(policy.caps, self.n)
+        self.decay: np.ndarray | None = None  # fatigue decay by whole days (compiled path)
         self.subscription_next = {j: np.full(self.n, NEVER) for j in self.catalogue.lifetimes}
         # an existing base: customers with a history before day 0 (the condition triggers
         # see all of them on day 0, not only those the day touches)
