@@ -41,6 +41,7 @@ from ..simulation.engine.blocks import (
     split_problem,
 )
 from ..simulation.engine.simulation import Run
+from .allocator import roomy_allocator
 
 __all__ = ["scheduler_problem", "simulate_blocks", "simulate_on_cluster"]
 
@@ -62,14 +63,15 @@ def scheduler_problem(address: str) -> str | None:
 
 def _task(policy, market, days: int, block: Block, logs: bool, link_to) -> Run:
     """One block on a Dask worker; `link_to`: (address, key) of the coordinator, or None."""
-    if link_to is None:
-        return run_block(policy, market, days, block, logs)
-    link = multiprocessing.connection.Client(link_to[0], authkey=link_to[1])
-    link.send(block.index)
-    try:
-        return run_block(policy, market, days, block, logs, share_link(link))
-    finally:
-        link.close()
+    with roomy_allocator():  # a Dask worker's allocator maps every large array afresh
+        if link_to is None:
+            return run_block(policy, market, days, block, logs)
+        link = multiprocessing.connection.Client(link_to[0], authkey=link_to[1])
+        link.send(block.index)
+        try:
+            return run_block(policy, market, days, block, logs, share_link(link))
+        finally:
+            link.close()
 
 
 def _own_address(client) -> str:
@@ -123,13 +125,25 @@ def simulate_on_cluster(
                 )
                 for b in plan
             ]
-            runs = client.gather(futures)
+            runs = _taken(distributed, client, futures)
             if progress is not None:
                 progress(days - 1)
             return merge_blocks(plan, runs)
         return _lockstep(client, plan, policy, shipped_policy, shipped_market, days, logs, progress)
     finally:
         client.close()
+
+
+def _taken(distributed, client, futures: list) -> list[Run]:
+    """The tasks' runs in the order of `futures`, each taken as soon as it is done and then
+    released, so a worker that ran several blocks holds one finished run at a time, not all
+    of them until the last block is done."""
+    index = {future.key: k for k, future in enumerate(futures)}
+    runs: list[Run | None] = [None] * len(futures)
+    for future in distributed.as_completed(futures, loop=client.loop):
+        runs[index[future.key]] = future.result()
+        future.release()
+    return runs  # type: ignore[return-value]
 
 
 def _lockstep(client, plan, policy, shipped_policy, shipped_market, days, logs, progress) -> Run:
