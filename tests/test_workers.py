@@ -97,7 +97,17 @@ def test_dask_local_cluster_gives_the_same_bytes_as_local_workers():
                 policy, market, customers=50, days=8, rng=3, blocks=3,
                 scheduler=cluster.scheduler_address,
             )  # fmt: skip
+        # without a capacity the blocks need not run at once: 5 blocks on 2 worker threads,
+        # each run taken as it finishes, merged in block order
+        free = clmlang.loads(QUEUE.replace(" capacity 10 per day", ""))
+        free_on_dask = clmlang.simulate(
+            free, market, customers=50, days=8, rng=3, blocks=5,
+            scheduler=cluster.scheduler_address,
+        )  # fmt: skip
     assert local.files() == on_dask.files()
+    free_local = clmlang.simulate(free, market, customers=50, days=8, rng=3, workers=1, blocks=5)
+    assert free_local.files() == free_on_dask.files()
+    assert free_local.daily["messages_call"].tolist() == [50, 0, 0, 0, 0, 0, 0, 0]
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from ..simulation.engine.blocks import (
     split_problem,
 )
 from ..simulation.engine.simulation import Run
+from .allocator import roomy_allocator
 
 __all__ = ["scheduler_problem", "simulate_blocks", "simulate_on_cluster"]
 
@@ -63,16 +64,17 @@ def scheduler_problem(address: str) -> str | None:
 def _task(policy, market, days: int, block: Block, logs: bool, link_to, measure=None):
     """One block on a Dask worker; `link_to`: (address, key) of the coordinator, or None;
     `measure(run, block)`: what comes back instead of the run, when given."""
-    if link_to is None:
-        run = run_block(policy, market, days, block, logs)
-    else:
-        link = multiprocessing.connection.Client(link_to[0], authkey=link_to[1])
-        link.send(block.index)
-        try:
-            run = run_block(policy, market, days, block, logs, share_link(link))
-        finally:
-            link.close()
-    return run if measure is None else measure(run, block)
+    with roomy_allocator():  # a Dask worker's allocator maps every large array afresh
+        if link_to is None:
+            run = run_block(policy, market, days, block, logs)
+        else:
+            link = multiprocessing.connection.Client(link_to[0], authkey=link_to[1])
+            link.send(block.index)
+            try:
+                run = run_block(policy, market, days, block, logs, share_link(link))
+            finally:
+                link.close()
+        return run if measure is None else measure(run, block)
 
 
 def _own_address(client) -> str:
@@ -128,7 +130,7 @@ def simulate_on_cluster(
                 )
                 for b in plan
             ]
-            runs = client.gather(futures)
+            runs = _taken(distributed, client, futures)
             if progress is not None:
                 progress(days - 1)
             return runs if measure is not None else merge_blocks(plan, runs)
@@ -137,6 +139,18 @@ def simulate_on_cluster(
         )
     finally:
         client.close()
+
+
+def _taken(distributed, client, futures: list) -> list:
+    """The tasks' results in the order of `futures`, each taken as soon as it is done and then
+    released, so a worker that ran several blocks holds one finished result at a time, not
+    all of them until the last block is done."""
+    index = {future.key: k for k, future in enumerate(futures)}
+    results: list = [None] * len(futures)
+    for future in distributed.as_completed(futures, loop=client.loop):
+        results[index[future.key]] = future.result()
+        future.release()
+    return results
 
 
 def _lockstep(

@@ -32,6 +32,7 @@ from ..simulation.engine import simulate_policy
 from ..simulation.engine.memory import size_problem
 from ..simulation.logs import write_outputs
 from ..simulation.metrics import forecast
+from .allocator import roomy_allocator
 from .results import RunResult, paired_differences, retention_curve, variant_logs
 from .results import forecasts as results_forecasts
 
@@ -132,12 +133,18 @@ def run_task(task: Task) -> RunResult:
     """Run one task (in a worker process, or on a Dask worker)."""
     policy = Policy.from_json(task.policy_json)
     market = Market.model_validate_json(task.market_json)
-    return run_shipped(task, (policy, market))
+    return _run(task, (policy, market))
 
 
 def run_shipped(task: Task, shipped: tuple[Policy, Market]) -> RunResult:
     """Run one task whose policy and market came on their own (`shipped`, compiled: a Dask
-    cluster gets each variant's once, not with every task)."""
+    cluster gets each variant's once, not with every task), with the allocator a Dask worker
+    needs for the engine's arrays (whatif.allocator)."""
+    with roomy_allocator():
+        return _run(task, shipped)
+
+
+def _run(task: Task, shipped: tuple[Policy, Market]) -> RunResult:
     policy, market = shipped
     entropy, *key = task.seed
     rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=tuple(key)))
@@ -243,7 +250,8 @@ def _results(tasks: list[Task], executor: object) -> Iterator[RunResult]:
             yield future.result()
         return
     # a Dask client: each variant's compiled policy and market go to every worker once, then
-    # every task is submitted at once, without them; results are taken in order
+    # every task is submitted at once, without them; results are taken as they finish (the
+    # comparison orders them) and released on the workers
     client = executor
     shipped: dict[tuple[str, str], object] = {}
     for t in tasks:
@@ -260,9 +268,11 @@ def _results(tasks: list[Task], executor: object) -> Iterator[RunResult]:
         )
         for t in tasks
     ]
+    distributed = require("distributed", "running replications on a Dask scheduler")
     try:
-        for future in futures:
+        for future in distributed.as_completed(futures, loop=client.loop):  # type: ignore[attr-defined]
             yield future.result()
+            future.release()
     finally:
         for future in futures:
             future.cancel()
