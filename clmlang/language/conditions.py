@@ -388,7 +388,16 @@ def _eval(expr: Expr, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         left = _eval(expr.left, columns).astype(float)  # type: ignore[union-attr]
         return _ARITH[op](left, _eval(expr.right, columns).astype(float))  # type: ignore[union-attr]
     if op == "score":
-        return _score(expr, np.asarray(columns[expr.key], dtype=float))  # type: ignore[union-attr]
+        # a mapping with a `cache` (the engine's Columns) keeps each score once per batch:
+        # RFM segments read the same three scores many times over
+        cache = getattr(columns, "cache", None)
+        key = ("score", expr.key, expr.bounds, expr.descending)  # type: ignore[union-attr]
+        hit = cache.get(key) if cache is not None else None
+        if hit is None:
+            hit = _score(expr, np.asarray(columns[expr.key], dtype=float))  # type: ignore[union-attr]
+            if cache is not None:
+                cache[key] = hit
+        return hit
     raise TypeError(f"not an expression: {expr!r}")
 
 
