@@ -44,8 +44,18 @@ class EventMemory:
         self.index = {name: e for e, name in enumerate(self.names)}
         self.models = [market.events.get(name, EventModel()) for name in self.names]
         self.active = [e for e, m in enumerate(self.models) if m.rate > 0]
-        self.count = [np.zeros(n, dtype=np.int32) for _ in self.names]
-        self.last_day = [np.full(n, np.nan, dtype=np.float32) for _ in self.names]
+        # an event that never happens (no rate in the market) keeps no memory per customer:
+        # read-only views of its count (0) and last day (none)
+        self.count = [
+            np.zeros(n, dtype=np.int32) if e in self.active else np.broadcast_to(np.int32(0), (n,))
+            for e in range(len(self.names))
+        ]
+        self.last_day = [
+            np.full(n, np.nan, dtype=np.float32)
+            if e in self.active
+            else np.broadcast_to(np.float32(np.nan), (n,))
+            for e in range(len(self.names))
+        ]
         stages = [s.name for s in policy.stages]
         audiences = [a.name for a in policy.audiences]
         self.by_stage = [_lookup(m.stages, stages) for m in self.models]

@@ -72,35 +72,52 @@ class State:
     plan: object = None  # prospects.ArrivalPlan: who comes on each day, when there are prospects
 
     def __post_init__(self) -> None:
+        """The state on day 0, for the fields not given: a merge of blocks (merge.py) gives
+        them all, and keeps them."""
         n = self.n
         if self.growth is None:
             self.growth = {}
-        self.alive = np.ones(n, dtype=bool)
-        self.next_t = self.arrival.copy()
-        self.purchases = np.zeros(n, dtype=np.int32)
-        self.gaps_drawn = np.zeros(n, dtype=np.int32)
-        self.first_t = np.full(n, np.nan)
-        self.last_t = np.full(n, np.nan)
-        self.first_day = np.full(n, np.nan, dtype=np.float32)  # floor of first_t, for conditions
-        self.last_day = np.full(n, np.nan, dtype=np.float32)
-        self.spent = np.zeros(n)
-        self.last_product = np.full(n, -1, dtype=np.int16)
-        self.owned = np.zeros(n, dtype=np.uint64)
-        self.owned_lines = np.zeros(n, dtype=np.uint64)
-        self.members = np.zeros(n, dtype=bool)
-        self.subscribed = np.zeros(n, dtype=np.uint64)
-        self.stage = np.full(n, -1, dtype=np.int16)
-        self.previous_stage = np.full(n, -1, dtype=np.int16)
-        self.stage_since = np.full(n, np.nan, dtype=np.float32)
-        self.fatigue = np.zeros(n, dtype=np.float32)
-        self.fatigue_t = np.zeros(n, dtype=np.float32)
-        self.unsubscribed = np.zeros(n, dtype=np.uint64)
-        self.messages_received = np.zeros(n, dtype=np.int32)
-        self.response_t = np.full(n, NEVER)
-        self.response_site = np.full(n, -1, dtype=np.int32)
-        self.prior_purchases = np.zeros(n, dtype=np.int32)
-        self.prior_last_t = np.full(n, np.nan)
-        self.prior_stage = np.full(n, -1, dtype=np.int16)
+        fresh = {
+            "alive": lambda: np.ones(n, dtype=bool),
+            "next_t": lambda: self.arrival.copy(),
+            "purchases": lambda: np.zeros(n, dtype=np.int32),
+            "gaps_drawn": lambda: np.zeros(n, dtype=np.int32),
+            "first_t": lambda: np.full(n, np.nan),
+            "last_t": lambda: np.full(n, np.nan),
+            # floors of first_t and last_t, for conditions
+            "first_day": lambda: np.full(n, np.nan, dtype=np.float32),
+            "last_day": lambda: np.full(n, np.nan, dtype=np.float32),
+            "spent": lambda: np.zeros(n),
+            "last_product": lambda: np.full(n, -1, dtype=np.int16),
+            "owned": lambda: np.zeros(n, dtype=np.uint64),
+            "owned_lines": lambda: np.zeros(n, dtype=np.uint64),
+            "members": lambda: np.zeros(n, dtype=bool),
+            "subscribed": lambda: np.zeros(n, dtype=np.uint64),
+            "stage": lambda: np.full(n, -1, dtype=np.int16),
+            "previous_stage": lambda: np.full(n, -1, dtype=np.int16),
+            "stage_since": lambda: np.full(n, np.nan, dtype=np.float32),
+            "fatigue": lambda: np.zeros(n, dtype=np.float32),
+            "fatigue_t": lambda: np.zeros(n, dtype=np.float32),
+            "unsubscribed": lambda: np.zeros(n, dtype=np.uint64),
+            "messages_received": lambda: np.zeros(n, dtype=np.int32),
+            "response_t": lambda: np.full(n, NEVER),
+            "response_site": lambda: np.full(n, -1, dtype=np.int32),
+            # no history before day 0: read-only views of one value, no memory per customer
+            # (`keep_history` makes them arrays for an existing base)
+            "prior_purchases": lambda: np.broadcast_to(np.int32(0), (n,)),
+            "prior_last_t": lambda: np.broadcast_to(np.float64(np.nan), (n,)),
+            "prior_stage": lambda: np.broadcast_to(np.int16(-1), (n,)),
+        }
+        for name, make in fresh.items():
+            if getattr(self, name) is None:
+                setattr(self, name, make())
+
+    def keep_history(self) -> None:
+        """Arrays for the history before day 0 (an existing base fills them in)."""
+        for name in ("prior_purchases", "prior_last_t", "prior_stage"):
+            values = getattr(self, name)
+            if not values.flags.writeable:
+                setattr(self, name, values.copy())
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,7 @@ def apply_base(state: State, base: Base, market: Market, rng: np.random.Generato
     an exponential wait from day 0 (memoryless), and of those dormant, when the market has
     reactivation, a wait to wake up first."""
     idx = slice(0, base.size)
+    state.keep_history()
     state.purchases[idx] = base.purchases
     state.prior_purchases[idx] = base.purchases
     state.prior_last_t[idx] = base.last_day
@@ -299,6 +317,7 @@ def _seed_existing_base(
     mean_gap = 1.0 / np.maximum(state.rate[:customers], 1e-6)
     first = last - (k - 1) * np.minimum(mean_gap, 365.0)
     idx = slice(0, customers)
+    state.keep_history()
     state.purchases[idx] = k
     state.prior_purchases[idx] = k
     state.prior_last_t[idx] = last

@@ -61,7 +61,7 @@ from .recorder import Recorder, Trace
 from .rules import Rules, window_days
 from .seasons import Seasons
 from .segments import SegmentMemory, Segments
-from .stages import Stages
+from .stages import Stages, stage_crossings
 from .streams import Streams
 from .tally import Tally
 from .timers import Timers
@@ -169,13 +169,14 @@ class _Simulation(
         self.steps = SendSteps.of(self.program, self.arms)
         growing = growing_columns(market)
         self.eligibility = Eligibility.of(policy, self.effects.time_driven, growing)
+        self.stage_crossings = stage_crossings(policy, self.effects.time_driven, growing, days)
         self.wakeups = Wakeups(policy, growing, self.eligibility.time_driven)
         self.memory = RuleMemory.of(policy, self.program, self.n)
         if base is not None and base.fired:  # re-entry carries on from the policy in force
             for r, rule in enumerate(policy.rules):
                 if rule.name in base.fired:
                     self.memory.last_fired[r][: base.size] = base.fired[rule.name]
-        self.segments = SegmentMemory.of(policy, self.n, self.effects.time_driven, growing)
+        self.segments = SegmentMemory.of(policy, self.n, self.effects.time_driven, growing, days)
         self.recorder = Recorder(
             days,
             len(policy.stages),
@@ -337,7 +338,7 @@ class _Simulation(
         self._behave(d)
         # 3. stages that change with time
         if self.effects.time_driven:
-            self._assign_stages(np.arange(self.arrived), d)
+            self._age_stages(d)
         # 3b. moves in and out of segments
         self._track_segments(d)
         # 4. rules

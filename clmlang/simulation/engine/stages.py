@@ -1,17 +1,53 @@
 """Stages: each customer's stage from the stage conditions (the first that holds, in spec
 order). A move records its transition, raises the enter and leave events that rules trigger
-on, and meets the success tests waiting for a stage entry."""
+on, and meets the success tests waiting for a stage entry.
+
+Stages that change with time alone (`days_since_purchase < 60 days`) are re-assigned each
+day: for everyone who has arrived, or, when the stage conditions read time only through
+clocks compared with constants, for the customers touched today, the newcomers and those one
+of whose clocks crosses a threshold today (crossings.py), the only ones whose stage can
+have changed."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...language.conditions import evaluate
+from ...compile.policy import Policy
+from ...language.conditions import evaluate, required_columns
 from .columns import Columns
+from .crossings import Crossings, wakes_by_clocks
+
+# a stage condition that reads the stage itself may change when re-evaluated with nothing
+# else changed, so such stages are re-assigned for everyone each day
+_OWN_STAGE = {"stage", "previous_stage", "days_in_stage"}
+
+
+def stage_crossings(
+    policy: Policy, time_driven: bool, growing: frozenset[str], days: int
+) -> Crossings | None:
+    """The thresholds and schedule of stages that change with time through clocks alone
+    (None: no stage changes with time, or some does otherwise)."""
+    conditions = [s.condition for s in policy.stages]
+    if not time_driven or any(_OWN_STAGE & required_columns(c) for c in conditions):
+        return None
+    if not all(wakes_by_clocks(c, growing) for c in conditions):
+        return None
+    return Crossings.of(conditions, days)
 
 
 class Stages:
     """Methods of the simulation (mixed into it); see simulation.py for the state."""
+
+    def _age_stages(self, d: int) -> None:
+        """Day `d`'s stage moves by time alone (stages that change with time)."""
+        crossings = self.stage_crossings
+        if crossings is None:
+            self._assign_stages(np.arange(self.arrived), d)
+            return
+        touched = self.idset.union(list(self.today.touched))
+        rows = crossings.rows(self.idset, touched, self.arrived, d)
+        self._assign_stages(rows, d)
+        crossings.schedule(self, rows, d)
 
     def _assign_stages(self, ids: np.ndarray, d: int, events: bool = True) -> None:
         """Re-evaluate the stage of `ids` on day `d`; with `events` False (the existing base at
