@@ -35,9 +35,8 @@ def merge_runs(runs: list[Run]) -> Run:
             state_fields[f.name] = {k: np.concatenate([v[k] for v in values]) for k in values[0]}
         else:
             state_fields[f.name] = np.concatenate(values)
+    # every field given: State.__post_init__ keeps them (it fills only the ones not given)
     state = dataclasses.replace(first.state, **state_fields)
-    for name, value in state_fields.items():  # __post_init__ reset the state that moves on
-        setattr(state, name, value)
     merged = merge_recorders(runs, [r.state.n for r in runs])
     return dataclasses.replace(
         first, state=state, recorder=merged, customers=sum(r.customers for r in runs)
