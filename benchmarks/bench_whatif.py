@@ -103,7 +103,9 @@ def main() -> None:
             spent(label, before)
     for one, two in (("1 local worker", "2 local workers"), ("Dask, 1 worker", "Dask, 2 workers")):
         if one in times and two in times:
-            print(f"{two} against {one}: {times[one] / times[two]:.2f}x (target >= 1.7x)")
+            ratio = times[one] / times[two]
+            verdict = "met" if ratio >= 1.7 else "NOT met"
+            print(f"TARGET {two} against {one}: {ratio:.2f}x (target >= 1.7x: {verdict})")
     if "serial" in times:
         for label in times:
             if label != "serial":
