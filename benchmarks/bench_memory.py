@@ -69,7 +69,7 @@ def main() -> None:
         "(KiB per customer = (peak N - peak 1,000) / (N - 1,000))"
     )
     print(
-        f"{'spec':<20} {'customers':>10} {'peak MiB':>9} {'at 1,000':>9} {'KiB/cust':>8} "
+        f"{'':7}{'spec':<20} {'customers':>10} {'peak MiB':>9} {'at 1,000':>9} {'KiB/cust':>8} "
         f"{'seconds':>8}"
     )
     for spec in specs:
