@@ -171,7 +171,10 @@ def test_a_read_only_folder_is_refused_up_front(tmp_path: Path):
 # SIGINT before that hits CPython's own start-up or this harness's line, which no package can
 # handle; on a loaded machine even the few bytecodes between a `ready` printed before `main()`
 # and its `try` were enough for the signal to land outside it.
+# Ctrl-C as in a terminal: a suite started in the background (`make test &`) hands its
+# processes SIGINT ignored, which no user's `clm` has.
 _READY_THEN_CLM = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
     "import sys; import clmlang.cli as cli; load = cli._load; "
     "cli._load = lambda: (print('ready', flush=True), load())[1]; "
     "sys.argv = ['clm', *sys.argv[1:]]; cli.main()"
