@@ -229,6 +229,22 @@ def test_ctrl_c_during_the_imports_is_one_line_too(module: str):
     assert (run.returncode, run.stderr) == (130, "interrupted\n")
 
 
+def test_ctrl_c_in_a_finaliser_still_interrupts():
+    """A Ctrl-C that lands in a finaliser (or a garbage collector's callback) is one Python
+    cannot raise: it would print "Exception ignored" and let the command run on to exit 0.
+    Made certain here by a finaliser that raises KeyboardInterrupt while the command loads."""
+    code = (
+        "import sys; import clmlang.cli as cli; load = cli._load\n"
+        "class Finaliser:\n"
+        "    def __del__(self):\n"
+        "        raise KeyboardInterrupt\n"
+        "cli._load = lambda: (Finaliser(), load())[1]\n"
+        f"sys.argv = ['clm', 'check', {SPEC!r}]; cli.main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert (run.returncode, run.stderr) == (130, "interrupted\n")
+
+
 # --- help, version, completion, tables ------------------------------------------------------
 
 

@@ -54,8 +54,22 @@ def _interrupted() -> None:
     os._exit(INTERRUPTED)
 
 
+def _interrupt_when_unraisable(previous: Any) -> Any:
+    """A hook for exceptions Python cannot raise (in a finaliser or a garbage collector's
+    callback): a Ctrl-C that lands there is printed as "Exception ignored" and lost, and the
+    command would go on as if never interrupted. Here it interrupts the command instead."""
+
+    def hook(unraisable: Any) -> None:
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            _interrupted()
+        previous(unraisable)
+
+    return hook
+
+
 def main() -> None:
     """Entry point of the `clm` console script and of `python -m clmlang`."""
+    sys.unraisablehook = _interrupt_when_unraisable(sys.unraisablehook)
     # BLAS on one thread unless told otherwise, set before numpy loads OpenBLAS: clm's matrix
     # products are small (the fits' L-BFGS-B steps, Hessians, a posterior's grid), and
     # OpenBLAS's idle threads spin on every one of them, on every core: `clm forecast` spent
