@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...language.conditions import Expr
-from .wakeups import _anchor, clock_thresholds, required_columns_of
+from .wakeups import clock_thresholds, next_crossing, required_columns_of
 
-__all__ = ["Crossings", "next_crossing", "wakes_by_clocks"]
+__all__ = ["Crossings", "wakes_by_clocks"]
 
 
 def wakes_by_clocks(condition: Expr, growing: frozenset[str]) -> bool:
@@ -89,23 +89,3 @@ class Crossings:
         cuts = np.flatnonzero(days[1:] != days[:-1]) + 1
         for day, part in zip(days[np.r_[0, cuts]].tolist(), np.split(ids, cuts), strict=True):
             self.wakes.setdefault(day, []).append(part)
-
-
-def next_crossing(sim, thresholds: dict, ids: np.ndarray, d: int) -> np.ndarray:
-    """For each of `ids`, the first day after `d` on which one of `thresholds` is crossed
-    with no event (inf: none), as `Wakeups.next_change` finds it for a rule."""
-    out = np.full(ids.size, np.inf)
-    for key, (ks, after) in thresholds.items():
-        anchor = _anchor(sim, key, ids)
-        # an attribute's date may have a fraction: `day - date >= K` and `day >= date + K`
-        # may round apart, so the day before is a wake-up too (a spare one is harmless)
-        spare = key.startswith("days_since:")
-        for k, late in zip(ks.tolist(), after.tolist(), strict=True):
-            t = anchor + k
-            days = [np.floor(t) + 1.0 if late else np.ceil(t)]
-            if spare:
-                days.append(np.floor(t))
-            for day in days:
-                day[~(day > d)] = np.inf  # crossed already, or no anchor (NaN)
-                np.minimum(out, day, out=out)
-    return out

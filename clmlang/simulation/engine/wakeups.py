@@ -24,7 +24,7 @@ import numpy as np
 from ...language.conditions import Expr, required_columns
 from .components import time_driven
 
-__all__ = ["Wakeups", "clock_thresholds"]
+__all__ = ["Wakeups", "clock_thresholds", "next_crossing"]
 
 _CLOCK_FIELDS = ("days_since_purchase", "days_since_first_purchase", "days_in_stage")
 _CLOCK_PREFIXES = ("days_since:", "days_since_purchase:", "days_since_purchase_line:")
@@ -128,21 +128,28 @@ class Wakeups:
     def next_change(self, sim, r: int, ids: np.ndarray, d: int) -> np.ndarray:
         """For each of `ids`, the first day after `d` on which a threshold of rule `r` is
         crossed with no event (inf: none): the day its condition may change by time alone."""
-        out = np.full(ids.size, np.inf)
-        for key, (ks, after) in self.thresholds[r].items():
-            anchor = _anchor(sim, key, ids)
-            # an attribute's date may have a fraction: `day - date >= K` and `day >= date + K`
-            # may round apart, so the day before is a wake-up too (a spare one is harmless)
-            spare = key.startswith("days_since:")
-            for k, late in zip(ks.tolist(), after.tolist(), strict=True):
-                t = anchor + k
-                days = [np.floor(t) + 1.0 if late else np.ceil(t)]
-                if spare:
-                    days.append(np.floor(t))
-                for day in days:
-                    day[~(day > d)] = np.inf  # crossed already, or no anchor (NaN)
-                    np.minimum(out, day, out=out)
-        return out
+        return next_crossing(sim, self.thresholds[r], ids, d)
+
+
+def next_crossing(sim, thresholds: dict, ids: np.ndarray, d: int) -> np.ndarray:
+    """For each of `ids`, the first day after `d` on which one of `thresholds` is crossed
+    with no event (inf: none), the day a condition on them may change by time alone
+    (a rule's in `Wakeups.next_change`, a stage's or segment's in crossings.py)."""
+    out = np.full(ids.size, np.inf)
+    for key, (ks, after) in thresholds.items():
+        anchor = _anchor(sim, key, ids)
+        # an attribute's date may have a fraction: `day - date >= K` and `day >= date + K`
+        # may round apart, so the day before is a wake-up too (a spare one is harmless)
+        spare = key.startswith("days_since:")
+        for k, late in zip(ks.tolist(), after.tolist(), strict=True):
+            t = anchor + k
+            days = [np.floor(t) + 1.0 if late else np.ceil(t)]
+            if spare:
+                days.append(np.floor(t))
+            for day in days:
+                day[~(day > d)] = np.inf  # crossed already, or no anchor (NaN)
+                np.minimum(out, day, out=out)
+    return out
 
 
 def required_columns_of(expr: Expr | None) -> set[str]:
