@@ -18,22 +18,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .compile.analysis import Analysis, analyse, analyse_text, is_module
-from .compile.explanation import Explanation, parse_customer
-from .compile.explanation import explain as _explain
-from .compile.policy import Policy
-from .core.diagnostics import ClmError
-from .language.symbols import Symbols
-from .market.model import MAX_CUSTOMERS, MAX_DAYS, Market, MarketError
+from ..compile.analysis import Analysis, analyse, analyse_text, is_module
+from ..compile.explanation import Explanation, parse_customer
+from ..compile.explanation import explain as _explain
+from ..compile.policy import Policy
+from ..core.diagnostics import ClmError
+from ..language.symbols import Symbols
+from ..market.model import MAX_CUSTOMERS, MAX_DAYS, Market, MarketError
 
 if TYPE_CHECKING:  # the simulator and what-if runs load numpy, scipy and pandas: on first use
-    import pandas as pd
-
-    from .forecasting.calibration import Calibration
-    from .forecasting.holdout import HoldoutForecast
-    from .market.scenario import Scenario
-    from .simulation.metrics import Forecast
-    from .whatif.experiment import Comparison
+    from ..market.scenario import Scenario
+    from ..simulation.metrics import Forecast
+    from ..whatif.experiment import Comparison
 
 NO_POLICY = 'program "No policy"\nstage everyone when purchases >= 0\n'
 
@@ -85,7 +81,7 @@ def explain(
     `explain.CustomerError` (a ValueError) when the customer cannot be read and
     `MarketError` for a bad scenario file.
     """
-    from .market.scenario import Scenario, load_scenario_file
+    from ..market.scenario import Scenario, load_scenario_file
 
     analysis = spec if isinstance(spec, Analysis) else analyse(spec)
     policy = _policy_or_raise(analysis, strict=False)
@@ -152,7 +148,7 @@ def simulate(
     spec or an unknown variant, sizes out of bounds, or a run that needs more memory than is
     available.
     """
-    from .market.scenario import Scenario, load_scenario_file
+    from ..market.scenario import Scenario, load_scenario_file
 
     scenario = None
     if isinstance(market, Scenario) or (market is not None and not isinstance(market, Market)):
@@ -176,9 +172,9 @@ def simulate(
         days = settings.days if settings else 365
     if rng is None and settings is not None:
         rng = settings.seed
-    from .simulation.engine.memory import size_problem
-    from .simulation.metrics import forecast, forecast_of
-    from .simulation.partials import measure_block
+    from ..simulation.engine.memory import size_problem
+    from ..simulation.metrics import forecast, forecast_of
+    from ..simulation.partials import measure_block
 
     for name, value, top in (("customers", customers, MAX_CUSTOMERS), ("days", days, MAX_DAYS)):
         if isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= top:
@@ -188,7 +184,7 @@ def simulate(
         raise ValueError(problem)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
-    from .whatif.cluster import simulate_blocks  # one block without workers nor scheduler
+    from ..whatif.cluster import simulate_blocks  # one block without workers nor scheduler
 
     if logs:  # the logs come back whole: the blocks' runs, merged
         run = simulate_blocks(
@@ -226,7 +222,7 @@ def _scenario_policy(
         base = load(scenario.spec_path(chosen))
         scenario.check_names(scenario.market, base)
         return base, scenario.market
-    from .whatif.experiment import variant_policy
+    from ..whatif.experiment import variant_policy
 
     return variant_policy(scenario, chosen)
 
@@ -255,8 +251,8 @@ def run_scenario(
     adds purchases.csv and messages.csv). Raises `MarketError` for a bad scenario file or
     override, or for runs that need more memory than is available.
     """
-    from .market.scenario import Scenario, load_scenario_file
-    from .whatif.experiment import run_scenario as _run_scenario
+    from ..market.scenario import Scenario, load_scenario_file
+    from ..whatif.experiment import run_scenario as _run_scenario
 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario_file(scenario)
@@ -273,136 +269,4 @@ def run_scenario(
     )
 
 
-def forecast_history(
-    history: pd.DataFrame | str | Path,
-    calibration_end: str,
-    until: str,
-    policy: Policy | str | Path | None = None,
-    *,
-    market: Market | Calibration | str | Path | None = None,
-    model: str = "auto",
-    replications: int = 20,
-    seed: int = 0,
-    backtest: bool = False,
-    current: Policy | str | Path | None = None,
-    messages: pd.DataFrame | str | Path | None = None,
-    product_col: str | None = None,
-    logs: bool = False,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> HoldoutForecast:
-    """Forecast the real customer base of `history` from `calibration_end` to `until`.
-
-    `history`: a DataFrame with customer_id, date, amount, or what `load_history` reads;
-    with a product column (`product_col`, or `product` when there is one), each customer
-    owns from day 0 the products it names that the spec declares, the last as their last
-    product (the others are ignored, listed in `summary["history_products"]`); without,
-    what they own is drawn from the market's choice model.
-    `policy`: the policy in force (a `Policy` or a spec's path), or None for none: the past's
-    marketing carries on, as the CLV models assume. `market`: a `Market` or a scenario file
-    whose buying and spend parameters are used as they are, a `Calibration`, or None to
-    calibrate on the history up to `calibration_end` first (with `model`: auto, bgnbd,
-    bgnbd_stages or bgnbd_reactivation; "auto" chooses by a backtest inside the calibration
-    period, reported in `fits`; `backtest`: run it also when a model is named). `current`: the
-    policy in force (a `Policy` or a spec's path); then both run from the same base with common
-    random numbers and `summary["change"]` holds NEW - CURRENT per KPI with its 95% interval.
-    Without it, the history is taken as a world whose calibrated behaviour already includes
-    whatever marketing ran. `messages`: the log of what `current` sent up to the calibration
-    end; then the calibration is net of it (`fit_history`) and measures each rule's response
-    (needs `current`, and no `market`). `logs`: keep the first replication's purchases and
-    messages, the customers named by the history's ids (`HoldoutForecast.logs()`,
-    `write(folder, logs=True)`; with `current`, its first replication too, told apart by a
-    `policy` column). `progress(step, done, total)`: called as the calibration's steps start
-    and after each simulated day. When the history goes past
-    the calibration end, the forecast is compared with what happened. Returns a
-    `HoldoutForecast` (`customers`, `weekly`, `summary`, `fits`; `write(folder)` for
-    forecast.json, customers.csv and report.html). Raises `HistoryError`, `MarketError`,
-    `ClmError`, or `ValueError` for an unknown model or dates out of order.
-    """
-    from .forecasting.calibration import MODELS, Calibration, fit_history
-    from .forecasting.history import load_history, summarise
-    from .forecasting.holdout import forecast_base
-
-    if model not in MODELS:
-        raise ValueError(f"unknown buying model {model!r}; one of {', '.join(MODELS)}")
-    if market is not None and model != "auto":
-        raise ValueError("a market is given: its buying model is used, so `model` cannot be named")
-    given = policy is not None
-    if policy is None:
-        policy = loads(NO_POLICY, "<no policy>")
-    elif not isinstance(policy, Policy):
-        policy = load(policy)
-    if current is not None and not isinstance(current, Policy):
-        current = load(current)
-    end = _date(calibration_end, "calibration_end")
-    until = _date(until, "until")
-    if messages is not None and (current is None or market is not None):
-        raise ValueError(
-            "messages: the log of the policy in force needs that policy (`current`) and a"
-            " market fitted here (no `market`)"
-        )
-    frame = load_history(history, product_col=product_col)
-    fits: tuple = ()
-    source = "<market>"
-    if market is None:
-        market = fit_history(
-            frame,
-            end,
-            model=model,
-            backtest_models=backtest,
-            messages=messages,
-            policy=current,
-            rng=seed,
-            progress=progress,
-        )
-    if isinstance(market, Calibration):
-        if market.calibration_end != end:
-            raise ValueError(
-                f"the calibration ends on {market.calibration_end}, not {end}: fit it again"
-            )
-        calibration = market
-        fits, summary, market = market.fits, market.summary, market.market
-    else:
-        if not isinstance(market, Market):
-            from .market.scenario import load_scenario_file
-
-            scenario = load_scenario_file(market)
-            scenario.check_names(scenario.market, policy)  # placed in the file that wrote it
-            market = scenario.market
-        summary = summarise(frame, end)
-    problems = market.problems(policy) + (market.problems(current) if current else [])
-    if problems:
-        raise MarketError(source, problems)
-    try:
-        result = forecast_base(
-            summary,
-            policy,
-            market,
-            calibration_end=end,
-            until=until,
-            replications=replications,
-            seed=seed,
-            actual=frame,
-            fits=fits,
-            current=current,
-            logs=logs,
-            progress=progress,
-        )
-    except MarketError as error:  # the buying model has no posterior: say where it came from
-        raise MarketError(source, error.problems) from None
-    if not given:  # the placeholder has no name worth showing, nor a currency
-        result.summary.update(policy=None, currency=None)
-    if fits:
-        result.fits = calibration.fit_dicts()
-        result.summary["model_choice"] = calibration.reason
-        if calibration.exposure is not None:
-            result.summary["net_of_policy"] = calibration.policy_summary()
-    return result
-
-
-def _date(text: str, name: str) -> str:
-    import pandas as pd
-
-    try:
-        return pd.Timestamp(text).date().isoformat()
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{name}: not a date: {text!r} ({error})") from None
+from .history import forecast_history  # noqa: E402  (it loads specs with load/loads above)
