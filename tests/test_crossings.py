@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import clmlang
-from clmlang.language.conditions import Score, _score
+from clmlang.language.conditions import Score
+from clmlang.language.evaluation import _score
 from clmlang.market.model import Market
 from clmlang.simulation.engine import segments as engine_segments
 from clmlang.simulation.engine import simulate_policy
