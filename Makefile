@@ -8,7 +8,7 @@ BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 UV         := .uv/bin/uv
 
-.PHONY: demo test bench validate lint lock clean
+.PHONY: demo test bench bench-quick validate lint lock clean
 
 # uv itself, pinned, in a folder of its own so that `uv sync` owns .venv.
 $(UV):
@@ -51,6 +51,18 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_forecast.py
 	$(BIN)/python benchmarks/bench_policytest.py
 	$(BIN)/python benchmarks/bench_whatif.py
+
+# every benchmark at a size that takes minutes, not an hour: a smoke run of `make bench` (its
+# TARGET lines are measured at the targets' sizes only by `make bench`)
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/bench_compile.py --rules 200 --repeats 3
+	$(BIN)/python benchmarks/bench_simulate.py --customers 100000 --rules-customers 10000 --no-memory
+	$(BIN)/python benchmarks/bench_workers.py --customers 200000 --block 100000 --rounds 1
+	$(BIN)/python benchmarks/bench_memory.py --customers 100000 --daily-customers 100000 --spec clinic
+	$(BIN)/python benchmarks/bench_calibrate.py
+	$(BIN)/python benchmarks/bench_forecast.py --size
+	$(BIN)/python benchmarks/bench_policytest.py --examples 100
+	$(BIN)/python benchmarks/bench_whatif.py --replications 4 --customers 20000
 
 # Forecasts against simulated worlds whose truth is known (docs/calibration.md's table).
 validate: $(STAMP)

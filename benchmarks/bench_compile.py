@@ -47,9 +47,16 @@ def generate(rules: int, products: int = 50, stages: int = 10) -> str:
         p, s, d = r % products, 1 + r % (stages - 1), 7 + r % 60
         trigger = TRIGGERS[r % len(TRIGGERS)].format(p=p, s=s, d=d)
         channel = CHANNELS[r % len(CHANNELS)]
+        # a purchase trigger comes on day 0 of the purchase: its filter reads the money spent
+        # (a `days_since_purchase >= d` filter would make the rule one that can never fire)
+        since = (
+            f"total_spent >= {d}"
+            if "purchase of" in trigger
+            else f"days_since_purchase >= {d} days"
+        )
         body = [
             f"  in stage s{s}",
-            f"  when days_since_purchase >= {d} days and (big or owns(p{p}))",
+            f"  when {since} and (big or owns(p{p}))",
             f"  {trigger}" if trigger else "",
             f'  send {channel} "Message {r}" offer p{p} discount {5 + r % 20}% tag promo',
             f"  success purchase of line l{p % 5} within {d} days",
