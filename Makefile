@@ -56,7 +56,8 @@ bench: $(STAMP)
 # TARGET lines are measured at the targets' sizes only by `make bench`)
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/bench_compile.py --rules 200 --repeats 3
-	$(BIN)/python benchmarks/bench_simulate.py --customers 100000 --rules-customers 10000 --no-memory
+	$(BIN)/python benchmarks/bench_simulate.py --customers 100000 --rules-customers 10000 --rules 10 100 --no-memory \
+		--specs specs/clinic.clm specs/clinic_promotions.clm specs/ecommerce_rfm.clm
 	$(BIN)/python benchmarks/bench_workers.py --customers 200000 --block 100000 --rounds 1
 	$(BIN)/python benchmarks/bench_memory.py --customers 100000 --daily-customers 100000 --spec clinic
 	$(BIN)/python benchmarks/bench_calibrate.py
