@@ -18,7 +18,7 @@ from ..compile.policy import Policy
 from ..core.names import did_you_mean
 from ..core.predictions import BuyingModel
 from .attributes import AttributeModel, Growth, attribute_problems
-from .demand import LineDemand, ProductDemand
+from .demand import LineDemand, ProductDemand, Seasonal
 from .errors import MarketError, read_toml
 from .events import EventModel
 from .fields import MAX_DAYS, _Model
@@ -97,8 +97,10 @@ class Population(_Model):
         return purchases
 
 
-class Acquisition(_Model):
-    """New customers per day (Poisson), each arriving through a lead product when there is one."""
+class Acquisition(Seasonal):
+    """New customers per day (Poisson), each arriving through a lead product when there is one;
+    `months`, `weeks`: the calendar of arrivals, multipliers on `per_day` and on each prospect
+    source's `per_day` (docs/model.md, "Population and acquisition")."""
 
     per_day: float = Field(default=0.0, ge=0)
     cost: float = Field(default=0.0, ge=0)  # cost per acquired customer (CAC)
