@@ -106,3 +106,35 @@ def test_a_forecast_with_durables_matches_a_world_whose_rate_counts_every_purcha
         truth += world.repeat_transactions_after(end)
         forecast += totals[0]
     assert abs(forecast / truth - 1) < 0.10, (forecast, truth)
+
+
+def test_renormalise_gives_the_same_bytes_compiled_or_not(tmp_path, monkeypatch):
+    """The clinic (two durables) with `owned = "renormalise"` and a calendar of arrivals:
+    `clm simulate --logs` writes the same bytes with the kernels as with numpy, and other
+    bytes than with "lost" (the second pick ran)."""
+    import hashlib
+
+    from clmlang.core import compiled
+
+    from .conftest import clm_here
+
+    files = {}
+    for owned, switch in (("renormalise", "1"), ("renormalise", "0"), ("lost", "0")):
+        scenario = tmp_path / f"{owned}.toml"
+        scenario.write_text(
+            f'[market.buying]\nowned = "{owned}"\n\n'
+            "[market.acquisition]\nper_day = 5.0\nmonths = { 1 = 0.5, 2 = 2.0 }\n",
+            encoding="utf-8",
+        )
+        monkeypatch.setenv(compiled.SWITCH, switch)
+        out = tmp_path / f"{owned}{switch}"
+        args = ("--customers", "600", "--days", "60", "--seed", "3", "--logs")
+        done = clm_here(
+            "simulate", "specs/clinic.clm", "--scenario", str(scenario), *args, "--out", str(out)
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        files[owned, switch] = {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())
+        }
+    assert files["renormalise", "1"] == files["renormalise", "0"]
+    assert files["renormalise", "0"]["purchases.csv"] != files["lost", "0"]["purchases.csv"]
