@@ -120,3 +120,20 @@ def test_a_bad_month_of_arrivals_is_clm200(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "error[CLM200]: market.acquisition.months: " in done.stderr
     assert "numbered 1 to 12, not 13" in done.stderr
+
+
+def test_the_run_is_sized_for_the_calendars_arrivals():
+    """The memory check expects per_day x the sum of the multipliers: 10 a day at x3 all
+    year is 10,950 arrivals over 365 days, and a source's 4 a day at x3 another 4,380."""
+    from clmlang.simulation.engine.memory import expected_customers
+
+    every_month = {m: 3.0 for m in range(1, 13)}
+    market = market_from_mapping({"acquisition": {"per_day": 10.0, "months": every_month}})
+    assert expected_customers(market, 100, 365) == 100 + 10 * 3 * 365
+    market = market_from_mapping(
+        {
+            "acquisition": {"per_day": 10.0, "months": every_month},
+            "prospects": {"sources": {"web": {"per_day": 4.0}}},
+        }
+    )
+    assert expected_customers(market, 100, 365) == 100 + 10 * 3 * 365 + 4 * 3 * 365

@@ -44,6 +44,11 @@ class Seasonal(_Model):
     def seasonal(self) -> bool:
         return bool(self.months or self.weeks)
 
+    def days_of(self, start_date: str, days: int) -> float:
+        """The sum of the multipliers over days 0 .. days - 1: how many plain days of the rate
+        the run holds (`days` without a calendar)."""
+        return float(self.by_day(start_date, days).sum()) if self.seasonal else float(days)
+
     def by_day(self, start_date: str, days: int) -> np.ndarray:
         """The multiplier of each day 0 .. days - 1 (the month's times the ISO week's), day 0
         being `start_date`."""
