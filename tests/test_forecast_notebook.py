@@ -89,7 +89,8 @@ def test_repr_html_shows_the_headline_figures(forecast):
     assert _money(daily["revenue"].sum()) in page
     profit = daily["gross_profit"].sum() - daily["marketing_cost"].sum()
     assert _money(profit) in page
-    # rolling retention at 30 days, from the purchase log itself
+    # retention at 30 days, from the purchase log itself: the cohort all first buys on day 0
+    # and nobody is censored before 30 days, so the Kaplan-Meier share is the rolling one
     log = forecast.logs()["purchases"]
     day = (log["date"] - pd.Timestamp("2026-01-01")).dt.days
     spans = day.groupby(log["customer_id"]).agg(["min", "max"])

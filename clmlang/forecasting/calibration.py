@@ -387,6 +387,7 @@ def _buying(fit: Fit) -> dict[str, object]:
     """The market's buying parameters (days) from a fit of the BG/NBD family (weeks)."""
     p = fit.params
     out: dict[str, object] = {"r": p["r"], "alpha": p["alpha"] * WEEK, "a": p["a"], "b": p["b"]}
+    out["owned"] = "renormalise"  # the fitted rate counts every purchase, durables' too
     if "omega" in p:
         out["reactivation"] = p["omega"] / WEEK
     multipliers = {int(k[1:]): v for k, v in p.items() if k[0] == "m" and k[1:].isdigit()}

@@ -4,6 +4,9 @@ durable product is kept before its owner may buy it again (docs/model.md, "Deman
 
 from __future__ import annotations
 
+import datetime as dt
+
+import numpy as np
 from pydantic import Field, field_validator
 
 from .fields import _Model
@@ -40,6 +43,21 @@ class Seasonal(_Model):
     @property
     def seasonal(self) -> bool:
         return bool(self.months or self.weeks)
+
+    def days_of(self, start_date: str, days: int) -> float:
+        """The sum of the multipliers over days 0 .. days - 1: how many plain days of the rate
+        the run holds (`days` without a calendar)."""
+        return float(self.by_day(start_date, days).sum()) if self.seasonal else float(days)
+
+    def by_day(self, start_date: str, days: int) -> np.ndarray:
+        """The multiplier of each day 0 .. days - 1 (the month's times the ISO week's), day 0
+        being `start_date`."""
+        start = dt.date.fromisoformat(start_date)
+        out = np.ones(days)
+        for d in range(days):
+            day = start + dt.timedelta(days=d)
+            out[d] = self.months.get(day.month, 1.0) * self.weeks.get(day.isocalendar()[1], 1.0)
+        return out
 
 
 class LineDemand(Seasonal):

@@ -12,19 +12,13 @@ import datetime as dt
 from typing import Literal, get_args, get_origin
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ..compile.policy import Policy
 from ..core.names import did_you_mean
 from ..core.predictions import BuyingModel
 from .attributes import AttributeModel, Growth, attribute_problems
-from .demand import LineDemand, ProductDemand
+from .demand import LineDemand, ProductDemand, Seasonal
 from .errors import MarketError, read_toml
 from .events import EventModel
 from .fields import MAX_DAYS, _Model
@@ -103,8 +97,10 @@ class Population(_Model):
         return purchases
 
 
-class Acquisition(_Model):
-    """New customers per day (Poisson), each arriving through a lead product when there is one."""
+class Acquisition(Seasonal):
+    """New customers per day (Poisson), each arriving through a lead product when there is one;
+    `months`, `weeks`: the calendar of arrivals, multipliers on `per_day` and on each prospect
+    source's `per_day` (docs/model.md, "Population and acquisition")."""
 
     per_day: float = Field(default=0.0, ge=0)
     cost: float = Field(default=0.0, ge=0)  # cost per acquired customer (CAC)
@@ -123,6 +119,10 @@ class Buying(_Model):
     b: float = Field(default=3.2, gt=0)
     reactivation: float = Field(default=0.0, ge=0)
     rate_after: dict[int, float] = Field(default_factory=dict)
+    # a purchase that lands on a durable the customer owns: "lost" (it does not happen, so
+    # owning thins the rate) or "renormalise" (they buy what they can still buy instead: a
+    # rate calibrated from a history counts every purchase); docs/model.md, "Ownership"
+    owned: Literal["lost", "renormalise"] = "lost"
 
     @field_validator("rate_after")
     @classmethod
@@ -216,9 +216,7 @@ class Roles(_Model):
     value_dropout: float = Field(default=0.7, ge=0)  # dropout x this after buying a value product
     repeat_rate: float = Field(default=1.25, ge=0)  # purchase rate x this for programme members
     repeat_join: float = Field(default=0.3, ge=0, le=1)  # chance a purchase enrols in the programme
-    lifetime_take_up: float = Field(
-        default=0.1, ge=0, le=1
-    )  # chance a purchase adds a subscription
+    lifetime_take_up: float = Field(default=0.1, ge=0, le=1)  # chance a purchase subscribes
     lifetime_dropout: float = Field(default=0.5, ge=0)  # dropout x this while subscribed
     lifetime_cancel: float = Field(default=0.08, ge=0, le=1)  # cancellation chance per period
     upsell_attach: float = Field(default=0.15, ge=0, le=1)  # chance an add-on joins a purchase

@@ -60,11 +60,13 @@ class Prospects(_Model):
             s.per_day > 0 or s.at_start > 0 for s in self.sources.values()
         )
 
-    def expected(self, customers: float, days: int) -> float:
+    def expected(self, customers: float, days: int, arrival_days: float | None = None) -> float:
         """The prospects expected over `days` days, for sizing the run: the sources' and an
         upper bound of the referrals (every customer and prospect alive all along, at the
-        lifted rate)."""
-        from_sources = sum(s.at_start + s.per_day * days for s in self.sources.values())
+        lifted rate). `arrival_days`: the days' sum of the calendar of arrivals' multipliers
+        (`Acquisition.days_of`; `days` without a calendar)."""
+        span = days if arrival_days is None else arrival_days
+        from_sources = sum(s.at_start + s.per_day * span for s in self.sources.values())
         r = self.referrals
         rate = r.per_day * max(r.lift, 1.0)
         return from_sources + (customers + from_sources) * rate * days

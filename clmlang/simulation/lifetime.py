@@ -18,11 +18,14 @@ Kaplan-Meier share of customers whose span is longer than that many days, with G
 censoring), so customers acquired late, who cannot have come back yet, do not pull the curve
 down.
 
-`retention_by_age` reads the same estimate at given ages (the what-if's retention): the
-share of customers still buying `age` days or more after their first purchase, read only
-from customers observed that long (it stops where fewer than `MIN_AT_RISK` of them are
-left), where the plain rolling retention falls to 0 at the horizon because late customers
-cannot have come back yet.
+`retention_at` reads the same estimate at given ages: the share of customers still buying
+`age` days or more after their first purchase, read only from customers observed that long
+(it stops where fewer than `MIN_AT_RISK` of them are left). It is the one definition of
+retention: the `retention_30d` ... `retention_365d` KPIs (summary.json, the what-if's
+comparison), the forecast's `retention` table and the what-if's retention curve. The plain
+rolling retention (among customers who first bought D days or more before the end, the share
+who bought again D days or more after it) counts a customer who has not come back *yet* as
+lost, so it falls towards 0 at the horizon as late customers cannot have come back.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "lifetime_kpis",
     "lifetime_of",
     "restricted_mean",
+    "retention_at",
     "retention_by_age",
     "spans",
     "still_buying",
@@ -140,14 +144,23 @@ def still_buying_of(span: np.ndarray, ended: np.ndarray, days: int, churn_days: 
 def retention_by_age(
     first: np.ndarray, last: np.ndarray, days: int, churn_days: float, ages: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    """`retention_at` from each customer's first and last purchase (NaN and -inf for
+    customers without one)."""
+    return retention_at(*spans(first, last, days, churn_days), ages)
+
+
+def retention_at(
+    span: np.ndarray, ended: np.ndarray, ages: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The Kaplan-Meier share of customers still buying `age` days or more after their first
     purchase (at age 0: who bought again at all), for each of `ages`, and how many customers
-    were observed that long (at risk). A customer's span has ended (an event) when they did
-    not buy in the churn window before the end; otherwise it is censored at their last
-    purchase. The share is NaN where fewer than `MIN_AT_RISK` customers are at risk."""
-    buyers = np.isfinite(first)
-    span = np.sort((last - first)[buyers])
-    ended_span = np.sort((last - first)[buyers & (last < days - churn_days)])
+    were observed that long (at risk), from the buyers' spans and whether each has ended
+    (`spans`: an event when they did not buy in the churn window before the end, else
+    censored at their last purchase). The share is NaN where fewer than `MIN_AT_RISK`
+    customers are at risk. This is the `retention_Dd` KPIs' definition and the what-if's
+    retention curve."""
+    ended_span = np.sort(span[ended])
+    span = np.sort(span)
     edge = np.maximum(np.asarray(ages, dtype=float), 1e-9)  # age 0: bought again at all
     at_age = span.size - np.searchsorted(span, edge, side="left")
     times, deaths = np.unique(ended_span, return_counts=True)

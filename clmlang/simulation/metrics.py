@@ -4,8 +4,9 @@ Definitions (also in docs/model.md, which says which customers each one counts).
 existing base's customers (`population.start = "existing"`, or a real base in `clm forecast`)
 bring their history: purchases before day 0 count in purchase numbers, first and last
 purchases and the active window; "new" customers are those whose first purchase is in the run.
-- retention at D days: among customers whose first purchase was at least D days before the
-  end of the run, the share who bought again at D days or more after it ("rolling retention");
+- retention at D days: the Kaplan-Meier share of customers still buying D days or more after
+  their first purchase, a customer still buying at the end censored at their last purchase
+  (lifetime.retention_at; None where fewer than 20 customers were observed that long);
 - survival rate: the share of customers who made a repeat purchase;
 - churn rate: among customers who first bought at least the churn window before the end,
   the share with no purchase in it (the window: `lifetime.churn_window`, 90 days by default);
@@ -37,7 +38,7 @@ from .economics import add_sums, check_kpis_of, products_table
 from .engine import Run
 from .engine.prospects import FUNNEL_DAILY
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
-from .lifetime import churn_window, lifetime_of, still_buying_of
+from .lifetime import churn_window, lifetime_of, retention_at, still_buying_of
 from .logs import event_logs, write_outputs
 from .partials import ACTIVE_DAYS, RETENTION_DAYS, Part, measure, retention_ages, whole
 from .partials import history as _history  # noqa: F401  (whatif.results reads it)
@@ -58,7 +59,7 @@ class Forecast:
     transitions: pd.DataFrame
     cohorts: pd.DataFrame
     rules: pd.DataFrame  # one row per rule arm (`arm`: its A/B variant, `-` without)
-    retention: pd.DataFrame  # age_days, retention: the rolling retention curve
+    retention: pd.DataFrame  # age_days, retention, at_risk: Kaplan-Meier (lifetime.retention_at)
     trace: list[tuple[float, str, str]] | None = None
     event_logs: dict[str, pd.DataFrame] | None = None  # kept when simulated with logs=True
     # day, segment, customers: the members of each segment at the end of each day
@@ -171,9 +172,8 @@ def forecast_of(parts: list[Part], kept: dict[str, pd.DataFrame] | None = None) 
     cohorts = cohort_table(add_counts([p.cohorts for p in parts]), days)
     rules = rule_effects(run, [p.rules for p in parts], [p.revenue for p in parts], customers)
     ages = retention_ages(days)
-    retained = sum(p.retention for p in parts[1:]) + parts[0].retention
-    shares = [float(r / n) if n else np.nan for n, r in zip(*retained, strict=True)]
-    retention = pd.DataFrame({"age_days": ages, "retention": shares})
+    shares, at_risk = retention_at(span, ended, ages)  # Kaplan-Meier, as the KPIs (lifetime.py)
+    retention = pd.DataFrame({"age_days": ages, "retention": shares, "at_risk": at_risk})
     trace = run.trace.lines if run.trace else None
     segments = _segment_table(rec.segment_counts, [s.name for s in policy.segments])
     products = products_table(run, add_sums([p.products for p in parts]))
@@ -251,9 +251,9 @@ def _summary(run: Run, parts, counts, revenue, daily: pd.DataFrame, span, ended)
         "new_customers": int(daily["new_customers"].sum()),
         "acquired_customers": counts["acquired"],
     }
-    for horizon in RETENTION_DAYS:
-        n = counts[f"eligible_{horizon}"]
-        out[f"retention_{horizon}d"] = _r(counts[f"retained_{horizon}"] / n) if n else None
+    share, _ = retention_at(span, ended, np.asarray(RETENTION_DAYS, dtype=float))
+    for horizon, retained in zip(RETENTION_DAYS, share, strict=True):
+        out[f"retention_{horizon}d"] = _r(retained)  # Kaplan-Meier (lifetime.retention_at)
     n_buyers = counts["buyers"]
     out["survival_rate"] = _r(counts["repeaters"] / n_buyers) if n_buyers else None
     n_payers = counts["payers"]

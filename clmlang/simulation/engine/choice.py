@@ -1,7 +1,9 @@
 """What a purchase is for: the product chosen by demand (in its season), a lead product
 first, the offer's product or line when answering a message, and nothing when the customer
 already owns what they would buy (ownership.py); a natural purchase that finds nothing to
-buy does not happen and the customer's next one is drawn (docs/model.md, "Demand")."""
+buy does not happen and the customer's next one is drawn, unless the market's rate counts
+every purchase (`buying.owned = "renormalise"`): then it picks again among what the customer
+can still buy (docs/model.md, "Demand")."""
 
 from __future__ import annotations
 
@@ -59,6 +61,15 @@ class Choosing:
             product = np.where(first, lead, product)
         blocked = self.ownership.blocked(st.owned[ids], ids, t)
         buys = ~has(blocked, product) | first  # nothing is owned before a first purchase
+        if self.ownership.renormalise:  # a rate that counts every purchase (a calibrated one)
+            # is not thinned: a purchase that lands on an owned durable picks again among
+            # what the customer can still buy (a second pick, as for a line offer below)
+            again = ~responding & ~buys
+            if again.any():
+                w = self._demand(ids[again], t[again])
+                w = w * ~has(blocked[again][:, None], np.arange(cat.count)[None, :])
+                u = S.uniform(ids[again], Purpose.PRODUCT, n[again] + _AGAIN)
+                product[again], buys[again] = _pick(w, u)
         if not (self.steps.sites and responding.any()):
             return product, buys
         offer_p = self.steps.offers["offer_product"][site_safe]

@@ -40,10 +40,11 @@ MARGIN = 1.5  # the estimate is a mean; temporaries of a busy day come on top
 
 def expected_customers(market: Market, customers: int, days: int) -> float:
     """The starting customers plus the acquisitions and prospects expected over `days` days."""
-    acquired = customers + market.acquisition.per_day * days
+    arrival_days = market.acquisition.days_of(market.start_date, days)  # its calendar
+    acquired = customers + market.acquisition.per_day * arrival_days
     if not market.prospects.active:
         return acquired
-    return acquired + market.prospects.expected(acquired, days)
+    return acquired + market.prospects.expected(acquired, days, arrival_days)
 
 
 def run_bytes(
@@ -109,7 +110,8 @@ def size_problem(
         **(names or {}),
     }
     n = expected_customers(market, customers, days)
-    prospects = n - (customers + market.acquisition.per_day * days)
+    arrival_days = market.acquisition.days_of(market.start_date, days)
+    prospects = n - (customers + market.acquisition.per_day * arrival_days)
     if prospects > n / 2:  # the prospects make most of the run: name their biggest source
         names["per_day"] = _prospects_key(market, days)
     if n > MAX_CUSTOMERS:

@@ -30,6 +30,9 @@ def _bits(products: list[int]) -> np.uint64:
 class Ownership:
     def __init__(self, policy: Policy, market: Market, catalogue: Catalogue, n: int):
         cat = catalogue
+        # a purchase that lands on an owned durable picks again (choice.py) instead of being
+        # lost, when the market's rate counts every purchase (market.buying.owned)
+        self.renormalise = market.buying.owned == "renormalise"
         durable = np.flatnonzero(cat.durable).tolist() if cat.count else []
         # possessions: (products, days kept); a line with keep_days groups its durables
         groups: list[tuple[list[int], float]] = []

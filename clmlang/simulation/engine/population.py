@@ -239,7 +239,10 @@ def draw_population(
 
 def _arrivals(market: Market, customers: int, days: int, rng: np.random.Generator) -> np.ndarray:
     """Arrival times: the initial customers' first, then those acquisition brings each day."""
-    acquired_per_day = rng.poisson(market.acquisition.per_day, size=days) if days else np.zeros(0)
+    rate = market.acquisition.per_day
+    if market.acquisition.seasonal:  # the day's calendar multiplier: a time change of arrivals
+        rate = rate * market.acquisition.by_day(market.start_date, days)
+    acquired_per_day = rng.poisson(rate, size=days) if days else np.zeros(0)
     arrivals_new = np.repeat(np.arange(days, dtype=float), acquired_per_day)
     arrivals_new += rng.random(arrivals_new.size)
     # an existing base's arrival (its first purchase) is set by `_seed_existing_base`

@@ -47,8 +47,10 @@ def plan_arrivals(
     if not prospects.active:
         return None
     sources = list(prospects.sources.values())
-    rates = [market.acquisition.per_day] + [s.per_day for s in sources]
-    counts = rng.poisson(rates, size=(days, len(rates))).astype(np.int64)
+    rates = np.array([market.acquisition.per_day] + [s.per_day for s in sources])
+    if market.acquisition.seasonal:  # the calendar of arrivals, for each source too
+        rates = market.acquisition.by_day(market.start_date, days)[:, None] * rates[None, :]
+    counts = rng.poisson(rates, size=(days, rates.shape[-1])).astype(np.int64)
     if days:
         counts[0, 1:] += np.array([s.at_start for s in sources], dtype=np.int64)
     new = market.population.start == "new"
@@ -90,6 +92,11 @@ class Funnel:
         self.needs_daily = True
         self.today_prospects = np.zeros(0, dtype=np.int64)
         self.referral_tag = market.referrals.tag
+        calendar = self.market.acquisition  # the arrivals' calendar, when the market has one
+        self.calendar_of_arrivals = None
+        if calendar.seasonal:  # each day's multiplier, and its integral from day 0
+            m = calendar.by_day(self.market.start_date, self.days)
+            self.calendar_of_arrivals = (m, np.concatenate([[0.0], np.cumsum(m)]))
 
     def _arrive(self, d: int) -> None:
         """Day `d`'s newcomers take the next free rows, before the day's calendar is taken:
@@ -124,9 +131,11 @@ class Funnel:
             wait = -np.log(self.streams.uniform(prospects, Purpose.CONVERT)) / convert[kind]
             stay = -np.log(self.streams.uniform(prospects, Purpose.LEAVE)) / leave[kind]
         t0 = st.arrival[prospects]
-        first = np.where(wait < stay, t0 + wait, NEVER)
+        buys = self._in_season(t0, wait)  # the wait to convert runs in the arrivals' calendar
+        converts = buys < t0 + stay if self.calendar_of_arrivals is not None else wait < stay
+        first = np.where(converts, buys, NEVER)
         st.next_t[prospects] = first
-        self.leaves_t[prospects] = np.where(wait < stay, NEVER, t0 + stay)
+        self.leaves_t[prospects] = np.where(converts, NEVER, t0 + stay)
         ok = np.isfinite(first)
         self.calendar.add_spread(np.floor(first[ok]), "purchase", None, prospects[ok])
         out = np.isfinite(self.leaves_t[prospects])
@@ -145,6 +154,29 @@ class Funnel:
             i = int(np.flatnonzero(prospects == self.trace.customer)[0])
             names = [*self.market.prospects.sources, "referral"]
             self.trace.add(st.arrival[prospects[i]], "prospect", f"came from {names[kind[i]]}")
+
+    def _in_season(self, t0: np.ndarray, wait: np.ndarray) -> np.ndarray:
+        """When a wait started at `t0` ends, spent in the time of the arrivals' calendar
+        (`acquisition.months`/`weeks`, m(d)): the time t at which the integral of m from t0
+        equals `wait` (m is constant within a day: piecewise linear, inverted exactly; days
+        with m = 0 are passed over; past the horizon time runs flat). Without a calendar,
+        t0 + wait."""
+        if self.calendar_of_arrivals is None:
+            return t0 + wait
+        days = self.days
+        m, integral = self.calendar_of_arrivals
+        out = t0 + wait
+        ok = np.isfinite(wait) & (t0 < days)
+        start, gap = np.clip(t0[ok], 0.0, float(days)), wait[ok]
+        d0 = np.minimum(np.floor(start).astype(np.int64), days - 1)
+        x = integral[d0] + (start - d0) * m[d0] + gap
+        e = np.minimum(np.searchsorted(integral, x, side="right") - 1, days - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            found = np.where(
+                x < integral[days], e + (x - integral[e]) / m[e], days + (x - integral[days])
+            )
+        out[ok] = np.maximum(found, t0[ok])
+        return out
 
     def _referred(self, d: int) -> int:
         """How many prospects the customers bring today: Poisson, at the referral rate of each
