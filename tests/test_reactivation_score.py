@@ -86,3 +86,16 @@ def test_the_fit_with_the_score_is_the_fit_without(monkeypatch):
     for k, v in plain.params.items():
         assert abs(scored.params[k] - v) < 0.001 * plain.std_errors[k]
         assert scored.std_errors[k] == pytest.approx(plain.std_errors[k], rel=1e-3)
+
+
+def test_distinct_rows_are_numpys_unique_rows():
+    """The distinct histories by a column-wise stable sort: the same rows as np.unique's,
+    each row's first occurrence, and every row mapped to its own."""
+    from clmlang.forecasting.reactivation_histories import _distinct_rows
+
+    keys = np.random.default_rng(2).integers(-1, 3, (4000, 5))
+    who, index = _distinct_rows(keys)
+    unique, first = np.unique(keys, axis=0, return_index=True)
+    assert np.array_equal(keys[who][index], keys)
+    assert np.array_equal(np.sort(who), np.sort(first))
+    assert len(who) == len(unique)
