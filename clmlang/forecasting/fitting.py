@@ -168,15 +168,18 @@ def fit_model(
         return -value, -gradient
 
     x0 = np.log(start)
+
+    def descend(start: np.ndarray) -> optimize.OptimizeResult:
+        if score is None:
+            return optimize.minimize(objective, start, method="L-BFGS-B", options=TOLERANCE)
+        return optimize.minimize(
+            with_gradient, start, jac=True, method="L-BFGS-B", options=TOLERANCE
+        )
+
     # scipy's default ftol (2.2e-9, relative) stops a log-likelihood of -9,582 within 2e-5
     # of its value, short of the maximum: CDNOW's BG/NBD at b 2.411 for 2.426, its holdout
     # forecast 1,654.6 for 1,653.4; at 1e-12 the fit reaches it, in about twice the steps
-    if score is None:
-        result = optimize.minimize(objective, x0, method="L-BFGS-B", options=TOLERANCE)
-    else:
-        result = optimize.minimize(
-            with_gradient, x0, jac=True, method="L-BFGS-B", options=TOLERANCE
-        )
+    result = descend(x0)
     if not result.success:  # from a rough start the simplex is slower but does not give up
         result = optimize.minimize(
             objective,
@@ -184,7 +187,7 @@ def fit_model(
             method="Nelder-Mead",
             options={"maxiter": 5000, "xatol": 1e-7, "fatol": 1e-7},
         )
-        result = optimize.minimize(objective, result.x, method="L-BFGS-B", options=TOLERANCE)
+        result = descend(result.x)
     if not errors:
         se_log = np.full(result.x.size, np.nan)
         return _fit_result(name, names, result.x, se_log, -result.fun, n, "hessian")

@@ -27,7 +27,10 @@ sizes) so the recursion runs on whole arrays. For long histories (heavy buyers) 
 integral is computed by Gauss-Jacobi quadrature with enough nodes to be exact for the
 polynomial's degree, which is faster there.
 
-The posterior given each history is in `reactivation_posterior.py`.
+The distinct histories and their groups are in `reactivation_histories.py`, lambda's nodes
+and the gap tables in `reactivation_quadrature.py`, the likelihood's gradient (which the fit
+gives L-BFGS-B) in `reactivation_score.py`, the posterior given each history in
+`reactivation_posterior.py`.
 """
 
 from __future__ import annotations
