@@ -100,25 +100,23 @@ def _recursion_grad(g, tables, slopes, rising):
     c_lam, c_omega, drop_lam, drop_omega = slopes
     m = g.table.shape[1] + 1
     shape = (g.rows.size, lam.size)
-    coef = np.zeros((m, *shape))
-    t_lam, t_omega = np.zeros_like(coef), np.zeros_like(coef)
-    coef[0] = 1.0
+    # the coefficients and their tangents in lambda and omega, stacked: one operation moves
+    # all three (a tangent's step is its own times the factor plus the coefficients' times
+    # the factor's slope, which only the p part has)
+    stack = np.zeros((3, m, *shape))
+    stack[0, 0] = 1.0
     log_scale = np.zeros(shape)
     zero = np.zeros((1, lam.size))
     c_lam, c_omega = np.vstack([c_lam, zero]), np.vstack([c_omega, zero])
     for j in range(m - 1):
         gap = g.table[:, j]
-        vg, ug = v[gap], u[gap]
-        moved = coef[: j + 1] * vg
-        moved_lam = (t_lam[: j + 1] + coef[: j + 1] * c_lam[gap]) * vg
-        moved_omega = (t_omega[: j + 1] + coef[: j + 1] * c_omega[gap]) * vg
-        coef[: j + 1] *= ug
-        t_lam[: j + 1] *= ug
-        t_omega[: j + 1] *= ug
-        coef[1 : j + 2] += moved
-        t_lam[1 : j + 2] += moved_lam
-        t_omega[1 : j + 2] += moved_omega
+        moved = stack[:, : j + 1] * v[gap]
+        moved[1] += moved[0] * c_lam[gap]
+        moved[2] += moved[0] * c_omega[gap]
+        stack[:, : j + 1] *= u[gap]
+        stack[:, 1 : j + 2] += moved
         log_scale += scale[gap]
+    coef, t_lam, t_omega = stack
     k = np.arange(m + 1)
     beta = np.exp(ra[k] + rb[m - k] - rab[m])
     beta_a, beta_b = beta * (sa[k] - sab[m]), beta * (sb[m - k] - sab[m])
