@@ -32,13 +32,13 @@ from ..market.model import Buying
 from .fitting import Fit, fit_bgnbd
 from .history import HistoryError, Summary, summarise
 from .posterior import Latent
+from .stage_purchases import expected_stage_purchases
 
 __all__ = ["MIN_TRANSACTIONS", "ORIGINS", "Backtest", "backtest", "choose", "deviance"]
 
 WEEK = 7.0
 ORIGINS = (1 / 2, 2 / 3)  # each backtest is fitted on this share of the calibration period
 MIN_TRANSACTIONS = 100  # repeat purchases a window must hold for its origin to count
-DRAWS = 200  # posterior draws for a model without a closed form (stage multipliers)
 BASELINE = "bgnbd"
 
 
@@ -100,39 +100,20 @@ def buying(fit: Fit) -> Buying:
     )
 
 
-def expected_purchases(
-    summary: Summary, fit: Fit, weeks: float, rng: np.random.Generator
-) -> np.ndarray:
+def expected_purchases(summary: Summary, fit: Fit, weeks: float) -> np.ndarray:
     """Each customer's expected repeat purchases over the next `weeks`, no marketing: the
-    closed form where there is one, else the mean of DRAWS runs of the model from the
-    posterior (stage multipliers: the rate changes with each purchase)."""
+    closed form, BG/NBD's and reactivation's, or the stage multipliers' exact expectation
+    (stage_purchases.py: the rate changes with each purchase)."""
     model = buying(fit)
     latent = Latent(summary, model)
     closed = latent.expected(summary, weeks)
     if closed is not None:
         return closed
-    n = summary.x.size
-    draws = [latent.draw(rng) for _ in range(DRAWS)]
-    active = np.concatenate([d[0] for d in draws])
-    rate = np.concatenate([d[1] for d in draws])  # per week
-    dropout = np.concatenate([d[2] for d in draws])
-    who = np.flatnonzero(active)
-    bought = np.zeros(active.size)
-    # those still buying, in compact arrays that shrink with them: their clock, rate,
-    # dropout and the multiplier's index (purchases made, constant from the last break on)
     last = max(model.rate_after, default=1)
     multiplier = model.rate_multiplier(np.arange(last + 1))
-    clock, rate, dropout = np.zeros(who.size), rate[who], dropout[who]
-    stage = np.minimum(np.tile(summary.x + 1, DRAWS)[who], last).astype(np.int64)
-    while who.size:  # the next purchase of those still buying, memoryless from now
-        clock += rng.exponential(1.0 / (rate * multiplier[stage]))
-        keep = clock <= weeks
-        who, clock, rate, dropout, stage = (v[keep] for v in (who, clock, rate, dropout, stage))
-        bought[who] += 1
-        stage = np.minimum(stage + 1, last)
-        keep = rng.random(who.size) >= dropout  # dropout after a purchase
-        who, clock, rate, dropout, stage = (v[keep] for v in (who, clock, rate, dropout, stage))
-    return bought.reshape(DRAWS, n).mean(axis=0)
+    return expected_stage_purchases(
+        summary, weeks, latent.p, multiplier, latent.p_alive, latent.e_T
+    )
 
 
 def deviance(actual: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -157,7 +138,6 @@ def _origin(
     cut: pd.Timestamp,
     end: pd.Timestamp,
     fitters: dict[str, Callable[[Summary, Fit], Fit] | None],
-    seed: int,
 ) -> _Origin | None:
     """Fit every candidate up to `cut` and forecast each customer's purchases up to `end`;
     None when the window holds too few repeat purchases or BG/NBD cannot be had."""
@@ -176,7 +156,7 @@ def _origin(
     for name, fitter in fitters.items():
         try:
             fit = bg if fitter is None else fitter(inner, bg)
-            predicted[name] = expected_purchases(inner, fit, weeks, np.random.default_rng(seed))
+            predicted[name] = expected_purchases(inner, fit, weeks)
         except ValueError:  # a fit off to infinity: that model cannot be backtested
             continue
     if BASELINE not in predicted:
@@ -188,8 +168,6 @@ def backtest(
     history: pd.DataFrame,
     calibration_end: pd.Timestamp,
     fitters: dict[str, Callable[[Summary, Fit], Fit] | None],
-    *,
-    seed: int = 0,
 ) -> list[Backtest] | None:
     """Fit each candidate on the calibration period up to each of ORIGINS and score its
     forecast of the rest (`history`: merged by day; `fitters` must name BG/NBD, with None).
@@ -203,7 +181,7 @@ def backtest(
     cuts = sorted({start + pd.Timedelta(days=round(days * share)) for share in ORIGINS})
     cuts = [c for c in cuts if start <= c < calibration_end]
     with ThreadPoolExecutor(max_workers=2) as pool:  # the fits let go of the GIL in numpy
-        jobs = [pool.submit(_origin, history, c, calibration_end, fitters, seed) for c in cuts]
+        jobs = [pool.submit(_origin, history, c, calibration_end, fitters) for c in cuts]
         origins = [o for o in (job.result() for job in jobs) if o is not None]
     if not origins:
         return None

@@ -142,12 +142,15 @@ def fit_model(
     counts: np.ndarray | None = None,
     squares: np.ndarray | None = None,
     errors: bool = True,
+    score: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
 ) -> Fit:
     """Maximise the summed log-likelihood over log-parameters from `start`: `ll` gives each
     term's, `counts` its weight (how many customers share it, or the sum of their case
     weights; None: 1 each). `squares`, each term's sum of squared case weights, asks for
     sandwich standard errors instead of the Hessian's. `errors=False`: no standard errors
-    (NaN), and none of the Hessian's 1 + k (k + 1) evaluations (a backtest's fits)."""
+    (NaN), and none of the Hessian's 1 + k (k + 1) evaluations (a backtest's fits).
+    `score(theta)`: the weighted sum and its gradient in the log-parameters, together (a
+    closed form): L-BFGS-B then takes no finite differences."""
 
     def terms(theta: np.ndarray) -> np.ndarray:
         return ll(theta) if counts is None else counts * ll(theta)
@@ -157,11 +160,26 @@ def fit_model(
             value = -float(np.sum(terms(theta)))
         return value if np.isfinite(value) else 1e12
 
+    def with_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(all="ignore"):
+            value, gradient = score(theta)
+        if not (np.isfinite(value) and np.isfinite(gradient).all()):
+            return 1e12, np.zeros(theta.size)
+        return -value, -gradient
+
     x0 = np.log(start)
+
+    def descend(start: np.ndarray) -> optimize.OptimizeResult:
+        if score is None:
+            return optimize.minimize(objective, start, method="L-BFGS-B", options=TOLERANCE)
+        return optimize.minimize(
+            with_gradient, start, jac=True, method="L-BFGS-B", options=TOLERANCE
+        )
+
     # scipy's default ftol (2.2e-9, relative) stops a log-likelihood of -9,582 within 2e-5
     # of its value, short of the maximum: CDNOW's BG/NBD at b 2.411 for 2.426, its holdout
     # forecast 1,654.6 for 1,653.4; at 1e-12 the fit reaches it, in about twice the steps
-    result = optimize.minimize(objective, x0, method="L-BFGS-B", options=TOLERANCE)
+    result = descend(x0)
     if not result.success:  # from a rough start the simplex is slower but does not give up
         result = optimize.minimize(
             objective,
@@ -169,7 +187,7 @@ def fit_model(
             method="Nelder-Mead",
             options={"maxiter": 5000, "xatol": 1e-7, "fatol": 1e-7},
         )
-        result = optimize.minimize(objective, result.x, method="L-BFGS-B", options=TOLERANCE)
+        result = descend(result.x)
     if not errors:
         se_log = np.full(result.x.size, np.nan)
         return _fit_result(name, names, result.x, se_log, -result.fun, n, "hessian")

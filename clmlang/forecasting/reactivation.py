@@ -27,200 +27,45 @@ sizes) so the recursion runs on whole arrays. For long histories (heavy buyers) 
 integral is computed by Gauss-Jacobi quadrature with enough nodes to be exact for the
 polynomial's degree, which is faster there.
 
-The posterior given each history is in `reactivation_posterior.py`.
+The distinct histories and their groups are in `reactivation_histories.py`, lambda's nodes
+and the gap tables in `reactivation_quadrature.py`, the likelihood's gradient (which the fit
+gives L-BFGS-B) in `reactivation_score.py`, the posterior given each history in
+`reactivation_posterior.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-from scipy import sparse, special
+from scipy import special
 
 from .case_weights import by_group, positive
 from .fitting import Fit, fit_model, log_rising
-from .history import Summary, repeat_gaps
+from .history import Summary
+from .reactivation_histories import NODES_RATE, QUADRATURE_FROM, Histories, HistoryGroup, prepare
+from .reactivation_quadrature import log_phi, logsumexp_rows, rate_nodes, rate_tables
+from .reactivation_score import loglik_and_score
 
-__all__ = ["Histories", "HistoryGroup", "fit_bgnbd_reactivation", "prepare"]
+__all__ = [
+    "NODES_RATE",
+    "Histories",
+    "HistoryGroup",
+    "fit_bgnbd_reactivation",
+    "log_phi",
+    "logsumexp_rows",
+    "prepare",
+    "rate_nodes",
+]
 
-NODES_RATE = 16  # Gauss-Laguerre nodes for lambda
-# more for groups of histories with more repeat purchases (median) than these: their
-# likelihood is narrow in lambda, far in the prior's tail
-NODES_HEAVY = ((12, 32), (60, 48))
 NODES_DROPOUT = 12  # Gauss-Jacobi nodes for p
 NAMES = ["r", "alpha", "a", "b", "omega"]
 WAKE_STARTS = (1e-4, 1e-3, 1e-2, 1e-1)  # per week: where the search for omega may start
-# a group of histories goes by quadrature when rows x degree^2 (the recursion's work) is at
-# least this: below it the quadrature's fixed costs (its nodes, a sparse slice) dominate
-QUADRATURE_FROM = 20_000
 # the start's Beta(a, b) for p has at most this a + b. Where dormant customers wake, BG/NBD
 # often fits a p that is nearly one number (a + b in the thousands or more); there the
 # likelihood hardly changes with a + b and a search started there stays (a simulated history
 # stuck 156 below the maximum, omega off by 40%). At most 10 keeps CDNOW's start (3.2).
 CONCENTRATION_START = 10.0
-
-
-@dataclass(frozen=True)
-class HistoryGroup:
-    """Repeat histories with about the same number of purchases, integrated together: their
-    later gaps (padded with -1, a neutral gap, to one width), the same as counts of the gap
-    lengths they use, each one's silence after the last purchase, and how many nodes
-    lambda's integral takes for them. Gaps and silences index the tables in `Histories`."""
-
-    rows: np.ndarray  # into the repeat histories
-    table: np.ndarray  # rows x width: indices into `Histories.gaps`, -1 for padding
-    used: np.ndarray  # the indices into `Histories.gaps` these histories have
-    counts: sparse.csr_matrix  # rows x used: how often each gap occurs
-    silence: np.ndarray  # rows: indices into `Histories.stretches`
-    nodes: int  # lambda's nodes: more for heavy buyers, whose lambda is in the prior's tail
-
-
-@dataclass(frozen=True)
-class Histories:
-    """The distinct histories of a summary: the likelihood depends only on the number of
-    repeat purchases, the time of the last one, the multiset of gaps after the first repeat
-    purchase and the silence after the last one, all in whole days, as indices into tables
-    of their distinct lengths (weeks)."""
-
-    x: np.ndarray
-    t_x: np.ndarray
-    T: np.ndarray
-    weight: np.ndarray  # customers sharing each distinct history
-    index: np.ndarray  # each customer's distinct history
-    repeat: np.ndarray  # bool: the history has a repeat purchase
-    gaps: np.ndarray  # distinct lengths of the gaps after the first repeat purchase, weeks
-    stretches: np.ndarray  # distinct lengths of the silence after the last purchase, weeks
-    shift: float  # where lambda's nodes are placed: half the median T (rate_nodes)
-    groups: tuple[HistoryGroup, ...]  # the repeat histories, by size
-    needs: dict[int, tuple[np.ndarray, np.ndarray]]  # per node count: its gaps and silences
-
-
-def _groups(later: np.ndarray, x: np.ndarray, stretch: np.ndarray, gaps: np.ndarray):
-    """Repeat histories by their number of later gaps (`later`: one row each, the gaps in
-    days, -1 after the last), rounded up to 0, 1, 2, 3, 4, 6, 8, 12, 16, 24, ...: few
-    groups, little padding."""
-    sizes = (later >= 0).sum(axis=1)
-    edges = [0, 1, 2, 3, 4]
-    while edges[-1] < max(int(sizes.max(initial=0)), 1):
-        edges.append(edges[-1] * 3 // 2 if len(edges) % 2 else edges[-1] * 4 // 3)
-    index = np.where(later >= 0, np.searchsorted(gaps, later), -1)
-    out = []
-    lower = -1
-    for edge in edges:
-        rows = np.flatnonzero((sizes > lower) & (sizes <= edge))
-        lower = edge
-        if not rows.size:
-            continue
-        table = np.full((rows.size, edge), -1, dtype=np.int64)
-        width = min(edge, index.shape[1])
-        table[:, :width] = index[rows, :width]
-        used, local = np.unique(table[table >= 0], return_inverse=True)
-        row, _ = np.nonzero(table >= 0)
-        counts = sparse.csr_matrix(
-            (np.ones(row.size), (row, local.reshape(-1))), shape=(rows.size, used.size)
-        )
-        typical = np.median(x[rows])
-        nodes = max([NODES_RATE, *(k for above, k in NODES_HEAVY if typical > above)])
-        out.append(HistoryGroup(rows, table, used, counts, stretch[rows], nodes))
-    return tuple(out)
-
-
-def prepare(summary: Summary) -> Histories:
-    n, x = summary.x.size, summary.x.astype(np.int64)
-    owner, position, weeks = repeat_gaps(summary)
-    gap = np.rint(weeks * 7).astype(np.int64)
-    first = np.full(n, -1, dtype=np.int64)
-    first[owner[position == 0]] = gap[position == 0]
-    # the later gaps, sorted within each customer (their order does not matter)
-    later_of, later_gap = owner[position > 0], gap[position > 0]
-    order = np.lexsort((later_gap, later_of))
-    later_of, later_gap = later_of[order], later_gap[order]
-    width = max(int(x.max(initial=1)) - 1, 1)
-    later = np.full((n, width), -1, dtype=np.int64)
-    rank = (
-        np.arange(later_of.size)
-        - (np.cumsum(np.maximum(x - 1, 0)) - np.maximum(x - 1, 0))[later_of]
-    )
-    later[later_of, rank] = later_gap
-    silent_days = np.rint((summary.T - summary.t_x) * 7).astype(np.int64)
-    keys = np.column_stack([silent_days, first, later])
-    _, who, index = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    index = index.reshape(-1)
-    repeat = x[who] > 0
-    rows_later = later[who][repeat]
-    gaps = np.unique(rows_later[rows_later >= 0])
-    stretches, stretch = np.unique(silent_days[who][repeat], return_inverse=True)
-    groups = _groups(rows_later, x[who][repeat], stretch.reshape(-1), gaps)
-    return Histories(
-        x=x[who].astype(float),
-        t_x=summary.t_x[who],
-        T=summary.T[who],
-        weight=np.bincount(index, minlength=who.size).astype(float),
-        index=index,
-        repeat=repeat,
-        gaps=gaps / 7.0,
-        stretches=stretches / 7.0,
-        shift=float(np.median(summary.T)) / 2,
-        groups=groups,
-        needs={k: _needs(groups, k) for k in {NODES_RATE, *(g.nodes for g in groups)}},
-    )
-
-
-def _needs(groups: tuple[HistoryGroup, ...], nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """The gap lengths and silences the groups with `nodes` lambda nodes have."""
-    mine = [g for g in groups if g.nodes == nodes]
-    none = np.zeros(0, dtype=np.int64)
-    return (
-        np.unique(np.concatenate([none, *(g.used for g in mine)])),
-        np.unique(np.concatenate([none, *(g.silence for g in mine)])),
-    )
-
-
-def log_phi(delta: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """log((1 - e^(-delta d)) / delta), stable for delta of either sign and near 0."""
-    # (1 - e^-t) / t = e^(-t/2) sinh(t/2) / (t/2), and log(sinh(y) / y) for y = |t/2| is
-    # y - log 2 - log y + log1p(-e^(-2y)): no overflow whatever the sign or size of t
-    t = delta * d
-    y = np.abs(t) / 2
-    small = y < 1e-6
-    y_safe = np.where(small, 1.0, y)
-    log_sinhc = np.where(
-        small, y * y / 6, y_safe - np.log(2 * y_safe) + np.log1p(-np.exp(-2 * y_safe))
-    )
-    with np.errstate(divide="ignore"):  # a silence of 0 days: phi = 0
-        return -t / 2 + log_sinhc + np.log(d)
-
-
-def logsumexp_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(log sum exp of each row, the rows' softmax); overwrites `values`."""
-    top = values.max(axis=1, keepdims=True)
-    values -= top
-    np.exp(values, out=values)
-    total = values.sum(axis=1, keepdims=True)
-    values /= total
-    return (top + np.log(total))[:, 0], values
-
-
-def rate_nodes(
-    r: float, alpha: float, shift: float, nodes: int = NODES_RATE
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Laguerre nodes and log-weights for lambda ~ Gamma(r, alpha), placed for
-    Gamma(r, alpha + shift) and reweighted by e^(shift lambda) (alpha / (alpha + shift))^r:
-    every likelihood carries e^(-lambda T), so nodes placed for a typical T integrate it
-    more accurately (on CDNOW, 16 such nodes are closer to the limit than 32 plain ones)."""
-    u, w = _laguerre(nodes, float(r))
-    lam = u / (alpha + shift)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # far-off trial points
-        log_w = np.log(w / w.sum()) + shift * lam + r * np.log(alpha / (alpha + shift))
-    return lam, log_w
-
-
-@lru_cache(maxsize=64)
-def _laguerre(nodes: int, r: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Laguerre nodes and weights for exponent r - 1 (not to be written to): a fit's
-    numerical gradient steps alpha and omega at the same r."""
-    return special.roots_genlaguerre(nodes, r - 1.0)
 
 
 @dataclass
@@ -246,7 +91,7 @@ class _RateParts:
 
 
 def _rate_parts(r: float, alpha: float, omega: float, data: Histories) -> _RateParts:
-    tables = {k: _tables(r, alpha, omega, k, data) for k in data.needs}
+    tables = {k: rate_tables(r, alpha, omega, k, data) for k in data.needs}
     lam, log_wl = tables[NODES_RATE][:2]
     never = logsumexp_rows(log_wl[None, :] - np.outer(data.T[~data.repeat], lam))[0]
     rep = np.flatnonzero(data.repeat)
@@ -323,28 +168,6 @@ def _loglik(theta: np.ndarray, data: Histories, kept: dict | None = None) -> np.
     return out
 
 
-def _tables(r, alpha, omega, nodes: int, data: Histories):
-    """What every group with `nodes` lambda nodes shares: the nodes and their log-weights,
-    log c of each gap length (a later gap's factor is 1 - p + p c), and of each silence
-    the logs of its factor's two parts ((1 - p) e^keep + p e^drop); computed only for the
-    gaps and silences those groups have (the rest are left at 0)."""
-    lam, log_wl = rate_nodes(r, alpha, data.shift, nodes)
-    L = lam[None, :]
-    gaps, stretches = data.needs[nodes]
-    log_c = np.zeros((data.gaps.size, nodes))
-    log_c[gaps] = np.log(omega) + log_phi(omega - L, data.gaps[gaps, None])
-    s = data.stretches[stretches, None]
-    keep, drop = np.zeros((data.stretches.size, nodes)), np.zeros((data.stretches.size, nodes))
-    keep[stretches] = -L * s
-    drop[stretches] = np.logaddexp(-L * s + np.log(omega) + log_phi(omega - L, s), -omega * s)
-    # for the recursion: each later gap's factor (1 - p) + p c, written as
-    # e^scale [(1 - p) u + p v] with max(u, v) = 1 so that it neither overflows nor loses the
-    # larger part; a padding gap (index -1, the last row) has c = 1
-    padded = np.vstack([log_c, np.zeros((1, nodes))])
-    scale = np.maximum(padded, 0.0)
-    return lam, log_wl, log_c, keep, drop, (scale, np.exp(-scale), np.exp(padded - scale))
-
-
 def _by_quadrature(g: HistoryGroup, m: int, beta, log_c, ends, head) -> np.ndarray | None:
     """The same likelihood for histories of long polynomials (degree up to `m` in p): Gauss-
     Jacobi quadrature for Beta(a, b) with m // 2 + 1 nodes is exact for a polynomial of that
@@ -400,6 +223,12 @@ def fit_bgnbd_reactivation(
         omega = start.params["omega"]
     else:  # omega's scale is unknown: start from the best of a few, the others held
         omega = max(WAKE_STARTS, key=lambda w: total(np.array([*begin, w])))
+
+    def score(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(theta)
+        value, gradient = loglik_and_score(params, data, counts, QUADRATURE_FROM)
+        return value, gradient * params  # in the log-parameters
+
     return fit_model(
         "bgnbd_reactivation",
         NAMES,
@@ -409,4 +238,5 @@ def fit_bgnbd_reactivation(
         counts=counts,
         squares=squares,
         errors=errors,
+        score=score,
     )

@@ -16,17 +16,9 @@ import numpy as np
 from scipy import special
 
 from .history import Summary
-from .reactivation import (
-    NAMES,
-    NODES_DROPOUT,
-    NODES_RATE,
-    Histories,
-    HistoryGroup,
-    log_phi,
-    logsumexp_rows,
-    prepare,
-    rate_nodes,
-)
+from .reactivation import NAMES, NODES_DROPOUT
+from .reactivation_histories import NODES_RATE, Histories, HistoryGroup, prepare
+from .reactivation_quadrature import log_phi, logsumexp_rows, rate_nodes
 
 __all__ = ["Posterior", "posterior"]
 

@@ -60,6 +60,57 @@ def _loglik(params: np.ndarray, x: np.ndarray, parts, free: int) -> np.ndarray:
     return head + beta + np.logaddexp(stays, np.where(x > 0, drops, -np.inf))
 
 
+def _score(params: np.ndarray, x: np.ndarray, parts, free: int, counts) -> tuple[float, np.ndarray]:
+    """sum_i counts_i ll_i (`_loglik`) and its gradient in the parameters (r, alpha, a, b,
+    the free multipliers), in closed form: the likelihood is BG/NBD's with the exposures
+    E(t_x), E(T) linear in the multipliers."""
+    r, alpha, a, b = params[:4]
+    fitted = list(params[4 : 4 + free])
+    multipliers = np.array([1.0, *fitted, *[fitted[-1] if fitted else 1.0] * (3 - free)])
+    # d multipliers / d fitted: the last fitted one also stands for the stages after it
+    spread = np.zeros((4, free))
+    for j in range(1, 4):
+        if free:
+            spread[j, min(j, free) - 1] = 1.0
+    before, bought, after = parts
+    e_tx = before @ multipliers
+    e_T = e_tx + after @ multipliers
+    k = x.astype(np.int64)
+    top = int(k.max(initial=0))
+    ll = _loglik(params, x, parts, free)
+    stays = -r * np.log1p(e_T / alpha) - x * np.log(alpha + e_T)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        drops = (
+            np.log(a)
+            - np.log(np.maximum(b + x - 1, 1e-300))
+            - r * np.log1p(e_tx / alpha)
+            - x * np.log(alpha + e_tx)
+        )
+        share = np.where(x > 0, np.exp(drops - np.logaddexp(stays, drops)), 0.0)  # dropped
+    kept = 1.0 - share
+
+    def rising(v: float) -> np.ndarray:  # d/dv log v (v + 1) ... (v + k - 1), at each x
+        return np.concatenate([[0.0], np.cumsum(1.0 / (v + np.arange(top)))])[k]
+
+    ab = rising(a + b)
+    grad = np.empty(4 + free)
+    grad[0] = counts @ (rising(r) - kept * np.log1p(e_T / alpha) - share * np.log1p(e_tx / alpha))
+    grad[1] = counts @ (
+        kept * (r * e_T / (alpha * (alpha + e_T)) - x / (alpha + e_T))
+        + share * (r * e_tx / (alpha * (alpha + e_tx)) - x / (alpha + e_tx))
+    )
+    grad[2] = counts @ (-ab + share / a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grad[3] = counts @ (rising(b) - ab - np.where(x > 0, share / (b + x - 1), 0.0))
+    if free:
+        by_T = -kept * (r + x) / (alpha + e_T)  # d ll / d E(T), through `stays`
+        by_tx = -share * (r + x) / (alpha + e_tx)
+        per_stage = bought / multipliers + by_T[:, None] * (before + after)
+        per_stage += by_tx[:, None] * before
+        grad[4:] = (counts @ per_stage) @ spread
+    return float(counts @ ll), grad
+
+
 def fit_bgnbd_stages(
     summary: Summary,
     start: Fit | None = None,
@@ -83,6 +134,12 @@ def fit_bgnbd_stages(
     _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
     counts, squares = by_group(inverse.reshape(-1), first.size, weights)
     parts, x = (before[first], bought[first], after[first]), summary.x[first]
+
+    def score(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(theta)
+        value, gradient = _score(params, x, parts, free, counts)
+        return value, gradient * params  # in the log-parameters
+
     return fit_model(
         "bgnbd_stages",
         names,
@@ -92,4 +149,5 @@ def fit_bgnbd_stages(
         counts=counts,
         squares=squares,
         errors=errors,
+        score=score,
     )
