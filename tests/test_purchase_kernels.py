@@ -91,16 +91,21 @@ _SPECS = {
     rates=st.tuples(*[st.floats(0.0, 1.0)] * 4),
     reactivation=st.sampled_from([0.0, 0.02]),
     rate_after=st.sampled_from([{}, {2: 1.5, 5: 0.8}]),
+    kept=st.booleans(),
 )
 def test_fused_purchases_give_the_numpy_paths_state_and_logs(
-    spec, seed, spend_p, cycle_shape, rates, reactivation, rate_after, monkeypatch
+    spec, seed, spend_p, cycle_shape, rates, reactivation, rate_after, kept, monkeypatch
 ):
-    """Checks, add-ons, memberships, subscriptions, dropouts and next purchases (cycles,
-    reactivation, rate multipliers, an order value's Gamma shape on either side of 1) come
-    out of the kernels as out of numpy, bit for bit."""
+    """The products chosen (leads, offers of a product or a line, second picks, owned
+    durables blocked for good or kept for a while), checks, add-ons, memberships,
+    subscriptions, dropouts and next purchases (cycles, reactivation, rate multipliers, an
+    order value's Gamma shape on either side of 1) come out of the kernels as out of numpy,
+    bit for bit."""
     attach, join, take_up, follow = rates
+    keep = {"products": {"implant": {"keep_days": 20}}, "lines": {"cosmetology": {"keep_days": 30}}}
     market = Market.model_validate(
         {
+            **(keep if kept else {}),
             "spend": {"p": spend_p},
             "roles": {
                 "upsell_attach": attach,
@@ -117,3 +122,35 @@ def test_fused_purchases_give_the_numpy_paths_state_and_logs(
     kernels = _run(policy, market, seed, "1", monkeypatch)
     assert len(numpy_path["purchases.time"]) > 0
     assert kernels == numpy_path
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 200), kept=st.booleans())
+def test_choice_kernel_chooses_as_numpy(seed, size, kept):
+    """What a batch of buyers buys, and whether they buy: random holdings, purchase counts,
+    skipped purchases and answers to every send step of the clinic (offers of a product and
+    of a line), durables blocked for good or for a while; the kernel's picks are numpy's."""
+    from clmlang.simulation.engine.simulation import _Simulation
+
+    keep = {"products": {"implant": {"keep_days": 20}}, "lines": {"cosmetology": {"keep_days": 30}}}
+    market = Market.model_validate(keep if kept else {})
+    sim = _Simulation(_SPECS["clinic"], market, 500, 100, np.random.default_rng(seed), None)
+    rng, st_ = np.random.default_rng(seed), sim.state
+    st_.owned[:] = rng.integers(0, 2**10, st_.owned.size).astype(np.uint64)
+    st_.audience[:] = rng.integers(-1, 2, st_.audience.size)
+    sim.skips[:] = rng.integers(0, 3, sim.skips.size)
+    for times in sim.ownership.bought_t.values():
+        times[:] = rng.uniform(-40, 50, times.size)
+    ids = np.sort(rng.choice(500, size, replace=False)).astype(np.int64)
+    k = rng.integers(0, 4, size)
+    t = rng.uniform(40, 50, size)
+    responding = rng.random(size) < 0.6
+    site = rng.integers(0, len(sim.steps.sites), size)
+    site = np.where(responding, site, 0)
+    choices = []
+    for compiled_path in (False, True):
+        sim.compiled = compiled_path
+        product, buys = sim._choose_products(ids, k, t, k == 0, responding, site)
+        choices.append((product.astype(np.int16).tobytes(), buys.astype(bool).tobytes()))
+    assert choices[1] == choices[0]
+    assert len(sim.steps.sites) > 1 and sim.steps.offers["offer_line"].max() >= 0

@@ -20,6 +20,11 @@ class Buying:
 
     checkout: Checkout | None = None  # the compiled path's constants, made on first use
 
+    def checkout_constants(self) -> Checkout:
+        if self.checkout is None:
+            self.checkout = Checkout.of(self)
+        return self.checkout
+
     def _purchases(self, ids: np.ndarray, d: int) -> None:
         st = self.state
         for _ in range(64):  # same-day repeat purchases are processed in the same day
@@ -62,9 +67,7 @@ class Buying:
         if self.compiled:  # the same in one pass, from the check to the memberships
             u = self.streams.uniform(ids, Purpose.CHECK, k)
             z = _gamma_quantile(self.market.spend.p, u, compiled=True)
-            if self.checkout is None:
-                self.checkout = Checkout.of(self)
-            check, held = self.checkout.settle(
+            check, held = self.checkout_constants().settle(
                 self, ids, t, k, first, product, responding, site_safe, z
             )
         else:
@@ -273,9 +276,7 @@ class Buying:
     ) -> None:
         st, cat, roles, S = self.state, self.catalogue, self.market.roles, self.streams
         if self.compiled:  # the same decisions in one pass (buying_kernels.py)
-            if self.checkout is None:
-                self.checkout = Checkout.of(self)
-            drops, stage, keep, days = self.checkout.next_purchases(
+            drops, stage, keep, days = self.checkout_constants().next_purchases(
                 self, ids, product, t, k, _gamma_quantile
             )
         else:

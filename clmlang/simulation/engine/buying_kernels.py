@@ -109,3 +109,94 @@ def next_purchases(
             days[n] = np.floor(nxt)
             n += 1
     return keep[:n], days[:n]
+
+
+@kernel
+def _line_pick(weights, line_of, line, u):
+    """A product of `line` by the `weights` row within it (all of its products alike when
+    none has weight): `Catalogue.choose_in_line` for one purchase."""
+    count = weights.size
+    any_weight = False
+    for j in range(count):
+        if line_of[j] == line and weights[j] * 1.0 > 0.0:
+            any_weight = True
+    total = 0.0
+    for j in range(count):
+        inside = line_of[j] == line
+        total += (weights[j] * (1.0 if inside else 0.0)) if any_weight else (1.0 if inside else 0.0)
+    picked, cum = 0, 0.0
+    for j in range(count):
+        inside = line_of[j] == line
+        cum += (weights[j] * (1.0 if inside else 0.0)) if any_weight else (1.0 if inside else 0.0)
+        if u * total > cum:
+            picked += 1
+    return min(picked, count - 1)
+
+
+@kernel
+def choose(
+    ids, k, first, responding, site, skips, audience, owned, blocked_in, groups, cumulative,
+    weights, line_of, leads, offer_product, offer_line, key, salt, offers_on, product, buys,
+):  # fmt: skip
+    """What each buyer buys and whether they buy at all, without seasons (`Choosing.
+    _choose_products`, whose draws' counters these are): their audience's pick, a lead
+    product on a first purchase, the offer's product or line when answering send step
+    site[i], a second pick among what they can still buy when the offer's line or the
+    natural pick is blocked. `blocked_in`: the products each cannot buy, as bits, when kept
+    possessions are timed (empty: `groups`, the possessions' bits, block whatever is owned)."""
+    count = cumulative.shape[1]
+    one = np.uint64(1)
+    for i in range(ids.size):
+        c = ids[i]
+        n = np.uint64(k[i]) + (np.uint64(skips[c]) << np.uint64(32))
+        row = audience[c] + 1
+        u = salted(key, salt, c, n)
+        p = 0
+        for j in range(count):
+            if u > cumulative[row, j]:
+                p += 1
+        p = min(p, count - 1)
+        if leads.size and first[i]:
+            u = salted(key, salt, c, n + np.uint64(7919))
+            p = leads[min(int(u * leads.size), leads.size - 1)]
+        if blocked_in.size:
+            blocked = blocked_in[i]
+        else:
+            blocked = np.uint64(0)
+            for g in range(groups.size):
+                if owned[c] & groups[g] != 0:
+                    blocked |= groups[g]
+        if not (offers_on and responding[i]):
+            product[i] = p
+            buys[i] = ((blocked >> np.uint64(p)) & one) == 0 or first[i]
+            continue
+        s = site[i]
+        line = -1
+        by_product = offer_product[s] >= 0
+        if by_product:
+            p = offer_product[s]
+        elif offer_line[s] >= 0:
+            line = offer_line[s]
+            u = salted(key, salt, c, n + np.uint64(104729))
+            p = _line_pick(weights[row], line_of, line, u)
+        ok = ((blocked >> np.uint64(p)) & one) == 0
+        if not by_product and not ok:  # a second pick among what they can still buy
+            u = salted(key, salt, c, n + np.uint64(1299709))
+            total = 0.0
+            for j in range(count):
+                w = weights[row, j] * (0.0 if (blocked >> np.uint64(j)) & one else 1.0)
+                if line >= 0:
+                    w = w * (1.0 if line_of[j] == line else 0.0)
+                total += w
+            picked, cum = 0, 0.0
+            for j in range(count):
+                w = weights[row, j] * (0.0 if (blocked >> np.uint64(j)) & one else 1.0)
+                if line >= 0:
+                    w = w * (1.0 if line_of[j] == line else 0.0)
+                cum += w
+                if u * total > cum:
+                    picked += 1
+            p = min(picked, count - 1)
+            ok = total > 0
+        product[i] = p
+        buys[i] = ok

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .buying_kernels import next_purchases
+from .buying_kernels import choose, next_purchases
 from .checkout_kernels import settle
 from .checks import Check
 from .population import NEVER
@@ -32,6 +32,9 @@ class Checkout:
     next_rates: np.ndarray
     next_salts: np.ndarray
     next_flags: np.ndarray
+    groups: np.ndarray  # the possessions' products, as bits
+    offer_product: np.ndarray  # by send step: the offer's product, -1 none
+    offer_line: np.ndarray  # by send step: the offer's line, -1 none
 
     @classmethod
     def of(cls, sim) -> Checkout:
@@ -44,6 +47,10 @@ class Checkout:
             for row, name in enumerate(("discount_share", "discount_amount", "bonus")):
                 offers[row] = steps.offers[name]
         after = sorted(sim.market.buying.rate_after.items())
+        offer = {
+            name: np.array(steps.offers[name] if steps.sites else [-1], dtype=np.int64)
+            for name in ("offer_product", "offer_line")
+        }
         return cls(
             catalogue=np.array([cat.price, cat.cost, cat.cycle, is_repeat]).reshape(4, cat.count),
             offers=offers,
@@ -92,7 +99,25 @@ class Checkout:
                     bool(sim.seasons.active),
                 ]
             ),
+            groups=np.array([bits for bits, _ in sim.ownership.groups], dtype=np.uint64),
+            **offer,
         )
+
+    def choose(self, sim, ids, k, t, first, responding, site):
+        """`Choosing._choose_products` without seasons, in one pass (buying_kernels.choose):
+        (product, buys)."""
+        st, cat, S = sim.state, sim.catalogue, sim.streams
+        blocked = np.zeros(0, dtype=np.uint64)
+        if sim.ownership.timed:  # kept for a while: blocked by when they bought it
+            blocked = sim.ownership.blocked(st.owned[ids], ids, t)
+        product, buys = np.empty(ids.size, dtype=np.int16), np.empty(ids.size, dtype=np.bool_)
+        choose(
+            ids, k, first, responding, site, sim.skips, st.audience, st.owned, blocked,
+            self.groups, cat.cumulative, cat.weights, cat.line, cat.leads, self.offer_product,
+            self.offer_line, S.key, S.salt(Purpose.PRODUCT), bool(sim.steps.sites), product,
+            buys,
+        )  # fmt: skip
+        return product, buys
 
     def settle(
         self,

@@ -43,6 +43,8 @@ class Choosing:
         buys = np.ones(ids.size, dtype=bool)
         if not cat.count:
             return np.full(ids.size, -1, dtype=np.int16), buys
+        if self.compiled and not self.seasons.active:  # the same choice in one pass
+            return self.checkout_constants().choose(self, ids, k, t, first, responding, site_safe)
         # a customer's candidates after one that found nothing have draws of their own
         n = k.astype(np.uint64) + (self.skips[ids].astype(np.uint64) << np.uint64(32))
         audience = st.audience[ids]
