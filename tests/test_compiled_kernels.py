@@ -145,11 +145,10 @@ def _buyers(rng, n, size):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), day=st.integers(0, 5))
-def test_due_today_and_product_pick_kernels_choose_as_numpy(seed, size, day):
+def test_due_today_kernel_chooses_as_numpy(seed, size, day):
     """Who buys today and when (the earlier of a natural purchase and an answer, none when
-    neither falls today), and the product each picks by their audience's demand."""
-    from clmlang.simulation.engine.buying_kernels import due_today, pick_products
-    from clmlang.simulation.engine.catalogue import Catalogue
+    neither falls today); the product each picks: test_purchase_kernels.py."""
+    from clmlang.simulation.engine.buying_kernels import due_today
     from clmlang.simulation.engine.population import NEVER
 
     rng = np.random.default_rng(seed)
@@ -164,14 +163,3 @@ def test_due_today_and_product_pick_kernels_choose_as_numpy(seed, size, day):
     got_ids, got_t = due_today(ids, next_t, response_t, day, NEVER)
     assert got_ids.tobytes() == ids[t < NEVER].tobytes()
     assert got_t.tobytes() == t[t < NEVER].tobytes()
-
-    weights = rng.uniform(0, 1, (3, 7)) * (rng.random((3, 7)) < 0.7)
-    cat = Catalogue.__new__(Catalogue)
-    cat.count = 7
-    totals = weights.sum(axis=1, keepdims=True)
-    cat.cumulative = np.cumsum(weights / np.where(totals > 0, totals, 1), axis=1)
-    audience = rng.integers(-1, 2, ids.size).astype(np.int16)
-    u = rng.random(ids.size)
-    got = pick_products(cat.cumulative, audience, u)
-    assert got.dtype == np.int16
-    assert got.tobytes() == cat.choose(audience, u).tobytes()

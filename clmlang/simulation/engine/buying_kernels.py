@@ -34,22 +34,6 @@ def due_today(ids, next_t, response_t, day, never):
 
 
 @kernel
-def pick_products(cumulative, audience, u):
-    """A product per purchase: how many of its audience's cumulative demand shares `u`
-    passes (`Catalogue.choose`)."""
-    count = cumulative.shape[1]
-    out = np.empty(u.size, dtype=np.int16)
-    for i in range(u.size):
-        row = audience[i] + 1
-        picked = 0
-        for j in range(count):
-            if u[i] > cumulative[row, j]:
-                picked += 1
-        out[i] = min(picked, count - 1)
-    return out
-
-
-@kernel
 def next_purchases(
     ids, t, k, product, wait, follow_gap, key, salts, dropout, stage, stage_dropout,
     stage_rate, owned, value_mask, subscribed, rate, members, thresholds, multipliers,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import buying_kernels as kernels
 from .ownership import has
 from .population import NEVER
 from .streams import Purpose
@@ -51,8 +50,6 @@ class Choosing:
         u = S.uniform(ids, Purpose.PRODUCT, n)
         if self.seasons.active:
             product = self.seasons.choose(audience, u, t)
-        elif self.compiled:  # the same pick, without the products x buyers table
-            product = kernels.pick_products(cat.cumulative, audience, u)
         else:
             product = cat.choose(audience, u)
         if cat.leads.size:
