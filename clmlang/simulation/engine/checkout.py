@@ -134,7 +134,8 @@ class Checkout:
         """The checks of the batch, and what the buyers held before it; the buyers' state,
         memberships and subscriptions (their first billing on the calendar) are updated."""
         st, n = sim.state, ids.size
-        check = np.empty((9, n))
+        # nine arrays, not one block: the logs keep some of them for the whole run
+        check = tuple(np.empty(n) for _ in range(9))
         taken = np.empty((self.pairs.shape[1], n), dtype=np.bool_)
         held = np.empty((2, n), dtype=np.uint64)
         subscribing = np.empty(n, dtype=np.int64)

@@ -30,7 +30,7 @@ def settle(
 ):  # fmt: skip
     """Settle purchase i of customer ids[i] at t[i] (their k[i]-th, of `product[i]`,
     answering send step site[i] when `responding[i]`), z[i] the Gamma(p) quantile of their
-    check's uniform. Writes `check` (9 x n, the rows above), `taken` (pairs x n: which
+    check's uniform. Writes `check` (nine arrays, in the order above), `taken` (pairs x n: which
     add-on pairs joined), `held` (2 x n: owned and owned lines before), `subscribing` (the
     lifetime product a buyer newly subscribes to, -1 none) and `billing` (its first billing
     time); updates the state in place.
@@ -84,15 +84,15 @@ def settle(
                 taken[j, i] = True
         share = reward_share if members[c] else 0.0
         reward = share * revenue
-        check[REVENUE, i] = revenue
-        check[COST, i] = cogs
-        check[DISCOUNT, i] = discount
-        check[BONUS, i] = bonus
-        check[REWARD, i] = reward
-        check[PROFIT, i] = revenue - cogs - reward - bonus
-        check[MAIN_REVENUE, i] = main_revenue
-        check[MAIN_COST, i] = main_cost
-        check[SHARE, i] = share
+        check[REVENUE][i] = revenue
+        check[COST][i] = cogs
+        check[DISCOUNT][i] = discount
+        check[BONUS][i] = bonus
+        check[REWARD][i] = reward
+        check[PROFIT][i] = revenue - cogs - reward - bonus
+        check[MAIN_REVENUE][i] = main_revenue
+        check[MAIN_COST][i] = main_cost
+        check[SHARE][i] = share
         # the buyer's state (`Buying._update_buyers`)
         purchases[c] = k[i] + 1
         if first[i]:
