@@ -5,7 +5,7 @@ For a shape of 1 or more the quantile is Wilson-Hilferty's, which needs the stan
 quantile: `ndtri` below is scipy's (the Cephes library's rational approximations, as
 scipy.special.ndtri computes it: the same coefficients, the same Horner evaluations in the
 same order, the same libm `log` and `sqrt`), so it gives the same bits as scipy's, which
-tests/test_gamma_kernels.py checks on many values and at the edges. A shape below 1 takes
+tests/test_purchase_kernels.py checks on many values and at the edges. A shape below 1 takes
 scipy's exact inverse (`gammaincinv`), which is not compiled.
 """
 
@@ -106,7 +106,7 @@ def ndtri(y0):
 def cube_root(shape, u):
     """The cube root of the Gamma(shape, 1) quantile of `u` over `shape`, by Wilson-Hilferty
     (shape >= 1): `buying._gamma_quantile` before its power. The power stays with numpy
-    (`shape * root ** 3`): numpy's `power` is its own vectorised code (SVML on AVX-512),
+    (`shape * root ** 3`): numpy's `power` is its own vectorised code (on this AVX-512 machine),
     whose last bit differs from libm's `pow` that numba calls, as its `log` does."""
     c = 1.0 / (9.0 * shape)
     root = 1.0 - c + ndtri(u) * math.sqrt(c)
