@@ -42,7 +42,10 @@ class Choosing:
         buys = np.ones(ids.size, dtype=bool)
         if not cat.count:
             return np.full(ids.size, -1, dtype=np.int16), buys
-        if self.compiled and not self.seasons.active:  # the same choice in one pass
+        # the same choice in one pass; seasons, and a market whose purchases on an owned
+        # durable pick again (`Ownership.renormalise`, market.buying.owned), take numpy's
+        renormalise = getattr(self.ownership, "renormalise", False)
+        if self.compiled and not self.seasons.active and not renormalise:
             return self.checkout_constants().choose(self, ids, k, t, first, responding, site_safe)
         # a customer's candidates after one that found nothing have draws of their own
         n = k.astype(np.uint64) + (self.skips[ids].astype(np.uint64) << np.uint64(32))
