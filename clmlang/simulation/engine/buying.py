@@ -62,8 +62,10 @@ class Buying:
             responding, site_safe = responding[buys], site_safe[buys]
             if not ids.size:
                 return
-        reactivated = responding & ~st.alive[ids]
-        woke = ~responding & ~st.alive[ids]  # dormant, came back by themselves (reactivation)
+        reactivated = woke = None  # for the trace only, when compiled
+        if not self.compiled or self.trace:
+            reactivated = responding & ~st.alive[ids]
+            woke = ~responding & ~st.alive[ids]  # dormant, came back by themselves
         if self.compiled:  # the same in one pass, from the check to the memberships
             u = self.streams.uniform(ids, Purpose.CHECK, k)
             z = _gamma_quantile(self.market.spend.p, u, compiled=True)

@@ -1,5 +1,8 @@
-"""The compiled path of a batch of purchases' check and state (checkout_kernels.py): what
-`Buying._price`, `_upsell`, `_update_buyers` and `_memberships` do with numpy, in one pass."""
+"""The compiled path of a batch of purchases, three passes (docs/engine.md, "Purchases in
+three passes"): the choice (`buying_kernels.choose`, as `Choosing._choose_products`), the
+check and the buyers' state (checkout_kernels.py: `Buying._price`, `_upsell`,
+`_update_buyers` and `_memberships`), and dropout and the next purchase
+(`buying_kernels.next_purchases`: `Buying._dropout_and_next`)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ __all__ = ["Checkout"]
 
 @dataclass(frozen=True)
 class Checkout:
-    """The run's constants the kernel reads, as arrays (built once per simulation)."""
+    """The run's constants the purchases' kernels read, as arrays (built once per run)."""
 
     catalogue: np.ndarray  # rows price, cost, cycle, is_repeat by product
     offers: np.ndarray  # rows discount share, discount amount, bonus by send step
