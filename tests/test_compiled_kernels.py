@@ -144,86 +144,11 @@ def _buyers(rng, n, size):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), products=st.booleans())
-def test_update_buyers_kernel_writes_what_numpy_writes(seed, size, products):
-    """The buyers' state after a purchase: the kernel's scatters equal the numpy ones."""
-    from clmlang.simulation.engine.buying_kernels import update_buyers
-    from clmlang.simulation.engine.population import NEVER
-
-    rng = np.random.default_rng(seed)
-    s, ids = _buyers(rng, 80, size)
-    k, t = s["purchases"][ids], rng.uniform(0, 100, ids.size)
-    first, revenue = k == 0, rng.uniform(0, 500, ids.size)
-    product = rng.integers(0, 12, ids.size).astype(np.int16)
-    line_of = rng.integers(-1, 3, 12).astype(np.int16)
-    want = {key: v.copy() for key, v in s.items()}
-    want["purchases"][ids] = k + 1
-    want["first_t"][ids] = np.where(first, t, want["first_t"][ids])
-    want["last_t"][ids] = t
-    want["first_day"][ids] = np.floor(want["first_t"][ids])
-    want["last_day"][ids] = np.floor(t)
-    want["spent"][ids] += revenue
-    if products:
-        want["last_product"][ids] = product
-        want["owned"][ids] |= np.uint64(1) << product.astype(np.uint64)
-        line = line_of[product]
-        has = line >= 0
-        want["owned_lines"][ids[has]] |= np.uint64(1) << line[has].astype(np.uint64)
-    want["response_t"][ids] = NEVER
-    want["response_site"][ids] = -1
-    names = "purchases first_t last_t first_day last_day spent last_product owned owned_lines"
-    columns = [s[key] for key in (*names.split(), "response_t", "response_site")]
-    update_buyers(ids, t, k, first, revenue, product, line_of, products, NEVER, *columns)
-    for key in want:
-        assert s[key].tobytes() == want[key].tobytes(), key
-
-
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), values=st.booleans())
-def test_dropout_and_next_time_kernels_decide_as_numpy(seed, size, values):
-    """Dropouts (by stage, value products, subscriptions) and the next purchase times (rates
-    by stage, purchases made and membership; a zero rate never buys again) as numpy has them."""
-    from clmlang.simulation.engine.buying_kernels import dropouts, next_times
-    from clmlang.simulation.engine.population import NEVER
-
-    rng = np.random.default_rng(seed)
-    s, ids = _buyers(rng, 80, size)
-    k, u = s["purchases"][ids], rng.random(ids.size)
-    stage_dropout, stage_rate = rng.uniform(0.5, 2, 5), rng.uniform(0.5, 2, 5)
-    mask = np.uint64(0b1010) if values else np.uint64(0)
-    stage = s["stage"][ids] + 1
-    prob = s["dropout"][ids] * stage_dropout[stage]
-    prob = np.where((s["owned"][ids] & mask) != 0, prob * 0.4, prob)
-    prob = np.where(s["subscribed"][ids] != 0, prob * 0.7, prob)
-    want = (k >= 2) & (u < prob)
-    alive, next_t = s["alive"].copy(), s["next_t"].copy()
-    alive[ids[want]], next_t[ids[want]] = False, NEVER
-    got, rows = dropouts(
-        ids, k, u, s["dropout"], s["stage"], stage_dropout, s["owned"], mask, 0.4,
-        s["subscribed"], True, 0.7, NEVER, s["alive"], s["next_t"],
-    )  # fmt: skip
-    assert got.tobytes() == want.tobytes()
-    assert (rows == stage).all()
-    assert s["alive"].tobytes() == alive.tobytes()
-    assert s["next_t"].tobytes() == next_t.tobytes()
-
-    t, wait = rng.uniform(0, 100, ids.size), -np.log(rng.random(ids.size))
-    after = rng.choice([1.0, 1.5], ids.size)
-    rate = s["rate"][ids] * stage_rate[stage] * after
-    rate = np.where(s["members"][ids], rate * 1.3, rate)
-    with np.errstate(divide="ignore"):
-        expected = t + wait / rate
-    got = next_times(ids, t, rows, wait, s["rate"], stage_rate, after, s["members"], 1.3, True)
-    assert got.tobytes() == expected.tobytes()
-
-
-@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), day=st.integers(0, 5))
-def test_due_today_and_product_pick_kernels_choose_as_numpy(seed, size, day):
+def test_due_today_kernel_chooses_as_numpy(seed, size, day):
     """Who buys today and when (the earlier of a natural purchase and an answer, none when
-    neither falls today), and the product each picks by their audience's demand."""
-    from clmlang.simulation.engine.buying_kernels import due_today, pick_products
-    from clmlang.simulation.engine.catalogue import Catalogue
+    neither falls today); the product each picks: test_purchase_kernels.py."""
+    from clmlang.simulation.engine.buying_kernels import due_today
     from clmlang.simulation.engine.population import NEVER
 
     rng = np.random.default_rng(seed)
@@ -238,14 +163,3 @@ def test_due_today_and_product_pick_kernels_choose_as_numpy(seed, size, day):
     got_ids, got_t = due_today(ids, next_t, response_t, day, NEVER)
     assert got_ids.tobytes() == ids[t < NEVER].tobytes()
     assert got_t.tobytes() == t[t < NEVER].tobytes()
-
-    weights = rng.uniform(0, 1, (3, 7)) * (rng.random((3, 7)) < 0.7)
-    cat = Catalogue.__new__(Catalogue)
-    cat.count = 7
-    totals = weights.sum(axis=1, keepdims=True)
-    cat.cumulative = np.cumsum(weights / np.where(totals > 0, totals, 1), axis=1)
-    audience = rng.integers(-1, 2, ids.size).astype(np.int16)
-    u = rng.random(ids.size)
-    got = pick_products(cat.cumulative, audience, u)
-    assert got.dtype == np.int16
-    assert got.tobytes() == cat.choose(audience, u).tobytes()

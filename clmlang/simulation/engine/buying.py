@@ -7,7 +7,9 @@ import numpy as np
 from scipy.special import gammaincinv, ndtri
 
 from . import buying_kernels as kernels
+from .checkout import Checkout
 from .checks import Check, record_items
+from .gamma_kernels import cube_roots
 from .holdings import take_up
 from .population import NEVER
 from .streams import Purpose
@@ -15,6 +17,13 @@ from .streams import Purpose
 
 class Buying:
     """Methods of the simulation (mixed into it); see simulation.py for the state."""
+
+    checkout: Checkout | None = None  # the compiled path's constants, made on first use
+
+    def checkout_constants(self) -> Checkout:
+        if self.checkout is None:
+            self.checkout = Checkout.of(self)
+        return self.checkout
 
     def _purchases(self, ids: np.ndarray, d: int) -> None:
         st = self.state
@@ -53,14 +62,23 @@ class Buying:
             responding, site_safe = responding[buys], site_safe[buys]
             if not ids.size:
                 return
-        reactivated = responding & ~st.alive[ids]
-        woke = ~responding & ~st.alive[ids]  # dormant, came back by themselves (reactivation)
-        st.alive[ids] = True  # a dormant customer who buys, woken or answering, is active
-        # what they held before this purchase (an add-on joins it in `_price`): a first
-        # purchase of a product or line is one of something not held yet
-        held = (st.owned[ids].copy(), st.owned_lines[ids].copy())
-        check = self._price(ids, k, product, responding, site_safe)
-        self._update_buyers(ids, t, k, first, product, check.revenue)
+        reactivated = woke = None  # for the trace only, when compiled
+        if not self.compiled or self.trace:
+            reactivated = responding & ~st.alive[ids]
+            woke = ~responding & ~st.alive[ids]  # dormant, came back by themselves
+        if self.compiled:  # the same in one pass, from the check to the memberships
+            u = self.streams.uniform(ids, Purpose.CHECK, k)
+            z = _gamma_quantile(self.market.spend.p, u, compiled=True)
+            check, held = self.checkout_constants().settle(
+                self, ids, t, k, first, product, responding, site_safe, z
+            )
+        else:
+            st.alive[ids] = True  # a dormant customer who buys, woken or answering, is active
+            # what they held before this purchase (an add-on joins it in `_price`): a first
+            # purchase of a product or line is one of something not held yet
+            held = (st.owned[ids].copy(), st.owned_lines[ids].copy())
+            check = self._price(ids, k, product, responding, site_safe)
+            self._update_buyers(ids, t, k, first, product, check.revenue)
         arm = np.where(responding, self.steps.arm[site_safe], -1)
         self._record_purchases(ids, t, d, first, product, check, arm, responding)
         self._trace_purchase(ids, t, product, check.revenue, arm, reactivated, woke)
@@ -160,18 +178,6 @@ class Buying:
         """The buyers' state after the purchase: counts, days, spend, what they own, their
         memberships; the response they were answering is used up."""
         st, cat = self.state, self.catalogue
-        if self.compiled:  # the same, one pass (buying_kernels.py)
-            kernels.update_buyers(
-                ids, t, k, first, revenue, product, cat.line, bool(cat.count), NEVER,
-                st.purchases, st.first_t, st.last_t, st.first_day, st.last_day, st.spent,
-                st.last_product, st.owned, st.owned_lines, st.response_t, st.response_site,
-            )  # fmt: skip
-            if cat.count:
-                self.ownership.record(ids, t, product)
-                if self.tally:
-                    self.tally.record(ids, t, product, cat.line[product])
-                self._memberships(ids, product, k, t)
-            return
         st.purchases[ids] = k + 1
         st.first_t[ids] = np.where(first, t, st.first_t[ids])
         st.last_t[ids] = t
@@ -271,13 +277,10 @@ class Buying:
         self, ids: np.ndarray, product: np.ndarray, t: np.ndarray, k: np.ndarray
     ) -> None:
         st, cat, roles, S = self.state, self.catalogue, self.market.roles, self.streams
-        if self.compiled:  # the same decisions, one pass (buying_kernels.py)
-            drops, stage = kernels.dropouts(
-                ids, k, S.uniform(ids, Purpose.DROPOUT, k), st.dropout, st.stage,
-                self.effects.dropout, st.owned, cat.value_mask, roles.value_dropout,
-                st.subscribed, bool(cat.lifetimes), roles.lifetime_dropout, NEVER, st.alive,
-                st.next_t,
-            )  # fmt: skip
+        if self.compiled:  # the same decisions in one pass (buying_kernels.py)
+            drops, stage, keep, days = self.checkout_constants().next_purchases(
+                self, ids, product, t, k, _gamma_quantile
+            )
         else:
             stage = st.stage[ids] + 1
             prob = st.dropout[ids] * self.effects.dropout[stage]
@@ -306,22 +309,18 @@ class Buying:
             st.next_t[gone] = nxt
             ok = np.isfinite(nxt)
             self.calendar.add_spread(np.floor(nxt[ok]), "purchase", None, gone[ok])
+        if self.compiled and not self.seasons.active:  # next purchases: in the same pass
+            self.calendar.add_spread(days, "purchase", None, keep)
+            return
         go = ~drops
         ids, t, k, product, stage = ids[go], t[go], k[go], product[go], stage[go]
-        if self.compiled and not self.seasons.active:  # buying_kernels.py
-            nxt = kernels.next_times(
-                ids, t, stage, -np.log(S.uniform(ids, Purpose.GAP, k)), st.rate,
-                self.effects.rate, self.effects.rate_after(k), st.members, roles.repeat_rate,
-                bool(cat.repeats),
-            )  # fmt: skip
-        else:
-            rate = st.rate[ids] * self.effects.rate[stage] * self.effects.rate_after(k)
-            if cat.repeats:
-                rate = np.where(st.members[ids], rate * roles.repeat_rate, rate)
-            with np.errstate(divide="ignore"):
-                gap = -np.log(S.uniform(ids, Purpose.GAP, k)) / rate
-            seasons = self.seasons
-            nxt = seasons.later(st.audience[ids], t, gap) if seasons.active else t + gap
+        rate = st.rate[ids] * self.effects.rate[stage] * self.effects.rate_after(k)
+        if cat.repeats:
+            rate = np.where(st.members[ids], rate * roles.repeat_rate, rate)
+        with np.errstate(divide="ignore"):
+            gap = -np.log(S.uniform(ids, Purpose.GAP, k)) / rate
+        seasons = self.seasons
+        nxt = seasons.later(st.audience[ids], t, gap) if seasons.active else t + gap
         if cat.count and np.isfinite(cat.cycle).any():
             cycle = cat.cycle[np.maximum(product, 0)]
             follow = (
@@ -371,10 +370,13 @@ class Buying:
             self.today.touched.append(ids[cancel])
 
 
-def _gamma_quantile(shape: float, u: np.ndarray) -> np.ndarray:
+def _gamma_quantile(shape: float, u: np.ndarray, compiled: bool = False) -> np.ndarray:
     """Quantiles of Gamma(shape, 1): Wilson-Hilferty for shape >= 1 (within about 1% there and
-    ten times faster), the exact inverse below it."""
+    ten times faster), the exact inverse below it; `compiled`: the normal quantile and the
+    arithmetic before the power in one pass (gamma_kernels.py), the same bits."""
     if shape < 1.0:
         return gammaincinv(shape, u)
+    if compiled:
+        return shape * cube_roots(shape, u) ** 3
     c = 1.0 / (9.0 * shape)
     return shape * np.maximum(1.0 - c + ndtri(u) * np.sqrt(c), 0.0) ** 3

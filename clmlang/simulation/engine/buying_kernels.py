@@ -11,76 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.compiled import kernel
-
-
-@kernel
-def update_buyers(
-    ids, t, k, first, revenue, product, line_of, with_products, never, purchases, first_t,
-    last_t, first_day, last_day, spent, last_product, owned, owned_lines, response_t,
-    response_site,
-):  # fmt: skip
-    """The buyers' counts, times, days, spend and (with products) last product and what they
-    own; the response they answered is used up (`Buying._update_buyers`)."""
-    one = np.uint64(1)
-    for i in range(ids.size):
-        c = ids[i]
-        purchases[c] = k[i] + 1
-        if first[i]:
-            first_t[c] = t[i]
-        last_t[c] = t[i]
-        first_day[c] = np.floor(first_t[c])
-        last_day[c] = np.floor(t[i])
-        spent[c] += revenue[i]
-        if with_products:
-            p = product[i]
-            last_product[c] = p
-            owned[c] |= one << np.uint64(p)
-            line = line_of[p]
-            if line >= 0:
-                owned_lines[c] |= one << np.uint64(line)
-        response_t[c] = never
-        response_site[c] = -1
-
-
-@kernel
-def dropouts(
-    ids, k, u, dropout, stage, stage_dropout, owned, value_mask, value_dropout, subscribed,
-    lifetimes, lifetime_dropout, never, alive, next_t,
-):  # fmt: skip
-    """Who drops out after this purchase (from their second on: `u` under the probability
-    their stage and what they own make), marked gone; returns (drops, their stage row)."""
-    drops = np.zeros(ids.size, dtype=np.bool_)
-    rows = np.empty(ids.size, dtype=np.int64)
-    for i in range(ids.size):
-        c = ids[i]
-        row = stage[c] + 1
-        rows[i] = row
-        prob = dropout[c] * stage_dropout[row]
-        if (owned[c] & value_mask) != 0:
-            prob = prob * value_dropout
-        if lifetimes and subscribed[c] != 0:
-            prob = prob * lifetime_dropout
-        if k[i] >= 2 and u[i] < prob:
-            drops[i] = True
-            alive[c] = False
-            next_t[c] = never
-    return drops, rows
-
-
-@kernel
-def next_times(ids, t, rows, wait, rate, stage_rate, after, members, repeat_rate, repeats):
-    """t + wait / rate: the next purchase of each buyer who stays, `wait` an Exp(1) draw and
-    the rate their own, their stage's, the purchases made and a membership give."""
-    out = np.empty(ids.size)
-    for i in range(ids.size):
-        c = ids[i]
-        r = rate[c] * stage_rate[rows[i]] * after[i]
-        if repeats and members[c]:
-            r = r * repeat_rate
-        # numpy's division by zero: an infinite gap (none when the wait is zero too)
-        zero = np.copysign(np.inf, r) if wait[i] > 0 else np.nan
-        out[i] = t[i] + (wait[i] / r if r != 0.0 else zero)
-    return out
+from .streams_kernels import salted
 
 
 @kernel
@@ -103,16 +34,153 @@ def due_today(ids, next_t, response_t, day, never):
 
 
 @kernel
-def pick_products(cumulative, audience, u):
-    """A product per purchase: how many of its audience's cumulative demand shares `u`
-    passes (`Catalogue.choose`)."""
+def next_purchases(
+    ids, t, k, product, wait, follow_gap, key, salts, dropout, stage, stage_dropout,
+    stage_rate, owned, value_mask, subscribed, rate, members, thresholds, multipliers,
+    cycle, rates, flags, alive, next_t, drops, rows,
+):  # fmt: skip
+    """Who drops out after this purchase and, without seasons, when the others buy next
+    (`Buying._dropout_and_next` without reactivation): the dropouts as `dropouts`, the next
+    time as `next_times`, or, after a product with a cycle the buyer follows, the cycle's
+    Gamma wait at their stage's pace. The k-th purchase made (k[i] counts it); `wait`: the
+    Exp(1) draws -log(u) of the GAP stream and `follow_gap` the Gamma(cycle shape) quantiles
+    of the CYCLE_GAP stream, of every buyer (numpy's log and power); salts: the DROPOUT and
+    CYCLE purposes'; rates: value dropout, lifetime dropout, repeat rate, cycle follow,
+    cycle shape, never; flags: subscriptions, repeats, cycles, seasons (none: only the
+    dropouts). Fills `drops` and `rows` (each buyer's stage row); returns the buyers who
+    stay and have a next purchase, and its day (to file on the calendar)."""
+    value_dropout, lifetime_dropout, repeat_rate = rates[0], rates[1], rates[2]
+    cycle_follow, cycle_shape, never = rates[3], rates[4], rates[5]
+    lifetimes, repeats, cycles, seasons = flags[0], flags[1], flags[2], flags[3]
+    drop_salt, cycle_salt = salts[0], salts[1]
+    keep = np.empty(ids.size, dtype=np.int64)
+    days = np.empty(ids.size)
+    n = 0
+    for i in range(ids.size):
+        c = ids[i]
+        row = stage[c] + 1
+        rows[i] = row
+        prob = dropout[c] * stage_dropout[row]
+        if (owned[c] & value_mask) != 0:
+            prob = prob * value_dropout
+        if lifetimes and subscribed[c] != 0:
+            prob = prob * lifetime_dropout
+        drops[i] = k[i] >= 2 and salted(key, drop_salt, c, np.uint64(k[i])) < prob
+        if drops[i]:
+            alive[c] = False
+            next_t[c] = never
+            continue
+        if seasons:
+            continue
+        after = 1.0
+        for j in range(thresholds.size):
+            if k[i] >= thresholds[j]:
+                after = multipliers[j]
+        r = rate[c] * stage_rate[row] * after
+        if repeats and members[c]:
+            r = r * repeat_rate
+        # numpy's division by zero: an infinite gap (none when the wait is zero too)
+        zero = np.copysign(np.inf, r) if wait[i] > 0 else np.nan
+        nxt = t[i] + (wait[i] / r if r != 0.0 else zero)
+        p = product[i]
+        follows = cycles and p >= 0 and np.isfinite(cycle[p])
+        if follows and salted(key, cycle_salt, c, np.uint64(k[i])) < cycle_follow:
+            pace = max(stage_rate[row], 1e-9)
+            nxt = t[i] + follow_gap[i] * (cycle[p] / cycle_shape) / pace
+        next_t[c] = nxt
+        if np.isfinite(nxt):
+            keep[n] = c
+            days[n] = np.floor(nxt)
+            n += 1
+    return keep[:n], days[:n]
+
+
+@kernel
+def _line_pick(weights, line_of, line, u):
+    """A product of `line` by the `weights` row within it (all of its products alike when
+    none has weight): `Catalogue.choose_in_line` for one purchase."""
+    count = weights.size
+    any_weight = False
+    for j in range(count):
+        if line_of[j] == line and weights[j] * 1.0 > 0.0:
+            any_weight = True
+    total = 0.0
+    for j in range(count):
+        inside = line_of[j] == line
+        total += (weights[j] * (1.0 if inside else 0.0)) if any_weight else (1.0 if inside else 0.0)
+    picked, cum = 0, 0.0
+    for j in range(count):
+        inside = line_of[j] == line
+        cum += (weights[j] * (1.0 if inside else 0.0)) if any_weight else (1.0 if inside else 0.0)
+        if u * total > cum:
+            picked += 1
+    return min(picked, count - 1)
+
+
+@kernel
+def choose(
+    ids, k, first, responding, site, skips, audience, owned, blocked_in, groups, cumulative,
+    weights, line_of, leads, offer_product, offer_line, key, salt, offers_on, product, buys,
+):  # fmt: skip
+    """What each buyer buys and whether they buy at all, without seasons (`Choosing.
+    _choose_products`, whose draws' counters these are): their audience's pick, a lead
+    product on a first purchase, the offer's product or line when answering send step
+    site[i], a second pick among what they can still buy when the offer's line or the
+    natural pick is blocked. `blocked_in`: the products each cannot buy, as bits, when kept
+    possessions are timed (empty: `groups`, the possessions' bits, block whatever is owned)."""
     count = cumulative.shape[1]
-    out = np.empty(u.size, dtype=np.int16)
-    for i in range(u.size):
-        row = audience[i] + 1
-        picked = 0
+    one = np.uint64(1)
+    for i in range(ids.size):
+        c = ids[i]
+        n = np.uint64(k[i]) + (np.uint64(skips[c]) << np.uint64(32))
+        row = audience[c] + 1
+        u = salted(key, salt, c, n)
+        p = 0
         for j in range(count):
-            if u[i] > cumulative[row, j]:
-                picked += 1
-        out[i] = min(picked, count - 1)
-    return out
+            if u > cumulative[row, j]:
+                p += 1
+        p = min(p, count - 1)
+        if leads.size and first[i]:
+            u = salted(key, salt, c, n + np.uint64(7919))
+            p = leads[min(int(u * leads.size), leads.size - 1)]
+        if blocked_in.size:
+            blocked = blocked_in[i]
+        else:
+            blocked = np.uint64(0)
+            for g in range(groups.size):
+                if owned[c] & groups[g] != 0:
+                    blocked |= groups[g]
+        if not (offers_on and responding[i]):
+            product[i] = p
+            buys[i] = ((blocked >> np.uint64(p)) & one) == 0 or first[i]
+            continue
+        s = site[i]
+        line = -1
+        by_product = offer_product[s] >= 0
+        if by_product:
+            p = offer_product[s]
+        elif offer_line[s] >= 0:
+            line = offer_line[s]
+            u = salted(key, salt, c, n + np.uint64(104729))
+            p = _line_pick(weights[row], line_of, line, u)
+        ok = ((blocked >> np.uint64(p)) & one) == 0
+        if not by_product and not ok:  # a second pick among what they can still buy
+            u = salted(key, salt, c, n + np.uint64(1299709))
+            total = 0.0
+            for j in range(count):
+                w = weights[row, j] * (0.0 if (blocked >> np.uint64(j)) & one else 1.0)
+                if line >= 0:
+                    w = w * (1.0 if line_of[j] == line else 0.0)
+                total += w
+            picked, cum = 0, 0.0
+            for j in range(count):
+                w = weights[row, j] * (0.0 if (blocked >> np.uint64(j)) & one else 1.0)
+                if line >= 0:
+                    w = w * (1.0 if line_of[j] == line else 0.0)
+                cum += w
+                if u * total > cum:
+                    picked += 1
+            p = min(picked, count - 1)
+            ok = total > 0
+        product[i] = p
+        buys[i] = ok

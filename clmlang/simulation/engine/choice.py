@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import buying_kernels as kernels
 from .ownership import has
 from .population import NEVER
 from .streams import Purpose
@@ -45,14 +44,17 @@ class Choosing:
         buys = np.ones(ids.size, dtype=bool)
         if not cat.count:
             return np.full(ids.size, -1, dtype=np.int16), buys
+        # the same choice in one pass; seasons, and a market whose purchases on an owned
+        # durable pick again (`Ownership.renormalise`, market.buying.owned), take numpy's
+        renormalise = getattr(self.ownership, "renormalise", False)
+        if self.compiled and not self.seasons.active and not renormalise:
+            return self.checkout_constants().choose(self, ids, k, t, first, responding, site_safe)
         # a customer's candidates after one that found nothing have draws of their own
         n = k.astype(np.uint64) + (self.skips[ids].astype(np.uint64) << np.uint64(32))
         audience = st.audience[ids]
         u = S.uniform(ids, Purpose.PRODUCT, n)
         if self.seasons.active:
             product = self.seasons.choose(audience, u, t)
-        elif self.compiled:  # the same pick, without the products x buyers table
-            product = kernels.pick_products(cat.cumulative, audience, u)
         else:
             product = cat.choose(audience, u)
         if cat.leads.size:

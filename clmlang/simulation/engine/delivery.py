@@ -24,6 +24,7 @@ import numpy as np
 
 from ...core.compiled import kernel
 from .streams import Purpose
+from .streams_kernels import salted
 
 __all__ = ["SCREENED", "decay_table", "deliver", "draws", "effects", "screen", "uniform"]
 
@@ -51,11 +52,7 @@ def _mix(x):
 @kernel
 def uniform(key, purpose, customer, counter):
     """Streams.uniform for one (customer, purpose, counter), bit for bit."""
-    x = np.uint64(customer) * _GOLDEN
-    x ^= _mix(key + np.uint64(purpose) * _M2)
-    x = _mix(x + np.uint64(counter) * _M1)
-    x = _mix(x ^ key)
-    return (np.float64(x >> _S11) + 0.5) * _UNIT
+    return salted(key, _mix(key + np.uint64(purpose) * _M2), customer, counter)
 
 
 @kernel

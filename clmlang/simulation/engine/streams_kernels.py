@@ -18,16 +18,23 @@ _SCALE = 1.0 / 2**53
 
 
 @kernel
+def salted(key, salt, customer, counter):
+    """The uniform of (customer, the purpose whose salt is given, counter): one element of
+    `Streams.uniform`, for kernels that draw as they go."""
+    x = (np.uint64(customer) * _GOLDEN) ^ salt
+    x = x + np.uint64(counter) * _M1
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    x = x ^ (x >> _S31)
+    x = x ^ key
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    x = x ^ (x >> _S31)
+    return (np.float64(x >> _S11) + 0.5) * _SCALE
+
+
+@kernel
 def uniforms(key, salt, ids, counters, step, out):
     """out[i]: the uniform of (ids[i], the purpose whose salt is given, counters[i * step])."""
     for i in range(ids.size):
-        x = (np.uint64(ids[i]) * _GOLDEN) ^ salt
-        x = x + np.uint64(counters[i * step]) * _M1
-        x = (x ^ (x >> _S30)) * _M1
-        x = (x ^ (x >> _S27)) * _M2
-        x = x ^ (x >> _S31)
-        x = x ^ key
-        x = (x ^ (x >> _S30)) * _M1
-        x = (x ^ (x >> _S27)) * _M2
-        x = x ^ (x >> _S31)
-        out[i] = (np.float64(x >> _S11) + 0.5) * _SCALE
+        out[i] = salted(key, salt, ids[i], counters[i * step])
