@@ -46,7 +46,7 @@ class Choosing:
             return np.full(ids.size, -1, dtype=np.int16), buys
         # the same choice in one pass; seasons, and a market whose purchases on an owned
         # durable pick again (`Ownership.renormalise`, market.buying.owned), take numpy's
-        renormalise = getattr(self.ownership, "renormalise", False)
+        renormalise = self.ownership.renormalise
         if self.compiled and not self.seasons.active and not renormalise:
             return self.checkout_constants().choose(self, ids, k, t, first, responding, site_safe)
         # a customer's candidates after one that found nothing have draws of their own
