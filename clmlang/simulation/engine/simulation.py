@@ -174,7 +174,7 @@ class _Simulation(
         self.memory = RuleMemory.of(policy, self.program, self.n)
         if base is not None and base.fired:  # re-entry carries on from the policy in force
             for r, rule in enumerate(policy.rules):
-                if rule.name in base.fired:
+                if rule.name in base.fired and r in self.memory.last_fired:
                     self.memory.last_fired[r][: base.size] = base.fired[rule.name]
         self.segments = SegmentMemory.of(policy, self.n, self.effects.time_driven, growing, days)
         self.recorder = Recorder(
