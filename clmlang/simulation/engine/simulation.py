@@ -143,7 +143,7 @@ class _Simulation(
         self.catalogue = Catalogue(policy, market)
         self.seasons = Seasons(policy, market, self.catalogue, days)
         self.ownership = Ownership(policy, market, self.catalogue, self.n)
-        self.skips = np.zeros(self.n, dtype=np.int64)  # purchases that found nothing to buy
+        self.skips = np.zeros(self.n, dtype=np.int32)  # purchases that found nothing to buy
         self.program = Program.of(policy)
         self.idset = IdSet(self.n)
         self.calendar = Calendar(days, self.idset, self.compiled)
