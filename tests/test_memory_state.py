@@ -65,3 +65,24 @@ def test_the_state_of_every_spec_takes_at_most_half_a_kib_per_customer(spec: Pat
     # a rule keeps the day each customer last fired it only when its re-entry reads it
     once = [r for r, rule in enumerate(sim.policy.rules) if rule.reentry.kind == "once"]
     assert sorted(sim.memory.last_fired) == once
+
+
+def test_the_message_log_counts_the_messages_in_a_window_from_two_byte_days() -> None:
+    """messages(D) counts a customer's messages on days after today - D (at most RING of
+    them), whatever the window: fractional, reaching before day 0, or longer than any run."""
+    from types import SimpleNamespace
+
+    from clmlang.simulation.engine.columns import RING, MessageLog
+
+    log = MessageLog(SimpleNamespace(columns=["messages:30"]), 3)
+    sent = {0: [0, 5, 29, 30, 31], 1: list(range(0, 40)), 2: []}  # customer: days messaged
+    for day in range(40):
+        log.record("sms", np.array([c for c, days in sent.items() if day in days]), day)
+    assert log.logs["*"][0].dtype == np.uint16
+    for today in (0, 30, 31, 39, 40, 36_000):
+        for window in (0.5, 1.0, 2.5, 30.0, 31.0, 1000.0, np.inf):
+            got = log.count("*", np.arange(3), today, window)
+            want = [  # the log keeps the last RING messages: older ones are forgotten
+                sum(today - window < d for d in days[-RING:]) for days in sent.values()
+            ]
+            assert got.tolist() == want, (today, window)
