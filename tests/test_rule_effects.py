@@ -96,3 +96,24 @@ def test_rules_csv_gives_no_interval_when_too_small(clinic) -> None:
     told = rules[~small]
     assert (told["incremental_low"] <= told["incremental_revenue_per_eligible"]).all()
     assert (told["incremental_revenue_per_eligible"] <= told["incremental_high"]).all()
+
+
+def test_bootstrap_draws_in_batches_give_the_bits_of_drawing_all_at_once(monkeypatch) -> None:
+    """The resamples' sums, drawn a few resamples at a time (bounded memory), are the sums of
+    one pass over all the draws: the same draws from the same stream, added in the same order."""
+    from clmlang.core import statistics
+
+    values = np.where(np.arange(5000) % 3 == 0, np.linspace(1.0, 900.0, 5000), 0.0)
+    nonzero = values[values != 0]
+
+    def all_at_once(seed: int) -> np.ndarray:  # the whole bootstrap in one pass, spelled out
+        rng = np.random.default_rng(seed)
+        m = rng.binomial(values.size, nonzero.size / values.size, 200)
+        draws = nonzero[rng.integers(0, nonzero.size, int(m.sum()))]
+        cum = np.r_[0.0, np.cumsum(draws)]
+        ends = np.cumsum(m)
+        return (cum[ends] - cum[ends - m]) / values.size
+
+    monkeypatch.setattr(statistics, "DRAWS_AT_ONCE", 5000)  # ~1,700 draws a resample: 2-3 a batch
+    batched = statistics._resampled_means(values, np.random.default_rng(7), 200)
+    assert batched.tobytes() == all_at_once(7).tobytes()

@@ -47,6 +47,28 @@ RESAMPLES = 1000  # bootstrap resamples: a fixed number, so the same seed gives 
 TOO_SMALL_EXPECTED = 5.0
 
 
+DRAWS_AT_ONCE = 1 << 18  # bootstrap draws held at once (a few MiB, whatever the sample size)
+
+
+def _segment_sums(draw, m: np.ndarray) -> np.ndarray:
+    """The sums of consecutive segments of `m.sum()` values, `m[i]` in segment i, drawn in
+    order by `draw(size)` a few whole segments at a time (about DRAWS_AT_ONCE values), so
+    memory does not grow with the draws. The running total is carried from one batch to the
+    next and a segment's sum is the difference of two running totals: the same additions in
+    the same order, so the same bits, as drawing and summing them all at once."""
+    ends = np.cumsum(m)
+    sums = np.empty(m.size)
+    total, start, drawn = 0.0, 0, 0
+    while start < m.size:
+        stop = max(int(np.searchsorted(ends, drawn + DRAWS_AT_ONCE, side="right")), start + 1)
+        size = int(ends[stop - 1]) - drawn
+        cum = np.cumsum(np.r_[total, draw(size)])  # cum[j]: the running total after j draws
+        local = ends[start:stop] - drawn
+        sums[start:stop] = cum[local] - cum[local - m[start:stop]]
+        total, start, drawn = cum[-1], stop, drawn + size
+    return sums
+
+
 def _resampled_means(values: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
     """The means of `resamples` bootstrap resamples of `values` (with replacement, same size).
 
@@ -61,10 +83,7 @@ def _resampled_means(values: np.ndarray, rng: np.random.Generator, resamples: in
         return np.zeros(resamples)
     m = rng.binomial(n, k / n, resamples)
     if m.sum() <= 4_000_000:
-        draws = nonzero[rng.integers(0, k, int(m.sum()))]
-        cum = np.r_[0.0, np.cumsum(draws)]
-        ends = np.cumsum(m)
-        sums = cum[ends] - cum[ends - m]
+        sums = _segment_sums(lambda size: nonzero[rng.integers(0, k, size)], m)
     else:
         sd = nonzero.std(ddof=1) if k > 1 else 0.0
         sums = m * nonzero.mean() + np.sqrt(m) * sd * rng.standard_normal(resamples)
@@ -153,10 +172,10 @@ def _counted_resampled_means(
         return np.zeros(resamples)
     m = rng.binomial(n, k / n, resamples)
     if m.sum() <= 4_000_000:
-        draws = v[np.searchsorted(np.cumsum(c), rng.integers(0, k, int(m.sum())), side="right")]
-        cum = np.r_[0.0, np.cumsum(draws)]
-        ends = np.cumsum(m)
-        sums = cum[ends] - cum[ends - m]
+        cum_c = np.cumsum(c)
+        sums = _segment_sums(
+            lambda size: v[np.searchsorted(cum_c, rng.integers(0, k, size), side="right")], m
+        )
     else:
         mean = float((v * c).sum() / k)
         sd = math.sqrt(float((c * (v - mean) ** 2).sum()) / (k - 1)) if k > 1 else 0.0

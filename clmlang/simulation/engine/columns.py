@@ -6,6 +6,7 @@ when an expression asks for it, and at most once per mapping.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -22,7 +23,10 @@ RING = 16  # messages(...) counts saturate at this many messages in the window
 
 class MessageLog:
     """The days of each customer's last `RING` messages, overall and per channel, for the
-    `messages(D)` and `messages(C, D)` columns; only the logs a policy reads are kept."""
+    `messages(D)` and `messages(C, D)` columns; only the logs a policy reads are kept.
+
+    A slot holds the message's day + 1 as a uint16 (days run below MAX_DAYS, 36,525), 0 for
+    no message: 2 bytes a slot, 33 a customer and log."""
 
     def __init__(self, policy: Policy, n: int):
         self.logs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -32,7 +36,7 @@ class MessageLog:
                 scope = parts[1] if len(parts) == 3 else "*"
                 if scope not in self.logs:
                     self.logs[scope] = (
-                        np.full((n, RING), -np.inf, dtype=np.float32),
+                        np.zeros((n, RING), dtype=np.uint16),
                         np.zeros(n, dtype=np.uint8),
                     )
 
@@ -42,12 +46,18 @@ class MessageLog:
             if log is not None:
                 days, ptr = log
                 slot = ptr[ids]
-                days[ids, slot] = day
+                days[ids, slot] = day + 1
                 ptr[ids] = (slot + 1) % RING
 
     def count(self, scope: str, ids: np.ndarray, day: int, window: float) -> np.ndarray:
+        """Messages on a day after `day - window` (each slot's day + 1 > day + 1 - window,
+        that is, as a whole number, at least its floor + 1; and never the empty slots, 0)."""
         days, _ = self.logs[scope]
-        return (days[ids] > day - window).sum(axis=1).astype(float)
+        after = day + 1 - window
+        if math.isnan(after):
+            return np.zeros(days[ids].shape[0])
+        least = 1 if after < 1 else math.floor(after) + 1  # (a window of inf: every message)
+        return (days[ids] >= least).sum(axis=1).astype(float)
 
 
 class Columns(Mapping[str, np.ndarray]):

@@ -186,7 +186,9 @@ def _uses_stage_time(expr: Expr | None, stages_time_driven: bool) -> bool:
 
 @dataclass
 class RuleMemory:
-    last_fired: list[np.ndarray]  # by rule: the time each customer last fired it (NaN: never)
+    # `reentry once` rules (the others never read it): the time each customer last fired
+    # the rule (NaN: never)
+    last_fired: dict[int, np.ndarray]
     was_true: dict[int, np.ndarray]  # condition and `every` rules: yesterday's condition
     eligible_since: dict[int, np.ndarray]  # `every` rules: since when eligible
     anchor: dict[int, np.ndarray]  # `after EVENT` rules: when the event happened
@@ -195,7 +197,11 @@ class RuleMemory:
     @classmethod
     def of(cls, policy: Policy, program: Program, n: int) -> RuleMemory:
         memory = cls(
-            last_fired=[np.full(n, np.nan, dtype=np.float32) for _ in policy.rules],
+            last_fired={
+                r: np.full(n, np.nan, dtype=np.float32)
+                for r, rule in enumerate(policy.rules)
+                if rule.reentry.kind == "once"
+            },
             was_true={},
             eligible_since={},
             anchor={},

@@ -90,9 +90,15 @@ class Firings:
         self.open.clear()
 
     def runs(self) -> dict[str, np.ndarray]:
-        """The runs: arm, customer, first and last day (int32 each), in no particular order."""
+        """The runs: arm, customer, first and last day (int32 each, read-only), in no
+        particular order. Each column's parts are joined once and kept joined (the parts
+        freed as each column is joined), so the runs are never held twice."""
         self.finish()
-        return {k: _cat(v, np.int32) for k, v in self.closed.items()}
+        for v in self.closed.values():
+            if len(v) != 1:
+                v[:] = [_cat(v, np.int32)]
+            v[0].flags.writeable = False
+        return {k: v[0] for k, v in self.closed.items()}
 
     def extend(self, other: Firings, offset: int) -> None:
         """Add the runs of `other`, its customers shifted by `offset` (merging shards)."""

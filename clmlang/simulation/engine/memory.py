@@ -2,14 +2,30 @@
 
 The engine keeps one row per customer in numpy arrays (the starting customers and every
 customer acquisition is expected to bring), logs that grow with the days simulated, and
-daily outputs. The figures below were measured with tracemalloc on the shipped specs and
-scenarios (5,000 and 20,000 customers, 365 and 1,460 days), rounded up: a run needs about
+daily outputs. A run needs about
 
     customers x (PER_CUSTOMER + PER_CUSTOMER_DAY x days + PER_NAME x (rules + attributes))
     + PER_DAY x days
 
-bytes, where `customers` counts the expected acquisitions. A run that would need more than
-the machine has available is refused before it starts, naming what to lower.
+bytes, where `customers` counts the expected acquisitions, and the terms are what the arrays
+hold (measured on the shipped specs at the default market, 20,000 customers x 365 days,
+2026-12-02; tests/test_memory_state.py bounds the state):
+
+- PER_CUSTOMER: the state arrays that do not depend on the spec's names (160 B: traits and
+  observable state, population.py), the other engine arrays (caps, message log, tallies: up
+  to 100 B) and, at the end, the metrics' working copies of the customers (first and last
+  purchase, counts: about 40 B) and of the logs (the items' order and checks, the purchases
+  sorted by customer: about 450 B for ecommerce_cdp, tracemalloc at 50,000 customers);
+- PER_CUSTOMER_DAY: the logs, as they grow by day: a purchase row is 36 B, an item row (a
+  product of a check, a renewal) 47 B, a run of rule firings 16 B; the shipped specs hold
+  0.6-1.8 B per customer-day (ecommerce_cdp the most: 1.1 of purchases and items, 0.7 of
+  firing runs); the scenarios' markets were measured at up to 1.9 before the firings
+  became runs;
+- PER_NAME: a rule's arrays (a `reentry once` rule's last firing, a condition's edge, an
+  anchor, a waiting node's deadline: 1-4 B each) or an attribute's (8 B, 16 when it changes).
+
+A run that would need more than the machine has available is refused before it starts,
+naming what to lower.
 """
 
 from __future__ import annotations
@@ -30,8 +46,8 @@ __all__ = [
     "size_problem",
 ]
 
-PER_CUSTOMER = 700  # state arrays, traits, the day's working copies (measured: 280-630)
-PER_CUSTOMER_DAY = 2.5  # purchase, item, message and rule-event logs (measured: 1.0-1.9, items 0.4)
+PER_CUSTOMER = 700  # state and engine arrays, the metrics' working copies (module docstring)
+PER_CUSTOMER_DAY = 2.0  # purchase, item and firing-run logs (measured: 0.6-1.9)
 LOGS_PER_CUSTOMER_DAY = 3.0  # kept logs (`logs=True`): tables and file text (measured: 1.7)
 PER_NAME = 16  # each rule's and attribute's own per-customer arrays
 PER_DAY = 4096  # daily counters, stage counts and the daily tables built from them

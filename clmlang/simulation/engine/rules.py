@@ -249,7 +249,8 @@ class Rules:
 
     def _fire(self, r: int, ids: np.ndarray, d: int) -> None:
         rule, rec, S = self.rules[r], self.recorder, self.streams
-        self.memory.last_fired[r][ids] = d
+        if r in self.memory.last_fired:  # kept for `reentry once` rules
+            self.memory.last_fired[r][ids] = d
         self._schedule_reentry(r, ids, d)
         held = (
             S.uniform(ids, Purpose.HOLDOUT, self.arms.rule_keys[r]) < rule.holdout

@@ -143,7 +143,7 @@ class _Simulation(
         self.catalogue = Catalogue(policy, market)
         self.seasons = Seasons(policy, market, self.catalogue, days)
         self.ownership = Ownership(policy, market, self.catalogue, self.n)
-        self.skips = np.zeros(self.n, dtype=np.int64)  # purchases that found nothing to buy
+        self.skips = np.zeros(self.n, dtype=np.int32)  # purchases that found nothing to buy
         self.program = Program.of(policy)
         self.idset = IdSet(self.n)
         self.calendar = Calendar(days, self.idset, self.compiled)
@@ -174,7 +174,7 @@ class _Simulation(
         self.memory = RuleMemory.of(policy, self.program, self.n)
         if base is not None and base.fired:  # re-entry carries on from the policy in force
             for r, rule in enumerate(policy.rules):
-                if rule.name in base.fired:
+                if rule.name in base.fired and r in self.memory.last_fired:
                     self.memory.last_fired[r][: base.size] = base.fired[rule.name]
         self.segments = SegmentMemory.of(policy, self.n, self.effects.time_driven, growing, days)
         self.recorder = Recorder(

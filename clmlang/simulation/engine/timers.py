@@ -47,6 +47,8 @@ class Timers:
                     cal.add_spread(last[hit] + round(trig.days), "timer", r, chosen)
         # a base's last firings (base.fired): the day each one's re-entry opens again
         for r in self.wakeups.thresholds:
+            if r not in self.memory.last_fired:  # re-entry `always` or `edge`: no wait
+                continue
             last = self.memory.last_fired[r]
             fired = np.flatnonzero(np.isfinite(last))
             if fired.size:

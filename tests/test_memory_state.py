@@ -1,0 +1,88 @@
+"""The engine's per-customer state stays small: bytes per customer of its arrays, from their
+dtypes, for every shipped spec (issue 19: at most 1 KiB per customer for the whole command).
+
+A run holds, per customer, the engine's state arrays (one row each), a year of logs
+(purchases, items, rule firings as runs: 220-650 B per customer over 365 days on the shipped
+specs at the default market) and, at the end, the metrics' working copies of those logs. The
+state's share of the 1 KiB is at most half of it: STATE_BOUND.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clmlang.api import load
+from clmlang.market.model import Market
+from clmlang.simulation.engine.simulation import _Simulation
+
+SPECS = sorted((Path(__file__).resolve().parents[1] / "specs").glob("*.clm"))
+STATE_BOUND = 512  # bytes per customer: half the 1 KiB target (see the module docstring)
+CUSTOMERS, DAYS = 2000, 30
+
+
+def _row_bytes(obj, n: int, seen: set[int], found: dict[int, int]) -> None:
+    """The arrays with one row per customer (`n` rows) that `obj` reaches, by id: the engine's
+    objects, their dicts, lists and tuples, not the recorder's logs (they grow with the days,
+    and are measured by benchmarks/bench_memory.py)."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        owner = obj if obj.base is None else obj.base
+        if isinstance(owner, np.ndarray) and owner.ndim and owner.shape[0] == n:
+            found[id(owner)] = owner.nbytes  # a view counts its whole array, once
+        return
+    if isinstance(obj, dict):
+        items = list(obj.values())
+    elif isinstance(obj, list | tuple):
+        items = list(obj)
+    elif type(obj).__module__.startswith("clmlang") and hasattr(obj, "__dict__"):
+        items = [v for k, v in vars(obj).items() if k != "recorder"]
+    else:
+        return
+    for value in items:
+        _row_bytes(value, n, seen, found)
+
+
+def state_bytes(spec: Path) -> tuple[float, _Simulation]:
+    """Bytes per customer of the engine's per-customer arrays after a short run of `spec`."""
+    sim = _Simulation(load(spec), Market(), CUSTOMERS, DAYS, np.random.default_rng(1), None)
+    sim.run()
+    found: dict[int, int] = {}
+    _row_bytes(sim, sim.n, set(), found)
+    return sum(found.values()) / sim.n, sim
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
+def test_the_state_of_every_spec_takes_at_most_half_a_kib_per_customer(spec: Path) -> None:
+    per_customer, sim = state_bytes(spec)
+    # the State's own fields alone take 160 B (20 arrays of 1-8 B): the walk finds them
+    assert per_customer >= 160
+    assert per_customer <= STATE_BOUND, f"{spec.stem}: {per_customer:.0f} B per customer"
+    # a rule keeps the day each customer last fired it only when its re-entry reads it
+    once = [r for r, rule in enumerate(sim.policy.rules) if rule.reentry.kind == "once"]
+    assert sorted(sim.memory.last_fired) == once
+
+
+def test_the_message_log_counts_the_messages_in_a_window_from_two_byte_days() -> None:
+    """messages(D) counts a customer's messages on days after today - D (at most RING of
+    them), whatever the window: fractional, reaching before day 0, or longer than any run."""
+    from types import SimpleNamespace
+
+    from clmlang.simulation.engine.columns import RING, MessageLog
+
+    log = MessageLog(SimpleNamespace(columns=["messages:30"]), 3)
+    sent = {0: [0, 5, 29, 30, 31], 1: list(range(0, 40)), 2: []}  # customer: days messaged
+    for day in range(40):
+        log.record("sms", np.array([c for c, days in sent.items() if day in days]), day)
+    assert log.logs["*"][0].dtype == np.uint16
+    for today in (0, 30, 31, 39, 40, 36_000):
+        for window in (0.5, 1.0, 2.5, 30.0, 31.0, 1000.0, np.inf):
+            got = log.count("*", np.arange(3), today, window)
+            want = [  # the log keeps the last RING messages: older ones are forgotten
+                sum(today - window < d for d in days[-RING:]) for days in sent.values()
+            ]
+            assert got.tolist() == want, (today, window)
