@@ -166,11 +166,15 @@ def share_link(link) -> _Share:
     return _Share(link, baton)
 
 
-def _host(policy, market, days, blocks, logs, coupled, links, measure=None) -> None:
+_KEPT = "kept"  # what a block run in the coordinator's own process sends: its result is kept
+
+
+def _host(policy, market, days, blocks, logs, coupled, links, measure=None, kept=None) -> None:
     """Run `blocks` in this process, each result (or failure) sent on its link: one thread
     per block when they share capacities (one of them computing at a time), else one by one.
     `measure(run, block)`, when given, is what is sent instead of the run (the run is freed
-    once measured)."""
+    once measured). `kept`: the coordinator runs in this process: each result goes into
+    this dict by block index (not pickled through its link, which says only `_KEPT`)."""
     baton = threading.Lock()
 
     def one(block: Block, link) -> None:
@@ -185,6 +189,9 @@ def _host(policy, market, days, blocks, logs, coupled, links, measure=None) -> N
             except BaseException:
                 link.send(("error", traceback.format_exc()))
                 return
+            if kept is not None:
+                kept[block.index] = run
+                run = _KEPT
             link.send(("run", run))
 
     if not coupled:
@@ -318,33 +325,35 @@ def run_blocks(
     ends = [multiprocessing.Pipe() for _ in plan]  # (the coordinator's end, the block's)
     mine = [a for a, _ in ends]
     theirs = [b for _, b in ends]
-    if workers == 1:
-        host = threading.Thread(
-            target=_host,
-            args=(policy, market, days, plan, logs, coupled, theirs, measure),
-            daemon=True,
-        )
-        host.start()
-        runs = coordinate(mine, capacity, days, progress)
-        host.join()
-        return runs if measure is not None else merge_blocks(plan, runs)
+    # the last share of the blocks runs in this process (a thread beside the coordinator),
+    # the others each in a worker process: N workers are this one and N - 1 started
+    bounds = [len(plan) * w // workers for w in range(workers + 1)]
+    shares = list(itertools.pairwise(bounds))
     # fork: the workers start with what this process has loaded (no imports, no pickling of
     # the policy), which matters on a busy machine; elsewhere a fresh interpreter each
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    bounds = [len(plan) * w // workers for w in range(workers + 1)]
     processes = [
         ctx.Process(
             target=_host,
             args=(policy, market, days, plan[a:b], logs, coupled, theirs[a:b], measure),
             daemon=True,
         )
-        for a, b in itertools.pairwise(bounds)
+        for a, b in shares[:-1]
     ]
-    for p in processes:
+    for p in processes:  # (before the thread below: a fork copies only the forking thread)
         p.start()
-    for link in theirs:
-        link.close()  # the blocks' ends live in their processes now
+    for a, b in shares[:-1]:
+        for link in theirs[a:b]:
+            link.close()  # the blocks' ends live in their processes now
+    a, b = shares[-1]
+    kept: dict[int, object] = {}
+    host = threading.Thread(
+        target=_host,
+        args=(policy, market, days, plan[a:b], logs, coupled, theirs[a:b], measure, kept),
+        daemon=True,
+    )
+    host.start()
     try:
         runs = coordinate(mine, capacity, days, progress)
     finally:
@@ -352,4 +361,6 @@ def run_blocks(
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()
+    host.join()
+    runs = [kept.pop(k) if isinstance(r, str) else r for k, r in enumerate(runs)]
     return runs if measure is not None else merge_blocks(plan, runs)
