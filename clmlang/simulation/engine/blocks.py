@@ -1,5 +1,5 @@
-"""One population split into blocks of customers, run side by side in worker processes (or
-one after the other in this one) and merged into one run.
+"""One population split into blocks of customers, run side by side in worker processes (the
+command's own process runs one share of them instead of waiting) and merged into one run.
 
 The split depends on the population alone (`block_sizes`: blocks of at most
 `BLOCK_CUSTOMERS`, or a number asked for), never on the number of workers, and block k draws
@@ -292,7 +292,8 @@ def run_blocks(
     measure: Callable[[Run, Block], object] | None = None,
 ) -> Run | list:
     """Simulate `customers` customers as blocks (`blocks`, default `block_sizes`'s) over
-    `workers` processes (1: in this one) and merge them: the same bytes for any `workers`.
+    `workers` processes (this one, which runs the first share of the blocks beside the
+    coordinator, and `workers - 1` started) and merge them: the same bytes for any `workers`.
     One block is the run `simulate_policy` makes with `rng`. With `measure`, each block's
     run is measured where it ran (`measure(run, block)`) and freed: the measures come back, in
     block order, instead of the merged run. Raises ValueError for a market whose population
@@ -325,8 +326,9 @@ def run_blocks(
     ends = [multiprocessing.Pipe() for _ in plan]  # (the coordinator's end, the block's)
     mine = [a for a, _ in ends]
     theirs = [b for _, b in ends]
-    # the last share of the blocks runs in this process (a thread beside the coordinator),
-    # the others each in a worker process: N workers are this one and N - 1 started
+    # the first share of the blocks (the smallest: this process merges them after) runs in
+    # this process, a thread beside the coordinator, the others each in a worker process:
+    # N workers are this one and N - 1 started
     bounds = [len(plan) * w // workers for w in range(workers + 1)]
     shares = list(itertools.pairwise(bounds))
     # fork: the workers start with what this process has loaded (no imports, no pickling of
@@ -339,14 +341,14 @@ def run_blocks(
             args=(policy, market, days, plan[a:b], logs, coupled, theirs[a:b], measure),
             daemon=True,
         )
-        for a, b in shares[:-1]
+        for a, b in shares[1:]
     ]
     for p in processes:  # (before the thread below: a fork copies only the forking thread)
         p.start()
-    for a, b in shares[:-1]:
+    for a, b in shares[1:]:
         for link in theirs[a:b]:
             link.close()  # the blocks' ends live in their processes now
-    a, b = shares[-1]
+    a, b = shares[0]
     kept: dict[int, object] = {}
     host = threading.Thread(
         target=_host,
@@ -362,5 +364,5 @@ def run_blocks(
             if p.is_alive():
                 p.terminate()
     host.join()
-    runs = [kept.pop(k) if isinstance(r, str) else r for k, r in enumerate(runs)]
+    runs = [kept.pop(k) if isinstance(r, str) and r == _KEPT else r for k, r in enumerate(runs)]
     return runs if measure is not None else merge_blocks(plan, runs)
