@@ -1,14 +1,15 @@
 """The metrics' compiled kernels (simulation/ordering_kernels.py) against plain numpy and
-Python on random inputs: the same orders, counts and bounds, the same float sums to the
-byte. (tests/test_compiled_kernels.py compares every spec's output files both ways.)"""
+Python on random inputs: the same orders, counts, checks and bounds, the same float sums to
+the byte. (tests/test_compiled_kernels.py compares every spec's output files both ways.)"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from clmlang.simulation.economics import ADD_ON, MAIN, RENEWAL, _check_ids
 from clmlang.simulation.ordering import by_customer, distinct_per_key
-from clmlang.simulation.ordering_kernels import group_sums, window_bounds
+from clmlang.simulation.ordering_kernels import check_ids, group_sums, window_bounds
 from clmlang.simulation.rule_effects import _bounds
 
 SEEDS = range(6)
@@ -78,3 +79,32 @@ def test_window_bounds_are_numpys_searchsorted(seed, ordered):
     assert hi.tolist() == np.searchsorted(key, c * 1e6 + d + window + 1).tolist()
     firings = {"customer": customer, "day": day}
     assert [a.tolist() for a in _bounds(firings, key, window, True)] == [lo.tolist(), hi.tolist()]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_check_ids_walk_gives_numpys_checks(seed):
+    """Items logged day by day (a check: its main item, then its add-ons; renewals between):
+    the walk gives each item numpy's check and says the order held; an add-on without a main
+    item of its customer and time says it did not (numpy's other order is then taken)."""
+    rng = np.random.default_rng(seed)
+    customer, time, kind = [], [], []
+    for day in range(40):
+        for c in rng.choice(30, size=int(rng.integers(0, 8)), replace=False):
+            t = day + rng.random()
+            kinds = [MAIN] + [ADD_ON] * int(rng.integers(0, 3))
+            kinds += [RENEWAL] * int(rng.random() < 0.2)
+            customer += [c] * len(kinds)
+            time += [t] * len(kinds)
+            kind += kinds
+    customer, time = np.array(customer, np.int32), np.array(time)
+    kind = np.array(kind, np.int8)
+    order = by_customer(customer)
+    check, held = check_ids(customer, time, kind, order, MAIN, ADD_ON)
+    expected, together = _check_ids(customer, time, kind, order)
+    assert held and together and check.tolist() == expected.tolist()
+    mains = np.flatnonzero(kind == MAIN)
+    assert (check[mains] == mains).all()
+    if (kind == ADD_ON).any():
+        orphan = np.flatnonzero(kind == ADD_ON)[0]
+        kind[check[orphan]] = RENEWAL  # its main item is gone
+        assert not check_ids(customer, time, kind, order, MAIN, ADD_ON)[1]

@@ -106,7 +106,15 @@ class Items:
         rows = run.recorder.items.arrays()
         compiled = use_compiled(run.customers * run.days)
         order = by_customer(rows["customer"], compiled=compiled)
-        check, together = _check_ids(rows["customer"], rows["time"], rows["kind"], order)
+        check, together = None, False
+        if compiled:  # one walk (ordering_kernels.py); when the order does not hold, numpy's
+            from .ordering_kernels import check_ids
+
+            check, together = check_ids(
+                rows["customer"], rows["time"], rows["kind"], order, MAIN, ADD_ON
+            )
+        if not together:
+            check, together = _check_ids(rows["customer"], rows["time"], rows["kind"], order)
         return cls(rows, order, check, together, compiled)
 
 

@@ -94,3 +94,27 @@ def window_bounds(key, customer, day, window):
             else:
                 hi[i], at_hi, last_hi = at, at, needle
     return lo, hi
+
+
+@kernel
+def check_ids(customer, time, kind, order, main, add_on):
+    """Each item's check (the index of its check's main item; -1 for renewals and costs),
+    walking the items in `order` (by customer, log order within one), where a check's
+    add-ons follow its main item; and whether that order held: each add-on after a main item
+    of its customer and time, each customer's main items at increasing times (when not, the
+    caller orders the items by customer, time and kind instead)."""
+    out = np.full(kind.size, -1, dtype=np.int64)
+    held = True
+    latest = -1
+    for j in range(order.size):
+        i = order[j]
+        if kind[i] == main:
+            if latest >= 0 and customer[latest] == customer[i] and not time[i] > time[latest]:
+                held = False
+            latest = i
+            out[i] = i
+        elif kind[i] == add_on:
+            if latest < 0 or customer[latest] != customer[i] or time[latest] != time[i]:
+                held = False
+            out[i] = latest
+    return out, held
