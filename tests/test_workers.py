@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -14,6 +15,7 @@ import clmlang
 from clmlang.cli import app
 from clmlang.market.model import Market
 from clmlang.market.scenario import load_scenario_file
+from clmlang.simulation.engine.blocks import run_blocks
 from clmlang.whatif.experiment import variant_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,3 +147,46 @@ def test_a_traced_customer_of_a_later_block_keeps_their_journey():
     ]
     assert journeys[0] == journeys[1]
     assert any(kind == "message" for _, kind, _ in journeys[0])  # everyone is rung, in time
+
+
+def _failing(run, block):
+    """A block's measure that fails for block `FAILING[0]`, else gives the block's index."""
+    if block.index == FAILING[0]:
+        raise ArithmeticError(f"block {block.index} cannot be measured")
+    return block.index
+
+
+FAILING = [0]
+
+
+@pytest.mark.parametrize("failing", [0, 2])
+@pytest.mark.parametrize("text", [QUEUE, QUEUE.replace(" capacity 10 per day", "")])
+def test_a_block_that_fails_in_a_worker_or_in_this_process_stops_the_run(failing, text):
+    """Three blocks over two workers: this process runs block 0, a worker process blocks 1
+    and 2; a failure in either is raised here with the block's traceback, with or without
+    a capacity the blocks share (lockstep), and nothing waits for the other blocks."""
+    FAILING[0] = failing
+    policy = clmlang.loads(text)
+    with pytest.raises(RuntimeError, match=f"block {failing} failed:(.|\\n)*cannot be measured"):
+        run_blocks(
+            policy,
+            queue_market(2),
+            customers=60,
+            days=5,
+            rng=np.random.default_rng(1),
+            workers=2,
+            blocks=3,
+            measure=_failing,
+        )
+    FAILING[0] = -1  # none fails: the measures come back in block order
+    kept = run_blocks(
+        policy,
+        queue_market(2),
+        customers=60,
+        days=5,
+        rng=np.random.default_rng(1),
+        workers=2,
+        blocks=3,
+        measure=_failing,
+    )
+    assert kept == [0, 1, 2]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..core.compiled import use_compiled
 from .cohorts import MONTH
 from .engine import Run
 from .engine.recorder import ITEM_KINDS
@@ -98,13 +99,23 @@ class Items:
     order: np.ndarray
     check: np.ndarray
     together: bool  # a check's items are next to each other in `order`
+    compiled: bool = False  # the kernels of ordering_kernels.py, not their numpy twins
 
     @classmethod
     def of(cls, run: Run) -> Items:
         rows = run.recorder.items.arrays()
-        order = by_customer(rows["customer"])
-        check, together = _check_ids(rows["customer"], rows["time"], rows["kind"], order)
-        return cls(rows, order, check, together)
+        compiled = use_compiled(run.customers * run.days)
+        order = by_customer(rows["customer"], compiled=compiled)
+        check, together = None, False
+        if compiled:  # one walk (ordering_kernels.py); when the order does not hold, numpy's
+            from .ordering_kernels import check_ids
+
+            check, together = check_ids(
+                rows["customer"], rows["time"], rows["kind"], order, MAIN, ADD_ON
+            )
+        if not together:
+            check, together = _check_ids(rows["customer"], rows["time"], rows["kind"], order)
+        return cls(rows, order, check, together, compiled)
 
 
 def _check_ids(
@@ -158,6 +169,7 @@ def product_sums(run: Run, items: Items | None = None) -> dict[str, dict[str, np
     customers of blocks of one population are distinct, so the sums of blocks add up."""
     items = items or Items.of(run)
     it, by_cust, check = items.rows, items.order, items.check
+    compiled = items.compiled
     months = max(math.ceil(run.days / MONTH), 1)
     nothing = len(run.policy.products)
     # int32 keys (months x groups is small): half the memory of the item-sized arrays
@@ -181,23 +193,37 @@ def product_sums(run: Run, items: Items | None = None) -> dict[str, dict[str, np
         size = months * g
         c_items = code_of.astype(np.int32)[product]
         k_items = month * np.int32(g) + c_items
-        sums = {
-            m: np.zeros(size) + np.bincount(k_items, weights=amount, minlength=size)
-            for m, amount in money.items()
-        }
-        sums["items"] = np.bincount(k_items[item], minlength=size)
-        sums["renewals"] = np.bincount(k_items[~item], minlength=size)
+        if compiled:  # one pass over the rows (ordering_kernels.py), the same sums
+            from .ordering_kernels import group_sums
+
+            amounts, counted = group_sums(
+                k_items, kind, it["revenue"], it["cost_of_goods"], it["reward"],
+                it["offer_cost"], size, RENEWAL, MAIN,
+            )  # fmt: skip
+            sums = dict(zip(money, amounts, strict=True))
+            sums["items"], sums["renewals"] = counted[0], counted[1]
+        else:
+            sums = {
+                m: np.zeros(size) + np.bincount(k_items, weights=amount, minlength=size)
+                for m, amount in money.items()
+            }
+            sums["items"] = np.bincount(k_items[item], minlength=size)
+            sums["renewals"] = np.bincount(k_items[~item], minlength=size)
         k_sorted, code_sorted = k_items[by_cust], c_items[by_cust]
-        sums["customers"] = distinct_per_key(k_sorted, c_sorted, size)
-        sums["whole_customers"] = distinct_per_key(code_sorted, c_sorted, g)
+        sums["customers"] = distinct_per_key(k_sorted, c_sorted, size, compiled)
+        sums["whole_customers"] = distinct_per_key(code_sorted, c_sorted, g, compiled)
         if level == "product":  # a product is in a check once: its purchases are its items
             pass
         elif level == "total":  # every check has one main item
-            sums["purchases"] = np.bincount(k_items[main], minlength=size)
+            sums["purchases"] = (
+                counted[2] if compiled else np.bincount(k_items[main], minlength=size)
+            )
             sums["whole_purchases"] = np.bincount(c_items[main], minlength=g)
         elif items.together:  # a check's items are next to each other in customer order
-            sums["purchases"] = distinct_per_key(k_sorted[in_check], check_rank, size)
-            sums["whole_purchases"] = distinct_per_key(code_sorted[in_check], check_rank, g)
+            sums["purchases"] = distinct_per_key(k_sorted[in_check], check_rank, size, compiled)
+            sums["whole_purchases"] = distinct_per_key(
+                code_sorted[in_check], check_rank, g, compiled
+            )
         else:
             sums["purchases"] = _distinct(k_items[item], check[item], size)
             sums["whole_purchases"] = _distinct(c_items[item], check[item], g)

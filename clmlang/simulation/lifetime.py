@@ -65,10 +65,11 @@ def churn_window(run: Run) -> float:
 def restricted_mean(span: np.ndarray, ended: np.ndarray) -> float:
     """The Kaplan-Meier restricted mean of `span` (an event where `ended`, else censored),
     up to the longest span; events at a time come before the censorings at it."""
-    order = np.lexsort((~ended, span))
-    span, ended = span[order], ended[order]
-    times, first = np.unique(span, return_index=True)
-    deaths = np.add.reduceat(ended.astype(np.int64), first)
+    ordered = np.sort(span)
+    first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # each time's first
+    times = ordered[first]
+    events = np.sort(span[ended])
+    deaths = np.searchsorted(events, times, "right") - np.searchsorted(events, times, "left")
     at_risk = span.size - first
     survival = np.cumprod(1.0 - deaths / at_risk)  # just after each time
     widths = np.diff(np.r_[times, times[-1]])

@@ -15,9 +15,17 @@ import numpy as np
 __all__ = ["by_customer", "distinct_per_key"]
 
 
-def by_customer(customer: np.ndarray, time: np.ndarray | None = None) -> np.ndarray:
-    """The rows' order by customer, then (when given) time; equal rows keep their order."""
-    order = np.argsort(customer, kind="stable")
+def by_customer(
+    customer: np.ndarray, time: np.ndarray | None = None, compiled: bool = False
+) -> np.ndarray:
+    """The rows' order by customer, then (when given) time; equal rows keep their order.
+    `compiled`: by a counting sort (ordering_kernels.py), the same order."""
+    if compiled and customer.size:
+        from .ordering_kernels import customer_order
+
+        order = customer_order(customer, int(customer.max()) + 1)
+    else:
+        order = np.argsort(customer, kind="stable")
     if time is None or customer.size < 2:
         return order
     c, t = customer[order], time[order]
@@ -26,12 +34,19 @@ def by_customer(customer: np.ndarray, time: np.ndarray | None = None) -> np.ndar
     return np.lexsort((time, customer))
 
 
-def distinct_per_key(key: np.ndarray, group: np.ndarray, size: int) -> np.ndarray:
+def distinct_per_key(
+    key: np.ndarray, group: np.ndarray, size: int, compiled: bool = False
+) -> np.ndarray:
     """How many distinct groups each key (0..size-1) has, for rows in order of group (`group`
     nondecreasing, as the customers of rows ordered by customer): sorting (group, key) is
-    then sorting the few rows of each group, which a stable sort does in close to one pass."""
+    then sorting the few rows of each group, which a stable sort does in close to one pass.
+    `compiled`: in one pass without the sort (ordering_kernels.py), the same counts."""
     if not key.size:
         return np.zeros(size, dtype=np.int64)
+    if compiled:
+        from .ordering_kernels import distinct_in_groups
+
+        return distinct_in_groups(key, group, size)
     pairs = np.sort(group.astype(np.int64) * size + key, kind="stable")
     first = np.r_[True, pairs[1:] != pairs[:-1]]
     return np.bincount(pairs[first] % size, minlength=size)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.compiled import use_compiled
 from .acquisition import existing_profit
 from .cohorts import cohort_counts
 from .economics import Items, check_counts, product_sums
@@ -97,7 +98,8 @@ def measure(run: Run, start: int = 0, customers: int | None = None, consume: boo
     if consume:
         rec.items = type(rec.items)(**rec.items.dtypes)
     purchases = rec.purchases.arrays()
-    order = by_customer(purchases["customer"], purchases["time"])
+    compiled = use_compiled(run.customers * days)  # the metrics' kernels: the same arrays
+    order = by_customer(purchases["customer"], purchases["time"], compiled)
     buy = {k: purchases[k][order] for k in ("customer", "time", "revenue", "profit", "stage")}
     del order, purchases
     if consume:

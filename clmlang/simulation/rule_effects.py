@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..core.compiled import use_compiled
 from ..core.statistics import (
     bootstrap_difference,
     counted_bootstrap_difference,
@@ -79,6 +80,7 @@ def rule_samples(
     values counted (`values`, `counts`); and `firings` and `converted` (firings with a
     purchase in their window) either way. The blocks' samples merge exactly (`rule_effects`)."""
     customers = customers if customers is not None else run.state.n
+    compiled = use_compiled(run.customers * run.days)  # (ordering_kernels.py: the same bounds)
     runs = run.recorder.rule_events.runs()
     key = (cust.astype(np.float64) + start) * 1e6 + time
     firings = int((runs["last"] - runs["first"] + 1).sum())
@@ -98,7 +100,7 @@ def rule_samples(
         mine["customer"] = mine["customer"] + np.int32(start)
         if exact:
             spelled = _spelled(mine)
-            lo, hi = _bounds(spelled, key, window)
+            lo, hi = _bounds(spelled, key, window, compiled)
             if key.size < 2**31:
                 lo, hi = lo.astype(np.int32), hi.astype(np.int32)
             # the firings in the order of day, then customer (`expand`'s)
@@ -223,9 +225,15 @@ def _difference(
     return diff, np.nan, np.nan, small
 
 
-def _bounds(firings: dict[str, np.ndarray], key, window: float) -> tuple[np.ndarray, np.ndarray]:
+def _bounds(
+    firings: dict[str, np.ndarray], key, window: float, compiled: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Each firing's window in the purchases (`key`: customer * 1e6 + time, sorted): the
     first purchase in it and the first after it."""
+    if compiled:  # walking the purchases once (ordering_kernels.py): the same bounds
+        from .ordering_kernels import window_bounds
+
+        return window_bounds(key, firings["customer"], firings["day"], float(window))
     c = firings["customer"].astype(np.float64)
     d = firings["day"].astype(np.float64)
     lo = np.searchsorted(key, c * 1e6 + d + 1)

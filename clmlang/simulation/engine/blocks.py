@@ -1,5 +1,5 @@
-"""One population split into blocks of customers, run side by side in worker processes (or
-one after the other in this one) and merged into one run.
+"""One population split into blocks of customers, run side by side in worker processes (the
+command's own process runs one share of them instead of waiting) and merged into one run.
 
 The split depends on the population alone (`block_sizes`: blocks of at most
 `BLOCK_CUSTOMERS`, or a number asked for), never on the number of workers, and block k draws
@@ -166,11 +166,15 @@ def share_link(link) -> _Share:
     return _Share(link, baton)
 
 
-def _host(policy, market, days, blocks, logs, coupled, links, measure=None) -> None:
+_KEPT = "kept"  # what a block run in the coordinator's own process sends: its result is kept
+
+
+def _host(policy, market, days, blocks, logs, coupled, links, measure=None, kept=None) -> None:
     """Run `blocks` in this process, each result (or failure) sent on its link: one thread
     per block when they share capacities (one of them computing at a time), else one by one.
     `measure(run, block)`, when given, is what is sent instead of the run (the run is freed
-    once measured)."""
+    once measured). `kept`: the coordinator runs in this process: each result goes into
+    this dict by block index (not pickled through its link, which says only `_KEPT`)."""
     baton = threading.Lock()
 
     def one(block: Block, link) -> None:
@@ -185,6 +189,9 @@ def _host(policy, market, days, blocks, logs, coupled, links, measure=None) -> N
             except BaseException:
                 link.send(("error", traceback.format_exc()))
                 return
+            if kept is not None:
+                kept[block.index] = run
+                run = _KEPT
             link.send(("run", run))
 
     if not coupled:
@@ -285,7 +292,8 @@ def run_blocks(
     measure: Callable[[Run, Block], object] | None = None,
 ) -> Run | list:
     """Simulate `customers` customers as blocks (`blocks`, default `block_sizes`'s) over
-    `workers` processes (1: in this one) and merge them: the same bytes for any `workers`.
+    `workers` processes (this one, which runs the first share of the blocks beside the
+    coordinator, and `workers - 1` started) and merge them: the same bytes for any `workers`.
     One block is the run `simulate_policy` makes with `rng`. With `measure`, each block's
     run is measured where it ran (`measure(run, block)`) and freed: the measures come back, in
     block order, instead of the merged run. Raises ValueError for a market whose population
@@ -318,33 +326,36 @@ def run_blocks(
     ends = [multiprocessing.Pipe() for _ in plan]  # (the coordinator's end, the block's)
     mine = [a for a, _ in ends]
     theirs = [b for _, b in ends]
-    if workers == 1:
-        host = threading.Thread(
-            target=_host,
-            args=(policy, market, days, plan, logs, coupled, theirs, measure),
-            daemon=True,
-        )
-        host.start()
-        runs = coordinate(mine, capacity, days, progress)
-        host.join()
-        return runs if measure is not None else merge_blocks(plan, runs)
+    # the first share of the blocks (the smallest: this process merges them after) runs in
+    # this process, a thread beside the coordinator, the others each in a worker process:
+    # N workers are this one and N - 1 started
+    bounds = [len(plan) * w // workers for w in range(workers + 1)]
+    shares = list(itertools.pairwise(bounds))
     # fork: the workers start with what this process has loaded (no imports, no pickling of
     # the policy), which matters on a busy machine; elsewhere a fresh interpreter each
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    bounds = [len(plan) * w // workers for w in range(workers + 1)]
     processes = [
         ctx.Process(
             target=_host,
             args=(policy, market, days, plan[a:b], logs, coupled, theirs[a:b], measure),
             daemon=True,
         )
-        for a, b in itertools.pairwise(bounds)
+        for a, b in shares[1:]
     ]
-    for p in processes:
+    for p in processes:  # (before the thread below: a fork copies only the forking thread)
         p.start()
-    for link in theirs:
-        link.close()  # the blocks' ends live in their processes now
+    for a, b in shares[1:]:
+        for link in theirs[a:b]:
+            link.close()  # the blocks' ends live in their processes now
+    a, b = shares[0]
+    kept: dict[int, object] = {}
+    host = threading.Thread(
+        target=_host,
+        args=(policy, market, days, plan[a:b], logs, coupled, theirs[a:b], measure, kept),
+        daemon=True,
+    )
+    host.start()
     try:
         runs = coordinate(mine, capacity, days, progress)
     finally:
@@ -352,4 +363,6 @@ def run_blocks(
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()
+    host.join()
+    runs = [kept.pop(k) if isinstance(r, str) and r == _KEPT else r for k, r in enumerate(runs)]
     return runs if measure is not None else merge_blocks(plan, runs)
