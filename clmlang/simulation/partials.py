@@ -1,7 +1,7 @@
 """One block's metrics as partial aggregates, made where the block ran, and their merge.
 
 `measure` reads a block's run (its customers' state and logs) into what the forecast needs of
-it: integer counts that add up (retention, survival, churn, cohorts, goal windows, customers
+it: integer counts that add up (survival, churn, cohorts, goal windows, customers
 active each day, products' distinct customers and checks), sums added in block order
 (products' money), and, for what no sum gives exactly, compact columns concatenated in block
 order: each purchase's revenue and purchase number (averages, the top decile's share), each
@@ -68,7 +68,6 @@ class Part:
     customers: int
     counts: dict[str, int]
     active: np.ndarray
-    retention: np.ndarray  # [2, ages]: customers eligible at each age, and retained
     revenue: np.ndarray  # each purchase's, by customer then time
     number: np.ndarray  # its purchase number (1 = first ever), 3 for the third and later
     span: np.ndarray  # each buyer's last purchase - first
@@ -122,11 +121,6 @@ def measure(run: Run, start: int = 0, customers: int | None = None, consume: boo
         "repeaters": int((count >= 2).sum()),
         "payers": int(starts.sum()),
     }
-    for horizon in RETENTION_DAYS:
-        eligible = buyers & (first <= days - horizon)
-        later = last - first >= horizon  # a purchase `horizon` days or more after the first
-        counts[f"eligible_{horizon}"] = int(eligible.sum())
-        counts[f"retained_{horizon}"] = int((later & eligible).sum())
     churn = churn_window(run)
     old = buyers & (first <= days - churn)
     counts["old"] = int(old.sum())
@@ -142,7 +136,6 @@ def measure(run: Run, start: int = 0, customers: int | None = None, consume: boo
         customers=st.n,
         counts=counts,
         active=_active_days(run, cust, time),
-        retention=_retention_counts(first[buyers], span, days),
         revenue=revenue,
         number=np.minimum(number, 3).astype(np.int8),
         span=span,
@@ -203,20 +196,8 @@ def history(run: Run, cust, time) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def retention_ages(days: int) -> np.ndarray:
-    """The ages of the rolling retention curve: up to 60, from 0 to the last day."""
+    """The ages of the retention curve (Kaplan-Meier): up to 60, from 0 to the last day."""
     return np.unique(np.linspace(0, max(days - 1, 0), num=min(days, 60)).round().astype(int))
-
-
-def _retention_counts(first: np.ndarray, span: np.ndarray, days: int) -> np.ndarray:
-    """For each age of the curve: buyers whose first purchase is at least `age` days before
-    the end, and those of them who bought again `age` days or more after it."""
-    ages = retention_ages(days)
-    out = np.zeros((2, ages.size), dtype=np.int64)
-    for i, age in enumerate(ages):
-        eligible = first <= days - age
-        out[0, i] = eligible.sum()
-        out[1, i] = (eligible & (span >= max(age, 1e-9))).sum()
-    return out
 
 
 def _active_days(run: Run, cust: np.ndarray, time: np.ndarray) -> np.ndarray:
