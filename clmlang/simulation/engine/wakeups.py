@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...language.conditions import Expr, required_columns
+from .clockrules import Clocked
 from .components import time_driven
 
 __all__ = ["Wakeups", "clock_thresholds"]
@@ -169,7 +170,7 @@ def _anchor(sim, key: str, ids: np.ndarray) -> np.ndarray:
     return a.astype(np.float64)
 
 
-class Waking:
+class Waking(Clocked):
     """Methods of the simulation (mixed into it): the condition rules that run on wake-ups
     (`self.wakeups`); see rules.py for the others."""
 
@@ -231,6 +232,9 @@ class Waking:
         if not ok.all():
             nxt, ids = nxt[ok], ids[ok]
         if not ids.size:
+            return
+        if r in self.clock_rules:  # their wake-ups are pairs in one store
+            self.clock_rules.schedule(self.clock_rules.col[r], ids, nxt)
             return
         first = nxt.min()
         if first == nxt.max():  # the usual case: all of them bought today
