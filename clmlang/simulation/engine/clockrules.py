@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core.compiled import kernel
 from ...language.conditions import Expr
 
 __all__ = ["ClockRules", "clock_terms"]
@@ -35,6 +36,7 @@ CLOCKS = ("days_since_purchase", "days_since_first_purchase", "days_in_stage")
 _COMPARE = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
 _FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
 _AFTER = {">": True, "<=": True, ">=": False, "<": False}  # crossing: floor(t) + 1, or ceil(t)
+_OP_CODES = {">=": 0, ">": 1, "<=": 2, "<": 3}
 
 
 def _number(node: Expr) -> float | None:
@@ -108,9 +110,15 @@ class ClockRules:
         self.last = np.array([w[1] for w in windows], dtype=np.int64)
         self.opens = np.maximum(self.first, 0)  # the day the rule sees everyone
         self.limit = np.minimum(self.last, sim.days - 1)  # the last day a wake-up may fall on
-        self.was = np.zeros((n, size), dtype=bool)
+        # the same terms as tables for the kernel: clock, comparison and mode by term
+        keys = list(self.terms)
+        self.term_clock = np.array([k[0] for k in keys], dtype=np.int64)
+        self.term_op = np.array([_OP_CODES[k[1]] for k in keys], dtype=np.int64)
+        self.term_has = np.array([self.terms[k][0] for k in keys]).reshape(len(keys), size)
+        self.term_k = np.array([self.terms[k][1] for k in keys]).reshape(len(keys), size)
+        self.compiled = sim.compiled
+        self.was = np.zeros((n, size), dtype=bool)  # nobody's condition held before day 0
         for g, r in enumerate(self.rules.tolist()):
-            self.was[:, g] = sim.memory.was_true[r]
             sim.memory.was_true[r] = self.was[:, g]  # a view: the rule-by-rule path shares it
         self.store: dict[int, list[np.ndarray]] = {}  # day: keys g * n + customer
         self.marks = np.zeros(n, dtype=bool)
@@ -164,9 +172,27 @@ class ClockRules:
         anchor = (st.last_day, st.first_day, st.stage_since)[clock]
         return anchor[ids].astype(np.float64)
 
+    def edges(self, st, c: np.ndarray, g: np.ndarray, d: int) -> np.ndarray:
+        """Whether each (customer, rule) pair's condition became true today (its value is
+        kept for tomorrow); the pairs inside their rule's stages get their next wake-up, the
+        first day one of its thresholds is crossed with no event."""
+        if not self.compiled:
+            now = self.evaluate(st, c, g, d)
+            became = now & ~self.was[c, g]
+            self.was[c, g] = now
+            return became
+        became, nxt = _pair_edges(
+            c, g, d, st.stage, self.lut, self.was, st.last_day, st.first_day, st.stage_since,
+            self.term_clock, self.term_op, self.term_has, self.term_k, self.limit,
+        )  # fmt: skip
+        wake = nxt < np.inf
+        if wake.any():
+            self.schedule(g[wake], c[wake], nxt[wake])
+        return became
+
     def evaluate(self, st, c: np.ndarray, g: np.ndarray, d: int) -> np.ndarray:
-        """Each pair's condition today, its rule's stages included; the pairs inside their
-        rule's stages get their next wake-up (the first day a threshold is crossed)."""
+        """Each pair's condition today, its rule's stages included, and its next wake-up
+        scheduled (the numpy twin of `_pair_edges`)."""
         inside = self.lut[st.stage[c] + 1, g]
         now = inside.copy()
         nxt = np.full(c.size, np.inf)
@@ -231,9 +257,7 @@ class Clocked:
         if cs:
             c = np.concatenate(cs) if len(cs) > 1 else cs[0]
             g = np.concatenate(gs) if len(gs) > 1 else gs[0]
-            now = grp.evaluate(st, c, g, d)
-            became = now & ~was[c, g]
-            was[c, g] = now
+            became = grp.edges(st, c, g, d)
             keys = np.sort(g[became] * n + c[became])
         if keys.size:
             g, c = np.divmod(keys, n)
@@ -253,3 +277,52 @@ class Clocked:
 
 
 _NONE = np.zeros(0, dtype=np.int64)
+
+
+@kernel
+def _pair_edges(
+    c, g, d, stage, lut, was, last_day, first_day, stage_since, clock, op, has, ks, limit
+):  # pragma: no cover - compiled; the numpy twin is ClockRules.evaluate
+    """For each (customer c, rule g) pair: whether its condition became true today (the
+    value kept in `was`), and its next wake-up day (inf: none)."""
+    size = c.size
+    became = np.zeros(size, dtype=np.bool_)
+    nxt = np.full(size, np.inf)
+    today = np.float32(d)
+    for p in range(size):
+        ci, gi = c[p], g[p]
+        inside = lut[stage[ci] + 1, gi]
+        now = inside
+        wake = np.inf
+        for j in range(clock.size):
+            if not has[j, gi]:
+                continue
+            k = ks[j, gi]
+            if clock[j] == 2:
+                anchor = np.float64(stage_since[ci])
+                value = d - anchor
+            elif clock[j] == 0:
+                anchor = np.float64(last_day[ci])
+                value = np.float64(today - last_day[ci])
+            else:
+                anchor = np.float64(first_day[ci])
+                value = np.float64(today - first_day[ci])
+            o = op[j]
+            if o == 0:
+                hold = value >= k
+            elif o == 1:
+                hold = value > k
+            elif o == 2:
+                hold = value <= k
+            else:
+                hold = value < k
+            now = now and hold
+            t = anchor + k
+            day = np.floor(t) + 1.0 if o == 1 or o == 2 else np.ceil(t)
+            if day > d and day < wake:
+                wake = day
+        became[p] = now and not was[ci, gi]
+        was[ci, gi] = now
+        if inside and wake <= limit[gi]:
+            nxt[p] = wake
+    return became, nxt
