@@ -172,27 +172,56 @@ class ClockRules:
         anchor = (st.last_day, st.first_day, st.stage_since)[clock]
         return anchor[ids].astype(np.float64)
 
-    def edges(self, st, c: np.ndarray, g: np.ndarray, d: int) -> np.ndarray:
-        """Whether each (customer, rule) pair's condition became true today (its value is
-        kept for tomorrow); the pairs inside their rule's stages get their next wake-up, the
-        first day one of its thresholds is crossed with no event."""
-        if not self.compiled:
-            now = self.evaluate(st, c, g, d)
-            became = now & ~self.was[c, g]
-            self.was[c, g] = now
-            return became
-        became, nxt = _pair_edges(
-            c, g, d, st.stage, self.lut, self.was, st.last_day, st.first_day, st.stage_since,
-            self.term_clock, self.term_op, self.term_has, self.term_k, self.limit,
-        )  # fmt: skip
-        wake = nxt < np.inf
-        if wake.any():
-            self.schedule(g[wake], c[wake], nxt[wake])
-        return became
+    def day_edges(
+        self, st, rows: np.ndarray, woken: np.ndarray, active: np.ndarray, d: int
+    ) -> np.ndarray:
+        """The (rule, customer) pairs whose condition became true today, as sorted keys
+        g * n + customer, from today's `rows` (touched and newcomers: every active rule) and
+        `woken` keys; each evaluated pair's value is kept for tomorrow and, inside its rule's
+        stages, its next wake-up stored (the first day a threshold is crossed, no event)."""
+        n = self.n
+        if self.compiled:
+            keys, wake_g, wake_c, wake_day = _day_edges(
+                rows, woken, n, d, active, st.stage, self.lut, self.was, self.marks,
+                st.last_day, st.first_day, st.stage_since,
+                self.term_clock, self.term_op, self.term_has, self.term_k, self.limit,
+            )  # fmt: skip
+            self.schedule(wake_g, wake_c, wake_day)
+            return np.sort(keys)
+        cs: list[np.ndarray] = []
+        gs: list[np.ndarray] = []
+        if rows.size and active.any():
+            inside = self.lut[st.stage[rows] + 1]  # customer x rule
+            if not active.all():
+                inside &= active
+                self.was[rows] &= inside | ~active
+            else:
+                self.was[rows] &= inside  # outside its stages, a rule's condition is false
+            i, g = np.nonzero(inside)
+            cs.append(rows[i])
+            gs.append(g)
+        if woken.size:
+            g, c = np.divmod(woken, n)
+            keep = active[g]
+            if rows.size:
+                marks = self.marks
+                marks[rows] = True
+                keep &= ~marks[c]  # evaluated with today's touched already
+                marks[rows] = False
+            cs.append(c[keep])
+            gs.append(g[keep])
+        if not cs:
+            return _NONE
+        c = np.concatenate(cs) if len(cs) > 1 else cs[0]
+        g = np.concatenate(gs) if len(gs) > 1 else gs[0]
+        now = self.evaluate(st, c, g, d)
+        became = now & ~self.was[c, g]
+        self.was[c, g] = now
+        return np.sort(g[became] * n + c[became])
 
     def evaluate(self, st, c: np.ndarray, g: np.ndarray, d: int) -> np.ndarray:
         """Each pair's condition today, its rule's stages included, and its next wake-up
-        scheduled (the numpy twin of `_pair_edges`)."""
+        scheduled (the numpy twin of `_day_edges`)."""
         inside = self.lut[st.stage[c] + 1, g]
         now = inside.copy()
         nxt = np.full(c.size, np.inf)
@@ -228,37 +257,9 @@ class Clocked:
         grp, st, n = self.clock_rules, self.state, self.n
         active = (grp.first <= d) & (d <= grp.last) & (d != grp.opens)
         rows = self.waking_rows[0]  # clock rules read nothing messages change
-        woken = grp.take(d)
-        cs: list[np.ndarray] = []
-        gs: list[np.ndarray] = []
-        if rows.size and active.any():
-            inside = grp.lut[st.stage[rows] + 1]  # customer x rule
-            if not active.all():
-                inside &= active
-                grp.was[rows] &= inside | ~active
-            else:
-                grp.was[rows] &= inside  # outside its stages, a rule's condition is false
-            i, g = np.nonzero(inside)
-            cs.append(rows[i])
-            gs.append(g)
-        if woken.size:
-            g, c = np.divmod(woken, n)
-            keep = active[g]
-            if rows.size:
-                marks = grp.marks
-                marks[rows] = True
-                keep &= ~marks[c]  # evaluated with today's touched already
-                marks[rows] = False
-            cs.append(c[keep])
-            gs.append(g[keep])
+        keys = grp.day_edges(st, rows, grp.take(d), active, d)
         was = grp.was
         out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        keys = _NONE
-        if cs:
-            c = np.concatenate(cs) if len(cs) > 1 else cs[0]
-            g = np.concatenate(gs) if len(gs) > 1 else gs[0]
-            became = grp.edges(st, c, g, d)
-            keys = np.sort(g[became] * n + c[became])
         if keys.size:
             g, c = np.divmod(keys, n)
             cuts = (np.flatnonzero(g[1:] != g[:-1]) + 1).tolist()
@@ -280,17 +281,70 @@ _NONE = np.zeros(0, dtype=np.int64)
 
 
 @kernel
-def _pair_edges(
-    c, g, d, stage, lut, was, last_day, first_day, stage_since, clock, op, has, ks, limit
-):  # pragma: no cover - compiled; the numpy twin is ClockRules.evaluate
-    """For each (customer c, rule g) pair: whether its condition became true today (the
-    value kept in `was`), and its next wake-up day (inf: none)."""
-    size = c.size
-    became = np.zeros(size, dtype=np.bool_)
-    nxt = np.full(size, np.inf)
+def _day_edges(
+    rows,
+    woken,
+    n,
+    d,
+    active,
+    stage,
+    lut,
+    was,
+    marks,
+    last_day,
+    first_day,
+    stage_since,
+    clock,
+    op,
+    has,
+    ks,
+    limit,
+):  # pragma: no cover - compiled; the numpy twin is ClockRules.day_edges
+    """`ClockRules.day_edges` in loops: the day's pairs (today's rows inside each active
+    rule's stages, cleared outside; the woken pairs not among the rows), each evaluated, its
+    edge found and value kept; returns the edge keys and the wake-ups (rule, customer, day)."""
+    size = active.size
+    inside_count = np.zeros(lut.shape[0], dtype=np.int64)
+    for s in range(lut.shape[0]):
+        for g in range(size):
+            if active[g] and lut[s, g]:
+                inside_count[s] += 1
+    total = woken.size
+    for r in rows:
+        total += inside_count[stage[r] + 1]
+        marks[r] = True
+    cs = np.empty(total, dtype=np.int64)
+    gs = np.empty(total, dtype=np.int64)
+    pairs = 0
+    for r in rows:
+        row = stage[r] + 1
+        for g in range(size):
+            if not active[g]:
+                continue
+            if lut[row, g]:
+                cs[pairs] = r
+                gs[pairs] = g
+                pairs += 1
+            else:
+                was[r, g] = False  # outside its stages, a rule's condition is false
+    for key in woken:
+        g = key // n
+        c = key - g * n
+        if active[g] and not marks[c]:
+            cs[pairs] = c
+            gs[pairs] = g
+            pairs += 1
+    for r in rows:
+        marks[r] = False
+    keys = np.empty(pairs, dtype=np.int64)
+    edges = 0
+    wake_g = np.empty(pairs, dtype=np.int64)
+    wake_c = np.empty(pairs, dtype=np.int64)
+    wake_day = np.empty(pairs, dtype=np.float64)
+    wakes = 0
     today = np.float32(d)
-    for p in range(size):
-        ci, gi = c[p], g[p]
+    for p in range(pairs):
+        ci, gi = cs[p], gs[p]
         inside = lut[stage[ci] + 1, gi]
         now = inside
         wake = np.inf
@@ -321,8 +375,13 @@ def _pair_edges(
             day = np.floor(t) + 1.0 if o == 1 or o == 2 else np.ceil(t)
             if day > d and day < wake:
                 wake = day
-        became[p] = now and not was[ci, gi]
+        if now and not was[ci, gi]:
+            keys[edges] = gi * n + ci
+            edges += 1
         was[ci, gi] = now
         if inside and wake <= limit[gi]:
-            nxt[p] = wake
-    return became, nxt
+            wake_g[wakes] = gi
+            wake_c[wakes] = ci
+            wake_day[wakes] = wake
+            wakes += 1
+    return keys[:edges], wake_g[:wakes], wake_c[:wakes], wake_day[:wakes]
