@@ -64,11 +64,13 @@ class Firings:
         """The pending day of `arm` joins its runs: a customer it fired for the day before
         extends that run, the others start one, and runs not extended close."""
         day, parts = self.pending.pop(arm)
-        ids = np.sort(np.concatenate(parts))
-        again = np.r_[False, ids[1:] == ids[:-1]]
-        if again.any():  # fired twice the same day: the second firing is a run of its own
-            self._close(arm, ids[again], np.full(int(again.sum()), day), day)
-            ids = ids[~again]
+        ids = np.sort(parts[0] if len(parts) == 1 else np.concatenate(parts))
+        if len(parts) > 1 and ids.size > 1:
+            again = np.zeros(ids.size, dtype=bool)
+            np.equal(ids[1:], ids[:-1], out=again[1:])
+            if again.any():  # fired twice the same day: the second firing is a run of its own
+                self._close(arm, ids[again], np.full(int(again.sum()), day), day)
+                ids = ids[~again]
         first = np.full(ids.size, day, dtype=np.int32)
         if arm in self.open:
             last, o_ids, o_first = self.open.pop(arm)

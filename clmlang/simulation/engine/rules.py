@@ -262,12 +262,19 @@ class Rules:
         rule, rec, S = self.rules[r], self.recorder, self.streams
         self.memory.last_fired[r][ids] = d
         self._schedule_reentry(r, ids, d)
+        counters = rec.arm_counters
+        if not rule.holdout and not rule.variants:  # the usual case: one arm, nobody held out
+            arm = self.arms.of[(r, -1)]
+            counters["fired"][arm] += ids.size
+            rec.rule_events.add(arm=arm, customer=ids, day=d)
+            self._trace_rule(ids, d, r, "fired")
+            self._run_steps(self.program.roots[r][0], 0, ids, d)
+            return
         held = (
             S.uniform(ids, Purpose.HOLDOUT, self.arms.rule_keys[r]) < rule.holdout
             if rule.holdout
             else np.zeros(ids.size, bool)
         )
-        counters = rec.arm_counters
         if held.any():
             hold_arm = self.arms.holdout[r]
             counters["fired"][hold_arm] += held.sum()
