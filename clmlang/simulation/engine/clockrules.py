@@ -215,14 +215,16 @@ class ClockRules:
         c = np.concatenate(cs) if len(cs) > 1 else cs[0]
         g = np.concatenate(gs) if len(gs) > 1 else gs[0]
         now = self.evaluate(st, c, g, d)
-        became = now & ~self.was[c, g]
-        self.was[c, g] = now
+        flat = c * self.was.shape[1] + g  # 1-d positions: cheaper than 2-d fancy indexing
+        was = self.was.reshape(-1)
+        became = now & ~was[flat]
+        was[flat] = now
         return np.sort(g[became] * n + c[became])
 
     def evaluate(self, st, c: np.ndarray, g: np.ndarray, d: int) -> np.ndarray:
         """Each pair's condition today, its rule's stages included, and its next wake-up
         scheduled (the numpy twin of `_day_edges`)."""
-        inside = self.lut[st.stage[c] + 1, g]
+        inside = self.lut.reshape(-1)[(st.stage[c] + 1).astype(np.int64) * self.lut.shape[1] + g]
         now = inside.copy()
         nxt = np.full(c.size, np.inf)
         for (clock, op, _), (has, ks) in self.terms.items():
