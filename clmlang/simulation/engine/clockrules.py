@@ -20,7 +20,7 @@ days_since_purchase >= 60 days" shape. All clock rules are evaluated at once eac
 A rule nobody touched or woke today costs nothing; the rules with edges (or re-entries due)
 get their candidates, sorted by customer as the rule-by-rule evaluation gave them, and go on
 to the usual entry (re-entry, holdout, variants, flows: rules.py) in rule order. On a rule's
-first day (everyone is evaluated) the rule-by-rule path runs, its wake-ups going to the store.
+first day everyone is evaluated for it, in blocks of rows, the same way.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class ClockRules:
         self.compiled = sim.compiled
         self.was = np.zeros((n, size), dtype=bool)  # nobody's condition held before day 0
         for g, r in enumerate(self.rules.tolist()):
-            sim.memory.was_true[r] = self.was[:, g]  # a view: the rule-by-rule path shares it
+            sim.memory.was_true[r] = self.was[:, g]  # a view, for the code that reads it
         self.store: dict[int, list[np.ndarray]] = {}  # day: keys g * n + customer
         self.marks = np.zeros(n, dtype=bool)
 
@@ -128,10 +128,6 @@ class ClockRules:
 
     def __contains__(self, r: object) -> bool:
         return r in self.col
-
-    def opening(self, d: int) -> list[int]:
-        """The clock rules whose first day is `d` (they see everyone, rule by rule)."""
-        return self.rules[self.opens == d].tolist()
 
     def schedule(self, g: np.ndarray | int, ids: np.ndarray, days: np.ndarray) -> None:
         """Wake rule(s) `g` for `ids` on `days` (each a day after today, within the run)."""
@@ -254,12 +250,20 @@ class Clocked:
 
     def _clock_candidates(self, bucket: dict, d: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Each clock rule with work today: its candidates and its edges (who became
-        eligible today), from today's touched customers, newcomers and wake-ups; a rule on
-        its first day or outside its window is not here."""
+        eligible today), from today's touched customers, newcomers and wake-ups (everyone on
+        the rule's first day); a rule outside its window is not here."""
         grp, st, n = self.clock_rules, self.state, self.n
         active = (grp.first <= d) & (d <= grp.last) & (d != grp.opens)
         rows = self.waking_rows[0]  # clock rules read nothing messages change
         keys = grp.day_edges(st, rows, grp.take(d), active, d)
+        opening = (grp.opens == d) & (grp.first <= d) & (d <= grp.last)
+        if opening.any():  # a rule's first day: everyone, in blocks of rows
+            parts = [keys]
+            for start in range(0, self.arrived, _BLOCK):
+                block = np.arange(start, min(start + _BLOCK, self.arrived))
+                parts.append(grp.day_edges(st, block, _NONE, opening, d))
+            keys = np.sort(np.concatenate(parts))
+            active = active | opening
         was = grp.was
         out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if keys.size:
@@ -280,6 +284,7 @@ class Clocked:
 
 
 _NONE = np.zeros(0, dtype=np.int64)
+_BLOCK = 8192  # rows evaluated at once on a rule's first day (the pairs' memory stays small)
 
 
 @kernel

@@ -33,7 +33,7 @@ class Rules:
         work = self._clock_candidates(bucket, d) if clocked else {}
         order = self.unclocked
         if clocked:
-            order = sorted([*order, *work, *clocked.opening(d)])
+            order = sorted([*order, *work])
         for r in order:
             rule = self.rules[r]
             first, last = self.windows[r]
