@@ -233,9 +233,6 @@ class Waking(Clocked):
             nxt, ids = nxt[ok], ids[ok]
         if not ids.size:
             return
-        if r in self.clock_rules:  # their wake-ups are pairs in one store
-            self.clock_rules.schedule(self.clock_rules.col[r], ids, nxt)
-            return
         first = nxt.min()
         if first == nxt.max():  # the usual case: all of them bought today
             self.calendar.add(int(first), "wake", r, ids)
