@@ -28,11 +28,22 @@ class Rules:
         everyone = slice(0, self.arrived)
         self.waking_rows = self._waking_rows_today(touched) if self.wakeups else None
         date = self.start_date + dt.timedelta(days=d)
-        for r, rule in enumerate(self.rules):
+        clocked = self.clock_rules
+        # clock rules (clockrules.py) are evaluated together: only those with work today run
+        work = self._clock_candidates(bucket, d) if clocked else {}
+        order = self.unclocked
+        if clocked:
+            order = sorted([*order, *work])
+        for r in order:
+            rule = self.rules[r]
             first, last = self.windows[r]
             if not first <= d <= last:  # outside its `active` window: the rule does nothing
                 continue
-            ids, pre_evaluated = self._triggered(r, rule, bucket, touched, everyone, date, d)
+            if r in work:
+                ids, self.today_edges = work[r]
+                pre_evaluated = True
+            else:
+                ids, pre_evaluated = self._triggered(r, rule, bucket, touched, everyone, date, d)
             if not ids.size:
                 continue
             self.recorder.triggered[r] = self.recorder.triggered.get(r, 0) + int(ids.size)
