@@ -36,41 +36,41 @@ class Dispatch:
                 self.share_key = key if key is not None else self.share_key
                 self._send(site_id, ids, d)
             return
-        mark = getattr(self, "_batch_mark", None)
-        if mark is None:
-            mark = self._batch_mark = np.full(self.state.stage.size, -1, dtype=np.int64)
-            self._batch_token = 0
+        bounded = np.isfinite(self.today.capacity_left).any(axis=0).tolist()
         batch: list[tuple[int, np.ndarray]] = []
         batch_key = None
         for site_id, ids, key in items:
             group = self._batch_key(site_id)
-            if group is None or not ids.size:
+            if bounded[group[0]] or not ids.size:
                 self._flush(batch, d)
                 batch, batch_key = [], None
                 self.share_key = key if key is not None else self.share_key
                 self._send(site_id, ids, d)
                 continue
-            if group != batch_key or (mark[ids] == self._batch_token).any():
+            if group != batch_key:
                 self._flush(batch, d)
                 batch, batch_key = [], group
-                self._batch_token += 1
-            mark[ids] = self._batch_token
             batch.append((site_id, ids))
         self._flush(batch, d)
 
-    def _batch_key(self, site_id: int) -> tuple | None:
-        """What send steps must share to go in one batch (channel, transactional, caps), or
-        None when this one goes alone (its channel has a daily capacity)."""
-        site = self.steps.sites[site_id]
-        if np.isfinite(self.today.capacity_left[:, site.channel]).any():
-            return None
+    def _batch_key(self, site_id: int) -> tuple:
+        """What send steps must share to go in one batch: channel, transactional, the caps
+        that apply, and the dtype of the response chance (`_chance`'s factor may be a Python
+        float, which keeps the fatigue's float32, or a numpy one)."""
         keys = self.__dict__.setdefault("_batch_keys", {})
         found = keys.get(site_id)
         if found is None:
+            site = self.steps.sites[site_id]
+            channel = self.policy.channels[site.channel].name
             which = _NONE
             if not site.send.transactional:
-                which = self.caps.which(site_id, site, self.policy.channels[site.channel].name)
-            found = keys[site_id] = (site.channel, site.send.transactional, tuple(which.tolist()))
+                which = self.caps.which(site_id, site, channel)
+            base = self.market.response(self.policy.rules[site.rule].name, channel)
+            factor = base * offer_lift(self.market.offers, site, self.catalogue, self.mean_check)
+            weak = type(factor) is float
+            found = (site.channel, site.send.transactional, tuple(which.tolist()), weak)
+            keys[site_id] = found
+            self.__dict__.setdefault("_batch_factors", {})[site_id] = factor
         return found
 
     def _flush(self, batch: list[tuple[int, np.ndarray]], d: int) -> None:
@@ -80,95 +80,78 @@ class Dispatch:
             self._send_batch(batch, d)
 
     def _send_batch(self, batch: list[tuple[int, np.ndarray]], d: int) -> None:
-        """The send steps of `batch` (distinct customers; one channel, the same caps) screened
-        and delivered in one pass of each kernel, as `_send` would one after another."""
-        st, rec, r = self.state, self.recorder, self.caps.rings
-        sites = [self.steps.sites[s] for s, _ in batch]
-        site = sites[0]
-        send, ch, m = site.send, site.channel, len(batch)
-        arms = self.steps.arm[[s for s, _ in batch]]
-        ids = np.concatenate([i for _, i in batch])
+        """The send steps of `batch` (one channel, the same caps), in rounds of distinct
+        customers: round k holds each customer's (k+1)-th message of the batch, so a
+        customer's messages keep their queue order and each sees the ones before it."""
         sizes = np.array([i.size for _, i in batch])
-        item = np.repeat(np.arange(m), sizes)
+        ids = np.concatenate([i for _, i in batch])
+        n, m = ids.size, len(batch)
+        order = np.argsort(ids, kind="stable")
+        ranked = ids[order]
+        first = np.ones(n, dtype=bool)
+        np.not_equal(ranked[1:], ranked[:-1], out=first[1:])
+        place = np.arange(n)
+        rounds = np.empty(n, np.int64)
+        rounds[order] = place - np.maximum.accumulate(np.where(first, place, 0))
+        out = _Outcome(n, m, np.repeat(np.arange(m), sizes), sizes, self.state.stage.dtype)
+        if first.all():
+            self._round(batch, ids, place, d, out)
+        else:
+            for k in range(int(rounds.max()) + 1):
+                at = np.flatnonzero(rounds == k)
+                self._round(batch, ids[at], at, d, out)
+        self._record_batch(batch, ids, d, out)
+
+    def _round(self, batch, ids: np.ndarray, at: np.ndarray, d: int, out: _Outcome) -> None:
+        """One round of distinct customers `ids` (the batch's elements `at`): screened,
+        delivered and their effects, as `_screen_compiled` and `_deliver_compiled` do."""
+        st, r, fat = self.state, self.caps.rings, self.market.fatigue
+        ch, transactional, which, _ = self._batch_key(batch[0][0])
+        which = np.array(which, dtype=np.int64)
         n = ids.size
-        which = np.array(self._batch_key(batch[0][0])[2], dtype=np.int64)
-        out = (np.empty(n, np.int8), np.empty(n, ids.dtype), np.empty(n, ids.dtype), np.empty(n))
+        status, sent = np.empty(n, np.int8), np.empty(n, ids.dtype)
+        delayed, retry = np.empty(n, ids.dtype), np.empty(n)
         bit = np.uint64(1) << np.uint64(ch)
         rings = (r.days, r.ptr, r.start, r.window, r.skip)
-        counts = screen(
-            ids, st.reachable, st.unsubscribed, bit, st.control, not send.transactional,
-            rings, which, d, out,
+        n_sent, *_, waiting = screen(
+            ids, st.reachable, st.unsubscribed, bit, st.control, not transactional,
+            rings, which, d, (status, sent, delayed, retry),
         )  # fmt: skip
-        status, sent, delayed, retry = out
-        n_sent, _, _, capped, waiting = counts
-        per = np.bincount(item * 5 + status, minlength=5 * m).reshape(m, 5)
-        counters = rec.arm_counters
-        np.add.at(counters["not_reachable"], arms, per[:, 1])
-        np.add.at(counters["control"], arms, per[:, 2])
-        if capped or waiting:
-            np.add.at(counters["capped"], arms, per[:, 3])
-            rec.daily["capped"][d] += capped
+        out.status[at] = status
         if waiting:
-            np.add.at(counters["delayed"], arms, per[:, 4])
-            rec.daily["delayed"][d] += waiting
-        bounds = np.r_[0, np.cumsum(sizes)]
-        if rec.logs and n_sent < n:
-            for j, (site_id, _) in enumerate(batch):
-                part = status[bounds[j] : bounds[j + 1]]
-                for code, why in enumerate(SCREENED[1:], start=1):
-                    rec.not_sent(why, ids[bounds[j] : bounds[j + 1]][part == code], d, site_id)
-        if waiting:
-            cut = np.r_[0, np.cumsum(per[:, _DELAYED])]
-            for j in np.flatnonzero(per[:, _DELAYED]).tolist():
-                lo, hi = cut[j], cut[j + 1]
-                self.calendar.add_spread(retry[lo:hi], "send", batch[j][0], delayed[lo:hi])
-        if n_sent:
-            self._deliver_batch(batch, sites, arms, sent[:n_sent], per[:, _SENT], d)
-
-    def _deliver_batch(self, batch, sites, arms, ids: np.ndarray, sizes: np.ndarray, d: int):
-        """`_deliver_compiled` for the batch's delivered `ids` (`sizes`: how many of each send
-        step, in order)."""
-        st, rec, fat = self.state, self.recorder, self.market.fatigue
-        site = sites[0]
-        send, ch, n, m = site.send, site.channel, ids.size, len(batch)
-        channel = self.policy.channels[ch]
-        steps = [s for s, _ in batch]
-        for j in np.flatnonzero(sizes).tolist():  # the costs added in queue order
-            self._count_sends(channel, int(arms[j]), int(sizes[j]), d)
+            out.retry[at[status == _DELAYED]] = retry[:waiting]
+        if not n_sent:
+            return
+        at = at[status == _SENT]
+        ids = sent[:n_sent]
+        n = n_sent
         if self.decay is None:
             self.decay = decay_table(self.days, st.fatigue_t, fat.half_life_days)
-        which = np.array(self._batch_key(steps[0])[2], dtype=np.int64)
-        r = self.caps.rings
         stage, counter = np.empty(n, st.stage.dtype), np.empty(n, st.messages_received.dtype)
         fatigue = np.empty(n, np.result_type(st.fatigue, self.decay))
         rings, state = (r.days, r.ptr, r.start, r.limit), (st.stage, st.messages_received)
         state += (st.fatigue, st.fatigue_t)
         deliver(ids, d, state, rings, which, self.decay, (stage, counter, fatigue))
+        channel = self.policy.channels[ch]
         self.message_log.record(channel.name, ids, d)
         self.event_memory.messaged(ids, d)
         self.today.touched.append(ids)
-        bounds = np.r_[0, np.cumsum(sizes)].tolist()
-        parts = [ids[bounds[j] : bounds[j + 1]] for j in range(m)]
-        for j in range(m):
-            self._referral_message(sites[j], parts[j], d)
-        if all(s.offer_product < 0 for s in sites):
-            irrelevant = np.zeros(n, dtype=bool)
-        else:
-            irrelevant = np.concatenate([self._irrelevant(sites[j], parts[j], d) for j in range(m)])
+        item = out.item[at]
+        irrelevant = out.irrelevant(self, batch, d)[at]
         response = None
-        if not send.transactional:
-            # `_chance` of each step: its scalar times numpy's exp of the fatigue damping
+        if not transactional:
+            # `_chance` of each step: its factor times numpy's exp of the fatigue damping
             damping = np.exp(-fat.sensitivity * fatigue)
-            chance = np.concatenate(
-                [
-                    self._chance_factor(sites[j]) * damping[bounds[j] : bounds[j + 1]]
-                    for j in range(m)
-                ]
-            )
+            factors = self.__dict__["_batch_factors"]
+            factor = np.array([factors[s] for s, _ in batch])
+            if type(factors[batch[0][0]]) is float:  # a Python float takes numpy's dtype
+                factor = factor.astype(damping.dtype)
+            chance = factor[item] * damping
             offers, one = self.market.offers, chance.dtype.type
             span = max(self.market.channel(channel.name).window_days - 1.0, 0.0)
-            factors = (one(offers.irrelevant_response), one(offers.reactivation), one(1.0))
-            response = (chance, factors, span, np.repeat(np.array(steps, np.int64), sizes))
+            lifts = (one(offers.irrelevant_response), one(offers.reactivation), one(1.0))
+            steps = np.array([s for s, _ in batch], np.int64)
+            response = (chance, lifts, span, steps[item])
         ch_response = self.market.channel(channel.name)
         params = (self.streams.key, fatigue.dtype.type(fat.per_message), fat.irrelevant_extra)
         params += (fat.tolerance, ch_response.unsubscribe, fat.unsubscribe_growth)
@@ -177,28 +160,89 @@ class Dispatch:
         state += (st.response_t, st.response_site)
         unsub, burn = np.empty(n, np.bool_), np.empty(n, np.bool_)
         who, when = np.empty(n, np.int64), np.empty(n)
-        bit = np.uint64(1) << np.uint64(ch)
-        n_unsub, n_burn, n_who = effects(
+        _, n_burn, n_who = effects(
             ids, d, counter, fatigue, irrelevant, params, state, bit, response,
             (unsub, burn, who, when),
         )  # fmt: skip
+        out.stage[at] = stage
+        out.unsubscribed[at] = unsub
+        out.burned += n_burn
+        if n_who:
+            out.responders.append((item[who[:n_who]], ids[who[:n_who]], when[:n_who]))
+
+    def _record_batch(self, batch, ids: np.ndarray, d: int, out: _Outcome) -> None:
+        """What is counted and logged per send step, step by step in queue order."""
+        rec, m = self.recorder, len(batch)
+        ch = self._batch_key(batch[0][0])[0]
+        channel = self.policy.channels[ch]
+        steps = [s for s, _ in batch]
+        arms = self.steps.arm[steps]
+        per = np.bincount(out.item * 5 + out.status, minlength=5 * m).reshape(m, 5)
+        counters = rec.arm_counters
+        np.add.at(counters["not_reachable"], arms, per[:, 1])
+        np.add.at(counters["control"], arms, per[:, 2])
+        capped, waiting = per[:, 3].sum(), per[:, 4].sum()
+        if capped or waiting:
+            np.add.at(counters["capped"], arms, per[:, 3])
+            rec.daily["capped"][d] += capped
+        if waiting:
+            np.add.at(counters["delayed"], arms, per[:, 4])
+            rec.daily["delayed"][d] += waiting
+        bounds = np.concatenate(([0], np.cumsum(out.sizes))).tolist()
+        if rec.logs and per[:, _SENT].sum() < ids.size:
+            for j, site_id in enumerate(steps):
+                mine, part = ids[bounds[j] : bounds[j + 1]], out.status[bounds[j] : bounds[j + 1]]
+                for code, why in enumerate(SCREENED[1:], start=1):
+                    rec.not_sent(why, mine[part == code], d, site_id)
+        if waiting:
+            for j in np.flatnonzero(per[:, _DELAYED]).tolist():
+                part = slice(bounds[j], bounds[j + 1])
+                late = out.status[part] == _DELAYED
+                self.calendar.add_spread(out.retry[part][late], "send", steps[j], ids[part][late])
+        sent = out.status == _SENT
+        for j in np.flatnonzero(per[:, _SENT]).tolist():  # the costs added in queue order
+            self._count_sends(channel, int(arms[j]), int(per[j, _SENT]), d)
+            part = slice(bounds[j], bounds[j + 1])
+            self._referral_message(self.steps.sites[steps[j]], ids[part][sent[part]], d)
+        unsub = out.unsubscribed & sent
         rec.messages.add_steps(
-            customer=ids, day=d, channel=ch, sites=steps, arms=arms, sizes=sizes,
-            stage=stage, unsubscribed=unsub,
+            customer=ids[sent], day=d, channel=ch, sites=steps, arms=arms, sizes=per[:, _SENT],
+            stage=out.stage[sent], unsubscribed=unsub[sent],
         )  # fmt: skip
+        n_unsub = int(unsub.sum())
         if n_unsub:
             rec.unsubscribes.add(customer=ids[unsub], day=d, channel=ch)
             rec.daily["unsubscribes"][d] += n_unsub
-        if n_burn:
-            rec.daily["burned_out"][d] += n_burn
-        if n_who:
-            at = who[:n_who]
-            per = np.bincount(np.searchsorted(bounds, at, side="right") - 1, minlength=m)
-            np.add.at(rec.arm_counters["responses"], arms, per)
-            self.calendar.add_spread(np.floor(when[:n_who]), "response", None, ids[at])
+        if out.burned:
+            rec.daily["burned_out"][d] += out.burned
+        if out.responders:
+            item, who, when = (np.concatenate(x) for x in zip(*out.responders, strict=True))
+            np.add.at(counters["responses"], arms, np.bincount(item, minlength=m))
+            self.calendar.add_spread(np.floor(when), "response", None, who)
 
-    def _chance_factor(self, site):
-        """`_chance`'s factor before the fatigue damping: the base response times the lift."""
-        channel = self.policy.channels[site.channel].name
-        base = self.market.response(self.policy.rules[site.rule].name, channel)
-        return base * offer_lift(self.market.offers, site, self.catalogue, self.mean_check)
+
+class _Outcome:
+    """A batch's results by element (its send steps' customers in turn), filled round by
+    round: the screening's verdict, the first allowed day of the delayed, and the delivered
+    ones' stage and unsubscribes; the responders by round."""
+
+    def __init__(self, n: int, m: int, item: np.ndarray, sizes: np.ndarray, stage_dtype):
+        self.item, self.sizes = item, sizes
+        self.status = np.empty(n, np.int8)
+        self.retry = np.empty(n)
+        self.stage = np.zeros(n, stage_dtype)
+        self.unsubscribed = np.zeros(n, np.bool_)
+        self.burned = 0
+        self.responders: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._irrelevant: np.ndarray | None = None
+
+    def irrelevant(self, sim, batch, d: int) -> np.ndarray:
+        """Whether each element's offer is irrelevant to its customer (`_irrelevant`)."""
+        if self._irrelevant is None:
+            if all(sim.steps.sites[s].offer_product < 0 for s, _ in batch):
+                self._irrelevant = np.zeros(self.item.size, dtype=bool)
+            else:
+                self._irrelevant = np.concatenate(
+                    [sim._irrelevant(sim.steps.sites[s], i, d) for s, i in batch]
+                )
+        return self._irrelevant
