@@ -179,15 +179,15 @@ class MessageCounts:
         customers in turn (`sizes` of them; `sites`, `arms`: each step's); the same rows, in
         the same order, as one `add` per step."""
         sizes = np.asarray(sizes)
+        ids = np.asarray(customer).reshape(-1)
+        if not ids.size:
+            return
         if self.log is not None:
             self.log.add(
                 customer=customer, day=day, channel=channel,
                 site=np.repeat(np.asarray(sites), sizes), arm=np.repeat(np.asarray(arms), sizes),
                 **columns,
             )  # fmt: skip
-        ids = np.asarray(customer).reshape(-1)
-        if not ids.size:
-            return
         step = np.repeat(np.arange(sizes.size), sizes)
         if self.block_size and ids.max() >= self.block_size:
             blocks = int(ids.max()) // self.block_size + 1
