@@ -86,18 +86,22 @@ class Dispatch:
         sizes = np.array([i.size for _, i in batch])
         ids = np.concatenate([i for _, i in batch])
         n, m = ids.size, len(batch)
-        order = np.argsort(ids, kind="stable")
-        ranked = ids[order]
-        first = np.ones(n, dtype=bool)
-        np.not_equal(ranked[1:], ranked[:-1], out=first[1:])
-        place = np.arange(n)
-        rounds = np.empty(n, np.int64)
-        rounds[order] = place - np.maximum.accumulate(np.where(first, place, 0))
+        # each element's round: how many of the batch's earlier steps have its customer
+        seen = getattr(self, "_batch_seen", None)
+        if seen is None:
+            seen = self._batch_seen = np.zeros(self.state.stage.size, dtype=np.int32)
+        rounds = []
+        for _, part in batch:
+            rounds.append(seen[part])
+            seen[part] += 1
+        last = int(seen[ids].max())
+        seen[ids] = 0
         out = _Outcome(n, m, np.repeat(np.arange(m), sizes), sizes, self.state.stage.dtype)
-        if first.all():
-            self._round(batch, ids, place, d, out)
+        if last == 1:
+            self._round(batch, ids, np.arange(n), d, out)
         else:
-            for k in range(int(rounds.max()) + 1):
+            rounds = np.concatenate(rounds)
+            for k in range(last):
                 at = np.flatnonzero(rounds == k)
                 self._round(batch, ids[at], at, d, out)
         self._record_batch(batch, ids, d, out)
