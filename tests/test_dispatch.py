@@ -64,7 +64,7 @@ def test_batches_of_send_steps_give_the_bytes_of_one_step_at_a_time(monkeypatch)
         monkeypatch.setenv(compiled.SWITCH, switch)
         runs.append(
             simulate_policy(
-                policy, Market(), customers=1200, days=50, rng=np.random.default_rng(7), logs=True
+                policy, Market(), customers=800, days=40, rng=np.random.default_rng(7), logs=True
             )
         )
     # the compiled run batched, and customers repeated within batches (more rounds)

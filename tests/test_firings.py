@@ -50,6 +50,25 @@ def test_runs_spell_out_to_the_days_fired():
     assert spelled["customer"].tolist() == [3, 1, 3, 3, 1, 1, 3, 3]
 
 
+def test_a_day_settles_every_arm_at_once():
+    """Arms fire on days of their own: a run is extended only by its own arm firing for the
+    same customer the next day, whatever the other arms did in between."""
+    f = Firings()
+    f.add(arm=0, customer=[5, 2], day=1)
+    f.add(arm=2, customer=[5], day=1)
+    f.add(arm=1, customer=[5], day=2)  # arm 0 and 2 skip day 2
+    f.add(arm=2, customer=[5, 9], day=2)
+    f.add(arm=0, customer=[5], day=3)  # not day 2: a new run
+    f.add(arm=2, customer=[9], day=3)
+    f.add(arm=2, customer=[9], day=3)  # twice the same day: a run of its own
+    runs = _rows(f.runs(), ("arm", "customer", "first", "last"))
+    expected = [
+        [0, 2, 1, 1], [0, 5, 1, 1], [0, 5, 3, 3], [1, 5, 2, 2],
+        [2, 5, 1, 2], [2, 9, 2, 3], [2, 9, 3, 3],
+    ]  # fmt: skip
+    assert runs.tolist() == expected
+
+
 def test_firings_and_message_counts_match_the_full_logs():
     policy = clmlang.loads(DAILY)
     run = simulate_policy(
