@@ -81,8 +81,10 @@ class Firings:
             key = np.concatenate([ids for _, ids in parts]).astype(np.int64)
             sizes = [ids.size for _, ids in parts]
             key |= np.repeat(np.array([arm for arm, _ in parts], np.int64) << 32, sizes)
-        key.sort()
-        if key.size > 1:
+        # the batches usually come in order of arm, each sorted by customer: then the keys
+        # are sorted and distinct already
+        if key.size > 1 and not (key[1:] > key[:-1]).all():
+            key.sort()
             again = np.zeros(key.size, dtype=bool)
             np.equal(key[1:], key[:-1], out=again[1:])
             if again.any():  # fired twice the same day: the second firing is a run of its own
