@@ -1,18 +1,18 @@
-"""The day's message queue sent in batches: consecutive send steps that share a channel, the
-same caps and the same transactional flag, and whose customers are distinct, go through the
-compiled kernels (delivery.py) as one batch instead of one pass each.
+"""The day's message queue sent in batches: consecutive send steps that share a channel
+without a daily capacity, the same caps, the transactional flag and the dtype of the response
+chance go through the compiled kernels (delivery.py) together instead of one pass each.
 
 A day of a spec with hundreds of rules queues some hundred small send steps; each cost the
 same fixed Python and numpy work (the screening, the delivery, its effects and records)
-however few customers it had. Merging them changes nothing a customer sees: the kernels
-take each customer in batch order and every effect of a message (the caps' rings, fatigue,
-message counts, unsubscribes, burnout, responses) is the customer's own, so with distinct
-customers the batch's order among them is free; a customer who is in two send steps the
-same day starts a new batch, so their second message still sees the first's caps and
-fatigue. What is counted per send step (counters by arm, costs, the message counts, the
-delayed messages' calendar items, the logs) is split back by step, in queue order, so the
-outputs are the same bytes. A channel with a daily capacity (queues.py) and a traced run
-keep the one-step path."""
+however few customers it had. A batch is sent in rounds: round k holds each customer's
+(k+1)-th message of the batch, so a round's customers are distinct and each customer's
+messages keep their queue order. Every effect of a message (the caps' rings, fatigue,
+message counts, unsubscribes, burnout, responses) is its customer's own, so a customer's
+second message sees the first's caps and fatigue as when the steps went one by one, and the
+order among distinct customers is free. What is counted per send step (counters by arm,
+costs, the message counts, the delayed messages' calendar items, the logs) is split back by
+step after the rounds, in queue order, so the outputs are the same bytes. A channel with a
+daily capacity (queues.py), a traced run and the numpy path keep the one-step path."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ class Dispatch:
             seen[part] += 1
         last = int(seen[ids].max())
         seen[ids] = 0
-        out = _Outcome(n, m, np.repeat(np.arange(m), sizes), sizes, self.state.stage.dtype)
+        out = _Outcome(n, np.repeat(np.arange(m), sizes), sizes, self.state.stage.dtype)
         if last == 1:
             self._round(batch, ids, np.arange(n), d, out)
         else:
@@ -230,7 +230,7 @@ class _Outcome:
     round: the screening's verdict, the first allowed day of the delayed, and the delivered
     ones' stage and unsubscribes; the responders by round."""
 
-    def __init__(self, n: int, m: int, item: np.ndarray, sizes: np.ndarray, stage_dtype):
+    def __init__(self, n: int, item: np.ndarray, sizes: np.ndarray, stage_dtype):
         self.item, self.sizes = item, sizes
         self.status = np.empty(n, np.int8)
         self.retry = np.empty(n)
