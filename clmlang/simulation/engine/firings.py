@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Firings", "MessageCounts"]
+from ...core.compiled import kernel
+
+__all__ = ["Firings", "MessageCounts", "extend_runs"]
 
 
 def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
@@ -44,6 +46,7 @@ class Firings:
         self.open_first = np.zeros(0, np.int32)
         self.open_day = -2
         self.day: int | None = None  # the day being filled, and its batches (arm, ids)
+        self.compiled = False  # the runs extended by `extend_runs` (the run's switch)
         self.pending: list[tuple[int, np.ndarray]] = []
 
     def add(self, *, arm, customer, day) -> None:
@@ -94,7 +97,9 @@ class Firings:
         o_key, o_first = self.open_key, self.open_first
         if o_key.size:
             extended = np.zeros(o_key.size, dtype=bool)
-            if self.open_day == day - 1:
+            if self.open_day == day - 1 and self.compiled:
+                extend_runs(o_key, o_first, key, first, extended)
+            elif self.open_day == day - 1:
                 at = np.minimum(np.searchsorted(o_key, key), o_key.size - 1)
                 found = o_key[at] == key
                 first[found] = o_first[at[found]]
@@ -131,6 +136,23 @@ class Firings:
         if self.log is not None:
             return self.log.arrays()
         return expand(self.runs())
+
+
+@kernel
+def extend_runs(o_key, o_first, key, first, extended):
+    """`Firings._settle`'s binary search as one merge of two sorted arrays of distinct keys:
+    each of today's `key` found among the open runs' `o_key` takes that run's first day
+    (`first`) and marks it `extended`."""
+    j = 0
+    for i in range(key.size):
+        k = key[i]
+        while j < o_key.size and o_key[j] < k:
+            j += 1
+        if j == o_key.size:
+            return
+        if o_key[j] == k:
+            first[i] = o_first[j]
+            extended[j] = True
 
 
 def expand(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -21,6 +21,7 @@ class Rules:
         """Day `d`'s rules: each one's trigger and entry, then what the calendar has due
         today, then the flows all of that started."""
         self._anchor_stage_events(d)
+        self.recorder.rule_events.compiled = self.compiled  # its runs by kernel or numpy
         parts = list(self.today.touched)
         if d == 0 and self.existing:  # an existing base's history counts from day 0
             parts.append(np.arange(self.customers))
