@@ -9,6 +9,7 @@ import pytest
 
 import clmlang
 import clmlang.simulation.rule_effects as rule_effects
+from clmlang.core import compiled
 from clmlang.core.statistics import counted_mean, counted_too_small, too_small
 from clmlang.market.model import Market
 from clmlang.simulation.engine import simulate_policy
@@ -48,6 +49,43 @@ def test_runs_spell_out_to_the_days_fired():
     spelled = expand(f.runs())
     assert spelled["day"].tolist() == [0, 1, 1, 1, 2, 2, 2, 5]  # in the order of days
     assert spelled["customer"].tolist() == [3, 1, 3, 3, 1, 1, 3, 3]
+
+
+def test_a_day_settles_every_arm_at_once():
+    """Arms fire on days of their own: a run is extended only by its own arm firing for the
+    same customer the next day, whatever the other arms did in between."""
+    f = Firings()
+    f.add(arm=0, customer=[5, 2], day=1)
+    f.add(arm=2, customer=[5], day=1)
+    f.add(arm=1, customer=[5], day=2)  # arm 0 and 2 skip day 2
+    f.add(arm=2, customer=[5, 9], day=2)
+    f.add(arm=0, customer=[5], day=3)  # not day 2: a new run
+    f.add(arm=2, customer=[9], day=3)
+    f.add(arm=2, customer=[9], day=3)  # twice the same day: a run of its own
+    runs = _rows(f.runs(), ("arm", "customer", "first", "last"))
+    expected = [
+        [0, 2, 1, 1], [0, 5, 1, 1], [0, 5, 3, 3], [1, 5, 2, 2],
+        [2, 5, 1, 2], [2, 9, 2, 3], [2, 9, 3, 3],
+    ]  # fmt: skip
+    assert runs.tolist() == expected
+
+
+@pytest.mark.skipif(not compiled.available(), reason="numba is not installed")
+def test_the_compiled_merge_settles_the_runs_of_the_binary_search():
+    rng = np.random.default_rng(9)
+    both = [Firings(), Firings()]
+    both[1].compiled = True
+    for day in range(60):
+        if rng.random() < 0.2:
+            continue  # a day nobody fires for
+        for arm in sorted(rng.choice(6, size=rng.integers(1, 6), replace=False).tolist()):
+            ids = np.sort(rng.choice(40, size=rng.integers(1, 30), replace=False))
+            for f in both:
+                f.add(arm=arm, customer=ids, day=day)
+    keys = ("arm", "customer", "first", "last")
+    plain, merged = (_rows(f.runs(), keys) for f in both)
+    assert plain.shape[0] > 300 and (plain[:, 3] > plain[:, 2]).sum() > 50  # runs of days
+    assert np.array_equal(merged, plain)
 
 
 def test_firings_and_message_counts_match_the_full_logs():

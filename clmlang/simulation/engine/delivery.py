@@ -151,9 +151,11 @@ def effects(ids, d, counter, fatigue, irrelevant, params, state, bit, response, 
     unsubscribe chance, unsubscribe_growth, churn_per_fatigue, NEVER); `state`: (fatigue,
     fatigue_t, unsubscribed, alive, next_t, response_t, response_site); `response`: (the
     chance before the offer's relevance and reactivation, numpy's exp included; the two
-    multipliers and 1 in its dtype; the span of the response window; the send step) or None.
-    Writes whether each one unsubscribed and burned out, and who responds sooner than a
-    pending response and when, into `out`; returns (unsubscribed, burned out, responding)."""
+    multipliers and 1 in its dtype; the span of the response window; each one's send step)
+    or None. Writes whether each one unsubscribed and burned out, and who responds sooner
+    than a pending response (their places in the batch) and when, into `out`; returns
+    (unsubscribed, burned out, responding). The batch may hold several send steps of one
+    channel (dispatch.py)."""
     key, per_message, extra, tolerance, unsubscribe, growth, churn, never = params
     fatigue_of, fatigue_t, unsubscribed, alive, next_t, response_t, response_site = state
     unsub, burn, who, when = out
@@ -182,7 +184,7 @@ def effects(ids, d, counter, fatigue, irrelevant, params, state, bit, response, 
             n_burn += 1
     if response is None:
         return n_unsub, n_burn, n_who
-    chance, (irrelevant_response, reactivation, one), span, step = response
+    chance, (irrelevant_response, reactivation, one), span, steps = response
     for i in range(ids.size):
         c = ids[i]
         p = chance[i]
@@ -198,8 +200,8 @@ def effects(ids, d, counter, fatigue, irrelevant, params, state, bit, response, 
         pending = response_t[c]
         if at < pending or pending < d:  # one before today is no longer pending
             response_t[c] = at
-            response_site[c] = step
-            who[n_who] = c
+            response_site[c] = steps[i]
+            who[n_who] = i
             when[n_who] = at
             n_who += 1
     return n_unsub, n_burn, n_who

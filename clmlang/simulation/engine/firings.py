@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Firings", "MessageCounts"]
+from ...core.compiled import kernel
+
+__all__ = ["Firings", "MessageCounts", "extend_runs"]
 
 
 def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
@@ -24,70 +26,93 @@ def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
 
 
 class Firings:
-    """Each rule arm's firings: closed runs, the runs still open (the arm fired for them on
-    the last day it fired) and the day being filled. `log`, when given (a `_Log` with
-    arm, customer and day), also gets one row per firing, in the order they happen."""
+    """Each rule arm's firings: closed runs, the runs still open (fired on the last day that
+    was settled) and the day being filled. `log`, when given (a `_Log` with arm, customer and
+    day), also gets one row per firing, in the order they happen.
+
+    The day being filled is settled in one pass over every arm that fired that day (not one
+    per arm or per batch: some hundred rules may fire on a day), when the next day's first
+    firing comes or the run ends. Runs are keyed by arm and customer in one int64
+    (arm << 32 | customer), sorted, so the day's firings find the open runs they extend by
+    one binary search."""
 
     RUN = ("arm", "customer", "first", "last")
 
     def __init__(self, log=None):
         self.log = log
         self.closed: dict[str, list[np.ndarray]] = {k: [] for k in self.RUN}
-        self.open: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # arm: day, ids, firsts
-        self.pending: dict[int, tuple[int, list[np.ndarray]]] = {}  # arm: day, id batches
+        # the open runs: their keys (sorted), first days, and the day they were last extended
+        self.open_key = np.zeros(0, np.int64)
+        self.open_first = np.zeros(0, np.int32)
+        self.open_day = -2
+        self.day: int | None = None  # the day being filled, and its batches (arm, ids)
+        self.compiled = False  # the runs extended by `extend_runs` (the run's switch)
+        self.pending: list[tuple[int, np.ndarray]] = []
 
     def add(self, *, arm, customer, day) -> None:
-        """The arm `arm` fired for `customer` (ids) on day `day` (arm and day: integers)."""
+        """The arm `arm` fired for `customer` (ids) on day `day` (arm and day: integers; days
+        come in order)."""
         if self.log is not None:
             self.log.add(arm=arm, customer=customer, day=day)
         ids = np.asarray(customer, dtype=np.int32).reshape(-1)
         if not ids.size:
             return
-        arm, day = int(arm), int(day)
-        pending = self.pending.get(arm)
-        if pending is not None and pending[0] != day:
-            self._settle(arm)
-            pending = None
-        if pending is None:
-            self.pending[arm] = (day, [ids])
+        day = int(day)
+        if self.day is not None and self.day != day:
+            self._settle()
+        self.day = day
+        self.pending.append((int(arm), ids))
+
+    def _close(self, key: np.ndarray, first: np.ndarray | int, last: int) -> None:
+        if key.size:
+            self.closed["arm"].append((key >> 32).astype(np.int32))
+            self.closed["customer"].append((key & 0xFFFFFFFF).astype(np.int32))
+            self.closed["first"].append(np.broadcast_to(first, key.shape).astype(np.int32))
+            self.closed["last"].append(np.full(key.size, last, dtype=np.int32))
+
+    def _settle(self) -> None:
+        """The day being filled joins the runs: a firing of an arm for a customer it fired
+        for the day before extends that run, the others start one, and the open runs not
+        extended close (a run not extended today can never be again)."""
+        day, parts = self.day, self.pending
+        self.day, self.pending = None, []
+        if len(parts) == 1:
+            arm, ids = parts[0]
+            key = ids.astype(np.int64)
+            key |= np.int64(arm) << 32
         else:
-            pending[1].append(ids)
-
-    def _close(self, arm: int, ids: np.ndarray, first: np.ndarray, last: int) -> None:
-        if ids.size:
-            self.closed["arm"].append(np.full(ids.size, arm, dtype=np.int32))
-            self.closed["customer"].append(ids)
-            self.closed["first"].append(first.astype(np.int32, copy=False))
-            self.closed["last"].append(np.full(ids.size, last, dtype=np.int32))
-
-    def _settle(self, arm: int) -> None:
-        """The pending day of `arm` joins its runs: a customer it fired for the day before
-        extends that run, the others start one, and runs not extended close."""
-        day, parts = self.pending.pop(arm)
-        ids = np.sort(np.concatenate(parts))
-        again = np.r_[False, ids[1:] == ids[:-1]]
-        if again.any():  # fired twice the same day: the second firing is a run of its own
-            self._close(arm, ids[again], np.full(int(again.sum()), day), day)
-            ids = ids[~again]
-        first = np.full(ids.size, day, dtype=np.int32)
-        if arm in self.open:
-            last, o_ids, o_first = self.open.pop(arm)
-            extended = np.zeros(o_ids.size, dtype=bool)
-            if last == day - 1:
-                at = np.minimum(np.searchsorted(o_ids, ids), o_ids.size - 1)
-                found = o_ids[at] == ids
+            key = np.concatenate([ids for _, ids in parts]).astype(np.int64)
+            sizes = [ids.size for _, ids in parts]
+            key |= np.repeat(np.array([arm for arm, _ in parts], np.int64) << 32, sizes)
+        # the batches usually come in order of arm, each sorted by customer: then the keys
+        # are sorted and distinct already
+        if key.size > 1 and not (key[1:] > key[:-1]).all():
+            key.sort()
+            again = np.zeros(key.size, dtype=bool)
+            np.equal(key[1:], key[:-1], out=again[1:])
+            if again.any():  # fired twice the same day: the second firing is a run of its own
+                self._close(key[again], day, day)
+                key = key[~again]
+        first = np.full(key.size, day, dtype=np.int32)
+        o_key, o_first = self.open_key, self.open_first
+        if o_key.size:
+            extended = np.zeros(o_key.size, dtype=bool)
+            if self.open_day == day - 1 and self.compiled:
+                extend_runs(o_key, o_first, key, first, extended)
+            elif self.open_day == day - 1:
+                at = np.minimum(np.searchsorted(o_key, key), o_key.size - 1)
+                found = o_key[at] == key
                 first[found] = o_first[at[found]]
                 extended[at[found]] = True
-            self._close(arm, o_ids[~extended], o_first[~extended], last)
-        self.open[arm] = (day, ids, first)
+            self._close(o_key[~extended], o_first[~extended], self.open_day)
+        self.open_key, self.open_first, self.open_day = key, first, day
 
     def finish(self) -> None:
         """Settle the pending days and close every open run (the run is over)."""
-        for arm in list(self.pending):
-            self._settle(arm)
-        for arm, (last, ids, first) in list(self.open.items()):
-            self._close(arm, ids, first, last)
-        self.open.clear()
+        if self.day is not None:
+            self._settle()
+        self._close(self.open_key, self.open_first, self.open_day)
+        self.open_key, self.open_first = np.zeros(0, np.int64), np.zeros(0, np.int32)
 
     def runs(self) -> dict[str, np.ndarray]:
         """The runs: arm, customer, first and last day (int32 each, read-only), in no
@@ -117,6 +142,23 @@ class Firings:
         if self.log is not None:
             return self.log.arrays()
         return expand(self.runs())
+
+
+@kernel
+def extend_runs(o_key, o_first, key, first, extended):
+    """`Firings._settle`'s binary search as one merge of two sorted arrays of distinct keys:
+    each of today's `key` found among the open runs' `o_key` takes that run's first day
+    (`first`) and marks it `extended`."""
+    j = 0
+    for i in range(key.size):
+        k = key[i]
+        while j < o_key.size and o_key[j] < k:
+            j += 1
+        if j == o_key.size:
+            return
+        if o_key[j] == k:
+            first[i] = o_first[j]
+            extended[j] = True
 
 
 def expand(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -159,6 +201,36 @@ class MessageCounts:
         p["day"].append(np.full(block.size, day, dtype=np.int32))
         p["site"].append(np.full(block.size, site, dtype=np.int32))
         p["channel"].append(np.full(block.size, channel, dtype=np.int16))
+        p["block"].append(block.astype(np.int32))
+        p["count"].append(count.astype(np.int64))
+
+    def add_steps(self, *, customer, day, channel, sites, arms, sizes, **columns) -> None:
+        """`add` for several send steps of one channel at once: `customer` holds each step's
+        customers in turn (`sizes` of them; `sites`, `arms`: each step's); the same rows, in
+        the same order, as one `add` per step."""
+        sizes = np.asarray(sizes)
+        ids = np.asarray(customer).reshape(-1)
+        if not ids.size:
+            return
+        if self.log is not None:
+            self.log.add(
+                customer=customer, day=day, channel=channel,
+                site=np.repeat(np.asarray(sites), sizes), arm=np.repeat(np.asarray(arms), sizes),
+                **columns,
+            )  # fmt: skip
+        step = np.repeat(np.arange(sizes.size), sizes)
+        if self.block_size and ids.max() >= self.block_size:
+            blocks = int(ids.max()) // self.block_size + 1
+            per = np.bincount(step * blocks + ids // self.block_size)
+            row = np.flatnonzero(per)
+            step, block, count = row // blocks, row % blocks, per[row]
+        else:
+            step = np.flatnonzero(sizes)
+            block, count = np.zeros(step.size, np.int64), sizes[step]
+        p = self.parts
+        p["day"].append(np.full(step.size, day, dtype=np.int32))
+        p["site"].append(np.asarray(sites, dtype=np.int32)[step])
+        p["channel"].append(np.full(step.size, channel, dtype=np.int16))
         p["block"].append(block.astype(np.int32))
         p["count"].append(count.astype(np.int64))
 

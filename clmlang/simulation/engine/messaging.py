@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .delivery import decay_table, deliver, effects, screen
+from .dispatch import Dispatch
 from .offers import offer_lift
 from .population import NEVER
 from .queues import Queues
@@ -25,7 +26,7 @@ _NOT_SENT = (
 )
 
 
-class Messaging(Queues):
+class Messaging(Queues, Dispatch):
     """Methods of the simulation (mixed into it); see simulation.py for the state."""
 
     def _enqueue(self, site_id: int, ids: np.ndarray) -> None:
@@ -35,19 +36,21 @@ class Messaging(Queues):
         self.today.queue.append((-rule.priority, site.rule, self.seq, site_id, ids))
 
     def _send_queue(self, d: int) -> None:
+        """The day's queue in priority order (dispatch.py sends it, in batches when it can)."""
         if self.share is None:
             self.today.queue.sort(key=lambda item: item[:3])
-            for _, _, _, site_id, ids in self.today.queue:
-                self._send(site_id, ids, d)
+            items = [(site_id, ids, None) for _, _, _, site_id, ids in self.today.queue]
+            self._send_items(items, d)
             return
         # blocks sharing capacities (blocks.py): an order every block can name, by send step
         # rather than by the order of this block's own queue
         self.today.queue.sort(key=lambda item: (item[0], item[1], item[3], item[2]))
         seen: dict[int, int] = {}
+        items = []
         for priority, rule, _, site_id, ids in self.today.queue:
             seen[site_id] = seen.get(site_id, -1) + 1
-            self.share_key = (1, priority, rule, site_id, seen[site_id])
-            self._send(site_id, ids, d)
+            items.append((site_id, ids, (1, priority, rule, site_id, seen[site_id])))
+        self._send_items(items, d)
 
     def _send(self, site_id: int, ids: np.ndarray, d: int) -> None:
         site = self.steps.sites[site_id]
@@ -200,7 +203,7 @@ class Messaging(Queues):
             offers, one = self.market.offers, chance.dtype.type
             span = max(self.market.channel(channel.name).window_days - 1.0, 0.0)
             factors = (one(offers.irrelevant_response), one(offers.reactivation), one(1.0))
-            response = (chance, factors, span, step)
+            response = (chance, factors, span, np.full(n, step, np.int64))
         ch_response = self.market.channel(channel.name)
         params = (self.streams.key, fatigue.dtype.type(fat.per_message), fat.irrelevant_extra)
         params += (fat.tolerance, ch_response.unsubscribe, fat.unsubscribe_growth)
@@ -208,7 +211,7 @@ class Messaging(Queues):
         state = (st.fatigue, st.fatigue_t, st.unsubscribed, st.alive, st.next_t)
         state += (st.response_t, st.response_site)
         unsub, burn = np.empty(n, np.bool_), np.empty(n, np.bool_)
-        who, when = np.empty(n, ids.dtype), np.empty(n)
+        who, when = np.empty(n, np.int64), np.empty(n)
         bit = np.uint64(1) << np.uint64(ch)
         n_unsub, n_burn, n_who = effects(
             ids, d, counter, fatigue, irrelevant, params, state, bit, response,
@@ -225,7 +228,7 @@ class Messaging(Queues):
             rec.daily["burned_out"][d] += n_burn
             self._trace_ids(ids[burn], d, site, _BURNED_OUT)
         if n_who:
-            self._responded(site, arm, who[:n_who], when[:n_who], d)
+            self._responded(site, arm, ids[who[:n_who]], when[:n_who], d)
 
     def _count_sends(self, channel, arm: int, n: int, d: int) -> None:
         """The cost and counts of `n` messages on `channel`."""

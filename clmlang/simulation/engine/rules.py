@@ -21,6 +21,7 @@ class Rules:
         """Day `d`'s rules: each one's trigger and entry, then what the calendar has due
         today, then the flows all of that started."""
         self._anchor_stage_events(d)
+        self.recorder.rule_events.compiled = self.compiled  # its runs by kernel or numpy
         parts = list(self.today.touched)
         if d == 0 and self.existing:  # an existing base's history counts from day 0
             parts.append(np.arange(self.customers))
@@ -28,11 +29,22 @@ class Rules:
         everyone = slice(0, self.arrived)
         self.waking_rows = self._waking_rows_today(touched) if self.wakeups else None
         date = self.start_date + dt.timedelta(days=d)
-        for r, rule in enumerate(self.rules):
+        clocked = self.clock_rules
+        # clock rules (clockrules.py) are evaluated together: only those with work today run
+        work = self._clock_candidates(bucket, d) if clocked else {}
+        order = self.unclocked
+        if clocked:
+            order = sorted([*order, *work])
+        for r in order:
+            rule = self.rules[r]
             first, last = self.windows[r]
             if not first <= d <= last:  # outside its `active` window: the rule does nothing
                 continue
-            ids, pre_evaluated = self._triggered(r, rule, bucket, touched, everyone, date, d)
+            if r in work:
+                ids, self.today_edges = work[r]
+                pre_evaluated = True
+            else:
+                ids, pre_evaluated = self._triggered(r, rule, bucket, touched, everyone, date, d)
             if not ids.size:
                 continue
             self.recorder.triggered[r] = self.recorder.triggered.get(r, 0) + int(ids.size)
@@ -252,12 +264,19 @@ class Rules:
         if r in self.memory.last_fired:  # kept for `reentry once` rules
             self.memory.last_fired[r][ids] = d
         self._schedule_reentry(r, ids, d)
+        counters = rec.arm_counters
+        if not rule.holdout and not rule.variants:  # the usual case: one arm, nobody held out
+            arm = self.arms.of[(r, -1)]
+            counters["fired"][arm] += ids.size
+            rec.rule_events.add(arm=arm, customer=ids, day=d)
+            self._trace_rule(ids, d, r, "fired")
+            self._run_steps(self.program.roots[r][0], 0, ids, d)
+            return
         held = (
             S.uniform(ids, Purpose.HOLDOUT, self.arms.rule_keys[r]) < rule.holdout
             if rule.holdout
             else np.zeros(ids.size, bool)
         )
-        counters = rec.arm_counters
         if held.any():
             hold_arm = self.arms.holdout[r]
             counters["fired"][hold_arm] += held.sum()

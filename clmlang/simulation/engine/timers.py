@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .clockrules import ClockRules
+
 
 class Timers:
     """Methods of the simulation (mixed into it); see simulation.py for the state."""
@@ -18,6 +20,9 @@ class Timers:
     def _schedule_start(self) -> None:
         """Put on the calendar what is due from the start, before the first day runs."""
         st, cal = self.state, self.calendar
+        # the clock rules, evaluated together, and their wake-up store (clockrules.py)
+        self.clock_rules = ClockRules(self)
+        self.unclocked = [r for r in range(len(self.rules)) if r not in self.clock_rules]
         ids = np.arange(self.n)
         due = np.floor(st.next_t)
         finite = np.isfinite(due)

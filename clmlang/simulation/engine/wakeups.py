@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...language.conditions import Expr, required_columns
+from .clockrules import Clocked
 from .components import time_driven
 
 __all__ = ["Wakeups", "clock_thresholds", "next_crossing"]
@@ -176,7 +177,7 @@ def _anchor(sim, key: str, ids: np.ndarray) -> np.ndarray:
     return a.astype(np.float64)
 
 
-class Waking:
+class Waking(Clocked):
     """Methods of the simulation (mixed into it): the condition rules that run on wake-ups
     (`self.wakeups`); see rules.py for the others."""
 

@@ -1,0 +1,394 @@
+"""Clock rules: wake-up rules of one shape, evaluated together as (rule, customer) pairs.
+
+A wake-up rule (wakeups.py) already looks only at the customers whose condition may have
+changed: today's touched customers, newcomers and its own wake-ups. Evaluated rule by rule,
+though, each one still costs a few dozen numpy calls a day whether it has two customers to
+look at or none. A *clock rule* is a wake-up rule whose filters are its stages and a
+conjunction of comparisons of the purchase and stage clocks (`days_since_purchase`,
+`days_since_first_purchase`, `days_in_stage`) with constants (`>=`, `>`, `<=`, `<`), with
+`reentry once`, `once per P days` or the default edge: the common "in stage X when
+days_since_purchase >= 60 days" shape. All clock rules are evaluated at once each day:
+
+- their yesterday's values are one matrix (customer x rule), so today's touched customers
+  are a block of rows: their stages say which rules they are inside (a look-up table, stage x
+  rule); outside, the value is cleared; inside, they are (rule, customer) pairs;
+- their wake-ups are (rule, customer) pairs kept per day in one store (not one calendar item
+  per rule), so a day takes them all with one sort;
+- the pairs are evaluated with one comparison per clock term against per-rule thresholds, the
+  edges found and the next wake-ups computed and stored together.
+
+A rule nobody touched or woke today costs nothing; the rules with edges (or re-entries due)
+get their candidates, sorted by customer as the rule-by-rule evaluation gave them, and go on
+to the usual entry (re-entry, holdout, variants, flows: rules.py) in rule order. On a rule's
+first day everyone is evaluated for it, in blocks of rows, the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...core.compiled import kernel
+from ...language.conditions import Expr
+
+__all__ = ["ClockRules", "clock_terms"]
+
+CLOCKS = ("days_since_purchase", "days_since_first_purchase", "days_in_stage")
+_COMPARE = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
+_FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
+_AFTER = {">": True, "<=": True, ">=": False, "<": False}  # crossing: floor(t) + 1, or ceil(t)
+_OP_CODES = {">=": 0, ">": 1, "<=": 2, "<": 3}
+
+
+def _number(node: Expr) -> float | None:
+    if node.op == "const" and isinstance(node.value, int | float):
+        return None if isinstance(node.value, bool) else float(node.value)
+    return None
+
+
+def clock_terms(expr: Expr | None) -> list[tuple[int, str, float]] | None:
+    """The (clock, comparison, constant) terms of a conjunction of clock comparisons, the
+    clock on the left; None when the condition has any other shape."""
+    if expr is None:
+        return None
+    if expr.op == "and":
+        found: list[tuple[int, str, float]] = []
+        for arg in expr.args:
+            terms = clock_terms(arg)
+            if terms is None:
+                return None
+            found += terms
+        return found
+    if expr.op not in _COMPARE:
+        return None
+    left, right = expr.left, expr.right
+    if left.op == "column" and left.key in CLOCKS and _number(right) is not None:
+        return [(CLOCKS.index(left.key), expr.op, _number(right))]
+    if right.op == "column" and right.key in CLOCKS and _number(left) is not None:
+        return [(CLOCKS.index(right.key), _FLIP[expr.op], _number(left))]
+    return None
+
+
+class ClockRules:
+    """The clock rules of a simulation: their stage table, thresholds, yesterday's values
+    (one matrix; each rule's column is its `RuleMemory.was_true`) and wake-up store."""
+
+    def __init__(self, sim):
+        members: list[int] = []
+        terms: dict[int, list[tuple[int, str, float]]] = {}
+        for r in sim.wakeups.thresholds:
+            rule = sim.rules[r]
+            found = clock_terms(sim.eligibility.rest[r])
+            if (
+                found is None
+                or rule.reentry.kind not in ("edge", "once")
+                or r in sim.wakeups.after_messages
+            ):
+                continue
+            members.append(r)
+            terms[r] = found
+        self.rules = np.array(sorted(members), dtype=np.int64)
+        self.col = {int(r): g for g, r in enumerate(self.rules.tolist())}
+        self.n = n = sim.n
+        size = len(members)
+        self.lut = np.ones((len(sim.policy.stages) + 1, size), dtype=bool)
+        # each term as (clock, comparison, k-th such term of its rule): which rules have it,
+        # and their constants
+        self.terms: dict[tuple[int, str, int], tuple[np.ndarray, np.ndarray]] = {}
+        for g, r in enumerate(self.rules.tolist()):
+            lut = sim.eligibility.stage_lut[r]
+            if lut is not None:
+                self.lut[:, g] = lut
+            seen: dict[tuple[int, str], int] = {}
+            for clock, op, k in terms[r]:
+                slot = seen[(clock, op)] = seen.get((clock, op), -1) + 1
+                has, ks = self.terms.setdefault(
+                    (clock, op, slot), (np.zeros(size, bool), np.zeros(size))
+                )
+                has[g], ks[g] = True, k
+        windows = [sim.windows[r] for r in self.rules.tolist()]
+        self.first = np.array([w[0] for w in windows], dtype=np.int64)
+        self.last = np.array([w[1] for w in windows], dtype=np.int64)
+        self.opens = np.maximum(self.first, 0)  # the day the rule sees everyone
+        self.limit = np.minimum(self.last, sim.days - 1)  # the last day a wake-up may fall on
+        # the same terms as tables for the kernel: clock, comparison and mode by term
+        keys = list(self.terms)
+        self.term_clock = np.array([k[0] for k in keys], dtype=np.int64)
+        self.term_op = np.array([_OP_CODES[k[1]] for k in keys], dtype=np.int64)
+        self.term_has = np.array([self.terms[k][0] for k in keys]).reshape(len(keys), size)
+        self.term_k = np.array([self.terms[k][1] for k in keys]).reshape(len(keys), size)
+        self.compiled = sim.compiled
+        self.was = np.zeros((n, size), dtype=bool)  # nobody's condition held before day 0
+        for g, r in enumerate(self.rules.tolist()):
+            sim.memory.was_true[r] = self.was[:, g]  # a view, for the code that reads it
+        self.store: dict[int, list[np.ndarray]] = {}  # day: keys g * n + customer
+        self.marks = np.zeros(n, dtype=bool)
+
+    def __bool__(self) -> bool:
+        return bool(self.rules.size)
+
+    def __contains__(self, r: object) -> bool:
+        return r in self.col
+
+    def schedule(self, g: np.ndarray | int, ids: np.ndarray, days: np.ndarray) -> None:
+        """Wake rule(s) `g` for `ids` on `days` (each a day after today, within the run)."""
+        if not ids.size:
+            return
+        keys = g * self.n + ids
+        first = days.min()
+        if first == days.max():
+            self.store.setdefault(int(first), []).append(keys)
+            return
+        small = np.uint16 if days.max() < 1 << 16 else np.int64
+        order = np.argsort(days.astype(small), kind="stable")
+        days, keys = days[order], keys[order]
+        cuts = (np.flatnonzero(days[1:] != days[:-1]) + 1).tolist()
+        starts, ends = [0, *cuts], [*cuts, keys.size]
+        store = self.store
+        for day, start, end in zip(days[starts].tolist(), starts, ends, strict=True):
+            store.setdefault(int(day), []).append(keys[start:end])
+
+    def take(self, d: int) -> np.ndarray:
+        """Today's wake-ups as sorted distinct keys g * n + customer."""
+        parts = self.store.pop(d, None)
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        keys = np.sort(np.concatenate(parts) if len(parts) > 1 else parts[0])
+        if keys.size > 1:
+            keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
+        return keys
+
+    def values(self, st, clock: int, ids: np.ndarray, d: int) -> np.ndarray:
+        """A clock's column for `ids`, computed as `Columns` computes it (same rounding)."""
+        if clock == 2:
+            return d - st.stage_since[ids].astype(float)
+        anchor = st.last_day if clock == 0 else st.first_day
+        return (np.float32(d) - anchor[ids]).astype(np.float64)
+
+    def anchors(self, st, clock: int, ids: np.ndarray) -> np.ndarray:
+        anchor = (st.last_day, st.first_day, st.stage_since)[clock]
+        return anchor[ids].astype(np.float64)
+
+    def day_edges(
+        self, st, rows: np.ndarray, woken: np.ndarray, active: np.ndarray, d: int
+    ) -> np.ndarray:
+        """The (rule, customer) pairs whose condition became true today, as sorted keys
+        g * n + customer, from today's `rows` (touched and newcomers: every active rule) and
+        `woken` keys; each evaluated pair's value is kept for tomorrow and, inside its rule's
+        stages, its next wake-up stored (the first day a threshold is crossed, no event)."""
+        n = self.n
+        if self.compiled:
+            keys, wake_g, wake_c, wake_day = _day_edges(
+                rows, woken, n, d, active, st.stage, self.lut, self.was, self.marks,
+                st.last_day, st.first_day, st.stage_since,
+                self.term_clock, self.term_op, self.term_has, self.term_k, self.limit,
+            )  # fmt: skip
+            self.schedule(wake_g, wake_c, wake_day)
+            return np.sort(keys)
+        cs: list[np.ndarray] = []
+        gs: list[np.ndarray] = []
+        if rows.size and active.any():
+            inside = self.lut[st.stage[rows] + 1]  # customer x rule
+            if not active.all():
+                inside &= active
+                self.was[rows] &= inside | ~active
+            else:
+                self.was[rows] &= inside  # outside its stages, a rule's condition is false
+            i, g = np.nonzero(inside)
+            cs.append(rows[i])
+            gs.append(g)
+        if woken.size:
+            g, c = np.divmod(woken, n)
+            keep = active[g]
+            if rows.size:
+                marks = self.marks
+                marks[rows] = True
+                keep &= ~marks[c]  # evaluated with today's touched already
+                marks[rows] = False
+            cs.append(c[keep])
+            gs.append(g[keep])
+        if not cs:
+            return _NONE
+        c = np.concatenate(cs) if len(cs) > 1 else cs[0]
+        g = np.concatenate(gs) if len(gs) > 1 else gs[0]
+        now = self.evaluate(st, c, g, d)
+        flat = c * self.was.shape[1] + g  # 1-d positions: cheaper than 2-d fancy indexing
+        was = self.was.reshape(-1)
+        became = now & ~was[flat]
+        was[flat] = now
+        return np.sort(g[became] * n + c[became])
+
+    def evaluate(self, st, c: np.ndarray, g: np.ndarray, d: int) -> np.ndarray:
+        """Each pair's condition today, its rule's stages included, and its next wake-up
+        scheduled (the numpy twin of `_day_edges`)."""
+        inside = self.lut.reshape(-1)[(st.stage[c] + 1).astype(np.int64) * self.lut.shape[1] + g]
+        now = inside.copy()
+        nxt = np.full(c.size, np.inf)
+        for (clock, op, _), (has, ks) in self.terms.items():
+            sel = has[g]
+            every = bool(sel.all())
+            cc, gg = (c, g) if every else (c[sel], g[sel])
+            k = ks[gg]
+            hold = _COMPARE[op](self.values(st, clock, cc, d), k)
+            t = self.anchors(st, clock, cc) + k
+            day = np.floor(t) + 1.0 if _AFTER[op] else np.ceil(t)
+            day[~(day > d)] = np.inf  # crossed already, or no anchor (NaN)
+            if every:
+                now &= hold
+                np.minimum(nxt, day, out=nxt)
+            else:
+                now[sel] &= hold
+                nxt[sel] = np.minimum(nxt[sel], day)
+        wake = inside & (nxt <= self.limit[g])
+        if wake.any():
+            self.schedule(g[wake], c[wake], nxt[wake])
+        return now
+
+
+class Clocked:
+    """Methods of the simulation (mixed into it through `wakeups.Waking`): the day's clock
+    rules, all at once (`self.clock_rules`)."""
+
+    def _clock_candidates(self, bucket: dict, d: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Each clock rule with work today: its candidates and its edges (who became
+        eligible today), from today's touched customers, newcomers and wake-ups (everyone on
+        the rule's first day); a rule outside its window is not here."""
+        grp, st, n = self.clock_rules, self.state, self.n
+        active = (grp.first <= d) & (d <= grp.last) & (d != grp.opens)
+        rows = self.waking_rows[0]  # clock rules read nothing messages change
+        keys = grp.day_edges(st, rows, grp.take(d), active, d)
+        opening = (grp.opens == d) & (grp.first <= d) & (d <= grp.last)
+        if opening.any():  # a rule's first day: everyone, in blocks of rows
+            parts = [keys]
+            for start in range(0, self.arrived, _BLOCK):
+                block = np.arange(start, min(start + _BLOCK, self.arrived))
+                parts.append(grp.day_edges(st, block, _NONE, opening, d))
+            keys = np.sort(np.concatenate(parts))
+            active = active | opening
+        was = grp.was
+        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if keys.size:
+            g, c = np.divmod(keys, n)
+            cuts = (np.flatnonzero(g[1:] != g[:-1]) + 1).tolist()
+            starts, ends = [0, *cuts], [*cuts, keys.size]
+            for gi, start, end in zip(g[starts].tolist(), starts, ends, strict=True):
+                edges = c[start:end]
+                out[int(grp.rules[gi])] = (edges, edges)
+        for kind, r in bucket:
+            if kind != "reentry" or r not in grp.col or not active[grp.col[r]]:
+                continue
+            # `reentry once per P days`: whose re-entry opens today and who still holds it
+            due = bucket[(kind, r)]
+            edges = out.get(r, (_NONE, _NONE))[1]
+            out[r] = (self.idset.union([edges, due[was[due, grp.col[r]]]]), edges)
+        return out
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+_BLOCK = 8192  # rows evaluated at once on a rule's first day (the pairs' memory stays small)
+
+
+@kernel
+def _day_edges(
+    rows,
+    woken,
+    n,
+    d,
+    active,
+    stage,
+    lut,
+    was,
+    marks,
+    last_day,
+    first_day,
+    stage_since,
+    clock,
+    op,
+    has,
+    ks,
+    limit,
+):  # pragma: no cover - compiled; the numpy twin is ClockRules.day_edges
+    """`ClockRules.day_edges` in loops: the day's pairs (today's rows inside each active
+    rule's stages, cleared outside; the woken pairs not among the rows), each evaluated, its
+    edge found and value kept; returns the edge keys and the wake-ups (rule, customer, day)."""
+    size = active.size
+    inside_count = np.zeros(lut.shape[0], dtype=np.int64)
+    for s in range(lut.shape[0]):
+        for g in range(size):
+            if active[g] and lut[s, g]:
+                inside_count[s] += 1
+    total = woken.size
+    for r in rows:
+        total += inside_count[stage[r] + 1]
+        marks[r] = True
+    cs = np.empty(total, dtype=np.int64)
+    gs = np.empty(total, dtype=np.int64)
+    pairs = 0
+    for r in rows:
+        row = stage[r] + 1
+        for g in range(size):
+            if not active[g]:
+                continue
+            if lut[row, g]:
+                cs[pairs] = r
+                gs[pairs] = g
+                pairs += 1
+            else:
+                was[r, g] = False  # outside its stages, a rule's condition is false
+    for key in woken:
+        g = key // n
+        c = key - g * n
+        if active[g] and not marks[c]:
+            cs[pairs] = c
+            gs[pairs] = g
+            pairs += 1
+    for r in rows:
+        marks[r] = False
+    keys = np.empty(pairs, dtype=np.int64)
+    edges = 0
+    wake_g = np.empty(pairs, dtype=np.int64)
+    wake_c = np.empty(pairs, dtype=np.int64)
+    wake_day = np.empty(pairs, dtype=np.float64)
+    wakes = 0
+    today = np.float32(d)
+    for p in range(pairs):
+        ci, gi = cs[p], gs[p]
+        inside = lut[stage[ci] + 1, gi]
+        now = inside
+        wake = np.inf
+        for j in range(clock.size):
+            if not has[j, gi]:
+                continue
+            k = ks[j, gi]
+            if clock[j] == 2:
+                anchor = np.float64(stage_since[ci])
+                value = d - anchor
+            elif clock[j] == 0:
+                anchor = np.float64(last_day[ci])
+                value = np.float64(today - last_day[ci])
+            else:
+                anchor = np.float64(first_day[ci])
+                value = np.float64(today - first_day[ci])
+            o = op[j]
+            if o == 0:
+                hold = value >= k
+            elif o == 1:
+                hold = value > k
+            elif o == 2:
+                hold = value <= k
+            else:
+                hold = value < k
+            now = now and hold
+            t = anchor + k
+            day = np.floor(t) + 1.0 if o == 1 or o == 2 else np.ceil(t)
+            if day > d and day < wake:
+                wake = day
+        if now and not was[ci, gi]:
+            keys[edges] = gi * n + ci
+            edges += 1
+        was[ci, gi] = now
+        if inside and wake <= limit[gi]:
+            wake_g[wakes] = gi
+            wake_c[wakes] = ci
+            wake_day[wakes] = wake
+            wakes += 1
+    return keys[:edges], wake_g[:wakes], wake_c[:wakes], wake_day[:wakes]
