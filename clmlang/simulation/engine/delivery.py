@@ -24,16 +24,11 @@ import numpy as np
 
 from ...core.compiled import kernel
 from .streams import Purpose
-from .streams_kernels import salted
+from .streams_kernels import salt_of, salted
 
 __all__ = ["SCREENED", "decay_table", "deliver", "draws", "effects", "screen", "uniform"]
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _ZERO = np.uint64(0)
-_UNIT = 1.0 / 2**53
 _RESPONSE, _RESPONSE_TIME = Purpose.RESPONSE, Purpose.RESPONSE_TIME
 _UNSUBSCRIBE, _BURNOUT = Purpose.UNSUBSCRIBE, Purpose.BURNOUT
 
@@ -43,16 +38,9 @@ _SENT, _UNREACHABLE, _CONTROL, _CAPPED, _DELAYED = range(5)
 
 
 @kernel
-def _mix(x):
-    x = (x ^ (x >> _S30)) * _M1
-    x = (x ^ (x >> _S27)) * _M2
-    return x ^ (x >> _S31)
-
-
-@kernel
 def uniform(key, purpose, customer, counter):
     """Streams.uniform for one (customer, purpose, counter), bit for bit."""
-    return salted(key, _mix(key + np.uint64(purpose) * _M2), customer, counter)
+    return salted(key, salt_of(key, purpose), customer, counter)
 
 
 @kernel

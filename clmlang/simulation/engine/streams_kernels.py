@@ -18,18 +18,25 @@ _SCALE = 1.0 / 2**53
 
 
 @kernel
+def mix(x):
+    """SplitMix64's finaliser (`streams._mix`)."""
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+@kernel
+def salt_of(key, purpose):
+    """A purpose's salt under the run's key, as `Streams` makes it."""
+    return mix(key + np.uint64(purpose) * _M2)
+
+
+@kernel
 def salted(key, salt, customer, counter):
     """The uniform of (customer, the purpose whose salt is given, counter): one element of
     `Streams.uniform`, for kernels that draw as they go."""
-    x = (np.uint64(customer) * _GOLDEN) ^ salt
-    x = x + np.uint64(counter) * _M1
-    x = (x ^ (x >> _S30)) * _M1
-    x = (x ^ (x >> _S27)) * _M2
-    x = x ^ (x >> _S31)
-    x = x ^ key
-    x = (x ^ (x >> _S30)) * _M1
-    x = (x ^ (x >> _S27)) * _M2
-    x = x ^ (x >> _S31)
+    x = mix(((np.uint64(customer) * _GOLDEN) ^ salt) + np.uint64(counter) * _M1)
+    x = mix(x ^ key)
     return (np.float64(x >> _S11) + 0.5) * _SCALE
 
 
