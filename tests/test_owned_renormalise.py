@@ -138,3 +138,35 @@ def test_renormalise_gives_the_same_bytes_compiled_or_not(tmp_path, monkeypatch)
         }
     assert files["renormalise", "1"] == files["renormalise", "0"]
     assert files["renormalise", "0"]["purchases.csv"] != files["lost", "0"]["purchases.csv"]
+
+
+def test_a_customer_answering_a_message_does_not_change_a_natural_buyers_choice():
+    """Whether a natural buyer buys is theirs alone: with everything they could still buy at
+    zero demand, their purchase is lost, whoever else in the batch answers a message (the
+    offer's recomputation of who buys once overwrote the renormalised answer for everyone)."""
+    import numpy as np
+
+    from clmlang.market.model import Market
+    from clmlang.simulation.engine.simulation import _Simulation
+
+    policy = clmlang.load(ROOT / "specs" / "clinic.clm")
+    names = [p.name for p in policy.products]
+    zero = {"weight": 0.0, "audiences": {"premium": 0.0, "budget": 0.0}}
+    market = Market.model_validate(
+        {
+            "buying": {"owned": "renormalise"},
+            "products": {"facial": zero, "injections": zero, "hygiene": zero},
+        }
+    )
+    sim = _Simulation(policy, market, 10, 100, np.random.default_rng(0), None)
+    # customer 0 owns both durables with demand, so only zero-demand products are left
+    owned = sum(1 << names.index(p) for p in ("laser_surgery", "implant"))
+    sim.state.owned[0] = np.uint64(owned)
+    ids, k, t = np.array([0, 1]), np.array([3, 3]), np.array([50.0, 50.0])
+    first, site = np.array([False, False]), np.array([0, 0])
+    seen = []
+    for other_answers in (False, True):
+        responding = np.array([False, other_answers])
+        _, buys = sim._choose_products(ids, k, t, first, responding, site)
+        seen.append(bool(buys[0]))
+    assert seen == [False, False]

@@ -85,7 +85,9 @@ class Choosing:
                 audience[by_line],
                 S.uniform(ids[by_line], Purpose.PRODUCT, n[by_line] + _LINE),
             )
-        buys = ~has(blocked, product)
+        # who answers buys what the offer gave them, unless they own it; a natural buyer's
+        # answer above stands (renormalised or not)
+        buys = np.where(responding, ~has(blocked, product), buys)
         # a line or no offer: a second pick among what they can still buy (the first pick
         # and this one together choose by the weights of the products not blocked)
         again = responding & ~by_product & ~buys
