@@ -14,12 +14,20 @@ that gives the same bytes for the same seed; `use_compiled(size)` says which one
 
 numba is imported on the first compiled call only, so `clm check` and small runs never pay
 for it.
+
+numba's cache checks only the source file of the function it compiled, so a kernel that calls
+a kernel of another file would keep machine code built from the other's old source. Before its
+first compile a process therefore compares a digest of every file holding kernels with the one
+the cache was built from (`__pycache__/kernels.sha256` in the package), and clears the cache
+when they differ (`fresh_cache`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 SWITCH = "CLM_NUMBA"
@@ -47,6 +55,44 @@ def use_compiled(customer_days: int) -> bool:
     return customer_days >= THRESHOLD and available()
 
 
+PACKAGE = Path(__file__).resolve().parent.parent
+_checked = False
+
+
+def sources_digest(root: Path) -> str:
+    """A digest of the files under `root` that hold kernels, and of this module."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_bytes()
+        if b"@kernel" in text:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + text)
+    return digest.hexdigest()
+
+
+def fresh_cache(root: Path = PACKAGE) -> bool:
+    """Clear numba's cache under `root` if it was built from other kernel sources than these;
+    whether it was cleared. A package that cannot be written to (installed read-only) is left
+    as it is: numba keeps its cache elsewhere then, and such a package is not edited."""
+    stamp = root / "__pycache__" / "kernels.sha256"
+    digest = sources_digest(root)
+    try:
+        if stamp.read_text() == digest:
+            return False
+    except OSError:
+        pass
+    try:
+        for pattern in ("*.nbi", "*.nbc"):
+            for path in root.rglob(f"__pycache__/{pattern}"):
+                path.unlink(missing_ok=True)
+        stamp.parent.mkdir(exist_ok=True)
+        partial = stamp.with_name(f"{stamp.name}.{os.getpid()}")
+        partial.write_text(digest)
+        partial.replace(stamp)  # atomic: a process beside this one reads one digest or none
+    except OSError:
+        return False
+    return True
+
+
 class Kernel:
     """A function compiled by numba on its first call (nopython, cached, no GIL)."""
 
@@ -64,6 +110,10 @@ class Kernel:
 
     def _compile(self) -> Any:
         if self._compiled is None:
+            global _checked
+            if not _checked:  # once a process, before its first compile
+                fresh_cache()
+                _checked = True
             import numba
 
             self._compiled = numba.njit(cache=True, nogil=True)(self.py_func)
