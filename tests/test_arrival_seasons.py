@@ -14,7 +14,7 @@ import pandas as pd
 import clmlang
 from clmlang.market.model import market_from_mapping
 
-from .conftest import clm
+from .conftest import ROOT, clm
 
 SPEC = 'program "Arrivals"\nstage all when purchases >= 0\n'
 MONTHS = {2: 0.0, 3: 3.0, 7: 0.5}
@@ -137,3 +137,14 @@ def test_the_run_is_sized_for_the_calendars_arrivals():
         }
     )
     assert expected_customers(market, 100, 365) == 100 + 10 * 3 * 365 + 4 * 3 * 365
+
+
+def test_a_run_too_big_for_its_calendar_names_the_calendar():
+    """Arrivals a month's multiplier makes too many: the message says what to lower."""
+    from clmlang.simulation.engine.memory import size_problem
+
+    policy = clmlang.load(ROOT / "specs" / "clinic.clm")
+    market = market_from_mapping({"acquisition": {"per_day": 10.0, "months": {1: 1e20}}})
+    problem = size_problem(policy, market, 1000, 365)
+    assert problem is not None
+    assert "lower `market.acquisition.per_day` or its `months`/`weeks`" in problem

@@ -125,6 +125,8 @@ def size_problem(
         "copies": "",
         **(names or {}),
     }
+    if market.acquisition.seasonal and names["per_day"] == "market.acquisition.per_day":
+        names["per_day"] = "market.acquisition.per_day` or its `months`/`weeks"
     n = expected_customers(market, customers, days)
     arrival_days = market.acquisition.days_of(market.start_date, days)
     prospects = n - (customers + market.acquisition.per_day * arrival_days)
