@@ -33,7 +33,7 @@ from ..simulation.engine.memory import size_problem
 from ..simulation.logs import write_outputs
 from ..simulation.metrics import forecast
 from .allocator import roomy_allocator
-from .results import RunResult, paired_differences, retention_curve, variant_logs
+from .results import RunResult, paired_differences, variant_logs
 from .results import forecasts as results_forecasts
 
 __all__ = ["Comparison", "Task", "plan", "run_scenario", "run_task", "variant_policy"]
@@ -153,14 +153,8 @@ def _run(task: Task, shipped: tuple[Policy, Market]) -> RunResult:
     )
     if task.shards > 1:
         return RunResult(task.variant, task.replication, task.shard, run, None)
-    return RunResult(
-        task.variant,
-        task.replication,
-        task.shard,
-        None,
-        forecast(run, logs=task.logs),
-        retention_curve(run),
-    )
+    measured = forecast(run, logs=task.logs)
+    return RunResult(task.variant, task.replication, task.shard, None, measured)
 
 
 # ---- comparing ---------------------------------------------------------------------------

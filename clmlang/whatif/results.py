@@ -13,15 +13,13 @@ import pandas as pd
 from ..core.statistics import interval
 from ..simulation.engine import Run
 from ..simulation.engine.merge import merge_runs
-from ..simulation.lifetime import churn_window, retention_by_age
-from ..simulation.metrics import Forecast, _history, forecast
+from ..simulation.metrics import Forecast, forecast
 
 __all__ = [
     "RunResult",
     "forecasts",
     "merge_runs",
     "paired_differences",
-    "retention_curve",
     "variant_logs",
 ]
 
@@ -33,37 +31,25 @@ class RunResult:
     shard: int
     run: Run | None  # set for shards of a split population, merged later
     forecast: Forecast | None
-    retention: pd.DataFrame | None = None  # retention_curve(run), with the forecast
-
-
-def retention_curve(run: Run) -> pd.DataFrame:
-    """age_days, retention, at_risk: the run's Kaplan-Meier retention by customer age
-    (simulation.lifetime.retention_by_age), at up to 60 ages from 0 to the horizon."""
-    log = run.recorder.purchases.arrays()
-    order = np.lexsort((log["time"], log["customer"]))
-    first, last, _ = _history(run, log["customer"][order], log["time"][order])
-    days = run.days
-    ages = np.unique(np.linspace(0, max(days - 1, 0), num=min(days, 60)).round().astype(int))
-    share, at_risk = retention_by_age(first, last, days, churn_window(run), ages)
-    return pd.DataFrame({"age_days": ages, "retention": share, "at_risk": at_risk})
 
 
 def forecasts(
     results: list[RunResult],
 ) -> dict[tuple[str, int], tuple[Forecast, pd.DataFrame]]:
-    """Each (variant, replication)'s forecast and retention curve, a split population's
-    shards merged first."""
+    """Each (variant, replication)'s forecast and its retention curve (`Forecast.retention`,
+    Kaplan-Meier by customer age), a split population's shards merged first."""
     out: dict[tuple[str, int], tuple[Forecast, pd.DataFrame]] = {}
     shards: dict[tuple[str, int], list[RunResult]] = {}
     for r in results:
         if r.forecast is not None:
-            out[(r.variant, r.replication)] = (r.forecast, r.retention)  # type: ignore[assignment]
+            out[(r.variant, r.replication)] = (r.forecast, r.forecast.retention)
         else:
             shards.setdefault((r.variant, r.replication), []).append(r)
     for key, parts in shards.items():
         parts.sort(key=lambda p: p.shard)
         merged = merge_runs([p.run for p in parts])  # type: ignore[misc]
-        out[key] = (forecast(merged, logs=merged.recorder.logs), retention_curve(merged))
+        merged_forecast = forecast(merged, logs=merged.recorder.logs)
+        out[key] = (merged_forecast, merged_forecast.retention)
     return out
 
 
