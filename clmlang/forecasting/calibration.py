@@ -304,10 +304,10 @@ def fit_history(
             # (a fit with no parameter beyond BG/NBD's is BG/NBD); only the backtest's
             # forecasts are used, not its fits' standard errors
             plain = {"r", "alpha", "a", "b"}
+            # each from the whole period's fit, in its metric: the same maximum, in fewer steps
             if set(stages.params) - plain:
-                fitters["bgnbd_stages"] = lambda s, bg: fit_bgnbd_stages(s, bg, errors=False)
+                fitters["bgnbd_stages"] = lambda s, bg: fit_bgnbd_stages(s, stages, errors=False)
             if set(wake.params) - plain:
-                # from the whole period's fit: the same maximum, in fewer steps
                 fitters["bgnbd_reactivation"] = lambda s, bg: fit_bgnbd_reactivation(
                     s, wake, errors=False
                 )

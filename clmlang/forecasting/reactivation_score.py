@@ -25,6 +25,7 @@ from scipy import special
 
 from .fitting import log_rising
 from .reactivation_histories import NODES_RATE, QUADRATURE_FROM, Histories, HistoryGroup
+from .reactivation_kernels import recursion_sums
 from .reactivation_quadrature import log_phi, logsumexp_rows, rate_nodes, rate_tables
 
 __all__ = ["loglik_and_score"]
@@ -92,48 +93,35 @@ def _rising_slope(v: float, n: int) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(1.0 / (v + np.arange(n)))])
 
 
-def _recursion_grad(g, tables, slopes, rising):
+def _recursion_grad(g, tables, slopes, rising, compiled: bool = False):
     """A group by the recursion over its gaps with tangents in lambda and omega: per row
-    and node, G (no weights), dG/dlambda (head included), dG/domega, dG/da, dG/db."""
+    and node, G (no weights), dG/dlambda (head included), dG/domega, dG/da, dG/db.
+    `compiled`: the recursion by the kernel (reactivation_kernels.py), else by numpy."""
     ra, rb, rab, sa, sb, sab = rising
     lam, _, _, keep, drop, (scale, u, v) = tables
     c_lam, c_omega, drop_lam, drop_omega = slopes
     m = g.table.shape[1] + 1
-    shape = (g.rows.size, lam.size)
-    # the coefficients and their tangents in lambda and omega, stacked: one operation moves
-    # all three (a tangent's step is its own times the factor plus the coefficients' times
-    # the factor's slope, which only the p part has)
-    stack = np.zeros((3, m, *shape))
-    stack[0, 0] = 1.0
-    log_scale = np.zeros(shape)
-    zero = np.zeros((1, lam.size))
-    c_lam, c_omega = np.vstack([c_lam, zero]), np.vstack([c_omega, zero])
-    for j in range(m - 1):
-        gap = g.table[:, j]
-        moved = stack[:, : j + 1] * v[gap]
-        moved[1] += moved[0] * c_lam[gap]
-        moved[2] += moved[0] * c_omega[gap]
-        stack[:, : j + 1] *= u[gap]
-        stack[:, 1 : j + 2] += moved
-        log_scale += scale[gap]
-    coef, t_lam, t_omega = stack
     k = np.arange(m + 1)
     beta = np.exp(ra[k] + rb[m - k] - rab[m])
     beta_a, beta_b = beta * (sa[k] - sab[m]), beta * (sb[m - k] - sab[m])
+    zero = np.zeros((1, lam.size))
+    c_lam, c_omega = np.vstack([c_lam, zero]), np.vstack([c_omega, zero])
+    betas = (beta, beta_a, beta_b)
+    if compiled:
+        sums = np.empty((2, 5, g.rows.size, lam.size))
+        log_scale = np.empty((g.rows.size, lam.size))
+        table = np.ascontiguousarray(g.table, dtype=np.int64)
+        recursion_sums(table, u, v, scale, c_lam, c_omega, *betas, sums, log_scale)
+    else:
+        sums, log_scale = _recursion_sums(g.table, (scale, u, v), (c_lam, c_omega), betas)
     ends = (keep[g.silence], drop[g.silence])
     out = []
-
-    def by_degree(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return np.einsum("k,k...->...", weights, values)  # over the degree, the first axis
-
     with np.errstate(divide="ignore", invalid="ignore"):
         parts = []
-        for lo, hi in ((0, m), (1, m + 1)):  # times (1 - p), times p
-            whole = by_degree(beta[lo:hi], coef)
+        for lo in (0, 1):  # times (1 - p), times p
+            whole = sums[lo, 0]
             ok = whole > 0
-            slopes_here = [by_degree(beta[lo:hi], t) for t in (t_lam, t_omega)]
-            slopes_here += [by_degree(w[lo:hi], coef) for w in (beta_a, beta_b)]
-            parts.append((np.log(whole), [np.where(ok, d / whole, 0.0) for d in slopes_here]))
+            parts.append((np.log(whole), [np.where(ok, d / whole, 0.0) for d in sums[lo, 1:]]))
         (stays, d_stays), (drops, d_drops) = parts
         by_rate = np.logaddexp(stays + ends[0], drops + ends[1])
         kept = np.exp(stays + ends[0] - by_rate)
@@ -151,6 +139,44 @@ def _recursion_grad(g, tables, slopes, rising):
     out.append(kept * d_stays[2] + (1 - kept) * d_drops[2])
     out.append(kept * d_stays[3] + (1 - kept) * d_drops[3])
     return out
+
+
+def _recursion_sums(table, steps, tangents, betas):
+    """What `recursion_sums` (the kernel) gives, by numpy on whole arrays: per gap a few
+    calls over the coefficients and their tangents in lambda and omega, stacked (one
+    operation moves all three: a tangent's step is its own times the factor plus the
+    coefficients' times the factor's slope, which only the p part has)."""
+    scale, u, v = steps
+    c_lam, c_omega = tangents
+    beta, beta_a, beta_b = betas
+    m = table.shape[1] + 1
+    shape = (table.shape[0], u.shape[1])
+    stack = np.zeros((3, m, *shape))
+    stack[0, 0] = 1.0
+    log_scale = np.zeros(shape)
+    for j in range(m - 1):
+        gap = table[:, j]
+        moved = stack[:, : j + 1] * v[gap]
+        moved[1] += moved[0] * c_lam[gap]
+        moved[2] += moved[0] * c_omega[gap]
+        stack[:, : j + 1] *= u[gap]
+        stack[:, 1 : j + 2] += moved
+        log_scale += scale[gap]
+    coef, t_lam, t_omega = stack
+
+    def by_degree(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return np.einsum("k,k...->...", weights, values)  # over the degree, the first axis
+
+    sums = np.empty((2, 5, *shape))
+    for lo, hi in ((0, m), (1, m + 1)):
+        sums[lo] = [
+            by_degree(beta[lo:hi], coef),
+            by_degree(beta[lo:hi], t_lam),
+            by_degree(beta[lo:hi], t_omega),
+            by_degree(beta_a[lo:hi], coef),
+            by_degree(beta_b[lo:hi], coef),
+        ]
+    return sums, log_scale
 
 
 def _jacobi(n: int, a: float, b: float):
@@ -227,10 +253,16 @@ def _quadrature_grad(g, tables, slopes, ab):
 
 
 def loglik_and_score(
-    params: np.ndarray, data: Histories, counts: np.ndarray, quadrature_from: int = QUADRATURE_FROM
+    params: np.ndarray,
+    data: Histories,
+    counts: np.ndarray,
+    quadrature_from: int = QUADRATURE_FROM,
+    *,
+    compiled: bool = False,
 ) -> tuple[float, np.ndarray]:
     """sum_h counts_h ll_h at `params` (r, alpha, a, b, omega) and its gradient in them; a
-    group goes by quadrature where the likelihood's does (`quadrature_from`)."""
+    group goes by quadrature where the likelihood's does (`quadrature_from`). `compiled`:
+    the recursion over the gaps by the numba kernel (reactivation_kernels.py)."""
     r, alpha, a, b, omega = (float(v) for v in params)
     grad = np.zeros(5)
     total = 0.0
@@ -257,7 +289,7 @@ def loglik_and_score(
         if g.rows.size * m * m >= quadrature_from:
             parts = _quadrature_grad(group, tables[g.nodes], slopes[g.nodes], (a, b))
         if parts is None:
-            parts = _recursion_grad(group, tables[g.nodes], slopes[g.nodes], rising)
+            parts = _recursion_grad(group, tables[g.nodes], slopes[g.nodes], rising, compiled)
         G, G_lam, G_omega, G_a, G_b = parts
         lam, log_w, by_r, by_alpha = rates[g.nodes]
         ll, pi = logsumexp_rows(log_w[None, :] + G)

@@ -128,6 +128,15 @@ def fit_bgnbd_stages(
     if start is not None:
         begin = [start.params[k] for k in ("r", "alpha", "a", "b")]
     names = ["r", "alpha", "a", "b", *[f"m{k}" for k in BREAKS[:free]]]
+    # from a fit of this model (a backtest's fits from the whole period's): its multipliers,
+    # and its metric where it has the same parameters
+    multipliers = [1.0 if start is None else start.params.get(k, 1.0) for k in names[4:]]
+    metric = None
+    if start is not None and start.hessian is not None and list(start.params) == names:
+        try:
+            metric = np.linalg.cholesky(np.linalg.inv(start.hessian))
+        except np.linalg.LinAlgError:
+            metric = None
     before, bought, after = exposures(summary)
     # customers with the same exposures are one term, counted as often as they occur
     rows = np.column_stack([summary.x, before, bought, after])
@@ -144,10 +153,11 @@ def fit_bgnbd_stages(
         "bgnbd_stages",
         names,
         lambda th: _loglik(np.exp(th), x, parts, free),
-        [*begin, *[1.0] * free],
+        [*begin, *multipliers],
         summary.x.size,
         counts=counts,
         squares=squares,
         errors=errors,
         score=score,
+        metric=metric,
     )

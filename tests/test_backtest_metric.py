@@ -1,0 +1,83 @@
+"""A backtest's reactivation and stage-multiplier fits descend in the metric of the whole
+period's fit (its inverse Hessian, `fit_model(metric=...)`) and reach the same maximum as the
+plain descent, in fewer evaluations."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clmlang.forecasting import reactivation, stage_multipliers
+from clmlang.forecasting.fitting import fit_bgnbd
+from clmlang.forecasting.history import load_history, merge_days, summarise
+
+from .conftest import ROOT
+
+CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
+
+
+CUT = "1997-06-30"  # the backtest's later origin (2/3 of the calibration period)
+
+
+@pytest.fixture(scope="module")
+def merged():
+    frame = load_history(CDNOW)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    return merge_days(frame)
+
+
+def test_the_reactivation_fit_in_the_whole_fits_metric_is_the_plain_fit(monkeypatch, merged):
+    whole = summarise(merged, "1997-09-30")
+    full = reactivation.fit_bgnbd_reactivation(whole, fit_bgnbd(whole))
+    assert full.hessian is not None and full.hessian.shape == (5, 5)
+    inner = summarise(merged[merged["date"] <= CUT], CUT)
+    calls = []
+    score = reactivation.loglik_and_score
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(reactivation, "loglik_and_score", counted)
+    fast = reactivation.fit_bgnbd_reactivation(inner, full, errors=False)
+    n_fast = len(calls)
+    plain_start = dataclasses.replace(full, hessian=None)  # no metric: the plain descent
+    plain = reactivation.fit_bgnbd_reactivation(inner, plain_start, errors=False)
+    n_plain = len(calls) - n_fast
+    # L-BFGS-B stops where a step gains less than ftol (1e-12) of the log-likelihood: both
+    # maxima agree to a few such steps, and the parameters to the likelihood's flatness
+    assert fast.log_likelihood == pytest.approx(plain.log_likelihood, rel=1e-10)
+    for name in reactivation.NAMES:
+        assert fast.params[name] == pytest.approx(plain.params[name], rel=1e-4)
+    assert n_fast < n_plain
+    assert np.isnan(list(fast.std_errors.values())).all()
+
+
+def test_the_stage_fit_from_the_whole_fit_is_the_fit_from_bgnbd(monkeypatch, merged):
+    """The backtest's stage-multiplier fit from the whole period's (its multipliers, in its
+    metric) against the fit from the origin's BG/NBD (multipliers 1, no metric)."""
+    whole = summarise(merged, "1997-09-30")
+    full = stage_multipliers.fit_bgnbd_stages(whole, fit_bgnbd(whole))
+    assert full.hessian is not None and len(full.params) > 4  # multipliers were fitted
+    inner = summarise(merged[merged["date"] <= CUT], CUT)
+    calls = []
+    score = stage_multipliers._score
+
+    def counted(*args):
+        calls.append(1)
+        return score(*args)
+
+    monkeypatch.setattr(stage_multipliers, "_score", counted)
+    fast = stage_multipliers.fit_bgnbd_stages(inner, full, errors=False)
+    n_fast = len(calls)
+    plain = stage_multipliers.fit_bgnbd_stages(inner, fit_bgnbd(inner, errors=False), errors=False)
+    n_plain = len(calls) - n_fast
+    assert list(fast.params) == list(plain.params)
+    assert fast.log_likelihood == pytest.approx(plain.log_likelihood, rel=1e-10)
+    for name, value in plain.params.items():
+        assert fast.params[name] == pytest.approx(value, rel=1e-3)
+    assert n_fast < n_plain
