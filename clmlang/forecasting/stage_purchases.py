@@ -31,6 +31,7 @@ from .history import Summary
 __all__ = ["expected_stage_purchases"]
 
 TAIL = 1e-13  # the negative binomial's mass left out of the sum
+CELLS = 1 << 20  # customers x events computed at once (8 MiB a table)
 
 
 def expected_stage_purchases(
@@ -64,17 +65,28 @@ def expected_stage_purchases(
         R = shape_rate[who]
         # events enough for every customer of the group: the negative binomial's quantile
         k_max = _events(float(R.max()), float(theta.max()))
-        events = np.arange(k_max + 1)
-        log_nb = (
-            special.gammaln(R[:, None] + events)
-            - special.gammaln(R)[:, None]
-            - special.gammaln(events + 1.0)[None, :]
-            + R[:, None] * np.log1p(-theta)[:, None]
-            + events[None, :] * np.log(theta)[:, None]
-        )
         g = _surviving(ahead, top, k_max, a + vi, b + xi - vi)
-        out[who] = p_alive[who] * (np.exp(log_nb) @ g)
+        # the customers x events table a few rows at a time: a group can be most of a
+        # million-customer base, and the events run to hundreds
+        step = max(1, CELLS // (k_max + 1))
+        for lo in range(0, who.size, step):
+            part = slice(lo, lo + step)
+            out[who[part]] = p_alive[who[part]] * (_nb_pmf(R[part], theta[part], k_max) @ g)
     return out
+
+
+def _nb_pmf(shape: np.ndarray, theta: np.ndarray, k_max: int) -> np.ndarray:
+    """P(K = k), k = 0 .. k_max, for K ~ NB(shape, theta), one row per customer (theta 0,
+    no time ahead: all the mass at k = 0)."""
+    events = np.arange(k_max + 1)
+    log_nb = (
+        special.gammaln(shape[:, None] + events)
+        - special.gammaln(shape)[:, None]
+        - special.gammaln(events + 1.0)[None, :]
+        + shape[:, None] * np.log1p(-theta)[:, None]
+        + special.xlogy(events[None, :], theta[:, None])
+    )
+    return np.exp(log_nb)
 
 
 def _events(shape: float, theta: float) -> int:
