@@ -20,7 +20,6 @@ import numpy as np
 
 from .delivery import SCREENED, decay_table, deliver, effects, screen
 from .offers import offer_lift
-from .population import NEVER
 
 _NONE = np.zeros(0, dtype=np.int64)
 _SENT, _DELAYED = SCREENED.index("sent"), SCREENED.index("delayed")
@@ -156,14 +155,7 @@ class Dispatch:
             lifts = (one(offers.irrelevant_response), one(offers.reactivation), one(1.0))
             steps = np.array([s for s, _ in batch], np.int64)
             response = (chance, lifts, span, steps[item])
-        ch_response = self.market.channel(channel.name)
-        params = (self.streams.key, fatigue.dtype.type(fat.per_message), fat.irrelevant_extra)
-        params += (fat.tolerance, ch_response.unsubscribe, fat.unsubscribe_growth)
-        params += (fat.churn_per_fatigue, float(NEVER))
-        state = (st.fatigue, st.fatigue_t, st.unsubscribed, st.alive, st.next_t)
-        state += (st.response_t, st.response_site)
-        unsub, burn = np.empty(n, np.bool_), np.empty(n, np.bool_)
-        who, when = np.empty(n, np.int64), np.empty(n)
+        params, state, (unsub, burn, who, when) = self._effects_inputs(channel, fatigue, n)
         _, n_burn, n_who = effects(
             ids, d, counter, fatigue, irrelevant, params, state, bit, response,
             (unsub, burn, who, when),

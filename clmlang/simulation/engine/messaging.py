@@ -204,14 +204,7 @@ class Messaging(Queues, Dispatch):
             span = max(self.market.channel(channel.name).window_days - 1.0, 0.0)
             factors = (one(offers.irrelevant_response), one(offers.reactivation), one(1.0))
             response = (chance, factors, span, np.full(n, step, np.int64))
-        ch_response = self.market.channel(channel.name)
-        params = (self.streams.key, fatigue.dtype.type(fat.per_message), fat.irrelevant_extra)
-        params += (fat.tolerance, ch_response.unsubscribe, fat.unsubscribe_growth)
-        params += (fat.churn_per_fatigue, float(NEVER))
-        state = (st.fatigue, st.fatigue_t, st.unsubscribed, st.alive, st.next_t)
-        state += (st.response_t, st.response_site)
-        unsub, burn = np.empty(n, np.bool_), np.empty(n, np.bool_)
-        who, when = np.empty(n, np.int64), np.empty(n)
+        params, state, (unsub, burn, who, when) = self._effects_inputs(channel, fatigue, n)
         bit = np.uint64(1) << np.uint64(ch)
         n_unsub, n_burn, n_who = effects(
             ids, d, counter, fatigue, irrelevant, params, state, bit, response,
@@ -366,6 +359,20 @@ class Messaging(Queues, Dispatch):
         st.response_t[who] = when
         st.response_site[who] = self.steps.ids[(site.node, site.step)]
         self._responded(site, arm, who, when, d)
+
+    def _effects_inputs(self, channel, fatigue: np.ndarray, n: int) -> tuple:
+        """The `effects` kernel's parameters for `n` messages on `channel` (the delivered
+        ones' `fatigue` gives the dtype), the state it updates, and its outputs: unsubscribed,
+        burned out, the responders' positions and their response times."""
+        st, fat = self.state, self.market.fatigue
+        ch_response = self.market.channel(channel.name)
+        params = (self.streams.key, fatigue.dtype.type(fat.per_message), fat.irrelevant_extra)
+        params += (fat.tolerance, ch_response.unsubscribe, fat.unsubscribe_growth)
+        params += (fat.churn_per_fatigue, float(NEVER))
+        state = (st.fatigue, st.fatigue_t, st.unsubscribed, st.alive, st.next_t)
+        state += (st.response_t, st.response_site)
+        outs = (np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.int64), np.empty(n))
+        return params, state, outs
 
     def _chance(self, site, fatigue: np.ndarray) -> np.ndarray:
         """The chance of a response to `site`'s message before the offer's relevance and
