@@ -31,6 +31,7 @@ import simpy
 
 from ...compile.policy import Policy
 from ...core.compiled import use_compiled
+from ...core.heap import TRIM_DAYS, trim
 from ...market.model import Market
 from .attributes import AttributeChanges
 from .buying import Buying
@@ -289,6 +290,8 @@ class _Simulation(
             yield env.timeout(nxt - env.now if day >= 0 else nxt)
             day = nxt
             self._day(day)
+            if day % TRIM_DAYS == TRIM_DAYS - 1:  # the heap's free pages back (core/heap.py)
+                trim()
             if self.share is not None:
                 self.share.day_done(day)
             if self.progress is not None:
