@@ -19,6 +19,7 @@ import numpy as np
 
 from ...market.model import Market
 from .attributes import clock
+from .seasons import later
 from .streams import Purpose
 
 __all__ = ["FUNNEL_DAILY", "ArrivalPlan", "Funnel", "plan_arrivals"]
@@ -163,20 +164,8 @@ class Funnel:
         t0 + wait."""
         if self.calendar_of_arrivals is None:
             return t0 + wait
-        days = self.days
         m, integral = self.calendar_of_arrivals
-        out = t0 + wait
-        ok = np.isfinite(wait) & (t0 < days)
-        start, gap = np.clip(t0[ok], 0.0, float(days)), wait[ok]
-        d0 = np.minimum(np.floor(start).astype(np.int64), days - 1)
-        x = integral[d0] + (start - d0) * m[d0] + gap
-        e = np.minimum(np.searchsorted(integral, x, side="right") - 1, days - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            found = np.where(
-                x < integral[days], e + (x - integral[e]) / m[e], days + (x - integral[days])
-            )
-        out[ok] = np.maximum(found, t0[ok])
-        return out
+        return later(m[None, :], integral[None, :], np.zeros(t0.size, dtype=np.int64), t0, wait)
 
     def _referred(self, d: int) -> int:
         """How many prospects the customers bring today: Poisson, at the referral rate of each

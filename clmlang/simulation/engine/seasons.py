@@ -20,7 +20,7 @@ from ...compile.policy import Policy
 from ...market.model import Market
 from .catalogue import Catalogue
 
-__all__ = ["Seasons"]
+__all__ = ["Seasons", "later"]
 
 
 class Seasons:
@@ -83,25 +83,37 @@ class Seasons:
         the season factor from t0 equals gap. Past the horizon, time runs flat (nothing is
         simulated there)."""
         row = audience.astype(np.int64) + 1
-        integral, days = self.integral, self.days
-        start = np.clip(t0, 0.0, float(days))
-        d0 = np.minimum(np.floor(start).astype(np.int64), days - 1)
-        target = integral[row, d0] + (start - d0) * self.factor[row, d0] + gap
-        out = t0 + gap  # infinite gaps, and starts past the horizon, stay as they are
-        ok = np.isfinite(target) & (t0 < days)
-        r, x = row[ok], target[ok]
-        end = integral[r, days]
-        inside = x < end
-        found = np.empty(x.size)
-        # the day in which the integral reaches x: the last day whose start is at or below
-        # it and whose factor is positive (days with no demand are passed over)
-        e = np.zeros(x.size, dtype=np.int64)
-        for ri in np.unique(r).tolist():
-            on = r == ri
-            e[on] = np.searchsorted(integral[ri], x[on], side="right") - 1
-        e = np.minimum(e, days - 1)
-        f = self.factor[r, e]
-        found[inside] = e[inside] + (x[inside] - integral[r[inside], e[inside]]) / f[inside]
-        found[~inside] = days + (x[~inside] - end[~inside])
-        out[ok] = np.maximum(found, t0[ok])
-        return out
+        return later(self.factor, self.integral, row, t0, gap)
+
+
+def later(
+    factor: np.ndarray, integral: np.ndarray, row: np.ndarray, t0: np.ndarray, gap: np.ndarray
+) -> np.ndarray:
+    """The time t at which the integral from `t0` of a daily multiplier equals `gap`, for each
+    wait: `factor` holds one multiplier per (calendar row, day), constant within a day, and
+    `integral` its integral from day 0 to each day (one column more); `row` is each wait's
+    calendar row. Piecewise linear, inverted exactly; days whose multiplier is 0 are passed
+    over; past the horizon time runs flat. Infinite gaps, and starts past the horizon, stay
+    t0 + gap."""
+    days = factor.shape[1]
+    start = np.clip(t0, 0.0, float(days))
+    d0 = np.minimum(np.floor(start).astype(np.int64), days - 1)
+    target = integral[row, d0] + (start - d0) * factor[row, d0] + gap
+    out = t0 + gap
+    ok = np.isfinite(target) & (t0 < days)
+    r, x = row[ok], target[ok]
+    end = integral[r, days]
+    inside = x < end
+    found = np.empty(x.size)
+    # the day in which the integral reaches x: the last day whose start is at or below
+    # it and whose factor is positive (days with no demand are passed over)
+    e = np.zeros(x.size, dtype=np.int64)
+    for ri in np.unique(r).tolist():
+        on = r == ri
+        e[on] = np.searchsorted(integral[ri], x[on], side="right") - 1
+    e = np.minimum(e, days - 1)
+    f = factor[r, e]
+    found[inside] = e[inside] + (x[inside] - integral[r[inside], e[inside]]) / f[inside]
+    found[~inside] = days + (x[~inside] - end[~inside])
+    out[ok] = np.maximum(found, t0[ok])
+    return out
