@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 
 from .fields import _Model
 
-__all__ = ["LineDemand", "ProductDemand", "Seasonal"]
+__all__ = ["LineDemand", "ProductDemand", "Seasonal", "calendar"]
 
 
 def _multipliers(kind: str, last: int, given: dict[int, float]) -> dict[int, float]:
@@ -21,6 +21,18 @@ def _multipliers(kind: str, last: int, given: dict[int, float]) -> dict[int, flo
     if any(v < 0 for v in given.values()):
         raise ValueError(f"{kind}: multipliers must not be negative")
     return given
+
+
+def calendar(start_date: str, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """The month (1-12) and ISO week (1-53) of each day 0 .. days - 1, day 0 being
+    `start_date`."""
+    start = dt.date.fromisoformat(start_date)
+    months = np.empty(days, dtype=np.int64)
+    weeks = np.empty(days, dtype=np.int64)
+    for d in range(days):
+        day = start + dt.timedelta(days=d)
+        months[d], weeks[d] = day.month, day.isocalendar()[1]
+    return months, weeks
 
 
 class Seasonal(_Model):
@@ -52,12 +64,15 @@ class Seasonal(_Model):
     def by_day(self, start_date: str, days: int) -> np.ndarray:
         """The multiplier of each day 0 .. days - 1 (the month's times the ISO week's), day 0
         being `start_date`."""
-        start = dt.date.fromisoformat(start_date)
+        months, weeks = calendar(start_date, days)
         out = np.ones(days)
-        for d in range(days):
-            day = start + dt.timedelta(days=d)
-            out[d] = self.months.get(day.month, 1.0) * self.weeks.get(day.isocalendar()[1], 1.0)
+        for d, (month, week) in enumerate(zip(months.tolist(), weeks.tolist(), strict=True)):
+            out[d] = self.at(month, week)
         return out
+
+    def at(self, month: int, week: int) -> float:
+        """The multiplier of a day in `month` and ISO `week`."""
+        return self.months.get(month, 1.0) * self.weeks.get(week, 1.0)
 
 
 class LineDemand(Seasonal):

@@ -12,11 +12,10 @@ this runs (`Seasons.active` is false) and the draws are those of a flat year.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 
 from ...compile.policy import Policy
+from ...market.demand import calendar
 from ...market.model import Market
 from .catalogue import Catalogue
 
@@ -35,13 +34,7 @@ class Seasons:
         )
         if not self.active:
             return
-        start = dt.date.fromisoformat(market.start_date)
-        span = days + 1
-        months = np.empty(span, dtype=np.int64)
-        weeks = np.empty(span, dtype=np.int64)
-        for d in range(span):
-            day = start + dt.timedelta(days=d)
-            months[d], weeks[d] = day.month, day.isocalendar()[1]
+        months, weeks = calendar(market.start_date, days + 1)
         # the multiplier of each product by (month, week): one row per distinct pair
         pairs, self.period = np.unique(months * 100 + weeks, return_inverse=True)
         mult = np.ones((pairs.size, catalogue.count))
@@ -50,7 +43,7 @@ class Seasons:
             for p, sources in enumerate(zip(demands, line_demands, strict=True)):
                 for source in sources:
                     if source is not None:
-                        mult[i, p] *= source.months.get(month, 1.0) * source.weeks.get(week, 1.0)
+                        mult[i, p] *= source.at(month, week)
         self.multiplier = mult  # (period, product)
         weights = catalogue.weights  # (audience row, product)
         seasonal = weights[None, :, :] * mult[:, None, :]  # (period, audience row, product)
