@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.compiled import kernel
-from .streams_kernels import salted
+from .streams_kernels import LEAD_PICK, LINE_PICK, SECOND_PICK, salted
 
 
 @kernel
@@ -141,7 +141,7 @@ def choose(
                 p += 1
         p = min(p, count - 1)
         if leads.size and first[i]:
-            u = salted(key, salt, c, n + np.uint64(7919))
+            u = salted(key, salt, c, n + np.uint64(LEAD_PICK))
             p = leads[min(int(u * leads.size), leads.size - 1)]
         if blocked_in.size:
             blocked = blocked_in[i]
@@ -161,11 +161,11 @@ def choose(
             p = offer_product[s]
         elif offer_line[s] >= 0:
             line = offer_line[s]
-            u = salted(key, salt, c, n + np.uint64(104729))
+            u = salted(key, salt, c, n + np.uint64(LINE_PICK))
             p = _line_pick(weights[row], line_of, line, u)
         ok = ((blocked >> np.uint64(p)) & one) == 0
         if not by_product and not ok:  # a second pick among what they can still buy
-            u = salted(key, salt, c, n + np.uint64(1299709))
+            u = salted(key, salt, c, n + np.uint64(SECOND_PICK))
             total = 0.0
             for j in range(count):
                 w = weights[row, j] * (0.0 if (blocked >> np.uint64(j)) & one else 1.0)

@@ -12,9 +12,7 @@ import numpy as np
 from .ownership import has
 from .population import NEVER
 from .streams import Purpose
-
-# stream counters of the draws besides the first pick (the lead, the line, a second pick)
-_LEAD, _LINE, _AGAIN = 7919, 104729, 1299709
+from .streams_kernels import LEAD_PICK, LINE_PICK, SECOND_PICK
 
 
 def _pick(weights: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +56,7 @@ class Choosing:
         else:
             product = cat.choose(audience, u)
         if cat.leads.size:
-            u = S.uniform(ids, Purpose.PRODUCT, n + _LEAD)
+            u = S.uniform(ids, Purpose.PRODUCT, n + LEAD_PICK)
             lead = cat.leads[np.minimum((u * cat.leads.size).astype(int), cat.leads.size - 1)]
             product = np.where(first, lead, product)
         blocked = self.ownership.blocked(st.owned[ids], ids, t)
@@ -70,7 +68,7 @@ class Choosing:
             if again.any():
                 w = self._demand(ids[again], t[again])
                 w = w * ~has(blocked[again][:, None], np.arange(cat.count)[None, :])
-                u = S.uniform(ids[again], Purpose.PRODUCT, n[again] + _AGAIN)
+                u = S.uniform(ids[again], Purpose.PRODUCT, n[again] + SECOND_PICK)
                 product[again], buys[again] = _pick(w, u)
         if not (self.steps.sites and responding.any()):
             return product, buys
@@ -83,7 +81,7 @@ class Choosing:
             product[by_line] = cat.choose_in_line(
                 offer_l[by_line],
                 audience[by_line],
-                S.uniform(ids[by_line], Purpose.PRODUCT, n[by_line] + _LINE),
+                S.uniform(ids[by_line], Purpose.PRODUCT, n[by_line] + LINE_PICK),
             )
         # who answers buys what the offer gave them, unless they own it; a natural buyer's
         # answer above stands (renormalised or not)
@@ -96,7 +94,7 @@ class Choosing:
             w = w * ~has(blocked[again][:, None], np.arange(cat.count)[None, :])
             line = by_line[again]
             w[line] *= cat.line[None, :] == offer_l[again][line][:, None]
-            u = S.uniform(ids[again], Purpose.PRODUCT, n[again] + _AGAIN)
+            u = S.uniform(ids[again], Purpose.PRODUCT, n[again] + SECOND_PICK)
             product[again], buys[again] = _pick(w, u)
         return product, buys | (first & ~responding)
 

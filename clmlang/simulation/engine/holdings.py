@@ -21,6 +21,7 @@ import numpy as np
 
 from .catalogue import Catalogue
 from .streams import Purpose, Streams
+from .streams_kernels import LEAD_PICK
 
 __all__ = ["Holdings", "replay_purchases"]
 
@@ -102,7 +103,7 @@ def replay_purchases(
             break
         product = cat.choose(audience[ids], streams.uniform(ids, Purpose.PRODUCT, i))
         if i == 0 and cat.leads.size:
-            u = streams.uniform(ids, Purpose.PRODUCT, i + 7919)
+            u = streams.uniform(ids, Purpose.PRODUCT, i + LEAD_PICK)
             product = cat.leads[np.minimum((u * cat.leads.size).astype(int), cat.leads.size - 1)]
         out.owned[ids] |= _ONE << product.astype(np.uint64)
         out.last_product[ids] = product

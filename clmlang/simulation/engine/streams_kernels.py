@@ -16,6 +16,13 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _SCALE = 1.0 / 2**53
 
+# counters of the PRODUCT stream's draws besides a purchase's first pick, added to its
+# counter so that they never meet another purchase's: the lead product of a first purchase,
+# the pick within an offer's line, a second pick among what the customer can still buy
+LEAD_PICK = 7919
+LINE_PICK = 104729
+SECOND_PICK = 1299709
+
 
 @kernel
 def mix(x):
