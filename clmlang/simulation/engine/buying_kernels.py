@@ -96,25 +96,40 @@ def next_purchases(
 
 
 @kernel
-def _line_pick(weights, line_of, line, u):
+def _rank(cumulative, x):
+    """The index a draw `x` picks on a scale of running sums: how many of them lie below it
+    (the last index at most). Every weighted pick of a purchase ends here."""
+    picked = 0
+    for j in range(cumulative.size):
+        if x > cumulative[j]:
+            picked += 1
+    return min(picked, cumulative.size - 1)
+
+
+@kernel
+def _pick(w, u):
+    """The index a uniform `u` picks by the weights `w`, and their total; `w` becomes its
+    running sums (a scratch row): `choice._pick` for one purchase."""
+    total = 0.0
+    for j in range(w.size):
+        total += w[j]
+        w[j] = total
+    return _rank(w, u * total), total
+
+
+@kernel
+def _line_pick(weights, line_of, line, u, w):
     """A product of `line` by the `weights` row within it (all of its products alike when
-    none has weight): `Catalogue.choose_in_line` for one purchase."""
+    none has weight): `Catalogue.choose_in_line` for one purchase (`w`: a scratch row)."""
     count = weights.size
     any_weight = False
     for j in range(count):
         if line_of[j] == line and weights[j] * 1.0 > 0.0:
             any_weight = True
-    total = 0.0
     for j in range(count):
         inside = line_of[j] == line
-        total += (weights[j] * (1.0 if inside else 0.0)) if any_weight else (1.0 if inside else 0.0)
-    picked, cum = 0, 0.0
-    for j in range(count):
-        inside = line_of[j] == line
-        cum += (weights[j] * (1.0 if inside else 0.0)) if any_weight else (1.0 if inside else 0.0)
-        if u * total > cum:
-            picked += 1
-    return min(picked, count - 1)
+        w[j] = (weights[j] * (1.0 if inside else 0.0)) if any_weight else (1.0 if inside else 0.0)
+    return _pick(w, u)[0]
 
 
 @kernel
@@ -130,16 +145,12 @@ def choose(
     possessions are timed (empty: `groups`, the possessions' bits, block whatever is owned)."""
     count = cumulative.shape[1]
     one = np.uint64(1)
+    scratch = np.empty(count)  # a row of weights, then their running sums
     for i in range(ids.size):
         c = ids[i]
         n = np.uint64(k[i]) + (np.uint64(skips[c]) << np.uint64(32))
         row = audience[c] + 1
-        u = salted(key, salt, c, n)
-        p = 0
-        for j in range(count):
-            if u > cumulative[row, j]:
-                p += 1
-        p = min(p, count - 1)
+        p = _rank(cumulative[row], salted(key, salt, c, n))
         if leads.size and first[i]:
             u = salted(key, salt, c, n + np.uint64(LEAD_PICK))
             p = leads[min(int(u * leads.size), leads.size - 1)]
@@ -162,25 +173,16 @@ def choose(
         elif offer_line[s] >= 0:
             line = offer_line[s]
             u = salted(key, salt, c, n + np.uint64(LINE_PICK))
-            p = _line_pick(weights[row], line_of, line, u)
+            p = _line_pick(weights[row], line_of, line, u, scratch)
         ok = ((blocked >> np.uint64(p)) & one) == 0
         if not by_product and not ok:  # a second pick among what they can still buy
             u = salted(key, salt, c, n + np.uint64(SECOND_PICK))
-            total = 0.0
             for j in range(count):
                 w = weights[row, j] * (0.0 if (blocked >> np.uint64(j)) & one else 1.0)
                 if line >= 0:
                     w = w * (1.0 if line_of[j] == line else 0.0)
-                total += w
-            picked, cum = 0, 0.0
-            for j in range(count):
-                w = weights[row, j] * (0.0 if (blocked >> np.uint64(j)) & one else 1.0)
-                if line >= 0:
-                    w = w * (1.0 if line_of[j] == line else 0.0)
-                cum += w
-                if u * total > cum:
-                    picked += 1
-            p = min(picked, count - 1)
+                scratch[j] = w
+            p, total = _pick(scratch, u)
             ok = total > 0
         product[i] = p
         buys[i] = ok
