@@ -20,11 +20,12 @@ import numpy as np
 from scipy import optimize, special
 
 from .case_weights import by_group, positive
-from .history import Summary, rfm_groups
+from .history import HistoryError, Summary, rfm_groups
 from .sandwich import sandwich, scores
 
 __all__ = [
     "Fit",
+    "FitError",
     "fit_bgnbd",
     "fit_gamma_gamma",
     "fit_model",
@@ -34,6 +35,11 @@ __all__ = [
 ]
 
 TOLERANCE = {"ftol": 1e-12, "gtol": 1e-7}  # L-BFGS-B's, on the summed log-likelihood
+
+
+class FitError(HistoryError, ValueError):
+    """A fit that cannot start: the log-likelihood is not finite at its starting point (a
+    backtest then leaves that model out; a forecast says so instead of a traceback)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,16 @@ def fit_model(
         return -value, -gradient
 
     x0 = np.log(start)
+    with np.errstate(all="ignore"):
+        at_start = -float(np.sum(terms(x0)))
+    if not np.isfinite(at_start):
+        # flat at the clamp: no gradient, and L-BFGS-B would report the start as converged
+        shown = ", ".join(f"{k} {v:.6g}" for k, v in zip(names, start, strict=True))
+        raise FitError(f"the {name} fit cannot start: its log-likelihood is not finite at {shown}")
+    if score is not None and not _finite(score, x0):
+        # the closed-form gradient overflows where the likelihood does not: descend on the
+        # likelihood alone (finite differences), which is finite there
+        score = metric = None
 
     def descend(start: np.ndarray) -> optimize.OptimizeResult:
         if score is not None and metric is not None:
@@ -217,6 +233,13 @@ def fit_model(
     method = "hessian" if robust is None else "sandwich"
     fit = _fit_result(name, names, result.x, _se_log(hessian, robust), -result.fun, n, method)
     return replace(fit, hessian=hessian)
+
+
+def _finite(score: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray) -> bool:
+    """Whether `score` gives a finite value and gradient at `theta`."""
+    with np.errstate(all="ignore"):
+        value, gradient = score(theta)
+    return bool(np.isfinite(value) and np.isfinite(gradient).all())
 
 
 def _se_log(hessian: np.ndarray, robust: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
