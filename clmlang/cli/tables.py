@@ -105,7 +105,13 @@ def print_comparison(result: Comparison) -> None:
             row = row.iloc[0]
             text = f"{row['mean']:,.4g}" if abs(row["mean"]) < 1 else f"{row['mean']:,.0f}"
             if variant != "base" and np.isfinite(row["diff_pct"]):
-                text += f" ({row['diff_pct']:+.1f}%{'*' if row['significant'] else ''})"
+                text += f" ({row['diff_pct']:+.1f}%{'*' if row['significant'] else ''}"
+                pairs = int(row.get("pairs", result.replications))
+                text += (
+                    f", {pairs} of {result.replications} pairs)"
+                    if pairs < result.replications
+                    else ")"
+                )
             cells.append(text)
         table.add_row(label, *cells)
     console.print(table)

@@ -27,6 +27,8 @@ from .verdicts import change_words, is_share, verdict_css, verdicts
 __all__ = ["goal_headline", "notebook_summary", "output_files", "render_report", "verdicts"]
 
 # the KPI table's rows (and the command line's), with the words a reader sees
+# each KPI's entry in summary.json (`pairs`: the replications paired with the base)
+SUMMARY_KEYS = ("mean", "low", "high", "diff", "diff_low", "diff_high", "significant", "pairs")
 HEADLINE = [
     (kpi, LABELS[kpi])
     for kpi in (
@@ -81,7 +83,9 @@ def _kpi_rows(comparison: Comparison) -> list[dict[str, object]]:
                 spread = f"{_fmt(row['low'], kpi)} to {_fmt(row['high'], kpi)}"
             cell = {"value": _fmt(row["mean"], kpi), "spread": spread, "change": None, "css": ""}
             if variant != "base" and math.isfinite(row["diff"]):
-                cell["change"] = change_words(row, kpi).replace("95% interval ", "")
+                cell["change"] = change_words(row, kpi, comparison.replications).replace(
+                    "95% interval ", ""
+                )
                 good = (row["diff"] > 0) == (DIRECTION.get(kpi, 1) > 0)
                 judged = row["significant"] and (kpi in DIRECTION or kpi.startswith("goal_met_"))
                 cell["css"] = ("up" if good else "down") if judged else "flat"
@@ -285,11 +289,7 @@ def output_files(comparison: Comparison) -> dict[str, str]:
     for variant in comparison.variant_names():
         rows = table[table["variant"] == variant]
         summary["variants"][variant] = {  # type: ignore[index]
-            row.kpi: {
-                k: clean(getattr(row, k))
-                for k in ("mean", "low", "high", "diff", "diff_low", "diff_high", "significant")
-            }
-            for row in rows.itertuples()
+            row.kpi: {k: clean(getattr(row, k)) for k in SUMMARY_KEYS} for row in rows.itertuples()
         }
     products = comparison.products
     return {

@@ -74,9 +74,12 @@ def variant_logs(
 
 
 def paired_differences(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """Per variant and KPI: the mean with its 95% interval, and the difference against the
-    base paired by replication (common random numbers), with its interval, in % of the base,
-    and whether it is significant (the interval excludes 0)."""
+    """Per variant and KPI: the mean with its 95% interval over the variant's runs that have
+    a value, and the difference against the base paired by replication (common random
+    numbers), with its interval, in % of the base over the same pairs, and whether it is
+    significant (the interval excludes 0). A pair counts only when both of its runs have a
+    value (a KPI such as `retention_365d` has none in a run with fewer than 20 customers
+    observed that long); `pairs` says how many did (for the base: its runs with a value)."""
     kpis = [c for c in runs.columns if c not in ("variant", "replication")]
     base = runs[runs["variant"] == "base"].set_index("replication")
     rows = []
@@ -84,9 +87,12 @@ def paired_differences(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
         mine = runs[runs["variant"] == variant].set_index("replication")
         for kpi in kpis:
             mean, low, high = interval(mine[kpi].to_numpy(dtype=float))
-            diff = (mine[kpi] - base[kpi]).to_numpy(dtype=float)
-            d_mean, d_low, d_high = interval(diff)
-            base_mean = float(base[kpi].mean())
+            a, b = mine[kpi].align(base[kpi], join="inner")
+            a, b = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
+            both = np.isfinite(a) & np.isfinite(b)
+            d_mean, d_low, d_high = interval(a[both] - b[both])
+            base_mean = float(b[both].mean()) if both.any() else math.nan
+            pct = variant != "base" and math.isfinite(base_mean) and base_mean != 0
             rows.append(
                 {
                     "variant": variant,
@@ -97,18 +103,13 @@ def paired_differences(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
                     "diff": d_mean if variant != "base" else 0.0,
                     "diff_low": d_low if variant != "base" else math.nan,
                     "diff_high": d_high if variant != "base" else math.nan,
-                    "diff_pct": 100 * d_mean / abs(base_mean)
-                    if base_mean and variant != "base"
-                    else math.nan,
-                    "diff_pct_low": 100 * d_low / abs(base_mean)
-                    if base_mean and variant != "base"
-                    else math.nan,
-                    "diff_pct_high": 100 * d_high / abs(base_mean)
-                    if base_mean and variant != "base"
-                    else math.nan,
+                    "diff_pct": 100 * d_mean / abs(base_mean) if pct else math.nan,
+                    "diff_pct_low": 100 * d_low / abs(base_mean) if pct else math.nan,
+                    "diff_pct_high": 100 * d_high / abs(base_mean) if pct else math.nan,
                     "significant": bool(
                         variant != "base" and np.isfinite(d_low) and (d_low > 0 or d_high < 0)
                     ),
+                    "pairs": int(both.sum()),
                 }
             )
     return pd.DataFrame(rows)

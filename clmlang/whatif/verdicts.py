@@ -25,9 +25,10 @@ def is_share(kpi: str) -> bool:
     return kpi.endswith(("_rate", "_share_at_end")) or kpi.startswith(_SHARES)
 
 
-def change_words(row: pd.Series, kpi: str) -> str:
+def change_words(row: pd.Series, kpi: str, replications: int | None = None) -> str:
     """A change against the base with its interval: points for shares, % for the rest (the
-    change itself where the base is 0)."""
+    change itself where the base is 0); with `replications`, how many pairs it rests on when
+    some had no value on one side (`paired_differences`)."""
     unit, scale, keys = "%", 1.0, ("diff_pct", "diff_pct_low", "diff_pct_high")
     if is_share(kpi):
         unit, scale, keys = " pts", 100.0, ("diff", "diff_low", "diff_high")
@@ -36,15 +37,19 @@ def change_words(row: pd.Series, kpi: str) -> str:
     mid, low, high = (float(row[k]) * scale for k in keys)
     if not math.isfinite(mid):
         return "-"
-    if mid == 0 and (not math.isfinite(low) or low == high == 0):
+    pairs = int(row["pairs"]) if "pairs" in row.index else None
+    short = replications is not None and pairs is not None and pairs < replications
+    of = f"; {pairs} of {replications} pairs" if short else ""
+    if mid == 0 and (not math.isfinite(low) or low == high == 0) and not short:
         return "no change"
-    top = max(abs(v) for v in (mid, low, high) if math.isfinite(v))
+    top = max(abs(v) for v in (mid, low, high) if math.isfinite(v)) or 1.0
     places = 1 if top >= 1 else 2 if top >= 0.1 else 3  # a small change still shows its sign
     if not math.isfinite(low):
-        return f"{mid:+.{places}f}{unit} (one replication: no interval)"
+        one = f"one pair of {replications}" if short else "one replication"
+        return f"{mid:+.{places}f}{unit} ({one}: no interval)"
     return (
         f"{mid:+.{places}f}{unit} (95% interval {low:+.{places}f}{unit} to "
-        f"{high:+.{places}f}{unit})"
+        f"{high:+.{places}f}{unit}{of})"
     )
 
 
@@ -81,7 +86,7 @@ def verdicts(comparison: Comparison) -> dict[str, str]:
         parts = []
         for kpi in ("revenue", "profit", retention):
             if kpi and kpi in rows.index:
-                change = change_words(rows.loc[kpi], kpi)
+                change = change_words(rows.loc[kpi], kpi, comparison.replications)
                 words = f"no change in {LABELS[kpi]}" if change == "no change" else ""
                 words = words or f"{LABELS[kpi]} {change}"
                 low, high = rows.loc[kpi, "diff_low"], rows.loc[kpi, "diff_high"]
