@@ -8,6 +8,17 @@ comes during the run (acquired customers, prospects from each source, referred p
 takes the next free row of the population on the day they come, in that order, so the rows
 that have arrived stay a prefix, as the rest of the engine expects; a row's latent traits
 (rate, dropout, spend, audience, consent) were drawn with the population.
+
+With referrals, how many come on a day depends on the policy (who buys, who was invited),
+so the rows of everyone after them would shift from one policy to another. Each newcomer
+therefore has an identity that does not: the planned ones (acquired, from a source; drawn
+before the run) their place in the plan, the referred ones their day and their number
+within it (`ArrivalPlan.referral_room` places a day). The newcomer's traits are those drawn
+for its identity, and its random streams are keyed by it (`Streams.identity`): two policies
+see the same newcomers with the same draws, and the same referred prospects as long as the
+day's count is the same (the count itself is a quantile of one uniform per day, so it moves
+only as far as its rate does). Such a run takes the numpy path (the compiled kernels key
+their draws by row).
 """
 
 from __future__ import annotations
@@ -16,13 +27,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from ...market.model import Market
 from .attributes import clock
 from .seasons import later
-from .streams import Purpose
+from .streams import Purpose, Streams
 
-__all__ = ["FUNNEL_DAILY", "ArrivalPlan", "Funnel", "plan_arrivals"]
+__all__ = ["FUNNEL_DAILY", "ArrivalPlan", "Funnel", "plan_arrivals", "poisson_quantile"]
 
 NEVER = np.inf
 # daily.csv's columns for the funnel, in this order (`prospects` is a level, the rest flows)
@@ -38,6 +50,7 @@ class ArrivalPlan:
     arrival: np.ndarray  # the starting customers' arrival times, then NEVER for the free rows
     counts: np.ndarray  # int64 (days, 1 + sources)
     referral_rows: int
+    referral_room: int = 0  # referred prospects a day at most (referral_rows = days x this)
 
 
 def plan_arrivals(
@@ -56,14 +69,28 @@ def plan_arrivals(
         counts[0, 1:] += np.array([s.at_start for s in sources], dtype=np.int64)
     new = market.population.start == "new"
     base = rng.random(customers) if new else np.zeros(customers)
-    referral_rows = 0
-    if prospects.referrals.per_day > 0:
-        # room for the referrals of everyone who comes, at the lifted rate all along, twice
+    referral_rows = room = 0
+    if prospects.referrals.per_day > 0 and days:
+        # room each day for the referrals of everyone who comes, at the lifted rate all
+        # along, twice and six standard deviations more
         everyone = customers + int(counts.sum())
         ref = prospects.referrals
-        referral_rows = math.ceil(2 * everyone * ref.per_day * max(ref.lift, 1.0) * days) + 100
+        most = everyone * ref.per_day * max(ref.lift, 1.0)
+        room = math.ceil(2 * most + 6 * math.sqrt(most) + 3)
+        referral_rows = room * days
     free = int(counts.sum()) + referral_rows
-    return ArrivalPlan(np.concatenate([base, np.full(free, NEVER)]), counts, referral_rows)
+    arrival = np.concatenate([base, np.full(free, NEVER)])
+    return ArrivalPlan(arrival, counts, referral_rows, room)
+
+
+def poisson_quantile(u: float, rate: float) -> int:
+    """The smallest k with P(N <= k) >= u for N ~ Poisson(rate): one uniform gives the count,
+    so two rates close together give counts close together (common random numbers)."""
+    if rate <= 0:
+        return 0
+    top = int(rate + 12 * math.sqrt(rate) + 30)
+    cdf = special.pdtr(np.arange(top + 1), rate)
+    return min(int(np.searchsorted(cdf, u, side="left")), top)
 
 
 class Funnel:
@@ -87,8 +114,9 @@ class Funnel:
         self.referral_until = np.full(n, -np.inf, dtype=np.float32)
         self.next_row = self.customers
         self.funnel_customers = self.customers
-        self.referral_room = plan.referral_rows
-        self.referral_rng = np.random.default_rng([int(self.streams.key), 17])
+        self.identities = None
+        if plan.referral_rows:
+            self._identities_start(plan)
         self.recorder.funnel = {k: np.zeros(self.days) for k in FUNNEL_DAILY}
         self.needs_daily = True
         self.today_prospects = np.zeros(0, dtype=np.int64)
@@ -111,6 +139,8 @@ class Funnel:
         rows = np.arange(self.next_row, self.next_row + kinds.size)
         self.next_row += kinds.size
         st, rec = self.state, self.recorder
+        if self.identities is not None:
+            self._identify(rows, d, kinds.size - referred, referred)
         st.arrival[rows] = d + self.streams.uniform(rows, Purpose.ARRIVAL)
         for sw in self.switching:  # their attributes start switching today (attributes.py)
             self.switch_at[sw.name][rows] = clock(st.arrival[rows])
@@ -169,10 +199,10 @@ class Funnel:
 
     def _referred(self, d: int) -> int:
         """How many prospects the customers bring today: Poisson, at the referral rate of each
-        customer alive, lifted for those a referral message reached lately; no more than the
-        rows kept for them."""
+        customer alive, lifted for those a referral message reached lately (the quantile of
+        the day's uniform); no more than the day's room."""
         ref = self.market.prospects.referrals
-        if ref.per_day <= 0 or not self.referral_room:
+        if ref.per_day <= 0 or not self.plan.referral_room:
             return 0
         rows = slice(0, self.next_row)
         st = self.state
@@ -181,9 +211,36 @@ class Funnel:
         rate = ref.per_day * (
             np.count_nonzero(buyers) + (ref.lift - 1.0) * np.count_nonzero(lifted)
         )
-        n = min(int(self.referral_rng.poisson(max(rate, 0.0))), self.referral_room)
-        self.referral_room -= n
-        return n
+        u = float(self.referral_day.uniform(0, Purpose.REFERRALS, d)[()])
+        return min(poisson_quantile(u, max(rate, 0.0)), self.plan.referral_room)
+
+    def _identities_start(self, plan: ArrivalPlan) -> None:
+        """Newcomers keyed by who they are (see the module docstring): each row's identity,
+        and the traits drawn for each identity of the free rows, kept aside."""
+        st, c = self.state, self.customers
+        self.identities = np.arange(self.n, dtype=np.int64)
+        self.streams.identity = self.identities
+        planned = np.concatenate([[0], np.cumsum(plan.counts.sum(axis=1))])
+        self.planned_before = c + planned  # the first planned identity of each day
+        self.referral_first = c + int(planned[-1])  # the first referred identity
+        # the day's referral count: its own stream, keyed by the day (not by any row)
+        self.referral_day = Streams(np.random.default_rng([int(self.streams.key), 17]))
+        traits = [st.audience, st.rate, st.dropout, st.spend, st.reachable, st.control]
+        traits += [*st.attributes.values(), *st.growth.values()]
+        self.traits = [(a, a[c:].copy()) for a in traits]
+
+    def _identify(self, rows: np.ndarray, d: int, planned: int, referred: int) -> None:
+        """Today's newcomers' identities (the planned ones, then the referred ones) and the
+        traits drawn for them."""
+        ids = np.concatenate(
+            [
+                self.planned_before[d] + np.arange(planned),
+                self.referral_first + d * self.plan.referral_room + np.arange(referred),
+            ]
+        )
+        self.identities[rows] = ids
+        for array, drawn in self.traits:
+            array[rows] = drawn[ids - self.customers]
 
     def _prospects_enter(self, d: int) -> None:
         """Today's new prospects enter their stage (`purchases == 0`) and the rules see them."""

@@ -139,7 +139,8 @@ class _Simulation(
         self.n = st.n
         self.customers = customers
         # the compiled kernels (core/compiled.py) or their numpy twins: the same bytes either way
-        self.compiled = use_compiled(self.n * days)
+        # with referrals, newcomers are keyed by identity (prospects.py); kernels key by row
+        self.compiled = use_compiled(self.n * days) and not (st.plan and st.plan.referral_rows)
         self.streams.compiled = self.compiled
         self.catalogue = Catalogue(policy, market)
         self.seasons = Seasons(policy, market, self.catalogue, days)

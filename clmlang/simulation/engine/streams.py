@@ -58,6 +58,7 @@ class Purpose:
     ARRIVAL = 28  # a contact's time of arrival within its day
     CONVERT = 29  # a prospect's wait for a first purchase on their own
     LEAVE = 30  # a prospect's wait before leaving the base
+    REFERRALS = 31  # how many prospects the customers bring on a day (counter: the day)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -73,6 +74,9 @@ class Streams:
         self.key = np.uint64(rng.integers(0, 2**63, dtype=np.int64))
         self.compiled = compiled
         self._salts: dict[int, np.uint64] = {}
+        # each row's key when it differs from the row (prospects.py: the customers who come
+        # during a run with referrals are keyed by who they are, not by the row they take)
+        self.identity: np.ndarray | None = None
 
     def salt(self, purpose: int) -> np.uint64:
         """The purpose's part of the hash (one per purpose and run)."""
@@ -83,6 +87,8 @@ class Streams:
         return salt
 
     def uniform(self, ids: np.ndarray, purpose: int, counter: np.ndarray | int = 0) -> np.ndarray:
+        if self.identity is not None:
+            ids = self.identity[ids]
         if self.compiled and isinstance(ids, np.ndarray) and ids.ndim == 1:
             c = np.asarray(counter)
             if c.ndim == 0 or c.shape == ids.shape:
