@@ -22,14 +22,18 @@ def _value(value: object) -> str:
     return json.dumps(value) if isinstance(value, str) else str(value)
 
 
-def _pct(row: dict) -> str:
-    low, high = row["diff_low"], row["diff_high"]
-    base = row["old"]
-    if not (isinstance(low, float) and math.isfinite(low)) or not base:
-        return f"{row['diff']:+,.4g}"
-    scale = 100 / abs(base)
-    mark = " *" if row["significant"] else ""
-    return f"{row['diff_pct']:+.1f}% [{low * scale:+.1f}, {high * scale:+.1f}]{mark}"
+def _pct(row: dict, replications: int) -> str:
+    low = row["diff_pct_low"]
+    if isinstance(low, float) and math.isfinite(low):
+        mark = " *" if row["significant"] else ""
+        text = f"{row['diff_pct']:+.1f}% [{low:+.1f}, {row['diff_pct_high']:+.1f}]{mark}"
+    elif isinstance(row["diff"], float) and math.isfinite(row["diff"]):
+        text = f"{row['diff']:+,.4g}"
+    else:
+        text = "-"
+    if row["pairs"] < replications:  # the rest had no value on one side: not compared
+        text += f" ({row['pairs']} of {replications} pairs)"
+    return text
 
 
 def render_changes(
@@ -72,9 +76,11 @@ def render_changes(
             old = "-" if not math.isfinite(row["old"]) else f"{row['old']:,.4g}"
             new = "-" if not math.isfinite(row["new"]) else f"{row['new']:,.4g}"
             if md:
-                lines.append(f"| {row['kpi']} | {old} | {new} | {_pct(row)} |")
+                lines.append(f"| {row['kpi']} | {old} | {new} | {_pct(row, impact.replications)} |")
             else:
-                lines.append(f"  {row['kpi']:<16} {old:>14} -> {new:>14}  {_pct(row)}")
+                lines.append(
+                    f"  {row['kpi']:<16} {old:>14} -> {new:>14}  {_pct(row, impact.replications)}"
+                )
         if impact.treatment:
             title = (
                 "Customers whose treatment changed (first replication; replay one with "

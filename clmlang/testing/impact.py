@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..compile.policy import Policy
-from ..core.statistics import interval
+from ..core.statistics import paired_difference
 from ..market.model import Market
 from ..simulation.engine import Run, simulate_policy
 from ..simulation.engine.memory import size_problem
@@ -46,7 +46,10 @@ class TreatmentChange:
 
 @dataclass
 class Impact:
-    kpis: pd.DataFrame  # kpi, old, new, diff, diff_low, diff_high, diff_pct, significant
+    # kpi, old, new (means over each side's runs with a value), diff, diff_low, diff_high,
+    # diff_pct, diff_pct_low, diff_pct_high (of old's mean over the same pairs), significant,
+    # pairs (replications where both runs have a value)
+    kpis: pd.DataFrame
     treatment: list[TreatmentChange]
     replications: int
     customers: int
@@ -105,18 +108,20 @@ def simulate_impact(
     for k, pairs in rows.items():
         olds = np.array([p[0] for p in pairs])
         news = np.array([p[1] for p in pairs])
-        diff, low, high = interval(news - olds)
-        base = float(np.nanmean(olds)) if np.isfinite(olds).any() else np.nan
+        d = paired_difference(news, olds)
         table.append(
             {
                 "kpi": k,
-                "old": base,
+                "old": float(np.nanmean(olds)) if np.isfinite(olds).any() else np.nan,
                 "new": float(np.nanmean(news)) if np.isfinite(news).any() else np.nan,
-                "diff": diff,
-                "diff_low": low,
-                "diff_high": high,
-                "diff_pct": 100 * diff / abs(base) if base and np.isfinite(base) else np.nan,
-                "significant": bool(np.isfinite(low) and (low > 0 or high < 0)),
+                "diff": d.diff,
+                "diff_low": d.low,
+                "diff_high": d.high,
+                "diff_pct": d.pct,
+                "diff_pct_low": d.pct_low,
+                "diff_pct_high": d.pct_high,
+                "significant": bool(np.isfinite(d.low) and (d.low > 0 or d.high < 0)),
+                "pairs": d.pairs,
             }
         )
     treatment = _treatment(*runs) if runs else []

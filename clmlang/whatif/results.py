@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..core.statistics import interval
+from ..core.statistics import interval, paired_difference
 from ..simulation.engine import Run
 from ..simulation.engine.merge import merge_runs
 from ..simulation.metrics import Forecast, forecast
@@ -88,11 +88,8 @@ def paired_differences(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
         for kpi in kpis:
             mean, low, high = interval(mine[kpi].to_numpy(dtype=float))
             a, b = mine[kpi].align(base[kpi], join="inner")
-            a, b = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-            both = np.isfinite(a) & np.isfinite(b)
-            d_mean, d_low, d_high = interval(a[both] - b[both])
-            base_mean = float(b[both].mean()) if both.any() else math.nan
-            pct = variant != "base" and math.isfinite(base_mean) and base_mean != 0
+            d = paired_difference(a.to_numpy(dtype=float), b.to_numpy(dtype=float))
+            other = variant != "base"
             rows.append(
                 {
                     "variant": variant,
@@ -100,16 +97,14 @@ def paired_differences(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
                     "mean": mean,
                     "low": low,
                     "high": high,
-                    "diff": d_mean if variant != "base" else 0.0,
-                    "diff_low": d_low if variant != "base" else math.nan,
-                    "diff_high": d_high if variant != "base" else math.nan,
-                    "diff_pct": 100 * d_mean / abs(base_mean) if pct else math.nan,
-                    "diff_pct_low": 100 * d_low / abs(base_mean) if pct else math.nan,
-                    "diff_pct_high": 100 * d_high / abs(base_mean) if pct else math.nan,
-                    "significant": bool(
-                        variant != "base" and np.isfinite(d_low) and (d_low > 0 or d_high < 0)
-                    ),
-                    "pairs": int(both.sum()),
+                    "diff": d.diff if other else 0.0,
+                    "diff_low": d.low if other else math.nan,
+                    "diff_high": d.high if other else math.nan,
+                    "diff_pct": d.pct if other else math.nan,
+                    "diff_pct_low": d.pct_low if other else math.nan,
+                    "diff_pct_high": d.pct_high if other else math.nan,
+                    "significant": bool(other and np.isfinite(d.low) and (d.low > 0 or d.high < 0)),
+                    "pairs": d.pairs,
                 }
             )
     return pd.DataFrame(rows)
