@@ -190,6 +190,10 @@ class Checkout:
 
 def _bill(sim, ids: np.ndarray, subscribing: np.ndarray, billing: np.ndarray) -> None:
     """The new subscriptions' first billing, on the calendar (lifetime product by product)."""
+    took = np.flatnonzero(subscribing >= 0)  # most batches have none
+    if not took.size:
+        return
+    ids, subscribing, billing = ids[took], subscribing[took], billing[took]
     for j in sim.catalogue.lifetimes:
         sel = subscribing == j
         if sel.any():
