@@ -30,31 +30,48 @@ class Buying:
         for _ in range(64):  # same-day repeat purchases are processed in the same day
             # the customers who dropped for good have no next purchase (NEVER); a dormant
             # one (reactivation) has the purchase that follows their waking up
-            if self.compiled:  # the same, one pass (buying_kernels.py)
-                ids, t = kernels.due_today(ids, st.next_t, st.response_t, d, NEVER)
+            if self.compiled:  # the same, one pass (buying_kernels.py), and `_buy`'s reads
+                ids, t, answers = self._due_compiled(ids, d)
             else:
                 nxt, resp = st.next_t[ids], st.response_t[ids]  # one gather each
                 t_nat = np.where(np.floor(nxt) == d, nxt, NEVER)
                 t_resp = np.where(np.floor(resp) == d, resp, NEVER)
                 t = np.minimum(t_nat, t_resp)
                 keep = t < NEVER
-                ids, t = ids[keep], t[keep]
+                ids, t, answers = ids[keep], t[keep], None
             if not ids.size:
                 return
-            self._buy(ids, t, d)
+            self._buy(ids, t, d, answers)
             again = st.next_t[ids] < d + 1
             ids = ids[again]
             if not ids.size:
                 return
 
-    def _buy(self, ids: np.ndarray, t: np.ndarray, d: int) -> None:
-        """One purchase by each of `ids` at times `t` on day `d`, and everything that follows."""
+    def _due_compiled(self, ids: np.ndarray, d: int) -> tuple:
+        """Who buys on day `d` and when (`kernels.due_today`), with each one's purchases so
+        far, whether they answer a send step and which: (ids, t, (k, responding, site))."""
+        st, n = self.state, ids.size
+        keep, t = np.empty(n, dtype=np.int64), np.empty(n)
+        k, site = np.empty(n, dtype=st.purchases.dtype), np.empty(n, dtype=st.response_site.dtype)
+        responding = np.empty(n, dtype=np.bool_)
+        m = kernels.due_today(
+            ids, st.next_t, st.response_t, st.purchases, st.response_site, d, NEVER, keep, t,
+            k, site, responding,
+        )  # fmt: skip
+        return keep[:m], t[:m], (k[:m], responding[:m], site[:m])
+
+    def _buy(self, ids: np.ndarray, t: np.ndarray, d: int, answers: tuple | None = None) -> None:
+        """One purchase by each of `ids` at times `t` on day `d`, and everything that follows
+        (`answers`: `_due_compiled`'s reads, when compiled)."""
         st = self.state
-        k = st.purchases[ids]
+        if answers is None:
+            k = st.purchases[ids]
+            site = st.response_site[ids]
+            responding = (site >= 0) & np.isfinite(st.response_t[ids])
+            site_safe = np.where(responding, site, 0)
+        else:
+            k, responding, site_safe = answers
         first = k == 0
-        site = st.response_site[ids]
-        responding = (site >= 0) & np.isfinite(st.response_t[ids])
-        site_safe = np.where(responding, site, 0)
         product, buys = self._choose_products(ids, k, t, first, responding, site_safe)
         if not buys.all():  # owners of what they would buy: no purchase (choice.py)
             self._nothing_to_buy(ids[~buys], t[~buys], k[~buys], responding[~buys])

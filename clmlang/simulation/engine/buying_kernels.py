@@ -15,11 +15,15 @@ from .streams_kernels import salted
 
 
 @kernel
-def due_today(ids, next_t, response_t, day, never):
+def due_today(
+    ids, next_t, response_t, purchases, response_site, day, never, keep, times, k, site,
+    responding,
+):  # fmt: skip
     """Of `ids`, those with a purchase on day `day`, natural or answering a message, and its
-    time (the earlier of the two): `Buying._purchases`."""
-    keep = np.empty(ids.size, dtype=np.int64)
-    times = np.empty(ids.size)
+    time (the earlier of the two): `Buying._purchases`; with, for each, what `Buying._buy`
+    reads next: their purchases so far, whether they answer a send step (a pending
+    response) and which (0 when not). Written to the first n places of `keep`, `times`, `k`,
+    `site` and `responding`; returns n."""
     n = 0
     for i in range(ids.size):
         c = ids[i]
@@ -29,8 +33,13 @@ def due_today(ids, next_t, response_t, day, never):
         if t < never:
             keep[n] = c
             times[n] = t
+            k[n] = purchases[c]
+            s = response_site[c]
+            answers = s >= 0 and np.isfinite(response_t[c])
+            responding[n] = answers
+            site[n] = s if answers else 0
             n += 1
-    return keep[:n], times[:n]
+    return n
 
 
 @kernel
