@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaincinv, ndtri
 
-from . import buying_kernels as kernels
 from .checkout import Checkout
 from .checks import Check, record_items
 from .gamma_kernels import cube_roots
@@ -31,7 +30,7 @@ class Buying:
             # the customers who dropped for good have no next purchase (NEVER); a dormant
             # one (reactivation) has the purchase that follows their waking up
             if self.compiled:  # the same, one pass (buying_kernels.py), and `_buy`'s reads
-                ids, t, answers = self._due_compiled(ids, d)
+                ids, t, answers = self.checkout_constants().due(self, ids, d)
             else:
                 nxt, resp = st.next_t[ids], st.response_t[ids]  # one gather each
                 t_nat = np.where(np.floor(nxt) == d, nxt, NEVER)
@@ -47,22 +46,9 @@ class Buying:
             if not ids.size:
                 return
 
-    def _due_compiled(self, ids: np.ndarray, d: int) -> tuple:
-        """Who buys on day `d` and when (`kernels.due_today`), with each one's purchases so
-        far, whether they answer a send step and which: (ids, t, (k, responding, site))."""
-        st, n = self.state, ids.size
-        keep, t = np.empty(n, dtype=np.int64), np.empty(n)
-        k, site = np.empty(n, dtype=st.purchases.dtype), np.empty(n, dtype=st.response_site.dtype)
-        responding = np.empty(n, dtype=np.bool_)
-        m = kernels.due_today(
-            ids, st.next_t, st.response_t, st.purchases, st.response_site, d, NEVER, keep, t,
-            k, site, responding,
-        )  # fmt: skip
-        return keep[:m], t[:m], (k[:m], responding[:m], site[:m])
-
     def _buy(self, ids: np.ndarray, t: np.ndarray, d: int, answers: tuple | None = None) -> None:
         """One purchase by each of `ids` at times `t` on day `d`, and everything that follows
-        (`answers`: `_due_compiled`'s reads, when compiled)."""
+        (`answers`: `Checkout.due`'s reads, when compiled)."""
         st = self.state
         if answers is None:
             k = st.purchases[ids]
@@ -358,14 +344,18 @@ class Buying:
         st, cat, rec = self.state, self.catalogue, self.recorder
         bit = np.uint64(1) << np.uint64(j)
         nxt = self.subscription_next[j]
-        ids = ids[((st.subscribed[ids] & bit) != 0) & (np.floor(nxt[ids]) == d)]
-        if not ids.size:
-            return
-        cancel = ~st.alive[ids] | (
-            self.streams.uniform(ids, Purpose.CANCEL, d) < self.market.roles.lifetime_cancel
-        )
-        st.subscribed[ids[cancel]] &= ~bit
-        keep = ids[~cancel]
+        period = cat.cycle[j] if np.isfinite(cat.cycle[j]) else 30.4375
+        if self.compiled:  # the same in one pass (buying_kernels.renewals)
+            keep, gone, days = self.checkout_constants().renew(self, ids, bit, d, nxt, period)
+        else:
+            ids = ids[((st.subscribed[ids] & bit) != 0) & (np.floor(nxt[ids]) == d)]
+            cancel = ~st.alive[ids] | (
+                self.streams.uniform(ids, Purpose.CANCEL, d) < self.market.roles.lifetime_cancel
+            )
+            st.subscribed[ids[cancel]] &= ~bit
+            keep, gone = ids[~cancel], ids[cancel]
+            nxt[keep] += period
+            days = np.floor(nxt[keep])
         if keep.size:
             rec.items.add(
                 customer=keep,
@@ -380,11 +370,9 @@ class Buying:
         rec.daily["subscription_revenue"][d] += cat.price[j] * keep.size
         rec.daily["revenue"][d] += cat.price[j] * keep.size
         rec.daily["cost_of_goods"][d] += cat.cost[j] * keep.size
-        period = cat.cycle[j] if np.isfinite(cat.cycle[j]) else 30.4375
-        nxt[keep] += period
-        self.calendar.add_spread(np.floor(nxt[keep]), "billing", j, keep)
-        if cancel.any():
-            self.today.touched.append(ids[cancel])
+        self.calendar.add_spread(days, "billing", j, keep)
+        if gone.size:
+            self.today.touched.append(gone)
 
 
 def _gamma_quantile(shape: float, u: np.ndarray, compiled: bool = False) -> np.ndarray:

@@ -193,3 +193,30 @@ def choose(
             ok = total > 0
         product[i] = p
         buys[i] = ok
+
+
+@kernel
+def renewals(
+    ids, subscribed, billing, alive, bit, day, key, salt, cancel_rate, period, kept, cancelled,
+    days,
+):  # fmt: skip
+    """Day `day`'s billings of one lifetime product (its bit `bit`): of `ids`, those
+    subscribed whose billing falls today; each cancels when dormant or by the CANCEL
+    stream's uniform, or is billed and has the next billing `period` days on (`Buying.
+    _renew`). Writes the billed to `kept` (their next billing's day in `days`) and those who
+    cancelled to `cancelled`, in the order of `ids`; returns how many of each."""
+    n_kept = n_cancelled = 0
+    for i in range(ids.size):
+        c = ids[i]
+        if subscribed[c] & bit == 0 or np.floor(billing[c]) != day:
+            continue
+        if not alive[c] or salted(key, salt, c, day) < cancel_rate:
+            subscribed[c] &= ~bit
+            cancelled[n_cancelled] = c
+            n_cancelled += 1
+        else:
+            billing[c] += period
+            kept[n_kept] = c
+            days[n_kept] = np.floor(billing[c])
+            n_kept += 1
+    return n_kept, n_cancelled
