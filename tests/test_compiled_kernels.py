@@ -147,7 +147,8 @@ def _buyers(rng, n, size):
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 60), day=st.integers(0, 5))
 def test_due_today_kernel_chooses_as_numpy(seed, size, day):
     """Who buys today and when (the earlier of a natural purchase and an answer, none when
-    neither falls today); the product each picks: test_purchase_kernels.py."""
+    neither falls today), with their purchases so far and the send step they answer (a
+    pending response; 0 when none); the product each picks: test_purchase_kernels.py."""
     from clmlang.simulation.engine.buying_kernels import due_today
     from clmlang.simulation.engine.population import NEVER
 
@@ -157,9 +158,20 @@ def test_due_today_kernel_chooses_as_numpy(seed, size, day):
     next_t = np.where(rng.random(80) < 0.2, NEVER, rng.uniform(0, 6, 80))
     next_t[rng.random(80) < 0.1] = np.nan
     response_t = np.where(rng.random(80) < 0.6, NEVER, rng.uniform(0, 6, 80))
+    purchases = rng.integers(0, 5, 80).astype(np.int32)
+    response_site = np.where(rng.random(80) < 0.5, -1, rng.integers(0, 4, 80)).astype(np.int32)
     nat = np.where(np.floor(next_t[ids]) == day, next_t[ids], NEVER)
     answer = np.where(np.floor(response_t[ids]) == day, response_t[ids], NEVER)
     t = np.minimum(nat, answer)
-    got_ids, got_t = due_today(ids, next_t, response_t, day, NEVER)
-    assert got_ids.tobytes() == ids[t < NEVER].tobytes()
+    due = ids[t < NEVER]
+    # `Buying._buy`'s numpy reads
+    responding = (response_site[due] >= 0) & np.isfinite(response_t[due])
+    site = np.where(responding, response_site[due], 0)
+    out = [np.empty(ids.size, dtype=d) for d in (np.int64, float, np.int32, np.int32, bool)]
+    m = due_today(ids, next_t, response_t, purchases, response_site, day, NEVER, *out)
+    got_ids, got_t, got_k, got_site, got_responding = (a[:m] for a in out)
+    assert got_ids.tobytes() == due.tobytes()
     assert got_t.tobytes() == t[t < NEVER].tobytes()
+    assert got_k.tobytes() == purchases[due].tobytes()
+    assert got_site.tobytes() == site.tobytes()
+    assert got_responding.tobytes() == responding.tobytes()

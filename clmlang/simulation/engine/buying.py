@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaincinv, ndtri
 
-from . import buying_kernels as kernels
 from .checkout import Checkout
 from .checks import Check, record_items
 from .gamma_kernels import cube_roots
@@ -30,31 +29,35 @@ class Buying:
         for _ in range(64):  # same-day repeat purchases are processed in the same day
             # the customers who dropped for good have no next purchase (NEVER); a dormant
             # one (reactivation) has the purchase that follows their waking up
-            if self.compiled:  # the same, one pass (buying_kernels.py)
-                ids, t = kernels.due_today(ids, st.next_t, st.response_t, d, NEVER)
+            if self.compiled:  # the same, one pass (buying_kernels.py), and `_buy`'s reads
+                ids, t, answers = self.checkout_constants().due(self, ids, d)
             else:
                 nxt, resp = st.next_t[ids], st.response_t[ids]  # one gather each
                 t_nat = np.where(np.floor(nxt) == d, nxt, NEVER)
                 t_resp = np.where(np.floor(resp) == d, resp, NEVER)
                 t = np.minimum(t_nat, t_resp)
                 keep = t < NEVER
-                ids, t = ids[keep], t[keep]
+                ids, t, answers = ids[keep], t[keep], None
             if not ids.size:
                 return
-            self._buy(ids, t, d)
+            self._buy(ids, t, d, answers)
             again = st.next_t[ids] < d + 1
             ids = ids[again]
             if not ids.size:
                 return
 
-    def _buy(self, ids: np.ndarray, t: np.ndarray, d: int) -> None:
-        """One purchase by each of `ids` at times `t` on day `d`, and everything that follows."""
+    def _buy(self, ids: np.ndarray, t: np.ndarray, d: int, answers: tuple | None = None) -> None:
+        """One purchase by each of `ids` at times `t` on day `d`, and everything that follows
+        (`answers`: `Checkout.due`'s reads, when compiled)."""
         st = self.state
-        k = st.purchases[ids]
+        if answers is None:
+            k = st.purchases[ids]
+            site = st.response_site[ids]
+            responding = (site >= 0) & np.isfinite(st.response_t[ids])
+            site_safe = np.where(responding, site, 0)
+        else:
+            k, responding, site_safe = answers
         first = k == 0
-        site = st.response_site[ids]
-        responding = (site >= 0) & np.isfinite(st.response_t[ids])
-        site_safe = np.where(responding, site, 0)
         product, buys = self._choose_products(ids, k, t, first, responding, site_safe)
         if not buys.all():  # owners of what they would buy: no purchase (choice.py)
             self._nothing_to_buy(ids[~buys], t[~buys], k[~buys], responding[~buys])
@@ -341,14 +344,18 @@ class Buying:
         st, cat, rec = self.state, self.catalogue, self.recorder
         bit = np.uint64(1) << np.uint64(j)
         nxt = self.subscription_next[j]
-        ids = ids[((st.subscribed[ids] & bit) != 0) & (np.floor(nxt[ids]) == d)]
-        if not ids.size:
-            return
-        cancel = ~st.alive[ids] | (
-            self.streams.uniform(ids, Purpose.CANCEL, d) < self.market.roles.lifetime_cancel
-        )
-        st.subscribed[ids[cancel]] &= ~bit
-        keep = ids[~cancel]
+        period = cat.cycle[j] if np.isfinite(cat.cycle[j]) else 30.4375
+        if self.compiled:  # the same in one pass (buying_kernels.renewals)
+            keep, gone, days = self.checkout_constants().renew(self, ids, bit, d, nxt, period)
+        else:
+            ids = ids[((st.subscribed[ids] & bit) != 0) & (np.floor(nxt[ids]) == d)]
+            cancel = ~st.alive[ids] | (
+                self.streams.uniform(ids, Purpose.CANCEL, d) < self.market.roles.lifetime_cancel
+            )
+            st.subscribed[ids[cancel]] &= ~bit
+            keep, gone = ids[~cancel], ids[cancel]
+            nxt[keep] += period
+            days = np.floor(nxt[keep])
         if keep.size:
             rec.items.add(
                 customer=keep,
@@ -363,11 +370,9 @@ class Buying:
         rec.daily["subscription_revenue"][d] += cat.price[j] * keep.size
         rec.daily["revenue"][d] += cat.price[j] * keep.size
         rec.daily["cost_of_goods"][d] += cat.cost[j] * keep.size
-        period = cat.cycle[j] if np.isfinite(cat.cycle[j]) else 30.4375
-        nxt[keep] += period
-        self.calendar.add_spread(np.floor(nxt[keep]), "billing", j, keep)
-        if cancel.any():
-            self.today.touched.append(ids[cancel])
+        self.calendar.add_spread(days, "billing", j, keep)
+        if gone.size:
+            self.today.touched.append(gone)
 
 
 def _gamma_quantile(shape: float, u: np.ndarray, compiled: bool = False) -> np.ndarray:

@@ -15,11 +15,15 @@ from .streams_kernels import LEAD_PICK, LINE_PICK, SECOND_PICK, salted
 
 
 @kernel
-def due_today(ids, next_t, response_t, day, never):
+def due_today(
+    ids, next_t, response_t, purchases, response_site, day, never, keep, times, k, site,
+    responding,
+):  # fmt: skip
     """Of `ids`, those with a purchase on day `day`, natural or answering a message, and its
-    time (the earlier of the two): `Buying._purchases`."""
-    keep = np.empty(ids.size, dtype=np.int64)
-    times = np.empty(ids.size)
+    time (the earlier of the two): `Buying._purchases`; with, for each, what `Buying._buy`
+    reads next: their purchases so far, whether they answer a send step (a pending
+    response) and which (0 when not). Written to the first n places of `keep`, `times`, `k`,
+    `site` and `responding`; returns n."""
     n = 0
     for i in range(ids.size):
         c = ids[i]
@@ -29,8 +33,13 @@ def due_today(ids, next_t, response_t, day, never):
         if t < never:
             keep[n] = c
             times[n] = t
+            k[n] = purchases[c]
+            s = response_site[c]
+            answers = s >= 0 and np.isfinite(response_t[c])
+            responding[n] = answers
+            site[n] = s if answers else 0
             n += 1
-    return keep[:n], times[:n]
+    return n
 
 
 @kernel
@@ -186,3 +195,30 @@ def choose(
             ok = total > 0
         product[i] = p
         buys[i] = ok
+
+
+@kernel
+def renewals(
+    ids, subscribed, billing, alive, bit, day, key, salt, cancel_rate, period, kept, cancelled,
+    days,
+):  # fmt: skip
+    """Day `day`'s billings of one lifetime product (its bit `bit`): of `ids`, those
+    subscribed whose billing falls today; each cancels when dormant or by the CANCEL
+    stream's uniform, or is billed and has the next billing `period` days on (`Buying.
+    _renew`). Writes the billed to `kept` (their next billing's day in `days`) and those who
+    cancelled to `cancelled`, in the order of `ids`; returns how many of each."""
+    n_kept = n_cancelled = 0
+    for i in range(ids.size):
+        c = ids[i]
+        if subscribed[c] & bit == 0 or np.floor(billing[c]) != day:
+            continue
+        if not alive[c] or salted(key, salt, c, day) < cancel_rate:
+            subscribed[c] &= ~bit
+            cancelled[n_cancelled] = c
+            n_cancelled += 1
+        else:
+            billing[c] += period
+            kept[n_kept] = c
+            days[n_kept] = np.floor(billing[c])
+            n_kept += 1
+    return n_kept, n_cancelled

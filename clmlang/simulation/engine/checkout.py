@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .buying_kernels import choose, next_purchases
+from .buying_kernels import choose, due_today, next_purchases, renewals
 from .checkout_kernels import settle
 from .checks import Check
 from .population import NEVER
@@ -106,6 +106,20 @@ class Checkout:
             **offer,
         )
 
+    def due(self, sim, ids: np.ndarray, d: int) -> tuple:
+        """Who buys on day `d` and when (`buying_kernels.due_today`), with each one's
+        purchases so far, whether they answer a send step and which: (ids, t, (k,
+        responding, site))."""
+        st, n = sim.state, ids.size
+        keep, t = np.empty(n, dtype=np.int64), np.empty(n)
+        k, site = np.empty(n, dtype=st.purchases.dtype), np.empty(n, dtype=st.response_site.dtype)
+        responding = np.empty(n, dtype=np.bool_)
+        m = due_today(
+            ids, st.next_t, st.response_t, st.purchases, st.response_site, d, NEVER, keep, t,
+            k, site, responding,
+        )  # fmt: skip
+        return keep[:m], t[:m], (k[:m], responding[:m], site[:m])
+
     def choose(self, sim, ids, k, t, first, responding, site):
         """`Choosing._choose_products` without seasons, in one pass (buying_kernels.choose):
         (product, buys)."""
@@ -187,9 +201,25 @@ class Checkout:
         )  # fmt: skip
         return drops, rows, keep, days
 
+    def renew(self, sim, ids, bit, d, billing, period):
+        """Day `d`'s billings of the lifetime product whose bit is `bit` (`Buying._renew`):
+        (the billed, those who cancelled, the billed's next billing day)."""
+        st, S, n = sim.state, sim.streams, ids.size
+        kept, cancelled, days = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n)
+        n_kept, n_cancelled = renewals(
+            ids.astype(np.int64, copy=False), st.subscribed, billing, st.alive, bit, d, S.key,
+            S.salt(Purpose.CANCEL), sim.market.roles.lifetime_cancel, period, kept, cancelled,
+            days,
+        )  # fmt: skip
+        return kept[:n_kept], cancelled[:n_cancelled], days[:n_kept]
+
 
 def _bill(sim, ids: np.ndarray, subscribing: np.ndarray, billing: np.ndarray) -> None:
     """The new subscriptions' first billing, on the calendar (lifetime product by product)."""
+    took = np.flatnonzero(subscribing >= 0)  # most batches have none
+    if not took.size:
+        return
+    ids, subscribing, billing = ids[took], subscribing[took], billing[took]
     for j in sim.catalogue.lifetimes:
         sel = subscribing == j
         if sel.any():

@@ -26,8 +26,12 @@ class IdSet:
         total = sum(a.size for a in arrays)
         if total * 32 < self.marks.size:
             joined = np.sort(np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
-            if joined.size > 1:
-                joined = joined[np.r_[True, joined[1:] != joined[:-1]]]
+            if joined.size > 1:  # the first of each run of equal ids
+                first = np.empty(joined.size, dtype=bool)
+                first[0] = True
+                np.not_equal(joined[1:], joined[:-1], out=first[1:])
+                if not first.all():
+                    joined = joined[first]
             return joined.astype(np.int64, copy=False)
         marks = self.marks
         for a in arrays:

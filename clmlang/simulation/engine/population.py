@@ -21,7 +21,7 @@ from .attributes import draw_dates, draw_growth
 from .holdings import Holdings
 from .prospects import plan_arrivals
 
-__all__ = ["Base", "State", "draw_population"]
+__all__ = ["ActiveBuyers", "Base", "State", "draw_population"]
 
 NEVER = np.inf
 
@@ -118,6 +118,27 @@ class State:
             values = getattr(self, name)
             if not values.flags.writeable:
                 setattr(self, name, values.copy())
+
+
+class ActiveBuyers:
+    """The arrived customers alive who have bought, counted each day: those alive, less those
+    alive who have not bought yet. The latter are a short list kept from day to day (a
+    purchase count only grows), so a day reads the `alive` column (a byte a customer), not
+    the purchase counts as well (four more)."""
+
+    def __init__(self) -> None:
+        self.unbought = np.zeros(0, dtype=np.int64)  # arrived rows with no purchase yet
+        self.seen = 0  # the rows arrived by the last count
+
+    def count(self, state: State, arrived: int) -> int:
+        pending = self.unbought
+        if arrived > self.seen:
+            fresh = np.arange(self.seen, arrived, dtype=np.int64)
+            pending = np.concatenate([pending, fresh]) if pending.size else fresh
+            self.seen = arrived
+        self.unbought = pending = pending[state.purchases[pending] == 0]
+        alive = np.count_nonzero(state.alive[:arrived])
+        return int(alive) - int(np.count_nonzero(state.alive[pending]))
 
 
 @dataclass(frozen=True)

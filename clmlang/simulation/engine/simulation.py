@@ -55,7 +55,7 @@ from .idset import IdSet
 from .messaging import Messaging
 from .offers import mean_check
 from .ownership import Ownership
-from .population import NEVER, Base, State, apply_base, draw_population
+from .population import NEVER, ActiveBuyers, Base, State, apply_base, draw_population
 from .program import Program
 from .prospects import Funnel
 from .recorder import Recorder, Trace
@@ -146,6 +146,7 @@ class _Simulation(
         self.seasons = Seasons(policy, market, self.catalogue, days)
         self.ownership = Ownership(policy, market, self.catalogue, self.n)
         self.skips = np.zeros(self.n, dtype=np.int32)  # purchases that found nothing to buy
+        self.active = ActiveBuyers()  # the daily count of customers alive who have bought
         self.program = Program.of(policy)
         self.idset = IdSet(self.n)
         self.calendar = Calendar(days, self.idset, self.compiled)
@@ -354,9 +355,8 @@ class _Simulation(
         if self.backlog:
             self._expire_backlog(d)
 
-        arrived = slice(0, self.arrived)
         rec.daily["customers"][d] = self.arrived
-        rec.daily["alive"][d] = np.count_nonzero(st.alive[arrived] & (st.purchases[arrived] > 0))
+        rec.daily["alive"][d] = self.active.count(st, self.arrived)
         # customers per stage from the transitions so far: entries less exits (no full scan)
         counts = rec.transitions.sum(axis=0) - rec.transitions.sum(axis=1)
         counts[0] = self.arrived - counts[1:].sum()
