@@ -46,16 +46,18 @@ def _everything(run) -> dict[str, bytes]:
 
 def test_batches_of_send_steps_give_the_bytes_of_one_step_at_a_time(monkeypatch):
     policy = clmlang.loads(SPEC)
-    seen = {"batches": 0, "rounds": 0}
+    seen = {"batches": 0, "rounds": 0, "elements": 0, "screened": 0}
     batch, round_ = dispatch.Dispatch._send_batch, dispatch.Dispatch._round
 
-    def counting_batch(self, *args):
+    def counting_batch(self, steps, d):
         seen["batches"] += 1
-        return batch(self, *args)
+        seen["elements"] += sum(ids.size for _, ids in steps)
+        return batch(self, steps, d)
 
-    def counting_round(self, *args):
+    def counting_round(self, steps, ids, *args):
         seen["rounds"] += 1
-        return round_(self, *args)
+        seen["screened"] += ids.size
+        return round_(self, steps, ids, *args)
 
     monkeypatch.setattr(dispatch.Dispatch, "_send_batch", counting_batch)
     monkeypatch.setattr(dispatch.Dispatch, "_round", counting_round)
@@ -69,6 +71,9 @@ def test_batches_of_send_steps_give_the_bytes_of_one_step_at_a_time(monkeypatch)
         )
     # the compiled run batched, and customers repeated within batches (more rounds)
     assert seen["batches"] >= 40 and seen["rounds"] > seen["batches"]
+    # the later messages of a customer already capped, delayed or unreachable in the batch
+    # take that verdict without being screened again
+    assert seen["screened"] < seen["elements"]
     rec = runs[0].recorder
     assert rec.daily["delayed"].sum() > 0 and rec.daily["capped"].sum() > 0
     assert rec.daily["unsubscribes"].sum() > 0
