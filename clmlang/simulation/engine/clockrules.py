@@ -119,6 +119,10 @@ class ClockRules:
         self.term_k = np.array([t[2] for t in flat], dtype=np.float64)
         self.days = sim.days
         self.compiled = sim.compiled
+        # the clock rules with one arm and nobody held out (`Clocked._enter_clocked`)
+        self.simple = frozenset(
+            r for r in self.rules.tolist() if not sim.rules[r].holdout and not sim.rules[r].variants
+        )
         self.was = np.zeros((n, size), dtype=bool)  # nobody's condition held before day 0
         for g, r in enumerate(self.rules.tolist()):
             sim.memory.was_true[r] = self.was[:, g]  # a view, for the code that reads it
@@ -303,6 +307,24 @@ class Clocked:
             edges = out.get(r, (_NONE, _NONE))[1]
             out[r] = (self.idset.union([edges, due[was[due, grp.col[r]]]]), edges)
         return out
+
+    def _enter_clocked(self, r: int, ids: np.ndarray, pre_evaluated: bool, d: int) -> None:
+        """`Rules._enter` and `_fire` for clock rule `r` with one arm and nobody held out, in
+        an untraced run (their usual case): the same re-entry, last firing, re-entry's day,
+        counter, firings and flow, in the same order, without the general path's branches
+        (some hundred such rules fire a day, each for a few customers). Its candidates are
+        always `pre_evaluated`."""
+        ids = self._reentry(r, ids, d)
+        if not ids.size:
+            return
+        last = self.memory.last_fired.get(r)
+        if last is not None:  # kept for `reentry once` rules
+            last[ids] = d
+        self._schedule_reentry(r, ids, d)
+        arm = self.arms.of[(r, -1)]
+        self.recorder.arm_counters["fired"][arm] += ids.size
+        self.recorder.rule_events.add(arm=arm, customer=ids, day=d)
+        self._run_steps(self.program.roots[r][0], 0, ids, d)
 
 
 _NONE = np.zeros(0, dtype=np.int64)
