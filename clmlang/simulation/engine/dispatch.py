@@ -99,10 +99,10 @@ class Dispatch:
         if last == 1:
             self._round(batch, ids, np.arange(n), d, out)
         else:
-            self._rounds(batch, ids, np.concatenate(rounds), d, out)
+            self._rounds(batch, ids, np.concatenate(rounds), last, d, out)
         self._record_batch(batch, ids, d, out)
 
-    def _rounds(self, batch, ids, rounds: np.ndarray, d: int, out: _Outcome) -> None:
+    def _rounds(self, batch, ids, rounds: np.ndarray, last: int, d: int, out: _Outcome) -> None:
         """The batch's rounds in turn. A customer one of whose messages was not sent (not
         reachable, control group, capped or delayed) gets the same verdict, and the same
         first allowed day, for their later messages of the batch without being screened
@@ -115,22 +115,25 @@ class Dispatch:
             verdict = self._batch_verdict = np.zeros(self.state.stage.size, dtype=np.int8)
             self._batch_retry = np.zeros(self.state.stage.size)
         retry = self._batch_retry
-        rest = np.argsort(rounds, kind="stable")  # the elements not screened yet, by round
-        while rest.size:
-            cut = int(np.searchsorted(rounds[rest], rounds[rest[0]], side="right"))
-            at, rest = rest[:cut], rest[cut:]
+        order = np.argsort(rounds, kind="stable")
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(rounds, minlength=last)))).tolist()
+        for k in range(last):
+            at = order[bounds[k] : bounds[k + 1]]
+            if k:
+                v = verdict[ids[at]]
+                done = v != _SENT
+                if done.any():
+                    out.status[at[done]] = v[done]
+                    out.retry[at[done]] = retry[ids[at[done]]]
+                    at = at[~done]
+                if not at.size:
+                    continue
             self._round(batch, ids[at], at, d, out)
-            late = at[out.status[at] != _SENT]
-            if not (late.size and rest.size):
-                continue
-            verdict[ids[late]] = out.status[late]
-            retry[ids[late]] = out.retry[late]
-            v = verdict[ids[rest]]
-            done = v != _SENT
-            if done.any():
-                out.status[rest[done]] = v[done]
-                out.retry[rest[done]] = retry[ids[rest[done]]]
-                rest = rest[~done]
+            status = out.status[at]
+            late = at[status != _SENT]
+            if k + 1 < last and late.size:
+                verdict[ids[late]] = out.status[late]
+                retry[ids[late]] = out.retry[late]
         verdict[ids] = _SENT
 
     def _round(self, batch, ids: np.ndarray, at: np.ndarray, d: int, out: _Outcome) -> None:
