@@ -99,42 +99,11 @@ class Dispatch:
         if last == 1:
             self._round(batch, ids, np.arange(n), d, out)
         else:
-            self._rounds(batch, ids, np.concatenate(rounds), last, d, out)
+            rounds = np.concatenate(rounds)
+            for k in range(last):
+                at = np.flatnonzero(rounds == k)
+                self._round(batch, ids[at], at, d, out)
         self._record_batch(batch, ids, d, out)
-
-    def _rounds(self, batch, ids, rounds: np.ndarray, last: int, d: int, out: _Outcome) -> None:
-        """The batch's rounds in turn. A customer one of whose messages was not sent (not
-        reachable, control group, capped or delayed) gets the same verdict, and the same
-        first allowed day, for their later messages of the batch without being screened
-        again: what the screening reads (consent, unsubscribes, the control group, the caps'
-        rings) is theirs and changes only when a message is delivered to them, and all the
-        batch's steps share the channel, the caps and the transactional flag. So the rounds
-        after the caps are full (a few at most) cost a look-up, not a pass of the kernels."""
-        verdict = getattr(self, "_batch_verdict", None)
-        if verdict is None:  # each customer's verdict in this batch (0: sent so far)
-            verdict = self._batch_verdict = np.zeros(self.state.stage.size, dtype=np.int8)
-            self._batch_retry = np.zeros(self.state.stage.size)
-        retry = self._batch_retry
-        order = np.argsort(rounds, kind="stable")
-        bounds = np.concatenate(([0], np.cumsum(np.bincount(rounds, minlength=last)))).tolist()
-        for k in range(last):
-            at = order[bounds[k] : bounds[k + 1]]
-            if k:
-                v = verdict[ids[at]]
-                done = v != _SENT
-                if done.any():
-                    out.status[at[done]] = v[done]
-                    out.retry[at[done]] = retry[ids[at[done]]]
-                    at = at[~done]
-                if not at.size:
-                    continue
-            self._round(batch, ids[at], at, d, out)
-            status = out.status[at]
-            late = at[status != _SENT]
-            if k + 1 < last and late.size:
-                verdict[ids[late]] = out.status[late]
-                retry[ids[late]] = out.retry[late]
-        verdict[ids] = _SENT
 
     def _round(self, batch, ids: np.ndarray, at: np.ndarray, d: int, out: _Outcome) -> None:
         """One round of distinct customers `ids` (the batch's elements `at`): screened,
