@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.compiled import kernel
 from ...language.conditions import Expr
+from .clockrules_kernels import day_edges as _day_edges
 
 __all__ = ["ClockRules", "clock_terms"]
 
@@ -110,18 +110,27 @@ class ClockRules:
         self.last = np.array([w[1] for w in windows], dtype=np.int64)
         self.opens = np.maximum(self.first, 0)  # the day the rule sees everyone
         self.limit = np.minimum(self.last, sim.days - 1)  # the last day a wake-up may fall on
-        # the same terms as tables for the kernel: clock, comparison and mode by term
-        keys = list(self.terms)
-        self.term_clock = np.array([k[0] for k in keys], dtype=np.int64)
-        self.term_op = np.array([_OP_CODES[k[1]] for k in keys], dtype=np.int64)
-        self.term_has = np.array([self.terms[k][0] for k in keys]).reshape(len(keys), size)
-        self.term_k = np.array([self.terms[k][1] for k in keys]).reshape(len(keys), size)
+        # the same terms rule by rule for the kernel: rule g's are term_start[g]:term_start[g + 1]
+        flat = [(c, _OP_CODES[op], k) for r in self.rules.tolist() for c, op, k in terms[r]]
+        counts = [len(terms[r]) for r in self.rules.tolist()]
+        self.term_start = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
+        self.term_clock = np.array([t[0] for t in flat], dtype=np.int64)
+        self.term_op = np.array([t[1] for t in flat], dtype=np.int64)
+        self.term_k = np.array([t[2] for t in flat], dtype=np.float64)
+        self.days = sim.days
         self.compiled = sim.compiled
+        # the clock rules with one arm and nobody held out (`Clocked._enter_clocked`)
+        self.simple = frozenset(
+            r for r in self.rules.tolist() if not sim.rules[r].holdout and not sim.rules[r].variants
+        )
         self.was = np.zeros((n, size), dtype=bool)  # nobody's condition held before day 0
         for g, r in enumerate(self.rules.tolist()):
             sim.memory.was_true[r] = self.was[:, g]  # a view, for the code that reads it
         self.store: dict[int, list[np.ndarray]] = {}  # day: keys g * n + customer
         self.marks = np.zeros(n, dtype=bool)
+        # the last day each customer was evaluated for every active rule (a touch): their
+        # wake-ups found before then are stale (the compiled kernel skips them)
+        self.seen = np.full(n, -1, dtype=np.int32)
 
     def __bool__(self) -> bool:
         return bool(self.rules.size)
@@ -129,30 +138,40 @@ class ClockRules:
     def __contains__(self, r: object) -> bool:
         return r in self.col
 
-    def schedule(self, g: np.ndarray | int, ids: np.ndarray, days: np.ndarray) -> None:
-        """Wake rule(s) `g` for `ids` on `days` (each a day after today, within the run)."""
+    def schedule(self, g: np.ndarray | int, ids: np.ndarray, days: np.ndarray, d: int) -> None:
+        """Wake rule(s) `g` for `ids` on `days` (each a day after today `d`, within the run)."""
         if not ids.size:
             return
         keys = g * self.n + ids
         first = days.min()
         if first == days.max():
-            self.store.setdefault(int(first), []).append(keys)
+            self.store.setdefault(int(first), []).append((d, keys))
             return
         small = np.uint16 if days.max() < 1 << 16 else np.int64
         order = np.argsort(days.astype(small), kind="stable")
         days, keys = days[order], keys[order]
         cuts = (np.flatnonzero(days[1:] != days[:-1]) + 1).tolist()
-        starts, ends = [0, *cuts], [*cuts, keys.size]
-        store = self.store
-        for day, start, end in zip(days[starts].tolist(), starts, ends, strict=True):
-            store.setdefault(int(day), []).append(keys[start:end])
+        self._store_sorted(keys, days[[0, *cuts]].tolist(), [0, *cuts], d)
 
-    def take(self, d: int) -> np.ndarray:
-        """Today's wake-ups as sorted distinct keys g * n + customer."""
-        parts = self.store.pop(d, None)
+    def _store_sorted(self, keys: np.ndarray, days: list[int], starts: list[int], d: int) -> None:
+        """Wake-ups found on day `d`, sorted by day (`keys`; the distinct `days`, where each
+        one's keys start)."""
+        if not days:
+            return
+        store = self.store
+        for day, start, end in zip(days, starts, [*starts[1:], keys.size], strict=True):
+            store.setdefault(int(day), []).append((d, keys[start:end]))
+
+    def take(self, d: int) -> list[tuple[int, np.ndarray]]:
+        """Today's wake-ups: (the day each part was found, its keys g * n + customer)."""
+        return self.store.pop(d, [])
+
+    @staticmethod
+    def distinct(parts: list[tuple[int, np.ndarray]]) -> np.ndarray:
+        """The wake-ups' keys, sorted and distinct (a pair found again, stale, once)."""
         if not parts:
-            return np.zeros(0, dtype=np.int64)
-        keys = np.sort(np.concatenate(parts) if len(parts) > 1 else parts[0])
+            return _NONE
+        keys = np.sort(np.concatenate([k for _, k in parts]))
         if keys.size > 1:
             keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
         return keys
@@ -169,21 +188,28 @@ class ClockRules:
         return anchor[ids].astype(np.float64)
 
     def day_edges(
-        self, st, rows: np.ndarray, woken: np.ndarray, active: np.ndarray, d: int
+        self, st, rows: np.ndarray, parts: list, active: np.ndarray, d: int, opening=False
     ) -> np.ndarray:
         """The (rule, customer) pairs whose condition became true today, as sorted keys
-        g * n + customer, from today's `rows` (touched and newcomers: every active rule) and
-        `woken` keys; each evaluated pair's value is kept for tomorrow and, inside its rule's
-        stages, its next wake-up stored (the first day a threshold is crossed, no event)."""
+        g * n + customer, from today's `rows` (touched and newcomers: every `active` rule)
+        and the wake-ups `parts` (`take`); each evaluated pair's value is kept for tomorrow
+        and, inside its rule's stages, its next wake-up stored (the first day a threshold is
+        crossed, no event). `opening`: the rows are evaluated for the rules opening today
+        only (not every rule with a wake-up pending for them)."""
         n = self.n
         if self.compiled:
-            keys, wake_g, wake_c, wake_day = _day_edges(
-                rows, woken, n, d, active, st.stage, self.lut, self.was, self.marks,
-                st.last_day, st.first_day, st.stage_since,
-                self.term_clock, self.term_op, self.term_has, self.term_k, self.limit,
+            woken = np.concatenate([k for _, k in parts]) if parts else _NONE
+            ends = np.cumsum([k.size for _, k in parts], dtype=np.int64)
+            found = np.array([s for s, _ in parts], dtype=np.int64)
+            keys, wake_keys, days, starts = _day_edges(
+                rows, woken, ends, found, n, d, active, st.stage, self.lut, self.was,
+                self.seen, not opening, st.last_day, st.first_day, st.stage_since,
+                self.term_start, self.term_clock, self.term_op, self.term_k, self.limit,
+                self.days,
             )  # fmt: skip
-            self.schedule(wake_g, wake_c, wake_day)
+            self._store_sorted(wake_keys, days.tolist(), starts.tolist(), d)
             return np.sort(keys)
+        woken = self.distinct(parts)
         cs: list[np.ndarray] = []
         gs: list[np.ndarray] = []
         if rows.size and active.any():
@@ -240,7 +266,7 @@ class ClockRules:
                 nxt[sel] = np.minimum(nxt[sel], day)
         wake = inside & (nxt <= self.limit[g])
         if wake.any():
-            self.schedule(g[wake], c[wake], nxt[wake])
+            self.schedule(g[wake], c[wake], nxt[wake], d)
         return now
 
 
@@ -261,7 +287,7 @@ class Clocked:
             parts = [keys]
             for start in range(0, self.arrived, _BLOCK):
                 block = np.arange(start, min(start + _BLOCK, self.arrived))
-                parts.append(grp.day_edges(st, block, _NONE, opening, d))
+                parts.append(grp.day_edges(st, block, [], opening, d, opening=True))
             keys = np.sort(np.concatenate(parts))
             active = active | opening
         was = grp.was
@@ -282,113 +308,24 @@ class Clocked:
             out[r] = (self.idset.union([edges, due[was[due, grp.col[r]]]]), edges)
         return out
 
+    def _enter_clocked(self, r: int, ids: np.ndarray, pre_evaluated: bool, d: int) -> None:
+        """`Rules._enter` and `_fire` for clock rule `r` with one arm and nobody held out, in
+        an untraced run (their usual case): the same re-entry, last firing, re-entry's day,
+        counter, firings and flow, in the same order, without the general path's branches
+        (some hundred such rules fire a day, each for a few customers). Its candidates are
+        always `pre_evaluated`."""
+        ids = self._reentry(r, ids, d)
+        if not ids.size:
+            return
+        last = self.memory.last_fired.get(r)
+        if last is not None:  # kept for `reentry once` rules
+            last[ids] = d
+        self._schedule_reentry(r, ids, d)
+        arm = self.arms.of[(r, -1)]
+        self.recorder.arm_counters["fired"][arm] += ids.size
+        self.recorder.rule_events.add(arm=arm, customer=ids, day=d)
+        self._run_steps(self.program.roots[r][0], 0, ids, d)
+
 
 _NONE = np.zeros(0, dtype=np.int64)
 _BLOCK = 8192  # rows evaluated at once on a rule's first day (the pairs' memory stays small)
-
-
-@kernel
-def _day_edges(
-    rows,
-    woken,
-    n,
-    d,
-    active,
-    stage,
-    lut,
-    was,
-    marks,
-    last_day,
-    first_day,
-    stage_since,
-    clock,
-    op,
-    has,
-    ks,
-    limit,
-):  # pragma: no cover - compiled; the numpy twin is ClockRules.day_edges
-    """`ClockRules.day_edges` in loops: the day's pairs (today's rows inside each active
-    rule's stages, cleared outside; the woken pairs not among the rows), each evaluated, its
-    edge found and value kept; returns the edge keys and the wake-ups (rule, customer, day)."""
-    size = active.size
-    inside_count = np.zeros(lut.shape[0], dtype=np.int64)
-    for s in range(lut.shape[0]):
-        for g in range(size):
-            if active[g] and lut[s, g]:
-                inside_count[s] += 1
-    total = woken.size
-    for r in rows:
-        total += inside_count[stage[r] + 1]
-        marks[r] = True
-    cs = np.empty(total, dtype=np.int64)
-    gs = np.empty(total, dtype=np.int64)
-    pairs = 0
-    for r in rows:
-        row = stage[r] + 1
-        for g in range(size):
-            if not active[g]:
-                continue
-            if lut[row, g]:
-                cs[pairs] = r
-                gs[pairs] = g
-                pairs += 1
-            else:
-                was[r, g] = False  # outside its stages, a rule's condition is false
-    for key in woken:
-        g = key // n
-        c = key - g * n
-        if active[g] and not marks[c]:
-            cs[pairs] = c
-            gs[pairs] = g
-            pairs += 1
-    for r in rows:
-        marks[r] = False
-    keys = np.empty(pairs, dtype=np.int64)
-    edges = 0
-    wake_g = np.empty(pairs, dtype=np.int64)
-    wake_c = np.empty(pairs, dtype=np.int64)
-    wake_day = np.empty(pairs, dtype=np.float64)
-    wakes = 0
-    today = np.float32(d)
-    for p in range(pairs):
-        ci, gi = cs[p], gs[p]
-        inside = lut[stage[ci] + 1, gi]
-        now = inside
-        wake = np.inf
-        for j in range(clock.size):
-            if not has[j, gi]:
-                continue
-            k = ks[j, gi]
-            if clock[j] == 2:
-                anchor = np.float64(stage_since[ci])
-                value = d - anchor
-            elif clock[j] == 0:
-                anchor = np.float64(last_day[ci])
-                value = np.float64(today - last_day[ci])
-            else:
-                anchor = np.float64(first_day[ci])
-                value = np.float64(today - first_day[ci])
-            o = op[j]
-            if o == 0:
-                hold = value >= k
-            elif o == 1:
-                hold = value > k
-            elif o == 2:
-                hold = value <= k
-            else:
-                hold = value < k
-            now = now and hold
-            t = anchor + k
-            day = np.floor(t) + 1.0 if o == 1 or o == 2 else np.ceil(t)
-            if day > d and day < wake:
-                wake = day
-        if now and not was[ci, gi]:
-            keys[edges] = gi * n + ci
-            edges += 1
-        was[ci, gi] = now
-        if inside and wake <= limit[gi]:
-            wake_g[wakes] = gi
-            wake_c[wakes] = ci
-            wake_day[wakes] = wake
-            wakes += 1
-    return keys[:edges], wake_g[:wakes], wake_c[:wakes], wake_day[:wakes]

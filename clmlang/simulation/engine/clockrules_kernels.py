@@ -1,0 +1,185 @@
+"""The clock rules' compiled kernel (core/compiled.py): a day's (rule, customer) pairs
+evaluated in one pass; its numpy twin is `ClockRules.day_edges` (clockrules.py), and both give
+the same edges and values (tests/test_clock_rules.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...core.compiled import kernel
+
+__all__ = ["day_edges"]
+
+
+@kernel
+def day_edges(
+    rows,
+    woken,
+    ends,
+    found,
+    n,
+    d,
+    active,
+    stage,
+    lut,
+    was,
+    seen,
+    stamp,
+    last_day,
+    first_day,
+    stage_since,
+    term_start,
+    term_clock,
+    term_op,
+    term_k,
+    limit,
+    horizon,
+):  # pragma: no cover - compiled; the numpy twin is ClockRules.day_edges
+    """`ClockRules.day_edges` in loops: today's `rows` (touched and newcomers) against every
+    active rule (inside its stages: evaluated; outside: cleared), each row's clocks read once;
+    then the `woken` pairs (parts ending at `ends`, each found on day `found`) whose customer
+    has not been a row since (`seen`, stamped with today for the rows when `stamp`): a pair
+    re-evaluated as a row since has its fresh wake-up, and until that one comes its value
+    cannot change, so a stale one is skipped (the numpy twin evaluates it: no edge, the same
+    value). A customer's pairs are evaluated once a day, so no pair is pending twice and the
+    wake-ups need no sort. Each evaluated pair's edge is found and its value kept. Returns the
+    edge keys (g * n + customer, unsorted) and the wake-ups as keys sorted by day (a counting
+    sort, stable), with the distinct days and where each one's keys start."""
+    size = active.size
+    rules = np.empty(size, dtype=np.int64)  # the active rules
+    m = 0
+    for g in range(size):
+        if active[g]:
+            rules[m] = g
+            m += 1
+    inside_count = np.zeros(lut.shape[0], dtype=np.int64)
+    for s in range(lut.shape[0]):
+        for i in range(m):
+            if lut[s, rules[i]]:
+                inside_count[s] += 1
+    total = woken.size
+    for r in rows:
+        total += inside_count[stage[r] + 1]
+        if stamp:
+            seen[r] = d
+    keys = np.empty(total, dtype=np.int64)
+    wake_key = np.empty(total, dtype=np.int64)
+    wake_day = np.empty(total, dtype=np.int64)
+    edges = 0
+    wakes = 0
+    today = np.float32(d)
+    for r in rows:
+        row = stage[r] + 1
+        # the row's clocks and their anchors, as `values` and `anchors` compute them
+        a0, v0 = np.float64(last_day[r]), np.float64(today - last_day[r])
+        a1, v1 = np.float64(first_day[r]), np.float64(today - first_day[r])
+        a2 = np.float64(stage_since[r])
+        v2 = d - a2
+        for i in range(m):
+            g = rules[i]
+            if not lut[row, g]:
+                was[r, g] = False
+                continue
+            now = True
+            wake = np.inf
+            for j in range(term_start[g], term_start[g + 1]):
+                k = term_k[j]
+                cl = term_clock[j]
+                if cl == 0:
+                    a, v = a0, v0
+                elif cl == 1:
+                    a, v = a1, v1
+                else:
+                    a, v = a2, v2
+                o = term_op[j]
+                if o == 0:
+                    hold = v >= k
+                elif o == 1:
+                    hold = v > k
+                elif o == 2:
+                    hold = v <= k
+                else:
+                    hold = v < k
+                now = now and hold
+                t = a + k
+                day = np.floor(t) + 1.0 if o == 1 or o == 2 else np.ceil(t)
+                if day > d and day < wake:
+                    wake = day
+            if now and not was[r, g]:
+                keys[edges] = g * n + r
+                edges += 1
+            was[r, g] = now
+            if wake <= limit[g]:
+                wake_key[wakes] = g * n + r
+                wake_day[wakes] = np.int64(wake)
+                wakes += 1
+    part = 0
+    for i in range(woken.size):
+        while i >= ends[part]:
+            part += 1
+        key = woken[i]
+        g = key // n
+        c = key - g * n
+        if not active[g] or seen[c] > found[part]:
+            continue
+        inside = lut[stage[c] + 1, g]
+        now = inside
+        wake = np.inf
+        for j in range(term_start[g], term_start[g + 1]):
+            k = term_k[j]
+            cl = term_clock[j]
+            if cl == 0:
+                a, v = np.float64(last_day[c]), np.float64(today - last_day[c])
+            elif cl == 1:
+                a, v = np.float64(first_day[c]), np.float64(today - first_day[c])
+            else:
+                a = np.float64(stage_since[c])
+                v = d - a
+            o = term_op[j]
+            if o == 0:
+                hold = v >= k
+            elif o == 1:
+                hold = v > k
+            elif o == 2:
+                hold = v <= k
+            else:
+                hold = v < k
+            now = now and hold
+            t = a + k
+            day = np.floor(t) + 1.0 if o == 1 or o == 2 else np.ceil(t)
+            if day > d and day < wake:
+                wake = day
+        if now and not was[c, g]:
+            keys[edges] = key
+            edges += 1
+        was[c, g] = now
+        if inside and wake <= limit[g]:
+            wake_key[wakes] = key
+            wake_day[wakes] = np.int64(wake)
+            wakes += 1
+    # the wake-ups by day: a counting sort over the days after today
+    count = np.zeros(horizon + 1, dtype=np.int64)
+    for i in range(wakes):
+        count[wake_day[i]] += 1
+    days = 0
+    for day in range(horizon + 1):
+        if count[day]:
+            days += 1
+    day_of = np.empty(days, dtype=np.int64)
+    day_start = np.empty(days, dtype=np.int64)
+    at = 0
+    j = 0
+    for day in range(horizon + 1):
+        c = count[day]
+        if c:
+            day_of[j] = day
+            day_start[j] = at
+            j += 1
+        count[day] = at
+        at += c
+    sorted_keys = np.empty(wakes, dtype=np.int64)
+    for i in range(wakes):
+        day = wake_day[i]
+        sorted_keys[count[day]] = wake_key[i]
+        count[day] += 1
+    return keys[:edges], sorted_keys, day_of, day_start
