@@ -30,8 +30,7 @@ class Rules:
         self.waking_rows = self._waking_rows_today(touched) if self.wakeups else None
         date = self.start_date + dt.timedelta(days=d)
         clocked = self.clock_rules
-        # clock rules (clockrules.py) are evaluated together: only those with work today run,
-        # the usual ones entered by `_enter_clocked`
+        # clock rules (clockrules.py) are evaluated together: those with work today run
         work = self._clock_candidates(bucket, d) if clocked else {}
         order = sorted([*self.unclocked, *work]) if clocked else self.unclocked
         simple = clocked.simple if clocked and self.trace is None else ()
@@ -48,7 +47,7 @@ class Rules:
             if not ids.size:
                 continue
             self.recorder.triggered[r] = self.recorder.triggered.get(r, 0) + int(ids.size)
-            enter = self._enter_clocked if r in simple else self._enter
+            enter = self._enter_clocked if r in simple else self._enter  # the usual: fast
             enter(r, ids[ids < self.arrived], pre_evaluated, d)
         self._due(bucket, d)
         self._waking_done_today()
