@@ -31,15 +31,14 @@ from ..market.model import Market
 from ..simulation.engine.blocks import (
     Block,
     block_sizes,
-    coordinate,
     merge_blocks,
     plan_blocks,
     run_block,
     run_blocks,
-    share_link,
     shares_capacity,
     split_problem,
 )
+from ..simulation.engine.lockstep import coordinate, share_link
 from ..simulation.engine.simulation import Run
 from .allocator import roomy_allocator
 
