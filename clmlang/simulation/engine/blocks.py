@@ -6,11 +6,12 @@ The split depends on the population alone (`block_sizes`: blocks of at most
 its customers and its random streams from the k-th child of the run's Generator: the merged
 run has the same bytes whichever worker ran which block. Blocks are independent except for the
 channels' daily capacities (a call centre's calls a day). When a channel has one, the blocks
-walk the days in lockstep with a coordinator in this process: each batch of messages a
-capacity binds is sent to it (the uniforms that rank its customers) and it allots the day's
-capacity over every block's batches of the same send step (in the order of priority, rule and
-send step; queued messages first, oldest first) to the smallest uniforms, so the capacity is
-used exactly as a single calendar would use it: never exceeded, none left while anyone waits.
+walk the days in lockstep (`lockstep.py`): each batch of messages a capacity binds goes to the
+coordinator (the uniforms that rank its customers), which allots the day's capacity over every
+block's batches of the same send step (in the order of priority, rule and send step; queued
+messages first, oldest first) to the smallest uniforms, so the capacity is used exactly as a
+single calendar would use it: never exceeded, none left while anyone waits. The coordinator is
+run by this process's blocks as they wait, not by a thread of its own.
 """
 
 from __future__ import annotations
