@@ -209,6 +209,8 @@ class Walk:
             self.day += 1
             self.left = self.capacity.copy()
             self.done.clear()
+            if self.walked:  # `finish` may take the other processes' results now
+                self.baton.notify_all()
 
     def _receive(self, links: list) -> None:
         """Read one message from each of `links` that has one (waiting for the first)."""
