@@ -9,10 +9,11 @@ cluster's, counted once they have ended), and the speed-ups: two workers against
 same kind (target: at least 1.7x with two workers, local or Dask, on this 2-core machine)
 and against serial. A cluster's start-up (its processes, the scheduler) is timed on its own
 and left out of its runs' time, as for a user whose cluster is already running; the first
-task of each worker still pays for importing clmlang. The scenario is the clinic's SMS cap
-sweep (simulations/clinic_sms_sweep.toml: a base and four sweep values, of which the first
-four variants are kept), at the size the issue asks for. Every mode must give the same runs
-(checked).
+task of each worker still pays for importing clmlang. The cluster runs with
+`whatif.cluster.QUIET_DASK` (the workers' profiler off, the processes' timers less often).
+The scenario is the clinic's SMS cap sweep (simulations/clinic_sms_sweep.toml: a base and
+four sweep values, of which the first four variants are kept), at the size the issue asks
+for. Every mode must give the same runs (checked).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from clmlang.market.scenario import load_scenario_file
+from clmlang.whatif.cluster import QUIET_DASK
 from clmlang.whatif.experiment import run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +85,7 @@ def main() -> None:
             label = f"{n} local worker{'s' if n > 1 else ''}"
             spent(label, timed(label, workers=n))
     try:
+        import dask
         import distributed
     except ImportError:
         distributed = None
@@ -91,13 +94,16 @@ def main() -> None:
             label = f"Dask, {n} worker{'s' if n > 1 else ''}"
             before = cpu()
             start = time.perf_counter()
-            with distributed.LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            ) as cluster:
+            with (
+                dask.config.set(QUIET_DASK),
+                distributed.LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                ) as cluster,
+            ):
                 print(f"{label}: the cluster started in {time.perf_counter() - start:.1f} s")
                 timed(label, scheduler=cluster.scheduler_address)
             spent(label, before)

@@ -185,3 +185,17 @@ def test_a_block_that_fails_in_a_worker_or_in_this_process_stops_the_run(failing
     FAILING[0] = -1  # none fails: the measures come back in block order
     kept = run()
     assert kept == [0, 1, 2]
+
+
+def test_the_quiet_dask_settings_name_keys_dask_has():
+    """A misspelt key would be set and ignored: every key of QUIET_DASK is one of Dask's
+    own settings, and it changes its value (the default runs the timer more often)."""
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    from clmlang.whatif.cluster import QUIET_DASK
+
+    for key, value in QUIET_DASK.items():
+        default = dask.config.get(key)  # KeyError for a key Dask does not have
+        assert default != value, key
+        with dask.config.set({key: value}):
+            assert dask.config.get(key) == value

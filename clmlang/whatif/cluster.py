@@ -31,19 +31,30 @@ from ..market.model import Market
 from ..simulation.engine.blocks import (
     Block,
     block_sizes,
-    coordinate,
     merge_blocks,
     plan_blocks,
     run_block,
     run_blocks,
-    share_link,
     shares_capacity,
     split_problem,
 )
+from ..simulation.engine.lockstep import coordinate, share_link
 from ..simulation.engine.simulation import Run
 from .allocator import roomy_allocator
 
-__all__ = ["scheduler_problem", "simulate_blocks", "simulate_on_cluster"]
+__all__ = ["QUIET_DASK", "scheduler_problem", "simulate_blocks", "simulate_on_cluster"]
+
+# Dask settings for a cluster that runs clm's long tasks (seconds to minutes each): its
+# processes' timers, which cost CPU in proportion to the wall time whatever the tasks do, run
+# less often. `dask.config.set(QUIET_DASK)` before starting a LocalCluster (the benchmarks do),
+# or the same keys as DASK_* environment variables for `dask scheduler` / `dask worker`
+# (docs/engine.md).
+QUIET_DASK = {
+    "distributed.worker.profile.enabled": False,  # a stack sample every 10 ms, each worker
+    "distributed.admin.tick.interval": "1s",  # the event loop's health check: every 20 ms
+    "distributed.admin.system-monitor.interval": "2s",  # 500 ms
+    "distributed.worker.memory.monitor-interval": "500ms",  # 100 ms, workers and nannies
+}
 
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 

@@ -6,20 +6,19 @@ The split depends on the population alone (`block_sizes`: blocks of at most
 its customers and its random streams from the k-th child of the run's Generator: the merged
 run has the same bytes whichever worker ran which block. Blocks are independent except for the
 channels' daily capacities (a call centre's calls a day). When a channel has one, the blocks
-walk the days in lockstep with a coordinator in this process: each batch of messages a
-capacity binds is sent to it (the uniforms that rank its customers) and it allots the day's
-capacity over every block's batches of the same send step (in the order of priority, rule and
-send step; queued messages first, oldest first) to the smallest uniforms, so the capacity is
-used exactly as a single calendar would use it: never exceeded, none left while anyone waits.
+walk the days in lockstep (`lockstep.py`): each batch of messages a capacity binds goes to the
+coordinator (the uniforms that rank its customers), which allots the day's capacity over every
+block's batches of the same send step (in the order of priority, rule and send step; queued
+messages first, oldest first) to the smallest uniforms, so the capacity is used exactly as a
+single calendar would use it: never exceeded, none left while anyone waits. The coordinator is
+run by this process's blocks as they wait, not by a thread of its own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import multiprocessing
-import multiprocessing.connection
 import threading
 import traceback
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import numpy as np
 
 from ...compile.policy import Policy
 from ...market.model import Market
+from .lockstep import Share, Stopped, Walk
 from .merge import merge_runs
 from .simulation import Run, simulate_policy
 
@@ -36,12 +36,10 @@ __all__ = [
     "BLOCK_CUSTOMERS",
     "Block",
     "block_sizes",
-    "coordinate",
     "merge_blocks",
     "plan_blocks",
     "run_block",
     "run_blocks",
-    "share_link",
     "shares_capacity",
     "split_problem",
 ]
@@ -128,70 +126,25 @@ def merge_blocks(blocks: list[Block], runs: list[Run]) -> Run:
     return merged
 
 
-class _Stopped(Exception):
-    """Another block failed: this one stops too."""
-
-
-class _Share:
-    """A block's side of the coordinator (`link`, one end of a pipe): it asks how many of a
-    batch to send and says when its day is over; while it waits, another block of its
-    process may compute (`baton`)."""
-
-    def __init__(self, link, baton: threading.Lock):
-        self.link, self.baton = link, baton
-
-    def _ask(self, message: tuple) -> int:
-        self.link.send(message)
-        self.baton.release()
-        try:
-            answer = self.link.recv()
-        finally:
-            self.baton.acquire()
-        if answer < 0:
-            raise _Stopped
-        return answer
-
-    def allot(self, key: tuple, channel: int, uniforms: np.ndarray) -> int:
-        """How many of a batch whose customers' uniforms are `uniforms` (ascending) go."""
-        return self._ask(("allot", key, channel, uniforms))
-
-    def day_done(self, day: int) -> None:
-        self._ask(("done", day))
-
-
-def share_link(link) -> _Share:
-    """The share of a block that runs alone in its thread, coordinated over `link`."""
-    baton = threading.Lock()
-    baton.acquire()
-    return _Share(link, baton)
-
-
-_KEPT = "kept"  # what a block run in the coordinator's own process sends: its result is kept
-
-
-def _host(policy, market, days, blocks, logs, coupled, links, measure=None, kept=None) -> None:
-    """Run `blocks` in this process, each result (or failure) sent on its link: one thread
-    per block when they share capacities (one of them computing at a time), else one by one.
-    `measure(run, block)`, when given, is what is sent instead of the run (the run is freed
-    once measured). `kept`: the coordinator runs in this process: each result goes into
-    this dict by block index (not pickled through its link, which says only `_KEPT`)."""
+def _host(policy, market, days, blocks, logs, coupled, links, measure=None) -> None:
+    """Run `blocks` in this worker process, each result (or failure) sent on its link: one
+    thread per block when they share capacities (one of them computing at a time), else one
+    by one. `measure(run, block)`, when given, is what is sent instead of the run (the run is
+    freed once measured)."""
     baton = threading.Lock()
 
     def one(block: Block, link) -> None:
         with baton:
             try:
-                share = _Share(link, baton) if coupled else None
+                share = Share(link, baton) if coupled else None
                 run = run_block(policy, market, days, block, logs, share)
                 if measure is not None:
                     run = measure(run, block)
-            except _Stopped:
+            except Stopped:
                 return
             except BaseException:
                 link.send(("error", traceback.format_exc()))
                 return
-            if kept is not None:
-                kept[block.index] = run
-                run = _KEPT
             link.send(("run", run))
 
     if not coupled:
@@ -208,73 +161,36 @@ def _host(policy, market, days, blocks, logs, coupled, links, measure=None, kept
         t.join()
 
 
-def _allot(batches: list[np.ndarray], left: float) -> list[int]:
-    """How many of each batch (uniforms, ascending) the `left` capacity takes: the smallest
-    uniforms over all of them."""
-    sizes = [b.size for b in batches]
-    if sum(sizes) <= left:
-        return sizes
-    owner = np.repeat(np.arange(len(batches)), sizes)
-    first = np.argsort(np.concatenate(batches), kind="stable")[: int(left)]
-    return np.bincount(owner[first], minlength=len(batches)).tolist()
+def _run_here(policy, market, days, blocks, logs, coupled, walk: Walk, kept, measure) -> None:
+    """Run `blocks` in the coordinator's process, in threads holding `walk.baton` (one per
+    block when they share capacities: they talk to `walk` in memory, else one thread for
+    them all, one by one); each result (or its measure) kept in `kept` by block index, a
+    failure handed to `walk`, which stops the others."""
 
-
-def coordinate(links, capacity, days, progress, collect: bool = True) -> list[Run]:
-    """Receive the blocks' runs on `links` (one per block); with `capacity` (per channel),
-    first walk the days with them, allotting each channel's capacity over their batches in
-    key order. `collect=False`: the runs come back another way (a cluster's futures)."""
-    runs: list[Run | None] = [None] * len(links)
-    index = {id(link): b for b, link in enumerate(links)}
-
-    def receive() -> list[tuple[int, tuple]]:
-        got = []
-        waiting = [link for b, link in enumerate(links) if runs[b] is None]
-        for link in multiprocessing.connection.wait(waiting):  # (a block done may be closed)
-            b = index[id(link)]
+    def one(todo: list[Block]) -> None:
+        with walk.baton:
             try:
-                msg = link.recv()
-            except EOFError:
-                raise RuntimeError(f"block {b} stopped without a result") from None
-            if msg[0] == "error":
-                raise RuntimeError(f"block {b} failed:\n{msg[1]}")
-            if msg[0] == "run":
-                runs[b] = msg[1]
-            got.append((b, msg))
-        return got
+                for block in todo:
+                    if walk.error is not None:
+                        return
+                    share = walk.share(block.index) if coupled else None
+                    run = run_block(policy, market, days, block, logs, share)
+                    kept[block.index] = run if measure is None else measure(run, block)
+                    del run
+            except Stopped:
+                return
+            except BaseException:
+                error = f"block {block.index} failed:\n{traceback.format_exc()}"
+                walk.fail(RuntimeError(error))
+            finally:
+                walk.ended()
 
-    try:
-        for day in range(days if capacity is not None else 0):
-            left, pending, done = capacity.copy(), {}, set()
-            while len(done) < len(links):
-                while len(pending) + len(done) < len(links):
-                    for b, msg in receive():
-                        if msg[0] == "done":
-                            done.add(b)
-                        elif msg[0] == "allot":
-                            pending[b] = msg[1:]
-                if pending:
-                    key = min(v[0] for v in pending.values())
-                    members = sorted(b for b, v in pending.items() if v[0] == key)
-                    channel = pending[members[0]][1]
-                    counts = _allot([pending[b][2] for b in members], left[channel])
-                    left[channel] -= sum(counts)
-                    for b, k in zip(members, counts, strict=True):
-                        links[b].send(int(k))
-                        del pending[b]
-            for link in links:
-                link.send(day)
-            if progress is not None:
-                progress(day)
-        while collect and any(r is None for r in runs):
-            receive()
-    except BaseException:
-        for link in links:
-            with contextlib.suppress(OSError):
-                link.send(-1)
-        raise
-    if progress is not None and capacity is None:
-        progress(days - 1)
-    return runs  # type: ignore[return-value]
+    groups = [[block] for block in blocks] if coupled else [blocks]
+    threads = [threading.Thread(target=one, args=(g,), daemon=True) for g in groups if g]
+    with walk.baton:
+        for t in threads:
+            walk.started()
+            t.start()
 
 
 def run_blocks(
@@ -317,20 +233,19 @@ def run_blocks(
         raise ValueError(problem)
     plan = plan_blocks(customers, rng, blocks, trace)
     coupled = shares_capacity(policy)
-    capacity = None
+    capacity = np.zeros(0)
     if coupled:
         capacity = np.array(
             [np.inf if c.capacity_per_day is None else c.capacity_per_day for c in policy.channels]
         )
     workers = max(1, min(workers, len(plan)))
-    ends = [multiprocessing.Pipe() for _ in plan]  # (the coordinator's end, the block's)
-    mine = [a for a, _ in ends]
-    theirs = [b for _, b in ends]
     # the first share of the blocks (the smallest: this process merges them after) runs in
-    # this process, a thread beside the coordinator, the others each in a worker process:
-    # N workers are this one and N - 1 started
+    # this process, the others each in a worker process: N workers are this one and N - 1
+    # started, each block of theirs with a pipe to this process
     bounds = [len(plan) * w // workers for w in range(workers + 1)]
     shares = list(itertools.pairwise(bounds))
+    here = range(*shares[0])
+    ends = {k: multiprocessing.Pipe() for k in range(len(plan)) if k not in here}
     # fork: the workers start with what this process has loaded (no imports, no pickling of
     # the policy), which matters on a busy machine; elsewhere a fresh interpreter each
     methods = multiprocessing.get_all_start_methods()
@@ -338,31 +253,32 @@ def run_blocks(
     processes = [
         ctx.Process(
             target=_host,
-            args=(policy, market, days, plan[a:b], logs, coupled, theirs[a:b], measure),
+            args=(policy, market, days, plan[a:b], logs, coupled),
+            kwargs={"links": [ends[k][1] for k in range(a, b)], "measure": measure},
             daemon=True,
         )
         for a, b in shares[1:]
     ]
-    for p in processes:  # (before the thread below: a fork copies only the forking thread)
+    for p in processes:  # (before any thread here: a fork copies only the forking thread)
         p.start()
-    for a, b in shares[1:]:
-        for link in theirs[a:b]:
-            link.close()  # the blocks' ends live in their processes now
-    a, b = shares[0]
-    kept: dict[int, object] = {}
-    host = threading.Thread(
-        target=_host,
-        args=(policy, market, days, plan[a:b], logs, coupled, theirs[a:b], measure, kept),
-        daemon=True,
+    for _, theirs in ends.values():
+        theirs.close()  # the blocks' ends live in their processes now
+    # the days are walked by the blocks of this process as they wait (lockstep.py), the
+    # worker processes' blocks answered over their pipes; without a capacity: no walk
+    walk = Walk(
+        len(plan), capacity, days if coupled else 0, progress, {k: e[0] for k, e in ends.items()}
     )
-    host.start()
+    kept: dict[int, object] = {}
+    mine = plan[here.start : here.stop]
+    _run_here(policy, market, days, mine, logs, coupled, walk, kept, measure)
     try:
-        runs = coordinate(mine, capacity, days, progress)
+        results = walk.finish()
     finally:
         for p in processes:
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()
-    host.join()
-    runs = [kept.pop(k) if isinstance(r, str) and r == _KEPT else r for k, r in enumerate(runs)]
+    if not coupled and progress is not None:
+        progress(days - 1)
+    runs = [kept.pop(k) if k in here else results[k] for k in range(len(plan))]
     return runs if measure is not None else merge_blocks(plan, runs)
