@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import clmlang
-from clmlang.language.conditions import Score
-from clmlang.language.evaluation import _score
+from clmlang.language.conditions import Between, Compare, Const, Score, evaluate
+from clmlang.language.scores import score
 from clmlang.market.model import Market
 from clmlang.simulation.engine import segments as engine_segments
 from clmlang.simulation.engine import simulate_policy
@@ -138,4 +138,47 @@ def test_scores_count_the_bounds_passed(descending):
     expr = Score.model_construct(op="score", key="x", bounds=(30.0, 60.0), descending=descending)
     values = np.array([0.0, 30.0, 30.5, 60.0, 61.0, np.nan, np.inf])
     expected = [3, 3, 2, 2, 1, 1, 1] if descending else [1, 2, 2, 3, 3, 3, 3]
-    assert _score(expr, values).tolist() == expected
+    assert score(expr.bounds, expr.descending, values).tolist() == expected
+
+
+_OPS = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+}
+
+
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize("cached", [False, True])
+def test_score_comparisons_are_tests_of_the_scored_column(descending, cached):
+    """`rfm.r >= 4`, `4 < rfm.r`, `rfm.f in 2..3` and `not in`: compiled into a range of
+    the scored column, they accept the rows whose score (the hand-counted lists above) does,
+    NaN and inf included; with the score already in the batch's cache, from the score."""
+    expr = Score.model_construct(op="score", key="x", bounds=(30.0, 60.0), descending=descending)
+    values = np.array([0.0, 30.0, 30.5, 60.0, 61.0, np.nan, np.inf], dtype=np.float32)
+    scores = [3, 3, 2, 2, 1, 1, 1] if descending else [1, 2, 2, 3, 3, 3, 3]
+
+    class Batch(dict):
+        cache: dict = {}
+
+    for op, test in _OPS.items():
+        for c in (0, 1, 2, 2.5, 3, 4):
+            const = Const.model_construct(op="const", value=float(c))
+            for left, right, flip in ((expr, const, False), (const, expr, True)):
+                columns = Batch(x=values)
+                columns.cache = {}
+                if cached:
+                    columns.cache[("score", "x", expr.bounds, descending)] = np.array(scores)
+                cond = Compare.model_construct(op=op, left=left, right=right)
+                want = [test(c, s) if flip else test(s, c) for s in scores]
+                assert evaluate(cond, columns, values.size).tolist() == want, (op, c, flip)
+    for low, high in ((1, 1), (2, 3), (1, 3), (3, 5), (4, 5)):
+        for negated in (False, True):
+            cond = Between.model_construct(
+                op="between", arg=expr, low=float(low), high=float(high), negated=negated
+            )
+            want = [(low <= s <= high) != negated for s in scores]
+            assert evaluate(cond, {"x": values}, values.size).tolist() == want, (low, high)
