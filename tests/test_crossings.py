@@ -161,8 +161,8 @@ def test_score_comparisons_are_tests_of_the_scored_column(descending, cached):
     values = np.array([0.0, 30.0, 30.5, 60.0, 61.0, np.nan, np.inf], dtype=np.float32)
     scores = [3, 3, 2, 2, 1, 1, 1] if descending else [1, 2, 2, 3, 3, 3, 3]
 
-    class Batch(dict):
-        cache: dict = {}
+    class Batch(dict):  # a mapping with a cache, as the engine's Columns
+        cache: dict
 
     for op, test in _OPS.items():
         for c in (0, 1, 2, 2.5, 3, 4):
