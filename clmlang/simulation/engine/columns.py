@@ -19,6 +19,7 @@ from .population import State
 __all__ = ["Columns", "MessageLog"]
 
 RING = 16  # messages(...) counts saturate at this many messages in the window
+_BYTES = np.uint64(0x0101010101010101)
 
 
 class MessageLog:
@@ -57,7 +58,14 @@ class MessageLog:
         if math.isnan(after):
             return np.zeros(days[ids].shape[0])
         least = 1 if after < 1 else math.floor(after) + 1  # (a window of inf: every message)
-        return (days[ids] >= least).sum(axis=1).astype(float)
+        # the booleans of a customer's RING slots, 0 or 1 a byte, summed as words: each byte
+        # of the words' sum holds at most RING // 8, and a multiplication by 0x0101...01
+        # gathers the bytes' sum in the top byte (numpy's sum along a short axis is slow)
+        words = (days[ids] >= least).view(np.uint64)
+        total = words[:, 0].copy()
+        for w in range(1, RING // 8):
+            total += words[:, w]
+        return ((total * _BYTES) >> np.uint64(56)).astype(float)
 
 
 class Columns(Mapping[str, np.ndarray]):
