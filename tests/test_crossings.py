@@ -182,3 +182,26 @@ def test_score_comparisons_are_tests_of_the_scored_column(descending, cached):
             )
             want = [(low <= s <= high) != negated for s in scores]
             assert evaluate(cond, {"x": values}, values.size).tolist() == want, (low, high)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_next_crossing_by_hand(compiled):
+    """The first day after `d` a clock crosses a threshold, by kernel or numpy: `>= 30` is
+    crossed on ceil(anchor + 30), `> 60` on floor(anchor + 60) + 1; a date attribute's
+    clock (a fraction) wakes the day before too; no anchor (NaN), no day."""
+    from types import SimpleNamespace
+
+    from clmlang.simulation.engine.wakeups import next_crossing
+
+    last = np.array([0.0, 10.0, 45.0, np.nan, 100.0], dtype=np.float32)
+    date = np.array([0.5, 10.25, 45.0, np.nan, 2.5])
+    state = SimpleNamespace(last_day=last, attributes={"birth": date})
+    sim = SimpleNamespace(state=state, compiled=compiled)
+    ids = np.arange(5)
+    clock = {"days_since_purchase": (np.array([30.0, 60.0]), np.array([False, True]))}
+    # anchors 0, 10, 45, -, 100 on day 40: 30 crossed on 30 (past), 61; 40 (past), 71; 75;
+    # none; 130
+    assert next_crossing(sim, clock, ids, 40).tolist() == [61.0, 71.0, 75.0, np.inf, 130.0]
+    dated = {"days_since:birth": (np.array([30.0]), np.array([False]))}
+    # t = 30.5, 40.25, 75, -, 32.5 on day 29: ceil 31, 41, 75, -, 33; and the floors 30, 40
+    assert next_crossing(sim, dated, ids, 29).tolist() == [30.0, 40.0, 75.0, np.inf, 32.0]
