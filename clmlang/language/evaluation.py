@@ -166,11 +166,23 @@ def _compile_between(expr: Expr) -> Compiled:
         if test is not None:
             return test
     arg = _compile(expr.arg)  # type: ignore[union-attr]
+    low64, high64 = np.float64(low), np.float64(high)
 
     def between(columns):
-        values = arg(columns).astype(float)
-        inside = (values >= low) & (values <= high)
-        return (~inside if negated else inside) & ~np.isnan(values)
+        values = arg(columns)
+        if values.ndim == 0 or values.dtype.kind not in "fiub":
+            values = values.astype(float)
+            inside = (values >= low) & (values <= high)
+            return (~inside if negated else inside) & ~np.isnan(values)
+        # numbers compared as float64 without a copy (a float64 scalar is not "weak"); a
+        # NaN is never inside, and never outside either
+        inside = values >= low64
+        np.logical_and(inside, values <= high64, out=inside)
+        if not negated:
+            return inside
+        if values.dtype.kind == "f":
+            np.logical_or(inside, np.isnan(values), out=inside)
+        return np.logical_not(inside, out=inside)
 
     return between
 

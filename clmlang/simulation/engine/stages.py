@@ -60,8 +60,8 @@ class Stages:
         undecided = np.ones(ids.size, dtype=bool)
         for code, stage in enumerate(self.policy.stages):
             hit = undecided & evaluate(stage.condition, cols, ids.size)
-            new[hit] = code
-            undecided &= ~hit
+            np.copyto(new, code, where=hit)
+            undecided ^= hit  # hit is within undecided
             if not undecided.any():
                 break
         if self.plan is not None:  # prospects who left the base are in no stage
