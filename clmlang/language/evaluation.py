@@ -10,6 +10,7 @@ reads it in another way (scores.py)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,10 @@ _ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
 # never reused while its entry stands); cleared when it grows past _MAX
 _COMPILED: dict[int, tuple[Expr, Compiled]] = {}
 _MAX = 4096
+# the parts of conditions by their structure: how often each occurs among the conditions
+# compiled so far, and a token naming it in a batch's cache (`_part`)
+_PARTS: dict[tuple, list[int]] = {}
+_TOKENS = itertools.count()
 
 
 def _missing(values: np.ndarray) -> np.ndarray | bool:
@@ -56,6 +61,7 @@ def evaluate(expr: Expr, columns: Mapping[str, np.ndarray], rows: int | None = N
     if hit is None or hit[0] is not expr:
         if len(_COMPILED) >= _MAX:
             _COMPILED.clear()
+            _PARTS.clear()
         hit = _COMPILED[id(expr)] = (expr, _compile(expr))
     with np.errstate(divide="ignore", invalid="ignore"):
         result = np.asarray(hit[1](columns))
@@ -77,6 +83,53 @@ def _truth(values: np.ndarray) -> np.ndarray:
     return values.astype(bool)
 
 
+def _structure(expr: Expr) -> tuple:
+    """A key equal for parts that compute the same values (a constant's type included)."""
+    op = expr.op
+    if op == "const":
+        return (op, type(expr.value).__name__, expr.value)  # type: ignore[union-attr]
+    if op == "column":
+        return (op, expr.key)  # type: ignore[union-attr]
+    if op == "score":
+        return (op, expr.key, expr.bounds, expr.descending)  # type: ignore[union-attr]
+    if op == "between":
+        arg = _structure(expr.arg)  # type: ignore[union-attr]
+        return (op, arg, expr.low, expr.high, expr.negated)  # type: ignore[union-attr]
+    if op in ("not", "neg"):
+        return (op, _structure(expr.arg))  # type: ignore[union-attr]
+    if op in ("and", "or"):
+        return (op, *(_structure(a) for a in expr.args))  # type: ignore[union-attr]
+    return (op, _structure(expr.left), _structure(expr.right))  # type: ignore[union-attr]
+
+
+def _part(expr: Expr) -> Compiled:
+    """A part of a condition; one that occurs more than once among the conditions compiled
+    (`purchases >= 1` in six stages, `rfm.r >= 4` in several segments) is computed once per
+    batch of rows and kept in the batch's cache (the engine's Columns), which lives while
+    the state it reads does not change. A condition as a whole is never kept, so what
+    `evaluate` returns is the caller's to change."""
+    compiled = _compile(expr)
+    if expr.op in ("const", "column", "score"):  # columns and scores are cached already
+        return compiled
+    key = _structure(expr)
+    entry = _PARTS.get(key)
+    if entry is None:
+        entry = _PARTS[key] = [0, next(_TOKENS)]
+    entry[0] += 1
+    token = ("part", entry[1])
+
+    def part(columns):
+        cache = getattr(columns, "cache", None)
+        if cache is None or entry[0] < 2:
+            return compiled(columns)
+        hit = cache.get(token)
+        if hit is None:
+            hit = cache[token] = compiled(columns)
+        return hit
+
+    return part
+
+
 def _compile(expr: Expr) -> Compiled:
     """`expr` as a function of the columns: the same values, operation for operation, as
     walking the expression would give (arrays, or 0-d arrays for constants)."""
@@ -94,14 +147,14 @@ def _compile(expr: Expr) -> Compiled:
     if op == "between":
         return _compile_between(expr)
     if op == "not":
-        arg = _compile(expr.arg)  # type: ignore[union-attr]
+        arg = _part(expr.arg)  # type: ignore[union-attr]
         return lambda columns: ~_truth(arg(columns))
     if op == "neg":
-        arg = _compile(expr.arg)  # type: ignore[union-attr]
+        arg = _part(expr.arg)  # type: ignore[union-attr]
         return lambda columns: -arg(columns)
     if op in _ARITH:
         ufunc = _ARITH[op]
-        left, right = _compile(expr.left), _compile(expr.right)  # type: ignore[union-attr]
+        left, right = _part(expr.left), _part(expr.right)  # type: ignore[union-attr]
         return lambda columns: ufunc(left(columns).astype(float), right(columns).astype(float))
     if op == "score":
         return _compile_score(expr)
@@ -120,7 +173,7 @@ def _compile_compare(expr: Expr) -> Compiled:
         test = _score_compare(right_expr, flipped, left_expr.value)
         if test is not None:
             return test
-    left, right = _compile(left_expr), _compile(right_expr)
+    left, right = _part(left_expr), _part(right_expr)
     if op != "!=":  # IEEE comparisons with NaN are already false
         ufunc = _COMPARE[op]
 
@@ -139,7 +192,7 @@ def _compile_compare(expr: Expr) -> Compiled:
 
 
 def _compile_logic(expr: Expr) -> Compiled:
-    parts = [_compile(a) for a in expr.args]  # type: ignore[union-attr]
+    parts = [_part(a) for a in expr.args]  # type: ignore[union-attr]
     both = expr.op == "and"
     reduce = (np.logical_and if both else np.logical_or).reduce
 
@@ -165,7 +218,7 @@ def _compile_between(expr: Expr) -> Compiled:
         test = score_test(expr.arg, lambda s: (low <= s <= high) != negated)  # type: ignore[union-attr]
         if test is not None:
             return test
-    arg = _compile(expr.arg)  # type: ignore[union-attr]
+    arg = _part(expr.arg)  # type: ignore[union-attr]
     low64, high64 = np.float64(low), np.float64(high)
 
     def between(columns):
