@@ -115,3 +115,24 @@ def test_every_condition_row_by_row(spec):
             got = evaluate(expr, batch, n)
             assert got.dtype == bool and got.tolist() == want, expr
         assert evaluate(expr, columns, n).tolist() == want, expr
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_messages_in_a_window_by_kernel_or_numpy(compiled):
+    """messages(D): a customer's messages on days after today - D among their last 16,
+    counted by hand here; the kernel and the numpy twin, for ids in any order, repeated."""
+    from types import SimpleNamespace
+
+    from clmlang.simulation.engine.columns import RING, MessageLog
+
+    log = MessageLog(SimpleNamespace(columns=["messages:sms:7"]), 4)
+    sent = {0: [0, 3, 9, 10], 1: list(range(0, 30, 2)) + list(range(30, 40)), 2: [], 3: [39]}
+    for day in range(40):
+        who = np.array([c for c, days in sent.items() if day in days], dtype=np.int64)
+        log.record("sms", who, day)
+    ids = np.array([3, 1, 0, 2, 1])
+    for today in (0, 10, 39, 45):
+        for window in (0.5, 1.0, 7.0, 7.5, 40.0, np.inf):
+            got = log.count("sms", ids, today, window, compiled)
+            want = [sum(today - window < d for d in sent[c][-RING:]) for c in ids]
+            assert got.dtype == np.float64 and got.tolist() == want, (today, window)

@@ -14,6 +14,7 @@ import numpy as np
 from ...compile.policy import Policy
 from ...core.predictions import is_prediction, prediction
 from .attributes import clock
+from .columns_kernels import count_recent
 from .population import State
 
 __all__ = ["Columns", "MessageLog"]
@@ -50,14 +51,19 @@ class MessageLog:
                 days[ids, slot] = day + 1
                 ptr[ids] = (slot + 1) % RING
 
-    def count(self, scope: str, ids: np.ndarray, day: int, window: float) -> np.ndarray:
+    def count(
+        self, scope: str, ids: np.ndarray, day: int, window: float, compiled: bool = False
+    ) -> np.ndarray:
         """Messages on a day after `day - window` (each slot's day + 1 > day + 1 - window,
-        that is, as a whole number, at least its floor + 1; and never the empty slots, 0)."""
+        that is, as a whole number, at least its floor + 1; and never the empty slots, 0);
+        with `compiled`, by a kernel (columns_kernels.py) for an array of ids."""
         days, _ = self.logs[scope]
         after = day + 1 - window
         if math.isnan(after):
             return np.zeros(days[ids].shape[0])
         least = 1 if after < 1 else math.floor(after) + 1  # (a window of inf: every message)
+        if compiled and isinstance(ids, np.ndarray):
+            return count_recent(days, ids.astype(np.int64, copy=False), np.uint16(least))
         # the booleans of a customer's RING slots, 0 or 1 a byte, summed as words: each byte
         # of the words' sum holds at most RING // 8, and a multiplication by 0x0101...01
         # gathers the bytes' sum in the top byte (numpy's sum along a short axis is slow)
@@ -133,7 +139,9 @@ class Columns(Mapping[str, np.ndarray]):
         if kind == "messages":
             parts = rest.split(":")
             scope, window = ("*", parts[0]) if len(parts) == 1 else parts
-            return sim.message_log.count(scope, ids, day, float(window))  # type: ignore[attr-defined]
+            return sim.message_log.count(  # type: ignore[attr-defined]
+                scope, ids, day, float(window), getattr(sim, "compiled", False)
+            )
         if kind == "days_since":
             return day - st.attributes[rest][ids]
         if kind == "attr":
