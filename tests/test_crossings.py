@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import clmlang
-from clmlang.language.conditions import Score
-from clmlang.language.evaluation import _score
+from clmlang.language.conditions import Between, Compare, Const, Score, evaluate
+from clmlang.language.scores import score
 from clmlang.market.model import Market
 from clmlang.simulation.engine import segments as engine_segments
 from clmlang.simulation.engine import simulate_policy
@@ -138,4 +138,70 @@ def test_scores_count_the_bounds_passed(descending):
     expr = Score.model_construct(op="score", key="x", bounds=(30.0, 60.0), descending=descending)
     values = np.array([0.0, 30.0, 30.5, 60.0, 61.0, np.nan, np.inf])
     expected = [3, 3, 2, 2, 1, 1, 1] if descending else [1, 2, 2, 3, 3, 3, 3]
-    assert _score(expr, values).tolist() == expected
+    assert score(expr.bounds, expr.descending, values).tolist() == expected
+
+
+_OPS = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+}
+
+
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize("cached", [False, True])
+def test_score_comparisons_are_tests_of_the_scored_column(descending, cached):
+    """`rfm.r >= 4`, `4 < rfm.r`, `rfm.f in 2..3` and `not in`: compiled into a range of
+    the scored column, they accept the rows whose score (the hand-counted lists above) does,
+    NaN and inf included; with the score already in the batch's cache, from the score."""
+    expr = Score.model_construct(op="score", key="x", bounds=(30.0, 60.0), descending=descending)
+    values = np.array([0.0, 30.0, 30.5, 60.0, 61.0, np.nan, np.inf], dtype=np.float32)
+    scores = [3, 3, 2, 2, 1, 1, 1] if descending else [1, 2, 2, 3, 3, 3, 3]
+
+    class Batch(dict):  # a mapping with a cache, as the engine's Columns
+        cache: dict
+
+    for op, test in _OPS.items():
+        for c in (0, 1, 2, 2.5, 3, 4):
+            const = Const.model_construct(op="const", value=float(c))
+            for left, right, flip in ((expr, const, False), (const, expr, True)):
+                columns = Batch(x=values)
+                columns.cache = {}
+                if cached:
+                    columns.cache[("score", "x", expr.bounds, descending)] = np.array(scores)
+                cond = Compare.model_construct(op=op, left=left, right=right)
+                want = [test(c, s) if flip else test(s, c) for s in scores]
+                assert evaluate(cond, columns, values.size).tolist() == want, (op, c, flip)
+    for low, high in ((1, 1), (2, 3), (1, 3), (3, 5), (4, 5)):
+        for negated in (False, True):
+            cond = Between.model_construct(
+                op="between", arg=expr, low=float(low), high=float(high), negated=negated
+            )
+            want = [(low <= s <= high) != negated for s in scores]
+            assert evaluate(cond, {"x": values}, values.size).tolist() == want, (low, high)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_next_crossing_by_hand(compiled):
+    """The first day after `d` a clock crosses a threshold, by kernel or numpy: `>= 30` is
+    crossed on ceil(anchor + 30), `> 60` on floor(anchor + 60) + 1; a date attribute's
+    clock (a fraction) wakes the day before too; no anchor (NaN), no day."""
+    from types import SimpleNamespace
+
+    from clmlang.simulation.engine.wakeups import next_crossing
+
+    last = np.array([0.0, 10.0, 45.0, np.nan, 100.0], dtype=np.float32)
+    date = np.array([0.5, 10.25, 45.0, np.nan, 2.5])
+    state = SimpleNamespace(last_day=last, attributes={"birth": date})
+    sim = SimpleNamespace(state=state, compiled=compiled)
+    ids = np.arange(5)
+    clock = {"days_since_purchase": (np.array([30.0, 60.0]), np.array([False, True]))}
+    # anchors 0, 10, 45, -, 100 on day 40: 30 crossed on 30 (past), 61; 40 (past), 71; 75;
+    # none; 130
+    assert next_crossing(sim, clock, ids, 40).tolist() == [61.0, 71.0, 75.0, np.inf, 130.0]
+    dated = {"days_since:birth": (np.array([30.0]), np.array([False]))}
+    # t = 30.5, 40.25, 75, -, 32.5 on day 29: ceil 31, 41, 75, -, 33; and the floors 30, 40
+    assert next_crossing(sim, dated, ids, 29).tolist() == [30.0, 40.0, 75.0, np.inf, 32.0]

@@ -141,3 +141,30 @@ def test_success_on_entering_a_segment():
     run = clmlang.simulate(policy, market, customers=600, days=DAYS, rng=3, logs=True)
     rules = run.rules.set_index("rule")
     assert rules.loc["gone_quiet", "converted"] > 0
+
+
+def test_seventy_segments_counted_from_the_purchase_log():
+    """Membership is kept as bits, 64 segments a word: with 70 segments (spend thresholds,
+    and recency windows re-evaluated on their crossing days), each one's members on a few
+    days are those the purchase log says, the last ones (a second word) included."""
+    spend = [10 * (k + 1) for k in range(40)]
+    recent = list(range(1, 31))
+    lines = [f"segment spent{k} when total_spent >= {t}" for k, t in enumerate(spend)]
+    lines += [
+        f"segment recent{k} when days_since_purchase <= {w} days" for k, w in enumerate(recent)
+    ]
+    spec = SPEC.split("segment high_value")[0] + "\n".join(lines) + "\n"
+    policy = clmlang.loads(spec, "shop.clm")
+    days = 60
+    run = clmlang.simulate(policy, Market(), customers=400, days=days, rng=5, logs=True)
+    log = _purchases(run)
+    table = run.segments
+    for day in (0, 20, days - 1):
+        upto = log[log["day"] <= day]
+        total = upto.groupby("customer_id")["amount"].sum()
+        row = table[table["day"] == day].set_index("segment")["customers"]
+        for k, t in enumerate(spend):
+            assert row[f"spent{k}"] == int((total >= t).sum()), (day, k)
+        for k, w in enumerate(recent):
+            assert row[f"recent{k}"] == upto[upto["day"] >= day - w]["customer_id"].nunique()
+    assert row["spent0"] > row["spent39"] > 0 and row["recent29"] > row["recent0"] > 0

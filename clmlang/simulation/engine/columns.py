@@ -14,11 +14,13 @@ import numpy as np
 from ...compile.policy import Policy
 from ...core.predictions import is_prediction, prediction
 from .attributes import clock
+from .columns_kernels import count_recent
 from .population import State
 
 __all__ = ["Columns", "MessageLog"]
 
 RING = 16  # messages(...) counts saturate at this many messages in the window
+_BYTES = np.uint64(0x0101010101010101)
 
 
 class MessageLog:
@@ -49,15 +51,27 @@ class MessageLog:
                 days[ids, slot] = day + 1
                 ptr[ids] = (slot + 1) % RING
 
-    def count(self, scope: str, ids: np.ndarray, day: int, window: float) -> np.ndarray:
+    def count(
+        self, scope: str, ids: np.ndarray, day: int, window: float, compiled: bool = False
+    ) -> np.ndarray:
         """Messages on a day after `day - window` (each slot's day + 1 > day + 1 - window,
-        that is, as a whole number, at least its floor + 1; and never the empty slots, 0)."""
+        that is, as a whole number, at least its floor + 1; and never the empty slots, 0);
+        with `compiled`, by a kernel (columns_kernels.py) for an array of ids."""
         days, _ = self.logs[scope]
         after = day + 1 - window
         if math.isnan(after):
             return np.zeros(days[ids].shape[0])
         least = 1 if after < 1 else math.floor(after) + 1  # (a window of inf: every message)
-        return (days[ids] >= least).sum(axis=1).astype(float)
+        if compiled and isinstance(ids, np.ndarray):
+            return count_recent(days, ids.astype(np.int64, copy=False), np.uint16(least))
+        # the booleans of a customer's RING slots, 0 or 1 a byte, summed as words: each byte
+        # of the words' sum holds at most RING // 8, and a multiplication by 0x0101...01
+        # gathers the bytes' sum in the top byte (numpy's sum along a short axis is slow)
+        words = (days[ids] >= least).view(np.uint64)
+        total = words[:, 0].copy()
+        for w in range(1, RING // 8):
+            total += words[:, w]
+        return ((total * _BYTES) >> np.uint64(56)).astype(float)
 
 
 class Columns(Mapping[str, np.ndarray]):
@@ -125,7 +139,9 @@ class Columns(Mapping[str, np.ndarray]):
         if kind == "messages":
             parts = rest.split(":")
             scope, window = ("*", parts[0]) if len(parts) == 1 else parts
-            return sim.message_log.count(scope, ids, day, float(window))  # type: ignore[attr-defined]
+            return sim.message_log.count(  # type: ignore[attr-defined]
+                scope, ids, day, float(window), getattr(sim, "compiled", False)
+            )
         if kind == "days_since":
             return day - st.attributes[rest][ids]
         if kind == "attr":

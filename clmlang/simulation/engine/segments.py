@@ -26,10 +26,23 @@ from .crossings import Crossings, wakes_by_clocks
 __all__ = ["SegmentMemory", "Segments"]
 
 
+_WORD = 64  # segments a word of membership bits holds
+
+
+def _word_dtype(segments: int) -> type:
+    """The narrowest unsigned integer with a bit for each of `segments` (at most 64)."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if segments <= np.iinfo(dtype).bits:
+            return dtype
+    return np.uint64
+
+
 @dataclass
 class SegmentMemory:
     conditions: list[Expr]
-    member: list[np.ndarray]  # by segment: whether each customer is in it
+    # who is in which segment: segment k is bit k % 64 of word k // 64, one word per
+    # customer in the narrowest unsigned integer that holds its segments' bits
+    bits: list[np.ndarray]
     time_driven: list[bool]  # by segment: membership can change with time alone
     count: np.ndarray  # members per segment
     # by segment: time-driven and re-evaluated on its crossing days, not for everyone daily
@@ -54,14 +67,23 @@ class SegmentMemory:
         waking = [
             d and wakes_by_clocks(c, growing) for c, d in zip(conditions, driven, strict=True)
         ]
+        words = [
+            np.zeros(n, dtype=_word_dtype(min(_WORD, len(conditions) - w)))
+            for w in range(0, len(conditions), _WORD)
+        ]
         return cls(
             conditions,
-            [np.zeros(n, dtype=bool) for _ in conditions],
+            words,
             driven,
             np.zeros(len(conditions), dtype=np.int64),
             waking,
             Crossings.of([c for c, w in zip(conditions, waking, strict=True) if w], days),
         )
+
+    def member(self, k: int, ids: np.ndarray | slice) -> np.ndarray:
+        """Whether each of `ids` is in segment `k`."""
+        word = self.bits[k // _WORD]
+        return (word[ids] >> word.dtype.type(k % _WORD)) & word.dtype.type(1) != 0
 
     @property
     def any_time_driven(self) -> bool:
@@ -88,38 +110,43 @@ class Segments:
         cols = Columns(self, ids, 0)
         for k, condition in enumerate(seg.conditions):
             now = evaluate(condition, cols, ids.size)
-            seg.member[k][ids] = now
-            seg.count[k] = np.count_nonzero(seg.member[k])
+            word = seg.bits[k // _WORD]
+            bit = word.dtype.type(1) << word.dtype.type(k % _WORD)
+            word[ids] = (word[ids] & ~bit) | np.where(now, bit, word.dtype.type(0))
+            seg.count[k] = np.count_nonzero(word & bit)
 
     def _track_segments(self, d: int) -> None:
-        """Day `d`'s moves in and out of each segment, as events for the rules."""
+        """Day `d`'s moves in and out of each segment, as events for the rules: each group of
+        segments re-evaluated for the same customers (everyone, today's waking customers,
+        today's touched) has its membership bits gathered and scattered once, and only the
+        customers whose bits changed are looked at segment by segment."""
         seg = self.segments
         if not seg.conditions:
             return
         touched = self.idset.union(list(self.today.touched))
         everyone = slice(0, self.arrived)
-        touched_cols = Columns(self, touched, d)
-        everyone_cols = Columns(self, everyone, d) if seg.any_daily else None
-        waking, waking_cols = touched, touched_cols
+        waking = touched
         if seg.any_waking:  # the customers whose waking segments may have changed today
             waking = seg.crossings.rows(self.idset, touched, self.arrived, d)
             seg.crossings.schedule(self, waking, d)
-            waking_cols = Columns(self, waking, d)
-        for k, condition in enumerate(seg.conditions):
+        groups: dict[str, list[int]] = {}
+        for k in range(len(seg.conditions)):
             if seg.time_driven[k] and not seg.waking[k]:
-                now = evaluate(condition, everyone_cols, self.arrived)
-                was = seg.member[k][everyone]
-                entered = np.flatnonzero(now & ~was)
-                left = np.flatnonzero(was & ~now)
-                seg.member[k][everyone] = now
+                groups.setdefault("everyone", []).append(k)
             else:
-                rows, cols = (waking, waking_cols) if seg.waking[k] else (touched, touched_cols)
-                if not rows.size:
-                    continue
-                now = evaluate(condition, cols, rows.size)
-                was = seg.member[k][rows]
-                entered, left = rows[now & ~was], rows[was & ~now]
-                seg.member[k][rows] = now
+                groups.setdefault("waking" if seg.waking[k] else "touched", []).append(k)
+        rows_of = {"everyone": everyone, "waking": waking, "touched": touched}
+        moves: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for name, ks in groups.items():
+            moves.update(self._segment_moves(rows_of[name], ks, d))
+        for k in range(len(seg.conditions)):
+            if k not in moves:  # no one to re-evaluate
+                continue
+            who, was, now = moves[k]
+            word = seg.bits[k // _WORD]
+            shift, one = word.dtype.type(k % _WORD), word.dtype.type(1)
+            was, now = (was >> shift) & one, (now >> shift) & one
+            entered, left = who[now > was], who[was > now]
             seg.count[k] += entered.size - left.size
             if entered.size:
                 self.today.events_segment.append(("enter", k, entered))
@@ -127,6 +154,38 @@ class Segments:
             if left.size:
                 self.today.events_segment.append(("leave", k, left))
             self._trace_segment(k, entered, left, d)
+
+    def _segment_moves(
+        self, rows: np.ndarray | slice, ks: list[int], d: int
+    ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Re-evaluate segments `ks` for `rows` on day `d` and store the new bits; by segment,
+        the customers whose bits changed (in the order of `rows`) and their old and new
+        words (a segment whose rows are none is left out)."""
+        seg = self.segments
+        size = rows.stop - rows.start if isinstance(rows, slice) else rows.size
+        if not size:
+            return {}
+        cols = Columns(self, rows, d)
+        moves = {}
+        for w in sorted({k // _WORD for k in ks}):
+            word = seg.bits[w]
+            mine = [k for k in ks if k // _WORD == w]
+            dtype = word.dtype.type
+            mask = dtype(0)
+            for k in mine:
+                mask |= dtype(1) << dtype(k % _WORD)
+            was = word[rows].copy()  # (a slice's rows are a view)
+            now = was & ~mask
+            for k in mine:
+                hit = evaluate(seg.conditions[k], cols, size)
+                bits = hit.astype(bool, copy=False).view(np.uint8)
+                now |= np.left_shift(bits, k % _WORD, dtype=word.dtype)
+            changed = np.flatnonzero(was != now)
+            word[rows] = now
+            who = changed + rows.start if isinstance(rows, slice) else rows[changed]
+            for k in mine:
+                moves[k] = (who, was[changed], now[changed])
+        return moves
 
     def _segment_success(self, k: int, entered: np.ndarray, d: int) -> None:
         """Success tests waiting for an entry into segment `k` (`success enter SEGMENT`)."""

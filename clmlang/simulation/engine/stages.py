@@ -60,8 +60,8 @@ class Stages:
         undecided = np.ones(ids.size, dtype=bool)
         for code, stage in enumerate(self.policy.stages):
             hit = undecided & evaluate(stage.condition, cols, ids.size)
-            new[hit] = code
-            undecided &= ~hit
+            np.copyto(new, code, where=hit)
+            undecided ^= hit  # hit is within undecided
             if not undecided.any():
                 break
         if self.plan is not None:  # prospects who left the base are in no stage
@@ -74,7 +74,9 @@ class Stages:
         st.previous_stage[who] = frm
         st.stage[who] = to
         st.stage_since[who] = d
-        np.add.at(self.recorder.transitions, (frm + 1, to + 1), 1)
+        table = self.recorder.transitions  # counted by a bincount: np.add.at is slow
+        cells = (frm.astype(np.intp) + 1) * table.shape[1] + (to + 1)
+        table += np.bincount(cells, minlength=table.size).reshape(table.shape).astype(table.dtype)
         if not events:
             return
         self.today.touched.append(who)

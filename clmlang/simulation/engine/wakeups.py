@@ -24,6 +24,7 @@ import numpy as np
 from ...language.conditions import Expr, required_columns
 from .clockrules import Clocked
 from .components import time_driven
+from .crossing_kernels import earliest_crossing
 
 __all__ = ["Wakeups", "clock_thresholds", "next_crossing"]
 
@@ -137,18 +138,22 @@ def next_crossing(sim, thresholds: dict, ids: np.ndarray, d: int) -> np.ndarray:
     with no event (inf: none), the day a condition on them may change by time alone
     (a rule's in `Wakeups.next_change`, a stage's or segment's in crossings.py)."""
     out = np.full(ids.size, np.inf)
+    compiled = getattr(sim, "compiled", False)
     for key, (ks, after) in thresholds.items():
         anchor = _anchor(sim, key, ids)
         # an attribute's date may have a fraction: `day - date >= K` and `day >= date + K`
         # may round apart, so the day before is a wake-up too (a spare one is harmless)
         spare = key.startswith("days_since:")
+        if compiled:  # one pass (crossing_kernels.py), the same days
+            earliest_crossing(anchor, ks, after, spare, float(d), out)
+            continue
         for k, late in zip(ks.tolist(), after.tolist(), strict=True):
             t = anchor + k
             days = [np.floor(t) + 1.0 if late else np.ceil(t)]
             if spare:
                 days.append(np.floor(t))
             for day in days:
-                day[~(day > d)] = np.inf  # crossed already, or no anchor (NaN)
+                np.copyto(day, np.inf, where=~(day > d))  # crossed already, or no anchor
                 np.minimum(out, day, out=out)
     return out
 
