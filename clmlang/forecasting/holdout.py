@@ -27,6 +27,7 @@ from ..simulation.logs import write_outputs
 from .base_blocks import WEEK, draw_base, history_products, stack_bases
 from .change import KPIS, block_figures, change_block
 from .currency import currency_check
+from .distinct import distinct
 from .fitting import Fit
 from .forecast_logs import block_logs, joined_logs
 from .goal_attainment import OUTCOMES, actual_windows, goal_block, has_goals, run_goal_counts
@@ -328,7 +329,7 @@ def _run(policy, market, bases, n, days, weeks, rng, logs=False, progress=None) 
     who, day = log["customer"][mine], np.floor(log["time"][mine]).astype(np.int64)
     # the distinct (customer, day) pairs, as one sorted integer key (days < span)
     span = max(int(day.max(initial=0)) + 1, 1)
-    key = np.unique(who.astype(np.int64) * span + day)
+    key = distinct(who.astype(np.int64) * span + day)
     pairs = np.stack([key // span, key % span])
     block, week = pairs[0] // n, pairs[1] // 7
     paid_in = (who // n) * weeks + np.minimum(day // 7, weeks - 1)

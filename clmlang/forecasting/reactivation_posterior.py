@@ -15,6 +15,7 @@ from functools import cached_property
 import numpy as np
 from scipy import special
 
+from .distinct import distinct_rows
 from .history import Summary
 from .reactivation import NAMES, NODES_DROPOUT
 from .reactivation_histories import NODES_RATE, Histories, HistoryGroup, prepare
@@ -61,8 +62,8 @@ class Posterior:
     @cached_property
     def _lambda_grids(self) -> tuple[np.ndarray, np.ndarray]:
         """The few distinct grids of lambda nodes the histories are on, and each history's."""
-        grids, which = np.unique(self.rate, axis=0, return_inverse=True)
-        return grids, which.reshape(-1)
+        first, which = distinct_rows(self.rate)
+        return self.rate[first], which
 
     def expected_purchases(self, weeks: float) -> np.ndarray:
         """E[purchases in the next `weeks` | history], no marketing (the two-state chain),
