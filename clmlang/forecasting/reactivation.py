@@ -35,6 +35,7 @@ gives L-BFGS-B) in `reactivation_score.py`, the posterior given each history in
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -243,10 +244,14 @@ def fit_bgnbd_reactivation(
         omega = max(WAKE_STARTS, key=lambda w: total(np.array([*begin, w])))
 
     compiled = _compiled(data)
+    # with the kernel every group goes by the recursion: it walks heavy buyers' histories
+    # faster than Gauss-Jacobi's numpy does (CDNOW's full size: 0.044 s a score for 0.068),
+    # and its slopes in a and b are exact where the rule's are its central differences
+    by_rule_from = math.inf if compiled else QUADRATURE_FROM
 
     def score(theta: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(theta)
-        value, gradient = loglik_and_score(params, data, counts, QUADRATURE_FROM, compiled=compiled)
+        value, gradient = loglik_and_score(params, data, counts, by_rule_from, compiled=compiled)
         return value, gradient * params  # in the log-parameters
 
     return fit_model(

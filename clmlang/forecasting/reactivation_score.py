@@ -256,7 +256,7 @@ def loglik_and_score(
     params: np.ndarray,
     data: Histories,
     counts: np.ndarray,
-    quadrature_from: int = QUADRATURE_FROM,
+    quadrature_from: float = QUADRATURE_FROM,
     *,
     compiled: bool = False,
 ) -> tuple[float, np.ndarray]:
