@@ -172,6 +172,21 @@ def _gg_ll(log_params: np.ndarray, x, m) -> np.ndarray:
     )
 
 
+def _gg_score(log_params: np.ndarray, x, m, counts) -> tuple[float, np.ndarray]:
+    """sum counts * `_gg_ll` and its gradient in the log-parameters, in closed form
+    (digammas)."""
+    params = np.exp(log_params)
+    p, q, gamma = params
+    px = p * x
+    both = special.digamma(px + q)
+    rest = np.log(gamma + m * x)
+    d_p = x * (both - special.digamma(px) + np.log(m) + np.log(x) - rest)
+    d_q = both - special.digamma(q) + np.log(gamma) - rest
+    d_gamma = q / gamma - (px + q) / (gamma + m * x)
+    gradient = np.array([counts @ d for d in (d_p, d_q, d_gamma)]) * params
+    return float(counts @ _gg_ll(log_params, x, m)), gradient
+
+
 def fit_model(
     name: str,
     names: list[str],
@@ -412,6 +427,7 @@ def fit_gamma_gamma(summary: Summary, weights: np.ndarray | None = None) -> Fit:
     keep = (summary.x > 0) & (summary.monetary > 0)
     x, m = summary.x[keep], summary.monetary[keep]
     counts = None if weights is None else weights[keep]
+    ones = np.ones(x.size) if counts is None else counts
     return fit_model(
         "gamma_gamma",
         ["p", "q", "gamma"],
@@ -420,4 +436,5 @@ def fit_gamma_gamma(summary: Summary, weights: np.ndarray | None = None) -> Fit:
         int(keep.sum()),
         counts=counts,
         squares=None if counts is None else counts * counts,
+        score=lambda th: _gg_score(th, x, m, ones),
     )
