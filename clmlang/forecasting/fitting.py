@@ -3,7 +3,9 @@
 BG/NBD (Fader, Hardie and Lee 2005) and Pareto/NBD (Schmittlein, Morrison and Colombo 1987)
 for purchases and dropout, Gamma-Gamma for spend. Times are in weeks, as in the literature
 (the market converts to days). Each fit reports its parameters, their standard errors (from
-the numerical Hessian of the log-likelihood, by the delta method on log-parameters), the
+the numerical Hessian of the log-likelihood, by the delta method on log-parameters; BG/NBD
+and Gamma-Gamma give L-BFGS-B their gradient in closed form, and the Hessian is its
+differences), the
 log-likelihood and the AIC; models are compared on the calibration data only.
 
 Every fit takes optional case weights, one per customer (case_weights.py): it then maximises
@@ -204,9 +206,11 @@ def fit_model(
     term's, `counts` its weight (how many customers share it, or the sum of their case
     weights; None: 1 each). `squares`, each term's sum of squared case weights, asks for
     sandwich standard errors instead of the Hessian's. `errors=False`: no standard errors
-    (NaN), and none of the Hessian's 1 + k (k + 1) evaluations (a backtest's fits).
+    (NaN), and none of the Hessian's evaluations (a backtest's fits).
     `score(theta)`: the weighted sum and its gradient in the log-parameters, together (a
-    closed form): L-BFGS-B then takes no finite differences. `metric` (with `score`): a
+    closed form): L-BFGS-B then takes no finite differences, and the Hessian is the
+    gradient's forward differences (k + 1 scores; without a score, second differences of the
+    likelihood: 1 + k (k + 1) evaluations). `metric` (with `score`): a
     matrix L, L L' the inverse Hessian of a fit of the same model to similar data (a
     backtest's fit from the whole period's): L-BFGS-B descends in z, theta = start + L z,
     where the likelihood is nearly round, and reaches the same maximum (to its tolerance) in
