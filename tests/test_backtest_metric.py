@@ -86,7 +86,7 @@ def test_the_stage_fit_from_the_whole_fit_is_the_fit_from_bgnbd(monkeypatch, mer
 def test_the_bgnbd_score_is_the_likelihoods_slope(merged):
     """The closed-form gradient against central differences of the summed likelihood, at
     the maximum and away from it."""
-    from clmlang.forecasting.fitting import _bgnbd_ll, _bgnbd_score
+    from clmlang.forecasting.likelihoods import _bgnbd_ll, _bgnbd_score
 
     s = summarise(merged, "1997-09-30")
     counts = np.ones(s.x.size)

@@ -102,7 +102,7 @@ def test_customers_with_the_same_summary_are_one_likelihood_term(merged):
 
 def test_the_gamma_gamma_score_is_the_likelihoods_slope(merged):
     """Gamma-Gamma's closed-form gradient (digammas) against central differences."""
-    from clmlang.forecasting.fitting import _gg_ll, _gg_score
+    from clmlang.forecasting.likelihoods import _gg_ll, _gg_score
 
     s = summarise(merged, "1997-09-30")
     keep = (s.x > 0) & (s.monetary > 0)
