@@ -81,3 +81,45 @@ def test_the_stage_fit_from_the_whole_fit_is_the_fit_from_bgnbd(monkeypatch, mer
     for name, value in plain.params.items():
         assert fast.params[name] == pytest.approx(value, rel=1e-3)
     assert n_fast < n_plain
+
+
+def test_the_bgnbd_score_is_the_likelihoods_slope(merged):
+    """The closed-form gradient against central differences of the summed likelihood, at
+    the maximum and away from it."""
+    from clmlang.forecasting.likelihoods import _bgnbd_ll, _bgnbd_score
+
+    s = summarise(merged, "1997-09-30")
+    counts = np.ones(s.x.size)
+    for params in ([0.243, 4.41, 0.79, 2.43], [2.0, 0.5, 30.0, 0.3]):
+        theta = np.log(params)
+        value, gradient = _bgnbd_score(theta, s.x, s.t_x, s.T, counts)
+        assert value == pytest.approx(_bgnbd_ll(theta, s.x, s.t_x, s.T).sum(), rel=1e-13)
+        for i in range(4):
+            step = np.zeros(4)
+            step[i] = 1e-6
+            up, down = (_bgnbd_ll(theta + d, s.x, s.t_x, s.T).sum() for d in (step, -step))
+            # the differences' rounding: 1e-16 x 1e4 / 1e-6, about 1e-6 absolute
+            assert gradient[i] == pytest.approx((up - down) / 2e-6, rel=1e-6, abs=1e-5)
+
+
+def test_the_bgnbd_fit_from_the_whole_fit_is_the_plain_fit(merged):
+    whole = fit_bgnbd(summarise(merged, "1997-09-30"))
+    assert whole.hessian is not None and whole.hessian.shape == (4, 4)
+    inner = summarise(merged[merged["date"] <= CUT], CUT)
+    plain = fit_bgnbd(inner, errors=False)
+    fast = fit_bgnbd(inner, errors=False, start=whole)
+    assert fast.log_likelihood == pytest.approx(plain.log_likelihood, rel=1e-10)
+    for name in ("r", "alpha", "a", "b"):
+        assert fast.params[name] == pytest.approx(plain.params[name], rel=1e-4)
+
+
+def test_the_hessian_from_the_score_is_the_likelihoods(merged):
+    """The fits with a closed-form gradient take their Hessian (and standard errors) from
+    its differences: the same as second differences of the likelihood, to their error."""
+    from clmlang.forecasting.fitting import _bgnbd_ll, _hessian
+
+    s = summarise(merged, "1997-09-30")
+    fit = fit_bgnbd(s)
+    theta = np.log([fit.params[k] for k in ("r", "alpha", "a", "b")])
+    direct = _hessian(lambda th: -_bgnbd_ll(th, s.x, s.t_x, s.T).sum(), theta)
+    assert np.allclose(fit.hessian, direct, rtol=1e-3, atol=1e-3 * np.abs(direct).max())

@@ -91,7 +91,7 @@ def test_the_fit_with_the_score_is_the_fit_without(monkeypatch):
 def test_distinct_rows_are_numpys_unique_rows():
     """The distinct histories by a column-wise stable sort: the same rows as np.unique's,
     each row's first occurrence, and every row mapped to its own."""
-    from clmlang.forecasting.reactivation_histories import _distinct_rows
+    from clmlang.forecasting.distinct import distinct_rows as _distinct_rows
 
     keys = np.random.default_rng(2).integers(-1, 3, (4000, 5))
     who, index = _distinct_rows(keys)
@@ -99,3 +99,16 @@ def test_distinct_rows_are_numpys_unique_rows():
     assert np.array_equal(keys[who][index], keys)
     assert np.array_equal(np.sort(who), np.sort(first))
     assert len(who) == len(unique)
+    # floats too (the posterior's grids of lambda nodes), in np.unique's order
+    rows = np.random.default_rng(3).choice([0.5, 1.25, 2.0], (3000, 3))
+    who, index = _distinct_rows(rows)
+    unique, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    assert np.array_equal(who, first) and np.array_equal(index, inverse.reshape(-1))
+
+
+def test_distinct_values_are_numpys_unique():
+    from clmlang.forecasting.distinct import distinct
+
+    values = np.random.default_rng(4).integers(0, 10_000, 50_000)
+    assert np.array_equal(distinct(values), np.unique(values))
+    assert distinct(np.zeros(0, dtype=np.int64)).size == 0

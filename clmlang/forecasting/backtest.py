@@ -151,7 +151,8 @@ def _origin(
     if truth.sum() < MIN_TRANSACTIONS or not np.any(inner.x > 0):
         return None
     weeks = (end - cut).days / WEEK
-    bg = fit_bgnbd(inner, errors=False)  # only the forecasts are used
+    baseline = fitters[BASELINE]  # only the forecasts are used: no standard errors
+    bg = fit_bgnbd(inner, errors=False) if baseline is None else baseline(inner, None)
     predicted = {}
     for name, fitter in fitters.items():
         try:
@@ -170,7 +171,8 @@ def backtest(
     fitters: dict[str, Callable[[Summary, Fit], Fit] | None],
 ) -> list[Backtest] | None:
     """Fit each candidate on the calibration period up to each of ORIGINS and score its
-    forecast of the rest (`history`: merged by day; `fitters` must name BG/NBD, with None).
+    forecast of the rest (`history`: merged by day; `fitters` must name BG/NBD: None for a
+    fit from the default start, or a fitter, given None for the BG/NBD fit).
     None when no origin's window holds MIN_TRANSACTIONS repeat purchases or the fits cannot
     be had: too few data to tell the models apart. A model that could not be fitted at every
     usable origin is left out."""

@@ -300,7 +300,9 @@ def fit_history(
     else:
         if model == "auto" or backtest_models:
             step(1)
-            fitters: dict[str, Callable[[Summary, Fit], Fit] | None] = {"bgnbd": None}
+            fitters: dict[str, Callable[[Summary, Fit], Fit] | None] = {
+                "bgnbd": lambda s, _: fit_bgnbd(s, errors=False, start=bg)
+            }
             # (a fit with no parameter beyond BG/NBD's is BG/NBD); only the backtest's
             # forecasts are used, not its fits' standard errors
             plain = {"r", "alpha", "a", "b"}

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..core.extras import MissingExtra, require
 from ..simulation.engine.holdings import Holdings
+from .distinct import distinct_rows
 
 __all__ = [
     "HistoryError",
@@ -375,8 +376,7 @@ def rfm_groups(summary: Summary) -> tuple[np.ndarray, np.ndarray]:
     keys = np.column_stack([summary.x, np.rint(summary.t_x * 7), np.rint(summary.T * 7)]).astype(
         np.int64
     )
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1)
+    return distinct_rows(keys)
 
 
 def distinct_rfm(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

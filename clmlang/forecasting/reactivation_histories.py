@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from .distinct import distinct_rows
 from .history import Summary, repeat_gaps
 
 __all__ = ["NODES_RATE", "QUADRATURE_FROM", "Histories", "HistoryGroup", "prepare"]
@@ -113,7 +114,7 @@ def prepare(summary: Summary) -> Histories:
     later[later_of, rank] = later_gap
     silent_days = np.rint((summary.T - summary.t_x) * 7).astype(np.int64)
     keys = np.column_stack([silent_days, first, later])
-    who, index = _distinct_rows(keys)
+    who, index = distinct_rows(keys)
     repeat = x[who] > 0
     rows_later = later[who][repeat]
     gaps = np.unique(rows_later[rows_later >= 0])
@@ -132,19 +133,6 @@ def prepare(summary: Summary) -> Histories:
         groups=groups,
         needs={k: _needs(groups, k) for k in {NODES_RATE, *(g.nodes for g in groups)}},
     )
-
-
-def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The first row of each distinct row of `keys` (whole numbers), in lexicographic order
-    of the rows, and each row's distinct one: `np.unique(keys, axis=0)`'s index and inverse
-    by a stable sort column by column, 3-4x faster than its sort of raw bytes."""
-    order = np.lexsort(keys.T[::-1])
-    ordered = keys[order]
-    starts = np.ones(order.size, dtype=bool)
-    starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
-    index = np.empty(order.size, dtype=np.int64)
-    index[order] = np.cumsum(starts) - 1
-    return order[starts], index
 
 
 def _needs(groups: tuple[HistoryGroup, ...], nodes: int) -> tuple[np.ndarray, np.ndarray]:

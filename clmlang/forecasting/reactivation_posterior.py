@@ -15,6 +15,7 @@ from functools import cached_property
 import numpy as np
 from scipy import special
 
+from .distinct import distinct_rows
 from .history import Summary
 from .reactivation import NAMES, NODES_DROPOUT
 from .reactivation_histories import NODES_RATE, Histories, HistoryGroup, prepare
@@ -61,8 +62,8 @@ class Posterior:
     @cached_property
     def _lambda_grids(self) -> tuple[np.ndarray, np.ndarray]:
         """The few distinct grids of lambda nodes the histories are on, and each history's."""
-        grids, which = np.unique(self.rate, axis=0, return_inverse=True)
-        return grids, which.reshape(-1)
+        first, which = distinct_rows(self.rate)
+        return self.rate[first], which
 
     def expected_purchases(self, weeks: float) -> np.ndarray:
         """E[purchases in the next `weeks` | history], no marketing (the two-state chain),
@@ -84,10 +85,13 @@ class Posterior:
             [np.bincount(self.index, weights=w, minlength=histories) for w in weights.T]
         )
         grids, which = self._lambda_grids
-        cells = (grids.shape[0], *self.active.shape[1:], per_history.shape[1])
-        active, dormant = np.zeros(cells), np.zeros(cells)
-        np.add.at(active, which, self.active[..., None] * per_history[:, None, None, :])
-        np.add.at(dormant, which, self.dormant[..., None] * per_history[:, None, None, :])
+        # per grid, the histories on it summed by one product (np.add.at, element by
+        # element, cost ten times as much)
+        on = [np.flatnonzero(which == g) for g in range(grids.shape[0])]
+        active, dormant = (
+            np.stack([np.einsum("nij,nk->ijk", cells[rows], per_history[rows]) for rows in on])
+            for cells in (self.active, self.dormant)
+        )
         out = np.empty((len(horizons), per_history.shape[1]))
         for h, weeks in enumerate(horizons):
             from_active, from_dormant = _from_states(grids[:, :, None], self, float(weeks))

@@ -25,7 +25,7 @@ from scipy import special
 
 from .fitting import log_rising
 from .reactivation_histories import NODES_RATE, QUADRATURE_FROM, Histories, HistoryGroup
-from .reactivation_kernels import recursion_sums
+from .reactivation_kernels import recursion_parts, recursion_sums
 from .reactivation_quadrature import log_phi, logsumexp_rows, rate_nodes, rate_tables
 
 __all__ = ["loglik_and_score"]
@@ -107,13 +107,17 @@ def _recursion_grad(g, tables, slopes, rising, compiled: bool = False):
     zero = np.zeros((1, lam.size))
     c_lam, c_omega = np.vstack([c_lam, zero]), np.vstack([c_omega, zero])
     betas = (beta, beta_a, beta_b)
-    if compiled:
+    if compiled:  # the recursion and what is made of its sums, both by kernels
         sums = np.empty((2, 5, g.rows.size, lam.size))
         log_scale = np.empty((g.rows.size, lam.size))
         table = np.ascontiguousarray(g.table, dtype=np.int64)
         recursion_sums(table, u, v, scale, c_lam, c_omega, *betas, sums, log_scale)
-    else:
-        sums, log_scale = _recursion_sums(g.table, (scale, u, v), (c_lam, c_omega), betas)
+        out = np.empty((5, g.rows.size, lam.size))
+        silence = np.ascontiguousarray(g.silence, dtype=np.int64)
+        ends = (keep, drop, silence, g.x, g.t_x, lam, g.stretch_weeks, drop_lam, drop_omega)
+        recursion_parts(sums, log_scale, *ends, out)
+        return list(out)
+    sums, log_scale = _recursion_sums(g.table, (scale, u, v), (c_lam, c_omega), betas)
     ends = (keep[g.silence], drop[g.silence])
     out = []
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -256,7 +260,7 @@ def loglik_and_score(
     params: np.ndarray,
     data: Histories,
     counts: np.ndarray,
-    quadrature_from: int = QUADRATURE_FROM,
+    quadrature_from: float = QUADRATURE_FROM,
     *,
     compiled: bool = False,
 ) -> tuple[float, np.ndarray]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .case_weights import by_group, positive
+from .distinct import distinct_rows
 from .fitting import Fit, fit_model, log_beta_ratio, log_rising
 from .history import Summary, repeat_gaps
 
@@ -140,8 +141,8 @@ def fit_bgnbd_stages(
     before, bought, after = exposures(summary)
     # customers with the same exposures are one term, counted as often as they occur
     rows = np.column_stack([summary.x, before, bought, after])
-    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-    counts, squares = by_group(inverse.reshape(-1), first.size, weights)
+    first, inverse = distinct_rows(rows)
+    counts, squares = by_group(inverse, first.size, weights)
     parts, x = (before[first], bought[first], after[first]), summary.x[first]
 
     def score(theta: np.ndarray) -> tuple[float, np.ndarray]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from .distinct import distinct_rows
 from .history import Summary
 
 __all__ = ["expected_stage_purchases"]
@@ -54,8 +55,9 @@ def expected_stage_purchases(
     out = np.zeros(x.size)
     last = multiplier.size - 1
     # customers with the same x (and lapses) share the chain and p's Beta: one g for all
-    groups, which = np.unique(np.column_stack([x, lapses]), axis=0, return_inverse=True)
-    which = which.reshape(-1)
+    rows = np.column_stack([x, lapses])
+    first, which = distinct_rows(rows)
+    groups = rows[first]
     members = np.split(np.argsort(which, kind="stable"), np.cumsum(np.bincount(which))[:-1])
     for (xi, vi), who in zip(groups, members, strict=True):
         # the multipliers of the purchases to come: the j-th (j = 1, 2, ...) at m(x + j)
