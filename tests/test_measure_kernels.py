@@ -1,0 +1,130 @@
+"""The measure's one-pass kernels (simulation/product_kernels.py, purchase_kernels.py) against
+plain Python and the numpy path on random logs: the same counts, the same float sums to the
+byte. (tests/test_compiled_kernels.py compares every spec's output files both ways.)"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from clmlang.simulation.cohorts import MONTH, cohort_counts
+from clmlang.simulation.economics import ADD_ON, MAIN, RENEWAL
+from clmlang.simulation.ordering import by_customer
+from clmlang.simulation.partials import ACTIVE_DAYS, _active, history
+from clmlang.simulation.product_kernels import item_sums
+from clmlang.simulation.purchase_kernels import purchase_pass
+from clmlang.simulation.stage_goals import dense_goal_counts, goal_bounds, goal_counts, goal_windows
+
+SEEDS = range(4)
+
+
+def _items(rng, days, customers):
+    """Items logged day by day: a check is its main item, then its add-ons; renewals too."""
+    rows = []
+    for day in range(days):
+        for c in rng.choice(customers, size=int(rng.integers(0, 6)), replace=False):
+            t = day + rng.random()
+            kinds = [MAIN] + [ADD_ON] * int(rng.integers(0, 3)) + [RENEWAL] * (rng.random() < 0.2)
+            for k in kinds:
+                product = int(rng.integers(-1, 5)) if k == RENEWAL else int(rng.integers(0, 5))
+                rows.append((c, t, product, k, *rng.lognormal(2, 1, 4)))
+    cols = list(zip(*rows, strict=True))
+    types = (np.int32, np.float64, np.int16, np.int8, *[np.float64] * 4)
+    return [np.array(c, dtype=t) for c, t in zip(cols, types, strict=True)]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_item_sums_count_and_add_as_plain_python(seed):
+    rng = np.random.default_rng(seed)
+    days, months = 100, math.ceil(100 / MONTH)
+    customer, time, product, kind, revenue, cogs, reward, offer = _items(rng, days, 25)
+    codes = np.array([[0, 1, 2, 3, 4, 5], [0, 0, 1, 1, 2, 2], [0, 0, 0, 0, 0, 0]])
+    groups = np.array([6, 3, 1])
+    order = by_customer(customer)
+    money, counted, cust, whole_cust, purch, whole_purch, checks, paid = item_sums(
+        customer, time, product, kind, revenue, cogs, reward, offer, order, codes, groups,
+        months, MONTH, MAIN, ADD_ON, RENEWAL,
+    )  # fmt: skip
+    offsets = np.r_[0, np.cumsum(groups * months)]
+    check, latest = [], -1
+    for i in range(kind.size):  # the logged order: a check's add-ons follow its main item
+        latest = i if kind[i] == MAIN else latest
+        check.append(latest if kind[i] != RENEWAL else -1)
+    for level, g in enumerate(groups):
+        total = np.zeros((3, months * g))
+        n = np.zeros((3, months * g), dtype=np.int64)
+        who, which = [set() for _ in range(months * g)], [set() for _ in range(months * g)]
+        whole_who, whole_which = [set() for _ in range(g)], [set() for _ in range(g)]
+        for i in range(kind.size):
+            m = min(max(math.floor(math.floor(time[i]) / MONTH), 0), months - 1)
+            code = codes[level, product[i] if product[i] >= 0 else 5]
+            k = m * g + code
+            total[0, k] += revenue[i]
+            total[1, k] += revenue[i] - cogs[i] - reward[i]
+            total[2, k] += offer[i]
+            n[0 if kind[i] != RENEWAL else 1, k] += 1
+            n[2, k] += kind[i] == MAIN
+            who[k].add(customer[i])
+            whole_who[code].add(customer[i])
+            if kind[i] != RENEWAL:
+                which[k].add(check[i])
+                whole_which[code].add(check[i])
+        mine = slice(offsets[level], offsets[level + 1])
+        assert money[:, mine].tobytes() == total.tobytes()
+        assert counted[:, mine].tolist() == n.tolist()
+        assert cust[mine].tolist() == [len(s) for s in who]
+        assert purch[mine].tolist() == [len(s) for s in which]
+        whole = slice(groups[:level].sum(), groups[: level + 1].sum())
+        assert whole_cust[whole].tolist() == [len(s) for s in whole_who]
+        assert whole_purch[whole].tolist() == [len(s) for s in whole_which]
+    with_add_on = len({check[i] for i in range(kind.size) if kind[i] == ADD_ON})
+    expected = [int((kind == MAIN).sum()), int((kind == ADD_ON).sum()), with_add_on]
+    assert checks.tolist() == expected
+    assert paid.tobytes() == np.bincount(customer, revenue)[np.bincount(customer) > 0].tobytes()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_purchase_pass_is_the_numpy_path(seed):
+    """Purchases by customer then time: the numbers, histories, cohorts, active customers and
+    goal windows of partials.py, cohorts.py and stage_goals.py's numpy code."""
+    rng = np.random.default_rng(seed)
+    n, days = 60, int(rng.integers(40, 200))
+    cust = np.sort(rng.integers(0, n, int(rng.integers(0, 800)))).astype(np.int32)
+    time = np.concatenate(
+        [np.sort(rng.uniform(0, days, (cust == c).sum())) for c in range(n)]
+    ).astype(np.float64)
+    stage = rng.integers(-1, 3, cust.size).astype(np.int16)
+    prior = np.zeros(n, dtype=np.int32)
+    stages = [
+        SimpleNamespace(goal_return_days=30.0, goal_return_min_days=10.0),
+        SimpleNamespace(goal_return_days=None, goal_return_min_days=None),
+        SimpleNamespace(goal_return_days=60.0, goal_return_min_days=None),
+    ]
+    policy = SimpleNamespace(stages=stages)
+    low, high = goal_bounds(policy)
+    number, first, last, count, payers, table, sizes, active, goals = purchase_pass(
+        cust, time, stage, prior, n, days, MONTH, ACTIVE_DAYS, low, high
+    )
+    state = SimpleNamespace(
+        n=n, prior_purchases=prior, first_t=np.zeros(n), prior_last_t=np.zeros(n)
+    )
+    run = SimpleNamespace(days=days, state=state)
+    e_first, e_last, e_count = history(run, cust, time)
+    assert first.tobytes() == e_first.tobytes() and last.tobytes() == e_last.tobytes()
+    assert count.tolist() == e_count.tolist()
+    assert payers == len(set(cust.tolist()))
+    expected_number = []
+    for i in range(cust.size):
+        expected_number.append(min(int((cust[:i] == cust[i]).sum()) + 1, 3))
+    assert number.tolist() == expected_number
+    cohorts = cohort_counts(run, cust, time)
+    assert table.tolist() == cohorts["table"].tolist()
+    assert sizes.tolist() == cohorts["sizes"].tolist()
+    assert active.tolist() == _active(cust, time, days).tolist()
+    expected = goal_counts(goal_windows(policy, days, cust, time, stage))
+    got = dense_goal_counts(goals)
+    for key in ("stage", "month", "counts"):
+        assert got[key].tolist() == expected[key].tolist()
