@@ -17,6 +17,7 @@ from clmlang.simulation.partials import ACTIVE_DAYS, _active, history
 from clmlang.simulation.product_kernels import item_sums
 from clmlang.simulation.purchase_kernels import purchase_pass
 from clmlang.simulation.stage_goals import dense_goal_counts, goal_bounds, goal_counts, goal_windows
+from clmlang.simulation.window_kernels import arm_windows
 
 SEEDS = range(4)
 
@@ -128,3 +129,38 @@ def test_purchase_pass_is_the_numpy_path(seed):
     got = dense_goal_counts(goals)
     for key in ("stage", "month", "counts"):
         assert got[key].tolist() == expected[key].tolist()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_arm_windows_are_numpys_searchsorted_by_arm_day_and_customer(seed):
+    """Runs of firings (some over several days, customers out of order within a day): one
+    firing per day of each, ordered by arm, day and customer, each with numpy's searchsorted
+    bounds of its window in the purchases' keys."""
+    rng = np.random.default_rng(seed)
+    customers, days, arms, start = 80, 50, 3, int(rng.integers(0, 1000))
+    cust = np.sort(rng.integers(0, customers, 600))
+    time = np.concatenate(
+        [np.sort(rng.uniform(0, days, (cust == c).sum())) for c in range(customers)]
+    )
+    time[::7] = np.floor(time[::7]) + 1.0  # purchases on a window's edge
+    time = time[np.lexsort((time, cust))]  # (cust is sorted: each customer's times sorted)
+    key = (cust.astype(np.float64) + start) * 1e6 + time
+    offsets = np.r_[0, np.cumsum(np.bincount(cust, minlength=customers))]
+    runs = int(rng.integers(1, 300))
+    first = rng.integers(0, days, runs).astype(np.int32)
+    last = np.minimum(first + rng.integers(0, 4, runs) * (rng.random(runs) < 0.3), days - 1)
+    arm = rng.integers(0, arms, runs).astype(np.int32)
+    who = rng.integers(0, customers, runs).astype(np.int32)
+    windows = np.array([30.0, 1.0, 7.5])
+    bounds, day, lo, hi = arm_windows(
+        arm, who, first, last.astype(np.int32), arms, days, windows, key, offsets, start
+    )
+    rows = sorted(
+        (a, d, c) for a, c, f, e in zip(arm, who, first, last, strict=True) for d in range(f, e + 1)
+    )
+    assert bounds.tolist() == [sum(r[0] < a for r in rows) for a in range(arms + 1)]
+    assert day.tolist() == [d for _, d, _ in rows]
+    base = np.array([(c + start) * 1e6 + d for _, d, c in rows])
+    window = windows[[a for a, _, _ in rows]]
+    assert lo.tolist() == np.searchsorted(key, base + 1).tolist()
+    assert hi.tolist() == np.searchsorted(key, base + window + 1).tolist()

@@ -234,8 +234,10 @@ def product_sums(run: Run, items: Items | None = None) -> dict[str, dict[str, np
 def checks_and_products(run: Run, items: Items) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
     """`check_counts` and `product_sums` of the run's items: on the compiled path, when a
     check's items are together in customer order, in two passes over the items for every
-    level at once (product_kernels.py: the same numbers), else each on its own."""
-    if not (items.compiled and items.together and items.check.size):
+    level at once (product_kernels.py: the same numbers; up to 16,383 products), else each on
+    its own."""
+    fits = len(run.policy.products) < (1 << 14) - 1  # the kernel's row code holds the product
+    if not (items.compiled and items.together and items.check.size and fits):
         return check_counts(items), product_sums(run, items)
     from .product_kernels import item_sums
 

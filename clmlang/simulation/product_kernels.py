@@ -44,9 +44,12 @@ def item_sums(
     counts = np.zeros((3, size), dtype=np.int64)
     nothing = codes.shape[1] - 1
     n = customer.size
+    # each row's month, product and kind in one number (month << 16 | product << 2 | kind)
+    cell = np.empty(n, dtype=np.int32)
     for i in range(n):
         month = _month(time[i], month_days, months)
         p = product[i] if product[i] >= 0 else nothing
+        cell[i] = (month << 16) | (p << 2) | kind[i]
         gross = revenue[i] - cost_of_goods[i] - reward[i]
         for level in range(levels):
             k = offsets[level] + month * groups[level] + codes[level, p]
@@ -59,6 +62,15 @@ def item_sums(
                 counts[0, k] += 1
             if kind[i] == main:
                 counts[2, k] += 1
+    # the rows in customer order, gathered first (a tight loop: the loads overlap)
+    by_customer = np.empty(n, dtype=customer.dtype)
+    by_cell = np.empty(n, dtype=np.int32)
+    by_revenue = np.empty(n)
+    for j in range(n):
+        i = order[j]
+        by_customer[j] = customer[i]
+        by_cell[j] = cell[i]
+        by_revenue[j] = revenue[i]
     customers = np.zeros(size, dtype=np.int64)
     purchases = np.zeros(size, dtype=np.int64)
     whole_customers = np.zeros(whole_offsets[levels], dtype=np.int64)
@@ -74,23 +86,24 @@ def item_sums(
     check = 0  # the checks met so far, in `order`: the current check's number
     paid = np.zeros(n)
     payers = 0
-    for j in range(order.size):
-        i = order[j]
-        c = customer[i]
-        if j == 0 or c != customer[order[j - 1]]:
+    for j in range(n):
+        c = by_customer[j]
+        if j == 0 or c != by_customer[j - 1]:
             payers += 1
-        paid[payers - 1] += revenue[i]
-        in_check = kind[i] != renewal
-        if kind[i] == main:
+        paid[payers - 1] += by_revenue[j]
+        what = by_cell[j]
+        kind_j = what & 3
+        p = (what >> 2) & 0x3FFF
+        month = what >> 16
+        in_check = kind_j != renewal
+        if kind_j == main:
             check += 1
             checks += 1
-        elif kind[i] == add_on:
+        elif kind_j == add_on:
             add_ons += 1
             if last_with != check:
                 last_with = check
                 with_add_on += 1
-        month = _month(time[i], month_days, months)
-        p = product[i] if product[i] >= 0 else nothing
         for level in range(levels):
             k = offsets[level] + month * groups[level] + codes[level, p]
             w = whole_offsets[level] + codes[level, p]
