@@ -99,14 +99,15 @@ def measure(run: Run, start: int = 0, customers: int | None = None, consume: boo
     purchases = rec.purchases.arrays()
     compiled = use_compiled(run.customers * days)  # the metrics' kernels: the same arrays
     order = by_customer(purchases["customer"], purchases["time"], compiled)
-    buy = {k: purchases[k][order] for k in ("customer", "time", "revenue", "profit", "stage")}
+    base = bool((st.prior_purchases > 0).any())  # an existing base's history
+    read = ("customer", "time", "revenue", "stage") + (("profit",) if base else ())
+    buy = {k: purchases[k][order] for k in read}  # (the profit: an existing base's only)
     del order, purchases
     if consume:
         rec.purchases = type(rec.purchases)(**rec.purchases.dtypes)
     cust, time, revenue = buy["customer"], buy["time"], buy["revenue"]
     arrived = int(rec.daily["customers"][-1]) if days else 0
     rows = rec.rows or arrived
-    base = bool((st.prior_purchases > 0).any())  # an existing base's history
     if compiled and not base:  # one pass (purchase_kernels.py): the same numbers
         from .purchase_kernels import purchase_pass
 
