@@ -12,7 +12,7 @@ import pytest
 
 from clmlang.simulation.cohorts import MONTH, cohort_counts
 from clmlang.simulation.economics import ADD_ON, MAIN, RENEWAL
-from clmlang.simulation.ordering import by_customer
+from clmlang.simulation.ordering import by_customer, gathered_by_customer
 from clmlang.simulation.partials import ACTIVE_DAYS, _active, history
 from clmlang.simulation.product_kernels import item_sums
 from clmlang.simulation.purchase_kernels import purchase_pass
@@ -164,3 +164,17 @@ def test_arm_windows_are_numpys_searchsorted_by_arm_day_and_customer(seed):
     window = windows[[a for a, _, _ in rows]]
     assert lo.tolist() == np.searchsorted(key, base + 1).tolist()
     assert hi.tolist() == np.searchsorted(key, base + window + 1).tolist()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_columns_gathered_by_customer_then_time(compiled):
+    """Each column in (customer, time) order, for a log in time order and one out of it."""
+    rng = np.random.default_rng(5)
+    customer = rng.integers(0, 40, 500).astype(np.int32)
+    for time in (np.sort(rng.uniform(0, 90, 500)), rng.uniform(0, 90, 500)):
+        revenue = rng.lognormal(2, 1, 500)
+        columns = {"customer": customer, "time": time, "revenue": revenue}
+        got = gathered_by_customer(columns, ("time", "revenue"), compiled)
+        rows = sorted(zip(customer.tolist(), time.tolist(), revenue.tolist(), strict=True))
+        assert got["time"].tolist() == [t for _, t, _ in rows]
+        assert got["revenue"].tolist() == [r for _, _, r in rows]

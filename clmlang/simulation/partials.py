@@ -29,7 +29,7 @@ from .economics import Items, checks_and_products
 from .engine import Run
 from .engine.merge import merge_recorders, without_logs
 from .lifetime import churn_window, spans
-from .ordering import by_customer
+from .ordering import gathered_by_customer
 from .rule_effects import rule_samples
 from .stage_goals import dense_goal_counts, goal_bounds, goal_counts, run_windows
 
@@ -98,11 +98,10 @@ def measure(run: Run, start: int = 0, customers: int | None = None, consume: boo
         rec.items = type(rec.items)(**rec.items.dtypes)
     purchases = rec.purchases.arrays()
     compiled = use_compiled(run.customers * days)  # the metrics' kernels: the same arrays
-    order = by_customer(purchases["customer"], purchases["time"], compiled)
     base = bool((st.prior_purchases > 0).any())  # an existing base's history
     read = ("customer", "time", "revenue", "stage") + (("profit",) if base else ())
-    buy = {k: purchases[k][order] for k in read}  # (the profit: an existing base's only)
-    del order, purchases
+    buy = gathered_by_customer(purchases, read, compiled)  # (profit: an existing base's only)
+    del purchases
     if consume:
         rec.purchases = type(rec.purchases)(**rec.purchases.dtypes)
     cust, time, revenue = buy["customer"], buy["time"], buy["revenue"]
