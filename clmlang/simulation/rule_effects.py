@@ -117,7 +117,7 @@ def rule_samples(
                 }
             )
         else:
-            out.append(_counted(mine, key, cum, window))
+            out.append(_counted(mine, key, cum, window, compiled))
     return out
 
 
@@ -280,7 +280,7 @@ def _spelled(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def _counted(runs: dict[str, np.ndarray], key, cum, window: float) -> dict:
+def _counted(runs: dict[str, np.ndarray], key, cum, window: float, compiled: bool = False) -> dict:
     """The arm's revenue within the window after each firing, counted (each distinct value
     and how often), a chunk of runs at a time, so memory does not grow with the firings."""
     length = (runs["last"] - runs["first"] + 1).astype(np.int64)
@@ -290,7 +290,7 @@ def _counted(runs: dict[str, np.ndarray], key, cum, window: float) -> dict:
         done = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, done + CHUNK, side="right")), start + 1)
         spelled = _spelled({k: v[start:stop] for k, v in runs.items()})
-        lo, hi = _bounds(spelled, key, window)
+        lo, hi = _bounds(spelled, key, window, compiled)
         distinct, times = np.unique(cum[hi] - cum[lo], return_counts=True)
         found.append(distinct)
         counts.append(times)
