@@ -203,3 +203,17 @@ def test_counted_rule_windows_are_the_same_compiled_or_not(monkeypatch):
         tables[switch] = forecast(run).files()["rules.csv"]
     assert tables["1"] == tables["0"]
     assert len(tables["0"].splitlines()) > 2
+
+
+def test_counted_bootstrap_looks_draws_up_as_the_search_finds_them(monkeypatch):
+    """The counted bootstrap's draws read from the values spelled out, or found by a binary
+    search over the counts: the same interval, to the bit, for the same seed."""
+    from clmlang.core import statistics
+
+    rng = np.random.default_rng(8)
+    a, b = np.r_[0.0, rng.lognormal(3, 1, 40)], np.r_[0.0, rng.lognormal(3, 1, 30)]
+    na, nb = rng.integers(1, 500, a.size), rng.integers(1, 400, b.size)
+    spelled = statistics.counted_bootstrap_difference(a, na, b, nb, np.random.default_rng(1))
+    monkeypatch.setattr(statistics, "SPELLED_AT_MOST", 0)
+    searched = statistics.counted_bootstrap_difference(a, na, b, nb, np.random.default_rng(1))
+    assert np.isfinite(spelled[1]) and spelled == searched
