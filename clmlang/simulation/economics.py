@@ -231,43 +231,6 @@ def product_sums(run: Run, items: Items | None = None) -> dict[str, dict[str, np
     return out
 
 
-def checks_and_products(run: Run, items: Items) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
-    """`check_counts` and `product_sums` of the run's items: on the compiled path, when a
-    check's items are together in customer order, in two passes over the items for every
-    level at once (product_kernels.py: the same numbers; up to 16,383 products), else each on
-    its own."""
-    fits = len(run.policy.products) < (1 << 14) - 1  # the kernel's row code holds the product
-    if not (items.compiled and items.together and items.check.size and fits):
-        return check_counts(items), product_sums(run, items)
-    from .product_kernels import item_sums
-
-    it, levels = items.rows, _codes(run)
-    months = max(math.ceil(run.days / MONTH), 1)
-    groups = np.array([len(names) for names, _ in levels.values()], dtype=np.int64)
-    codes = np.stack([code for _, code in levels.values()])
-    money, counted, customers, whole_customers, purchases, whole_purchases, checks, paid = (
-        item_sums(
-            it["customer"], it["time"], it["product"], it["kind"], it["revenue"],
-            it["cost_of_goods"], it["reward"], it["offer_cost"], items.order, codes, groups,
-            months, MONTH, MAIN, ADD_ON, RENEWAL,
-        )
-    )  # fmt: skip
-    out, at, whole_at = {}, 0, 0
-    for level, g in zip(levels, groups.tolist(), strict=True):
-        mine, whole = slice(at, at + months * g), slice(whole_at, whole_at + g)
-        sums = {
-            m: money[row, mine] for row, m in enumerate(("revenue", "gross_profit", "offer_cost"))
-        }
-        sums["items"], sums["renewals"] = counted[0, mine], counted[1, mine]
-        sums["customers"], sums["whole_customers"] = customers[mine], whole_customers[whole]
-        if level != "product":
-            sums["purchases"], sums["whole_purchases"] = purchases[mine], whole_purchases[whole]
-        out[level] = sums
-        at, whole_at = at + months * g, whole_at + g
-    counts = dict(zip(("checks", "add_ons", "with_add_on"), checks.tolist(), strict=True))
-    return {**counts, "paid": paid}, out
-
-
 def add_sums(parts: list[dict[str, dict[str, np.ndarray]]]) -> dict[str, dict[str, np.ndarray]]:
     """The product sums of several blocks as one, added in block order."""
     return {

@@ -25,11 +25,12 @@ import numpy as np
 from ..core.compiled import use_compiled
 from .acquisition import existing_profit
 from .cohorts import MONTH, cohort_counts, cohort_counts_of
-from .economics import Items, checks_and_products
+from .economics import Items
 from .engine import Run
 from .engine.merge import merge_recorders, without_logs
 from .lifetime import churn_window, spans
 from .ordering import gathered_by_customer
+from .product_kernels import checks_and_products
 from .rule_effects import rule_samples
 from .stage_goals import dense_goal_counts, goal_bounds, goal_counts, run_windows
 
