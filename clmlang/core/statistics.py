@@ -191,6 +191,11 @@ def counted_too_small(
     return size_b * top / (size_a + size_b) < expected
 
 
+# Counted values spelled out for the bootstrap's draws up to this many (32 MB of floats):
+# each draw's value read by index, the same value the binary search over the counts finds.
+SPELLED_AT_MOST = 1 << 22
+
+
 def _counted_resampled_means(
     values: np.ndarray, counts: np.ndarray, rng: np.random.Generator, resamples: int
 ) -> np.ndarray:
@@ -202,7 +207,10 @@ def _counted_resampled_means(
     if k == 0:
         return np.zeros(resamples)
     m = rng.binomial(n, k / n, resamples)
-    if m.sum() <= 4_000_000:
+    if m.sum() <= 4_000_000 and k <= SPELLED_AT_MOST:  # a draw's value looked up, not searched
+        spelled = np.repeat(v, c)  # the value of draw j: the first with cum_c > j
+        sums = _segment_sums(lambda size: spelled[rng.integers(0, k, size)], m)
+    elif m.sum() <= 4_000_000:
         cum_c = np.cumsum(c)
         sums = _segment_sums(
             lambda size: v[np.searchsorted(cum_c, rng.integers(0, k, size), side="right")], m

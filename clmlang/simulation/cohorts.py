@@ -14,7 +14,7 @@ import pandas as pd
 from ..language.syntax.values import DAYS_PER_UNIT, Unit
 from .engine import Run
 
-__all__ = ["MONTH", "add_counts", "cohort_counts", "cohort_table", "cohorts"]
+__all__ = ["MONTH", "add_counts", "cohort_counts", "cohort_counts_of", "cohort_table", "cohorts"]
 
 MONTH = DAYS_PER_UNIT[Unit.MONTHS]  # the language's month: the outputs' months too
 
@@ -64,6 +64,21 @@ def cohort_counts(run: Run, cust, time) -> dict[str, np.ndarray]:
     out["table"] = np.bincount(cell, minlength=(months + 1) ** 2)
     out["sizes"] = np.bincount(np.clip(cohort_of.astype(np.int64), 0, months), minlength=months + 1)
     return out
+
+
+def cohort_counts_of(
+    table: np.ndarray, sizes: np.ndarray, new: int, days: int
+) -> dict[str, np.ndarray]:
+    """`cohort_counts` of a run without an existing base from its `table` and `sizes`
+    (counted as the purchases are read: purchase_kernels.py) and its `new` purchases."""
+    months = math.ceil(days / MONTH)
+    return {
+        "table": table,
+        "sizes": sizes,
+        "new": np.int64(new),
+        "existing": np.int64(0),
+        "existing_months": np.zeros(months, dtype=np.int64),
+    }
 
 
 def add_counts(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -44,6 +44,7 @@ __all__ = [
     "restricted_mean",
     "retention_at",
     "retention_by_age",
+    "sorted_spans",
     "spans",
     "still_buying",
     "still_buying_of",
@@ -62,13 +63,25 @@ def churn_window(run: Run) -> float:
     return float(max(goals)) if goals else DEFAULT_CHURN_DAYS
 
 
-def restricted_mean(span: np.ndarray, ended: np.ndarray) -> float:
+def sorted_spans(span: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The spans sorted, and those that ended sorted: what the Kaplan-Meier functions below
+    read (`ordered`), sorted once for all of them."""
+    return np.sort(span), np.sort(span[ended])
+
+
+def _distinct(events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of sorted `events` and how often each occurs (np.unique's)."""
+    starts = np.flatnonzero(np.r_[True, events[1:] != events[:-1]] if events.size else events)
+    return events[starts], np.diff(np.r_[starts, events.size]).astype(np.int64)
+
+
+def restricted_mean(span: np.ndarray, ended: np.ndarray, ordered=None) -> float:
     """The Kaplan-Meier restricted mean of `span` (an event where `ended`, else censored),
-    up to the longest span; events at a time come before the censorings at it."""
-    ordered = np.sort(span)
+    up to the longest span; events at a time come before the censorings at it. `ordered`:
+    `sorted_spans(span, ended)`, when already made."""
+    ordered, events = ordered or sorted_spans(span, ended)
     first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # each time's first
     times = ordered[first]
-    events = np.sort(span[ended])
     deaths = np.searchsorted(events, times, "right") - np.searchsorted(events, times, "left")
     at_risk = span.size - first
     survival = np.cumprod(1.0 - deaths / at_risk)  # just after each time
@@ -92,12 +105,13 @@ def spans(
     return (last - first)[buyers], last[buyers] < days - churn_days
 
 
-def lifetime_of(span: np.ndarray, ended: np.ndarray) -> dict:
-    """`lifetime_kpis` from the buyers' spans and whether each has ended (`spans`)."""
+def lifetime_of(span: np.ndarray, ended: np.ndarray, ordered=None) -> dict:
+    """`lifetime_kpis` from the buyers' spans and whether each has ended (`spans`;
+    `ordered`: `sorted_spans` of them, when already made)."""
     if not span.size:
         return {"lifetime_days": None, "lifetime_observed_days": None}
     return {
-        "lifetime_days": round(restricted_mean(span, ended), 6),
+        "lifetime_days": round(restricted_mean(span, ended, ordered), 6),
         "lifetime_observed_days": round(float(span.mean()), 6),
     }
 
@@ -112,16 +126,19 @@ def still_buying(first: np.ndarray, last: np.ndarray, days: int, churn_days: flo
     return still_buying_of(*spans(first, last, days, churn_days), days, churn_days)
 
 
-def still_buying_of(span: np.ndarray, ended: np.ndarray, days: int, churn_days: float):
-    """`still_buying` from the buyers' spans and whether each has ended (`spans`)."""
+def still_buying_of(
+    span: np.ndarray, ended: np.ndarray, days: int, churn_days: float, ordered=None
+):
+    """`still_buying` from the buyers' spans and whether each has ended (`spans`;
+    `ordered`: `sorted_spans` of them, when already made)."""
     columns = ("days", "still_buying", "low", "high", "at_risk")
     if not span.size:
         empty = (np.int64, np.float64, np.float64, np.float64, np.int64)
         return pd.DataFrame({c: np.zeros(0, d) for c, d in zip(columns, empty, strict=True)})
     # past `days - churn_days` no span can be seen to end: the curve stops there
     grid = np.arange(int(np.floor(max(0.0, min(span.max(), days - churn_days)))) + 1)
-    ordered = np.sort(span)
-    times, deaths = np.unique(span[ended], return_counts=True)
+    ordered, events = ordered or sorted_spans(span, ended)
+    times, deaths = _distinct(events)
     at_event = span.size - np.searchsorted(ordered, times, side="left")  # span >= time
     survival_at = np.cumprod(1.0 - deaths / at_event)
     with np.errstate(divide="ignore"):  # the last customer ending: no variance left to add
@@ -151,7 +168,7 @@ def retention_by_age(
 
 
 def retention_at(
-    span: np.ndarray, ended: np.ndarray, ages: np.ndarray
+    span: np.ndarray, ended: np.ndarray, ages: np.ndarray, ordered=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The Kaplan-Meier share of customers still buying `age` days or more after their first
     purchase (at age 0: who bought again at all), for each of `ages`, and how many customers
@@ -159,12 +176,11 @@ def retention_at(
     (`spans`: an event when they did not buy in the churn window before the end, else
     censored at their last purchase). The share is NaN where fewer than `MIN_AT_RISK`
     customers are at risk. This is the `retention_Dd` KPIs' definition and the what-if's
-    retention curve."""
-    ended_span = np.sort(span[ended])
-    span = np.sort(span)
+    retention curve. `ordered`: `sorted_spans(span, ended)`, when already made."""
+    span, ended_span = ordered or sorted_spans(span, ended)
     edge = np.maximum(np.asarray(ages, dtype=float), 1e-9)  # age 0: bought again at all
     at_age = span.size - np.searchsorted(span, edge, side="left")
-    times, deaths = np.unique(ended_span, return_counts=True)
+    times, deaths = _distinct(ended_span)
     at_risk = span.size - np.searchsorted(span, times, side="left")
     after = np.cumprod(1.0 - deaths / np.maximum(at_risk, 1))  # just after each event time
     before = np.searchsorted(times, edge, side="left")  # event times < age

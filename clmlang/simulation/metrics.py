@@ -38,7 +38,7 @@ from .economics import add_sums, check_kpis_of, products_table
 from .engine import Run
 from .engine.prospects import FUNNEL_DAILY
 from .engine.recorder import DAILY_FLOWS, DAILY_MARKETING
-from .lifetime import churn_window, lifetime_of, retention_at, still_buying_of
+from .lifetime import churn_window, lifetime_of, retention_at, sorted_spans, still_buying_of
 from .logs import event_logs, write_outputs
 from .partials import ACTIVE_DAYS, RETENTION_DAYS, Part, measure, retention_ages, whole
 from .partials import history as _history  # noqa: F401  (whatif.results reads it)
@@ -157,7 +157,8 @@ def forecast_of(parts: list[Part], kept: dict[str, pd.DataFrame] | None = None) 
     daily = _daily(run, sum(p.active for p in parts[1:]) + parts[0].active)
     span = np.concatenate([p.span for p in parts])
     ended = np.concatenate([p.ended for p in parts])
-    summary = _summary(run, parts, counts, revenue, daily, span, ended)
+    ordered = sorted_spans(span, ended)  # sorted once for the Kaplan-Meier figures
+    summary = _summary(run, parts, counts, revenue, daily, span, ended, ordered)
     goals = add_goal_counts([p.goals for p in parts]) if len(parts) > 1 else parts[0].goals
     summary.update(goal_summary(policy, goals))
     summary["warnings"] = silent_rules(run)  # type: ignore[assignment]
@@ -172,12 +173,14 @@ def forecast_of(parts: list[Part], kept: dict[str, pd.DataFrame] | None = None) 
     cohorts = cohort_table(add_counts([p.cohorts for p in parts]), days)
     rules = rule_effects(run, [p.rules for p in parts], [p.revenue for p in parts], customers)
     ages = retention_ages(days)
-    shares, at_risk = retention_at(span, ended, ages)  # Kaplan-Meier, as the KPIs (lifetime.py)
+    shares, at_risk = retention_at(
+        span, ended, ages, ordered
+    )  # Kaplan-Meier, as the KPIs (lifetime.py)
     retention = pd.DataFrame({"age_days": ages, "retention": shares, "at_risk": at_risk})
     trace = run.trace.lines if run.trace else None
     segments = _segment_table(rec.segment_counts, [s.name for s in policy.segments])
     products = products_table(run, add_sums([p.products for p in parts]))
-    lifetime = still_buying_of(span, ended, days, churn_window(run))
+    lifetime = still_buying_of(span, ended, days, churn_window(run), ordered)
     return Forecast(
         summary,
         daily,
@@ -240,7 +243,7 @@ def _daily(run: Run, active: np.ndarray) -> pd.DataFrame:
     return frame
 
 
-def _summary(run: Run, parts, counts, revenue, daily: pd.DataFrame, span, ended) -> dict:
+def _summary(run: Run, parts, counts, revenue, daily: pd.DataFrame, span, ended, ordered) -> dict:
     days = run.days
     arrived = int(daily["customers"].iloc[-1]) if days else 0
     out: dict[str, float | int | str | None] = {
@@ -251,7 +254,7 @@ def _summary(run: Run, parts, counts, revenue, daily: pd.DataFrame, span, ended)
         "new_customers": int(daily["new_customers"].sum()),
         "acquired_customers": counts["acquired"],
     }
-    share, _ = retention_at(span, ended, np.asarray(RETENTION_DAYS, dtype=float))
+    share, _ = retention_at(span, ended, np.asarray(RETENTION_DAYS, dtype=float), ordered)
     for horizon, retained in zip(RETENTION_DAYS, share, strict=True):
         out[f"retention_{horizon}d"] = _r(retained)  # Kaplan-Meier (lifetime.retention_at)
     n_buyers = counts["buyers"]
@@ -299,7 +302,7 @@ def _summary(run: Run, parts, counts, revenue, daily: pd.DataFrame, span, ended)
     checks["paid"] = np.concatenate([p.checks["paid"] for p in parts])
     out.update({k: _r(v) for k, v in check_kpis_of(checks, revenue).items()})
     out["churn_days"] = _r(churn)
-    out.update(lifetime_of(span, ended))
+    out.update(lifetime_of(span, ended, ordered))
     out.update(_programme_effect(run, parts))
     return out
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["by_customer", "distinct_per_key"]
+__all__ = ["by_customer", "distinct_per_key", "gathered_by_customer"]
 
 
 def by_customer(
@@ -32,6 +32,24 @@ def by_customer(
     if ((c[1:] != c[:-1]) | (t[1:] >= t[:-1])).all():
         return order
     return np.lexsort((time, customer))
+
+
+def gathered_by_customer(
+    columns: dict[str, np.ndarray], keys: tuple[str, ...], compiled: bool = False
+) -> dict[str, np.ndarray]:
+    """The columns `keys` of a log with `customer` and `time` columns, in `by_customer`'s
+    order (by customer, then time), each gathered once: the order by customer alone is
+    checked on the gathered columns, and only a log it does not put in time order is
+    gathered again by both keys."""
+    customer, time = columns["customer"], columns["time"]
+    order = by_customer(customer, None, compiled)
+    out = {k: columns[k][order] for k in keys}
+    c = out["customer"] if "customer" in out else customer[order]
+    t = out["time"] if "time" in out else time[order]
+    if c.size < 2 or ((c[1:] != c[:-1]) | (t[1:] >= t[:-1])).all():
+        return out
+    order = np.lexsort((time, customer))
+    return {k: columns[k][order] for k in keys}
 
 
 def distinct_per_key(

@@ -24,14 +24,15 @@ import numpy as np
 
 from ..core.compiled import use_compiled
 from .acquisition import existing_profit
-from .cohorts import cohort_counts
-from .economics import Items, check_counts, product_sums
+from .cohorts import MONTH, cohort_counts, cohort_counts_of
+from .economics import Items
 from .engine import Run
 from .engine.merge import merge_recorders, without_logs
 from .lifetime import churn_window, spans
-from .ordering import by_customer
+from .ordering import gathered_by_customer
+from .product_kernels import checks_and_products
 from .rule_effects import rule_samples
-from .stage_goals import goal_counts, run_windows
+from .stage_goals import dense_goal_counts, goal_bounds, goal_counts, run_windows
 
 __all__ = [
     "ACTIVE_DAYS",
@@ -92,34 +93,51 @@ def measure(run: Run, start: int = 0, customers: int | None = None, consume: boo
             if f.name not in _STATE_READ:
                 setattr(st, f.name, None)
     items = Items.of(run)  # the items first: their working copies are gone before the rest
-    checks, products = check_counts(items), product_sums(run, items)
+    checks, products = checks_and_products(run, items)
     del items
     if consume:
         rec.items = type(rec.items)(**rec.items.dtypes)
     purchases = rec.purchases.arrays()
     compiled = use_compiled(run.customers * days)  # the metrics' kernels: the same arrays
-    order = by_customer(purchases["customer"], purchases["time"], compiled)
-    buy = {k: purchases[k][order] for k in ("customer", "time", "revenue", "profit", "stage")}
-    del order, purchases
+    base = bool((st.prior_purchases > 0).any())  # an existing base's history
+    read = ("customer", "time", "revenue", "stage") + (("profit",) if base else ())
+    buy = gathered_by_customer(purchases, read, compiled)  # (profit: an existing base's only)
+    del purchases
     if consume:
         rec.purchases = type(rec.purchases)(**rec.purchases.dtypes)
     cust, time, revenue = buy["customer"], buy["time"], buy["revenue"]
-    starts = np.r_[True, cust[1:] != cust[:-1]] if cust.size else np.zeros(0, bool)
-    group_start = (
-        np.maximum.accumulate(np.where(starts, np.arange(cust.size), 0)) if cust.size else cust
-    )
-    # purchase number per customer, the history before day 0 included (1 = first ever)
-    number = np.arange(cust.size) - group_start + 1 + st.prior_purchases[cust]
-    del group_start
-    first, last, count = history(run, cust, time)
     arrived = int(rec.daily["customers"][-1]) if days else 0
     rows = rec.rows or arrived
+    if compiled and not base:  # one pass (purchase_kernels.py): the same numbers
+        from .purchase_kernels import purchase_pass
+
+        low, high = goal_bounds(run.policy)
+        number, first, last, count, payers, table, sizes, active, goals = purchase_pass(
+            cust, time, buy["stage"], st.prior_purchases, st.n, days, MONTH, ACTIVE_DAYS,
+            low, high,
+        )  # fmt: skip
+        cohorts = cohort_counts_of(table, sizes, cust.size, days)
+        goals = dense_goal_counts(goals)
+    else:
+        starts = np.r_[True, cust[1:] != cust[:-1]] if cust.size else np.zeros(0, bool)
+        group_start = (
+            np.maximum.accumulate(np.where(starts, np.arange(cust.size), 0)) if cust.size else cust
+        )
+        # purchase number per customer, the history before day 0 included (1 = first ever)
+        number = np.arange(cust.size) - group_start + 1 + st.prior_purchases[cust]
+        number = np.minimum(number, 3).astype(np.int8)
+        del group_start
+        first, last, count = history(run, cust, time)
+        payers = int(starts.sum())
+        active = _active_days(run, cust, time)
+        cohorts = cohort_counts(run, cust, time)
+        goals = goal_counts(run_windows(run, buy))
     buyers = np.isfinite(first)
     counts = {
         "acquired": int(st.acquired[:rows].sum()),
         "buyers": int(buyers.sum()),
         "repeaters": int((count >= 2).sum()),
-        "payers": int(starts.sum()),
+        "payers": int(payers),
     }
     churn = churn_window(run)
     old = buyers & (first <= days - churn)
@@ -135,16 +153,16 @@ def measure(run: Run, start: int = 0, customers: int | None = None, consume: boo
         start=start,
         customers=st.n,
         counts=counts,
-        active=_active_days(run, cust, time),
+        active=active,
         revenue=revenue,
-        number=np.minimum(number, 3).astype(np.int8),
+        number=number,
         span=span,
         ended=ended,
-        existing=existing_profit(run, cust, time, buy["profit"]),
+        existing=existing_profit(run, cust, time, buy["profit"]) if base else None,
         checks=checks,
         products=products,
-        cohorts=cohort_counts(run, cust, time),
-        goals=goal_counts(run_windows(run, buy)),
+        cohorts=cohorts,
+        goals=goals,
         rules=rule_samples(run, cust, time, revenue, start, customers),
         programme=programme,
     )

@@ -89,6 +89,8 @@ def rule_samples(
     by_arm = np.argsort(runs["arm"], kind="stable")
     bounds = np.searchsorted(runs["arm"][by_arm], np.arange(len(run.arms) + 1))
     day_type = np.int16 if run.days < 2**15 else np.int32  # (a radix sort for int16)
+    if compiled and exact and runs["arm"].size:  # every arm at once (window_kernels.py)
+        return _windows(run, runs, cust, key, start)
     out = []
     for arm, (r, _) in enumerate(run.arms):
         window = _window(run.policy.rules[r])
@@ -115,7 +117,34 @@ def rule_samples(
                 }
             )
         else:
-            out.append(_counted(mine, key, cum, window))
+            out.append(_counted(mine, key, cum, window, compiled))
+    return out
+
+
+def _windows(run: Run, runs: dict[str, np.ndarray], cust, key, start: int) -> list[dict]:
+    """`rule_samples`' exact samples in one pass over the firings (window_kernels.py): the
+    same days and bounds as the loop over the arms."""
+    from .window_kernels import arm_windows
+
+    size = max(
+        run.state.n, int(runs["customer"].max()) + 1, int(cust.max()) + 1 if cust.size else 0
+    )
+    offsets = np.r_[0, np.cumsum(np.bincount(cust, minlength=size))]
+    days = max(run.days, int(runs["last"].max()) + 1)
+    windows = np.array([_window(run.policy.rules[r]) for r, _ in run.arms], dtype=np.float64)
+    bounds, day, lo, hi = arm_windows(
+        runs["arm"], runs["customer"], runs["first"], runs["last"], len(run.arms), days,
+        windows, key, offsets, start,
+    )  # fmt: skip
+    if key.size < 2**31:
+        lo, hi = lo.astype(np.int32), hi.astype(np.int32)
+    out = []
+    for a in range(len(run.arms)):
+        mine = slice(bounds[a], bounds[a + 1])
+        converted = int((hi[mine] > lo[mine]).sum())
+        firings = int(bounds[a + 1] - bounds[a])
+        out.append({"day": day[mine], "lo": lo[mine], "hi": hi[mine], "firings": firings,
+                    "converted": converted})  # fmt: skip
     return out
 
 
@@ -251,7 +280,7 @@ def _spelled(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def _counted(runs: dict[str, np.ndarray], key, cum, window: float) -> dict:
+def _counted(runs: dict[str, np.ndarray], key, cum, window: float, compiled: bool = False) -> dict:
     """The arm's revenue within the window after each firing, counted (each distinct value
     and how often), a chunk of runs at a time, so memory does not grow with the firings."""
     length = (runs["last"] - runs["first"] + 1).astype(np.int64)
@@ -261,7 +290,7 @@ def _counted(runs: dict[str, np.ndarray], key, cum, window: float) -> dict:
         done = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, done + CHUNK, side="right")), start + 1)
         spelled = _spelled({k: v[start:stop] for k, v in runs.items()})
-        lo, hi = _bounds(spelled, key, window)
+        lo, hi = _bounds(spelled, key, window, compiled)
         distinct, times = np.unique(cum[hi] - cum[lo], return_counts=True)
         found.append(distinct)
         counts.append(times)

@@ -32,6 +32,8 @@ from .engine import Run
 __all__ = [
     "GOAL_COLUMNS",
     "add_goal_counts",
+    "dense_goal_counts",
+    "goal_bounds",
     "goal_counts",
     "goal_summary",
     "goal_table",
@@ -61,7 +63,7 @@ def goal_windows(
     on one day are one visit (as a real history records them), in the stage the last one
     left the customer in: a purchase on the day of the one before it opens and closes no
     window."""
-    low, high = _goals(policy)
+    low, high = goal_bounds(policy)
     customer, time, stage = _in_order(customer, time, stage)
     if prior is not None:  # each goes before its customer's purchases in the run
         p_cust, p_time, p_stage = _in_order(*prior)
@@ -119,6 +121,14 @@ def goal_counts(windows: pd.DataFrame) -> dict[str, np.ndarray]:
     return {"stage": stage[new], "month": month[new], "counts": counts}
 
 
+def dense_goal_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """`goal_counts` from the windows counted per stage, month and outcome (`counts`, as
+    purchase_kernels.py counts them): the (stage, month) keys with a window, sorted."""
+    stage, month = np.nonzero(counts.sum(axis=2))
+    return {"stage": stage.astype(np.int64), "month": month.astype(np.int64),
+            "counts": counts[stage, month]}  # fmt: skip
+
+
 def add_goal_counts(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """The goal counts of several blocks as one."""
     return _grouped(*(np.concatenate([p[k] for p in parts]) for k in ("stage", "month", "counts")))
@@ -163,7 +173,7 @@ def goal_summary(policy: Policy, windows: pd.DataFrame | dict) -> dict[str, floa
     them, `goal_windows_STAGE` (None shares: no window watched to its end). `windows`: the
     goal windows, or their counts (`goal_counts`)."""
     counts = goal_counts(windows) if isinstance(windows, pd.DataFrame) else windows
-    low, high = _goals(policy)
+    low, high = goal_bounds(policy)
     out: dict[str, float | int | None] = {}
     for code, stage in enumerate(policy.stages):
         if not np.isfinite(high[code]):
@@ -190,7 +200,7 @@ def _in_order(
     return customer, time, stage.astype(np.int64)
 
 
-def _goals(policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+def goal_bounds(policy: Policy) -> tuple[np.ndarray, np.ndarray]:
     """Each stage's goal in days, (low, high); no goal: (0, inf). One entry more than the
     stages, for no stage (code -1)."""
     low = np.array([s.goal_return_min_days or 0.0 for s in policy.stages] + [0.0])

@@ -1,0 +1,65 @@
+"""Each rule firing's window in the purchases, every arm at once (rule_effects.py holds the
+numpy path, which gives the same arrays): the firings ordered by arm, day and customer by a
+counting sort, and each one's window found among its customer's purchases alone."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.compiled import kernel
+
+
+@kernel
+def arm_windows(arm, customer, first, last, arms, days, windows, key, offsets, start):
+    """The firings of the runs (`arm`, `customer`, `first`, `last`: one firing a day from
+    `first` to `last`), ordered by arm, then day, then customer (`bounds[a]:bounds[a + 1]`:
+    arm a's); each one's day and window in the purchases: `lo` (the first purchase after its
+    day) and `hi` (the first after `windows[arm]` days more), numpy's searchsorted (left) of
+    `(customer + start) * 1e6 + day + 1` and `+ window + 1` in `key` (the purchases' keys,
+    sorted: `(customer + start) * 1e6 + time`); `offsets[c]`: customer c's first purchase."""
+    runs = arm.size
+    cells = arms * days
+    count = np.zeros(cells + 1, dtype=np.int64)
+    for r in range(runs):
+        for d in range(first[r], last[r] + 1):
+            count[arm[r] * days + d + 1] += 1
+    for b in range(cells):
+        count[b + 1] += count[b]
+    bounds = np.empty(arms + 1, dtype=np.int64)
+    for a in range(arms + 1):
+        bounds[a] = count[a * days]
+    firings = count[cells]
+    who = np.empty(firings, dtype=np.int64)
+    day = np.empty(firings, dtype=np.int32)
+    at = count[:cells].copy()
+    for r in range(runs):  # by arm and day, in the runs' order within one
+        for d in range(first[r], last[r] + 1):
+            b = arm[r] * days + d
+            who[at[b]] = customer[r]
+            day[at[b]] = d
+            at[b] += 1
+    for b in range(cells):  # then by customer within each arm and day
+        lo, hi = count[b], count[b + 1]
+        for i in range(lo + 1, hi):
+            if who[i] < who[i - 1]:
+                who[lo:hi] = who[lo:hi][np.argsort(who[lo:hi], kind="mergesort")]
+                break
+    lo = np.empty(firings, dtype=np.int64)
+    hi = np.empty(firings, dtype=np.int64)
+    for f in range(firings):  # each firing's customer's purchases, gathered first
+        lo[f] = offsets[who[f]]
+        hi[f] = offsets[who[f] + 1]
+    for a in range(arms):
+        window = windows[a]
+        for f in range(bounds[a], bounds[a + 1]):
+            base = np.float64(who[f] + start) * 1e6 + np.float64(day[f])
+            low, high = base + 1.0, base + window + 1.0
+            i = lo[f]
+            end = hi[f]
+            while i < end and key[i] < low:
+                i += 1
+            lo[f] = i
+            while i < end and key[i] < high:
+                i += 1
+            hi[f] = i
+    return bounds, day, lo, hi
