@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...core.heap import trim
 from .firings import Firings, MessageCounts
 
 __all__ = [
@@ -68,10 +69,21 @@ ITEM_KINDS = ("main", "add_on", "renewal")
 
 
 class _Log:
+    """A log's columns as parts, a batch of rows each. The batches since the last chunk are
+    joined into one chunk every CHUNK_PARTS batches or CHUNK_ROWS rows, so a long run holds
+    a few big arrays per column, not thousands of small ones scattered over the C heap
+    between the day's temporaries (whose pages the heap could then not give back); a
+    chunk whose rows all hold the same value is one read-only view of it (no memory)."""
+
+    CHUNK_PARTS = 128
+    CHUNK_ROWS = 1 << 18
+
     def __init__(self, **dtypes: type):
         self.dtypes = dtypes
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in dtypes}
         self.joined: dict[str, np.ndarray] = {}  # each column's parts, joined by `arrays`
+        self.chunks = 0  # the first parts of each column that are chunks
+        self.pending_rows = 0  # rows in the parts after them
 
     def add(self, **columns: np.ndarray | float | int) -> None:
         """A batch of rows: arrays of one length, and scalars repeated (as read-only views
@@ -82,19 +94,50 @@ class _Log:
             if value.shape != (size,):
                 value = np.broadcast_to(value, (size,))
             self.parts[key].append(value)
+        self.pending_rows += size
+        count = len(next(iter(self.parts.values()))) - self.chunks
+        if count >= self.CHUNK_PARTS or self.pending_rows >= self.CHUNK_ROWS:
+            self._chunk()
+
+    def _chunk(self) -> None:
+        """The parts since the last chunk, joined into one (`_joined`)."""
+        for v in self.parts.values():
+            v[self.chunks :] = [_joined(v[self.chunks :])]
+        self.chunks += 1
+        self.pending_rows = 0
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The columns, each one array (read-only): the parts are joined once and kept joined,
-        so the log is never held twice by the readers of a finished run."""
-        out = {}
+        so the log is never held twice by the readers of a finished run. The heap's pages the
+        parts took are given back once joined (core/heap.py)."""
+        out, joins = {}, 0
         for k, v in self.parts.items():
             if not (len(v) == 1 and v[0] is self.joined.get(k)):
+                joins += len(v) > 1
                 joined = np.concatenate(v) if v else np.zeros(0, dtype=self.dtypes[k])
                 joined.flags.writeable = False
                 v[:] = [joined]
                 self.joined[k] = joined
             out[k] = v[0]
+        if joins:
+            trim()
         return out
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """`parts` as one array, or as a read-only view of one value when every row holds it
+    (the same bytes: 0.0 and -0.0 differ)."""
+    rows = [p for p in parts if p.size]
+    if rows and all(p.strides == (0,) for p in rows):
+        value = rows[0][:1]
+        if all(p[:1].tobytes() == value.tobytes() for p in rows):
+            return np.broadcast_to(value, (sum(p.size for p in rows),))
+    joined = np.concatenate(parts)
+    if joined.size and joined.dtype.kind in "biuf":
+        bits = joined.view(f"u{joined.itemsize}")
+        if (bits == bits[0]).all():
+            return np.broadcast_to(joined[:1].copy(), joined.shape)
+    return joined
 
 
 @dataclass
@@ -172,7 +215,7 @@ class Recorder:
         )
         # rule firings as runs of days (firings.py); one row per firing only with `logs`
         self.rule_events = Firings(
-            _Log(arm=np.int32, customer=np.int32, day=np.int32) if logs else None
+            _Log(arm=np.int32, customer=np.int32, day=np.int32) if logs else None, arms
         )
         # delivered messages counted per day, send step and block (`block_size`: the blocks'
         # size, 0: one block); one row per message only with `logs`
