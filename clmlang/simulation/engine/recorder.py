@@ -114,7 +114,7 @@ class _Log:
         for k, v in self.parts.items():
             if not (len(v) == 1 and v[0] is self.joined.get(k)):
                 joins += len(v) > 1
-                joined = np.concatenate(v) if v else np.zeros(0, dtype=self.dtypes[k])
+                joined = _concatenated(v, self.dtypes[k])
                 joined.flags.writeable = False
                 v[:] = [joined]
                 self.joined[k] = joined
@@ -124,20 +124,64 @@ class _Log:
         return out
 
 
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    """`parts` as one array, or as a read-only view of one value when every row holds it
-    (the same bytes: 0.0 and -0.0 differ)."""
+class _Coded:
+    """A chunk of a float column with few distinct values: each row's code (uint8) into
+    `values`; the same bytes once decoded."""
+
+    def __init__(self, codes: np.ndarray, values: np.ndarray):
+        self.codes, self.values = codes, values
+        self.size = codes.size
+
+
+_NARROW = (np.int8, np.int16, np.int32)
+_CODES = 256  # a float chunk of at most this many distinct values is coded (`_Coded`)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray | _Coded:
+    """`parts` as one chunk in the least memory that gives back the same bytes: a read-only
+    view of one value when every row holds it (the same bytes: 0.0 and -0.0 differ), an
+    integer column in the narrowest integer type that holds its values, a float column of
+    few distinct values as codes (`_Coded`), else the parts joined."""
     rows = [p for p in parts if p.size]
     if rows and all(p.strides == (0,) for p in rows):
         value = rows[0][:1]
         if all(p[:1].tobytes() == value.tobytes() for p in rows):
             return np.broadcast_to(value, (sum(p.size for p in rows),))
     joined = np.concatenate(parts)
-    if joined.size and joined.dtype.kind in "biuf":
-        bits = joined.view(f"u{joined.itemsize}")
-        if (bits == bits[0]).all():
-            return np.broadcast_to(joined[:1].copy(), joined.shape)
+    if not joined.size or joined.dtype.kind not in "biuf":
+        return joined
+    bits = joined.view(f"u{joined.itemsize}")
+    if (bits == bits[0]).all():
+        return np.broadcast_to(joined[:1].copy(), joined.shape)
+    if joined.dtype.kind == "i" and joined.itemsize > 1:
+        low, high = int(joined.min()), int(joined.max())
+        for narrow in _NARROW:
+            info = np.iinfo(narrow)
+            if np.dtype(narrow).itemsize < joined.itemsize and info.min <= low <= high <= info.max:
+                return joined.astype(narrow)
+        return joined
+    if joined.dtype.kind == "f" and joined.itemsize == 8:
+        values = np.unique(bits[:4096])
+        if values.size < _CODES:
+            codes = np.minimum(np.searchsorted(values, bits), values.size - 1)
+            if (values[codes] == bits).all():
+                return _Coded(codes.astype(np.uint8), values.view(joined.dtype))
     return joined
+
+
+def _concatenated(parts: list, dtype) -> np.ndarray:
+    """A column's parts (arrays, narrowed or coded chunks) as one array of `dtype`."""
+    if not any(isinstance(p, _Coded) for p in parts):
+        return np.concatenate(parts, dtype=dtype) if parts else np.zeros(0, dtype=dtype)
+    out = np.empty(sum(p.size for p in parts), dtype=dtype)
+    at = 0
+    for p in parts:
+        if isinstance(p, _Coded):
+            np.take(p.values, p.codes, out=out[at : at + p.size])
+        else:
+            out[at : at + p.size] = p
+        at += p.size
+    return out
 
 
 @dataclass
