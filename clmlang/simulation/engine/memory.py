@@ -22,8 +22,8 @@ hold (measured on the shipped specs at the default market, 20,000 customers x 36
   1.3 of purchases and items, 0.4 of firing runs; 20,000 customers x 365 days, 2026-12-02),
   0.4-1.5 while the run lasts (recorder.py keeps its chunks narrowed and coded); the
   scenarios' markets were measured at up to 1.9 before the firings became runs;
-- PER_NAME: a rule's arrays (a `reentry once` rule's last firing, a condition's edge, an
-  anchor: 1-4 B each; a waiting node's deadline: 2 B) or an attribute's (8 B, 16 when it
+- PER_NAME: a rule's arrays (a condition's edge, an anchor: 1-4 B each; a `reentry once`
+  rule's last firing and a waiting node's deadline: 2 B) or an attribute's (8 B, 16 when it
   changes).
 
 A run that would need more than the machine has available is refused before it starts,
