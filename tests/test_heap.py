@@ -30,3 +30,34 @@ def test_a_run_trims_the_heap_every_trim_days(monkeypatch):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
 def test_trim_reaches_glibc_here():
     assert heap.trim()
+
+
+def _mapped_bytes() -> int:
+    """Bytes glibc's malloc holds in blocks mapped on their own (mallinfo2's hblkhd)."""
+    import ctypes
+
+    fields = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+
+    class Info(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in fields.split()]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = Info
+    return libc.mallinfo2().hblkhd
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_mapped_gives_a_big_array_pages_of_its_own():
+    size = 8 << 20  # under the 32 MiB where glibc maps every block
+    with heap.mapped():
+        before = _mapped_bytes()
+        a = np.ones(size // 8)
+        inside = _mapped_bytes() - before
+        del a
+        assert _mapped_bytes() - before < size  # unmapped when freed: the pages are back
+    assert inside >= size
+    before = _mapped_bytes()
+    b = np.ones(size // 8)  # after: the heap again (the threshold at 32 MiB)
+    after = _mapped_bytes() - before
+    del b
+    assert after < size

@@ -14,14 +14,19 @@ result depends on it: the allocator decides where arrays live, not what they hol
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import sys
+from collections.abc import Iterator
 
-__all__ = ["TRIM_DAYS", "trim"]
+__all__ = ["MAPPED_BYTES", "TRIM_DAYS", "mapped", "trim"]
 
 TRIM_DAYS = 30  # simulated days between two trims
+MAPPED_BYTES = 1 << 20  # `mapped`: blocks from this size get pages of their own
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
+_THRESHOLD_MAX = 32 << 20  # where glibc's sliding threshold ends on 64-bit systems
 
 
 @functools.cache
@@ -41,3 +46,28 @@ def trim() -> bool:
         return False
     malloc_trim(0)
     return True
+
+
+@functools.cache
+def _mallopt():  # type: ignore[no-untyped-def]
+    if _malloc_trim() is None:
+        return None
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+
+
+@contextlib.contextmanager
+def mapped(threshold: int = MAPPED_BYTES) -> Iterator[None]:
+    """Within: every block of `threshold` bytes or more is mapped on its own and unmapped when
+    freed, so the pages of a big array dropped are given back at once, not kept in the heap
+    (the heap's free pages are given back on entry). After: a fixed threshold at the sliding
+    rule's ceiling (32 MiB), where a long run's threshold ends anyway."""
+    mallopt = _mallopt()
+    if mallopt is not None:
+        trim()
+        mallopt(_M_MMAP_THRESHOLD, threshold)
+    try:
+        yield
+    finally:
+        if mallopt is not None:
+            mallopt(_M_MMAP_THRESHOLD, _THRESHOLD_MAX)
+            trim()

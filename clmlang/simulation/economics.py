@@ -175,11 +175,6 @@ def product_sums(run: Run, items: Items | None = None) -> dict[str, dict[str, np
     # int32 keys (months x groups is small): half the memory of the item-sized arrays
     month = np.clip(np.floor(np.floor(it["time"]) / MONTH), 0, months - 1).astype(np.int32)
     product = np.where(it["product"] >= 0, it["product"], nothing).astype(np.int32)
-    money = {
-        "revenue": it["revenue"],
-        "gross_profit": it["revenue"] - it["cost_of_goods"] - it["reward"],
-        "offer_cost": it["offer_cost"],
-    }
     kind = it["kind"]
     item = kind != RENEWAL
     main = kind == MAIN
@@ -200,12 +195,12 @@ def product_sums(run: Run, items: Items | None = None) -> dict[str, dict[str, np
                 k_items, kind, it["revenue"], it["cost_of_goods"], it["reward"],
                 it["offer_cost"], size, RENEWAL, MAIN,
             )  # fmt: skip
-            sums = dict(zip(money, amounts, strict=True))
+            sums = dict(zip(_MONEY, amounts, strict=True))
             sums["items"], sums["renewals"] = counted[0], counted[1]
-        else:
+        else:  # (an item-sized array per amount: only here, not with the kernel)
             sums = {
                 m: np.zeros(size) + np.bincount(k_items, weights=amount, minlength=size)
-                for m, amount in money.items()
+                for m, amount in _money(it).items()
             }
             sums["items"] = np.bincount(k_items[item], minlength=size)
             sums["renewals"] = np.bincount(k_items[~item], minlength=size)
@@ -229,6 +224,18 @@ def product_sums(run: Run, items: Items | None = None) -> dict[str, dict[str, np
             sums["whole_purchases"] = _distinct(c_items[item], check[item], g)
         out[level] = sums
     return out
+
+
+_MONEY = ("revenue", "gross_profit", "offer_cost")  # what `product_sums` adds up
+
+
+def _money(it: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each item's amounts, in `_MONEY`'s order."""
+    return {
+        "revenue": it["revenue"],
+        "gross_profit": it["revenue"] - it["cost_of_goods"] - it["reward"],
+        "offer_cost": it["offer_cost"],
+    }
 
 
 def add_sums(parts: list[dict[str, dict[str, np.ndarray]]]) -> dict[str, dict[str, np.ndarray]]:

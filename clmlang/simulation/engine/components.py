@@ -16,6 +16,7 @@ components that say who reads and writes what.
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from ...compile.policy import Policy
 from ...language.conditions import Expr, Logic, required_columns
-from ...market.model import Market
+from ...market.model import MAX_DAYS, Market
 from .program import Program
 
 __all__ = ["Arms", "DayWork", "Eligibility", "RuleMemory", "SendSteps", "StageEffects"]
@@ -184,21 +185,78 @@ def _uses_stage_time(expr: Expr | None, stages_time_driven: bool) -> bool:
     )
 
 
+class Deadlines:
+    """Each customer's success deadline at one waiting flow step (a day; NaN: not waiting),
+    read and written by ids as a float32 array would be, kept as uint16 (day + 1, 0: not
+    waiting): 2 bytes a customer, not 4."""
+
+    def __init__(self, n: int):
+        self.days = np.zeros(n, dtype=np.uint16)
+
+    def __getitem__(self, ids) -> np.ndarray:
+        code = self.days[ids]
+        out = code.astype(np.float32) - np.float32(1)
+        out[code == 0] = np.nan
+        return out
+
+    def __setitem__(self, ids, value) -> None:
+        day = np.asarray(value, dtype=np.float64)
+        self.days[ids] = np.where(np.isnan(day), 0, day + 1).astype(np.uint16)
+
+
+class FiredDays:
+    """The day each customer last fired a rule (NaN: never), read and written by ids as a
+    float32 array would be (and read whole, `np.asarray`), kept as int16 (-32,768: never)
+    while every day written is a whole day that fits it, as float32 from the first that
+    does not (a base's firings long before day 0): 2 bytes a customer, not 4."""
+
+    NEVER = -32768
+
+    def __init__(self, n: int):
+        self.days: np.ndarray = np.full(n, self.NEVER, dtype=np.int16)
+
+    def __getitem__(self, ids) -> np.ndarray:
+        if self.days.dtype == np.float32:
+            return self.days[ids]
+        code = self.days[ids]
+        out = code.astype(np.float32)
+        out[code == self.NEVER] = np.nan
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[slice(None)]
+        return out if dtype is None else out.astype(dtype)
+
+    def __setitem__(self, ids, value) -> None:
+        day = np.asarray(value, dtype=np.float32)
+        if self.days.dtype == np.int16:
+            known = day[~np.isnan(day)]
+            if known.size and ((known != np.round(known)).any() or np.abs(known).max() > 32767):
+                self.days = self[slice(None)]  # float32 from now on
+            else:
+                day = np.where(np.isnan(day), self.NEVER, day).astype(np.int16)
+        self.days[ids] = day
+
+
+DEADLINES_UP_TO = 65_534 - MAX_DAYS  # success windows up to this many days: `Deadlines`
+
+
 @dataclass
 class RuleMemory:
     # `reentry once` rules (the others never read it): the time each customer last fired
     # the rule (NaN: never)
-    last_fired: dict[int, np.ndarray]
+    last_fired: dict[int, FiredDays]  # (int16 days)
     was_true: dict[int, np.ndarray]  # condition and `every` rules: yesterday's condition
     eligible_since: dict[int, np.ndarray]  # `every` rules: since when eligible
     anchor: dict[int, np.ndarray]  # `after EVENT` rules: when the event happened
-    waiting: dict[int, np.ndarray]  # by flow node: the success deadline (NaN: not waiting)
+    # by flow node: the success deadline (NaN: not waiting), as uint16 days (`Deadlines`)
+    waiting: dict[int, Deadlines | np.ndarray]
 
     @classmethod
     def of(cls, policy: Policy, program: Program, n: int) -> RuleMemory:
         memory = cls(
             last_fired={
-                r: np.full(n, np.nan, dtype=np.float32)
+                r: FiredDays(n)
                 for r, rule in enumerate(policy.rules)
                 if rule.reentry.kind == "once"
             },
@@ -206,7 +264,10 @@ class RuleMemory:
             eligible_since={},
             anchor={},
             waiting={
-                node.id: np.full(n, np.nan, dtype=np.float32) for node in program.waiting_nodes
+                node.id: Deadlines(n)
+                if math.ceil(node.success.within_days) <= DEADLINES_UP_TO
+                else np.full(n, np.nan, dtype=np.float32)
+                for node in program.waiting_nodes
             },
         )
         for r, rule in enumerate(policy.rules):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.compiled import kernel
+from ...core.heap import trim
 
 __all__ = ["Firings", "MessageCounts", "extend_runs"]
 
@@ -25,10 +26,16 @@ def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
 
+CHUNK_PARTS = 128  # closed runs' parts joined into one chunk, this many at a time
+DAY = np.uint16  # a run's first and last day (a run has at most MAX_DAYS = 36,525 days)
+
+
 class Firings:
     """Each rule arm's firings: closed runs, the runs still open (fired on the last day that
     was settled) and the day being filled. `log`, when given (a `_Log` with arm, customer and
-    day), also gets one row per firing, in the order they happen.
+    day), also gets one row per firing, in the order they happen. A closed run takes 10
+    bytes: arm (int16, int32 past 32,767 arms: `arms`), customer (int32), first and last day
+    (uint16 each).
 
     The day being filled is settled in one pass over every arm that fired that day (not one
     per arm or per batch: some hundred rules may fire on a day), when the next day's first
@@ -38,9 +45,11 @@ class Firings:
 
     RUN = ("arm", "customer", "first", "last")
 
-    def __init__(self, log=None):
+    def __init__(self, log=None, arms: int = 0):
         self.log = log
+        self.arm_type = np.int16 if arms < 2**15 else np.int32
         self.closed: dict[str, list[np.ndarray]] = {k: [] for k in self.RUN}
+        self.chunks = 0  # the first parts of `closed` that are chunks of parts
         # the open runs: their keys (sorted), first days, and the day they were last extended
         self.open_key = np.zeros(0, np.int64)
         self.open_first = np.zeros(0, np.int32)
@@ -65,10 +74,15 @@ class Firings:
 
     def _close(self, key: np.ndarray, first: np.ndarray | int, last: int) -> None:
         if key.size:
-            self.closed["arm"].append((key >> 32).astype(np.int32))
+            self.closed["arm"].append((key >> 32).astype(self.arm_type))
             self.closed["customer"].append((key & 0xFFFFFFFF).astype(np.int32))
-            self.closed["first"].append(np.broadcast_to(first, key.shape).astype(np.int32))
-            self.closed["last"].append(np.full(key.size, last, dtype=np.int32))
+            self.closed["first"].append(np.broadcast_to(first, key.shape).astype(DAY))
+            self.closed["last"].append(np.full(key.size, last, dtype=DAY))
+            if len(self.closed["arm"]) - self.chunks >= CHUNK_PARTS:
+                # a chunk of the parts since the last one (recorder.py's logs do the same)
+                for v in self.closed.values():
+                    v[self.chunks :] = [np.concatenate(v[self.chunks :])]
+                self.chunks += 1
 
     def _settle(self) -> None:
         """The day being filled joins the runs: a firing of an arm for a customer it fired
@@ -115,14 +129,20 @@ class Firings:
         self.open_key, self.open_first = np.zeros(0, np.int64), np.zeros(0, np.int32)
 
     def runs(self) -> dict[str, np.ndarray]:
-        """The runs: arm, customer, first and last day (int32 each, read-only), in no
+        """The runs: arm, customer, first and last day (the class's dtypes, read-only), in no
         particular order. Each column's parts are joined once and kept joined (the parts
         freed as each column is joined), so the runs are never held twice."""
         self.finish()
-        for v in self.closed.values():
+        dtypes = {"arm": self.arm_type, "customer": np.int32, "first": DAY, "last": DAY}
+        joins = 0
+        for k, v in self.closed.items():
             if len(v) != 1:
-                v[:] = [_cat(v, np.int32)]
+                joins += len(v) > 1
+                v[:] = [_cat(v, dtypes[k])]
             v[0].flags.writeable = False
+        self.chunks = 1  # each column is one part now
+        if joins:
+            trim()  # the parts' pages back (core/heap.py)
         return {k: v[0] for k, v in self.closed.items()}
 
     def extend(self, other: Firings, offset: int) -> None:

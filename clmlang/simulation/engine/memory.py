@@ -17,12 +17,14 @@ hold (measured on the shipped specs at the default market, 20,000 customers x 36
   purchase, counts: about 40 B) and of the logs (the items' order and checks, the purchases
   sorted by customer: about 450 B for ecommerce_cdp, tracemalloc at 50,000 customers);
 - PER_CUSTOMER_DAY: the logs, as they grow by day: a purchase row is 36 B, an item row (a
-  product of a check, a renewal) 47 B, a run of rule firings 16 B; the shipped specs hold
-  0.6-1.8 B per customer-day (ecommerce_cdp the most: 1.1 of purchases and items, 0.7 of
-  firing runs); the scenarios' markets were measured at up to 1.9 before the firings
-  became runs;
-- PER_NAME: a rule's arrays (a `reentry once` rule's last firing, a condition's edge, an
-  anchor, a waiting node's deadline: 1-4 B each) or an attribute's (8 B, 16 when it changes).
+  product of a check, a renewal) 47 B, a run of rule firings 10 B, once joined for the
+  metrics; the shipped specs hold 0.6-1.7 B per customer-day then (ecommerce_cdp the most:
+  1.3 of purchases and items, 0.4 of firing runs; 20,000 customers x 365 days, 2026-12-02),
+  0.4-1.5 while the run lasts (recorder.py keeps its chunks narrowed and coded); the
+  scenarios' markets were measured at up to 1.9 before the firings became runs;
+- PER_NAME: a rule's arrays (a condition's edge, an anchor: 1-4 B each; a `reentry once`
+  rule's last firing and a waiting node's deadline: 2 B) or an attribute's (8 B, 16 when it
+  changes).
 
 A run that would need more than the machine has available is refused before it starts,
 naming what to lower.
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 PER_CUSTOMER = 700  # state and engine arrays, the metrics' working copies (module docstring)
-PER_CUSTOMER_DAY = 2.0  # purchase, item and firing-run logs (measured: 0.6-1.9)
+PER_CUSTOMER_DAY = 2.0  # purchase, item and firing-run logs, joined (measured: 0.6-1.9)
 LOGS_PER_CUSTOMER_DAY = 3.0  # kept logs (`logs=True`): tables and file text (measured: 1.7)
 PER_NAME = 16  # each rule's and attribute's own per-customer arrays
 PER_DAY = 4096  # daily counters, stage counts and the daily tables built from them

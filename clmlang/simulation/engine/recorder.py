@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...core.heap import trim
 from .firings import Firings, MessageCounts
 
 __all__ = [
@@ -68,10 +69,21 @@ ITEM_KINDS = ("main", "add_on", "renewal")
 
 
 class _Log:
+    """A log's columns as parts, a batch of rows each. The batches since the last chunk are
+    joined into one chunk every CHUNK_PARTS batches or CHUNK_ROWS rows, so a long run holds
+    a few big arrays per column, not thousands of small ones scattered over the C heap
+    between the day's temporaries (whose pages the heap could then not give back); a
+    chunk whose rows all hold the same value is one read-only view of it (no memory)."""
+
+    CHUNK_PARTS = 128
+    CHUNK_ROWS = 1 << 18
+
     def __init__(self, **dtypes: type):
         self.dtypes = dtypes
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in dtypes}
         self.joined: dict[str, np.ndarray] = {}  # each column's parts, joined by `arrays`
+        self.chunks = 0  # the first parts of each column that are chunks
+        self.pending_rows = 0  # rows in the parts after them
 
     def add(self, **columns: np.ndarray | float | int) -> None:
         """A batch of rows: arrays of one length, and scalars repeated (as read-only views
@@ -82,19 +94,94 @@ class _Log:
             if value.shape != (size,):
                 value = np.broadcast_to(value, (size,))
             self.parts[key].append(value)
+        self.pending_rows += size
+        count = len(next(iter(self.parts.values()))) - self.chunks
+        if count >= self.CHUNK_PARTS or self.pending_rows >= self.CHUNK_ROWS:
+            self._chunk()
+
+    def _chunk(self) -> None:
+        """The parts since the last chunk, joined into one (`_joined`)."""
+        for v in self.parts.values():
+            v[self.chunks :] = [_joined(v[self.chunks :])]
+        self.chunks += 1
+        self.pending_rows = 0
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The columns, each one array (read-only): the parts are joined once and kept joined,
-        so the log is never held twice by the readers of a finished run."""
-        out = {}
+        so the log is never held twice by the readers of a finished run. The heap's pages the
+        parts took are given back once joined (core/heap.py)."""
+        out, joins = {}, 0
         for k, v in self.parts.items():
             if not (len(v) == 1 and v[0] is self.joined.get(k)):
-                joined = np.concatenate(v) if v else np.zeros(0, dtype=self.dtypes[k])
+                joins += len(v) > 1
+                joined = _concatenated(v, self.dtypes[k])
                 joined.flags.writeable = False
                 v[:] = [joined]
                 self.joined[k] = joined
             out[k] = v[0]
+        if joins:
+            trim()
         return out
+
+
+class _Coded:
+    """A chunk of a float column with few distinct values: each row's code (uint8) into
+    `values`; the same bytes once decoded."""
+
+    def __init__(self, codes: np.ndarray, values: np.ndarray):
+        self.codes, self.values = codes, values
+        self.size = codes.size
+
+
+_NARROW = (np.int8, np.int16, np.int32)
+_CODES = 256  # a float chunk of at most this many distinct values is coded (`_Coded`)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray | _Coded:
+    """`parts` as one chunk in the least memory that gives back the same bytes: a read-only
+    view of one value when every row holds it (the same bytes: 0.0 and -0.0 differ), an
+    integer column in the narrowest integer type that holds its values, a float column of
+    few distinct values as codes (`_Coded`), else the parts joined."""
+    rows = [p for p in parts if p.size]
+    if rows and all(p.strides == (0,) for p in rows):
+        value = rows[0][:1]
+        if all(p[:1].tobytes() == value.tobytes() for p in rows):
+            return np.broadcast_to(value, (sum(p.size for p in rows),))
+    joined = np.concatenate(parts)
+    if not joined.size or joined.dtype.kind not in "biuf":
+        return joined
+    bits = joined.view(f"u{joined.itemsize}")
+    if (bits == bits[0]).all():
+        return np.broadcast_to(joined[:1].copy(), joined.shape)
+    if joined.dtype.kind == "i" and joined.itemsize > 1:
+        low, high = int(joined.min()), int(joined.max())
+        for narrow in _NARROW:
+            info = np.iinfo(narrow)
+            if np.dtype(narrow).itemsize < joined.itemsize and info.min <= low <= high <= info.max:
+                return joined.astype(narrow)
+        return joined
+    if joined.dtype.kind == "f" and joined.itemsize == 8:
+        values = np.unique(bits[:4096])
+        if values.size < _CODES:
+            codes = np.minimum(np.searchsorted(values, bits), values.size - 1)
+            if (values[codes] == bits).all():
+                return _Coded(codes.astype(np.uint8), values.view(joined.dtype))
+    return joined
+
+
+def _concatenated(parts: list, dtype) -> np.ndarray:
+    """A column's parts (arrays, narrowed or coded chunks) as one array of `dtype`."""
+    if not any(isinstance(p, _Coded) for p in parts):
+        return np.concatenate(parts, dtype=dtype) if parts else np.zeros(0, dtype=dtype)
+    out = np.empty(sum(p.size for p in parts), dtype=dtype)
+    at = 0
+    for p in parts:
+        if isinstance(p, _Coded):
+            np.take(p.values, p.codes, out=out[at : at + p.size])
+        else:
+            out[at : at + p.size] = p
+        at += p.size
+    return out
 
 
 @dataclass
@@ -172,7 +259,7 @@ class Recorder:
         )
         # rule firings as runs of days (firings.py); one row per firing only with `logs`
         self.rule_events = Firings(
-            _Log(arm=np.int32, customer=np.int32, day=np.int32) if logs else None
+            _Log(arm=np.int32, customer=np.int32, day=np.int32) if logs else None, arms
         )
         # delivered messages counted per day, send step and block (`block_size`: the blocks'
         # size, 0: one block); one row per message only with `logs`
