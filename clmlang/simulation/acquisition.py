@@ -11,7 +11,7 @@ import pandas as pd
 
 from .engine import Run
 
-__all__ = ["cac_payback", "existing_profit", "funnel"]
+__all__ = ["cac_payback", "existing_profit", "funnel", "referral_warnings"]
 
 
 def _r(x: float) -> float | None:
@@ -38,6 +38,22 @@ def funnel(run: Run, out: dict) -> dict:
         "prospects_at_end": int(f["prospects"][-1]) if f["prospects"].size else 0,
         "cac": _r(cost / acquired) if acquired else None,
     }
+
+
+def referral_warnings(run: Run) -> list[str]:
+    """A warning when some days' referrals did not fit the room the run keeps for them (the
+    referral rate compounds when the referred refer in turn): the forecast then leaves out
+    referred prospects, and says how many."""
+    rec = run.recorder
+    if not rec.referrals_beyond_room:
+        return []
+    return [
+        f"{rec.referrals_beyond_room:,} referred prospects were not simulated: the room kept "
+        f"for each day's referrals ({rec.referral_room:,} a day) was full on "
+        f"{rec.referral_room_full_days:,} of {run.days:,} days (referred customers refer in "
+        "turn, so the rate compounds); lower `market.prospects.referrals.per_day` or `lift`, "
+        "or shorten the run"
+    ]
 
 
 def existing_profit(run: Run, cust, time, profit) -> np.ndarray | None:

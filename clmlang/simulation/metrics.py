@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.statistics import welch
-from .acquisition import cac_payback, funnel
+from .acquisition import cac_payback, funnel, referral_warnings
 from .cohorts import add_counts, cohort_table
 from .counts import DAILY_COUNTS, FLOAT_COUNTS, as_written
 from .counts import count as _count
@@ -161,7 +161,7 @@ def forecast_of(parts: list[Part], kept: dict[str, pd.DataFrame] | None = None) 
     summary = _summary(run, parts, counts, revenue, daily, span, ended, ordered)
     goals = add_goal_counts([p.goals for p in parts]) if len(parts) > 1 else parts[0].goals
     summary.update(goal_summary(policy, goals))
-    summary["warnings"] = silent_rules(run)  # type: ignore[assignment]
+    summary["warnings"] = silent_rules(run) + referral_warnings(run)  # type: ignore[assignment]
     stage_names = ["(none)"] + [s.name for s in policy.stages]
     stages = pd.DataFrame(rec.stage_counts, columns=stage_names)
     stages.insert(0, "day", np.arange(days))

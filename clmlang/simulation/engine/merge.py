@@ -81,6 +81,9 @@ def merge_recorders(runs: list[Run], sizes: list[int]) -> Recorder:
             getattr(merged, name).add(**arrays)
         for rule, count in rec.triggered.items():
             merged.triggered[rule] = merged.triggered.get(rule, 0) + count
+        merged.referrals_beyond_room += rec.referrals_beyond_room
+        merged.referral_room_full_days += rec.referral_room_full_days
+        merged.referral_room = max(merged.referral_room, rec.referral_room)
         for node, (won, lost) in rec.node_outcomes.items():
             outcome = merged.node_outcomes.setdefault(node, [0, 0])
             outcome[0] += won

@@ -212,7 +212,12 @@ class Funnel:
             np.count_nonzero(buyers) + (ref.lift - 1.0) * np.count_nonzero(lifted)
         )
         u = float(self.referral_day.uniform(0, Purpose.REFERRALS, d)[()])
-        return min(poisson_quantile(u, max(rate, 0.0)), self.plan.referral_room)
+        wanted, room = poisson_quantile(u, max(rate, 0.0)), self.plan.referral_room
+        if wanted > room:  # not simulated: the forecast warns (acquisition.referral_warnings)
+            self.recorder.referrals_beyond_room += wanted - room
+            self.recorder.referral_room_full_days += 1
+            self.recorder.referral_room = room
+        return min(wanted, room)
 
     def _identities_start(self, plan: ArrivalPlan) -> None:
         """Newcomers keyed by who they are (see the module docstring): each row's identity,

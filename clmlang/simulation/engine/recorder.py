@@ -287,6 +287,10 @@ class Recorder:
         # that arrived by the end (starting customers, acquired, prospects)
         self.funnel: dict[str, np.ndarray] | None = None
         self.rows: int | None = None
+        # referred prospects the day's room (prospects.py) could not take, and on how many days
+        self.referrals_beyond_room = 0
+        self.referral_room_full_days = 0
+        self.referral_room = 0
 
     def not_sent(self, why: str, ids: np.ndarray, day: int, site: int) -> None:
         """Log the messages of send step `site` that `ids` did not get today, and `why`
