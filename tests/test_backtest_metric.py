@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from clmlang.forecasting import reactivation, stage_multipliers
-from clmlang.forecasting.fitting import fit_bgnbd
+from clmlang.forecasting.backtest import backtest
+from clmlang.forecasting.fitting import FitError, fit_bgnbd
 from clmlang.forecasting.history import load_history, merge_days, summarise
 
 from .conftest import ROOT
@@ -123,3 +124,14 @@ def test_the_hessian_from_the_score_is_the_likelihoods(merged):
     theta = np.log([fit.params[k] for k in ("r", "alpha", "a", "b")])
     direct = _hessian(lambda th: -_bgnbd_ll(th, s.x, s.t_x, s.T).sum(), theta)
     assert np.allclose(fit.hessian, direct, rtol=1e-3, atol=1e-3 * np.abs(direct).max())
+
+
+def test_a_backtest_whose_bgnbd_cannot_start_has_no_origin(merged):
+    """BG/NBD, every origin's baseline, failing at its start (a FitError) leaves the origin
+    out, as the docstring says ("None when ... BG/NBD cannot be had"): no origin, no
+    backtest (None), not the FitError out of the whole command's model choice."""
+
+    def cannot(summary, _):
+        raise FitError("the bgnbd fit cannot start: its log-likelihood is not finite")
+
+    assert backtest(merged, pd.Timestamp("1997-09-30"), {"bgnbd": cannot}) is None

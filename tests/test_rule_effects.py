@@ -117,3 +117,25 @@ def test_bootstrap_draws_in_batches_give_the_bits_of_drawing_all_at_once(monkeyp
     monkeypatch.setattr(statistics, "DRAWS_AT_ONCE", 5000)  # ~1,700 draws a resample: 2-3 a batch
     batched = statistics._resampled_means(values, np.random.default_rng(7), 200)
     assert batched.tobytes() == all_at_once(7).tobytes()
+
+
+def test_a_block_counted_under_its_own_bound_merges_counted() -> None:
+    """A block decides one value per firing or counted values by the population it is given
+    (`measure_block`'s: the command's customers), the merge by the rows of the runs (with
+    acquisition or referrals, many more): a block past its bound sends counted values while
+    the merge would take every block's as one per firing. It merges them counted (once a
+    KeyError 'day', an internal error). By hand: the purchases' cumulative revenue 0, 5, 12;
+    block 1 counted 0.0 once and 5.0 twice; block 2's two firings have the windows [2, 2) and
+    [0, 1) of the purchases: 0.0 and 5.0. Together: 0.0 twice, 5.0 three times."""
+    from clmlang.simulation.rule_effects import _merged
+
+    cum = np.array([0.0, 5.0, 12.0])
+    counted = {"values": np.array([0.0, 5.0]), "counts": np.array([1, 2]), "firings": 3,
+               "converted": 2}  # fmt: skip
+    exact = {"day": np.array([3, 4], np.int32), "lo": np.array([2, 0], np.int32),
+             "hi": np.array([2, 1], np.int32), "firings": 2, "converted": 1}  # fmt: skip
+    sample = _merged([(counted, 0), (exact, 0)], cum, exact=True)
+    assert sample.counts is not None  # counted, not one value per firing
+    assert sample.values.tolist() == [0.0, 5.0]
+    assert sample.counts.tolist() == [2, 3]
+    assert sample.converted == 3

@@ -152,7 +152,10 @@ def _origin(
         return None
     weeks = (end - cut).days / WEEK
     baseline = fitters[BASELINE]  # only the forecasts are used: no standard errors
-    bg = fit_bgnbd(inner, errors=False) if baseline is None else baseline(inner, None)
+    try:
+        bg = fit_bgnbd(inner, errors=False) if baseline is None else baseline(inner, None)
+    except ValueError:  # (a FitError: no finite start) BG/NBD cannot be had here
+        return None
     predicted = {}
     for name, fitter in fitters.items():
         try:

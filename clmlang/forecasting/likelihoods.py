@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-__all__ = ["log_beta_ratio", "log_rising"]
+__all__ = ["bgnbd_branches", "log_beta_ratio", "log_rising"]
 
 
 def log_rising(a: float, n: int) -> np.ndarray:
@@ -26,11 +26,11 @@ def log_beta_ratio(a: float, b: float, x: np.ndarray) -> np.ndarray:
     return log_rising(b, n)[k] - log_rising(a + b, n)[k]
 
 
-def _bgnbd_ll(log_params: np.ndarray, x, t_x, T) -> np.ndarray:
-    r, alpha, a, b = np.exp(log_params)
-    k = np.asarray(x).astype(np.int64)
+def bgnbd_branches(r, alpha, a, b, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
+    """BG/NBD's two branches past the head, in logs: `stays` (alive at T) and `drops` (gone
+    just after t_x; meaningful where x > 0 only, the caller masks the rest). `t_x` and `T` may
+    be exposures (stage_multipliers.py)."""
     # r log(alpha / (alpha + t)) as -r log1p(t / alpha): no cancellation for a large alpha
-    head = log_rising(r, int(k.max(initial=0)))[k] + log_beta_ratio(a, b, k)
     stays = -r * np.log1p(T / alpha) - x * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
         drops = (
@@ -39,6 +39,14 @@ def _bgnbd_ll(log_params: np.ndarray, x, t_x, T) -> np.ndarray:
             - r * np.log1p(t_x / alpha)
             - x * np.log(alpha + t_x)
         )
+    return stays, drops
+
+
+def _bgnbd_ll(log_params: np.ndarray, x, t_x, T) -> np.ndarray:
+    r, alpha, a, b = np.exp(log_params)
+    k = np.asarray(x).astype(np.int64)
+    head = log_rising(r, int(k.max(initial=0)))[k] + log_beta_ratio(a, b, k)
+    stays, drops = bgnbd_branches(r, alpha, a, b, x, t_x, T)
     drops = np.where(x > 0, drops, -np.inf)
     return head + np.logaddexp(stays, drops)
 
@@ -57,14 +65,8 @@ def _bgnbd_score(log_params: np.ndarray, x, t_x, T, counts) -> tuple[float, np.n
     k = np.asarray(x).astype(np.int64)
     top = int(k.max(initial=0))
     ll = _bgnbd_ll(log_params, x, t_x, T)
-    stays = -r * np.log1p(T / alpha) - x * np.log(alpha + T)
+    stays, drops = bgnbd_branches(r, alpha, a, b, x, t_x, T)
     with np.errstate(divide="ignore", invalid="ignore"):
-        drops = (
-            np.log(a)
-            - np.log(np.maximum(b + x - 1, 1e-300))
-            - r * np.log1p(t_x / alpha)
-            - x * np.log(alpha + t_x)
-        )
         share = np.where(x > 0, np.exp(drops - np.logaddexp(stays, drops)), 0.0)
     keep = 1.0 - share
     slope_ab = _rising_slope(a + b, top)[k]

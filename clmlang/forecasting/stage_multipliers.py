@@ -17,6 +17,7 @@ from .case_weights import by_group, positive
 from .distinct import distinct_rows
 from .fitting import Fit, fit_model, log_beta_ratio, log_rising
 from .history import Summary, repeat_gaps
+from .likelihoods import bgnbd_branches
 
 __all__ = ["BREAKS", "MIN_CUSTOMERS", "exposures", "fit_bgnbd_stages"]
 
@@ -49,15 +50,7 @@ def _loglik(params: np.ndarray, x: np.ndarray, parts, free: int) -> np.ndarray:
     k = x.astype(np.int64)
     head = log_rising(r, int(k.max(initial=0)))[k] + bought @ np.log(multipliers)
     beta = log_beta_ratio(a, b, k)
-    # r log(alpha / (alpha + E)) as -r log1p(E / alpha): no cancellation for a large alpha
-    stays = -r * np.log1p(e_T / alpha) - x * np.log(alpha + e_T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drops = (
-            np.log(a)
-            - np.log(np.maximum(b + x - 1, 1e-300))
-            - r * np.log1p(e_tx / alpha)
-            - x * np.log(alpha + e_tx)
-        )
+    stays, drops = bgnbd_branches(r, alpha, a, b, x, e_tx, e_T)
     return head + beta + np.logaddexp(stays, np.where(x > 0, drops, -np.inf))
 
 
@@ -79,14 +72,8 @@ def _score(params: np.ndarray, x: np.ndarray, parts, free: int, counts) -> tuple
     k = x.astype(np.int64)
     top = int(k.max(initial=0))
     ll = _loglik(params, x, parts, free)
-    stays = -r * np.log1p(e_T / alpha) - x * np.log(alpha + e_T)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        drops = (
-            np.log(a)
-            - np.log(np.maximum(b + x - 1, 1e-300))
-            - r * np.log1p(e_tx / alpha)
-            - x * np.log(alpha + e_tx)
-        )
+        stays, drops = bgnbd_branches(r, alpha, a, b, x, e_tx, e_T)
         share = np.where(x > 0, np.exp(drops - np.logaddexp(stays, drops)), 0.0)  # dropped
     kept = 1.0 - share
 

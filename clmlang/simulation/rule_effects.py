@@ -209,7 +209,9 @@ def _merged(pieces: list[tuple[dict, int]], cum: np.ndarray, exact: bool) -> _Sa
     purchases): one value per firing in the order of day then customer (`exact`: every
     block's sample is one per firing), else the values counted."""
     converted = sum(p["converted"] for p, _ in pieces)
-    if exact:
+    # a block counts its values past its own bound (`rule_samples`, by the population it is
+    # given), which may be below this merge's (by the rows of the runs): counted then too
+    if exact and all("day" in p for p, _ in pieces):
         day = np.concatenate([p["day"] for p, _ in pieces])
         lo = np.concatenate([p["lo"] + offset for p, offset in pieces])
         hi = np.concatenate([p["hi"] + offset for p, offset in pieces])
