@@ -7,9 +7,9 @@ In one run it measures:
   `--workers 1` and `--workers 2` (the same two blocks, `--blocks 2`), alternated `--rounds`
   times, their ratio (target: at least 1.7x) and that the two output folders have the same
   bytes; and the command without --workers (one block) for reference;
-- the memory one worker needs per million customers (docs/engine.md, "Blocks"): the peak
-  resident set of a process simulating one block of N customers, measuring it
-  (simulation/partials.py) and pickling what it sends back, against one of 10,000.
+- the memory one worker needs per million customers (docs/engine.md, "The memory each
+  worker needs"): the peak resident set of a process simulating one block of N customers,
+  measuring it (simulation/partials.py) and pickling what it sends back, against one of 10,000.
 The machine is shared: the ratios are measured within one run, the commands alternated. The
 commands run as installed: with bytecode caches (PYTHONDONTWRITEBYTECODE is dropped, and a
 small warm-up command first writes clmlang's .pyc files and numba's kernels), else every start
