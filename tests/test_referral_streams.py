@@ -129,3 +129,38 @@ def test_the_days_count_is_the_poisson_quantile():
             assert poisson_quantile(u, rate) == int(np.argmax(cdf >= u))
     counts = [poisson_quantile(0.6, r) for r in np.linspace(0.0, 30.0, 61)]
     assert counts == sorted(counts) and counts[0] == 0
+
+
+def test_referrals_beyond_the_days_room_are_counted_and_warned():
+    """Referred customers who refer in turn (0.3 referrals a buyer a day, 30% of the referred
+    convert a day): the rate compounds past the room kept for each day's referrals. No day
+    takes more than its room,
+    the days the room was full are counted (each took exactly its room), and the forecast
+    warns with the number left out. The gentle market of the tests above stays silent."""
+    from clmlang.simulation.metrics import forecast
+
+    referrals = {"per_day": 0.3, "convert": 0.3}
+    steep = {**MARKET, "prospects": {**MARKET["prospects"], "referrals": referrals}}
+    sim, run = _simulated(steep, 100, 60)
+    rec, room = sim.recorder, sim.plan.referral_room
+    referred = rec.funnel["referrals"]
+    assert referred.max() <= room
+    assert 1 <= rec.referral_room_full_days <= int((referred == room).sum())
+    assert rec.referrals_beyond_room >= rec.referral_room_full_days
+    warnings = forecast(run).summary["warnings"]
+    assert any(f"{rec.referrals_beyond_room:,} referred prospects" in w for w in warnings)
+    gentle, run = _simulated(MARKET, CUSTOMERS, DAYS)
+    assert gentle.recorder.referrals_beyond_room == 0
+    assert not any("referred" in w for w in forecast(run).summary["warnings"])
+
+
+def _simulated(market: dict, customers: int, days: int):
+    sim = Simulation(
+        clmlang.loads(QUIET),
+        Market.model_validate(market),
+        customers,
+        days,
+        np.random.default_rng(5),
+        None,
+    )
+    return sim, sim.run()
