@@ -49,16 +49,7 @@ CUSTOMERS, DAYS = 300, 40
 
 
 def _run(spec: str) -> Simulation:
-    sim = Simulation(
-        clmlang.loads(spec),
-        Market.model_validate(MARKET),
-        CUSTOMERS,
-        DAYS,
-        np.random.default_rng(5),
-        None,
-    )
-    sim.run()
-    return sim
+    return _simulated(MARKET, CUSTOMERS, DAYS, spec)[0]
 
 
 def _newcomers(sim: Simulation) -> dict[int, tuple]:
@@ -154,9 +145,9 @@ def test_referrals_beyond_the_days_room_are_counted_and_warned():
     assert not any("referred" in w for w in forecast(run).summary["warnings"])
 
 
-def _simulated(market: dict, customers: int, days: int):
+def _simulated(market: dict, customers: int, days: int, spec: str = QUIET):
     sim = Simulation(
-        clmlang.loads(QUIET),
+        clmlang.loads(spec),
         Market.model_validate(market),
         customers,
         days,

@@ -48,17 +48,24 @@ def group_sums(key, kind, revenue, cost_of_goods, reward, offer_cost, size, rene
     money = np.zeros((3, size))
     counts = np.zeros((3, size), dtype=np.int64)
     for i in range(key.size):
-        k = key[i]
-        money[0, k] += revenue[i]
-        money[1, k] += revenue[i] - cost_of_goods[i] - reward[i]
-        money[2, k] += offer_cost[i]
-        if kind[i] == renewal:
-            counts[1, k] += 1
-        else:
-            counts[0, k] += 1
-        if kind[i] == main:
-            counts[2, k] += 1
+        gross = revenue[i] - cost_of_goods[i] - reward[i]
+        add_row(money, counts, key[i], revenue[i], gross, offer_cost[i], kind[i], renewal, main)
     return money, counts
+
+
+@kernel
+def add_row(money, counts, k, revenue, gross, offer_cost, kind, renewal, main):
+    """One item row added to key `k`'s sums: revenue, gross profit, offer cost, then items
+    (not renewals), renewals and main items."""
+    money[0, k] += revenue
+    money[1, k] += gross
+    money[2, k] += offer_cost
+    if kind == renewal:
+        counts[1, k] += 1
+    else:
+        counts[0, k] += 1
+    if kind == main:
+        counts[2, k] += 1
 
 
 @kernel

@@ -14,6 +14,7 @@ from ..core.compiled import kernel
 from .cohorts import MONTH
 from .economics import ADD_ON, MAIN, RENEWAL, Items, _codes, check_counts, product_sums
 from .engine import Run
+from .ordering_kernels import add_row
 
 
 @kernel
@@ -56,15 +57,7 @@ def item_sums(
         gross = revenue[i] - cost_of_goods[i] - reward[i]
         for level in range(levels):
             k = offsets[level] + month * groups[level] + codes[level, p]
-            money[0, k] += revenue[i]
-            money[1, k] += gross
-            money[2, k] += offer_cost[i]
-            if kind[i] == renewal:
-                counts[1, k] += 1
-            else:
-                counts[0, k] += 1
-            if kind[i] == main:
-                counts[2, k] += 1
+            add_row(money, counts, k, revenue[i], gross, offer_cost[i], kind[i], renewal, main)
     # the rows in customer order, gathered first (a tight loop: the loads overlap)
     by_customer = np.empty(n, dtype=customer.dtype)
     by_cell = np.empty(n, dtype=np.int32)

@@ -12,6 +12,22 @@ __all__ = ["day_edges"]
 
 
 @kernel
+def _term(o, v, k, a):
+    """One clock term: whether `v op k` holds (op 0 >=, 1 >, 2 <=, 3 <), and the first day it
+    can change, from the clock's anchor `a` (`v` = today - a)."""
+    if o == 0:
+        hold = v >= k
+    elif o == 1:
+        hold = v > k
+    elif o == 2:
+        hold = v <= k
+    else:
+        hold = v < k
+    t = a + k
+    return hold, (np.floor(t) + 1.0 if o == 1 or o == 2 else np.ceil(t))
+
+
+@kernel
 def day_edges(
     rows,
     woken,
@@ -91,18 +107,8 @@ def day_edges(
                     a, v = a1, v1
                 else:
                     a, v = a2, v2
-                o = term_op[j]
-                if o == 0:
-                    hold = v >= k
-                elif o == 1:
-                    hold = v > k
-                elif o == 2:
-                    hold = v <= k
-                else:
-                    hold = v < k
+                hold, day = _term(term_op[j], v, k, a)
                 now = now and hold
-                t = a + k
-                day = np.floor(t) + 1.0 if o == 1 or o == 2 else np.ceil(t)
                 if day > d and day < wake:
                     wake = day
             if now and not was[r, g]:
@@ -135,18 +141,8 @@ def day_edges(
             else:
                 a = np.float64(stage_since[c])
                 v = d - a
-            o = term_op[j]
-            if o == 0:
-                hold = v >= k
-            elif o == 1:
-                hold = v > k
-            elif o == 2:
-                hold = v <= k
-            else:
-                hold = v < k
+            hold, day = _term(term_op[j], v, k, a)
             now = now and hold
-            t = a + k
-            day = np.floor(t) + 1.0 if o == 1 or o == 2 else np.ceil(t)
             if day > d and day < wake:
                 wake = day
         if now and not was[c, g]:
