@@ -80,11 +80,6 @@ class SegmentMemory:
             Crossings.of([c for c, w in zip(conditions, waking, strict=True) if w], days),
         )
 
-    def member(self, k: int, ids: np.ndarray | slice) -> np.ndarray:
-        """Whether each of `ids` is in segment `k`."""
-        word = self.bits[k // _WORD]
-        return (word[ids] >> word.dtype.type(k % _WORD)) & word.dtype.type(1) != 0
-
     @property
     def any_time_driven(self) -> bool:
         return any(self.time_driven)
