@@ -57,8 +57,9 @@ def _mallopt():  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def mapped(threshold: int = MAPPED_BYTES) -> Iterator[None]:
-    """Within: every block of `threshold` bytes or more is mapped on its own and unmapped when
-    freed, so the pages of a big array dropped are given back at once, not kept in the heap
+    """Within: every block of `threshold` bytes or more that no free chunk of the heap already
+    fits is mapped on its own and unmapped when freed, so the pages of a big array dropped
+    are given back at once, not kept in the heap
     (the heap's free pages are given back on entry). After: a fixed threshold at the sliding
     rule's ceiling (32 MiB), where a long run's threshold ends anyway."""
     mallopt = _mallopt()

@@ -62,6 +62,7 @@ __all__ = [
 
 NODES_DROPOUT = 12  # Gauss-Jacobi nodes for p
 NAMES = ["r", "alpha", "a", "b", "omega"]
+DEFAULT_START = [0.5, 5.0, 1.0, 2.0]  # r, alpha, a, b without a BG/NBD fit to start from
 WAKE_STARTS = (1e-4, 1e-3, 1e-2, 1e-1)  # per week: where the search for omega may start
 # the start's Beta(a, b) for p has at most this a + b. Where dormant customers wake, BG/NBD
 # often fits a p that is nearly one number (a + b in the thousands or more); there the
@@ -229,19 +230,27 @@ def fit_bgnbd_reactivation(
     summary, weights = positive(summary, weights)
     data = prepare(summary)
     counts, squares = by_group(data.index, data.x.size, weights)
-    begin = [0.5, 5.0, 1.0, 2.0] if start is None else [start.params[k] for k in NAMES[:4]]
+    begin = DEFAULT_START if start is None else [start.params[k] for k in NAMES[:4]]
     r, alpha, a, b = begin
     if a + b > CONCENTRATION_START:  # the same mean dropout, a Beta the search can leave
         begin = [r, alpha, a / (a + b) * CONCENTRATION_START, b / (a + b) * CONCENTRATION_START]
     kept: dict = {}  # each trial point's parts that a and b do not change
 
     def total(theta: np.ndarray) -> float:
-        return float(counts @ _loglik(theta, data, kept))
+        with np.errstate(all="ignore"):
+            value = float(counts @ _loglik(theta, data, kept))
+        return value if np.isfinite(value) else -math.inf
 
     if start is not None and "omega" in start.params:
         omega = start.params["omega"]
     else:  # omega's scale is unknown: start from the best of a few, the others held
-        omega = max(WAKE_STARTS, key=lambda w: total(np.array([*begin, w])))
+        tried = {w: total(np.array([*begin, w])) for w in WAKE_STARTS}
+        if max(tried.values()) == -math.inf and start is not None:
+            # a BG/NBD fit at its edge (a single customer: r and alpha run off to 1e10) can
+            # put this model past overflow everywhere: start from the defaults instead
+            begin = DEFAULT_START
+            tried = {w: total(np.array([*begin, w])) for w in WAKE_STARTS}
+        omega = max(tried, key=tried.get)
 
     compiled = _compiled(data)
     # with the kernel every group goes by the recursion: it walks heavy buyers' histories
