@@ -76,3 +76,23 @@ def clm_here(
     return subprocess.CompletedProcess(
         ["clm", *args], result.exit_code, result.stdout, result.stderr
     )
+
+
+def cdnow_days():
+    """The CDNOW sample (tests/data) as the forecasting reads it: one row per customer and day."""
+    import pandas as pd
+
+    from clmlang.forecasting.history import load_history, merge_days
+
+    frame = load_history(ROOT / "tests" / "data" / "cdnow_sample.csv")
+    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    return merge_days(frame)
+
+
+def log_uniform(low: float, high: float):
+    """A hypothesis strategy: floats spread evenly in log between `low` and `high`."""
+    import numpy as np
+    from hypothesis import strategies as st
+
+    return st.floats(np.log(low), np.log(high)).map(np.exp)

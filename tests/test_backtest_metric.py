@@ -13,22 +13,16 @@ import pytest
 from clmlang.forecasting import reactivation, stage_multipliers
 from clmlang.forecasting.backtest import backtest
 from clmlang.forecasting.fitting import FitError, fit_bgnbd
-from clmlang.forecasting.history import load_history, merge_days, summarise
+from clmlang.forecasting.history import summarise
 
-from .conftest import ROOT
-
-CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
-
+from .conftest import cdnow_days
 
 CUT = "1997-06-30"  # the backtest's later origin (2/3 of the calibration period)
 
 
 @pytest.fixture(scope="module")
 def merged():
-    frame = load_history(CDNOW)
-    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
-    frame["customer_id"] = frame["customer_id"].astype(str)
-    return merge_days(frame)
+    return cdnow_days()
 
 
 def test_the_reactivation_fit_in_the_whole_fits_metric_is_the_plain_fit(monkeypatch, merged):

@@ -15,20 +15,15 @@ import pytest
 
 from clmlang.forecasting import reactivation
 from clmlang.forecasting.fitting import TOLERANCE, fit_bgnbd
-from clmlang.forecasting.history import load_history, merge_days, summarise
+from clmlang.forecasting.history import summarise
 from clmlang.forecasting.reactivation_posterior import posterior
 
-from .conftest import ROOT
-
-CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
+from .conftest import cdnow_days
 
 
 @pytest.fixture(scope="module")
 def merged() -> pd.DataFrame:
-    frame = load_history(CDNOW)
-    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
-    frame["customer_id"] = frame["customer_id"].astype(str)
-    return merge_days(frame)
+    return cdnow_days()
 
 
 def test_a_fit_without_standard_errors_has_the_same_parameters(merged):

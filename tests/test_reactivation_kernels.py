@@ -5,24 +5,20 @@ relative, at parameters anywhere in a wide box, on the CDNOW sample's histories.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from clmlang.forecasting import reactivation
-from clmlang.forecasting.history import load_history, merge_days, summarise
+from clmlang.forecasting.history import summarise
 from clmlang.forecasting.reactivation_score import loglik_and_score
 
-from .conftest import ROOT
+from .conftest import ROOT, cdnow_days
 
 CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
 
 
 @pytest.fixture(scope="module")
 def data():
-    frame = load_history(CDNOW)
-    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
-    frame["customer_id"] = frame["customer_id"].astype(str)
-    return reactivation.prepare(summarise(merge_days(frame), "1997-09-30"))
+    return reactivation.prepare(summarise(cdnow_days(), "1997-09-30"))
 
 
 @pytest.mark.parametrize(

@@ -5,25 +5,19 @@ own finite differences."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clmlang.forecasting import fitting, reactivation
-from clmlang.forecasting.history import load_history, merge_days, summarise
+from clmlang.forecasting.history import summarise
 from clmlang.forecasting.reactivation_score import loglik_and_score
 
-from .conftest import ROOT
-
-CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
+from .conftest import cdnow_days, log_uniform
 
 
 def _summary(end: str):
-    frame = load_history(CDNOW)
-    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
-    frame["customer_id"] = frame["customer_id"].astype(str)
-    return summarise(merge_days(frame), end)
+    return summarise(cdnow_days(), end)
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +25,13 @@ def data():
     return reactivation.prepare(_summary("1997-09-30"))
 
 
-def _log_uniform(low: float, high: float):
-    return st.floats(np.log(low), np.log(high)).map(np.exp)
-
-
 @settings(max_examples=12, deadline=None, derandomize=True)
 @given(
-    r=_log_uniform(0.05, 5.0),
-    alpha=_log_uniform(0.3, 30.0),
-    a=_log_uniform(0.2, 10.0),
-    b=_log_uniform(0.2, 50.0),
-    omega=_log_uniform(1e-4, 1.0),
+    r=log_uniform(0.05, 5.0),
+    alpha=log_uniform(0.3, 30.0),
+    a=log_uniform(0.2, 10.0),
+    b=log_uniform(0.2, 50.0),
+    omega=log_uniform(1e-4, 1.0),
     by_quadrature=st.booleans(),
 )
 def test_the_score_is_the_likelihoods_slope(data, r, alpha, a, b, omega, by_quadrature):

@@ -4,38 +4,28 @@ differences of the likelihood, and the fit that uses it against L-BFGS-B's own d
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clmlang.forecasting import fitting, stage_multipliers
-from clmlang.forecasting.history import load_history, merge_days, summarise
+from clmlang.forecasting.history import summarise
 
-from .conftest import ROOT
-
-CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
+from .conftest import cdnow_days, log_uniform
 
 
 @pytest.fixture(scope="module")
 def summary():
-    frame = load_history(CDNOW)
-    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
-    frame["customer_id"] = frame["customer_id"].astype(str)
-    return summarise(merge_days(frame), "1997-09-30")
-
-
-def _log_uniform(low: float, high: float):
-    return st.floats(np.log(low), np.log(high)).map(np.exp)
+    return summarise(cdnow_days(), "1997-09-30")
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(
-    r=_log_uniform(0.05, 5.0),
-    alpha=_log_uniform(0.3, 30.0),
-    a=_log_uniform(0.2, 10.0),
-    b=_log_uniform(0.2, 50.0),
-    multipliers=st.lists(_log_uniform(0.2, 5.0), min_size=0, max_size=3),
+    r=log_uniform(0.05, 5.0),
+    alpha=log_uniform(0.3, 30.0),
+    a=log_uniform(0.2, 10.0),
+    b=log_uniform(0.2, 50.0),
+    multipliers=st.lists(log_uniform(0.2, 5.0), min_size=0, max_size=3),
 )
 def test_the_score_is_the_likelihoods_slope(summary, r, alpha, a, b, multipliers):
     """With 0 to 3 free multipliers, anywhere in a wide box, the closed-form gradient is the
