@@ -93,7 +93,7 @@ class Buying:
         if first.any():
             self.today.events_first.append(ids[first])
         self.today.touched.append(ids)
-        self._assign_stages(ids, d)
+        stage = self._restage_buyers(ids, k, d)
         self.recorder.purchases.add(
             customer=ids,
             time=t,
@@ -101,7 +101,7 @@ class Buying:
             profit=check.profit,
             product=product,
             arm=arm,
-            stage=st.stage[ids],
+            stage=stage,
         )
         self._check_success_purchase(ids, product, d)
         self._after_purchase_timers(ids, product, d, held)

@@ -222,3 +222,25 @@ def renewals(
             days[n_kept] = np.floor(billing[c])
             n_kept += 1
     return n_kept, n_cancelled
+
+
+@kernel
+def restage(ids, table, purchases, stage, previous_stage, stage_since, day):
+    """The buyers' stages after a purchase, by their purchase count's entry in `table`
+    (stages.purchase_stage_table; the twin: `Stages._assign_stages`): each buyer's new
+    stage, and the places of those who moved, whose previous stage, stage and day of the
+    move are written."""
+    new = np.empty(ids.size, dtype=np.int16)
+    moved = np.empty(ids.size, dtype=np.int64)
+    m = 0
+    for i in range(ids.size):
+        c = ids[i]
+        to = table[purchases[c]]
+        new[i] = to
+        if to != stage[c]:
+            previous_stage[c] = stage[c]
+            stage[c] = to
+            stage_since[c] = day
+            moved[m] = i
+            m += 1
+    return new, moved[:m]

@@ -62,7 +62,7 @@ from .recorder import Recorder, Trace
 from .rules import Rules, window_days
 from .seasons import Seasons
 from .segments import SegmentMemory, Segments
-from .stages import Stages, stage_crossings
+from .stages import Stages, purchase_stage_table, stage_crossings
 from .streams import Streams
 from .tally import Tally
 from .timers import Timers
@@ -173,6 +173,7 @@ class _Simulation(
         growing = growing_columns(market)
         self.eligibility = Eligibility.of(policy, self.effects.time_driven, growing)
         self.stage_crossings = stage_crossings(policy, self.effects.time_driven, growing, days)
+        self.purchase_stages = purchase_stage_table(policy) if self.compiled else None
         self.wakeups = Wakeups(policy, growing, self.eligibility.time_driven)
         self.memory = RuleMemory.of(policy, self.program, self.n)
         if base is not None and base.fired:  # re-entry carries on from the policy in force

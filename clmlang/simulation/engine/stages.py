@@ -14,7 +14,9 @@ import numpy as np
 
 from ...compile.policy import Policy
 from ...language.conditions import evaluate, required_columns
+from .buying_kernels import restage
 from .columns import Columns
+from .components import waiting_on
 from .crossings import Crossings, wakes_by_clocks
 
 # a stage condition that reads the stage itself may change when re-evaluated with nothing
@@ -35,8 +37,48 @@ def stage_crossings(
     return Crossings.of(conditions, days)
 
 
+# the purchase counts a stage table covers (`purchase_stage_table`); a batch with a count
+# beyond it evaluates the conditions
+COUNTS = 1024
+
+
+def purchase_stage_table(policy: Policy) -> np.ndarray | None:
+    """Each purchase count's stage (0 to COUNTS - 1), when every stage condition reads the
+    purchase count alone (`stage purchases in 3..7`): a purchase then moves its buyer to the
+    stage of their new count, a look-up (None: some condition reads something else)."""
+    conditions = [s.condition for s in policy.stages]
+    if not conditions or any(required_columns(c) - {"purchases"} for c in conditions):
+        return None
+    counts = {"purchases": np.arange(COUNTS, dtype=float)}  # as `Columns` gives it
+    table = np.full(COUNTS, -1, dtype=np.int16)
+    undecided = np.ones(COUNTS, dtype=bool)
+    for code, condition in enumerate(conditions):
+        hit = undecided & evaluate(condition, counts, COUNTS)
+        table[hit] = code
+        undecided &= ~hit
+    return table
+
+
 class Stages:
     """Methods of the simulation (mixed into it); see simulation.py for the state."""
+
+    def _restage_buyers(self, ids: np.ndarray, k: np.ndarray, d: int) -> np.ndarray:
+        """`_assign_stages` of buyers whose purchase count is now `k` + 1, and their stages:
+        with a stage table (`purchase_stage_table`, when compiled), a look-up of their count
+        in one pass over their rows (buying_kernels.restage), the conditions otherwise."""
+        table = self.purchase_stages
+        if table is None or self.plan is not None or not k.size or k.max() + 1 >= COUNTS:
+            self._assign_stages(ids, d)
+            return self.state.stage[ids]
+        st = self.state
+        ids = ids.astype(np.int64, copy=False)
+        new, moved = restage(
+            ids, table, st.purchases, st.stage, st.previous_stage, st.stage_since, np.float32(d)
+        )
+        if moved.size:
+            who = ids[moved]
+            self._record_moves(who, st.previous_stage[who], new[moved], d)
+        return new
 
     def _age_stages(self, d: int) -> None:
         """Day `d`'s stage moves by time alone (stages that change with time)."""
@@ -74,6 +116,13 @@ class Stages:
         st.previous_stage[who] = frm
         st.stage[who] = to
         st.stage_since[who] = d
+        self._record_moves(who, frm, to, d, events)
+
+    def _record_moves(
+        self, who: np.ndarray, frm: np.ndarray, to: np.ndarray, d: int, events: bool = True
+    ) -> None:
+        """The moves of `who` from stage `frm` to `to` on day `d`: their transitions, and with
+        `events` the enter and leave events and the success tests waiting for an entry."""
         table = self.recorder.transitions  # counted by a bincount: np.add.at is slow
         cells = (frm.astype(np.intp) + 1) * table.shape[1] + (to + 1)
         table += np.bincount(cells, minlength=table.size).reshape(table.shape).astype(table.dtype)
@@ -90,7 +139,7 @@ class Stages:
             node = self.program.nodes[node_id]
             ev = node.success.event
             if ev.kind == "enter" and ev.stage in self.stage_index:
-                hit = who[(to == self.stage_index[ev.stage]) & (until[who] >= d)]
+                hit = who[(to == self.stage_index[ev.stage]) & waiting_on(until, who, d)]
                 self._succeed(node_id, hit, d)
         if self.trace and (who == self.trace.customer).any():
             i = int(np.flatnonzero(who == self.trace.customer)[0])
