@@ -27,7 +27,15 @@ from ...language.conditions import Expr, Logic, required_columns
 from ...market.model import MAX_DAYS, Market
 from .program import Program
 
-__all__ = ["Arms", "DayWork", "Eligibility", "RuleMemory", "SendSteps", "StageEffects"]
+__all__ = [
+    "Arms",
+    "DayWork",
+    "Eligibility",
+    "RuleMemory",
+    "SendSteps",
+    "StageEffects",
+    "waiting_on",
+]
 
 # Columns whose value changes with the passing of time alone, not only at events.
 # The buying model's predictions too: p_alive falls day by day without a purchase.
@@ -200,8 +208,19 @@ class Deadlines:
         return out
 
     def __setitem__(self, ids, value) -> None:
+        if isinstance(value, float) and math.isnan(value):  # no longer waiting
+            self.days[ids] = 0
+            return
         day = np.asarray(value, dtype=np.float64)
         self.days[ids] = np.where(np.isnan(day), 0, day + 1).astype(np.uint16)
+
+
+def waiting_on(until: Deadlines | np.ndarray, ids: np.ndarray, day: int) -> np.ndarray:
+    """Whether each of `ids` waits with a deadline of `day` or later (`until[ids] >= day`;
+    a `Deadlines`' codes are compared as they are: day + 1 > `day`, 0 never)."""
+    if isinstance(until, Deadlines):
+        return until.days[ids] > day
+    return until[ids] >= day
 
 
 class FiredDays:

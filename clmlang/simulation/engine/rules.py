@@ -11,6 +11,7 @@ import numpy as np
 from ...compile.policy import ContinueStep, SendStep, StopStep, WaitStep
 from ...language.conditions import evaluate
 from .columns import Columns
+from .components import waiting_on
 from .streams import Purpose
 
 
@@ -341,7 +342,7 @@ class Rules:
             ev = self.program.nodes[node_id].success.event
             if ev.kind not in ("purchase", "first_purchase"):
                 continue
-            hit = until[ids] >= d
+            hit = waiting_on(until, ids, d)
             if ev.product is not None:
                 hit &= product == self.product_index[ev.product]
             elif ev.line is not None and cat.count:
