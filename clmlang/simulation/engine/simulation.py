@@ -332,8 +332,8 @@ class _Simulation(
             self._change_attributes(bucket, d)
         # 1. purchases
         due = [v for (kind, _), v in bucket.items() if kind in ("purchase", "response")]
-        if due:
-            self._purchases(self.idset.union(due), d)
+        if due:  # each of the bucket's entries is sorted and distinct already
+            self._purchases(due[0] if len(due) == 1 else self.idset.union(due), d)
         if ("leave", None) in bucket:  # prospects who did not buy leave the base
             self._leave(bucket[("leave", None)], d)
         # 2. renewals
