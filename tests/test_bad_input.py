@@ -211,6 +211,23 @@ def test_too_many_customers_by_flag_is_a_usage_error(tmp_path: Path):
     assert "lower `--customers` or `--days`" in result.stderr
 
 
+def test_a_run_too_large_only_with_its_logs_names_logs(tmp_path: Path, monkeypatch):
+    """1e6 customers x 365 days: the logs add 3 B per customer-day, 1.1e9 B before the 1.5
+    margin; with the memory between the two estimates the error says to leave out --logs."""
+    from clmlang.simulation.engine import memory
+
+    policy = clmlang.load(SPEC)
+    without = memory.run_bytes(policy, Market(), 10**6, 365)
+    with_logs = memory.run_bytes(policy, Market(), 10**6, 365, logs=True)
+    assert with_logs - without == pytest.approx(1.5 * 3 * 365 * 10**6, rel=0.01)
+    monkeypatch.setattr(memory, "available_bytes", lambda: int((without + with_logs) / 2))
+    flags = ("--customers", "1000000", "--days", "365", "--out", str(tmp_path / "o"))
+    result = clm("simulate", SPEC, "--logs", *flags)
+    assert result.returncode == 2
+    assert "lower `--customers` or `--days` (or leave out `--logs`" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_size_problem_names_what_to_lower():
     """The estimate grows with customers, acquisitions and days; the message names them."""
     from clmlang.simulation.engine.memory import size_problem

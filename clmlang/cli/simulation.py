@@ -251,6 +251,8 @@ def _check_size(
     problem = size_problem(policy, market, customers, days, names=names, logs=logs)
     if problem is None:
         return
+    if logs and size_problem(policy, market, customers, days, names=names) is None:
+        problem += " (or leave out `--logs`, which adds 3 bytes per customer and day)"
     if customers_flag or days_flag or not in_file:
         raise _usage_error(problem)
     key = "simulation.customers"
