@@ -34,6 +34,7 @@ from .common import (
     _write,
     app,
 )
+from .file_kinds import SCENARIO, SPEC, TEST
 
 
 class DiffFormat(StrEnum):
@@ -66,7 +67,7 @@ def _policy_from(path: Path, text: str | None, label: str) -> Policy:
     """Compile a spec file, or its text at a git revision (its `use` files come from the
     working tree)."""
     if text is None:
-        _input_file(path, code=DIFF_ERROR)
+        _input_file(path, code=DIFF_ERROR, kind=SPEC)
         analysis = analyse(path)
     else:
         with contextlib.chdir(path.parent if str(path.parent) else Path(".")):
@@ -146,7 +147,7 @@ def diff_(
     impact = None
     if simulate and changes:
         if scenario is not None:
-            _input_file(scenario, "--scenario", DIFF_ERROR)
+            _input_file(scenario, "--scenario", DIFF_ERROR, SCENARIO)
         try:
             settings, market = _scenario_for(new_policy, scenario, Settings(customers=5000))
         except MarketError as error:
@@ -181,7 +182,7 @@ def _test_files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found.extend(sorted(path.rglob("*.test.toml")))
         else:
-            found.append(_input_file(path))
+            found.append(_input_file(path, kind=TEST))
     return found
 
 

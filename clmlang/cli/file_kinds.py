@@ -17,7 +17,7 @@ SPEC, SCENARIO, TEST, HISTORY = "spec", "scenario", "test", "history"
 
 _WHAT = {
     SPEC: "a spec (.clm)",
-    SCENARIO: "a scenario file (TOML)",
+    SCENARIO: "a scenario or market file (TOML)",
     TEST: "a test file (.test.toml)",
     HISTORY: "a purchase history",
 }
@@ -52,7 +52,10 @@ def _hint(path: Path, expected: str, found: str) -> str:
         return f"write its tests in {tests} (docs/testing.md)"
     if expected == HISTORY:
         return "a purchase history is a CSV file of customer_id, date, amount (docs/calibration.md)"
-    return f"`clm simulate {path}` simulates the spec; scenario files are TOML (docs/scenarios.md)"
+    return (
+        f"give the spec as the command's SPEC (`clm simulate {path}`); scenario and market files"
+        " are TOML (docs/scenarios.md)"
+    )
 
 
 def kind_problem(path: Path, expected: str) -> tuple[str, str] | None:

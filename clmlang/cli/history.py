@@ -28,6 +28,7 @@ from .common import (
     _write_all,
     app,
 )
+from .file_kinds import HISTORY, SCENARIO, SPEC
 from .forecast_lines import print_forecast, program_place
 
 # The options that say how to read a history, shared by calibrate and forecast.
@@ -95,7 +96,7 @@ def _history_file(history: str, option: str = "") -> None:
     folder of Parquet files)."""
     path = Path(history)
     if "://" not in history and not (path.is_dir() and path.suffix in (".parquet", ".pq")):
-        _input_file(path, option)
+        _input_file(path, option, kind=HISTORY)
 
 
 def _logged_policy(
@@ -119,7 +120,7 @@ def _logged_policy(
             f"--messages: name the policy that sent them with {option} (which rules are"
             " transactional, and each rule's offer)"
         )
-    _input_file(policy, option)
+    _input_file(policy, option, kind=SPEC)
     return _compile_or_exit(policy)[0]
 
 
@@ -284,12 +285,12 @@ def forecast_(
     until = _date_option(until, "--until")
     _history_file(history, "--history")
     if market is not None:
-        _input_file(market, "--market")
+        _input_file(market, "--market", kind=SCENARIO)
     _output_folder(out, "--out")
     if current is not None:
         if spec is None:
             raise _usage_error("--current: name the new policy's spec too")
-        _input_file(current, "--current")
+        _input_file(current, "--current", kind=SPEC)
     policy = _compile_or_exit(spec)[0] if spec is not None else None
     in_force = _compile_or_exit(current)[0] if current is not None else None
     if messages is not None:
