@@ -383,6 +383,33 @@ def test_bad_amount_in_a_dataframe_given_to_calibrate():
         clmlang.calibrate(frame, "1997-06-30")
 
 
+@pytest.mark.parametrize("command", ["calibrate", "forecast"])
+def test_an_empty_history_file_says_it_is_empty(tmp_path: Path, command: str):
+    """An empty file was pandas' `No columns to parse from file`: now what it is and what a
+    history looks like."""
+    path = tmp_path / "h.csv"
+    path.write_bytes(b"")
+    flags = ("--calibration-end", "1997-06-30")
+    if command == "calibrate":
+        result = clm(command, str(path), *flags)
+    else:
+        result = clm(command, "--history", str(path), *flags, "--until", "1997-12-31")
+    assert result.returncode == 1
+    assert "h.csv: the file is empty\n  hint: a purchase history is a CSV file with a header" in (
+        result.stderr
+    )
+    assert "No columns" not in result.stderr
+
+
+def test_a_history_without_purchases_is_named(tmp_path: Path):
+    """A header and no rows: the message names the file it found nothing in."""
+    path = tmp_path / "h.csv"
+    path.write_text(HEADER, encoding="utf-8")
+    result = _calibrate(path)
+    assert result.returncode == 1
+    assert f"error: {path}: no purchase on or before 1997-06-30" in result.stderr
+
+
 def test_non_utf8_byte_is_reported_by_line(tmp_path: Path):
     """The decoder's buffer offset said nothing; the line and column do."""
     result = _calibrate(_history(tmp_path, "3\udcff,1997-01-01,10\n"))

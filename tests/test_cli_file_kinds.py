@@ -67,7 +67,7 @@ def test_a_spec_given_as_the_history():
     result = clm("calibrate", SPEC, "--calibration-end", "1997-09-30")
     assert result.returncode == 2, result.stderr
     assert f"error: {SPEC}: it is a spec (.clm), not a purchase history" in result.stderr
-    assert "a CSV file of customer_id, date, amount" in result.stderr
+    assert "a CSV file with a header line (customer_id,date,amount)" in result.stderr
 
 
 def test_a_spec_given_as_the_market_of_a_forecast(tmp_path):

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["HISTORY", "SCENARIO", "SPEC", "TEST", "kind_problem"]
+__all__ = ["HISTORY", "HISTORY_HINT", "SCENARIO", "SPEC", "TEST", "kind_problem"]
 
 SPEC, SCENARIO, TEST, HISTORY = "spec", "scenario", "test", "history"
+
+HISTORY_HINT = (
+    "a purchase history is a CSV file with a header line (customer_id,date,amount) and a line"
+    " per purchase (docs/calibration.md)"
+)
 
 _WHAT = {
     SPEC: "a spec (.clm)",
@@ -51,7 +56,7 @@ def _hint(path: Path, expected: str, found: str) -> str:
             return f"its tests are in {tests}: `clm test {tests}`"
         return f"write its tests in {tests} (docs/testing.md)"
     if expected == HISTORY:
-        return "a purchase history is a CSV file of customer_id, date, amount (docs/calibration.md)"
+        return HISTORY_HINT
     return (
         f"give the spec as the command's SPEC (`clm simulate {path}`); scenario and market files"
         " are TOML (docs/scenarios.md)"

@@ -28,7 +28,7 @@ from .common import (
     _write_all,
     app,
 )
-from .file_kinds import HISTORY, SCENARIO, SPEC
+from .file_kinds import HISTORY, HISTORY_HINT, SCENARIO, SPEC
 from .forecast_lines import print_forecast, program_place
 
 # The options that say how to read a history, shared by calibrate and forecast.
@@ -97,6 +97,19 @@ def _history_file(history: str, option: str = "") -> None:
     path = Path(history)
     if "://" not in history and not (path.is_dir() and path.suffix in (".parquet", ".pq")):
         _input_file(path, option, kind=HISTORY)
+        if path.is_file() and path.stat().st_size == 0:
+            where = f"{option} " if option else ""
+            raise _usage_error(f"{where}{path}: the file is empty", HISTORY_HINT, PROBLEMS)
+
+
+def _history_failure(error: Exception, history: str) -> typer.Exit:
+    """Print a problem of the history, named by its file when the message does not say it
+    (a URL is not repeated: it may hold a password); the exit to raise."""
+    message = str(error)
+    if "://" not in history and not message.startswith(history):
+        message = f"{history}: {message}"
+    _out(f"error: {message}", err=True)
+    return typer.Exit(PROBLEMS)
 
 
 def _logged_policy(
@@ -185,8 +198,7 @@ def calibrate_(
                 progress=progress,
             )
     except HistoryError as error:
-        _out(f"error: {error}", err=True)
-        raise typer.Exit(PROBLEMS) from None
+        raise _history_failure(error, history) from None
     _out(result.report())
     if output is not None:
         _write(output, result.to_toml())
@@ -316,8 +328,7 @@ def forecast_(
                 progress=progress,
             )
     except HistoryError as error:
-        _out(f"error: {error}", err=True)
-        raise typer.Exit(PROBLEMS) from None
+        raise _history_failure(error, history) from None
     except MarketError as error:
         raise _market_failure(error, PROBLEMS) from None
     except ValueError as error:
