@@ -410,6 +410,37 @@ def test_a_history_without_purchases_is_named(tmp_path: Path):
     assert f"error: {path}: no purchase on or before 1997-06-30" in result.stderr
 
 
+def test_a_calibration_end_long_after_the_history_is_warned(tmp_path: Path):
+    """The last purchase is on 1997-03-01; a calibration end in 2030 (a mistyped year) counts
+    33 years of silence for everyone: warned, with what the option means."""
+    fit = ("--model", "bgnbd")
+    result = clm("calibrate", str(_history(tmp_path, "")), "--calibration-end", "2030-06-30", *fit)
+    assert "warning: the history's last purchase is on 1997-03-01, long before" in result.stderr
+    assert "hint: --calibration-end is the last day the history covers" in result.stderr
+    quiet = clm("calibrate", str(_history(tmp_path, "")), "--calibration-end", "1997-03-29", *fit)
+    assert "warning" not in quiet.stderr  # 28 days: a base may be quiet that long
+
+
+@pytest.mark.parametrize(
+    ("end", "until", "said"),
+    [
+        ("1997-03-31", "1997-09-30", "the history ends on 1997-03-01, before the forecast starts"),
+        ("1997-02-15", "1997-09-30", "the history ends on 1997-03-01, long before --until"),
+        ("1997-02-15", "1997-03-20", None),
+    ],
+)
+def test_a_forecast_past_the_history_is_warned(tmp_path: Path, end: str, until: str, said):
+    """Actual figures of 0 (or of a part of the period) are not what the forecast missed."""
+    args = ("--calibration-end", end, "--until", until, "--model", "bgnbd", "--replications", "1")
+    path = _history(tmp_path, "")
+    result = clm("forecast", "--history", str(path), *args, "--out", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    if said is None:
+        assert "warning" not in result.stderr
+    else:
+        assert f"warning: {said}" in result.stderr
+
+
 def test_non_utf8_byte_is_reported_by_line(tmp_path: Path):
     """The decoder's buffer offset said nothing; the line and column do."""
     result = _calibrate(_history(tmp_path, "3\udcff,1997-01-01,10\n"))

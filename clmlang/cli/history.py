@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -102,6 +103,42 @@ def _history_file(history: str, option: str = "") -> None:
             raise _usage_error(f"{where}{path}: the file is empty", HISTORY_HINT, PROBLEMS)
 
 
+# A base buys in most weeks: a history whose last purchase is this long before the day it is
+# used up to more likely stops there (extracted earlier, a mistyped year) than fell silent.
+QUIET_DAYS = 28
+
+
+def _warn_history_end(frame, calibration_end: str, until: str | None = None) -> None:
+    """Warn when the history stops well before the day it is used up to: a calibration counts
+    the customers as silent to its end; a forecast's actual figures stop with the history."""
+    if frame.empty:
+        return
+    last = frame["date"].max().date()
+    day = datetime.date.fromisoformat
+    if until is None:
+        if (day(calibration_end) - last).days > QUIET_DAYS:
+            _out(
+                f"warning: the history's last purchase is on {last}, long before --calibration-end"
+                f" {calibration_end}: every customer counts as observed, and silent, up to then",
+                err=True,
+            )
+            _out("  hint: --calibration-end is the last day the history covers", err=True)
+    elif last <= day(calibration_end):
+        _out(
+            f"warning: the history ends on {last}, before the forecast starts: there is nothing"
+            " to compare the forecast with, so the actual figures are 0 and the errors against"
+            " them mean nothing",
+            err=True,
+        )
+    elif (day(until) - last).days > QUIET_DAYS:
+        _out(
+            f"warning: the history ends on {last}, long before --until {until}: the actual"
+            f" figures count only what happened up to {last}, and the forecast looks too high"
+            " against them",
+            err=True,
+        )
+
+
 def _history_failure(error: Exception, history: str) -> typer.Exit:
     """Print a problem of the history, named by its file when the message does not say it
     (a URL is not repeated: it may hold a password); the exit to raise."""
@@ -199,6 +236,7 @@ def calibrate_(
             )
     except HistoryError as error:
         raise _history_failure(error, history) from None
+    _warn_history_end(frame, end)
     _out(result.report())
     if output is not None:
         _write(output, result.to_toml())
@@ -337,6 +375,7 @@ def forecast_(
     if logs:
         _note_log_formats(result.logs())
     print_forecast(result, spec)
+    _warn_history_end(frame, calibration_end, until)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 
 
