@@ -91,6 +91,19 @@ def test_git_revision(tmp_path: Path):
     assert clm("diff", str(spec), "--git", "no-such-rev").returncode == 1
 
 
+def test_git_outside_a_repository_says_so_without_git_internals(tmp_path: Path):
+    """The message quoted git's failed command (`Command '['git', 'rev-parse', ...]' returned
+    non-zero exit status 128`); now what is wrong and the other way to diff, exit 1."""
+    spec = tmp_path / "shop.clm"
+    spec.write_text(BASE)
+    result = clm("diff", str(spec), "--git", "HEAD", env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: --git: {spec} is not in a git repository\n"
+        "  hint: compare two files instead: clm diff OLD.clm NEW.clm\n"
+    )
+
+
 def test_simulated_impact_with_treatment_examples(tmp_path: Path):
     old, new = tmp_path / "old.clm", tmp_path / "new.clm"
     old.write_text(BASE)

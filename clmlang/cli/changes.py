@@ -58,9 +58,8 @@ class _DiffCommand(TyperCommand):
             raise
 
 
-def _diff_fail(message: str) -> typer.Exit:
-    _out(f"error: {message}", err=True)
-    return typer.Exit(DIFF_ERROR)
+def _diff_fail(message: str, hint: str | None = None) -> typer.Exit:
+    return _usage_error(message, hint, DIFF_ERROR)
 
 
 def _policy_from(path: Path, text: str | None, label: str) -> Policy:
@@ -93,8 +92,13 @@ def _git_text(path: Path, rev: str) -> str:
         shown = subprocess.run(
             ["git", "show", f"{rev}:{relative.as_posix()}"], cwd=top, capture_output=True, text=True
         )
-    except (OSError, subprocess.CalledProcessError, ValueError) as error:
-        raise _diff_fail(f"--git: {path} is not in a git repository ({error})") from None
+    except OSError as error:  # no git installed, or the spec's folder is gone
+        raise _diff_fail(f"--git: cannot run git: {error.strerror or error}") from None
+    except (subprocess.CalledProcessError, ValueError):
+        raise _diff_fail(
+            f"--git: {path} is not in a git repository",
+            "compare two files instead: clm diff OLD.clm NEW.clm",
+        ) from None
     if shown.returncode != 0:
         raise _diff_fail(f"--git {rev}: {shown.stderr.strip()}")
     return shown.stdout
