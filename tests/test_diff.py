@@ -104,6 +104,33 @@ def test_git_outside_a_repository_says_so_without_git_internals(tmp_path: Path):
     )
 
 
+def test_kpi_impact_values_are_written_as_a_reader_writes_them():
+    """Revenue of 178,972 was shown as `1.79e+05` in the text and Markdown tables."""
+    import types
+
+    import pandas as pd
+
+    from clmlang.testing.diffview import render_changes
+
+    row = {"significant": False, "pairs": 2, "diff_pct_low": float("nan")}
+    kpis = pd.DataFrame(
+        [
+            {**row, "kpi": "revenue", "old": 178972.4, "new": 191000.0, "diff": 12027.6},
+            {**row, "kpi": "survival_rate", "old": 0.61384, "new": 0.6141, "diff": 0.00026},
+        ]
+    )
+    kpis["diff_pct"] = kpis["diff_pct_high"] = float("nan")
+    impact = types.SimpleNamespace(
+        replications=2, customers=3000, days=120, kpis=kpis, treatment=[]
+    )
+    change = diff_policies(clmlang.loads(BASE), clmlang.loads(BASE.replace("cost 0.1", "cost 0.2")))
+    for form in ("text", "markdown"):
+        shown = render_changes(change, impact, ("a", "b"), form)
+        assert "178,972" in shown and "191,000" in shown and "+12,028" in shown, shown
+        assert "0.6138" in shown and "+0.00026" in shown
+        assert "e+0" not in shown
+
+
 def test_simulated_impact_with_treatment_examples(tmp_path: Path):
     old, new = tmp_path / "old.clm", tmp_path / "new.clm"
     old.write_text(BASE)
