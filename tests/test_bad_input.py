@@ -280,6 +280,26 @@ def test_forecast_too_far_is_a_usage_error(tmp_path: Path):
     assert "more than 36,525 days after the calibration end" in result.stderr
 
 
+def test_a_scenario_and_a_test_file_saved_with_a_byte_order_mark_are_read(tmp_path: Path):
+    """A BOM (Windows Notepad) was `(syntax): Invalid statement` at 1:1 of any TOML file; a
+    problem in such a file is still placed on its line and column."""
+    bom = b"\xef\xbb\xbf"
+    path, out = tmp_path / "s.toml", tmp_path / "out"
+    path.write_bytes(bom + b"[simulation]\ncustomers = 50\ndays = 5\n")
+    result = clm("simulate", SPEC, "--scenario", str(path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    path.write_bytes(bom + b"[market.buying]\nr = -1\n")
+    result = clm("simulate", SPEC, "--scenario", str(path), "--out", str(out))
+    assert result.returncode == 1
+    assert "s.toml:2:1: error[CLM200]: market.buying.r" in result.stderr
+    tests = tmp_path / "clinic.test.toml"
+    tests.write_bytes(
+        bom + b'spec = "%s"\n[[example]]\nname = "new"\ncustomer = "purchases=1"\n'
+        b'stage = "newcomer"\n' % SPEC.encode()
+    )
+    assert clm("test", str(tests)).returncode == 0
+
+
 # ---- histories ---------------------------------------------------------------------------
 
 HEADER = "customer_id,date,amount\n"

@@ -55,7 +55,7 @@ class MarketError(Exception):
             file = self.file_of(key)
             if file not in sources:
                 try:
-                    text = Path(file).read_text(encoding="utf-8")
+                    text = Path(file).read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError):
                     text = ""
                 sources[file] = Source(file, text)
@@ -127,7 +127,7 @@ def _locate(text: str, key: str, message: str) -> tuple[int, int]:
 def read_toml(path: Path) -> dict:
     """A TOML file's tables; a file that cannot be read or parsed is a `MarketError`."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no key
     except OSError as error:
         raise MarketError(str(path), [("(file)", f"cannot read: {error.strerror}")]) from None
     except UnicodeDecodeError:
