@@ -17,6 +17,14 @@ from ..core.source import Source
 __all__ = ["MarketError", "read_toml"]
 
 
+_SCENARIO_HINT = (
+    "see docs/scenarios.md for scenario files and overrides, docs/model.md for every market key"
+    " and its default"
+)
+# test files (`clm test`) are read and reported the same way
+_TEST_FILE_HINT = "see docs/testing.md for test files: examples, invariants, forecasts"
+
+
 class MarketError(Exception):
     """A scenario file or mapping that does not describe a valid market.
 
@@ -68,10 +76,7 @@ class MarketError(Exception):
                 len(written) if text.startswith(written, offset) else len(key.rsplit(".", 1)[-1])
             )
             span = source.span(offset, offset + max(1, width))
-            hint = (
-                "see docs/scenarios.md for scenario files and overrides, docs/model.md for "
-                "every market key and its default"
-            )
+            hint = _TEST_FILE_HINT if file.endswith(".test.toml") else _SCENARIO_HINT
             found.append(Diagnostic("CLM200", Severity.ERROR, f"{key}: {message}", span, hint))
         return found, sources or {self.source: Source(self.source, "")}
 
