@@ -255,6 +255,8 @@ def _field(value: object, key: str) -> float:
     """`value` of the field `key` (`purchases`, `purchases of facial`, `messages.sms`) as a
     number, refused when no customer can have it."""
     number = _number(value)
+    if math.isnan(number):  # not known (`none`): read as before
+        return number
     field = re.split(r"[ .:]", key, maxsplit=1)[0]
     if field in _COUNTS and not (number >= 0 and number == int(number)):
         raise CustomerError(f"`{key}={number:g}`: a count, a whole number from 0")
