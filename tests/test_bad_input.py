@@ -211,6 +211,23 @@ def test_too_many_customers_by_flag_is_a_usage_error(tmp_path: Path):
     assert "lower `--customers` or `--days`" in result.stderr
 
 
+def test_a_run_too_large_only_with_its_logs_names_logs(tmp_path: Path, monkeypatch):
+    """1e6 customers x 365 days: the logs add 3 B per customer-day, 1.1e9 B before the 1.5
+    margin; with the memory between the two estimates the error says to leave out --logs."""
+    from clmlang.simulation.engine import memory
+
+    policy = clmlang.load(SPEC)
+    without = memory.run_bytes(policy, Market(), 10**6, 365)
+    with_logs = memory.run_bytes(policy, Market(), 10**6, 365, logs=True)
+    assert with_logs - without == pytest.approx(1.5 * 3 * 365 * 10**6, rel=0.01)
+    monkeypatch.setattr(memory, "available_bytes", lambda: int((without + with_logs) / 2))
+    flags = ("--customers", "1000000", "--days", "365", "--out", str(tmp_path / "o"))
+    result = clm("simulate", SPEC, "--logs", *flags)
+    assert result.returncode == 2
+    assert "lower `--customers` or `--days` (or leave out `--logs`" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_size_problem_names_what_to_lower():
     """The estimate grows with customers, acquisitions and days; the message names them."""
     from clmlang.simulation.engine.memory import size_problem
@@ -261,6 +278,26 @@ def test_forecast_too_far_is_a_usage_error(tmp_path: Path):
     )
     assert result.returncode == 2
     assert "more than 36,525 days after the calibration end" in result.stderr
+
+
+def test_a_scenario_and_a_test_file_saved_with_a_byte_order_mark_are_read(tmp_path: Path):
+    """A BOM (Windows Notepad) was `(syntax): Invalid statement` at 1:1 of any TOML file; a
+    problem in such a file is still placed on its line and column."""
+    bom = b"\xef\xbb\xbf"
+    path, out = tmp_path / "s.toml", tmp_path / "out"
+    path.write_bytes(bom + b"[simulation]\ncustomers = 50\ndays = 5\n")
+    result = clm("simulate", SPEC, "--scenario", str(path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    path.write_bytes(bom + b"[market.buying]\nr = -1\n")
+    result = clm("simulate", SPEC, "--scenario", str(path), "--out", str(out))
+    assert result.returncode == 1
+    assert "s.toml:2:1: error[CLM200]: market.buying.r" in result.stderr
+    tests = tmp_path / "clinic.test.toml"
+    tests.write_bytes(
+        bom + b'spec = "%s"\n[[example]]\nname = "new"\ncustomer = "purchases=1"\n'
+        b'stage = "newcomer"\n' % SPEC.encode()
+    )
+    assert clm("test", str(tests)).returncode == 0
 
 
 # ---- histories ---------------------------------------------------------------------------
@@ -364,6 +401,64 @@ def test_bad_amount_in_a_dataframe_given_to_calibrate():
     )
     with pytest.raises(HistoryError, match="index 1, column `amount`: a negative amount"):
         clmlang.calibrate(frame, "1997-06-30")
+
+
+@pytest.mark.parametrize("command", ["calibrate", "forecast"])
+def test_an_empty_history_file_says_it_is_empty(tmp_path: Path, command: str):
+    """An empty file was pandas' `No columns to parse from file`: now what it is and what a
+    history looks like."""
+    path = tmp_path / "h.csv"
+    path.write_bytes(b"")
+    flags = ("--calibration-end", "1997-06-30")
+    if command == "calibrate":
+        result = clm(command, str(path), *flags)
+    else:
+        result = clm(command, "--history", str(path), *flags, "--until", "1997-12-31")
+    assert result.returncode == 1
+    assert "h.csv: the file is empty\n  hint: a purchase history is a CSV file with a header" in (
+        result.stderr
+    )
+    assert "No columns" not in result.stderr
+
+
+def test_a_history_without_purchases_is_named(tmp_path: Path):
+    """A header and no rows: the message names the file it found nothing in."""
+    path = tmp_path / "h.csv"
+    path.write_text(HEADER, encoding="utf-8")
+    result = _calibrate(path)
+    assert result.returncode == 1
+    assert f"error: {path}: no purchase on or before 1997-06-30" in result.stderr
+
+
+def test_a_calibration_end_long_after_the_history_is_warned(tmp_path: Path):
+    """The last purchase is on 1997-03-01; a calibration end in 2030 (a mistyped year) counts
+    33 years of silence for everyone: warned, with what the option means."""
+    fit = ("--model", "bgnbd")
+    result = clm("calibrate", str(_history(tmp_path, "")), "--calibration-end", "2030-06-30", *fit)
+    assert "warning: the history's last purchase is on 1997-03-01, long before" in result.stderr
+    assert "hint: --calibration-end is the last day the history covers" in result.stderr
+    quiet = clm("calibrate", str(_history(tmp_path, "")), "--calibration-end", "1997-03-29", *fit)
+    assert "warning" not in quiet.stderr  # 28 days: a base may be quiet that long
+
+
+@pytest.mark.parametrize(
+    ("end", "until", "said"),
+    [
+        ("1997-03-31", "1997-09-30", "the history ends on 1997-03-01, before the forecast starts"),
+        ("1997-02-15", "1997-09-30", "the history ends on 1997-03-01, long before --until"),
+        ("1997-02-15", "1997-03-20", None),
+    ],
+)
+def test_a_forecast_past_the_history_is_warned(tmp_path: Path, end: str, until: str, said):
+    """Actual figures of 0 (or of a part of the period) are not what the forecast missed."""
+    args = ("--calibration-end", end, "--until", until, "--model", "bgnbd", "--replications", "1")
+    path = _history(tmp_path, "")
+    result = clm("forecast", "--history", str(path), *args, "--out", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    if said is None:
+        assert "warning" not in result.stderr
+    else:
+        assert f"warning: {said}" in result.stderr
 
 
 def test_non_utf8_byte_is_reported_by_line(tmp_path: Path):

@@ -487,3 +487,25 @@ def test_attach_to_an_undeclared_line():
     upsell = "product socks role upsell price 4 attach to "
     assert errors(products + upsell + "line apparel\n") == []
     assert errors(products + upsell + "line tee\n") == ["CLM100"]
+
+
+def test_an_undefined_line_says_how_lines_are_declared():
+    """There is no `line` declaration: CLM100 for a line had no hint at all."""
+    text = (
+        "stage all when purchases >= 0\n"
+        "product cake role profit price 35 line pastry\n"
+        'rule a { on purchase of line bread send email "x" }\n'
+    )
+    (found,) = [d for d in clmlang.analyse_text(HEAD + text).diagnostics if d.code == "CLM100"]
+    assert found.message == "undefined line `bread`"
+    assert found.hint == (
+        "a line is declared by a product of it: `product NAME ... line bread`;"
+        " the spec's lines: pastry"
+    )
+
+
+def test_an_undefined_stage_or_segment_says_how_to_declare_either():
+    """`on enter X` takes a stage or a segment: the hint names both declarations."""
+    text = 'stage all when purchases >= 0\nrule a { on enter vips send email "x" }\n'
+    (found,) = [d for d in clmlang.analyse_text(HEAD + text).diagnostics if d.code == "CLM100"]
+    assert found.hint == "declare it with `stage vips when ...` or `segment vips when ...`"

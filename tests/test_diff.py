@@ -91,6 +91,46 @@ def test_git_revision(tmp_path: Path):
     assert clm("diff", str(spec), "--git", "no-such-rev").returncode == 1
 
 
+def test_git_outside_a_repository_says_so_without_git_internals(tmp_path: Path):
+    """The message quoted git's failed command (`Command '['git', 'rev-parse', ...]' returned
+    non-zero exit status 128`); now what is wrong and the other way to diff, exit 1."""
+    spec = tmp_path / "shop.clm"
+    spec.write_text(BASE)
+    result = clm("diff", str(spec), "--git", "HEAD", env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: --git: {spec} is not in a git repository\n"
+        "  hint: compare two files instead: clm diff OLD.clm NEW.clm\n"
+    )
+
+
+def test_kpi_impact_values_are_written_as_a_reader_writes_them():
+    """Revenue of 178,972 was shown as `1.79e+05` in the text and Markdown tables."""
+    import types
+
+    import pandas as pd
+
+    from clmlang.testing.diffview import render_changes
+
+    row = {"significant": False, "pairs": 2, "diff_pct_low": float("nan")}
+    kpis = pd.DataFrame(
+        [
+            {**row, "kpi": "revenue", "old": 178972.4, "new": 191000.0, "diff": 12027.6},
+            {**row, "kpi": "survival_rate", "old": 0.61384, "new": 0.6141, "diff": 0.00026},
+        ]
+    )
+    kpis["diff_pct"] = kpis["diff_pct_high"] = float("nan")
+    impact = types.SimpleNamespace(
+        replications=2, customers=3000, days=120, kpis=kpis, treatment=[]
+    )
+    change = diff_policies(clmlang.loads(BASE), clmlang.loads(BASE.replace("cost 0.1", "cost 0.2")))
+    for form in ("text", "markdown"):
+        shown = render_changes(change, impact, ("a", "b"), form)
+        assert "178,972" in shown and "191,000" in shown and "+12,028" in shown, shown
+        assert "0.6138" in shown and "+0.00026" in shown
+        assert "e+0" not in shown
+
+
 def test_simulated_impact_with_treatment_examples(tmp_path: Path):
     old, new = tmp_path / "old.clm", tmp_path / "new.clm"
     old.write_text(BASE)

@@ -119,6 +119,13 @@ def test_customer_text_forms():
         ("rfm.r=4", "computed from"),
         ("purchases", "not `key=value`"),
         ("purchases=many", "not a number"),
+        # no customer has these: each put them in no stage, or matched nothing, silently
+        ("purchases=-3", "`purchases=-3`: a count, a whole number from 0"),
+        ("purchases=2.5", "`purchases=2.5`: a count, a whole number from 0"),
+        ("purchases of facial=-1", "`purchases of facial=-1`: a count"),
+        ("total_spent=-100", "`total_spent=-100`: cannot be below 0"),
+        ("days_since_purchase=-5", "`days_since_purchase=-5`: cannot be below 0"),
+        ("days_since_purchase of line dentistry=-5 days", "cannot be below 0"),
     ],
 )
 def test_bad_customer(analysis, customer, message):
@@ -156,3 +163,17 @@ def test_stage_goal_is_shown_as_written():
     assert explain(ranged, {"purchases": 30}).goal == "47..60 days"
     assert explain(ranged, {"purchases": 4}).goal == "74 days"
     assert explain(ranged, {"purchases": 1}).goal is None
+
+
+def test_a_date_attribute_ahead_is_not_refused(analysis):
+    """`birthday=-3`: a date 3 days ahead, which rules may wait for (not a negative count)."""
+    assert explain(analysis, "birthday=-3").stage == "potential"
+
+
+def test_a_name_of_a_kind_the_spec_does_not_declare():
+    """`audience=vip` in a spec without audiences said `known: ` and nothing after it."""
+    bare = analyse_text('program "x"\nstage all when purchases >= 0\n', "x.clm")
+    with pytest.raises(
+        CustomerError, match="unknown audience `vip`; the spec declares no audiences"
+    ):
+        explain(bare, "audience=vip")

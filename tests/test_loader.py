@@ -108,3 +108,36 @@ def test_changed_shared_file_is_parsed_again(tmp_path: Path):
     assert load_path(main).files[0].items[0].cost.value == 3
     common.write_text("channel sms cost 4\n")
     assert load_path(main).files[0].items[0].cost.value == 4
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_byte_order_mark_is_not_part_of_the_spec(tmp_path: Path):
+    """Windows editors (Notepad) save UTF-8 with a BOM no editor shows: it was CLM001
+    `unexpected character`; now the spec and a file it uses read as without it."""
+    (tmp_path / "lib.clm").write_bytes(BOM + b"channel sms cost 3\n")
+    (tmp_path / "main.clm").write_bytes(
+        BOM + b'program "Shop" currency USD\nuse "lib.clm"\nstage all when purchases >= 0\n'
+    )
+    spec = load_path(tmp_path / "main.clm")
+    assert spec.diagnostics == ()
+    assert [type(i) for i in spec.items()] == [s.Channel, s.Program, s.Use, s.Stage]
+
+
+def test_a_bad_byte_after_a_byte_order_mark_is_placed_where_the_editor_shows_it(tmp_path: Path):
+    """`program "x\\xff"`: the bad byte is in column 11 of what the editor shows."""
+    (tmp_path / "main.clm").write_bytes(BOM + b'program "x\xff" currency USD\n')
+    (problem,) = load_path(tmp_path / "main.clm").diagnostics
+    assert problem.code == "CLM003"
+    assert (problem.span.line, problem.span.column) == (1, 11)
+
+
+def test_clm_fmt_leaves_a_formatted_spec_with_a_byte_order_mark_alone(tmp_path: Path):
+    """`clm fmt --check` on a canonical spec saved with a BOM: nothing to change."""
+    from .conftest import ROOT, clm
+
+    path = tmp_path / "clinic.clm"
+    path.write_bytes(BOM + (ROOT / "specs" / "clinic.clm").read_bytes())
+    result = clm("fmt", "--check", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr

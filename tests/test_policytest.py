@@ -147,3 +147,28 @@ def test_pytest_collects_policy_tests(tmp_path: Path):
     )
     assert done.returncode == 0, done.stdout
     assert "2 passed" in done.stdout
+
+
+def test_a_test_file_without_its_spec_says_which_spec_is_missing(tmp_path: Path):
+    """`shop.test.toml` with no `shop.clm` beside it said "the spec has errors: run `clm
+    check` on it"; it names the missing spec and where a test file looks for it."""
+    path = tmp_path / "shop.test.toml"
+    path.write_text('[[example]]\nname = "x"\ncustomer = "purchases=3"\nstage = "loyal"\n')
+    result = clm("test", str(path))
+    assert result.returncode == 1
+    assert f"no spec {tmp_path / 'shop.clm'}: a test file tests NAME.clm beside it" in (
+        result.stdout
+    )
+    assert "has errors" not in result.stdout
+
+
+def test_a_bad_key_in_a_test_file_points_at_the_testing_docs(tmp_path: Path):
+    """A test file's CLM200 sent the reader to docs/scenarios.md and docs/model.md."""
+    (tmp_path / "shop.clm").write_text('program "x"\nstage all when purchases >= 0\n')
+    path = tmp_path / "shop.test.toml"
+    path.write_text('[[exampel]]\nname = "x"\n')
+    result = clm("test", str(path))
+    assert result.returncode == 2
+    assert "shop.test.toml:1:1: error[CLM200]: exampel: unknown key" in result.stderr
+    assert "hint: see docs/testing.md for test files" in result.stderr
+    assert "docs/scenarios.md" not in result.stderr

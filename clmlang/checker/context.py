@@ -62,7 +62,12 @@ class Context:
             return
         known = list(known)
         hint = suggest(name, known)
-        if hint is None:
+        if hint is None and kind == "line":  # no `line` declaration: products name lines
+            hint = f"a line is declared by a product of it: `product NAME ... line {name}`"
+            hint += f"; the spec's lines: {', '.join(known)}" if known else ""
+        elif hint is None and kind == "stage or segment":
+            hint = f"declare it with `stage {name} when ...` or `segment {name} when ...`"
+        elif hint is None:
             hint = f"declare it with `{kind} {name} ...`" if kind in _DECLARABLE else None
         self.error("CLM100", f"undefined {kind} `{name}`", span, hint)
 

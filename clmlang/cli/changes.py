@@ -34,6 +34,7 @@ from .common import (
     _write,
     app,
 )
+from .file_kinds import SCENARIO, SPEC, TEST
 
 
 class DiffFormat(StrEnum):
@@ -57,16 +58,15 @@ class _DiffCommand(TyperCommand):
             raise
 
 
-def _diff_fail(message: str) -> typer.Exit:
-    _out(f"error: {message}", err=True)
-    return typer.Exit(DIFF_ERROR)
+def _diff_fail(message: str, hint: str | None = None) -> typer.Exit:
+    return _usage_error(message, hint, DIFF_ERROR)
 
 
 def _policy_from(path: Path, text: str | None, label: str) -> Policy:
     """Compile a spec file, or its text at a git revision (its `use` files come from the
     working tree)."""
     if text is None:
-        _input_file(path, code=DIFF_ERROR)
+        _input_file(path, code=DIFF_ERROR, kind=SPEC)
         analysis = analyse(path)
     else:
         with contextlib.chdir(path.parent if str(path.parent) else Path(".")):
@@ -92,8 +92,13 @@ def _git_text(path: Path, rev: str) -> str:
         shown = subprocess.run(
             ["git", "show", f"{rev}:{relative.as_posix()}"], cwd=top, capture_output=True, text=True
         )
-    except (OSError, subprocess.CalledProcessError, ValueError) as error:
-        raise _diff_fail(f"--git: {path} is not in a git repository ({error})") from None
+    except OSError as error:  # no git installed, or the spec's folder is gone
+        raise _diff_fail(f"--git: cannot run git: {error.strerror or error}") from None
+    except (subprocess.CalledProcessError, ValueError):
+        raise _diff_fail(
+            f"--git: {path} is not in a git repository",
+            "compare two files instead: clm diff OLD.clm NEW.clm",
+        ) from None
     if shown.returncode != 0:
         raise _diff_fail(f"--git {rev}: {shown.stderr.strip()}")
     return shown.stdout
@@ -146,7 +151,7 @@ def diff_(
     impact = None
     if simulate and changes:
         if scenario is not None:
-            _input_file(scenario, "--scenario", DIFF_ERROR)
+            _input_file(scenario, "--scenario", DIFF_ERROR, SCENARIO)
         try:
             settings, market = _scenario_for(new_policy, scenario, Settings(customers=5000))
         except MarketError as error:
@@ -181,7 +186,7 @@ def _test_files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found.extend(sorted(path.rglob("*.test.toml")))
         else:
-            found.append(_input_file(path))
+            found.append(_input_file(path, kind=TEST))
     return found
 
 

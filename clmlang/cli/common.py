@@ -22,6 +22,7 @@ from ..core.diagnostics import Diagnostic, Severity, render_text
 from ..core.files import file_problem, folder_problem, write_atomic
 from ..market.model import Market, MarketError
 from ..market.scenario import Settings, load_scenario_file
+from .file_kinds import SCENARIO, SPEC, kind_problem
 
 # Help is plain text: rich markup would swallow literal `[simulation]` and `[market]`, and
 # plain help reads the same in a terminal, a pipe and a CI log.
@@ -91,9 +92,9 @@ def _usage_error(message: str, hint: str | None = None, code: int = USAGE) -> ty
     return typer.Exit(code)
 
 
-def _input_file(path: Path, option: str = "", code: int = USAGE) -> Path:
-    """`path` if it is a readable file; else a usage error naming it (`option` names the
-    argument, e.g. "--scenario")."""
+def _input_file(path: Path, option: str = "", code: int = USAGE, kind: str | None = None) -> Path:
+    """`path` if it is a readable file (of the `kind` expected, file_kinds.py, when given);
+    else a usage error naming it (`option` names the argument, e.g. "--scenario")."""
     where = f"{option} " if option else ""
     if not path.exists():
         raise _usage_error(f"{where}{path}: no such file", "check the path", code)
@@ -103,6 +104,9 @@ def _input_file(path: Path, option: str = "", code: int = USAGE) -> Path:
         raise _usage_error(f"{where}{path} is not a file", "give a file saved on disk", code)
     if not os.access(path, os.R_OK):
         raise _usage_error(f"{where}{path} is not readable", "check its permissions", code)
+    problem = kind_problem(path, kind) if kind else None
+    if problem:
+        raise _usage_error(f"{where}{path}: {problem[0]}", problem[1], code)
     return path
 
 
@@ -150,7 +154,7 @@ def _summary(diagnostics: list[Diagnostic], files: int) -> str:
 
 
 def _compile_or_exit(spec: Path) -> tuple[Policy, Analysis]:
-    _input_file(spec)
+    _input_file(spec, kind=SPEC)
     analysis = analyse(spec)
     if analysis.policy is None:
         _out(
@@ -174,7 +178,7 @@ def _scenario_for(
     policy's names; raises MarketError."""
     settings, market = default or Settings(), Market()
     if scenario is not None:
-        _input_file(scenario, "--scenario")
+        _input_file(scenario, "--scenario", kind=SCENARIO)
         loaded = load_scenario_file(scenario)
         loaded.check_names(loaded.market, policy)  # placed in the file (or include) that wrote it
         given = loaded.settings

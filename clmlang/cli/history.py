@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from .common import (
     _write_all,
     app,
 )
+from .file_kinds import HISTORY, HISTORY_HINT, SCENARIO, SPEC
 from .forecast_lines import print_forecast, program_place
 
 # The options that say how to read a history, shared by calibrate and forecast.
@@ -95,7 +97,56 @@ def _history_file(history: str, option: str = "") -> None:
     folder of Parquet files)."""
     path = Path(history)
     if "://" not in history and not (path.is_dir() and path.suffix in (".parquet", ".pq")):
-        _input_file(path, option)
+        _input_file(path, option, kind=HISTORY)
+        if path.is_file() and path.stat().st_size == 0:
+            where = f"{option} " if option else ""
+            raise _usage_error(f"{where}{path}: the file is empty", HISTORY_HINT, PROBLEMS)
+
+
+# A base buys in most weeks: a history whose last purchase is this long before the day it is
+# used up to more likely stops there (extracted earlier, a mistyped year) than fell silent.
+QUIET_DAYS = 28
+
+
+def _warn_history_end(frame, calibration_end: str, until: str | None = None) -> None:
+    """Warn when the history stops well before the day it is used up to: a calibration counts
+    the customers as silent to its end; a forecast's actual figures stop with the history."""
+    if frame.empty:
+        return
+    last = frame["date"].max().date()
+    day = datetime.date.fromisoformat
+    if until is None:
+        if (day(calibration_end) - last).days > QUIET_DAYS:
+            _out(
+                f"warning: the history's last purchase is on {last}, long before --calibration-end"
+                f" {calibration_end}: every customer counts as observed, and silent, up to then",
+                err=True,
+            )
+            _out("  hint: --calibration-end is the last day the history covers", err=True)
+    elif last <= day(calibration_end):
+        _out(
+            f"warning: the history ends on {last}, before the forecast starts: there is nothing"
+            " to compare the forecast with, so the actual figures are 0 and the errors against"
+            " them mean nothing",
+            err=True,
+        )
+    elif (day(until) - last).days > QUIET_DAYS:
+        _out(
+            f"warning: the history ends on {last}, long before --until {until}: the actual"
+            f" figures count only what happened up to {last}, and the forecast looks too high"
+            " against them",
+            err=True,
+        )
+
+
+def _history_failure(error: Exception, history: str) -> typer.Exit:
+    """Print a problem of the history, named by its file when the message does not say it
+    (a URL is not repeated: it may hold a password); the exit to raise."""
+    message = str(error)
+    if "://" not in history and not message.startswith(history):
+        message = f"{history}: {message}"
+    _out(f"error: {message}", err=True)
+    return typer.Exit(PROBLEMS)
 
 
 def _logged_policy(
@@ -119,7 +170,7 @@ def _logged_policy(
             f"--messages: name the policy that sent them with {option} (which rules are"
             " transactional, and each rule's offer)"
         )
-    _input_file(policy, option)
+    _input_file(policy, option, kind=SPEC)
     return _compile_or_exit(policy)[0]
 
 
@@ -184,8 +235,8 @@ def calibrate_(
                 progress=progress,
             )
     except HistoryError as error:
-        _out(f"error: {error}", err=True)
-        raise typer.Exit(PROBLEMS) from None
+        raise _history_failure(error, history) from None
+    _warn_history_end(frame, end)
     _out(result.report())
     if output is not None:
         _write(output, result.to_toml())
@@ -284,12 +335,12 @@ def forecast_(
     until = _date_option(until, "--until")
     _history_file(history, "--history")
     if market is not None:
-        _input_file(market, "--market")
+        _input_file(market, "--market", kind=SCENARIO)
     _output_folder(out, "--out")
     if current is not None:
         if spec is None:
             raise _usage_error("--current: name the new policy's spec too")
-        _input_file(current, "--current")
+        _input_file(current, "--current", kind=SPEC)
     policy = _compile_or_exit(spec)[0] if spec is not None else None
     in_force = _compile_or_exit(current)[0] if current is not None else None
     if messages is not None:
@@ -315,8 +366,7 @@ def forecast_(
                 progress=progress,
             )
     except HistoryError as error:
-        _out(f"error: {error}", err=True)
-        raise typer.Exit(PROBLEMS) from None
+        raise _history_failure(error, history) from None
     except MarketError as error:
         raise _market_failure(error, PROBLEMS) from None
     except ValueError as error:
@@ -325,6 +375,7 @@ def forecast_(
     if logs:
         _note_log_formats(result.logs())
     print_forecast(result, spec)
+    _warn_history_end(frame, calibration_end, until)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 
 

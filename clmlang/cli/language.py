@@ -37,6 +37,7 @@ from .common import (
     _write,
     app,
 )
+from .file_kinds import SCENARIO, SPEC
 
 
 @app.command()
@@ -50,7 +51,7 @@ def check(
     """Check specs and report every problem: file:line:col, the line, a caret, a hint."""
     for path in paths:
         if not path.is_dir():
-            _input_file(path)
+            _input_file(path, kind=SPEC)
     files = list(find_specs(paths))
     if not files:
         raise _usage_error("no .clm files found in " + ", ".join(map(str, paths)))
@@ -132,7 +133,7 @@ def fmt(
     if not files:
         raise _usage_error("no .clm files found in " + ", ".join(map(str, paths)))
     for path in files:
-        _input_file(path)
+        _input_file(path, kind=SPEC)
         if not (check or diff):
             _output_file(path, "")
     changed, broken = [], False
@@ -190,7 +191,7 @@ def explain_(
     and whether its trigger can come for them."""
     _, analysis = _compile_or_exit(spec)
     if scenario is not None:
-        _input_file(scenario, "--scenario")
+        _input_file(scenario, "--scenario", kind=SCENARIO)
     try:
         result = explain(analysis, customer, scenario)
     except CustomerError as error:

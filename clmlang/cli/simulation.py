@@ -34,6 +34,7 @@ from .common import (
     _write_all,
     app,
 )
+from .file_kinds import SCENARIO, SPEC
 from .tables import print_comparison, print_kpis
 
 
@@ -170,9 +171,9 @@ def _simulation_input(
             )
         policy, _ = _compile_or_exit(spec)
         return policy, Market(), ScenarioSettings(), spec
-    _input_file(scenario, "--scenario")
+    _input_file(scenario, "--scenario", kind=SCENARIO)
     if spec is not None:  # a spec on the command line is the command line's problem, not the file's
-        _input_file(spec)
+        _input_file(spec, kind=SPEC)
     try:
         loaded = load_scenario_file(scenario)
     except MarketError as error:
@@ -251,6 +252,8 @@ def _check_size(
     problem = size_problem(policy, market, customers, days, names=names, logs=logs)
     if problem is None:
         return
+    if logs and size_problem(policy, market, customers, days, names=names) is None:
+        problem += " (or leave out `--logs`, which adds 3 bytes per customer and day)"
     if customers_flag or days_flag or not in_file:
         raise _usage_error(problem)
     key = "simulation.customers"
@@ -347,9 +350,9 @@ def run_(
     ] = False,
 ) -> None:
     """Run a what-if scenario: every variant, with replications, compared with the base."""
-    _input_file(scenario)
+    _input_file(scenario, kind=SCENARIO)
     if spec is not None:
-        _input_file(spec, "--spec")
+        _input_file(spec, "--spec", kind=SPEC)
     out = _output_folder(out or Path("build") / scenario.stem, "--out")
     try:
         loaded = load_scenario_file(scenario)

@@ -81,7 +81,7 @@ def _about_products(customer: dict[str, object], symbols: Symbols) -> dict[str, 
             if m.group(3) not in symbols.events:
                 hint = suggest(m.group(3), symbols.events)
                 raise CustomerError(f"unknown event `{m.group(3)}`" + (f"; {hint}" if hint else ""))
-            given[f"{m.group(1)}:{m.group(3)}"] = _number(customer.pop(key))
+            given[f"{m.group(1)}:{m.group(3)}"] = _field(customer.pop(key), key)
             continue
         if m is None or m.group(1) not in PRODUCT_FIELDS:
             example = "`purchases of new_car=1` or `days_since_purchase of line sales=700`"
@@ -92,7 +92,7 @@ def _about_products(customer: dict[str, object], symbols: Symbols) -> dict[str, 
             hint = suggest(name, table)
             what = "product line" if line else "product"
             raise CustomerError(f"unknown {what} `{name}`" + (f"; {hint}" if hint else ""))
-        given[product_column(field, name, line)] = _number(customer.pop(key))
+        given[product_column(field, name, line)] = _field(customer.pop(key), key)
     return given
 
 
@@ -138,9 +138,10 @@ def _code(table: Mapping[str, object], value: object, what: str) -> float:
     if value is None:
         return -1.0
     if value not in table:
-        hint = suggest(str(value), table)
-        hint = f"; {hint}" if hint else f"; known: {', '.join(table)}"
-        raise CustomerError(f"unknown {what} `{value}`{hint}")
+        hint = suggest(str(value), table) or f"known: {', '.join(table)}"
+        if not table:
+            hint = f"the spec declares no {what}s"
+        raise CustomerError(f"unknown {what} `{value}`; {hint}")
     return float(list(table).index(value))  # type: ignore[arg-type]
 
 
@@ -169,8 +170,8 @@ def customer_columns(
         if key not in known:
             hint = suggest(key, known)
             raise CustomerError(f"unknown field `{key}`" + (f"; {hint}" if hint else ""))
-    purchases = _number(c.get("purchases", 0.0))
-    spent = _number(c.get("total_spent", 0.0))
+    purchases = _field(c.get("purchases", 0.0), "purchases")
+    spent = _field(c.get("total_spent", 0.0), "total_spent")
     owned = [str(p) for p in _as_list(c.get("owns")) if p]
     for product in owned:
         _code(symbols.products, product, "product")
@@ -178,10 +179,14 @@ def customer_columns(
     out: dict[str, float | bool | str] = {
         "purchases": purchases,
         "total_spent": spent,
-        "avg_check": _number(c.get("avg_check", spent / purchases if purchases else 0.0)),
-        "days_since_purchase": _number(c.get("days_since_purchase")),
-        "days_since_first_purchase": _number(c.get("days_since_first_purchase")),
-        "days_in_stage": _number(c.get("days_in_stage", 0)),
+        "avg_check": _field(
+            c.get("avg_check", spent / purchases if purchases else 0.0), "avg_check"
+        ),
+        "days_since_purchase": _field(c.get("days_since_purchase"), "days_since_purchase"),
+        "days_since_first_purchase": _field(
+            c.get("days_since_first_purchase"), "days_since_first_purchase"
+        ),
+        "days_in_stage": _field(c.get("days_in_stage", 0), "days_in_stage"),
         "last_product": _code(symbols.products, c.get("last_product"), "product"),
         "previous_stage": _code(symbols.stages, c.get("previous_stage"), "stage"),
         "audience": _code(symbols.audiences, c.get("audience"), "audience"),
@@ -216,8 +221,9 @@ def customer_columns(
     for key in policy.columns:
         if key.startswith("messages:"):
             parts = key.split(":")
-            given = c.get(f"messages.{parts[1]}") if len(parts) == 3 else c.get("messages")
-            columns[key] = np.array([_number(given if given is not None else 0)])
+            name = f"messages.{parts[1]}" if len(parts) == 3 else "messages"
+            given = c.get(name)
+            columns[key] = np.array([_field(given if given is not None else 0, name)])
     first, last = out["days_since_first_purchase"], out["days_since_purchase"]
     if math.isnan(first) and purchases == 1:  # one purchase: the first is the last
         first = last
@@ -236,3 +242,24 @@ def _number(value: object) -> float:
     if isinstance(value, bool | int | float):
         return float(value)
     raise CustomerError(f"`{value}` is not a number")
+
+
+# Fields no customer can have below 0 (a date attribute's days may be: a date ahead), and of
+# those the counts, whole numbers: `purchases=-3` or `=2.5` put the customer in no stage.
+_COUNTS = ("purchases", "events", "messages")
+_NOT_NEGATIVE = (*_COUNTS, "total_spent", "avg_check", "days_since_purchase",
+                 "days_since_first_purchase", "days_in_stage", "days_since_event")  # fmt: skip
+
+
+def _field(value: object, key: str) -> float:
+    """`value` of the field `key` (`purchases`, `purchases of facial`, `messages.sms`) as a
+    number, refused when no customer can have it."""
+    number = _number(value)
+    if math.isnan(number):  # not known (`none`): read as before
+        return number
+    field = re.split(r"[ .:]", key, maxsplit=1)[0]
+    if field in _COUNTS and not (number >= 0 and number == int(number)):
+        raise CustomerError(f"`{key}={number:g}`: a count, a whole number from 0")
+    if field in _NOT_NEGATIVE and number < 0:
+        raise CustomerError(f"`{key}={number:g}`: cannot be below 0")
+    return number

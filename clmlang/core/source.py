@@ -10,7 +10,14 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Source", "Span"]
+__all__ = ["Source", "Span", "decode"]
+
+
+def decode(data: bytes) -> str:
+    """A file's bytes as UTF-8 text; undecodable bytes become U+FFFD (so the parser can point
+    at them), and a leading byte order mark, which Windows editors write and no editor shows,
+    is dropped."""
+    return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +61,8 @@ class Source:
 
     @classmethod
     def from_path(cls, path: str | Path) -> Source:
-        """Read a file as UTF-8; undecodable bytes become U+FFFD so the parser can point at them."""
-        data = Path(path).read_bytes()
-        return cls(str(path), data.decode("utf-8", errors="replace"))
+        """Read a file as UTF-8 (`decode`)."""
+        return cls(str(path), decode(Path(path).read_bytes()))
 
     def position(self, offset: int) -> tuple[int, int]:
         """The 1-based (line, column) of a character offset."""

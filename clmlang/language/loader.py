@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.diagnostics import Diagnostic, Related, Severity
-from ..core.source import Source
+from ..core.source import Source, decode
 from . import syntax as s
 from .grid import expand
 from .parser import ParseResult, parse
@@ -132,7 +132,7 @@ def _encoding_diagnostics(source: Source, data: bytes) -> list[Diagnostic]:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
-        start = len(data[: error.start].decode("utf-8", errors="replace"))
+        start = len(decode(data[: error.start]))
         return [
             Diagnostic(
                 "CLM003",
@@ -159,7 +159,7 @@ def load_path(path: str | Path) -> Spec:
             "check the path",
         )
         return Spec(str(path), (), {}, (diagnostic,))
-    source = Source(str(path), data.decode("utf-8", errors="replace"))
+    source = Source(str(path), decode(data))
     encoding = _encoding_diagnostics(source, data)
     if encoding:
         # Undecodable bytes make every later position doubtful: report them, parse nothing.

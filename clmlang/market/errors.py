@@ -17,6 +17,14 @@ from ..core.source import Source
 __all__ = ["MarketError", "read_toml"]
 
 
+_SCENARIO_HINT = (
+    "see docs/scenarios.md for scenario files and overrides, docs/model.md for every market key"
+    " and its default"
+)
+# test files (`clm test`) are read and reported the same way
+_TEST_FILE_HINT = "see docs/testing.md for test files: examples, invariants, forecasts"
+
+
 class MarketError(Exception):
     """A scenario file or mapping that does not describe a valid market.
 
@@ -55,7 +63,7 @@ class MarketError(Exception):
             file = self.file_of(key)
             if file not in sources:
                 try:
-                    text = Path(file).read_text(encoding="utf-8")
+                    text = Path(file).read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError):
                     text = ""
                 sources[file] = Source(file, text)
@@ -68,10 +76,7 @@ class MarketError(Exception):
                 len(written) if text.startswith(written, offset) else len(key.rsplit(".", 1)[-1])
             )
             span = source.span(offset, offset + max(1, width))
-            hint = (
-                "see docs/scenarios.md for scenario files and overrides, docs/model.md for "
-                "every market key and its default"
-            )
+            hint = _TEST_FILE_HINT if file.endswith(".test.toml") else _SCENARIO_HINT
             found.append(Diagnostic("CLM200", Severity.ERROR, f"{key}: {message}", span, hint))
         return found, sources or {self.source: Source(self.source, "")}
 
@@ -127,7 +132,7 @@ def _locate(text: str, key: str, message: str) -> tuple[int, int]:
 def read_toml(path: Path) -> dict:
     """A TOML file's tables; a file that cannot be read or parsed is a `MarketError`."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no key
     except OSError as error:
         raise MarketError(str(path), [("(file)", f"cannot read: {error.strerror}")]) from None
     except UnicodeDecodeError:

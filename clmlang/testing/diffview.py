@@ -22,13 +22,21 @@ def _value(value: object) -> str:
     return json.dumps(value) if isinstance(value, str) else str(value)
 
 
+def _number(value: float, sign: str = "") -> str:
+    """A KPI value as a reader writes it: whole with thousands separators from 10,000 up
+    (revenue 178,972, not 1.79e+05), four significant digits below (a rate 0.6138)."""
+    if not math.isfinite(value):
+        return "-"
+    return f"{value:{sign},.0f}" if abs(value) >= 10_000 else f"{value:{sign},.4g}"
+
+
 def _pct(row: dict, replications: int) -> str:
     low = row["diff_pct_low"]
     if isinstance(low, float) and math.isfinite(low):
         mark = " *" if row["significant"] else ""
         text = f"{row['diff_pct']:+.1f}% [{low:+.1f}, {row['diff_pct_high']:+.1f}]{mark}"
     elif isinstance(row["diff"], float) and math.isfinite(row["diff"]):
-        text = f"{row['diff']:+,.4g}"
+        text = _number(row["diff"], "+")
     else:
         text = "-"
     if row["pairs"] < replications:  # the rest had no value on one side: not compared
@@ -73,8 +81,7 @@ def render_changes(
         if md:
             lines += ["", "| KPI | old | new | change [95% interval] |", "|---|---|---|---|"]
         for row in impact.kpis.to_dict(orient="records"):
-            old = "-" if not math.isfinite(row["old"]) else f"{row['old']:,.4g}"
-            new = "-" if not math.isfinite(row["new"]) else f"{row['new']:,.4g}"
+            old, new = _number(row["old"]), _number(row["new"])
             if md:
                 lines.append(f"| {row['kpi']} | {old} | {new} | {_pct(row, impact.replications)} |")
             else:

@@ -109,17 +109,16 @@ def run_tests(paths: list[Path], *, seed: int = 0, examples: int = 200) -> Repor
     report = Report()
     for path in paths:
         test_file = load_test_file(path)
-        analysis = analyse(test_file.spec_path())
+        spec = test_file.spec_path()
+        analysis = analyse(spec)
         if analysis.policy is None:
-            report.outcomes.append(
-                Outcome(
-                    str(path),
-                    "spec",
-                    str(test_file.spec_path()),
-                    False,
-                    "the spec has errors: run `clm check` on it",
+            problem = "the spec has errors: run `clm check` on it"
+            if not spec.is_file():
+                problem = (
+                    f"no spec {spec}: a test file tests NAME.clm beside it (for NAME.test.toml),"
+                    ' or the spec its `spec = "..."` names'
                 )
-            )
+            report.outcomes.append(Outcome(str(path), "spec", str(spec), False, problem))
             continue
         cover_policy(report.coverage, analysis.policy)
         runner = _FileRunner(test_file, analysis, seed, examples, report.coverage)
