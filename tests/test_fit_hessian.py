@@ -34,6 +34,8 @@ def test_a_forward_step_into_overflow_is_taken_backward():
 
 
 def test_both_sides_overflowing_go_by_the_likelihood_or_give_nan():
+    """Both steps in the first parameter overflow: the Hessian is the likelihood's second
+    differences (exact for a quadratic, to rounding), or NaN when there is no likelihood."""
     score = _quadratic(lambda theta: abs(theta[0]) > 1e-6)
     hessian = _hessian_of_gradient(
         score, np.zeros(2), fallback=lambda theta: 0.5 * float(theta @ A @ theta)

@@ -288,7 +288,7 @@ def _with_omega(metric: np.ndarray | None) -> np.ndarray | None:
     extended to log omega, whose scale is taken as the geometric mean of the others' (their
     standard errors: all shrink as 1 / sqrt(customers)), uncorrelated with them: the
     search starts nearly round where BG/NBD's maximum is near this model's (CDNOW's full
-    size: 16 scores for 26, the same maximum to 1e-6 relative; docs/calibration.md)."""
+    size: 17 scores for 26, the same maximum to 2e-6 relative; docs/calibration.md)."""
     if metric is None:
         return None
     scale = float(np.exp(np.mean(np.log(np.sqrt(np.sum(metric**2, axis=1))))))
