@@ -120,9 +120,29 @@ def fit_model(
             value = -float(np.sum(terms(theta)))
         return value if np.isfinite(value) else 1e12
 
-    def with_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    def negative_ll(theta: np.ndarray) -> float:
+        """The objective unclamped: inf or NaN where the likelihood overflows (for the
+        Hessian's differences, which must not take the optimiser's clamp for a value)."""
         with np.errstate(all="ignore"):
-            value, gradient = score(theta)
+            return -float(np.sum(terms(theta)))
+
+    seen: dict[bytes, tuple[float, np.ndarray]] = {}  # the last few scores, by point
+
+    def raw(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """`score` as it is, non-finite where it overflows; each point computed once (the
+        start's check and the optimiser's first step, its last step and the Hessian's base
+        are the same points)."""
+        key = np.asarray(theta, dtype=float).tobytes()
+        if key not in seen:
+            with np.errstate(all="ignore"):
+                value, gradient = score(theta)
+            if len(seen) >= 4:
+                del seen[next(iter(seen))]
+            seen[key] = (float(value), np.asarray(gradient, dtype=float))
+        return seen[key]
+
+    def with_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient = raw(theta)
         if not (np.isfinite(value) and np.isfinite(gradient).all()):
             return 1e12, np.zeros(theta.size)
         return -value, -gradient
@@ -134,7 +154,7 @@ def fit_model(
         # flat at the clamp: no gradient, and L-BFGS-B would report the start as converged
         shown = ", ".join(f"{k} {v:.6g}" for k, v in zip(names, start, strict=True))
         raise FitError(f"the {name} fit cannot start: its log-likelihood is not finite at {shown}")
-    if score is not None and not _finite(score, x0):
+    if score is not None and not _finite(raw, x0):
         # the closed-form gradient overflows where the likelihood does not: descend on the
         # likelihood alone (finite differences), which is finite there
         score = metric = None
@@ -174,9 +194,9 @@ def fit_model(
         se_log = np.full(result.x.size, np.nan)
         return _fit_result(name, names, result.x, se_log, -result.fun, n, "hessian")
     if score is None:
-        hessian = _hessian(objective, result.x)
+        hessian = _hessian(negative_ll, result.x)
     else:  # from the closed-form gradient: k evaluations, not 1 + k (k + 1) likelihoods
-        hessian = _hessian_of_gradient(with_gradient, result.x)
+        hessian = _hessian_of_gradient(raw, result.x, fallback=negative_ll)
     robust = None if squares is None else (scores(ll, result.x), squares)
     method = "hessian" if robust is None else "sandwich"
     fit = _fit_result(name, names, result.x, _se_log(hessian, robust), -result.fun, n, method)
@@ -246,19 +266,38 @@ def _hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4) -
 
 
 def _hessian_of_gradient(
-    f: Callable[[np.ndarray], tuple[float, np.ndarray]], x: np.ndarray, h: float = 1e-5
+    f: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x: np.ndarray,
+    h: float = 1e-5,
+    fallback: Callable[[np.ndarray], float] | None = None,
 ) -> np.ndarray:
-    """The Hessian as forward differences of the gradient (`f` gives the value and the
-    gradient, closed form), symmetrised: k evaluations. Its error, about h times the third
-    derivatives (1e-5 relative), is far below the standard errors' own sampling error; the
-    gradient's rounding (1e-10 relative) divided by h stays below it too."""
+    """The Hessian of the negative log-likelihood as forward differences of the gradient
+    (`f` gives the log-likelihood and its gradient, closed form), symmetrised: k evaluations.
+    Its error, about h times the third derivatives (1e-5 relative), is far below the
+    standard errors' own sampling error; the gradient's rounding (1e-10 relative) divided by
+    h stays below it too. Where a forward step lands where the gradient overflows, that row
+    is a backward difference; where both do, or at `x` itself, the Hessian is the second
+    differences of `fallback` (the negative log-likelihood: `_hessian`), NaN without one,
+    so that no standard error comes from an overflowed gradient."""
     k = x.size
-    g0 = f(x)[1]
+
+    def gradient(at: np.ndarray) -> np.ndarray | None:
+        value, slope = f(at)
+        return -slope if np.isfinite(value) and np.isfinite(slope).all() else None
+
+    g0 = gradient(x)
     out = np.empty((k, k))
     for i in range(k):
         step = np.zeros(k)
         step[i] = h
-        out[i] = (f(x + step)[1] - g0) / h
+        ahead = None if g0 is None else gradient(x + step)
+        if ahead is not None:
+            out[i] = (ahead - g0) / h
+            continue
+        behind = None if g0 is None else gradient(x - step)
+        if behind is None:
+            return _hessian(fallback, x) if fallback is not None else np.full((k, k), np.nan)
+        out[i] = (g0 - behind) / h
     return (out + out.T) / 2
 
 

@@ -324,7 +324,8 @@ def summarise(history: pd.DataFrame, calibration_end: str | pd.Timestamp) -> Sum
     repeat_spend = np.add.reduceat(amounts, starts) - amounts[starts]
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(x > 0, repeat_spend / np.maximum(x, 1), 0.0)
-    times = [chunk[1:] for chunk in np.split(t, starts[1:])]
+    # each customer's repeat purchase times, as views (np.split costs ten times as much)
+    times = [t[a + 1 : b + 1] for a, b in zip(starts.tolist(), last.tolist(), strict=True)]
     T = (end.to_datetime64() - days[starts]) / np.timedelta64(1, "D") / 7.0
     holdings = None
     if "products" in cal.columns:

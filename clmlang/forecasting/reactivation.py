@@ -232,8 +232,10 @@ def fit_bgnbd_reactivation(
     counts, squares = by_group(data.index, data.x.size, weights)
     begin = DEFAULT_START if start is None else [start.params[k] for k in NAMES[:4]]
     r, alpha, a, b = begin
+    from_bgnbd = start is not None and start.model == "bgnbd"
     if a + b > CONCENTRATION_START:  # the same mean dropout, a Beta the search can leave
         begin = [r, alpha, a / (a + b) * CONCENTRATION_START, b / (a + b) * CONCENTRATION_START]
+        from_bgnbd = False  # not BG/NBD's maximum: its metric does not hold there
     kept: dict = {}  # each trial point's parts that a and b do not change
 
     def total(theta: np.ndarray) -> float:
@@ -248,7 +250,7 @@ def fit_bgnbd_reactivation(
         if max(tried.values()) == -math.inf and start is not None:
             # a BG/NBD fit at its edge (a single customer: r and alpha run off to 1e10) can
             # put this model past overflow everywhere: start from the defaults instead
-            begin = DEFAULT_START
+            begin, from_bgnbd = DEFAULT_START, False
             tried = {w: total(np.array([*begin, w])) for w in WAKE_STARTS}
         omega = max(tried, key=tried.get)
 
@@ -274,6 +276,22 @@ def fit_bgnbd_reactivation(
         errors=errors,
         score=score,
         # a backtest's fit descends in the whole period's metric (CDNOW's: 9 and 12
-        # evaluations for 21 and 25)
-        metric=start_metric(start, "bgnbd_reactivation"),
+        # evaluations for 21 and 25); the whole period's from BG/NBD's maximum in BG/NBD's
+        metric=start_metric(start, "bgnbd_reactivation")
+        if not from_bgnbd
+        else _with_omega(start_metric(start, "bgnbd")),
     )
+
+
+def _with_omega(metric: np.ndarray | None) -> np.ndarray | None:
+    """BG/NBD's metric (the Cholesky factor of its inverse Hessian in log r, alpha, a, b)
+    extended to log omega, whose scale is taken as the geometric mean of the others' (their
+    standard errors: all shrink as 1 / sqrt(customers)), uncorrelated with them: the
+    search starts nearly round where BG/NBD's maximum is near this model's (CDNOW's full
+    size: 17 scores for 26, the same maximum to 2e-6 relative; docs/calibration.md)."""
+    if metric is None:
+        return None
+    scale = float(np.exp(np.mean(np.log(np.sqrt(np.sum(metric**2, axis=1))))))
+    out = np.zeros((5, 5))
+    out[:4, :4], out[4, 4] = metric, scale
+    return out
