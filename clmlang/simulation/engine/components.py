@@ -227,7 +227,25 @@ class FiredDays:
         out = self[slice(None)]
         return out if dtype is None else out.astype(dtype)
 
+    def allows(self, ids: np.ndarray, d: int, period: float | None) -> np.ndarray:
+        """Those of `ids` whom `reentry once` (`period` None) or `once per period days`
+        lets fire on day `d`: never fired, or `d - last >= period` as float32 compares it
+        (on the int16 codes, a whole-day difference is exact in float32)."""
+        code = self.days[ids]
+        if self.days.dtype == np.float32:
+            if period is None:
+                return ids[np.isnan(code)]
+            return ids[np.isnan(code) | (d - code >= period)]
+        never = code == self.NEVER
+        if period is None:
+            return ids[never]
+        since = d - code.astype(np.int32)
+        return ids[never | (since >= np.float32(period))]
+
     def __setitem__(self, ids, value) -> None:
+        if type(value) is int and self.days.dtype == np.int16 and abs(value) <= 32767:
+            self.days[ids] = value  # the usual write: today, a whole day that fits
+            return
         day = np.asarray(value, dtype=np.float32)
         if self.days.dtype == np.int16:
             known = day[~np.isnan(day)]
