@@ -9,9 +9,10 @@ conjunction of comparisons of the purchase and stage clocks (`days_since_purchas
 `reentry once`, `once per P days` or the default edge: the common "in stage X when
 days_since_purchase >= 60 days" shape. All clock rules are evaluated at once each day:
 
-- their yesterday's values are one matrix (customer x rule), so today's touched customers
-  are a block of rows: their stages say which rules they are inside (a look-up table, stage x
-  rule); outside, the value is cleared; inside, they are (rule, customer) pairs;
+- their yesterday's values are one matrix (customer x rule, a bit each: 8 rules a byte), so
+  today's touched customers are a block of rows: their stages say which rules they are
+  inside (a look-up table, stage x rule); outside, the value is cleared; inside, they are
+  (rule, customer) pairs;
 - their wake-ups are (rule, customer) pairs kept per day in one store (not one calendar item
   per rule), so a day takes them all with one sort;
 - the pairs are evaluated with one comparison per clock term against per-rule thresholds, the
@@ -70,7 +71,8 @@ def clock_terms(expr: Expr | None) -> list[tuple[int, str, float]] | None:
 
 class ClockRules:
     """The clock rules of a simulation: their stage table, thresholds, yesterday's values
-    (one matrix; each rule's column is its `RuleMemory.was_true`) and wake-up store."""
+    (one bit matrix, `was`: rule g is bit g % 8 of byte g // 8 of a customer's row; it
+    stands for their `RuleMemory.was_true`) and wake-up store."""
 
     def __init__(self, sim):
         members: list[int] = []
@@ -123,9 +125,11 @@ class ClockRules:
         self.simple = frozenset(
             r for r in self.rules.tolist() if not sim.rules[r].holdout and not sim.rules[r].variants
         )
-        self.was = np.zeros((n, size), dtype=bool)  # nobody's condition held before day 0
-        for g, r in enumerate(self.rules.tolist()):
-            sim.memory.was_true[r] = self.was[:, g]  # a view, for the code that reads it
+        # nobody's condition held before day 0; bits, not bools: the matrix is read at random
+        # (a cache miss a pair) and 500 rules take 63 bytes a customer, not 500
+        self.was = np.zeros((n, (size + 7) // 8), dtype=np.uint8)
+        for r in self.rules.tolist():
+            del sim.memory.was_true[r]  # the matrix holds it
         self.store: dict[int, list[np.ndarray]] = {}  # day: keys g * n + customer
         self.marks = np.zeros(n, dtype=bool)
         # the last day each customer was evaluated for every active rule (a touch): their
@@ -176,6 +180,10 @@ class ClockRules:
             keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
         return keys
 
+    def holds(self, ids: np.ndarray, g: int) -> np.ndarray:
+        """Whether rule `g`'s condition held yesterday for each of `ids`."""
+        return (self.was[ids, g >> 3] & np.uint8(1 << (g & 7))) != 0
+
     def values(self, st, clock: int, ids: np.ndarray, d: int) -> np.ndarray:
         """A clock's column for `ids`, computed as `Columns` computes it (same rounding)."""
         if clock == 2:
@@ -214,11 +222,11 @@ class ClockRules:
         gs: list[np.ndarray] = []
         if rows.size and active.any():
             inside = self.lut[st.stage[rows] + 1]  # customer x rule
+            keep = inside  # outside its stages, a rule's condition is false
             if not active.all():
                 inside &= active
-                self.was[rows] &= inside | ~active
-            else:
-                self.was[rows] &= inside  # outside its stages, a rule's condition is false
+                keep = inside | ~active
+            self.was[rows] &= np.packbits(keep, axis=1, bitorder="little")
             i, g = np.nonzero(inside)
             cs.append(rows[i])
             gs.append(g)
@@ -237,10 +245,13 @@ class ClockRules:
         c = np.concatenate(cs) if len(cs) > 1 else cs[0]
         g = np.concatenate(gs) if len(gs) > 1 else gs[0]
         now = self.evaluate(st, c, g, d)
-        flat = c * self.was.shape[1] + g  # 1-d positions: cheaper than 2-d fancy indexing
+        flat = c * self.was.shape[1] + (g >> 3)  # 1-d positions: cheaper than 2-d indexing
+        bit = np.left_shift(1, g & 7).astype(np.uint8)
         was = self.was.reshape(-1)
-        became = now & ~was[flat]
-        was[flat] = now
+        became = now & ((was[flat] & bit) == 0)
+        # a customer's pairs may share a byte: each bit cleared, then set, at its own turn
+        np.bitwise_and.at(was, flat, ~bit)
+        np.bitwise_or.at(was, flat[now], bit[now])
         return np.sort(g[became] * n + c[became])
 
     def evaluate(self, st, c: np.ndarray, g: np.ndarray, d: int) -> np.ndarray:
@@ -290,7 +301,6 @@ class Clocked:
                 parts.append(grp.day_edges(st, block, [], opening, d, opening=True))
             keys = np.sort(np.concatenate(parts))
             active = active | opening
-        was = grp.was
         out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if keys.size:
             g, c = np.divmod(keys, n)
@@ -305,7 +315,7 @@ class Clocked:
             # `reentry once per P days`: whose re-entry opens today and who still holds it
             due = bucket[(kind, r)]
             edges = out.get(r, (_NONE, _NONE))[1]
-            out[r] = (self.idset.union([edges, due[was[due, grp.col[r]]]]), edges)
+            out[r] = (self.idset.union([edges, due[grp.holds(due, grp.col[r])]]), edges)
         return out
 
     def _enter_clocked(self, r: int, ids: np.ndarray, pre_evaluated: bool, d: int) -> None:
