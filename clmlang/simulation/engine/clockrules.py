@@ -180,9 +180,9 @@ class ClockRules:
             keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
         return keys
 
-    def holds(self, ids: np.ndarray, g: int) -> np.ndarray:
-        """Whether rule `g`'s condition held yesterday for each of `ids`."""
-        return (self.was[ids, g >> 3] & np.uint8(1 << (g & 7))) != 0
+    def holds(self, ids: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Whether rule `g[i]`'s condition holds (its latest value) for `ids[i]`."""
+        return (self.was[ids, g >> 3] >> (g & 7)) & 1 == 1
 
     def values(self, st, clock: int, ids: np.ndarray, d: int) -> np.ndarray:
         """A clock's column for `ids`, computed as `Columns` computes it (same rounding)."""
@@ -301,22 +301,29 @@ class Clocked:
                 parts.append(grp.day_edges(st, block, [], opening, d, opening=True))
             keys = np.sort(np.concatenate(parts))
             active = active | opening
-        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        if keys.size:
-            g, c = np.divmod(keys, n)
-            cuts = (np.flatnonzero(g[1:] != g[:-1]) + 1).tolist()
-            starts, ends = [0, *cuts], [*cuts, keys.size]
-            for gi, start, end in zip(g[starts].tolist(), starts, ends, strict=True):
-                edges = c[start:end]
-                out[int(grp.rules[gi])] = (edges, edges)
-        for kind, r in bucket:
-            if kind != "reentry" or r not in grp.col or not active[grp.col[r]]:
-                continue
-            # `reentry once per P days`: whose re-entry opens today and who still holds it
-            due = bucket[(kind, r)]
-            edges = out.get(r, (_NONE, _NONE))[1]
-            out[r] = (self.idset.union([edges, due[grp.holds(due, grp.col[r])]]), edges)
-        return out
+        # `reentry once per P days`: whose re-entry opens today and who still holds it, as
+        # keys beside the edges (rule by rule in order, each sorted: one stable sort merges)
+        due = [
+            (grp.col[r], bucket[(kind, r)])
+            for kind, r in bucket
+            if kind == "reentry" and r in grp.col and active[grp.col[r]]
+        ]
+        candidates = keys
+        if due:
+            due.sort(key=lambda part: part[0])
+            c = np.concatenate([ids for _, ids in due])
+            g = np.repeat(np.array([gi for gi, _ in due], np.int64), [ids.size for _, ids in due])
+            held = grp.holds(c, g)
+            candidates = np.sort(np.concatenate([keys, g[held] * n + c[held]]), kind="stable")
+            if candidates.size > 1:  # an edge due for re-entry too: once
+                first = np.empty(candidates.size, dtype=bool)
+                first[0] = True
+                np.not_equal(candidates[1:], candidates[:-1], out=first[1:])
+                candidates = candidates[first]
+        edges = dict(_by_rule(keys, n))
+        return {
+            int(grp.rules[gi]): (ids, edges.get(gi, _NONE)) for gi, ids in _by_rule(candidates, n)
+        }
 
     def _enter_clocked(self, r: int, ids: np.ndarray, pre_evaluated: bool, d: int) -> None:
         """`Rules._enter` and `_fire` for clock rule `r` with one arm and nobody held out, in
@@ -335,6 +342,17 @@ class Clocked:
         self.recorder.arm_counters["fired"][arm] += ids.size
         self.recorder.rule_events.add(arm=arm, customer=ids, day=d)
         self._run_steps(self.program.roots[r][0], 0, ids, d)
+
+
+def _by_rule(keys: np.ndarray, n: int):
+    """The sorted keys g * n + customer cut by rule: (g, its customers), g ascending."""
+    if not keys.size:
+        return
+    g, c = np.divmod(keys, n)
+    cuts = (np.flatnonzero(g[1:] != g[:-1]) + 1).tolist()
+    starts, ends = [0, *cuts], [*cuts, keys.size]
+    for gi, start, end in zip(g[starts].tolist(), starts, ends, strict=True):
+        yield gi, c[start:end]
 
 
 _NONE = np.zeros(0, dtype=np.int64)

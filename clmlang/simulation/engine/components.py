@@ -236,11 +236,16 @@ class FiredDays:
             if period is None:
                 return ids[np.isnan(code)]
             return ids[np.isnan(code) | (d - code >= period)]
-        never = code == self.NEVER
-        if period is None:
-            return ids[never]
-        since = d - code.astype(np.int32)
-        return ids[never | (since >= np.float32(period))]
+        if period is None or period > 1e30:  # past any day difference
+            return ids[code == self.NEVER]
+        if period < -1e30:
+            return ids
+        since = np.subtract(d, code, dtype=np.int32)  # never: d + 32,768
+        # a whole number of days passes float32's `period` when it passes its ceiling
+        wait = math.ceil(np.float32(period))
+        if wait <= d - self.NEVER:  # the never-fired pass it too: one comparison
+            return ids[since >= wait]
+        return ids[(code == self.NEVER) | (since >= wait)]
 
     def __setitem__(self, ids, value) -> None:
         if type(value) is int and self.days.dtype == np.int16 and abs(value) <= 32767:
