@@ -2,10 +2,10 @@
 
 Run with `python benchmarks/bench_rules.py [--customers N] [--days D] [--rules R]`. It runs
 the engine alone (CPU seconds, this process) on the clinic and on the clinic with R more
-time-driven rules (`rules_spec`) for three populations: N customers,
-2N customers, and N customers of a market where most drop out (BG/NBD dropout after each
-repeat purchase with mean probability 0.8 instead of 0.2: about three in four have churned
-by the end of the year). For each it prints the rules' extra CPU seconds over the clinic
+time-driven rules (`rules_spec`) for three populations: N customers, 2N customers, and N
+customers of a market where most drop out (BG/NBD dropout after each repeat purchase with
+mean probability 0.8 instead of 0.2: about three in four have churned by the end of the
+year). For each it prints the rules' extra CPU seconds over the clinic
 alone, per million firings and per million customer-days: if a rule's cost followed the
 population, the cost per customer-day would stay put when the firings drop (churned
 customers); if it follows the customers touched, the cost per firing does.
@@ -27,8 +27,6 @@ from clmlang.market.model import Market
 from clmlang.simulation.engine import simulate_policy
 
 CLINIC = Path(__file__).resolve().parents[1] / "specs" / "clinic.clm"
-
-
 STAGES = ("newcomer", "forming", "loyal", "devoted")
 CLOCKS = ("days_since_purchase", "days_since_first_purchase", "days_in_stage")
 

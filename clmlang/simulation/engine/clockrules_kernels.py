@@ -68,16 +68,16 @@ def day_edges(
     horizon,
 ):  # pragma: no cover - compiled; the numpy twin is ClockRules.day_edges
     """`ClockRules.day_edges` in loops: today's `rows` (touched and newcomers) against every
-        active rule (inside its stages: evaluated; outside: cleared), each row's clocks read once;
-        then the `woken` pairs (parts ending at `ends`, each found on day `found`) whose customer
-        has not been a row since (`seen`, stamped with today for the rows when `stamp`): a pair
-        re-evaluated as a row since has its fresh wake-up, and until that one comes its value
-        cannot change, so a stale one is skipped (the numpy twin evaluates it: no edge, the same
-        value). `was` holds yesterday's values as bits (rule g: bit g % 8 of byte g // 8 of the
+    active rule (inside its stages: evaluated; outside: cleared), each row's clocks read once;
+    then the `woken` pairs (parts ending at `ends`, each found on day `found`) whose customer
+    has not been a row since (`seen`, stamped with today for the rows when `stamp`): a pair
+    re-evaluated as a row since has its fresh wake-up, and until that one comes its value
+    cannot change, so a stale one is skipped (the numpy twin evaluates it: no edge, the same
+    value). `was` holds yesterday's values as bits (rule g: bit g % 8 of byte g // 8 of the
     row). A customer's pairs are evaluated once a day, so no pair is pending twice and the
-        wake-ups need no sort. Each evaluated pair's edge is found and its value kept. Returns the
-        edge keys (g * n + customer, unsorted) and the wake-ups as keys sorted by day (a counting
-        sort, stable), with the distinct days and where each one's keys start."""
+    wake-ups need no sort. Each evaluated pair's edge is found and its value kept. Returns the
+    edge keys (g * n + customer, unsorted) and the wake-ups as keys sorted by day (a counting
+    sort, stable), with the distinct days and where each one's keys start."""
     size = active.size
     rules = np.empty(size, dtype=np.int64)  # the active rules
     m = 0
