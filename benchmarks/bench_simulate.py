@@ -14,10 +14,9 @@ In one run it measures:
   least 50 million each);
 - peak memory per customer, from the resident set of a child process simulating N customers
   against one simulating 1,000 (target: under 1 KiB);
-- the clinic with 10, 100 and 500 more time-driven rules (`rules_spec`), 100,000 customers x
-  365 days (target for 500 rules: at least 20 million customer-days per second), each against
-  the same spec run with every condition rule re-evaluated for everyone every day (the engine
-  before wake-ups, engine/wakeups.py), in the same run.
+- the clinic with 10, 100 and 500 more time-driven rules at 100,000 customers x 365 days
+  (target for 500 rules: at least 20 million customer-days per second), each against daily
+  re-evaluation in the same run (`rules_benchmark` of bench_rules.py).
 The whole command and the specs' engine runs are timed in CPU seconds (user + system), so a
 machine shared with other work slows the figures less than wall time would; the wall time
 is shown beside them. Each line marked TARGET says whether its target is met.
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import simpy
+from bench_rules import rules_benchmark
 
 import clmlang
 from clmlang.market.model import Market
@@ -267,46 +267,6 @@ def per_customer_rate(customers: int, days: int) -> tuple[float, float]:
     return customers * days / elapsed, elapsed
 
 
-STAGES = ("newcomer", "forming", "loyal", "devoted")
-CLOCKS = ("days_since_purchase", "days_since_first_purchase", "days_in_stage")
-
-
-def rules_spec(n: int) -> str:
-    """The clinic spec with `n` more distinct time-driven condition rules over its four
-    stages: thresholds from 20 to 319 days on three clocks, a third of them edges and the
-    rest with `reentry once per P days`."""
-    parts = [CLINIC.read_text()]
-    for i in range(n):
-        reentry = f"reentry once per {30 + (i * 11) % 200} days" if i % 3 else ""
-        parts.append(
-            f"rule idle_{i} {{\n  in stage {STAGES[i % 4]}\n"
-            f"  when {CLOCKS[(i // 4) % 3]} >= {20 + (i * 7) % 300} days\n"
-            f'  {reentry}\n  send email "Idle {i}" tag promo\n}}\n'
-        )
-    return "\n".join(parts)
-
-
-def rules_rate(n: int, customers: int, days: int, wakeups: bool = True) -> tuple[float, float]:
-    """Customer-days per CPU second of `rules_spec(n)` (engine alone), and the CPU seconds;
-    without `wakeups`, every condition rule is re-evaluated for everyone every day."""
-    from clmlang.simulation.engine import simulation as engine
-    from clmlang.simulation.engine.wakeups import Wakeups
-
-    policy = clmlang.loads(rules_spec(n))
-    saved = engine.Wakeups
-    if not wakeups:
-        engine.Wakeups = lambda p, g, driven: Wakeups(p, g, [False] * len(driven))
-    try:
-        start = time.process_time()  # CPU seconds: the machine may be shared
-        simulate_policy(
-            policy, Market(), customers=customers, days=days, rng=np.random.default_rng(1)
-        )
-        elapsed = time.process_time() - start
-    finally:
-        engine.Wakeups = saved
-    return customers * days / elapsed, elapsed
-
-
 def peak_rss_kib(customers: int, days: int) -> float:
     code = (
         "import numpy as np, clmlang\n"
@@ -433,23 +393,6 @@ def main() -> None:
         f"{small / 1024:.0f} MiB at 1,000: {per_customer:.0f} bytes per customer "
         f"(target <= 1024: {verdict})"
     )
-
-
-def rules_benchmark(counts: list[int], customers: int, days: int) -> None:
-    """The clinic with more time-driven rules, with wake-ups and, in the same run, with every
-    condition rule re-evaluated for everyone every day."""
-    for n in counts:
-        fast, fast_s = rules_rate(n, customers, days)
-        slow, slow_s = rules_rate(n, customers, days, wakeups=False)
-        target = ""
-        if n == 500:
-            target = f" (target >= 20: {'met' if fast >= 20e6 else 'NOT met'})"
-        print(
-            f"{'TARGET ' if n == 500 else ''}clinic + {n} time-driven rules, "
-            f"{customers:,} customers x {days} days: "
-            f"{fast_s:.2f} CPU s, {fast / 1e6:.1f} M customer-days/s{target}; "
-            f"re-evaluated daily: {slow_s:.2f} CPU s, {slow / 1e6:.1f} M; x{fast / slow:.1f}"
-        )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def _module(name: str):  # type: ignore[no-untyped-def]
     ("name", "make"),
     [
         ("bench_compile", lambda m: m.generate(36)),  # every trigger x channel pairing
-        ("bench_simulate", lambda m: m.rules_spec(12)),
+        ("bench_rules", lambda m: m.rules_spec(12)),
     ],
 )
 def test_generated_spec_has_no_errors(name, make):  # type: ignore[no-untyped-def]

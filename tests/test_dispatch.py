@@ -73,3 +73,26 @@ def test_batches_of_send_steps_give_the_bytes_of_one_step_at_a_time(monkeypatch)
     assert rec.daily["delayed"].sum() > 0 and rec.daily["capped"].sum() > 0
     assert rec.daily["unsubscribes"].sum() > 0
     assert _everything(runs[1]) == _everything(runs[0])
+
+
+def test_rounds_hold_each_customers_kth_message_in_batch_order() -> None:
+    """Steps messaging [1, 2, 3], [2, 3] and [3, 5]: customer 3's messages go in rounds 0, 1
+    and 2, customer 2's in 0 and 1; each round keeps the batch's order. The kernel and its
+    numpy twin agree on random batches and leave their scratch array cleared."""
+    from clmlang.simulation.engine.delivery import rounds
+
+    parts = [np.array([1, 2, 3]), np.array([2, 3]), np.array([3, 5])]
+    for order, starts in (
+        rounds(np.concatenate(parts), np.zeros(8, np.int32)),
+        dispatch.rounds_numpy(parts, np.zeros(8, np.int32)),
+    ):
+        assert order.tolist() == [0, 1, 2, 6, 3, 4, 5]
+        assert starts.tolist() == [0, 4, 6, 7]
+    rng = np.random.default_rng(3)
+    seen = np.zeros(50, np.int32)
+    for _ in range(20):
+        parts = [np.unique(rng.integers(0, 50, rng.integers(1, 30))) for _ in range(6)]
+        want = dispatch.rounds_numpy(parts, seen)
+        got = rounds(np.concatenate(parts), seen)
+        assert all(np.array_equal(a, b) for a, b in zip(want, got, strict=True))
+        assert not seen.any()

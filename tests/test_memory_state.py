@@ -120,3 +120,25 @@ def test_last_firings_read_back_as_float_days_from_two_bytes() -> None:
     assert last.days.dtype == np.float32
     got = last[np.arange(5)]
     assert np.array_equal(got, [7, -40_000.5, 7, -400, np.nan], equal_nan=True)
+
+
+@pytest.mark.parametrize("fractional", [False, True])
+def test_reentry_allows_those_never_fired_or_fired_at_least_a_period_ago(fractional) -> None:
+    """`reentry once per P days` on day 50: last firings on days 10, 40 and -400 are 40, 10
+    and 450 days ago; `reentry once` lets only the never-fired in. The same answers once the
+    days are kept as float32 (a history's fractional day written elsewhere)."""
+    from clmlang.simulation.engine.components import FiredDays
+
+    last = FiredDays(6)
+    last[np.array([1, 2, 3])] = np.array([10.0, 40.0, -400.0])
+    if fractional:
+        last[np.array([5])] = np.array([0.5])
+        assert last.days.dtype == np.float32
+    ids = np.arange(5)
+    assert last.allows(ids, 50, 10).tolist() == [0, 1, 2, 3, 4]
+    assert last.allows(ids, 50, 10.5).tolist() == [0, 1, 3, 4]
+    assert last.allows(ids, 50, 41).tolist() == [0, 3, 4]
+    assert last.allows(ids, 50, None).tolist() == [0, 4]
+    assert last.allows(ids, 50, 1e6).tolist() == [0, 4]  # longer than any run: never again
+    last[np.array([0])] = 50  # fired today
+    assert last.allows(ids, 50, 10).tolist() == [1, 2, 3, 4]

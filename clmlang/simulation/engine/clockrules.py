@@ -9,9 +9,10 @@ conjunction of comparisons of the purchase and stage clocks (`days_since_purchas
 `reentry once`, `once per P days` or the default edge: the common "in stage X when
 days_since_purchase >= 60 days" shape. All clock rules are evaluated at once each day:
 
-- their yesterday's values are one matrix (customer x rule), so today's touched customers
-  are a block of rows: their stages say which rules they are inside (a look-up table, stage x
-  rule); outside, the value is cleared; inside, they are (rule, customer) pairs;
+- their yesterday's values are one matrix (customer x rule, a bit each: 8 rules a byte), so
+  today's touched customers are a block of rows: their stages say which rules they are
+  inside (a look-up table, stage x rule); outside, the value is cleared; inside, they are
+  (rule, customer) pairs;
 - their wake-ups are (rule, customer) pairs kept per day in one store (not one calendar item
   per rule), so a day takes them all with one sort;
 - the pairs are evaluated with one comparison per clock term against per-rule thresholds, the
@@ -70,7 +71,8 @@ def clock_terms(expr: Expr | None) -> list[tuple[int, str, float]] | None:
 
 class ClockRules:
     """The clock rules of a simulation: their stage table, thresholds, yesterday's values
-    (one matrix; each rule's column is its `RuleMemory.was_true`) and wake-up store."""
+    (one bit matrix, `was`: rule g is bit g % 8 of byte g // 8 of a customer's row; it
+    stands for their `RuleMemory.was_true`) and wake-up store."""
 
     def __init__(self, sim):
         members: list[int] = []
@@ -123,9 +125,11 @@ class ClockRules:
         self.simple = frozenset(
             r for r in self.rules.tolist() if not sim.rules[r].holdout and not sim.rules[r].variants
         )
-        self.was = np.zeros((n, size), dtype=bool)  # nobody's condition held before day 0
-        for g, r in enumerate(self.rules.tolist()):
-            sim.memory.was_true[r] = self.was[:, g]  # a view, for the code that reads it
+        # nobody's condition held before day 0; bits, not bools: the matrix is read at random
+        # (a cache miss a pair) and 500 rules take 63 bytes a customer, not 500
+        self.was = np.zeros((n, (size + 7) // 8), dtype=np.uint8)
+        for r in self.rules.tolist():
+            del sim.memory.was_true[r]  # the matrix holds it
         self.store: dict[int, list[np.ndarray]] = {}  # day: keys g * n + customer
         self.marks = np.zeros(n, dtype=bool)
         # the last day each customer was evaluated for every active rule (a touch): their
@@ -176,6 +180,10 @@ class ClockRules:
             keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
         return keys
 
+    def holds(self, ids: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Whether rule `g[i]`'s condition holds (its latest value) for `ids[i]`."""
+        return (self.was[ids, g >> 3] >> (g & 7)) & 1 == 1
+
     def values(self, st, clock: int, ids: np.ndarray, d: int) -> np.ndarray:
         """A clock's column for `ids`, computed as `Columns` computes it (same rounding)."""
         if clock == 2:
@@ -214,11 +222,11 @@ class ClockRules:
         gs: list[np.ndarray] = []
         if rows.size and active.any():
             inside = self.lut[st.stage[rows] + 1]  # customer x rule
+            keep = inside  # outside its stages, a rule's condition is false
             if not active.all():
                 inside &= active
-                self.was[rows] &= inside | ~active
-            else:
-                self.was[rows] &= inside  # outside its stages, a rule's condition is false
+                keep = inside | ~active
+            self.was[rows] &= np.packbits(keep, axis=1, bitorder="little")
             i, g = np.nonzero(inside)
             cs.append(rows[i])
             gs.append(g)
@@ -237,10 +245,13 @@ class ClockRules:
         c = np.concatenate(cs) if len(cs) > 1 else cs[0]
         g = np.concatenate(gs) if len(gs) > 1 else gs[0]
         now = self.evaluate(st, c, g, d)
-        flat = c * self.was.shape[1] + g  # 1-d positions: cheaper than 2-d fancy indexing
+        flat = c * self.was.shape[1] + (g >> 3)  # 1-d positions: cheaper than 2-d indexing
+        bit = np.left_shift(1, g & 7).astype(np.uint8)
         was = self.was.reshape(-1)
-        became = now & ~was[flat]
-        was[flat] = now
+        became = now & ((was[flat] & bit) == 0)
+        # a customer's pairs may share a byte: each bit cleared, then set, at its own turn
+        np.bitwise_and.at(was, flat, ~bit)
+        np.bitwise_or.at(was, flat[now], bit[now])
         return np.sort(g[became] * n + c[became])
 
     def evaluate(self, st, c: np.ndarray, g: np.ndarray, d: int) -> np.ndarray:
@@ -290,23 +301,29 @@ class Clocked:
                 parts.append(grp.day_edges(st, block, [], opening, d, opening=True))
             keys = np.sort(np.concatenate(parts))
             active = active | opening
-        was = grp.was
-        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        if keys.size:
-            g, c = np.divmod(keys, n)
-            cuts = (np.flatnonzero(g[1:] != g[:-1]) + 1).tolist()
-            starts, ends = [0, *cuts], [*cuts, keys.size]
-            for gi, start, end in zip(g[starts].tolist(), starts, ends, strict=True):
-                edges = c[start:end]
-                out[int(grp.rules[gi])] = (edges, edges)
-        for kind, r in bucket:
-            if kind != "reentry" or r not in grp.col or not active[grp.col[r]]:
-                continue
-            # `reentry once per P days`: whose re-entry opens today and who still holds it
-            due = bucket[(kind, r)]
-            edges = out.get(r, (_NONE, _NONE))[1]
-            out[r] = (self.idset.union([edges, due[was[due, grp.col[r]]]]), edges)
-        return out
+        # `reentry once per P days`: whose re-entry opens today and who still holds it, as
+        # keys beside the edges (rule by rule in order, each sorted: one stable sort merges)
+        due = [
+            (grp.col[r], bucket[(kind, r)])
+            for kind, r in bucket
+            if kind == "reentry" and r in grp.col and active[grp.col[r]]
+        ]
+        candidates = keys
+        if due:
+            due.sort(key=lambda part: part[0])
+            c = np.concatenate([ids for _, ids in due])
+            g = np.repeat(np.array([gi for gi, _ in due], np.int64), [ids.size for _, ids in due])
+            held = grp.holds(c, g)
+            candidates = np.sort(np.concatenate([keys, g[held] * n + c[held]]), kind="stable")
+            if candidates.size > 1:  # an edge due for re-entry too: once
+                first = np.empty(candidates.size, dtype=bool)
+                first[0] = True
+                np.not_equal(candidates[1:], candidates[:-1], out=first[1:])
+                candidates = candidates[first]
+        edges = dict(_by_rule(keys, n))
+        return {
+            int(grp.rules[gi]): (ids, edges.get(gi, _NONE)) for gi, ids in _by_rule(candidates, n)
+        }
 
     def _enter_clocked(self, r: int, ids: np.ndarray, pre_evaluated: bool, d: int) -> None:
         """`Rules._enter` and `_fire` for clock rule `r` with one arm and nobody held out, in
@@ -325,6 +342,17 @@ class Clocked:
         self.recorder.arm_counters["fired"][arm] += ids.size
         self.recorder.rule_events.add(arm=arm, customer=ids, day=d)
         self._run_steps(self.program.roots[r][0], 0, ids, d)
+
+
+def _by_rule(keys: np.ndarray, n: int):
+    """The sorted keys g * n + customer cut by rule: (g, its customers), g ascending."""
+    if not keys.size:
+        return
+    g, c = np.divmod(keys, n)
+    cuts = (np.flatnonzero(g[1:] != g[:-1]) + 1).tolist()
+    starts, ends = [0, *cuts], [*cuts, keys.size]
+    for gi, start, end in zip(g[starts].tolist(), starts, ends, strict=True):
+        yield gi, c[start:end]
 
 
 _NONE = np.zeros(0, dtype=np.int64)

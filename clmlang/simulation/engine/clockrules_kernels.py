@@ -28,6 +28,22 @@ def _term(o, v, k, a):
 
 
 @kernel
+def _held(was, c, g):
+    """Whether rule `g`'s bit in customer `c`'s row of the bit matrix `was` is set."""
+    return (was[c, g >> 3] >> (g & 7)) & 1 == 1
+
+
+@kernel
+def _keep(was, c, g, now):
+    """Set (or clear) rule `g`'s bit in customer `c`'s row of `was`."""
+    bit = np.uint8(1 << (g & 7))
+    if now:
+        was[c, g >> 3] |= bit
+    else:
+        was[c, g >> 3] &= ~bit
+
+
+@kernel
 def day_edges(
     rows,
     woken,
@@ -57,7 +73,8 @@ def day_edges(
     has not been a row since (`seen`, stamped with today for the rows when `stamp`): a pair
     re-evaluated as a row since has its fresh wake-up, and until that one comes its value
     cannot change, so a stale one is skipped (the numpy twin evaluates it: no edge, the same
-    value). A customer's pairs are evaluated once a day, so no pair is pending twice and the
+    value). `was` holds yesterday's values as bits (rule g: bit g % 8 of byte g // 8 of the
+    row). A customer's pairs are evaluated once a day, so no pair is pending twice and the
     wake-ups need no sort. Each evaluated pair's edge is found and its value kept. Returns the
     edge keys (g * n + customer, unsorted) and the wake-ups as keys sorted by day (a counting
     sort, stable), with the distinct days and where each one's keys start."""
@@ -94,7 +111,7 @@ def day_edges(
         for i in range(m):
             g = rules[i]
             if not lut[row, g]:
-                was[r, g] = False
+                _keep(was, r, g, False)
                 continue
             now = True
             wake = np.inf
@@ -111,10 +128,10 @@ def day_edges(
                 now = now and hold
                 if day > d and day < wake:
                     wake = day
-            if now and not was[r, g]:
+            if now and not _held(was, r, g):
                 keys[edges] = g * n + r
                 edges += 1
-            was[r, g] = now
+            _keep(was, r, g, now)
             if wake <= limit[g]:
                 wake_key[wakes] = g * n + r
                 wake_day[wakes] = np.int64(wake)
@@ -145,10 +162,10 @@ def day_edges(
             now = now and hold
             if day > d and day < wake:
                 wake = day
-        if now and not was[c, g]:
+        if now and not _held(was, c, g):
             keys[edges] = key
             edges += 1
-        was[c, g] = now
+        _keep(was, c, g, now)
         if inside and wake <= limit[g]:
             wake_key[wakes] = key
             wake_day[wakes] = np.int64(wake)

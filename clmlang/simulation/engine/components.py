@@ -246,7 +246,30 @@ class FiredDays:
         out = self[slice(None)]
         return out if dtype is None else out.astype(dtype)
 
+    def allows(self, ids: np.ndarray, d: int, period: float | None) -> np.ndarray:
+        """Those of `ids` whom `reentry once` (`period` None) or `once per period days`
+        lets fire on day `d`: never fired, or `d - last >= period` as float32 compares it
+        (on the int16 codes, a whole-day difference is exact in float32)."""
+        code = self.days[ids]
+        if self.days.dtype == np.float32:
+            if period is None:
+                return ids[np.isnan(code)]
+            return ids[np.isnan(code) | (d - code >= period)]
+        if period is None or period > 1e30:  # past any day difference
+            return ids[code == self.NEVER]
+        if period < -1e30:
+            return ids
+        since = np.subtract(d, code, dtype=np.int32)  # never: d + 32,768
+        # a whole number of days passes float32's `period` when it passes its ceiling
+        wait = math.ceil(np.float32(period))
+        if wait <= d - self.NEVER:  # the never-fired pass it too: one comparison
+            return ids[since >= wait]
+        return ids[(code == self.NEVER) | (since >= wait)]
+
     def __setitem__(self, ids, value) -> None:
+        if type(value) is int and self.days.dtype == np.int16 and abs(value) <= 32767:
+            self.days[ids] = value  # the usual write: today, a whole day that fits
+            return
         day = np.asarray(value, dtype=np.float32)
         if self.days.dtype == np.int16:
             known = day[~np.isnan(day)]

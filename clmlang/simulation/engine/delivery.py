@@ -26,7 +26,16 @@ from ...core.compiled import kernel
 from .streams import Purpose
 from .streams_kernels import salt_of, salted
 
-__all__ = ["SCREENED", "decay_table", "deliver", "draws", "effects", "screen", "uniform"]
+__all__ = [
+    "SCREENED",
+    "decay_table",
+    "deliver",
+    "draws",
+    "effects",
+    "rounds",
+    "screen",
+    "uniform",
+]
 
 _ZERO = np.uint64(0)
 _RESPONSE, _RESPONSE_TIME = Purpose.RESPONSE, Purpose.RESPONSE_TIME
@@ -193,3 +202,32 @@ def effects(ids, d, counter, fatigue, irrelevant, params, state, bit, response, 
             when[n_who] = at
             n_who += 1
     return n_unsub, n_burn, n_who
+
+
+@kernel
+def rounds(ids, seen):
+    """A batch's rounds (dispatch.py): element i of `ids` (the batch's send steps' customers
+    in turn) goes in round k when its customer is in k of the batch's earlier elements.
+    Returns the elements by round, in batch order within each (a counting sort, stable), and
+    where each round starts (rounds + 1 bounds); `seen` (zeros, one per customer) is left as
+    zeros. Its numpy twin is `dispatch.rounds_numpy`."""
+    n = ids.size
+    k = np.empty(n, dtype=np.int64)
+    last = 0
+    for i in range(n):
+        c = ids[i]
+        k[i] = seen[c]
+        seen[c] += 1
+        last = max(last, k[i] + 1)
+    starts = np.zeros(last + 1, dtype=np.int64)
+    for i in range(n):
+        seen[ids[i]] = 0
+        starts[k[i] + 1] += 1
+    for j in range(last):
+        starts[j + 1] += starts[j]
+    at = starts[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        order[at[k[i]]] = i
+        at[k[i]] += 1
+    return order, starts

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .delivery import SCREENED, decay_table, deliver, effects, screen
+from .delivery import SCREENED, decay_table, deliver, effects, rounds, screen
 from .offers import offer_lift
 
 _NONE = np.zeros(0, dtype=np.int64)
@@ -89,19 +89,14 @@ class Dispatch:
         seen = getattr(self, "_batch_seen", None)
         if seen is None:
             seen = self._batch_seen = np.zeros(self.state.stage.size, dtype=np.int32)
-        rounds = []
-        for _, part in batch:
-            rounds.append(seen[part])
-            seen[part] += 1
-        last = int(seen[ids].max())
-        seen[ids] = 0
+        order, starts = rounds(ids, seen)
         out = _Outcome(n, np.repeat(np.arange(m), sizes), sizes, self.state.stage.dtype)
-        if last == 1:
+        if starts.size == 2:
             self._round(batch, ids, np.arange(n), d, out)
         else:
-            rounds = np.concatenate(rounds)
-            for k in range(last):
-                at = np.flatnonzero(rounds == k)
+            bounds = starts.tolist()
+            for k in range(starts.size - 1):
+                at = order[bounds[k] : bounds[k + 1]]
                 self._round(batch, ids[at], at, d, out)
         self._record_batch(batch, ids, d, out)
 
@@ -215,6 +210,21 @@ class Dispatch:
             item, who, when = (np.concatenate(x) for x in zip(*out.responders, strict=True))
             np.add.at(counters["responses"], arms, np.bincount(item, minlength=m))
             self.calendar.add_spread(np.floor(when), "response", None, who)
+
+
+def rounds_numpy(parts: list[np.ndarray], seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`delivery.rounds` in numpy, for the batch's `parts` (its send steps' customers): the
+    elements by round, in batch order within each, and where each round starts."""
+    k = []
+    for part in parts:
+        k.append(seen[part])
+        seen[part] += 1
+    ids = np.concatenate(parts)
+    seen[ids] = 0
+    k = np.concatenate(k).astype(np.int64)
+    order = np.argsort(k, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(np.bincount(k, minlength=int(k.max()) + 1))))
+    return order, starts
 
 
 class _Outcome:

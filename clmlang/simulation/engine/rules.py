@@ -255,10 +255,7 @@ class Rules:
         re = self.rules[r].reentry
         if re.kind not in ("once",) or not ids.size:
             return ids
-        last = self.memory.last_fired[r][ids]
-        if re.period_days is None:
-            return ids[np.isnan(last)]
-        return ids[np.isnan(last) | (d - last >= re.period_days)]
+        return self.memory.last_fired[r].allows(ids, d, re.period_days)
 
     def _fire(self, r: int, ids: np.ndarray, d: int) -> None:
         rule, rec, S = self.rules[r], self.recorder, self.streams

@@ -121,7 +121,18 @@ class Timers:
         """Restart the inactivity timers of `ids`, who bought `product` on day `d`, and start
         the "N days after a purchase" timers their purchases match (`held`: what they owned
         before, for "after the first purchase of" a product or line)."""
-        for r, rule in enumerate(self.rules):
+        timed = self.__dict__.get("_purchase_timed")
+        if timed is None:  # the rules a purchase starts a timer of (a spec may have hundreds)
+            timed = self._purchase_timed = [
+                (r, rule)
+                for r, rule in enumerate(self.rules)
+                if rule.trigger.kind == "inactivity"
+                or (
+                    r in self.memory.anchor
+                    and rule.trigger.event.kind in ("purchase", "first_purchase")
+                )
+            ]
+        for r, rule in timed:
             trig = rule.trigger
             # a timer due after the rule's `active` window closes would do nothing
             late = trig.days is not None and d + round(trig.days) > self.windows[r][1]
