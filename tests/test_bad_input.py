@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from pathlib import Path
@@ -450,15 +451,25 @@ def test_a_calibration_end_long_after_the_history_is_warned(tmp_path: Path):
     ],
 )
 def test_a_forecast_past_the_history_is_warned(tmp_path: Path, end: str, until: str, said):
-    """Actual figures of 0 (or of a part of the period) are not what the forecast missed."""
+    """Actual figures of 0 (or of a part of the period) are not what the forecast missed:
+    warned, and the forecast is not compared with them (forecast.json says why, and holds no
+    actual figures, errors or "outside the range" to mislead a reader)."""
     args = ("--calibration-end", end, "--until", until, "--model", "bgnbd", "--replications", "1")
     path = _history(tmp_path, "")
     result = clm("forecast", "--history", str(path), *args, "--out", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "o" / "forecast.json").read_text())
     if said is None:
         assert "warning" not in result.stderr
+        assert "not_compared" not in summary
+        assert summary["actual_repeat_transactions"] is not None
     else:
         assert f"warning: {said}" in result.stderr
+        assert "actual_repeat_transactions" not in summary and "mae" not in summary
+        assert summary["not_compared"].startswith("the history ends on 1997-03-01")
+        report = (tmp_path / "o" / "report.html").read_text()
+        assert "In fact they made" not in report
+        assert "It is not compared with what happened" in report
 
 
 def test_non_utf8_byte_is_reported_by_line(tmp_path: Path):

@@ -103,14 +103,11 @@ def _history_file(history: str, option: str = "") -> None:
             raise _usage_error(f"{where}{path}: the file is empty", HISTORY_HINT, PROBLEMS)
 
 
-# A base buys in most weeks: a history whose last purchase is this long before the day it is
-# used up to more likely stops there (extracted earlier, a mistyped year) than fell silent.
-QUIET_DAYS = 28
-
-
 def _warn_history_end(frame, calibration_end: str, until: str | None = None) -> None:
     """Warn when the history stops well before the day it is used up to: a calibration counts
     the customers as silent to its end; a forecast's actual figures stop with the history."""
+    from ..forecasting.observation import QUIET_DAYS
+
     if frame.empty:
         return
     last = frame["date"].max().date()
@@ -126,15 +123,13 @@ def _warn_history_end(frame, calibration_end: str, until: str | None = None) -> 
     elif last <= day(calibration_end):
         _out(
             f"warning: the history ends on {last}, before the forecast starts: there is nothing"
-            " to compare the forecast with, so the actual figures are 0 and the errors against"
-            " them mean nothing",
+            " to compare the forecast with",
             err=True,
         )
     elif (day(until) - last).days > QUIET_DAYS:
         _out(
-            f"warning: the history ends on {last}, long before --until {until}: the actual"
-            f" figures count only what happened up to {last}, and the forecast looks too high"
-            " against them",
+            f"warning: the history ends on {last}, long before --until {until}: it holds only"
+            " part of the forecast period, so the forecast is not compared with it",
             err=True,
         )
 

@@ -32,6 +32,7 @@ from .fitting import Fit
 from .forecast_logs import block_logs, joined_logs
 from .goal_attainment import OUTCOMES, actual_windows, goal_block, has_goals, run_goal_counts
 from .history import Summary
+from .observation import uncompared
 from .posterior import Latent, bgnbd_expected_holdout, expected_spend
 from .spread import total_interval, weekly_frame
 
@@ -269,13 +270,16 @@ def forecast_base(
     warning = currency_check(policy, s, float(transactions.sum()), float(revenue.sum()))
     if warning is not None:
         figures["currency_warning"] = warning
+    if actual is not None and (gap := uncompared(actual, calibration_end, until)) is not None:
+        figures["not_compared"] = gap
+        actual = None
     if actual is not None:
         _compare(actual, start, pd.Timestamp(until), customers, week_frame, figures)
     if has_goals(policy):
         seen, reason = (
             actual_windows(policy, actual, s.customers, start, until)
             if actual is not None
-            else (None, None)
+            else (None, figures.get("not_compared"))
         )
         figures["stage_goals"] = goal_block(policy, goals, seen, reason)
     return HoldoutForecast(

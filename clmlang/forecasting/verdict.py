@@ -80,6 +80,8 @@ def sentences(s: dict) -> list[str]:
                 f" {s['correlation']:.2f}; the typical miss is {s['rmse']:.2f} purchases per"
                 " customer (root mean square error)."
             )
+    if s.get("not_compared"):
+        out.append(f"It is not compared with what happened: {s['not_compared']}.")
     policy = s.get("policy")
     change, effect = s.get("change"), s.get("policy_effect")
     if isinstance(change, dict):
