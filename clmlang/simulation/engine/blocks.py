@@ -47,23 +47,22 @@ __all__ = [
 
 BLOCK_CUSTOMERS = 500_000  # customers per block when the number of blocks is not given
 
-# The first block's weight against the others' 10 (FIRST_WEIGHT / 10 of their size): it is
-# the one the command's process runs, which also merges every block's metrics, writes the
-# files and exits after its block: 9 of 10 gives it as much work as a worker process's
-# block (measured at 1,000,000 clinic customers: the merge, about 1 s of CPU, against 8 s a
-# block of 500,000). The split still depends on the population alone (the same bytes for any
-# number of workers).
-FIRST_WEIGHT = 9
+# The first block's size against the others' (FIRST_WEIGHT / WEIGHT): it is the one the
+# command's process runs, which also reads the workers' parts, merges every block's metrics
+# and writes the files after its block. 7/8 gives it about as much work as a worker's block
+# (measured at 1,000,000 clinic customers, docs/engine.md "Both cores"). The split still
+# depends on the population alone: the same bytes for any number of workers.
+FIRST_WEIGHT, WEIGHT = 7, 8
 
 
 def block_sizes(customers: int, blocks: int | None = None) -> list[int]:
     """The blocks' sizes: `blocks` of them (default: one per BLOCK_CUSTOMERS customers,
-    rounded up), the first FIRST_WEIGHT / 10 of the others' size, each at least one customer,
-    the others differing by at most one."""
+    rounded up), the first FIRST_WEIGHT / WEIGHT of the others' size, each at least one
+    customer, the others differing by at most one."""
     count = blocks if blocks is not None else math.ceil(customers / BLOCK_CUSTOMERS)
     count = max(1, min(count, customers))
     # one customer each, and the rest shared in proportion to the weights (in integers)
-    weights = [FIRST_WEIGHT] + [10] * (count - 1)
+    weights = [FIRST_WEIGHT] + [WEIGHT] * (count - 1)
     ends = itertools.accumulate(weights)
     total = sum(weights)
     bounds = [0] + [k + 1 + (customers - count) * end // total for k, end in enumerate(ends)]
