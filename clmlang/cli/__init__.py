@@ -29,7 +29,7 @@ __all__ = ["INTERNAL", "OK", "PROBLEMS", "USAGE", "app", "main"]
 _COMMANDS = ("changes", "editor", "history", "language", "simulation")
 
 # the module that registers each command: `clm simulate ...` imports `simulation` alone, not
-# the forecasting, the language server or the diff's modules (tests/test_cli_conventions.py
+# the forecasting, the language server or the diff's modules (tests/test_cli_startup.py
 # checks that this covers every command)
 _MODULE_OF = {
     "diff": "changes",
@@ -125,7 +125,9 @@ def _leave(done: SystemExit) -> None:
 
 
 def main() -> None:
-    """Entry point of the `clm` console script and of `python -m clmlang`."""
+    """Entry point of the `clm` console script and of `python -m clmlang`. It ends the
+    process once the command is done (`_leave`), without raising SystemExit to its caller
+    (but for an internal error, exit 3): in-process, call `app` (as tests/conftest.py does)."""
     sys.unraisablehook = _interrupt_when_unraisable(sys.unraisablehook)
     # BLAS on one thread unless told otherwise, set before numpy loads OpenBLAS: clm's matrix
     # products are small (the fits' L-BFGS-B steps, Hessians, a posterior's grid), and
