@@ -9,8 +9,12 @@ cluster's, counted once they have ended), and the speed-ups: two workers against
 same kind (target: at least 1.7x with two workers, local or Dask, on this 2-core machine)
 and against serial. A cluster's start-up (its processes, the scheduler) is timed on its own
 and left out of its runs' time, as for a user whose cluster is already running; the first
-task of each worker still pays for importing clmlang. The cluster runs with
-`whatif.cluster.QUIET_DASK` (the workers' profiler off, the processes' timers less often).
+task of each worker still pays for loading numba's kernels. The cluster runs with
+`whatif.cluster.QUIET_DASK` (the workers' profiler off, the processes' timers less often), and
+its workers preload clmlang and numba as they start (`clmlang.whatif.preload`, as `dask worker
+--preload` does; `--skip preload` without), as a running cluster's would have. For the cluster
+it also prints the CPU of each process during the runs: this one (the scheduler and the
+client) and each worker, and their critical path.
 The scenario is the clinic's SMS cap sweep (simulations/clinic_sms_sweep.toml: a base and
 four sweep values, of which the first four variants are kept), at the size the issue asks
 for. Every mode must give the same runs (checked).
@@ -39,12 +43,23 @@ def cpu() -> tuple[float, float]:
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
+def own_cpu() -> float:
+    """CPU seconds (user + system) of the process this runs in (a Dask worker's)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replications", type=int, default=20)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--skip", default="", help="modes to leave out: serial, local, dask")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="modes to leave out: serial, local, dask; preload: the Dask workers without"
+        " clmlang.whatif.preload",
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -102,10 +117,24 @@ def main() -> None:
                     processes=True,
                     host="127.0.0.1",
                     dashboard_address=None,
+                    preload=[] if "preload" in skip else ["clmlang.whatif.preload"],
                 ) as cluster,
+                distributed.Client(cluster, set_as_default=False) as client,
             ):
                 print(f"{label}: the cluster started in {time.perf_counter() - start:.1f} s")
+                started = client.run(own_cpu)
+                here = cpu()[0]
                 timed(label, scheduler=cluster.scheduler_address)
+                here = cpu()[0] - here
+                ended = client.run(own_cpu)
+                workers = sorted(ended[w] - started[w] for w in ended)
+                print(
+                    f"  {label}: CPU during the runs: {here:.1f} s in this process (the"
+                    f" scheduler, the client), {' + '.join(f'{w:.1f}' for w in workers)} s in"
+                    f" the workers; critical path {here + workers[-1]:.1f} s (this process and"
+                    " the busiest worker)",
+                    flush=True,
+                )
             spent(label, before)
     for one, two in (("1 local worker", "2 local workers"), ("Dask, 1 worker", "Dask, 2 workers")):
         if one in times and two in times:

@@ -88,7 +88,11 @@ def test_dask_local_cluster_gives_the_same_bytes_as_local_workers():
     policy, market = clmlang.loads(QUEUE), queue_market(2)
     local = clmlang.simulate(policy, market, customers=50, days=8, rng=3, workers=1, blocks=2)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2,
+        threads_per_worker=1,
+        processes=False,
+        dashboard_address=None,
+        preload=["clmlang.whatif.preload"],  # (docs/engine.md: what a cluster's workers load)
     ) as cluster:
         on_dask = clmlang.simulate(
             policy, market, customers=50, days=8, rng=3, blocks=2,

@@ -86,8 +86,8 @@ def simulate(
         typer.Option(
             min=1,
             max=1024,
-            help="With --workers or --scheduler: this many blocks (default: blocks of at"
-            " most 500,000 customers).",
+            help="With --workers or --scheduler: this many blocks (default: one block per"
+            " 500,000 customers).",
         ),
     ] = None,
     scheduler: Annotated[
@@ -296,7 +296,7 @@ def _check_blocks(
     if workers is not None and workers > count:
         what = "one block" if count == 1 else f"{count} blocks"
         _out(
-            f"note: {customers:,} customers make {what} (blocks of at most"
+            f"note: {customers:,} customers make {what} (one block per"
             f" {BLOCK_CUSTOMERS:,}; --blocks K asks for K): {min(workers, count)} process(es)"
             " run them",
             err=True,
