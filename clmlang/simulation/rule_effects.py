@@ -45,6 +45,13 @@ EXACT_AT_LEAST = 1 << 18
 CHUNK = 1 << 18
 
 
+def exact_firings(firings: int, population: int) -> bool:
+    """Whether `firings` firings of a population of `population` customers are held one value
+    each (else counted). The measure of a block and the merge of the blocks decide with the
+    same population (`partials.Part.population`)."""
+    return firings <= max(EXACT_PER_CUSTOMER * population, EXACT_AT_LEAST)
+
+
 @dataclass
 class _Sample:
     """An arm's revenue per firing within its window: the values one per firing (`counts`
@@ -84,7 +91,7 @@ def rule_samples(
     runs = run.recorder.rule_events.runs()
     key = (cust.astype(np.float64) + start) * 1e6 + time
     firings = int((runs["last"] - runs["first"] + 1).sum())
-    exact = firings <= max(EXACT_PER_CUSTOMER * customers, EXACT_AT_LEAST)
+    exact = exact_firings(firings, customers)
     cum = None if exact else np.r_[0.0, np.cumsum(revenue)]
     by_arm = np.argsort(runs["arm"], kind="stable")
     bounds = np.searchsorted(runs["arm"][by_arm], np.arange(len(run.arms) + 1))
@@ -166,7 +173,7 @@ def rule_effects(
     offsets = np.cumsum([0] + [r.size for r in revenue[:-1]])
     cum = np.r_[0.0, np.cumsum(np.concatenate(revenue))]
     firings = sum(a["firings"] for block in samples for a in block)
-    exact = firings <= max(EXACT_PER_CUSTOMER * customers, EXACT_AT_LEAST)
+    exact = exact_firings(firings, customers)
     rows = []
     for arm, (r, label) in enumerate(run.arms):
         rule = policy.rules[r]
