@@ -92,12 +92,12 @@ def rule_samples(
     key = (cust.astype(np.float64) + start) * 1e6 + time
     firings = int((runs["last"] - runs["first"] + 1).sum())
     exact = exact_firings(firings, customers)
+    if compiled and exact and runs["arm"].size:  # every arm at once (window_kernels.py)
+        return _windows(run, runs, cust, key, start)
     cum = None if exact else np.r_[0.0, np.cumsum(revenue)]
     by_arm = np.argsort(runs["arm"], kind="stable")
     bounds = np.searchsorted(runs["arm"][by_arm], np.arange(len(run.arms) + 1))
     day_type = np.int16 if run.days < 2**15 else np.int32  # (a radix sort for int16)
-    if compiled and exact and runs["arm"].size:  # every arm at once (window_kernels.py)
-        return _windows(run, runs, cust, key, start)
     out = []
     for arm, (r, _) in enumerate(run.arms):
         window = _window(run.policy.rules[r])
