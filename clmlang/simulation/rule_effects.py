@@ -298,12 +298,23 @@ def _counted(runs: dict[str, np.ndarray], key, cum, window: float, compiled: boo
     while start < length.size:
         done = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, done + CHUNK, side="right")), start + 1)
-        spelled = _spelled({k: v[start:stop] for k, v in runs.items()})
-        lo, hi = _bounds(spelled, key, window, compiled)
-        distinct, times = np.unique(cum[hi] - cum[lo], return_counts=True)
+        chunk = {k: v[start:stop] for k, v in runs.items()}
+        if compiled:  # each run's days with the same window, at once (window_kernels.py)
+            from .window_kernels import window_stretches
+
+            lo, hi, days = window_stretches(
+                key, chunk["customer"], chunk["first"], chunk["last"], float(window)
+            )
+            distinct, inverse = np.unique(cum[hi] - cum[lo], return_inverse=True)
+            times = np.bincount(inverse, weights=days).astype(np.int64)
+            converted += int(days[hi > lo].sum())
+        else:
+            spelled = _spelled(chunk)
+            lo, hi = _bounds(spelled, key, window)
+            distinct, times = np.unique(cum[hi] - cum[lo], return_counts=True)
+            converted += int((hi > lo).sum())
         found.append(distinct)
         counts.append(times)
-        converted += int((hi > lo).sum())
         start = stop
     if found:
         distinct, inverse = np.unique(np.concatenate(found), return_inverse=True)

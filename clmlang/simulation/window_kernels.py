@@ -63,3 +63,43 @@ def arm_windows(arm, customer, first, last, arms, days, windows, key, offsets, s
                 i += 1
             hi[f] = i
     return bounds, day, lo, hi
+
+
+@kernel
+def window_stretches(key, customer, first, last, window):
+    """The windows of the firings of runs (`customer`, `first`, `last`: one firing a day from
+    `first` to `last`) as stretches of consecutive days of a run whose windows have the same
+    bounds (`lo`, `hi`: window_bounds' for each of them; `days`: how many). A rule that fires
+    daily fires for weeks between two purchases of its customer: its bounds move only at
+    those, so a run's days are walked with the two bounds moving on, not searched each."""
+    total = 0
+    for r in range(customer.size):
+        total += last[r] - first[r] + 1
+    lo_out = np.empty(total, dtype=np.int64)
+    hi_out = np.empty(total, dtype=np.int64)
+    days_out = np.empty(total, dtype=np.int64)
+    s = 0
+    n = key.size
+    for r in range(customer.size):
+        c = np.float64(customer[r]) * 1e6
+        base = c + np.float64(first[r])
+        lo = np.searchsorted(key, base + 1.0)
+        hi = np.searchsorted(key, base + window + 1.0)
+        at_lo, at_hi, days = lo, hi, 1
+        for d in range(np.int64(first[r]) + 1, np.int64(last[r]) + 1):
+            base = c + np.float64(d)
+            needle = base + 1.0
+            while lo < n and key[lo] < needle:
+                lo += 1
+            needle = base + window + 1.0
+            while hi < n and key[hi] < needle:
+                hi += 1
+            if lo == at_lo and hi == at_hi:
+                days += 1
+            else:
+                lo_out[s], hi_out[s], days_out[s] = at_lo, at_hi, days
+                s += 1
+                at_lo, at_hi, days = lo, hi, 1
+        lo_out[s], hi_out[s], days_out[s] = at_lo, at_hi, days
+        s += 1
+    return lo_out[:s], hi_out[:s], days_out[:s]
