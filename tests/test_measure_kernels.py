@@ -13,6 +13,7 @@ import pytest
 from clmlang.simulation.cohorts import MONTH, cohort_counts
 from clmlang.simulation.economics import ADD_ON, MAIN, RENEWAL
 from clmlang.simulation.ordering import by_customer, gathered_by_customer
+from clmlang.simulation.ordering_kernels import window_bounds
 from clmlang.simulation.partials import ACTIVE_DAYS, _active, history
 from clmlang.simulation.product_kernels import item_sums
 from clmlang.simulation.purchase_kernels import purchase_pass
@@ -196,8 +197,12 @@ def test_window_stretches_spell_out_to_numpys_searchsorted(seed):
     who = rng.integers(0, customers + 2, runs).astype(np.int32)  # some who never bought
     first = rng.integers(0, days, runs).astype(np.uint16)
     last = np.minimum(first + rng.integers(0, 60, runs), days - 1).astype(np.uint16)
+    if seed % 2:  # in the order the measure gives them (by customer, then day): walked on
+        in_order = np.lexsort((first, who))
+        who, first, last = who[in_order], first[in_order], last[in_order]
     window = float(rng.choice([1.0, 7.5, 30.0]))
-    lo, hi, length = window_stretches(key, who, first, last, window)
+    starts = window_bounds(key, who, first, window)  # each run's first day's
+    lo, hi, length = window_stretches(key, who, first, last, window, *starts)
     assert length.sum() == int((last.astype(int) - first + 1).sum()) and (length > 0).all()
     spelled = [(c, d) for c, f, e in zip(who, first, last, strict=True) for d in range(f, e + 1)]
     base = np.array([c * 1e6 + d for c, d in spelled])

@@ -299,18 +299,21 @@ def _counted(runs: dict[str, np.ndarray], key, cum, window: float, compiled: boo
         done = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, done + CHUNK, side="right")), start + 1)
         chunk = {k: v[start:stop] for k, v in runs.items()}
-        if compiled:  # each run's days with the same window, at once (window_kernels.py)
+        long_runs = ends[stop - 1] - done > 2 * (stop - start)  # of several days, mostly
+        if compiled and long_runs:  # a run's days with one window at once (window_kernels)
             from .window_kernels import window_stretches
 
+            starts = {"customer": chunk["customer"], "day": chunk["first"]}
             lo, hi, days = window_stretches(
-                key, chunk["customer"], chunk["first"], chunk["last"], float(window)
-            )
+                key, chunk["customer"], chunk["first"], chunk["last"], float(window),
+                *_bounds(starts, key, window, compiled),
+            )  # fmt: skip
             distinct, inverse = np.unique(cum[hi] - cum[lo], return_inverse=True)
             times = np.bincount(inverse, weights=days).astype(np.int64)
             converted += int(days[hi > lo].sum())
         else:
             spelled = _spelled(chunk)
-            lo, hi = _bounds(spelled, key, window)
+            lo, hi = _bounds(spelled, key, window, compiled)
             distinct, times = np.unique(cum[hi] - cum[lo], return_counts=True)
             converted += int((hi > lo).sum())
         found.append(distinct)
