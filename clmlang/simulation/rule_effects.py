@@ -299,7 +299,7 @@ def _counted(runs: dict[str, np.ndarray], key, cum, window: float, compiled: boo
         done = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, done + CHUNK, side="right")), start + 1)
         chunk = {k: v[start:stop] for k, v in runs.items()}
-        long_runs = ends[stop - 1] - done > 2 * (stop - start)  # of several days, mostly
+        long_runs = ends[stop - 1] - done > 2 * (stop - start)  # over two days a run on average
         if compiled and long_runs:  # a run's days with one window at once (window_kernels)
             from .window_kernels import window_stretches
 
