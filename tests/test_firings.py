@@ -167,3 +167,16 @@ def test_counted_too_small_is_too_small_of_the_values_spelled_out():
         ub, nb = np.unique(b, return_counts=True)
         assert counted_too_small(ua, na, ub, nb) == too_small(a, b)
         assert counted_mean(ua, na) == pytest.approx(a.mean(), rel=1e-12)
+
+
+def test_a_block_sent_back_keeps_arms_past_int16():
+    """A recorder sent back without its logs (engine/merge.py's `without_logs`) keeps the arms'
+    type: with 40,000 arms, arm 39,999 (past int16's 32,767) is still 39,999, not -25,537."""
+    from clmlang.simulation.engine.merge import without_logs
+    from clmlang.simulation.engine.recorder import Recorder
+
+    slim = without_logs(Recorder(days=3, stages=1, channels=1, arms=40_000))
+    slim.rule_events.add(arm=39_999, customer=[7], day=1)
+    runs = slim.rule_events.runs()
+    assert runs["arm"].tolist() == [39_999]
+    assert runs["customer"].tolist() == [7]

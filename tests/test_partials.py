@@ -123,3 +123,23 @@ def test_an_existing_bases_blocks_keep_their_history():
     assert whole.cohorts["cohort"].iloc[0] == "existing"
     assert whole.cohorts["customers"].iloc[0] == 600
     assert whole.daily["active"].iloc[0] > 100  # bought within 90 days before day 0
+
+
+def test_the_measure_and_the_merge_decide_firings_with_one_population(monkeypatch):
+    """Prospects arriving make a run's rows (its state) outnumber its customers on day 0: the
+    measure of the block and the merge of the parts still ask whether the firings are held one
+    each (`exact_firings`) of the same population, the one the run was asked for."""
+    import clmlang.api
+    from clmlang.simulation import rule_effects
+
+    asked = []
+    decide = rule_effects.exact_firings
+
+    def recorded(firings, population):
+        asked.append(population)
+        return decide(firings, population)
+
+    monkeypatch.setattr(rule_effects, "exact_firings", recorded)
+    scenario = load_scenario_file(ROOT / "simulations" / "car_dealer_signups.toml")
+    clmlang.api.simulate(market=scenario, customers=300, days=60, rng=3)
+    assert asked == [300, 300]  # the measure's, then the merge's

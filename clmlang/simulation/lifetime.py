@@ -30,6 +30,8 @@ lost, so it falls towards 0 at the horizon as late customers cannot have come ba
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -38,6 +40,7 @@ from .engine import Run
 __all__ = [
     "DEFAULT_CHURN_DAYS",
     "MIN_AT_RISK",
+    "SortedSpans",
     "churn_window",
     "lifetime_kpis",
     "lifetime_of",
@@ -63,10 +66,24 @@ def churn_window(run: Run) -> float:
     return float(max(goals)) if goals else DEFAULT_CHURN_DAYS
 
 
-def sorted_spans(span: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The spans sorted, and those that ended sorted: what the Kaplan-Meier functions below
-    read (`ordered`), sorted once for all of them."""
-    return np.sort(span), np.sort(span[ended])
+class SortedSpans(NamedTuple):
+    """The buyers' spans sorted once for every Kaplan-Meier figure below (`sorted_spans`):
+    the spans, the ended ones, and the event times (the distinct ended spans) with the
+    spans that end at each (`deaths`) and those that reach it (`at_risk`: span >= time)."""
+
+    spans: np.ndarray
+    events: np.ndarray
+    times: np.ndarray
+    deaths: np.ndarray
+    at_risk: np.ndarray
+
+
+def sorted_spans(span: np.ndarray, ended: np.ndarray) -> SortedSpans:
+    """`SortedSpans` of the buyers' spans and whether each has ended (`spans`)."""
+    ordered, events = np.sort(span), np.sort(span[ended])
+    times, deaths = _distinct(events)
+    at_risk = span.size - np.searchsorted(ordered, times, side="left")
+    return SortedSpans(ordered, events, times, deaths, at_risk)
 
 
 def _distinct(events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,10 +96,12 @@ def restricted_mean(span: np.ndarray, ended: np.ndarray, ordered=None) -> float:
     """The Kaplan-Meier restricted mean of `span` (an event where `ended`, else censored),
     up to the longest span; events at a time come before the censorings at it. `ordered`:
     `sorted_spans(span, ended)`, when already made."""
-    ordered, events = ordered or sorted_spans(span, ended)
+    sorted_ = ordered or sorted_spans(span, ended)
+    ordered = sorted_.spans
     first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # each time's first
     times = ordered[first]
-    deaths = np.searchsorted(events, times, "right") - np.searchsorted(events, times, "left")
+    deaths = np.zeros(times.size, dtype=np.int64)  # the event times are among the spans'
+    deaths[np.searchsorted(times, sorted_.times)] = sorted_.deaths
     at_risk = span.size - first
     survival = np.cumprod(1.0 - deaths / at_risk)  # just after each time
     widths = np.diff(np.r_[times, times[-1]])
@@ -137,9 +156,7 @@ def still_buying_of(
         return pd.DataFrame({c: np.zeros(0, d) for c, d in zip(columns, empty, strict=True)})
     # past `days - churn_days` no span can be seen to end: the curve stops there
     grid = np.arange(int(np.floor(max(0.0, min(span.max(), days - churn_days)))) + 1)
-    ordered, events = ordered or sorted_spans(span, ended)
-    times, deaths = _distinct(events)
-    at_event = span.size - np.searchsorted(ordered, times, side="left")  # span >= time
+    ordered, _, times, deaths, at_event = ordered or sorted_spans(span, ended)  # (span >= time)
     survival_at = np.cumprod(1.0 - deaths / at_event)
     with np.errstate(divide="ignore"):  # the last customer ending: no variance left to add
         term = np.where(at_event > deaths, deaths / (at_event * (at_event - deaths)), 0.0)
@@ -177,11 +194,9 @@ def retention_at(
     censored at their last purchase). The share is NaN where fewer than `MIN_AT_RISK`
     customers are at risk. This is the `retention_Dd` KPIs' definition and the what-if's
     retention curve. `ordered`: `sorted_spans(span, ended)`, when already made."""
-    span, ended_span = ordered or sorted_spans(span, ended)
+    span, _, times, deaths, at_risk = ordered or sorted_spans(span, ended)
     edge = np.maximum(np.asarray(ages, dtype=float), 1e-9)  # age 0: bought again at all
     at_age = span.size - np.searchsorted(span, edge, side="left")
-    times, deaths = _distinct(ended_span)
-    at_risk = span.size - np.searchsorted(span, times, side="left")
     after = np.cumprod(1.0 - deaths / np.maximum(at_risk, 1))  # just after each event time
     before = np.searchsorted(times, edge, side="left")  # event times < age
     share = np.ones(edge.size)

@@ -151,7 +151,6 @@ def forecast_of(parts: list[Part], kept: dict[str, pd.DataFrame] | None = None) 
     clmlang.simulation.partials), with the logs `kept` if any."""
     run = whole(parts)
     rec, policy, days = run.recorder, run.policy, run.days
-    customers = sum(p.customers for p in parts)
     counts = {k: sum(p.counts[k] for p in parts) for k in parts[0].counts}
     revenue = np.concatenate([p.revenue for p in parts]) if len(parts) > 1 else parts[0].revenue
     daily = _daily(run, sum(p.active for p in parts[1:]) + parts[0].active)
@@ -171,7 +170,8 @@ def forecast_of(parts: list[Part], kept: dict[str, pd.DataFrame] | None = None) 
         rec.transitions, index=pd.Index(stage_names, name="from"), columns=stage_names
     )
     cohorts = cohort_table(add_counts([p.cohorts for p in parts]), days)
-    rules = rule_effects(run, [p.rules for p in parts], [p.revenue for p in parts], customers)
+    population = parts[0].population  # the measure's (exact or counted firings: the same)
+    rules = rule_effects(run, [p.rules for p in parts], [p.revenue for p in parts], population)
     ages = retention_ages(days)
     shares, at_risk = retention_at(
         span, ended, ages, ordered

@@ -32,12 +32,17 @@ def distinct_in_groups(key, group, size):
     out = np.zeros(size, dtype=np.int64)
     last = np.full(size, -1, dtype=np.int64)
     for i in range(key.size):
-        k = key[i]
-        g = group[i]
-        if last[k] != g:
-            last[k] = g
-            out[k] += 1
+        count_first(last, out, key[i], group[i])
     return out
+
+
+@kernel
+def count_first(last, counts, k, group):
+    """Key `k` counts `group` the first time it meets it (`last`: the key's last group met;
+    a group's rows come together)."""
+    if last[k] != group:
+        last[k] = group
+        counts[k] += 1
 
 
 @kernel

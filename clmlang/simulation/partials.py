@@ -63,11 +63,14 @@ _STATE_READ = {
 @dataclass
 class Part:
     """One block's metrics (see the module docstring); `run`: the block's run without its
-    customers' state and logs; `start`: its first customer's id in the population."""
+    customers' state and logs; `start`: its first customer's id in the population;
+    `customers`: the block's rows; `population`: the population's customers, against which
+    the measure and the merge decide whether the rules' firings are held one value each."""
 
     run: Run
     start: int
     customers: int
+    population: int
     counts: dict[str, int]
     active: np.ndarray
     revenue: np.ndarray  # each purchase's, by customer then time
@@ -96,6 +99,7 @@ def measure(run: Run, start: int = 0, customers: int | None = None, consume: boo
 
 def _measure(run: Run, start: int, customers: int | None, consume: bool) -> Part:
     rec, st, days = run.recorder, run.state, run.days
+    population = customers if customers is not None else st.n
     if consume:
         for f in dataclasses.fields(st):
             if f.name not in _STATE_READ:
@@ -162,6 +166,7 @@ def _measure(run: Run, start: int, customers: int | None, consume: bool) -> Part
         run=dataclasses.replace(run, state=None, recorder=without_logs(rec)),
         start=start,
         customers=st.n,
+        population=population,
         counts=counts,
         active=active,
         revenue=revenue,
@@ -173,7 +178,7 @@ def _measure(run: Run, start: int, customers: int | None, consume: bool) -> Part
         products=products,
         cohorts=cohorts,
         goals=goals,
-        rules=rule_samples(run, cust, time, revenue, start, customers),
+        rules=rule_samples(run, cust, time, revenue, start, population),
         programme=programme,
     )
     return part

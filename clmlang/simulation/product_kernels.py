@@ -14,7 +14,7 @@ from ..core.compiled import kernel
 from .cohorts import MONTH
 from .economics import ADD_ON, MAIN, RENEWAL, Items, _codes, check_counts, product_sums
 from .engine import Run
-from .ordering_kernels import add_row
+from .ordering_kernels import add_row, count_first
 
 
 @kernel
@@ -103,19 +103,11 @@ def item_sums(
         for level in range(levels):
             k = offsets[level] + month * groups[level] + codes[level, p]
             w = whole_offsets[level] + codes[level, p]
-            if last_customer[k] != c:
-                last_customer[k] = c
-                customers[k] += 1
-            if whole_customer[w] != c:
-                whole_customer[w] = c
-                whole_customers[w] += 1
+            count_first(last_customer, customers, k, c)
+            count_first(whole_customer, whole_customers, w, c)
             if in_check:
-                if last_check[k] != check:
-                    last_check[k] = check
-                    purchases[k] += 1
-                if whole_check[w] != check:
-                    whole_check[w] = check
-                    whole_purchases[w] += 1
+                count_first(last_check, purchases, k, check)
+                count_first(whole_check, whole_purchases, w, check)
     return (
         money, counts, customers, whole_customers, purchases, whole_purchases,
         np.array([checks, add_ons, with_add_on]), paid[:payers],

@@ -45,6 +45,13 @@ EXACT_AT_LEAST = 1 << 18
 CHUNK = 1 << 18
 
 
+def exact_firings(firings: int, population: int) -> bool:
+    """Whether `firings` firings of a population of `population` customers are held one value
+    each (else counted). The measure of a block and the merge of the blocks decide with the
+    same population (`partials.Part.population`)."""
+    return firings <= max(EXACT_PER_CUSTOMER * population, EXACT_AT_LEAST)
+
+
 @dataclass
 class _Sample:
     """An arm's revenue per firing within its window: the values one per firing (`counts`
@@ -84,13 +91,13 @@ def rule_samples(
     runs = run.recorder.rule_events.runs()
     key = (cust.astype(np.float64) + start) * 1e6 + time
     firings = int((runs["last"] - runs["first"] + 1).sum())
-    exact = firings <= max(EXACT_PER_CUSTOMER * customers, EXACT_AT_LEAST)
+    exact = exact_firings(firings, customers)
+    if compiled and exact and runs["arm"].size:  # every arm at once (window_kernels.py)
+        return _windows(run, runs, cust, key, start)
     cum = None if exact else np.r_[0.0, np.cumsum(revenue)]
     by_arm = np.argsort(runs["arm"], kind="stable")
     bounds = np.searchsorted(runs["arm"][by_arm], np.arange(len(run.arms) + 1))
     day_type = np.int16 if run.days < 2**15 else np.int32  # (a radix sort for int16)
-    if compiled and exact and runs["arm"].size:  # every arm at once (window_kernels.py)
-        return _windows(run, runs, cust, key, start)
     out = []
     for arm, (r, _) in enumerate(run.arms):
         window = _window(run.policy.rules[r])
@@ -166,7 +173,7 @@ def rule_effects(
     offsets = np.cumsum([0] + [r.size for r in revenue[:-1]])
     cum = np.r_[0.0, np.cumsum(np.concatenate(revenue))]
     firings = sum(a["firings"] for block in samples for a in block)
-    exact = firings <= max(EXACT_PER_CUSTOMER * customers, EXACT_AT_LEAST)
+    exact = exact_firings(firings, customers)
     rows = []
     for arm, (r, label) in enumerate(run.arms):
         rule = policy.rules[r]
@@ -291,12 +298,26 @@ def _counted(runs: dict[str, np.ndarray], key, cum, window: float, compiled: boo
     while start < length.size:
         done = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, done + CHUNK, side="right")), start + 1)
-        spelled = _spelled({k: v[start:stop] for k, v in runs.items()})
-        lo, hi = _bounds(spelled, key, window, compiled)
-        distinct, times = np.unique(cum[hi] - cum[lo], return_counts=True)
+        chunk = {k: v[start:stop] for k, v in runs.items()}
+        long_runs = ends[stop - 1] - done > 2 * (stop - start)  # over two days a run on average
+        if compiled and long_runs:  # a run's days with one window at once (window_kernels)
+            from .window_kernels import window_stretches
+
+            starts = {"customer": chunk["customer"], "day": chunk["first"]}
+            lo, hi, days = window_stretches(
+                key, chunk["customer"], chunk["first"], chunk["last"], float(window),
+                *_bounds(starts, key, window, compiled),
+            )  # fmt: skip
+            distinct, inverse = np.unique(cum[hi] - cum[lo], return_inverse=True)
+            times = np.bincount(inverse, weights=days).astype(np.int64)
+            converted += int(days[hi > lo].sum())
+        else:
+            spelled = _spelled(chunk)
+            lo, hi = _bounds(spelled, key, window, compiled)
+            distinct, times = np.unique(cum[hi] - cum[lo], return_counts=True)
+            converted += int((hi > lo).sum())
         found.append(distinct)
         counts.append(times)
-        converted += int((hi > lo).sum())
         start = stop
     if found:
         distinct, inverse = np.unique(np.concatenate(found), return_inverse=True)

@@ -63,3 +63,42 @@ def arm_windows(arm, customer, first, last, arms, days, windows, key, offsets, s
                 i += 1
             hi[f] = i
     return bounds, day, lo, hi
+
+
+@kernel
+def window_stretches(key, customer, first, last, window, lo, hi):
+    """The windows of the firings of runs (`customer`, `first`, `last`: one firing a day from
+    `first` to `last`; `lo`, `hi`: the bounds of each run's first day, window_bounds') as
+    stretches of consecutive days of a run whose windows have the same bounds (window_bounds'
+    for each day; `days`: how many). A rule that fires daily fires for weeks between two
+    purchases of its customer: its bounds move only at those, so a run's days are walked
+    with the two bounds moving on, not searched each."""
+    total = 0
+    for r in range(customer.size):
+        total += last[r] - first[r] + 1
+    lo_out = np.empty(total, dtype=np.int64)
+    hi_out = np.empty(total, dtype=np.int64)
+    days_out = np.empty(total, dtype=np.int64)
+    s = 0
+    n = key.size
+    for r in range(customer.size):
+        c = np.float64(customer[r]) * 1e6
+        at_lo, at_hi, days = lo[r], hi[r], 1
+        low, high = at_lo, at_hi
+        for d in range(np.int64(first[r]) + 1, np.int64(last[r]) + 1):
+            base = c + np.float64(d)
+            needle = base + 1.0
+            while low < n and key[low] < needle:
+                low += 1
+            needle = base + window + 1.0
+            while high < n and key[high] < needle:
+                high += 1
+            if low == at_lo and high == at_hi:
+                days += 1
+            else:
+                lo_out[s], hi_out[s], days_out[s] = at_lo, at_hi, days
+                s += 1
+                at_lo, at_hi, days = low, high, 1
+        lo_out[s], hi_out[s], days_out[s] = at_lo, at_hi, days
+        s += 1
+    return lo_out[:s], hi_out[:s], days_out[:s]

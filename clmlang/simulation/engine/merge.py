@@ -99,7 +99,8 @@ def without_logs(recorder: Recorder) -> Recorder:
     for name in LOGS:
         log = getattr(recorder, name)
         setattr(slim, name, type(log)(**log.dtypes))
-    slim.rule_events = Firings(None)
+    # the arms' type kept: int32 past 32,767 arms (int16 would wrap the arms merged later)
+    slim.rule_events = Firings(None, len(recorder.arm_counters["fired"]))
     if recorder.messages.log is not None:
         slim.messages = copy.copy(recorder.messages)
         slim.messages.log = None
