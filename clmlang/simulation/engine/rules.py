@@ -103,10 +103,7 @@ class Rules:
             if d == max(self.windows[r][0], 0):
                 rows = everyone
             else:
-                woken = bucket.get(("wake", r))
-                rows = self.waking_rows[r in self.wakeups.after_messages]
-                if woken is not None:
-                    rows = self.idset.union([rows, woken])
+                rows = self._waking_rows(r, bucket, d)
                 idle = rule.reentry.kind != "always" and ("reentry", r) not in bucket
                 if idle and not rows.size:
                     return _NONE, True

@@ -202,6 +202,15 @@ class Waking(Clocked):
         work, mark = late
         return rows, self.idset.union([rows, *work.touched[mark:]])
 
+    def _waking_rows(self, r: int, bucket: dict, d: int) -> np.ndarray:
+        """Whom wake-up rule `r` re-evaluates today (after its first day): today's touched
+        and newcomers and its wake-ups due today."""
+        woken = bucket.get(("wake", r))
+        rows = self.waking_rows[r in self.wakeups.after_messages]
+        if woken is not None:
+            rows = self.idset.union([rows, woken])
+        return rows
+
     def _waking_done_today(self) -> None:
         """Remember where today's touched list stood when the rules ran: whoever messages
         touch later is re-evaluated tomorrow."""
