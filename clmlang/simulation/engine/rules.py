@@ -11,6 +11,7 @@ import numpy as np
 from ...compile.policy import ContinueStep, SendStep, StopStep, WaitStep
 from ...language.conditions import evaluate
 from .columns import Columns
+from .idset import as_range
 from .streams import Purpose
 
 
@@ -225,10 +226,11 @@ class Rules:
     def _eligible(self, r: int, ids: np.ndarray | slice, d: int) -> np.ndarray:
         """The rule's filters (`in stage`, `for`, `when`) for each of `ids`."""
         lut, rest = self.eligibility.stage_lut[r], self.eligibility.rest[r]
+        ids = as_range(ids)  # everyone (a schedule's candidates): views, not gathers
         size = ids.stop - ids.start if isinstance(ids, slice) else ids.size
+        if lut is None and rest is None:
+            return np.ones(size, dtype=bool)
         if lut is None:
-            if rest is None:
-                return np.ones(size, dtype=bool)
             return evaluate(rest, Columns(self, ids, d), size)
         stage = self.state.stage[ids]
         codes = self.eligibility.stage_codes[r]
@@ -240,10 +242,11 @@ class Rules:
             inside = lut[stage + 1]
         if rest is None or not inside.any():
             return inside
-        if isinstance(ids, slice):  # columns of a slice are views: cheaper than gathering rows
+        # columns of a slice are views, cheaper than gathering rows, but not of a small stage
+        if isinstance(ids, slice) and np.count_nonzero(inside) * 8 >= size:
             inside &= evaluate(rest, Columns(self, ids, d), size)
             return inside
-        sub = ids[inside]
+        sub = np.flatnonzero(inside) + ids.start if isinstance(ids, slice) else ids[inside]
         inside[inside] = evaluate(rest, Columns(self, sub, d), sub.size)
         return inside
 
