@@ -19,6 +19,13 @@ what messages change, and its audience is a segment's condition, of a segment re
 for the newcomers and whenever it may change (one that changes with time: on its crossing
 days or for everyone daily; a segment of event-driven state is re-evaluated for the touched
 alone, and a newcomer's bit would wait for their first event).
+
+The cells with no `active` window are evaluated together after their first day: yesterday's
+values of all of them are one matrix, customer x cell (each cell's `RuleMemory.was_true` a
+column of it, a view), so today's rows are gathered and scattered once for all the cells,
+their values computed as a block (stage table x membership bits) and each cell's edges cut
+from the block's (sorted by customer, as one by one). A clock rule is never a cell (it keeps
+its own matrix, clockrules.py).
 """
 
 from __future__ import annotations
@@ -35,10 +42,18 @@ _WORD = 64  # segments a word of membership bits holds (segments.py)
 @dataclass
 class Cells:
     segment: dict[int, int]  # cell rule -> its segment
-    day: int = -1  # the day `rows`, `stages` and `words` were gathered for
+    # the cells evaluated together (no window), as columns of `was`, and for each column its
+    # stages (a table: stage code + 1 -> inside), its segment's word and bit
+    column: dict[int, int] = field(default_factory=dict)
+    was: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    inside: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    word: list[int] = field(default_factory=list)
+    bit: list[int] = field(default_factory=list)
+    day: int = -1  # the day `rows`, `stages`, `words` and `edges` were gathered for
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     stages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     words: dict[int, np.ndarray] = field(default_factory=dict)
+    edges: list[np.ndarray] | None = None  # today's, by column (computed on first use)
 
     @classmethod
     def of(cls, sim) -> Cells:
@@ -56,9 +71,30 @@ class Cells:
             if r in sim.wakeups.after_messages:
                 continue
             k = by_condition.get(_key(rule.audience))
+            if r not in sim.unclocked:  # a clock rule (clockrules.py)
+                continue
             if k is not None and sim.policy.segments[k].condition == rule.audience:
                 found[r] = k
-        return cls(found)
+        cells = cls(found)
+        together = [r for r in found if sim.windows[r][0] <= 0 and sim.windows[r][1] >= sim.days]
+        if together:
+            cells._together(sim, together)
+        return cells
+
+    def _together(self, sim, rules: list[int]) -> None:
+        """Evaluate `rules` together: their yesterday's values as one matrix."""
+        self.was = np.zeros((sim.n, len(rules)), dtype=bool)
+        self.inside = np.ones((len(sim.policy.stages) + 1, len(rules)), dtype=bool)
+        for c, r in enumerate(rules):
+            self.column[r] = c
+            self.was[:, c] = sim.memory.was_true[r]
+            sim.memory.was_true[r] = self.was[:, c]  # a view, for the code that reads it
+            lut = sim.eligibility.stage_lut[r]
+            if lut is not None:
+                self.inside[:, c] = lut
+            k = self.segment[r]
+            self.word.append(k // _WORD)
+            self.bit.append(1 << (k % _WORD))
 
     def __contains__(self, r: object) -> bool:
         return r in self.segment
@@ -72,7 +108,7 @@ class Cells:
         mine = set(self.segment.values())
         moved = [who for _, k, who in sim.today.events_segment if k in mine]
         rows = sim.idset.union([sim.waking_rows[0], *moved])
-        self.day, self.rows = d, rows
+        self.day, self.rows, self.edges = d, rows, None
         self.stages = sim.state.stage[rows]
         self.words = {w: sim.segments.bits[w][rows] for w in {k // _WORD for k in mine}}
         return rows
@@ -94,6 +130,33 @@ class Cells:
         inside = lut[stage + 1]
         inside &= member
         return inside
+
+    def became(self, r: int, rows: np.ndarray | slice) -> np.ndarray | None:
+        """Who became eligible for cell `r` today among today's `rows`, when it is evaluated
+        with the other cells (None: it is not, or `rows` is not today's: its first day)."""
+        c = self.column.get(r)
+        if c is None or rows is not self.rows:
+            return None
+        if self.edges is None:
+            self.edges = self._edges()
+        return self.edges[c]
+
+    def _edges(self) -> list[np.ndarray]:
+        """Today's edges of every cell evaluated together, by column (sorted by customer),
+        with their values stored as yesterday's for tomorrow."""
+        rows = self.rows
+        now = self.inside[self.stages.astype(np.intp) + 1]  # rows x cells: in its stages
+        for w in sorted(set(self.word)):
+            cols = [c for c, word in enumerate(self.word) if word == w]
+            word = self.words[w]
+            masks = np.array([self.bit[c] for c in cols], dtype=word.dtype)
+            now[:, cols] &= (word[:, None] & masks[None, :]) != 0
+        was = self.was[rows]
+        became = now & ~was
+        self.was[rows] = now
+        cell, at = np.nonzero(became.T)  # by cell, then by row: sorted by customer
+        cuts = np.searchsorted(cell, np.arange(1, now.shape[1]))
+        return [rows[part] for part in np.split(at, cuts)]
 
 
 def _key(expr) -> str:

@@ -227,13 +227,15 @@ class Waking(Clocked):
         `reentry once per P days`, the holders whose re-entry opens today."""
         rule = self.rules[r]
         cell = r in self.cells  # its filters read from the segments' bits: no wake-ups
-        now_true = self.cells.eligible(self, r, rows) if cell else self._eligible(r, rows, d)
         was = self.memory.was_true[r]
-        ids = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
-        became = ids[now_true & ~was[rows]]
-        was[rows] = now_true
-        if not cell:
-            self._schedule_wakes(r, ids, d)
+        became = self.cells.became(r, rows) if cell else None  # with the other cells
+        if became is None:
+            now_true = self.cells.eligible(self, r, rows) if cell else self._eligible(r, rows, d)
+            ids = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
+            became = ids[now_true & ~was[rows]]
+            was[rows] = now_true
+            if not cell:
+                self._schedule_wakes(r, ids, d)
         kind = rule.reentry.kind
         if kind == "edge":
             return became
