@@ -150,11 +150,16 @@ class Cells:
             cols = [c for c, word in enumerate(self.word) if word == w]
             word = self.words[w]
             masks = np.array([self.bit[c] for c in cols], dtype=word.dtype)
-            now[:, cols] &= (word[:, None] & masks[None, :]) != 0
+            member = (word[:, None] & masks[None, :]) != 0
+            if len(cols) == now.shape[1]:  # the usual: every cell's segment in one word
+                now &= member
+            else:
+                now[:, cols] &= member
         was = self.was[rows]
         became = now & ~was
         self.was[rows] = now
-        cell, at = np.nonzero(became.T)  # by cell, then by row: sorted by customer
+        # by cell, then by row (sorted by customer); numpy's nonzero of a 2-d array is slow
+        cell, at = np.divmod(np.flatnonzero(became.T), rows.size)
         cuts = np.searchsorted(cell, np.arange(1, now.shape[1]))
         return [rows[part] for part in np.split(at, cuts)]
 
