@@ -38,6 +38,12 @@ rule keep {
   reentry once per 30 days
   send email "Still there?"
 }
+rule later "A window: evaluated on its own, everyone on its first day" {
+  in stage more
+  for fresh
+  active from 2026-02-15
+  send email "Welcome back"
+}
 rule filtered {
   in stage one
   for fresh
@@ -61,21 +67,25 @@ def _holds(rule: str, days: list[int], d: int) -> bool:
     fresh, cooling = since <= 20, 20 < since <= 45
     if rule == "keep":
         return stage == "more" and cooling
+    if rule == "later":
+        return stage == "more" and fresh
     cell_stage, cell_segment = rule[len("touch[") : -1].split(",")
     return stage == cell_stage and (fresh if cell_segment == "fresh" else cooling)
 
 
 def _expected(rule: str, days: list[int]) -> list[int]:
     """The firing days by hand: an edge (false the day before, true today); `keep` on any
-    day it holds at least 30 days after its last firing."""
+    day it holds at least 30 days after its last firing; `later` from day 45 (2026-02-15),
+    on which it fires for whoever holds it."""
     fired: list[int] = []
-    for d in range(DAYS):
+    first = 45 if rule == "later" else 0
+    for d in range(first, DAYS):
         if not _holds(rule, days, d):
             continue
         if rule == "keep":
             if not fired or d - fired[-1] >= 30:
                 fired.append(d)
-        elif d == 0 or not _holds(rule, days, d - 1):
+        elif d == first or not _holds(rule, days, d - 1):
             fired.append(d)
     return fired
 
@@ -111,8 +121,8 @@ def _run():
 
 
 def test_the_cells_are_the_rules_of_a_stage_and_a_segment(monkeypatch):
-    """The grid's four cells and `keep` (a stage and a segment) are cells; `filtered` has a
-    `when`, so it stays a wake-up rule."""
+    """The grid's four cells, `keep` and `later` (a stage and a segment) are cells;
+    `filtered` has a `when`, so it stays a wake-up rule."""
     found = []
     real = Cells.of.__func__
     monkeypatch.setattr(
@@ -127,10 +137,11 @@ def test_the_cells_are_the_rules_of_a_stage_and_a_segment(monkeypatch):
         "touch[more,fresh]": 0,
         "touch[more,cooling]": 1,
         "keep": 1,
+        "later": 0,
     }
 
 
-@pytest.mark.parametrize("rule", [*RULES, "keep"])
+@pytest.mark.parametrize("rule", [*RULES, "keep", "later"])
 def test_firing_days_are_those_the_purchase_log_implies(rule: str):
     """Each customer's firing days of a cell, recomputed day by day from their purchase
     days, are the days the engine fired it (it looked at them only on the days they were

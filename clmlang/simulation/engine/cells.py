@@ -68,11 +68,10 @@ class Cells:
             rule = sim.rules[r]
             if rule.condition is not None or rule.audience is None:
                 continue
-            if r in sim.wakeups.after_messages:
+            # a clock rule keeps its own matrix (clockrules.py)
+            if r in sim.wakeups.after_messages or r not in sim.unclocked:
                 continue
             k = by_condition.get(_key(rule.audience))
-            if r not in sim.unclocked:  # a clock rule (clockrules.py)
-                continue
             if k is not None and sim.policy.segments[k].condition == rule.audience:
                 found[r] = k
         cells = cls(found)
