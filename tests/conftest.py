@@ -96,3 +96,21 @@ def log_uniform(low: float, high: float):
     from hypothesis import strategies as st
 
     return st.floats(np.log(low), np.log(high)).map(np.exp)
+
+
+def purchase_and_firing_days(run, r: int) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """From a simulated run's logs, each customer's purchase days (the floor of the time)
+    and the days rule `r` fired for them."""
+    import numpy as np
+
+    purchases = run.recorder.purchases.arrays()
+    bought: dict[int, list[int]] = {}
+    for c, t in zip(purchases["customer"].tolist(), purchases["time"].tolist(), strict=True):
+        bought.setdefault(c, []).append(int(np.floor(t)))
+    events = run.recorder.rule_events.arrays()
+    arms = [run.arms[a][0] for a in events["arm"].tolist()]
+    fired: dict[int, list[int]] = {}
+    for a, c, d in zip(arms, events["customer"].tolist(), events["day"].tolist(), strict=True):
+        if a == r:
+            fired.setdefault(c, []).append(d)
+    return bought, fired

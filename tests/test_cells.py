@@ -16,6 +16,8 @@ from clmlang.simulation.engine import simulation as engine_simulation
 from clmlang.simulation.engine.cells import Cells
 from clmlang.simulation.engine.wakeups import Wakeups
 
+from .conftest import purchase_and_firing_days
+
 SPEC = """program "Shop" currency USD
 channel email cost 0.1
 product tee role profit price 20 cost 8 every 30 days
@@ -148,17 +150,7 @@ def test_firing_days_are_those_the_purchase_log_implies(rule: str):
     touched or moved in or out of a segment)."""
     run = _run()
     r = [x.name for x in clmlang.loads(SPEC).rules].index(rule)
-    purchases = run.recorder.purchases.arrays()
-    bought: dict[int, list[int]] = {}
-    for c, t in zip(purchases["customer"].tolist(), purchases["time"].tolist(), strict=True):
-        bought.setdefault(c, []).append(int(np.floor(t)))
-    events = run.recorder.rule_events.arrays()
-    fired: dict[int, list[int]] = {}
-    for a, c, d in zip(
-        events["arm"].tolist(), events["customer"].tolist(), events["day"].tolist(), strict=True
-    ):
-        if run.arms[a][0] == r:
-            fired.setdefault(c, []).append(d)
+    bought, fired = purchase_and_firing_days(run, r)
     total = 0
     for c in range(run.state.n):
         expected = _expected(rule, sorted(bought.get(c, [])))
