@@ -98,9 +98,10 @@ def log_uniform(low: float, high: float):
     return st.floats(np.log(low), np.log(high)).map(np.exp)
 
 
-def purchase_and_firing_days(run, r: int) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
-    """From a simulated run's logs, each customer's purchase days (the floor of the time)
-    and the days rule `r` fired for them."""
+def check_firing_days(run, r: int, expected) -> int:
+    """Assert that each customer's days rule `r` fired, from the run's logs, are
+    `expected(purchase days)` (their purchase days: the floor of the times, sorted); the
+    number of firings."""
     import numpy as np
 
     purchases = run.recorder.purchases.arrays()
@@ -113,4 +114,9 @@ def purchase_and_firing_days(run, r: int) -> tuple[dict[int, list[int]], dict[in
     for a, c, d in zip(arms, events["customer"].tolist(), events["day"].tolist(), strict=True):
         if a == r:
             fired.setdefault(c, []).append(d)
-    return bought, fired
+    total = 0
+    for c in range(run.state.n):
+        days = expected(sorted(bought.get(c, [])))
+        assert fired.get(c, []) == days, c
+        total += len(days)
+    return total
