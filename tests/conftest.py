@@ -96,3 +96,27 @@ def log_uniform(low: float, high: float):
     from hypothesis import strategies as st
 
     return st.floats(np.log(low), np.log(high)).map(np.exp)
+
+
+def check_firing_days(run, r: int, expected) -> int:
+    """Assert that each customer's days rule `r` fired, from the run's logs, are
+    `expected(purchase days)` (their purchase days: the floor of the times, sorted); the
+    number of firings."""
+    import numpy as np
+
+    purchases = run.recorder.purchases.arrays()
+    bought: dict[int, list[int]] = {}
+    for c, t in zip(purchases["customer"].tolist(), purchases["time"].tolist(), strict=True):
+        bought.setdefault(c, []).append(int(np.floor(t)))
+    events = run.recorder.rule_events.arrays()
+    arms = [run.arms[a][0] for a in events["arm"].tolist()]
+    fired: dict[int, list[int]] = {}
+    for a, c, d in zip(arms, events["customer"].tolist(), events["day"].tolist(), strict=True):
+        if a == r:
+            fired.setdefault(c, []).append(d)
+    total = 0
+    for c in range(run.state.n):
+        days = expected(sorted(bought.get(c, [])))
+        assert fired.get(c, []) == days, c
+        total += len(days)
+    return total

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["IdSet"]
+__all__ = ["IdSet", "as_range"]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -39,3 +39,11 @@ class IdSet:
         ids = np.flatnonzero(marks)
         marks[ids] = False
         return ids
+
+
+def as_range(ids: np.ndarray | slice) -> np.ndarray | slice:
+    """`ids` as a slice when they are every id from 0 up, sorted and distinct (a schedule
+    trigger's candidates: everyone), so that columns read them as views; else as they are."""
+    if isinstance(ids, slice) or ids.size < 2 or ids[0] != 0 or ids[-1] != ids.size - 1:
+        return ids
+    return slice(0, ids.size) if (ids[1:] > ids[:-1]).all() else ids

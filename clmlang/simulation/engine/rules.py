@@ -12,6 +12,7 @@ from ...compile.policy import ContinueStep, SendStep, StopStep, WaitStep
 from ...language.conditions import evaluate
 from .columns import Columns
 from .components import waiting_on
+from .idset import as_range
 from .streams import Purpose
 
 
@@ -104,10 +105,7 @@ class Rules:
             if d == max(self.windows[r][0], 0):
                 rows = everyone
             else:
-                woken = bucket.get(("wake", r))
-                rows = self.waking_rows[r in self.wakeups.after_messages]
-                if woken is not None:
-                    rows = self.idset.union([rows, woken])
+                rows = self._waking_rows(r, bucket, d)
                 idle = rule.reentry.kind != "always" and ("reentry", r) not in bucket
                 if idle and not rows.size:
                     return _NONE, True
@@ -229,10 +227,11 @@ class Rules:
     def _eligible(self, r: int, ids: np.ndarray | slice, d: int) -> np.ndarray:
         """The rule's filters (`in stage`, `for`, `when`) for each of `ids`."""
         lut, rest = self.eligibility.stage_lut[r], self.eligibility.rest[r]
+        ids = as_range(ids)  # everyone (a schedule's candidates): views, not gathers
         size = ids.stop - ids.start if isinstance(ids, slice) else ids.size
+        if lut is None and rest is None:
+            return np.ones(size, dtype=bool)
         if lut is None:
-            if rest is None:
-                return np.ones(size, dtype=bool)
             return evaluate(rest, Columns(self, ids, d), size)
         stage = self.state.stage[ids]
         codes = self.eligibility.stage_codes[r]
@@ -244,10 +243,11 @@ class Rules:
             inside = lut[stage + 1]
         if rest is None or not inside.any():
             return inside
-        if isinstance(ids, slice):  # columns of a slice are views: cheaper than gathering rows
+        # columns of a slice are views, cheaper than gathering rows, but not of a small stage
+        if isinstance(ids, slice) and np.count_nonzero(inside) * 8 >= size:
             inside &= evaluate(rest, Columns(self, ids, d), size)
             return inside
-        sub = ids[inside]
+        sub = np.flatnonzero(inside) + ids.start if isinstance(ids, slice) else ids[inside]
         inside[inside] = evaluate(rest, Columns(self, sub, d), sub.size)
         return inside
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...language.conditions import Expr, required_columns
+from .cells import Cells
 from .clockrules import Clocked
 from .components import time_driven
 from .crossing_kernels import earliest_crossing
@@ -190,6 +191,8 @@ class Waking(Clocked):
         """Whom wake-up rules re-evaluate today besides their own wake-ups: today's touched
         customers and newcomers; and the same with those yesterday's messages touched after
         the rules had run (for the rules in `wakeups.after_messages`)."""
+        if not hasattr(self, "cells"):  # the rules whose filters are stages and a segment
+            self.cells = Cells.of(self)
         parts = [touched]
         seen = getattr(self, "_rules_arrived", 0)
         if self.arrived > seen:
@@ -202,6 +205,17 @@ class Waking(Clocked):
         work, mark = late
         return rows, self.idset.union([rows, *work.touched[mark:]])
 
+    def _waking_rows(self, r: int, bucket: dict, d: int) -> np.ndarray:
+        """Whom wake-up rule `r` re-evaluates today (after its first day): today's touched
+        and newcomers and its wake-ups due today; a cell's, the cells' rows (cells.py)."""
+        if r in self.cells:
+            return self.cells.today(self, d)
+        woken = bucket.get(("wake", r))
+        rows = self.waking_rows[r in self.wakeups.after_messages]
+        if woken is not None:
+            rows = self.idset.union([rows, woken])
+        return rows
+
     def _waking_done_today(self) -> None:
         """Remember where today's touched list stood when the rules ran: whoever messages
         touch later is re-evaluated tomorrow."""
@@ -212,12 +226,16 @@ class Waking(Clocked):
         the rule's first day, else touched, newcomers and today's wake-ups), and, for
         `reentry once per P days`, the holders whose re-entry opens today."""
         rule = self.rules[r]
-        now_true = self._eligible(r, rows, d)
+        cell = r in self.cells  # its filters read from the segments' bits: no wake-ups
         was = self.memory.was_true[r]
-        ids = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
-        became = ids[now_true & ~was[rows]]
-        was[rows] = now_true
-        self._schedule_wakes(r, ids, d)
+        became = self.cells.became(r, rows) if cell else None  # with the other cells
+        if became is None:
+            now_true = self.cells.eligible(self, r, rows) if cell else self._eligible(r, rows, d)
+            ids = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
+            became = ids[now_true & ~was[rows]]
+            was[rows] = now_true
+            if not cell:
+                self._schedule_wakes(r, ids, d)
         kind = rule.reentry.kind
         if kind == "edge":
             return became

@@ -1,0 +1,167 @@
+"""Cells (engine/cells.py): a grid rule's cells, whose filters are a stage and a segment, read
+the segments' membership bits; they fire on the days the purchase log says they should, and
+give the same run as the wake-up rules they replace and as re-evaluating everyone daily."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import clmlang
+from clmlang.market.model import Market
+from clmlang.simulation.engine import simulate_policy
+from clmlang.simulation.engine import simulation as engine_simulation
+from clmlang.simulation.engine.cells import Cells
+from clmlang.simulation.engine.wakeups import Wakeups
+
+from .conftest import check_firing_days
+
+SPEC = """program "Shop" currency USD
+channel email cost 0.1
+product tee role profit price 20 cost 8 every 30 days
+rfm {
+  recency 10 days, 20 days, 45 days, 90 days
+  frequency 2, 3, 5, 8
+  monetary 30, 90, 200, 400
+}
+stage prospect when purchases == 0
+stage one when purchases == 1
+stage more when purchases >= 2
+segment fresh when rfm.r >= 4
+segment cooling when rfm.r == 3
+rule touch "{stage}: {segment}" for each stage in one, more and each segment in fresh, cooling {
+  send email "Hello"
+}
+rule keep {
+  in stage more
+  for cooling
+  reentry once per 30 days
+  send email "Still there?"
+}
+rule later "A window: evaluated on its own, everyone on its first day" {
+  in stage more
+  for fresh
+  active from 2026-02-15
+  send email "Welcome back"
+}
+rule filtered {
+  in stage one
+  for fresh
+  when purchases >= 1
+  send email "Not a cell: it has a `when`"
+}
+"""
+DAYS = 240
+RULES = ["touch[one,fresh]", "touch[one,cooling]", "touch[more,fresh]", "touch[more,cooling]"]
+
+
+def _holds(rule: str, days: list[int], d: int) -> bool:
+    """Whether a rule's filters hold on day `d` for a customer who bought on `days`: recency
+    3 is at most 20 days since the last purchase, 2 more than 20 and at most 45; frequency 2
+    is 2 or 3 purchases (cooling: at least 2, so only the stage `more` has members)."""
+    before = [p for p in days if p <= d]
+    if not before:
+        return False
+    since = d - max(before)
+    stage = "one" if len(before) == 1 else "more"
+    fresh, cooling = since <= 20, 20 < since <= 45
+    if rule == "keep":
+        return stage == "more" and cooling
+    if rule == "later":
+        return stage == "more" and fresh
+    cell_stage, cell_segment = rule[len("touch[") : -1].split(",")
+    return stage == cell_stage and (fresh if cell_segment == "fresh" else cooling)
+
+
+def _expected(rule: str, days: list[int]) -> list[int]:
+    """The firing days by hand: an edge (false the day before, true today); `keep` on any
+    day it holds at least 30 days after its last firing; `later` from day 45 (2026-02-15),
+    on which it fires for whoever holds it."""
+    fired: list[int] = []
+    first = 45 if rule == "later" else 0
+    for d in range(first, DAYS):
+        if not _holds(rule, days, d):
+            continue
+        if rule == "keep":
+            if not fired or d - fired[-1] >= 30:
+                fired.append(d)
+        elif d == first or not _holds(rule, days, d - 1):
+            fired.append(d)
+    return fired
+
+
+def _simulate(how: str, monkeypatch) -> object:
+    """A run with cells, with the cells as wake-up rules, or every condition rule
+    re-evaluated for everyone daily."""
+    if how == "wakeups":
+        monkeypatch.setattr(Cells, "of", classmethod(lambda cls, sim: cls({})))
+    elif how == "daily":
+        monkeypatch.setattr(
+            engine_simulation,
+            "Wakeups",
+            lambda policy, growing, driven: Wakeups(policy, growing, [False] * len(driven)),
+        )
+    run = simulate_policy(
+        clmlang.loads(SPEC),
+        Market(),
+        customers=300,
+        days=DAYS,
+        rng=np.random.default_rng(5),
+        logs=True,
+    )
+    monkeypatch.undo()
+    return run
+
+
+@functools.cache
+def _run():
+    return simulate_policy(
+        clmlang.loads(SPEC), Market(), customers=300, days=DAYS, rng=np.random.default_rng(5)
+    )
+
+
+def test_the_cells_are_the_rules_of_a_stage_and_a_segment(monkeypatch):
+    """The grid's four cells, `keep` and `later` (a stage and a segment) are cells;
+    `filtered` has a `when`, so it stays a wake-up rule."""
+    found = []
+    real = Cells.of.__func__
+    monkeypatch.setattr(
+        Cells, "of", classmethod(lambda cls, sim: found.append(real(cls, sim)) or found[-1])
+    )
+    policy = clmlang.loads(SPEC)
+    simulate_policy(policy, Market(), customers=20, days=5, rng=np.random.default_rng(5))
+    names = [rule.name for rule in policy.rules]
+    assert {names[r]: k for r, k in found[0].segment.items()} == {
+        "touch[one,fresh]": 0,
+        "touch[one,cooling]": 1,
+        "touch[more,fresh]": 0,
+        "touch[more,cooling]": 1,
+        "keep": 1,
+        "later": 0,
+    }
+
+
+@pytest.mark.parametrize("rule", [*RULES, "keep", "later"])
+def test_firing_days_are_those_the_purchase_log_implies(rule: str):
+    """Each customer's firing days of a cell, recomputed day by day from their purchase
+    days, are the days the engine fired it (it looked at them only on the days they were
+    touched or moved in or out of a segment)."""
+    run = _run()
+    r = [x.name for x in clmlang.loads(SPEC).rules].index(rule)
+    total = check_firing_days(run, r, lambda days: _expected(rule, days))
+    assert total > 20  # the rule does fire
+
+
+def test_cells_give_the_same_run_as_wakeups_and_daily_evaluation(monkeypatch):
+    """Reading the bits changes when a cell looks at a customer, never what happens."""
+    cells = _simulate("cells", monkeypatch)
+    for how in ("wakeups", "daily"):
+        other = _simulate(how, monkeypatch)
+        for log in ("rule_events", "purchases", "messages"):
+            a, b = getattr(cells.recorder, log).arrays(), getattr(other.recorder, log).arrays()
+            for key in a:
+                assert np.array_equal(a[key], b[key]), (how, log, key)
+        for key, values in cells.recorder.arm_counters.items():
+            assert np.array_equal(values, other.recorder.arm_counters[key]), (how, key)
