@@ -52,7 +52,10 @@ def test_a_command_imports_its_module_alone_and_its_exit_runs_the_exit_functions
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].endswith("no problems.")
-    assert lines[-1] == "modules ['clmlang.cli.common', 'clmlang.cli.file_kinds', 'clmlang.cli.language']"
+    assert (
+        lines[-1]
+        == "modules ['clmlang.cli.common', 'clmlang.cli.file_kinds', 'clmlang.cli.language']"
+    )
     missing = _clm(["check", str(tmp_path / "missing.clm")], tmp_path)
     assert missing.returncode == 2
     assert "no such file" in missing.stderr and missing.stdout.startswith("modules")
