@@ -143,3 +143,24 @@ def test_the_measure_and_the_merge_decide_firings_with_one_population(monkeypatc
     scenario = load_scenario_file(ROOT / "simulations" / "car_dealer_signups.toml")
     clmlang.api.simulate(market=scenario, customers=300, days=60, rng=3)
     assert asked == [300, 300]  # the measure's, then the merge's
+
+
+def test_a_run_with_its_logs_decides_firings_with_the_population_asked_for_too(monkeypatch):
+    """`logs=True` measures the merged run whole (`metrics.forecast`): its population is the
+    customers asked for (300), as without logs, not the run's rows with the prospects who
+    arrived (thousands): otherwise --logs could keep rules.csv's firings one value each where
+    the run without logs counts them."""
+    import clmlang.api
+    from clmlang.simulation import rule_effects
+
+    asked = []
+    decide = rule_effects.exact_firings
+
+    def recorded(firings, population):
+        asked.append(population)
+        return decide(firings, population)
+
+    monkeypatch.setattr(rule_effects, "exact_firings", recorded)
+    scenario = load_scenario_file(ROOT / "simulations" / "car_dealer_signups.toml")
+    clmlang.api.simulate(market=scenario, customers=300, days=60, rng=3, logs=True)
+    assert asked == [300, 300]  # the measure's, then the merge's
