@@ -148,6 +148,17 @@ def test_kpi_impact_values_are_written_as_a_reader_writes_them():
         assert "e+0" not in shown
 
 
+def test_kpi_values_just_below_ten_thousand_are_not_written_with_an_exponent():
+    """9,999.5 up to 10,000 round to 10,000 at four significant digits, which `g` writes
+    as `1e+04`: they are written whole, as 10,000 and up are."""
+    from clmlang.testing.diffview import _number
+
+    assert _number(9999.4) == "9,999"
+    assert _number(9999.6) == "10,000" and _number(-9999.99) == "-10,000"
+    assert _number(9999.7, "+") == "+10,000"
+    assert _number(999.95) == "1,000"  # (four significant digits round up without one)
+
+
 def test_simulated_impact_with_treatment_examples(tmp_path: Path):
     old, new = tmp_path / "old.clm", tmp_path / "new.clm"
     old.write_text(BASE)
