@@ -91,6 +91,23 @@ def test_git_revision(tmp_path: Path):
     assert clm("diff", str(spec), "--git", "no-such-rev").returncode == 1
 
 
+def test_git_revision_of_a_spec_saved_with_a_byte_order_mark(tmp_path: Path):
+    """A spec saved with a UTF-8 byte order mark (Windows Notepad) reads as without it, at a
+    git revision too: its old text was CLM001 'unexpected character \\ufeff' at 1:1."""
+    spec = tmp_path / "shop.clm"
+    spec.write_bytes(b"\xef\xbb\xbf" + BASE.encode())
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "."], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=tmp_path, check=True)
+    unchanged = clm("diff", str(spec), "--git", "HEAD")
+    assert unchanged.returncode == 0, unchanged.stderr
+    spec.write_bytes(b"\xef\xbb\xbf" + BASE.replace("cap sms 1 per 7", "cap sms 3 per 7").encode())
+    changed = clm("diff", str(spec), "--git", "HEAD")
+    assert changed.returncode == 2, changed.stderr
+    assert "~ cap sms: limit: 1 → 3" in changed.stdout
+
+
 def test_git_outside_a_repository_says_so_without_git_internals(tmp_path: Path):
     """The message quoted git's failed command (`Command '['git', 'rev-parse', ...]' returned
     non-zero exit status 128`); now what is wrong and the other way to diff, exit 1."""
@@ -129,6 +146,17 @@ def test_kpi_impact_values_are_written_as_a_reader_writes_them():
         assert "178,972" in shown and "191,000" in shown and "+12,028" in shown, shown
         assert "0.6138" in shown and "+0.00026" in shown
         assert "e+0" not in shown
+
+
+def test_kpi_values_just_below_ten_thousand_are_not_written_with_an_exponent():
+    """9,999.5 up to 10,000 round to 10,000 at four significant digits, which `g` writes
+    as `1e+04`: they are written whole, as 10,000 and up are."""
+    from clmlang.testing.diffview import _number
+
+    assert _number(9999.4) == "9,999"
+    assert _number(9999.6) == "10,000" and _number(-9999.99) == "-10,000"
+    assert _number(9999.7, "+") == "+10,000"
+    assert _number(999.95) == "1,000"  # (four significant digits round up without one)
 
 
 def test_simulated_impact_with_treatment_examples(tmp_path: Path):

@@ -177,3 +177,10 @@ def test_a_name_of_a_kind_the_spec_does_not_declare():
         CustomerError, match="unknown audience `vip`; the spec declares no audiences"
     ):
         explain(bare, "audience=vip")
+
+
+def test_an_endless_count_given_as_data_is_refused_as_a_customer_problem(analysis):
+    """`{"purchases": inf}` (a dict, which the API takes): not a whole number either; it
+    raised OverflowError from the whole-number test, not `CustomerError`."""
+    with pytest.raises(CustomerError, match="`purchases=inf`: a count, a whole number from 0"):
+        explain(analysis, {"purchases": float("inf")})

@@ -65,3 +65,20 @@ def test_a_fit_whose_gradient_overflows_past_its_maximum_keeps_its_standard_erro
         fit = fit_model("poisson", ["rate"], ll, [mean * 0.999999], n, score=score)
         assert math.isclose(fit.params["rate"], mean, rel_tol=1e-5)
         assert math.isclose(fit.std_errors["rate"], math.sqrt(mean / n), rel_tol=1e-4)
+
+
+def test_a_hessian_with_nan_gives_no_metric():
+    """The Hessian's fallback (the likelihood's second differences) is NaN where the
+    likelihood overflows beside the maximum: a later fit must not descend in a metric made
+    of it (numpy's inverse and Cholesky factor of a NaN matrix give NaN, not an error, and
+    L-BFGS-B stops at once at a NaN point); like a Hessian that is not positive definite, it
+    gives none."""
+    from clmlang.forecasting.fitting import Fit, start_metric
+
+    def fit(hessian: np.ndarray) -> Fit:
+        return Fit("bgnbd", {"r": 1.0, "alpha": 1.0}, {}, -1.0, 10, hessian=hessian)
+
+    metric = start_metric(fit(A), "bgnbd")  # L L' = A^-1
+    np.testing.assert_allclose(metric @ metric.T, np.linalg.inv(A))
+    assert start_metric(fit(np.array([[np.nan, 1.0], [1.0, 3.0]])), "bgnbd") is None
+    assert start_metric(fit(np.array([[np.inf, 1.0], [1.0, 3.0]])), "bgnbd") is None

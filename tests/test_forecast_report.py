@@ -171,3 +171,13 @@ def test_a_rouble_spec_on_a_dollar_history_is_warned_about(tmp_path: Path):
         done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+def test_the_program_line_of_a_spec_saved_with_a_byte_order_mark_is_placed(tmp_path):
+    """A spec whose first line is its `program` (saved by Windows Notepad, with a UTF-8 byte
+    order mark) is placed at that line's currency, as the spec reads without the mark."""
+    from clmlang.cli.forecast_lines import program_place
+
+    spec = tmp_path / "shop.clm"
+    spec.write_bytes(b'\xef\xbb\xbfprogram "Shop" currency EUR\n')
+    assert program_place(spec) == f"{spec}:1:16"

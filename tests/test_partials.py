@@ -125,10 +125,13 @@ def test_an_existing_bases_blocks_keep_their_history():
     assert whole.daily["active"].iloc[0] > 100  # bought within 90 days before day 0
 
 
-def test_the_measure_and_the_merge_decide_firings_with_one_population(monkeypatch):
+@pytest.mark.parametrize("logs", [False, True])
+def test_the_measure_and_the_merge_decide_firings_with_one_population(monkeypatch, logs):
     """Prospects arriving make a run's rows (its state) outnumber its customers on day 0: the
     measure of the block and the merge of the parts still ask whether the firings are held one
-    each (`exact_firings`) of the same population, the one the run was asked for."""
+    each (`exact_firings`) of the same population, the one the run was asked for. With its
+    logs the merged run is measured whole (`metrics.forecast`): the same population, not its
+    rows (4,617), or --logs could hold one value a firing where the run without counts them."""
     import clmlang.api
     from clmlang.simulation import rule_effects
 
@@ -141,5 +144,5 @@ def test_the_measure_and_the_merge_decide_firings_with_one_population(monkeypatc
 
     monkeypatch.setattr(rule_effects, "exact_firings", recorded)
     scenario = load_scenario_file(ROOT / "simulations" / "car_dealer_signups.toml")
-    clmlang.api.simulate(market=scenario, customers=300, days=60, rng=3)
+    clmlang.api.simulate(market=scenario, customers=300, days=60, rng=3, logs=logs)
     assert asked == [300, 300]  # the measure's, then the merge's

@@ -16,6 +16,7 @@ from typer.core import TyperCommand
 from ..api import analyse, analyse_text
 from ..compile.policy import Policy
 from ..core.diagnostics import render_text
+from ..core.source import decode
 from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, MarketError
 from ..market.scenario import Settings
 from ..testing.changes import diff_policies
@@ -89,8 +90,9 @@ def _git_text(path: Path, rev: str) -> str:
             check=True,
         ).stdout.strip()
         relative = path.resolve().relative_to(Path(top).resolve())
+        # bytes, read as a spec file is (core.source.decode: a byte order mark dropped)
         shown = subprocess.run(
-            ["git", "show", f"{rev}:{relative.as_posix()}"], cwd=top, capture_output=True, text=True
+            ["git", "show", f"{rev}:{relative.as_posix()}"], cwd=top, capture_output=True
         )
     except OSError as error:  # no git installed, or the spec's folder is gone
         raise _diff_fail(f"--git: cannot run git: {error.strerror or error}") from None
@@ -100,8 +102,8 @@ def _git_text(path: Path, rev: str) -> str:
             "compare two files instead: clm diff OLD.clm NEW.clm",
         ) from None
     if shown.returncode != 0:
-        raise _diff_fail(f"--git {rev}: {shown.stderr.strip()}")
-    return shown.stdout
+        raise _diff_fail(f"--git {rev}: {shown.stderr.decode(errors='replace').strip()}")
+    return decode(shown.stdout)
 
 
 @app.command(name="diff", cls=_DiffCommand)

@@ -64,7 +64,7 @@ def print_forecast(result, spec: Path | None) -> None:
 def program_place(spec: Path) -> str:
     """`spec:line:col` of its `program` line's currency (or of the line), for a diagnostic."""
     try:
-        lines = spec.read_text(encoding="utf-8").splitlines()
+        lines = spec.read_text(encoding="utf-8-sig").splitlines()  # a BOM is no character
     except (OSError, UnicodeDecodeError):
         return str(spec)
     for number, line in enumerate(lines, 1):

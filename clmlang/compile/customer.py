@@ -258,7 +258,7 @@ def _field(value: object, key: str) -> float:
     if math.isnan(number):  # not known (`none`): read as before
         return number
     field = re.split(r"[ .:]", key, maxsplit=1)[0]
-    if field in _COUNTS and not (number >= 0 and number == int(number)):
+    if field in _COUNTS and not (number >= 0 and number.is_integer()):  # inf: not whole
         raise CustomerError(f"`{key}={number:g}`: a count, a whole number from 0")
     if field in _NOT_NEGATIVE and number < 0:
         raise CustomerError(f"`{key}={number:g}`: cannot be below 0")

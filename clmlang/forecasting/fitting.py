@@ -365,9 +365,10 @@ def start_metric(start: Fit | None, model: str) -> np.ndarray | None:
     if start is None or start.model != model or start.hessian is None:
         return None
     try:
-        return np.linalg.cholesky(np.linalg.inv(start.hessian))
+        metric = np.linalg.cholesky(np.linalg.inv(start.hessian))
     except np.linalg.LinAlgError:
         return None
+    return metric if np.isfinite(metric).all() else None  # (NaN passes numpy's checks)
 
 
 def fit_pareto_nbd(summary: Summary, weights: np.ndarray | None = None) -> Fit:

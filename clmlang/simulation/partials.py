@@ -99,7 +99,9 @@ def measure(run: Run, start: int = 0, customers: int | None = None, consume: boo
 
 def _measure(run: Run, start: int, customers: int | None, consume: bool) -> Part:
     rec, st, days = run.recorder, run.state, run.days
-    population = customers if customers is not None else st.n
+    # the customers asked for (a whole run's `run.customers`), not the rows: those hold the
+    # prospects and acquisitions that arrived too, which a block's measure does not count
+    population = customers if customers is not None else run.customers
     if consume:
         for f in dataclasses.fields(st):
             if f.name not in _STATE_READ:

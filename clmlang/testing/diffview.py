@@ -27,7 +27,8 @@ def _number(value: float, sign: str = "") -> str:
     (revenue 178,972, not 1.79e+05), four significant digits below (a rate 0.6138)."""
     if not math.isfinite(value):
         return "-"
-    return f"{value:{sign},.0f}" if abs(value) >= 10_000 else f"{value:{sign},.4g}"
+    # from 9,999.5: four significant digits would round it to 1e+04
+    return f"{value:{sign},.0f}" if abs(value) >= 9_999.5 else f"{value:{sign},.4g}"
 
 
 def _pct(row: dict, replications: int) -> str:
