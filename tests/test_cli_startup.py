@@ -35,6 +35,9 @@ def _clm(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
         "import atexit, sys\n"
         "atexit.register(lambda: print('modules', sorted(m for m in sys.modules"
         " if m.startswith('clmlang.cli.'))))\n"
+        "class Teardown:\n"  # a normal exit clears __main__'s names, and this prints
+        "    def __del__(self): print('teardown')\n"
+        "teardown = Teardown()\n"
         f"sys.argv = ['clm', *{args!r}]\n"
         "from clmlang.cli import main\n"
         "main()\n"
@@ -56,6 +59,21 @@ def test_a_command_imports_its_module_alone_and_its_exit_runs_the_exit_functions
         lines[-1]
         == "modules ['clmlang.cli.common', 'clmlang.cli.file_kinds', 'clmlang.cli.language']"
     )
+    assert "teardown" not in done.stdout  # the interpreter's finalisation was skipped
     missing = _clm(["check", str(tmp_path / "missing.clm")], tmp_path)
     assert missing.returncode == 2
     assert "no such file" in missing.stderr and missing.stdout.startswith("modules")
+
+
+def test_main_called_in_process_raises_system_exit_and_the_caller_goes_on(monkeypatch):
+    """Only the program's entry (`__main__`) ends the process at once: `main()` called from
+    other code (a test, a notebook) raises SystemExit with the code, as Typer does."""
+    from clmlang.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["clm", "check", SPEC])
+    try:
+        main()
+    except SystemExit as done:
+        assert done.code in (0, None)
+    else:
+        raise AssertionError("main() returned without SystemExit")

@@ -125,9 +125,11 @@ def _leave(done: SystemExit) -> None:
 
 
 def main() -> None:
-    """Entry point of the `clm` console script and of `python -m clmlang`. It ends the
-    process once the command is done (`_leave`), without raising SystemExit to its caller
-    (but for an internal error, exit 3): in-process, call `app` (as tests/conftest.py does)."""
+    """Entry point of the `clm` console script and of `python -m clmlang`. Called from the
+    program's `__main__` (the console script, `python -m clmlang`), it ends the process once
+    the command is done (`_leave`); called from anywhere else (a test, a notebook) it raises
+    SystemExit with the exit code, as a Typer program does, and the caller goes on."""
+    leave = sys._getframe(1).f_globals.get("__name__") == "__main__"
     sys.unraisablehook = _interrupt_when_unraisable(sys.unraisablehook)
     # BLAS on one thread unless told otherwise, set before numpy loads OpenBLAS: clm's matrix
     # products are small (the fits' L-BFGS-B steps, Hessians, a posterior's grid), and
@@ -146,7 +148,8 @@ def main() -> None:
         # Typer turns a KeyboardInterrupt inside a command into a silent exit 130.
         if done.code == INTERRUPTED:
             _interrupted()
-        _leave(done)
+        if leave:
+            _leave(done)
         raise
     except Exception as error:  # the last safety net: a bug must not look like bad input
         if os.environ.get("CLM_DEBUG"):
