@@ -446,7 +446,7 @@ def test_a_calibration_end_long_after_the_history_is_warned(tmp_path: Path):
     ("end", "until", "said"),
     [
         ("1997-03-31", "1997-09-30", "the history ends on 1997-03-01, before the forecast starts"),
-        ("1997-02-15", "1997-09-30", "the history ends on 1997-03-01, long before --until"),
+        ("1997-02-15", "1997-09-30", "the history ends on 1997-03-01, long before 1997-09-30"),
         ("1997-02-15", "1997-03-20", None),
     ],
 )

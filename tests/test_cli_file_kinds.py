@@ -40,7 +40,11 @@ def test_a_spec_given_as_the_scenario(args: tuple[str, ...]):
     result = clm(*args)
     assert result.returncode == (1 if args[0] == "diff" else 2), result.stderr
     assert f"{SPEC}: it is a spec (.clm), not a scenario or market file (TOML)" in result.stderr
-    assert f"hint: give the spec as the command's SPEC (`clm simulate {SPEC}`)" in result.stderr
+    assert (
+        f"hint: a spec is a command's SPEC argument, not an option's value (`clm COMMAND {SPEC}`)"
+        in result.stderr
+    )
+    assert "clm simulate" not in result.stderr  # not every command that reads a scenario
     assert "CLM200" not in result.stderr
 
 

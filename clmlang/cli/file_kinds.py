@@ -58,8 +58,8 @@ def _hint(path: Path, expected: str, found: str) -> str:
     if expected == HISTORY:
         return HISTORY_HINT
     return (
-        f"give the spec as the command's SPEC (`clm simulate {path}`); scenario and market files"
-        " are TOML (docs/scenarios.md)"
+        f"a spec is a command's SPEC argument, not an option's value (`clm COMMAND {path}`);"
+        " scenario and market files are TOML (docs/scenarios.md)"
     )
 
 

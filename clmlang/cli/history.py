@@ -105,33 +105,26 @@ def _history_file(history: str, option: str = "") -> None:
 
 def _warn_history_end(frame, calibration_end: str, until: str | None = None) -> None:
     """Warn when the history stops well before the day it is used up to: a calibration counts
-    the customers as silent to its end; a forecast's actual figures stop with the history."""
-    from ..forecasting.observation import QUIET_DAYS
+    the customers as silent to its end; a forecast is compared with the history only when it
+    covers the forecast's period (`forecasting.observation`, which forecast.json's
+    `not_compared` states too)."""
+    from ..forecasting.observation import QUIET_DAYS, uncompared
 
     if frame.empty:
         return
+    if until is not None:
+        gap = uncompared(frame, calibration_end, until)
+        if gap is not None:
+            _out(f"warning: {gap}: the forecast is not compared with it", err=True)
+        return
     last = frame["date"].max().date()
-    day = datetime.date.fromisoformat
-    if until is None:
-        if (day(calibration_end) - last).days > QUIET_DAYS:
-            _out(
-                f"warning: the history's last purchase is on {last}, long before --calibration-end"
-                f" {calibration_end}: every customer counts as observed, and silent, up to then",
-                err=True,
-            )
-            _out("  hint: --calibration-end is the last day the history covers", err=True)
-    elif last <= day(calibration_end):
+    if (datetime.date.fromisoformat(calibration_end) - last).days > QUIET_DAYS:
         _out(
-            f"warning: the history ends on {last}, before the forecast starts: there is nothing"
-            " to compare the forecast with",
+            f"warning: the history's last purchase is on {last}, long before --calibration-end"
+            f" {calibration_end}: every customer counts as observed, and silent, up to then",
             err=True,
         )
-    elif (day(until) - last).days > QUIET_DAYS:
-        _out(
-            f"warning: the history ends on {last}, long before --until {until}: it holds only"
-            " part of the forecast period, so the forecast is not compared with it",
-            err=True,
-        )
+        _out("  hint: --calibration-end is the last day the history covers", err=True)
 
 
 def _history_failure(error: Exception, history: str) -> typer.Exit:

@@ -160,7 +160,6 @@ class _Simulation(
         self.segment_index = {s.name: i for i, s in enumerate(policy.segments)}
         self.trace = Trace(trace) if trace is not None else None
         self.start_date = dt.date.fromisoformat(market.start_date)
-
         self.effects = StageEffects.of(policy, market)
         sp = market.spend
         self.mean_order = sp.p * sp.gamma / (sp.q - 1.0)
