@@ -193,3 +193,12 @@ def test_a_kpi_the_forecast_lacks_is_a_test_file_problem_found_before_any_run(tm
     )
     assert "PASS" not in result.stdout and "FAIL" not in result.stdout
 
+
+def test_a_missing_spec_reports_no_coverage(tmp_path: Path):
+    """With the spec missing the last line said "coverage 100%": nothing was covered."""
+    path = tmp_path / "shop.test.toml"
+    path.write_text('[[example]]\nname = "x"\ncustomer = "purchases=3"\n')
+    result = clm("test", str(path), "--coverage", "--threshold", "50")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == "0 passed, 1 failed"
+    assert "coverage" not in result.stdout + result.stderr
