@@ -4,9 +4,10 @@ A Gamma or Beta mixing distribution whose two parameters run off together (r and
 and b: r or a + b past a thousand, with no standard error or one larger than the value) is a
 fit at its edge: the likelihood keeps rising toward a point mass, every customer with the
 same rate or dropout probability. The maximum is then the limit, its mean (r / alpha,
-a / (a + b)) is identified and the spread between customers is not: the history shows none,
-often because it is short or because what drives dropout is not what BG/NBD assumes (a
-simulated clinic's rules and product rhythms). docs/calibration.md, "Fits at their edge".
+a / (a + b)) is identified and the spread between customers is not: the history shows none
+(too few repeat buyers to see it, or purchases driven by something else than BG/NBD's
+dropout: a simulated clinic's rules and product rhythms). docs/calibration.md, "Fits at their
+edge".
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .fitting import Fit
 
 __all__ = ["edge_notes", "fit_lines"]
 
-CONCENTRATION = 1e3  # r + alpha or a + b past this with no usable standard error: an edge
+CONCENTRATION = 1e3  # a Gamma's shape r, a Beta's a + b, past this without a usable standard error
 # each mixing distribution's pair, what it spreads, its mean, and what a point mass means
 PAIRS = (
     (

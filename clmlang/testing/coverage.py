@@ -24,7 +24,7 @@ class Coverage:
     all_rules: set[str] = field(default_factory=set)
     all_variants: set[str] = field(default_factory=set)
     all_branches: set[str] = field(default_factory=set)
-    specs: int = 0  # the specs whose tests ran (none: every test file's spec is missing)
+    specs: int = 0  # the specs whose tests ran (none: each test file's spec missing or with errors)
 
     @property
     def share(self) -> float:
