@@ -15,7 +15,7 @@ from clmlang.forecasting.fitting import Fit, fit_bgnbd
 from clmlang.forecasting.history import summarise
 from clmlang.forecasting.identification import edge_notes, fit_lines
 from clmlang.forecasting.reactivation_posterior import posterior
-from clmlang.forecasting.reactivation_quadrature import dropout_nodes
+from clmlang.forecasting.reactivation_quadrature import dropout_nodes, jacobi_rule
 
 from .conftest import cdnow_days
 
@@ -105,6 +105,15 @@ def test_dropout_nodes_keep_the_betas_mean_and_spread_past_scipys_range(a, b):
     # a 12-node rule is exact for polynomials of degree 23: the third moment too
     third = a * (a + 1) * (a + 2) / ((a + b) * (a + b + 1) * (a + b + 2))
     assert (w * p**3).sum() == pytest.approx(third, rel=1e-6)
+
+
+def test_past_1e150_scipy_raises_and_the_nodes_are_the_point_mass():
+    """scipy's rule raised a ValueError (its Jacobi matrix's squares overflow) where a fit's
+    trial point ran a and b that far: no rule (the likelihood goes by the recursion), and the
+    posterior's nodes sit at the mean."""
+    assert jacobi_rule(12, 3e200, 1e200) is None
+    p, w = dropout_nodes(12, 3e200, 1e200)
+    assert (p * w).sum() == pytest.approx(0.75, rel=1e-12) and abs(w.sum() - 1) < 1e-12
 
 
 def test_the_posterior_at_a_point_mass_dropout_is_finite_and_silent():
