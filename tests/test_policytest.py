@@ -172,3 +172,33 @@ def test_a_bad_key_in_a_test_file_points_at_the_testing_docs(tmp_path: Path):
     assert "shop.test.toml:1:1: error[CLM200]: exampel: unknown key" in result.stderr
     assert "hint: see docs/testing.md for test files" in result.stderr
     assert "docs/scenarios.md" not in result.stderr
+
+
+def test_a_kpi_the_forecast_lacks_is_a_test_file_problem_found_before_any_run(tmp_path: Path):
+    """`kpi = "revenu"` failed after every other test and the forecast's runs ("cannot run:
+    no KPI"); it is placed on the test file's line with the file's other checks, and no test
+    runs (no PASS line, not the first forecast's runs)."""
+    (tmp_path / "shop.clm").write_text(SHOP)
+    path = tmp_path / "shop.test.toml"
+    path.write_text(
+        '[[example]]\nname = "x"\ncustomer = "purchases=1"\n\n'
+        '[[forecast]]\nkpi = "revenue"\nat_least = 0\ncustomers = 20000\n\n'
+        '[[forecast]]\nkpi = "revenu"\nat_least = 1000\n'
+    )
+    result = clm("test", str(path))
+    assert result.returncode == 2, result.stdout
+    assert (
+        f"{path}:11:1: error[CLM200]: forecast.1.kpi: no KPI `revenu` (did you mean `revenue`?)"
+        in result.stderr
+    )
+    assert "PASS" not in result.stdout and "FAIL" not in result.stdout
+
+
+def test_a_missing_spec_reports_no_coverage(tmp_path: Path):
+    """With the spec missing the last line said "coverage 100%": nothing was covered."""
+    path = tmp_path / "shop.test.toml"
+    path.write_text('[[example]]\nname = "x"\ncustomer = "purchases=3"\n')
+    result = clm("test", str(path), "--coverage", "--threshold", "50")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == "0 passed, 1 failed"
+    assert "coverage" not in result.stdout + result.stderr

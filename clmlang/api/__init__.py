@@ -23,6 +23,7 @@ from ..compile.explanation import Explanation, parse_customer
 from ..compile.explanation import explain as _explain
 from ..compile.policy import Policy
 from ..core.diagnostics import ClmError
+from ..core.file_kinds import SCENARIO, wrong_kind
 from ..language.symbols import Symbols
 from ..market.model import MAX_CUSTOMERS, MAX_DAYS, Market, MarketError
 
@@ -54,6 +55,18 @@ def _policy_or_raise(analysis: Analysis, strict: bool) -> Policy:
     return analysis.policy
 
 
+def _scenario_file(path: str | Path, hint: str) -> Scenario:
+    """The scenario file at `path`; a `MarketError` saying what the file is instead when its
+    name says it is another kind (a spec, a test file, a history: core/file_kinds.py), rather
+    than TOML's "Expected '='" at its first line."""
+    from ..market.scenario import load_scenario_file
+
+    problem = wrong_kind(path, SCENARIO)
+    if problem is not None:
+        raise MarketError(str(path), [("(file)", f"{problem}; {hint}")])
+    return load_scenario_file(path)
+
+
 def load(path: str | Path, *, strict: bool = False) -> Policy:
     """Load, check and compile a `.clm` spec; raise `ClmError` with every problem found.
 
@@ -81,7 +94,7 @@ def explain(
     `explain.CustomerError` (a ValueError) when the customer cannot be read and
     `MarketError` for a bad scenario file.
     """
-    from ..market.scenario import Scenario, load_scenario_file
+    from ..market.scenario import Scenario
 
     analysis = spec if isinstance(spec, Analysis) else analyse(spec)
     policy = _policy_or_raise(analysis, strict=False)
@@ -89,7 +102,7 @@ def explain(
     source = "the default market"
     if isinstance(market, str | Path):
         source = f"the market of {market}"
-        market = load_scenario_file(market)
+        market = _scenario_file(market, "`market` is a scenario or market file")
     if isinstance(market, Scenario):
         source = "the scenario's market" if source.startswith("the default") else source
         market = market.market
@@ -148,11 +161,17 @@ def simulate(
     spec or an unknown variant, sizes out of bounds, or a run that needs more memory than is
     available.
     """
-    from ..market.scenario import Scenario, load_scenario_file
+    from ..market.scenario import Scenario
 
     scenario = None
     if isinstance(market, Scenario) or (market is not None and not isinstance(market, Market)):
-        scenario = market if isinstance(market, Scenario) else load_scenario_file(market)
+        scenario = (
+            market
+            if isinstance(market, Scenario)
+            else _scenario_file(
+                market, "a spec goes as `policy`, a scenario or market file as `market`"
+            )
+        )
         policy, market = _scenario_policy(scenario, policy, variant)
     else:
         if variant is not None:
@@ -183,7 +202,12 @@ def simulate(
     if problem:
         raise ValueError(problem)
     if not isinstance(rng, np.random.Generator):
-        rng = np.random.default_rng(rng)
+        try:
+            rng = np.random.default_rng(rng)
+        except (TypeError, ValueError) as error:  # numpy's own says nothing of what it takes
+            raise type(error)(
+                f"rng: a numpy.random.Generator or a seed (a whole number from 0), not {rng!r}"
+            ) from None
     from ..whatif.cluster import simulate_blocks  # one block without workers nor scheduler
 
     if logs:  # the logs come back whole: the blocks' runs, merged
@@ -251,11 +275,13 @@ def run_scenario(
     adds purchases.csv and messages.csv). Raises `MarketError` for a bad scenario file or
     override, or for runs that need more memory than is available.
     """
-    from ..market.scenario import Scenario, load_scenario_file
+    from ..market.scenario import Scenario
     from ..whatif.experiment import run_scenario as _run_scenario
 
     if not isinstance(scenario, Scenario):
-        scenario = load_scenario_file(scenario)
+        scenario = _scenario_file(
+            scenario, "a spec goes as `spec`, with a scenario file to run it in"
+        )
     if spec is not None:
         scenario = scenario.with_spec(spec)
     return _run_scenario(

@@ -64,7 +64,7 @@ def forecast_history(
     from ..forecasting.calibration import MODELS, Calibration, fit_history
     from ..forecasting.history import load_history, summarise
     from ..forecasting.holdout import forecast_base
-    from . import NO_POLICY, load, loads
+    from . import NO_POLICY, _scenario_file, load, loads
 
     if model not in MODELS:
         raise ValueError(f"unknown buying model {model!r}; one of {', '.join(MODELS)}")
@@ -107,9 +107,7 @@ def forecast_history(
         fits, summary, market = market.fits, market.summary, market.market
     else:
         if not isinstance(market, Market):
-            from ..market.scenario import load_scenario_file
-
-            scenario = load_scenario_file(market)
+            scenario = _scenario_file(market, "`market` is a scenario or market file")
             scenario.check_names(scenario.market, policy)  # placed in the file that wrote it
             market = scenario.market
         summary = summarise(frame, end)

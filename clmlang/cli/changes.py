@@ -227,16 +227,19 @@ def test_(
             if o.where:
                 _out(f"    rule: {o.where}")
     share = report.coverage.share
+    counts = f"{len(report.outcomes) - len(report.failed)} passed, {len(report.failed)} failed"
+    ran = report.coverage.specs > 0  # none: each spec missing or with errors, nothing covered
     _out(
-        f"{len(report.outcomes) - len(report.failed)} passed, {len(report.failed)} failed; "
-        f"coverage {share:.0%} of rules, variants and follow-up branches"
+        f"{counts}; coverage {share:.0%} of rules, variants and follow-up branches"
+        if ran
+        else counts
     )
-    if coverage:
+    if coverage and ran:
         for item in report.coverage.missing():
             _out(f"  never exercised: {item}")
     if junit is not None:
         _write(junit, report.junit())
-    below = threshold is not None and share * 100 < threshold
+    below = ran and threshold is not None and share * 100 < threshold
     if below:
         _out(f"coverage {share:.0%} is below the threshold of {threshold:g}%", err=True)
     raise typer.Exit(PROBLEMS if report.failed or below else OK)

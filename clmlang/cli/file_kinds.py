@@ -1,45 +1,13 @@
-"""The kind of input file a command expects, told from its name: a spec (`.clm`), a scenario
-or market file (`.toml`), a test file (`.test.toml`), a purchase history (`.csv`, Parquet).
-
-A spec given where a scenario is read would be parsed as TOML and fail at its first line with
-a TOML syntax error that says nothing of the mix-up (and the other way round, a `[` the spec
-grammar does not know); telling the kinds apart first gives a usage error that says what the
-file is and which command takes it.
-"""
+"""The kind of input file a command expects (told from its name: core/file_kinds.py), as a
+usage error that says what the file is and which command takes it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.file_kinds import HISTORY, HISTORY_HINT, SCENARIO, SPEC, TEST, kind_of, wrong_kind
+
 __all__ = ["HISTORY", "HISTORY_HINT", "SCENARIO", "SPEC", "TEST", "kind_problem"]
-
-SPEC, SCENARIO, TEST, HISTORY = "spec", "scenario", "test", "history"
-
-HISTORY_HINT = (
-    "a purchase history is a CSV file with a header line (customer_id,date,amount) and a line"
-    " per purchase (docs/calibration.md)"
-)
-
-_WHAT = {
-    SPEC: "a spec (.clm)",
-    SCENARIO: "a scenario or market file (TOML)",
-    TEST: "a test file (.test.toml)",
-    HISTORY: "a purchase history",
-}
-
-
-def _kind(path: Path) -> str | None:
-    """The kind of file `path` names by its suffix, or None when the name does not say."""
-    name = path.name.lower()
-    if name.endswith(".test.toml"):
-        return TEST
-    if name.endswith(".toml"):
-        return SCENARIO
-    if name.endswith(".clm"):
-        return SPEC
-    if name.endswith((".csv", ".parquet", ".pq")):
-        return HISTORY
-    return None
 
 
 def _hint(path: Path, expected: str, found: str) -> str:
@@ -64,9 +32,10 @@ def _hint(path: Path, expected: str, found: str) -> str:
 
 
 def kind_problem(path: Path, expected: str) -> tuple[str, str] | None:
-    """(what is wrong, a hint) when `path`'s name says it is another kind of file than the
-    `expected` one (SPEC, SCENARIO, TEST or HISTORY); None when it fits or cannot be told."""
-    found = _kind(path)
-    if found is None or found == expected or (expected == TEST and found == SCENARIO):
-        return None  # a test file may be called anything.toml
-    return f"it is {_WHAT[found]}, not {_WHAT[expected]}", _hint(path, expected, found)
+    """(what is wrong, a hint naming the command that takes it) when `path`'s name says it is
+    another kind of file than the `expected` one (core/file_kinds.py); None when it fits or
+    cannot be told."""
+    problem = wrong_kind(path, expected)
+    if problem is None:
+        return None
+    return problem, _hint(path, expected, kind_of(path))

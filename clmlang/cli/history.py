@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..core.file_kinds import empty_history
 from ..market.model import MAX_REPLICATIONS, MarketError
 from .common import (
     PROBLEMS,
@@ -29,7 +30,7 @@ from .common import (
     _write_all,
     app,
 )
-from .file_kinds import HISTORY, HISTORY_HINT, SCENARIO, SPEC
+from .file_kinds import HISTORY, SCENARIO, SPEC
 from .forecast_lines import print_forecast, program_place
 
 # The options that say how to read a history, shared by calibrate and forecast.
@@ -98,9 +99,10 @@ def _history_file(history: str, option: str = "") -> None:
     path = Path(history)
     if "://" not in history and not (path.is_dir() and path.suffix in (".parquet", ".pq")):
         _input_file(path, option, kind=HISTORY)
-        if path.is_file() and path.stat().st_size == 0:
+        empty = empty_history(path)
+        if empty is not None:
             where = f"{option} " if option else ""
-            raise _usage_error(f"{where}{path}: the file is empty", HISTORY_HINT, PROBLEMS)
+            raise _usage_error(f"{where}{path}: {empty[0]}", empty[1], PROBLEMS)
 
 
 def _warn_history_end(frame, calibration_end: str, until: str | None = None) -> None:

@@ -27,6 +27,7 @@ from .backtest import Backtest, backtest, choose
 from .exposure import Exposure
 from .fitting import Fit, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
 from .history import HistoryError, Summary, bad_amount, merge_days, summarise
+from .identification import fit_lines
 from .messages import load_messages
 from .policy_log import measured, read_log
 from .reactivation import fit_bgnbd_reactivation
@@ -97,14 +98,7 @@ class Calibration:
             f"calibrated on {self.summary.x.size:,} customers up to {self.calibration_end}, "
             f"{int(self.summary.x.sum()):,} repeat transactions (times in weeks)"
         ]
-        for fit in (*self.buying_fits, self.gamma_gamma):
-            params = ", ".join(
-                f"{k} {v:.4g} ({fit.std_errors[k]:.2g})" for k, v in fit.params.items()
-            )
-            lines.append(
-                f"{fit.model:<18} {params}; log-likelihood {fit.log_likelihood:,.2f}, "
-                f"AIC {fit.aic:,.2f}"
-            )
+        lines.extend(fit_lines(self.fits))
         if self.backtests:
             first = self.backtests[0]
             lines.append(

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.extras import MissingExtra, require
+from ..core.file_kinds import empty_history
 from ..simulation.engine.holdings import Holdings
 from .distinct import distinct_rows
 
@@ -88,6 +89,10 @@ def read_table(source: str | Path, query: str | None, what: str) -> tuple[pd.Dat
         path = Path(text)
         if not path.exists():
             raise HistoryError(f"{path}: no such file")
+        empty = empty_history(path)
+        if empty is not None:  # as the command line says it (core/file_kinds.py)
+            hint = f"\n  hint: {empty[1]}" if what == "a history" else ""
+            raise HistoryError(f"{path}: {empty[0]}{hint}")
         try:
             if path.suffix.lower() in (".parquet", ".pq"):
                 require("pyarrow", f"reading {what} as Parquet")

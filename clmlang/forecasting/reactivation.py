@@ -39,14 +39,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from ..core.compiled import THRESHOLD, use_compiled
 from .case_weights import by_group, positive
 from .fitting import Fit, fit_model, log_rising, start_metric
 from .history import Summary
 from .reactivation_histories import NODES_RATE, QUADRATURE_FROM, Histories, HistoryGroup, prepare
-from .reactivation_quadrature import log_phi, logsumexp_rows, rate_nodes, rate_tables
+from .reactivation_quadrature import jacobi_rule, log_phi, logsumexp_rows, rate_nodes, rate_tables
 from .reactivation_score import loglik_and_score
 
 __all__ = [
@@ -180,12 +179,10 @@ def _by_quadrature(g: HistoryGroup, m: int, beta, log_c, ends, head) -> np.ndarr
     scipy cannot give the nodes (a + b in the hundreds overflows its scale factor)."""
     (a, b), (silent_keep, silent_drop) = beta, ends
     n = m // 2 + 1
-    with np.errstate(over="ignore", invalid="ignore"):  # scipy scales by 2^(a + b): huge a + b
-        z, w = special.roots_jacobi(n, b - 1.0, a - 1.0)
-        w = w / w.sum()
-    if not (np.isfinite(w).all() and np.isfinite(z).all()):
+    rule = jacobi_rule(n, a, b)  # scipy scales by 2^(a + b): none for a huge a + b
+    if rule is None:
         return None  # such a trial point goes by the recursion
-    p = np.clip((1.0 + z) / 2.0, 1e-300, 1 - 1e-16)
+    p, w = np.clip(rule[0], 1e-300, 1 - 1e-16), rule[1]
     keep, drop = np.log1p(-p), np.log(p)
     factor = np.logaddexp(keep[None, None, :], drop[None, None, :] + log_c[:, :, None])
     nodes = log_c.shape[1]  # lambda's

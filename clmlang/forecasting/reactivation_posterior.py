@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy import special
 
 from .distinct import distinct_rows
 from .history import Summary
 from .reactivation import NAMES, NODES_DROPOUT
 from .reactivation_histories import NODES_RATE, Histories, HistoryGroup, prepare
-from .reactivation_quadrature import log_phi, logsumexp_rows, rate_nodes
+from .reactivation_quadrature import dropout_nodes, log_phi, logsumexp_rows, rate_nodes
 
 __all__ = ["Posterior", "posterior"]
 
@@ -151,10 +150,10 @@ def posterior(summary: Summary, params: dict[str, float]) -> Posterior:
     """The posterior given each customer's history under fitted `params`."""
     data = prepare(summary)
     r, alpha, a, b, omega = (float(params[k]) for k in NAMES)
-    z, wz = special.roots_jacobi(NODES_DROPOUT, b - 1.0, a - 1.0)
-    p = np.clip((1.0 + z) / 2.0, 1e-12, 1 - 1e-12)
+    p, wz = dropout_nodes(NODES_DROPOUT, a, b)
+    p = np.clip(p, 1e-12, 1 - 1e-12)
     with np.errstate(divide="ignore"):
-        log_wp = np.log(wz / wz.sum())
+        log_wp = np.log(wz)  # summing to 1
     # every history on a grid of the largest size; a group with fewer nodes leaves the rest
     # at probability 0
     nodes = max([NODES_RATE, *(g.nodes for g in data.groups)])

@@ -7,11 +7,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import special
+from scipy import linalg, special
 
 from .reactivation_histories import NODES_RATE, Histories
 
-__all__ = ["log_phi", "logsumexp_rows", "rate_nodes", "rate_tables"]
+__all__ = ["dropout_nodes", "jacobi_rule", "log_phi", "logsumexp_rows", "rate_nodes", "rate_tables"]
 
 
 def log_phi(delta: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -51,6 +51,46 @@ def rate_nodes(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # far-off trial points
         log_w = np.log(w / w.sum()) + shift * lam + r * np.log(alpha / (alpha + shift))
     return lam, log_w
+
+
+def jacobi_rule(n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """scipy's n Gauss-Jacobi nodes of p ~ Beta(a, b) and their weights (summing to 1); None
+    where scipy cannot give them: it scales by 2^(a + b), NaN past a + b of about 1,000, and
+    past about 1e150 its Jacobi matrix's squares overflow (a ValueError)."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            z, w = special.roots_jacobi(n, b - 1.0, a - 1.0)
+            w = w / w.sum()
+    except ValueError:
+        return None
+    if not (np.isfinite(w).all() and np.isfinite(z).all()):
+        return None
+    return (1.0 + z) / 2.0, w
+
+
+def dropout_nodes(n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """p's n Gauss-Jacobi nodes for p ~ Beta(a, b) and their weights (summing to 1): scipy's,
+    or where scipy cannot give them (it scales by 2^(a + b), which overflows once a + b is
+    past about 1,000: a fit at its edge, every customer with nearly the same p) the
+    eigenvalues of the Jacobi matrix (Golub-Welsch), its entries written as products of
+    ratios so that no square of a or b is formed; the weights are the eigenvectors' first
+    components squared. Finite for any a, b > 0; as a + b grows the nodes close in on
+    a / (a + b), the Beta's limit (a point mass)."""
+    rule = jacobi_rule(n, a, b)
+    if rule is not None:
+        return rule
+    al, be = b - 1.0, a - 1.0  # the Jacobi polynomials' exponents, on [-1, 1]
+    s = al + be
+    k = np.arange(n, dtype=float)
+    diagonal = (be - al) / (2 * k + s) * (be + al) / (2 * k + s + 2)
+    diagonal[0] = (be - al) / (s + 2)
+    k = k[1:]
+    off = (4 * k * (k + al) / (2 * k + s) * (k + be) / (2 * k + s) * (k + s) / (2 * k + s + 1)) / (
+        2 * k + s - 1
+    )
+    z, vectors = linalg.eigh_tridiagonal(diagonal, np.sqrt(off))
+    w = vectors[0] ** 2
+    return np.clip((1.0 + z) / 2.0, 0.0, 1.0), w / w.sum()
 
 
 @lru_cache(maxsize=64)

@@ -26,7 +26,7 @@ from scipy import special
 from .fitting import log_rising
 from .reactivation_histories import NODES_RATE, QUADRATURE_FROM, Histories, HistoryGroup
 from .reactivation_kernels import recursion_parts, recursion_sums
-from .reactivation_quadrature import log_phi, logsumexp_rows, rate_nodes, rate_tables
+from .reactivation_quadrature import jacobi_rule, log_phi, logsumexp_rows, rate_nodes, rate_tables
 
 __all__ = ["loglik_and_score"]
 
@@ -186,12 +186,12 @@ def _recursion_sums(table, steps, tangents, betas):
 def _jacobi(n: int, a: float, b: float):
     """p's Gauss-Jacobi nodes for Beta(a, b) and their normalised log-weights; None when
     scipy cannot give them."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        z, w = special.roots_jacobi(n, b - 1.0, a - 1.0)
-        log_w = np.log(w / w.sum())
-    if not (np.isfinite(log_w).all() and np.isfinite(z).all()):
+    rule = jacobi_rule(n, a, b)
+    if rule is None:
         return None
-    return (1.0 + z) / 2.0, log_w
+    with np.errstate(divide="ignore"):
+        log_w = np.log(rule[1])
+    return (rule[0], log_w) if np.isfinite(log_w).all() else None
 
 
 def _quadrature_grad(g, tables, slopes, ab):

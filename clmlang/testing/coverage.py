@@ -24,6 +24,7 @@ class Coverage:
     all_rules: set[str] = field(default_factory=set)
     all_variants: set[str] = field(default_factory=set)
     all_branches: set[str] = field(default_factory=set)
+    specs: int = 0  # the specs whose tests ran (none: each test file's spec missing or with errors)
 
     @property
     def share(self) -> float:
@@ -45,6 +46,7 @@ class Coverage:
 
 def cover_policy(coverage: Coverage, policy: Policy) -> None:
     """Add the policy's rules, variants and follow-up branches to what there is to cover."""
+    coverage.specs += 1
     for rule in policy.rules:
         coverage.all_rules.add(rule.name)
         for variant in rule.variants:

@@ -19,7 +19,24 @@ from ..simulation.engine.memory import size_problem
 from ..simulation.metrics import forecast
 from .testfile import ForecastExpectation, TestFile
 
-__all__ = ["check_forecast"]
+__all__ = ["check_forecast", "kpi_problems"]
+
+
+def kpi_problems(test_file: TestFile, policy: Policy) -> list[tuple[str, str]]:
+    """Each `[[forecast]]` whose `kpi` the policy's forecast does not have, as the test file's
+    validation gives its problems ((dotted key, message): placed on the file's line), before
+    any of its runs: the KPIs are the numeric figures of a one-customer, one-day forecast of
+    the policy (the stage goals' figures depend on the spec; a few hundredths of a second)."""
+    if not test_file.forecast:
+        return []
+    run = simulate_policy(policy, Market(), customers=1, days=1, rng=np.random.default_rng(0))
+    summary = forecast(run).summary
+    names = [k for k, v in summary.items() if v is None or isinstance(v, int | float)]
+    return [
+        (f"forecast.{i}.kpi", f"no KPI `{fc.kpi}`" + did_you_mean(fc.kpi, names))
+        for i, fc in enumerate(test_file.forecast)
+        if fc.kpi not in names
+    ]
 
 
 def check_forecast(

@@ -47,7 +47,7 @@ from ..language.symbols import Symbols
 from ..market.model import MarketError
 from .coverage import Coverage, cover_policy, node_paths
 from .example_checks import check_example
-from .forecast_expectations import check_forecast
+from .forecast_expectations import check_forecast, kpi_problems
 from .state_invariants import STATE_KINDS, check_state_invariant
 from .testfile import Invariant, TestFile, load_test_file
 from .trace_invariants import TRACE_KINDS, check_replay, check_trace_invariant
@@ -107,10 +107,17 @@ def run_tests(paths: list[Path], *, seed: int = 0, examples: int = 200) -> Repor
     """Run every test of every file; `examples` is the number of generated histories (and a
     tenth as many simulated populations) per invariant."""
     report = Report()
-    for path in paths:
+    files = []
+    for path in paths:  # every file's problems before any test runs
         test_file = load_test_file(path)
+        analysis = analyse(test_file.spec_path())
+        if analysis.policy is not None:
+            problems = kpi_problems(test_file, analysis.policy)
+            if problems:
+                raise MarketError(str(path), problems)
+        files.append((path, test_file, analysis))
+    for path, test_file, analysis in files:
         spec = test_file.spec_path()
-        analysis = analyse(spec)
         if analysis.policy is None:
             problem = "the spec has errors: run `clm check` on it"
             if not spec.is_file():

@@ -1,0 +1,130 @@
+"""Fits at their edge: a Beta(a, b) dropout whose a and b run off together (every customer
+with the same dropout probability), said plainly in the report, and past what scipy's
+Gauss-Jacobi rule can scale."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special
+
+from clmlang.forecasting.fitting import Fit, fit_bgnbd
+from clmlang.forecasting.history import summarise
+from clmlang.forecasting.identification import edge_notes, fit_lines
+from clmlang.forecasting.reactivation_posterior import posterior
+from clmlang.forecasting.reactivation_quadrature import dropout_nodes, jacobi_rule
+
+from .conftest import cdnow_days
+
+
+def _history_with_one_dropout(p: float, seed: int = 1) -> pd.DataFrame:
+    """BG/NBD's process with no spread in the dropout: rate ~ Gamma(2, 20) per week, every
+    customer dropping out with probability `p` after each repeat purchase, first purchases
+    spread over a year, observed two years."""
+    rng = np.random.default_rng(seed)
+    n = 2000
+    first, rate = rng.uniform(0, 52, n), rng.gamma(2.0, 1 / 20.0, n)
+    rows = []
+    for c in range(n):
+        t = first[c]
+        rows.append((c, t))
+        while True:
+            t += rng.exponential(1 / rate[c])
+            if t >= 104:
+                break
+            rows.append((c, t))
+            if rng.random() < p:
+                break
+    frame = pd.DataFrame(rows, columns=["customer_id", "week"])
+    days = pd.to_timedelta((frame.pop("week") * 7).astype(int), unit="D")
+    frame["date"] = pd.Timestamp("2025-01-01") + days
+    frame = frame.drop_duplicates()
+    frame["amount"], frame["customer_id"] = 1.0, frame["customer_id"].astype(str)
+    return frame
+
+
+def test_a_history_with_one_dropout_probability_is_reported_at_the_edge():
+    fit = fit_bgnbd(summarise(_history_with_one_dropout(0.2), "2026-12-29"))
+    a, b = fit.params["a"], fit.params["b"]
+    assert a + b > 1e3  # the likelihood rises toward the point mass
+    # about 600 dropouts among some 3,000 repeat purchases: p's standard error near 0.007
+    assert a / (a + b) == pytest.approx(0.2, abs=0.03)
+    (note,) = edge_notes(fit)
+    assert "a and b at their edge" in note and f"a / (a + b) = {a / (a + b):.4g}" in note
+    lines = fit_lines([fit])
+    assert len(lines) == 2 and lines[1].startswith("  bgnbd: a and b at their edge")
+
+
+def test_identified_fits_carry_no_note():
+    fit = fit_bgnbd(summarise(cdnow_days(), "1997-09-30"))
+    assert edge_notes(fit) == [] and len(fit_lines([fit])) == 1
+    # large but with a standard error below the value: identified, no note
+    tight = Fit(
+        "bgnbd",
+        {"r": 0.2, "alpha": 4.0, "a": 3e3, "b": 9e3},
+        {"r": 0.01, "alpha": 0.3, "a": 900.0, "b": 2e3},
+        0.0,
+        10,
+    )
+    assert edge_notes(tight) == []
+    spread = Fit(
+        "bgnbd",
+        {"r": 5e4, "alpha": 1e6, "a": 0.8, "b": 3.0},
+        {"r": np.nan, "alpha": np.nan, "a": 0.1, "b": 0.4},
+        0.0,
+        10,
+    )
+    (note,) = edge_notes(spread)
+    assert "r and alpha at their edge" in note and "r / alpha = 0.05 per week" in note
+
+
+@pytest.mark.parametrize("a, b", [(0.8, 2.4), (3.0, 7.0), (50.0, 400.0)])
+def test_dropout_nodes_are_scipys_where_scipy_gives_them(a, b):
+    z, w = special.roots_jacobi(12, b - 1.0, a - 1.0)
+    p, weights = dropout_nodes(12, a, b)
+    np.testing.assert_array_equal(p, (1.0 + z) / 2.0)
+    np.testing.assert_allclose(weights, w / w.sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "a, b", [(1.818e6, 1.452e7), (2.0e3, 6.0e3), (1.0, 5.0e3), (1.47e48, 1.46e48)]
+)
+def test_dropout_nodes_keep_the_betas_mean_and_spread_past_scipys_range(a, b):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p, w = dropout_nodes(12, a, b)
+    assert np.isfinite(p).all() and np.isfinite(w).all() and abs(w.sum() - 1) < 1e-12
+    mean = a / (a + b)  # the Beta's moments, in closed form
+    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    assert (p * w).sum() == pytest.approx(mean, rel=1e-9)
+    spread = np.sqrt((w * (p - (p * w).sum()) ** 2).sum())
+    assert spread == pytest.approx(sd, rel=1e-6, abs=1e-15)
+    # a 12-node rule is exact for polynomials of degree 23: the third moment too
+    third = a * (a + 1) * (a + 2) / ((a + b) * (a + b + 1) * (a + b + 2))
+    assert (w * p**3).sum() == pytest.approx(third, rel=1e-6)
+
+
+def test_past_1e150_scipy_raises_and_the_nodes_are_the_point_mass():
+    """scipy's rule raised a ValueError (its Jacobi matrix's squares overflow) where a fit's
+    trial point ran a and b that far: no rule (the likelihood goes by the recursion), and the
+    posterior's nodes sit at the mean."""
+    assert jacobi_rule(12, 3e200, 1e200) is None
+    p, w = dropout_nodes(12, 3e200, 1e200)
+    assert (p * w).sum() == pytest.approx(0.75, rel=1e-12) and abs(w.sum() - 1) < 1e-12
+
+
+def test_the_posterior_at_a_point_mass_dropout_is_finite_and_silent():
+    """BG/NBD with reactivation fitted to a simulated clinic ran a and b off to 1.5e48: the
+    posterior then took scipy's NaN nodes (RuntimeWarnings, a NaN posterior)."""
+    summary = summarise(cdnow_days(), "1997-09-30")
+    common = {"r": 0.21, "alpha": 3.2, "omega": 0.017}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        edge = posterior(summary, {**common, "a": 1.0e48, "b": 3.0e48}).p_active
+    assert np.isfinite(edge).all() and ((edge > -1e-12) & (edge < 1 + 1e-12)).all()
+    # near the limit (p's sd 0.014 about 0.25), where scipy's rule still holds, nearly the same
+    near = posterior(summary, {**common, "a": 250.0, "b": 750.0}).p_active
+    np.testing.assert_allclose(edge, near, atol=1e-2)
