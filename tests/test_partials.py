@@ -104,9 +104,8 @@ def test_workers_send_parts_and_the_logs_path_gives_the_same_files():
         policy, Market(), customers=400, days=90, rng=np.random.default_rng(5), blocks=2,
         measure=lambda run, block: measure_block(run, block, 400),
     )  # fmt: skip
-    # the first block (the command's process's, which merges after) is 7/15 of the whole:
-    # 400 * 7 / 15 = 186.7; one customer each block, and 398 * 7 // 15 = 185 of the rest
-    assert [p.start for p in parts] == [0, 186]
+    # two blocks of equal weight: one customer each, and 398 // 2 = 199 of the rest
+    assert [p.start for p in parts] == [0, 200]
 
 
 def test_an_existing_bases_blocks_keep_their_history():

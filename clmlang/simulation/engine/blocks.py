@@ -49,10 +49,13 @@ BLOCK_CUSTOMERS = 500_000  # customers per block when the number of blocks is no
 
 # The first block's size against the others' (FIRST_WEIGHT / WEIGHT): it is the one the
 # command's process runs, which also reads the workers' parts, merges every block's metrics
-# and writes the files after its block. 7/8 gives it about as much work as a worker's block
-# (measured at 1,000,000 clinic customers, docs/engine.md "Both cores"). The split still
-# depends on the population alone: the same bytes for any number of workers.
-FIRST_WEIGHT, WEIGHT = 7, 8
+# and writes the files after its block. Measured by wall time on an idle machine (2026-12-02,
+# 1,000,000 customers, `--workers 2`, alternated, 3 rounds): equal blocks beat a first block
+# 7/8 of the others' for the clinic (9.2-10.0 s against 10.1-13.1 s: its channel capacity
+# walks the blocks in lockstep, so the biggest block sets the pace) and were no slower for
+# tyre_shop (no capacity: 9.7-13.1 against 10.7-11.1 s). The split depends on the population
+# alone: the same bytes for any number of workers.
+FIRST_WEIGHT, WEIGHT = 1, 1
 
 
 def block_sizes(customers: int, blocks: int | None = None) -> list[int]:
