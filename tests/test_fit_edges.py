@@ -17,7 +17,7 @@ from clmlang.forecasting.identification import edge_notes, fit_lines
 from clmlang.forecasting.reactivation_posterior import posterior
 from clmlang.forecasting.reactivation_quadrature import dropout_nodes, jacobi_rule
 
-from .conftest import cdnow_days
+from .conftest import ROOT, cdnow_days
 
 
 def _history_with_one_dropout(p: float, seed: int = 1) -> pd.DataFrame:
@@ -128,3 +128,31 @@ def test_the_posterior_at_a_point_mass_dropout_is_finite_and_silent():
     # near the limit (p's sd 0.014 about 0.25), where scipy's rule still holds, nearly the same
     near = posterior(summary, {**common, "a": 250.0, "b": 750.0}).p_active
     np.testing.assert_allclose(edge, near, atol=1e-2)
+
+
+def test_a_forecast_on_a_fit_at_its_edge_says_so(tmp_path):
+    """`clm forecast` runs on the chosen buying model: when the history leaves its dropout's
+    spread unknown, forecast.json, the command's output and the report say it, as
+    `clm calibrate` does."""
+    import json
+
+    from .conftest import clm
+
+    path = tmp_path / "h.csv"
+    _history_with_one_dropout(0.2).to_csv(path, index=False)
+    args = ("--calibration-end", "2026-12-29", "--until", "2027-06-30", "--model", "bgnbd")
+    out = tmp_path / "o"
+    result = clm(
+        "forecast", "--history", str(path), *args, "--replications", "1", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    (note,) = json.loads((out / "forecast.json").read_text())["fit_notes"]
+    assert note.startswith("bgnbd: a and b at their edge (not identified)")
+    assert f"note: {note}" in result.stdout
+    report = (out / "report.html").read_text()
+    assert "The buying model&#39;s bgnbd: a and b at their edge" in report  # HTML-escaped
+    identified = clm("forecast", "--history", str(ROOT / "tests" / "data" / "cdnow_sample.csv"),
+                     "--calibration-end", "1997-09-30", "--until", "1998-06-30", "--model", "bgnbd",
+                     "--replications", "1", "--out", str(tmp_path / "c"))  # fmt: skip
+    assert identified.returncode == 0, identified.stderr
+    assert "fit_notes" not in json.loads((tmp_path / "c" / "forecast.json").read_text())

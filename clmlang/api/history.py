@@ -134,8 +134,15 @@ def forecast_history(
     if not given:  # the placeholder has no name worth showing, nor a currency
         result.summary.update(policy=None, currency=None)
     if fits:
+        from ..forecasting.identification import edge_notes
+
         result.fits = calibration.fit_dicts()
         result.summary["model_choice"] = calibration.reason
+        # the buying model the forecast runs on, when the history leaves part of it unknown
+        used = [fit for fit in calibration.buying_fits if fit.model == calibration.choice]
+        notes = [f"{fit.model}: {note}" for fit in used for note in edge_notes(fit)]
+        if notes:
+            result.summary["fit_notes"] = notes
         if calibration.exposure is not None:
             result.summary["net_of_policy"] = calibration.policy_summary()
     return result

@@ -59,6 +59,8 @@ def print_forecast(result, spec: Path | None) -> None:
             )
     if "model_choice" in result.summary:
         _out(f"buying model {result.summary['model_choice']}")
+    for note in result.summary.get("fit_notes", []):
+        _out(f"note: {note}")
 
 
 def program_place(spec: Path) -> str:

@@ -80,6 +80,7 @@ def sentences(s: dict) -> list[str]:
                 f" {s['correlation']:.2f}; the typical miss is {s['rmse']:.2f} purchases per"
                 " customer (root mean square error)."
             )
+    out.extend(f"The buying model's {note}." for note in s.get("fit_notes", []))
     if s.get("not_compared"):
         out.append(f"It is not compared with what happened: {s['not_compared']}.")
     policy = s.get("policy")
