@@ -139,8 +139,8 @@ def forecast_history(
         result.fits = calibration.fit_dicts()
         result.summary["model_choice"] = calibration.reason
         # the buying model the forecast runs on, when the history leaves part of it unknown
-        used = [fit for fit in calibration.buying_fits if fit.model == calibration.choice]
-        notes = [f"{fit.model}: {note}" for fit in used for note in edge_notes(fit)]
+        chosen = calibration.chosen
+        notes = [f"{chosen.model}: {note}" for note in edge_notes(chosen)]
         if notes:
             result.summary["fit_notes"] = notes
         if calibration.exposure is not None:
