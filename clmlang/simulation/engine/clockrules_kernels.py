@@ -28,6 +28,30 @@ def _term(o, v, k, a):
 
 
 @kernel
+def _rule_value(
+    g, c, d, today, last_day, first_day, stage_since, term_start, term_clock, term_op, term_k
+):
+    """Rule `g`'s clock terms for customer `c` on day `d` (`today`, its float32): whether they
+    all hold, and the first day after `d` any of them can change (inf: none)."""
+    now = True
+    wake = np.inf
+    for j in range(term_start[g], term_start[g + 1]):
+        cl = term_clock[j]
+        if cl == 0:
+            a, v = np.float64(last_day[c]), np.float64(today - last_day[c])
+        elif cl == 1:
+            a, v = np.float64(first_day[c]), np.float64(today - first_day[c])
+        else:
+            a = np.float64(stage_since[c])
+            v = d - a
+        hold, day = _term(term_op[j], v, term_k[j], a)
+        now = now and hold
+        if day > d and day < wake:
+            wake = day
+    return now, wake
+
+
+@kernel
 def _held(was, c, g):
     """Whether rule `g`'s bit in customer `c`'s row of the bit matrix `was` is set."""
     return (was[c, g >> 3] >> (g & 7)) & 1 == 1
@@ -68,7 +92,7 @@ def day_edges(
     horizon,
 ):  # pragma: no cover - compiled; the numpy twin is ClockRules.day_edges
     """`ClockRules.day_edges` in loops: today's `rows` (touched and newcomers) against every
-    active rule (inside its stages: evaluated; outside: cleared), each row's clocks read once;
+    active rule (inside its stages: evaluated; outside: cleared), a rule's terms by `_rule_value`;
     then the `woken` pairs (parts ending at `ends`, each found on day `found`) whose customer
     has not been a row since (`seen`, stamped with today for the rows when `stamp`): a pair
     re-evaluated as a row since has its fresh wake-up, and until that one comes its value
@@ -103,31 +127,15 @@ def day_edges(
     today = np.float32(d)
     for r in rows:
         row = stage[r] + 1
-        # the row's clocks and their anchors, as `values` and `anchors` compute them
-        a0, v0 = np.float64(last_day[r]), np.float64(today - last_day[r])
-        a1, v1 = np.float64(first_day[r]), np.float64(today - first_day[r])
-        a2 = np.float64(stage_since[r])
-        v2 = d - a2
         for i in range(m):
             g = rules[i]
             if not lut[row, g]:
                 _keep(was, r, g, False)
                 continue
-            now = True
-            wake = np.inf
-            for j in range(term_start[g], term_start[g + 1]):
-                k = term_k[j]
-                cl = term_clock[j]
-                if cl == 0:
-                    a, v = a0, v0
-                elif cl == 1:
-                    a, v = a1, v1
-                else:
-                    a, v = a2, v2
-                hold, day = _term(term_op[j], v, k, a)
-                now = now and hold
-                if day > d and day < wake:
-                    wake = day
+            now, wake = _rule_value(
+                g, r, d, today, last_day, first_day, stage_since,
+                term_start, term_clock, term_op, term_k,
+            )  # fmt: skip
             if now and not _held(was, r, g):
                 keys[edges] = g * n + r
                 edges += 1
@@ -146,22 +154,11 @@ def day_edges(
         if not active[g] or seen[c] > found[part]:
             continue
         inside = lut[stage[c] + 1, g]
-        now = inside
-        wake = np.inf
-        for j in range(term_start[g], term_start[g + 1]):
-            k = term_k[j]
-            cl = term_clock[j]
-            if cl == 0:
-                a, v = np.float64(last_day[c]), np.float64(today - last_day[c])
-            elif cl == 1:
-                a, v = np.float64(first_day[c]), np.float64(today - first_day[c])
-            else:
-                a = np.float64(stage_since[c])
-                v = d - a
-            hold, day = _term(term_op[j], v, k, a)
-            now = now and hold
-            if day > d and day < wake:
-                wake = day
+        holds, wake = _rule_value(
+            g, c, d, today, last_day, first_day, stage_since,
+            term_start, term_clock, term_op, term_k,
+        )  # fmt: skip
+        now = inside and holds
         if now and not _held(was, c, g):
             keys[edges] = key
             edges += 1
