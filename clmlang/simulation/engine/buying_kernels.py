@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.compiled import kernel
+from .prefetch import AHEAD, prefetch
 from .streams_kernels import LEAD_PICK, LINE_PICK, SECOND_PICK, salted
 
 
@@ -26,6 +27,12 @@ def due_today(
     `site` and `responding`; returns n."""
     n = 0
     for i in range(ids.size):
+        if i + AHEAD < ids.size:  # a later customer's rows, into the cache (prefetch.py)
+            a = ids[i + AHEAD]
+            prefetch(next_t, a)
+            prefetch(response_t, a)
+            prefetch(purchases, a)
+            prefetch(response_site, a)
         c = ids[i]
         natural = next_t[c] if np.floor(next_t[c]) == day else never
         answer = response_t[c] if np.floor(response_t[c]) == day else never
@@ -66,6 +73,16 @@ def next_purchases(
     days = np.empty(ids.size)
     n = 0
     for i in range(ids.size):
+        if i + AHEAD < ids.size:  # a later buyer's rows, into the cache (prefetch.py)
+            a = ids[i + AHEAD]
+            prefetch(dropout, a)
+            prefetch(stage, a)
+            prefetch(owned, a)
+            prefetch(subscribed, a)
+            prefetch(rate, a)
+            prefetch(members, a)
+            prefetch(alive, a)
+            prefetch(next_t, a)
         c = ids[i]
         row = stage[c] + 1
         rows[i] = row
@@ -156,6 +173,11 @@ def choose(
     one = np.uint64(1)
     scratch = np.empty(count)  # a row of weights, then their running sums
     for i in range(ids.size):
+        if i + AHEAD < ids.size:  # a later buyer's rows, into the cache (prefetch.py)
+            a = ids[i + AHEAD]
+            prefetch(skips, a)
+            prefetch(audience, a)
+            prefetch(owned, a)
         c = ids[i]
         n = np.uint64(k[i]) + (np.uint64(skips[c]) << np.uint64(32))
         row = audience[c] + 1
@@ -209,6 +231,11 @@ def renewals(
     cancelled to `cancelled`, in the order of `ids`; returns how many of each."""
     n_kept = n_cancelled = 0
     for i in range(ids.size):
+        if i + AHEAD < ids.size:  # a later customer's rows, into the cache (prefetch.py)
+            a = ids[i + AHEAD]
+            prefetch(subscribed, a)
+            prefetch(billing, a)
+            prefetch(alive, a)
         c = ids[i]
         if subscribed[c] & bit == 0 or np.floor(billing[c]) != day:
             continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.compiled import kernel
+from .prefetch import AHEAD, prefetch
 from .streams_kernels import salted
 
 # columns of `settle`'s `check` output, in Check's field order
@@ -47,6 +48,24 @@ def settle(
     one = np.uint64(1)
     n_life = lifetimes.size
     for i in range(ids.size):
+        if i + AHEAD < ids.size:  # the rows of a buyer further on, into the cache
+            a = ids[i + AHEAD]
+            prefetch(owned, a)
+            prefetch(owned_lines, a)
+            prefetch(alive, a)
+            prefetch(spend, a)
+            prefetch(stage, a)
+            prefetch(members, a)
+            prefetch(purchases, a)
+            prefetch(first_t, a)
+            prefetch(last_t, a)
+            prefetch(first_day, a)
+            prefetch(last_day, a)
+            prefetch(spent, a)
+            prefetch(last_product, a)
+            prefetch(response_t, a)
+            prefetch(response_site, a)
+            prefetch(subscribed, a)
         c = ids[i]
         p = product[i]
         held[0, i] = owned[c]
