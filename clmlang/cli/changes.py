@@ -34,6 +34,7 @@ from .common import (
     _usage_error,
     _write,
     app,
+    output_path,
 )
 from .file_kinds import SCENARIO, SPEC, TEST
 
@@ -195,7 +196,12 @@ def _test_files(paths: list[Path]) -> list[Path]:
 @app.command(name="test")
 def test_(
     paths: Annotated[list[Path], typer.Argument(help="Test files (*.test.toml) or folders.")],
-    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a JUnit XML report here.", parser=output_path("--junit"), metavar="<path>"
+        ),
+    ] = None,
     coverage: Annotated[
         bool, typer.Option("--coverage", help="List rules, variants, branches never exercised.")
     ] = False,

@@ -92,6 +92,24 @@ def _usage_error(message: str, hint: str | None = None, code: int = USAGE) -> ty
     return typer.Exit(code)
 
 
+def output_path(option: str) -> Callable[[str], Path]:
+    """The parser of an option naming where an output goes (`parser=output_path("--out")`).
+    An empty path is a usage error: `--out "$DIR"` with DIR unset would otherwise write into
+    the current folder (`Path("")` is `.`)."""
+
+    def parse(text: str | Path) -> Path:
+        if isinstance(text, Path):  # a default
+            return text
+        if not text:
+            raise _usage_error(
+                f'{option} "": an empty path names no file or folder',
+                "give a path (a shell variable that is not set gives an empty one)",
+            )
+        return Path(text)
+
+    return parse
+
+
 def _input_file(path: Path, option: str = "", code: int = USAGE, kind: str | None = None) -> Path:
     """`path` if it is a readable file (of the `kind` expected, file_kinds.py, when given);
     else a usage error naming it (`option` names the argument, e.g. "--scenario")."""

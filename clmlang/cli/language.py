@@ -36,6 +36,7 @@ from .common import (
     _usage_error,
     _write,
     app,
+    output_path,
 )
 from .file_kinds import SCENARIO, SPEC
 
@@ -90,7 +91,14 @@ def _problem(d: Diagnostic) -> tuple[object, ...]:
 def compile_(
     spec: Annotated[Path, typer.Argument(help="The spec to compile.")],
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write here, not stdout.",
+            parser=output_path("--output"),
+            metavar="<path>",
+        ),
     ] = None,
 ) -> None:
     """Compile a spec into its executable policy (JSON)."""
@@ -106,7 +114,14 @@ def compile_(
 @app.command()
 def schema(
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write here, not stdout.",
+            parser=output_path("--output"),
+            metavar="<path>",
+        ),
     ] = None,
 ) -> None:
     """Print the JSON Schema of compiled policies."""

@@ -33,9 +33,10 @@ from .common import (
     _usage_error,
     _write_all,
     app,
+    output_path,
 )
 from .file_kinds import SCENARIO, SPEC
-from .tables import print_comparison, print_kpis
+from .tables import print_comparison, print_kpis, print_warnings
 
 
 @app.command()
@@ -59,7 +60,12 @@ def simulate(
     ] = None,
     days: Annotated[int | None, typer.Option(min=1, max=MAX_DAYS, help="Days to simulate.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1, help="Random seed.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for the output files.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the output files.", parser=output_path("--out"), metavar="<path>"
+        ),
+    ] = None,
     trace: Annotated[
         int | None,
         typer.Option(min=0, help="Print this customer's whole journey (a customer id)."),
@@ -146,11 +152,7 @@ def simulate(
     if logs:
         _note_log_formats(result.logs())
     print_kpis(result, policy)
-    spans = {f"rule `{rule.name}` ": rule.span for rule in policy.rules}
-    for warning in result.summary.get("warnings") or ():
-        span = next((v for k, v in spans.items() if warning.startswith(k)), None)  # type: ignore[union-attr]
-        where = f"{span.file}:{span.line}:{span.column}: " if span else ""
-        _out(f"{where}warning: {warning}", err=True)
+    print_warnings(result.summary.get("warnings") or [], policy)  # type: ignore[arg-type]
     if result.trace is not None:
         _print_trace(result.trace, trace, policy)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
@@ -339,7 +341,10 @@ def run_(
     workers: Annotated[
         int | None, typer.Option(min=1, max=1024, help="Local worker processes.")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for the outputs.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the outputs.", parser=output_path("--out"), metavar="<path>"),
+    ] = None,
     logs: Annotated[
         bool,
         typer.Option(
