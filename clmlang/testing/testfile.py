@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..core.files import beside
 from ..core.names import did_you_mean
 from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, MarketError, read_toml
 
@@ -116,7 +117,7 @@ class TestFile(_Model):
     def spec_path(self) -> Path:
         here = Path(self.path)
         if self.spec:
-            return here.parent / self.spec
+            return beside(here, Path(self.spec))
         return here.with_name(here.name.removesuffix(".test.toml") + ".clm")
 
 
