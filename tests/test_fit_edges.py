@@ -200,3 +200,18 @@ def test_a_spend_fit_on_no_customer_says_its_values_are_not_estimates():
     assert fit_lines([identified]) == [
         "gamma_gamma        p 6 (0.5), q 4 (0.4), gamma 150 (20); log-likelihood -123.40, AIC 252.80"
     ]
+
+
+def test_a_spend_fit_is_at_its_edge_when_q_runs_off_with_gamma_unknown():
+    """As for r and alpha: q past 1,000 and no usable standard error for q or for gamma (a
+    history with one repeat buyer, checks of 5: q 1.7e14 (se 2.1e8), gamma 0.55 (nan)); p
+    past 1,000 without a standard error is a note of its own."""
+    params = {"p": 1.5e15, "q": 1.5e14, "gamma": 0.5}
+    fit = Fit("gamma_gamma", params, {"p": np.nan, "q": 2.1e8, "gamma": np.nan}, 24.0, 1)
+    line, spread, within = fit_lines([fit])
+    assert line.endswith("; log-likelihood and AIC not shown (at its edge)")
+    # p gamma / (q - 1) = 1.5e15 * 0.5 / 1.5e14 = 5 (to 1e-14)
+    assert "q and gamma at their edge" in spread and "p gamma / (q - 1) = 5;" in spread
+    assert "p at its edge" in within
+    known = Fit("gamma_gamma", params, {"p": 1e14, "q": 2.1e8, "gamma": 0.01}, 24.0, 1)
+    assert fit_lines([known])[0].endswith("log-likelihood 24.00, AIC -42.00")

@@ -74,6 +74,13 @@ def _at_edge(fit: Fit, name: str) -> bool:
     return fit.params.get(name, 0.0) > CONCENTRATION and _loose(fit, name)
 
 
+def _spread_at_edge(fit: Fit) -> bool:
+    """Whether a spend fit's Gamma(q, gamma) of the customers' spend rates ran off toward a
+    point mass: q past CONCENTRATION with no usable standard error for q or gamma (as for
+    r and alpha above)."""
+    return fit.params["q"] > CONCENTRATION and (_loose(fit, "q") or _loose(fit, "gamma"))
+
+
 def spend_notes(fit: Fit) -> list[str]:
     """Sentences on a Gamma-Gamma (spend) fit that the history cannot make: none fitted, or
     a shape run off to its edge (the checks' spread between customers or around each
@@ -87,7 +94,7 @@ def spend_notes(fit: Fit) -> list[str]:
         ]
     p, q, gamma = (fit.params[k] for k in ("p", "q", "gamma"))
     notes = []
-    if _at_edge(fit, "q"):
+    if _spread_at_edge(fit):
         mean = p * gamma / (q - 1)
         notes.append(
             "q and gamma at their edge (not identified): the history shows no spread in the"
@@ -98,7 +105,7 @@ def spend_notes(fit: Fit) -> list[str]:
     if _at_edge(fit, "p"):
         notes.append(
             "p at its edge (not identified): the history shows no spread of a customer's"
-            " checks around their own mean (too few repeat purchases a customer to see one)"
+            " checks around their own mean (too few repeat purchases per customer to see one)"
         )
     return notes
 
@@ -111,7 +118,7 @@ def fit_lines(fits: Iterable[Fit]) -> list[str]:
     lines = []
     for fit in fits:
         params = ", ".join(f"{k} {v:.4g} ({fit.std_errors[k]:.2g})" for k, v in fit.params.items())
-        unbounded = fit.model == "gamma_gamma" and _at_edge(fit, "q")
+        unbounded = fit.model == "gamma_gamma" and _spread_at_edge(fit)
         figures = f"log-likelihood {fit.log_likelihood:,.2f}, AIC {fit.aic:,.2f}"
         if unbounded or fit.n == 0:
             why = "no customer to fit" if fit.n == 0 else "at its edge"
