@@ -178,6 +178,32 @@ def test_an_empty_destination_is_a_usage_error(tmp_path: Path, args: tuple[str, 
     assert run.stdout == "" and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("args", "name", "code"),
+    [
+        (("check", ""), "PATHS", 2),
+        (("check", SPEC, ""), "PATHS", 2),
+        (("fmt", "--check", ""), "PATHS", 2),
+        (("compile", ""), "SPEC", 2),
+        (("explain", ""), "SPEC", 2),
+        (("simulate", "", *SMALL), "SPEC", 2),
+        (("run", ""), "SCENARIO", 2),
+        (("test", ""), "PATHS", 2),
+        (("diff", "", SPEC), "OLD", 1),  # clm diff's usage errors are 1 (2: changes)
+        (("diff", SPEC, ""), "NEW", 1),
+    ],
+)
+def test_an_empty_input_path_is_a_usage_error(tmp_path: Path, args, name: str, code: int):
+    """`clm check ""` said "no .clm files found in ." and `clm simulate ""` ". is a folder":
+    an empty path is not the current folder."""
+    (tmp_path / "x.clm").write_text(UGLY)  # what the current folder would have offered
+    run = clm(*args, cwd=tmp_path, input="")
+    assert run.returncode == code, (args, run.stderr)
+    assert f'error: {name} "": an empty path names no file' in run.stderr, run.stderr
+    assert "hint:" in run.stderr and run.stdout == ""
+    assert (tmp_path / "x.clm").read_text() == UGLY
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_folder_is_refused_up_front(tmp_path: Path):
     """`--out` inside a read-only folder is a usage error, not a PermissionError at the end."""
