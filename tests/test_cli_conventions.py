@@ -149,6 +149,61 @@ def test_every_output_option_checks_its_destination_first(tmp_path: Path):
         assert took < 30, args
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("simulate", SPEC, *SMALL, "--out", ""),
+        ("run", SCENARIO, "--replications", "1", "--out", ""),
+        ("compile", SPEC, "-o", ""),
+        ("compile", SPEC, "--output", ""),
+        ("schema", "-o", ""),
+        ("test", str(ROOT / "specs"), "--junit", ""),
+        ("calibrate", HISTORY, "--calibration-end", "1997-09-30", "-o", ""),
+        (
+            "forecast",
+            *("--history", HISTORY, "--calibration-end", "1997-09-30"),
+            *("--until", "1998-06-30", "--out", ""),
+        ),
+        ("lsp", "--log", ""),
+    ],
+)
+def test_an_empty_destination_is_a_usage_error(tmp_path: Path, args: tuple[str, ...]):
+    """`--out ""` (an unset shell variable) is not the current folder: a usage error naming
+    the option, with a hint, and nothing is written anywhere."""
+    run = clm(*args, cwd=tmp_path, input="")
+    assert run.returncode == 2, (args, run.stderr)
+    option = "--output" if args[-2] == "-o" else args[-2]
+    assert f'error: {option} "": an empty path' in run.stderr, run.stderr
+    assert "hint:" in run.stderr and "internal error" not in run.stderr
+    assert run.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "code"),
+    [
+        (("check", ""), "PATHS", 2),
+        (("check", SPEC, ""), "PATHS", 2),
+        (("fmt", "--check", ""), "PATHS", 2),
+        (("compile", ""), "SPEC", 2),
+        (("explain", ""), "SPEC", 2),
+        (("simulate", "", *SMALL), "SPEC", 2),
+        (("run", ""), "SCENARIO", 2),
+        (("test", ""), "PATHS", 2),
+        (("diff", "", SPEC), "OLD", 1),  # clm diff's usage errors are 1 (2: changes)
+        (("diff", SPEC, ""), "NEW", 1),
+    ],
+)
+def test_an_empty_input_path_is_a_usage_error(tmp_path: Path, args, name: str, code: int):
+    """`clm check ""` said "no .clm files found in ." and `clm simulate ""` ". is a folder":
+    an empty path is not the current folder."""
+    (tmp_path / "x.clm").write_text(UGLY)  # what the current folder would have offered
+    run = clm(*args, cwd=tmp_path, input="")
+    assert run.returncode == code, (args, run.stderr)
+    assert f'error: {name} "": an empty path names no file' in run.stderr, run.stderr
+    assert "hint:" in run.stderr and run.stdout == ""
+    assert (tmp_path / "x.clm").read_text() == UGLY
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_folder_is_refused_up_front(tmp_path: Path):
     """`--out` inside a read-only folder is a usage error, not a PermissionError at the end."""

@@ -42,7 +42,67 @@ def test_changes_keyed_by_name():
     (limit,) = found[("~", "cap", "sms")].fields
     assert (limit.path, limit.old, limit.new) == ("limit", 1, 2)
     (condition,) = found[("~", "rule", "nudge")].fields
-    assert condition.new == "days_since_purchase >= 45"
+    assert (condition.old, condition.new) == (
+        "days_since_purchase >= 30 days",
+        "days_since_purchase >= 45 days",
+    )
+
+
+UNITS = """program "Shop" currency USD
+channel email cost 0.1
+product tee role profit price 20 line wear every 30 days
+attribute wedding date
+attribute budget money
+stage new when purchases <= 1
+stage regular when purchases >= 2
+rule a { when days_since_purchase of line wear >= 6 months and p_alive < 20% send email "a" }
+rule b { when days_since_first_purchase in 2..3 years and budget >= 500 send email "b" }
+rule c { when stage is regular and not owns(tee) and days_since(wedding) > 1 day send email "c" }
+rule d { when messages(email, 14 days) == 0 and days_since_purchase not in 7..10 days send email "d" }
+"""
+
+
+def test_conditions_are_shown_as_the_spec_writes_them():
+    """Each changed condition in the words and units of the spec (a duration in the unit it
+    was written in when that is not whole days), not as column keys and bare numbers."""
+    old = clmlang.loads(UNITS)
+    changed = (
+        UNITS.replace("6 months", "9 months")
+        .replace("2..3 years", "1..3 years")
+        .replace("is regular", "is new")
+        .replace("7..10 days", "7..12 days")
+    )
+    found = {c.name: c.fields for c in diff_policies(old, clmlang.loads(changed))}
+    shown = {
+        name: [(f.old, f.new) for f in fields if f.path == "condition"]
+        for name, fields in found.items()
+    }
+    assert shown == {
+        "a": [
+            (
+                "days_since_purchase of line wear >= 6 months and p_alive < 20%",
+                "days_since_purchase of line wear >= 9 months and p_alive < 20%",
+            )
+        ],
+        "b": [
+            (
+                "days_since_first_purchase in 2..3 years and budget >= 500",
+                "days_since_first_purchase in 1..3 years and budget >= 500",
+            )
+        ],
+        "c": [
+            (
+                "stage is regular and not owns(tee) and days_since(wedding) > 1 day",
+                "stage is new and not owns(tee) and days_since(wedding) > 1 day",
+            )
+        ],
+        "d": [
+            (
+                "messages(email, 14 days) == 0 and days_since_purchase not in 7..10 days",
+                "messages(email, 14 days) == 0 and days_since_purchase not in 7..12 days",
+            )
+        ],
+    }
 
 
 def test_layout_and_order_are_not_changes():

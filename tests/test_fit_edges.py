@@ -156,3 +156,62 @@ def test_a_forecast_on_a_fit_at_its_edge_says_so(tmp_path):
                      "--replications", "1", "--out", str(tmp_path / "c"))  # fmt: skip
     assert identified.returncode == 0, identified.stderr
     assert "fit_notes" not in json.loads((tmp_path / "c" / "forecast.json").read_text())
+
+
+def test_a_one_customer_spend_fit_is_at_its_edge_without_absurd_figures(tmp_path):
+    """One customer, repeat checks of 120 and 90: the spend fit (Gamma-Gamma) cannot see a
+    spread between customers, runs off to its edge (last session printed a log-likelihood
+    of 5e71), and the report says so instead, with the mean check it does identify: the
+    mean of the repeat checks, (120 + 90) / 2 = 105."""
+    from .conftest import clm
+
+    path = tmp_path / "one.csv"
+    path.write_text(
+        "customer_id,date,amount\n1,2025-01-05,100\n1,2025-03-01,120\n1,2025-06-01,90\n"
+    )
+    run = clm("calibrate", str(path), "--calibration-end", "2025-06-30")
+    assert run.returncode == 0, run.stderr
+    (line,) = [s for s in run.stdout.splitlines() if s.startswith("gamma_gamma ")]
+    assert line.endswith("; log-likelihood and AIC not shown (at its edge)"), line
+    (note,) = [s for s in run.stdout.splitlines() if s.startswith("  gamma_gamma: ")]
+    assert note.startswith("  gamma_gamma: q and gamma at their edge (not identified)")
+    mean = float(note.split("p gamma / (q - 1) = ")[1].split(";")[0])
+    assert mean == pytest.approx(105, rel=0.05)
+
+
+def test_a_spend_fit_on_no_customer_says_its_values_are_not_estimates():
+    start = Fit(
+        "gamma_gamma",
+        {"p": 1.0, "q": 2.0, "gamma": 10.0},
+        dict.fromkeys("pq", np.nan) | {"gamma": np.nan},
+        0.0,
+        0,
+    )
+    line, note = fit_lines([start])
+    assert line.endswith("log-likelihood and AIC not shown (no customer to fit)")
+    assert "fitted on no customer" in note and "not estimates" in note
+    identified = Fit(
+        "gamma_gamma",
+        {"p": 6.0, "q": 4.0, "gamma": 150.0},
+        {"p": 0.5, "q": 0.4, "gamma": 20.0},
+        -123.4,
+        50,
+    )
+    assert fit_lines([identified]) == [
+        "gamma_gamma        p 6 (0.5), q 4 (0.4), gamma 150 (20); log-likelihood -123.40, AIC 252.80"
+    ]
+
+
+def test_a_spend_fit_is_at_its_edge_when_q_runs_off_with_gamma_unknown():
+    """As for r and alpha: q past 1,000 and no usable standard error for q or for gamma (a
+    history with one repeat buyer, checks of 5: q 1.7e14 (se 2.1e8), gamma 0.55 (nan)); p
+    past 1,000 without a standard error is a note of its own."""
+    params = {"p": 1.5e15, "q": 1.5e14, "gamma": 0.5}
+    fit = Fit("gamma_gamma", params, {"p": np.nan, "q": 2.1e8, "gamma": np.nan}, 24.0, 1)
+    line, spread, within = fit_lines([fit])
+    assert line.endswith("; log-likelihood and AIC not shown (at its edge)")
+    # p gamma / (q - 1) = 1.5e15 * 0.5 / 1.5e14 = 5 (to 1e-14)
+    assert "q and gamma at their edge" in spread and "p gamma / (q - 1) = 5;" in spread
+    assert "p at its edge" in within
+    known = Fit("gamma_gamma", params, {"p": 1e14, "q": 2.1e8, "gamma": 0.01}, 24.0, 1)
+    assert fit_lines([known])[0].endswith("log-likelihood 24.00, AIC -42.00")

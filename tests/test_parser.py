@@ -272,6 +272,23 @@ def test_a_list_missing_a_comma_says_so(text, items, hint):
         assert "the rule's next clause" in d.message and "`}`" in d.message
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("channel sms cost 1e6", "write the number out in full: `1000000`; `1e6`"),
+        ("stage s when purchases >= 2.5E3", "write the number out in full: `2500`; `2.5E3`"),
+        ("channel sms cost 1e400", "write the number out in full; `1e400`"),
+    ],
+)
+def test_a_number_with_an_exponent_is_asked_for_in_full(text, hint):
+    """`1e6` reads as the number 1 and a name `e6`: the hint said durations need a unit."""
+    (d,) = parse_text(text).diagnostics
+    assert d.code == "CLM001" and d.hint.startswith(hint), d.hint
+    assert "units" not in d.hint
+    (d,) = parse_text("channel sms cost 1 e6").diagnostics  # apart: not an exponent
+    assert "exponent" not in (d.hint or "")
+
+
 def test_an_offer_term_without_an_amount_says_a_product_may_not_be_named_so():
     """`offer bonus }` lacks the amount; the hint also says `bonus` is no product name."""
     (d,) = parse_text('rule a { send sms "x" offer bonus }').diagnostics

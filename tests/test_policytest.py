@@ -162,6 +162,35 @@ def test_a_test_file_without_its_spec_says_which_spec_is_missing(tmp_path: Path)
     assert "has errors" not in result.stdout
 
 
+def test_a_test_file_not_called_name_test_toml_must_name_its_spec(tmp_path: Path):
+    """`checks.toml` without `spec = ...` looked for `checks.toml.clm`."""
+    path = tmp_path / "checks.toml"
+    path.write_text('[[example]]\nname = "x"\ncustomer = "purchases=3"\nstage = "loyal"\n')
+    result = clm("test", str(path))
+    assert result.returncode == 1
+    assert (
+        'names no spec: a test file not called NAME.test.toml says which spec it tests (`spec = "NAME.clm"`)'
+        in result.stdout
+    )
+    assert "checks.toml.clm:" not in result.stdout
+
+
+def test_a_scenario_given_to_clm_test_is_named_as_one(tmp_path: Path):
+    """A scenario file is not a test file: one problem that says so and names `clm run`,
+    not an "unknown key" for each of its tables."""
+    path = tmp_path / "clinic.toml"
+    path.write_text('[simulation]\nspec = "clinic.clm"\ndays = 30\n\n[market.buying]\nr = 1\n')
+    result = clm("test", str(path))
+    assert result.returncode == 2
+    assert result.stderr.count("error[CLM200]") == 1, result.stderr
+    assert (
+        "clinic.toml:1:1: error[CLM200]: simulation: a scenario or market file's table"
+        in result.stderr
+    )
+    assert f"run a scenario with `clm run {path}`" in result.stderr
+    assert "unknown key" not in result.stderr
+
+
 def test_a_bad_key_in_a_test_file_points_at_the_testing_docs(tmp_path: Path):
     """A test file's CLM200 sent the reader to docs/scenarios.md and docs/model.md."""
     (tmp_path / "shop.clm").write_text('program "x"\nstage all when purchases >= 0\n')

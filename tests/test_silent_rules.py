@@ -46,8 +46,14 @@ def test_simulate_prints_them_and_writes_them(tmp_path: Path):
     out = tmp_path / "out"
     run = clm("simulate", str(spec), "--customers", "200", "--days", "30", "--out", str(out))
     assert run.returncode == 0, run.stderr
-    assert "dealer.clm:8:1: warning: rule `much_later`" in run.stderr
-    assert "warning: rule `before_delivery`" in run.stderr
+    # each a diagnostic like the checker's: code, place of the rule's name, its line, a caret
+    # under the name, a hint (line 8 is `rule much_later {`: the name starts at column 6)
+    first = "dealer.clm:8:6: warning[CLM300]: rule `much_later` fired 0 times"
+    assert first in run.stderr, run.stderr
+    assert "   8 | rule much_later { on 400 days" in run.stderr
+    assert "\n" + " " * 12 + "^" * len("much_later") + "\n" in run.stderr
+    assert "dealer.clm:9:6: warning[CLM300]: rule `before_delivery`" in run.stderr
+    assert run.stderr.count("hint: ") == 2
     assert "much_later" not in run.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert [w.split("`")[1] for w in summary["warnings"]] == ["much_later", "before_delivery"]

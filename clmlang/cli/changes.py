@@ -34,6 +34,8 @@ from .common import (
     _usage_error,
     _write,
     app,
+    input_path,
+    output_path,
 )
 from .file_kinds import SCENARIO, SPEC, TEST
 
@@ -108,8 +110,15 @@ def _git_text(path: Path, rev: str) -> str:
 
 @app.command(name="diff", cls=_DiffCommand)
 def diff_(
-    old: Annotated[Path, typer.Argument(help="The old spec (or, with --git, the spec).")],
-    new: Annotated[Path | None, typer.Argument(help="The new spec.")] = None,
+    old: Annotated[
+        Path,
+        typer.Argument(
+            help="The old spec (or, with --git, the spec).", parser=input_path("OLD", 1)
+        ),
+    ],
+    new: Annotated[
+        Path | None, typer.Argument(help="The new spec.", parser=input_path("NEW", 1))
+    ] = None,
     git: Annotated[
         str | None, typer.Option("--git", help="Diff the spec against its version at REV.")
     ] = None,
@@ -194,8 +203,16 @@ def _test_files(paths: list[Path]) -> list[Path]:
 
 @app.command(name="test")
 def test_(
-    paths: Annotated[list[Path], typer.Argument(help="Test files (*.test.toml) or folders.")],
-    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Test files (*.test.toml) or folders.", parser=input_path("PATHS")),
+    ],
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a JUnit XML report here.", parser=output_path("--junit"), metavar="<path>"
+        ),
+    ] = None,
     coverage: Annotated[
         bool, typer.Option("--coverage", help="List rules, variants, branches never exercised.")
     ] = False,

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -90,6 +90,40 @@ def _usage_error(message: str, hint: str | None = None, code: int = USAGE) -> ty
     """Print a usage error (and its hint); the exit to raise."""
     _out(f"error: {message}" + (f"\n  hint: {hint}" if hint else ""), err=True)
     return typer.Exit(code)
+
+
+def output_path(option: str) -> Callable[[str], Path]:
+    """The parser of an option naming where an output goes (`parser=output_path("--out")`).
+    An empty path is a usage error: `--out "$DIR"` with DIR unset would otherwise write into
+    the current folder (`Path("")` is `.`)."""
+    return _given_path(option, "file or folder", USAGE)
+
+
+def out_option(help: str) -> Any:
+    """A `--out FOLDER` option (checked by `output_path`)."""
+    return typer.Option(help=help, parser=output_path("--out"), metavar="<path>")
+
+
+def input_path(name: str, code: int = USAGE) -> Callable[[str], Path]:
+    """The parser of an argument or option naming an input (`parser=input_path("SPEC")`): an
+    empty path is a usage error (exit `code`), not the current folder ("." is a folder)."""
+    return _given_path(name, "file", code)
+
+
+def _given_path(name: str, what: str, code: int) -> Callable[[str], Path]:
+    def parse(text: str | Path) -> Path:
+        if isinstance(text, Path):  # a default
+            return text
+        if not text:
+            raise _usage_error(
+                f'{name} "": an empty path names no {what}',
+                "give a path (a shell variable that is not set gives an empty one)",
+                code,
+            )
+        return Path(text)
+
+    parse.__name__ = "path"  # shown in the help as `<path>`, as a plain Path's type is
+    return parse
 
 
 def _input_file(path: Path, option: str = "", code: int = USAGE, kind: str | None = None) -> Path:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..core.extras import require
-from .common import OK, _output_file, app
+from .common import OK, _output_file, app, output_path
 
 
 @app.command()
@@ -18,7 +18,13 @@ def lsp(
         bool, typer.Option("--stdio", help="Talk over stdin and stdout (the only transport).")
     ] = True,
     log: Annotated[
-        Path | None, typer.Option("--log", help="Append the server's log to this file.")
+        Path | None,
+        typer.Option(
+            "--log",
+            help="Append the server's log to this file.",
+            parser=output_path("--log"),
+            metavar="<path>",
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option(help="Log every message, not only problems.")] = False,
 ) -> None:

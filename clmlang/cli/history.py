@@ -29,6 +29,7 @@ from .common import (
     _write,
     _write_all,
     app,
+    output_path,
 )
 from .file_kinds import HISTORY, SCENARIO, SPEC
 from .forecast_lines import print_forecast, program_place
@@ -181,7 +182,14 @@ def calibrate_(
         ),
     ] = "auto",
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write the market here (TOML).")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the market here (TOML).",
+            parser=output_path("--output"),
+            metavar="<path>",
+        ),
     ] = None,
     backtest: Annotated[
         bool,
@@ -268,7 +276,12 @@ def forecast_(
         ),
     ] = "auto",
     out: Annotated[
-        Path, typer.Option(help="Folder for forecast.json, customers.csv and report.html.")
+        Path,
+        typer.Option(
+            help="Folder for forecast.json, customers.csv and report.html.",
+            parser=output_path("--out"),
+            metavar="<path>",
+        ),
     ] = Path("build/forecast"),
     logs: Annotated[
         bool,

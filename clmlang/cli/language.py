@@ -36,13 +36,18 @@ from .common import (
     _usage_error,
     _write,
     app,
+    input_path,
+    output_path,
 )
 from .file_kinds import SCENARIO, SPEC
 
 
 @app.command()
 def check(
-    paths: Annotated[list[Path], typer.Argument(help="Spec files or folders (recursed).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Spec files or folders (recursed).", parser=input_path("PATHS")),
+    ],
     strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
     format: Annotated[
         OutputFormat, typer.Option("--format", help="text or json.")
@@ -88,9 +93,16 @@ def _problem(d: Diagnostic) -> tuple[object, ...]:
 
 @app.command(name="compile")
 def compile_(
-    spec: Annotated[Path, typer.Argument(help="The spec to compile.")],
+    spec: Annotated[Path, typer.Argument(help="The spec to compile.", parser=input_path("SPEC"))],
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write here, not stdout.",
+            parser=output_path("--output"),
+            metavar="<path>",
+        ),
     ] = None,
 ) -> None:
     """Compile a spec into its executable policy (JSON)."""
@@ -106,7 +118,14 @@ def compile_(
 @app.command()
 def schema(
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write here, not stdout.",
+            parser=output_path("--output"),
+            metavar="<path>",
+        ),
     ] = None,
 ) -> None:
     """Print the JSON Schema of compiled policies."""
@@ -120,7 +139,10 @@ def schema(
 
 @app.command()
 def fmt(
-    paths: Annotated[list[Path], typer.Argument(help="Spec files or folders (recursed).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Spec files or folders (recursed).", parser=input_path("PATHS")),
+    ],
     check: Annotated[
         bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")
     ] = False,
@@ -173,7 +195,7 @@ def fmt(
 
 @app.command(name="explain")
 def explain_(
-    spec: Annotated[Path, typer.Argument(help="The spec.")],
+    spec: Annotated[Path, typer.Argument(help="The spec.", parser=input_path("SPEC"))],
     customer: Annotated[
         str,
         typer.Option(help='The customer, e.g. "purchases=4, days_since_purchase=80, owns=facial".'),

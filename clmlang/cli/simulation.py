@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -17,10 +17,6 @@ from ..compile.policy import Policy
 from ..compile.triggers import describe_trigger
 from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market, MarketError
 from ..market.scenario import SCHEDULER_ENV, Scenario, ScenarioSettings, load_scenario_file
-
-if TYPE_CHECKING:
-    pass
-
 from .common import (
     PROBLEMS,
     _color,
@@ -33,16 +29,21 @@ from .common import (
     _usage_error,
     _write_all,
     app,
+    input_path,
+    out_option,
 )
 from .file_kinds import SCENARIO, SPEC
-from .tables import print_comparison, print_kpis
+from .tables import print_comparison, print_kpis, print_warnings
 
 
 @app.command()
 def simulate(
     spec: Annotated[
         Path | None,
-        typer.Argument(help="The spec whose policy to run (default: the one the scenario names)."),
+        typer.Argument(
+            help="The spec whose policy to run (default: the one the scenario names).",
+            parser=input_path("SPEC"),
+        ),
     ] = None,
     scenario: Annotated[
         Path | None,
@@ -59,7 +60,7 @@ def simulate(
     ] = None,
     days: Annotated[int | None, typer.Option(min=1, max=MAX_DAYS, help="Days to simulate.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1, help="Random seed.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for the output files.")] = None,
+    out: Annotated[Path | None, out_option("Folder for the output files.")] = None,
     trace: Annotated[
         int | None,
         typer.Option(min=0, help="Print this customer's whole journey (a customer id)."),
@@ -146,11 +147,7 @@ def simulate(
     if logs:
         _note_log_formats(result.logs())
     print_kpis(result, policy)
-    spans = {f"rule `{rule.name}` ": rule.span for rule in policy.rules}
-    for warning in result.summary.get("warnings") or ():
-        span = next((v for k, v in spans.items() if warning.startswith(k)), None)  # type: ignore[union-attr]
-        where = f"{span.file}:{span.line}:{span.column}: " if span else ""
-        _out(f"{where}warning: {warning}", err=True)
+    print_warnings(result.summary.get("warnings") or [], policy)  # type: ignore[arg-type]
     if result.trace is not None:
         _print_trace(result.trace, trace, policy)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
@@ -324,7 +321,10 @@ def _trigger_words(rule) -> str:
 
 @app.command(name="run")
 def run_(
-    scenario: Annotated[Path, typer.Argument(help="A scenario file (simulations/*.toml).")],
+    scenario: Annotated[
+        Path,
+        typer.Argument(help="A scenario file (simulations/*.toml).", parser=input_path("SCENARIO")),
+    ],
     spec: Annotated[
         Path | None, typer.Option(help="The base spec (default: the one the file names).")
     ] = None,
@@ -339,7 +339,7 @@ def run_(
     workers: Annotated[
         int | None, typer.Option(min=1, max=1024, help="Local worker processes.")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for the outputs.")] = None,
+    out: Annotated[Path | None, out_option("Folder for the outputs.")] = None,
     logs: Annotated[
         bool,
         typer.Option(

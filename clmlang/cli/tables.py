@@ -1,22 +1,31 @@
 """What the simulating commands print: a run's KPI table (with the stage goals and, with
-prospects, the funnel) and a what-if comparison's table and verdicts."""
+prospects, the funnel), its warnings, and a what-if comparison's table and verdicts."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from ..compile.policy import Policy
-from .common import _console
+from ..compile.policy import Policy, Rule
+from ..core.diagnostics import Diagnostic, Severity, render_text
+from ..core.source import Source, Span
+from .common import _color, _console, _out
 
 if TYPE_CHECKING:
     from ..simulation.metrics import Forecast
     from ..whatif.experiment import Comparison
 
-__all__ = ["print_comparison", "print_kpis"]
+__all__ = ["print_comparison", "print_kpis", "print_warnings"]
+
+SILENT_RULE = "CLM300"  # a rule that fired 0 times in the run (docs/diagnostics.md)
+_SILENT_HINT = (
+    "a 0 here is not a verdict on the rule: run more days (--days), or check that the market"
+    " makes its trigger come"
+)
 
 _KPIS = (
     ("customers", "customers", "{:,.0f}"),
@@ -118,3 +127,41 @@ def print_comparison(result: Comparison) -> None:
     console.print("* significant at 95% (paired against the base)")
     for variant, text in verdicts(result).items():
         console.print(f"[bold]{escape(variant)}[/]: {escape(text)}")
+
+
+def print_warnings(warnings: list[str], policy: Policy) -> None:
+    """A run's warnings (summary.json `warnings`) on stderr: a rule's as a diagnostic placed
+    at the rule's name (CLM300, with the line, a caret and a hint), the others as one line."""
+    sources: dict[str, Source] = {}
+    blocks = []
+    for warning in warnings:
+        rule = next((r for r in policy.rules if warning.startswith(f"rule `{r.name}` ")), None)
+        if rule is None:
+            blocks.append(f"warning: {warning}")
+            continue
+        place = _rule_place(rule, sources)
+        found = Diagnostic(SILENT_RULE, Severity.WARNING, warning, place, _SILENT_HINT)
+        blocks.append(render_text([found], sources, color=_color(sys.stderr)))
+    if blocks:
+        _out("\n\n".join(blocks), err=True)
+
+
+def _rule_place(rule: Rule, sources: dict[str, Source]) -> Span:
+    """Where `rule`'s name is written (the rule's first line when it is not there: a rule a
+    grid expanded), reading its file into `sources`; the rule's place alone, without a
+    caret, when the file cannot be read any more."""
+    place = rule.span
+    if place.file not in sources:
+        try:
+            sources[place.file] = Source.from_path(place.file)
+        except OSError:
+            return Span(place.file, 0, 0, place.line, place.column, place.line, place.column)
+    source = sources[place.file]
+    start = source.offset(place.line, place.column)
+    line = source.line_text(place.line)
+    for name in (rule.name, rule.cell.rule if rule.cell else None):
+        at = line.find(f" {name}", place.column - 1) if name else -1
+        if at >= 0:
+            start = source.offset(place.line, at + 2)
+            return source.span(start, start + len(name))  # type: ignore[arg-type]
+    return source.span(start, start + max(1, len(line.rstrip()) - place.column + 1))

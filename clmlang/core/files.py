@@ -8,7 +8,20 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["file_problem", "folder_problem", "write_atomic"]
+__all__ = ["beside", "file_problem", "folder_problem", "write_atomic"]
+
+
+def beside(file: Path, relative: Path) -> Path:
+    """`relative` (a path a file names, such as a scenario's spec) taken from `file`'s folder,
+    with `..` folded in when that names the same file (`simulations/../specs/x.clm` is
+    `specs/x.clm`; not through a symbolic link, where `..` leaves the link's target)."""
+    joined = file.parent / relative
+    folded = Path(os.path.normpath(joined))
+    try:
+        same = folded == joined or folded.resolve() == joined.resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a name the system refuses
+        same = False
+    return folded if same else joined
 
 
 def _umask() -> int:

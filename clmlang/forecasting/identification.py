@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from .fitting import Fit
 
-__all__ = ["edge_notes", "fit_lines"]
+__all__ = ["edge_notes", "fit_lines", "spend_notes"]
 
 CONCENTRATION = 1e3  # a Gamma's shape r, a Beta's a + b, past this without a usable standard error
 # each mixing distribution's pair, what it spreads, its mean, and what a point mass means
@@ -70,15 +70,60 @@ def edge_notes(fit: Fit) -> list[str]:
     return notes
 
 
+def _at_edge(fit: Fit, name: str) -> bool:
+    return fit.params.get(name, 0.0) > CONCENTRATION and _loose(fit, name)
+
+
+def _spread_at_edge(fit: Fit) -> bool:
+    """Whether a spend fit's Gamma(q, gamma) of the customers' spend rates ran off toward a
+    point mass: q past CONCENTRATION with no usable standard error for q or gamma (as for
+    r and alpha above)."""
+    return fit.params["q"] > CONCENTRATION and (_loose(fit, "q") or _loose(fit, "gamma"))
+
+
+def spend_notes(fit: Fit) -> list[str]:
+    """Sentences on a Gamma-Gamma (spend) fit that the history cannot make: none fitted, or
+    a shape run off to its edge (the checks' spread between customers or around each
+    customer's own mean not identified; the mean check p gamma / (q - 1) still is)."""
+    if fit.model != "gamma_gamma":
+        return []
+    if fit.n == 0:
+        return [
+            "fitted on no customer (none made a repeat purchase of positive value): p, q and"
+            " gamma are the fit's starting values, not estimates"
+        ]
+    p, q, gamma = (fit.params[k] for k in ("p", "q", "gamma"))
+    notes = []
+    if _spread_at_edge(fit):
+        mean = p * gamma / (q - 1)
+        notes.append(
+            "q and gamma at their edge (not identified): the history shows no spread in the"
+            " mean check between customers, so the fit gives every customer the same,"
+            f" p gamma / (q - 1) = {mean:.4g}; at the edge its log-likelihood does not"
+            " converge (the figures are not shown)"
+        )
+    if _at_edge(fit, "p"):
+        notes.append(
+            "p at its edge (not identified): the history shows no spread of a customer's"
+            " checks around their own mean (too few repeat purchases per customer to see one)"
+        )
+    return notes
+
+
 def fit_lines(fits: Iterable[Fit]) -> list[str]:
     """Each fit's parameters (standard errors in brackets), log-likelihood and AIC, and
-    under it a note on each parameter pair at its edge."""
+    under it a note on each parameter pair at its edge. A spend fit at its edge (q run off)
+    shows no log-likelihood: there the likelihood rises toward a point mass without converging
+    and float64 loses it (a one-customer history printed 5e71)."""
     lines = []
     for fit in fits:
         params = ", ".join(f"{k} {v:.4g} ({fit.std_errors[k]:.2g})" for k, v in fit.params.items())
-        lines.append(
-            f"{fit.model:<18} {params}; log-likelihood {fit.log_likelihood:,.2f}, "
-            f"AIC {fit.aic:,.2f}"
-        )
-        lines.extend(f"  {fit.model}: {note}" for note in edge_notes(fit))
+        unbounded = fit.model == "gamma_gamma" and _spread_at_edge(fit)
+        figures = f"log-likelihood {fit.log_likelihood:,.2f}, AIC {fit.aic:,.2f}"
+        if unbounded or fit.n == 0:
+            why = "no customer to fit" if fit.n == 0 else "at its edge"
+            figures = f"log-likelihood and AIC not shown ({why})"
+        lines.append(f"{fit.model:<18} {params}; {figures}")
+        notes = [*edge_notes(fit), *spend_notes(fit)]
+        lines.extend(f"  {fit.model}: {note}" for note in notes)
     return lines

@@ -160,7 +160,11 @@ def describe_error(
         expected = f"`,` between {items}, or {rest}"
     else:
         expected = _expected_phrase(parser, expected_names)
-    hint = _amount_hint(stack) or _hint(parser, str(token), token.type, expected_names)
+    hint = (
+        _amount_hint(stack)
+        or _exponent_hint(stack, token)
+        or _hint(parser, str(token), token.type, expected_names)
+    )
     last = stack[-1] if stack else None
     if items is not None and str(token).isidentifier() and getattr(last, "type", "") == "NAME":
         hint = f"separate {items} with commas: `{last}, {token}`"
@@ -203,6 +207,24 @@ def _amount_hint(stack: list[object]) -> str | None:
             f"`{last}` needs an amount: `{last} {'500' if str(last) == 'bonus' else '10%'}`; "
             f"a product cannot be called `{last}` (CLM105)"
         )
+    return None
+
+
+def _exponent_hint(stack: list[object], token: Token) -> str | None:
+    """`cost 1e6`: the number ends at the `e`, and the `e6` after it is a name."""
+    last = stack[-1] if stack else None
+    text = str(token)
+    if (
+        isinstance(last, Token)
+        and last.type == "NUMBER"
+        and last.end_pos == token.start_pos
+        and text[:1] in ("e", "E")
+        and text[1:].isdigit()
+    ):
+        written = f"{last}{text}"
+        value = float(written)
+        full = f": `{value:.0f}`" if value < 1e16 else ""
+        return f"write the number out in full{full}; `{written}` (an exponent) is not a number here"
     return None
 
 

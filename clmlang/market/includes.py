@@ -27,6 +27,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
+from ..core.files import beside
 from ..core.names import did_you_mean
 from .model import Market, MarketError, read_toml
 
@@ -91,7 +92,7 @@ def _include_target(path: Path, include: Any, chain: tuple[Path, ...]) -> Path:
         )
     target = Path(include)
     if not target.is_absolute():
-        target = path.parent / target
+        target = beside(path, target)
     try:  # a name the file system refuses (a NUL byte, too long) is a problem of the key
         resolved = target.resolve()
         is_file, is_dir = target.is_file(), target.is_dir()

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..core.files import beside
 from ..core.names import did_you_mean
 from .includes import resolve_market
 from .model import (
@@ -153,7 +154,7 @@ class Scenario(_Model):
             )
         path = Path(raw)
         if not path.is_absolute() and self.path != "<scenario>":
-            path = Path(self.path).parent / path
+            path = beside(Path(self.path), path)
         try:
             found = path.is_file()
         except (OSError, ValueError):  # a name the file system refuses (NUL, too long)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..compile.policy import Policy
+from ..core.files import beside
 from ..core.names import did_you_mean
 from ..core.statistics import interval
 from ..market.model import Market, MarketError
@@ -46,7 +47,7 @@ def check_forecast(
     to point at (none: a forecast is the whole policy's)."""
     market, customers, days = Market(), 5000, 365
     if fc.scenario:
-        cfg, market = load_scenario(Path(test_file.path).parent / fc.scenario)
+        cfg, market = load_scenario(beside(Path(test_file.path), Path(fc.scenario)))
         customers, days, seed = cfg.customers, cfg.days, cfg.seed
     customers = customers if fc.customers is None else fc.customers
     days = days if fc.days is None else fc.days

@@ -125,6 +125,11 @@ def run_tests(paths: list[Path], *, seed: int = 0, examples: int = 200) -> Repor
                     f"no spec {spec}: a test file tests NAME.clm beside it (for NAME.test.toml),"
                     ' or the spec its `spec = "..."` names'
                 )
+                if not test_file.spec and not str(path).endswith(".test.toml"):
+                    problem = (
+                        "names no spec: a test file not called NAME.test.toml says which spec"
+                        ' it tests (`spec = "NAME.clm"`)'
+                    )
             report.outcomes.append(Outcome(str(path), "spec", str(spec), False, problem))
             continue
         cover_policy(report.coverage, analysis.policy)

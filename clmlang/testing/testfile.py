@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..core.files import beside
 from ..core.names import did_you_mean
 from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, MarketError, read_toml
 
@@ -116,12 +117,29 @@ class TestFile(_Model):
     def spec_path(self) -> Path:
         here = Path(self.path)
         if self.spec:
-            return here.parent / self.spec
+            return beside(here, Path(self.spec))
         return here.with_name(here.name.removesuffix(".test.toml") + ".clm")
+
+
+# the top-level tables of a scenario or market file (docs/scenarios.md), none a test file's
+_SCENARIO_TABLES = ("simulation", "market", "variant", "sweep")
 
 
 def load_test_file(path: str | Path) -> TestFile:
     data = read_toml(Path(path))
+    tables = [key for key in data if key in _SCENARIO_TABLES]
+    if tables and not set(data) & {"spec", "example", "invariant", "replay", "forecast"}:
+        raise MarketError(  # one line, not an "unknown key" for each of its tables
+            str(path),
+            [
+                (
+                    tables[0],
+                    "a scenario or market file's table, not a test file's (a test file has"
+                    f" [[example]], [[invariant]], [[forecast]]): run a scenario with `clm run"
+                    f" {path}`",
+                )
+            ],
+        )
     try:
         return TestFile.model_validate({"path": str(path), **data})
     except ValidationError as error:
