@@ -4,6 +4,8 @@ with the compiled kernel and with its numpy twin."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ import clmlang
 from clmlang.market.model import Market
 from clmlang.simulation.engine import simulate_policy
 from clmlang.simulation.engine import simulation as engine_simulation
-from clmlang.simulation.engine.clockrules import clock_terms
+from clmlang.simulation.engine.clockrules import ClockRules, clock_terms
 from clmlang.simulation.engine.wakeups import Wakeups
 
 SPEC = """program "Shop" currency USD
@@ -145,3 +147,23 @@ rule nudge {
     # a customer who holds the condition from day 0 on and never buys fires every 7 days
     days = np.unique(events["day"])
     assert {0, 7, 14, 21} <= set(days.tolist())
+
+
+def test_a_re_entry_day_is_kept_for_the_days_of_the_run_in_the_rules_window():
+    """`ClockRules.reopen`: each customer's re-entry day (from a base's last firings, one day
+    each; from today's firings, one day for all) is kept under that day as the key
+    rule << 32 | customer, only from day 0 to the rule's last day within the run."""
+    store = SimpleNamespace(days=100, reentries={})
+    ids = np.array([5, 7, 9, 11, 13, 15], dtype=np.int64)
+    days = np.array([-1.0, 10.0, 10.0, 60.0, 99.0, 100.0])
+    ClockRules.reopen(store, 3, ids, days, 80)  # window until day 80
+    assert sorted(store.reentries) == [10, 60]
+    np.testing.assert_array_equal(store.reentries[10][0], [3 * 2**32 + 7, 3 * 2**32 + 9])
+    np.testing.assert_array_equal(store.reentries[60][0], [3 * 2**32 + 11])
+    store.reentries.clear()
+    ClockRules.reopen(store, 3, ids, days, 1 << 40)  # no window: up to the run's last day
+    assert sorted(store.reentries) == [10, 60, 99]
+    ClockRules.reopen(store, 0, ids[:2].astype(np.int32), np.float64(60.0), 1 << 40)
+    np.testing.assert_array_equal(store.reentries[60][1], [5, 7])  # rule 0: the ids
+    ClockRules.reopen(store, 0, ids[:2], np.float64(100.0), 1 << 40)  # past the run
+    assert 100 not in store.reentries

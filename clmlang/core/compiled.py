@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,9 @@ def fresh_cache(root: Path = PACKAGE) -> bool:
 class Kernel:
     """A function compiled by numba on its first call (nopython, cached, no GIL)."""
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], inline: bool = False) -> None:
         self.py_func = fn
+        self.inline = inline
         self.__name__ = fn.__name__
         self.__doc__ = fn.__doc__
         self._compiled: Callable[..., Any] | None = None
@@ -116,7 +118,10 @@ class Kernel:
                 _checked = True
             import numba
 
-            self._compiled = numba.njit(cache=True, nogil=True)(self.py_func)
+            inline = "always" if self.inline else "never"
+            self._compiled = numba.njit(cache=True, nogil=True, inline=inline)(
+                _with_inlined(self.py_func)
+            )
         return self._compiled
 
     @property
@@ -128,6 +133,25 @@ class Kernel:
         return numba.types.Dispatcher(self._compile())
 
 
-def kernel(fn: Callable[..., Any]) -> Kernel:
-    """Mark `fn` as a compiled kernel (see the module's docstring)."""
-    return Kernel(fn)
+def _with_inlined(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, or a copy of it that sees its inline helpers (`kernel(inline=True)`) as numba's
+    own dispatchers: numba copies a helper's body only when the name it calls is one."""
+    names = fn.__code__.co_names
+    inline = {
+        k: v for k, v in fn.__globals__.items() if k in names and isinstance(v, Kernel) and v.inline
+    }
+    if not inline:
+        return fn
+    scope = {**fn.__globals__, **{k: v._compile() for k, v in inline.items()}}
+    copy = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__qualname__, copy.__module__, copy.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
+    return copy
+
+
+def kernel(fn: Callable[..., Any] | None = None, *, inline: bool = False) -> Any:
+    """Mark `fn` as a compiled kernel (see the module's docstring); `@kernel(inline=True)`:
+    a small helper whose body numba copies into the kernels that call it (a call through
+    another compiled function costs more than the helper's few operations)."""
+    if fn is None:
+        return lambda f: Kernel(f, inline)
+    return Kernel(fn, inline)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...compile.policy import SendStep
 from ...language.conditions import Expr
 from .clockrules_kernels import day_edges as _day_edges
 
@@ -89,7 +90,8 @@ class ClockRules:
             members.append(r)
             terms[r] = found
         self.rules = np.array(sorted(members), dtype=np.int64)
-        self.col = {int(r): g for g, r in enumerate(self.rules.tolist())}
+        self.rule_ids: list[int] = self.rules.tolist()
+        self.col = {r: g for g, r in enumerate(self.rule_ids)}
         self.n = n = sim.n
         size = len(members)
         self.lut = np.ones((len(sim.policy.stages) + 1, size), dtype=bool)
@@ -130,8 +132,12 @@ class ClockRules:
         self.was = np.zeros((n, (size + 7) // 8), dtype=np.uint8)
         for r in self.rules.tolist():
             del sim.memory.was_true[r]  # the matrix holds it
-        self.store: dict[int, list[np.ndarray]] = {}  # day: keys g * n + customer
+        self.store: dict[int, list[np.ndarray]] = {}  # day: keys g << SHIFT | customer
+        # `reentry once per P days`: day -> keys g << SHIFT | customer whose re-entry opens
+        # then (not one calendar item per rule and day)
+        self.reentries: dict[int, list[np.ndarray]] = {}
         self.marks = np.zeros(n, dtype=bool)
+        self.entries: dict[int, tuple] = {}  # `Clocked._clocked_entry`
         # the last day each customer was evaluated for every active rule (a touch): their
         # wake-ups found before then are stale (the compiled kernel skips them)
         self.seen = np.full(n, -1, dtype=np.int32)
@@ -146,7 +152,7 @@ class ClockRules:
         """Wake rule(s) `g` for `ids` on `days` (each a day after today `d`, within the run)."""
         if not ids.size:
             return
-        keys = g * self.n + ids
+        keys = (g << SHIFT) + ids
         first = days.min()
         if first == days.max():
             self.store.setdefault(int(first), []).append((d, keys))
@@ -166,8 +172,21 @@ class ClockRules:
         for day, start, end in zip(days, starts, [*starts[1:], keys.size], strict=True):
             store.setdefault(int(day), []).append((d, keys[start:end]))
 
+    def reopen(self, g: int, ids: np.ndarray, days: np.ndarray, last: int) -> None:
+        """Rule `g`'s re-entry opens for `ids` on `days` (whole days as floats, one for all or
+        one each): kept for the days of the run up to the rule's `last` day."""
+        last, ids = min(last, self.days - 1), ids.astype(np.int64, copy=False)
+        if days.ndim == 0:
+            if ids.size and 0 <= days <= last:
+                self.reentries.setdefault(int(days), []).append((g << SHIFT) | ids)
+            return
+        ok = (days >= 0) & (days <= last)
+        ids, days = ids[ok], days[ok].astype(np.int64)
+        for day in np.unique(days).tolist():
+            self.reentries.setdefault(day, []).append((g << SHIFT) | ids[days == day])
+
     def take(self, d: int) -> list[tuple[int, np.ndarray]]:
-        """Today's wake-ups: (the day each part was found, its keys g * n + customer)."""
+        """Today's wake-ups: (the day each part was found, its keys g << SHIFT | customer)."""
         return self.store.pop(d, [])
 
     @staticmethod
@@ -182,7 +201,8 @@ class ClockRules:
 
     def holds(self, ids: np.ndarray, g: np.ndarray) -> np.ndarray:
         """Whether rule `g[i]`'s condition holds (its latest value) for `ids[i]`."""
-        return (self.was[ids, g >> 3] >> (g & 7)) & 1 == 1
+        was = self.was
+        return (was.reshape(-1)[ids * was.shape[1] + (g >> 3)] >> (g & 7)) & 1 == 1
 
     def values(self, st, clock: int, ids: np.ndarray, d: int) -> np.ndarray:
         """A clock's column for `ids`, computed as `Columns` computes it (same rounding)."""
@@ -199,18 +219,17 @@ class ClockRules:
         self, st, rows: np.ndarray, parts: list, active: np.ndarray, d: int, opening=False
     ) -> np.ndarray:
         """The (rule, customer) pairs whose condition became true today, as sorted keys
-        g * n + customer, from today's `rows` (touched and newcomers: every `active` rule)
+        g << SHIFT | customer, from today's `rows` (touched and newcomers: every `active` rule)
         and the wake-ups `parts` (`take`); each evaluated pair's value is kept for tomorrow
         and, inside its rule's stages, its next wake-up stored (the first day a threshold is
         crossed, no event). `opening`: the rows are evaluated for the rules opening today
         only (not every rule with a wake-up pending for them)."""
-        n = self.n
         if self.compiled:
             woken = np.concatenate([k for _, k in parts]) if parts else _NONE
             ends = np.cumsum([k.size for _, k in parts], dtype=np.int64)
             found = np.array([s for s, _ in parts], dtype=np.int64)
             keys, wake_keys, days, starts = _day_edges(
-                rows, woken, ends, found, n, d, active, st.stage, self.lut, self.was,
+                rows, woken, ends, found, d, active, st.stage, self.lut, self.was,
                 self.seen, not opening, st.last_day, st.first_day, st.stage_since,
                 self.term_start, self.term_clock, self.term_op, self.term_k, self.limit,
                 self.days,
@@ -231,7 +250,7 @@ class ClockRules:
             cs.append(rows[i])
             gs.append(g)
         if woken.size:
-            g, c = np.divmod(woken, n)
+            g, c = woken >> SHIFT, woken & MASK
             keep = active[g]
             if rows.size:
                 marks = self.marks
@@ -252,7 +271,7 @@ class ClockRules:
         # a customer's pairs may share a byte: each bit cleared, then set, at its own turn
         np.bitwise_and.at(was, flat, ~bit)
         np.bitwise_or.at(was, flat[now], bit[now])
-        return np.sort(g[became] * n + c[became])
+        return np.sort((g[became] << SHIFT) | c[became])
 
     def evaluate(self, st, c: np.ndarray, g: np.ndarray, d: int) -> np.ndarray:
         """Each pair's condition today, its rule's stages included, and its next wake-up
@@ -289,7 +308,7 @@ class Clocked:
         """Each clock rule with work today: its candidates and its edges (who became
         eligible today), from today's touched customers, newcomers and wake-ups (everyone on
         the rule's first day); a rule outside its window is not here."""
-        grp, st, n = self.clock_rules, self.state, self.n
+        grp, st = self.clock_rules, self.state
         active = (grp.first <= d) & (d <= grp.last) & (d != grp.opens)
         rows = self.waking_rows[0]  # clock rules read nothing messages change
         keys = grp.day_edges(st, rows, grp.take(d), active, d)
@@ -302,28 +321,23 @@ class Clocked:
             keys = np.sort(np.concatenate(parts))
             active = active | opening
         # `reentry once per P days`: whose re-entry opens today and who still holds it, as
-        # keys beside the edges (rule by rule in order, each sorted: one stable sort merges)
-        due = [
-            (grp.col[r], bucket[(kind, r)])
-            for kind, r in bucket
-            if kind == "reentry" and r in grp.col and active[grp.col[r]]
-        ]
+        # keys beside the edges (one sort merges them)
+        due = grp.reentries.pop(d, None)
         candidates = keys
         if due:
-            due.sort(key=lambda part: part[0])
-            c = np.concatenate([ids for _, ids in due])
-            g = np.repeat(np.array([gi for gi, _ in due], np.int64), [ids.size for _, ids in due])
-            held = grp.holds(c, g)
-            candidates = np.sort(np.concatenate([keys, g[held] * n + c[held]]), kind="stable")
+            due = np.concatenate(due) if len(due) > 1 else due[0]
+            g = due >> SHIFT
+            due, g = due[active[g]], g[active[g]]
+            held = due[grp.holds(due & MASK, g)]
+            candidates = np.sort(np.concatenate([keys, held]))
             if candidates.size > 1:  # an edge due for re-entry too: once
                 first = np.empty(candidates.size, dtype=bool)
                 first[0] = True
                 np.not_equal(candidates[1:], candidates[:-1], out=first[1:])
                 candidates = candidates[first]
-        edges = dict(_by_rule(keys, n))
-        return {
-            int(grp.rules[gi]): (ids, edges.get(gi, _NONE)) for gi, ids in _by_rule(candidates, n)
-        }
+        edges = dict(_by_rule(keys)) if self.trace is not None else {}  # read by traces only
+        rules = grp.rule_ids
+        return {rules[gi]: (ids, edges.get(gi, _NONE)) for gi, ids in _by_rule(candidates)}
 
     def _enter_clocked(self, r: int, ids: np.ndarray, pre_evaluated: bool, d: int) -> None:
         """`Rules._enter` and `_fire` for clock rule `r` with one arm and nobody held out, in
@@ -331,24 +345,48 @@ class Clocked:
         counter, firings and flow, in the same order, without the general path's branches
         (some hundred such rules fire a day, each for a few customers). Its candidates are
         always `pre_evaluated`."""
-        ids = self._reentry(r, ids, d)
+        once, period, arm, site = self._clocked_entry(r)
+        if once:  # `Rules._reentry`
+            ids = self.memory.last_fired[r].allows(ids, d, period)
         if not ids.size:
             return
         last = self.memory.last_fired.get(r)
         if last is not None:  # kept for `reentry once` rules
             last[ids] = d
-        self._schedule_reentry(r, ids, d)
-        arm = self.arms.of[(r, -1)]
+        if once and period is not None:  # `Wakeups._schedule_reentry` of a clock rule
+            grp = self.clock_rules
+            grp.reopen(grp.col[r], ids, np.ceil(np.float64(d) + period), self.windows[r][1])
         self.recorder.arm_counters["fired"][arm] += ids.size
         self.recorder.rule_events.add(arm=arm, customer=ids, day=d)
-        self._run_steps(self.program.roots[r][0], 0, ids, d)
+        if site is not None:  # a flow of one send: `Rules._run_steps` queues it
+            self._enqueue(site, ids)
+        else:
+            self._run_steps(self.program.roots[r][0], 0, ids, d)
+
+    def _clocked_entry(self, r: int) -> tuple[bool, float | None, int, int | None]:
+        """What `_enter_clocked` reads of rule `r`, found once: whether its re-entry is
+        `once` and its period, its arm, and the send step of a flow that is one send."""
+        found = self.clock_rules.entries.get(r)
+        if found is None:
+            re = self.rules[r].reentry
+            node_id = self.program.roots[r][0]
+            node = self.program.nodes[node_id]
+            one_send = (
+                len(node.steps) == 1
+                and isinstance(node.steps[0], SendStep)
+                and node.success is None
+            )
+            site = self.steps.ids[(node_id, 0)] if one_send else None
+            found = (re.kind == "once", re.period_days, self.arms.of[(r, -1)], site)
+            self.clock_rules.entries[r] = found
+        return found
 
 
-def _by_rule(keys: np.ndarray, n: int):
-    """The sorted keys g * n + customer cut by rule: (g, its customers), g ascending."""
+def _by_rule(keys: np.ndarray):
+    """The sorted keys g << SHIFT | customer cut by rule: (g, its customers), g ascending."""
     if not keys.size:
         return
-    g, c = np.divmod(keys, n)
+    g, c = keys >> SHIFT, keys & MASK
     cuts = (np.flatnonzero(g[1:] != g[:-1]) + 1).tolist()
     starts, ends = [0, *cuts], [*cuts, keys.size]
     for gi, start, end in zip(g[starts].tolist(), starts, ends, strict=True):
@@ -356,4 +394,6 @@ def _by_rule(keys: np.ndarray, n: int):
 
 
 _NONE = np.zeros(0, dtype=np.int64)
+SHIFT = 32  # a pair's key: rule g << SHIFT | customer (a shift and a mask, not a division)
+MASK = (1 << SHIFT) - 1
 _BLOCK = 8192  # rows evaluated at once on a rule's first day (the pairs' memory stays small)

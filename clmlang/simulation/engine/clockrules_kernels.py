@@ -11,7 +11,7 @@ from ...core.compiled import kernel
 __all__ = ["day_edges"]
 
 
-@kernel
+@kernel(inline=True)
 def _term(o, v, k, a):
     """One clock term: whether `v op k` holds (op 0 >=, 1 >, 2 <=, 3 <), and the first day it
     can change, from the clock's anchor `a` (`v` = today - a)."""
@@ -27,7 +27,7 @@ def _term(o, v, k, a):
     return hold, (np.floor(t) + 1.0 if o == 1 or o == 2 else np.ceil(t))
 
 
-@kernel
+@kernel(inline=True)
 def _rule_value(
     g, c, d, today, last_day, first_day, stage_since, term_start, term_clock, term_op, term_k
 ):
@@ -51,13 +51,13 @@ def _rule_value(
     return now, wake
 
 
-@kernel
+@kernel(inline=True)
 def _held(was, c, g):
     """Whether rule `g`'s bit in customer `c`'s row of the bit matrix `was` is set."""
     return (was[c, g >> 3] >> (g & 7)) & 1 == 1
 
 
-@kernel
+@kernel(inline=True)
 def _keep(was, c, g, now):
     """Set (or clear) rule `g`'s bit in customer `c`'s row of `was`."""
     bit = np.uint8(1 << (g & 7))
@@ -73,7 +73,6 @@ def day_edges(
     woken,
     ends,
     found,
-    n,
     d,
     active,
     stage,
@@ -92,7 +91,8 @@ def day_edges(
     horizon,
 ):  # pragma: no cover - compiled; the numpy twin is ClockRules.day_edges
     """`ClockRules.day_edges` in loops: today's `rows` (touched and newcomers) against every
-    active rule (inside its stages: evaluated; outside: cleared), a rule's terms by `_rule_value`;
+    active rule (inside its stages: evaluated; outside: cleared, a byte at a time), a rule's
+    terms by `_rule_value`;
     then the `woken` pairs (parts ending at `ends`, each found on day `found`) whose customer
     has not been a row since (`seen`, stamped with today for the rows when `stamp`): a pair
     re-evaluated as a row since has its fresh wake-up, and until that one comes its value
@@ -100,20 +100,25 @@ def day_edges(
     value). `was` holds yesterday's values as bits (rule g: bit g % 8 of byte g // 8 of the
     row). A customer's pairs are evaluated once a day, so no pair is pending twice and the
     wake-ups need no sort. Each evaluated pair's edge is found and its value kept. Returns the
-    edge keys (g * n + customer, unsorted) and the wake-ups as keys sorted by day (a counting
+    edge keys (g << 32 | customer, unsorted) and the wake-ups as keys sorted by day (a counting
     sort, stable), with the distinct days and where each one's keys start."""
     size = active.size
-    rules = np.empty(size, dtype=np.int64)  # the active rules
-    m = 0
-    for g in range(size):
-        if active[g]:
-            rules[m] = g
-            m += 1
-    inside_count = np.zeros(lut.shape[0], dtype=np.int64)
-    for s in range(lut.shape[0]):
-        for i in range(m):
-            if lut[s, rules[i]]:
+    width = was.shape[1]
+    stages = lut.shape[0]
+    # each stage's active rules inside it (ascending), and its bytes' masks that clear the
+    # bits of the active rules outside it (their condition is false there)
+    inside = np.empty((stages, size), dtype=np.int64)
+    inside_count = np.zeros(stages, dtype=np.int64)
+    clear = np.full((stages, width), 0xFF, dtype=np.uint8)
+    for s in range(stages):
+        for g in range(size):
+            if not active[g]:
+                continue
+            if lut[s, g]:
+                inside[s, inside_count[s]] = g
                 inside_count[s] += 1
+            else:
+                clear[s, g >> 3] &= np.uint8(~(1 << (g & 7)) & 0xFF)
     total = woken.size
     for r in rows:
         total += inside_count[stage[r] + 1]
@@ -127,21 +132,21 @@ def day_edges(
     today = np.float32(d)
     for r in rows:
         row = stage[r] + 1
-        for i in range(m):
-            g = rules[i]
-            if not lut[row, g]:
-                _keep(was, r, g, False)
-                continue
+        for b in range(width):
+            was[r, b] &= clear[row, b]
+        for i in range(inside_count[row]):
+            g = inside[row, i]
             now, wake = _rule_value(
                 g, r, d, today, last_day, first_day, stage_since,
                 term_start, term_clock, term_op, term_k,
             )  # fmt: skip
+            key = (g << 32) | r
             if now and not _held(was, r, g):
-                keys[edges] = g * n + r
+                keys[edges] = key
                 edges += 1
             _keep(was, r, g, now)
             if wake <= limit[g]:
-                wake_key[wakes] = g * n + r
+                wake_key[wakes] = key
                 wake_day[wakes] = np.int64(wake)
                 wakes += 1
     part = 0
@@ -149,8 +154,8 @@ def day_edges(
         while i >= ends[part]:
             part += 1
         key = woken[i]
-        g = key // n
-        c = key - g * n
+        g = key >> 32
+        c = key & 0xFFFFFFFF
         if not active[g] or seen[c] > found[part]:
             continue
         inside = lut[stage[c] + 1, g]

@@ -50,7 +50,9 @@ class Rules:
                 continue
             self.recorder.triggered[r] = self.recorder.triggered.get(r, 0) + int(ids.size)
             enter = self._enter_clocked if r in simple else self._enter  # the usual: fast
-            enter(r, ids[ids < self.arrived], pre_evaluated, d)
+            if r not in work or ids[-1] >= self.arrived:  # clock rules': sorted ids
+                ids = ids[ids < self.arrived]
+            enter(r, ids, pre_evaluated, d)
         self._due(bucket, d)
         self._waking_done_today()
         while self.today.pending_flows:

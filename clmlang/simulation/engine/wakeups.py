@@ -10,7 +10,8 @@ and RFM scores of the recency) is re-evaluated only for the customers touched to
 whose wake-up is due today, and newcomers: each evaluation schedules the customer's next
 wake-up, the first day after today on which one of the thresholds is crossed
 (`Wakeups.next_change`). A firing of a rule with `reentry once per P days` schedules the day
-its re-entry opens again. Both are calendar items ("wake", rule) and ("reentry", rule).
+its re-entry opens again. Both are calendar items ("wake", rule) and ("reentry", rule), or,
+for a clock rule, keys in the clock rules' store (clockrules.py).
 
 Conditions that read other columns that move with time (the buying model's predictions,
 `messages(...)` counts, attributes that grow) have no closed-form crossing day: their rules
@@ -276,6 +277,9 @@ class Waking(Clocked):
         if r not in self.wakeups or period is None or self.rules[r].reentry.kind != "once":
             return
         days = np.ceil(np.asarray(last, dtype=np.float64) + period)
+        if r in self.clock_rules:  # kept with the clock rules' wake-ups (clockrules.py)
+            self.clock_rules.reopen(self.clock_rules.col[r], ids, days, self.windows[r][1])
+            return
         if days.ndim == 0:
             if days <= self.windows[r][1]:
                 self.calendar.add(int(days), "reentry", r, ids)
