@@ -95,17 +95,10 @@ def rule_samples(
     if compiled and exact and runs["arm"].size:  # every arm at once (window_kernels.py)
         return _windows(run, runs, cust, key, start)
     cum = None if exact else np.r_[0.0, np.cumsum(revenue)]
-    by_arm = np.argsort(runs["arm"], kind="stable")
-    bounds = np.searchsorted(runs["arm"][by_arm], np.arange(len(run.arms) + 1))
     day_type = np.int16 if run.days < 2**15 else np.int32  # (a radix sort for int16)
     out = []
-    for arm, (r, _) in enumerate(run.arms):
-        window = _window(run.policy.rules[r])
-        mine = {k: v[by_arm[bounds[arm] : bounds[arm + 1]]] for k, v in runs.items()}
-        # by customer, then day: the windows are looked up in the purchases' own order
-        # (a binary search that starts where the last one ended)
-        in_order = np.lexsort((mine["first"], mine["customer"]))
-        mine = {k: v[in_order] for k, v in mine.items()}
+    for arm, mine in enumerate(_by_arm(runs, len(run.arms), compiled)):
+        window = _window(run.policy.rules[run.arms[arm][0]])
         mine["customer"] = mine["customer"] + np.int32(start)
         if exact:
             spelled = _spelled(mine)
@@ -277,6 +270,36 @@ def _bounds(
     lo = np.searchsorted(key, c * 1e6 + d + 1)
     hi = np.searchsorted(key, c * 1e6 + d + window + 1)
     return lo, hi
+
+
+def _by_arm(runs: dict[str, np.ndarray], arms: int, compiled: bool):
+    """Each arm's runs (a dict of columns), by customer, then day: the windows are looked up
+    in the purchases' own order (a search that starts where the last one ended). Compiled,
+    two counting sorts of all the runs at once (ordering_kernels.runs_by_arm: the same
+    order) instead of a sort by arm and a lexsort of each arm's runs."""
+    if compiled and runs["arm"].size:
+        from .ordering_kernels import runs_by_arm
+
+        size = runs["arm"].size
+        index = np.int32 if size < 2**31 else np.int64
+        order, scratch = np.empty(size, index), np.empty(size, index)
+        customers = int(runs["customer"].max()) + 1
+        bounds, held = runs_by_arm(
+            runs["arm"], runs["customer"], runs["first"], arms, customers, order, scratch
+        )
+        del scratch
+        if held:
+            ordered = {k: v[order] for k, v in runs.items()}
+            del order
+            for arm in range(arms):
+                yield {k: v[bounds[arm] : bounds[arm + 1]] for k, v in ordered.items()}
+            return
+    by_arm = np.argsort(runs["arm"], kind="stable")
+    bounds = np.searchsorted(runs["arm"][by_arm], np.arange(arms + 1))
+    for arm in range(arms):
+        mine = {k: v[by_arm[bounds[arm] : bounds[arm + 1]]] for k, v in runs.items()}
+        in_order = np.lexsort((mine["first"], mine["customer"]))
+        yield {k: v[in_order] for k, v in mine.items()}
 
 
 def _spelled(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
