@@ -9,7 +9,13 @@ import pytest
 
 from clmlang.simulation.economics import ADD_ON, MAIN, RENEWAL, _check_ids
 from clmlang.simulation.ordering import by_customer, distinct_per_key
-from clmlang.simulation.ordering_kernels import _left, check_ids, group_sums, window_bounds
+from clmlang.simulation.ordering_kernels import (
+    _left,
+    check_ids,
+    customer_windows,
+    group_sums,
+    window_bounds,
+)
 from clmlang.simulation.rule_effects import _bounds, _by_arm
 
 SEEDS = range(6)
@@ -79,6 +85,29 @@ def test_window_bounds_are_numpys_searchsorted(seed, ordered):
     assert hi.tolist() == np.searchsorted(key, c * 1e6 + d + window + 1).tolist()
     firings = {"customer": customer, "day": day}
     assert [a.tolist() for a in _bounds(firings, key, window, True)] == [lo.tolist(), hi.tolist()]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_windows_among_each_customers_purchases_are_numpys_searchsorted(seed):
+    """A block's customers (ids from `start`), firings in any order: each firing's window
+    searched among its customer's purchases alone is numpy's search over all of them."""
+    rng = np.random.default_rng(seed)
+    customers, start = int(rng.integers(1, 200)), int(rng.choice([0, 1000, 250_000]))
+    buyer = np.sort(rng.integers(0, customers, int(rng.integers(0, 3000))))
+    time = np.floor(rng.uniform(0, 400, buyer.size)) + rng.choice([0.0, 0.5], buyer.size)
+    order = np.lexsort((time, buyer))
+    key = (buyer[order] + float(start)) * 1e6 + time[order]
+    offsets = np.r_[0, np.cumsum(np.bincount(buyer, minlength=customers))]
+    customer = (rng.integers(0, customers, int(rng.integers(1, 500))) + start).astype(np.int32)
+    day = rng.integers(0, 400, customer.size).astype(np.int32)
+    window = float(rng.choice([1.0, 30.0, 90.5]))
+    lo, hi = customer_windows(key, offsets, customer, day, window, start)
+    c, d = customer.astype(np.float64), day.astype(np.float64)
+    assert lo.tolist() == np.searchsorted(key, c * 1e6 + d + 1).tolist()
+    assert hi.tolist() == np.searchsorted(key, c * 1e6 + d + window + 1).tolist()
+    firings = {"customer": customer, "day": day}
+    got = _bounds(firings, key, window, True, offsets, start)
+    assert [a.tolist() for a in got] == [lo.tolist(), hi.tolist()]
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -160,6 +160,31 @@ def window_bounds(key, customer, day, window):
 
 
 @kernel
+def customer_windows(key, offsets, customer, day, window, start):
+    """`window_bounds`' bounds found among each firing's customer's purchases alone:
+    `offsets[c]` is block customer c's first purchase in `key` (`(c + start) * 1e6 + time`,
+    ascending), and `customer` the firings' customers (`start` added). A customer's keys lie
+    between the ones before and after it, so the search within them gives numpy's
+    searchsorted over all of `key` (what `arm_windows` does for the exact samples)."""
+    n = customer.size
+    lo = np.empty(n, dtype=np.int64)
+    hi = np.empty(n, dtype=np.int64)
+    for f in range(n):
+        c = customer[f] - start
+        base = np.float64(customer[f]) * 1e6 + np.float64(day[f])
+        low, high = base + 1.0, base + window + 1.0
+        i = offsets[c]
+        end = offsets[c + 1]
+        while i < end and key[i] < low:
+            i += 1
+        lo[f] = i
+        while i < end and key[i] < high:
+            i += 1
+        hi[f] = i
+    return lo, hi
+
+
+@kernel
 def check_ids(customer, time, kind, order, main, add_on):
     """Each item's check (the index of its check's main item; -1 for renewals and costs),
     walking the items in `order` (by customer, log order within one), where a check's
