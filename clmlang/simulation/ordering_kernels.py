@@ -26,6 +26,43 @@ def customer_order(customer, customers):
 
 
 @kernel
+def runs_by_arm(arm, customer, first, arms, customers, order, scratch):
+    """Rule firing runs ordered by arm, customer and first day, into `order` (`scratch`: a
+    work array of its size and type): a counting sort by customer, then a stable one by arm,
+    the order numpy's stable argsort by arm then a lexsort of each arm's runs by (customer,
+    first day) gives when an arm's runs of one customer already follow each other in time
+    (the engine closes a customer's runs of an arm one after the other). Returns each arm's
+    bounds in `order` and whether that held (else the caller sorts)."""
+    counts = np.zeros(max(customers, arms) + 1, dtype=np.int64)
+    for i in range(customer.size):
+        counts[customer[i] + 1] += 1
+    for c in range(customers):
+        counts[c + 1] += counts[c]
+    for i in range(customer.size):
+        c = customer[i]
+        scratch[counts[c]] = i
+        counts[c] += 1
+    bounds = np.zeros(arms + 1, dtype=np.int64)
+    for i in range(arm.size):
+        bounds[arm[i] + 1] += 1
+    for a in range(arms):
+        bounds[a + 1] += bounds[a]
+    at = bounds[:arms].copy()
+    for j in range(scratch.size):
+        i = scratch[j]
+        a = arm[i]
+        order[at[a]] = i
+        at[a] += 1
+    held = True
+    for j in range(1, order.size):
+        i, p = order[j], order[j - 1]
+        if arm[i] == arm[p] and customer[i] == customer[p] and first[i] < first[p]:
+            held = False
+            break
+    return bounds, held
+
+
+@kernel
 def distinct_in_groups(key, group, size):
     """How many distinct groups each key (0..size-1) has, the rows' groups nondecreasing (each
     group's rows together): a key counts a group the first time it meets it."""
@@ -74,6 +111,20 @@ def add_row(money, counts, k, revenue, gross, offer_cost, kind, renewal, main):
 
 
 @kernel
+def _left(key, lo, hi, needle):
+    """`lo + np.searchsorted(key[lo:hi], needle)` (left) without the call: a bisection with
+    numpy's order of floats (NaN after every number)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        value = key[mid]
+        if value < needle or (needle != needle and value == value):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@kernel
 def window_bounds(key, customer, day, window):
     """Each firing's window in the purchases (`key`: customer * 1e6 + time, ascending): the
     first purchase in it (`lo`) and the first after it (`hi`), numpy's searchsorted (left) of
@@ -100,11 +151,36 @@ def window_bounds(key, customer, day, window):
                 while at + step <= key.size and key[at + step - 1] < needle:
                     step *= 2
                 top = min(at + step, key.size)
-                at = at + np.searchsorted(key[at:top], needle)
+                at = _left(key, at, top, needle)
             if side == 0:
                 lo[i], at_lo, last_lo = at, at, needle
             else:
                 hi[i], at_hi, last_hi = at, at, needle
+    return lo, hi
+
+
+@kernel
+def customer_windows(key, offsets, customer, day, window, start):
+    """`window_bounds`' bounds found among each firing's customer's purchases alone:
+    `offsets[c]` is block customer c's first purchase in `key` (`(c + start) * 1e6 + time`,
+    ascending), and `customer` the firings' customers (`start` added). A customer's keys lie
+    between the ones before and after it, so the search within them gives numpy's
+    searchsorted over all of `key` (what `arm_windows` does for the exact samples)."""
+    n = customer.size
+    lo = np.empty(n, dtype=np.int64)
+    hi = np.empty(n, dtype=np.int64)
+    for f in range(n):
+        c = customer[f] - start
+        base = np.float64(customer[f]) * 1e6 + np.float64(day[f])
+        low, high = base + 1.0, base + window + 1.0
+        i = offsets[c]
+        end = offsets[c + 1]
+        while i < end and key[i] < low:
+            i += 1
+        lo[f] = i
+        while i < end and key[i] < high:
+            i += 1
+        hi[f] = i
     return lo, hi
 
 

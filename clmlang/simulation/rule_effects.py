@@ -95,17 +95,14 @@ def rule_samples(
     if compiled and exact and runs["arm"].size:  # every arm at once (window_kernels.py)
         return _windows(run, runs, cust, key, start)
     cum = None if exact else np.r_[0.0, np.cumsum(revenue)]
-    by_arm = np.argsort(runs["arm"], kind="stable")
-    bounds = np.searchsorted(runs["arm"][by_arm], np.arange(len(run.arms) + 1))
+    offsets = None
+    if compiled and not exact and runs["arm"].size:  # each customer's first purchase
+        size = max(int(runs["customer"].max()) + 1, int(cust.max()) + 1 if cust.size else 0)
+        offsets = np.r_[0, np.cumsum(np.bincount(cust, minlength=size))]
     day_type = np.int16 if run.days < 2**15 else np.int32  # (a radix sort for int16)
     out = []
-    for arm, (r, _) in enumerate(run.arms):
-        window = _window(run.policy.rules[r])
-        mine = {k: v[by_arm[bounds[arm] : bounds[arm + 1]]] for k, v in runs.items()}
-        # by customer, then day: the windows are looked up in the purchases' own order
-        # (a binary search that starts where the last one ended)
-        in_order = np.lexsort((mine["first"], mine["customer"]))
-        mine = {k: v[in_order] for k, v in mine.items()}
+    for arm, mine in enumerate(_by_arm(runs, len(run.arms), compiled)):
+        window = _window(run.policy.rules[run.arms[arm][0]])
         mine["customer"] = mine["customer"] + np.int32(start)
         if exact:
             spelled = _spelled(mine)
@@ -124,7 +121,7 @@ def rule_samples(
                 }
             )
         else:
-            out.append(_counted(mine, key, cum, window, compiled))
+            out.append(_counted(mine, key, cum, window, compiled, offsets, start))
     return out
 
 
@@ -264,10 +261,19 @@ def _difference(
 
 
 def _bounds(
-    firings: dict[str, np.ndarray], key, window: float, compiled: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
+    firings: dict[str, np.ndarray], key, window: float, compiled: bool = False,
+    offsets=None, start: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Each firing's window in the purchases (`key`: customer * 1e6 + time, sorted): the
-    first purchase in it and the first after it."""
+    first purchase in it and the first after it. Compiled, with `offsets` (each block
+    customer's first purchase in `key`; the firings' customers have `start` added), each
+    window is searched among its customer's purchases alone: the same bounds."""
+    if compiled and offsets is not None:
+        from .ordering_kernels import customer_windows
+
+        return customer_windows(
+            key, offsets, firings["customer"], firings["day"], float(window), start
+        )
     if compiled:  # walking the purchases once (ordering_kernels.py): the same bounds
         from .ordering_kernels import window_bounds
 
@@ -277,6 +283,36 @@ def _bounds(
     lo = np.searchsorted(key, c * 1e6 + d + 1)
     hi = np.searchsorted(key, c * 1e6 + d + window + 1)
     return lo, hi
+
+
+def _by_arm(runs: dict[str, np.ndarray], arms: int, compiled: bool):
+    """Each arm's runs (a dict of columns), by customer, then day: the windows are looked up
+    in the purchases' own order (a search that starts where the last one ended). Compiled,
+    two counting sorts of all the runs at once (ordering_kernels.runs_by_arm: the same
+    order) instead of a sort by arm and a lexsort of each arm's runs."""
+    if compiled and runs["arm"].size:
+        from .ordering_kernels import runs_by_arm
+
+        size = runs["arm"].size
+        index = np.int32 if size < 2**31 else np.int64
+        order, scratch = np.empty(size, index), np.empty(size, index)
+        customers = int(runs["customer"].max()) + 1
+        bounds, held = runs_by_arm(
+            runs["arm"], runs["customer"], runs["first"], arms, customers, order, scratch
+        )
+        del scratch
+        if held:
+            ordered = {k: v[order] for k, v in runs.items()}
+            del order
+            for arm in range(arms):
+                yield {k: v[bounds[arm] : bounds[arm + 1]] for k, v in ordered.items()}
+            return
+    by_arm = np.argsort(runs["arm"], kind="stable")
+    bounds = np.searchsorted(runs["arm"][by_arm], np.arange(arms + 1))
+    for arm in range(arms):
+        mine = {k: v[by_arm[bounds[arm] : bounds[arm + 1]]] for k, v in runs.items()}
+        in_order = np.lexsort((mine["first"], mine["customer"]))
+        yield {k: v[in_order] for k, v in mine.items()}
 
 
 def _spelled(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -289,9 +325,14 @@ def _spelled(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def _counted(runs: dict[str, np.ndarray], key, cum, window: float, compiled: bool = False) -> dict:
+def _counted(
+    runs: dict[str, np.ndarray], key, cum, window: float, compiled: bool = False,
+    offsets=None, block_start: int = 0,
+) -> dict:  # fmt: skip
     """The arm's revenue within the window after each firing, counted (each distinct value
-    and how often), a chunk of runs at a time, so memory does not grow with the firings."""
+    and how often), a chunk of runs at a time, so memory does not grow with the firings.
+    `offsets` (compiled): each customer's first purchase in `key`, `block_start` the block's
+    first customer (see `_bounds`)."""
     length = (runs["last"] - runs["first"] + 1).astype(np.int64)
     ends = np.cumsum(length)
     found, counts, converted, start = [], [], 0, 0
@@ -306,14 +347,14 @@ def _counted(runs: dict[str, np.ndarray], key, cum, window: float, compiled: boo
             starts = {"customer": chunk["customer"], "day": chunk["first"]}
             lo, hi, days = window_stretches(
                 key, chunk["customer"], chunk["first"], chunk["last"], float(window),
-                *_bounds(starts, key, window, compiled),
+                *_bounds(starts, key, window, compiled, offsets, block_start),
             )  # fmt: skip
             distinct, inverse = np.unique(cum[hi] - cum[lo], return_inverse=True)
             times = np.bincount(inverse, weights=days).astype(np.int64)
             converted += int(days[hi > lo].sum())
         else:
             spelled = _spelled(chunk)
-            lo, hi = _bounds(spelled, key, window, compiled)
+            lo, hi = _bounds(spelled, key, window, compiled, offsets, block_start)
             distinct, times = np.unique(cum[hi] - cum[lo], return_counts=True)
             converted += int((hi > lo).sum())
         found.append(distinct)
