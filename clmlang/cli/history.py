@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,6 +79,37 @@ def _steps() -> Iterator[Callable[[str, int, int], None]]:
             bar.update(task, description=what, completed=done, total=total)
 
         yield update
+
+
+@contextmanager
+def _long_lived() -> Iterator[Callable[[], None]]:
+    """Keep Python's cyclic garbage collector off what the command loaded, for its duration.
+
+    A full collection walks every object it tracks, and most of a command's are the
+    program's and its libraries' (modules, classes, functions, the compiled specs), loaded
+    once and kept to the end: with them in sight, the forecast's full collections cost
+    about 0.3 s of CPU with no spec, and several seconds with rules (the engine's objects
+    come and go every simulated day). The command runs with the collector off until it
+    calls the yielded function, after its imports and its specs; that moves everything
+    loaded so far out of the collector's sight (`gc.freeze`) and turns it back on: the
+    command's own objects are collected as before. Undone at the end (`gc.unfreeze`, unless
+    the caller had frozen objects of its own): a caller in the same process (a test) gets
+    its collector back as it was. Measured in docs/forecasting.md ("Speed")."""
+    enabled, frozen = gc.isenabled(), gc.get_freeze_count()
+    gc.disable()  # the command's imports, until `loaded` is called
+
+    def loaded() -> None:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+    try:
+        yield loaded
+    finally:
+        if enabled:
+            gc.enable()
+        if not frozen:
+            gc.unfreeze()
 
 
 def _date_option(value: str, option: str) -> str:
@@ -309,77 +341,82 @@ def forecast_(
     ] = None,
 ) -> None:
     """Forecast the real customer base from the calibration end, under a policy or none."""
-    from ..api import forecast_history
-    from ..forecasting.calibration import MODELS
-    from ..forecasting.history import HistoryError, load_history
+    with _long_lived() as loaded:
+        from ..api import forecast_history
+        from ..forecasting import report  # noqa: F401  (the files are written at the end)
+        from ..forecasting.calibration import MODELS
+        from ..forecasting.history import HistoryError, load_history
 
-    columns = {
-        "customer_col": customer_col,
-        "date_col": date_col,
-        "amount_col": amount_col,
-        "product_col": product_col,
-    }
-    if model not in MODELS:
-        raise _usage_error(f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}")
-    if market is not None and model != "auto":
-        raise _usage_error("--model and --market: a given market's buying model is used")
-    if market is not None and backtest:
-        raise _usage_error("--backtest and --market: a given market is not fitted here")
-    if market is not None and messages is not None:
-        raise _usage_error("--messages and --market: a given market is not fitted here")
-    for name, value in (
-        ("--history", history),
-        ("--calibration-end", calibration_end),
-        ("--until", until),
-    ):
-        if not value:
-            raise _usage_error(f"{name} is required")
-    calibration_end = _date_option(calibration_end, "--calibration-end")
-    until = _date_option(until, "--until")
-    _history_file(history, "--history")
-    if market is not None:
-        _input_file(market, "--market", kind=SCENARIO)
-    _output_folder(out, "--out")
-    if current is not None:
-        if spec is None:
-            raise _usage_error("--current: name the new policy's spec too")
-        _input_file(current, "--current", kind=SPEC)
-    policy = _compile_or_exit(spec)[0] if spec is not None else None
-    in_force = _compile_or_exit(current)[0] if current is not None else None
-    if messages is not None:
-        _logged_policy(messages, current, "--current", model, backtest)
-    if history_currency is not None:
-        _same_currency(history_currency, [(spec, policy), (current, in_force)])
-    try:
-        with _steps() as progress:
-            frame = load_history(history, query=query, **columns)
-            result = forecast_history(
-                frame,
-                calibration_end,
-                until,
-                policy,
-                market=market,
-                model=model,
-                replications=replications,
-                seed=seed,
-                backtest=backtest,
-                current=in_force,
-                messages=messages,
-                logs=logs,
-                progress=progress,
+        columns = {
+            "customer_col": customer_col,
+            "date_col": date_col,
+            "amount_col": amount_col,
+            "product_col": product_col,
+        }
+        if model not in MODELS:
+            raise _usage_error(
+                f"--model: unknown buying model {model!r}; one of {', '.join(MODELS)}"
             )
-    except HistoryError as error:
-        raise _history_failure(error, history) from None
-    except MarketError as error:
-        raise _market_failure(error, PROBLEMS) from None
-    except ValueError as error:
-        raise _usage_error(str(error)) from None
-    written = _write_all(lambda folder: result.write(folder, logs=logs), out)
-    if logs:
-        _note_log_formats(result.logs())
-    print_forecast(result, spec)
-    _warn_history_end(frame, calibration_end, until)
-    _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
+        if market is not None and model != "auto":
+            raise _usage_error("--model and --market: a given market's buying model is used")
+        if market is not None and backtest:
+            raise _usage_error("--backtest and --market: a given market is not fitted here")
+        if market is not None and messages is not None:
+            raise _usage_error("--messages and --market: a given market is not fitted here")
+        for name, value in (
+            ("--history", history),
+            ("--calibration-end", calibration_end),
+            ("--until", until),
+        ):
+            if not value:
+                raise _usage_error(f"{name} is required")
+        calibration_end = _date_option(calibration_end, "--calibration-end")
+        until = _date_option(until, "--until")
+        _history_file(history, "--history")
+        if market is not None:
+            _input_file(market, "--market", kind=SCENARIO)
+        _output_folder(out, "--out")
+        if current is not None:
+            if spec is None:
+                raise _usage_error("--current: name the new policy's spec too")
+            _input_file(current, "--current", kind=SPEC)
+        policy = _compile_or_exit(spec)[0] if spec is not None else None
+        in_force = _compile_or_exit(current)[0] if current is not None else None
+        if messages is not None:
+            _logged_policy(messages, current, "--current", model, backtest)
+        if history_currency is not None:
+            _same_currency(history_currency, [(spec, policy), (current, in_force)])
+        loaded()  # the program, the forecast's modules and the specs: frozen from here
+        try:
+            with _steps() as progress:
+                frame = load_history(history, query=query, **columns)
+                result = forecast_history(
+                    frame,
+                    calibration_end,
+                    until,
+                    policy,
+                    market=market,
+                    model=model,
+                    replications=replications,
+                    seed=seed,
+                    backtest=backtest,
+                    current=in_force,
+                    messages=messages,
+                    logs=logs,
+                    progress=progress,
+                )
+        except HistoryError as error:
+            raise _history_failure(error, history) from None
+        except MarketError as error:
+            raise _market_failure(error, PROBLEMS) from None
+        except ValueError as error:
+            raise _usage_error(str(error)) from None
+        written = _write_all(lambda folder: result.write(folder, logs=logs), out)
+        if logs:
+            _note_log_formats(result.logs())
+        print_forecast(result, spec)
+        _warn_history_end(frame, calibration_end, until)
+        _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 
 
 def _same_currency(declared: str, specs: list) -> None:
