@@ -29,6 +29,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .handover import receive_mapped
+
 __all__ = ["Share", "Stopped", "Walk", "allot", "coordinate", "share_link"]
 
 
@@ -222,7 +224,9 @@ class Walk:
                 raise RuntimeError(f"block {b} stopped without a result") from None
             if message[0] == "error":
                 raise RuntimeError(f"block {b} failed:\n{message[1]}")
-            if message[0] == "run":
+            if message[0] == "mapped":  # the result, in shared memory (handover.py)
+                self.results[b] = receive_mapped(link)[1]
+            elif message[0] == "run":
                 self.results[b] = message[1]
             else:
                 self.queues[b].append(message)
