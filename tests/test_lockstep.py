@@ -119,3 +119,72 @@ def test_a_block_of_another_process_is_answered_over_its_pipe_and_told_to_stop()
     elsewhere.join(timeout=5)
     assert sorted(seen[:2]) == [0, 2]  # 0.1 and 0.2 of the four go: block 0's two
     assert seen[2] == "stopped"
+
+
+def test_a_batch_on_a_channel_used_up_today_gets_none_without_waiting():
+    """Capacity 2 a day. Day 0: blocks 0 and 1 ask (key 1) for 1 and 3 customers: the 2
+    smallest uniforms go (0.1, 0.2), the channel is used up. Block 0's next batch (key 5)
+    gets 0 at once, before block 1 says anything more (block 1 waits for that, up to 5 s:
+    without the shortcut block 0 would wait for block 1 and both would wait out the 5 s).
+    Day 1: a fresh capacity of 2 for block 0's batch."""
+    walk = _walk(2, 2, 2)
+    got: dict[str, object] = {}
+    answered = threading.Event()
+
+    def block0(share) -> None:
+        got["0a"] = share.allot((1,), 0, np.array([0.1]))
+        got["0b"] = share.allot((5,), 0, np.array([0.05, 0.06]))
+        answered.set()
+        share.day_done(0)
+        got["0c"] = share.allot((1,), 0, np.array([0.7, 0.8, 0.9]))
+        share.day_done(1)
+
+    def block1(share) -> None:
+        got["1a"] = share.allot((1,), 0, np.array([0.2, 0.3, 0.4]))
+        walk.baton.release()  # (as a block waiting elsewhere lets the other compute)
+        try:
+            got["1 saw block 0 answered"] = answered.wait(5)
+        finally:
+            walk.baton.acquire()
+        share.day_done(0)
+        share.day_done(1)
+
+    threads = [_local(walk, 0, block0), _local(walk, 1, block1)]
+    for t in threads:
+        t.start()
+    walk.finish()
+    assert got == {"0a": 1, "1a": 1, "0b": 0, "1 saw block 0 answered": True, "0c": 2}
+
+
+def test_a_block_of_another_process_learns_that_a_channel_is_used_up():
+    """Over a pipe: the answer that uses up the channel's capacity says so, and the block's
+    next batch on that channel the same day is answered 0 without a message; the next day
+    it asks again."""
+    ours, theirs = multiprocessing.Pipe()
+    share = share_link(theirs)
+    walk = _walk(1, 2, 2, remote={0: ours})
+    heard: list[str] = []
+    recv = ours.recv
+
+    def listen():
+        message = recv()
+        heard.append(message[0])
+        return message
+
+    ours.recv = listen
+
+    def coordinator() -> None:
+        walk.finish(collect=False)
+
+    asked: list[int] = []
+    thread = threading.Thread(target=coordinator, daemon=True)
+    thread.start()
+    asked.append(share.allot((1,), 0, np.array([0.1, 0.2, 0.3])))
+    asked.append(share.allot((2,), 0, np.array([0.4])))
+    share.day_done(0)
+    asked.append(share.allot((1,), 0, np.array([0.5])))
+    share.day_done(1)
+    thread.join(timeout=5)
+    assert asked == [2, 0, 1]
+    assert heard == ["allot", "done", "allot", "done"]  # nothing for the second batch
+    assert walk.walked

@@ -4,6 +4,7 @@ the same bytes for any N, and a channel's daily capacity shared exactly between 
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -203,3 +204,42 @@ def test_the_quiet_dask_settings_name_keys_dask_has():
         assert default != value, key
         with dask.config.set({key: value}):
             assert dask.config.get(key) == value
+
+
+def test_a_worker_whose_first_block_ends_with_a_result_bigger_than_its_pipe_goes_on(monkeypatch):
+    """Three blocks over two workers, logs kept, with a call capacity (the blocks walk the
+    days together) and the results through the pipe (no shared memory): the worker's block 1
+    ends with a run bigger than the pipe holds, which this process reads only once the days
+    are walked; the worker's block 2 still walks them (its block 1 sends without keeping
+    the others from computing), and the run is the one of `--workers 1`."""
+    monkeypatch.delattr("clmlang.simulation.engine.handover.os.memfd_create", raising=False)
+    policy, market = clmlang.loads(QUEUE), queue_market(2)
+    args = {"customers": 3000, "days": 6, "rng": 3, "blocks": 3, "logs": True}
+    runs = [clmlang.simulate(policy, market, workers=w, **args) for w in (1, 2)]
+    assert runs[0].files() == runs[1].files()
+    logs = [r.logs() for r in runs]
+    assert logs[0].keys() == logs[1].keys()
+    for name in logs[0]:
+        pd.testing.assert_frame_equal(logs[0][name], logs[1][name])
+    assert daily(runs[0])["messages_call"].tolist() == [10, 10, 10, 0, 0, 0]
+
+
+def test_the_blocks_run_with_the_heap_frozen_and_give_it_back():
+    """During the run the objects alive before it are frozen (left out of the collector's
+    passes); after it nothing is: and a heap someone else froze stays frozen."""
+    policy, market = clmlang.loads(QUEUE), queue_market(0)
+    frozen: list[int] = []
+
+    def measure(run, block):
+        frozen.append(gc.get_freeze_count())
+        return block.index
+
+    args = {"customers": 50, "days": 3, "rng": np.random.default_rng(1), "measure": measure}
+    assert run_blocks(policy, market, blocks=2, **args) == [0, 1]
+    assert min(frozen) > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        run_blocks(policy, market, blocks=2, **args)
+        assert gc.get_freeze_count() > 0  # (its count falls as frozen objects are freed)
+    finally:
+        gc.unfreeze()

@@ -29,6 +29,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .handover import receive_mapped
+
 __all__ = ["Share", "Stopped", "Walk", "allot", "coordinate", "share_link"]
 
 
@@ -54,20 +56,25 @@ class Share:
 
     def __init__(self, link, baton: threading.Lock):
         self.link, self.baton = link, baton
+        self.spent = 0  # the channels whose capacity is used up today, as the answers said
 
     def allot(self, key: tuple, channel: int, uniforms: np.ndarray) -> int:
         """How many of a batch whose customers' uniforms are `uniforms` (ascending) go."""
+        if self.spent >> channel & 1:
+            return 0  # none, whatever the others ask: the coordinator need not hear of it
         self.link.send(("allot", key, channel, uniforms))
         self.baton.release()
         try:
             answer = self.link.recv()
         finally:
             self.baton.acquire()
-        if answer < 0:
+        if not isinstance(answer, tuple):  # -1: another block failed
             raise Stopped
-        return answer
+        count, self.spent = answer
+        return count
 
     def day_done(self, day: int) -> None:
+        self.spent = 0
         self.link.send(("done", day))
         # no answer comes to the end of a day: anything waiting here is the order to stop
         if self.link.poll() and self.link.recv() < 0:
@@ -86,11 +93,16 @@ class _LocalShare:
 
     def __init__(self, walk: Walk, block: int):
         self.walk, self.block = walk, block
+        self.day = 0
 
     def allot(self, key: tuple, channel: int, uniforms: np.ndarray) -> int:
-        return self.walk.ask(self.block, ("allot", key, channel, uniforms))
+        walk = self.walk
+        if walk.day == self.day and walk.left[channel] <= 0:
+            return 0  # today's capacity is used up: none go, whatever the others ask
+        return walk.ask(self.block, ("allot", key, channel, uniforms))
 
     def day_done(self, day: int) -> None:
+        self.day = day + 1
         self.walk.tell(self.block, ("done", day))
 
 
@@ -197,8 +209,8 @@ class Walk:
                 self.left[channel] -= sum(counts)
                 for b, k in zip(members, counts, strict=True):
                     del self.pending[b]
-                    if b in self.remote:
-                        self.remote[b].send(int(k))
+                    if b in self.remote:  # with the channels used up today (`Share.spent`)
+                        self.remote[b].send((int(k), self._spent()))
                     else:
                         self.answers[b] = int(k)
                         self.waiting.discard(b)
@@ -212,6 +224,10 @@ class Walk:
             if self.walked:  # `finish` may take the other processes' results now
                 self.baton.notify_all()
 
+    def _spent(self) -> int:
+        """The channels whose capacity today is used up, as bits."""
+        return sum(1 << c for c in np.flatnonzero(self.left <= 0).tolist())
+
     def _receive(self, links: list) -> None:
         """Read one message from each of `links` that has one (waiting for the first)."""
         for link in multiprocessing.connection.wait(links):
@@ -222,7 +238,9 @@ class Walk:
                 raise RuntimeError(f"block {b} stopped without a result") from None
             if message[0] == "error":
                 raise RuntimeError(f"block {b} failed:\n{message[1]}")
-            if message[0] == "run":
+            if message[0] == "mapped":  # the result, in shared memory (handover.py)
+                self.results[b] = receive_mapped(link)[1]
+            elif message[0] == "run":
                 self.results[b] = message[1]
             else:
                 self.queues[b].append(message)
