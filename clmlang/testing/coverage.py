@@ -72,8 +72,11 @@ def cover_run(
     """Mark what a simulated run exercised: rules and variants that fired outside their
     holdout, and the branches its flow nodes took (`paths` from `node_paths`)."""
     fired = run.recorder.arm_counters["fired"]
+    # each rule's holdout is its last arm (engine/components.py), whatever its variants are
+    # called: a variant may be named `holdout` too
+    last = {r: i for i, (r, _) in enumerate(run.arms)}
     for i, (r, label) in enumerate(run.arms):
-        if fired[i] > 0 and label != "holdout":
+        if fired[i] > 0 and i != last[r]:
             name = policy.rules[r].name
             coverage.rules.add(name)
             if label:

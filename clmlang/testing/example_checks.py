@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..compile.explanation import RuleVerdict, explain, parse_customer
-from ..compile.policy import Policy
+from ..compile.policy import Policy, Rule
 from ..core.names import did_you_mean
 from ..core.source import Source
 from ..language.symbols import Symbols
 from .coverage import Coverage
 from .generated_histories import History, Purchase
 from .state_invariants import default_model
-from .testfile import Example
+from .testfile import Example, Send
 
 __all__ = ["check_example", "example_customer"]
 
@@ -42,8 +42,9 @@ def check_example(
     sources: Mapping[str, Source],
     coverage: Coverage,
 ) -> tuple[str, str]:
-    """What the example got wrong ("" when it passes) and the rule to point at ("" for none).
-    The rules that fire for the customer count as covered."""
+    """What the example got wrong ("" when it passes) and the rule to point at ("" for none;
+    `rule/variant` for a variant's message). The rules the customer is eligible for count as
+    covered, and the variants its `sends` name."""
     # the buying model's predictions (`p_alive`) under the default market, as `clm explain`
     customer = example_customer(ex, policy)
     result = explain(policy, symbols, sources, customer, default_model())
@@ -66,17 +67,60 @@ def check_example(
     for send in ex.sends:
         if not fires[send.rule].fires:
             return f"expected `{send.rule}` to send; {_why_not(fires[send.rule])}", send.rule
-        step = _first_send(policy.rule(send.rule))
-        if step is None:
-            return f"`{send.rule}` sends nothing", send.rule
-        if send.channel and step.channel != send.channel:
-            return (
-                f"expected `{send.rule}` to send on {send.channel}, it sends on {step.channel}"
-            ), send.rule
-        offered = _offer_text(step)
-        if send.offer and send.offer != offered:
-            return f"expected offer `{send.offer}`, got `{offered}`", send.rule
+        problem = _send_problem(send, policy.rule(send.rule), coverage)
+        if problem:  # the variant's line when one is named
+            return problem, send.rule + (f"/{send.variant}" if send.variant else "")
     return "", ""
+
+
+def _send_problem(send: Send, rule: Rule, coverage: Coverage) -> str:
+    """What a `sends` entry got wrong about a rule that fires ("" when it holds): the named
+    variant's first message, or, with none named, any variant's; a failure lists them all."""
+    arms = [(v.name, v.steps) for v in rule.variants] or [("", rule.flow.steps)]
+    if send.variant is not None:
+        known = [name for name, _ in arms if name]
+        arms = [(name, steps) for name, steps in arms if name == send.variant]
+        if not arms:  # found before any test runs by `variant_problems`; here for the API
+            return f"`{rule.name}` has no variant `{send.variant}`" + did_you_mean(
+                send.variant, known
+            )
+        coverage.variants.add(f"{rule.name}/{send.variant}")
+    sent = [(name, _first_send(steps)) for name, steps in arms]
+    if any(_matches(send, step) for _, step in sent):
+        return ""
+    who = f"`{rule.name}`" + (f" variant `{send.variant}`" if send.variant else "")
+    if len(sent) == 1:
+        step = sent[0][1]
+        if step is None:
+            return f"{who} sends nothing"
+        if send.channel and step.channel != send.channel:
+            return f"expected {who} to send on {send.channel}, it sends on {step.channel}"
+        named = f" from {who}" if send.variant else ""
+        return f"expected offer `{send.offer}`{named}, got `{_offer_text(step)}`"
+    lines = [f"expected `{rule.name}` to send {_expected(send)}; no variant does:"]
+    lines += [f"  variant `{name}` {_sends(step)}" for name, step in sent]
+    lines.append('  (name the one to check: `variant = "..."` in the `sends` entry)')
+    return "\n".join(lines)
+
+
+def _matches(send: Send, step) -> bool:
+    if step is None:
+        return False
+    if send.channel and step.channel != send.channel:
+        return False
+    return not send.offer or send.offer == _offer_text(step)
+
+
+def _expected(send: Send) -> str:
+    what = f"on {send.channel}" if send.channel else "a message"
+    return what + (f" with offer `{send.offer}`" if send.offer else "")
+
+
+def _sends(step) -> str:
+    if step is None:
+        return "sends nothing"
+    offer = _offer_text(step)
+    return f"sends on {step.channel}, " + (f"offer `{offer}`" if offer else "no offer")
 
 
 def _why_not(v: RuleVerdict) -> str:
@@ -88,8 +132,7 @@ def _why_not(v: RuleVerdict) -> str:
     return f"it is eligible, but its trigger, {v.trigger}, cannot come: {v.trigger_blocked}"
 
 
-def _first_send(rule):
-    steps = rule.variants[0].steps if rule.variants else rule.flow.steps
+def _first_send(steps):
     return next((st_ for st_ in steps if st_.kind == "send"), None)
 
 

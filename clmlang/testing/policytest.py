@@ -27,7 +27,8 @@ receive (`max_messages`, `holdout_gets_nothing`, `no_message_when_unsubscribed`,
 `max_discount`) are checked over simulated traces of populations hypothesis chooses and
 shrinks; a failure names the customer and the command that replays their journey.
 
-This module runs the files and reports; the checks are in `example_checks.py`,
+This module runs the files and reports; the checks are in `example_checks.py` (and
+`example_variants.py`, the variants examples name),
 `state_invariants.py`, `trace_invariants.py` and `forecast_expectations.py`, what they
 exercised in `coverage.py`.
 """
@@ -47,9 +48,10 @@ from ..language.symbols import Symbols
 from ..market.model import MarketError
 from .coverage import Coverage, cover_policy, node_paths
 from .example_checks import check_example
+from .example_variants import variant_problems
 from .forecast_expectations import check_forecast, kpi_problems
 from .state_invariants import STATE_KINDS, check_state_invariant
-from .testfile import Invariant, TestFile, load_test_file
+from .testfile import Invariant, TestFile, TestFileError, load_test_file
 from .trace_invariants import TRACE_KINDS, check_replay, check_trace_invariant
 
 __all__ = ["Outcome", "TestFile", "load_test_file", "run_tests"]
@@ -112,9 +114,10 @@ def run_tests(paths: list[Path], *, seed: int = 0, examples: int = 200) -> Repor
         test_file = load_test_file(path)
         analysis = analyse(test_file.spec_path())
         if analysis.policy is not None:
-            problems = kpi_problems(test_file, analysis.policy)
+            problems, places = variant_problems(test_file, analysis.policy)
+            problems += kpi_problems(test_file, analysis.policy)
             if problems:
-                raise MarketError(str(path), problems)
+                raise TestFileError(str(path), problems, places)
         files.append((path, test_file, analysis))
     for path, test_file, analysis in files:
         spec = test_file.spec_path()
@@ -227,10 +230,13 @@ class _FileRunner:
         return Outcome(self.tf.path, kind, name, not message, message, seconds, where, tried)
 
     def _where(self, rule_name: str) -> str:
-        """The rule's source place and line, or "" (no such rule, or none named)."""
-        rule = next((r for r in self.policy.rules if r.name == rule_name), None)
+        """The rule's source place and line, or "" (no such rule, or none named); a variant's
+        (`refill/B`) when a check names one."""
+        name, _, variant = rule_name.partition("/")
+        rule = next((r for r in self.policy.rules if r.name == name), None)
         if rule is None:
             return ""
-        source = self.analysis.sources.get(rule.span.file)
-        line = source.line_text(rule.span.line) if source else ""
-        return f"{rule.span}: {line.strip()}"
+        span = next((v.span for v in rule.variants if variant and v.name == variant), rule.span)
+        source = self.analysis.sources.get(span.file)
+        line = source.line_text(span.line) if source else ""
+        return f"{span}: {line.strip()}"

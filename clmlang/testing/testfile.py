@@ -7,6 +7,7 @@ once broke an invariant) and forecast expectations, validated by pydantic; a bad
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +17,15 @@ from ..core.files import beside
 from ..core.names import did_you_mean
 from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, MarketError, read_toml
 
-__all__ = ["Example", "ForecastExpectation", "Invariant", "Replay", "TestFile", "load_test_file"]
+__all__ = [
+    "Example",
+    "ForecastExpectation",
+    "Invariant",
+    "Replay",
+    "TestFile",
+    "TestFileError",
+    "load_test_file",
+]
 
 
 class _Model(BaseModel):
@@ -27,6 +36,7 @@ class Send(_Model):
     rule: str
     channel: str | None = None
     offer: str | None = None
+    variant: str | None = None  # an A/B variant's name: its message is checked (else any's)
 
 
 class Example(_Model):
@@ -121,6 +131,32 @@ class TestFile(_Model):
         return here.with_name(here.name.removesuffix(".test.toml") + ".clm")
 
 
+class TestFileError(MarketError):
+    """A test file's problems, as a `MarketError` gives them, some placed exactly: `places`
+    maps a key to the character offsets (start, end) of what is wrong in the file's text (a
+    name inside an inline table: the dotted key alone finds only its line)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        source: str,
+        problems: list[tuple[str, str]],
+        places: dict[str, tuple[int, int]] | None = None,
+    ):
+        super().__init__(source, problems)
+        self.places = dict(places or {})
+
+    def diagnostics(self):
+        found, sources = super().diagnostics()
+        for i, (key, _) in enumerate(self.problems):
+            source = sources.get(self.file_of(key))
+            if key in self.places and source is not None and source.text:
+                start, end = self.places[key]
+                found[i] = replace(found[i], span=source.span(start, end))
+        return found, sources
+
+
 # the top-level tables of a scenario or market file (docs/scenarios.md), none a test file's
 _SCENARIO_TABLES = ("simulation", "market", "variant", "sweep")
 
@@ -163,6 +199,7 @@ def load_test_file(path: str | Path) -> TestFile:
                         "fires",
                         "not_fires",
                         "sends",
+                        "variant",
                         "kind",
                         "limit",
                         "days",
