@@ -509,3 +509,18 @@ def test_an_undefined_stage_or_segment_says_how_to_declare_either():
     text = 'stage all when purchases >= 0\nrule a { on enter vips send email "x" }\n'
     (found,) = [d for d in clmlang.analyse_text(HEAD + text).diagnostics if d.code == "CLM100"]
     assert found.hint == "declare it with `stage vips when ...` or `segment vips when ...`"
+
+
+def test_a_variant_named_holdout_is_refused():
+    """The simulation's outputs call a rule's control group arm `holdout` (rules.csv, the
+    logs, the effects against it): a variant of that name would be taken for it."""
+    rule = (
+        "product tee price 20\nstage all when purchases >= 0\n"
+        'rule r {{\n  on purchase\n  variant {name} 50% {{ send email "a" }}\n'
+        '  variant other 50% {{ send email "b" }}\n}}\n'
+    )
+    found = clmlang.analyse_text(HEAD + rule.format(name="holdout")).diagnostics
+    clash = [d for d in found if d.code == "CLM101"]
+    assert len(clash) == 1 and "control group" in clash[0].message
+    assert clash[0].span.line == 7 and clash[0].span.column == 11  # on the name
+    assert "CLM101" not in codes(rule.format(name="held"))

@@ -14,7 +14,10 @@ from .declarations import _share, count, duration, money
 from .flows import caps_on_paths, continue_cycles
 from .types import check_condition
 
-__all__ = ["check_rules"]
+__all__ = ["HOLDOUT_ARM", "check_rules"]
+
+# the arm of a rule's control group, as the simulation's outputs name it
+HOLDOUT_ARM = "holdout"
 
 
 def check_rules(ctx: Context) -> None:
@@ -278,6 +281,14 @@ def _variants(ctx: Context, rule: s.Rule) -> None:
                 related=(Related(seen[variant.name.text].span, "first declared here"),),
             )
         seen[variant.name.text] = variant
+        if variant.name.text == HOLDOUT_ARM:
+            ctx.error(
+                "CLM101",
+                f"variant `{variant.name}` has the name of the rule's control group: rules.csv,"
+                " the logs and the effects would take one for the other",
+                variant.name.span,
+                "rename the variant (the control group is `holdout N%`)",
+            )
         if not variant.steps:
             ctx.error("CLM115", f"variant `{variant.name}` sends nothing", variant.span)
     total = sum(v.share.value for v in rule.variants if v.share.unit is s.Unit.PERCENT)
