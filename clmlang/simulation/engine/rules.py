@@ -50,7 +50,9 @@ class Rules:
                 continue
             self.recorder.triggered[r] = self.recorder.triggered.get(r, 0) + int(ids.size)
             enter = self._enter_clocked if r in simple else self._enter  # the usual: fast
-            enter(r, ids[ids < self.arrived], pre_evaluated, d)
+            if rule.trigger.kind != "schedule":  # a schedule's are those arrived already
+                ids = ids[ids < self.arrived]
+            enter(r, ids, pre_evaluated, d)
         self._due(bucket, d)
         self._waking_done_today()
         while self.today.pending_flows:
@@ -118,7 +120,8 @@ class Rules:
         allows; the others traced with the reason."""
         if not pre_evaluated and ids.size:
             ok = self._eligible(r, ids, d)
-            self._trace_rule(ids[~ok], d, r, "triggered, but its filters are false")
+            if self.trace is not None:  # (a schedule's candidates are everyone: no gather)
+                self._trace_rule(ids[~ok], d, r, "triggered, but its filters are false")
             ids = ids[ok]
         allowed = self._reentry(r, ids, d)
         if self.trace is not None and allowed.size < ids.size:
