@@ -165,3 +165,49 @@ def test_cells_give_the_same_run_as_wakeups_and_daily_evaluation(monkeypatch):
                 assert np.array_equal(a[key], b[key]), (how, log, key)
         for key, values in cells.recorder.arm_counters.items():
             assert np.array_equal(values, other.recorder.arm_counters[key]), (how, key)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_cells_kernel_gives_numpys_edges_and_values(seed):
+    """`cell_edges` against `Cells._edges` (its numpy twin) on random days of random cells,
+    and both against the edges read cell by cell and row by row here: a cell's value is its
+    stage's entry of the table and its segment's bit; an edge is false yesterday, true today."""
+    from clmlang.core import compiled
+
+    if not compiled.available():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(seed)
+    n, cells, stages = 50, int(rng.integers(1, 9)), 6
+    dtype = (np.uint8, np.uint16, np.uint32, np.uint64)[seed % 4]
+    bits = np.iinfo(dtype).bits
+    inside = rng.random((stages + 1, cells)) < 0.6
+    bit = [1 << int(b) for b in rng.choice(bits, size=cells)]
+    twins = [Cells({r: r for r in range(cells)}) for _ in range(2)]
+    for twin in twins:
+        twin.inside, twin.word, twin.bit = inside, [0] * cells, bit
+    was = rng.random((n, cells)) < 0.4
+    days = []
+    for _ in range(4):
+        rows = np.sort(rng.choice(n, size=int(rng.integers(0, n)), replace=False)).astype(np.int64)
+        stage = rng.integers(-1, stages, size=rows.size).astype(np.int16)
+        word = rng.integers(0, np.iinfo(dtype).max, size=rows.size, dtype=dtype, endpoint=True)
+        days.append((rows, stage, word))
+    for twin in twins:
+        twin.was = was.copy()
+    expected_was = was.copy()
+    for rows, stage, word in days:
+        expected = [[] for _ in range(cells)]
+        for i, row in enumerate(rows.tolist()):
+            for c in range(cells):
+                now = bool(inside[stage[i] + 1, c]) and int(word[i]) & bit[c] != 0
+                if now and not expected_was[row, c]:
+                    expected[c].append(row)
+                expected_was[row, c] = now
+        got = []
+        for twin, kernel in zip(twins, (False, True), strict=True):
+            twin.rows, twin.stages, twin.words = rows, stage, {0: word}
+            edges = twin._edges_compiled() if kernel else twin._edges()
+            assert [e.tolist() for e in edges] == expected
+            assert all(e.dtype == rows.dtype for e in edges)
+            got.append(twin.was.copy())
+        assert (got[0] == expected_was).all() and (got[1] == expected_was).all()

@@ -147,7 +147,7 @@ def test_a_delayed_message_waits_for_the_first_day_the_caps_allow():
         assert screen(sms, site, arm, ids, 10).tolist() == [4, 7]
         sim._deliver(site, arm, ids, 10)
         assert screen(sms, site, arm, ids, 12).size == 0
-        assert sim.calendar._buckets[17][("send", sms)][0].tolist() == [4, 7]
+        assert sim.calendar.take(17)[("send", sms)].tolist() == [4, 7]
         assert sim.recorder.arm_counters["delayed"][arm] == 2
     assert _everything(kernels) == _everything(plain)
 
@@ -197,3 +197,35 @@ def test_blocks_sharing_a_call_centre_are_the_same_bytes_with_the_kernels(monkey
         run = clmlang.simulate(policy, Market(), customers=450, days=60, rng=5, blocks=3)
         files.append(run.files())
     assert files[1] == files[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 60),
+    day=st.integers(0, 400),
+    window=st.sampled_from([0.5, 1.0, 7.0, 7.5, 30.0, float("inf")]),
+)
+def test_message_counts_of_a_range_and_of_ids_match_numpy_and_a_plain_count(seed, n, day, window):
+    """`messages(D)` over a slice of rows (a rule read over everyone) and over an array of
+    ids: the kernels (count_rows, count_recent) and numpy give the count of each customer's
+    slots holding a message day in (day - D, day], counted here slot by slot."""
+    from types import SimpleNamespace
+
+    from clmlang.simulation.engine.columns import RING, MessageLog
+
+    rng = np.random.default_rng(seed)
+    log = MessageLog(SimpleNamespace(columns=["messages:7"]), n)
+    days, _ = log.logs["*"]
+    days[:] = rng.integers(0, day + 2, size=(n, RING))  # day + 1 per message, 0 for none
+    days[rng.random((n, RING)) < 0.3] = 0
+    start, stop = sorted(rng.integers(0, n + 1, size=2).tolist())
+    expected = [
+        sum(1 for v in days[c] if v != 0 and v - 1 > day - window) for c in range(start, stop)
+    ]
+    ids = np.arange(start, stop)
+    for rows in (slice(start, stop), ids):
+        for kernels in (False, True):
+            got = log.count("*", rows, day, window, compiled=kernels)
+            assert got.dtype == np.float64
+            assert got.tolist() == expected

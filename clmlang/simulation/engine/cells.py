@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...core.compiled import kernel
+
 __all__ = ["Cells"]
 
 _WORD = 64  # segments a word of membership bits holds (segments.py)
@@ -54,6 +56,7 @@ class Cells:
     stages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     words: dict[int, np.ndarray] = field(default_factory=dict)
     edges: list[np.ndarray] | None = None  # today's, by column (computed on first use)
+    compiled: bool = False  # the run takes the compiled kernels (cell_edges)
 
     @classmethod
     def of(cls, sim) -> Cells:
@@ -108,6 +111,7 @@ class Cells:
         moved = [who for _, k, who in sim.today.events_segment if k in mine]
         rows = sim.idset.union([sim.waking_rows[0], *moved])
         self.day, self.rows, self.edges = d, rows, None
+        self.compiled = bool(getattr(sim, "compiled", False))  # the kernel `cell_edges`
         self.stages = sim.state.stage[rows]
         self.words = {w: sim.segments.bits[w][rows] for w in {k // _WORD for k in mine}}
         return rows
@@ -137,12 +141,21 @@ class Cells:
         if c is None or rows is not self.rows:
             return None
         if self.edges is None:
-            self.edges = self._edges()
+            one_word = len(set(self.word)) == 1  # the usual: every cell's segment in one word
+            self.edges = self._edges_compiled() if self.compiled and one_word else self._edges()
         return self.edges[c]
+
+    def _edges_compiled(self) -> list[np.ndarray]:
+        """`_edges` by the kernel `cell_edges` (every cell's segment in one word)."""
+        word = self.words[self.word[0]]
+        masks = np.array(self.bit, dtype=word.dtype)
+        edges, starts = cell_edges(self.rows, self.stages, word, masks, self.inside, self.was)
+        cuts = starts.tolist()
+        return [edges[cuts[c] : cuts[c + 1]] for c in range(len(self.bit))]
 
     def _edges(self) -> list[np.ndarray]:
         """Today's edges of every cell evaluated together, by column (sorted by customer),
-        with their values stored as yesterday's for tomorrow."""
+        with their values stored as yesterday's for tomorrow (the twin of `cell_edges`)."""
         rows = self.rows
         now = self.inside[self.stages.astype(np.intp) + 1]  # rows x cells: in its stages
         for w in sorted(set(self.word)):
@@ -161,6 +174,37 @@ class Cells:
         cell, at = np.divmod(np.flatnonzero(became.T), rows.size)
         cuts = np.searchsorted(cell, np.arange(1, now.shape[1]))
         return [rows[part] for part in np.split(at, cuts)]
+
+
+@kernel
+def cell_edges(rows, stages, word, masks, inside, was):
+    """Today's edges of the cells evaluated together (`Cells._edges`, its numpy twin): for
+    each of today's `rows` (sorted, distinct; their `stages` and membership `word`
+    gathered) and each cell c, its value now (inside its stages, `inside[stage + 1, c]`,
+    and a member of its segment, `word & masks[c]`) against yesterday's (`was[row, c]`,
+    then overwritten with today's). Returns the rows whose value became true, by cell and
+    by row within a cell, and where each cell's part starts (cells + 1 bounds)."""
+    m, cells = rows.size, masks.size
+    became = np.empty((m, cells), dtype=np.bool_)
+    starts = np.zeros(cells + 1, dtype=np.int64)
+    for i in range(m):
+        row, stage, member = rows[i], np.int64(stages[i]) + 1, word[i]
+        for c in range(cells):
+            now = inside[stage, c] and (member & masks[c]) != 0
+            edge = now and not was[row, c]
+            became[i, c] = edge
+            starts[c + 1] += edge
+            was[row, c] = now
+    for c in range(cells):
+        starts[c + 1] += starts[c]
+    edges = np.empty(starts[cells], dtype=rows.dtype)
+    at = starts[:-1].copy()
+    for i in range(m):  # by cell, then by row: each cell's rows in order
+        for c in range(cells):
+            if became[i, c]:
+                edges[at[c]] = rows[i]
+                at[c] += 1
+    return edges, starts
 
 
 def _key(expr) -> str:

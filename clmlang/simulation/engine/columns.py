@@ -14,7 +14,7 @@ import numpy as np
 from ...compile.policy import Policy
 from ...core.predictions import is_prediction, prediction
 from .attributes import clock
-from .columns_kernels import count_recent
+from .columns_kernels import count_recent, count_rows
 from .population import State
 
 __all__ = ["Columns", "MessageLog"]
@@ -56,7 +56,7 @@ class MessageLog:
     ) -> np.ndarray:
         """Messages on a day after `day - window` (each slot's day + 1 > day + 1 - window,
         that is, as a whole number, at least its floor + 1; and never the empty slots, 0);
-        with `compiled`, by a kernel (columns_kernels.py) for an array of ids."""
+        with `compiled`, by a kernel (columns_kernels.py) for an array of ids or a slice."""
         days, _ = self.logs[scope]
         after = day + 1 - window
         if math.isnan(after):
@@ -64,6 +64,8 @@ class MessageLog:
         least = 1 if after < 1 else math.floor(after) + 1  # (a window of inf: every message)
         if compiled and isinstance(ids, np.ndarray):
             return count_recent(days, ids.astype(np.int64, copy=False), np.uint16(least))
+        if compiled and isinstance(ids, slice) and ids.step in (None, 1):
+            return count_rows(days[ids], np.uint16(least))
         # the booleans of a customer's RING slots, 0 or 1 a byte, summed as words: each byte
         # of the words' sum holds at most RING // 8, and a multiplication by 0x0101...01
         # gathers the bytes' sum in the top byte (numpy's sum along a short axis is slow)

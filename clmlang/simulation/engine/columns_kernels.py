@@ -1,5 +1,7 @@
-"""The `messages(D)` column as a compiled kernel (columns.MessageLog.count holds the numpy
-twin): one pass over the customers' slots, no gathered copy of their logs."""
+"""The `messages(D)` column as compiled kernels (columns.MessageLog.count holds the numpy
+twin): one pass over the customers' slots, no gathered copy of their logs, for an array of
+ids (`count_recent`) or for a range of them, the log's rows as a view (`count_rows`: a rule
+read over everyone, `on schedule daily when messages(7 days) == 0`)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,19 @@ def count_recent(days, ids, least):
         n = 0
         for j in range(days.shape[1]):
             if days[row, j] >= least:
+                n += 1
+        out[i] = n
+    return out
+
+
+@kernel
+def count_rows(days, least):
+    """`count_recent` for every row of `days` (a view of the log's rows for a range of ids)."""
+    out = np.empty(days.shape[0])
+    for i in range(days.shape[0]):
+        n = 0
+        for j in range(days.shape[1]):
+            if days[i, j] >= least:
                 n += 1
         out[i] = n
     return out

@@ -41,7 +41,8 @@ _ZERO = np.uint64(0)
 _RESPONSE, _RESPONSE_TIME = Purpose.RESPONSE, Purpose.RESPONSE_TIME
 _UNSUBSCRIBE, _BURNOUT = Purpose.UNSUBSCRIBE, Purpose.BURNOUT
 
-# `screen`'s verdicts, in the order messaging.py logs them (NOT_SENT, after "sent")
+# `screen`'s verdicts, in the order messaging.py logs them (NOT_SENT, after "sent"); a
+# capped verdict is 3 and a delayed one 4 (screen computes them)
 SCREENED = ("sent", "not_reachable", "control", "capped", "delayed")
 _SENT, _UNREACHABLE, _CONTROL, _CAPPED, _DELAYED = range(5)
 
@@ -83,26 +84,34 @@ def screen(ids, reachable, unsubscribed, bit, control, check_control, rings, whi
             status[i] = _CONTROL
             n_control += 1
             continue
-        # the caps without branches on their outcome (a hit is a coin toss the CPU mispredicts)
-        blocked, skipped, first = False, False, np.float64(d + 1)
+        # the caps in integer arithmetic, without a branch on their outcome (a hit is a coin
+        # toss the CPU mispredicts): the verdict is 3 * blocked + waiting (SCREENED's codes)
+        blocked = skipped = 0
+        for j in range(which.size):
+            k = which[j]
+            hit = np.int64(day - days[c, start[k] + np.int64(ptr[c, k])] < window[k])
+            blocked |= hit  # (float32, as numpy compares them)
+            skipped |= hit & np.int64(skip[k])
+        wait = blocked & (1 - skipped)
+        status[i] = _CAPPED * blocked + wait
+        sent[n_sent] = c  # overwritten by the next one unless sent
+        n_sent += 1 - blocked
+        delayed[n_delayed] = c
+        n_delayed += wait
+        n_capped += blocked & skipped
+    # the delayed ones' first allowed day: the latest end of their caps' windows
+    for i in range(n_delayed):
+        c = delayed[i]
+        first = np.float64(d + 1)
         for j in range(which.size):
             k = which[j]
             oldest = days[c, start[k] + np.int64(ptr[c, k])]
-            hit = day - oldest < window[k]  # float32, as numpy compares them
-            blocked |= hit
-            skipped |= hit & skip[k]
-            free = oldest + window[k] if hit else day  # float32; its ceiling by hand
-            up = np.float64(np.int64(free))
-            up = up + 1.0 if up < free else up
-            first = max(first, up) if hit else first
-        wait = blocked & ~skipped
-        status[i] = _DELAYED if wait else (_CAPPED if blocked else _SENT)
-        sent[n_sent] = c  # overwritten by the next one unless sent
-        n_sent += ~blocked
-        delayed[n_delayed] = c
-        retry[n_delayed] = first
-        n_delayed += wait
-        n_capped += blocked & skipped
+            if day - oldest < window[k]:
+                free = oldest + window[k]  # float32; its ceiling by hand
+                up = np.float64(np.int64(free))
+                up = up + 1.0 if up < free else up
+                first = max(first, up)
+        retry[i] = first
     return n_sent, n_unreachable, n_control, n_capped, n_delayed
 
 

@@ -13,6 +13,7 @@ from ...language.conditions import evaluate
 from .columns import Columns
 from .components import waiting_on
 from .idset import as_range
+from .schedules import scheduled
 from .streams import Purpose
 
 
@@ -50,7 +51,8 @@ class Rules:
                 continue
             self.recorder.triggered[r] = self.recorder.triggered.get(r, 0) + int(ids.size)
             enter = self._enter_clocked if r in simple else self._enter  # the usual: fast
-            if r not in work or ids[-1] >= self.arrived:  # clock rules': sorted ids
+            # those arrived only: a schedule's are; clock rules' ids are sorted
+            if rule.trigger.kind != "schedule" and (r not in work or ids[-1] >= self.arrived):
                 ids = ids[ids < self.arrived]
             enter(r, ids, pre_evaluated, d)
         self._due(bucket, d)
@@ -98,7 +100,7 @@ class Rules:
                 ids = ids[self.memory.anchor[r][ids] == d - round(trig.days)]
             return ids, False
         if kind == "schedule":
-            ids = np.arange(self.arrived) if _scheduled(trig, date) else np.zeros(0, np.int64)
+            ids = np.arange(self.arrived) if scheduled(trig, date) else np.zeros(0, np.int64)
             return ids, False
         # a window opening after the first day sees everyone on its first day, as if the rule
         # were deployed then (its conditions were not followed while it was inactive)
@@ -120,7 +122,8 @@ class Rules:
         allows; the others traced with the reason."""
         if not pre_evaluated and ids.size:
             ok = self._eligible(r, ids, d)
-            self._trace_rule(ids[~ok], d, r, "triggered, but its filters are false")
+            if self.trace is not None:  # (a schedule's candidates are everyone: no gather)
+                self._trace_rule(ids[~ok], d, r, "triggered, but its filters are false")
             ids = ids[ok]
         allowed = self._reentry(r, ids, d)
         if self.trace is not None and allowed.size < ids.size:
@@ -370,31 +373,3 @@ class Rules:
 
 
 _NONE = np.zeros(0, dtype=np.int64)
-NO_BOUND = 1 << 40  # a day no run reaches
-
-
-def window_days(rule, start: dt.date) -> tuple[int, int]:
-    """The first and last day (0: the market's start date) of the rule's `active` window,
-    both included; a missing bound is as far as any run goes."""
-    first = (rule.active_from - start).days if rule.active_from is not None else -NO_BOUND
-    last = (rule.active_until - start).days if rule.active_until is not None else NO_BOUND
-    return first, last
-
-
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def _scheduled(trig, date: dt.date) -> bool:
-    value = trig.schedule_value
-    match trig.schedule:
-        case "daily":
-            return True
-        case "weekly":
-            return value is None or _WEEKDAYS[date.weekday()] == value
-        case "monthly":
-            return int(value or 1) == date.day
-        case "yearly":
-            return value == f"{date.month:02d}-{date.day:02d}"
-        case "date":
-            return value == date.isoformat()
-    return False

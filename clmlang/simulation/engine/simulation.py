@@ -59,7 +59,8 @@ from .population import NEVER, ActiveBuyers, Base, State, apply_base, draw_popul
 from .program import Program
 from .prospects import Funnel
 from .recorder import Recorder, Trace
-from .rules import Rules, window_days
+from .rules import Rules
+from .schedules import window_days
 from .seasons import Seasons
 from .segments import SegmentMemory, Segments
 from .stages import Stages, purchase_stage_table, stage_crossings
