@@ -47,6 +47,8 @@ def print_forecast(result, spec: Path | None) -> None:
         _print_change(change)
     else:
         _out(f"note: {WITHOUT_CURRENT}")
+    if result.summary.get("response_note"):
+        _out(f"note: {result.summary['response_note']}")
     for fit in result.fits:
         score = fit.get("backtest")
         if isinstance(score, dict):
