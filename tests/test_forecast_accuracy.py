@@ -12,7 +12,7 @@ import clmlang
 from clmlang.forecasting.history import summarise
 from clmlang.forecasting.posterior import bgnbd_expected_holdout
 
-from .conftest import ROOT
+from .conftest import ROOT, clm
 
 CDNOW = ROOT / "tests" / "data" / "cdnow_sample.csv"
 END, UNTIL = "1997-09-30", "1998-06-30"
@@ -95,3 +95,36 @@ def test_a_measured_response_silences_the_note(spec) -> None:
     ).summary
     assert "response_note" not in out
     assert "compared_with" in out
+
+
+def _two_specs(tmp_path):
+    """Two specs of one program name: the new one's email costs more."""
+    current = tmp_path / "current.clm"
+    current.write_text(SPEC)
+    new = tmp_path / "new.clm"
+    new.write_text(SPEC.replace("cost 0.01", "cost 0.02"))
+    return new, current
+
+
+def test_a_change_between_programs_of_one_name_names_their_files(tmp_path) -> None:
+    """Issue 19 §4: "change from 'Refills' to 'Refills'" told nothing; the files tell them
+    apart. A market given: no calibration here, so no warning about --messages."""
+    new, current = _two_specs(tmp_path)
+    market = tmp_path / "market.toml"
+    market.write_text(f"[market.buying]\nr = {R}\nalpha = {ALPHA_WEEKS * 7}\na = {A}\nb = {B}\n")
+    out = clm("forecast", new, "--current", current, "--market", market, "--history", CDNOW,
+              "--calibration-end", END, "--until", UNTIL, "--replications", "2",
+              "--out", tmp_path / "out")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert f"change from 'Refills' ({current}) to 'Refills' ({new})" in out.stdout
+    assert "--current without --messages" not in out.stderr
+
+
+def test_current_without_messages_warns_that_its_effect_counts_twice(tmp_path) -> None:
+    new, current = _two_specs(tmp_path)
+    out = clm("forecast", new, "--current", current, "--history", CDNOW,
+              "--calibration-end", END, "--until", UNTIL, "--replications", "2",
+              "--model", "bgnbd", "--out", tmp_path / "out")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "warning: --current without --messages" in out.stderr
+    assert "counts it twice" in out.stderr or "count it twice" in out.stderr
