@@ -139,3 +139,40 @@ def test_a_block_counted_under_its_own_bound_merges_counted() -> None:
     assert sample.values.tolist() == [0.0, 5.0]
     assert sample.counts.tolist() == [2, 3]
     assert sample.converted == 3
+
+
+HALF_OFF = """program "ROI" currency EUR
+channel email cost 0.01
+product box role profit price 100 cost 0 every 30 days
+stage all when purchases >= 0
+rule half_off {
+  when days_since_purchase >= 20 days
+  reentry once per 30 days
+  send email "Half off" offer box discount 50%
+  success purchase within 14 days
+}
+"""
+
+
+def test_an_offer_discount_is_counted_once_in_a_rules_roi(tmp_path) -> None:
+    """The discount is the rule's cost (docs/model.md), so rules.csv's revenue and profit are
+    before it and the ROI subtracts it once: with a 50% discount and free goods, the purchases
+    the rule drove bring S after the discount (the purchase log's amounts), 2S before it; the
+    rule costs 0.01 a delivered email plus S; ROI = (2S - cost) / cost. It used to subtract S
+    twice (profit S, cost S + emails: ROI below 0)."""
+    spec = tmp_path / "roi.clm"
+    spec.write_text(HALF_OFF)
+    run = clmlang.simulate(spec, customers=2000, days=120, rng=1, logs=True)
+    logs = run.logs()
+    purchases, messages = logs["purchases"], logs["messages"]
+    net = float(purchases.loc[purchases["rule"] == "half_off", "amount"].sum())
+    sent = int((messages["status"] == "delivered").sum())
+    assert net > 0 and sent > 0
+    cost = 0.01 * sent + net
+    row = run.rules.set_index("rule").loc["half_off"]
+    assert row["revenue"] == pytest.approx(2 * net)
+    assert row["profit"] == pytest.approx(2 * net)
+    assert row["cost"] == pytest.approx(cost)
+    assert row["roi"] == pytest.approx((2 * net - cost) / cost)
+    assert run.summary["offer_cost"] == pytest.approx(net, rel=1e-6)
+    assert run.summary["marketing_roi"] == pytest.approx((2 * net - cost) / cost, abs=1e-6)

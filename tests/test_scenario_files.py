@@ -301,9 +301,9 @@ def test_a_name_the_spec_lacks_points_into_the_included_file(tmp_path: Path):
     )
     done = clm("simulate", "--scenario", str(path), "--out", str(tmp_path / "o"))
     assert done.returncode == 1
-    assert f"{market}:4:1: error[CLM200]: market.channels.fax: the spec declares" in done.stderr
+    assert f"{market}:4:18: error[CLM200]: market.channels.fax: the spec declares" in done.stderr
     ran = clm("run", str(path), "--out", str(tmp_path / "o"))
-    assert ran.returncode == 1 and f"{market}:4:1:" in ran.stderr
+    assert ran.returncode == 1 and f"{market}:4:18:" in ran.stderr
 
 
 def test_a_syntax_error_in_an_included_file_points_into_it(tmp_path: Path):
@@ -415,10 +415,10 @@ def test_names_from_an_included_market_are_placed_in_it_everywhere(tmp_path: Pat
         str(tmp_path / "fc"),
     )
     assert done.returncode == 1, done.stderr
-    assert f"{tmp_path / 'm2.toml'}:1:1: error[CLM200]: market.stages.formng" in done.stderr
+    assert f"{tmp_path / 'm2.toml'}:1:16: error[CLM200]: market.stages.formng" in done.stderr
     assert "did you mean `forming`" in done.stderr
     new = _write(tmp_path / "new.clm", CLINIC.read_text().replace("cap 3 per 7", "cap 4 per 7"))
     assert new.read_text() != CLINIC.read_text()
     diff = clm("diff", str(CLINIC), str(new), "--simulate", "--scenario", str(m1))
     assert diff.returncode == 1, diff.stderr
-    assert f"{tmp_path / 'm2.toml'}:1:1: error[CLM200]: market.stages.formng" in diff.stderr
+    assert f"{tmp_path / 'm2.toml'}:1:16: error[CLM200]: market.stages.formng" in diff.stderr

@@ -55,16 +55,17 @@ def _policy_or_raise(analysis: Analysis, strict: bool) -> Policy:
     return analysis.policy
 
 
-def _scenario_file(path: str | Path, hint: str) -> Scenario:
+def _scenario_file(path: str | Path, hint: str, policy: Policy | None = None) -> Scenario:
     """The scenario file at `path`; a `MarketError` saying what the file is instead when its
     name says it is another kind (a spec, a test file, a history: core/file_kinds.py), rather
-    than TOML's "Expected '='" at its first line."""
+    than TOML's "Expected '='" at its first line. `policy`: the spec to run, when known (its
+    undeclared names are reported with the file's other problems)."""
     from ..market.scenario import load_scenario_file
 
     problem = wrong_kind(path, SCENARIO)
     if problem is not None:
         raise MarketError(str(path), [("(file)", f"{problem}; {hint}")])
-    return load_scenario_file(path)
+    return load_scenario_file(path, policy)
 
 
 def load(path: str | Path, *, strict: bool = False) -> Policy:
@@ -102,7 +103,7 @@ def explain(
     source = "the default market"
     if isinstance(market, str | Path):
         source = f"the market of {market}"
-        market = _scenario_file(market, "`market` is a scenario or market file")
+        market = _scenario_file(market, "`market` is a scenario or market file", policy)
     if isinstance(market, Scenario):
         source = "the scenario's market" if source.startswith("the default") else source
         market = market.market

@@ -107,7 +107,7 @@ def forecast_history(
         fits, summary, market = market.fits, market.summary, market.market
     else:
         if not isinstance(market, Market):
-            scenario = _scenario_file(market, "`market` is a scenario or market file")
+            scenario = _scenario_file(market, "`market` is a scenario or market file", policy)
             scenario.check_names(scenario.market, policy)  # placed in the file that wrote it
             market = scenario.market
         summary = summarise(frame, end)

@@ -213,7 +213,7 @@ def _scenario_for(
     settings, market = default or Settings(), Market()
     if scenario is not None:
         _input_file(scenario, "--scenario", kind=SCENARIO)
-        loaded = load_scenario_file(scenario)
+        loaded = load_scenario_file(scenario, policy)
         loaded.check_names(loaded.market, policy)  # placed in the file (or include) that wrote it
         given = loaded.settings
         settings = Settings(customers=given.customers, days=given.days, seed=given.seed)

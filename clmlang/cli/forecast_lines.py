@@ -17,8 +17,20 @@ WITHOUT_CURRENT = (
 )
 
 
-def print_forecast(result, spec: Path | None) -> None:
-    """The forecast's figures on standard output, its warnings on standard error."""
+# Said with --current but no --messages, when the market is calibrated here.
+CURRENT_UNLOGGED = (
+    "--current without --messages: the calibration cannot tell the purchases the policy in"
+    " force brought from the customers' own buying, so its effect is in the calibrated"
+    " behaviour and simulated again on top (both totals count it twice; the change between"
+    " the policies less so); give --messages, the log of what it sent, to calibrate net of it"
+)
+
+
+def print_forecast(
+    result, spec: Path | None, current: Path | None = None, unlogged: bool = False
+) -> None:
+    """The forecast's figures on standard output, its warnings on standard error. `current`:
+    the --current spec; `unlogged`: it came without --messages to a calibration made here."""
     from ..forecasting.goal_attainment import goal_lines
     from ..forecasting.verdict import key_figures
 
@@ -44,9 +56,13 @@ def print_forecast(result, spec: Path | None) -> None:
         _out(f"{label}: predicted {predicted}, actual {actual} ({seen} returns)")
     change = result.summary.get("change")
     if isinstance(change, dict):
-        _print_change(change)
+        _print_change(change, spec, current)
+        if unlogged:
+            _out(f"warning: {CURRENT_UNLOGGED}", err=True)
     else:
         _out(f"note: {WITHOUT_CURRENT}")
+    if result.summary.get("response_note"):
+        _out(f"note: {result.summary['response_note']}")
     for fit in result.fits:
         score = fit.get("backtest")
         if isinstance(score, dict):
@@ -76,10 +92,14 @@ def program_place(spec: Path) -> str:
     return str(spec)
 
 
-def _print_change(change: dict) -> None:
+def _print_change(change: dict, spec: Path | None, current: Path | None) -> None:
     """The change from the policy in force, one line per KPI: each total, the difference and
-    its 95% interval."""
-    _out(f"change from {change['current_policy']!r} to {change['new_policy']!r}")
+    its 95% interval. Two programs of one name are told apart by their files."""
+    old, new = change["current_policy"], change["new_policy"]
+    if old == new and spec is not None and current is not None:
+        _out(f"change from {old!r} ({current}) to {new!r} ({spec})")
+    else:
+        _out(f"change from {old!r} to {new!r}")
     _out(f"{'':<22} {'current':>14} {'new':>14} {'change':>12}  95% interval")
     for row in change["kpis"]:
         low, high = row["low"], row["high"]

@@ -315,7 +315,8 @@ def forecast_(
         written = _write_all(lambda folder: result.write(folder, logs=logs), out)
         if logs:
             _note_log_formats(result.logs())
-        print_forecast(result, spec)
+        unlogged = current is not None and messages is None and market is None
+        print_forecast(result, spec, current, unlogged)
         _warn_history_end(frame, calibration_end, until)
         _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 

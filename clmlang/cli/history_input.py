@@ -4,6 +4,7 @@ and the checks of a history, its dates and a logged policy before any work start
 from __future__ import annotations
 
 import datetime
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -96,7 +97,16 @@ def _history_failure(error: Exception, history: str) -> typer.Exit:
     if "://" not in history and not message.startswith(history):
         message = f"{history}: {message}"
     _out(f"error: {message}", err=True)
+    missing = _MISSING.search(message)
+    if missing and "message log" not in message:
+        option = _COLUMN_OPTIONS[missing.group(1)]
+        _out(f"  hint: name the history's column that holds it: {option} NAME", err=True)
     return typer.Exit(PROBLEMS)
+
+
+# A history's column not found under its default name: the option that names it
+_MISSING = re.compile(r"no column `(customer_id|date|amount)`")
+_COLUMN_OPTIONS = {"customer_id": "--customer-col", "date": "--date-col", "amount": "--amount-col"}
 
 
 def _logged_policy(

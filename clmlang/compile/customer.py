@@ -123,6 +123,18 @@ def _per_product(given: dict[str, float], owned: list[str], symbols: Symbols) ->
     return out
 
 
+def _unknown_hint(key: str, known: list[str]) -> str:
+    """A close name, else the fields that start like `key` (`dayz`: the days_... fields),
+    else every field."""
+    hint = suggest(key, known)
+    if hint:
+        return hint
+    alike = [k for k in known if len(key) >= 3 and k.startswith(key[:3])]
+    if alike:
+        return f"did you mean one of {', '.join(f'`{k}`' for k in alike)}?"
+    return f"the fields are {', '.join(known)}"
+
+
 def _known_keys(symbols: Symbols) -> list[str]:
     keys = [k for k in FIELDS if not k.startswith("rfm.")]
     keys += ["owns", "unsubscribed", "messages", *symbols.attributes]
@@ -168,8 +180,7 @@ def customer_columns(
                 " days_since_first_purchase, days_since_purchase and total_spent"
             )
         if key not in known:
-            hint = suggest(key, known)
-            raise CustomerError(f"unknown field `{key}`" + (f"; {hint}" if hint else ""))
+            raise CustomerError(f"unknown field `{key}`; {_unknown_hint(key, known)}")
     purchases = _field(c.get("purchases", 0.0), "purchases")
     spent = _field(c.get("total_spent", 0.0), "total_spent")
     owned = [str(p) for p in _as_list(c.get("owns")) if p]

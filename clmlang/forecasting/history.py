@@ -18,6 +18,7 @@ import pandas as pd
 from ..core.extras import MissingExtra, require
 from ..core.file_kinds import empty_history
 from ..simulation.engine.holdings import Holdings
+from .dates import AmbiguousDates, one_order
 from .distinct import distinct_rows
 
 __all__ = [
@@ -148,7 +149,7 @@ def _parse_dates(values: pd.Series) -> pd.Series:
         dates = pd.to_datetime(pd.Series([_local(v) for v in text], index=text.index))
     if isinstance(dates.dtype, pd.DatetimeTZDtype):
         dates = dates.dt.tz_localize(None)
-    return dates
+    return one_order(text, dates)
 
 
 def _local(text: str) -> pd.Timestamp:
@@ -206,9 +207,7 @@ def _check(
     ids = raw[customer].astype(str).str.strip()
 
     def refuse(row: int, column: str, what: str) -> HistoryError:
-        # row numbers as a spreadsheet shows them: the header is row 1
-        value = raw[column].iloc[row]
-        place = f"index {raw.index[row]!r}" if by_index else f"row {row + 2}"
+        place, value = _place(raw, row, by_index), raw[column].iloc[row]
         return HistoryError(f"{where}: {place}, column `{column}`: {what}: {value!r}")
 
     for column in (customer, date, amount):  # parsers drop a NUL silently: a corrupt file
@@ -216,7 +215,10 @@ def _check(
             nul = raw[column].astype(str).str.contains("\x00", regex=False).to_numpy()
             if nul.any():
                 raise refuse(int(np.flatnonzero(nul)[0]), column, "a NUL byte (a corrupt file?)")
-    dates = _parse_dates(raw[date])
+    try:
+        dates = _parse_dates(raw[date])
+    except AmbiguousDates as error:
+        raise refuse(error.row, date, error.what(lambda r: _place(raw, r, by_index))) from None
     amounts = pd.to_numeric(raw[amount].astype(str).str.strip(), errors="coerce")
     for mask, column, what in (
         ((ids == "") | raw[customer].isna().to_numpy(), customer, "an empty customer id"),
@@ -234,6 +236,11 @@ def _check(
     elif "products" in raw.columns:  # a history this function read before
         frame["products"] = [tuple(p) for p in raw["products"]]
     return merge_days(frame)
+
+
+def _place(raw: pd.DataFrame, row: int, by_index: bool) -> str:
+    # row numbers as a spreadsheet shows them: the header is row 1
+    return f"index {raw.index[row]!r}" if by_index else f"row {row + 2}"
 
 
 def merge_days(frame: pd.DataFrame) -> pd.DataFrame:

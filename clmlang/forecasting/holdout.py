@@ -24,6 +24,7 @@ from ..market.model import MAX_DAYS, MAX_REPLICATIONS, Market
 from ..simulation.engine import simulate_policy
 from ..simulation.engine.memory import size_problem
 from ..simulation.logs import write_outputs
+from .accuracy import compare, uncalibrated_responses
 from .base_blocks import WEEK, draw_base, history_products, stack_bases
 from .change import KPIS, block_figures, change_block
 from .currency import currency_check
@@ -144,7 +145,9 @@ def forecast_base(
     policies = [policy] if current is None else [policy, current]
     pure = all(not p.rules and not p.products for p in policies) and not market.stages
     runs = [(p, market) for p in policies]
-    if closed is not None and not pure:  # the same customers with no marketing, for the control
+    # the same customers with no marketing: the control, and what ran when compared without
+    # --current (the history's own behaviour)
+    if not pure and (closed is not None or (actual is not None and current is None)):
         runs.append(_without_marketing(policy, market))
     control = len(runs) - 1  # the new policy itself when there is nothing to control for
     per_rep = np.zeros((len(runs), replications, len(KPIS)))
@@ -274,7 +277,18 @@ def forecast_base(
         figures["not_compared"] = gap
         actual = None
     if actual is not None:
-        _compare(actual, start, pd.Timestamp(until), customers, week_frame, figures)
+        ran = sums[1 if current is not None else control].copy()  # what ran: see accuracy.py
+        if closed is not None:
+            ran += np.stack([closed, closed * spend]) - sums[control]
+        what = (
+            f"the policy in force, {current.program!r}"
+            if current is not None
+            else "no marketing beyond what the history holds"
+        )
+        compare(actual, start, pd.Timestamp(until), customers, week_frame, figures, ran, what)
+    note = uncalibrated_responses(policy, market)
+    if note is not None:
+        figures["response_note"] = note
     if has_goals(policy):
         seen, reason = (
             actual_windows(policy, actual, s.customers, start, until)
@@ -346,41 +360,4 @@ def _run(policy, market, bases, n, days, weeks, rng, logs=False, progress=None) 
         block_figures(run, policy, n, k),
         run,
         np.bincount(paid_in, weights=log["revenue"][mine], minlength=k * weeks).reshape(k, weeks),
-    )
-
-
-def _compare(actual: pd.DataFrame, start, until, customers, weekly, summary) -> None:
-    """Actual against predicted: totals, per-customer MAE, RMSE and correlation, weekly."""
-    hold = actual[(actual["date"] >= start) & (actual["date"] <= until)]
-    # each row's customer among the forecast's (-1: not one of them), by a hash index: a
-    # string column's isin and groupby cost ten times as much
-    who = pd.Index(customers["customer_id"]).get_indexer(hold["customer_id"])
-    mine = who >= 0
-    known = hold[mine]
-    n = len(customers)
-    truth = np.bincount(who[mine], minlength=n).astype(np.int64)
-    amounts = known["amount"].to_numpy(dtype=float)
-    paid = np.bincount(who[mine], weights=amounts, minlength=n).astype(float)
-    predicted = customers["predicted_transactions"].to_numpy()
-    customers["actual_transactions"] = truth
-    customers["actual_revenue"] = paid
-    truth = truth.astype(float)
-    week = ((known["date"] - start).dt.days // 7).to_numpy()
-    weekly["actual_transactions"] = np.bincount(week, minlength=len(weekly))[: len(weekly)]
-    weekly["actual_revenue"] = np.bincount(week, weights=amounts, minlength=len(weekly))[
-        : len(weekly)
-    ]
-    total, forecast_total = float(truth.sum()), float(predicted.sum())
-    summary.update(
-        {
-            "actual_repeat_transactions": total,
-            "transactions_error": forecast_total / total - 1 if total else None,
-            "actual_revenue": float(paid.sum()),
-            "revenue_error": float(customers["predicted_revenue"].sum()) / paid.sum() - 1
-            if paid.sum()
-            else None,
-            "mae": float(np.mean(np.abs(predicted - truth))),
-            "rmse": float(np.sqrt(np.mean((predicted - truth) ** 2))),
-            "correlation": float(np.corrcoef(predicted, truth)[0, 1]) if truth.std() else None,
-        }
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .dates import AmbiguousDates
 from .history import HistoryError, _parse_dates, read_table
 
 __all__ = ["COLUMNS", "STATUSES", "load_messages"]
@@ -66,7 +67,11 @@ def load_messages(source: str | Path | pd.DataFrame, *, query: str | None = None
         empty = ((values == "") | raw[column].isna()).to_numpy()
         if empty.any():
             raise refuse(empty, column, "empty")
-    dates = _parse_dates(raw["date"])
+    try:
+        dates = _parse_dates(raw["date"])
+    except AmbiguousDates as error:
+        mask = np.arange(len(raw)) == error.row
+        raise refuse(mask, "date", error.what(lambda r: f"row {r + 2}")) from None
     if dates.isna().any():
         raise refuse(dates.isna().to_numpy(), "date", "not a date")
     unknown = ~text["status"].isin(STATUSES).to_numpy()

@@ -61,8 +61,12 @@ def sentences(s: dict) -> list[str]:
     ]
     if s.get("actual_repeat_transactions") is not None:
         actual, revenue = s["actual_repeat_transactions"], s.get("actual_revenue", 0.0)
-        inside = ""
+        inside, whose = "", "the forecast"
         interval = s.get("holdout_repeat_transactions_interval")
+        ran = s.get("compared_repeat_transactions")
+        if ran is not None and ran != s["holdout_repeat_transactions"]:  # accuracy.py
+            interval = None  # the range is the spec's policy's, which did not run
+            whose = f"the forecast of what ran ({s['compared_with']}: {_count(ran)})"
         if isinstance(interval, list):
             inside = (
                 ", inside the 95% range"
@@ -71,7 +75,7 @@ def sentences(s: dict) -> list[str]:
             )
         out.append(
             f"In fact they made {_count(actual)} repeat purchases worth {money(revenue, cur)}:"
-            f" the forecast is {_off(s.get('transactions_error'))} on purchases{inside}, and"
+            f" {whose} is {_off(s.get('transactions_error'))} on purchases{inside}, and"
             f" {_off(s.get('revenue_error'))} on revenue."
         )
         if s.get("correlation") is not None:
@@ -157,6 +161,12 @@ def key_figures(s: dict) -> list[tuple[str, str]]:
         ),
     ]
     if s.get("actual_repeat_transactions") is not None:
+        if s.get("compared_with") is not None:  # the error is that of what ran (accuracy.py)
+            rows += [
+                ("Compared with what ran", str(s["compared_with"])),
+                ("Its forecast repeat purchases", _count(s["compared_repeat_transactions"])),
+                ("Its forecast revenue", money(s["compared_revenue"], cur)),
+            ]
         rows += [
             ("Actual repeat purchases", _count(s["actual_repeat_transactions"])),
             ("Actual revenue", money(s["actual_revenue"], cur)),

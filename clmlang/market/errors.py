@@ -110,6 +110,8 @@ def _locate(text: str, key: str, message: str) -> tuple[int, int]:
             table = _indexed(line.strip("[] ").replace('"', ""), line.startswith("[["), arrays)
             full = table
             column = raw.index("[") + 1
+            if key == full and "." in full:  # the caret under `regulr` in [a.b.regulr]
+                column = _last_name(raw) or column
         elif "=" in line and not line.startswith("#"):
             name = line.split("=", 1)[0].strip().replace('"', "")
             full = f"{table}.{name}" if table else name
@@ -127,6 +129,14 @@ def _locate(text: str, key: str, message: str) -> tuple[int, int]:
             if at >= 0:
                 return number, at + 2
     return best[1], best[2]
+
+
+def _last_name(raw: str) -> int | None:
+    """The column of the last dotted name of a table header line (`[market.stages.x]`)."""
+    end = raw.find("]")
+    last = raw[:end].strip("[ ").split(".")[-1].strip().strip('"')
+    at = raw.rfind(last, 0, end) if last else -1
+    return at + 1 if at >= 0 else None
 
 
 def read_toml(path: Path) -> dict:

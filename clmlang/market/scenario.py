@@ -171,8 +171,10 @@ class Scenario(_Model):
 _TABLES = ["simulation", "market", "variant", "sweep"]
 
 
-def load_scenario_file(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; every problem is reported with its key."""
+def load_scenario_file(path: str | Path, policy: object | None = None) -> Scenario:
+    """Read and validate a scenario file; every problem is reported with its key. `policy`:
+    the spec it will run, when known: a file with other problems also has its names that the
+    spec does not declare reported with them (else they come only once the rest is right)."""
     path = Path(path)
     data = read_toml(path)
     problems: list[tuple[str, str]] = []
@@ -211,6 +213,8 @@ def load_scenario_file(path: str | Path) -> Scenario:
         validate(Sweep, s, f"sweep.{i}") for i, s in enumerate(_list(data, "sweep", problems))
     ]
     if problems:
+        if policy is not None and isinstance(data.get("market"), dict):
+            problems.extend(_undeclared(data["market"], policy))
         raise MarketError(str(path), problems, origins)
     try:
         return Scenario(
@@ -223,6 +227,27 @@ def load_scenario_file(path: str | Path) -> Scenario:
         )
     except ValidationError as error:
         raise MarketError(str(path), [("variant", e["msg"]) for e in error.errors()]) from None
+
+
+def _undeclared(table: dict, policy: Any) -> list[tuple[str, str]]:
+    """The names of a market table as written (not validated) that `policy` does not
+    declare, as `Market.problems` words them."""
+    known = {
+        "stages": [s.name for s in policy.stages],
+        "channels": [c.name for c in policy.channels],
+        "products": [p.name for p in policy.products],
+        "lines": list(policy.lines),
+        "attributes": [a.name for a in policy.attributes],
+        "events": [e.name for e in policy.events],
+    }
+    found = []
+    for kind, names in known.items():
+        given = table.get(kind)
+        for name in given if isinstance(given, dict) else ():
+            if name not in names:
+                what = "the spec declares no such name" + did_you_mean(name, names)
+                found.append((f"market.{kind}.{name}", what))
+    return found
 
 
 def _list(data: dict, key: str, problems: list[tuple[str, str]]) -> list:

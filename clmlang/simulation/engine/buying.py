@@ -225,9 +225,12 @@ class Buying:
         if responding.any():
             arms = arm[responding]
             counters = rec.arm_counters
-            np.add.at(counters["revenue"], arms, check.revenue[responding])
-            np.add.at(counters["profit"], arms, check.profit[responding])
-            np.add.at(counters["cost"], arms, check.discount[responding] + check.bonus[responding])
+            # the offer counted once, as the rule's cost: revenue and profit before it
+            offer = check.discount[responding] + check.bonus[responding]
+            gross = check.revenue[responding] + check.discount[responding]
+            np.add.at(counters["revenue"], arms, gross)
+            np.add.at(counters["profit"], arms, check.profit[responding] + offer)
+            np.add.at(counters["cost"], arms, offer)
 
     def _trace_purchase(
         self,
