@@ -78,14 +78,16 @@ def _long_lived() -> Iterator[Callable[[], None]]:
     come and go every simulated day). The command runs with the collector off until it
     calls the yielded function, after its imports and its specs; that moves everything
     loaded so far out of the collector's sight (`gc.freeze`) and turns it back on: the
-    command's own objects are collected as before. Undone at the end (`gc.unfreeze`, unless
-    the caller had frozen objects of its own): a caller in the same process (a test) gets
-    its collector back as it was. Measured in docs/forecasting.md ("Speed")."""
+    command's own objects are collected as before. Undone at the end (`gc.unfreeze`): a
+    caller in the same process (a test) gets its collector back as it was. A caller that
+    froze objects of its own keeps them frozen, and nothing is frozen here (else what the
+    command loaded would stay out of the collector's sight after it, never collected). Measured in docs/forecasting.md ("Speed")."""
     enabled, frozen = gc.isenabled(), gc.get_freeze_count()
     gc.disable()  # the command's imports, until `loaded` is called
 
     def loaded() -> None:
-        gc.freeze()
+        if not frozen:  # (a caller's frozen heap is its own: nothing of ours joins it)
+            gc.freeze()
         if enabled:
             gc.enable()
 
