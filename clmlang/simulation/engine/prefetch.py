@@ -9,9 +9,9 @@ buyer i is settled overlaps the misses of several buyers. A prefetch changes no 
 may even point past an array's end: the processor drops it), so the kernels' results, and
 their numpy twins, are unchanged.
 
-`prefetch(column, row)` is called from compiled code only (`@kernel` functions, whose
-digest this file is part of through that marker); numba is imported when the first kernel
-that calls it compiles, never at import (core/compiled.py).
+`prefetch(column, row)` is called from compiled code only (kernels); its `@intrinsic`
+puts this file in the digest that clears numba's cache when it changes (core/compiled.py).
+numba is imported when the first kernel that calls it compiles, never at import.
 """
 
 from __future__ import annotations
