@@ -195,7 +195,9 @@ def explain_(
         Path | None,
         typer.Option(
             help="A scenario file whose market's buying parameters the predictions (p_alive,"
-            " expected_purchases, predicted_value) use; the default market's without one."
+            " expected_purchases, predicted_value) use; the default market's without one.",
+            parser=input_path("--scenario"),
+            metavar="<path>",
         ),
     ] = None,
 ) -> None:
