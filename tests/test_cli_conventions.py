@@ -21,6 +21,7 @@ SCENARIO = str(ROOT / "simulations" / "clinic.toml")
 HISTORY = str(ROOT / "tests" / "data" / "cdnow_sample.csv")
 UGLY = 'program "x"\nchannel  sms cost 3\n'
 SMALL = ("--customers", "200", "--days", "20")
+FORECAST = ("--history", HISTORY, "--calibration-end", "1997-09-30", "--until", "1998-06-30")
 
 
 def _mode(path: Path) -> int:
@@ -191,6 +192,15 @@ def test_an_empty_destination_is_a_usage_error(tmp_path: Path, args: tuple[str, 
         (("test", ""), "PATHS", 2),
         (("diff", "", SPEC), "OLD", 1),  # clm diff's usage errors are 1 (2: changes)
         (("diff", SPEC, ""), "NEW", 1),
+        # the options naming an input file: not "--scenario . is a folder"
+        (("simulate", SPEC, *SMALL, "--scenario", ""), "--scenario", 2),
+        (("run", SCENARIO, "--spec", ""), "--spec", 2),
+        (("explain", SPEC, "--customer", "purchases=1", "--scenario", ""), "--scenario", 2),
+        (("diff", SPEC, SPEC, "--simulate", "--scenario", ""), "--scenario", 1),
+        (("calibrate", HISTORY, "--calibration-end", "1997-09-30", "--policy", ""), "--policy", 2),
+        (("forecast", *FORECAST, "--market", ""), "--market", 2),
+        (("forecast", *FORECAST, "--current", "", SPEC), "--current", 2),
+        (("forecast", *FORECAST, ""), "SPEC", 2),
     ],
 )
 def test_an_empty_input_path_is_a_usage_error(tmp_path: Path, args, name: str, code: int):

@@ -35,3 +35,19 @@ def test_the_cache_is_cleared_when_a_kernel_file_changes_and_only_then(tmp_path)
     assert fresh_cache(tmp_path)
     assert _cached(tmp_path) == []
     assert not fresh_cache(tmp_path)
+
+
+def test_an_intrinsic_s_file_counts_as_a_kernel_file(tmp_path):
+    """An intrinsic is compiled into the kernels that call it (engine/prefetch.py): an edit
+    to its file clears the cache, whatever its words say of kernels."""
+    engine = tmp_path / "engine"
+    (engine / "__pycache__").mkdir(parents=True)
+    hint = engine / "hint.py"
+    hint.write_text("@intrinsic\ndef hint(typingctx, x):\n    return None\n")
+    _fill(tmp_path)
+    assert fresh_cache(tmp_path)
+    _fill(tmp_path)
+    assert not fresh_cache(tmp_path)
+    hint.write_text("@intrinsic\ndef hint(typingctx, x):\n    return 1\n")
+    assert fresh_cache(tmp_path)
+    assert _cached(tmp_path) == []

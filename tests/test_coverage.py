@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import clmlang
+from clmlang.compile.policy import Policy
 from clmlang.market.model import Market
 from clmlang.simulation.engine import simulate_policy
 from clmlang.testing.coverage import Coverage, cover_policy, cover_run, node_paths
@@ -49,20 +50,24 @@ def test_an_outcome_without_a_branch_does_not_count():
 
 
 def test_a_variant_named_holdout_is_covered_by_a_trace_and_the_holdout_is_not():
-    """A rule's holdout arm is labelled `holdout` in the run, as a variant may be named: the
-    variant counted as the holdout and was never covered. Every customer buys on day 0 here
-    (`on purchase`), so each arm, the 10% holdout included, gets some of 300 customers."""
+    """A rule's holdout arm is labelled `holdout` in the run, as a variant could be named: the
+    variant counted as the holdout and was never covered. The checker now refuses that name
+    (CLM101), so the policy is renamed after compiling, as one read from JSON could be. Every
+    customer buys on day 0 here (`on purchase`), so each arm, the 10% holdout included, gets
+    some of 300 customers."""
     spec = """program "Shop" currency USD
 channel email cost 0.1
 stage all when purchases >= 0
 rule pick {
   on purchase
   holdout 10%
-  variant holdout 50% { send email "a" }
+  variant first 50% { send email "a" }
   variant other 50% { send email "b" }
 }
 """
-    policy = clmlang.loads(spec)
+    written = clmlang.loads(spec).model_dump(mode="json")
+    written["rules"][0]["variants"][0]["name"] = "holdout"
+    policy = Policy.model_validate(written)
     run = simulate_policy(policy, Market(), customers=300, days=30, rng=np.random.default_rng(1))
     # the arms: the variants in order, then the holdout
     assert run.arms == [(0, "holdout"), (0, "other"), (0, "holdout")]

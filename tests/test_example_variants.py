@@ -163,3 +163,31 @@ def test_named_variants_count_toward_coverage(tmp_path: Path):
         done.stdout
     )
     assert "never exercised: refill/A" in done.stdout
+
+
+def test_an_unknown_variant_in_a_sends_table_is_placed_on_its_name(tmp_path: Path):
+    """`sends` written as `[[example.sends]]` tables (a key a line): the second table's `C`
+    is placed on its line, the example after them keeps its own place."""
+    path = write(
+        tmp_path,
+        '[[example]]\nname = "tables"\n'
+        + CUSTOMER
+        + '\n[[example.sends]]\nrule = "refill"\nvariant = "A"\n'
+        + '\n[[example.sends]]\nrule = "refill"\nvariant = "C"\n\n'
+        + example("inline after", '{ rule = "refill", variant = "D" }'),
+    )
+    result = clm("test", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    err = result.stderr
+    # lines: 1 [[example]], 2 name, 3 customer, 4 blank, 5 [[example.sends]], 6 rule,
+    # 7 variant = "A", 8 blank, 9 [[example.sends]], 10 rule, 11 variant = "C"; `C` at 12
+    assert (
+        f"{path}:11:12: error[CLM200]: example.0.sends.1.variant: `refill` has no variant `C`"
+        in err
+    )
+    assert '  11 | variant = "C"\n' + " " * 18 + "^\n" in err
+    # 12 blank, 13 [[example]], 14 name, 15 customer, 16 sends = [{ ..., variant = "D" }]
+    line16 = 'sends = [{ rule = "refill", variant = "D" }]'
+    column = line16.index('"D"') + 2
+    assert f"{path}:16:{column}: error[CLM200]: example.1.sends.0.variant" in err
+    assert err.count("error[CLM200]") == 2

@@ -58,7 +58,8 @@ def test_given_back_as_it_was_on_an_error(collector):
 
 def test_a_caller_s_own_settings_are_kept(collector):
     """A caller that turned the collector off keeps it off; one that froze objects of its
-    own keeps them frozen."""
+    own keeps them frozen, and none of the command's joins them (they would never be
+    collected after it)."""
     gc.disable()
     with _long_lived() as loaded:
         loaded()
@@ -69,8 +70,13 @@ def test_a_caller_s_own_settings_are_kept(collector):
     before = gc.get_freeze_count()
     assert before > 0
     with _long_lived() as loaded:
+        kept = [[] for _ in range(1000)]  # the command's objects, alive when it calls `loaded`
         loaded()
-    assert gc.get_freeze_count() >= before
+        assert gc.get_freeze_count() <= before  # not frozen (the count falls as objects die)
+        assert gc.isenabled()
+    assert gc.get_freeze_count() <= before
+    tracked = {id(o) for o in gc.get_objects()}  # (frozen objects are not listed)
+    assert all(id(k) in tracked for k in kept)
 
 
 def test_a_forecast_in_process_leaves_the_collector_as_it_was(collector, tmp_path):

@@ -13,6 +13,7 @@ import pytest
 
 from clmlang.simulation.engine import handover
 from clmlang.simulation.engine.handover import BIG, receive_mapped, send_result
+from clmlang.simulation.engine.lockstep import Walk
 
 
 def _result() -> tuple:
@@ -68,3 +69,15 @@ def test_a_worker_process_hands_its_result_over():
     _check(receive_mapped(ours), sent)
     child.join(timeout=10)
     assert child.exitcode == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memory files are Linux's")
+def test_a_worker_gone_before_its_memory_file_came_is_a_block_without_a_result():
+    """A worker that said its result was mapped, then ended before sending the file: the
+    walk's error names the block, as for a worker gone before any result."""
+    ours, theirs = multiprocessing.Pipe()
+    walk = Walk(1, np.zeros(0), 0, None, {0: ours})
+    theirs.send(("mapped",))
+    theirs.close()
+    with pytest.raises(RuntimeError, match="block 0 stopped without a result"):
+        walk._receive([ours])

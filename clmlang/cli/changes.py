@@ -126,7 +126,12 @@ def diff_(
         bool, typer.Option("--simulate", help="Forecast the KPI impact of the change.")
     ] = False,
     scenario: Annotated[
-        Path | None, typer.Option(help="Market and settings for --simulate.")
+        Path | None,
+        typer.Option(
+            help="Market and settings for --simulate.",
+            parser=input_path("--scenario", 1),
+            metavar="<path>",
+        ),
     ] = None,
     customers: Annotated[
         int | None,

@@ -28,6 +28,7 @@ from .common import (
     _write,
     _write_all,
     app,
+    input_path,
     output_path,
 )
 from .file_kinds import SCENARIO, SPEC
@@ -78,14 +79,17 @@ def _long_lived() -> Iterator[Callable[[], None]]:
     come and go every simulated day). The command runs with the collector off until it
     calls the yielded function, after its imports and its specs; that moves everything
     loaded so far out of the collector's sight (`gc.freeze`) and turns it back on: the
-    command's own objects are collected as before. Undone at the end (`gc.unfreeze`, unless
-    the caller had frozen objects of its own): a caller in the same process (a test) gets
-    its collector back as it was. Measured in docs/forecasting.md ("Speed")."""
+    command's own objects are collected as before. Undone at the end (`gc.unfreeze`): a
+    caller in the same process (a test) gets its collector back as it was. A caller that
+    froze objects of its own keeps them frozen, and nothing is frozen here (else what the
+    command loaded would stay out of the collector's sight after it, never collected).
+    Measured in docs/forecasting.md ("Speed")."""
     enabled, frozen = gc.isenabled(), gc.get_freeze_count()
     gc.disable()  # the command's imports, until `loaded` is called
 
     def loaded() -> None:
-        gc.freeze()
+        if not frozen:  # (a caller's frozen heap is its own: nothing of ours joins it)
+            gc.freeze()
         if enabled:
             gc.enable()
 
@@ -134,7 +138,11 @@ def calibrate_(
     messages: Messages = None,
     policy: Annotated[
         Path | None,
-        typer.Option(help="The policy that sent --messages (its rules, offers, channels)."),
+        typer.Option(
+            help="The policy that sent --messages (its rules, offers, channels).",
+            parser=input_path("--policy"),
+            metavar="<path>",
+        ),
     ] = None,
     seed: Annotated[
         int, typer.Option(min=0, max=2**63 - 1, help="Random seed: same seed, same market.")
@@ -182,14 +190,24 @@ def forecast_(
     ],
     until: Annotated[str, typer.Option(help="Forecast up to this date.")],
     spec: Annotated[
-        Path | None, typer.Argument(help="The policy in force (none: no policy).")
+        Path | None,
+        typer.Argument(help="The policy in force (none: no policy).", parser=input_path("SPEC")),
     ] = None,
     market: Annotated[
-        Path | None, typer.Option(help="A calibrated market (else: calibrate first).")
+        Path | None,
+        typer.Option(
+            help="A calibrated market (else: calibrate first).",
+            parser=input_path("--market"),
+            metavar="<path>",
+        ),
     ] = None,
     current: Annotated[
         Path | None,
-        typer.Option(help="The policy in force: forecast the change from it to SPEC."),
+        typer.Option(
+            help="The policy in force: forecast the change from it to SPEC.",
+            parser=input_path("--current"),
+            metavar="<path>",
+        ),
     ] = None,
     replications: Annotated[
         int, typer.Option(min=1, max=MAX_REPLICATIONS, help="Simulated runs to average.")

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -91,19 +91,18 @@ def _problem(d: Diagnostic) -> tuple[object, ...]:
     return (d.code, d.message, where)
 
 
+def _output_option() -> Any:
+    """`-o/--output FILE`: where `compile` and `schema` write (else stdout)."""
+    return typer.Option(
+        "-o", "--output", help="Write here, not stdout.", parser=output_path("--output"),
+        metavar="<path>",
+    )  # fmt: skip
+
+
 @app.command(name="compile")
 def compile_(
     spec: Annotated[Path, typer.Argument(help="The spec to compile.", parser=input_path("SPEC"))],
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "-o",
-            "--output",
-            help="Write here, not stdout.",
-            parser=output_path("--output"),
-            metavar="<path>",
-        ),
-    ] = None,
+    output: Annotated[Path | None, _output_option()] = None,
 ) -> None:
     """Compile a spec into its executable policy (JSON)."""
     _output_file(output, "--output")
@@ -117,16 +116,7 @@ def compile_(
 
 @app.command()
 def schema(
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "-o",
-            "--output",
-            help="Write here, not stdout.",
-            parser=output_path("--output"),
-            metavar="<path>",
-        ),
-    ] = None,
+    output: Annotated[Path | None, _output_option()] = None,
 ) -> None:
     """Print the JSON Schema of compiled policies."""
     _output_file(output, "--output")
@@ -205,7 +195,9 @@ def explain_(
         Path | None,
         typer.Option(
             help="A scenario file whose market's buying parameters the predictions (p_alive,"
-            " expected_purchases, predicted_value) use; the default market's without one."
+            " expected_purchases, predicted_value) use; the default market's without one.",
+            parser=input_path("--scenario"),
+            metavar="<path>",
         ),
     ] = None,
 ) -> None:

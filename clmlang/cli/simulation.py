@@ -48,7 +48,9 @@ def simulate(
     scenario: Annotated[
         Path | None,
         typer.Option(
-            help="A scenario file (simulations/*.toml): its [simulation] settings and [market]."
+            help="A scenario file (simulations/*.toml): its [simulation] settings and [market].",
+            parser=input_path("--scenario"),
+            metavar="<path>",
         ),
     ] = None,
     variant: Annotated[
@@ -326,7 +328,12 @@ def run_(
         typer.Argument(help="A scenario file (simulations/*.toml).", parser=input_path("SCENARIO")),
     ],
     spec: Annotated[
-        Path | None, typer.Option(help="The base spec (default: the one the file names).")
+        Path | None,
+        typer.Option(
+            help="The base spec (default: the one the file names).",
+            parser=input_path("--spec"),
+            metavar="<path>",
+        ),
     ] = None,
     replications: Annotated[
         int | None,

@@ -60,12 +60,18 @@ PACKAGE = Path(__file__).resolve().parent.parent
 _checked = False
 
 
+# what marks a file whose code ends up in a kernel's machine code: kernels, and numba
+# intrinsics (engine/prefetch.py), which are compiled into the kernels that call them
+_MARKS = (b"@kernel", b"@intrinsic")
+
+
 def sources_digest(root: Path) -> str:
-    """A digest of the files under `root` that hold kernels, and of this module."""
+    """A digest of the files under `root` that hold kernels or intrinsics, and of this
+    module."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
     for path in sorted(root.rglob("*.py")):
         text = path.read_bytes()
-        if b"@kernel" in text:
+        if any(mark in text for mark in _MARKS):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0" + text)
     return digest.hexdigest()
 

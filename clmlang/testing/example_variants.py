@@ -17,8 +17,12 @@ __all__ = ["variant_problems"]
 
 _EXAMPLE = re.compile(r"\s*\[\[\s*example\s*\]\]")
 _TABLE = re.compile(r"\s*\[\[?\s*[A-Za-z_\"']")
+_INSIDE = re.compile(r"\s*\[\[?\s*example\s*\.")  # a table of the example's own: [[example.sends]]
+_SENDS = re.compile(r"\s*\[\[\s*example\s*\.\s*sends\s*\]\]")
 # a `variant` key inside an inline table (TOML keeps one on one line): its quoted value
 _WRITTEN = re.compile(r"""[{,]\s*(?:variant|"variant"|'variant')\s*=\s*("([^"\\]*)"|'([^']*)')""")
+# the same key on a line of its own, in a `[[example.sends]]` table
+_LINE = re.compile(r"""[ \t]*(?:variant|"variant"|'variant')[ \t]*=[ \t]*("([^"\\]*)"|'([^']*)')""")
 
 
 def variant_problems(
@@ -45,8 +49,11 @@ def variant_problems(
                     ' sends = [{ rule = "...", variant = "..." }]',
                 )
             )
-        start, end = regions[i] if i < len(regions) else (0, 0)
-        written = [m for m in _WRITTEN.finditer(text, start, end)]
+        start, end, tables = regions[i] if i < len(regions) else (0, 0, [])
+        written = sorted(
+            [*_WRITTEN.finditer(text, start, end), *_line_keys(text, tables)],
+            key=lambda m: m.start(),
+        )
         named = sum(send.variant is not None for send in ex.sends)
         k = -1  # the entries naming a variant, counted
         for j, send in enumerate(ex.sends):
@@ -81,19 +88,41 @@ def _value(match: re.Match[str]) -> str:
     return match.group(2) if match.group(2) is not None else match.group(3)
 
 
-def _example_regions(text: str) -> list[tuple[int, int]]:
+def _line_keys(text: str, tables: list[tuple[int, int]]) -> list[re.Match[str]]:
+    """The `variant = "..."` lines of the `[[example.sends]]` tables in `tables` (ranges)."""
+    found = []
+    for start, end in tables:
+        at = start
+        for line in text[start:end].splitlines(keepends=True):
+            match = _LINE.match(text, at, at + len(line))
+            if match:
+                found.append(match)
+            at += len(line)
+    return found
+
+
+def _example_regions(text: str) -> list[tuple[int, int, list[tuple[int, int]]]]:
     """The character range of each `[[example]]` table, in order: from its header to the
-    next table's."""
-    regions: list[tuple[int, int]] = []
-    offset, begin = 0, None
+    next table's that is not one of its own (`[[example.sends]]`), with the ranges of its
+    `[[example.sends]]` tables."""
+    regions: list[tuple[int, int, list[tuple[int, int]]]] = []
+    offset, begin, tables, sends = 0, None, [], None
     for line in text.splitlines(keepends=True):
         if _TABLE.match(line):
-            if begin is not None:
-                regions.append((begin, offset))
-                begin = None
-            if _EXAMPLE.match(line):
-                begin = offset
+            if sends is not None:
+                tables.append((sends, offset))
+                sends = None
+            if begin is not None and _INSIDE.match(line):
+                sends = offset if _SENDS.match(line) else None
+            else:
+                if begin is not None:
+                    regions.append((begin, offset, tables))
+                    begin, tables = None, []
+                if _EXAMPLE.match(line):
+                    begin = offset
         offset += len(line)
+    if sends is not None:
+        tables.append((sends, offset))
     if begin is not None:
-        regions.append((begin, offset))
+        regions.append((begin, offset, tables))
     return regions

@@ -262,9 +262,10 @@ def _frozen_heap():
     """The objects alive before the run (the modules, pandas', the compiled spec) left out
     of the garbage collector's passes during it (`gc.freeze`), given back after: each full
     pass walked all of them again, 4 a run at 1,000,000 clinic customers (0.34 s of the
-    command's CPU, 0.23 s of its worker's), and a worker process, which starts frozen, no
-    longer writes to their pages. Nothing is collected differently: only later. Left as it
-    is when someone else froze the heap."""
+    command's CPU, 0.23 s of its worker's), and in a worker process, which starts frozen,
+    the collector no longer writes to their pages (their reference counts still may).
+    Nothing is collected differently: only later. Left as it is when someone else froze
+    the heap."""
     if gc.get_freeze_count():
         yield
         return

@@ -239,7 +239,10 @@ class Walk:
             if message[0] == "error":
                 raise RuntimeError(f"block {b} failed:\n{message[1]}")
             if message[0] == "mapped":  # the result, in shared memory (handover.py)
-                self.results[b] = receive_mapped(link)[1]
+                try:
+                    self.results[b] = receive_mapped(link)[1]
+                except (EOFError, OSError):  # its process ended before the file came
+                    raise RuntimeError(f"block {b} stopped without a result") from None
             elif message[0] == "run":
                 self.results[b] = message[1]
             else:

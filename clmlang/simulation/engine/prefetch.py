@@ -9,9 +9,9 @@ buyer i is settled overlaps the misses of several buyers. A prefetch changes no 
 may even point past an array's end: the processor drops it), so the kernels' results, and
 their numpy twins, are unchanged.
 
-`prefetch(column, row)` is called from compiled code only (`@kernel` functions, whose
-digest this file is part of through that marker); numba is imported when the first kernel
-that calls it compiles, never at import (core/compiled.py).
+`prefetch(column, row)` is called from compiled code only (kernels); its `@intrinsic`
+puts this file in the digest that clears numba's cache when it changes (core/compiled.py).
+numba is imported when the first kernel that calls it compiles, never at import.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ def _intrinsic() -> Any:
             address = builder.bitcast(pointer, cgutils.voidptr_t)
             i32 = ir.IntType(32)
             fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+            # the name of LLVM 15 on (opaque pointers); LLVM 14 (llvmlite 0.43, numba 0.60,
+            # the oldest this package takes) reads it as its own `llvm.prefetch.p0i8`, the
+            # parser remangling an intrinsic's name (both checked: `prefetcht0` on x86-64)
             fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
             read, keep, data = ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)
             builder.call(fn, [address, read, keep, data])
