@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.compiled import kernel
+from .window_kernels import window_of
 
 
 @kernel
@@ -173,14 +174,7 @@ def customer_windows(key, offsets, customer, day, window, start):
         c = customer[f] - start
         base = np.float64(customer[f]) * 1e6 + np.float64(day[f])
         low, high = base + 1.0, base + window + 1.0
-        i = offsets[c]
-        end = offsets[c + 1]
-        while i < end and key[i] < low:
-            i += 1
-        lo[f] = i
-        while i < end and key[i] < high:
-            i += 1
-        hi[f] = i
+        lo[f], hi[f] = window_of(key, offsets[c], offsets[c + 1], low, high)
     return lo, hi
 
 

@@ -9,6 +9,18 @@ import numpy as np
 from ..core.compiled import kernel
 
 
+@kernel(inline=True)
+def window_of(key, i, end, low, high):
+    """The keys of sorted `key[i:end]` in [`low`, `high`): their first index and the one
+    after their last, walked from `i` (a firing's window among its customer's purchases)."""
+    while i < end and key[i] < low:
+        i += 1
+    first = i
+    while i < end and key[i] < high:
+        i += 1
+    return first, i
+
+
 @kernel
 def arm_windows(arm, customer, first, last, arms, days, windows, key, offsets, start):
     """The firings of the runs (`arm`, `customer`, `first`, `last`: one firing a day from
@@ -54,14 +66,7 @@ def arm_windows(arm, customer, first, last, arms, days, windows, key, offsets, s
         for f in range(bounds[a], bounds[a + 1]):
             base = np.float64(who[f] + start) * 1e6 + np.float64(day[f])
             low, high = base + 1.0, base + window + 1.0
-            i = lo[f]
-            end = hi[f]
-            while i < end and key[i] < low:
-                i += 1
-            lo[f] = i
-            while i < end and key[i] < high:
-                i += 1
-            hi[f] = i
+            lo[f], hi[f] = window_of(key, lo[f], hi[f], low, high)
     return bounds, day, lo, hi
 
 
