@@ -128,3 +128,29 @@ def test_current_without_messages_warns_that_its_effect_counts_twice(tmp_path) -
     assert out.returncode == 0, out.stderr
     assert "warning: --current without --messages" in out.stderr
     assert "counts it twice" in out.stderr or "count it twice" in out.stderr
+
+
+def test_the_weekly_series_of_what_ran_is_drawn_beside_the_spec(spec) -> None:
+    """The weekly chart compared the actual purchases with the spec's policy, which never ran;
+    the forecast of what ran (here the closed form alone) is now a series of its own: week by
+    week it adds up to the closed form's total, and the charts draw it beside the spec's."""
+    from clmlang.forecasting.charts import RAN, figures
+
+    history = clmlang.load_history(CDNOW)
+    closed = bgnbd_expected_holdout(summarise(history, END), WEEKS, R, ALPHA_WEEKS, A, B).sum()
+    result = clmlang.forecast_history(
+        history, END, UNTIL, policy=spec, market=_market(), replications=2
+    )
+    weekly = result.weekly
+    assert weekly["compared_transactions"].sum() == pytest.approx(closed, rel=1e-9)
+    assert weekly["compared_transactions"].sum() < weekly["predicted_transactions"].sum()
+    drawn = figures(result)
+    for name in ("weekly", "cumulative", "revenue"):
+        assert RAN in [trace.name for trace in drawn[name].data], name
+
+
+def test_no_spec_draws_no_second_forecast() -> None:
+    """Without a policy the forecast is what ran: no second series."""
+    result = clmlang.forecast_history(CDNOW, END, UNTIL, market=_market(), replications=2)
+    assert "compared_transactions" not in result.weekly
+    assert "actual_transactions" in result.weekly

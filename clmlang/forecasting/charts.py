@@ -33,6 +33,11 @@ KPI_LABELS = {
 assert set(KPI_LABELS) == set(KPIS)
 
 
+# the forecast of what ran, which the actual figures are compared with (accuracy.py), drawn
+# beside the spec's when the spec's policy is not what ran
+RAN = "forecast of what ran"
+
+
 def figures(forecast) -> dict[str, go.Figure]:
     """The charts of a `HoldoutForecast`, by name: `weekly`, `cumulative`, `by_purchases`,
     `revenue`, `p_alive`, and `effect` when a spec's effect or a change was measured."""
@@ -101,6 +106,17 @@ def _series(weekly, name: str, *, cumulative: bool) -> go.Figure:
             hovertemplate=template,
         )
     )
+    if f"compared_{name}" in weekly:  # what ran, when the spec's policy did not
+        ran = weekly[f"compared_{name}"].to_numpy(dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=(np.cumsum(ran) if cumulative else ran).round(4).tolist(),
+                name=RAN,
+                line={"color": PREDICTED, "dash": "dash"},
+                hovertemplate=f"%{{y:{number}}}<extra>{RAN}</extra>",
+            )
+        )
     if f"actual_{name}" in weekly:
         actual = weekly[f"actual_{name}"].to_numpy(dtype=float)
         fig.add_trace(

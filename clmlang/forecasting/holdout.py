@@ -277,9 +277,16 @@ def forecast_base(
         figures["not_compared"] = gap
         actual = None
     if actual is not None:
-        ran = sums[1 if current is not None else control].copy()  # what ran: see accuracy.py
+        r = 1 if current is not None else control  # what ran: see accuracy.py
+        ran = sums[r].copy()
+        ran_weeks = np.stack([weekly[r], spread[r, 1].mean(axis=0)])
         if closed is not None:
             ran += np.stack([closed, closed * spend]) - sums[control]
+            ran_weeks += np.diff(np.r_[[[0.0, 0.0]], cumulative], axis=0).T - np.stack(
+                [weekly[control], spread[control, 1].mean(axis=0)]
+            )
+        if r:  # the spec's policy did not run: its weeks and those of what ran differ
+            week_frame["compared_transactions"], week_frame["compared_revenue"] = ran_weeks
         what = (
             f"the policy in force, {current.program!r}"
             if current is not None

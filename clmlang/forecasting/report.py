@@ -26,7 +26,8 @@ __all__ = ["customers_csv", "output_files", "render_forecast_report"]
 COLUMNS = ["customer_id", "predicted_transactions", "predicted_revenue", "p_alive"]
 CAPTIONS = {
     "weekly": "Repeat purchases week by week: the forecast (with the 95% range of the"
-    " replications, shaded) against what happened.",
+    " replications, shaded) against what happened; when the spec's policy is not what ran,"
+    " the forecast of what ran (dashed) is the one the errors are measured on.",
     "cumulative": "The same, cumulated from the calibration end.",
     "by_purchases": "Mean repeat purchases per customer in the forecast period, by the number"
     " of repeat purchases in the calibration period: forecast against actual (hover for the"
