@@ -173,8 +173,10 @@ def test_a_one_customer_spend_fit_is_at_its_edge_without_absurd_figures(tmp_path
     assert run.returncode == 0, run.stderr
     (line,) = [s for s in run.stdout.splitlines() if s.startswith("gamma_gamma ")]
     assert line.endswith("; log-likelihood and AIC not shown (at its edge)"), line
-    (note,) = [s for s in run.stdout.splitlines() if s.startswith("  gamma_gamma: ")]
+    note, *others = [s for s in run.stdout.splitlines() if s.startswith("  gamma_gamma: ")]
     assert note.startswith("  gamma_gamma: q and gamma at their edge (not identified)")
+    # p ran off too (about 1e70): past 1e12, its finite standard error is noise
+    assert [s.split(" (")[0] for s in others] == ["  gamma_gamma: p at its edge"]
     mean = float(note.split("p gamma / (q - 1) = ")[1].split(";")[0])
     assert mean == pytest.approx(105, rel=0.05)
 
@@ -213,5 +215,31 @@ def test_a_spend_fit_is_at_its_edge_when_q_runs_off_with_gamma_unknown():
     # p gamma / (q - 1) = 1.5e15 * 0.5 / 1.5e14 = 5 (to 1e-14)
     assert "q and gamma at their edge" in spread and "p gamma / (q - 1) = 5;" in spread
     assert "p at its edge" in within
-    known = Fit("gamma_gamma", params, {"p": 1e14, "q": 2.1e8, "gamma": 0.01}, 24.0, 1)
+    # past 1,000 with usable standard errors: identified (below RUNAWAY, 1e12)
+    known = Fit(
+        "gamma_gamma",
+        {"p": 1.5e6, "q": 1.5e5, "gamma": 0.5},
+        {"p": 1e5, "q": 2.1e3, "gamma": 0.01},
+        24.0,
+        1,
+    )
     assert fit_lines([known])[0].endswith("log-likelihood 24.00, AIC -42.00")
+    # the same standard errors relative to values past 1e12 are noise: at the edge
+    runaway = Fit("gamma_gamma", params, {"p": 1e14, "q": 2.1e8, "gamma": 0.01}, 24.0, 1)
+    line, spread, within = fit_lines([runaway])
+    assert line.endswith("(at its edge)") and "p at its edge" in within
+
+
+def test_a_one_customer_spend_fit_with_a_finite_standard_error_is_at_its_edge(tmp_path):
+    """review3's history: one customer buying 10, 10, 10 gave p 6.2e70 with a standard error
+    of 1.8e35, which passed for identified; a value past 1e12 has run off whatever its
+    standard error says."""
+    from .conftest import clm
+
+    history = tmp_path / "h.csv"
+    history.write_text(
+        "customer_id,date,amount\n1,2020-01-15,10\n1,2020-02-15,10\n1,2020-03-15,10\n"
+    )
+    done = clm("calibrate", history, "--calibration-end", "2020-06-01", "-o", tmp_path / "m.toml")
+    assert done.returncode == 0, done.stderr
+    assert "gamma_gamma: p at its edge" in done.stdout, done.stdout
