@@ -65,3 +65,18 @@ def test_iso_and_yyyymmdd_dates_read_as_before(tmp_path) -> None:
     assert _dates(frame) == ["1997-01-02", "1997-03-11"]
     frame = load_history(_history(tmp_path, "01/01/2025", "2025-03-04"))
     assert _dates(frame) == ["2025-01-01", "2025-03-04"]
+
+
+def test_a_bad_row_of_a_dataframe_is_named_by_its_index_as_written():
+    """A DataFrame's bad row is named by its index label, as the user wrote it: `index 11`,
+    not numpy's `np.int64(11)`; a string label keeps its quotes."""
+    frame = pd.DataFrame(
+        {"customer_id": ["a", "b"], "date": ["2025-01-02", "2025-01-03"], "amount": [5.0, -1.0]},
+        index=[10, 11],
+    )
+    with pytest.raises(HistoryError) as raised:
+        load_history(frame)
+    assert "index 11," in str(raised.value) and "np.int64" not in str(raised.value)
+    with pytest.raises(HistoryError) as raised:
+        load_history(frame.set_axis(["x", "y"]))
+    assert "index 'y'," in str(raised.value)

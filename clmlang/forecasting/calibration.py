@@ -253,7 +253,7 @@ def fit_history(
     bad = bad_amount(frame["amount"])
     if bad is not None:  # a DataFrame not read by load_history
         row, what = bad
-        raise HistoryError(f"index {frame.index[row]!r}, column `amount`: {what}")
+        raise HistoryError(f"index {frame.index[[row]].tolist()[0]!r}, column `amount`: {what}")
     steps = ["fitting the buying models", "measuring the responses"]
     if messages is None:
         steps[1] = "backtesting the buying models"

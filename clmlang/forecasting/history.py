@@ -240,7 +240,7 @@ def _check(
 
 def _place(raw: pd.DataFrame, row: int, by_index: bool) -> str:
     # row numbers as a spreadsheet shows them: the header is row 1
-    return f"index {raw.index[row]!r}" if by_index else f"row {row + 2}"
+    return f"index {raw.index[[row]].tolist()[0]!r}" if by_index else f"row {row + 2}"
 
 
 def merge_days(frame: pd.DataFrame) -> pd.DataFrame:

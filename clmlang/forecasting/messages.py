@@ -54,7 +54,7 @@ def load_messages(source: str | Path | pd.DataFrame, *, query: str | None = None
 
     def refuse(mask: np.ndarray, column: str, what: str) -> HistoryError:
         row = int(np.flatnonzero(mask)[0])
-        place = f"index {raw.index[row]!r}" if by_index else f"row {row + 2}"
+        place = f"index {raw.index[[row]].tolist()[0]!r}" if by_index else f"row {row + 2}"
         return HistoryError(
             f"{where}: {place}, column `{column}`: {what}: {raw[column].iloc[row]!r}"
         )
