@@ -56,7 +56,10 @@ FIELDS: dict[str, Field] = {
     f.name: f
     for f in [
         Field(
-            "purchases", Type.COUNT, "number of purchases (same-day purchases are one)", "purchases"
+            "purchases",
+            Type.COUNT,
+            "number of purchases (each simulated one; a history's same-day purchases are one)",
+            "purchases",
         ),
         Field(
             "days_since_purchase",
