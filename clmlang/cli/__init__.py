@@ -83,6 +83,21 @@ def _interrupted() -> None:
     os._exit(INTERRUPTED)
 
 
+def _from_interrupt(error: BaseException) -> bool:
+    """Whether `error` comes from a Ctrl-C: a KeyboardInterrupt that landed inside C code
+    which then failed otherwise (numba's dispatcher, between a kernel's return and Python:
+    `SystemError: CPUDispatcher(...) returned a result with an exception set`, the interrupt
+    its cause) is still the user's Ctrl-C, not a bug."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def _interrupt_when_unraisable(previous: Any) -> Any:
     """A hook for exceptions Python cannot raise (in a finaliser or a garbage collector's
     callback): a Ctrl-C that lands there is printed as "Exception ignored" and lost, and the
@@ -152,6 +167,8 @@ def main() -> None:
             _leave(done)
         raise
     except Exception as error:  # the last safety net: a bug must not look like bad input
+        if _from_interrupt(error):
+            _interrupted()
         if os.environ.get("CLM_DEBUG"):
             raise
         sys.stderr.write(
