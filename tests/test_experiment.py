@@ -189,41 +189,6 @@ def test_bad_scenario_file_points_at_the_key(tmp_path: Path):
     assert "did you mean `replications`" in problem.message
 
 
-def _bad_and_undeclared(tmp_path: Path, spec: Path) -> Path:
-    path = tmp_path / "both.toml"
-    path.write_text(
-        f'[simulation]\nspec = "{spec}"\ncustmers = 5\n\n[market.channels.smss]\nresponse = 0.1\n'
-    )
-    return path
-
-
-def test_a_scenario_file_reports_its_undeclared_names_with_its_other_problems(tmp_path: Path):
-    """A misspelt key and a channel the spec does not declare: both in one run (the name was
-    reported only once the key was fixed), each on its own line, by every command."""
-    path = _bad_and_undeclared(tmp_path, CLINIC)
-    with pytest.raises(MarketError) as info:
-        load_scenario_file(path)
-    found, _ = info.value.diagnostics()
-    assert [(d.span.line, d.span.column) for d in found] == [(3, 1), (5, 18)]
-    assert "did you mean `sms`" in found[1].message  # the clinic's channel
-    for args in (("simulate", "--scenario", path), ("run", path)):
-        done = clm(*args, "--out", tmp_path / "out")
-        assert done.returncode == 1, done.stderr
-        assert "both.toml:3:1: error[CLM200]" in done.stderr
-        assert "both.toml:5:18: error[CLM200]: market.channels.smss" in done.stderr
-
-
-def test_a_spec_on_the_command_line_is_the_one_a_scenario_names_are_checked_against(
-    tmp_path: Path,
-):
-    """`clm simulate SPEC --scenario FILE` runs SPEC, not the file's spec: the names are
-    checked against SPEC's (the car dealer has no sms channel, so no suggestion)."""
-    path = _bad_and_undeclared(tmp_path, CLINIC)
-    done = clm("simulate", ROOT / "specs" / "car_dealer.clm", "--scenario", path)
-    assert done.returncode == 1
-    assert "market.channels.smss: the spec declares no such name\n" in done.stderr
-
-
 def test_paired_comparison(scenario_file: Path):
     result = run_scenario(load_scenario_file(scenario_file), serial=True)
     table = result.comparison.set_index(["variant", "kpi"])

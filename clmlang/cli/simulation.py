@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..api import run_scenario
 from ..api import simulate as api_simulate
 from ..compile.policy import Policy
+from ..compile.triggers import describe_trigger
 from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market, MarketError
 from ..market.scenario import SCHEDULER_ENV, Scenario, ScenarioSettings, load_scenario_file
 from .common import (
@@ -32,7 +33,7 @@ from .common import (
     out_option,
 )
 from .file_kinds import SCENARIO, SPEC
-from .tables import print_comparison, print_kpis, print_trace, print_warnings
+from .tables import print_comparison, print_kpis, print_warnings
 
 
 @app.command()
@@ -150,7 +151,7 @@ def simulate(
     print_kpis(result, policy)
     print_warnings(result.summary.get("warnings") or [], policy)  # type: ignore[arg-type]
     if result.trace is not None:
-        print_trace(result.trace, trace, policy)
+        _print_trace(result.trace, trace, policy)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
 
 
@@ -170,12 +171,10 @@ def _simulation_input(
         policy, _ = _compile_or_exit(spec)
         return policy, Market(), ScenarioSettings(), spec
     _input_file(scenario, "--scenario", kind=SCENARIO)
-    given = None  # a spec on the command line: the command line's problem, not the file's
-    if spec is not None:
+    if spec is not None:  # a spec on the command line is the command line's problem, not the file's
         _input_file(spec, kind=SPEC)
-        given, _ = _compile_or_exit(spec)  # the file's names checked against it, not its spec
     try:
-        loaded = load_scenario_file(scenario, given)
+        loaded = load_scenario_file(scenario)
     except MarketError as error:
         raise _market_failure(error, PROBLEMS) from None
     if spec is not None:
@@ -196,7 +195,7 @@ def _simulation_input(
             policy, market = variant_policy(loaded, chosen)
             return policy, market, loaded.settings, loaded.spec_path(chosen)
         path = spec if spec is not None else loaded.spec_path(chosen)  # checked: it exists
-        policy = given if given is not None else _compile_or_exit(path)[0]
+        policy, _ = _compile_or_exit(path)
         loaded.check_names(loaded.market, policy)
     except MarketError as error:
         raise _market_failure(error, PROBLEMS) from None
@@ -301,6 +300,25 @@ def _check_blocks(
             " run them",
             err=True,
         )
+
+
+def _print_trace(lines: list[tuple[float, str, str]], customer: int | None, policy: Policy) -> None:
+    _out(f"journey of customer {customer}:")
+    for day, kind, detail in lines:
+        _out(f"  day {day:7.2f}  {kind:<8} {detail}")
+    if not lines:
+        _out("  (nothing happened)")
+    touched = {detail.split(" ", 1)[0] for _, kind, detail in lines if kind in ("rule", "message")}
+    never = [rule for rule in policy.rules if rule.name not in touched]
+    for rule in never:
+        _out(f"  never triggered: {rule.name} ({rule.span}), {_trigger_words(rule)}")
+
+
+def _trigger_words(rule) -> str:
+    trig = rule.trigger
+    if trig.kind == "condition":
+        return "its filters never became true for this customer"
+    return f"its trigger ({describe_trigger(trig)}) never came while the customer was eligible"
 
 
 @app.command(name="run")

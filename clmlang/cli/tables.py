@@ -11,7 +11,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..compile.policy import Policy, Rule
-from ..compile.triggers import describe_trigger
 from ..core.diagnostics import Diagnostic, Severity, render_text
 from ..core.source import Source, Span
 from .common import _color, _console, _out
@@ -166,23 +165,3 @@ def _rule_place(rule: Rule, sources: dict[str, Source]) -> Span:
             start = source.offset(place.line, at + 2)
             return source.span(start, start + len(name))  # type: ignore[arg-type]
     return source.span(start, start + max(1, len(line.rstrip()) - place.column + 1))
-
-
-def print_trace(lines: list[tuple[float, str, str]], customer: int | None, policy: Policy) -> None:
-    """`--trace`: the customer's journey day by day, then the rules that never reached them."""
-    _out(f"journey of customer {customer}:")
-    for day, kind, detail in lines:
-        _out(f"  day {day:7.2f}  {kind:<8} {detail}")
-    if not lines:
-        _out("  (nothing happened)")
-    touched = {detail.split(" ", 1)[0] for _, kind, detail in lines if kind in ("rule", "message")}
-    never = [rule for rule in policy.rules if rule.name not in touched]
-    for rule in never:
-        _out(f"  never triggered: {rule.name} ({rule.span}), {_trigger_words(rule)}")
-
-
-def _trigger_words(rule) -> str:
-    trig = rule.trigger
-    if trig.kind == "condition":
-        return "its filters never became true for this customer"
-    return f"its trigger ({describe_trigger(trig)}) never came while the customer was eligible"

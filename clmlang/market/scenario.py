@@ -173,8 +173,8 @@ _TABLES = ["simulation", "market", "variant", "sweep"]
 
 def load_scenario_file(path: str | Path, policy: object | None = None) -> Scenario:
     """Read and validate a scenario file; every problem is reported with its key. `policy`:
-    the spec it will run (default: the one the file names, when it compiles): a file with
-    other problems also has its names that the spec does not declare reported with them."""
+    the spec it will run, when known: a file with other problems also has its names that the
+    spec does not declare reported with them (else they come only once the rest is right)."""
     path = Path(path)
     data = read_toml(path)
     problems: list[tuple[str, str]] = []
@@ -213,8 +213,6 @@ def load_scenario_file(path: str | Path, policy: object | None = None) -> Scenar
         validate(Sweep, s, f"sweep.{i}") for i, s in enumerate(_list(data, "sweep", problems))
     ]
     if problems:
-        if policy is None:
-            policy = _named_policy(path, data)
         if policy is not None and isinstance(data.get("market"), dict):
             problems.extend(_undeclared(data["market"], policy))
         raise MarketError(str(path), problems, origins)
@@ -229,28 +227,6 @@ def load_scenario_file(path: str | Path, policy: object | None = None) -> Scenar
         )
     except ValidationError as error:
         raise MarketError(str(path), [("variant", e["msg"]) for e in error.errors()]) from None
-
-
-def _named_policy(path: Path, data: dict) -> Any:
-    """The policy of the spec the file names (`simulation.spec`), when that spec compiles:
-    then a file with other problems has the names it writes that the spec does not declare
-    reported with them, not only once the rest is right. None when the file names no spec
-    that exists, or one with errors of its own (reported on their own, once the file is
-    right)."""
-    table = data.get("simulation")
-    raw = table.get("spec") if isinstance(table, dict) else None
-    if not isinstance(raw, str) or not raw:
-        return None
-    spec = Path(raw)
-    try:
-        spec = spec if spec.is_absolute() else beside(path, spec)
-        if not spec.is_file():
-            return None
-    except (OSError, ValueError):  # a name the file system refuses (NUL, too long)
-        return None
-    from ..compile.analysis import analyse  # only for a file with problems
-
-    return analyse(spec).policy
 
 
 def _undeclared(table: dict, policy: Any) -> list[tuple[str, str]]:
