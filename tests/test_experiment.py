@@ -99,66 +99,6 @@ def test_overrides_change_the_policy_and_market():
     assert policy.rule("keep_rhythm").holdout == 0.1  # the original is untouched
 
 
-def _offers(rule) -> dict[str, tuple]:
-    """Each arm's offers (the flow's, on success and failure, or each variant's), by arm."""
-
-    def walk(flow) -> list:
-        if flow is None:
-            return []
-        here = [st.offer for st in flow.steps if st.kind == "send"]
-        return here + walk(flow.on_success) + walk(flow.on_failure)
-
-    arms = {v.name: [st.offer for st in v.steps if st.kind == "send"] for v in rule.variants}
-    return arms or {"-": walk(rule.flow)}
-
-
-def test_discount_override_leaves_the_plain_arm_plain():
-    """A sweep of `rule.X.discount` on an A/B test whose one arm has no discount used to give
-    that arm the discount too, so the test compared the same offer with itself."""
-    cdp = ROOT / "specs" / "ecommerce_cdp.clm"
-    before = _offers(clmlang.load(cdp).rule("second_order"))
-    assert before["plain"][0].discount_share is None and before["plain"][0].line == "beauty"
-    new, _ = apply_overrides(cdp, {"rule.second_order.discount": "20%"}, clmlang.Market())
-    after = _offers(new.rule("second_order"))
-    assert after["plain"] == before["plain"]  # untouched: no discount, the same line
-    assert after["discount"][0].discount_share == 0.2
-    assert after["discount"][0].product == before["discount"][0].product == "everyday"
-
-
-def test_discount_override_replaces_a_money_off_discount(tmp_path: Path):
-    """A money-off discount swept as a share is replaced, not added to (the engine adds the
-    two: 500 off and 20% would have been both); a bonus keeps its amount, and an offer with a
-    bonus only is given no discount."""
-    spec = tmp_path / "shop.clm"
-    spec.write_text(
-        'program "Shop"\nchannel sms cost 0.01\nstage all when purchases >= 0\n'
-        'rule nudge { on 20 days after purchase send sms "Back?" offer discount 500 bonus 50\n'
-        "  success purchase within 14 days\n"
-        '  on failure send sms "Still here" offer bonus 100 }\n'
-    )
-    ((old, bonus_only),) = _offers(clmlang.load(spec).rule("nudge")).values()
-    assert old.discount_amount == 500 and old.bonus == 50 and bonus_only.discount_share is None
-    new, _ = apply_overrides(spec, {"rule.nudge.discount": 0.2}, clmlang.Market())
-    ((first, second),) = _offers(new.rule("nudge")).values()
-    assert (first.discount_share, first.discount_amount, first.bonus) == (0.2, None, 50)
-    assert second == bonus_only
-    new, _ = apply_overrides(spec, {"rule.nudge.bonus": 70}, clmlang.Market())
-    ((first, second),) = _offers(new.rule("nudge")).values()
-    assert (first.discount_amount, first.bonus, second.bonus) == (500, 70, 70)
-
-
-@pytest.mark.parametrize(
-    ("key", "field"),
-    [("rule.club_invite.discount", "discount"), ("rule.keep_rhythm.bonus", "bonus")],
-)
-def test_an_offer_override_with_nothing_to_change_is_an_error(key: str, field: str):
-    """club_invite's offer is a bonus, keep_rhythm's a discount: sweeping the other would have
-    created one."""
-    with pytest.raises(OverrideError) as info:
-        apply_overrides(CLINIC, {key: 5 if field == "bonus" else 0.1}, clmlang.Market())
-    assert f"has a {field} to change" in str(info.value)
-
-
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [

@@ -13,7 +13,7 @@ Keys (values: finite numbers; shares 0..1, also as "15%"; durations 0..MAX_DAYS 
 | `rule.NAME.holdout`, `.priority` | the rule's control share, its priority |
 | `rule.NAME.delay` | its trigger's days (`N days after`, `of inactivity`, `every`, `before`) |
 | `rule.NAME.reentry` | at most once per this many days |
-| `rule.NAME.discount`, `.bonus` | the discount share / bonus of each of its offers that has one |
+| `rule.NAME.discount`, `.bonus` | the discount share / bonus of every offer the rule sends |
 | `rule.NAME.when` | its condition, as `.clm` text: `"days_since_purchase >= 45 days"` |
 | `market.PATH` | any market key (docs/model.md), e.g. `market.channels.sms.response` |
 """
@@ -289,15 +289,10 @@ def _apply_rule(policy: Policy, key: str, parts: list[str], value: Any) -> Polic
             update={"kind": "once", "period_days": parse_duration(key, value)}
         )
         rule = rule.model_copy(update={"reentry": reentry})
-    else:  # discount, bonus: every offer of the rule that has one (the others stay as written)
+    else:  # discount, bonus: every offer the rule sends
         amount = parse_share(key, value) if field == "discount" else _money(key, value)
-        rule, changed = _map_offers(rule, field, amount)
-        if not changed:
-            raise OverrideError(
-                key,
-                f"no offer of `{rule.name}` has a {field} to change (an offer without one,"
-                f" or a variant without an offer, keeps none: write the {field} in the spec)",
-            )
+        update = {"discount_share": amount} if field == "discount" else {"bonus": amount}
+        rule = _map_offers(rule, update)
     return policy.model_copy(update={"rules": _swap(policy.rules, i, rule)})
 
 
@@ -317,26 +312,10 @@ def _continues(rule) -> set[str]:
     return found
 
 
-def _map_offers(rule, field: str, amount: float):
-    """The rule with `field` (discount: a share, replacing a money-off amount; bonus) set to
-    `amount` in each offer that has one, in its flow and its variants; and how many changed.
-    An offer without it keeps none: a sweep of the discount must not give one to the plain
-    arm of an A/B test, nor to a bonus."""
-    changed = 0
-
-    def offer(o):
-        nonlocal changed
-        if field == "discount" and (o.discount_share is not None or o.discount_amount is not None):
-            changed += 1
-            return o.model_copy(update={"discount_share": amount, "discount_amount": None})
-        if field == "bonus" and o.bonus is not None:
-            changed += 1
-            return o.model_copy(update={"bonus": amount})
-        return o
-
+def _map_offers(rule, update: dict):
     def steps(items: tuple) -> tuple:
         return tuple(
-            st.model_copy(update={"offer": offer(st.offer)})
+            st.model_copy(update={"offer": st.offer.model_copy(update=update)})
             if st.kind == "send" and st.offer is not None
             else st
             for st in items
@@ -354,7 +333,7 @@ def _map_offers(rule, field: str, amount: float):
         )
 
     variants = tuple(v.model_copy(update={"steps": steps(v.steps)}) for v in rule.variants)
-    return rule.model_copy(update={"flow": flow(rule.flow), "variants": variants}), changed
+    return rule.model_copy(update={"flow": flow(rule.flow), "variants": variants})
 
 
 def _apply_market(market: Market, settings: dict[str, Any]) -> Market:
