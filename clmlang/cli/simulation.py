@@ -16,11 +16,10 @@ from ..api import simulate as api_simulate
 from ..compile.policy import Policy
 from ..compile.triggers import describe_trigger
 from ..market.model import MAX_CUSTOMERS, MAX_DAYS, MAX_REPLICATIONS, Market, MarketError
-from ..market.scenario import SCHEDULER_ENV, Scenario, ScenarioSettings, load_scenario_file
+from ..market.scenario import SCHEDULER_ENV
 from .common import (
     PROBLEMS,
     _color,
-    _compile_or_exit,
     _input_file,
     _market_failure,
     _note_log_formats,
@@ -33,6 +32,7 @@ from .common import (
     out_option,
 )
 from .file_kinds import SCENARIO, SPEC
+from .scenarios import load_checked, simulation_input
 from .tables import print_comparison, print_kpis, print_warnings
 
 
@@ -103,7 +103,7 @@ def simulate(
     out = _output_folder(
         out or Path("build") / (named.stem if named is not None else "simulation"), "--out"
     )
-    policy, market, settings, spec = _simulation_input(spec, scenario, variant)
+    policy, market, settings, spec = simulation_input(spec, scenario, variant)
     n = customers or settings.customers
     horizon = days or settings.days
     rng = np.random.default_rng(settings.seed if seed is None else seed)
@@ -153,78 +153,6 @@ def simulate(
     if result.trace is not None:
         _print_trace(result.trace, trace, policy)
     _out(f"wrote {', '.join(p.name for p in written)} to {out}/")
-
-
-def _simulation_input(
-    spec: Path | None, scenario: Path | None, variant: str | None
-) -> tuple[Policy, Market, ScenarioSettings, Path]:
-    """What `clm simulate` runs: the policy, the market, the settings and the spec's path,
-    from the arguments and any scenario file (whose spec an explicit SPEC replaces)."""
-    if scenario is None:
-        if variant is not None:
-            raise _usage_error("--variant: variants belong to a scenario: add --scenario FILE")
-        if spec is None:
-            raise _usage_error(
-                "give a spec (clm simulate SPEC), or a scenario file that names one "
-                "(clm simulate --scenario FILE)"
-            )
-        policy, _ = _compile_or_exit(spec)
-        return policy, Market(), ScenarioSettings(), spec
-    _input_file(scenario, "--scenario", kind=SCENARIO)
-    if spec is not None:  # a spec on the command line is the command line's problem, not the file's
-        _input_file(spec, kind=SPEC)
-    try:
-        loaded = load_scenario_file(scenario)
-    except MarketError as error:
-        raise _market_failure(error, PROBLEMS) from None
-    if spec is not None:
-        loaded = loaded.with_spec(spec)
-    elif loaded.settings.spec is None:
-        raise _usage_error(
-            f"{scenario} names no spec: give one (clm simulate SPEC --scenario {scenario})"
-        )
-    try:
-        chosen = loaded.variant(variant or "base")
-    except KeyError as error:
-        raise _usage_error(f"--variant: {error.args[0]}") from None
-    _note_ignored(loaded, scenario, chosen.name)
-    try:
-        if chosen.name != "base":
-            from ..whatif.experiment import variant_policy  # scipy and pandas: only for a variant
-
-            policy, market = variant_policy(loaded, chosen)
-            return policy, market, loaded.settings, loaded.spec_path(chosen)
-        path = spec if spec is not None else loaded.spec_path(chosen)  # checked: it exists
-        policy, _ = _compile_or_exit(path)
-        loaded.check_names(loaded.market, policy)
-    except MarketError as error:
-        raise _market_failure(error, PROBLEMS) from None
-    return policy, loaded.market, loaded.settings, path
-
-
-def _note_ignored(scenario: Scenario, path: Path, chosen: str) -> None:
-    """One line on what a single simulation leaves out of a what-if file."""
-    settings = scenario.settings
-    left = []
-    if settings.replications > 1:
-        left.append(f"{settings.replications} replications")
-    if settings.shards > 1:
-        left.append(f"{settings.shards} shards")
-    variants = sum(v.name != chosen for v in scenario.variants)
-    if variants:
-        left.append(f"{variants} variant(s)")
-    values = sum(len(s.values) for s in scenario.sweeps)
-    if chosen != "base" and chosen not in {v.name for v in scenario.variants}:
-        values -= 1  # the chosen one is a sweep value
-    if values:
-        left.append(f"{values} sweep value(s)")
-    if left:
-        what = "the base" if chosen == "base" else f"variant `{chosen}`"
-        _out(
-            f"note: simulating {what} once; the file's {', '.join(left)} are for "
-            f"`clm run {path}` (--variant NAME simulates one variant)",
-            err=True,
-        )
 
 
 def _check_size(
@@ -362,9 +290,7 @@ def run_(
         _input_file(spec, "--spec", kind=SPEC)
     out = _output_folder(out or Path("build") / scenario.stem, "--out")
     try:
-        loaded = load_scenario_file(scenario)
-        if spec is not None:
-            loaded = loaded.with_spec(spec)
+        loaded = load_checked(scenario, spec)
         console = Console(stderr=True, highlight=False)
         with Progress(
             TextColumn("running"),

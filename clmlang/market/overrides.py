@@ -13,7 +13,7 @@ Keys (values: finite numbers; shares 0..1, also as "15%"; durations 0..MAX_DAYS 
 | `rule.NAME.holdout`, `.priority` | the rule's control share, its priority |
 | `rule.NAME.delay` | its trigger's days (`N days after`, `of inactivity`, `every`, `before`) |
 | `rule.NAME.reentry` | at most once per this many days |
-| `rule.NAME.discount`, `.bonus` | the discount share / bonus of every offer the rule sends |
+| `rule.NAME.discount`, `.bonus` | the share / bonus of the offers with one (all, if none has) |
 | `rule.NAME.when` | its condition, as `.clm` text: `"days_since_purchase >= 45 days"` |
 | `market.PATH` | any market key (docs/model.md), e.g. `market.channels.sms.response` |
 """
@@ -289,10 +289,9 @@ def _apply_rule(policy: Policy, key: str, parts: list[str], value: Any) -> Polic
             update={"kind": "once", "period_days": parse_duration(key, value)}
         )
         rule = rule.model_copy(update={"reentry": reentry})
-    else:  # discount, bonus: every offer the rule sends
+    else:  # discount, bonus: the rule's offers that have one (all its offers when none has)
         amount = parse_share(key, value) if field == "discount" else _money(key, value)
-        update = {"discount_share": amount} if field == "discount" else {"bonus": amount}
-        rule = _map_offers(rule, update)
+        rule = _set_offers(rule, key, field, amount)
     return policy.model_copy(update={"rules": _swap(policy.rules, i, rule)})
 
 
@@ -312,11 +311,50 @@ def _continues(rule) -> set[str]:
     return found
 
 
-def _map_offers(rule, update: dict):
+def _set_offers(rule, key: str, field: str, amount: float):
+    """`rule` with a new discount share (replacing a share or an amount off) or bonus on the
+    offers that have a discount (a bonus); when none of its offers has one, on every offer.
+    A step (an A/B variant) that sends no offer, or an offer without one beside offers with
+    one, keeps none: a sweep of the discount changes the discount, it adds no new arm to it."""
+    offers = [st.offer for st in _sends(rule) if st.offer is not None]
+    if not offers:
+        raise OverrideError(key, f"`{rule.name}` sends no offer: there is no {field} to change")
+
+    def has(offer) -> bool:
+        if field == "bonus":
+            return offer.bonus is not None
+        return offer.discount_share is not None or offer.discount_amount is not None
+
+    some = any(has(o) for o in offers)
+    if field == "discount":
+        update: dict[str, float | None] = {"discount_share": amount, "discount_amount": None}
+    else:
+        update = {"bonus": amount}
+    return _map_offers(rule, update, lambda offer: has(offer) or not some)
+
+
+def _sends(rule) -> list:
+    """Every send step of a rule: its flow's, its branches', its variants'."""
+    found: list = []
+
+    def walk(flow) -> None:
+        if flow is None:
+            return
+        found.extend(st for st in flow.steps if st.kind == "send")
+        walk(flow.on_success)
+        walk(flow.on_failure)
+
+    walk(rule.flow)
+    for variant in rule.variants:
+        found.extend(st for st in variant.steps if st.kind == "send")
+    return found
+
+
+def _map_offers(rule, update: dict, chosen):
     def steps(items: tuple) -> tuple:
         return tuple(
             st.model_copy(update={"offer": st.offer.model_copy(update=update)})
-            if st.kind == "send" and st.offer is not None
+            if st.kind == "send" and st.offer is not None and chosen(st.offer)
             else st
             for st in items
         )
