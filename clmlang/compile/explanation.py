@@ -173,28 +173,12 @@ def _describe_window(first: dt.date | None, last: dt.date | None) -> str | None:
     return f"fires only {when}"
 
 
-def _sends(rule: Rule) -> list:
-    """Every send step of the rule: its flow, follow-ups and variants."""
-    found: list = []
-
-    def walk(flow) -> None:
-        if flow is not None:
-            found.extend(step for step in flow.steps if step.kind == "send")
-            walk(flow.on_success)
-            walk(flow.on_failure)
-
-    walk(rule.flow)
-    for variant in rule.variants:
-        found.extend(step for step in variant.steps if step.kind == "send")
-    return found
-
-
 def _control_note(rule: Rule, share: float) -> str | None:
     """What the global control group means for the rule: its marketing messages are
     withheld, its transactional ones still go out."""
     if not share:
         return None
-    sends = _sends(rule)
+    sends = rule.sends()
     if sends and all(step.transactional for step in sends):
         return "transactional: the global control group gets it too"
     held = f"{share:.0%} of all customers are in the global control group"

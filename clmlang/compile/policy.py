@@ -298,6 +298,22 @@ class Rule(_Model):
     span: SourceSpan
     cell: GridCell | None = None  # a rule expanded from a grid rule (`for each stage in ...`)
 
+    def sends(self) -> list[SendStep]:
+        """Every send step of the rule: its flow's, its follow-ups' (on success, on failure),
+        and its variants'."""
+        found: list[SendStep] = []
+
+        def walk(flow: Flow | None) -> None:
+            if flow is not None:
+                found.extend(step for step in flow.steps if isinstance(step, SendStep))
+                walk(flow.on_success)
+                walk(flow.on_failure)
+
+        walk(self.flow)
+        for variant in self.variants:
+            found.extend(step for step in variant.steps if isinstance(step, SendStep))
+        return found
+
 
 class Policy(_Model):
     """A compiled `.clm` spec: the executable policy the simulator runs."""

@@ -316,7 +316,7 @@ def _set_offers(rule, key: str, field: str, amount: float):
     offers that have a discount (a bonus); when none of its offers has one, on every offer.
     A step (an A/B variant) that sends no offer, or an offer without one beside offers with
     one, keeps none: a sweep of the discount changes the discount, it adds no new arm to it."""
-    offers = [st.offer for st in _sends(rule) if st.offer is not None]
+    offers = [st.offer for st in rule.sends() if st.offer is not None]
     if not offers:
         raise OverrideError(key, f"`{rule.name}` sends no offer: there is no {field} to change")
 
@@ -331,23 +331,6 @@ def _set_offers(rule, key: str, field: str, amount: float):
     else:
         update = {"bonus": amount}
     return _map_offers(rule, update, lambda offer: has(offer) or not some)
-
-
-def _sends(rule) -> list:
-    """Every send step of a rule: its flow's, its branches', its variants'."""
-    found: list = []
-
-    def walk(flow) -> None:
-        if flow is None:
-            return
-        found.extend(st for st in flow.steps if st.kind == "send")
-        walk(flow.on_success)
-        walk(flow.on_failure)
-
-    walk(rule.flow)
-    for variant in rule.variants:
-        found.extend(st for st in variant.steps if st.kind == "send")
-    return found
 
 
 def _map_offers(rule, update: dict, chosen):

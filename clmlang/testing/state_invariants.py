@@ -96,7 +96,7 @@ def _violation(
         for v in result.rules:
             rule = policy.rule(v.rule)
             worst = max(
-                (st_.offer.discount_share or 0.0 for st_ in _sends(rule) if st_.offer is not None),
+                (st_.offer.discount_share or 0.0 for st_ in rule.sends() if st_.offer is not None),
                 default=0.0,
             )
             if v.fires and worst > limit + 1e-12:
@@ -149,20 +149,3 @@ def _trigger_possible(rule, customer: dict, stage: str | None) -> bool:
     if trig.kind == "inactivity":
         return since == round(trig.days or 0)
     return True
-
-
-def _sends(rule) -> list:
-    """Every send step of the rule: its flow, follow-ups and variants."""
-    found = []
-
-    def walk(flow) -> None:
-        if flow is None:
-            return
-        found.extend(st_ for st_ in flow.steps if st_.kind == "send")
-        walk(flow.on_success)
-        walk(flow.on_failure)
-
-    walk(rule.flow)
-    for variant in rule.variants:
-        found.extend(st_ for st_ in variant.steps if st_.kind == "send")
-    return found
